@@ -1,0 +1,120 @@
+"""genai-cost's own options, read from ``GENAI_COST_*`` environment variables.
+
+A bad value never stops the application: it is logged with the variable named
+and the default is used (configuration is read at start-up, inside the host).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+_log = logging.getLogger("genai_cost")
+
+ReportedCostPolicy = Literal["prefer", "compare", "ignore"]
+
+#: Upper bounds (USD) of the cost bands written to ``gen_ai.trace.cost.band``.
+DEFAULT_BANDS: tuple[float, ...] = (0.01, 0.05, 0.10, 0.50, 1.00, 5.00)
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    """Every option, with its environment variable and default.
+
+    ======================================  ==========================================
+    ``GENAI_COST_ENABLED``                  ``true``; ``false`` turns pricing off (spans pass untouched)
+    ``GENAI_COST_PRICING_FILE``             extra pricing files or directories, separated by ``os.pathsep``
+    ``GENAI_COST_REPORTED_COST``            ``prefer`` | ``compare`` | ``ignore`` a cost already on the span
+    ``GENAI_COST_BANDS``                    comma-separated USD thresholds of the trace cost band
+    ``GENAI_COST_TRACE_IDLE_TIMEOUT``       seconds a trace with no new span stays in the roll-up (300)
+    ``GENAI_COST_MAX_TRACES``               traces held in the roll-up at once (10000)
+    ======================================  ==========================================
+    """
+
+    enabled: bool = True
+    pricing_files: tuple[str, ...] = ()
+    reported_cost: ReportedCostPolicy = "prefer"
+    bands: tuple[float, ...] = DEFAULT_BANDS
+    trace_idle_timeout_s: float = 300.0
+    max_traces: int = 10_000
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CostSettings:
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+        defaults = cls()
+
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                return default
+            value = raw.strip().lower()
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off"):
+                return False
+            problems.append(f"{name}={raw!r}: expected true or false; using {str(default).lower()}")
+            return default
+
+        def number(name: str, default: float, minimum: float) -> float:
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not value >= minimum or value == float("inf"):
+                problems.append(f"{name}={raw!r}: expected a number >= {minimum:g}; using {default:g}")
+                return default
+            return value
+
+        files = tuple(p for p in env.get("GENAI_COST_PRICING_FILE", "").split(os.pathsep) if p.strip())
+        policy_raw = env.get("GENAI_COST_REPORTED_COST", defaults.reported_cost).strip().lower()
+        policy: ReportedCostPolicy = defaults.reported_cost
+        if policy_raw in ("prefer", "compare", "ignore"):
+            policy = policy_raw  # type: ignore[assignment]
+        else:
+            problems.append(f"GENAI_COST_REPORTED_COST={policy_raw!r}: expected prefer, compare or ignore")
+        bands = defaults.bands
+        raw_bands = env.get("GENAI_COST_BANDS")
+        if raw_bands:
+            try:
+                parsed = tuple(float(b) for b in raw_bands.split(",") if b.strip())
+                if not parsed or any(b <= 0 for b in parsed) or list(parsed) != sorted(set(parsed)):
+                    raise ValueError
+                bands = parsed
+            except ValueError:
+                problems.append(
+                    f"GENAI_COST_BANDS={raw_bands!r}: expected increasing positive USD amounts, e.g. 0.01,0.1,1"
+                )
+        settings = cls(
+            enabled=flag("GENAI_COST_ENABLED", True),
+            pricing_files=files,
+            reported_cost=policy,
+            bands=bands,
+            trace_idle_timeout_s=number("GENAI_COST_TRACE_IDLE_TIMEOUT", defaults.trace_idle_timeout_s, 0.001),
+            max_traces=int(number("GENAI_COST_MAX_TRACES", defaults.max_traces, 1)),
+            problems=tuple(problems),
+        )
+        for problem in problems:
+            _log.error("genai-cost configuration: %s", problem)
+        return settings
+
+
+def band_of(total_usd: float, bands: tuple[float, ...]) -> str:
+    """The band a trace total falls in: ``lt_0.01``, ``0.01_0.05``, ..., ``gt_5.00``.
+
+    Jaeger's tag search is exact-match only; a categorical band is how users
+    find expensive traces there (``gen_ai.trace.cost.band=gt_5.00``).
+    """
+    lower: float | None = None
+    for upper in bands:
+        if total_usd < upper:
+            return f"lt_{upper:.2f}" if lower is None else f"{lower:.2f}_{upper:.2f}"
+        lower = upper
+    return f"gt_{bands[-1]:.2f}" if bands else "all"

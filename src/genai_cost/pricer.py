@@ -1,0 +1,207 @@
+"""From a span's usage to the cost attributes it should carry. No OpenTelemetry.
+
+:class:`SpanPricer` turns a :class:`~genai_cost.usage.SpanUsage` into a
+:class:`SpanCost`: either a priced record with its attribute dict, or an
+unpriced one that says why. It never returns a silent zero and never raises
+for anything a span can contain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import attributes as A
+from .config import ReportedCostPolicy
+from .pricing.catalog import Catalog
+from .pricing.errors import PricingError
+from .pricing.model import CostBreakdown, TokenUsage
+from .usage import Role, SpanUsage
+
+AttributeValue = str | bool | int | float
+
+
+@dataclass(frozen=True, slots=True)
+class SpanCost:
+    """The cost of one span, as the roll-up and metrics need it."""
+
+    category: str
+    total_usd: float | None
+    usage: TokenUsage | None
+    attributes: dict[str, AttributeValue]
+    unpriced_reason: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    operation: str | None = None
+
+    @property
+    def priced(self) -> bool:
+        return self.unpriced_reason is None
+
+
+class SpanPricer:
+    """Prices spans against one catalog. Thread-safe (the catalog is immutable)."""
+
+    def __init__(self, catalog: Catalog, *, reported_cost: ReportedCostPolicy = "prefer") -> None:
+        self.catalog = catalog
+        self.reported_cost = reported_cost
+        self._version = catalog.version
+
+    def price(
+        self, usage: SpanUsage, attributes: Mapping[str, object], start_time_ns: int | None
+    ) -> SpanCost | None:
+        """The cost of a span, or ``None`` when the span is not billable work."""
+        role = usage.role
+        if role is Role.LLM or role is Role.EMBEDDING:
+            return self._price_call(usage, start_time_ns)
+        if role is Role.TOOL or role is Role.RETRIEVAL:
+            return self._price_tool(usage, attributes)
+        return None
+
+    # ----------------------------------------------------------------- calls
+
+    def _price_call(self, usage: SpanUsage, start_time_ns: int | None) -> SpanCost:
+        category = A.CATEGORY_EMBEDDING if usage.role is Role.EMBEDDING else A.CATEGORY_LLM
+        if usage.invalid is not None:
+            return self._unpriced(category, "invalid_usage", usage.invalid, usage)
+        reported = usage.reported_cost
+        tokens = usage.usage
+        if reported == 0.0 and tokens is not None and (tokens.input_tokens or tokens.output_tokens):
+            reported = None  # another tool's silent zero is not a price
+        if tokens is None and (reported is None or self.reported_cost == "ignore"):
+            return self._unpriced(category, "missing_usage", "the span carries no token counts", usage)
+        if not usage.model and (reported is None or self.reported_cost == "ignore"):
+            return self._unpriced(category, "missing_model", "the span names no model", usage)
+
+        breakdown: CostBreakdown | None = None
+        source = A.SOURCE_CATALOG
+        failure: PricingError | None = None
+        if tokens is not None and usage.model:
+            try:
+                resolution = self.catalog.resolve(usage.model, usage.provider)
+                breakdown = self.catalog.price_resolved(
+                    resolution,
+                    tokens,
+                    at=None if start_time_ns is None else start_time_ns / 1e9,
+                    service_tier=usage.service_tier,
+                    batch=usage.batch,
+                    check=False,
+                )
+                if resolution.model.kind == "embedding":
+                    category = A.CATEGORY_EMBEDDING
+                source = A.SOURCE_OVERRIDE if resolution.model.is_override else A.SOURCE_CATALOG
+            except PricingError as exc:
+                failure = exc
+
+        if reported is not None and self.reported_cost != "ignore":
+            if self.reported_cost == "prefer" or breakdown is None:
+                attrs: dict[str, AttributeValue] = {
+                    A.COST_TOTAL: float(reported),
+                    A.COST_CATEGORY: category,
+                    A.COST_SOURCE: A.SOURCE_SPAN,
+                }
+                if breakdown is not None:
+                    attrs[A.COST_CATALOG] = float(breakdown.total_usd)
+                    attrs[A.COST_PRICING_ID] = breakdown.pricing_id
+                    attrs[A.COST_PRICING_VERSION] = self._version
+                return SpanCost(category, float(reported), tokens, attrs, None, *self._ids(usage))
+        if breakdown is None:
+            assert failure is not None  # noqa: S101 - tokens and model were present
+            return self._unpriced(category, failure.reason, str(failure), usage)
+        attrs = self._breakdown_attributes(breakdown, category, source)
+        if usage.convention != "inclusive":
+            attrs[A.COST_USAGE_CONVENTION] = usage.convention
+        if reported is not None:
+            attrs[A.COST_REPORTED] = float(reported)
+        return SpanCost(category, breakdown.total_usd, tokens, attrs, None, *self._ids(usage))
+
+    def _breakdown_attributes(self, b: CostBreakdown, category: str, source: str) -> dict[str, AttributeValue]:
+        attrs: dict[str, AttributeValue] = {
+            A.COST_TOTAL: float(b.total_usd),
+            A.COST_INPUT: float(b.input_usd),
+            A.COST_OUTPUT: float(b.output_usd),
+            A.COST_CATEGORY: category,
+            A.COST_SOURCE: source,
+            A.COST_PRICING_ID: b.pricing_id,
+            A.COST_PRICING_VERSION: self._version,
+        }
+        if b.cache_read_usd:
+            attrs[A.COST_CACHE_READ] = float(b.cache_read_usd)
+        if b.cache_write_usd:
+            attrs[A.COST_CACHE_WRITE] = float(b.cache_write_usd)
+        if b.request_usd:
+            attrs[A.COST_REQUEST] = float(b.request_usd)
+        if b.adjustments:
+            attrs[A.COST_ADJUSTMENTS] = ",".join(b.adjustments)
+        return attrs
+
+    # ----------------------------------------------------------------- tools
+
+    def _price_tool(self, usage: SpanUsage, attributes: Mapping[str, object]) -> SpanCost:
+        is_retrieval = usage.role is Role.RETRIEVAL
+        category = A.CATEGORY_RETRIEVAL if is_retrieval else A.CATEGORY_TOOL
+        names = [n for n in (usage.tool_name, usage.data_source if is_retrieval else None) if n]
+        if not names:
+            return self._unpriced(category, "unknown_tool", "the span names no tool", usage)
+        tool = None
+        for name in names:
+            tool = self.catalog.tool(name)
+            if tool is not None:
+                break
+        if tool is None:
+            return self._unpriced(
+                category, "unknown_tool", f"tool {names[0]!r} has no price in the catalog", usage
+            )
+        units = 0.0
+        if tool.unit_attribute:
+            raw = attributes.get(tool.unit_attribute)
+            if raw is not None:
+                number = _as_number(raw)
+                if number is None:
+                    return self._unpriced(
+                        tool.category, "invalid_usage", f"{tool.unit_attribute}: {raw!r} is not a count", usage
+                    )
+                units = number
+        total = tool.per_call + tool.per_unit * units
+        attrs: dict[str, AttributeValue] = {
+            A.COST_TOTAL: float(total),
+            A.COST_CATEGORY: tool.category,
+            A.COST_SOURCE: A.SOURCE_OVERRIDE if tool.is_override else A.SOURCE_CATALOG,
+            A.COST_PRICING_ID: f"tool/{tool.name}",
+            A.COST_PRICING_VERSION: self._version,
+        }
+        return SpanCost(tool.category, float(total), None, attrs, None, None, tool.name, usage.operation)
+
+    # --------------------------------------------------------------- helpers
+
+    def _unpriced(self, category: str, reason: str, detail: str, usage: SpanUsage) -> SpanCost:
+        attrs: dict[str, AttributeValue] = {
+            A.COST_UNPRICED: True,
+            A.COST_UNPRICED_REASON: reason,
+            A.COST_UNPRICED_DETAIL: detail[:300],
+            A.COST_CATEGORY: category,
+            A.COST_PRICING_VERSION: self._version,
+        }
+        return SpanCost(category, None, usage.usage, attrs, reason, *self._ids(usage))
+
+    @staticmethod
+    def _ids(usage: SpanUsage) -> tuple[str | None, str | None, str | None]:
+        return usage.provider, usage.model, usage.operation
+
+
+def _as_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(number) or number < 0 or number > 1e15:
+        return None
+    return number

@@ -1,0 +1,33 @@
+"""The pricing core: typed price data, model resolution and pure cost arithmetic.
+
+Nothing here imports OpenTelemetry, so it can price usage offline (reports,
+re-pricing old traces, a gateway) exactly as the span processor does.
+"""
+
+from .catalog import Catalog, Resolution, default_pricing_dir
+from .errors import (
+    AmbiguousModelError,
+    CatalogError,
+    InvalidUsageError,
+    MissingRateError,
+    PricingError,
+    UnknownModelError,
+)
+from .model import CostBreakdown, ModelPricing, Rates, TokenUsage, ToolPricing
+
+__all__ = [
+    "AmbiguousModelError",
+    "Catalog",
+    "CatalogError",
+    "CostBreakdown",
+    "InvalidUsageError",
+    "MissingRateError",
+    "ModelPricing",
+    "PricingError",
+    "Rates",
+    "Resolution",
+    "TokenUsage",
+    "ToolPricing",
+    "UnknownModelError",
+    "default_pricing_dir",
+]

@@ -1,0 +1,162 @@
+"""Pure cost arithmetic: (rates, usage) -> CostBreakdown. No I/O, no state.
+
+The rules that users of other tools get wrong live here, each deliberate:
+
+* uncached input is ``input - cache_read - cache_write``, never below zero
+  (input counts are inclusive, as in the GenAI semantic conventions);
+* reasoning tokens are part of output and billed at the output rate unless the
+  model has a separate reasoning rate: never added twice;
+* cache writes split into 5-minute and 1-hour parts with their own rates;
+* a long-context tier is a cliff judged on total input (cache included): past
+  the threshold *every* token of the request is billed at the tier's rates;
+* a service tier is the one the response says was served.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from .errors import InvalidUsageError, MissingRateError
+from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUsage
+
+
+def period_at(model: ModelPricing, at: float | None) -> Period:
+    """The price period in force at UNIX time ``at`` (``None``: the newest)."""
+    if at is None:
+        return model.periods[-1]
+    index = bisect.bisect_right(model.period_starts, at) - 1
+    # Before the first recorded start we use the earliest known price: a call
+    # cannot predate its model, so this only happens with clock skew.
+    return model.periods[max(index, 0)]
+
+
+def effective_rates(
+    period: Period,
+    usage: TokenUsage,
+    *,
+    at: float | None = None,
+    service_tier: str | None = None,
+    batch: bool = False,
+    multiplier: float = 1.0,
+) -> tuple[Rates, tuple[str, ...]]:
+    """Rates that apply to this call, and the adjustments that produced them."""
+    rates = period.rates
+    notes: list[str] = []
+    for tier in period.long_context:
+        if usage.input_tokens > tier.above_input_tokens:
+            rates = rates.overridden(tier.rates)
+            notes.append(f"long_context>{tier.above_input_tokens}")
+            break
+    if service_tier and service_tier not in ("default", "auto", "standard", "on_demand"):
+        rule = period.service_tiers.get(service_tier)
+        if rule is None:
+            notes.append(f"service_tier={service_tier}:unpriced_at_default")
+        else:
+            rates = _apply(rates, rule)
+            notes.append(f"service_tier={service_tier}")
+    if batch:
+        rule = period.service_tiers.get("batch")
+        if rule is None:
+            notes.append("batch:unpriced_at_default")
+        else:
+            rates = _apply(rates, rule)
+            notes.append("batch")
+    if period.windows and at is not None:
+        minute = int((at % 86400) // 60)
+        for window in period.windows:
+            if window.contains(minute):
+                rates = _apply(rates, window.rule)
+                notes.append(f"window={window.start_minute // 60:02d}:{window.start_minute % 60:02d}")
+                break
+    if multiplier != 1.0:
+        rates = rates.scaled(multiplier)
+    return rates, tuple(notes)
+
+
+def _apply(rates: Rates, rule: TierRule) -> Rates:
+    if rule.multiplier is not None:
+        rates = rates.scaled(rule.multiplier)
+    return rates.overridden(rule.rates)
+
+
+def cost_of(rates: Rates, usage: TokenUsage, *, check: bool = True) -> CostBreakdown:
+    """The cost of ``usage`` at ``rates`` (USD per token).
+
+    ``check=False`` skips validating the counts, for callers (the span layer)
+    that built ``usage`` from already-validated integers.
+    """
+    if check:
+        _check(usage)
+    cache_read = usage.cache_read_tokens
+    cache_write = usage.cache_write_tokens
+    uncached = max(usage.input_tokens - cache_read - cache_write, 0)
+
+    base_in = rates.input
+    audio_in = min(max(usage.input_audio_tokens - usage.cache_read_audio_tokens, 0), uncached)
+    image_in = min(usage.input_image_tokens, uncached - audio_in)
+    text_in = uncached - audio_in - image_in
+    input_usd = (
+        _rate(text_in, base_in, "input")
+        + _rate(audio_in, _first(rates.input_audio, base_in), "input_audio")
+        + _rate(image_in, _first(rates.input_image, base_in), "input_image")
+    )
+
+    audio_read = min(usage.cache_read_audio_tokens, cache_read)
+    cache_read_usd = _rate(cache_read - audio_read, _first(rates.cache_read, base_in), "cache_read") + _rate(
+        audio_read, _first(rates.cache_read_audio, rates.cache_read, rates.input_audio, base_in), "cache_read_audio"
+    )
+
+    write_1h = min(usage.cache_write_1h_tokens, cache_write)
+    cache_write_usd = _rate(cache_write - write_1h, _first(rates.cache_write, base_in), "cache_write") + _rate(
+        write_1h, _first(rates.cache_write_1h, rates.cache_write, base_in), "cache_write_1h"
+    )
+
+    output = usage.output_tokens
+    audio_out = min(usage.output_audio_tokens, output)
+    image_out = min(usage.output_image_tokens, output - audio_out)
+    reasoning = min(usage.reasoning_tokens, output - audio_out - image_out) if rates.reasoning is not None else 0
+    text_out = output - audio_out - image_out - reasoning
+    output_usd = (
+        _rate(text_out, rates.output, "output")
+        + _rate(reasoning, rates.reasoning, "reasoning")
+        + _rate(audio_out, _first(rates.output_audio, rates.output), "output_audio")
+        + _rate(image_out, _first(rates.output_image, rates.output), "output_image")
+    )
+    request_usd = usage.requests * rates.per_request if rates.per_request else 0.0
+    total = input_usd + cache_read_usd + cache_write_usd + output_usd + request_usd
+    return CostBreakdown(
+        total_usd=total,
+        input_usd=input_usd,
+        cache_read_usd=cache_read_usd,
+        cache_write_usd=cache_write_usd,
+        output_usd=output_usd,
+        request_usd=request_usd,
+    )
+
+
+def _first(*values: float | None) -> float | None:
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _rate(tokens: int, rate: float | None, name: str) -> float:
+    if tokens <= 0:
+        return 0.0
+    if rate is None:
+        raise MissingRateError(f"the model has no {name} rate but the call used {tokens} {name} tokens")
+    return tokens * rate
+
+
+_MAX_TOKENS = 10**12
+
+
+def _check(usage: TokenUsage) -> None:
+    for name in TokenUsage.__slots__:
+        value = getattr(usage, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidUsageError(f"{name} must be an integer, got {value!r}")
+        if value < 0 or value > _MAX_TOKENS:
+            raise InvalidUsageError(f"{name} out of range: {value}")
+

@@ -1,0 +1,100 @@
+"""Reading pricing files, with errors that name the file, line and field.
+
+Loading is the fast path (libyaml when present, pydantic validation); only when
+a file is broken do we parse it a second time to find the line of each error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import CatalogError
+from .schema import PricingFile
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_PathKey = tuple[str | int, ...]
+
+
+def read_pricing_file(path: Path) -> PricingFile:
+    """Parse and validate one file; raise :class:`CatalogError` naming every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}"]) from None
+    return parse_pricing_text(text, str(path))
+
+
+def parse_pricing_text(text: str, label: str) -> PricingFile:
+    try:
+        data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{label}:{mark.line + 1}" if mark is not None else label
+        raise CatalogError([f"{where}: invalid YAML: {exc.problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise CatalogError([f"{label}: invalid YAML: {exc}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CatalogError([f"{label}:1: a pricing file must be a mapping with 'providers' and/or 'tools'"])
+    try:
+        return PricingFile.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(_describe(exc, text, label)) from None
+
+
+def _describe(exc: ValidationError, text: str, label: str) -> list[str]:
+    lines = _line_map(text)
+    problems = []
+    for error in exc.errors():
+        loc: _PathKey = tuple(error["loc"])
+        line = _closest_line(lines, loc)
+        field = _dotted(loc) or "(top level)"
+        where = f"{label}:{line}" if line else label
+        problems.append(f"{where}: {field}: {error['msg']}")
+    return problems
+
+
+def _dotted(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _closest_line(lines: dict[_PathKey, int], loc: _PathKey) -> int | None:
+    for end in range(len(loc), -1, -1):
+        line = lines.get(loc[:end])
+        if line is not None:
+            return line
+    return None
+
+
+def _line_map(text: str) -> dict[_PathKey, int]:
+    """1-based line of every mapping key and sequence item, by its path."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[_PathKey, int] = {}
+
+    def walk(node: yaml.Node, path: _PathKey) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark.line)
+                lines[(*path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines

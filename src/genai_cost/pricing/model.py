@@ -1,0 +1,167 @@
+"""Runtime pricing types: compiled, slotted and immutable.
+
+The pydantic schema (:mod:`.schema`) is for reading files; these are what the
+span path touches, so they hold per-token floats (not per-million) and no
+validation machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .schema import RATE_FIELDS
+
+PER_MILLION = 1_000_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Token counts of one call, in the OpenTelemetry GenAI convention.
+
+    Counts are *inclusive*: ``input_tokens`` includes cache reads and writes
+    (and audio/image input), ``output_tokens`` includes reasoning (and audio/
+    image output). The parts (``cache_read_tokens``, ``reasoning_tokens``...)
+    say how much of the total is billed at another rate. Convert exclusive
+    counts before building one (the span layer does).
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    #: The part of ``cache_write_tokens`` written with a 1-hour TTL.
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    input_audio_tokens: int = 0
+    cache_read_audio_tokens: int = 0
+    output_audio_tokens: int = 0
+    input_image_tokens: int = 0
+    output_image_tokens: int = 0
+    requests: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per single token for each class (``None``: not priced separately)."""
+
+    input: float | None = None
+    cache_read: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+    output: float | None = None
+    reasoning: float | None = None
+    input_audio: float | None = None
+    cache_read_audio: float | None = None
+    output_audio: float | None = None
+    input_image: float | None = None
+    output_image: float | None = None
+    #: USD per request, not per token.
+    per_request: float | None = None
+
+    def scaled(self, factor: float) -> Rates:
+        return Rates(**{name: _mul(getattr(self, name), factor) for name in (*RATE_FIELDS, "per_request")})
+
+    def overridden(self, other: Rates) -> Rates:
+        """These rates with every class ``other`` names replaced."""
+        return Rates(
+            **{
+                name: getattr(other, name) if getattr(other, name) is not None else getattr(self, name)
+                for name in (*RATE_FIELDS, "per_request")
+            }
+        )
+
+
+def _mul(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
+@dataclass(frozen=True, slots=True)
+class ContextTier:
+    above_input_tokens: int
+    rates: Rates
+
+
+@dataclass(frozen=True, slots=True)
+class TierRule:
+    """A service tier: explicit rates over the base, and/or a multiplier."""
+
+    rates: Rates
+    multiplier: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyWindow:
+    """A UTC time-of-day window, in minutes since midnight; may wrap midnight."""
+
+    start_minute: int
+    end_minute: int
+    rule: TierRule
+
+    def contains(self, minute_of_day: int) -> bool:
+        if self.start_minute <= self.end_minute:
+            return self.start_minute <= minute_of_day < self.end_minute
+        return minute_of_day >= self.start_minute or minute_of_day < self.end_minute
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    #: Start of validity as a UNIX timestamp in seconds (``-inf`` for "always").
+    start: float
+    start_label: str
+    rates: Rates
+    #: Sorted by threshold, highest first, so the first exceeded one applies.
+    long_context: tuple[ContextTier, ...]
+    service_tiers: dict[str, TierRule]
+    windows: tuple[DailyWindow, ...]
+    source: str
+    checked: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPricing:
+    """One catalog entry: a model of a provider and its prices over time."""
+
+    pricing_id: str
+    provider_id: str
+    model_id: str
+    kind: str
+    origin: str
+    #: Which file defined it (``catalog`` for the shipped catalog, else the user's path).
+    defined_in: str
+    is_override: bool
+    periods: tuple[Period, ...]
+    period_starts: tuple[float, ...] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPricing:
+    name: str
+    category: str
+    per_call: float
+    per_unit: float
+    unit_attribute: str | None
+    unit_name: str | None
+    source: str
+    checked: str
+    defined_in: str
+    is_override: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    """The cost of one call, in USD, split by what it was spent on.
+
+    ``input_usd`` is uncached input only; the parts add up to ``total_usd``.
+    """
+
+    total_usd: float
+    input_usd: float = 0.0
+    cache_read_usd: float = 0.0
+    cache_write_usd: float = 0.0
+    output_usd: float = 0.0
+    request_usd: float = 0.0
+    pricing_id: str = ""
+    #: The price period that applied (its ``effective_from``).
+    effective_from: str = ""
+    #: What changed the base rate: ``long_context>200000``, ``service_tier=flex``...
+    adjustments: tuple[str, ...] = ()

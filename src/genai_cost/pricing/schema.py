@@ -1,0 +1,227 @@
+"""The pricing-file format, as pydantic models.
+
+These models describe what a human writes in ``pricing/*.yaml`` (or a user's own
+pricing file). They are strict (``extra="forbid"``) so a typo such as
+``cache_reed`` fails loudly with its field named instead of silently pricing
+cache reads at zero. They are compiled once into the slotted runtime types of
+:mod:`genai_cost.pricing.model`, which the hot path uses.
+
+All token rates are USD per **million** tokens, the unit every vendor's price
+page uses, so entries can be checked against the page by eye.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+#: The token classes a price can name, in USD per million tokens.
+RATE_FIELDS: tuple[str, ...] = (
+    "input",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "output",
+    "reasoning",
+    "input_audio",
+    "cache_read_audio",
+    "output_audio",
+    "input_image",
+    "output_image",
+)
+
+ModelKind = Literal["chat", "completion", "embedding", "image", "audio", "rerank", "moderation"]
+
+#: Categories a tool-like span's cost is rolled up under.
+ToolCategory = Literal["tool", "retrieval", "embedding", "infra", "human", "llm"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateSet(_Strict):
+    """Per-token-class rates; a class left out is not billed separately.
+
+    ``cache_write`` is the default (5-minute) cache write; ``cache_write_1h``
+    Anthropic's 1-hour write. ``reasoning`` is only for models that bill
+    reasoning apart from output (none of the big three do: it defaults to the
+    output rate). ``per_request`` is a flat USD fee per call.
+    """
+
+    input: NonNegative | None = None
+    cache_read: NonNegative | None = None
+    cache_write: NonNegative | None = None
+    cache_write_1h: NonNegative | None = None
+    output: NonNegative | None = None
+    reasoning: NonNegative | None = None
+    input_audio: NonNegative | None = None
+    cache_read_audio: NonNegative | None = None
+    output_audio: NonNegative | None = None
+    input_image: NonNegative | None = None
+    output_image: NonNegative | None = None
+    per_request: NonNegative | None = None
+
+
+class LongContextTier(RateSet):
+    """A cliff: past ``above_input_tokens`` total input (cache included), every
+    token of the request is billed at these rates. Rates not given here keep the
+    base rate."""
+
+    above_input_tokens: Annotated[int, Field(gt=0)]
+
+
+class ServiceTierPrice(RateSet):
+    """Rates for one service tier (``flex``, ``priority``, ``scale``, ``batch``).
+
+    Either explicit rates, or a ``multiplier`` applied to the base rates, or
+    both (explicit rates win for the classes they name).
+    """
+
+    multiplier: NonNegative | None = None
+
+
+class TimeWindow(RateSet):
+    """Rates in force during a daily UTC window (e.g. DeepSeek off-peak).
+    ``start`` and ``end`` are ``HH:MM``; a window may wrap midnight."""
+
+    start: str
+    end: str
+    multiplier: NonNegative | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be HH:MM in UTC, e.g. 16:30")
+        return value
+
+
+class PricePeriod(RateSet):
+    """The price of a model from ``effective_from`` until the next period starts."""
+
+    effective_from: dt.date | dt.datetime | None = None
+    long_context: list[LongContextTier] = Field(default_factory=list)
+    service_tiers: dict[str, ServiceTierPrice] = Field(default_factory=dict)
+    time_windows: list[TimeWindow] = Field(default_factory=list)
+    source: str = Field(min_length=1)
+    checked: dt.date
+
+    @model_validator(mode="after")
+    def _has_a_rate(self) -> PricePeriod:
+        if all(getattr(self, name) is None for name in (*RATE_FIELDS, "per_request")):
+            raise ValueError("a price period needs at least one rate (input, output, ...)")
+        return self
+
+
+class MatchRule(_Strict):
+    """How span model names map onto an entry. Names are compared lower-cased,
+    after the provider prefix (``openai/``, ``models/``...) is stripped.
+
+    ``exact`` beats ``prefix``, and the longest prefix wins; ``regex`` is a
+    full match and is tried last. Two entries of one provider that match a name
+    equally well make the name ambiguous, which is reported, never guessed.
+    """
+
+    exact: list[str] = Field(default_factory=list)
+    prefix: list[str] = Field(default_factory=list)
+    regex: list[str] = Field(default_factory=list)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return patterns
+
+
+class ModelEntry(_Strict):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    kind: ModelKind = "chat"
+    match: MatchRule | None = None
+    origin: str = "curated"
+    prices: list[PricePeriod] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _periods_in_order(self) -> ModelEntry:
+        starts = [p.effective_from for p in self.prices]
+        for index, start in enumerate(starts):
+            if start is None and index != 0:
+                raise ValueError("only the first price period may omit effective_from")
+        dated = [_as_datetime(s) for s in starts if s is not None]
+        if dated != sorted(dated) or len(set(dated)) != len(dated):
+            raise ValueError("price periods must be in strictly increasing effective_from order")
+        return self
+
+
+class ProviderEntry(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str | None = None
+    #: Values of ``gen_ai.provider.name`` / ``gen_ai.system`` / ``llm.provider`` meaning this provider.
+    aliases: list[str] = Field(default_factory=list)
+    #: Model-name prefixes stripped before matching (``openai/``, ``models/``).
+    model_prefixes: list[str] = Field(default_factory=list)
+    #: Providers whose entries price this provider's calls when it has no entry of its own
+    #: (an Azure deployment of an OpenAI model is priced as OpenAI's).
+    fallbacks: list[str] = Field(default_factory=list)
+    #: Regional/geo inference-profile prefixes (Bedrock ``us.``) and their price multiplier.
+    regional_prefixes: dict[str, NonNegative] = Field(default_factory=dict)
+    #: First-party providers win when a span names no provider and several match.
+    priority: int = 100
+    models: list[ModelEntry] = Field(default_factory=list)
+
+
+class ToolEntry(_Strict):
+    """A tool, external API, vector store or other non-token billable work.
+
+    The cost of one span is ``per_call + per_unit * span.attributes[unit_attribute]``.
+    """
+
+    name: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    category: ToolCategory = "tool"
+    per_call: NonNegative = 0.0
+    per_unit: NonNegative = 0.0
+    unit_attribute: str | None = None
+    unit_name: str | None = None
+    source: str = Field(min_length=1)
+    checked: dt.date
+
+    @model_validator(mode="after")
+    def _unit_needs_attribute(self) -> ToolEntry:
+        if self.per_unit and not self.unit_attribute:
+            raise ValueError("per_unit needs unit_attribute: the span attribute that counts the units")
+        return self
+
+
+class Discount(_Strict):
+    """A negotiated discount, in percent off list price, for a provider or one model."""
+
+    provider: str
+    model: str | None = None
+    percent: Annotated[float, Field(gt=0, le=100)]
+
+
+class PricingFile(_Strict):
+    """One pricing file: any mix of providers, tools and discounts."""
+
+    schema_version: Literal[1] = 1
+    version: str | None = None
+    providers: list[ProviderEntry] = Field(default_factory=list)
+    tools: list[ToolEntry] = Field(default_factory=list)
+    discounts: list[Discount] = Field(default_factory=list)
+
+
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)

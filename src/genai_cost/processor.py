@@ -1,0 +1,283 @@
+"""CostSpanProcessor: prices each ending span and hands the next processor a copy
+that carries the cost attributes.
+
+The OpenTelemetry SDK freezes a span's attributes before any processor's
+``on_end`` runs, so a processor cannot add attributes to the span itself. This
+one wraps the processor that exports (usually a ``BatchSpanProcessor``) and
+passes it an enriched copy, the way the SDK's own processors compose::
+
+    provider.add_span_processor(
+        CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(OTLPSpanExporter())))
+    )
+
+Nothing here raises into the application: an internal failure is logged,
+counted, and the original span is passed on unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from .config import CostSettings
+from .pricer import SpanCost, SpanPricer
+from .pricing.catalog import Catalog
+from .usage import Role, SpanUsage, read_usage
+
+_log = logging.getLogger("genai_cost")
+
+#: Bound on the per-span bookkeeping of spans whose parent has not ended yet.
+_MAX_PENDING = 100_000
+
+
+class CostListener(Protocol):
+    """Told about every GenAI span the processor priced (or could not price).
+
+    Called synchronously on the thread that ended the span; must be quick and
+    must not raise (exceptions are caught and counted all the same).
+    """
+
+    def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
+        """Return extra attributes to write on the span, or ``None``."""
+
+
+@dataclass
+class ProcessorStats:
+    """Self-observability: what the processor did since it started."""
+
+    spans: int = 0
+    priced: int = 0
+    unpriced: int = 0
+    internal_errors: int = 0
+
+
+class CostedSpan(ReadableSpan):
+    """An ended span with the cost attributes added; otherwise identical.
+
+    ``genai_cost`` keeps the pricing result for the roll-up in the same
+    process, so it does not have to parse attributes again.
+    """
+
+    def __init__(
+        self,
+        span: ReadableSpan,
+        attributes: Mapping[str, object],
+        cost: SpanCost | None,
+        open_spans: int = 0,
+    ) -> None:
+        super().__init__(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=attributes,  # type: ignore[arg-type]
+            events=span.events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+        self.genai_cost = cost
+        #: Spans of this trace still open when this (local root) span ended.
+        self.genai_open_spans = open_spans
+        self._source_dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._source_dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._source_dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._source_dropped[2]
+
+
+class CostSpanProcessor(SpanProcessor):
+    """Prices every ending GenAI span, then hands ``next_processor`` a copy with
+    the cost attributes (non-GenAI spans are passed through untouched).
+
+    Only leaf calls are priced: a span whose descendants include an inference
+    call (agent, workflow, framework wrapper) carries aggregate usage and is
+    never priced, so nothing is counted twice.
+    """
+
+    def __init__(
+        self,
+        next_processor: SpanProcessor,
+        *,
+        catalog: Catalog | None = None,
+        settings: CostSettings | None = None,
+        listeners: Iterable[CostListener] = (),
+    ) -> None:
+        self._next = next_processor
+        self._settings = settings if settings is not None else CostSettings.from_env()
+        if catalog is None:
+            catalog = load_catalog(self._settings)
+        self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
+        self._listeners: Sequence[CostListener] = tuple(listeners)
+        self._enabled = self._settings.enabled and catalog is not None
+        self.stats = ProcessorStats()
+        self._lock = threading.Lock()
+        #: span id -> True: spans with an inference call somewhere below them.
+        self._inference_below: dict[int, bool] = {}
+        #: trace id -> spans started and not yet ended in this process.
+        self._open: dict[int, int] = {}
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._pricer.catalog
+
+    def add_listener(self, listener: CostListener) -> None:
+        self._listeners = (*self._listeners, listener)
+
+    # ------------------------------------------------------------ SpanProcessor
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            context = span.get_span_context()
+            if context is not None:
+                trace_id = context.trace_id
+                with self._lock:
+                    self._open[trace_id] = self._open.get(trace_id, 0) + 1
+                    if len(self._open) > _MAX_PENDING:
+                        self._open.pop(next(iter(self._open)))
+        except Exception:  # noqa: BLE001 - never raise into the application
+            self._internal_error()
+        self._next.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Span) -> None:
+        on_ending = getattr(self._next, "_on_ending", None)
+        if on_ending is not None:
+            on_ending(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        out: ReadableSpan = span
+        if self._enabled:
+            try:
+                out = self._enrich(span)
+            except Exception:  # noqa: BLE001 - never raise into the application
+                self._internal_error()
+        self._next.on_end(out)
+
+    def shutdown(self) -> None:
+        self._next.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._next.force_flush(timeout_millis)
+
+    # ---------------------------------------------------------------- pricing
+
+    def _enrich(self, span: ReadableSpan) -> ReadableSpan:
+        context = span.context
+        if context is None:
+            return span
+        parent = span.parent
+        is_local_root = parent is None or parent.is_remote
+        open_spans = self._closed(context.trace_id)
+        below = self._inference_below.pop(context.span_id, False) if self._inference_below else False
+
+        attributes = _attributes_of(span)
+        usage = read_usage(attributes, _scope_name(span))
+        role = usage.role
+        inference = role is Role.LLM or role is Role.EMBEDDING
+        if (inference or below) and not is_local_root and parent is not None:
+            self._mark_parent(parent.span_id)
+        self.stats.spans += 1
+        if inference and below:
+            role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
+        if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
+            if is_local_root:
+                return CostedSpan(span, attributes, None, open_spans)
+            return span
+
+        cost = self._pricer.price(usage, attributes, span.start_time)
+        if cost is None:
+            if is_local_root:
+                return CostedSpan(span, attributes, None, open_spans)
+            return span
+        if cost.priced:
+            self.stats.priced += 1
+        else:
+            self.stats.unpriced += 1
+        merged = dict(attributes)
+        merged.update(cost.attributes)
+        for listener in self._listeners:
+            try:
+                extra = listener.on_span_cost(span, usage, cost)
+                if extra:
+                    merged.update(extra)
+            except Exception:  # noqa: BLE001
+                self._internal_error()
+        return CostedSpan(span, merged, cost, open_spans)
+
+    def _closed(self, trace_id: int) -> int:
+        """Count a span of ``trace_id`` as ended; return how many remain open."""
+        with self._lock:
+            remaining = self._open.get(trace_id, 0) - 1
+            if remaining <= 0:
+                self._open.pop(trace_id, None)
+                return 0
+            self._open[trace_id] = remaining
+            return remaining
+
+    def _mark_parent(self, parent_span_id: int) -> None:
+        pending = self._inference_below
+        pending[parent_span_id] = True
+        if len(pending) > _MAX_PENDING:
+            with self._lock:
+                try:
+                    while len(pending) > _MAX_PENDING:
+                        pending.pop(next(iter(pending)))
+                except (RuntimeError, StopIteration, KeyError):
+                    pass
+
+    def _internal_error(self) -> None:
+        self.stats.internal_errors += 1
+        count = self.stats.internal_errors
+        if count == 1 or count % 1000 == 0:
+            _log.exception("genai-cost: internal error while pricing a span (%d so far); span passed on unpriced", count)
+
+
+def load_catalog(settings: CostSettings) -> Catalog:
+    """The shipped catalog plus the user's files. A broken user file is logged
+    (file, line, field) and skipped: the application still starts, and the rest
+    of the catalog still prices."""
+    from .pricing.errors import CatalogError
+
+    try:
+        return Catalog.load(settings.pricing_files)
+    except CatalogError as exc:
+        _log.error("genai-cost: pricing files rejected; using the shipped catalog only:\n%s", exc)
+        return Catalog.load()
+
+
+def _attributes_of(span: ReadableSpan) -> Mapping[str, object]:
+    """The span's attributes as a plain mapping, read without copying.
+
+    ``ReadableSpan.attributes`` is a read-only proxy over ``BoundedAttributes``
+    whose item access is Python-level; reading its backing dict is several
+    times faster on the hot path. Any other shape falls back to the public API.
+    """
+    inner = getattr(span, "_attributes", None)
+    backing = getattr(inner, "_dict", None)
+    if type(backing) is dict:
+        return backing
+    if type(inner) is dict:
+        return inner
+    return span.attributes or {}
+
+
+def _scope_name(span: ReadableSpan) -> str | None:
+    scope = span.instrumentation_scope
+    return scope.name if scope is not None else None

@@ -1,0 +1,254 @@
+"""TraceCostExporter: running cost totals per trace, written on the local root.
+
+It wraps any ``SpanExporter`` (OTLP, console, in-memory): every span is
+forwarded; the local root span of each trace (no parent, or a remote parent)
+is forwarded with the trace's totals added, so a backend that shows only root
+spans or searches only tags (Jaeger) still answers "what did this cost?".
+
+State is bounded: a trace is dropped from memory after ``idle_timeout_s``
+without a new span, and the oldest traces go first past ``max_traces``. A span
+that ends after its root keeps its own cost and is marked
+``gen_ai.cost.after_root``; the root says ``gen_ai.trace.cost.complete=false``
+when spans of its trace were still open as it ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from . import attributes as A
+from .config import DEFAULT_BANDS, band_of
+from .pricer import SpanCost
+from .processor import CostedSpan
+from .usage import read_usage
+
+_log = logging.getLogger("genai_cost")
+
+
+@dataclass(slots=True)
+class TraceTotals:
+    """What one trace has cost so far, in this process."""
+
+    trace_id: int
+    total_usd: float = 0.0
+    by_category: dict[str, float] = field(default_factory=dict)
+    llm_calls: int = 0
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    priced_spans: int = 0
+    unpriced_spans: int = 0
+    spans: int = 0
+    root_seen: bool = False
+    last_update: float = 0.0
+
+    def add(self, category: str | None, total_usd: float | None, unpriced: bool, tokens: tuple[int, int, int, int]) -> None:
+        self.spans += 1
+        if category is None:
+            return
+        if category == A.CATEGORY_LLM:
+            self.llm_calls += 1
+        elif category == A.CATEGORY_TOOL:
+            self.tool_calls += 1
+        if unpriced:
+            self.unpriced_spans += 1
+        elif total_usd is not None:
+            self.priced_spans += 1
+            self.total_usd += total_usd
+            self.by_category[category] = self.by_category.get(category, 0.0) + total_usd
+        self.input_tokens += tokens[0]
+        self.output_tokens += tokens[1]
+        self.cache_read_tokens += tokens[2]
+        self.cache_write_tokens += tokens[3]
+
+    def attributes(self, bands: tuple[float, ...]) -> dict[str, object]:
+        out: dict[str, object] = {
+            A.TRACE_TOTAL: float(self.total_usd),
+            A.trace_category_key(A.CATEGORY_LLM): float(self.by_category.get(A.CATEGORY_LLM, 0.0)),
+            A.trace_category_key(A.CATEGORY_TOOL): float(self.by_category.get(A.CATEGORY_TOOL, 0.0)),
+        }
+        for category, usd in self.by_category.items():
+            out[A.trace_category_key(category)] = float(usd)
+        out[A.TRACE_LLM_CALLS] = self.llm_calls
+        out[A.TRACE_TOOL_CALLS] = self.tool_calls
+        out[A.TRACE_INPUT_TOKENS] = self.input_tokens
+        out[A.TRACE_OUTPUT_TOKENS] = self.output_tokens
+        out[A.TRACE_CACHE_READ_TOKENS] = self.cache_read_tokens
+        out[A.TRACE_CACHE_WRITE_TOKENS] = self.cache_write_tokens
+        out[A.TRACE_PRICED_SPANS] = self.priced_spans
+        out[A.TRACE_UNPRICED_SPANS] = self.unpriced_spans
+        out[A.TRACE_BAND] = band_of(self.total_usd, bands)
+        return out
+
+
+@dataclass
+class RollupStats:
+    traces_completed: int = 0
+    traces_expired_without_root: int = 0
+    late_spans: int = 0
+    internal_errors: int = 0
+
+
+class TraceCostExporter(SpanExporter):
+    """Rolls span costs up by trace ID and forwards every span to ``exporter``."""
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        bands: Sequence[float] = DEFAULT_BANDS,
+        idle_timeout_s: float = 300.0,
+        max_traces: int = 10_000,
+        on_trace_complete: Callable[[TraceTotals, ReadableSpan], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if idle_timeout_s <= 0 or max_traces < 1:
+            raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
+        self._exporter = exporter
+        self._bands = tuple(bands)
+        self._idle = idle_timeout_s
+        self._max = max_traces
+        self._clock = clock
+        self._on_trace_complete = on_trace_complete
+        self._traces: OrderedDict[int, TraceTotals] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = RollupStats()
+
+    # ------------------------------------------------------------ SpanExporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            outgoing = self._roll_up(spans)
+        except Exception:  # noqa: BLE001 - forwarding must go on
+            self.stats.internal_errors += 1
+            _log.exception("genai-cost: roll-up failed; spans forwarded without trace totals")
+            outgoing = list(spans)
+        return self._exporter.export(outgoing)
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+    # ----------------------------------------------------------------- queries
+
+    def totals(self, trace_id: int) -> TraceTotals | None:
+        """A snapshot of a trace's running totals, if it is still held."""
+        with self._lock:
+            found = self._traces.get(trace_id)
+            if found is None:
+                return None
+            return TraceTotals(
+                **{name: getattr(found, name) for name in TraceTotals.__slots__ if name != "by_category"},
+                by_category=dict(found.by_category),
+            )
+
+    @property
+    def open_traces(self) -> int:
+        return len(self._traces)
+
+    # ---------------------------------------------------------------- roll-up
+
+    def _roll_up(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+        outgoing: list[ReadableSpan] = []
+        completed: list[tuple[TraceTotals, ReadableSpan]] = []
+        with self._lock:
+            now = self._clock()
+            for span in spans:
+                context = span.context
+                if context is None:
+                    outgoing.append(span)
+                    continue
+                trace_id = context.trace_id
+                totals = self._traces.get(trace_id)
+                if totals is None:
+                    totals = self._traces[trace_id] = TraceTotals(trace_id)
+                else:
+                    self._traces.move_to_end(trace_id)
+                totals.last_update = now
+                category, total, unpriced, tokens = _cost_of(span)
+                totals.add(category, total, unpriced, tokens)
+                parent = span.parent
+                if parent is None or parent.is_remote:
+                    outgoing.append(self._with_totals(span, totals))
+                    totals.root_seen = True
+                    self.stats.traces_completed += 1
+                    completed.append((totals, outgoing[-1]))
+                elif totals.root_seen and category is not None:
+                    self.stats.late_spans += 1
+                    outgoing.append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
+                else:
+                    outgoing.append(span)
+            self._expire(now)
+        if self._on_trace_complete is not None:
+            for totals, root in completed:
+                try:
+                    self._on_trace_complete(totals, root)
+                except Exception:  # noqa: BLE001
+                    self.stats.internal_errors += 1
+                    _log.exception("genai-cost: on_trace_complete callback failed")
+        return outgoing
+
+    def _with_totals(self, span: ReadableSpan, totals: TraceTotals) -> ReadableSpan:
+        extra = totals.attributes(self._bands)
+        open_spans = span.genai_open_spans if isinstance(span, CostedSpan) else 0
+        extra[A.TRACE_COMPLETE] = open_spans == 0
+        if open_spans:
+            extra[A.TRACE_OPEN_SPANS] = open_spans
+        return _with_attributes(span, extra)
+
+    def _expire(self, now: float) -> None:
+        traces = self._traces
+        while traces:
+            trace_id, oldest = next(iter(traces.items()))
+            if len(traces) <= self._max and now - oldest.last_update < self._idle:
+                break
+            del traces[trace_id]
+            if not oldest.root_seen:
+                self.stats.traces_expired_without_root += 1
+
+
+def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> ReadableSpan:
+    merged = dict(span.attributes or {})
+    merged.update(extra)
+    if isinstance(span, CostedSpan):
+        return CostedSpan(span, merged, span.genai_cost, span.genai_open_spans)
+    return CostedSpan(span, merged, None)
+
+
+def _cost_of(span: ReadableSpan) -> tuple[str | None, float | None, bool, tuple[int, int, int, int]]:
+    """(category, total, unpriced, (input, output, cache read, cache write) tokens)."""
+    cost: SpanCost | None = span.genai_cost if isinstance(span, CostedSpan) else None
+    if cost is not None:
+        usage = cost.usage
+        tokens = (
+            (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens)
+            if usage is not None and cost.category in (A.CATEGORY_LLM, A.CATEGORY_EMBEDDING)
+            else (0, 0, 0, 0)
+        )
+        return cost.category, cost.total_usd, not cost.priced, tokens
+    # A span priced elsewhere (another process, a gateway): read what it carries.
+    attributes = span.attributes or {}
+    category = attributes.get(A.COST_CATEGORY)
+    if not isinstance(category, str):
+        return None, None, False, (0, 0, 0, 0)
+    raw_total = attributes.get(A.COST_TOTAL)
+    total = float(raw_total) if isinstance(raw_total, int | float) and not isinstance(raw_total, bool) else None
+    unpriced = attributes.get(A.COST_UNPRICED) is True
+    tokens = (0, 0, 0, 0)
+    if category in (A.CATEGORY_LLM, A.CATEGORY_EMBEDDING):
+        found = read_usage(attributes).usage
+        if found is not None:
+            tokens = (found.input_tokens, found.output_tokens, found.cache_read_tokens, found.cache_write_tokens)
+    return category, total, unpriced, tokens

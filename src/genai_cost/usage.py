@@ -1,0 +1,430 @@
+"""Reading billable work out of span attributes, whatever vocabulary wrote them.
+
+Pure: takes the attribute mapping of a span, returns a :class:`SpanUsage`. It
+knows the OpenTelemetry GenAI conventions (current and deprecated names),
+OpenInference, OpenLLMetry, OpenLIT, Logfire / Pydantic AI and the Vercel AI
+SDK, and normalises all of them to *inclusive* counts (input includes cache,
+output includes reasoning) before anything is priced.
+
+It is on the hot path, so it makes one pass over the attributes with a single
+dict lookup per attribute, instead of probing ~60 possible keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from .pricing.model import TokenUsage
+
+
+class Role(Enum):
+    """What a span is, as far as cost is concerned."""
+
+    NONE = "none"  #: not GenAI work
+    LLM = "llm"  #: a leaf inference call: priced
+    EMBEDDING = "embedding"  #: a leaf embedding call: priced
+    TOOL = "tool"  #: a tool execution: priced from the tool catalog
+    RETRIEVAL = "retrieval"  #: a retriever / vector store query: priced from the tool catalog
+    AGGREGATE = "aggregate"  #: agent / workflow / wrapper: carries its children's usage; never priced
+    OTHER = "other"  #: GenAI, but not billable by itself (fetch_response, memory ops)
+
+
+# Slots of the one-pass scan. Each known attribute key maps to (slot, rank);
+# the lowest rank seen wins, so the current semconv name beats deprecated ones.
+_OP, _OI_KIND, _AI_OP = 0, 1, 2
+_PROVIDER, _RESPONSE_MODEL, _REQUEST_MODEL = 3, 4, 5
+_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6, 7, 8, 9, 10, 11
+_REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
+_SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
+_SLOTS = 24
+
+_VOCABULARY: dict[int, tuple[str, ...]] = {
+    _OP: ("gen_ai.operation.name",),
+    _OI_KIND: ("openinference.span.kind",),
+    _AI_OP: ("ai.operationId",),
+    _PROVIDER: ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider"),
+    _RESPONSE_MODEL: ("gen_ai.response.model", "llm.response.model_name", "ai.response.model"),
+    _REQUEST_MODEL: ("gen_ai.request.model", "llm.model_name", "ai.model.id"),
+    _INPUT: (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+        "ai.usage.inputTokens",
+        "ai.usage.promptTokens",
+    ),
+    _OUTPUT: (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+        "ai.usage.outputTokens",
+        "ai.usage.completionTokens",
+    ),
+    _CACHE_READ: (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+        "gen_ai.usage.details.cache_read_tokens",
+        "ai.usage.inputTokenDetails.cacheReadTokens",
+        "ai.usage.cachedInputTokens",
+    ),
+    _CACHE_WRITE: (
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+        "gen_ai.usage.details.cache_write_tokens",
+        "ai.usage.inputTokenDetails.cacheWriteTokens",
+    ),
+    _CACHE_WRITE_5M: (
+        "anthropic.usage.cache_creation.ephemeral_5m_input_tokens",
+        "gen_ai.usage.details.ephemeral_5m_input_tokens",
+    ),
+    _CACHE_WRITE_1H: (
+        "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",
+        "gen_ai.usage.details.ephemeral_1h_input_tokens",
+    ),
+    _REASONING: (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "llm.token_count.completion_details.reasoning",
+        "gen_ai.usage.details.reasoning_tokens",
+        "ai.usage.outputTokenDetails.reasoningTokens",
+        "ai.usage.reasoningTokens",
+    ),
+    _INPUT_AUDIO: (
+        "gen_ai.usage.audio.input_tokens",
+        "llm.token_count.prompt_details.audio",
+        "gen_ai.usage.details.input_audio_tokens",
+    ),
+    _OUTPUT_AUDIO: (
+        "gen_ai.usage.audio.output_tokens",
+        "llm.token_count.completion_details.audio",
+        "gen_ai.usage.details.output_audio_tokens",
+    ),
+    _CACHE_READ_AUDIO: ("gen_ai.usage.audio.cache_read.input_tokens",),
+    _INPUT_IMAGE: ("gen_ai.usage.image.input_tokens",),
+    _OUTPUT_IMAGE: ("gen_ai.usage.image.output_tokens",),
+    _SERVICE_TIER: ("openai.response.service_tier", "gen_ai.openai.response.service_tier"),
+    _REQUESTED_TIER: ("openai.request.service_tier", "gen_ai.openai.request.service_tier"),
+    _TOOL: ("gen_ai.tool.name", "tool.name", "ai.toolCall.name"),
+    _REPORTED_COST: ("gen_ai.usage.cost.amount", "operation.cost", "gen_ai.usage.cost", "llm.cost.total"),
+    _BATCH: ("gen_ai.cost.batch",),
+    _DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
+}
+
+_KEYS: dict[str, tuple[int, int]] = {
+    key: (slot, rank) for slot, keys in _VOCABULARY.items() for rank, key in enumerate(keys)
+}
+
+#: Attribute keys that tell a span is GenAI work at all (the rest pass untouched).
+KNOWN_KEYS = frozenset(_KEYS)
+
+_TOKEN_SLOTS = (
+    _INPUT,
+    _OUTPUT,
+    _CACHE_READ,
+    _CACHE_WRITE,
+    _CACHE_WRITE_5M,
+    _CACHE_WRITE_1H,
+    _REASONING,
+    _INPUT_AUDIO,
+    _OUTPUT_AUDIO,
+    _CACHE_READ_AUDIO,
+    _INPUT_IMAGE,
+    _OUTPUT_IMAGE,
+)
+
+_OPERATION_ROLES = {
+    "chat": Role.LLM,
+    "text_completion": Role.LLM,
+    "completion": Role.LLM,
+    "generate_content": Role.LLM,
+    "responses": Role.LLM,
+    "embeddings": Role.EMBEDDING,
+    "embedding": Role.EMBEDDING,
+    "execute_tool": Role.TOOL,
+    "retrieval": Role.RETRIEVAL,
+    "invoke_agent": Role.AGGREGATE,
+    "create_agent": Role.AGGREGATE,
+    "invoke_workflow": Role.AGGREGATE,
+    "plan": Role.AGGREGATE,
+}
+
+_OPENINFERENCE_ROLES = {
+    "LLM": Role.LLM,
+    "EMBEDDING": Role.EMBEDDING,
+    "TOOL": Role.TOOL,
+    "RETRIEVER": Role.RETRIEVAL,
+    "AGENT": Role.AGGREGATE,
+    "CHAIN": Role.AGGREGATE,
+}
+
+_VERCEL_AGGREGATES = frozenset(
+    {"ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject", "ai.embed", "ai.embedMany"}
+)
+
+_MAX_TOKENS = 10**12
+
+#: Instrumentations known to report input WITHOUT cache tokens for some providers.
+_EXCLUSIVE_INPUT_SCOPES = (("openlit", "anthropic"),)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanUsage:
+    """Everything billable that one span says about itself."""
+
+    role: Role
+    operation: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    usage: TokenUsage | None = None
+    #: Why the token counts could not be read (``gen_ai.usage.input_tokens: negative``).
+    invalid: str | None = None
+    tool_name: str | None = None
+    data_source: str | None = None
+    reported_cost: float | None = None
+    reported_cost_key: str | None = None
+    service_tier: str | None = None
+    batch: bool = False
+    #: How counts were normalised: ``inclusive`` or ``exclusive`` (converted).
+    convention: str = "inclusive"
+
+
+NOT_GENAI = SpanUsage(role=Role.NONE)
+
+
+def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) -> SpanUsage:
+    """Classify a span and read its usage. Never raises on attribute values."""
+    found: list[object] = [None] * _SLOTS
+    ranks: list[int] = [99] * _SLOTS
+    keys: list[str | None] = [None] * _SLOTS
+    any_known = False
+    lookup = _KEYS.get
+    for key, value in attributes.items():
+        spec = lookup(key)
+        if spec is None:
+            continue
+        slot, rank = spec
+        if rank < ranks[slot]:
+            found[slot] = value
+            ranks[slot] = rank
+            keys[slot] = key
+            any_known = True
+    if not any_known:
+        return NOT_GENAI
+    return _interpret(found, keys, scope_name)
+
+
+def _interpret(found: list[object], keys: list[str | None], scope_name: str | None) -> SpanUsage:
+    operation = _text(found[_OP])
+    role = _role(operation, _text(found[_OI_KIND]), _text(found[_AI_OP]))
+    has_tokens = found[_INPUT] is not None or found[_OUTPUT] is not None
+    model = _text(found[_RESPONSE_MODEL]) or _text(found[_REQUEST_MODEL])
+    tool_name = _text(found[_TOOL])
+    if role is None:
+        if has_tokens and model:
+            role = Role.LLM  # usage + model and no kind: a call; the leaf rule catches wrappers
+        elif tool_name and found[_PROVIDER] is None:
+            role = Role.TOOL
+        else:
+            role = Role.OTHER
+    provider = _text(found[_PROVIDER])
+    reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST])
+    tier = _text(found[_SERVICE_TIER])
+    if tier is None:
+        tier = _text(found[_REQUESTED_TIER])
+    usage: TokenUsage | None = None
+    invalid: str | None = None
+    convention = "inclusive"
+    if role in (Role.LLM, Role.EMBEDDING, Role.AGGREGATE) and (has_tokens or _any_tokens(found)):
+        try:
+            usage, convention = _tokens(found, keys, provider, scope_name)
+        except _BadValue as exc:
+            invalid = str(exc)
+    return SpanUsage(
+        role=role,
+        operation=operation,
+        provider=provider,
+        model=model,
+        usage=usage,
+        invalid=invalid,
+        tool_name=tool_name,
+        data_source=_text(found[_DATA_SOURCE]),
+        reported_cost=reported,
+        reported_cost_key=reported_key,
+        service_tier=tier.lower() if tier else None,
+        batch=found[_BATCH] is True,
+        convention=convention,
+    )
+
+
+def _role(operation: str | None, oi_kind: str | None, ai_op: str | None) -> Role | None:
+    if operation is not None:
+        return _OPERATION_ROLES.get(operation.lower(), Role.OTHER)
+    if oi_kind is not None:
+        return _OPENINFERENCE_ROLES.get(oi_kind.upper(), Role.OTHER)
+    if ai_op is not None:
+        if ai_op.endswith((".doGenerate", ".doStream")):
+            return Role.LLM
+        if ai_op.endswith(".doEmbed"):
+            return Role.EMBEDDING
+        if ai_op == "ai.toolCall":
+            return Role.TOOL
+        if ai_op in _VERCEL_AGGREGATES:
+            return Role.AGGREGATE
+        return Role.OTHER
+    return None
+
+
+def _any_tokens(found: list[object]) -> bool:
+    return any(found[slot] is not None for slot in _TOKEN_SLOTS)
+
+
+class _BadValue(ValueError):
+    pass
+
+
+def _count(value: object, key: str | None) -> int:
+    """A token count from an attribute value: ints, integral floats and digit
+    strings are accepted (some emitters send strings); anything else is invalid."""
+    if type(value) is int:
+        count = value
+    elif isinstance(value, bool):
+        raise _BadValue(f"{key}: boolean is not a token count")
+    elif isinstance(value, int):
+        count = int(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            raise _BadValue(f"{key}: {value!r} is not a whole number")
+        count = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text) if text else math.nan
+        except ValueError:
+            raise _BadValue(f"{key}: {value[:40]!r} is not a number") from None
+        if not math.isfinite(number) or number != int(number):
+            raise _BadValue(f"{key}: {value[:40]!r} is not a whole number")
+        count = int(number)
+    else:
+        raise _BadValue(f"{key}: {type(value).__name__} is not a token count")
+    if count < 0:
+        raise _BadValue(f"{key}: negative ({count})")
+    if count > _MAX_TOKENS:
+        raise _BadValue(f"{key}: implausibly large ({count})")
+    return count
+
+
+def _tokens(
+    found: list[object], keys: list[str | None], provider: str | None, scope_name: str | None
+) -> tuple[TokenUsage, str]:
+    def get(slot: int) -> int:
+        value = found[slot]
+        return 0 if value is None else _count(value, keys[slot])
+
+    input_tokens = get(_INPUT)
+    output_tokens = get(_OUTPUT)
+    cache_read = get(_CACHE_READ)
+    cache_write = get(_CACHE_WRITE)
+    write_5m = get(_CACHE_WRITE_5M)
+    write_1h = get(_CACHE_WRITE_1H)
+    if write_5m or write_1h:
+        cache_write = max(cache_write, write_5m + write_1h)
+    reasoning = get(_REASONING)
+    convention = "inclusive"
+    if _input_is_exclusive(input_tokens, cache_read, cache_write, provider, scope_name):
+        input_tokens += cache_read + cache_write
+        convention = "exclusive"
+    if reasoning > output_tokens:  # Google ADK leaves thinking tokens out of output
+        output_tokens += reasoning
+        convention = "exclusive"
+    return (
+        TokenUsage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            cache_write_1h_tokens=min(write_1h, cache_write),
+            reasoning_tokens=reasoning,
+            input_audio_tokens=get(_INPUT_AUDIO),
+            cache_read_audio_tokens=get(_CACHE_READ_AUDIO),
+            output_audio_tokens=get(_OUTPUT_AUDIO),
+            input_image_tokens=get(_INPUT_IMAGE),
+            output_image_tokens=get(_OUTPUT_IMAGE),
+        ),
+        convention,
+    )
+
+
+def _input_is_exclusive(
+    input_tokens: int, cache_read: int, cache_write: int, provider: str | None, scope_name: str | None
+) -> bool:
+    if not (cache_read or cache_write):
+        return False
+    if scope_name and provider:
+        scope, vendor = scope_name.lower(), provider.lower()
+        for scope_prefix, provider_name in _EXCLUSIVE_INPUT_SCOPES:
+            if scope.startswith(scope_prefix) and provider_name in vendor:
+                return True
+    # Cache counts larger than the input can only mean input excludes them.
+    return cache_read + cache_write > input_tokens
+
+
+def _reported_cost(value: object, key: str | None) -> tuple[float | None, str | None]:
+    if value is None or isinstance(value, bool):
+        return None, None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None, None
+    else:
+        return None, None
+    if not math.isfinite(number) or number < 0:
+        return None, None
+    return number, key
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+def vocabulary() -> Iterable[tuple[str, str]]:
+    """(attribute key, concept) for every key read; for docs and tests."""
+    names = {
+        _OP: "operation",
+        _OI_KIND: "span kind (OpenInference)",
+        _AI_OP: "operation (Vercel AI SDK)",
+        _PROVIDER: "provider",
+        _RESPONSE_MODEL: "model (served)",
+        _REQUEST_MODEL: "model (requested)",
+        _INPUT: "input tokens",
+        _OUTPUT: "output tokens",
+        _CACHE_READ: "cache read tokens",
+        _CACHE_WRITE: "cache write tokens",
+        _CACHE_WRITE_5M: "cache write tokens, 5-minute TTL",
+        _CACHE_WRITE_1H: "cache write tokens, 1-hour TTL",
+        _REASONING: "reasoning tokens",
+        _INPUT_AUDIO: "audio input tokens",
+        _OUTPUT_AUDIO: "audio output tokens",
+        _CACHE_READ_AUDIO: "audio cache read tokens",
+        _INPUT_IMAGE: "image input tokens",
+        _OUTPUT_IMAGE: "image output tokens",
+        _SERVICE_TIER: "service tier (served)",
+        _REQUESTED_TIER: "service tier (requested; used only when the served one is absent)",
+        _TOOL: "tool name",
+        _REPORTED_COST: "cost already on the span",
+        _BATCH: "batch flag",
+        _DATA_SOURCE: "data source (retrieval)",
+    }
+    for slot, keys in _VOCABULARY.items():
+        for key in keys:
+            yield key, names[slot]
