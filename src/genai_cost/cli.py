@@ -1,0 +1,174 @@
+"""The ``genai-cost`` command.
+
+Exit codes: 0 success, 2 a usage problem the user can fix (unknown model,
+broken pricing file, bad argument), 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .pricing import Catalog, CatalogError, PricingError, TokenUsage
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        code: int = args.handler(args)
+        return code
+    except CatalogError as exc:
+        print(f"genai-cost: pricing file error:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genai-cost", description="USD cost of AI-agent work on OpenTelemetry traces.")
+    commands = parser.add_subparsers(title="commands")
+
+    price = commands.add_parser("price", help="price one call from the catalog")
+    price.add_argument("--provider", help="provider name as spans carry it (openai, anthropic, aws.bedrock...)")
+    price.add_argument("--model", required=True)
+    price.add_argument("--input-tokens", type=_count, default=0, help="total input, cache tokens included")
+    price.add_argument("--output-tokens", type=_count, default=0, help="total output, reasoning included")
+    price.add_argument("--cache-read-tokens", type=_count, default=0)
+    price.add_argument("--cache-write-tokens", type=_count, default=0, help="all cache writes (5-minute and 1-hour)")
+    price.add_argument("--cache-write-1h-tokens", type=_count, default=0, help="the part of cache writes with 1h TTL")
+    price.add_argument("--reasoning-tokens", type=_count, default=0)
+    price.add_argument("--input-audio-tokens", type=_count, default=0)
+    price.add_argument("--output-audio-tokens", type=_count, default=0)
+    price.add_argument("--service-tier", help="the tier the response says was served (flex, priority...)")
+    price.add_argument("--batch", action="store_true", help="a batch API call")
+    price.add_argument("--at", type=_instant, help="ISO-8601 time of the call (default: now)")
+    price.add_argument("--pricing-file", action="append", default=[], help="extra pricing file (repeatable)")
+    price.add_argument("--json", action="store_true", help="print JSON")
+    price.add_argument("--explain", action="store_true", help="say which catalog entry matched and why")
+    price.set_defaults(handler=_price)
+
+    demo = commands.add_parser("demo", help="run the ten-step research agent and print its cost")
+    demo.add_argument("--json", action="store_true", help="print JSON")
+    demo.add_argument("--pricing-file", action="append", default=[])
+    demo.set_defaults(handler=_demo)
+
+    try:
+        from . import cli_pricing
+    except ImportError:  # pragma: no cover - module always shipped
+        pass
+    else:
+        cli_pricing.register(commands)
+    return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 date or time") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _price(args: argparse.Namespace) -> int:
+    catalog = Catalog.load(args.pricing_file)
+    usage = TokenUsage(
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+        cache_read_tokens=args.cache_read_tokens,
+        cache_write_tokens=max(args.cache_write_tokens, args.cache_write_1h_tokens),
+        cache_write_1h_tokens=args.cache_write_1h_tokens,
+        reasoning_tokens=args.reasoning_tokens,
+        input_audio_tokens=args.input_audio_tokens,
+        output_audio_tokens=args.output_audio_tokens,
+    )
+    if usage.cache_read_tokens + usage.cache_write_tokens > usage.input_tokens:
+        print(
+            "genai-cost: --input-tokens is the total input and must include cache read and write tokens",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        resolution = catalog.resolve(args.model, args.provider)
+        at = args.at.timestamp() if args.at is not None else None
+        cost = catalog.price_resolved(
+            resolution, usage, at=at, service_tier=args.service_tier, batch=args.batch
+        )
+    except PricingError as exc:
+        print(f"genai-cost: cannot price {args.model!r}: {exc} [{exc.reason}]", file=sys.stderr)
+        return EXIT_USAGE
+    entry = resolution.model
+    period = next(p for p in entry.periods if p.start_label == cost.effective_from)
+    result: dict[str, Any] = {
+        "total_usd": cost.total_usd,
+        "input_usd": cost.input_usd,
+        "cache_read_usd": cost.cache_read_usd,
+        "cache_write_usd": cost.cache_write_usd,
+        "output_usd": cost.output_usd,
+        "request_usd": cost.request_usd,
+        "pricing_id": cost.pricing_id,
+        "pricing_version": catalog.version,
+        "source": "override" if entry.is_override else "catalog",
+        "effective_from": cost.effective_from,
+        "adjustments": list(cost.adjustments),
+        "price_source": period.source,
+        "price_checked": period.checked,
+    }
+    if args.explain:
+        result["explain"] = {
+            "matched": resolution.how,
+            "defined_in": entry.defined_in,
+            "origin": entry.origin,
+            "rates_per_million": {
+                name: round(value * 1e6, 6)
+                for name in ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning")
+                if (value := getattr(period.rates, name)) is not None
+            },
+        }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{cost.pricing_id}: ${cost.total_usd:.6f}")
+    for part in ("input_usd", "cache_read_usd", "cache_write_usd", "output_usd", "request_usd"):
+        if result[part]:
+            print(f"  {part:<16} ${result[part]:.6f}")
+    print(f"  price from {period.source} (checked {period.checked}, effective {cost.effective_from})")
+    if cost.adjustments:
+        print(f"  adjustments: {', '.join(cost.adjustments)}")
+    if args.explain:
+        print(f"  matched: {resolution.how}")
+        print(f"  defined in: {entry.defined_in} ({entry.origin})")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import render, run_demo, summarize
+
+    summary = summarize(run_demo(pricing_files=args.pricing_file))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print("genai-cost demo: the ten-step research agent (GPT-4o; web_search $0.005, read_page $0.001 a call)\n")
+        print(render(summary))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
