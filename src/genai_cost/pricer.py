@@ -22,9 +22,9 @@ from .usage import Role, SpanUsage
 AttributeValue = str | bool | int | float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanCost:
-    """The cost of one span, as the roll-up and metrics need it."""
+    """The cost of one span, as the roll-up and metrics need it (treat as immutable)."""
 
     category: str
     total_usd: float | None

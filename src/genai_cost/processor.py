@@ -64,6 +64,11 @@ class CostedSpan(ReadableSpan):
     process, so it does not have to parse attributes again.
     """
 
+    genai_cost: SpanCost | None
+    #: Spans of this trace still open when this (local root) span ended.
+    genai_open_spans: int
+    _source_dropped: tuple[int, int, int]
+
     def __init__(
         self,
         span: ReadableSpan,
@@ -86,9 +91,27 @@ class CostedSpan(ReadableSpan):
             instrumentation_scope=span.instrumentation_scope,
         )
         self.genai_cost = cost
-        #: Spans of this trace still open when this (local root) span ended.
         self.genai_open_spans = open_spans
         self._source_dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
+
+    @classmethod
+    def copy_of(
+        cls, span: ReadableSpan, attributes: Mapping[str, object], cost: SpanCost | None, open_spans: int = 0
+    ) -> CostedSpan:
+        """The same as the constructor, several times faster: it copies the
+        ended span's state wholesale instead of through a dozen properties.
+        Falls back to the constructor for span types it does not recognise.
+        (``tests/test_processor.py`` checks both give identical spans.)"""
+        state = getattr(span, "__dict__", None)
+        if type(span) not in _COPYABLE or state is None:
+            return cls(span, attributes, cost, open_spans)
+        copy = cls.__new__(cls)
+        copy.__dict__.update(state)
+        copy._source_dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
+        copy._attributes = attributes  # type: ignore[assignment]
+        copy.genai_cost = cost
+        copy.genai_open_spans = open_spans
+        return copy
 
     @property
     def dropped_attributes(self) -> int:
@@ -101,6 +124,10 @@ class CostedSpan(ReadableSpan):
     @property
     def dropped_links(self) -> int:
         return self._source_dropped[2]
+
+
+#: Span classes whose whole state is their ``__dict__`` (checked by the tests).
+_COPYABLE = (ReadableSpan, CostedSpan)
 
 
 class CostSpanProcessor(SpanProcessor):
@@ -198,13 +225,13 @@ class CostSpanProcessor(SpanProcessor):
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
             if is_local_root:
-                return CostedSpan(span, attributes, None, open_spans)
+                return CostedSpan.copy_of(span, attributes, None, open_spans)
             return span
 
         cost = self._pricer.price(usage, attributes, span.start_time)
         if cost is None:
             if is_local_root:
-                return CostedSpan(span, attributes, None, open_spans)
+                return CostedSpan.copy_of(span, attributes, None, open_spans)
             return span
         if cost.priced:
             self.stats.priced += 1
@@ -219,7 +246,7 @@ class CostSpanProcessor(SpanProcessor):
                     merged.update(extra)
             except Exception:  # noqa: BLE001
                 self._internal_error()
-        return CostedSpan(span, merged, cost, open_spans)
+        return CostedSpan.copy_of(span, merged, cost, open_spans)
 
     def _closed(self, trace_id: int) -> int:
         """Count a span of ``trace_id`` as ended; return how many remain open."""

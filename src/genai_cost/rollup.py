@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from . import attributes as A
 from .config import DEFAULT_BANDS, band_of
 from .pricer import SpanCost
-from .processor import CostedSpan
+from .processor import CostedSpan, _attributes_of
 from .usage import read_usage
 
 _log = logging.getLogger("genai_cost")
@@ -223,8 +223,8 @@ def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> Readabl
     merged = dict(span.attributes or {})
     merged.update(extra)
     if isinstance(span, CostedSpan):
-        return CostedSpan(span, merged, span.genai_cost, span.genai_open_spans)
-    return CostedSpan(span, merged, None)
+        return CostedSpan.copy_of(span, merged, span.genai_cost, span.genai_open_spans)
+    return CostedSpan.copy_of(span, merged, None)
 
 
 def _cost_of(span: ReadableSpan) -> tuple[str | None, float | None, bool, tuple[int, int, int, int]]:
@@ -239,7 +239,7 @@ def _cost_of(span: ReadableSpan) -> tuple[str | None, float | None, bool, tuple[
         )
         return cost.category, cost.total_usd, not cost.priced, tokens
     # A span priced elsewhere (another process, a gateway): read what it carries.
-    attributes = span.attributes or {}
+    attributes = _attributes_of(span)
     category = attributes.get(A.COST_CATEGORY)
     if not isinstance(category, str):
         return None, None, False, (0, 0, 0, 0)

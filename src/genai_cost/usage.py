@@ -119,8 +119,12 @@ _KEYS: dict[str, tuple[int, int]] = {
     key: (slot, rank) for slot, keys in _VOCABULARY.items() for rank, key in enumerate(keys)
 }
 
-#: Attribute keys that tell a span is GenAI work at all (the rest pass untouched).
+#: Attribute keys read from spans.
 KNOWN_KEYS = frozenset(_KEYS)
+
+#: Slots whose keys alone do not make a span GenAI work (every database span
+#: has ``db.system.name``).
+_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH})
 
 _TOKEN_SLOTS = (
     _INPUT,
@@ -172,9 +176,10 @@ _MAX_TOKENS = 10**12
 _EXCLUSIVE_INPUT_SCOPES = (("openlit", "anthropic"),)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanUsage:
-    """Everything billable that one span says about itself."""
+    """Everything billable that one span says about itself (treat as immutable;
+    not frozen because frozen dataclasses are slow to build, once per span)."""
 
     role: Role
     operation: str | None = None
@@ -198,22 +203,28 @@ NOT_GENAI = SpanUsage(role=Role.NONE)
 
 def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) -> SpanUsage:
     """Classify a span and read its usage. Never raises on attribute values."""
+    lookup = _KEYS.get
+    matches: list[tuple[tuple[int, int], str, object]] | None = None
+    for key, value in attributes.items():
+        spec = lookup(key)
+        if spec is not None:
+            if matches is None:
+                matches = []
+            matches.append((spec, key, value))
+    if matches is None:
+        return NOT_GENAI
     found: list[object] = [None] * _SLOTS
     ranks: list[int] = [99] * _SLOTS
     keys: list[str | None] = [None] * _SLOTS
-    any_known = False
-    lookup = _KEYS.get
-    for key, value in attributes.items():
-        spec = lookup(key)
-        if spec is None:
-            continue
-        slot, rank = spec
+    gated = False
+    for (slot, rank), key, value in matches:
         if rank < ranks[slot]:
             found[slot] = value
             ranks[slot] = rank
             keys[slot] = key
-            any_known = True
-    if not any_known:
+            if slot not in _GENERIC_SLOTS:
+                gated = True
+    if not gated:
         return NOT_GENAI
     return _interpret(found, keys, scope_name)
 
@@ -323,7 +334,11 @@ def _tokens(
 ) -> tuple[TokenUsage, str]:
     def get(slot: int) -> int:
         value = found[slot]
-        return 0 if value is None else _count(value, keys[slot])
+        if value is None:
+            return 0
+        if type(value) is int and 0 <= value <= _MAX_TOKENS:
+            return value
+        return _count(value, keys[slot])
 
     input_tokens = get(_INPUT)
     output_tokens = get(_OUTPUT)
@@ -391,7 +406,9 @@ def _reported_cost(value: object, key: str | None) -> tuple[float | None, str | 
 
 
 def _text(value: object) -> str | None:
-    if isinstance(value, str):
+    if value is None:
+        return None
+    if type(value) is str or isinstance(value, str):
         value = value.strip()
         return value or None
     return None

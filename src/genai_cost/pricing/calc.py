@@ -22,7 +22,7 @@ from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUs
 
 def period_at(model: ModelPricing, at: float | None) -> Period:
     """The price period in force at UNIX time ``at`` (``None``: the newest)."""
-    if at is None:
+    if at is None or len(model.periods) == 1:
         return model.periods[-1]
     index = bisect.bisect_right(model.period_starts, at) - 1
     # Before the first recorded start we use the earliest known price: a call
@@ -41,13 +41,21 @@ def effective_rates(
 ) -> tuple[Rates, tuple[str, ...]]:
     """Rates that apply to this call, and the adjustments that produced them."""
     rates = period.rates
+    if (
+        not period.long_context
+        and not period.windows
+        and multiplier == 1.0
+        and not batch
+        and (service_tier is None or service_tier in _DEFAULT_TIERS)
+    ):
+        return rates, ()  # the common case, kept cheap: it runs once per span
     notes: list[str] = []
     for tier in period.long_context:
         if usage.input_tokens > tier.above_input_tokens:
             rates = rates.overridden(tier.rates)
             notes.append(f"long_context>{tier.above_input_tokens}")
             break
-    if service_tier and service_tier not in ("default", "auto", "standard", "on_demand"):
+    if service_tier and service_tier not in _DEFAULT_TIERS:
         rule = period.service_tiers.get(service_tier)
         if rule is None:
             notes.append(f"service_tier={service_tier}:unpriced_at_default")
@@ -73,14 +81,27 @@ def effective_rates(
     return rates, tuple(notes)
 
 
+_DEFAULT_TIERS = frozenset({"default", "auto", "standard", "on_demand"})
+
+
 def _apply(rates: Rates, rule: TierRule) -> Rates:
     if rule.multiplier is not None:
         rates = rates.scaled(rule.multiplier)
     return rates.overridden(rule.rates)
 
 
-def cost_of(rates: Rates, usage: TokenUsage, *, check: bool = True) -> CostBreakdown:
-    """The cost of ``usage`` at ``rates`` (USD per token).
+def cost_of(
+    rates: Rates,
+    usage: TokenUsage,
+    *,
+    check: bool = True,
+    pricing_id: str = "",
+    effective_from: str = "",
+    adjustments: tuple[str, ...] = (),
+    duration_s: float | None = None,
+) -> CostBreakdown:
+    """The cost of ``usage`` at ``rates`` (USD per token), rounded to 1e-12 USD
+    (below any bill's precision; it keeps 0.0045 from printing as 0.0045000000000000005).
 
     ``check=False`` skips validating the counts, for callers (the span layer)
     that built ``usage`` from already-validated integers.
@@ -89,49 +110,88 @@ def cost_of(rates: Rates, usage: TokenUsage, *, check: bool = True) -> CostBreak
         _check(usage)
     cache_read = usage.cache_read_tokens
     cache_write = usage.cache_write_tokens
-    uncached = max(usage.input_tokens - cache_read - cache_write, 0)
-
+    uncached = usage.input_tokens - cache_read - cache_write
+    if uncached < 0:
+        uncached = 0
     base_in = rates.input
-    audio_in = min(max(usage.input_audio_tokens - usage.cache_read_audio_tokens, 0), uncached)
-    image_in = min(usage.input_image_tokens, uncached - audio_in)
-    text_in = uncached - audio_in - image_in
-    input_usd = (
-        _rate(text_in, base_in, "input")
-        + _rate(audio_in, _first(rates.input_audio, base_in), "input_audio")
-        + _rate(image_in, _first(rates.input_image, base_in), "input_image")
-    )
 
-    audio_read = min(usage.cache_read_audio_tokens, cache_read)
-    cache_read_usd = _rate(cache_read - audio_read, _first(rates.cache_read, base_in), "cache_read") + _rate(
-        audio_read, _first(rates.cache_read_audio, rates.cache_read, rates.input_audio, base_in), "cache_read_audio"
-    )
+    if usage.input_audio_tokens or usage.input_image_tokens or usage.cache_read_audio_tokens:
+        audio_in = min(max(usage.input_audio_tokens - usage.cache_read_audio_tokens, 0), uncached)
+        image_in = min(usage.input_image_tokens, uncached - audio_in)
+        input_usd = (
+            _rate(uncached - audio_in - image_in, base_in, "input")
+            + _rate(audio_in, _first(rates.input_audio, base_in), "input_audio")
+            + _rate(image_in, _first(rates.input_image, base_in), "input_image")
+        )
+        audio_read = min(usage.cache_read_audio_tokens, cache_read)
+        cache_read_usd = _rate(cache_read - audio_read, _first(rates.cache_read, base_in), "cache_read") + _rate(
+            audio_read, _first(rates.cache_read_audio, rates.cache_read, rates.input_audio, base_in), "cache_read_audio"
+        )
+    else:
+        input_usd = _rate(uncached, base_in, "input")
+        cache_read_usd = (
+            _rate(cache_read, base_in if rates.cache_read is None else rates.cache_read, "cache_read")
+            if cache_read
+            else 0.0
+        )
 
-    write_1h = min(usage.cache_write_1h_tokens, cache_write)
-    cache_write_usd = _rate(cache_write - write_1h, _first(rates.cache_write, base_in), "cache_write") + _rate(
-        write_1h, _first(rates.cache_write_1h, rates.cache_write, base_in), "cache_write_1h"
-    )
+    if cache_write:
+        write_1h = min(usage.cache_write_1h_tokens, cache_write)
+        cache_write_usd = _rate(cache_write - write_1h, _first(rates.cache_write, base_in), "cache_write") + _rate(
+            write_1h, _first(rates.cache_write_1h, rates.cache_write, base_in), "cache_write_1h"
+        )
+    else:
+        cache_write_usd = 0.0
 
     output = usage.output_tokens
-    audio_out = min(usage.output_audio_tokens, output)
-    image_out = min(usage.output_image_tokens, output - audio_out)
-    reasoning = min(usage.reasoning_tokens, output - audio_out - image_out) if rates.reasoning is not None else 0
-    text_out = output - audio_out - image_out - reasoning
-    output_usd = (
-        _rate(text_out, rates.output, "output")
-        + _rate(reasoning, rates.reasoning, "reasoning")
-        + _rate(audio_out, _first(rates.output_audio, rates.output), "output_audio")
-        + _rate(image_out, _first(rates.output_image, rates.output), "output_image")
-    )
+    if usage.output_audio_tokens or usage.output_image_tokens or rates.reasoning is not None:
+        audio_out = min(usage.output_audio_tokens, output)
+        image_out = min(usage.output_image_tokens, output - audio_out)
+        reasoning = min(usage.reasoning_tokens, output - audio_out - image_out) if rates.reasoning is not None else 0
+        output_usd = (
+            _rate(output - audio_out - image_out - reasoning, rates.output, "output")
+            + _rate(reasoning, rates.reasoning, "reasoning")
+            + _rate(audio_out, _first(rates.output_audio, rates.output), "output_audio")
+            + _rate(image_out, _first(rates.output_image, rates.output), "output_image")
+        )
+    else:
+        # Reasoning tokens are part of output and billed at the output rate.
+        output_usd = _rate(output, rates.output, "output")
+
     request_usd = usage.requests * rates.per_request if rates.per_request else 0.0
     total = input_usd + cache_read_usd + cache_write_usd + output_usd + request_usd
+    search_usd = compute_usd = 0.0
+    if rates.per_search is not None or rates.per_second is not None:
+        search_usd, compute_usd = _fees(rates, usage, duration_s)
+        total += search_usd + compute_usd
     return CostBreakdown(
-        total_usd=total,
-        input_usd=input_usd,
-        cache_read_usd=cache_read_usd,
-        cache_write_usd=cache_write_usd,
-        output_usd=output_usd,
-        request_usd=request_usd,
+        round(total, 12),
+        round(input_usd, 12),
+        round(cache_read_usd, 12),
+        round(cache_write_usd, 12),
+        round(output_usd, 12),
+        round(request_usd, 12),
+        pricing_id,
+        effective_from,
+        adjustments,
+        round(search_usd, 12),
+        round(compute_usd, 12),
     )
+
+
+def _fees(rates: Rates, usage: TokenUsage, duration_s: float | None) -> tuple[float, float]:
+    """Per-search and per-second (GPU-second) fees. A model priced by the second
+    cannot be priced without the call's duration: that is reported, not zeroed."""
+    search_usd = usage.web_searches * rates.per_search if rates.per_search and usage.web_searches else 0.0
+    compute_usd = 0.0
+    if rates.per_second is not None:
+        if duration_s is None or not duration_s >= 0.0:
+            raise MissingRateError(
+                "the model is priced per second of duration but the call's duration is unknown",
+                reason="missing_duration",
+            )
+        compute_usd = duration_s * rates.per_second
+    return search_usd, compute_usd
 
 
 def _first(*values: float | None) -> float | None:

@@ -293,19 +293,13 @@ class Catalog:
         rates, notes = calc.effective_rates(
             period, usage, at=at, service_tier=service_tier, batch=batch, multiplier=resolution.multiplier
         )
-        base = calc.cost_of(rates, usage, check=check)
-        # Rounded to 1e-12 USD: below any bill's precision, and it keeps
-        # 0.0045 from printing as 0.0045000000000000005.
-        return CostBreakdown(
-            total_usd=round(base.total_usd, 12),
-            input_usd=round(base.input_usd, 12),
-            cache_read_usd=round(base.cache_read_usd, 12),
-            cache_write_usd=round(base.cache_write_usd, 12),
-            output_usd=round(base.output_usd, 12),
-            request_usd=round(base.request_usd, 12),
+        return calc.cost_of(
+            rates,
+            usage,
+            check=check,
             pricing_id=entry.pricing_id,
             effective_from=period.start_label,
-            adjustments=resolution.adjustments + notes,
+            adjustments=resolution.adjustments + notes if notes else resolution.adjustments,
         )
 
     # ---------------------------------------------------------- resolution

@@ -9,14 +9,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .schema import RATE_FIELDS
-
 PER_MILLION = 1_000_000.0
 
+#: The token classes a price can name, in USD per million tokens in files
+#: (per token at run time). Kept here, not in the pydantic schema, so that
+#: pricing a call never imports pydantic.
+RATE_FIELDS: tuple[str, ...] = (
+    "input",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "output",
+    "reasoning",
+    "input_audio",
+    "cache_read_audio",
+    "output_audio",
+    "input_image",
+    "output_image",
+)
 
-@dataclass(frozen=True, slots=True)
+#: Fees that are not per token: USD per request, per web search, per second of
+#: the call's duration (self-hosted models: GPU-seconds times the GPU count).
+FEE_FIELDS: tuple[str, ...] = ("per_request", "per_search", "per_second")
+
+ALL_RATE_FIELDS: tuple[str, ...] = (*RATE_FIELDS, *FEE_FIELDS)
+
+
+@dataclass(slots=True)
 class TokenUsage:
     """Token counts of one call, in the OpenTelemetry GenAI convention.
+
+    Not frozen only because frozen dataclasses are several times slower to
+    build, and one is built per span: treat it as immutable.
 
     Counts are *inclusive*: ``input_tokens`` includes cache reads and writes
     (and audio/image input), ``output_tokens`` includes reasoning (and audio/
@@ -38,6 +62,9 @@ class TokenUsage:
     input_image_tokens: int = 0
     output_image_tokens: int = 0
     requests: int = 1
+    #: Web searches the call ran (Anthropic ``server_tool_use.web_search_requests``,
+    #: OpenAI / Gemini / Perplexity search-grounded calls); priced by ``per_search``.
+    web_searches: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +84,20 @@ class Rates:
     output_image: float | None = None
     #: USD per request, not per token.
     per_request: float | None = None
+    #: USD per web search.
+    per_search: float | None = None
+    #: USD per second of the call's duration (self-hosted: per GPU-second times GPUs).
+    per_second: float | None = None
 
     def scaled(self, factor: float) -> Rates:
-        return Rates(**{name: _mul(getattr(self, name), factor) for name in (*RATE_FIELDS, "per_request")})
+        return Rates(**{name: _mul(getattr(self, name), factor) for name in ALL_RATE_FIELDS})
 
     def overridden(self, other: Rates) -> Rates:
         """These rates with every class ``other`` names replaced."""
         return Rates(
             **{
                 name: getattr(other, name) if getattr(other, name) is not None else getattr(self, name)
-                for name in (*RATE_FIELDS, "per_request")
+                for name in ALL_RATE_FIELDS
             }
         )
 
@@ -147,7 +178,7 @@ class ToolPricing:
     is_override: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CostBreakdown:
     """The cost of one call, in USD, split by what it was spent on.
 
@@ -165,3 +196,7 @@ class CostBreakdown:
     effective_from: str = ""
     #: What changed the base rate: ``long_context>200000``, ``service_tier=flex``...
     adjustments: tuple[str, ...] = ()
+    #: Web-search fees (``per_search`` x searches).
+    search_usd: float = 0.0
+    #: Duration-based cost (self-hosted GPU-seconds), ``per_second`` x seconds.
+    compute_usd: float = 0.0

@@ -1,0 +1,233 @@
+"""Cost per span of genai-cost, measured side by side with the bare SDK.
+
+Three pipelines run the same workload, interleaved round by round so machine
+noise hits them alike:
+
+  (a) bare:        TracerProvider + BatchSpanProcessor(no-op exporter)
+  (b) genai-cost:  CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(no-op)))
+  (c) naive:       (a) plus a processor calling genai_prices.calc_price on every span
+
+Each round creates and ends the spans, then force_flushes, so the export
+thread's work (the roll-up) is inside the measurement. Figures are medians of
+per-span microseconds over the rounds; ratios are of medians.
+
+Also measured: memory per open trace held by the roll-up (tracemalloc).
+
+Run:  python benchmarks/bench_processor.py [--rounds 15] [--traces 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
+
+from genai_cost import CostSpanProcessor, TraceCostExporter
+from genai_cost.pricing import Catalog
+
+
+class NoOpExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+class CalcPriceProcessor(SpanProcessor):
+    """The obvious approach: genai_prices.calc_price on every ending span."""
+
+    def __init__(self) -> None:
+        import genai_prices
+
+        self._gp = genai_prices
+
+    def on_end(self, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        model = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model")
+        if not model:
+            return
+        usage = self._gp.Usage(
+            input_tokens=int(attributes.get("gen_ai.usage.input_tokens", 0) or 0),
+            output_tokens=int(attributes.get("gen_ai.usage.output_tokens", 0) or 0),
+            cache_read_tokens=int(attributes.get("gen_ai.usage.cache_read.input_tokens", 0) or 0),
+        )
+        try:
+            self._gp.calc_price(usage, str(model), provider_id=str(attributes.get("gen_ai.provider.name", "")) or None)
+        except LookupError:
+            pass
+
+
+def agent_trace(tracer, steps: int = 10) -> None:  # type: ignore[no-untyped-def]
+    """One research-agent trace: a root, `steps` chat spans, a tool span every other step."""
+    with tracer.start_as_current_span(
+        "invoke_agent research", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "r"}
+    ):
+        for step in range(steps):
+            with tracer.start_as_current_span(
+                "chat gpt-4o",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.response.model": "gpt-4o-2024-08-06",
+                    "gen_ai.usage.input_tokens": 1000 + step * 700,
+                    "gen_ai.usage.output_tokens": 200,
+                    "gen_ai.usage.cache_read.input_tokens": 512,
+                    "server.address": "api.openai.com",
+                },
+            ):
+                pass
+            if step % 2:
+                with tracer.start_as_current_span(
+                    "execute_tool web_search",
+                    attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search"},
+                ):
+                    pass
+
+
+def plain_trace(tracer, steps: int = 10) -> None:  # type: ignore[no-untyped-def]
+    """The non-GenAI spans of the same app (HTTP handlers, DB calls)."""
+    with tracer.start_as_current_span("GET /api", kind=SpanKind.SERVER, attributes={"http.request.method": "GET"}):
+        for step in range(steps):
+            with tracer.start_as_current_span("SELECT", attributes={"db.system.name": "postgresql", "db.step": step}):
+                pass
+
+
+def build(kind: str, catalog: Catalog) -> TracerProvider:
+    provider = TracerProvider()
+    if kind == "bare":
+        provider.add_span_processor(BatchSpanProcessor(NoOpExporter(), max_queue_size=65536))
+    elif kind == "genai-cost":
+        provider.add_span_processor(
+            CostSpanProcessor(
+                BatchSpanProcessor(TraceCostExporter(NoOpExporter()), max_queue_size=65536), catalog=catalog
+            )
+        )
+    elif kind == "calc_price":
+        provider.add_span_processor(CalcPriceProcessor())
+        provider.add_span_processor(BatchSpanProcessor(NoOpExporter(), max_queue_size=65536))
+    else:
+        raise ValueError(kind)
+    return provider
+
+
+def measure(provider: TracerProvider, workload: Callable[..., None], traces: int) -> tuple[float, float]:
+    """(wall, cpu) microseconds per span for `traces` traces, flush included."""
+    tracer = provider.get_tracer("bench")
+    spans_per_trace = _count_spans(workload)
+    gc.collect()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(traces):
+        workload(tracer)
+    provider.force_flush()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    n = traces * spans_per_trace
+    return wall / n * 1e6, cpu / n * 1e6
+
+
+def _count_spans(workload: Callable[..., None]) -> int:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    workload(provider.get_tracer("count"))
+    return len(memory.get_finished_spans())
+
+
+def memory_per_open_trace(traces: int = 5000) -> float:
+    """Bytes the roll-up holds per trace whose root has not ended yet."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    rollup = TraceCostExporter(NoOpExporter(), max_traces=traces * 2, idle_timeout_s=3600)
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(rollup)))
+    tracer = provider.get_tracer("mem")
+    roots = [tracer.start_span("root") for _ in range(traces)]
+    from opentelemetry import trace
+
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for root in roots:
+        with trace.use_span(root, end_on_exit=False):
+            with tracer.start_as_current_span(
+                "chat gpt-4o",
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.usage.input_tokens": 1000,
+                    "gen_ai.usage.output_tokens": 100,
+                },
+            ):
+                pass
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert rollup.open_traces == traces, rollup.open_traces
+    for root in roots:
+        root.end()
+    return held / traces
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--traces", type=int, default=200, help="traces per round and pipeline")
+    args = parser.parse_args(argv)
+
+    catalog = Catalog.load()
+    kinds = ("bare", "genai-cost", "calc_price")
+    workloads = {"agent (GenAI spans)": agent_trace, "plain (no GenAI spans)": plain_trace}
+    print(f"python {sys.version.split()[0]}; {args.rounds} rounds x {args.traces} traces per pipeline, interleaved")
+    for label, workload in workloads.items():
+        providers = {kind: build(kind, catalog) for kind in kinds}
+        for kind in kinds:  # warm-up: imports, caches, first resolution
+            measure(providers[kind], workload, 20)
+        wall: dict[str, list[float]] = {k: [] for k in kinds}
+        cpu: dict[str, list[float]] = {k: [] for k in kinds}
+        for _ in range(args.rounds):
+            for kind in kinds:
+                w, c = measure(providers[kind], workload, args.traces)
+                wall[kind].append(w)
+                cpu[kind].append(c)
+        for provider in providers.values():
+            provider.shutdown()
+        med_wall = {k: statistics.median(v) for k, v in wall.items()}
+        med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+        print(f"\nworkload: {label}; {_count_spans(workload)} spans per trace")
+        print(f"  {'pipeline':<12} {'wall us/span':>13} {'cpu us/span':>12}")
+        for kind in kinds:
+            print(f"  {kind:<12} {med_wall[kind]:13.2f} {med_cpu[kind]:12.2f}")
+        added_wall = med_wall["genai-cost"] / med_wall["bare"] - 1
+        added_cpu = med_cpu["genai-cost"] / med_cpu["bare"] - 1
+        print(f"  genai-cost adds {added_wall * 100:+.1f}% wall, {added_cpu * 100:+.1f}% cpu over the bare SDK (goal <= +10%)")
+        extra_gc = med_cpu["genai-cost"] - med_cpu["bare"]
+        extra_cp = med_cpu["calc_price"] - med_cpu["bare"]
+        if extra_gc > 0:
+            print(
+                f"  added cpu per span: genai-cost {extra_gc:.2f} us, calc_price {extra_cp:.2f} us: "
+                f"genai-cost is {extra_cp / extra_gc:.1f}x cheaper (goal >= 20x)"
+            )
+        else:
+            print(f"  added cpu per span: genai-cost {extra_gc:.2f} us (within noise), calc_price {extra_cp:.2f} us")
+    per_trace = memory_per_open_trace()
+    print(f"\nroll-up memory per open trace: {per_trace:.0f} bytes (5,000 open traces)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Separate virtual environments for packages whose pins conflict.
+
+Each instrumentation (or backend) under test gets its own venv in
+``.test-tools/venvs/<name>`` (gitignored), with genai-cost installed from this
+work tree and the pinned packages the test names. A venv is reused while its
+``.pins`` file matches the requested pins exactly; otherwise it is rebuilt.
+
+Installs use ``uv`` (bootstrapped once into ``.test-tools/uv`` with the main
+venv's pip) because it resolves and downloads in parallel: on this 2-core
+machine it installs Arize Phoenix several times faster than pip.
+
+If a package cannot be installed at all (registry unreachable, no wheel for
+this platform), :func:`require_venv` skips the test with a LOUD reason; a
+resolver conflict among our own pins is a bug and fails the test.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = Path(os.environ.get("GENAI_COST_TEST_TOOLS", REPO / ".test-tools"))
+VENVS = TOOLS / "venvs"
+UV_VERSION = "0.13.9"
+#: Seconds one venv install may take (Phoenix is ~855 MB).
+INSTALL_TIMEOUT_S = float(os.environ.get("GENAI_COST_TEST_INSTALL_TIMEOUT", "900"))
+
+
+class VenvUnavailable(RuntimeError):
+    """The packages could not be installed here (not a bug in the pins)."""
+
+
+class VenvConflict(RuntimeError):
+    """Our pins do not resolve together: a bug in the test's requirements."""
+
+
+@contextmanager
+def _locked(name: str):
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    with open(TOOLS / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    env["UV_CACHE_DIR"] = str(TOOLS / "uv-cache")
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_NO_PROGRESS"] = "1"
+    env["UV_HTTP_TIMEOUT"] = "120"
+    env.pop("VIRTUAL_ENV", None)
+    for key in [k for k in env if k.startswith(("OTEL_", "GENAI_COST_"))]:
+        env.pop(key)
+    return env
+
+
+def uv_binary() -> Path:
+    """``uv``, installed once into ``.test-tools/uv`` with the main venv's pip."""
+    home = TOOLS / "uv"
+    binary = home / "bin" / "uv"
+    marker = home / ".version"
+    with _locked("uv"):
+        if binary.exists() and marker.exists() and marker.read_text() == UV_VERSION:
+            return binary
+        shutil.rmtree(home, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(home)], check=True, timeout=120)
+        done = subprocess.run(
+            [str(home / "bin" / "python"), "-m", "pip", "install", "-q", f"uv=={UV_VERSION}"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_env(),
+        )
+        if done.returncode != 0:
+            raise VenvUnavailable(f"cannot install uv=={UV_VERSION}: {done.stderr[-2000:]}")
+        marker.write_text(UV_VERSION)
+        return binary
+
+
+def _pins_text(requirements: Sequence[str], with_project: bool) -> str:
+    lines = [f"python={sys.version_info.major}.{sys.version_info.minor}", f"project={with_project}"]
+    lines += sorted(requirements)
+    return "\n".join(lines) + "\n"
+
+
+def venv_python(name: str) -> Path:
+    return VENVS / name / "bin" / "python"
+
+
+def ensure_venv(name: str, requirements: Sequence[str], *, with_project: bool = True) -> Path:
+    """The venv ``name`` with exactly ``requirements`` (and genai-cost, editable)
+    installed; built if missing or if its pins changed. Returns its directory."""
+    target = VENVS / name
+    pins = _pins_text(requirements, with_project)
+    marker = target / ".pins"
+    with _locked(f"venv-{name}"):
+        if marker.exists() and marker.read_text() == pins and (target / "bin" / "python").exists():
+            return target
+        uv = uv_binary()
+        shutil.rmtree(target, ignore_errors=True)
+        VENVS.mkdir(parents=True, exist_ok=True)
+        env = _env()
+        started = time.monotonic()
+        subprocess.run(
+            [str(uv), "venv", "--quiet", "--python", sys.executable, str(target)],
+            check=True,
+            timeout=120,
+            env=env,
+            capture_output=True,
+        )
+        args = [str(uv), "pip", "install", "--python", str(target / "bin" / "python"), "--prerelease", "if-necessary-or-explicit"]
+        if with_project:
+            args += ["-e", str(REPO)]
+        args += list(requirements)
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, env=env)
+        except subprocess.TimeoutExpired as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise VenvUnavailable(f"installing {name} took more than {INSTALL_TIMEOUT_S:.0f}s") from exc
+        if done.returncode != 0:
+            shutil.rmtree(target, ignore_errors=True)
+            output = (done.stdout + done.stderr)[-3000:]
+            if "No solution found" in output or "unsatisfiable" in output:
+                raise VenvConflict(f"pins for {name} do not resolve together:\n{output}")
+            raise VenvUnavailable(f"cannot install {name} ({' '.join(requirements)}):\n{output}")
+        (target / ".install-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
+        marker.write_text(pins)
+        return target
+
+
+def require_venv(name: str, requirements: Sequence[str], *, with_project: bool = True) -> Path:
+    """:func:`ensure_venv`, or a LOUD skip when the packages cannot be installed here."""
+    import pytest
+
+    try:
+        return ensure_venv(name, requirements, with_project=with_project)
+    except VenvUnavailable as exc:
+        message = f"!!! SKIPPED: CANNOT INSTALL {name} HERE !!! {exc}"
+        print(message, file=sys.stderr)
+        pytest.skip(message)
+    raise AssertionError("unreachable")

@@ -1,0 +1,426 @@
+"""The shipped pricing catalog (pricing/*.yaml): worked examples, computed by hand.
+
+Each expected cost below is written out as the arithmetic a reader can redo from the
+vendor's price page (USD per million tokens), not copied from the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from genai_cost.pricing import (
+    AmbiguousModelError,
+    Catalog,
+    CatalogError,
+    TokenUsage,
+    UnknownModelError,
+    default_pricing_dir,
+)
+from genai_cost.pricing.files import parse_pricing_text, read_pricing_file
+
+M = 1_000_000
+PRICING_DIR = default_pricing_dir()
+EXAMPLE = PRICING_DIR / "examples" / "research-agent.yaml"
+BIG_THREE = ("openai", "anthropic", "google")
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+
+
+def cost(catalog: Catalog, model: str, provider: str | None = None, **kw) -> float:
+    at = kw.pop("at", None)
+    tier = kw.pop("service_tier", None)
+    batch = kw.pop("batch", False)
+    return catalog.price(TokenUsage(**kw), model, provider, at=at, service_tier=tier, batch=batch).total_usd
+
+
+# --------------------------------------------------------------------- worked examples
+
+
+def test_gpt_4o_article_example(catalog: Catalog) -> None:
+    # 38,800 in at $2.50/M + 3,200 out at $10/M = 0.097 + 0.032
+    assert cost(catalog, "gpt-4o", "openai", input_tokens=38_800, output_tokens=3_200) == pytest.approx(0.129)
+
+
+def test_gpt_4o_cache_read_is_half_input(catalog: Catalog) -> None:
+    # 10,000 in of which 8,000 cached: 2,000 * 2.50 + 8,000 * 1.25 (per M)
+    got = cost(catalog, "gpt-4o", "openai", input_tokens=10_000, cache_read_tokens=8_000)
+    assert got == pytest.approx((2_000 * 2.50 + 8_000 * 1.25) / M)
+
+
+def test_gpt_5_cache_read_is_a_tenth(catalog: Catalog) -> None:
+    # gpt-5 cached input is $0.125 (0.1x), not gpt-4o's 0.5x
+    got = cost(catalog, "gpt-5", "openai", input_tokens=100_000, cache_read_tokens=100_000)
+    assert got == pytest.approx(100_000 * 0.125 / M)
+
+
+def test_claude_sonnet_4_5_long_context_cliff(catalog: Catalog) -> None:
+    # past 200k every token moves: 250,000 * $6 + 1,000 * $22.50 = 1.5 + 0.0225
+    got = cost(catalog, "claude-sonnet-4-5", "anthropic", input_tokens=250_000, output_tokens=1_000)
+    assert got == pytest.approx(1.5225)
+    dated = cost(catalog, "claude-sonnet-4-5-20250929", "Anthropic", input_tokens=250_000, output_tokens=1_000)
+    assert dated == pytest.approx(1.5225)
+    # at exactly 200,000 the base rate still applies: 200,000 * $3 + 1,000 * $15
+    at_edge = cost(catalog, "claude-sonnet-4-5", "anthropic", input_tokens=200_000, output_tokens=1_000)
+    assert at_edge == pytest.approx(0.6 + 0.015)
+
+
+def test_claude_sonnet_4_long_context_cache_scaled(catalog: Catalog) -> None:
+    # Sonnet 4 past 200k: 50k uncached at $6 + 200k cache reads at $0.60 + 10k 5m writes at $7.50
+    usage = dict(input_tokens=260_000, cache_read_tokens=200_000, cache_write_tokens=10_000, output_tokens=2_000)
+    expected = (50_000 * 6.00 + 200_000 * 0.60 + 10_000 * 7.50 + 2_000 * 22.50) / M
+    assert cost(catalog, "claude-sonnet-4-20250514", "anthropic", **usage) == pytest.approx(expected)
+
+
+def test_anthropic_cache_write_5m_vs_1h(catalog: Catalog) -> None:
+    # claude-sonnet-4-5: 5-minute writes $3.75 (1.25x), 1-hour writes $6.00 (2x)
+    five = cost(catalog, "claude-sonnet-4-5", "anthropic", input_tokens=100_000, cache_write_tokens=100_000)
+    hour = cost(
+        catalog,
+        "claude-sonnet-4-5",
+        "anthropic",
+        input_tokens=100_000,
+        cache_write_tokens=100_000,
+        cache_write_1h_tokens=100_000,
+    )
+    assert five == pytest.approx(100_000 * 3.75 / M)  # 0.375
+    assert hour == pytest.approx(100_000 * 6.00 / M)  # 0.60
+    mixed = cost(
+        catalog,
+        "claude-sonnet-4-5",
+        "anthropic",
+        input_tokens=100_000,
+        cache_write_tokens=100_000,
+        cache_write_1h_tokens=40_000,
+    )
+    assert mixed == pytest.approx((60_000 * 3.75 + 40_000 * 6.00) / M)  # 0.465
+
+
+def test_claude_3_haiku_cache_write_is_not_1_25x(catalog: Catalog) -> None:
+    got = cost(catalog, "claude-3-haiku-20240307", "anthropic", input_tokens=1_000_000, cache_write_tokens=1_000_000)
+    assert got == pytest.approx(0.30)
+
+
+def test_bedrock_us_profile_is_ten_percent_more(catalog: Catalog) -> None:
+    name = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    # $3.30 / $16.50 per M: 200,000 in (not past the 200k cliff) + 1M out
+    got = cost(catalog, name, "aws.bedrock", input_tokens=200_000, output_tokens=1_000_000)
+    assert got == pytest.approx(200_000 * 3.30 / M + 16.50)
+    breakdown = catalog.price(TokenUsage(input_tokens=M), name, "aws.bedrock")
+    assert breakdown.pricing_id == "anthropic/claude-sonnet-4-5"
+    assert any(a.startswith("region=us") for a in breakdown.adjustments)
+    # global. profile: list price
+    glob = cost(catalog, "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock", input_tokens=100_000, output_tokens=10_000)
+    assert glob == pytest.approx(100_000 * 3.00 / M + 10_000 * 15.00 / M)  # 0.45
+    # cache classes get the uplift too: 100k cache reads at 0.30 * 1.1
+    cached = cost(catalog, name, "aws.bedrock", input_tokens=100_000, cache_read_tokens=100_000)
+    assert cached == pytest.approx(100_000 * 0.33 / M)
+
+
+def test_bedrock_ids_resolve_to_anthropic(catalog: Catalog) -> None:
+    for name, entry in [
+        ("anthropic.claude-3-5-sonnet-20241022-v2:0", "anthropic/claude-3-5-sonnet"),
+        ("anthropic.claude-3-haiku-20240307-v1:0", "anthropic/claude-3-haiku"),
+        ("eu.anthropic.claude-opus-4-1-20250805-v1:0", "anthropic/claude-opus-4-1"),
+        ("bedrock/apac.anthropic.claude-sonnet-4-20250514-v1:0", "anthropic/claude-sonnet-4"),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "anthropic/claude-haiku-4-5",
+        ),
+    ]:
+        assert catalog.resolve(name, "aws.bedrock").model.pricing_id == entry, name
+    assert catalog.resolve("amazon.nova-pro-v1:0", "aws.bedrock").model.pricing_id == "aws-bedrock/amazon.nova-pro"
+
+
+def test_azure_falls_back_to_openai(catalog: Catalog) -> None:
+    for provider in ("azure.ai.openai", "az.ai.openai", "azure", "azure_openai", "azure.ai.inference"):
+        res = catalog.resolve("gpt-4o-2024-08-06", provider)
+        assert res.model.pricing_id == "openai/gpt-4o", provider
+    got = cost(catalog, "gpt-4o", "az.ai.openai", input_tokens=38_800, output_tokens=3_200)
+    assert got == pytest.approx(0.129)
+    assert catalog.resolve("azure/gpt-4o-mini").model.pricing_id == "openai/gpt-4o-mini"
+    assert catalog.resolve("gpt-35-turbo", "azure").model.pricing_id == "openai/gpt-3.5-turbo"
+    with pytest.raises(UnknownModelError):  # a deployment name is not a model: reported, not guessed
+        catalog.resolve("my-prod-deployment", "azure")
+
+
+def test_vertex_falls_back_to_google_and_anthropic(catalog: Catalog) -> None:
+    assert catalog.resolve("claude-sonnet-4-5@20250929", "gcp.vertex_ai").model.pricing_id == "anthropic/claude-sonnet-4-5"
+    assert catalog.resolve("claude-3-5-sonnet-v2@20241022", "vertex_ai").model.pricing_id == "anthropic/claude-3-5-sonnet"
+    res = catalog.resolve("publishers/google/models/gemini-2.5-pro", "vertex_ai")
+    assert res.model.pricing_id == "google/gemini-2.5-pro"
+    assert catalog.resolve("vertex_ai/gemini-2.5-flash").model.pricing_id == "google/gemini-2.5-flash"
+
+
+def test_gemini_2_5_pro_cliff(catalog: Catalog) -> None:
+    # at 200,000: 200,000 * $1.25 + 1,000 * $10 = 0.25 + 0.01
+    assert cost(catalog, "gemini-2.5-pro", "gcp.gemini", input_tokens=200_000, output_tokens=1_000) == pytest.approx(0.26)
+    # one token more and every token is at $2.50 / $15
+    past = cost(catalog, "gemini-2.5-pro", "gcp.gemini", input_tokens=200_001, output_tokens=1_000)
+    assert past == pytest.approx(200_001 * 2.50 / M + 1_000 * 15.00 / M)  # 0.5150025
+    # cache reads are part of the prompt that crosses the threshold
+    cached = cost(catalog, "models/gemini-2.5-pro", None, input_tokens=250_000, cache_read_tokens=200_000)
+    assert cached == pytest.approx((50_000 * 2.50 + 200_000 * 0.25) / M)
+
+
+def test_gemini_2_5_flash_audio_input(catalog: Catalog) -> None:
+    # text $0.30, audio $1.00 per M input tokens
+    got = cost(catalog, "gemini-2.5-flash", "google", input_tokens=300_000, input_audio_tokens=100_000)
+    assert got == pytest.approx((200_000 * 0.30 + 100_000 * 1.00) / M)  # 0.16
+
+
+def test_gpt_5_4_long_context_272k(catalog: Catalog) -> None:
+    base = cost(catalog, "gpt-5.4", "openai", input_tokens=272_000, output_tokens=1_000)
+    assert base == pytest.approx((272_000 * 2.50 + 1_000 * 15.00) / M)
+    past = cost(catalog, "gpt-5.4", "openai", input_tokens=272_001, output_tokens=1_000)
+    assert past == pytest.approx((272_001 * 5.00 + 1_000 * 22.50) / M)
+    # flex is a multiplier, so it halves the long-context rates too
+    flex = cost(catalog, "gpt-5.4", "openai", input_tokens=300_000, service_tier="flex")
+    assert flex == pytest.approx(300_000 * 2.50 / M)
+
+
+def test_dated_snapshots(catalog: Catalog) -> None:
+    for name, entry in [
+        ("gpt-4o-2024-08-06", "openai/gpt-4o"),
+        ("gpt-4o-2024-11-20", "openai/gpt-4o"),
+        ("gpt-4o-mini-2024-07-18", "openai/gpt-4o-mini"),
+        ("o3-2025-04-16", "openai/o3"),
+        ("gpt-5-2025-08-07", "openai/gpt-5"),
+        ("gpt-4.1-2025-04-14", "openai/gpt-4.1"),
+        ("claude-3-5-sonnet-20241022", "anthropic/claude-3-5-sonnet"),
+        ("claude-opus-4-1-20250805", "anthropic/claude-opus-4-1"),
+        ("claude-sonnet-4-20250514", "anthropic/claude-sonnet-4"),
+    ]:
+        res = catalog.resolve(name)
+        assert res.model.pricing_id == entry, name
+    # the first gpt-4o snapshot kept its own, higher price: exact beats date stripping
+    res = catalog.resolve("gpt-4o-2024-05-13", "openai")
+    assert res.model.pricing_id == "openai/gpt-4o-2024-05-13"
+    assert cost(catalog, "gpt-4o-2024-05-13", "openai", input_tokens=M, output_tokens=M) == pytest.approx(5.0 + 15.0)
+
+
+def test_aliases(catalog: Catalog) -> None:
+    for name, entry in [
+        ("claude-sonnet-4-0", "anthropic/claude-sonnet-4"),
+        ("claude-3-5-sonnet-latest", "anthropic/claude-3-5-sonnet"),
+        ("claude-3-7-sonnet-latest", "anthropic/claude-3-7-sonnet"),
+        ("claude-opus-4-0", "anthropic/claude-opus-4"),
+        ("gpt-5-chat-latest", "openai/gpt-5"),
+        ("gemini-pro-latest", "google/gemini-3.1-pro-preview"),
+        ("gemini-2.5-pro-preview-05-06", "google/gemini-2.5-pro"),
+        ("openai/gpt-4o", "openai/gpt-4o"),
+    ]:
+        assert catalog.resolve(name).model.pricing_id == entry, name
+    # the Gemini TTS model is a different product and must not match gemini-2.5-pro
+    with pytest.raises(UnknownModelError):
+        catalog.resolve("gemini-2.5-pro-preview-tts", "google")
+
+
+def test_batch_multiplier(catalog: Catalog) -> None:
+    # gpt-4o batch: 50% of $2.50 / $10
+    got = cost(catalog, "gpt-4o", "openai", input_tokens=M, output_tokens=M, batch=True)
+    assert got == pytest.approx(1.25 + 5.00)
+    # Anthropic batch halves cache writes as well: 1M 5m writes at 3.75 / 2
+    got = cost(catalog, "claude-sonnet-4-5", "anthropic", input_tokens=M // 10, cache_write_tokens=M // 10, batch=True)
+    assert got == pytest.approx(100_000 * 1.875 / M)
+    # Gemini 2.5 Flash batch keeps context-cache reads at the standard rate
+    got = cost(catalog, "gemini-2.5-flash", "google", input_tokens=200_000, cache_read_tokens=100_000, batch=True)
+    assert got == pytest.approx((100_000 * 0.15 + 100_000 * 0.03) / M)
+
+
+def test_service_tiers(catalog: Catalog) -> None:
+    assert cost(catalog, "gpt-5", "openai", input_tokens=M, service_tier="flex") == pytest.approx(0.625)
+    assert cost(catalog, "gpt-5", "openai", input_tokens=M, service_tier="priority") == pytest.approx(2.50)
+    assert cost(catalog, "gpt-4o", "openai", output_tokens=M, service_tier="priority") == pytest.approx(17.00)
+    assert cost(catalog, "gpt-4o-mini", "openai", input_tokens=M, service_tier="priority") == pytest.approx(0.25)
+    # "default" is not a surcharge
+    assert cost(catalog, "gpt-5", "openai", input_tokens=M, service_tier="default") == pytest.approx(1.25)
+
+
+def test_prices_change_over_time(catalog: Catalog) -> None:
+    usage = dict(input_tokens=100_000, output_tokens=100_000)  # below every long-context cliff
+    # o3 was cut from $10/$40 to $2/$8 on 2025-06-10
+    assert cost(catalog, "o3", "openai", at=utc(2025, 5, 1), **usage) == pytest.approx(1.0 + 4.0)
+    assert cost(catalog, "o3", "openai", at=utc(2025, 7, 1), **usage) == pytest.approx(0.2 + 0.8)
+    # gpt-5.6-sol: $5/$30 until 2026-08-21, then $4/$20
+    assert cost(catalog, "gpt-5.6-sol", "openai", at=utc(2026, 8, 1), **usage) == pytest.approx(0.5 + 3.0)
+    assert cost(catalog, "gpt-5.6", "openai", at=utc(2026, 9, 1), **usage) == pytest.approx(0.4 + 2.0)
+    # gemini-1.5-pro before and after the October 2024 cut ($3.50/$10.50 -> $1.25/$5)
+    assert cost(catalog, "gemini-1.5-pro-002", "google", at=utc(2024, 9, 1), **usage) == pytest.approx(0.35 + 1.05)
+    assert cost(catalog, "gemini-1.5-pro-002", "google", at=utc(2024, 11, 1), **usage) == pytest.approx(0.125 + 0.5)
+    # claude-sonnet-4-6 lost its 200k tier when the 1M window went GA (2026-03-13)
+    long = dict(input_tokens=300_000)
+    assert cost(catalog, "claude-sonnet-4-6", "anthropic", at=utc(2026, 3, 1), **long) == pytest.approx(1.8)
+    assert cost(catalog, "claude-sonnet-4-6", "anthropic", at=utc(2026, 4, 1), **long) == pytest.approx(0.9)
+
+
+def test_embeddings(catalog: Catalog) -> None:
+    assert cost(catalog, "text-embedding-3-small", "openai", input_tokens=M) == pytest.approx(0.02)
+    assert cost(catalog, "text-embedding-3-large", "openai", input_tokens=M) == pytest.approx(0.13)
+    assert cost(catalog, "text-embedding-ada-002", "openai", input_tokens=M) == pytest.approx(0.10)
+    assert cost(catalog, "gemini-embedding-001", "google", input_tokens=M) == pytest.approx(0.15)
+
+
+def test_realtime_audio(catalog: Catalog) -> None:
+    # 1,000 text in at $5 + 9,000 audio in at $40 + 2,000 audio out at $80
+    got = cost(
+        catalog,
+        "gpt-4o-realtime-preview-2024-12-17",
+        "openai",
+        input_tokens=10_000,
+        input_audio_tokens=9_000,
+        output_tokens=2_000,
+        output_audio_tokens=2_000,
+    )
+    assert got == pytest.approx((1_000 * 5 + 9_000 * 40 + 2_000 * 80) / M)
+
+
+# ------------------------------------------------------------------------ catalog-wide
+
+
+def _shipped_files() -> list[Path]:
+    return sorted(PRICING_DIR.glob("*.y*ml"))
+
+
+def test_every_price_period_and_tool_has_source_and_checked() -> None:
+    files = _shipped_files() + [EXAMPLE]
+    assert len(files) >= 8
+    for path in files:
+        parsed = read_pricing_file(path)
+        for provider in parsed.providers:
+            for entry in provider.models:
+                for period in entry.prices:
+                    assert period.source.strip(), f"{path.name}: {entry.id} has no source"
+                    assert period.checked >= dt.date(2026, 11, 1), f"{path.name}: {entry.id}"
+                    if path != EXAMPLE:
+                        assert period.source.startswith("https://"), f"{path.name}: {entry.id}"
+        for tool in parsed.tools:
+            assert tool.source.strip() and tool.checked, f"{path.name}: tool {tool.name}"
+
+
+def test_every_big_three_model_resolves_by_its_id_and_names(catalog: Catalog) -> None:
+    count = 0
+    for parsed in (read_pricing_file(PRICING_DIR / f"{p}.yaml") for p in BIG_THREE):
+        for provider in parsed.providers:
+            for entry in provider.models:
+                expected = f"{provider.id}/{entry.id}"
+                names = [entry.id, *(entry.match.exact if entry.match else [])]
+                for name in names:
+                    assert catalog.resolve(name, provider.id).model.pricing_id == expected, name
+                    # with no provider on the span, first-party entries are unique
+                    assert catalog.resolve(name).model.pricing_id == expected, name
+                count += 1
+    assert count >= 90
+
+
+def test_no_provider_ambiguity_between_first_party_ids(catalog: Catalog) -> None:
+    seen: dict[str, str] = {}
+    for pid, model in catalog.models.items():
+        if model.provider_id in BIG_THREE:
+            assert model.model_id.lower() not in seen, (pid, seen.get(model.model_id.lower()))
+            seen[model.model_id.lower()] = pid
+
+
+def test_anthropic_cache_multipliers(catalog: Catalog) -> None:
+    for pid, model in catalog.models.items():
+        if model.provider_id != "anthropic":
+            continue
+        for period in model.periods:
+            r = period.rates
+            assert r.cache_write_1h == pytest.approx(2 * r.input), pid
+            if model.model_id == "claude-3-haiku":  # the one exception: $0.30 writes, $0.03 hits
+                assert (r.cache_write, r.cache_read) == pytest.approx((0.30 / M, 0.03 / M)), pid
+                continue
+            assert r.cache_write == pytest.approx(1.25 * r.input), pid
+            assert r.cache_read <= 0.1 * r.input * (1 + 1e-9), pid
+            assert period.service_tiers["batch"].multiplier == 0.5, pid
+
+
+def test_tiers_are_dearer_and_rates_sane(catalog: Catalog) -> None:
+    for pid, model in catalog.models.items():
+        for period in model.periods:
+            base = period.rates
+            if base.cache_read is not None and base.input:
+                assert base.cache_read < base.input, pid
+            for tier in period.long_context:
+                for name in ("input", "cache_read", "cache_write", "output"):
+                    value = getattr(tier.rates, name)
+                    if value is not None:
+                        assert value > getattr(base, name), (pid, name)
+            if model.kind == "chat":
+                assert base.input is not None and base.output is not None, pid
+
+
+def test_vendor_tools_do_not_take_user_tool_names(catalog: Catalog) -> None:
+    tools = catalog.tools
+    assert "web_search" not in tools and "read_page" not in tools
+    assert catalog.tool("anthropic.web_search").per_call == pytest.approx(10 / 1000)
+    assert catalog.tool("openai.web_search").per_call == pytest.approx(0.01)
+    assert catalog.tool("web_search_20250305").name == "anthropic.web_search"
+
+
+def test_research_agent_example_file() -> None:
+    catalog = Catalog.load([EXAMPLE])
+    assert catalog.tool("web_search").per_call == pytest.approx(0.005)
+    assert catalog.tool("read_page").per_call == pytest.approx(0.001)
+    assert catalog.tool("web_search").is_override
+    # the commented database_query example is valid once uncommented
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = re.search(r"^  # - name: database_query\n(?:  #.*\n?)+", text, re.MULTILINE)
+    assert block is not None
+    uncommented = "tools:\n" + "\n".join(line.replace("  # ", "  ", 1) for line in block.group(0).splitlines())
+    parsed = parse_pricing_text(uncommented, "example")
+    tool = parsed.tools[0]
+    assert (tool.per_call, tool.per_unit, tool.unit_attribute) == (0.0001, 0.00001, "db.rows_scanned")
+    # 1 query scanning 5,000 rows: 0.0001 + 5,000 * 0.00001
+    assert tool.per_call + tool.per_unit * 5_000 == pytest.approx(0.0501)
+
+
+def test_broken_file_names_file_line_and_field(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "providers:\n"
+        "  - id: acme\n"
+        "    models:\n"
+        "      - id: acme-1\n"
+        "        prices:\n"
+        "          - input: 1.0\n"
+        "            cache_reed: 0.1\n"
+        "            source: https://example.com\n"
+        "            checked: 2026-11-20\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError) as info:
+        Catalog.load([broken])
+    message = str(info.value)
+    assert f"{broken}:7" in message
+    assert "cache_reed" in message
+
+
+def test_broken_file_missing_source(tmp_path: Path) -> None:
+    broken = tmp_path / "nosource.yaml"
+    broken.write_text(
+        "providers:\n  - id: acme\n    models:\n      - id: acme-1\n        prices:\n          - {input: 1.0, checked: 2026-11-20}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError) as info:
+        Catalog.load([broken], include_default=False)
+    assert f"{broken}:6" in str(info.value)
+    assert "source" in str(info.value)
+
+
+def test_unknown_model_is_reported_not_zero(catalog: Catalog) -> None:
+    with pytest.raises(UnknownModelError):
+        catalog.resolve("gpt-99-ultra", "openai")
+    with pytest.raises((UnknownModelError, AmbiguousModelError)):
+        catalog.resolve("totally-unknown-model")
