@@ -60,20 +60,20 @@ def effective_rates(
         if rule is None:
             notes.append(f"service_tier={service_tier}:unpriced_at_default")
         else:
-            rates = _apply(rates, rule)
+            rates = _apply(rates, rule, usage)
             notes.append(f"service_tier={service_tier}")
     if batch:
         rule = period.service_tiers.get("batch")
         if rule is None:
             notes.append("batch:unpriced_at_default")
         else:
-            rates = _apply(rates, rule)
+            rates = _apply(rates, rule, usage)
             notes.append("batch")
     if period.windows and at is not None:
         minute = int((at % 86400) // 60)
         for window in period.windows:
             if window.contains(minute):
-                rates = _apply(rates, window.rule)
+                rates = _apply(rates, window.rule, usage)
                 notes.append(f"window={window.start_minute // 60:02d}:{window.start_minute % 60:02d}")
                 break
     if multiplier != 1.0:
@@ -84,10 +84,14 @@ def effective_rates(
 _DEFAULT_TIERS = frozenset({"default", "auto", "standard", "on_demand"})
 
 
-def _apply(rates: Rates, rule: TierRule) -> Rates:
+def _apply(rates: Rates, rule: TierRule, usage: TokenUsage) -> Rates:
     if rule.multiplier is not None:
         rates = rates.scaled(rule.multiplier)
-    return rates.overridden(rule.rates)
+    rates = rates.overridden(rule.rates)
+    for tier in rule.long_context:  # the tier's own cliff (highest threshold first)
+        if usage.input_tokens > tier.above_input_tokens:
+            return rates.overridden(tier.rates)
+    return rates
 
 
 def cost_of(

@@ -25,14 +25,13 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from . import calc
+from . import calc, compiled
 from .errors import AmbiguousModelError, CatalogError, PricingError, UnknownModelError
-from .files import read_pricing_file
 from .model import (
-    PER_MILLION,
     ContextTier,
     CostBreakdown,
     DailyWindow,
@@ -43,7 +42,9 @@ from .model import (
     TokenUsage,
     ToolPricing,
 )
-from .schema import RATE_FIELDS, ModelEntry, PricePeriod, PricingFile, ProviderEntry, RateSet, ToolEntry
+
+if TYPE_CHECKING:  # the schema (pydantic) is imported only when a file must be parsed
+    from .schema import PricingFile
 
 #: ``gen_ai.system`` values that name an agent framework, not who was paid.
 FRAMEWORK_NAMES = frozenset(
@@ -70,8 +71,14 @@ _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
 _VERSION_SUFFIX = re.compile(r"-v\d+(:\d+)?$")
 _CACHE_LIMIT = 8192
 
-#: A model's match rule: (exact names, prefixes, regexes).
-_Rule = tuple[list[str], list[str], list[str]]
+#: Imported datasets, weakest first: a later one replaces an earlier one's entry of
+#: the same id, and is searched first. Hand-curated files beat all of them.
+IMPORT_ORDER = ("litellm", "genai-prices")
+
+#: Resolution layers: user files, then the curated catalog, then imported data.
+_RANK_OVERRIDE, _RANK_CURATED, _RANK_IMPORTED = 0, 1, 100
+
+_RawModel = tuple[str, list[Any], str, bool]  # provider id, model IR, file label, is_override
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +93,25 @@ class Resolution:
 
 
 @dataclass(slots=True)
+class _Layer:
+    """The entries of one provider from one precedence layer, indexed by name
+    (pricing ids; the entries themselves are built on first use)."""
+
+    label: str
+    exact: dict[str, list[str]] = field(default_factory=dict)
+    by_prefix: list[tuple[str, str]] = field(default_factory=list)
+    by_regex: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class _ProviderIndex:
     entry_id: str
     priority: int
     prefixes: tuple[str, ...]
     fallbacks: tuple[str, ...]
     regional: tuple[tuple[str, float], ...]
-    exact: dict[str, list[ModelPricing]]
-    by_prefix: list[tuple[str, ModelPricing]]
-    by_regex: list[tuple[re.Pattern[str], ModelPricing]]
+    #: Strongest first: user files, curated, then imported datasets.
+    layers: list[_Layer]
 
 
 class Catalog:
@@ -106,18 +123,21 @@ class Catalog:
 
     def __init__(
         self,
-        files: Sequence[tuple[PricingFile, str, bool]],
+        files: Sequence[tuple[PricingFile | dict[str, Any], str, bool]],
         *,
         version: str = "unversioned",
     ) -> None:
-        """``files`` are (parsed file, label, is_override), lowest precedence first."""
+        """``files`` are (parsed file or its compiled IR, label, is_override),
+        lowest precedence first."""
         self.version = version
         self.sources = tuple(label for _, label, _ in files)
         self._providers: dict[str, _ProviderIndex] = {}
         self._aliases: dict[str, str] = {}
         self._tools: dict[str, ToolPricing] = {}
         self._discounts: dict[tuple[str, str | None], float] = {}
-        self._models: dict[str, ModelPricing] = {}
+        self._raw: dict[str, _RawModel] = {}
+        self._built: dict[str, ModelPricing] = {}
+        self._regex: dict[str, re.Pattern[str]] = {}
         self._compile(files)
         self._cache: dict[tuple[str | None, str], Resolution | PricingError] = {}
         self._cache_lock = threading.Lock()
@@ -137,14 +157,16 @@ class Catalog:
         Every broken file is reported, not just the first.
         """
         problems: list[str] = []
-        files: list[tuple[PricingFile, str, bool]] = []
+        files: list[tuple[PricingFile | dict[str, Any], str, bool]] = []
         version = "unversioned"
         if include_default:
             directory = default_pricing_dir()
             version = _read_version(directory)
+            snapshot = compiled.read_snapshot(directory)
             for path in _catalog_files(directory):
+                name = path.relative_to(directory).as_posix()
                 try:
-                    files.append((read_pricing_file(path), f"catalog:{path.relative_to(directory)}", False))
+                    files.append((_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
                 except CatalogError as exc:
                     problems.extend(exc.problems)
         for raw in paths:
@@ -152,72 +174,112 @@ class Catalog:
             candidates = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
             for candidate in candidates:
                 try:
-                    files.append((read_pricing_file(candidate), str(candidate), True))
+                    files.append((_file_ir(candidate, None), str(candidate), True))
                 except CatalogError as exc:
                     problems.extend(exc.problems)
         if problems:
             raise CatalogError(problems)
         return cls(files, version=version)
 
-    def _compile(self, files: Sequence[tuple[PricingFile, str, bool]]) -> None:
-        merged: dict[str, dict[str, tuple[ModelPricing, _Rule]]] = {}
-        meta: dict[str, ProviderEntry] = {}
+    def _compile(self, files: Sequence[tuple[PricingFile | dict[str, Any], str, bool]]) -> None:
+        # provider id -> model id (lower-cased) -> (rank, raw model); a later file
+        # replaces an earlier one's entry of the same id.
+        merged: dict[str, dict[str, tuple[int, _RawModel]]] = {}
+        meta: dict[str, dict[str, Any]] = {}
         problems: list[str] = []
-        for parsed, label, is_override in files:
-            for provider in parsed.providers:
-                meta[provider.id] = _merge_provider_meta(meta.get(provider.id), provider)
-                models = merged.setdefault(provider.id, {})
-                for entry in provider.models:
-                    models[entry.id.lower()] = _compile_model(provider.id, entry, label, is_override)
-            for tool in parsed.tools:
-                compiled = _compile_tool(tool, label, is_override)
-                for name in (tool.name, *tool.aliases):
-                    self._tools[name.lower()] = compiled
-            for discount in parsed.discounts:
-                key = (discount.provider.lower(), discount.model.lower() if discount.model else None)
-                self._discounts[key] = 1.0 - discount.percent / 100.0
+        for position, (parsed, label, is_override) in enumerate(files):
+            ir = parsed if isinstance(parsed, dict) else compiled.file_ir(parsed)
+            if is_override:
+                rank = _RANK_OVERRIDE
+            elif label.startswith("catalog:imported/"):
+                rank = _RANK_IMPORTED + len(files) - position
+            else:
+                rank = _RANK_CURATED
+            for provider in ir["providers"]:
+                provider_id = provider["id"]
+                meta[provider_id] = _merge_provider_meta(meta.get(provider_id), provider)
+                models = merged.setdefault(provider_id, {})
+                for model in provider["models"]:
+                    models[model[0].lower()] = (rank, (provider_id, model, label, is_override))
+            for tool in ir["tools"]:
+                compiled_tool = _compile_tool(tool, label, is_override)
+                for name in (tool["name"], *tool["aliases"]):
+                    self._tools[name.lower()] = compiled_tool
+            for provider_name, model_name, percent in ir["discounts"]:
+                key = (provider_name.lower(), model_name.lower() if model_name else None)
+                self._discounts[key] = 1.0 - percent / 100.0
         for provider_id, provider in meta.items():
-            for fallback in provider.fallbacks:
+            for fallback in provider["fallbacks"]:
                 if fallback not in meta:
                     problems.append(f"provider {provider_id}: fallback {fallback!r} is not a provider in the catalog")
-            index = _ProviderIndex(
+            layers: dict[int, _Layer] = {}
+            for rank, raw in merged.get(provider_id, {}).values():
+                layer = layers.get(rank)
+                if layer is None:
+                    layer = layers[rank] = _Layer(raw[2])
+                self._index_model(layer, raw)
+            for layer in layers.values():
+                layer.by_prefix.sort(key=lambda item: -len(item[0]))
+            self._providers[provider_id] = _ProviderIndex(
                 entry_id=provider_id,
-                priority=provider.priority,
-                prefixes=tuple(p.lower() for p in provider.model_prefixes),
-                fallbacks=tuple(provider.fallbacks),
-                regional=tuple(sorted(provider.regional_prefixes.items(), key=lambda kv: -len(kv[0]))),
-                exact={},
-                by_prefix=[],
-                by_regex=[],
+                priority=provider["priority"],
+                prefixes=tuple(p.lower() for p in provider["model_prefixes"]),
+                fallbacks=tuple(provider["fallbacks"]),
+                regional=tuple(sorted(provider["regional_prefixes"].items(), key=lambda kv: -len(kv[0]))),
+                layers=[layers[rank] for rank in sorted(layers)],
             )
-            for model, rule in merged.get(provider_id, {}).values():
-                self._models[model.pricing_id] = model
-                self._index_model(index, model, rule)
-            index.by_prefix.sort(key=lambda item: -len(item[0]))
-            self._providers[provider_id] = index
-            for alias in (provider_id, *provider.aliases):
+            for alias in (provider_id, *provider["aliases"]):
                 self._aliases[alias.lower()] = provider_id
         if problems:
             raise CatalogError(problems)
 
-    @staticmethod
-    def _index_model(index: _ProviderIndex, model: ModelPricing, rule: _Rule) -> None:
-        exact, prefix, regex = rule
-        for name in {model.model_id.lower(), *(n.lower() for n in exact)}:
-            bucket = index.exact.setdefault(name, [])
-            if model not in bucket:
-                bucket.append(model)
-        for name in prefix:
-            index.by_prefix.append((name.lower(), model))
-        for pattern in regex:
-            index.by_regex.append((re.compile(pattern, re.IGNORECASE), model))
+    def _index_model(self, layer: _Layer, raw: _RawModel) -> None:
+        provider_id, model, _, _ = raw
+        pricing_id = f"{provider_id}/{model[0]}"
+        self._raw[pricing_id] = raw
+        exact = layer.exact
+        for name in (model[0].lower(), *(n.lower() for n in model[3])):
+            bucket = exact.get(name)
+            if bucket is None:
+                exact[name] = [pricing_id]
+            elif pricing_id not in bucket:
+                bucket.append(pricing_id)
+        for name in model[4]:
+            layer.by_prefix.append((name.lower(), pricing_id))
+        for pattern in model[5]:
+            layer.by_regex.append((pattern, pricing_id))
+
+    def entry(self, pricing_id: str) -> ModelPricing:
+        """The entry of ``pricing_id`` (``openai/gpt-4o``); ``KeyError`` if none.
+        Entries are compiled from the snapshot on first use."""
+        built = self._built.get(pricing_id)
+        if built is None:
+            provider_id, model, label, is_override = self._raw[pricing_id]
+            built = _build_model(pricing_id, provider_id, model, label, is_override)
+            self._built[pricing_id] = built
+        return built
+
+    def layer_of(self, pricing_id: str) -> str:
+        """``override``, ``curated`` or ``imported`` for an entry's file."""
+        _, _, label, is_override = self._raw[pricing_id]
+        if is_override:
+            return "override"
+        return "imported" if label.startswith("catalog:imported/") else "curated"
 
     # -------------------------------------------------------------- queries
 
     @property
     def models(self) -> dict[str, ModelPricing]:
-        """Every entry, by pricing id (``openai/gpt-4o``)."""
-        return dict(self._models)
+        """Every entry, by pricing id (``openai/gpt-4o``). Builds all of them:
+        for reports and tests, not the span path."""
+        return {pricing_id: self.entry(pricing_id) for pricing_id in self._raw}
+
+    @property
+    def model_count(self) -> int:
+        return len(self._raw)
+
+    def provider_ids(self) -> list[str]:
+        return sorted(self._providers)
 
     @property
     def tools(self) -> dict[str, ToolPricing]:
@@ -272,11 +334,14 @@ class Catalog:
         at: dt.datetime | float | None = None,
         service_tier: str | None = None,
         batch: bool = False,
+        duration_s: float | None = None,
     ) -> CostBreakdown:
         """Price one call. ``at`` (a datetime or UNIX seconds) picks the price in
         force then; ``None`` means the newest price."""
         resolution = self.resolve(model, provider)
-        return self.price_resolved(resolution, usage, at=_timestamp(at), service_tier=service_tier, batch=batch)
+        return self.price_resolved(
+            resolution, usage, at=_timestamp(at), service_tier=service_tier, batch=batch, duration_s=duration_s
+        )
 
     def price_resolved(
         self,
@@ -287,7 +352,10 @@ class Catalog:
         service_tier: str | None = None,
         batch: bool = False,
         check: bool = True,
+        duration_s: float | None = None,
     ) -> CostBreakdown:
+        """Price ``usage`` with an entry already resolved. ``duration_s`` (the
+        span's duration) prices models billed per GPU-second."""
         entry = resolution.model
         period = calc.period_at(entry, at)
         rates, notes = calc.effective_rates(
@@ -300,6 +368,7 @@ class Catalog:
             pricing_id=entry.pricing_id,
             effective_from=period.start_label,
             adjustments=resolution.adjustments + notes if notes else resolution.adjustments,
+            duration_s=duration_s,
         )
 
     # ---------------------------------------------------------- resolution
@@ -383,24 +452,31 @@ class Catalog:
         return Resolution(entry, "; ".join(how), factor, (note,) if note else ())
 
     def _match_in(self, index: _ProviderIndex, name: str) -> tuple[ModelPricing, str] | None:
-        candidates = index.exact.get(name)
-        rule = f"exact name {name!r} in {index.entry_id}"
-        if candidates is None:
-            undated = _DATE_SUFFIX.sub("", name)
-            if undated != name:
-                candidates = index.exact.get(undated)
-                rule = f"dated snapshot of {undated!r} in {index.entry_id}"
-        if candidates is not None:
-            if len(candidates) > 1:
-                ids = ", ".join(sorted(c.pricing_id for c in candidates))
-                raise AmbiguousModelError(f"model {name!r} matches several entries: {ids}")
-            return candidates[0], rule
-        for prefix, entry in index.by_prefix:
-            if name.startswith(prefix):
-                return entry, f"prefix {prefix!r} of {entry.pricing_id}"
-        for pattern, entry in index.by_regex:
-            if pattern.fullmatch(name):
-                return entry, f"pattern {pattern.pattern!r} of {entry.pricing_id}"
+        """The best match of ``name`` among a provider's entries: layer by layer
+        (user files, curated, imported), and within a layer an exact name, the
+        name without a date suffix, the longest prefix, then patterns in order."""
+        undated = _DATE_SUFFIX.sub("", name)
+        for layer in index.layers:
+            where = f"{index.entry_id} ({layer.label})"
+            candidates = layer.exact.get(name)
+            rule = f"exact name {name!r} in {where}"
+            if candidates is None and undated != name:
+                candidates = layer.exact.get(undated)
+                rule = f"dated snapshot of {undated!r} in {where}"
+            if candidates is not None:
+                if len(candidates) > 1:
+                    ids = ", ".join(sorted(candidates))
+                    raise AmbiguousModelError(f"model {name!r} matches several entries: {ids}")
+                return self.entry(candidates[0]), rule
+            for prefix, pricing_id in layer.by_prefix:
+                if name.startswith(prefix):
+                    return self.entry(pricing_id), f"prefix {prefix!r} of {pricing_id} ({layer.label})"
+            for pattern, pricing_id in layer.by_regex:
+                compiled_pattern = self._regex.get(pattern)
+                if compiled_pattern is None:
+                    compiled_pattern = self._regex[pattern] = re.compile(pattern, re.IGNORECASE)
+                if compiled_pattern.fullmatch(name):
+                    return self.entry(pricing_id), f"pattern {pattern!r} of {pricing_id} ({layer.label})"
         return None
 
     def _discount(self, provider_id: str, entry: ModelPricing) -> tuple[float, str]:
@@ -426,12 +502,40 @@ def default_pricing_dir() -> Path:
 
 
 def _catalog_files(directory: Path) -> list[Path]:
-    """Imported data first, hand-curated files after: curated entries win."""
+    """Imported data first (weakest dataset first), hand-curated files after:
+    curated entries win."""
     if not directory.is_dir():
         raise CatalogError([f"{directory}: the pricing catalog directory is missing"])
-    imported = sorted((directory / "imported").glob("*.y*ml")) if (directory / "imported").is_dir() else []
+    imported_dir = directory / "imported"
+    imported = sorted(imported_dir.glob("*.y*ml")) if imported_dir.is_dir() else []
+    imported.sort(key=_import_rank)
     curated = sorted(p for p in directory.glob("*.y*ml"))
     return imported + curated
+
+
+def _import_rank(path: Path) -> tuple[int, str]:
+    for rank, name in enumerate(IMPORT_ORDER):
+        if path.name.startswith(name):
+            return rank, path.name
+    return len(IMPORT_ORDER), path.name
+
+
+def _file_ir(path: Path, cached: tuple[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """The compiled form of one file: from the snapshot when its bytes match,
+    else parsed and validated (the slow path: YAML + pydantic)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}"]) from None
+    if cached is not None and cached[0] == compiled.digest(data):
+        return cached[1]
+    from .files import parse_pricing_text
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError([f"{path}: not UTF-8 text: {exc}"]) from None
+    return compiled.file_ir(parse_pricing_text(text, str(path)))
 
 
 def _read_version(directory: Path) -> str:
@@ -441,98 +545,85 @@ def _read_version(directory: Path) -> str:
         return "unversioned"
 
 
-def _merge_provider_meta(old: ProviderEntry | None, new: ProviderEntry) -> ProviderEntry:
+def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     if old is None:
         return new
-    return old.model_copy(
-        update={
-            "name": new.name or old.name,
-            "aliases": _union(old.aliases, new.aliases),
-            "model_prefixes": _union(old.model_prefixes, new.model_prefixes),
-            "fallbacks": _union(old.fallbacks, new.fallbacks),
-            "regional_prefixes": {**old.regional_prefixes, **new.regional_prefixes},
-            "priority": min(old.priority, new.priority),
-            "models": [],
-        }
-    )
+    return {
+        "id": old["id"],
+        "name": new["name"] or old["name"],
+        "aliases": _union(old["aliases"], new["aliases"]),
+        "model_prefixes": _union(old["model_prefixes"], new["model_prefixes"]),
+        "fallbacks": _union(old["fallbacks"], new["fallbacks"]),
+        "regional_prefixes": {**old["regional_prefixes"], **new["regional_prefixes"]},
+        "priority": min(old["priority"], new["priority"]),
+        "models": [],
+    }
 
 
 def _union(first: list[str], second: list[str]) -> list[str]:
     return list(dict.fromkeys([*first, *second]))
 
 
-def _compile_model(provider_id: str, entry: ModelEntry, label: str, is_override: bool) -> tuple[ModelPricing, _Rule]:
-    periods = tuple(_compile_period(p) for p in entry.prices)
-    compiled = ModelPricing(
-        pricing_id=f"{provider_id}/{entry.id}",
+def _build_model(pricing_id: str, provider_id: str, model: list[Any], label: str, is_override: bool) -> ModelPricing:
+    periods = tuple(_build_period(p) for p in model[6])
+    return ModelPricing(
+        pricing_id=pricing_id,
         provider_id=provider_id,
-        model_id=entry.id,
-        kind=entry.kind,
-        origin=entry.origin,
+        model_id=model[0],
+        kind=model[1],
+        origin=model[2],
         defined_in=label,
         is_override=is_override,
         periods=periods,
         period_starts=tuple(p.start for p in periods),
     )
-    rule = entry.match
-    return compiled, ((list(rule.exact), list(rule.prefix), list(rule.regex)) if rule else ([], [], []))
 
 
-def _compile_rates(rates: RateSet) -> Rates:
-    values: dict[str, float | None] = {}
-    for name in RATE_FIELDS:
-        value = getattr(rates, name)
-        values[name] = None if value is None else value / PER_MILLION
-    values["per_request"] = rates.per_request
-    return Rates(**values)
+def _tiers(raw: list[Any]) -> tuple[ContextTier, ...]:
+    return tuple(
+        sorted((ContextTier(above, Rates(*rates)) for above, rates in raw), key=lambda t: -t.above_input_tokens)
+    )
 
 
-def _compile_period(period: PricePeriod) -> Period:
-    start = period.effective_from
-    if start is None:
+def _build_period(raw: list[Any]) -> Period:
+    start_text, rates, long_context, tiers, windows, source, checked = raw[:7]
+    if start_text is None:
         start_ts, label = float("-inf"), "initial"
     else:
-        start_ts, label = _timestamp(start) or 0.0, start.isoformat()
+        start = dt.datetime.fromisoformat(start_text)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.timezone.utc)
+        start_ts, label = start.timestamp(), start_text
     return Period(
         start=start_ts,
         start_label=label,
-        rates=_compile_rates(period),
-        long_context=tuple(
-            sorted(
-                (ContextTier(t.above_input_tokens, _compile_rates(t)) for t in period.long_context),
-                key=lambda t: -t.above_input_tokens,
-            )
-        ),
+        rates=Rates(*rates),
+        long_context=_tiers(long_context),
         service_tiers={
-            name.lower(): TierRule(_compile_rates(tier), tier.multiplier) for name, tier in period.service_tiers.items()
+            name: TierRule(Rates(*tier[1]), tier[0], _tiers(tier[2])) for name, tier in tiers.items()
         },
         windows=tuple(
-            DailyWindow(_minutes(w.start), _minutes(w.end), TierRule(_compile_rates(w), w.multiplier))
-            for w in period.time_windows
+            DailyWindow(start_minute, end_minute, TierRule(Rates(*window_rates), multiplier))
+            for start_minute, end_minute, multiplier, window_rates in windows
         ),
-        source=period.source,
-        checked=period.checked.isoformat(),
+        source=source,
+        checked=checked,
     )
 
 
-def _compile_tool(tool: ToolEntry, label: str, is_override: bool) -> ToolPricing:
+def _compile_tool(tool: dict[str, Any], label: str, is_override: bool) -> ToolPricing:
     return ToolPricing(
-        name=tool.name,
-        category=tool.category,
-        per_call=tool.per_call,
-        per_unit=tool.per_unit,
-        unit_attribute=tool.unit_attribute,
-        unit_name=tool.unit_name,
-        source=tool.source,
-        checked=tool.checked.isoformat(),
+        name=tool["name"],
+        category=tool["category"],
+        per_call=tool["per_call"],
+        per_unit=tool["per_unit"],
+        unit_attribute=tool["unit_attribute"],
+        unit_name=tool["unit_name"],
+        source=tool["source"],
+        checked=tool["checked"],
         defined_in=label,
         is_override=is_override,
     )
-
-
-def _minutes(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
 
 
 def _timestamp(value: dt.datetime | dt.date | float | None) -> float | None:

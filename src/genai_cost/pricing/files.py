@@ -89,8 +89,9 @@ def _line_map(text: str) -> dict[_PathKey, int]:
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark.line)
-                lines[(*path, key)] = key_node.start_mark.line + 1
-                walk(value_node, (*path, key))
+                key_path = (*path, key)
+                lines[key_path] = key_node.start_mark.line + 1
+                walk(value_node, key_path)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))

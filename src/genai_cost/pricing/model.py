@@ -118,6 +118,8 @@ class TierRule:
 
     rates: Rates
     multiplier: float | None
+    #: The tier's own long-context cliff (rates over the tier's rates), if any.
+    long_context: tuple[ContextTier, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,22 +18,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .model import RATE_FIELDS
+
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
-#: The token classes a price can name, in USD per million tokens.
-RATE_FIELDS: tuple[str, ...] = (
-    "input",
-    "cache_read",
-    "cache_write",
-    "cache_write_1h",
-    "output",
-    "reasoning",
-    "input_audio",
-    "cache_read_audio",
-    "output_audio",
-    "input_image",
-    "output_image",
-)
+__all__ = ["RATE_FIELDS"]  # re-exported: it used to live here
 
 ModelKind = Literal["chat", "completion", "embedding", "image", "audio", "rerank", "moderation"]
 
@@ -66,6 +55,10 @@ class RateSet(_Strict):
     input_image: NonNegative | None = None
     output_image: NonNegative | None = None
     per_request: NonNegative | None = None
+    #: USD per web search the call ran (``$10 per 1,000 searches`` is ``0.01``).
+    per_search: NonNegative | None = None
+    #: Self-hosted models: USD per GPU-second of the call's duration (times ``gpus``).
+    per_gpu_second: NonNegative | None = None
 
 
 class LongContextTier(RateSet):
@@ -84,6 +77,9 @@ class ServiceTierPrice(RateSet):
     """
 
     multiplier: NonNegative | None = None
+    #: This tier's own long-context cliff, when its long-context rates are not
+    #: ``multiplier`` times the base long-context rates.
+    long_context: list[LongContextTier] = Field(default_factory=list)
 
 
 class TimeWindow(RateSet):
@@ -109,13 +105,15 @@ class PricePeriod(RateSet):
     long_context: list[LongContextTier] = Field(default_factory=list)
     service_tiers: dict[str, ServiceTierPrice] = Field(default_factory=dict)
     time_windows: list[TimeWindow] = Field(default_factory=list)
+    #: GPUs a self-hosted call occupies; multiplies ``per_gpu_second``.
+    gpus: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1
     source: str = Field(min_length=1)
     checked: dt.date
 
     @model_validator(mode="after")
     def _has_a_rate(self) -> PricePeriod:
-        if all(getattr(self, name) is None for name in (*RATE_FIELDS, "per_request")):
-            raise ValueError("a price period needs at least one rate (input, output, ...)")
+        if all(getattr(self, name) is None for name in (*RATE_FIELDS, "per_request", "per_search", "per_gpu_second")):
+            raise ValueError("a price period needs at least one rate (input, output, per_gpu_second, ...)")
         return self
 
 

@@ -1,0 +1,175 @@
+"""The compiled catalog: pricing files reduced to plain data, and a snapshot of it.
+
+Parsing thousands of YAML entries and validating them with pydantic takes far
+longer than a process can afford at start-up (the imported catalog alone has
+thousands of models). So each file is reduced once to an *intermediate
+representation* (IR) made only of lists, dicts, strings and floats, already in
+USD per token, and the IR of every shipped file is kept in
+``pricing/compiled.json`` next to the sources, keyed by the SHA-1 of the file's
+bytes. Loading the shipped catalog reads that snapshot and only parses a file
+whose bytes no longer match (a stale snapshot is slower, never wrong);
+``genai-cost pricing compile`` (and ``pricing import``) rewrites it and a test
+checks it is up to date.
+
+Nothing here imports pydantic or YAML unless a file has to be parsed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .model import ALL_RATE_FIELDS, PER_MILLION, RATE_FIELDS
+
+if TYPE_CHECKING:
+    from .schema import PricePeriod, PricingFile, RateSet, ServiceTierPrice
+
+#: Bump when the IR layout changes: an old snapshot is then ignored.
+IR_FORMAT = 2
+SNAPSHOT_NAME = "compiled.json"
+
+FileIR = dict[str, Any]
+RatesIR = list[float | None]
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+# ------------------------------------------------------------------ file -> IR
+
+
+def file_ir(parsed: PricingFile) -> FileIR:
+    """The plain-data form of one validated pricing file."""
+    return {
+        "version": parsed.version,
+        "providers": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "aliases": list(p.aliases),
+                "model_prefixes": list(p.model_prefixes),
+                "fallbacks": list(p.fallbacks),
+                "regional_prefixes": dict(p.regional_prefixes),
+                "priority": p.priority,
+                "models": [
+                    [
+                        m.id,
+                        m.kind,
+                        m.origin,
+                        list(m.match.exact) if m.match else [],
+                        list(m.match.prefix) if m.match else [],
+                        list(m.match.regex) if m.match else [],
+                        [_period_ir(period) for period in m.prices],
+                        m.name,
+                    ]
+                    for m in p.models
+                ],
+            }
+            for p in parsed.providers
+        ],
+        "tools": [
+            {
+                "name": t.name,
+                "aliases": list(t.aliases),
+                "category": t.category,
+                "per_call": t.per_call,
+                "per_unit": t.per_unit,
+                "unit_attribute": t.unit_attribute,
+                "unit_name": t.unit_name,
+                "source": t.source,
+                "checked": t.checked.isoformat(),
+            }
+            for t in parsed.tools
+        ],
+        "discounts": [[d.provider, d.model, d.percent] for d in parsed.discounts],
+    }
+
+
+def _rates_ir(rates: RateSet, gpus: float = 1.0) -> RatesIR:
+    out: RatesIR = []
+    for name in RATE_FIELDS:
+        value = getattr(rates, name)
+        out.append(None if value is None else value / PER_MILLION)
+    out.append(rates.per_request)
+    out.append(rates.per_search)
+    out.append(None if rates.per_gpu_second is None else rates.per_gpu_second * gpus)
+    assert len(out) == len(ALL_RATE_FIELDS)
+    return out
+
+
+def _tier_ir(tier: ServiceTierPrice, gpus: float) -> list[Any]:
+    return [
+        tier.multiplier,
+        _rates_ir(tier, gpus),
+        [[t.above_input_tokens, _rates_ir(t, gpus)] for t in tier.long_context],
+    ]
+
+
+def _period_ir(period: PricePeriod) -> list[Any]:
+    gpus = float(period.gpus)
+    start = period.effective_from
+    if isinstance(start, dt.datetime) and start.tzinfo is None:
+        start = start.replace(tzinfo=dt.timezone.utc)
+    return [
+        None if start is None else start.isoformat(),
+        _rates_ir(period, gpus),
+        [[t.above_input_tokens, _rates_ir(t, gpus)] for t in period.long_context],
+        {name.lower(): _tier_ir(tier, gpus) for name, tier in period.service_tiers.items()},
+        [[_minutes(w.start), _minutes(w.end), w.multiplier, _rates_ir(w, gpus)] for w in period.time_windows],
+        period.source,
+        period.checked.isoformat(),
+        gpus,
+    ]
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+# -------------------------------------------------------------------- snapshot
+
+
+def read_snapshot(directory: Path) -> dict[str, tuple[str, FileIR]]:
+    """``{relative path: (sha1, IR)}`` from the snapshot; empty when absent,
+    unreadable or of another format (the files are then parsed)."""
+    try:
+        raw = json.loads((directory / SNAPSHOT_NAME).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict) or raw.get("format") != IR_FORMAT or not isinstance(raw.get("files"), dict):
+        return {}
+    return {name: (entry[0], entry[1]) for name, entry in raw["files"].items()}
+
+
+def write_snapshot(directory: Path, files: dict[str, tuple[str, FileIR]]) -> Path:
+    """Write the snapshot deterministically (sorted keys, one file per line)."""
+    path = directory / SNAPSHOT_NAME
+    lines = [f'{{"format": {IR_FORMAT}, "files": {{']
+    names = sorted(files)
+    for index, name in enumerate(names):
+        sha, ir = files[name]
+        comma = "," if index < len(names) - 1 else ""
+        lines.append(f"{json.dumps(name)}: {json.dumps([sha, ir], separators=(',', ':'), sort_keys=True)}{comma}")
+    lines.append("}}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def snapshot_is_current(directory: Path, sources: list[Path]) -> list[str]:
+    """Names of the source files the snapshot does not match (empty: current)."""
+    cached = read_snapshot(directory)
+    stale = []
+    wanted = set()
+    for path in sources:
+        name = path.relative_to(directory).as_posix()
+        wanted.add(name)
+        entry = cached.get(name)
+        if entry is None or entry[0] != digest(path.read_bytes()):
+            stale.append(name)
+    stale.extend(sorted(set(cached) - wanted))
+    return stale

@@ -1,0 +1,80 @@
+"""The genai-cost command as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genai_cost.cli import main
+
+BIN = str(Path(sys.executable).parent / "genai-cost")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_price_json_fields():
+    result = run("price", "--provider", "openai", "--model", "gpt-4o", "--input-tokens", "10000",
+                 "--output-tokens", "1000", "--cache-read-tokens", "4000", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["input_usd"] == pytest.approx(0.015)
+    assert data["cache_read_usd"] == pytest.approx(0.005)
+    assert data["cache_write_usd"] == 0.0
+    assert data["output_usd"] == pytest.approx(0.01)
+    assert data["total_usd"] == pytest.approx(0.03)
+    assert data["pricing_id"] == "openai/gpt-4o"
+    assert data["price_source"].startswith("http")
+
+
+def test_price_unknown_model_exits_2_with_a_clear_message():
+    result = run("price", "--provider", "openai", "--model", "gpt-nonexistent-9", "--input-tokens", "1",
+                 "--output-tokens", "1", "--json")
+    assert result.returncode == 2
+    assert "gpt-nonexistent-9" in result.stderr and "unknown_model" in result.stderr
+    assert result.stdout == ""
+
+
+def test_price_rejects_cache_larger_than_inclusive_input(capsys):
+    code = main(["price", "--model", "gpt-4o", "--input-tokens", "10", "--cache-read-tokens", "20"])
+    assert code == 2
+    assert "must include cache" in capsys.readouterr().err
+
+
+def test_price_at_a_past_date_uses_the_price_then(capsys):
+    code = main(["price", "--provider", "openai", "--model", "gpt-4o", "--input-tokens", "1000000",
+                 "--output-tokens", "0", "--at", "2026-01-01T00:00:00Z", "--json"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["effective_from"]
+
+
+def test_bad_arguments_exit_2():
+    assert run("price", "--model", "gpt-4o", "--input-tokens", "-4").returncode == 2
+    assert run("price", "--model", "gpt-4o", "--at", "yesterday").returncode == 2
+
+
+def test_demo_reproduces_the_article(tmp_path):
+    result = run("demo", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    trace = summary["trace"]
+    assert trace["llm_usd"] == pytest.approx(0.129)
+    assert trace["tool_usd"] == pytest.approx(0.013)
+    assert trace["total_usd"] == pytest.approx(0.142)
+    assert trace["llm_calls"] == 10 and trace["tool_calls"] == 5
+    assert trace["input_tokens"] == 38_800 and trace["output_tokens"] == 3_200
+    assert trace["unpriced_spans"] == 0
+    assert len(summary["spans"]) == 15
+
+
+def test_demo_table_is_readable():
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    assert "LLM    $0.129" in result.stdout
+    assert "tools  $0.013" in result.stdout
+    assert "total  $0.142" in result.stdout

@@ -1,0 +1,289 @@
+"""CostSpanProcessor through the real SDK: attributes, leaf rule, robustness, threads."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostSettings, CostSpanProcessor, CostedSpan, TraceCostExporter
+from genai_cost.pricing import Catalog
+from genai_cost.usage import KNOWN_KEYS
+
+CATALOG = Catalog.load()
+
+
+def gpt4o(input_tokens=1000, output_tokens=200, **extra):
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": input_tokens,
+        "gen_ai.usage.output_tokens": output_tokens,
+        **extra,
+    }
+
+
+def pipeline(**settings_kw):
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory)
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(**settings_kw)
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return provider.get_tracer("test"), memory, processor, rollup
+
+
+def by_name(memory):
+    return {span.name: span for span in memory.get_finished_spans()}
+
+
+def test_priced_span_carries_cost_parts_as_floats():
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=gpt4o(10_000, 1_000, **{"gen_ai.usage.cache_read.input_tokens": 4_000})):
+        pass
+    attrs = by_name(memory)["chat"].attributes
+    # 6,000 uncached at $2.50/M + 4,000 cached at $1.25/M + 1,000 out at $10/M
+    assert attrs["gen_ai.cost.input_usd"] == pytest.approx(0.015)
+    assert attrs["gen_ai.cost.cache_read_usd"] == pytest.approx(0.005)
+    assert attrs["gen_ai.cost.output_usd"] == pytest.approx(0.010)
+    assert attrs["gen_ai.cost.total_usd"] == pytest.approx(0.030)
+    assert attrs["gen_ai.cost.category"] == "llm"
+    assert attrs["gen_ai.cost.source"] == "catalog"
+    assert attrs["gen_ai.cost.pricing.id"] == "openai/gpt-4o"
+    assert attrs["gen_ai.cost.pricing.version"] == CATALOG.version
+    for key, value in attrs.items():
+        if key.endswith("_usd"):
+            assert type(value) is float, key
+
+
+def test_zero_cost_is_written_as_float_not_int():
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=gpt4o(0, 0)):
+        pass
+    value = by_name(memory)["chat"].attributes["gen_ai.cost.total_usd"]
+    assert type(value) is float and value == 0.0
+
+
+@pytest.mark.parametrize(
+    ("attributes", "reason"),
+    [
+        (gpt4o() | {"gen_ai.request.model": "no-such-model-xyz"}, "unknown_model"),
+        ({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"}, "missing_usage"),
+        ({"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 5}, "missing_model"),
+        (gpt4o(-3), "invalid_usage"),
+        (gpt4o(float("nan")), "invalid_usage"),
+        ({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "mystery"}, "unknown_tool"),
+        ({"gen_ai.operation.name": "execute_tool"}, "unknown_tool"),
+        (gpt4o() | {"gen_ai.provider.name": "acme-llm-cloud"}, "unknown_provider"),
+    ],
+)
+def test_unpriced_spans_say_why_never_zero(attributes, reason):
+    tracer, memory, processor, _ = pipeline()
+    with tracer.start_as_current_span("s", attributes=attributes):
+        pass
+    attrs = by_name(memory)["s"].attributes
+    assert attrs["gen_ai.cost.unpriced"] is True
+    assert attrs["gen_ai.cost.unpriced_reason"] == reason
+    assert attrs["gen_ai.cost.unpriced_detail"]
+    assert "gen_ai.cost.total_usd" not in attrs, "no silent zero"
+    assert processor.stats.unpriced == 1
+
+
+def test_non_genai_spans_pass_through_untouched():
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("root"):
+        with tracer.start_as_current_span("SELECT", attributes={"db.system.name": "postgresql"}):
+            pass
+    spans = by_name(memory)
+    assert type(spans["SELECT"]) is ReadableSpan, "no copy made for a span with nothing to add"
+    assert not any(k.startswith("gen_ai.cost") for k in spans["SELECT"].attributes)
+
+
+def test_only_leaf_calls_are_priced_wrappers_and_agents_are_not():
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent",
+                                                                   "gen_ai.usage.input_tokens": 3000,
+                                                                   "gen_ai.usage.output_tokens": 600}):
+        # A framework LLM span (OpenInference LLM kind) wrapping the provider's span:
+        with tracer.start_as_current_span("ChatOpenAI", attributes={"openinference.span.kind": "LLM",
+                                                                    "llm.model_name": "gpt-4o",
+                                                                    "llm.provider": "openai",
+                                                                    "llm.token_count.prompt": 1000,
+                                                                    "llm.token_count.completion": 200}):
+            with tracer.start_as_current_span("chat gpt-4o", attributes=gpt4o(1000, 200)):
+                pass
+        with tracer.start_as_current_span("chat gpt-4o #2", attributes=gpt4o(2000, 400)):
+            pass
+    spans = by_name(memory)
+    assert "gen_ai.cost.total_usd" in spans["chat gpt-4o"].attributes
+    assert "gen_ai.cost.total_usd" in spans["chat gpt-4o #2"].attributes
+    assert "gen_ai.cost.total_usd" not in spans["ChatOpenAI"].attributes, "wrapper carries its child's usage"
+    assert "gen_ai.cost.total_usd" not in spans["invoke_agent"].attributes
+    root = spans["invoke_agent"].attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 2, "each call counted exactly once"
+    assert root["gen_ai.trace.cost.input_tokens"] == 3000
+    expected = (3000 * 2.5 + 600 * 10) / 1e6
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(expected)
+
+
+def test_reported_cost_policies():
+    attributes = gpt4o(1000, 200, **{"gen_ai.usage.cost": 0.5})
+    for policy, total, source in (("prefer", 0.5, "span"), ("compare", 0.0045, "catalog"), ("ignore", 0.0045, "catalog")):
+        tracer, memory, _, _ = pipeline(reported_cost=policy)
+        with tracer.start_as_current_span("chat", attributes=attributes):
+            pass
+        attrs = by_name(memory)["chat"].attributes
+        assert attrs["gen_ai.cost.total_usd"] == pytest.approx(total), policy
+        assert attrs["gen_ai.cost.source"] == source, policy
+        if policy == "prefer":
+            assert attrs["gen_ai.cost.catalog_usd"] == pytest.approx(0.0045)
+        if policy == "compare":
+            assert attrs["gen_ai.cost.reported_usd"] == pytest.approx(0.5)
+
+
+def test_a_reported_zero_with_tokens_is_not_a_price():
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=gpt4o(1000, 200, **{"gen_ai.usage.cost": 0.0})):
+        pass
+    attrs = by_name(memory)["chat"].attributes
+    assert attrs["gen_ai.cost.source"] == "catalog"
+    assert attrs["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+
+
+def test_costed_span_fast_copy_matches_constructor():
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t", "1.2")
+    with tracer.start_as_current_span("parent"):
+        with tracer.start_as_current_span("s", attributes={"a": 1}, kind=trace_api.SpanKind.CLIENT) as span:
+            span.add_event("e", {"x": 1})
+            span.set_status(trace_api.StatusCode.ERROR, "boom")
+    original = by_name(memory)["s"]
+    fast = CostedSpan.copy_of(original, {"a": 1, "b": 2.0}, None)
+    slow = CostedSpan(original, {"a": 1, "b": 2.0}, None)
+    for name in ("name", "context", "parent", "resource", "events", "links", "kind", "start_time", "end_time",
+                 "instrumentation_scope", "dropped_attributes", "dropped_events", "dropped_links"):
+        assert getattr(fast, name) == getattr(slow, name) == getattr(original, name), name
+    assert fast.status.status_code == slow.status.status_code == original.status.status_code
+    assert dict(fast.attributes) == dict(slow.attributes) == {"a": 1, "b": 2.0}
+    assert fast.to_json() == slow.to_json()
+
+
+class _Recorder(SpanProcessor):
+    def __init__(self):
+        self.calls = []
+
+    def on_start(self, span, parent_context=None):
+        self.calls.append("start")
+
+    def on_end(self, span):
+        self.calls.append("end")
+
+    def shutdown(self):
+        self.calls.append("shutdown")
+
+    def force_flush(self, timeout_millis=30000):
+        self.calls.append(("flush", timeout_millis))
+        return True
+
+
+def test_shutdown_and_force_flush_propagate():
+    recorder = _Recorder()
+    processor = CostSpanProcessor(recorder, catalog=CATALOG, settings=CostSettings())
+    assert processor.force_flush(1234) is True
+    processor.shutdown()
+    assert recorder.calls == [("flush", 1234), "shutdown"]
+
+
+def test_a_failing_listener_never_reaches_the_application():
+    class Broken:
+        def on_span_cost(self, span, usage, cost):
+            raise RuntimeError("listener bug")
+
+    memory = InMemorySpanExporter()
+    processor = CostSpanProcessor(SimpleSpanProcessor(memory), catalog=CATALOG, settings=CostSettings(),
+                                  listeners=[Broken()])
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    with provider.get_tracer("t").start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    assert len(memory.get_finished_spans()) == 1
+    assert memory.get_finished_spans()[0].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert processor.stats.internal_errors == 1
+
+
+def test_disabled_processor_passes_spans_untouched():
+    tracer, memory, _, _ = pipeline(enabled=False)
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    assert "gen_ai.cost.total_usd" not in by_name(memory)["chat"].attributes
+
+
+hostile_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.lists(st.integers(min_value=-5, max_value=5), max_size=3),
+    st.lists(st.text(max_size=3), max_size=3),
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(st.sampled_from(sorted(KNOWN_KEYS) + ["gen_ai.operation.name", "x"]), hostile_values, max_size=12),
+    st.sampled_from(["chat", "embeddings", "execute_tool", "invoke_agent", "retrieval", None]),
+)
+def test_hostile_attributes_never_raise_and_the_span_is_still_exported(attributes, operation):
+    tracer, memory, processor, _ = pipeline()
+    if operation is not None:
+        attributes = {**attributes, "gen_ai.operation.name": operation}
+    clean = {k: v for k, v in attributes.items() if v is not None}
+    with tracer.start_as_current_span("s", attributes=clean):
+        pass
+    spans = memory.get_finished_spans()
+    assert len(spans) == 1
+    attrs = spans[0].attributes
+    assert processor.stats.internal_errors == 0
+    if "gen_ai.cost.total_usd" in attrs:
+        total = attrs["gen_ai.cost.total_usd"]
+        assert type(total) is float and math.isfinite(total) and total >= 0
+    if attrs.get("gen_ai.cost.unpriced"):
+        assert attrs["gen_ai.cost.unpriced_reason"]
+
+
+def test_many_threads_many_traces_exact_totals():
+    tracer, memory, processor, _ = pipeline()
+    threads, traces_per_thread, calls = 8, 25, 4
+
+    def work(seed):
+        for t in range(traces_per_thread):
+            with tracer.start_as_current_span("root", attributes={"seed": seed, "t": t}):
+                for c in range(calls):
+                    with tracer.start_as_current_span("chat", attributes=gpt4o(1000 + c, 100)):
+                        pass
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    roots = [s for s in memory.get_finished_spans() if s.name == "root"]
+    assert len(roots) == threads * traces_per_thread
+    expected = sum((1000 + c) * 2.5 / 1e6 + 100 * 10 / 1e6 for c in range(calls))
+    for root in roots:
+        assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(expected, rel=1e-12)
+        assert root.attributes["gen_ai.trace.cost.llm_calls"] == calls
+        assert root.attributes["gen_ai.trace.cost.complete"] is True
+    assert processor.stats.priced == threads * traces_per_thread * calls

@@ -1,0 +1,167 @@
+"""TraceCostExporter: totals on the local root, bounded state, late spans."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostSettings, CostSpanProcessor, TraceCostExporter
+from genai_cost.config import band_of
+from genai_cost.pricing import Catalog
+
+CATALOG = Catalog.load()
+CHAT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 200,
+}  # $0.0045
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def build(**rollup_kw):
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory, **rollup_kw)
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings())
+    )
+    return provider.get_tracer("t"), memory, rollup
+
+
+def root_of(memory):
+    return next(s for s in memory.get_finished_spans() if s.parent is None)
+
+
+def test_root_totals_categories_tokens_and_band():
+    tracer, memory, _ = build()
+    with tracer.start_as_current_span("request"):  # a plain HTTP root above the agent
+        for _ in range(3):
+            with tracer.start_as_current_span("chat", attributes=CHAT | {"gen_ai.usage.cache_read.input_tokens": 100}):
+                pass
+        with tracer.start_as_current_span("tool", attributes={"gen_ai.operation.name": "execute_tool",
+                                                              "gen_ai.tool.name": "nope"}):
+            pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 3
+    assert root["gen_ai.trace.cost.tool_calls"] == 1
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 1
+    assert root["gen_ai.trace.cost.input_tokens"] == 3000
+    assert root["gen_ai.trace.cost.cache_read_tokens"] == 300
+    assert root["gen_ai.trace.cost.output_tokens"] == 600
+    per_call = (900 * 2.5 + 100 * 1.25 + 200 * 10) / 1e6
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(3 * per_call)
+    assert root["gen_ai.trace.cost.llm_usd"] == pytest.approx(3 * per_call)
+    assert root["gen_ai.trace.cost.tool_usd"] == 0.0
+    assert root["gen_ai.trace.cost.band"] == "0.01_0.05"
+    assert root["gen_ai.trace.cost.complete"] is True
+    assert "gen_ai.cost.total_usd" not in root, "trace total lives under its own key (TraceQL sums)"
+
+
+def test_a_single_call_trace_root_is_priced_and_totalled():
+    tracer, memory, _ = build()
+    with tracer.start_as_current_span("chat", attributes=CHAT):
+        pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+
+
+def test_remote_parent_makes_a_local_root():
+    tracer, memory, _ = build()
+    remote = trace_api.SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True,
+                                   trace_flags=trace_api.TraceFlags(1))
+    ctx = trace_api.set_span_in_context(trace_api.NonRecordingSpan(remote))
+    with tracer.start_as_current_span("server", context=ctx):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+    server = next(s for s in memory.get_finished_spans() if s.name == "server")
+    assert server.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+
+
+def test_span_ending_after_its_root_keeps_its_cost_and_incompleteness_is_visible():
+    tracer, memory, rollup = build()
+    root = tracer.start_span("root")
+    ctx = trace_api.set_span_in_context(root)
+    straggler = tracer.start_span("chat", context=ctx, attributes=CHAT)
+    root.end()
+    straggler.end()
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    assert spans["root"].attributes["gen_ai.trace.cost.complete"] is False
+    assert spans["root"].attributes["gen_ai.trace.cost.open_spans"] == 1
+    assert spans["chat"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert spans["chat"].attributes["gen_ai.cost.after_root"] is True
+    assert rollup.stats.late_spans == 1
+    assert rollup.totals(spans["chat"].context.trace_id).total_usd == pytest.approx(0.0045)
+
+
+def test_idle_traces_expire_and_state_is_bounded():
+    clock = FakeClock()
+    tracer, _, rollup = build(idle_timeout_s=60, max_traces=50, clock=clock)
+    roots = []
+    for _ in range(200):  # traces whose root never ends
+        root = tracer.start_span("root")
+        roots.append(root)
+        with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT):
+            pass
+    assert rollup.open_traces == 50, "max_traces bounds memory"
+    assert rollup.stats.traces_expired_without_root == 150
+    clock.now += 61
+    with tracer.start_as_current_span("fresh", attributes=CHAT):
+        pass
+    assert rollup.open_traces == 1, "idle traces expired"
+
+
+def test_spans_priced_elsewhere_are_rolled_up_from_their_attributes():
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(rollup))  # no CostSpanProcessor: a gateway priced them
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("root"):
+        with tracer.start_as_current_span("chat", attributes=CHAT | {"gen_ai.cost.total_usd": 0.25,
+                                                                    "gen_ai.cost.category": "llm"}):
+            pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.25)
+    assert root["gen_ai.trace.cost.input_tokens"] == 1000
+
+
+def test_band_edges():
+    bands = (0.01, 0.10, 1.00)
+    assert band_of(0.0, bands) == "lt_0.01"
+    assert band_of(0.01, bands) == "0.01_0.10"
+    assert band_of(0.5, bands) == "0.10_1.00"
+    assert band_of(1.0, bands) == "gt_1.00"
+
+
+def test_invalid_bounds_are_rejected():
+    with pytest.raises(ValueError, match="idle_timeout_s"):
+        TraceCostExporter(InMemorySpanExporter(), idle_timeout_s=0)
+
+
+def test_a_failing_inner_exporter_result_is_returned_not_raised():
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    class Down(InMemorySpanExporter):
+        def export(self, spans):
+            return SpanExportResult.FAILURE
+
+    rollup = TraceCostExporter(Down())
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG,
+                                                  settings=CostSettings()))
+    with provider.get_tracer("t").start_as_current_span("chat", attributes=CHAT):
+        pass  # nothing raised
+    assert rollup.stats.traces_completed == 1

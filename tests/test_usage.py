@@ -1,0 +1,234 @@
+"""Usage extraction across the vocabularies of attributes.md, with their traps."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genai_cost.usage import KNOWN_KEYS, Role, read_usage
+
+
+def test_semconv_current_names_inclusive_counts():
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 300,
+            "gen_ai.usage.cache_read.input_tokens": 400,
+            "gen_ai.usage.reasoning.output_tokens": 100,
+            "openai.response.service_tier": "flex",
+        }
+    )
+    assert usage.role is Role.LLM
+    assert usage.model == "gpt-4o-2024-08-06", "the served model wins over the requested one"
+    assert usage.provider == "openai"
+    assert usage.usage is not None
+    assert (usage.usage.input_tokens, usage.usage.cache_read_tokens) == (1000, 400)
+    assert (usage.usage.output_tokens, usage.usage.reasoning_tokens) == (300, 100)
+    assert usage.service_tier == "flex"
+    assert usage.convention == "inclusive"
+
+
+def test_deprecated_names_and_string_counts():
+    usage = read_usage(
+        {
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.prompt_tokens": "1200",
+            "gen_ai.usage.completion_tokens": " 80 ",
+        }
+    )
+    assert usage.role is Role.LLM  # usage + model and no kind: a call
+    assert usage.usage is not None
+    assert (usage.usage.input_tokens, usage.usage.output_tokens) == (1200, 80)
+
+
+def test_current_name_beats_deprecated_name_whatever_the_order():
+    attrs = {"gen_ai.usage.prompt_tokens": 5, "gen_ai.usage.input_tokens": 7, "gen_ai.request.model": "m"}
+    assert read_usage(attrs).usage.input_tokens == 7
+    assert read_usage(dict(reversed(list(attrs.items())))).usage.input_tokens == 7
+
+
+def test_openinference_llm_span():
+    usage = read_usage(
+        {
+            "openinference.span.kind": "LLM",
+            "llm.provider": "anthropic",
+            "llm.model_name": "claude-sonnet-4-5",
+            "llm.token_count.prompt": 5000,
+            "llm.token_count.completion": 200,
+            "llm.token_count.prompt_details.cache_read": 3000,
+            "llm.token_count.prompt_details.cache_write": 1000,
+            "llm.cost.total": 0.0123,
+        }
+    )
+    assert usage.role is Role.LLM
+    assert usage.usage.cache_write_tokens == 1000
+    assert usage.reported_cost == 0.0123
+    assert usage.reported_cost_key == "llm.cost.total"
+
+
+def test_openinference_agent_and_chain_are_aggregates():
+    for kind in ("AGENT", "CHAIN"):
+        assert read_usage({"openinference.span.kind": kind, "llm.token_count.prompt": 10}).role is Role.AGGREGATE
+
+
+def test_openllmetry_legacy_cache_names():
+    usage = read_usage(
+        {
+            "gen_ai.system": "Anthropic",
+            "gen_ai.request.model": "claude-3-5-haiku",
+            "gen_ai.usage.prompt_tokens": 900,
+            "gen_ai.usage.completion_tokens": 10,
+            "gen_ai.usage.cache_read_input_tokens": 500,
+            "gen_ai.usage.cache_creation_input_tokens": 300,
+        }
+    )
+    assert usage.usage.cache_read_tokens == 500
+    assert usage.usage.cache_write_tokens == 300
+    assert usage.convention == "inclusive"
+
+
+def test_openlit_anthropic_input_excludes_cache_and_is_converted():
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "anthropic",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 100,
+            "gen_ai.usage.output_tokens": 50,
+            "gen_ai.usage.cache_read_input_tokens": 50,
+        },
+        scope_name="openlit.otel.tracing",
+    )
+    assert usage.usage.input_tokens == 150, "OpenLIT's Anthropic input excludes cache: made inclusive"
+    assert usage.convention == "exclusive"
+
+
+def test_cache_larger_than_input_means_exclusive():
+    usage = read_usage(
+        {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 10,
+         "gen_ai.usage.cache_read.input_tokens": 4000}
+    )
+    assert usage.usage.input_tokens == 4010
+    assert usage.convention == "exclusive"
+
+
+def test_google_adk_thinking_left_out_of_output():
+    usage = read_usage(
+        {"gen_ai.operation.name": "generate_content", "gen_ai.request.model": "gemini-2.5-pro",
+         "gen_ai.usage.output_tokens": 100, "gen_ai.usage.reasoning.output_tokens": 400}
+    )
+    assert usage.usage.output_tokens == 500
+
+
+def test_logfire_pydantic_ai_details_and_operation_cost():
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 2000,
+            "gen_ai.usage.output_tokens": 100,
+            "gen_ai.usage.details.cache_read_tokens": 1024,
+            "gen_ai.usage.details.reasoning_tokens": 20,
+            "operation.cost": 0.0041,
+        }
+    )
+    assert usage.usage.cache_read_tokens == 1024
+    assert usage.usage.reasoning_tokens == 20
+    assert usage.reported_cost == 0.0041
+
+
+def test_vercel_ai_sdk_leaf_and_aggregate():
+    leaf = read_usage(
+        {
+            "ai.operationId": "ai.generateText.doGenerate",
+            "ai.model.provider": "openai.chat",
+            "ai.model.id": "gpt-4o",
+            "ai.response.model": "gpt-4o-2024-08-06",
+            "ai.usage.inputTokens": 800,
+            "ai.usage.outputTokens": 60,
+            "ai.usage.cachedInputTokens": 512,
+        }
+    )
+    assert leaf.role is Role.LLM
+    assert leaf.provider == "openai.chat"
+    assert leaf.usage.cache_read_tokens == 512
+    top = read_usage({"ai.operationId": "ai.generateText", "ai.usage.inputTokens": 800})
+    assert top.role is Role.AGGREGATE
+    assert read_usage({"ai.operationId": "ai.toolCall", "ai.toolCall.name": "search"}).tool_name == "search"
+
+
+def test_anthropic_cache_write_ttl_split():
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 10000,
+            "gen_ai.usage.output_tokens": 10,
+            "gen_ai.usage.cache_creation.input_tokens": 6000,
+            "anthropic.usage.cache_creation.ephemeral_5m_input_tokens": 2000,
+            "anthropic.usage.cache_creation.ephemeral_1h_input_tokens": 4000,
+        }
+    )
+    assert usage.usage.cache_write_tokens == 6000
+    assert usage.usage.cache_write_1h_tokens == 4000
+
+
+def test_agent_and_tool_roles():
+    assert read_usage({"gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": 9}).role is Role.AGGREGATE
+    tool = read_usage({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search"})
+    assert tool.role is Role.TOOL and tool.tool_name == "web_search"
+    assert read_usage({"gen_ai.operation.name": "embeddings", "gen_ai.request.model": "e"}).role is Role.EMBEDDING
+
+
+def test_openlit_tool_name_list_on_chat_span_is_not_a_tool_execution():
+    usage = read_usage(
+        {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.tool.name": "search, fetch",
+         "gen_ai.usage.input_tokens": 1, "gen_ai.usage.output_tokens": 1}
+    )
+    assert usage.role is Role.LLM
+
+
+def test_plain_spans_are_not_genai():
+    assert read_usage({"http.request.method": "GET"}).role is Role.NONE
+    assert read_usage({"db.system.name": "postgresql"}).role is Role.NONE, "db spans are not GenAI work"
+    assert read_usage({}).role is Role.NONE
+
+
+def test_invalid_values_are_named():
+    for bad, fragment in [(-5, "negative"), (math.nan, "whole number"), ("12abc", "not a number"), (True, "boolean"),
+                          (10**13, "implausibly large"), (1.5, "whole number"), ([1, 2], "not a token count")]:
+        usage = read_usage({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+                            "gen_ai.usage.input_tokens": bad})
+        assert usage.invalid is not None and "gen_ai.usage.input_tokens" in usage.invalid, bad
+        assert fragment in usage.invalid, (bad, usage.invalid)
+
+
+attribute_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=3),
+    st.binary(max_size=4),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(KNOWN_KEYS) + ["other.key"]), attribute_values, max_size=14))
+def test_read_usage_never_raises_and_counts_are_sane(attributes):
+    usage = read_usage(attributes)
+    if usage.usage is not None:
+        tokens = usage.usage
+        assert tokens.input_tokens >= tokens.cache_read_tokens + tokens.cache_write_tokens - 0
+        assert tokens.output_tokens >= 0 and tokens.input_tokens >= 0
+        assert tokens.cache_write_1h_tokens <= tokens.cache_write_tokens
