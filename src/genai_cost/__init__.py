@@ -12,7 +12,7 @@ or switch it on without code: ``OTEL_PYTHON_CONFIGURATOR=genai_cost opentelemetr
 
 from .config import CostSettings
 from .pricing import Catalog, CatalogError, CostBreakdown, PricingError, TokenUsage
-from .processor import CostSpanProcessor, CostedSpan
+from .processor import CostedSpan, CostSpanProcessor
 from .rollup import TraceCostExporter, TraceTotals
 
 __version__ = "0.1.0"

@@ -33,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genai-cost", description="USD cost of AI-agent work on OpenTelemetry traces.")
+    parser = argparse.ArgumentParser(
+        prog="genai-cost", description="USD cost of AI-agent work on OpenTelemetry traces."
+    )
     commands = parser.add_subparsers(title="commands")
 
     price = commands.add_parser("price", help="price one call from the catalog")
@@ -61,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     try:
-        from . import cli_pricing
+        from . import cli_pricing  # type: ignore[attr-defined,unused-ignore]
     except ImportError:  # pragma: no cover - module always shipped
         pass
     else:

@@ -30,11 +30,11 @@ class CostConfigurator(_OTelSDKConfigurator):
     def _configure(self, **kwargs: Any) -> None:
         settings = CostSettings.from_env()
         if not settings.enabled:
-            super()._configure(**kwargs)
+            super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return
         builder = _ExportChainBuilder(settings)
         kwargs.setdefault("export_span_processor", builder)
-        super()._configure(**kwargs)
+        super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         _log.debug("genai-cost: pricing enabled for %d trace exporter(s)", builder.exporters)
 
 
@@ -63,7 +63,7 @@ class _ExportChainBuilder:
             )
         )
         if self._fanout is None:
-            self._fanout = SynchronousMultiSpanProcessor()
+            self._fanout = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
             self._fanout.add_span_processor(batch)
             self.processor = CostSpanProcessor(self._fanout, settings=self._settings)
             return self.processor

@@ -75,7 +75,7 @@ def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequen
     files = [str(default_pricing_dir() / DEMO_PRICING), *settings.pricing_files, *pricing_files]
     catalog = Catalog.load(files)
     memory = InMemorySpanExporter()
-    fanout = SynchronousMultiSpanProcessor()
+    fanout = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
     fanout.add_span_processor(SimpleSpanProcessor(TraceCostExporter(memory, bands=settings.bands)))
     otlp = otlp_exporter_from_env()
     for exporter in (*extra_exporters, *([otlp] if otlp is not None else [])):

@@ -94,20 +94,24 @@ class SpanPricer:
             except PricingError as exc:
                 failure = exc
 
-        if reported is not None and self.reported_cost != "ignore":
-            if self.reported_cost == "prefer" or breakdown is None:
-                attrs: dict[str, AttributeValue] = {
-                    A.COST_TOTAL: float(reported),
-                    A.COST_CATEGORY: category,
-                    A.COST_SOURCE: A.SOURCE_SPAN,
-                }
-                if breakdown is not None:
-                    attrs[A.COST_CATALOG] = float(breakdown.total_usd)
-                    attrs[A.COST_PRICING_ID] = breakdown.pricing_id
-                    attrs[A.COST_PRICING_VERSION] = self._version
-                return SpanCost(category, float(reported), tokens, attrs, None, *self._ids(usage))
+        if (
+            reported is not None
+            and self.reported_cost != "ignore"
+            and (self.reported_cost == "prefer" or breakdown is None)
+        ):
+            attrs: dict[str, AttributeValue] = {
+                A.COST_TOTAL: float(reported),
+                A.COST_CATEGORY: category,
+                A.COST_SOURCE: A.SOURCE_SPAN,
+            }
+            if breakdown is not None:
+                attrs[A.COST_CATALOG] = float(breakdown.total_usd)
+                attrs[A.COST_PRICING_ID] = breakdown.pricing_id
+                attrs[A.COST_PRICING_VERSION] = self._version
+            return SpanCost(category, float(reported), tokens, attrs, None, *self._ids(usage))
         if breakdown is None:
-            assert failure is not None  # noqa: S101 - tokens and model were present
+            if failure is None:  # unreachable: tokens and model were both present
+                return self._unpriced(category, "pricing_error", "no price computed", usage)
             return self._unpriced(category, failure.reason, str(failure), usage)
         attrs = self._breakdown_attributes(breakdown, category, source)
         if usage.convention != "inclusive":

@@ -179,7 +179,7 @@ class CostSpanProcessor(SpanProcessor):
                     self._open[trace_id] = self._open.get(trace_id, 0) + 1
                     if len(self._open) > _MAX_PENDING:
                         self._open.pop(next(iter(self._open)))
-        except Exception:  # noqa: BLE001 - never raise into the application
+        except Exception:  # never raise into the application
             self._internal_error()
         self._next.on_start(span, parent_context=parent_context)
 
@@ -193,7 +193,7 @@ class CostSpanProcessor(SpanProcessor):
         if self._enabled:
             try:
                 out = self._enrich(span)
-            except Exception:  # noqa: BLE001 - never raise into the application
+            except Exception:  # never raise into the application
                 self._internal_error()
         self._next.on_end(out)
 
@@ -244,7 +244,7 @@ class CostSpanProcessor(SpanProcessor):
                 extra = listener.on_span_cost(span, usage, cost)
                 if extra:
                     merged.update(extra)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self._internal_error()
         return CostedSpan.copy_of(span, merged, cost, open_spans)
 
@@ -273,7 +273,9 @@ class CostSpanProcessor(SpanProcessor):
         self.stats.internal_errors += 1
         count = self.stats.internal_errors
         if count == 1 or count % 1000 == 0:
-            _log.exception("genai-cost: internal error while pricing a span (%d so far); span passed on unpriced", count)
+            _log.exception(
+                "genai-cost: internal error while pricing a span (%d so far); span passed on unpriced", count
+            )
 
 
 def load_catalog(settings: CostSettings) -> Catalog:

@@ -52,7 +52,9 @@ class TraceTotals:
     root_seen: bool = False
     last_update: float = 0.0
 
-    def add(self, category: str | None, total_usd: float | None, unpriced: bool, tokens: tuple[int, int, int, int]) -> None:
+    def add(
+        self, category: str | None, total_usd: float | None, unpriced: bool, tokens: tuple[int, int, int, int]
+    ) -> None:
         self.spans += 1
         if category is None:
             return
@@ -129,7 +131,7 @@ class TraceCostExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             outgoing = self._roll_up(spans)
-        except Exception:  # noqa: BLE001 - forwarding must go on
+        except Exception:  # forwarding must go on
             self.stats.internal_errors += 1
             _log.exception("genai-cost: roll-up failed; spans forwarded without trace totals")
             outgoing = list(spans)
@@ -195,7 +197,7 @@ class TraceCostExporter(SpanExporter):
             for totals, root in completed:
                 try:
                     self._on_trace_complete(totals, root)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self.stats.internal_errors += 1
                     _log.exception("genai-cost: on_trace_complete callback failed")
         return outgoing
@@ -220,7 +222,7 @@ class TraceCostExporter(SpanExporter):
 
 
 def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> ReadableSpan:
-    merged = dict(span.attributes or {})
+    merged: dict[str, object] = dict(span.attributes or {})
     merged.update(extra)
     if isinstance(span, CostedSpan):
         return CostedSpan.copy_of(span, merged, span.genai_cost, span.genai_open_spans)
