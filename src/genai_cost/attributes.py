@@ -75,3 +75,61 @@ METRIC_BUDGET_EXCEEDED = "gen_ai.cost.budget.exceeded"
 
 BUDGET_LIMIT_ATTR = "gen_ai.cost.budget.limit"
 BUDGET_EVENT = "gen_ai.cost.budget_exceeded"
+
+# ------------------------------------------------------------ budgets (budget.py)
+#: Event attributes of BUDGET_EVENT (BUDGET_LIMIT_ATTR names the limit, as on the metric):
+BUDGET_LIMIT_VALUE_ATTR = "gen_ai.cost.budget.limit_value"
+BUDGET_SPEND_ATTR = "gen_ai.cost.budget.spend"
+#: Values of BUDGET_LIMIT_ATTR (also the GENAI_COST_BUDGET_* option they come from).
+BUDGET_MAX_COST = "max_cost_usd"
+BUDGET_MAX_LLM_CALLS = "max_llm_calls"
+BUDGET_MAX_TOKENS_PER_CALL = "max_tokens_per_call"
+BUDGET_LIMITS = (BUDGET_MAX_COST, BUDGET_MAX_LLM_CALLS, BUDGET_MAX_TOKENS_PER_CALL)
+
+# ------------------------------------------------------------ cost layers (layers.py)
+#: Written by the application: ``true`` on a span that hands the conversation to a person.
+HUMAN_ESCALATION_ATTR = "gen_ai.escalation.human"
+#: Or: a span event of this name (on any span) marks one hand-off to a person.
+HUMAN_ESCALATION_EVENT = "gen_ai.escalation.human"
+#: Escalations one span was charged for (written with its human cost).
+COST_ESCALATIONS = "gen_ai.cost.escalations"
+
+# ------------------------------------------------------------ metric units and buckets
+METRIC_COST_UNIT = "USD"
+METRIC_TRACE_COST_UNIT = "USD"
+METRIC_UNPRICED_UNIT = "{span}"
+METRIC_BUDGET_EXCEEDED_UNIT = "{limit}"
+#: Metric attribute keys of METRIC_COST (values read from the span; absent ones are left out).
+METRIC_ATTR_PROVIDER = "gen_ai.provider.name"
+METRIC_ATTR_MODEL = "gen_ai.request.model"
+METRIC_ATTR_OPERATION = "gen_ai.operation.name"
+#: Bucket bounds (USD) of the per-trace cost histograms, in the package AND in the collector
+#: config (so that both sources give the same ``le`` labels). None is an integer: Prometheus 3
+#: rewrites ``le="1"`` to ``"1.0"``, which breaks rules written against one or the other.
+TRACE_COST_BUCKETS: tuple[float, ...] = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.25,
+    2.5,
+    5.5,
+    10.5,
+)
+
+# ------------------------------------------------------------ metrics derived in the collector
+#: The collector's ``signaltometrics`` connector derives these from span attributes
+#: (collector-config.yaml). Distinct names from the package's own metrics, so the two
+#: sources never add up to double; the alert rules use one or the other per service.
+SPAN_METRIC_COST = "gen_ai.cost.spans.usage"
+SPAN_METRIC_TRACE_COST = "gen_ai.cost.spans.trace"
+SPAN_METRIC_INFRA_COST = "gen_ai.cost.spans.infra"
+SPAN_METRIC_UNPRICED = "gen_ai.cost.spans.unpriced"
+SPAN_METRIC_BUDGET_EXCEEDED = "gen_ai.cost.spans.budget_exceeded"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 
 from .config import CostSettings
 from .pricer import SpanCost, SpanPricer
@@ -44,7 +44,32 @@ class CostListener(Protocol):
     """
 
     def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
-        """Return extra attributes to write on the span, or ``None``."""
+        """Return extra attributes to write on the span, or ``None``.
+
+        A :class:`SpanAnnotations` (a dict of attributes with ``events``) also
+        adds span events to the enriched copy (the budget's limit-crossed event).
+        """
+
+
+class SpanAnnotations(dict[str, object]):
+    """What a :class:`CostListener` may return: attributes to add to the span,
+    plus ``events`` to append to its events. Give it at least one attribute:
+    an empty mapping is ignored, events and all."""
+
+    events: tuple[Event, ...]
+
+    def __init__(self, attributes: Mapping[str, object] | None = None, events: Iterable[Event] = ()) -> None:
+        super().__init__(attributes or {})
+        self.events = tuple(events)
+
+
+class SpanCostLayer(Protocol):
+    """Prices spans that the model and tool catalog do not (a hand-off to a
+    person, ...): consulted only for spans with no cost of their own, and only
+    when at least one layer is configured (see :mod:`genai_cost.layers`)."""
+
+    def price_span(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
+        """The span's cost in this layer, or ``None`` when the layer does not apply."""
 
 
 @dataclass
@@ -146,8 +171,10 @@ class CostSpanProcessor(SpanProcessor):
         catalog: Catalog | None = None,
         settings: CostSettings | None = None,
         listeners: Iterable[CostListener] = (),
+        span_layers: Iterable[SpanCostLayer] = (),
     ) -> None:
         self._next = next_processor
+        self._span_layers: Sequence[SpanCostLayer] = tuple(span_layers)
         self._settings = settings if settings is not None else CostSettings.from_env()
         if catalog is None:
             catalog = load_catalog(self._settings)
@@ -167,6 +194,9 @@ class CostSpanProcessor(SpanProcessor):
 
     def add_listener(self, listener: CostListener) -> None:
         self._listeners = (*self._listeners, listener)
+
+    def add_span_layer(self, layer: SpanCostLayer) -> None:
+        self._span_layers = (*self._span_layers, layer)
 
     # ------------------------------------------------------------ SpanProcessor
 
@@ -224,11 +254,11 @@ class CostSpanProcessor(SpanProcessor):
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
-            if is_local_root:
-                return CostedSpan.copy_of(span, attributes, None, open_spans)
-            return span
-
-        cost = self._pricer.price(usage, attributes, span.start_time)
+            cost = self._layer_cost(span, attributes) if self._span_layers else None
+        else:
+            cost = self._pricer.price(usage, attributes, span.start_time)
+            if cost is None and self._span_layers:
+                cost = self._layer_cost(span, attributes)
         if cost is None:
             if is_local_root:
                 return CostedSpan.copy_of(span, attributes, None, open_spans)
@@ -239,14 +269,31 @@ class CostSpanProcessor(SpanProcessor):
             self.stats.unpriced += 1
         merged = dict(attributes)
         merged.update(cost.attributes)
+        events: tuple[Event, ...] = ()
         for listener in self._listeners:
             try:
                 extra = listener.on_span_cost(span, usage, cost)
                 if extra:
                     merged.update(extra)
+                    if type(extra) is SpanAnnotations and extra.events:
+                        events = (*events, *extra.events)
             except Exception:
                 self._internal_error()
-        return CostedSpan.copy_of(span, merged, cost, open_spans)
+        out = CostedSpan.copy_of(span, merged, cost, open_spans)
+        if events:
+            out._events = (*span.events, *events)
+        return out
+
+    def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
+        for layer in self._span_layers:
+            try:
+                cost = layer.price_span(span, attributes)
+            except Exception:  # a broken layer must not lose the span
+                self._internal_error()
+                continue
+            if cost is not None:
+                return cost
+        return None
 
     def _closed(self, trace_id: int) -> int:
         """Count a span of ``trace_id`` as ended; return how many remain open."""

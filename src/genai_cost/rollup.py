@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -93,6 +94,15 @@ class TraceTotals:
         return out
 
 
+class TraceCostLayer(Protocol):
+    """A cost that belongs to a whole trace, not to one span (infrastructure
+    allocated per trace: see :mod:`genai_cost.layers`). Asked once per trace,
+    when its local root passes, before the totals are written on it."""
+
+    def trace_costs(self, root: ReadableSpan, totals: TraceTotals) -> Mapping[str, float] | None:
+        """USD by category (``{"infra": 0.0067}``) to add to the trace's totals."""
+
+
 @dataclass
 class RollupStats:
     traces_completed: int = 0
@@ -113,6 +123,7 @@ class TraceCostExporter(SpanExporter):
         max_traces: int = 10_000,
         on_trace_complete: Callable[[TraceTotals, ReadableSpan], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        trace_layers: Sequence[TraceCostLayer] = (),
     ) -> None:
         if idle_timeout_s <= 0 or max_traces < 1:
             raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
@@ -122,6 +133,7 @@ class TraceCostExporter(SpanExporter):
         self._max = max_traces
         self._clock = clock
         self._on_trace_complete = on_trace_complete
+        self._trace_layers = tuple(trace_layers)
         self._traces: OrderedDict[int, TraceTotals] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = RollupStats()
@@ -183,6 +195,8 @@ class TraceCostExporter(SpanExporter):
                 totals.add(category, total, unpriced, tokens)
                 parent = span.parent
                 if parent is None or parent.is_remote:
+                    if self._trace_layers:
+                        self._add_trace_layers(span, totals)
                     outgoing.append(self._with_totals(span, totals))
                     totals.root_seen = True
                     self.stats.traces_completed += 1
@@ -201,6 +215,18 @@ class TraceCostExporter(SpanExporter):
                     self.stats.internal_errors += 1
                     _log.exception("genai-cost: on_trace_complete callback failed")
         return outgoing
+
+    def _add_trace_layers(self, root: ReadableSpan, totals: TraceTotals) -> None:
+        for layer in self._trace_layers:
+            try:
+                costs = layer.trace_costs(root, totals)
+            except Exception:  # a broken layer must not lose the totals
+                self.stats.internal_errors += 1
+                _log.exception("genai-cost: trace cost layer failed")
+                continue
+            for category, usd in (costs or {}).items():
+                totals.total_usd += usd
+                totals.by_category[category] = totals.by_category.get(category, 0.0) + usd
 
     def _with_totals(self, span: ReadableSpan, totals: TraceTotals) -> ReadableSpan:
         extra = totals.attributes(self._bands)

@@ -1,0 +1,236 @@
+"""``genai-cost pricing ...``: maintain the catalog.
+
+* ``import --from genai-prices|litellm PATH``: regenerate ``pricing/imported/<dataset>.yaml``
+  from an upstream dataset (and the compiled snapshot);
+* ``compile``: rewrite the compiled snapshot after editing a catalog file;
+* ``validate FILE...``: check pricing files, naming file, line and field of every error (exit 2);
+* ``list``: the catalog's entries (filter by provider / model substring);
+* ``diff``: where the imported datasets and the curated catalog disagree, and what the catalog chose.
+
+Exit codes as for the rest of the CLI: 0 success, 2 a problem the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def register(commands: Any) -> None:
+    """Add the ``pricing`` command group to the ``genai-cost`` sub-parsers."""
+    pricing = commands.add_parser("pricing", help="import, validate, list and compare catalog prices")
+    sub = pricing.add_subparsers(title="pricing commands")
+
+    imp = sub.add_parser("import", help="import an upstream price dataset into pricing/imported/")
+    imp.add_argument("--from", dest="dataset", required=True, choices=["genai-prices", "litellm"])
+    imp.add_argument(
+        "path",
+        nargs="?",
+        help="genai-prices: the installed genai_prices package directory (default: the importable one); "
+        "litellm: model_prices_and_context_window_backup.json, or a litellm wheel",
+    )
+    imp.add_argument("--checked", type=dt.date.fromisoformat, default=None, help="date the prices were checked")
+    imp.add_argument("--out", type=Path, default=None, help="catalog directory (default: the shipped pricing/)")
+    imp.set_defaults(handler=_import)
+
+    comp = sub.add_parser("compile", help="rewrite the compiled snapshot of the catalog (fast start-up)")
+    comp.add_argument("--dir", type=Path, default=None)
+    comp.add_argument("--check", action="store_true", help="only report whether it is up to date (exit 2 if not)")
+    comp.set_defaults(handler=_compile)
+
+    val = sub.add_parser("validate", help="check pricing files; names file, line and field of each error")
+    val.add_argument("files", nargs="+", type=Path)
+    val.add_argument("--with-catalog", action="store_true", help="also check them together with the shipped catalog")
+    val.set_defaults(handler=_validate)
+
+    lst = sub.add_parser("list", help="list catalog entries")
+    lst.add_argument("--provider")
+    lst.add_argument("--model", help="substring of the model id")
+    lst.add_argument("--origin", help="curated, genai-prices, litellm, ... ")
+    lst.add_argument("--pricing-file", action="append", default=[])
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=_list)
+
+    diff = sub.add_parser("diff", help="list price disagreements between sources and the catalog's choice")
+    diff.add_argument("--provider")
+    diff.add_argument("--tolerance", type=float, default=0.005, help="relative difference ignored (0.005)")
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(handler=_diff)
+
+
+# ---------------------------------------------------------------------- import
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .pricing import importers
+    from .pricing.catalog import default_pricing_dir
+
+    checked = args.checked or dt.datetime.now(dt.timezone.utc).date()
+    directory = args.out or default_pricing_dir()
+    try:
+        if args.dataset == "genai-prices":
+            result = importers.import_genai_prices(args.path, checked)
+        else:
+            if not args.path:
+                print("genai-cost: --from litellm needs PATH (the JSON file or a litellm wheel)", file=sys.stderr)
+                return EXIT_USAGE
+            result = importers.import_litellm(args.path, checked)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"genai-cost: cannot import {args.dataset} from {args.path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    path = importers.write_import(result, directory / "imported")
+    counts = importers.count_by_provider(result.models)
+    print(f"wrote {path}: {len(result.models)} models of {len(counts)} providers ({result.dataset} {result.version})")
+    for reason, count in sorted(result.skipped.items()):
+        print(f"  skipped {count}: {reason}")
+    code = _validate_paths([path])
+    if code:
+        return code
+    written = _write_snapshot(directory)
+    print(f"wrote {written}")
+    return 0
+
+
+def _write_snapshot(directory: Path) -> Path:
+    from .pricing import compiled
+    from .pricing.catalog import _catalog_files
+    from .pricing.files import read_pricing_file
+
+    files = {}
+    for path in _catalog_files(directory):
+        data = path.read_bytes()
+        files[path.relative_to(directory).as_posix()] = (
+            compiled.digest(data),
+            compiled.file_ir(read_pricing_file(path)),
+        )
+    return compiled.write_snapshot(directory, files)
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from .pricing import compiled
+    from .pricing.catalog import _catalog_files, default_pricing_dir
+
+    directory = args.dir or default_pricing_dir()
+    if args.check:
+        stale = compiled.snapshot_is_current(directory, _catalog_files(directory))
+        if stale:
+            print(f"compiled snapshot is stale for: {', '.join(stale)}; run `genai-cost pricing compile`")
+            return EXIT_USAGE
+        print("compiled snapshot is up to date")
+        return 0
+    print(f"wrote {_write_snapshot(directory)}")
+    return 0
+
+
+# -------------------------------------------------------------------- validate
+
+
+def _validate(args: argparse.Namespace) -> int:
+    code = _validate_paths(args.files)
+    if code or not args.with_catalog:
+        return code
+    from .pricing import Catalog, CatalogError
+
+    try:
+        Catalog.load(args.files)
+    except CatalogError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    print("valid together with the shipped catalog")
+    return 0
+
+
+def _validate_paths(paths: list[Path]) -> int:
+    from .pricing import CatalogError
+    from .pricing.files import read_pricing_file
+
+    problems: list[str] = []
+    models = 0
+    for path in paths:
+        try:
+            parsed = read_pricing_file(path)
+        except CatalogError as exc:
+            problems.extend(exc.problems)
+            continue
+        models += sum(len(p.models) for p in parsed.providers)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(problems)} error(s)", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"valid: {len(paths)} file(s), {models} model(s)")
+    return 0
+
+
+# ------------------------------------------------------------------------ list
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .pricing import Catalog
+
+    catalog = Catalog.load(args.pricing_file)
+    rows = []
+    for pricing_id, entry in sorted(catalog.models.items()):
+        if args.provider and entry.provider_id != (catalog.provider_id(args.provider) or args.provider):
+            continue
+        if args.model and args.model.lower() not in entry.model_id.lower():
+            continue
+        if args.origin and entry.origin != args.origin:
+            continue
+        period = entry.periods[-1]
+        rates = period.rates
+        rows.append(
+            {
+                "pricing_id": pricing_id,
+                "kind": entry.kind,
+                "origin": entry.origin,
+                "layer": catalog.layer_of(pricing_id),
+                "input": _per_m(rates.input),
+                "output": _per_m(rates.output),
+                "cache_read": _per_m(rates.cache_read),
+                "periods": len(entry.periods),
+                "source": period.source,
+                "checked": period.checked,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        print(
+            f"{row['pricing_id']:<60} {row['kind']:<10} {row['origin']:<13} "
+            f"in {_fmt(row['input'])} out {_fmt(row['output'])} cached {_fmt(row['cache_read'])}"
+        )
+    print(f"{len(rows)} entries (catalog {catalog.version}, {catalog.model_count} in all)")
+    return 0
+
+
+def _per_m(value: float | None) -> float | None:
+    return None if value is None else round(value * 1e6, 6)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+# ------------------------------------------------------------------------ diff
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .pricing.diff import disagreements
+
+    rows = disagreements(provider=args.provider, tolerance=args.tolerance)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        values = ", ".join(f"{source} {value:g}" for source, value in row["values"].items())
+        print(f"{row['provider']}/{row['model']} {row['rate']}: {values} -> catalog uses {row['chosen']} ({row['why']})")
+    print(f"{len(rows)} disagreement(s)")
+    return 0
