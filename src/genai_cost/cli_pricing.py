@@ -98,18 +98,22 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _write_snapshot(directory: Path) -> Path:
-    from .pricing import compiled
+    """Rewrite both compiled files: each source's IR, then the whole indexed catalog."""
+    from .pricing import Catalog, compiled
     from .pricing.catalog import _catalog_files
     from .pricing.files import read_pricing_file
 
+    sources = _catalog_files(directory)
     files = {}
-    for path in _catalog_files(directory):
-        data = path.read_bytes()
-        files[path.relative_to(directory).as_posix()] = (
-            compiled.digest(data),
-            compiled.file_ir(read_pricing_file(path)),
-        )
-    return compiled.write_snapshot(directory, files)
+    irs = []
+    for path in sources:
+        name = path.relative_to(directory).as_posix()
+        ir = compiled.file_ir(read_pricing_file(path))
+        files[name] = (compiled.digest(path.read_bytes()), ir)
+        irs.append((ir, f"catalog:{name}", False))
+    compiled.write_snapshot(directory, files)
+    catalog = Catalog(irs)
+    return compiled.write_state(directory, sources, catalog.compiled_state())
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -175,7 +179,7 @@ def _list(args: argparse.Namespace) -> int:
     from .pricing import Catalog
 
     catalog = Catalog.load(args.pricing_file)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pricing_id, entry in sorted(catalog.models.items()):
         if args.provider and entry.provider_id != (catalog.provider_id(args.provider) or args.provider):
             continue

@@ -21,6 +21,12 @@ from .usage import Role, SpanUsage
 
 AttributeValue = str | bool | int | float
 
+#: Provider-reported cost minus catalog cost (USD), when a span carries both.
+COST_REPORTED_DIFF = "gen_ai.cost.reported_diff_usd"
+#: Web-search fees and duration-priced (self-hosted GPU-second) cost, when non-zero.
+COST_SEARCH = "gen_ai.cost.search_usd"
+COST_COMPUTE = "gen_ai.cost.compute_usd"
+
 
 @dataclass(slots=True)
 class SpanCost:
@@ -49,19 +55,24 @@ class SpanPricer:
         self._version = catalog.version
 
     def price(
-        self, usage: SpanUsage, attributes: Mapping[str, object], start_time_ns: int | None
+        self,
+        usage: SpanUsage,
+        attributes: Mapping[str, object],
+        start_time_ns: int | None,
+        end_time_ns: int | None = None,
     ) -> SpanCost | None:
-        """The cost of a span, or ``None`` when the span is not billable work."""
+        """The cost of a span, or ``None`` when the span is not billable work.
+        ``end_time_ns`` gives the duration that prices self-hosted (per GPU-second) models."""
         role = usage.role
         if role is Role.LLM or role is Role.EMBEDDING:
-            return self._price_call(usage, start_time_ns)
+            return self._price_call(usage, start_time_ns, end_time_ns)
         if role is Role.TOOL or role is Role.RETRIEVAL:
             return self._price_tool(usage, attributes)
         return None
 
     # ----------------------------------------------------------------- calls
 
-    def _price_call(self, usage: SpanUsage, start_time_ns: int | None) -> SpanCost:
+    def _price_call(self, usage: SpanUsage, start_time_ns: int | None, end_time_ns: int | None = None) -> SpanCost:
         category = A.CATEGORY_EMBEDDING if usage.role is Role.EMBEDDING else A.CATEGORY_LLM
         if usage.invalid is not None:
             return self._unpriced(category, "invalid_usage", usage.invalid, usage)
@@ -87,6 +98,11 @@ class SpanPricer:
                     service_tier=usage.service_tier,
                     batch=usage.batch,
                     check=False,
+                    duration_s=(
+                        None
+                        if start_time_ns is None or end_time_ns is None
+                        else max(end_time_ns - start_time_ns, 0) / 1e9
+                    ),
                 )
                 if resolution.model.kind == "embedding":
                     category = A.CATEGORY_EMBEDDING
@@ -106,6 +122,7 @@ class SpanPricer:
             }
             if breakdown is not None:
                 attrs[A.COST_CATALOG] = float(breakdown.total_usd)
+                attrs[COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
                 attrs[A.COST_PRICING_ID] = breakdown.pricing_id
                 attrs[A.COST_PRICING_VERSION] = self._version
             return SpanCost(category, float(reported), tokens, attrs, None, *self._ids(usage))
@@ -118,6 +135,7 @@ class SpanPricer:
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
         if reported is not None:
             attrs[A.COST_REPORTED] = float(reported)
+            attrs[COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
         return SpanCost(category, breakdown.total_usd, tokens, attrs, None, *self._ids(usage))
 
     def _breakdown_attributes(self, b: CostBreakdown, category: str, source: str) -> dict[str, AttributeValue]:
@@ -136,6 +154,10 @@ class SpanPricer:
             attrs[A.COST_CACHE_WRITE] = float(b.cache_write_usd)
         if b.request_usd:
             attrs[A.COST_REQUEST] = float(b.request_usd)
+        if b.search_usd:
+            attrs[COST_SEARCH] = float(b.search_usd)
+        if b.compute_usd:
+            attrs[COST_COMPUTE] = float(b.compute_usd)
         if b.adjustments:
             attrs[A.COST_ADJUSTMENTS] = ",".join(b.adjustments)
         return attrs

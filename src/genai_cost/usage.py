@@ -181,6 +181,7 @@ class SpanUsage:
     """Everything billable that one span says about itself (treat as immutable;
     not frozen because frozen dataclasses are slow to build, once per span)."""
 
+    # Built positionally in _interpret: add new fields at the END only.
     role: Role
     operation: str | None = None
     provider: str | None = None
@@ -202,31 +203,49 @@ NOT_GENAI = SpanUsage(role=Role.NONE)
 
 
 def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) -> SpanUsage:
-    """Classify a span and read its usage. Never raises on attribute values."""
-    lookup = _KEYS.get
-    matches: list[tuple[tuple[int, int], str, object]] | None = None
-    for key, value in attributes.items():
-        spec = lookup(key)
-        if spec is not None:
-            if matches is None:
-                matches = []
-            matches.append((spec, key, value))
-    if matches is None:
+    """Classify a span and read its usage. Never raises on attribute values.
+
+    Spans from one instrumentation share their attribute keys, so the choice
+    of which key fills which slot is planned once per distinct key tuple and
+    memoised: the per-span work is then one lookup per *relevant* attribute.
+    """
+    shape = tuple(attributes)
+    plan = _PLANS.get(shape, _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = _plan(shape)
+        if len(_PLANS) >= _PLAN_LIMIT:
+            _PLANS.clear()
+        _PLANS[shape] = plan
+    if plan is None:
         return NOT_GENAI
     found: list[object] = [None] * _SLOTS
-    ranks: list[int] = [99] * _SLOTS
     keys: list[str | None] = [None] * _SLOTS
-    gated = False
-    for (slot, rank), key, value in matches:
-        if rank < ranks[slot]:
-            found[slot] = value
-            ranks[slot] = rank
-            keys[slot] = key
-            if slot not in _GENERIC_SLOTS:
-                gated = True
-    if not gated:
-        return NOT_GENAI
+    for slot, key in plan:
+        found[slot] = attributes[key]
+        keys[slot] = key
     return _interpret(found, keys, scope_name)
+
+
+_Plan = tuple[tuple[int, str], ...] | None
+_UNPLANNED: _Plan = ((-1, ""),)
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+_PLAN_LIMIT = 4096
+
+
+def _plan(shape: tuple[str, ...]) -> _Plan:
+    """(slot, key) for the best-ranked key of each slot present; ``None`` when
+    no key makes the span GenAI work."""
+    best: dict[int, tuple[int, str]] = {}
+    for key in shape:
+        spec = _KEYS.get(key)
+        if spec is None:
+            continue
+        slot, rank = spec
+        if slot not in best or rank < best[slot][0]:
+            best[slot] = (rank, key)
+    if not any(slot not in _GENERIC_SLOTS for slot in best):
+        return None
+    return tuple((slot, key) for slot, (_, key) in best.items())
 
 
 def _interpret(found: list[object], keys: list[str | None], scope_name: str | None) -> SpanUsage:
@@ -250,25 +269,25 @@ def _interpret(found: list[object], keys: list[str | None], scope_name: str | No
     usage: TokenUsage | None = None
     invalid: str | None = None
     convention = "inclusive"
-    if role in (Role.LLM, Role.EMBEDDING, Role.AGGREGATE) and (has_tokens or _any_tokens(found)):
+    if (role is Role.LLM or role is Role.EMBEDDING) and (has_tokens or _any_tokens(found)):
         try:
             usage, convention = _tokens(found, keys, provider, scope_name)
         except _BadValue as exc:
             invalid = str(exc)
-    return SpanUsage(
-        role=role,
-        operation=operation,
-        provider=provider,
-        model=model,
-        usage=usage,
-        invalid=invalid,
-        tool_name=tool_name,
-        data_source=_text(found[_DATA_SOURCE]),
-        reported_cost=reported,
-        reported_cost_key=reported_key,
-        service_tier=tier.lower() if tier else None,
-        batch=found[_BATCH] is True,
-        convention=convention,
+    return SpanUsage(  # positional: this runs once per GenAI span
+        role,
+        operation,
+        provider,
+        model,
+        usage,
+        invalid,
+        tool_name,
+        _text(found[_DATA_SOURCE]),
+        reported,
+        reported_key,
+        tier.lower() if tier else None,
+        found[_BATCH] is True,
+        convention,
     )
 
 

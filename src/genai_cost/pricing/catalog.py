@@ -22,6 +22,7 @@ Resolution rules, in order, each recorded in :attr:`Resolution.how` so that
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -77,6 +78,7 @@ IMPORT_ORDER = ("litellm", "genai-prices")
 
 #: Resolution layers: user files, then the curated catalog, then imported data.
 _RANK_OVERRIDE, _RANK_CURATED, _RANK_IMPORTED = 0, 1, 100
+_RANK_CLASSES = ((_RANK_OVERRIDE, _RANK_OVERRIDE), (_RANK_CURATED, _RANK_CURATED), (_RANK_IMPORTED, 1 << 30))
 
 _RawModel = tuple[str, list[Any], str, bool]  # provider id, model IR, file label, is_override
 
@@ -112,6 +114,8 @@ class _ProviderIndex:
     regional: tuple[tuple[str, float], ...]
     #: Strongest first: user files, curated, then imported datasets.
     layers: list[_Layer]
+    #: The rank of each layer (0 user files, 1 curated, >= 100 imported).
+    ranks: tuple[int, ...] = ()
 
 
 class Catalog:
@@ -126,11 +130,11 @@ class Catalog:
         files: Sequence[tuple[PricingFile | dict[str, Any], str, bool]],
         *,
         version: str = "unversioned",
+        _state: dict[str, Any] | None = None,
     ) -> None:
         """``files`` are (parsed file or its compiled IR, label, is_override),
-        lowest precedence first."""
+        lowest precedence first, laid over ``_state`` (a compiled catalog)."""
         self.version = version
-        self.sources = tuple(label for _, label, _ in files)
         self._providers: dict[str, _ProviderIndex] = {}
         self._aliases: dict[str, str] = {}
         self._tools: dict[str, ToolPricing] = {}
@@ -138,7 +142,19 @@ class Catalog:
         self._raw: dict[str, _RawModel] = {}
         self._built: dict[str, ModelPricing] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
-        self._compile(files)
+        # Build state: provider metadata, and per provider its layers by rank.
+        self._meta: dict[str, dict[str, Any]] = {}
+        self._layers: dict[str, dict[int, _Layer]] = {}
+        self._ids: dict[tuple[str, str], str] = {}
+        self._tool_defs: list[tuple[list[str], dict[str, Any], str, bool]] = []
+        sources: list[str] = []
+        if _state is not None:
+            self._restore(_state)
+            sources.extend(_state["sources"])
+        self._add_files(files, start=len(sources))
+        sources.extend(label for _, label, _ in files)
+        self.sources = tuple(sources)
+        self._finish()
         self._cache: dict[tuple[str | None, str], Resolution | PricingError] = {}
         self._cache_lock = threading.Lock()
 
@@ -154,21 +170,27 @@ class Catalog:
         """The shipped catalog (unless ``include_default=False``) overlaid with
         ``paths`` in order; a later file overrides an earlier one's entries.
 
+        The shipped catalog comes from its compiled snapshot when that matches
+        the files (see :mod:`.compiled`); otherwise the files are parsed.
         Every broken file is reported, not just the first.
         """
         problems: list[str] = []
         files: list[tuple[PricingFile | dict[str, Any], str, bool]] = []
         version = "unversioned"
+        state: dict[str, Any] | None = None
         if include_default:
             directory = default_pricing_dir()
             version = _read_version(directory)
-            snapshot = compiled.read_snapshot(directory)
-            for path in _catalog_files(directory):
-                name = path.relative_to(directory).as_posix()
-                try:
-                    files.append((_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
-                except CatalogError as exc:
-                    problems.extend(exc.problems)
+            catalog_files = _catalog_files(directory)
+            state = compiled.read_state(directory, catalog_files)
+            if state is None:
+                snapshot = compiled.read_snapshot(directory)
+                for path in catalog_files:
+                    name = path.relative_to(directory).as_posix()
+                    try:
+                        files.append((_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
+                    except CatalogError as exc:
+                        problems.extend(exc.problems)
         for raw in paths:
             path = Path(raw)
             candidates = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
@@ -179,45 +201,51 @@ class Catalog:
                     problems.extend(exc.problems)
         if problems:
             raise CatalogError(problems)
-        return cls(files, version=version)
+        return cls(files, version=version, _state=state)
 
-    def _compile(self, files: Sequence[tuple[PricingFile | dict[str, Any], str, bool]]) -> None:
-        # provider id -> model id (lower-cased) -> (rank, raw model); a later file
-        # replaces an earlier one's entry of the same id.
-        merged: dict[str, dict[str, tuple[int, _RawModel]]] = {}
-        meta: dict[str, dict[str, Any]] = {}
-        problems: list[str] = []
-        for position, (parsed, label, is_override) in enumerate(files):
+    def _add_files(self, files: Sequence[tuple[PricingFile | dict[str, Any], str, bool]], *, start: int) -> None:
+        """Lay files over what is already built. A later file's entry replaces
+        an earlier one's of the same id (the id keeps every name it had)."""
+        total = start + len(files)
+        for offset, (parsed, label, is_override) in enumerate(files):
             ir = parsed if isinstance(parsed, dict) else compiled.file_ir(parsed)
             if is_override:
                 rank = _RANK_OVERRIDE
             elif label.startswith("catalog:imported/"):
-                rank = _RANK_IMPORTED + len(files) - position
+                rank = _RANK_IMPORTED + total - (start + offset)
             else:
                 rank = _RANK_CURATED
             for provider in ir["providers"]:
                 provider_id = provider["id"]
-                meta[provider_id] = _merge_provider_meta(meta.get(provider_id), provider)
-                models = merged.setdefault(provider_id, {})
-                for model in provider["models"]:
-                    models[model[0].lower()] = (rank, (provider_id, model, label, is_override))
-            for tool in ir["tools"]:
-                compiled_tool = _compile_tool(tool, label, is_override)
-                for name in (tool["name"], *tool["aliases"]):
-                    self._tools[name.lower()] = compiled_tool
-            for provider_name, model_name, percent in ir["discounts"]:
-                key = (provider_name.lower(), model_name.lower() if model_name else None)
-                self._discounts[key] = 1.0 - percent / 100.0
-        for provider_id, provider in meta.items():
-            for fallback in provider["fallbacks"]:
-                if fallback not in meta:
-                    problems.append(f"provider {provider_id}: fallback {fallback!r} is not a provider in the catalog")
-            layers: dict[int, _Layer] = {}
-            for rank, raw in merged.get(provider_id, {}).values():
+                self._meta[provider_id] = _merge_provider_meta(self._meta.get(provider_id), provider)
+                layers = self._layers.setdefault(provider_id, {})
                 layer = layers.get(rank)
                 if layer is None:
-                    layer = layers[rank] = _Layer(raw[2])
-                self._index_model(layer, raw)
+                    layer = layers[rank] = _Layer(label)
+                for model in provider["models"]:
+                    key = (provider_id, model[0].lower())
+                    pricing_id = self._ids.get(key)
+                    if pricing_id is None:
+                        pricing_id = self._ids[key] = f"{provider_id}/{model[0]}"
+                    self._raw[pricing_id] = (provider_id, model, label, is_override)
+                    _index_model(layer, pricing_id, model)
+            for tool in ir["tools"]:
+                self._tool_defs.append(([tool["name"], *tool["aliases"]], tool, label, is_override))
+            for provider_name, model_name, percent in ir["discounts"]:
+                key2 = (provider_name.lower(), model_name.lower() if model_name else None)
+                self._discounts[key2] = 1.0 - percent / 100.0
+
+    def _finish(self) -> None:
+        problems: list[str] = []
+        for names, tool, label, is_override in self._tool_defs:
+            compiled_tool = _compile_tool(tool, label, is_override)
+            for name in names:
+                self._tools[name.lower()] = compiled_tool
+        for provider_id, provider in self._meta.items():
+            for fallback in provider["fallbacks"]:
+                if fallback not in self._meta:
+                    problems.append(f"provider {provider_id}: fallback {fallback!r} is not a provider in the catalog")
+            layers = self._layers.get(provider_id, {})
             for layer in layers.values():
                 layer.by_prefix.sort(key=lambda item: -len(item[0]))
             self._providers[provider_id] = _ProviderIndex(
@@ -227,27 +255,44 @@ class Catalog:
                 fallbacks=tuple(provider["fallbacks"]),
                 regional=tuple(sorted(provider["regional_prefixes"].items(), key=lambda kv: -len(kv[0]))),
                 layers=[layers[rank] for rank in sorted(layers)],
+                ranks=tuple(sorted(layers)),
             )
             for alias in (provider_id, *provider["aliases"]):
                 self._aliases[alias.lower()] = provider_id
         if problems:
             raise CatalogError(problems)
 
-    def _index_model(self, layer: _Layer, raw: _RawModel) -> None:
-        provider_id, model, _, _ = raw
-        pricing_id = f"{provider_id}/{model[0]}"
-        self._raw[pricing_id] = raw
-        exact = layer.exact
-        for name in (model[0].lower(), *(n.lower() for n in model[3])):
-            bucket = exact.get(name)
-            if bucket is None:
-                exact[name] = [pricing_id]
-            elif pricing_id not in bucket:
-                bucket.append(pricing_id)
-        for name in model[4]:
-            layer.by_prefix.append((name.lower(), pricing_id))
-        for pattern in model[5]:
-            layer.by_regex.append((pattern, pricing_id))
+    def compiled_state(self) -> dict[str, Any]:
+        """This catalog's build state as plain data (for the compiled snapshot)."""
+        return {
+            "sources": list(self.sources),
+            "meta": self._meta,
+            "layers": {
+                provider_id: [
+                    [rank, layer.label, layer.exact, layer.by_prefix, layer.by_regex]
+                    for rank, layer in sorted(layers.items())
+                ]
+                for provider_id, layers in self._layers.items()
+            },
+            "raw": {pricing_id: list(raw) for pricing_id, raw in self._raw.items()},
+            "tools": [list(item) for item in self._tool_defs],
+            "discounts": [[p, m, factor] for (p, m), factor in self._discounts.items()],
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self._meta = state["meta"]
+        self._layers = {
+            provider_id: {
+                rank: _Layer(label, exact, [(p[0], p[1]) for p in prefixes], [(r[0], r[1]) for r in regexes])
+                for rank, label, exact, prefixes, regexes in layers
+            }
+            for provider_id, layers in state["layers"].items()
+        }
+        raw = state["raw"]
+        self._raw = {pricing_id: (v[0], v[1], v[2], v[3]) for pricing_id, v in raw.items()}
+        self._ids = {(value[0], value[1][0].lower()): pricing_id for pricing_id, value in raw.items()}
+        self._tool_defs = [(t[0], t[1], t[2], t[3]) for t in state["tools"]]
+        self._discounts = {(p, m): factor for p, m, factor in state["discounts"]}
 
     def entry(self, pricing_id: str) -> ModelPricing:
         """The entry of ``pricing_id`` (``openai/gpt-4o``); ``KeyError`` if none.
@@ -413,22 +458,26 @@ class Catalog:
             for fallback in self._providers[candidate].fallbacks:
                 if fallback not in chain:
                     chain.append(fallback)
-        for position, candidate in enumerate(chain):
-            variants = [name]
-            if position > 0:
-                variants += _fallback_variants(name, candidate)
-            for variant in variants:
-                found = self._match_in(self._providers[candidate], variant)
-                if found is None:
-                    continue
-                entry, rule = found
+        # User files beat the curated catalog, which beats imported data, across the
+        # whole chain: a curated fallback (Bedrock -> Anthropic) wins over an
+        # imported entry of the serving provider itself.
+        for low, high in _RANK_CLASSES:
+            for position, candidate in enumerate(chain):
+                variants = [name]
                 if position > 0:
-                    how.append(f"{provider_id} has no entry; served models of {candidate}")
-                how.append(rule)
-                factor, discount_note = self._discount(provider_id, entry)
-                if discount_note:
-                    adjustments.append(discount_note)
-                return Resolution(entry, "; ".join(how), multiplier * factor, tuple(adjustments))
+                    variants += _fallback_variants(name, candidate)
+                for variant in variants:
+                    found = self._match_in(self._providers[candidate], variant, low, high)
+                    if found is None:
+                        continue
+                    entry, rule = found
+                    if position > 0:
+                        how.append(f"{provider_id} has no entry; served models of {candidate}")
+                    how.append(rule)
+                    factor, discount_note = self._discount(provider_id, entry)
+                    if discount_note:
+                        adjustments.append(discount_note)
+                    return Resolution(entry, "; ".join(how), multiplier * factor, tuple(adjustments))
         raise UnknownModelError(f"model {name!r} is not in the pricing catalog for provider {provider_id}")
 
     def _resolve_anywhere(self, name: str, original: str, how: list[str]) -> Resolution:
@@ -451,12 +500,16 @@ class Catalog:
         factor, note = self._discount(entry.provider_id, entry)
         return Resolution(entry, "; ".join(how), factor, (note,) if note else ())
 
-    def _match_in(self, index: _ProviderIndex, name: str) -> tuple[ModelPricing, str] | None:
+    def _match_in(
+        self, index: _ProviderIndex, name: str, low: int = 0, high: int = 1 << 30
+    ) -> tuple[ModelPricing, str] | None:
         """The best match of ``name`` among a provider's entries: layer by layer
         (user files, curated, imported), and within a layer an exact name, the
         name without a date suffix, the longest prefix, then patterns in order."""
         undated = _DATE_SUFFIX.sub("", name)
-        for layer in index.layers:
+        for rank, layer in zip(index.ranks, index.layers, strict=True):
+            if rank < low or rank > high:
+                continue
             where = f"{index.entry_id} ({layer.label})"
             candidates = layer.exact.get(name)
             rule = f"exact name {name!r} in {where}"
@@ -499,6 +552,20 @@ def default_pricing_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[3] / "pricing"
+
+
+def _index_model(layer: _Layer, pricing_id: str, model: list[Any]) -> None:
+    exact = layer.exact
+    for name in (model[0].lower(), *(n.lower() for n in model[3])):
+        bucket = exact.get(name)
+        if bucket is None:
+            exact[name] = [pricing_id]
+        elif pricing_id not in bucket:
+            bucket.append(pricing_id)
+    for name in model[4]:
+        layer.by_prefix.append((name.lower(), pricing_id))
+    for pattern in model[5]:
+        layer.by_regex.append((pattern, pricing_id))
 
 
 def _catalog_files(directory: Path) -> list[Path]:
@@ -547,7 +614,7 @@ def _read_version(directory: Path) -> str:
 
 def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     if old is None:
-        return new
+        return {**new, "models": []}
     return {
         "id": old["id"],
         "name": new["name"] or old["name"],
@@ -565,7 +632,10 @@ def _union(first: list[str], second: list[str]) -> list[str]:
 
 
 def _build_model(pricing_id: str, provider_id: str, model: list[Any], label: str, is_override: bool) -> ModelPricing:
-    periods = tuple(_build_period(p) for p in model[6])
+    raw_periods = model[6]
+    if isinstance(raw_periods, str):  # kept as text in the compiled state until first use
+        raw_periods = json.loads(raw_periods)
+    periods = tuple(_build_period(p) for p in raw_periods)
     return ModelPricing(
         pricing_id=pricing_id,
         provider_id=provider_id,

@@ -28,8 +28,11 @@ if TYPE_CHECKING:
     from .schema import PricePeriod, PricingFile, RateSet, ServiceTierPrice
 
 #: Bump when the IR layout changes: an old snapshot is then ignored.
-IR_FORMAT = 2
-SNAPSHOT_NAME = "compiled.json"
+IR_FORMAT = 3
+#: The whole shipped catalog, indexed, with the digest of every source file.
+STATE_NAME = "compiled.json"
+#: Each source file's IR alone: used to rebuild quickly when only some files changed.
+SNAPSHOT_NAME = "compiled-files.json"
 
 FileIR = dict[str, Any]
 RatesIR = list[float | None]
@@ -160,16 +163,51 @@ def write_snapshot(directory: Path, files: dict[str, tuple[str, FileIR]]) -> Pat
     return path
 
 
+def _digests(directory: Path, sources: list[Path]) -> dict[str, str]:
+    return {path.relative_to(directory).as_posix(): digest(path.read_bytes()) for path in sources}
+
+
+def read_state(directory: Path, sources: list[Path]) -> dict[str, Any] | None:
+    """The compiled catalog state, if it was compiled from exactly these files."""
+    try:
+        raw = json.loads((directory / STATE_NAME).read_bytes())
+        if raw.get("format") != IR_FORMAT or raw.get("digests") != _digests(directory, sources):
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    state: dict[str, Any] = raw["state"]
+    return state
+
+
+def write_state(directory: Path, sources: list[Path], state: dict[str, Any]) -> Path:
+    """Write the compiled state; model price periods are kept as JSON text and
+    decoded only when a model is first used (most never are in one process)."""
+    raw_models = state["raw"]
+    lazy = {}
+    for pricing_id in sorted(raw_models):
+        provider_id, model, label, is_override = raw_models[pricing_id]
+        body = list(model)
+        body[3] = body[4] = body[5] = []  # the match rules live in the layers' indexes
+        if not isinstance(body[6], str):
+            body[6] = json.dumps(body[6], separators=(",", ":"), sort_keys=True)
+        lazy[pricing_id] = [provider_id, body, label, is_override]
+    document = {
+        "format": IR_FORMAT,
+        "digests": _digests(directory, sources),
+        "state": {**state, "raw": lazy},
+    }
+    path = directory / STATE_NAME
+    path.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
 def snapshot_is_current(directory: Path, sources: list[Path]) -> list[str]:
-    """Names of the source files the snapshot does not match (empty: current)."""
-    cached = read_snapshot(directory)
-    stale = []
-    wanted = set()
-    for path in sources:
-        name = path.relative_to(directory).as_posix()
-        wanted.add(name)
-        entry = cached.get(name)
-        if entry is None or entry[0] != digest(path.read_bytes()):
-            stale.append(name)
-    stale.extend(sorted(set(cached) - wanted))
+    """Names of the source files the compiled state does not match (empty: current)."""
+    try:
+        recorded = json.loads((directory / STATE_NAME).read_bytes()).get("digests", {})
+    except (OSError, ValueError, AttributeError):
+        recorded = {}
+    current = _digests(directory, sources)
+    stale = [name for name, sha in current.items() if recorded.get(name) != sha]
+    stale.extend(sorted(set(recorded) - set(current)))
     return stale

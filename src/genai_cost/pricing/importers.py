@@ -161,7 +161,8 @@ class ImportResult:
                 if model.kind != "chat":
                     out.append(f"        kind: {model.kind}")
                 out.append(f"        origin: {self.dataset}")
-                match = {k: v for k, v in (("exact", model.exact), ("prefix", model.prefix), ("regex", model.regex)) if v}
+                rules = (("exact", model.exact), ("prefix", model.prefix), ("regex", model.regex))
+                match = {k: v for k, v in rules if v}
                 if match:
                     out.append(f"        match: {json.dumps(match)}")
                 out.append("        prices:")
@@ -269,13 +270,13 @@ def _gp_clause(clause: Any) -> str:
     """A genai-prices match clause as a full-match regex."""
     name = type(clause).__name__
     if name == "ClauseEquals":
-        return re.escape(clause.equals.lower())
+        return re.escape(str(clause.equals).lower())
     if name == "ClauseStartsWith":
-        return re.escape(clause.starts_with.lower()) + ".*"
+        return re.escape(str(clause.starts_with).lower()) + ".*"
     if name == "ClauseEndsWith":
-        return ".*" + re.escape(clause.ends_with.lower())
+        return ".*" + re.escape(str(clause.ends_with).lower())
     if name == "ClauseContains":
-        return ".*" + re.escape(clause.contains.lower()) + ".*"
+        return ".*" + re.escape(str(clause.contains).lower()) + ".*"
     if name == "ClauseRegex":
         return f".*(?:{clause.regex}).*"
     if name == "ClauseOr":
@@ -451,8 +452,10 @@ _LL_KEY = re.compile(
 )
 _LL_TIERS = {"batches": "batch", "flex": "flex", "priority": "priority"}
 #: Keys that describe the model, not its price.
-_LL_INFO_KEYS = re.compile(r"^(max_|supports_|litellm_provider|mode|source|deprecation_date|supported_|metadata|tpm|rpm|"
-                           r"output_vector_size|comment|display_name|notes|tool_use_system_prompt_tokens)")
+_LL_INFO_KEYS = re.compile(
+    r"^(max_|supports_|litellm_provider|mode|source|deprecation_date|supported_|metadata|tpm|rpm|"
+    r"output_vector_size|comment|display_name|notes|tool_use_system_prompt_tokens)"
+)
 
 
 def import_litellm(path: str | Path, checked: dt.date) -> ImportResult:

@@ -209,6 +209,25 @@ class Discount(_Strict):
     percent: Annotated[float, Field(gt=0, le=100)]
 
 
+class InfrastructureCost(_Strict):
+    """Infrastructure allocated to each trace (read by :mod:`genai_cost.layers`):
+    ``monthly_usd / monthly_traces`` per trace, or, with ``allocation: per_second``,
+    that share times ``trace seconds / average_trace_seconds``."""
+
+    monthly_usd: NonNegative
+    monthly_traces: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    allocation: Literal["per_trace", "per_second"] = "per_trace"
+    average_trace_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 120.0
+    source: str | None = None
+
+
+class HumanEscalationCost(_Strict):
+    """A fixed cost per hand-off to a person (read by :mod:`genai_cost.layers`)."""
+
+    per_escalation: NonNegative
+    source: str | None = None
+
+
 class PricingFile(_Strict):
     """One pricing file: any mix of providers, tools and discounts."""
 
@@ -217,6 +236,9 @@ class PricingFile(_Strict):
     providers: list[ProviderEntry] = Field(default_factory=list)
     tools: list[ToolEntry] = Field(default_factory=list)
     discounts: list[Discount] = Field(default_factory=list)
+    #: Cost layers that are not per span (genai_cost.layers); the last file that sets one wins.
+    infrastructure: InfrastructureCost | None = None
+    human_escalation: HumanEscalationCost | None = None
 
 
 def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:

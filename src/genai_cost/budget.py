@@ -1,0 +1,367 @@
+"""Per-trace budgets: the running spend of a trace, readable in-process, and
+hard limits the agent checks before its next step.
+
+A :class:`Budget` is a :class:`~genai_cost.processor.CostListener`: the span
+processor tells it about every priced (or unpriced) span as the span ends, on
+the thread that ended it, so the spend is current the moment a model call
+returns (it does not wait for the batch exporter). The agent asks before each
+step::
+
+    from genai_cost import BudgetExceededError, check_budget
+
+    with tracer.start_as_current_span("invoke_agent research"):
+        for step in plan:
+            check_budget()          # raises BudgetExceededError once a limit is hit
+            run(step)
+
+Limits, all per trace (``GENAI_COST_BUDGET_*``, see :meth:`BudgetLimits.from_env`):
+
+* ``max_cost_usd``: hit when the trace's spend reaches it (``spend >= limit``);
+* ``max_llm_calls``: hit when the trace has made that many LLM calls (so a
+  check before the next call stops call number ``limit + 1``);
+* ``max_tokens_per_call``: hit by any single LLM call whose input + output
+  tokens exceed it.
+
+When a span hits a limit, the span gets an event ``gen_ai.cost.budget_exceeded``
+(attributes ``gen_ai.cost.budget.limit``, ``.limit_value``, ``.spend``) and the
+attribute ``gen_ai.cost.budget.limit``; the budget-hit counter counts it. The
+span path never raises: only :meth:`Budget.check` / :func:`check_budget` do.
+
+State is bounded: a trace's ledger expires after ``idle_timeout_s`` without a
+new span, and the oldest go first past ``max_traces``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import Event, ReadableSpan
+
+from . import attributes as A
+from .pricer import SpanCost
+from .processor import SpanAnnotations
+from .usage import SpanUsage
+
+_log = logging.getLogger("genai_cost")
+
+#: Called with (limit name, spend at the crossing, the limit's value).
+ExceededCallback = Callable[[str, float, float], None]
+
+
+class BudgetExceededError(RuntimeError):
+    """A per-trace budget limit was hit. ``limit`` is its name (``max_cost_usd``,
+    ``max_llm_calls``, ``max_tokens_per_call``), ``spend`` the value that hit it
+    (USD, calls or tokens), ``limit_value`` the limit."""
+
+    def __init__(self, limit: str, spend: float, limit_value: float, trace_id: int | None = None) -> None:
+        self.limit = limit
+        self.spend = spend
+        self.limit_value = limit_value
+        self.trace_id = trace_id
+        where = f" in trace {trace_id:032x}" if trace_id else ""
+        if limit == A.BUDGET_MAX_COST:
+            detail = f"spent ${spend:.6f} of a ${limit_value:.6f} budget"
+        elif limit == A.BUDGET_MAX_LLM_CALLS:
+            detail = f"made {spend:g} LLM calls, the limit is {limit_value:g}"
+        else:
+            detail = f"one LLM call used {spend:g} tokens, the limit is {limit_value:g} per call"
+        super().__init__(f"genai-cost budget {limit} hit{where}: {detail}")
+
+
+@dataclass(frozen=True)
+class BudgetLimits:
+    """Per-trace limits; ``None`` means no limit.
+
+    =========================================  ==========================================
+    ``GENAI_COST_BUDGET_MAX_COST_USD``          spend per trace, USD (e.g. ``0.50``)
+    ``GENAI_COST_BUDGET_MAX_LLM_CALLS``         LLM calls per trace (e.g. ``10``)
+    ``GENAI_COST_BUDGET_MAX_TOKENS_PER_CALL``   input + output tokens of one LLM call
+    =========================================  ==========================================
+    """
+
+    max_cost_usd: float | None = None
+    max_llm_calls: int | None = None
+    max_tokens_per_call: int | None = None
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        for name in A.BUDGET_LIMITS:
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value <= 0):
+                raise ValueError(f"{name} must be a positive number, not {value!r}")
+
+    @property
+    def any(self) -> bool:
+        return self.max_cost_usd is not None or self.max_llm_calls is not None or self.max_tokens_per_call is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BudgetLimits:
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def read(name: str, integer: bool) -> float | None:
+            raw = env.get(name)
+            if raw is None or not raw.strip():
+                return None
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not (math.isfinite(value) and value > 0) or (integer and value != int(value)):
+                kind = "a positive whole number" if integer else "a positive number"
+                problems.append(f"{name}={raw!r}: expected {kind}; no such limit is set")
+                return None
+            return value
+
+        cost = read("GENAI_COST_BUDGET_MAX_COST_USD", integer=False)
+        calls = read("GENAI_COST_BUDGET_MAX_LLM_CALLS", integer=True)
+        tokens = read("GENAI_COST_BUDGET_MAX_TOKENS_PER_CALL", integer=True)
+        for problem in problems:
+            _log.error("genai-cost configuration: %s", problem)
+        return cls(
+            max_cost_usd=cost,
+            max_llm_calls=None if calls is None else int(calls),
+            max_tokens_per_call=None if tokens is None else int(tokens),
+            problems=tuple(problems),
+        )
+
+
+@dataclass(frozen=True)
+class TraceSpend:
+    """A snapshot of one trace's running spend in this process."""
+
+    trace_id: int
+    cost_usd: float = 0.0
+    by_category: Mapping[str, float] = field(default_factory=dict)
+    llm_calls: int = 0
+    #: The most tokens (input + output) any one LLM call of the trace used.
+    max_call_tokens: int = 0
+    unpriced_spans: int = 0
+    #: Limits hit so far: name -> (value that hit it, the limit).
+    exceeded: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def remaining_usd(self, limits: BudgetLimits) -> float | None:
+        if limits.max_cost_usd is None:
+            return None
+        return max(limits.max_cost_usd - self.cost_usd, 0.0)
+
+
+class _Ledger:
+    __slots__ = ("by_category", "cost_usd", "exceeded", "last_update", "llm_calls", "max_call_tokens", "unpriced")
+
+    def __init__(self) -> None:
+        self.cost_usd = 0.0
+        self.by_category: dict[str, float] = {}
+        self.llm_calls = 0
+        self.max_call_tokens = 0
+        self.unpriced = 0
+        self.exceeded: dict[str, tuple[float, float]] = {}
+        self.last_update = 0.0
+
+
+class Budget:
+    """Running spend per trace and the limits it is held to. Thread-safe.
+
+    Attach it to the processor (``CostSpanProcessor(..., listeners=[budget])``;
+    the zero-code configurator does this from ``GENAI_COST_BUDGET_*``), then
+    call :meth:`check` (or :func:`check_budget` for the default budget).
+    """
+
+    def __init__(
+        self,
+        limits: BudgetLimits | None = None,
+        *,
+        max_cost_usd: float | None = None,
+        max_llm_calls: int | None = None,
+        max_tokens_per_call: int | None = None,
+        idle_timeout_s: float = 600.0,
+        max_traces: int = 10_000,
+        on_exceeded: ExceededCallback | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limits is None:
+            limits = BudgetLimits(max_cost_usd, max_llm_calls, max_tokens_per_call)
+        elif max_cost_usd is not None or max_llm_calls is not None or max_tokens_per_call is not None:
+            raise ValueError("give either limits or the max_* keywords, not both")
+        if idle_timeout_s <= 0 or max_traces < 1:
+            raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
+        self.limits = limits
+        self._idle = idle_timeout_s
+        self._max = max_traces
+        self._clock = clock
+        self._callbacks: tuple[ExceededCallback, ...] = (on_exceeded,) if on_exceeded else ()
+        self._ledgers: OrderedDict[int, _Ledger] = OrderedDict()
+        self._lock = threading.Lock()
+        #: Limits hit since start, all traces (self-observability).
+        self.hits = 0
+
+    def add_exceeded_callback(self, callback: ExceededCallback) -> None:
+        self._callbacks = (*self._callbacks, callback)
+
+    @property
+    def open_traces(self) -> int:
+        return len(self._ledgers)
+
+    # ------------------------------------------------------------ CostListener
+
+    def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
+        context = span.context
+        if context is None:
+            return None
+        limits = self.limits
+        usd = cost.total_usd if cost.unpriced_reason is None and cost.total_usd is not None else 0.0
+        call_tokens = 0
+        is_llm = cost.category == A.CATEGORY_LLM
+        if is_llm and cost.usage is not None:
+            call_tokens = cost.usage.input_tokens + cost.usage.output_tokens
+        crossed: list[tuple[str, float, float]] = []
+        with self._lock:
+            now = self._clock()
+            ledger = self._ledgers.get(context.trace_id)
+            if ledger is None:
+                ledger = self._ledgers[context.trace_id] = _Ledger()
+                self._expire(now)
+            else:
+                self._ledgers.move_to_end(context.trace_id)
+            ledger.last_update = now
+            if usd:
+                ledger.cost_usd += usd
+                ledger.by_category[cost.category] = ledger.by_category.get(cost.category, 0.0) + usd
+            if cost.unpriced_reason is not None:
+                ledger.unpriced += 1
+            if is_llm:
+                ledger.llm_calls += 1
+                if call_tokens > ledger.max_call_tokens:
+                    ledger.max_call_tokens = call_tokens
+            exceeded = ledger.exceeded
+            if (
+                limits.max_cost_usd is not None
+                and A.BUDGET_MAX_COST not in exceeded
+                and ledger.cost_usd >= limits.max_cost_usd
+            ):
+                crossed.append((A.BUDGET_MAX_COST, ledger.cost_usd, limits.max_cost_usd))
+            if (
+                limits.max_llm_calls is not None
+                and is_llm
+                and A.BUDGET_MAX_LLM_CALLS not in exceeded
+                and ledger.llm_calls >= limits.max_llm_calls
+            ):
+                crossed.append((A.BUDGET_MAX_LLM_CALLS, float(ledger.llm_calls), float(limits.max_llm_calls)))
+            if limits.max_tokens_per_call is not None and call_tokens > limits.max_tokens_per_call:
+                # Every oversized call is a hit of its own; check() reports the first.
+                crossed.append((A.BUDGET_MAX_TOKENS_PER_CALL, float(call_tokens), float(limits.max_tokens_per_call)))
+            for name, spend, limit in crossed:
+                exceeded.setdefault(name, (spend, limit))
+            if crossed:
+                self.hits += len(crossed)
+        if not crossed:
+            return None
+        for name, spend, limit in crossed:
+            for callback in self._callbacks:
+                try:
+                    callback(name, spend, limit)
+                except Exception:
+                    _log.exception("genai-cost: budget callback failed")
+        timestamp = span.end_time
+        events = [
+            Event(
+                A.BUDGET_EVENT,
+                {A.BUDGET_LIMIT_ATTR: name, A.BUDGET_LIMIT_VALUE_ATTR: limit, A.BUDGET_SPEND_ATTR: spend},
+                timestamp=timestamp,
+            )
+            for name, spend, limit in crossed
+        ]
+        return SpanAnnotations({A.BUDGET_LIMIT_ATTR: ",".join(name for name, _, _ in crossed)}, events)
+
+    # ----------------------------------------------------------------- queries
+
+    def spend(self, trace_id: int | None = None) -> TraceSpend | None:
+        """The running spend of ``trace_id`` (default: the trace of the current
+        OpenTelemetry context); ``None`` outside any trace. A trace with no
+        priced span yet has zero spend."""
+        if trace_id is None:
+            trace_id = current_trace_id()
+            if trace_id is None:
+                return None
+        with self._lock:
+            ledger = self._ledgers.get(trace_id)
+            if ledger is None:
+                return TraceSpend(trace_id)
+            return TraceSpend(
+                trace_id=trace_id,
+                cost_usd=ledger.cost_usd,
+                by_category=dict(ledger.by_category),
+                llm_calls=ledger.llm_calls,
+                max_call_tokens=ledger.max_call_tokens,
+                unpriced_spans=ledger.unpriced,
+                exceeded=dict(ledger.exceeded),
+            )
+
+    def check(self, trace_id: int | None = None) -> TraceSpend | None:
+        """Raise :class:`BudgetExceededError` if the trace has hit a limit;
+        otherwise return its spend (``None`` outside any trace)."""
+        spent = self.spend(trace_id)
+        if spent is not None and spent.exceeded:
+            for name in A.BUDGET_LIMITS:  # a stable order: cost first
+                found = spent.exceeded.get(name)
+                if found is not None:
+                    raise BudgetExceededError(name, found[0], found[1], spent.trace_id)
+        return spent
+
+    def forget(self, trace_id: int) -> None:
+        """Drop a trace's ledger (it also expires by itself)."""
+        with self._lock:
+            self._ledgers.pop(trace_id, None)
+
+    def _expire(self, now: float) -> None:
+        ledgers = self._ledgers
+        while ledgers:
+            trace_id, oldest = next(iter(ledgers.items()))
+            if len(ledgers) <= self._max and now - oldest.last_update < self._idle:
+                break
+            del ledgers[trace_id]
+
+
+def current_trace_id() -> int | None:
+    """The trace id of the current OpenTelemetry context, or ``None``."""
+    context = trace_api.get_current_span().get_span_context()
+    return context.trace_id if context.is_valid else None
+
+
+# ------------------------------------------------------------ the default budget
+
+_default: Budget | None = None
+
+
+def set_default_budget(budget: Budget | None) -> None:
+    """The budget :func:`check_budget` and :func:`current_spend` use (the
+    zero-code configurator sets one up from ``GENAI_COST_BUDGET_*``)."""
+    global _default
+    _default = budget
+
+
+def get_default_budget() -> Budget | None:
+    return _default
+
+
+def current_spend(trace_id: int | None = None) -> TraceSpend | None:
+    """The running spend of the current trace by the default budget, or ``None``
+    when there is no default budget or no current trace."""
+    budget = _default
+    return None if budget is None else budget.spend(trace_id)
+
+
+def check_budget(trace_id: int | None = None) -> TraceSpend | None:
+    """Raise :class:`BudgetExceededError` once the current trace (or ``trace_id``)
+    has hit a limit of the default budget; otherwise return its spend. Without a
+    default budget, or outside a trace, it returns ``None`` and never raises."""
+    budget = _default
+    return None if budget is None else budget.check(trace_id)

@@ -1,0 +1,265 @@
+"""Cost layers beyond model tokens that are not in the per-span catalog.
+
+The five cost layers of an agent (LLM tokens, tools and external APIs,
+embeddings and vector search, infrastructure, human escalation) each get their
+own ``gen_ai.cost.category`` and their own part of the trace totals
+(``gen_ai.trace.cost.<category>_usd``):
+
+* ``llm``, ``embedding``: token-priced from the catalog (:mod:`genai_cost.pricer`);
+* ``tool``, ``retrieval``: catalog ``tools:`` entries, per call plus per unit
+  read from a span attribute; a tool or vector-store span with no price is
+  flagged ``unknown_tool`` (:mod:`genai_cost.pricer`);
+* ``infra`` (this module, :class:`InfraCostLayer`): a monthly infrastructure
+  cost spread over traces, either evenly (``per_trace``) or in proportion to
+  the trace's duration (``per_second``). It exists only per trace, so it is
+  added to the totals on the local root span, never to a span of its own;
+* ``human`` (this module, :class:`HumanEscalationLayer`): a fixed cost per
+  hand-off to a person, marked by the span attribute
+  ``gen_ai.escalation.human = true`` or by a span event named
+  ``gen_ai.escalation.human``.
+
+Both are configured by ``GENAI_COST_INFRA_*`` / ``GENAI_COST_HUMAN_ESCALATION_USD``
+environment variables or by the ``infrastructure:`` / ``human_escalation:``
+sections of a pricing file (environment wins). See ``docs/cost-layers.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from . import attributes as A
+from .pricer import AttributeValue, SpanCost
+from .rollup import TraceTotals
+
+_log = logging.getLogger("genai_cost")
+
+Allocation = Literal["per_trace", "per_second"]
+
+#: The article's assumed average conversation, in seconds.
+DEFAULT_AVERAGE_TRACE_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class InfraAllocation:
+    """``monthly_usd`` of shared infrastructure spread over ``monthly_traces``.
+
+    ``per_trace``: every trace gets ``monthly_usd / monthly_traces``.
+    ``per_second``: a trace gets that share times ``duration / average_trace_seconds``
+    (a 60-second conversation against a 120-second average gets half a share).
+    """
+
+    monthly_usd: float
+    monthly_traces: float
+    allocation: Allocation = "per_trace"
+    average_trace_seconds: float = DEFAULT_AVERAGE_TRACE_SECONDS
+
+    def __post_init__(self) -> None:
+        if not (self.monthly_usd >= 0 and self.monthly_traces > 0 and self.average_trace_seconds > 0):
+            raise ValueError("monthly_usd must be >= 0, monthly_traces and average_trace_seconds > 0")
+        if self.allocation not in ("per_trace", "per_second"):
+            raise ValueError(f"allocation must be per_trace or per_second, not {self.allocation!r}")
+
+    @property
+    def per_trace_usd(self) -> float:
+        return self.monthly_usd / self.monthly_traces
+
+    def cost(self, duration_s: float | None = None) -> float:
+        """The share of one trace; ``duration_s`` is used only by ``per_second``
+        (an unknown duration counts as an average trace)."""
+        share = self.per_trace_usd
+        if self.allocation == "per_trace" or duration_s is None:
+            return share
+        return share * max(duration_s, 0.0) / self.average_trace_seconds
+
+
+class InfraCostLayer:
+    """A :class:`~genai_cost.rollup.TraceCostLayer`: adds the trace's infrastructure
+    share to its totals (``gen_ai.trace.cost.infra_usd``) when the local root passes.
+
+    The duration is the local root span's (in a distributed trace, the part of it
+    that ran in this process)."""
+
+    def __init__(self, allocation: InfraAllocation) -> None:
+        self.allocation = allocation
+
+    def trace_costs(self, root: ReadableSpan, totals: TraceTotals) -> Mapping[str, float] | None:
+        duration: float | None = None
+        start, end = root.start_time, root.end_time
+        if start is not None and end is not None and end >= start:
+            duration = (end - start) / 1e9
+        return {A.CATEGORY_INFRA: self.allocation.cost(duration)}
+
+
+class HumanEscalationLayer:
+    """A :class:`~genai_cost.processor.SpanCostLayer`: ``per_escalation`` USD for
+    each hand-off to a person.
+
+    A span is a hand-off when it carries ``gen_ai.escalation.human = true``
+    (one escalation) or events named ``gen_ai.escalation.human`` (one per event;
+    the attribute and events together still count as the events). The marker
+    is honoured on spans that have no cost of their own (agent, workflow or
+    plain application spans); on a span already priced as an LLM or tool call
+    it is not, so put it on the agent span or a span of its own. A hand-off
+    modelled as a tool call is priced from the catalog instead: give the tool
+    ``category: human``.
+    """
+
+    def __init__(self, per_escalation: float, *, version: str = "config") -> None:
+        if not per_escalation >= 0:
+            raise ValueError("per_escalation must be >= 0")
+        self.per_escalation = float(per_escalation)
+        self._version = version
+
+    def escalations(self, span: ReadableSpan, attributes: Mapping[str, object]) -> int:
+        marked = attributes.get(A.HUMAN_ESCALATION_ATTR)
+        count = 1 if marked is True or (isinstance(marked, str) and marked.strip().lower() == "true") else 0
+        # Read the events without the tuple copy ``span.events`` makes: this runs on every span.
+        events = getattr(span, "_events", None)
+        if events is None:
+            events = span.events
+        if events:
+            named = sum(1 for event in events if event.name == A.HUMAN_ESCALATION_EVENT)
+            if named:
+                count = named
+        return count
+
+    def price_span(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
+        count = self.escalations(span, attributes)
+        if not count:
+            return None
+        usd = float(self.per_escalation * count)
+        attrs: dict[str, AttributeValue] = {
+            A.COST_TOTAL: usd,
+            A.COST_CATEGORY: A.CATEGORY_HUMAN,
+            A.COST_SOURCE: A.SOURCE_OVERRIDE,
+            A.COST_PRICING_ID: "human/escalation",
+            A.COST_PRICING_VERSION: self._version,
+            A.COST_ESCALATIONS: count,
+        }
+        return SpanCost(A.CATEGORY_HUMAN, usd, None, attrs, None, None, None, "human_escalation")
+
+
+@dataclass(frozen=True)
+class LayerSettings:
+    """The non-catalog layers, from the environment and the user's pricing files.
+
+    ==========================================  =========================================
+    ``GENAI_COST_INFRA_MONTHLY_USD``            infrastructure cost per month, USD
+    ``GENAI_COST_INFRA_MONTHLY_TRACES``         traces (conversations) per month
+    ``GENAI_COST_INFRA_ALLOCATION``             ``per_trace`` (default) or ``per_second``
+    ``GENAI_COST_INFRA_AVG_TRACE_SECONDS``      average trace duration for ``per_second`` (120)
+    ``GENAI_COST_HUMAN_ESCALATION_USD``         fixed cost of one hand-off to a person
+    ==========================================  =========================================
+
+    The environment wins over a pricing file's ``infrastructure:`` and
+    ``human_escalation:`` sections. A bad value is logged and ignored.
+    """
+
+    infra: InfraAllocation | None = None
+    human_escalation_usd: float | None = None
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, pricing_files: Sequence[str | Path] = ()
+    ) -> LayerSettings:
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+        infra, human = _from_files(pricing_files, problems)
+
+        def number(name: str, minimum: float, strict: bool) -> float | None:
+            raw = env.get(name)
+            if raw is None or not raw.strip():
+                return None
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            ok = value > minimum if strict else value >= minimum
+            if not ok or value == float("inf"):
+                problems.append(f"{name}={raw!r}: expected a number {'>' if strict else '>='} {minimum:g}; ignored")
+                return None
+            return value
+
+        monthly = number("GENAI_COST_INFRA_MONTHLY_USD", 0, strict=False)
+        traces = number("GENAI_COST_INFRA_MONTHLY_TRACES", 0, strict=True)
+        average = number("GENAI_COST_INFRA_AVG_TRACE_SECONDS", 0, strict=True)
+        raw_mode = env.get("GENAI_COST_INFRA_ALLOCATION", "").strip().lower()
+        mode: Allocation | None = None
+        if raw_mode in ("per_trace", "per_second"):
+            mode = raw_mode  # type: ignore[assignment]
+        elif raw_mode:
+            problems.append(f"GENAI_COST_INFRA_ALLOCATION={raw_mode!r}: expected per_trace or per_second; ignored")
+        if monthly is not None or traces is not None or mode is not None or average is not None:
+            base = infra
+            monthly = monthly if monthly is not None else (base.monthly_usd if base else None)
+            traces = traces if traces is not None else (base.monthly_traces if base else None)
+            if monthly is None or traces is None:
+                problems.append(
+                    "infrastructure cost needs both GENAI_COST_INFRA_MONTHLY_USD and GENAI_COST_INFRA_MONTHLY_TRACES"
+                )
+            else:
+                infra = InfraAllocation(
+                    monthly_usd=monthly,
+                    monthly_traces=traces,
+                    allocation=mode or (base.allocation if base else "per_trace"),
+                    average_trace_seconds=average
+                    or (base.average_trace_seconds if base else DEFAULT_AVERAGE_TRACE_SECONDS),
+                )
+        human_env = number("GENAI_COST_HUMAN_ESCALATION_USD", 0, strict=False)
+        if human_env is not None:
+            human = human_env
+        for problem in problems:
+            _log.error("genai-cost configuration: %s", problem)
+        return cls(infra=infra, human_escalation_usd=human, problems=tuple(problems))
+
+    def trace_layers(self) -> tuple[InfraCostLayer, ...]:
+        return (InfraCostLayer(self.infra),) if self.infra is not None else ()
+
+    def span_layers(self) -> tuple[HumanEscalationLayer, ...]:
+        if self.human_escalation_usd is None:
+            return ()
+        return (HumanEscalationLayer(self.human_escalation_usd),)
+
+
+def _from_files(
+    paths: Sequence[str | Path], problems: list[str]
+) -> tuple[InfraAllocation | None, float | None]:
+    """The ``infrastructure:`` and ``human_escalation:`` sections of the user's
+    pricing files (files and directories, in order; the last one set wins)."""
+    if not paths:
+        return None, None
+    from .pricing.errors import CatalogError
+    from .pricing.files import read_pricing_file
+
+    infra: InfraAllocation | None = None
+    human: float | None = None
+    for raw in paths:
+        path = Path(raw)
+        candidates = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        for candidate in candidates:
+            try:
+                parsed = read_pricing_file(candidate)
+            except CatalogError:
+                continue  # reported, file and field named, when the catalog loads it
+            except OSError as exc:
+                problems.append(f"{candidate}: {exc}")
+                continue
+            if parsed.infrastructure is not None:
+                section = parsed.infrastructure
+                infra = InfraAllocation(
+                    monthly_usd=section.monthly_usd,
+                    monthly_traces=section.monthly_traces,
+                    allocation=section.allocation,
+                    average_trace_seconds=section.average_trace_seconds,
+                )
+            if parsed.human_escalation is not None:
+                human = parsed.human_escalation.per_escalation
+    return infra, human

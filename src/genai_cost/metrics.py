@@ -1,0 +1,192 @@
+"""Cost metrics through the standard OpenTelemetry MeterProvider.
+
+:class:`CostMetrics` records four instruments (names in :mod:`genai_cost.attributes`):
+
+=================================  =========  ===========================================================
+``gen_ai.cost.usage``              counter    USD, by ``gen_ai.provider.name``, ``gen_ai.request.model``,
+                                              ``gen_ai.operation.name``, ``gen_ai.cost.category``
+``gen_ai.cost.trace``              histogram  USD per trace (its total, infrastructure included)
+``gen_ai.cost.unpriced_spans``     counter    spans that should have a cost and have none,
+                                              by ``gen_ai.cost.unpriced_reason`` and category
+``gen_ai.cost.budget.exceeded``    counter    budget limits hit, by ``gen_ai.cost.budget.limit``
+=================================  =========  ===========================================================
+
+It is fed by the one :class:`~genai_cost.processor.CostSpanProcessor` (as a
+listener: each span is counted once however many exporters there are), by
+:class:`~genai_cost.budget.Budget` (hits) and by the roll-up's
+``on_trace_complete`` (the per-trace histogram and the infrastructure share).
+Several roll-ups (one per exporter) may report the same trace: it is recorded
+once (a bounded set of recently recorded traces).
+
+The meter comes from the global MeterProvider unless one is given, so
+``OTEL_METRICS_EXPORTER`` and the rest of the SDK's metrics configuration apply.
+
+Prometheus names (the collector's ``prometheus`` exporter, with its default
+``add_metric_suffixes: true``): see :func:`prometheus_name` and ``docs/alerting.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from opentelemetry import metrics as metrics_api
+from opentelemetry.sdk.trace import ReadableSpan
+
+from . import attributes as A
+from .pricer import SpanCost
+from .rollup import TraceTotals
+from .usage import SpanUsage
+
+_DEDUP = 10_000
+
+
+class CostMetrics:
+    """The package's cost instruments. A :class:`~genai_cost.processor.CostListener`,
+    an ``on_trace_complete`` callback and a budget ``on_exceeded`` callback."""
+
+    def __init__(self, meter_provider: metrics_api.MeterProvider | None = None) -> None:
+        from . import __version__
+
+        provider = meter_provider if meter_provider is not None else metrics_api.get_meter_provider()
+        meter = provider.get_meter(A.METER_NAME, __version__)
+        self._cost = meter.create_counter(
+            A.METRIC_COST, unit=A.METRIC_COST_UNIT, description="Cost of GenAI work, USD"
+        )
+        self._trace = meter.create_histogram(
+            A.METRIC_TRACE_COST,
+            unit=A.METRIC_TRACE_COST_UNIT,
+            description="Cost per trace (local root), USD",
+            explicit_bucket_boundaries_advisory=A.TRACE_COST_BUCKETS,
+        )
+        self._unpriced = meter.create_counter(
+            A.METRIC_UNPRICED, unit=A.METRIC_UNPRICED_UNIT, description="Spans that should have a cost and have none"
+        )
+        self._budget = meter.create_counter(
+            A.METRIC_BUDGET_EXCEEDED, unit=A.METRIC_BUDGET_EXCEEDED_UNIT, description="Per-trace budget limits hit"
+        )
+        self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._lock = threading.Lock()
+        #: Attribute sets by (provider, model, operation, category): built once each.
+        self._attrs: dict[tuple[str | None, str | None, str | None, str], Mapping[str, str]] = {}
+
+    # ------------------------------------------------------------ CostListener
+
+    def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
+        if cost.unpriced_reason is not None:
+            self._unpriced.add(
+                1, {A.COST_UNPRICED_REASON: cost.unpriced_reason, A.COST_CATEGORY: cost.category}
+            )
+        elif cost.total_usd is not None:
+            self._cost.add(cost.total_usd, self._cost_attributes(cost.provider, cost.model, cost.operation, cost.category))
+        return None
+
+    def _cost_attributes(
+        self, provider: str | None, model: str | None, operation: str | None, category: str
+    ) -> Mapping[str, str]:
+        key = (provider, model, operation, category)
+        found = self._attrs.get(key)
+        if found is None:
+            built = {A.COST_CATEGORY: category}
+            if provider:
+                built[A.METRIC_ATTR_PROVIDER] = provider
+            if model:
+                built[A.METRIC_ATTR_MODEL] = model
+            if operation:
+                built[A.METRIC_ATTR_OPERATION] = operation
+            if len(self._attrs) > 4096:  # bounded: pathological model names
+                self._attrs.clear()
+            self._attrs[key] = found = built
+        return found
+
+    # ---------------------------------------------------------- trace and budget
+
+    def on_trace_complete(self, totals: TraceTotals, root: ReadableSpan) -> None:
+        context = root.context
+        key = (totals.trace_id, context.span_id if context is not None else 0)
+        with self._lock:
+            if key in self._seen:
+                return
+            self._seen[key] = None
+            if len(self._seen) > _DEDUP:
+                self._seen.popitem(last=False)
+        self._trace.record(totals.total_usd)
+        infra = totals.by_category.get(A.CATEGORY_INFRA)
+        if infra:
+            self._cost.add(infra, self._cost_attributes(None, None, None, A.CATEGORY_INFRA))
+
+    def budget_exceeded(self, limit: str, spend: float = 0.0, limit_value: float = 0.0) -> None:
+        self._budget.add(1, {A.BUDGET_LIMIT_ATTR: limit})
+
+
+# ------------------------------------------------------------ Prometheus names
+
+_UNIT_WORDS = {
+    "d": "days",
+    "h": "hours",
+    "min": "minutes",
+    "s": "seconds",
+    "ms": "milliseconds",
+    "us": "microseconds",
+    "ns": "nanoseconds",
+    "By": "bytes",
+    "1": "",
+    "%": "percent",
+}
+_TOKEN = re.compile(r"[a-zA-Z0-9:]+")
+_LABEL_INVALID = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def prometheus_name(name: str, unit: str, kind: str) -> str:
+    """The name the OpenTelemetry Collector's ``prometheus`` exporter gives an
+    OTel metric (default ``add_metric_suffixes: true``; the Prometheus
+    ``otlptranslator`` rules, the subset that applies to our names):
+
+    * the name is split on every character outside ``[a-zA-Z0-9:]`` (dots
+      *and* underscores) and joined with ``_``;
+    * the unit is appended unless it is in braces (``{span}``) or already a
+      token of the name; known UCUM units are spelled out (``s`` ->
+      ``seconds``), others kept as written (``USD`` stays ``USD``);
+    * a monotonic counter (``kind="counter"``) gets ``_total`` (once);
+    * a histogram (``kind="histogram"``) is exposed as the base name plus
+      ``_bucket`` (with ``le``), ``_sum`` and ``_count``.
+
+    ``gen_ai.cost.usage`` (USD counter) -> ``gen_ai_cost_usage_USD_total``;
+    ``gen_ai.cost.trace`` (USD histogram) -> ``gen_ai_cost_trace_USD`` (``_bucket``...);
+    ``gen_ai.cost.unpriced_spans`` ({span} counter) -> ``gen_ai_cost_unpriced_spans_total``.
+    """
+    tokens = _TOKEN.findall(name)
+    main = unit.split("/", 1)[0].strip()
+    if main and "{" not in main and "}" not in main:
+        word = _UNIT_WORDS.get(main, main)
+        word = "_".join(_TOKEN.findall(word))
+        if word and word not in tokens:
+            tokens.append(word)
+    if kind == "counter":
+        tokens = [t for t in tokens if t != "total"] + ["total"]
+    elif kind not in ("histogram", "gauge", "updowncounter"):
+        raise ValueError(f"unknown metric kind {kind!r}")
+    return "_".join(tokens)
+
+
+def prometheus_label(key: str) -> str:
+    """An attribute key as a Prometheus label: every character outside
+    ``[a-zA-Z0-9_]`` becomes ``_`` (``gen_ai.cost.category`` -> ``gen_ai_cost_category``)."""
+    label = _LABEL_INVALID.sub("_", key)
+    return f"key_{label}" if label[:1].isdigit() else label
+
+
+#: (OTel name, unit, kind) of every metric the package and the collector config emit.
+METRICS: tuple[tuple[str, str, str], ...] = (
+    (A.METRIC_COST, A.METRIC_COST_UNIT, "counter"),
+    (A.METRIC_TRACE_COST, A.METRIC_TRACE_COST_UNIT, "histogram"),
+    (A.METRIC_UNPRICED, A.METRIC_UNPRICED_UNIT, "counter"),
+    (A.METRIC_BUDGET_EXCEEDED, A.METRIC_BUDGET_EXCEEDED_UNIT, "counter"),
+    (A.SPAN_METRIC_COST, A.METRIC_COST_UNIT, "counter"),
+    (A.SPAN_METRIC_TRACE_COST, A.METRIC_TRACE_COST_UNIT, "histogram"),
+    (A.SPAN_METRIC_INFRA_COST, A.METRIC_COST_UNIT, "counter"),
+    (A.SPAN_METRIC_UNPRICED, A.METRIC_UNPRICED_UNIT, "counter"),
+    (A.SPAN_METRIC_BUDGET_EXCEEDED, A.METRIC_BUDGET_EXCEEDED_UNIT, "counter"),
+)

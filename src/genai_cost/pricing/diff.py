@@ -1,0 +1,90 @@
+"""Where the catalog's sources disagree, and what the catalog chose.
+
+Each source (the hand-curated files, each imported dataset) is loaded on its
+own; every model name any of them knows is resolved in each, and the newest
+rates of the entries found are compared class by class. The full catalog's
+resolution of the same name says which one wins (curated > genai-prices >
+LiteLLM, see :data:`~genai_cost.pricing.catalog.IMPORT_ORDER`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import compiled
+from .catalog import Catalog, _catalog_files, _file_ir, default_pricing_dir
+from .errors import PricingError
+
+COMPARED = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+
+
+def source_catalogs() -> tuple[Catalog, dict[str, Catalog]]:
+    """The full shipped catalog, and one catalog per source (``curated``, ``genai-prices``...)."""
+    directory = default_pricing_dir()
+    snapshot = compiled.read_snapshot(directory)
+    groups: dict[str, list[tuple[dict[str, Any], str, bool]]] = {}
+    for path in _catalog_files(directory):
+        name = path.relative_to(directory).as_posix()
+        source = path.stem if name.startswith("imported/") else "curated"
+        groups.setdefault(source, []).append((_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
+    curated = groups.get("curated", [])
+    per_source = {}
+    for source, files in groups.items():
+        # Curated provider metadata (aliases, fallbacks) applies to every source;
+        # the curated models themselves only to the curated one.
+        meta_only = [({**ir, "providers": [{**p, "models": []} for p in ir["providers"]]}, label, o) for ir, label, o in curated]
+        per_source[source] = Catalog([*meta_only, *files] if source != "curated" else files)
+    return Catalog.load(), per_source
+
+
+def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> list[dict[str, Any]]:
+    full, sources = source_catalogs()
+    names: set[tuple[str, str]] = set()
+    for catalog in sources.values():
+        for pricing_id in catalog._raw:
+            provider_id, model_id = pricing_id.split("/", 1)
+            if provider is None or provider_id == (full.provider_id(provider) or provider):
+                names.add((provider_id, model_id))
+    rows: list[dict[str, Any]] = []
+    for provider_id, model_id in sorted(names):
+        found: dict[str, tuple[str, Any]] = {}
+        for source, catalog in sources.items():
+            try:
+                resolution = catalog.resolve(model_id, provider_id)
+            except (PricingError, KeyError):
+                continue
+            if resolution.model.provider_id != provider_id:
+                continue  # only a fallback provider knows it: not the same offer
+            found[source] = (resolution.model.pricing_id, resolution.model.periods[-1].rates)
+        if len(found) < 2:
+            continue
+        try:
+            chosen = full.resolve(model_id, provider_id).model
+        except PricingError as exc:
+            chosen_label, why = "none", f"unresolved: {exc.reason}"
+        else:
+            chosen_label = chosen.origin
+            why = f"{chosen.pricing_id} ({full.layer_of(chosen.pricing_id)})"
+        for rate in COMPARED:
+            values = {
+                source: round(value * 1e6, 9)
+                for source, (_, rates) in sorted(found.items())
+                if (value := getattr(rates, rate)) is not None
+            }
+            if len(values) < 2:
+                continue
+            low, high = min(values.values()), max(values.values())
+            if high - low <= tolerance * max(high, 1e-12):
+                continue
+            rows.append(
+                {
+                    "provider": provider_id,
+                    "model": model_id,
+                    "rate": rate,
+                    "values": values,
+                    "entries": {source: pricing_id for source, (pricing_id, _) in sorted(found.items())},
+                    "chosen": chosen_label,
+                    "why": why,
+                }
+            )
+    return rows
