@@ -66,6 +66,20 @@ class CalcPriceProcessor(SpanProcessor):
             pass
 
 
+def chat_attributes(step: int) -> dict[str, object]:
+    """What the official OpenAI instrumentation writes on a chat span."""
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.response.model": "gpt-4o-2024-08-06",
+        "gen_ai.usage.input_tokens": 1000 + step * 700,
+        "gen_ai.usage.output_tokens": 200,
+        "gen_ai.usage.cache_read.input_tokens": 512,
+        "server.address": "api.openai.com",
+    }
+
+
 def agent_trace(tracer, steps: int = 10) -> None:  # type: ignore[no-untyped-def]
     """One research-agent trace: a root, `steps` chat spans, a tool span every other step."""
     with tracer.start_as_current_span(
@@ -75,16 +89,7 @@ def agent_trace(tracer, steps: int = 10) -> None:  # type: ignore[no-untyped-def
             with tracer.start_as_current_span(
                 "chat gpt-4o",
                 kind=SpanKind.CLIENT,
-                attributes={
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.provider.name": "openai",
-                    "gen_ai.request.model": "gpt-4o",
-                    "gen_ai.response.model": "gpt-4o-2024-08-06",
-                    "gen_ai.usage.input_tokens": 1000 + step * 700,
-                    "gen_ai.usage.output_tokens": 200,
-                    "gen_ai.usage.cache_read.input_tokens": 512,
-                    "server.address": "api.openai.com",
-                },
+                attributes=chat_attributes(step),
             ):
                 pass
             if step % 2:
@@ -93,6 +98,38 @@ def agent_trace(tracer, steps: int = 10) -> None:  # type: ignore[no-untyped-def
                     attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search"},
                 ):
                     pass
+
+
+def instrumented_app_trace(tracer, steps: int = 10) -> None:  # type: ignore[no-untyped-def]
+    """What an auto-instrumented agent service emits: a server span, the agent span,
+    and under every LLM or tool call the HTTP client span of the request it made."""
+    with tracer.start_as_current_span("POST /chat", kind=SpanKind.SERVER, attributes={"http.request.method": "POST",
+                                                                                   "url.path": "/chat"}):
+        agent_trace_with_http(tracer, steps)
+
+
+def agent_trace_with_http(tracer, steps: int) -> None:  # type: ignore[no-untyped-def]
+    with tracer.start_as_current_span("invoke_agent research", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        for step in range(steps):
+            with tracer.start_as_current_span(
+                "chat gpt-4o",
+                kind=SpanKind.CLIENT,
+                attributes=chat_attributes(step),
+            ):
+                with tracer.start_as_current_span(
+                    "POST", kind=SpanKind.CLIENT,
+                    attributes={"http.request.method": "POST", "url.full": "https://api.openai.com/v1/chat/completions",
+                                "http.response.status_code": 200},
+                ):
+                    pass
+            if step % 2:
+                with tracer.start_as_current_span(
+                    "execute_tool web_search",
+                    attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search"},
+                ):
+                    with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT,
+                                                      attributes={"http.request.method": "GET"}):
+                        pass
 
 
 def plain_trace(tracer, steps: int = 10) -> None:  # type: ignore[no-untyped-def]
@@ -191,7 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     catalog = Catalog.load()
     kinds = ("bare", "genai-cost", "calc_price")
-    workloads = {"agent (GenAI spans)": agent_trace, "plain (no GenAI spans)": plain_trace}
+    workloads = {
+        "agent (GenAI spans only)": agent_trace,
+        "instrumented agent service (GenAI + HTTP spans)": instrumented_app_trace,
+        "plain (no GenAI spans)": plain_trace,
+    }
     print(f"python {sys.version.split()[0]}; {args.rounds} rounds x {args.traces} traces per pipeline, interleaved")
     for label, workload in workloads.items():
         providers = {kind: build(kind, catalog) for kind in kinds}

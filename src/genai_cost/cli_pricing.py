@@ -235,6 +235,6 @@ def _diff(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         values = ", ".join(f"{source} {value:g}" for source, value in row["values"].items())
-        print(f"{row['provider']}/{row['model']} {row['rate']}: {values} -> catalog uses {row['chosen']} ({row['why']})")
+        print(f"{row['provider']}/{row['model']} {row['rate']}: {values} -> {row['chosen']} ({row['why']})")
     print(f"{len(rows)} disagreement(s)")
     return 0

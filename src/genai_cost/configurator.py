@@ -11,15 +11,18 @@ span once, however many exporters are configured.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
-from opentelemetry.sdk.trace import SpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, SynchronousMultiSpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from .budget import Budget, BudgetLimits, set_default_budget
 from .config import CostSettings
+from .layers import LayerSettings
 from .processor import CostSpanProcessor
-from .rollup import TraceCostExporter
+from .rollup import TraceCostExporter, TraceTotals
 
 _log = logging.getLogger("genai_cost")
 
@@ -36,6 +39,8 @@ class CostConfigurator(_OTelSDKConfigurator):
         kwargs.setdefault("export_span_processor", builder)
         super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         _log.debug("genai-cost: pricing enabled for %d trace exporter(s)", builder.exporters)
+        if builder.processor is not None and _flag("GENAI_COST_METRICS", True):
+            builder.attach_metrics()
 
 
 class _ExportChainBuilder:
@@ -51,6 +56,36 @@ class _ExportChainBuilder:
         self._fanout: SynchronousMultiSpanProcessor | None = None
         self.exporters = 0
         self.processor: CostSpanProcessor | None = None
+        layers = LayerSettings.from_env(pricing_files=settings.pricing_files)
+        self._trace_layers = layers.trace_layers()
+        self._span_layers = layers.span_layers()
+        #: The running spend per trace and its limits (``GENAI_COST_BUDGET_*``), the default
+        #: budget of :func:`genai_cost.check_budget`.
+        self.budget = Budget(
+            BudgetLimits.from_env(),
+            idle_timeout_s=max(settings.trace_idle_timeout_s, 600.0),
+            max_traces=settings.max_traces,
+        )
+        set_default_budget(self.budget)
+        self.metrics: Any = None
+
+    def attach_metrics(self) -> None:
+        """Cost metrics on the global MeterProvider, which the SDK configures
+        after the trace exporters (so this runs after ``_configure``). One
+        listener on the one processor: each span counts once, whatever the
+        number of exporters; the per-trace histogram is fed by the first
+        exporter's roll-up only."""
+        from .metrics import CostMetrics
+
+        self.metrics = CostMetrics()
+        assert self.processor is not None
+        self.processor.add_listener(self.metrics)
+        self.budget.add_exceeded_callback(self.metrics.budget_exceeded)
+
+    def _trace_complete(self, totals: TraceTotals, root: ReadableSpan) -> None:
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.on_trace_complete(totals, root)
 
     def __call__(self, span_exporter: SpanExporter, *args: Any, **kwargs: Any) -> SpanProcessor:
         self.exporters += 1
@@ -60,12 +95,25 @@ class _ExportChainBuilder:
                 bands=self._settings.bands,
                 idle_timeout_s=self._settings.trace_idle_timeout_s,
                 max_traces=self._settings.max_traces,
+                trace_layers=self._trace_layers,
+                on_trace_complete=self._trace_complete if self.exporters == 1 else None,
             )
         )
         if self._fanout is None:
             self._fanout = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
             self._fanout.add_span_processor(batch)
-            self.processor = CostSpanProcessor(self._fanout, settings=self._settings)
+            self.processor = CostSpanProcessor(
+                self._fanout, settings=self._settings, listeners=[self.budget], span_layers=self._span_layers
+            )
             return self.processor
         self._fanout.add_span_processor(batch)
         return SpanProcessor()
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    return default

@@ -229,9 +229,7 @@ class LayerSettings:
         return (HumanEscalationLayer(self.human_escalation_usd),)
 
 
-def _from_files(
-    paths: Sequence[str | Path], problems: list[str]
-) -> tuple[InfraAllocation | None, float | None]:
+def _from_files(paths: Sequence[str | Path], problems: list[str]) -> tuple[InfraAllocation | None, float | None]:
     """The ``infrastructure:`` and ``human_escalation:`` sections of the user's
     pricing files (files and directories, in order; the last one set wins)."""
     if not paths:

@@ -52,9 +52,7 @@ class CostMetrics:
 
         provider = meter_provider if meter_provider is not None else metrics_api.get_meter_provider()
         meter = provider.get_meter(A.METER_NAME, __version__)
-        self._cost = meter.create_counter(
-            A.METRIC_COST, unit=A.METRIC_COST_UNIT, description="Cost of GenAI work, USD"
-        )
+        self._cost = meter.create_counter(A.METRIC_COST, unit=A.METRIC_COST_UNIT, description="Cost of GenAI work, USD")
         self._trace = meter.create_histogram(
             A.METRIC_TRACE_COST,
             unit=A.METRIC_TRACE_COST_UNIT,
@@ -76,11 +74,10 @@ class CostMetrics:
 
     def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
         if cost.unpriced_reason is not None:
-            self._unpriced.add(
-                1, {A.COST_UNPRICED_REASON: cost.unpriced_reason, A.COST_CATEGORY: cost.category}
-            )
+            self._unpriced.add(1, {A.COST_UNPRICED_REASON: cost.unpriced_reason, A.COST_CATEGORY: cost.category})
         elif cost.total_usd is not None:
-            self._cost.add(cost.total_usd, self._cost_attributes(cost.provider, cost.model, cost.operation, cost.category))
+            attributes = self._cost_attributes(cost.provider, cost.model, cost.operation, cost.category)
+            self._cost.add(cost.total_usd, attributes)
         return None
 
     def _cost_attributes(

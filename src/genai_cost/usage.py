@@ -47,7 +47,7 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     _AI_OP: ("ai.operationId",),
     _PROVIDER: ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider"),
     _RESPONSE_MODEL: ("gen_ai.response.model", "llm.response.model_name", "ai.response.model"),
-    _REQUEST_MODEL: ("gen_ai.request.model", "llm.model_name", "ai.model.id"),
+    _REQUEST_MODEL: ("gen_ai.request.model", "llm.model_name", "ai.model.id", "embedding.model_name"),
     _INPUT: (
         "gen_ai.usage.input_tokens",
         "gen_ai.usage.prompt_tokens",

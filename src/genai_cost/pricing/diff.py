@@ -32,7 +32,10 @@ def source_catalogs() -> tuple[Catalog, dict[str, Catalog]]:
     for source, files in groups.items():
         # Curated provider metadata (aliases, fallbacks) applies to every source;
         # the curated models themselves only to the curated one.
-        meta_only = [({**ir, "providers": [{**p, "models": []} for p in ir["providers"]]}, label, o) for ir, label, o in curated]
+        meta_only = [
+            ({**ir, "providers": [{**p, "models": []} for p in ir["providers"]]}, label, is_override)
+            for ir, label, is_override in curated
+        ]
         per_source[source] = Catalog([*meta_only, *files] if source != "curated" else files)
     return Catalog.load(), per_source
 
