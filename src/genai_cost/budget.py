@@ -228,6 +228,7 @@ class Budget:
             ledger = self._ledgers.get(context.trace_id)
             if ledger is None:
                 ledger = self._ledgers[context.trace_id] = _Ledger()
+                ledger.last_update = now
                 self._expire(now)
             else:
                 self._ledgers.move_to_end(context.trace_id)

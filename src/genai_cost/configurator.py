@@ -69,7 +69,7 @@ class _ExportChainBuilder:
         set_default_budget(self.budget)
         self.metrics: Any = None
 
-    def attach_metrics(self) -> None:
+    def attach_metrics(self, meter_provider: Any = None) -> None:
         """Cost metrics on the global MeterProvider, which the SDK configures
         after the trace exporters (so this runs after ``_configure``). One
         listener on the one processor: each span counts once, whatever the
@@ -77,7 +77,7 @@ class _ExportChainBuilder:
         exporter's roll-up only."""
         from .metrics import CostMetrics
 
-        self.metrics = CostMetrics()
+        self.metrics = CostMetrics(meter_provider)
         assert self.processor is not None
         self.processor.add_listener(self.metrics)
         self.budget.add_exceeded_callback(self.metrics.budget_exceeded)

@@ -30,9 +30,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from opentelemetry import metrics as metrics_api
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
@@ -41,6 +42,10 @@ from .rollup import TraceTotals
 from .usage import SpanUsage
 
 _DEDUP = 10_000
+#: Distinct attribute sets kept per counter; past it, spend goes to an overflow
+#: series (``otel.metric.overflow=true``), as the SDK's own cardinality limit does.
+_MAX_SERIES = 2000
+_OVERFLOW = "otel.metric.overflow"
 
 
 class CostMetrics:
@@ -52,51 +57,81 @@ class CostMetrics:
 
         provider = meter_provider if meter_provider is not None else metrics_api.get_meter_provider()
         meter = provider.get_meter(A.METER_NAME, __version__)
-        self._cost = meter.create_counter(A.METRIC_COST, unit=A.METRIC_COST_UNIT, description="Cost of GenAI work, USD")
+        # The two per-span counters are observable: the span path only adds to a
+        # dict under a lock (well under a microsecond); the SDK reads the running
+        # totals at each collection. A synchronous Counter.add costs ~8 us a span.
+        self._cost_totals: dict[tuple[str | None, str | None, str | None, str], float] = {}
+        self._unpriced_totals: dict[tuple[str, str], int] = {}
+        self._totals_lock = threading.Lock()
+        meter.create_observable_counter(
+            A.METRIC_COST,
+            callbacks=[self._observe_cost],
+            unit=A.METRIC_COST_UNIT,
+            description="Cost of GenAI work, USD",
+        )
         self._trace = meter.create_histogram(
             A.METRIC_TRACE_COST,
             unit=A.METRIC_TRACE_COST_UNIT,
             description="Cost per trace (local root), USD",
             explicit_bucket_boundaries_advisory=A.TRACE_COST_BUCKETS,
         )
-        self._unpriced = meter.create_counter(
-            A.METRIC_UNPRICED, unit=A.METRIC_UNPRICED_UNIT, description="Spans that should have a cost and have none"
+        meter.create_observable_counter(
+            A.METRIC_UNPRICED,
+            callbacks=[self._observe_unpriced],
+            unit=A.METRIC_UNPRICED_UNIT,
+            description="Spans that should have a cost and have none",
         )
         self._budget = meter.create_counter(
             A.METRIC_BUDGET_EXCEEDED, unit=A.METRIC_BUDGET_EXCEEDED_UNIT, description="Per-trace budget limits hit"
         )
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._lock = threading.Lock()
-        #: Attribute sets by (provider, model, operation, category): built once each.
-        self._attrs: dict[tuple[str | None, str | None, str | None, str], Mapping[str, str]] = {}
 
     # ------------------------------------------------------------ CostListener
 
     def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
         if cost.unpriced_reason is not None:
-            self._unpriced.add(1, {A.COST_UNPRICED_REASON: cost.unpriced_reason, A.COST_CATEGORY: cost.category})
+            key = (cost.unpriced_reason, cost.category)
+            with self._totals_lock:
+                totals = self._unpriced_totals
+                if key not in totals and len(totals) >= _MAX_SERIES:
+                    key = ("", cost.category)
+                totals[key] = totals.get(key, 0) + 1
         elif cost.total_usd is not None:
-            attributes = self._cost_attributes(cost.provider, cost.model, cost.operation, cost.category)
-            self._cost.add(cost.total_usd, attributes)
+            self._add_cost((cost.provider, cost.model, cost.operation, cost.category), cost.total_usd)
         return None
 
-    def _cost_attributes(
-        self, provider: str | None, model: str | None, operation: str | None, category: str
-    ) -> Mapping[str, str]:
-        key = (provider, model, operation, category)
-        found = self._attrs.get(key)
-        if found is None:
-            built = {A.COST_CATEGORY: category}
+    def _add_cost(self, key: tuple[str | None, str | None, str | None, str], usd: float) -> None:
+        with self._totals_lock:
+            totals = self._cost_totals
+            if key not in totals and len(totals) >= _MAX_SERIES:
+                key = (None, None, None, "")
+            totals[key] = totals.get(key, 0.0) + usd
+
+    def _observe_cost(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._totals_lock:
+            snapshot = list(self._cost_totals.items())
+        out = []
+        for (provider, model, operation, category), usd in snapshot:
+            attributes: dict[str, str | bool] = {A.COST_CATEGORY: category} if category else {_OVERFLOW: True}
             if provider:
-                built[A.METRIC_ATTR_PROVIDER] = provider
+                attributes[A.METRIC_ATTR_PROVIDER] = provider
             if model:
-                built[A.METRIC_ATTR_MODEL] = model
+                attributes[A.METRIC_ATTR_MODEL] = model
             if operation:
-                built[A.METRIC_ATTR_OPERATION] = operation
-            if len(self._attrs) > 4096:  # bounded: pathological model names
-                self._attrs.clear()
-            self._attrs[key] = found = built
-        return found
+                attributes[A.METRIC_ATTR_OPERATION] = operation
+            out.append(Observation(usd, attributes))
+        return out
+
+    def _observe_unpriced(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._totals_lock:
+            snapshot = list(self._unpriced_totals.items())
+        return [
+            Observation(
+                count, {A.COST_UNPRICED_REASON: reason, A.COST_CATEGORY: category} if reason else {_OVERFLOW: True}
+            )
+            for (reason, category), count in snapshot
+        ]
 
     # ---------------------------------------------------------- trace and budget
 
@@ -112,7 +147,7 @@ class CostMetrics:
         self._trace.record(totals.total_usd)
         infra = totals.by_category.get(A.CATEGORY_INFRA)
         if infra:
-            self._cost.add(infra, self._cost_attributes(None, None, None, A.CATEGORY_INFRA))
+            self._add_cost((None, None, None, A.CATEGORY_INFRA), infra)
 
     def budget_exceeded(self, limit: str, spend: float = 0.0, limit_value: float = 0.0) -> None:
         self._budget.add(1, {A.BUDGET_LIMIT_ATTR: limit})

@@ -90,7 +90,9 @@ def test_official_bedrock_converse(rotel_collector: RotelCollector) -> None:
         trace_id = run_instrumented(
             venv, APPS / "bedrock_app.py", rotel_collector, env={"FAKE_LLM_BASE_URL": fake.base_url}
         )
-        assert [unquote(path) for path, _ in fake.requests] == ["/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse"]
+        assert [unquote(path) for path, _ in fake.requests] == [
+            "/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse"
+        ]
     spans = rotel_collector.trace(trace_id, expected=2)
     (chat,) = [s for s in spans if s.scope == "opentelemetry.instrumentation.genai.bedrock"]
     assert chat.typed["gen_ai.provider.name"].raw == "aws.bedrock"

@@ -117,15 +117,19 @@ def test_span_path_never_blocks_and_rollup_stays_bounded(kind: str, protocol: st
         assert rollup.open_traces <= MAX_TRACES
         # the bound was exercised: the roll-up saw far more traces than it may hold
         assert rollup.stats.traces_completed > 2 * MAX_TRACES, rollup.stats
-    print(f"\n{kind}/{protocol}: {len(end_times)} span.end() median {statistics.median(end_times) * 1e6:.0f} us, "
-          f"max {max(end_times) * 1e3:.1f} ms; app {app_seconds:.2f}s; shutdown {took:.1f}s; "
-          f"roll-up saw {rollup.stats.traces_completed} traces, held <= {MAX_TRACES}")
+    print(
+        f"\n{kind}/{protocol}: {len(end_times)} span.end() median {statistics.median(end_times) * 1e6:.0f} us, "
+        f"max {max(end_times) * 1e3:.1f} ms; app {app_seconds:.2f}s; shutdown {took:.1f}s; "
+        f"roll-up saw {rollup.stats.traces_completed} traces, held <= {MAX_TRACES}"
+    )
 
 
 def test_rollup_idle_expiry_with_dead_backend() -> None:
     """Traces whose root never arrives are dropped after the idle timeout, not kept forever."""
     clock = [0.0]
-    rollup = TraceCostExporter(_exporter("http", free_port()), max_traces=10_000, idle_timeout_s=5, clock=lambda: clock[0])
+    rollup = TraceCostExporter(
+        _exporter("http", free_port()), max_traces=10_000, idle_timeout_s=5, clock=lambda: clock[0]
+    )
     provider = TracerProvider()
     batch = BatchSpanProcessor(rollup, schedule_delay_millis=20, export_timeout_millis=1000)
     provider.add_span_processor(CostSpanProcessor(batch))

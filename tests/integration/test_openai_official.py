@@ -112,7 +112,9 @@ def test_official_openai_instrumentation_spans_are_priced(
     expected_total = sum(EXPECTED.values()) + RESPONSES_COST
     assert totals["gen_ai.trace.cost.total_usd"].type == "Double"
     assert totals["gen_ai.trace.cost.total_usd"].value == pytest.approx(expected_total, rel=1e-9)
-    assert totals["gen_ai.trace.cost.embedding_usd"].value == pytest.approx(EXPECTED["embeddings text-embedding-3-small"])
+    assert totals["gen_ai.trace.cost.embedding_usd"].value == pytest.approx(
+        EXPECTED["embeddings text-embedding-3-small"]
+    )
     assert totals["gen_ai.trace.cost.llm_calls"].value == 5
     assert totals["gen_ai.trace.cost.priced_spans"].value == 6
     assert totals["gen_ai.trace.cost.unpriced_spans"].value == 0

@@ -187,11 +187,16 @@ def test_costs_arrive_over_otlp(rotel_collector: RotelCollector, protocol: str) 
 
 def test_collector_forwards_costs_to_a_second_collector(tmp_path: Path) -> None:
     """app -(gRPC)-> rotel A -(OTLP/HTTP)-> rotel B: the cost survives a collector hop."""
-    with RotelCollector(workdir=tmp_path / "b") as downstream, RotelCollector(
-        workdir=tmp_path / "a", forward_to=downstream.http_endpoint, forward_protocol="http"
-    ) as upstream:
+    with (
+        RotelCollector(workdir=tmp_path / "b") as downstream,
+        RotelCollector(
+            workdir=tmp_path / "a", forward_to=downstream.http_endpoint, forward_protocol="http"
+        ) as upstream,
+    ):
         provider = TracerProvider()
-        provider.add_span_processor(CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(_exporter("grpc", upstream)))))
+        provider.add_span_processor(
+            CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(_exporter("grpc", upstream))))
+        )
         trace_id = _run_agent_trace(provider)
         provider.force_flush(10_000)
         provider.shutdown()

@@ -46,10 +46,11 @@ USAGE: dict[str, Usage] = {
     "gpt-5-mini": Usage("gpt-5-mini-2025-08-07", 4000, 500, cached_tokens=2000, reasoning_tokens=200),
     "text-embedding-3-small": Usage("text-embedding-3-small", 5000, 0),
     # Anthropic: input_tokens here is the UNCACHED part, as the Messages API reports it.
-    "claude-sonnet-4-20250514": Usage(
-        "claude-sonnet-4-20250514", 100, 50, cached_tokens=3000, cache_write_tokens=2000
-    ),
+    "claude-sonnet-4-20250514": Usage("claude-sonnet-4-20250514", 100, 50, cached_tokens=3000, cache_write_tokens=2000),
     "claude-3-5-haiku-20241022": Usage("claude-3-5-haiku-20241022", 1200, 80),
+    # Gemini generateContent: output_tokens here INCLUDES thoughts (the API reports them apart)
+    "gemini-2.5-flash": Usage("gemini-2.5-flash", 1000, 500, cached_tokens=400, reasoning_tokens=300),
+    "gemini-2.5-pro": Usage("gemini-2.5-pro", 2000, 1000, reasoning_tokens=100),
     # Bedrock Converse
     "anthropic.claude-3-5-haiku-20241022-v1:0": Usage("anthropic.claude-3-5-haiku-20241022-v1:0", 1200, 80),
 }
@@ -136,7 +137,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _usage_for(self, model: str) -> Usage | None:
         found = self.owner.usage.get(model)
         if found is None:
-            self._json({"error": {"message": f"fake server: no canned usage for {model!r}", "type": "invalid_request_error"}}, 404)
+            self._json(
+                {"error": {"message": f"fake server: no canned usage for {model!r}", "type": "invalid_request_error"}},
+                404,
+            )
         return found
 
     def do_POST(self) -> None:  # noqa: N802
@@ -153,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._responses(body)
         elif path.endswith("/messages"):
             self._messages(body)
+        elif path.endswith(":generateContent"):
+            self._gemini(path.rsplit("/", 1)[-1][: -len(":generateContent")])
         elif path.startswith("/model/") and path.endswith("/converse"):
             self._converse(unquote(path[len("/model/") : -len("/converse")]))
         else:
@@ -183,9 +189,22 @@ class _Handler(BaseHTTPRequestHandler):
             tier = "default"
         created = int(time.time())
         if body.get("stream"):
-            base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": u.served_model, "service_tier": tier, "system_fingerprint": "fp_fake"}
+            base = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": u.served_model,
+                "service_tier": tier,
+                "system_fingerprint": "fp_fake",
+            }
             events: list[tuple[str | None, dict[str, Any] | str]] = [
-                (None, {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}),
+                (
+                    None,
+                    {
+                        **base,
+                        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+                    },
+                ),
                 (None, {**base, "choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": None}]}),
                 (None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
             ]
@@ -203,7 +222,12 @@ class _Handler(BaseHTTPRequestHandler):
                 "service_tier": tier,
                 "system_fingerprint": "fp_fake",
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": "Hello", "refusal": None}, "logprobs": None, "finish_reason": "stop"}
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "Hello", "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
                 ],
                 "usage": self._openai_usage(u),
             }
@@ -233,6 +257,29 @@ class _Handler(BaseHTTPRequestHandler):
         if u is None:
             return
         tier = body.get("service_tier") or "default"
+        output: list[dict[str, Any]] = [
+            {
+                "type": "message",
+                "id": "msg_fake",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "Hello", "annotations": []}],
+            }
+        ]
+        items = body.get("input") if isinstance(body.get("input"), list) else []
+        answered = any(isinstance(i, dict) and i.get("type") == "function_call_output" for i in items)
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
+        if tools and not answered:  # first turn of an agent with tools: call the first tool
+            output = [
+                {
+                    "type": "function_call",
+                    "id": "fc_fake",
+                    "call_id": "call_fake",
+                    "name": tools[0]["name"],
+                    "arguments": json.dumps({"city": "Paris"}),
+                    "status": "completed",
+                }
+            ]
         self._json(
             {
                 "id": "resp_fake",
@@ -241,10 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "status": "completed",
                 "model": u.served_model,
                 "service_tier": tier,
-                "output": [
-                    {"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
-                     "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}
-                ],
+                "output": output,
                 "parallel_tool_calls": True,
                 "tool_choice": "auto",
                 "tools": [],
@@ -290,17 +334,60 @@ class _Handler(BaseHTTPRequestHandler):
             start_usage = self._anthropic_usage(u, 1)
             self._sse(
                 [
-                    ("message_start", {"type": "message_start", "message": {**message, "content": [], "stop_reason": None, "usage": start_usage}}),
-                    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-                    ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}),
+                    (
+                        "message_start",
+                        {
+                            "type": "message_start",
+                            "message": {**message, "content": [], "stop_reason": None, "usage": start_usage},
+                        },
+                    ),
+                    (
+                        "content_block_start",
+                        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                    ),
+                    (
+                        "content_block_delta",
+                        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+                    ),
                     ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                       "usage": {"output_tokens": u.output_tokens}}),
+                    (
+                        "message_delta",
+                        {
+                            "type": "message_delta",
+                            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                            "usage": {"output_tokens": u.output_tokens},
+                        },
+                    ),
                     ("message_stop", {"type": "message_stop"}),
                 ]
             )
             return
         self._json({**message, "usage": self._anthropic_usage(u, u.output_tokens)})
+
+    # ------------------------------------------------------------ Gemini
+    def _gemini(self, model: str) -> None:
+        u = self._usage_for(model)
+        if u is None:
+            return
+        usage: dict[str, Any] = {
+            "promptTokenCount": u.input_tokens,
+            "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
+            "totalTokenCount": u.input_tokens + u.output_tokens,
+        }
+        if u.reasoning_tokens:
+            usage["thoughtsTokenCount"] = u.reasoning_tokens
+        if u.cached_tokens:
+            usage["cachedContentTokenCount"] = u.cached_tokens
+        self._json(
+            {
+                "candidates": [
+                    {"content": {"role": "model", "parts": [{"text": "Hello"}]}, "finishReason": "STOP", "index": 0}
+                ],
+                "usageMetadata": usage,
+                "modelVersion": u.served_model,
+                "responseId": "resp_fake",
+            }
+        )
 
     # ------------------------------------------------------------ Bedrock
     def _converse(self, model_id: str) -> None:

@@ -8,6 +8,7 @@ it. Telemetry to Arize is disabled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -81,10 +82,8 @@ class PhoenixServer:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             # phoenix serve may spawn workers: stop its own process group (it has its own session)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -128,7 +127,9 @@ class PhoenixServer:
         data = self.get_json(f"/v1/projects/{project}/spans?trace_id={trace_id}&limit=1000")
         return list(data.get("data", []))
 
-    def wait_for_trace(self, trace_id: str, expected: int, timeout_s: float = 30.0, project: str = "default") -> list[dict[str, Any]]:
+    def wait_for_trace(
+        self, trace_id: str, expected: int, timeout_s: float = 30.0, project: str = "default"
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
         spans: list[dict[str, Any]] = []
         while time.monotonic() < deadline:

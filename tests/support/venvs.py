@@ -120,7 +120,15 @@ def ensure_venv(name: str, requirements: Sequence[str], *, with_project: bool = 
             env=env,
             capture_output=True,
         )
-        args = [str(uv), "pip", "install", "--python", str(target / "bin" / "python"), "--prerelease", "if-necessary-or-explicit"]
+        args = [
+            str(uv),
+            "pip",
+            "install",
+            "--python",
+            str(target / "bin" / "python"),
+            "--prerelease",
+            "if-necessary",
+        ]
         if with_project:
             args += ["-e", str(REPO)]
         args += list(requirements)

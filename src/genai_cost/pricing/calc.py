@@ -70,9 +70,8 @@ def effective_rates(
             rates = _apply(rates, rule, usage)
             notes.append("batch")
     if period.windows and at is not None:
-        minute = int((at % 86400) // 60)
         for window in period.windows:
-            if window.contains(minute):
+            if window.active(at):
                 rates = _apply(rates, window.rule, usage)
                 notes.append(f"window={window.start_minute // 60:02d}:{window.start_minute % 60:02d}")
                 break

@@ -116,6 +116,7 @@ class _ProviderIndex:
     layers: list[_Layer]
     #: The rank of each layer (0 user files, 1 curated, >= 100 imported).
     ranks: tuple[int, ...] = ()
+    regional_exempt: tuple[str, ...] = ()
 
 
 class Catalog:
@@ -254,6 +255,7 @@ class Catalog:
                 prefixes=tuple(p.lower() for p in provider["model_prefixes"]),
                 fallbacks=tuple(provider["fallbacks"]),
                 regional=tuple(sorted(provider["regional_prefixes"].items(), key=lambda kv: -len(kv[0]))),
+                regional_exempt=tuple(provider.get("regional_exempt", ())),
                 layers=[layers[rank] for rank in sorted(layers)],
                 ranks=tuple(sorted(layers)),
             )
@@ -435,23 +437,35 @@ class Catalog:
             head, tail = name.split("/", 1)
             named = self._aliases.get(head)
             if named is not None and (provider_id is None or provider_id == named or provider_id in FRAMEWORK_NAMES):
-                how.append(f"prefix {head + '/'!r} names provider {named}")
-                provider_id, name = named, tail
+                if any(name in layer.exact for layer in self._providers[named].layers):
+                    # The provider's own ids carry the prefix (``perplexity/sonar``).
+                    how.append(f"provider {named} has an entry named {name!r}")
+                else:
+                    how.append(f"prefix {head + '/'!r} names provider {named}")
+                    name = tail
+                provider_id = named
         if provider_id is not None:
             return self._resolve_in_chain(name, provider_id, how)
         return self._resolve_anywhere(name, model, how)
 
     def _resolve_in_chain(self, name: str, provider_id: str, how: list[str]) -> Resolution:
         index = self._providers[provider_id]
-        name = _strip_prefixes(name, index.prefixes)
+        stripped = _strip_prefixes(name, index.prefixes)
+        if stripped != name and not any(name in layer.exact for layer in index.layers):
+            name = stripped  # ``models/gemini-2.5-pro``; unless an entry is named so (``gemini/gemini-exp-1206``)
         multiplier = 1.0
         adjustments: list[str] = []
+        full_name = name
         for prefix, factor in index.regional:
             if name.startswith(prefix):
                 name = name[len(prefix) :]
+                if factor != 1.0 and any(re.fullmatch(p, name, re.IGNORECASE) for p in index.regional_exempt):
+                    factor = 1.0
+                    how.append(f"regional prefix {prefix!r} (no uplift for this model)")
+                else:
+                    how.append(f"regional prefix {prefix!r} (x{factor:g})")
                 multiplier *= factor
-                adjustments.append(f"region={prefix.rstrip('.')}x{factor:g}")
-                how.append(f"regional prefix {prefix!r} (x{factor:g})")
+                adjustments.append(f"region={prefix.rstrip('.') or 'in-region'}x{factor:g}")
                 break
         chain = [provider_id]
         for candidate in chain:
@@ -462,6 +476,18 @@ class Catalog:
         # whole chain: a curated fallback (Bedrock -> Anthropic) wins over an
         # imported entry of the serving provider itself.
         for low, high in _RANK_CLASSES:
+            if full_name != name:
+                # An entry for the regional profile itself (priced with its uplift) wins.
+                found = self._match_in(index, full_name, low, high, exact_only=True)
+                if found is not None:
+                    entry, rule = found
+                    factor, discount_note = self._discount(provider_id, entry)
+                    return Resolution(
+                        entry,
+                        "; ".join([*how[:-1], rule]),
+                        factor,
+                        (discount_note,) if discount_note else (),
+                    )
             for position, candidate in enumerate(chain):
                 variants = [name]
                 if position > 0:
@@ -501,7 +527,7 @@ class Catalog:
         return Resolution(entry, "; ".join(how), factor, (note,) if note else ())
 
     def _match_in(
-        self, index: _ProviderIndex, name: str, low: int = 0, high: int = 1 << 30
+        self, index: _ProviderIndex, name: str, low: int = 0, high: int = 1 << 30, *, exact_only: bool = False
     ) -> tuple[ModelPricing, str] | None:
         """The best match of ``name`` among a provider's entries: layer by layer
         (user files, curated, imported), and within a layer an exact name, the
@@ -521,6 +547,8 @@ class Catalog:
                     ids = ", ".join(sorted(candidates))
                     raise AmbiguousModelError(f"model {name!r} matches several entries: {ids}")
                 return self.entry(candidates[0]), rule
+            if exact_only:
+                continue
             for prefix, pricing_id in layer.by_prefix:
                 if name.startswith(prefix):
                     return self.entry(pricing_id), f"prefix {prefix!r} of {pricing_id} ({layer.label})"
@@ -622,6 +650,7 @@ def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dic
         "model_prefixes": _union(old["model_prefixes"], new["model_prefixes"]),
         "fallbacks": _union(old["fallbacks"], new["fallbacks"]),
         "regional_prefixes": {**old["regional_prefixes"], **new["regional_prefixes"]},
+        "regional_exempt": _union(old.get("regional_exempt", []), new.get("regional_exempt", [])),
         "priority": min(old["priority"], new["priority"]),
         "models": [],
     }
@@ -673,8 +702,7 @@ def _build_period(raw: list[Any]) -> Period:
             name: TierRule(Rates(*tier[1]), tier[0], _tiers(tier[2])) for name, tier in tiers.items()
         },
         windows=tuple(
-            DailyWindow(start_minute, end_minute, TierRule(Rates(*window_rates), multiplier))
-            for start_minute, end_minute, multiplier, window_rates in windows
+            DailyWindow(w[0], w[1], TierRule(Rates(*w[3]), w[2]), frozenset(w[4]), w[5]) for w in windows
         ),
         source=source,
         checked=checked,

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .schema import PricePeriod, PricingFile, RateSet, ServiceTierPrice
 
 #: Bump when the IR layout changes: an old snapshot is then ignored.
-IR_FORMAT = 3
+IR_FORMAT = 5
 #: The whole shipped catalog, indexed, with the digest of every source file.
 STATE_NAME = "compiled.json"
 #: Each source file's IR alone: used to rebuild quickly when only some files changed.
@@ -57,6 +57,7 @@ def file_ir(parsed: PricingFile) -> FileIR:
                 "model_prefixes": list(p.model_prefixes),
                 "fallbacks": list(p.fallbacks),
                 "regional_prefixes": dict(p.regional_prefixes),
+                "regional_exempt": list(p.regional_exempt),
                 "priority": p.priority,
                 "models": [
                     [
@@ -122,7 +123,10 @@ def _period_ir(period: PricePeriod) -> list[Any]:
         _rates_ir(period, gpus),
         [[t.above_input_tokens, _rates_ir(t, gpus)] for t in period.long_context],
         {name.lower(): _tier_ir(tier, gpus) for name, tier in period.service_tiers.items()},
-        [[_minutes(w.start), _minutes(w.end), w.multiplier, _rates_ir(w, gpus)] for w in period.time_windows],
+        [
+            [_minutes(w.start), _minutes(w.end), w.multiplier, _rates_ir(w, gpus), w.weekdays, w.weekday_utc_offset_minutes]
+            for w in period.time_windows
+        ],
         period.source,
         period.checked.isoformat(),
         gpus,

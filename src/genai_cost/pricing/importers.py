@@ -242,13 +242,17 @@ def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResu
         url = (provider.pricing_urls or [""])[0]
         source = f"genai-prices {version}" + (f"; {url}" if url else "")
         claimed: set[str] = set()
-        for info in provider.models:
+        models = list(provider.models)
+        if provider.id == "aws":
+            models = _bedrock_profiles(models, result)
+        for info, model_id, (exact, prefix, regex) in models if provider.id == "aws" else (
+            (m, m.id, _gp_rules(m.match)) for m in models
+        ):
             conditional = info.prices if isinstance(info.prices, list) else [gp.ConditionalPrice(prices=info.prices)]
             if not any(_gp_has_tokens(c.prices) for c in conditional):
                 result.skipped["no token prices (per-hour audio, per-page, per-character...)"] += 1
                 continue
-            exact, prefix, regex = _gp_rules(info.match)
-            model_id = info.id.lower()
+            model_id = model_id.lower()
             if model_id in claimed:
                 result.skipped["name already matched by an earlier model of the provider"] += 1
                 continue
@@ -256,10 +260,49 @@ def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResu
             claimed.update([model_id, *exact])
             periods = _gp_periods(info, conditional, source, checked, result)
             kind = "embedding" if "embed" in model_id else "chat"
-            result.models.append(
-                ImportedModel(ours, info.id, kind, periods, exact, prefix, regex, info.name)
-            )
+            result.models.append(ImportedModel(ours, model_id, kind, periods, exact, prefix, regex, info.name))
     return result
+
+
+_GEO = re.compile(r"^(us|eu|apac|jp|au|in|ca|us-gov|global)\.")
+
+
+def _bedrock_profiles(models: list[Any], result: ImportResult) -> list[Any]:
+    """genai-prices prices Bedrock profiles as separate models: ``global.X`` at list
+    price and ``regional.X`` at 1.1x, matched by the geo prefix. The catalog strips
+    the prefix and applies the provider's ``regional_prefixes`` multiplier, so the
+    base entry ``X`` takes the global price and the regional twin is dropped
+    (keeping it would charge 1.1 x 1.1). A regional entry without a global twin
+    (older Claude models, which AWS does not surcharge) keeps its price."""
+    by_id = {m.id: m for m in models}
+    out = []
+    for model in models:
+        exact, prefix, regex = _gp_rules(model.match)
+        if model.id.startswith("global."):
+            base = model.id[len("global.") :]
+            twin = by_id.get("regional." + base)
+            if twin is not None:
+                exact, prefix, regex = _gp_rules(twin.match)
+            out.append((model, base, _strip_geo(exact, prefix, regex)))
+        elif model.id.startswith("regional."):
+            base = model.id[len("regional.") :]
+            if "global." + base in by_id:
+                result.skipped["Bedrock regional twin of a global profile (priced via regional_prefixes)"] += 1
+                continue
+            out.append((model, base, _strip_geo(exact, prefix, regex)))
+        else:
+            out.append((model, model.id, (exact, prefix, regex)))
+    return out
+
+
+def _strip_geo(exact: list[str], prefix: list[str], regex: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Rules without the geo-profile spellings (the catalog strips ``us.`` etc. first)."""
+    geo_regex = re.compile(r"^\.\*(us|eu|apac|jp|au|in|ca|us\\-gov|global)\\\.")
+    return (
+        [n for n in exact if not _GEO.match(n)],
+        [n for n in prefix if not _GEO.match(n)],
+        [r for r in regex if not geo_regex.match(r)],
+    )
 
 
 def _gp_has_tokens(price: Any) -> bool:
@@ -360,14 +403,14 @@ def _gp_periods(
             **rates,
         }
         window_entries.append(entry)
-    latest_rates, _ = _gp_rates(dated[-1].prices, result) if dated else ({}, {})
-    tiers_by_name = _gp_variants(info, latest_rates, result)
     periods = []
     for index, cond in enumerate(dated):
         rates, tiers = _gp_rates(cond.prices, result)
+        start = cond.constraint.start_date if isinstance(cond.constraint, gp.StartDateConstraint) else None
+        tiers_by_name = _gp_variants(info, start if index > 0 else None, rates, result)
         period: dict[str, Any] = {}
-        if index > 0 and isinstance(cond.constraint, gp.StartDateConstraint):
-            period["effective_from"] = cond.constraint.start_date.isoformat()
+        if index > 0 and start is not None:
+            period["effective_from"] = start.isoformat()
         period.update(rates)
         if tiers:
             period["long_context"] = _long_context(tiers)
@@ -381,13 +424,34 @@ def _gp_periods(
     return periods
 
 
-def _gp_variants(info: Any, base: dict[str, Any], result: ImportResult) -> dict[str, dict[str, Any]]:
-    """Service tiers from genai-prices price variants. A variant's start date
-    is when the dataset learnt the price, not when the tier began, so tiers
-    apply to every period; a variant that is an exact multiple of the newest
-    base rates becomes a ``multiplier`` (it then scales older prices too)."""
+def _gp_variants(
+    info: Any, start: dt.date | None, base: dict[str, Any], result: ImportResult
+) -> dict[str, dict[str, Any]]:
+    """Service tiers of the period starting at ``start`` from genai-prices price
+    variants: per tier, the first variant (in the dataset's order) in force at
+    the period's start. A variant's start date is mostly when the dataset learnt
+    the price, not when the tier began, so a period that starts before every
+    variant of a tier takes the earliest one (genai-prices charges such calls at
+    the standard rate; see docs/pricing.md). A variant that is an exact multiple
+    of the period's base rates becomes a ``multiplier``."""
+    from genai_prices import types as gp
+
+    def active(variant: Any) -> bool:
+        constraint = variant.constraint
+        if constraint is None or start is None and not isinstance(constraint, gp.StartDateConstraint):
+            return True
+        if isinstance(constraint, gp.StartDateConstraint):
+            return start is not None and start >= constraint.start_date
+        return False
+
+    variants = list(info.price_variants or ())
+    chosen: list[Any] = [v for v in variants if active(v)]
+    dated_later = sorted(
+        (v for v in variants if not active(v) and isinstance(v.constraint, gp.StartDateConstraint)),
+        key=lambda v: v.constraint.start_date,
+    )
     out: dict[str, dict[str, Any]] = {}
-    for variant in info.price_variants or ():
+    for variant in [*chosen, *dated_later]:
         if len(variant.when) != 1:
             result.ignored_price_keys["variant:" + "+".join(sorted(variant.when))] += 1
             continue
@@ -463,8 +527,11 @@ def import_litellm(path: str | Path, checked: dt.date) -> ImportResult:
     the JSON file, or a LiteLLM wheel / package directory containing it)."""
     data, version = _read_litellm(Path(path))
     result = ImportResult("litellm", version, checked, [])
-    seen: dict[tuple[str, str], str] = {}
-    for key in sorted(data):
+    seen: dict[tuple[str, str], ImportedModel] = {}
+    # A key routed through its own provider (``mistral/codestral-latest``) is
+    # preferred to another route to the same model (``codestral/...``).
+    native_first = sorted(data, key=lambda k: (not _ll_native(k, data[k]), k))
+    for key in native_first:
         entry = data[key]
         if key == "sample_spec" or not isinstance(entry, dict):
             continue
@@ -481,22 +548,41 @@ def import_litellm(path: str | Path, checked: dt.date) -> ImportResult:
         else:
             provider = LITELLM_PROVIDERS.get(raw_provider, _canonical(raw_provider or "unknown"))
         model_id = _ll_model_id(key, raw_provider)
-        if provider == "aws-bedrock" and re.match(r"^(us|eu|apac|jp|au|global|us-gov)\.", model_id):
-            # Geo / global inference profiles are priced by the catalog as the base
-            # model times the provider's regional multiplier (``us.`` x1.1).
-            result.skipped["Bedrock geo inference profile (priced via regional_prefixes)"] += 1
-            continue
+        period = _ll_period(entry, result, inclusive=raw_provider in _LL_INCLUSIVE_THRESHOLDS)
+        if raw_provider.startswith("fireworks_ai") and "cache_read" not in period and "input" in period:
+            # Fireworks bills cached input at half the input rate (LiteLLM's
+            # FIREWORKS_AI_DEFAULT_CACHE_READ_RATE_RATIO) when the entry names none.
+            period["cache_read"] = _num(Decimal(repr(period["input"])) / 2)
         ident = (provider, model_id.lower())
-        if ident in seen:
-            result.skipped["duplicate of another LiteLLM key for the same provider and model"] += 1
-            continue
-        seen[ident] = key
-        period = _ll_period(entry, result)
+        earlier = seen.get(ident)
+        if earlier is not None:
+            same = {k: v for k, v in earlier.periods[0].items() if k not in ("source", "checked")} == period
+            if same:
+                # Another name for the same price: keep it as an alias.
+                if key.lower() not in earlier.exact:
+                    earlier.exact.append(key.lower())
+                result.skipped["another LiteLLM key for the same provider, model and price (kept as alias)"] += 1
+                continue
+            # The same model priced differently under another route: keep it under its full key.
+            model_id = key
+            ident = (provider, key.lower())
+            if ident in seen:
+                result.skipped["duplicate LiteLLM key"] += 1
+                continue
         period["source"] = f"litellm {version}: {key}"
         period["checked"] = checked.isoformat()
         exact = [key.lower()] if key.lower() != model_id.lower() else []
-        result.models.append(ImportedModel(provider, model_id, mode, [period], exact))
+        model = ImportedModel(provider, model_id, mode, [period], exact)
+        seen[ident] = model
+        result.models.append(model)
     return result
+
+
+def _ll_native(key: str, entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    provider = str(entry.get("litellm_provider") or "")
+    return key.startswith(provider + "/") or "/" not in key
 
 
 def _read_litellm(path: Path) -> tuple[dict[str, Any], str]:
@@ -528,7 +614,11 @@ def _ll_model_id(key: str, provider: str) -> str:
     return key
 
 
-def _ll_period(entry: Mapping[str, Any], result: ImportResult) -> dict[str, Any]:
+#: Providers whose long-context price starts AT the threshold (LiteLLM: ``>=``).
+_LL_INCLUSIVE_THRESHOLDS = frozenset({"xai"})
+
+
+def _ll_period(entry: Mapping[str, Any], result: ImportResult, *, inclusive: bool = False) -> dict[str, Any]:
     base: dict[str, Any] = {}
     long_context: dict[int, dict[str, Any]] = {}
     tiers: dict[str, dict[str, Any]] = {}
@@ -548,7 +638,7 @@ def _ll_period(entry: Mapping[str, Any], result: ImportResult) -> dict[str, Any]
             continue
         rate_name = _LL_RATE_KEYS[match.group("base")]
         rate = _per_million(float(value))
-        threshold = int(match.group("k")) * 1000 if match.group("k") else None
+        threshold = int(match.group("k")) * 1000 - (1 if inclusive else 0) if match.group("k") else None
         tier = _LL_TIERS.get(match.group("tier") or "")
         if tier is None and threshold is None:
             base[rate_name] = rate
@@ -558,6 +648,7 @@ def _ll_period(entry: Mapping[str, Any], result: ImportResult) -> dict[str, Any]
             tiers.setdefault(tier, {})[rate_name] = rate
         elif tier is not None and threshold is not None:
             tier_long.setdefault(tier, {}).setdefault(threshold, {})[rate_name] = rate
+    windows = _ll_off_peak(entry.get("off_peak_pricing"), result)
     search = entry.get("search_context_cost_per_query")
     if isinstance(search, dict):
         medium = search.get("search_context_size_medium")
@@ -576,7 +667,47 @@ def _ll_period(entry: Mapping[str, Any], result: ImportResult) -> dict[str, Any]
                 service_tiers[name] = rates
         if service_tiers:
             period["service_tiers"] = service_tiers
+    if windows:
+        period["time_windows"] = windows
     return period
+
+
+def _ll_off_peak(block: Any, result: ImportResult) -> list[dict[str, Any]]:
+    """LiteLLM ``off_peak_pricing`` as time windows: flat ``hours_utc`` every day,
+    and ``windows`` entries on their weekdays (judged in ``weekday_timezone``)."""
+    if not isinstance(block, dict):
+        return []
+    rates: dict[str, Any] = {}
+    for key, value in block.items():
+        if key in _LL_RATE_KEYS and isinstance(value, int | float):
+            rates[_LL_RATE_KEYS[key]] = _per_million(float(value))
+    offset = 0
+    zone = block.get("weekday_timezone")
+    if isinstance(zone, str):
+        from zoneinfo import ZoneInfo
+
+        delta = dt.datetime(2026, 1, 15, tzinfo=ZoneInfo(zone)).utcoffset()
+        offset = int(delta.total_seconds() // 60) if delta is not None else 0
+    rules: list[tuple[Any, list[int]]] = []
+    if block.get("hours_utc"):
+        rules.append((block["hours_utc"], []))
+    for rule in block.get("windows") or []:
+        if isinstance(rule, dict):
+            rules.append((rule.get("hours_utc"), list(rule.get("weekdays") or [])))
+    out = []
+    for hours, weekdays in rules:
+        for span in [hours] if isinstance(hours, str) else list(hours or []):
+            start, _, end = str(span).partition("-")
+            window: dict[str, Any] = {"start": start.strip(), "end": end.strip()}
+            if weekdays:
+                window["weekdays"] = sorted(weekdays)
+                if offset:
+                    window["weekday_utc_offset_minutes"] = offset
+            window.update(rates)
+            out.append(window)
+    if out:
+        result.ignored_price_keys.pop("off_peak_pricing", None)
+    return out
 
 
 # ------------------------------------------------------------------- writing

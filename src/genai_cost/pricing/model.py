@@ -124,16 +124,32 @@ class TierRule:
 
 @dataclass(frozen=True, slots=True)
 class DailyWindow:
-    """A UTC time-of-day window, in minutes since midnight; may wrap midnight."""
+    """A UTC time-of-day window, in minutes since midnight; may wrap midnight;
+    ``start == end`` is the whole day. Optionally only on some ISO weekdays
+    (1 Monday .. 7 Sunday), judged at a fixed UTC offset (DeepSeek's weekends
+    are Beijing time)."""
 
     start_minute: int
     end_minute: int
     rule: TierRule
+    weekdays: frozenset[int] = frozenset()
+    weekday_offset_minutes: int = 0
 
     def contains(self, minute_of_day: int) -> bool:
-        if self.start_minute <= self.end_minute:
+        if self.start_minute == self.end_minute:
+            return True
+        if self.start_minute < self.end_minute:
             return self.start_minute <= minute_of_day < self.end_minute
         return minute_of_day >= self.start_minute or minute_of_day < self.end_minute
+
+    def active(self, at: float) -> bool:
+        """Whether UNIX time ``at`` falls in the window."""
+        if not self.contains(int((at % 86400) // 60)):
+            return False
+        if not self.weekdays:
+            return True
+        local_days = int((at + self.weekday_offset_minutes * 60) // 86400)
+        return (local_days + 3) % 7 + 1 in self.weekdays  # 1970-01-01 was a Thursday (4)
 
 
 @dataclass(frozen=True, slots=True)

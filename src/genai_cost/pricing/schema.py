@@ -84,11 +84,16 @@ class ServiceTierPrice(RateSet):
 
 class TimeWindow(RateSet):
     """Rates in force during a daily UTC window (e.g. DeepSeek off-peak).
-    ``start`` and ``end`` are ``HH:MM``; a window may wrap midnight."""
+    ``start`` and ``end`` are ``HH:MM``; a window may wrap midnight; ``start ==
+    end`` is the whole day. ``weekdays`` (ISO, 1 Monday .. 7 Sunday; empty: every
+    day) limits it to some days, judged at ``weekday_utc_offset_minutes`` (480
+    for Beijing time)."""
 
     start: str
     end: str
     multiplier: NonNegative | None = None
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(default_factory=list)
+    weekday_utc_offset_minutes: Annotated[int, Field(ge=-24 * 60, le=24 * 60)] = 0
 
     @field_validator("start", "end")
     @classmethod
@@ -173,6 +178,20 @@ class ProviderEntry(_Strict):
     fallbacks: list[str] = Field(default_factory=list)
     #: Regional/geo inference-profile prefixes (Bedrock ``us.``) and their price multiplier.
     regional_prefixes: dict[str, NonNegative] = Field(default_factory=dict)
+    #: Models (full-match regexes on the name after the regional prefix) whose
+    #: regional / geo profiles cost the same as global: the prefix is stripped
+    #: but its multiplier not applied (Bedrock: Claude 3.x, Opus 4 / 4.1, Nova v1).
+    regional_exempt: list[str] = Field(default_factory=list)
+    @field_validator("regional_exempt")
+    @classmethod
+    def _exempt_compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return patterns
+
     #: First-party providers win when a span names no provider and several match.
     priority: int = 100
     models: list[ModelEntry] = Field(default_factory=list)

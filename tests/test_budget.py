@@ -1,0 +1,285 @@
+"""Per-trace budgets: running spend read in-process, BudgetExceededError, the
+event on the span that hit a limit, thread safety and bounded state."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import genai_cost
+from genai_cost import Budget, BudgetExceededError, BudgetLimits, CostSettings, CostSpanProcessor, TraceCostExporter
+from genai_cost import attributes as A
+from genai_cost.budget import set_default_budget
+from genai_cost.pricing import Catalog
+
+CATALOG = Catalog.load()
+# gpt-4o: $2.50/M input, $10/M output -> 1000 in + 200 out = $0.0045
+CALL_USD = 0.0045
+
+
+def gpt4o(input_tokens=1000, output_tokens=200):
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": input_tokens,
+        "gen_ai.usage.output_tokens": output_tokens,
+    }
+
+
+def build(budget, *, batch=False):
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory)
+    inner = BatchSpanProcessor(rollup, schedule_delay_millis=3_600_000) if batch else SimpleSpanProcessor(rollup)
+    processor = CostSpanProcessor(inner, catalog=CATALOG, settings=CostSettings(), listeners=[budget])
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return provider, provider.get_tracer("test"), memory
+
+
+@pytest.fixture
+def default_budget():
+    yield
+    set_default_budget(None)
+
+
+def test_running_spend_is_current_before_the_exporter_has_run(default_budget):
+    budget = Budget(max_cost_usd=1.0)
+    set_default_budget(budget)
+    provider, tracer, memory = build(budget, batch=True)  # the exporter would run in an hour
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        assert genai_cost.current_spend().cost_usd == 0.0
+        for step in range(1, 4):
+            with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                pass
+            spend = genai_cost.check_budget()
+            assert spend.cost_usd == pytest.approx(CALL_USD * step)
+            assert spend.llm_calls == step
+            assert spend.by_category == {A.CATEGORY_LLM: pytest.approx(CALL_USD * step)}
+    assert memory.get_finished_spans() == ()  # nothing exported yet: the spend came from the processor
+    provider.shutdown()
+
+
+def test_cost_limit_raises_with_spend_and_limit_and_marks_the_span_that_crossed_it(default_budget):
+    budget = Budget(max_cost_usd=0.01)
+    set_default_budget(budget)
+    provider, tracer, memory = build(budget)
+    raised = None
+    with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        for step in range(5):
+            try:
+                genai_cost.check_budget()
+            except BudgetExceededError as exc:
+                raised = (step, exc)
+                break
+            with tracer.start_as_current_span(f"chat {step}", attributes=gpt4o()):
+                pass
+    step, exc = raised
+    assert step == 3  # 0.0045, 0.009, then 0.0135 >= 0.01
+    assert exc.limit == A.BUDGET_MAX_COST
+    assert exc.spend == pytest.approx(3 * CALL_USD)
+    assert exc.limit_value == 0.01
+    assert "max_cost_usd" in str(exc) and "0.013500" in str(exc)
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    crossing = spans["chat 2"]
+    [event] = [e for e in crossing.events if e.name == A.BUDGET_EVENT]
+    assert event.attributes[A.BUDGET_LIMIT_ATTR] == A.BUDGET_MAX_COST
+    assert event.attributes[A.BUDGET_LIMIT_VALUE_ATTR] == 0.01
+    assert event.attributes[A.BUDGET_SPEND_ATTR] == pytest.approx(3 * CALL_USD)
+    assert crossing.attributes[A.BUDGET_LIMIT_ATTR] == A.BUDGET_MAX_COST
+    for name in ("chat 0", "chat 1"):
+        assert not spans[name].events
+        assert A.BUDGET_LIMIT_ATTR not in spans[name].attributes
+    assert budget.hits == 1
+
+
+def test_llm_call_limit_stops_the_call_after_the_limit():
+    budget = Budget(max_llm_calls=3)
+    _, tracer, memory = build(budget)
+    calls = 0
+    with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        with pytest.raises(BudgetExceededError) as info:
+            while True:
+                budget.check()
+                with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                    calls += 1
+    assert calls == 3
+    assert info.value.limit == A.BUDGET_MAX_LLM_CALLS
+    assert (info.value.spend, info.value.limit_value) == (3, 3)
+    marked = [s for s in memory.get_finished_spans() if s.events]
+    assert len(marked) == 1
+
+
+def test_tokens_per_call_limit_marks_each_oversized_call():
+    budget = Budget(max_tokens_per_call=5000)
+    _, tracer, memory = build(budget)
+    with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}) as agent:
+        with tracer.start_as_current_span("small", attributes=gpt4o(4000, 1000)):  # exactly 5000: allowed
+            pass
+        assert budget.check().max_call_tokens == 5000
+        with tracer.start_as_current_span("big", attributes=gpt4o(9000, 500)):
+            pass
+        with tracer.start_as_current_span("bigger", attributes=gpt4o(20000, 500)):
+            pass
+        with pytest.raises(BudgetExceededError) as info:
+            budget.check()
+        trace_id = agent.get_span_context().trace_id
+    assert info.value.limit == A.BUDGET_MAX_TOKENS_PER_CALL
+    assert info.value.spend == 9500  # the first oversized call
+    assert info.value.trace_id == trace_id
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    assert not spans["small"].events
+    assert [e.name for e in spans["big"].events] == [A.BUDGET_EVENT]
+    assert [e.name for e in spans["bigger"].events] == [A.BUDGET_EVENT]
+    assert budget.hits == 2
+
+
+def test_two_limits_crossed_by_one_span_give_two_events():
+    budget = Budget(max_cost_usd=0.001, max_llm_calls=1)
+    _, tracer, memory = build(budget)
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    [span] = memory.get_finished_spans()
+    limits = [e.attributes[A.BUDGET_LIMIT_ATTR] for e in span.events]
+    assert limits == [A.BUDGET_MAX_COST, A.BUDGET_MAX_LLM_CALLS]
+    assert span.attributes[A.BUDGET_LIMIT_ATTR] == "max_cost_usd,max_llm_calls"
+
+
+def test_traces_are_budgeted_separately():
+    budget = Budget(max_cost_usd=0.005)
+    _, tracer, _ = build(budget)
+    with tracer.start_as_current_span("a", attributes={"gen_ai.operation.name": "invoke_agent"}) as a:
+        with tracer.start_as_current_span("chat", attributes=gpt4o(1500, 200)):  # $0.00575
+            pass
+        trace_a = a.get_span_context().trace_id
+    with tracer.start_as_current_span("b", attributes={"gen_ai.operation.name": "invoke_agent"}) as b:
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+        assert budget.check().cost_usd == pytest.approx(CALL_USD)  # b is within its budget
+        trace_b = b.get_span_context().trace_id
+    with pytest.raises(BudgetExceededError):
+        budget.check(trace_a)
+    assert budget.check(trace_b).cost_usd == pytest.approx(CALL_USD)
+
+
+def test_outside_a_trace_or_without_a_budget_nothing_raises(default_budget):
+    set_default_budget(None)
+    assert genai_cost.check_budget() is None
+    assert genai_cost.current_spend() is None
+    budget = Budget(max_cost_usd=0.01)
+    set_default_budget(budget)
+    assert trace_api.get_current_span().get_span_context().is_valid is False
+    assert genai_cost.check_budget() is None
+    assert budget.spend(12345).cost_usd == 0.0  # an unknown trace has spent nothing
+
+
+def test_unpriced_spans_are_counted_but_cost_nothing():
+    budget = Budget(max_cost_usd=0.01)
+    _, tracer, _ = build(budget)
+    with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        attrs = gpt4o()
+        attrs["gen_ai.request.model"] = "no-such-model-xyz"
+        with tracer.start_as_current_span("chat", attributes=attrs):
+            pass
+        spend = budget.check()
+    assert spend.unpriced_spans == 1 and spend.cost_usd == 0.0 and spend.llm_calls == 1
+
+
+def test_the_span_path_never_raises_even_if_a_budget_callback_does():
+    def explode(*args):
+        raise RuntimeError("callback bug")
+
+    budget = Budget(max_cost_usd=0.001, on_exceeded=explode)
+    _, tracer, memory = build(budget)
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    [span] = memory.get_finished_spans()
+    assert span.attributes[A.COST_TOTAL] == pytest.approx(CALL_USD)
+    assert [e.name for e in span.events] == [A.BUDGET_EVENT]
+
+
+def test_exceeded_callback_is_told_name_spend_and_limit():
+    seen = []
+    budget = Budget(max_cost_usd=0.004, on_exceeded=lambda *args: seen.append(args))
+    _, tracer, _ = build(budget)
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    assert seen == [(A.BUDGET_MAX_COST, pytest.approx(CALL_USD), 0.004)]
+
+
+def test_many_threads_many_traces_exact_totals():
+    budget = Budget(max_cost_usd=1000.0)
+    provider, tracer, _ = build(budget)
+    trace_ids = {}
+    lock = threading.Lock()
+
+    def agent(n):
+        with tracer.start_as_current_span(f"agent {n}", attributes={"gen_ai.operation.name": "invoke_agent"}) as root:
+            for _ in range(25):
+                with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                    pass
+            with lock:
+                trace_ids[n] = root.get_span_context().trace_id
+
+    threads = [threading.Thread(target=agent, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for trace_id in trace_ids.values():
+        spend = budget.spend(trace_id)
+        assert spend.llm_calls == 25
+        assert spend.cost_usd == pytest.approx(25 * CALL_USD)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_ledgers_expire_and_are_bounded():
+    clock = FakeClock()
+    budget = Budget(max_cost_usd=1.0, idle_timeout_s=10, max_traces=3, clock=clock)
+    _, tracer, _ = build(budget)
+    ids = []
+    for n in range(5):
+        with tracer.start_as_current_span(f"chat {n}", attributes=gpt4o()) as span:
+            ids.append(span.get_span_context().trace_id)
+    assert budget.open_traces == 3  # the two oldest went first
+    assert budget.spend(ids[0]).cost_usd == 0.0
+    assert budget.spend(ids[4]).cost_usd == pytest.approx(CALL_USD)
+    clock.now = 11
+    with tracer.start_as_current_span("later", attributes=gpt4o()):
+        pass
+    assert budget.open_traces == 1  # idle ledgers expired
+    budget.forget(ids[4])
+
+
+def test_limits_from_env():
+    limits = BudgetLimits.from_env(
+        {
+            "GENAI_COST_BUDGET_MAX_COST_USD": "0.50",
+            "GENAI_COST_BUDGET_MAX_LLM_CALLS": "10",
+            "GENAI_COST_BUDGET_MAX_TOKENS_PER_CALL": "8000",
+        }
+    )
+    assert (limits.max_cost_usd, limits.max_llm_calls, limits.max_tokens_per_call) == (0.5, 10, 8000)
+    assert limits.any and not limits.problems
+    bad = BudgetLimits.from_env({"GENAI_COST_BUDGET_MAX_COST_USD": "-1", "GENAI_COST_BUDGET_MAX_LLM_CALLS": "2.5"})
+    assert not bad.any and len(bad.problems) == 2
+    assert not BudgetLimits.from_env({}).any
+
+
+def test_invalid_limits_are_rejected_in_code():
+    with pytest.raises(ValueError):
+        Budget(max_cost_usd=0)
+    with pytest.raises(ValueError):
+        Budget(BudgetLimits(max_llm_calls=3), max_llm_calls=3)

@@ -1,0 +1,278 @@
+"""Cross-check: genai-cost against LiteLLM's ``cost_per_token`` on sampled calls.
+
+LiteLLM is heavy (openai, tiktoken, tokenizers, boto3, aiohttp...) and its
+1.109.1 metadata pins a ``certifi`` newer than the index here has, so it is not
+installed into the test environment. It lives in a cached venv,
+``.test-tools/litellm-1.109.1/`` (git-ignored), built on first use: litellm
+itself with ``--no-deps``, then its requirements with certifi unpinned. One
+subprocess prices every sampled case (about 5 s, mostly LiteLLM's import).
+
+Two checks:
+* every imported LiteLLM entry, alone (with the curated providers' aliases),
+  reproduces ``cost_per_token`` except documented classes;
+* the full catalog (curated > genai-prices > LiteLLM) against LiteLLM: every
+  difference falls in a class documented in docs/pricing.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genai_cost.pricing import Catalog, PricingError, TokenUsage
+from genai_cost.pricing.importers import LITELLM_PROVIDERS, _canonical, _ll_model_id
+
+ROOT = Path(__file__).resolve().parents[1]
+VERSION = "1.109.1"
+VENV = ROOT / ".test-tools" / f"litellm-{VERSION}"
+SEED = 20261122
+REQUIREMENTS = [
+    "fastuuid>=0.14.0,<1.0",
+    "filelock>=3.16.1,<5",
+    "httpx[http2]>=0.28.0,<1.0",
+    "openai>=2.20.0,<4.0.0",
+    "python-dotenv>=1.0.0,<2.0",
+    "pyyaml>=6.0.3,<7.0",
+    "packaging>=24.0",
+    "importlib-metadata>=8.0.0,<9.0",
+    "tiktoken>=0.8.0,<1.0",
+    "tokenizers>=0.21.0,<1.0",
+    "huggingface-hub>=0.34.0,<2.0",
+    "click>=8.0.0,<9.0",
+    "jinja2>=3.1.6,<4.0",
+    "aiohttp>=3.14.2,<4.0",
+    "anyio>=4.14.0,<5.0",
+    "pydantic>=2.11.0,<3.0.0",
+    "pydantic-settings>=2.14.1,<3.0",
+    "jsonschema>=4.0.0,<5.0",
+    "boto3>=1.43.117,<2.0",
+    "certifi",
+    "typing-extensions>=4.13.0,<5.0",
+]
+
+RUNNER = r"""
+import json, os, sys, warnings
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+warnings.filterwarnings("ignore")
+import logging
+logging.disable(logging.CRITICAL)
+import datetime
+import litellm
+from litellm.litellm_core_utils.llm_cost_calc import utils as cost_utils
+out = []
+cases = json.load(open(sys.argv[1]))
+for case in cases:
+    # LiteLLM bills off-peak windows at "now": pin now to the case's time.
+    at = datetime.datetime.fromtimestamp(case["at"], datetime.timezone.utc)
+    cost_utils.current_billing_time = lambda at=at: at
+    try:
+        kwargs = dict(
+            model=case["key"],
+            prompt_tokens=case["input"],
+            completion_tokens=case["output"],
+            cache_read_input_tokens=case["cache_read"],
+            cache_creation_input_tokens=case["cache_write"],
+        )
+        if case["tier"]:
+            kwargs["service_tier"] = case["tier"]
+        prompt, completion = litellm.cost_per_token(**kwargs)
+        out.append(prompt + completion)
+    except Exception as exc:  # an entry LiteLLM itself cannot price
+        out.append(repr(exc)[:200])
+json.dump(out, open(sys.argv[2], "w"))
+"""
+
+
+def _venv_python() -> Path:
+    python = VENV / "bin" / "python"
+    if python.exists():
+        return python
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=120)
+        subprocess.run([*pip, "--no-deps", f"litellm=={VERSION}"], check=True, timeout=600)
+        subprocess.run([*pip, *REQUIREMENTS], check=True, timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"cannot build the LiteLLM venv in {VENV}: {exc}")
+    return python
+
+
+@pytest.fixture(scope="module")
+def litellm_python() -> Path:
+    return _venv_python()
+
+
+@pytest.fixture(scope="module")
+def litellm_data(litellm_python: Path) -> dict[str, Any]:
+    found = list(VENV.glob("lib/python*/site-packages/litellm/model_prices_and_context_window_backup.json"))
+    assert found, "litellm's JSON is missing from the venv"
+    data: dict[str, Any] = json.loads(found[0].read_text(encoding="utf-8"))
+    return data
+
+
+def _provider(entry: dict[str, Any]) -> str:
+    raw = str(entry.get("litellm_provider") or "")
+    if raw.startswith("vertex_ai"):
+        return "google-vertex"
+    return LITELLM_PROVIDERS.get(raw, _canonical(raw or "unknown"))
+
+
+def sample_cases(data: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    cases = []
+    for key in sorted(data):
+        entry = data[key]
+        if not isinstance(entry, dict) or entry.get("mode") not in ("chat", "responses", "completion", "embedding"):
+            continue
+        if entry.get("input_cost_per_token") is None and entry.get("output_cost_per_token") is None:
+            continue
+        thresholds = sorted(
+            {int(m.group(1)) * 1000 for k in entry if (m := re.search(r"_above_(\d+)k_tokens", k))}
+        )
+        tiers = sorted({t for t in ("priority", "flex") if f"input_cost_per_token_{t}" in entry})
+        for _ in range(1 + (1 if thresholds else 0) + (1 if tiers else 0)):
+            if thresholds and rng.random() < 0.5:
+                input_tokens = rng.choice(thresholds) + rng.choice([-1, 0, 1, rng.randint(2, 100_000)])
+            else:
+                input_tokens = rng.choice([rng.randint(1, 2_000), rng.randint(2_000, 60_000), rng.randint(60_000, 120_000)])
+            cache_read = (
+                rng.randint(0, input_tokens // 2)
+                if entry.get("cache_read_input_token_cost") is not None and rng.random() < 0.6
+                else 0
+            )
+            cache_write = (
+                rng.randint(0, (input_tokens - cache_read) // 2)
+                if entry.get("cache_creation_input_token_cost") is not None and rng.random() < 0.5
+                else 0
+            )
+            output = 0 if entry.get("mode") == "embedding" or entry.get("output_cost_per_token") is None else rng.randint(0, 20_000)
+            cases.append(
+                {
+                    "key": key,
+                    "provider": _provider(entry),
+                    "model_id": _ll_model_id(key, str(entry.get("litellm_provider") or "")),
+                    "input": input_tokens,
+                    "output": output,
+                    "cache_read": cache_read,
+                    "cache_write": cache_write,
+                    "tier": rng.choice(tiers) if tiers and rng.random() < 0.5 else None,
+                    "at": 1767225600 + rng.randint(0, 320 * 86400),  # during 2026
+                }
+            )
+    return cases
+
+
+def litellm_costs(python: Path, cases: list[dict[str, Any]], workdir: Path) -> list[Any]:
+    """LiteLLM's cost of every case, from one subprocess (offline: its bundled JSON)."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1", "AWS_REGION_NAME": "us-east-1"}
+    (workdir / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
+    subprocess.run(
+        [str(python), "-c", RUNNER, str(workdir / "cases.json"), str(workdir / "costs.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=True,
+    )
+    costs: list[Any] = json.loads((workdir / "costs.json").read_text(encoding="utf-8"))
+    return costs
+
+
+def our_cost(catalog: Catalog, case: dict[str, Any]) -> tuple[float | None, str, str]:
+    usage = TokenUsage(
+        input_tokens=case["input"],
+        output_tokens=case["output"],
+        cache_read_tokens=case["cache_read"],
+        cache_write_tokens=case["cache_write"],
+    )
+    try:
+        resolution = catalog.resolve(case["key"], case["provider"])
+        cost = catalog.price_resolved(resolution, usage, service_tier=case["tier"], at=float(case["at"]))
+    except PricingError as exc:
+        return None, "", exc.reason
+    return cost.total_usd, cost.pricing_id, catalog.layer_of(cost.pricing_id)
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 + 1e-7 * abs(b)
+
+
+def compare(catalog: Catalog, cases: list[dict[str, Any]], costs: list[Any]) -> tuple[int, list[dict[str, Any]]]:
+    compared = 0
+    differences = []
+    for case, theirs in zip(cases, costs, strict=True):
+        if not isinstance(theirs, float | int):
+            continue  # LiteLLM raised for its own entry
+        compared += 1
+        ours, pricing_id, layer = our_cost(catalog, case)
+        if ours is not None and _close(ours, float(theirs)):
+            continue
+        differences.append({**case, "ours": ours, "theirs": float(theirs), "pricing_id": pricing_id, "layer": layer})
+    return compared, differences
+
+
+def _format(diffs: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{d['key']} [{d['provider']}] tier={d['tier']} in={d['input']} cr={d['cache_read']} cw={d['cache_write']} "
+        f"out={d['output']}: ours {d['ours']} ({d['pricing_id']}, {d['layer']}) vs litellm {d['theirs']}"
+        for d in diffs[:300]
+    )
+
+
+def explain(diff: dict[str, Any], catalog: Catalog, data: dict[str, Any]) -> str | None:
+    """The documented class (docs/pricing.md, "Disagreements") of a difference
+    where LiteLLM's calculator departs from LiteLLM's own data; None if unexplained.
+    Each class is checked by recomputing LiteLLM's figure under its rule."""
+    entry = data[diff["key"]]
+    provider = str(entry.get("litellm_provider"))
+    theirs = diff["theirs"]
+    if diff["ours"] is None:
+        if diff["layer"] == "missing_rate":
+            return "missing rate: LiteLLM bills a class without a rate at $0, genai-cost reports missing_rate"
+        return None
+    tier = diff["tier"]
+    if tier is not None:
+        untiered, _, _ = our_cost(catalog, {**diff, "tier": None})
+        if untiered is not None and _close(untiered, theirs):
+            if provider.startswith("fireworks_ai"):
+                return "LiteLLM's Fireworks calculator ignores service_tier"
+            if not any(k.startswith("input_cost_per_token_above_") and k.endswith("_" + tier) for k in entry):
+                return "service tier past the long-context threshold: LiteLLM drops the tier"
+    if provider == "perplexity":
+        flat = diff["input"] * float(entry.get("input_cost_per_token") or 0) + diff["output"] * float(
+            entry.get("output_cost_per_token") or 0
+        )
+        if _close(flat, theirs):
+            return "LiteLLM's Perplexity calculator ignores cache reads, long-context tiers and request fees"
+    return None
+
+
+@pytest.fixture(scope="module")
+def sampled(
+    litellm_python: Path, litellm_data: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    cases = sample_cases(litellm_data, random.Random(SEED))
+    return cases, litellm_costs(litellm_python, cases, tmp_path_factory.mktemp("litellm"))
+
+
+def test_imported_litellm_entries_reproduce_cost_per_token(
+    sampled: tuple[list[dict[str, Any]], list[Any]], litellm_data: dict[str, Any]
+) -> None:
+    from genai_cost.pricing.diff import source_catalogs
+
+    catalog = source_catalogs()[1]["litellm"]
+    cases, costs = sampled
+    compared, differences = compare(catalog, cases, costs)
+    assert compared >= 1000, f"only {compared} cases compared"
+    reasons = Counter(explain(d, catalog, litellm_data) for d in differences)
+    unexplained = [d for d in differences if explain(d, catalog, litellm_data) is None]
+    assert not unexplained, f"{len(unexplained)} of {compared} differ ({dict(reasons)}):\n" + _format(unexplained)
