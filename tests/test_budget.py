@@ -283,3 +283,27 @@ def test_invalid_limits_are_rejected_in_code():
         Budget(max_cost_usd=0)
     with pytest.raises(ValueError):
         Budget(BudgetLimits(max_llm_calls=3), max_llm_calls=3)
+
+
+def test_one_trace_can_have_its_own_limits():
+    budget = Budget(max_cost_usd=0.005)
+    _, tracer, _ = build(budget)
+    with tracer.start_as_current_span("premium", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        budget.set_trace_limits(BudgetLimits(max_cost_usd=0.02))
+        assert budget.limits_of().max_cost_usd == 0.02
+        for _ in range(4):  # $0.018: over the default budget, within this trace's
+            with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                pass
+        assert budget.check().cost_usd == pytest.approx(4 * CALL_USD)
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+        with pytest.raises(BudgetExceededError) as info:
+            budget.check()
+        assert info.value.limit_value == 0.02
+    with tracer.start_as_current_span("standard", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        assert budget.limits_of().max_cost_usd == 0.005
+        with tracer.start_as_current_span("chat", attributes=gpt4o(1500, 200)):
+            pass
+        with pytest.raises(BudgetExceededError):
+            budget.check()
+    budget.set_trace_limits(BudgetLimits())  # outside a trace: nothing happens

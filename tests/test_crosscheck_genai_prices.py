@@ -192,10 +192,11 @@ def our_cost(catalog: Catalog, case: dict[str, Any]) -> tuple[float | None, str,
 
 
 def documented_ids() -> set[str]:
-    """Pricing ids listed in the disagreement section of docs/pricing.md."""
-    text = DOCS.read_text(encoding="utf-8")
-    section = text.split("## Disagreements", 1)[-1]
-    return {word.strip("`,;.()") for word in section.split() if word.startswith("`") and "/" in word}
+    """Pricing ids named in the disagreement section of docs/pricing.md and in the
+    generated table docs/pricing-disagreements.md."""
+    text = DOCS.read_text(encoding="utf-8").split("## Disagreements", 1)[-1]
+    text += (DOCS.parent / "pricing-disagreements.md").read_text(encoding="utf-8")
+    return {word.strip("`,;:.()|") for word in text.split() if word.startswith("`") and "/" in word}
 
 
 def run(catalog: Catalog, cases: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
@@ -240,8 +241,8 @@ def _explain(diff: dict[str, Any], documented: set[str]) -> str | None:
             return "curated entry has no per_search fee"
         if _bedrock_profile_class(diff):
             return _bedrock_profile_class(diff)
-        if diff["pricing_id"] in documented:
-            return "curated choice: " + diff["pricing_id"]
+    if diff["pricing_id"] in documented:
+        return f"documented choice ({diff['layer']})"
     return None
 
 

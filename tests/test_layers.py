@@ -293,3 +293,43 @@ def test_a_broken_layer_does_not_lose_the_span(catalog):
     with tracer.start_as_current_span("plain"):
         pass
     assert [s.name for s in memory.get_finished_spans()] == ["plain"]
+
+
+def test_the_shipped_example_pricing_file_loads():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "deploy" / "pricing-layers.example.yaml"
+    catalog = Catalog.load([example])
+    assert catalog.tool("support-articles").category == A.CATEGORY_RETRIEVAL
+    assert catalog.tool("escalate_to_human").category == A.CATEGORY_HUMAN
+    settings = LayerSettings.from_env({}, [example])
+    assert round(settings.infra.cost(60), 4) == 0.0067
+    assert settings.human_escalation_usd == 7.0
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, None, ["true"], "TRUE ", False, float("nan")])
+def test_odd_marker_values_never_raise(catalog, value):
+    tracer, memory = build(catalog, span_layers=[HumanEscalationLayer(7.0)])
+    attributes = {} if value is None else {A.HUMAN_ESCALATION_ATTR: value}
+    with tracer.start_as_current_span("maybe", attributes=attributes):
+        pass
+    [span] = memory.get_finished_spans()
+    expected = 7.0 if value == "TRUE " else None
+    assert span.attributes.get(A.COST_TOTAL) == expected
+
+
+def test_a_priced_call_is_not_charged_twice_for_a_marker(catalog):
+    tracer, memory = build(catalog, span_layers=[HumanEscalationLayer(7.0)])
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 200,
+        A.HUMAN_ESCALATION_ATTR: True,
+    }
+    with tracer.start_as_current_span("chat", attributes=attributes):
+        pass
+    [span] = memory.get_finished_spans()
+    assert span.attributes[A.COST_CATEGORY] == A.CATEGORY_LLM
+    assert span.attributes[A.TRACE_TOTAL] == pytest.approx(0.0045)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -231,7 +232,7 @@ APP = textwrap.dedent(
                 genai_cost.check_budget()
             except genai_cost.BudgetExceededError as exc:
                 print("BUDGET", exc.limit, exc.spend, exc.limit_value, flush=True)
-    trace.get_tracer_provider().force_flush()  # the roll-up runs: trace histogram before exit
+    # no force_flush: the configurator flushes spans at exit, before the meters shut down
     """
 )
 
@@ -281,3 +282,56 @@ def test_zero_code_metrics_use_the_sdk_configured_meter_provider(tmp_path: Path)
     assert trace_point["sum"] == pytest.approx(2 * (CALL_USD + 2000 / 150_000))
     infra = [p for p in points if p["attributes"][A.COST_CATEGORY] == A.CATEGORY_INFRA]
     assert infra[0]["value"] == pytest.approx(2 * 2000 / 150_000)
+
+
+# ------------------------------------------------------------------ real OTLP to a real collector
+
+
+def _metric_blocks(log: str) -> dict[str, str]:
+    """rotel's detailed metrics log, split per metric name (last block wins)."""
+    blocks = {}
+    for chunk in log.split("-> Name: ")[1:]:
+        name, _, rest = chunk.partition("\n")
+        blocks[name.strip()] = rest.split("-> Name: ", 1)[0]
+    return blocks
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_metrics_reach_a_real_collector_over_otlp(tmp_path: Path, protocol):
+    from support.rotel import RotelCollector
+
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+    with RotelCollector(extra_args=["--debug-log", "metrics"], workdir=tmp_path / "rotel") as collector:
+        endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_COST_"))} | {
+            "OTEL_PYTHON_CONFIGURATOR": "genai_cost",
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_SERVICE_NAME": "otlp-metrics-test",
+            "GENAI_COST_BUDGET_MAX_COST_USD": "0.004",
+        }
+        instrument_bin = Path(sys.executable).parent / "opentelemetry-instrument"
+        done = subprocess.run(
+            [str(instrument_bin), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        from support.net import wait_for
+
+        wait_for(lambda: A.METRIC_TRACE_COST in _metric_blocks(collector.output()), 20, "metrics at the collector")
+        blocks = _metric_blocks(collector.output())
+    usage = blocks[A.METRIC_COST]
+    assert f"-> Unit: {A.METRIC_COST_UNIT}" in usage and "IsMonotonic: true" in usage
+    assert "-> gen_ai.cost.category: Str(llm)" in usage and "-> gen_ai.request.model: Str(gpt-4o)" in usage
+    assert "Value: 0.009" in usage  # two calls of $0.0045, cumulative
+    trace_block = blocks[A.METRIC_TRACE_COST]
+    bounds = [float(x) for x in re.findall(r"ExplicitBounds #\d+: ([0-9.e-]+)", trace_block)]
+    assert tuple(bounds) == A.TRACE_COST_BUCKETS
+    assert "Count: 2" in trace_block
+    budget = blocks[A.METRIC_BUDGET_EXCEEDED]
+    assert f"-> Unit: {A.METRIC_BUDGET_EXCEEDED_UNIT}" in budget
+    assert f"-> {A.BUDGET_LIMIT_ATTR}: Str({A.BUDGET_MAX_COST})" in budget

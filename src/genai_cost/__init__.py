@@ -10,7 +10,16 @@ Compose it like any SDK processor::
 or switch it on without code: ``OTEL_PYTHON_CONFIGURATOR=genai_cost opentelemetry-instrument python app.py``.
 """
 
-from .budget import Budget, BudgetExceededError, BudgetLimits, TraceSpend, check_budget, current_spend
+from .budget import (
+    Budget,
+    BudgetExceededError,
+    BudgetLimits,
+    TraceSpend,
+    check_budget,
+    current_spend,
+    get_default_budget,
+    set_default_budget,
+)
 from .config import CostSettings
 from .layers import HumanEscalationLayer, InfraAllocation, InfraCostLayer, LayerSettings
 from .metrics import CostMetrics
@@ -43,4 +52,6 @@ __all__ = [
     "__version__",
     "check_budget",
     "current_spend",
+    "get_default_budget",
+    "set_default_budget",
 ]

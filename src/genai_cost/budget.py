@@ -155,7 +155,16 @@ class TraceSpend:
 
 
 class _Ledger:
-    __slots__ = ("by_category", "cost_usd", "exceeded", "last_update", "llm_calls", "max_call_tokens", "unpriced")
+    __slots__ = (
+        "by_category",
+        "cost_usd",
+        "exceeded",
+        "last_update",
+        "limits",
+        "llm_calls",
+        "max_call_tokens",
+        "unpriced",
+    )
 
     def __init__(self) -> None:
         self.cost_usd = 0.0
@@ -165,6 +174,8 @@ class _Ledger:
         self.unpriced = 0
         self.exceeded: dict[str, tuple[float, float]] = {}
         self.last_update = 0.0
+        #: This trace's own limits (Budget.set_trace_limits), else the budget's.
+        self.limits: BudgetLimits | None = None
 
 
 class Budget:
@@ -216,7 +227,6 @@ class Budget:
         context = span.context
         if context is None:
             return None
-        limits = self.limits
         usd = cost.total_usd if cost.unpriced_reason is None and cost.total_usd is not None else 0.0
         call_tokens = 0
         is_llm = cost.category == A.CATEGORY_LLM
@@ -233,6 +243,7 @@ class Budget:
             else:
                 self._ledgers.move_to_end(context.trace_id)
             ledger.last_update = now
+            limits = ledger.limits or self.limits
             if usd:
                 ledger.cost_usd += usd
                 ledger.by_category[cost.category] = ledger.by_category.get(cost.category, 0.0) + usd
@@ -305,6 +316,31 @@ class Budget:
                 unpriced_spans=ledger.unpriced,
                 exceeded=dict(ledger.exceeded),
             )
+
+    def set_trace_limits(self, limits: BudgetLimits, trace_id: int | None = None) -> None:
+        """Hold one trace (default: the current one) to its own limits instead of
+        the budget's, e.g. a larger budget for a premium customer's request.
+        Limits already hit stay hit. Outside a trace, nothing happens."""
+        if trace_id is None:
+            trace_id = current_trace_id()
+            if trace_id is None:
+                return
+        with self._lock:
+            now = self._clock()
+            ledger = self._ledgers.get(trace_id)
+            if ledger is None:
+                ledger = self._ledgers[trace_id] = _Ledger()
+                ledger.last_update = now
+                self._expire(now)
+            ledger.limits = limits
+
+    def limits_of(self, trace_id: int | None = None) -> BudgetLimits:
+        """The limits ``trace_id`` (default: the current trace) is held to."""
+        if trace_id is None:
+            trace_id = current_trace_id()
+        with self._lock:
+            ledger = self._ledgers.get(trace_id) if trace_id is not None else None
+            return ledger.limits if ledger is not None and ledger.limits is not None else self.limits
 
     def check(self, trace_id: int | None = None) -> TraceSpend | None:
         """Raise :class:`BudgetExceededError` if the trace has hit a limit;

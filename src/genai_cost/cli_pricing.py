@@ -61,6 +61,7 @@ def register(commands: Any) -> None:
     diff.add_argument("--provider")
     diff.add_argument("--tolerance", type=float, default=0.005, help="relative difference ignored (0.005)")
     diff.add_argument("--json", action="store_true")
+    diff.add_argument("--markdown", action="store_true", help="a table for docs/pricing.md")
     diff.set_defaults(handler=_diff)
 
 
@@ -232,6 +233,14 @@ def _diff(args: argparse.Namespace) -> int:
     rows = disagreements(provider=args.provider, tolerance=args.tolerance)
     if args.json:
         print(json.dumps(rows, indent=1))
+        return 0
+    if args.markdown:
+        print("| name | what | values | catalog uses |")
+        print("|---|---|---|---|")
+        for row in rows:
+            values = ", ".join(f"{source} {value:g}" for source, value in row["values"].items())
+            print(f"| {row['provider']}/{row['model']} | {row['rate']} | {values} | `{row['chosen_id']}` ({row['chosen']}) |")
+        print(f"\n{len(rows)} disagreement(s).")
         return 0
     for row in rows:
         values = ", ".join(f"{source} {value:g}" for source, value in row["values"].items())

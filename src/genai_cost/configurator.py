@@ -10,6 +10,7 @@ span once, however many exporters are configured.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from typing import Any
@@ -41,6 +42,11 @@ class CostConfigurator(_OTelSDKConfigurator):
         _log.debug("genai-cost: pricing enabled for %d trace exporter(s)", builder.exporters)
         if builder.processor is not None and _flag("GENAI_COST_METRICS", True):
             builder.attach_metrics()
+            # At exit the SDK shuts the MeterProvider down before the TracerProvider
+            # (atexit runs last-registered first), so the roll-up of the last batch
+            # would record its per-trace costs into a closed meter. Flush the spans
+            # first: this hook, registered after both providers, runs before them.
+            atexit.register(_flush_spans, builder.processor)
 
 
 class _ExportChainBuilder:
@@ -108,6 +114,13 @@ class _ExportChainBuilder:
             return self.processor
         self._fanout.add_span_processor(batch)
         return SpanProcessor()
+
+
+def _flush_spans(processor: CostSpanProcessor) -> None:
+    try:
+        processor.force_flush(5000)
+    except Exception:  # at exit: never raise
+        _log.debug("genai-cost: flush at exit failed", exc_info=True)
 
 
 def _flag(name: str, default: bool) -> bool:

@@ -54,6 +54,7 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
         "llm.token_count.prompt",
         "ai.usage.inputTokens",
         "ai.usage.promptTokens",
+        "ai.usage.tokens",  # Vercel AI SDK embed / embedMany
     ),
     _OUTPUT: (
         "gen_ai.usage.output_tokens",

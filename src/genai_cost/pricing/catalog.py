@@ -437,7 +437,7 @@ class Catalog:
             head, tail = name.split("/", 1)
             named = self._aliases.get(head)
             if named is not None and (provider_id is None or provider_id == named or provider_id in FRAMEWORK_NAMES):
-                if any(name in layer.exact for layer in self._providers[named].layers):
+                if (named, name) in self._ids:
                     # The provider's own ids carry the prefix (``perplexity/sonar``).
                     how.append(f"provider {named} has an entry named {name!r}")
                 else:
@@ -451,7 +451,7 @@ class Catalog:
     def _resolve_in_chain(self, name: str, provider_id: str, how: list[str]) -> Resolution:
         index = self._providers[provider_id]
         stripped = _strip_prefixes(name, index.prefixes)
-        if stripped != name and not any(name in layer.exact for layer in index.layers):
+        if stripped != name and (provider_id, name) not in self._ids:
             name = stripped  # ``models/gemini-2.5-pro``; unless an entry is named so (``gemini/gemini-exp-1206``)
         multiplier = 1.0
         adjustments: list[str] = []
@@ -477,8 +477,9 @@ class Catalog:
         # imported entry of the serving provider itself.
         for low, high in _RANK_CLASSES:
             if full_name != name:
-                # An entry for the regional profile itself (priced with its uplift) wins.
-                found = self._match_in(index, full_name, low, high, exact_only=True)
+                # An entry for the regional profile itself (priced with its uplift) wins,
+                # unless a stronger layer knows the model by its own name.
+                found = self._profile_entry(index, full_name, name, low, high)
                 if found is not None:
                     entry, rule = found
                     factor, discount_note = self._discount(provider_id, entry)
@@ -526,32 +527,50 @@ class Catalog:
         factor, note = self._discount(entry.provider_id, entry)
         return Resolution(entry, "; ".join(how), factor, (note,) if note else ())
 
+    def _profile_entry(
+        self, index: _ProviderIndex, full_name: str, name: str, low: int, high: int
+    ) -> tuple[ModelPricing, str] | None:
+        undated = _DATE_SUFFIX.sub("", name)
+        for rank, layer in zip(index.ranks, index.layers, strict=True):
+            if not low <= rank <= high:
+                continue
+            candidates = layer.exact.get(full_name)
+            if candidates is not None and len(candidates) == 1:
+                return self.entry(candidates[0]), f"exact name {full_name!r} in {index.entry_id} ({layer.label})"
+            if name in layer.exact or undated in layer.exact:
+                return None
+        return None
+
     def _match_in(
         self, index: _ProviderIndex, name: str, low: int = 0, high: int = 1 << 30, *, exact_only: bool = False
     ) -> tuple[ModelPricing, str] | None:
-        """The best match of ``name`` among a provider's entries: layer by layer
-        (user files, curated, imported), and within a layer an exact name, the
-        name without a date suffix, the longest prefix, then patterns in order."""
+        """The best match of ``name`` among a provider's entries of ranks
+        ``low..high``: an exact name (or the name without a date suffix), then
+        the longest prefix, then patterns in order; at each stage the stronger
+        layer first. Callers go through the rank classes one at a time (user
+        files, curated, imported), so between imported datasets an exact name
+        beats another dataset's looser rule."""
         undated = _DATE_SUFFIX.sub("", name)
-        for rank, layer in zip(index.ranks, index.layers, strict=True):
-            if rank < low or rank > high:
+        layers = [
+            layer for rank, layer in zip(index.ranks, index.layers, strict=True) if low <= rank <= high
+        ]
+        for wanted, how in ((name, "exact name"), (undated, "dated snapshot of")):
+            if wanted is not name and wanted == name:
                 continue
-            where = f"{index.entry_id} ({layer.label})"
-            candidates = layer.exact.get(name)
-            rule = f"exact name {name!r} in {where}"
-            if candidates is None and undated != name:
-                candidates = layer.exact.get(undated)
-                rule = f"dated snapshot of {undated!r} in {where}"
-            if candidates is not None:
-                if len(candidates) > 1:
-                    ids = ", ".join(sorted(candidates))
-                    raise AmbiguousModelError(f"model {name!r} matches several entries: {ids}")
-                return self.entry(candidates[0]), rule
-            if exact_only:
-                continue
+            for layer in layers:
+                candidates = layer.exact.get(wanted)
+                if candidates is not None:
+                    if len(candidates) > 1:
+                        ids = ", ".join(sorted(candidates))
+                        raise AmbiguousModelError(f"model {name!r} matches several entries: {ids}")
+                    return self.entry(candidates[0]), f"{how} {wanted!r} in {index.entry_id} ({layer.label})"
+        if exact_only:
+            return None
+        for layer in layers:
             for prefix, pricing_id in layer.by_prefix:
                 if name.startswith(prefix):
                     return self.entry(pricing_id), f"prefix {prefix!r} of {pricing_id} ({layer.label})"
+        for layer in layers:
             for pattern, pricing_id in layer.by_regex:
                 compiled_pattern = self._regex.get(pattern)
                 if compiled_pattern is None:

@@ -14,8 +14,15 @@ from typing import Any
 from . import compiled
 from .catalog import Catalog, _catalog_files, _file_ir, default_pricing_dir
 from .errors import PricingError
+from .model import TokenUsage
 
 COMPARED = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+#: Reference calls priced with each source's entry, so that long-context tiers
+#: and fees are compared too (name -> usage).
+REFERENCE_CALLS = {
+    "long_context_300k": TokenUsage(input_tokens=300_000, output_tokens=2_000),
+    "long_context_1m": TokenUsage(input_tokens=1_000_000, output_tokens=2_000),
+}
 
 
 def source_catalogs() -> tuple[Catalog, dict[str, Catalog]]:
@@ -50,7 +57,7 @@ def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> l
                 names.add((provider_id, model_id))
     rows: list[dict[str, Any]] = []
     for provider_id, model_id in sorted(names):
-        found: dict[str, tuple[str, Any]] = {}
+        found: dict[str, tuple[str, Any, Any]] = {}
         for source, catalog in sources.items():
             try:
                 resolution = catalog.resolve(model_id, provider_id)
@@ -58,22 +65,41 @@ def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> l
                 continue
             if resolution.model.provider_id != provider_id:
                 continue  # only a fallback provider knows it: not the same offer
-            found[source] = (resolution.model.pricing_id, resolution.model.periods[-1].rates)
+            rates = resolution.model.periods[-1].rates
+            if resolution.multiplier != 1.0:
+                rates = rates.scaled(resolution.multiplier)  # regional uplift, discount
+            found[source] = (resolution.model.pricing_id, rates, resolution)
         if len(found) < 2:
             continue
         try:
             chosen = full.resolve(model_id, provider_id).model
         except PricingError as exc:
-            chosen_label, why = "none", f"unresolved: {exc.reason}"
+            chosen_label, why, chosen_id = "none", f"unresolved: {exc.reason}", ""
         else:
             chosen_label = chosen.origin
+            chosen_id = chosen.pricing_id
             why = f"{chosen.pricing_id} ({full.layer_of(chosen.pricing_id)})"
+        comparisons: list[tuple[str, dict[str, float]]] = []
         for rate in COMPARED:
-            values = {
-                source: round(value * 1e6, 9)
-                for source, (_, rates) in sorted(found.items())
-                if (value := getattr(rates, rate)) is not None
-            }
+            comparisons.append(
+                (
+                    rate,
+                    {
+                        source: round(value * 1e6, 9)
+                        for source, (_, rates, _) in sorted(found.items())
+                        if (value := getattr(rates, rate)) is not None
+                    },
+                )
+            )
+        for label, usage in REFERENCE_CALLS.items():
+            totals = {}
+            for source, (_, _, resolution) in sorted(found.items()):
+                try:
+                    totals[source] = round(sources[source].price_resolved(resolution, usage).total_usd, 9)
+                except PricingError:
+                    continue
+            comparisons.append((label + "_usd", totals))
+        for rate, values in comparisons:
             if len(values) < 2:
                 continue
             low, high = min(values.values()), max(values.values())
@@ -85,8 +111,9 @@ def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> l
                     "model": model_id,
                     "rate": rate,
                     "values": values,
-                    "entries": {source: pricing_id for source, (pricing_id, _) in sorted(found.items())},
+                    "entries": {source: pricing_id for source, (pricing_id, _, _) in sorted(found.items())},
                     "chosen": chosen_label,
+                    "chosen_id": chosen_id,
                     "why": why,
                 }
             )

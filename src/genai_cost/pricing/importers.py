@@ -575,7 +575,24 @@ def import_litellm(path: str | Path, checked: dt.date) -> ImportResult:
         model = ImportedModel(provider, model_id, mode, [period], exact)
         seen[ident] = model
         result.models.append(model)
+    _dedupe_aliases(result.models)
     return result
+
+
+def _dedupe_aliases(models: list[ImportedModel]) -> None:
+    """An alias that is another entry's id, or that an earlier entry already
+    claims, is dropped: every name resolves to one entry (ids win)."""
+    ids = {(m.provider, m.id.lower()) for m in models}
+    claimed: set[tuple[str, str]] = set()
+    for model in models:
+        kept = []
+        for alias in model.exact:
+            key = (model.provider, alias.lower())
+            if key in ids or key in claimed:
+                continue
+            claimed.add(key)
+            kept.append(alias)
+        model.exact = kept
 
 
 def _ll_native(key: str, entry: Any) -> bool:

@@ -14,6 +14,10 @@ with tracer.start_as_current_span("handle request") as root:
     ChatOpenAI(model="gpt-4o", base_url=BASE, api_key="sk-test", max_retries=0).invoke("Say hello")
     ChatOpenAI(model="o4-mini", base_url=BASE, api_key="sk-test", max_retries=0, service_tier="flex").invoke("Hi")
     OpenAIEmbeddings(
-        model="text-embedding-3-small", base_url=BASE, api_key="sk-test", max_retries=0, check_embedding_ctx_length=False
+        model="text-embedding-3-small",
+        base_url=BASE,
+        api_key="sk-test",
+        max_retries=0,
+        check_embedding_ctx_length=False,
     ).embed_documents(["first", "second"])
     print(format(root.get_span_context().trace_id, "032x"))

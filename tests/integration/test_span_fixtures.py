@@ -1,0 +1,100 @@
+"""Replays the span shapes captured from real instrumentations (tests/fixtures/spans/,
+see tests/support/capture.py) through the real SDK with genai-cost. Fast and offline:
+it runs with the unit tests, so a change in usage reading or the leaf rule that would
+break a real instrumentation fails here without installing anything.
+
+Each fixture says which packages (and versions) produced it and how.
+Expected costs are computed by hand from the published rates (USD per million tokens).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostSpanProcessor, TraceCostExporter
+from genai_cost.pricing.catalog import Catalog
+from support.capture import FIXTURES, replay
+
+M = 1e6
+GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M
+GPT_4O_MINI = (2000 * 0.15 + 300 * 0.60) / M
+EMBEDDING = 5000 * 0.02 / M
+O4_MINI_FLEX = (2000 * 0.55 + 1000 * 0.138 + 1500 * 2.20) / M
+O4_MINI_STANDARD = (2000 * 1.10 + 1000 * 0.275 + 1500 * 4.40) / M
+GPT_5_MINI_PRIORITY = 1.8 * (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
+GPT_5_MINI_STANDARD = (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
+SONNET_4_CACHED = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 50 * 15.00) / M
+HAIKU_3_5 = (1200 * 0.80 + 80 * 4.00) / M
+GEMINI_FLASH = (600 * 0.30 + 400 * 0.03 + 500 * 2.50) / M
+GEMINI_PRO = (2000 * 1.25 + 1000 * 10.00) / M
+WEATHER_TOOL = 0.002
+OPENAI_APP = [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_FLEX, GPT_5_MINI_PRIORITY, GPT_4O]
+
+#: fixture -> the cost of each priced span (one per billable call), whatever its layer
+EXPECTED: dict[str, list[float]] = {
+    "openai-official": OPENAI_APP,
+    "openllmetry-openai": OPENAI_APP,
+    "openlit-openai": OPENAI_APP,
+    # OpenInference 0.1.66 records no service tier: standard rates
+    "openinference-openai": [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_STANDARD, GPT_5_MINI_STANDARD, GPT_4O],
+    "anthropic-official": [SONNET_4_CACHED, SONNET_4_CACHED, HAIKU_3_5],
+    "bedrock-official": [HAIKU_3_5],
+    "pydantic-ai": [GPT_4O, GPT_4O_MINI],
+    "openai-agents": [GPT_4O, GPT_4O, WEATHER_TOOL],
+    "langchain-official": [GPT_4O, O4_MINI_FLEX, EMBEDDING],
+    "google-genai-official": [GEMINI_FLASH, GEMINI_PRO],
+    "google-adk": [GEMINI_FLASH],
+    "vercel-ai-sdk-7": [GPT_4O, EMBEDDING],
+    "vercel-ai-sdk-6": [GPT_4O, EMBEDDING],
+}
+AGENT_TOOLS = Path(__file__).resolve().parent / "apps" / "agent_tools.yaml"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load([str(AGENT_TOOLS)])
+
+
+def test_every_fixture_has_expectations() -> None:
+    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_captured_spans_priced_once(name: str, catalog: Catalog) -> None:
+    fixture = json.loads((FIXTURES / f"{name}.json").read_text())
+    assert fixture["source"]["packages"], "a fixture must say which packages produced it"
+    assert not [
+        k for s in fixture["spans"] for k in s["attributes"] if k.startswith(("gen_ai.cost.", "gen_ai.trace.cost."))
+    ]
+
+    memory = InMemorySpanExporter()
+    processor = CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    result = replay(fixture["spans"], provider, memory)
+    assert len(result.spans) == len(fixture["spans"])
+
+    unpriced = [
+        (s.name, s.attributes.get("gen_ai.cost.unpriced_reason"))
+        for s in result.spans
+        if s.attributes.get("gen_ai.cost.unpriced")
+    ]
+    assert not unpriced
+    costs = [s.attributes["gen_ai.cost.total_usd"] for s in result.spans if "gen_ai.cost.total_usd" in s.attributes]
+    assert all(isinstance(c, float) for c in costs)
+    assert Counter(round(c, 12) for c in costs) == Counter(round(c, 12) for c in EXPECTED[name])
+
+    roots = [s for s in result.spans if s.parent is None]
+    traces = {s.context.trace_id for s in result.spans}
+    assert len(roots) == len(traces)
+    total = sum(r.attributes["gen_ai.trace.cost.total_usd"] for r in roots)
+    assert total == pytest.approx(sum(EXPECTED[name]), rel=1e-9)
+    assert sum(r.attributes["gen_ai.trace.cost.unpriced_spans"] for r in roots) == 0
+    provider.shutdown()
