@@ -28,7 +28,7 @@ from genai_prices import types as gp  # noqa: E402
 from genai_prices.data import providers as GP_PROVIDERS  # noqa: E402
 
 from genai_cost.pricing import Catalog, PricingError, TokenUsage  # noqa: E402
-from genai_cost.pricing.importers import GENAI_PRICES_PROVIDERS, _canonical  # noqa: E402
+from genai_cost.pricing.importers import genai_prices_provider  # noqa: E402
 
 SEED = 20261122
 UTC = dt.timezone.utc
@@ -86,8 +86,8 @@ def _names(model: Any) -> list[str]:
 def sample_cases(rng: random.Random, per_model: int = 1) -> list[dict[str, Any]]:
     cases = []
     for provider in GP_PROVIDERS:
-        ours = GENAI_PRICES_PROVIDERS.get(provider.id, _canonical(provider.id))
         for model in provider.models:
+            ours = genai_prices_provider(provider.id, model.id)
             if not _has_tokens(model) or _unsupported(model):
                 continue
             keys = _price_keys(model)
@@ -255,9 +255,12 @@ def _bedrock_profile_class(diff: dict[str, Any]) -> str | None:
         return None
     if diff["model"].startswith(("us-gov.", "in.")) and diff["ours"] is None:
         return "Bedrock profile prefix not in the catalog"
-    if diff["ours"] is not None and not diff["model"].startswith(("us.", "eu.", "apac.", "jp.", "au.", "global.")):
-        if _close(diff["ours"] * 1.1, diff["theirs"]):
-            return "Bedrock in-region id without a profile prefix"
+    if (
+        diff["ours"] is not None
+        and not diff["model"].startswith(("us.", "eu.", "apac.", "jp.", "au.", "global."))
+        and _close(diff["ours"] * 1.1, diff["theirs"])
+    ):
+        return "Bedrock in-region id without a profile prefix"
     return None
 
 
@@ -280,9 +283,7 @@ def test_cross_check_against_genai_prices(catalog: Catalog) -> None:
             f"ws={d['web_searches']}: ours {d['ours']} ({d['pricing_id']}, {d['layer']}) vs genai-prices {d['theirs']}"
             for d in unexplained[:400]
         ]
-        pytest.fail(
-            f"{len(unexplained)} unexplained of {compared} compared ({dict(reasons)}):\n" + "\n".join(lines)
-        )
+        pytest.fail(f"{len(unexplained)} unexplained of {compared} compared ({dict(reasons)}):\n" + "\n".join(lines))
 
 
 def test_imported_genai_prices_entries_reproduce_genai_prices() -> None:

@@ -143,6 +143,17 @@ def _price(args: argparse.Namespace) -> int:
                 for name in ("input", "cache_read", "cache_write", "cache_write_1h", "output", "reasoning")
                 if (value := getattr(period.rates, name)) is not None
             },
+            "layer": catalog.layer_of(entry.pricing_id),
+            "multiplier": resolution.multiplier,
+            "fees": {
+                name: value
+                for name in ("per_request", "per_search", "per_second")
+                if (value := getattr(period.rates, name)) is not None
+            },
+            "long_context_thresholds": [tier.above_input_tokens for tier in period.long_context],
+            "service_tiers": sorted(period.service_tiers),
+            "time_windows": len(period.windows),
+            "price_periods": [p.start_label for p in entry.periods],
         }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -156,7 +167,8 @@ def _price(args: argparse.Namespace) -> int:
         print(f"  adjustments: {', '.join(cost.adjustments)}")
     if args.explain:
         print(f"  matched: {resolution.how}")
-        print(f"  defined in: {entry.defined_in} ({entry.origin})")
+        print(f"  defined in: {entry.defined_in} ({entry.origin}, {catalog.layer_of(entry.pricing_id)} layer)")
+        print(f"  price periods: {', '.join(p.start_label for p in entry.periods)}")
     return 0
 
 

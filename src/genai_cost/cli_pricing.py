@@ -239,7 +239,8 @@ def _diff(args: argparse.Namespace) -> int:
         print("|---|---|---|---|")
         for row in rows:
             values = ", ".join(f"{source} {value:g}" for source, value in row["values"].items())
-            print(f"| {row['provider']}/{row['model']} | {row['rate']} | {values} | `{row['chosen_id']}` ({row['chosen']}) |")
+            name = f"{row['provider']}/{row['model']}"
+            print(f"| {name} | {row['rate']} | {values} | `{row['chosen_id']}` ({row['chosen']}) |")
         print(f"\n{len(rows)} disagreement(s).")
         return 0
     for row in rows:

@@ -32,6 +32,8 @@ GPT_5_MINI_PRIORITY = 1.8 * (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
 GPT_5_MINI_STANDARD = (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
 SONNET_4_CACHED = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 50 * 15.00) / M
 HAIKU_3_5 = (1200 * 0.80 + 80 * 4.00) / M
+SONNET_4_STREAM_OPENLLMETRY = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 51 * 15.00) / M  # 1 output token too many
+SONNET_4_STREAM_OPENLIT = (100 * 3.00 + 50 * 15.00) / M  # OpenLIT loses a stream's cache counts
 GEMINI_FLASH = (600 * 0.30 + 400 * 0.03 + 500 * 2.50) / M
 GEMINI_PRO = (2000 * 1.25 + 1000 * 10.00) / M
 WEATHER_TOOL = 0.002
@@ -46,6 +48,11 @@ EXPECTED: dict[str, list[float]] = {
     "openinference-openai": [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_STANDARD, GPT_5_MINI_STANDARD, GPT_4O],
     "anthropic-official": [SONNET_4_CACHED, SONNET_4_CACHED, HAIKU_3_5],
     "bedrock-official": [HAIKU_3_5],
+    "openllmetry-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_STREAM_OPENLLMETRY],
+    "openinference-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_CACHED],
+    "openlit-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_STREAM_OPENLIT],
+    # the same requests recorded twice, by sibling spans (see test_thirdparty_anthropic.py)
+    "openllmetry-anthropic-sdk-spans": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_CACHED],
     "pydantic-ai": [GPT_4O, GPT_4O_MINI],
     "openai-agents": [GPT_4O, GPT_4O, WEATHER_TOOL],
     "langchain-official": [GPT_4O, O4_MINI_FLEX, EMBEDDING],
@@ -66,7 +73,17 @@ def test_every_fixture_has_expectations() -> None:
     assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(EXPECTED)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+#: fixtures where one request is recorded by two sibling leaf spans: only the trace total is checked
+DUPLICATE_SHAPES = {"openllmetry-anthropic-sdk-spans"}
+_DOUBLE_COUNT = pytest.mark.xfail(
+    strict=True,
+    reason="KNOWN GAP: a request recorded by two sibling leaf spans (OpenLLMetry + anthropic's own span) is counted twice",
+)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=_DOUBLE_COUNT) if n in DUPLICATE_SHAPES else n for n in sorted(EXPECTED)]
+)
 def test_captured_spans_priced_once(name: str, catalog: Catalog) -> None:
     fixture = json.loads((FIXTURES / f"{name}.json").read_text())
     assert fixture["source"]["packages"], "a fixture must say which packages produced it"
@@ -81,6 +98,15 @@ def test_captured_spans_priced_once(name: str, catalog: Catalog) -> None:
     result = replay(fixture["spans"], provider, memory)
     assert len(result.spans) == len(fixture["spans"])
 
+    roots = [s for s in result.spans if s.parent is None]
+    traces = {s.context.trace_id for s in result.spans}
+    assert len(roots) == len(traces)
+    total = sum(r.attributes["gen_ai.trace.cost.total_usd"] for r in roots)
+    assert total == pytest.approx(sum(EXPECTED[name]), rel=1e-9)
+    assert sum(r.attributes["gen_ai.trace.cost.unpriced_spans"] for r in roots) == 0
+    if name in DUPLICATE_SHAPES:
+        return
+
     unpriced = [
         (s.name, s.attributes.get("gen_ai.cost.unpriced_reason"))
         for s in result.spans
@@ -91,10 +117,4 @@ def test_captured_spans_priced_once(name: str, catalog: Catalog) -> None:
     assert all(isinstance(c, float) for c in costs)
     assert Counter(round(c, 12) for c in costs) == Counter(round(c, 12) for c in EXPECTED[name])
 
-    roots = [s for s in result.spans if s.parent is None]
-    traces = {s.context.trace_id for s in result.spans}
-    assert len(roots) == len(traces)
-    total = sum(r.attributes["gen_ai.trace.cost.total_usd"] for r in roots)
-    assert total == pytest.approx(sum(EXPECTED[name]), rel=1e-9)
-    assert sum(r.attributes["gen_ai.trace.cost.unpriced_spans"] for r in roots) == 0
     provider.shutdown()

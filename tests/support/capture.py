@@ -133,6 +133,7 @@ def _python_captures() -> list[Capture]:
     import test_openai_agents as oa
     import test_openai_official as oo
     import test_pydantic_ai as pa
+    import test_thirdparty_anthropic as ta
     import test_thirdparty_openai as tp
 
     tools = str(APPS / "agent_tools.yaml")
@@ -190,6 +191,42 @@ def _python_captures() -> list[Capture]:
             (("APP_RESPONSES_API", "1"), ("APP_OPENLIT", "1")),
             7,
             "OpenLIT OpenAI instrumentation",
+        ),
+        Capture(
+            "openllmetry-anthropic",
+            "anthropic_app.py",
+            "openllmetry-anthropic",
+            tuple(ta.VENVS["openllmetry-anthropic"][0]),
+            (("ANTHROPIC_OPEN_TELEMETRY", "false"),),
+            4,
+            "OpenLLMetry Anthropic instrumentation (anthropic's own spans off)",
+        ),
+        Capture(
+            "openllmetry-anthropic-sdk-spans",
+            "anthropic_app.py",
+            "openllmetry-anthropic",
+            tuple(ta.VENVS["openllmetry-anthropic"][0]),
+            (("ANTHROPIC_OPEN_TELEMETRY", "true"),),
+            7,
+            "OpenLLMetry Anthropic instrumentation AND anthropic's own spans: siblings for the same request",
+        ),
+        Capture(
+            "openinference-anthropic",
+            "anthropic_app.py",
+            "openinference-anthropic",
+            tuple(ta.VENVS["openinference-anthropic"][0]),
+            (("ANTHROPIC_OPEN_TELEMETRY", "false"),),
+            4,
+            "OpenInference Anthropic instrumentation (anthropic's own spans off)",
+        ),
+        Capture(
+            "openlit-anthropic",
+            "anthropic_app.py",
+            "openlit-anthropic",
+            tuple(ta.VENVS["openlit-anthropic"][0]),
+            (("APP_OPENLIT", "1"),),
+            4,
+            "OpenLIT Anthropic instrumentation: input reported WITHOUT cache tokens",
         ),
         Capture(
             "pydantic-ai",

@@ -143,6 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return found
 
+    @property
+    def _n(self) -> int:
+        """This request's number: every response gets its own id, as real APIs do."""
+        return len(self.owner.requests)
+
     def do_POST(self) -> None:  # noqa: N802
         body = self._body()
         path = self.path.split("?")[0]
@@ -190,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         created = int(time.time())
         if body.get("stream"):
             base = {
-                "id": "chatcmpl-fake",
+                "id": f"chatcmpl-fake{self._n}",
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": u.served_model,
@@ -215,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._json(
             {
-                "id": "chatcmpl-fake",
+                "id": f"chatcmpl-fake{self._n}",
                 "object": "chat.completion",
                 "created": created,
                 "model": u.served_model,
@@ -282,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             ]
         self._json(
             {
-                "id": "resp_fake",
+                "id": f"resp_fake{self._n}",
                 "object": "response",
                 "created_at": int(time.time()),
                 "status": "completed",
@@ -322,7 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
         if u is None:
             return
         message = {
-            "id": "msg_fake",
+            "id": f"msg_fake{self._n}",
             "type": "message",
             "role": "assistant",
             "model": u.served_model,
@@ -385,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ],
                 "usageMetadata": usage,
                 "modelVersion": u.served_model,
-                "responseId": "resp_fake",
+                "responseId": f"resp_fake{self._n}",
             }
         )
 

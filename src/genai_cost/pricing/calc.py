@@ -15,6 +15,7 @@ The rules that users of other tools get wrong live here, each deliberate:
 from __future__ import annotations
 
 import bisect
+import operator
 
 from .errors import InvalidUsageError, MissingRateError
 from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUsage
@@ -111,6 +112,63 @@ def cost_of(
     """
     if check:
         _check(usage)
+    if rates.plain and not (
+        usage.input_audio_tokens
+        or usage.input_image_tokens
+        or usage.cache_read_audio_tokens
+        or usage.output_audio_tokens
+        or usage.output_image_tokens
+        or usage.cache_write_1h_tokens
+    ):
+        # The common case (text tokens, per-token rates only), kept cheap: it runs
+        # once per span. Anything it cannot price goes the general way below.
+        base_in = rates.input
+        output_rate = rates.output
+        cache_read = usage.cache_read_tokens
+        cache_write = usage.cache_write_tokens
+        output = usage.output_tokens
+        uncached = usage.input_tokens - cache_read - cache_write
+        if uncached < 0:
+            uncached = 0
+        read_rate = base_in if rates.cache_read is None else rates.cache_read
+        write_rate = base_in if rates.cache_write is None else rates.cache_write
+        if not (
+            (uncached and base_in is None)
+            or (output and output_rate is None)
+            or (cache_read and read_rate is None)
+            or (cache_write and write_rate is None)
+        ):
+            # Rounded to 1e-12 USD as below; int(x * 1e12 + 0.5) / 1e12 is round(x, 12)
+            # for these non-negative amounts at half the cost.
+            input_usd = int(uncached * base_in * 1e12 + 0.5) / 1e12 if uncached else 0.0  # type: ignore[operator]
+            cache_read_usd = (
+                int(cache_read * read_rate * 1e12 + 0.5) / 1e12 if cache_read else 0.0  # type: ignore[operator]
+            )
+            cache_write_usd = (
+                int(cache_write * write_rate * 1e12 + 0.5) / 1e12 if cache_write else 0.0  # type: ignore[operator]
+            )
+            output_usd = int(output * output_rate * 1e12 + 0.5) / 1e12 if output else 0.0  # type: ignore[operator]
+            return CostBreakdown(
+                int((input_usd + cache_read_usd + cache_write_usd + output_usd) * 1e12 + 0.5) / 1e12,
+                input_usd,
+                cache_read_usd,
+                cache_write_usd,
+                output_usd,
+                0.0,
+                pricing_id,
+                effective_from,
+                adjustments,
+            )
+    if rates.per_second is not None and rates.input is None and rates.output is None:
+        # Priced by duration alone (self-hosted GPU-seconds): tokens are not billed.
+        _, compute_usd = _fees(rates, usage, duration_s)
+        return CostBreakdown(
+            round(compute_usd, 12),
+            pricing_id=pricing_id,
+            effective_from=effective_from,
+            adjustments=adjustments,
+            compute_usd=round(compute_usd, 12),
+        )
     cache_read = usage.cache_read_tokens
     cache_write = usage.cache_write_tokens
     uncached = usage.input_tokens - cache_read - cache_write
@@ -213,9 +271,17 @@ def _rate(tokens: int, rate: float | None, name: str) -> float:
 
 
 _MAX_TOKENS = 10**12
+_usage_values = operator.attrgetter(*TokenUsage.__slots__)
 
 
 def _check(usage: TokenUsage) -> None:
+    values = _usage_values(usage)
+    try:
+        total = sum(values)  # an int only if every count is (a float or a str fails here)
+    except TypeError:
+        total = None
+    if type(total) is int and total <= _MAX_TOKENS and min(values) >= 0:
+        return  # (booleans pass as 0 / 1: they are ints)
     for name in TokenUsage.__slots__:
         value = getattr(usage, name)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -223,3 +289,8 @@ def _check(usage: TokenUsage) -> None:
         if value < 0 or value > _MAX_TOKENS:
             raise InvalidUsageError(f"{name} out of range: {value}")
 
+
+
+def check_usage(usage: TokenUsage) -> None:
+    """Raise :class:`InvalidUsageError` unless every count is an int in range."""
+    _check(usage)

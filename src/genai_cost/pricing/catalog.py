@@ -71,6 +71,7 @@ FRAMEWORK_NAMES = frozenset(
 _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
 _VERSION_SUFFIX = re.compile(r"-v\d+(:\d+)?$")
 _CACHE_LIMIT = 8192
+_DEFAULT_TIERS = frozenset({"default", "auto", "standard", "on_demand"})
 
 #: Imported datasets, weakest first: a later one replaces an earlier one's entry of
 #: the same id, and is searched first. Hand-curated files beat all of them.
@@ -385,9 +386,34 @@ class Catalog:
     ) -> CostBreakdown:
         """Price one call. ``at`` (a datetime or UNIX seconds) picks the price in
         force then; ``None`` means the newest price."""
-        resolution = self.resolve(model, provider)
+        resolution = self._cache.get((provider, model))
+        if resolution.__class__ is not Resolution:
+            resolution = self.resolve(model, provider)
+        calc.check_usage(usage)
+        if at is not None and at.__class__ is not float:
+            at = _timestamp(at)
+        entry = resolution.model  # type: ignore[union-attr]
+        periods = entry.periods
+        period = periods[-1] if at is None or len(periods) == 1 else calc.period_at(entry, at)  # type: ignore[arg-type]
+        if period.plain and not batch and resolution.multiplier == 1.0 and service_tier is None:  # type: ignore[union-attr]
+            # The common case without the keyword hops of price_resolved (same result).
+            return calc.cost_of(
+                period.rates,
+                usage,
+                check=False,
+                pricing_id=entry.pricing_id,
+                effective_from=period.start_label,
+                adjustments=resolution.adjustments,  # type: ignore[union-attr]
+                duration_s=duration_s,
+            )
         return self.price_resolved(
-            resolution, usage, at=_timestamp(at), service_tier=service_tier, batch=batch, duration_s=duration_s
+            resolution,
+            usage,
+            at=at,  # type: ignore[arg-type]
+            service_tier=service_tier,
+            batch=batch,
+            check=False,
+            duration_s=duration_s,
         )
 
     def price_resolved(
@@ -404,7 +430,23 @@ class Catalog:
         """Price ``usage`` with an entry already resolved. ``duration_s`` (the
         span's duration) prices models billed per GPU-second."""
         entry = resolution.model
-        period = calc.period_at(entry, at)
+        periods = entry.periods
+        period = periods[-1] if at is None or len(periods) == 1 else calc.period_at(entry, at)
+        if (
+            period.plain
+            and not batch
+            and resolution.multiplier == 1.0
+            and (service_tier is None or service_tier in _DEFAULT_TIERS)
+        ):
+            return calc.cost_of(
+                period.rates,
+                usage,
+                check=check,
+                pricing_id=entry.pricing_id,
+                effective_from=period.start_label,
+                adjustments=resolution.adjustments,
+                duration_s=duration_s,
+            )
         rates, notes = calc.effective_rates(
             period, usage, at=at, service_tier=service_tier, batch=batch, multiplier=resolution.multiplier
         )
@@ -509,12 +551,18 @@ class Catalog:
 
     def _resolve_anywhere(self, name: str, original: str, how: list[str]) -> Resolution:
         best: list[tuple[int, ModelPricing, str]] = []
-        for index in sorted(self._providers.values(), key=lambda p: (p.priority, p.entry_id)):
-            if best and index.priority > best[0][0]:
+        ordered = sorted(self._providers.values(), key=lambda p: (p.priority, p.entry_id))
+        # User files, then curated entries, then imported ones: a curated match in any
+        # provider beats imported data (a reseller's copy of the name is not a tie).
+        for low, high in _RANK_CLASSES:
+            for index in ordered:
+                if best and index.priority > best[0][0]:
+                    break
+                found = self._match_in(index, _strip_prefixes(name, index.prefixes), low, high)
+                if found is not None:
+                    best.append((index.priority, found[0], found[1]))
+            if best:
                 break
-            found = self._match_in(index, _strip_prefixes(name, index.prefixes))
-            if found is not None:
-                best.append((index.priority, found[0], found[1]))
         if not best:
             raise UnknownModelError(f"model {original!r} is not in the pricing catalog (no provider on the span)")
         distinct = {entry.pricing_id for _, entry, _ in best}
@@ -580,11 +628,11 @@ class Catalog:
         return None
 
     def _discount(self, provider_id: str, entry: ModelPricing) -> tuple[float, str]:
+        # A discount is negotiated with whoever bills the call: the serving provider
+        # (an Anthropic contract does not discount Claude bought through Bedrock).
         factor = self._discounts.get((provider_id, entry.model_id.lower()))
         if factor is None:
             factor = self._discounts.get((provider_id, None))
-        if factor is None and provider_id != entry.provider_id:
-            factor = self._discounts.get((entry.provider_id, None))
         if factor is None:
             return 1.0, ""
         return factor, f"discount={round((1 - factor) * 100, 4):g}%"
@@ -713,6 +761,7 @@ def _build_period(raw: list[Any]) -> Period:
             start = start.replace(tzinfo=dt.timezone.utc)
         start_ts, label = start.timestamp(), start_text
     return Period(
+        plain=not long_context and not windows,
         start=start_ts,
         start_label=label,
         rates=Rates(*rates),

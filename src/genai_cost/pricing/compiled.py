@@ -124,7 +124,14 @@ def _period_ir(period: PricePeriod) -> list[Any]:
         [[t.above_input_tokens, _rates_ir(t, gpus)] for t in period.long_context],
         {name.lower(): _tier_ir(tier, gpus) for name, tier in period.service_tiers.items()},
         [
-            [_minutes(w.start), _minutes(w.end), w.multiplier, _rates_ir(w, gpus), w.weekdays, w.weekday_utc_offset_minutes]
+            [
+                _minutes(w.start),
+                _minutes(w.end),
+                w.multiplier,
+                _rates_ir(w, gpus),
+                w.weekdays,
+                w.weekday_utc_offset_minutes,
+            ]
             for w in period.time_windows
         ],
         period.source,

@@ -20,6 +20,8 @@ COMPARED = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 #: Reference calls priced with each source's entry, so that long-context tiers
 #: and fees are compared too (name -> usage).
 REFERENCE_CALLS = {
+    "call_100k_half_cached": TokenUsage(input_tokens=100_000, output_tokens=1_000, cache_read_tokens=50_000),
+    "call_100k_20k_cache_write": TokenUsage(input_tokens=100_000, output_tokens=1_000, cache_write_tokens=20_000),
     "long_context_300k": TokenUsage(input_tokens=300_000, output_tokens=2_000),
     "long_context_1m": TokenUsage(input_tokens=1_000_000, output_tokens=2_000),
 }
@@ -63,8 +65,6 @@ def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> l
                 resolution = catalog.resolve(model_id, provider_id)
             except (PricingError, KeyError):
                 continue
-            if resolution.model.provider_id != provider_id:
-                continue  # only a fallback provider knows it: not the same offer
             rates = resolution.model.periods[-1].rates
             if resolution.multiplier != 1.0:
                 rates = rates.scaled(resolution.multiplier)  # regional uplift, discount

@@ -94,6 +94,15 @@ FIRST_PARTY = {
 CURATED_PROVIDERS = frozenset({"openai", "anthropic", "google", "azure", "aws-bedrock", "google-vertex"})
 
 
+def genai_prices_provider(provider_id: str, model_id: str = "") -> str:
+    """The catalog provider of a genai-prices model. Its ``google`` provider also
+    lists Claude on Vertex AI: those are Vertex offers (``google-vertex``), not
+    Gemini API ones."""
+    if provider_id == "google" and model_id.lower().startswith("claude"):
+        return "google-vertex"
+    return GENAI_PRICES_PROVIDERS.get(provider_id, _canonical(provider_id))
+
+
 def _canonical(provider_id: str) -> str:
     text = provider_id.strip().lower().replace(" ", "-")
     text = re.sub(r"[^a-z0-9_.-]", "-", text)
@@ -245,8 +254,8 @@ def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResu
         models = list(provider.models)
         if provider.id == "aws":
             models = _bedrock_profiles(models, result)
-        for info, model_id, (exact, prefix, regex) in models if provider.id == "aws" else (
-            (m, m.id, _gp_rules(m.match)) for m in models
+        for info, model_id, (exact, prefix, regex) in (
+            models if provider.id == "aws" else ((m, m.id, _gp_rules(m.match)) for m in models)
         ):
             conditional = info.prices if isinstance(info.prices, list) else [gp.ConditionalPrice(prices=info.prices)]
             if not any(_gp_has_tokens(c.prices) for c in conditional):
@@ -260,7 +269,8 @@ def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResu
             claimed.update([model_id, *exact])
             periods = _gp_periods(info, conditional, source, checked, result)
             kind = "embedding" if "embed" in model_id else "chat"
-            result.models.append(ImportedModel(ours, model_id, kind, periods, exact, prefix, regex, info.name))
+            target = genai_prices_provider(provider.id, model_id)
+            result.models.append(ImportedModel(target, model_id, kind, periods, exact, prefix, regex, info.name))
     return result
 
 
@@ -438,7 +448,7 @@ def _gp_variants(
 
     def active(variant: Any) -> bool:
         constraint = variant.constraint
-        if constraint is None or start is None and not isinstance(constraint, gp.StartDateConstraint):
+        if constraint is None or (start is None and not isinstance(constraint, gp.StartDateConstraint)):
             return True
         if isinstance(constraint, gp.StartDateConstraint):
             return start is not None and start >= constraint.start_date

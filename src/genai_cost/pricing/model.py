@@ -88,6 +88,15 @@ class Rates:
     per_search: float | None = None
     #: USD per second of the call's duration (self-hosted: per GPU-second times GPUs).
     per_second: float | None = None
+    #: Only plain per-token text rates (no reasoning rate, no fees): the fast path applies.
+    plain: bool = field(init=False, repr=False, compare=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "plain",
+            self.reasoning is None and self.per_request is None and self.per_search is None and self.per_second is None,
+        )
 
     def scaled(self, factor: float) -> Rates:
         return Rates(**{name: _mul(getattr(self, name), factor) for name in ALL_RATE_FIELDS})
@@ -164,6 +173,8 @@ class Period:
     windows: tuple[DailyWindow, ...]
     source: str
     checked: str
+    #: No long-context tier and no time window: the span path skips effective_rates.
+    plain: bool = False
 
 
 @dataclass(frozen=True, slots=True)

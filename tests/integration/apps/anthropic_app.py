@@ -6,6 +6,13 @@ import os
 import anthropic
 from opentelemetry import trace
 
+if os.environ.get("APP_OPENLIT") == "1":
+    import openlit  # instruments on init(), reusing the SDK provider opentelemetry-instrument set up
+
+    # a local (empty) price list: by default OpenLIT downloads one from GitHub at start-up
+    pricing = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openlit_pricing.json")
+    openlit.init(disable_metrics=True, capture_message_content=False, pricing_json=pricing)
+
 client = anthropic.Anthropic(base_url=os.environ["FAKE_LLM_BASE_URL"], api_key="sk-ant-test", max_retries=0, timeout=10)
 messages = [{"role": "user", "content": "Say hello"}]
 tracer = trace.get_tracer("anthropic_app")

@@ -1,0 +1,188 @@
+"""Custom pricing: user files (several), discounts, private / fine-tuned and
+self-hosted models, provider-reported cost, and ``pricing validate``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from genai_cost.cli import main
+from genai_cost.config import CostSettings
+from genai_cost.pricer import COST_COMPUTE, COST_REPORTED_DIFF, SpanPricer
+from genai_cost.pricing import Catalog, CatalogError, TokenUsage
+from genai_cost.usage import read_usage
+
+M = 1_000_000
+
+DISCOUNTS = """
+discounts:
+  - {provider: openai, percent: 20}
+  - {provider: anthropic, model: claude-sonnet-4-5, percent: 50}
+"""
+
+PRIVATE = """
+providers:
+  - id: openai
+    models:
+      - id: ft:gpt-4o-mini:acme::support-v3
+        match: {prefix: ["ft:gpt-4o-mini:acme:"]}
+        prices:
+          - {input: 0.30, cache_read: 0.15, output: 1.20, source: "our contract", checked: 2026-11-01}
+  - id: in-house
+    name: Self-hosted vLLM
+    aliases: [in-house, vllm]
+    models:
+      - id: llama-70b-gpu
+        prices:
+          - {per_gpu_second: 0.0012, gpus: 2, source: "cluster cost model", checked: 2026-11-01}
+      - id: qwen-per-token
+        prices:
+          - {input: 0.05, output: 0.10, source: "cluster cost model", checked: 2026-11-01}
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    discounts = tmp_path / "discounts.yaml"
+    discounts.write_text(DISCOUNTS, encoding="utf-8")
+    private = tmp_path / "private.yaml"
+    private.write_text(PRIVATE, encoding="utf-8")
+    return discounts, private
+
+
+def test_several_files_from_the_environment(files: tuple[Path, Path]) -> None:
+    settings = CostSettings.from_env({"GENAI_COST_PRICING_FILE": os.pathsep.join(str(f) for f in files)})
+    assert settings.pricing_files == tuple(str(f) for f in files)
+    catalog = Catalog.load(settings.pricing_files)
+    assert catalog.resolve("llama-70b-gpu", "vllm").model.pricing_id == "in-house/llama-70b-gpu"
+
+
+def test_negotiated_discounts_per_provider_and_per_model(files: tuple[Path, Path]) -> None:
+    listed = Catalog.load()
+    discounted = Catalog.load([files[0]])
+    usage = TokenUsage(input_tokens=10_000, output_tokens=1_000)
+    gpt = discounted.price(usage, "gpt-4o", "openai")
+    assert gpt.total_usd == pytest.approx(listed.price(usage, "gpt-4o", "openai").total_usd * 0.8)
+    assert "discount=20%" in gpt.adjustments
+    # per model: only claude-sonnet-4-5 is discounted at Anthropic
+    sonnet = discounted.price(usage, "claude-sonnet-4-5", "anthropic").total_usd
+    assert sonnet == pytest.approx(listed.price(usage, "claude-sonnet-4-5", "anthropic").total_usd * 0.5)
+    haiku = discounted.price(usage, "claude-haiku-4-5", "anthropic").total_usd
+    assert haiku == pytest.approx(listed.price(usage, "claude-haiku-4-5", "anthropic").total_usd)
+    # a discount belongs to whoever bills: Claude bought through Bedrock is not discounted
+    bedrock = discounted.price(usage, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws.bedrock")
+    assert bedrock.total_usd == pytest.approx(listed.price(usage, "claude-sonnet-4-5", "anthropic").total_usd * 1.1)
+
+
+def test_fine_tuned_model_from_a_user_file(files: tuple[Path, Path]) -> None:
+    catalog = Catalog.load([files[1]])
+    resolution = catalog.resolve("ft:gpt-4o-mini:acme::support-v4", "openai")
+    assert resolution.model.pricing_id == "openai/ft:gpt-4o-mini:acme::support-v3"
+    assert resolution.model.is_override
+    cost = catalog.price_resolved(resolution, TokenUsage(input_tokens=M, output_tokens=M))
+    assert cost.total_usd == pytest.approx(1.50)
+
+
+def test_self_hosted_per_token_and_per_gpu_second(files: tuple[Path, Path]) -> None:
+    catalog = Catalog.load([files[1]])
+    per_token = catalog.price(TokenUsage(input_tokens=M, output_tokens=M), "qwen-per-token", "in-house")
+    assert per_token.total_usd == pytest.approx(0.15)
+    gpu = catalog.price(TokenUsage(input_tokens=5_000, output_tokens=500), "llama-70b-gpu", "vllm", duration_s=3.0)
+    assert gpu.compute_usd == pytest.approx(3.0 * 0.0012 * 2)
+
+
+def _span(**extra: object) -> dict[str, object]:
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "in-house",
+        "gen_ai.request.model": "llama-70b-gpu",
+        "gen_ai.usage.input_tokens": 5_000,
+        "gen_ai.usage.output_tokens": 500,
+        **extra,
+    }
+
+
+def test_the_span_duration_prices_a_self_hosted_span(files: tuple[Path, Path]) -> None:
+    pricer = SpanPricer(Catalog.load([files[1]]))
+    attributes = _span()
+    start = 1_763_700_000 * 10**9
+    cost = pricer.price(read_usage(attributes), attributes, start, start + 4 * 10**9)
+    assert cost is not None and cost.priced
+    assert cost.total_usd == pytest.approx(4.0 * 0.0012 * 2)
+    assert cost.attributes[COST_COMPUTE] == pytest.approx(0.0096)
+    # without an end time there is no duration: reported, not zero
+    unpriced = pricer.price(read_usage(attributes), attributes, start)
+    assert unpriced is not None and unpriced.unpriced_reason == "missing_duration"
+
+
+@pytest.mark.parametrize("policy", ["prefer", "compare", "ignore"])
+def test_provider_reported_cost_prefer_compare_ignore(policy: str) -> None:
+    pricer = SpanPricer(Catalog.load(), reported_cost=policy)  # type: ignore[arg-type]
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 10_000,
+        "gen_ai.usage.output_tokens": 1_000,
+        "gen_ai.usage.cost": 0.05,
+    }
+    catalog_total = 10_000 * 2.5 / M + 1_000 * 10.0 / M
+    cost = pricer.price(read_usage(attributes), attributes, None)
+    assert cost is not None and cost.priced
+    if policy == "prefer":
+        assert cost.total_usd == pytest.approx(0.05)
+        assert cost.attributes["gen_ai.cost.source"] == "span"
+        assert cost.attributes[COST_REPORTED_DIFF] == pytest.approx(0.05 - catalog_total)
+    elif policy == "compare":
+        assert cost.total_usd == pytest.approx(catalog_total)
+        assert cost.attributes["gen_ai.cost.reported_usd"] == pytest.approx(0.05)
+        assert cost.attributes[COST_REPORTED_DIFF] == pytest.approx(0.05 - catalog_total)
+    else:
+        assert cost.total_usd == pytest.approx(catalog_total)
+        assert cost.attributes["gen_ai.cost.source"] == "catalog"
+
+
+BROKEN = """providers:
+  - id: acme
+    models:
+      - id: m1
+        prices:
+          - input: 1.0
+            cache_reed: 0.1
+            output: -2
+            source: x
+            checked: 2026-11-01
+      - id: m2
+        prices:
+          - {input: 1.0, source: x}
+tools:
+  - {name: t, per_unit: 0.1, source: x, checked: 2026-11-01}
+"""
+
+
+def test_validate_names_file_line_and_field_of_every_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    assert main(["pricing", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:7: providers[0].models[0].prices[0].cache_reed: Extra inputs are not permitted" in err
+    assert f"{path}:8: providers[0].models[0].prices[0].output:" in err
+    assert f"{path}:13: providers[0].models[1].prices[0].checked: Field required" in err
+    assert f"{path}:15: tools[0]" in err
+    assert "4 error(s)" in err
+    with pytest.raises(CatalogError):
+        Catalog.load([path])
+
+
+def test_validate_accepts_good_files(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pricing", "validate", str(files[0]), str(files[1]), "--with-catalog"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_invalid_yaml_is_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("providers:\n  - id: x\n    models: [\n", encoding="utf-8")
+    assert main(["pricing", "validate", str(path)]) == 2
+    assert f"{path}:4: invalid YAML" in capsys.readouterr().err

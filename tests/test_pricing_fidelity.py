@@ -1,0 +1,300 @@
+"""Worked examples: each pricing rule, with the arithmetic written out.
+
+Most use a small pricing file of their own (``FIXTURE``) so the arithmetic is
+independent of catalog updates; the headline figures of the reference
+(``pricing.md``) are checked against the shipped catalog too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from genai_cost.pricing import Catalog, MissingRateError, TokenUsage
+
+UTC = dt.timezone.utc
+M = 1_000_000
+
+FIXTURE = """
+providers:
+  - id: acme
+    aliases: [acme, acme_ai]
+    regional_prefixes: {"us.": 1.1, "global.": 1.0}
+    regional_exempt: ["old-.*"]
+    models:
+      - id: chat-1
+        prices:
+          - {input: 3.0, cache_read: 0.30, cache_write: 3.75, cache_write_1h: 6.0, output: 15.0,
+             long_context: [{above_input_tokens: 200000, input: 6.0, cache_read: 0.60, cache_write: 7.5,
+                             cache_write_1h: 12.0, output: 22.5}],
+             service_tiers: {batch: {multiplier: 0.5}, flex: {multiplier: 0.5},
+                             priority: {input: 5.0, cache_read: 0.5, output: 25.0}},
+             per_search: 0.01,
+             source: test, checked: 2026-11-22}
+      - id: reasoner-1
+        prices:
+          - {input: 1.0, output: 4.0, reasoning: 8.0, input_audio: 10.0, output_audio: 20.0,
+             input_image: 2.0, per_request: 0.002, source: test, checked: 2026-11-22}
+      - id: plain-1
+        prices:
+          - {input: 1.0, output: 2.0, source: test, checked: 2026-11-22}
+      - id: old-1
+        prices:
+          - {input: 1.0, output: 2.0, source: test, checked: 2026-11-22}
+      - id: dated-1
+        prices:
+          - {input: 10.0, output: 30.0, source: test, checked: 2026-11-22}
+          - {effective_from: 2026-03-01, input: 5.0, output: 15.0, source: test, checked: 2026-11-22}
+          - {effective_from: 2026-09-01T12:00:00Z, input: 2.0, output: 8.0, source: test, checked: 2026-11-22}
+      - id: windowed-1
+        prices:
+          - {input: 0.27, cache_read: 0.07, output: 1.10,
+             time_windows: [{start: "16:30", end: "00:30", input: 0.135, cache_read: 0.035, output: 0.55},
+                            {start: "00:00", end: "00:00", weekdays: [6, 7], weekday_utc_offset_minutes: 480,
+                             multiplier: 0.5}],
+             source: test, checked: 2026-11-22}
+      - id: gpu-1
+        prices:
+          - {per_gpu_second: 0.001, gpus: 4, source: test, checked: 2026-11-22}
+"""
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    path = tmp_path_factory.mktemp("prices") / "acme.yaml"
+    path.write_text(FIXTURE, encoding="utf-8")
+    return Catalog.load([path], include_default=False)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Catalog:
+    return Catalog.load()
+
+
+def price(catalog: Catalog, model: str, provider: str = "acme", **kwargs: object) -> float:
+    usage_fields = {k: v for k, v in kwargs.items() if k in TokenUsage.__dataclass_fields__}
+    options = {k: v for k, v in kwargs.items() if k not in usage_fields}
+    return catalog.price(TokenUsage(**usage_fields), model, provider, **options).total_usd  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- caching
+
+
+def test_cache_read_is_part_of_input_and_billed_at_its_own_rate(catalog: Catalog) -> None:
+    # 10,000 input of which 8,000 cache reads: 2,000 x $3 + 8,000 x $0.30 + 500 x $15
+    cost = catalog.price(TokenUsage(input_tokens=10_000, cache_read_tokens=8_000, output_tokens=500), "chat-1", "acme")
+    assert cost.input_usd == pytest.approx(2_000 * 3.0 / M)
+    assert cost.cache_read_usd == pytest.approx(8_000 * 0.30 / M)
+    assert cost.total_usd == pytest.approx((2_000 * 3.0 + 8_000 * 0.30 + 500 * 15.0) / M)
+
+
+def test_five_minute_and_one_hour_cache_writes_have_their_own_rates(catalog: Catalog) -> None:
+    # 10,000 writes of which 4,000 with a 1-hour TTL: 6,000 x $3.75 + 4,000 x $6
+    usage = TokenUsage(input_tokens=12_000, cache_write_tokens=10_000, cache_write_1h_tokens=4_000)
+    cost = catalog.price(usage, "chat-1", "acme")
+    assert cost.cache_write_usd == pytest.approx((6_000 * 3.75 + 4_000 * 6.0) / M)
+    assert cost.input_usd == pytest.approx(2_000 * 3.0 / M)
+    # the same writes all at 5 minutes cost less: the 1h part is never priced at the 5m rate
+    five_minutes = catalog.price(TokenUsage(input_tokens=12_000, cache_write_tokens=10_000), "chat-1", "acme")
+    assert five_minutes.cache_write_usd == pytest.approx(10_000 * 3.75 / M)
+
+
+# ------------------------------------------------------------ long context
+
+
+def test_long_context_is_a_cliff_on_total_input_including_cache(catalog: Catalog) -> None:
+    # 150,000 uncached + 60,000 cache reads = 210,000 > 200,000: EVERY token at the tier
+    usage = TokenUsage(input_tokens=210_000, cache_read_tokens=60_000, output_tokens=1_000)
+    cost = catalog.price(usage, "chat-1", "acme")
+    assert cost.total_usd == pytest.approx((150_000 * 6.0 + 60_000 * 0.60 + 1_000 * 22.5) / M)
+    assert "long_context>200000" in cost.adjustments
+    # at exactly the threshold, the base rate
+    at_threshold = catalog.price(TokenUsage(input_tokens=200_000, output_tokens=1_000), "chat-1", "acme")
+    assert at_threshold.total_usd == pytest.approx((200_000 * 3.0 + 1_000 * 15.0) / M)
+
+
+def test_claude_sonnet_4_5_long_context_reference_figure(shipped: Catalog) -> None:
+    # pricing.md: 250,000 in + 1,000 out = 250,000 x $6 + 1,000 x $22.50 = $1.5225
+    assert price(shipped, "claude-sonnet-4-5", "anthropic", input_tokens=250_000, output_tokens=1_000) == pytest.approx(
+        1.5225
+    )
+
+
+# ------------------------------------------------- reasoning, audio, image, fees
+
+
+def test_reasoning_audio_and_image_tokens_at_their_own_rates(catalog: Catalog) -> None:
+    usage = TokenUsage(
+        input_tokens=10_000,
+        input_audio_tokens=2_000,
+        input_image_tokens=1_000,
+        output_tokens=5_000,
+        reasoning_tokens=3_000,
+        output_audio_tokens=500,
+    )
+    cost = catalog.price(usage, "reasoner-1", "acme")
+    expected_input = 7_000 * 1.0 + 2_000 * 10.0 + 1_000 * 2.0
+    expected_output = 1_500 * 4.0 + 3_000 * 8.0 + 500 * 20.0
+    assert cost.input_usd == pytest.approx(expected_input / M)
+    assert cost.output_usd == pytest.approx(expected_output / M)
+    assert cost.request_usd == pytest.approx(0.002)
+    assert cost.total_usd == pytest.approx((expected_input + expected_output) / M + 0.002)
+
+
+def test_reasoning_is_output_when_the_model_has_no_reasoning_rate(catalog: Catalog) -> None:
+    # never added twice: 1,000 output of which 800 reasoning = 1,000 x $2
+    assert price(catalog, "plain-1", input_tokens=0, output_tokens=1_000, reasoning_tokens=800) == pytest.approx(
+        1_000 * 2.0 / M
+    )
+
+
+def test_per_search_fee(catalog: Catalog) -> None:
+    cost = catalog.price(TokenUsage(input_tokens=1_000, output_tokens=100, web_searches=3), "chat-1", "acme")
+    assert cost.search_usd == pytest.approx(0.03)
+    assert cost.total_usd == pytest.approx((1_000 * 3.0 + 100 * 15.0) / M + 0.03)
+
+
+# ------------------------------------------------------------- service tiers
+
+
+def test_served_tier_flex_priority_and_batch_flag(catalog: Catalog) -> None:
+    usage = dict(input_tokens=10_000, cache_read_tokens=4_000, output_tokens=1_000)
+    standard = (6_000 * 3.0 + 4_000 * 0.30 + 1_000 * 15.0) / M
+    assert price(catalog, "chat-1", **usage) == pytest.approx(standard)
+    assert price(catalog, "chat-1", service_tier="default", **usage) == pytest.approx(standard)
+    assert price(catalog, "chat-1", service_tier="flex", **usage) == pytest.approx(standard * 0.5)
+    assert price(catalog, "chat-1", service_tier="priority", **usage) == pytest.approx(
+        (6_000 * 5.0 + 4_000 * 0.5 + 1_000 * 25.0) / M
+    )
+    # OpenAI batch results say service_tier=default: batch is its own flag
+    assert price(catalog, "chat-1", service_tier="default", batch=True, **usage) == pytest.approx(standard * 0.5)
+
+
+def test_a_tier_the_model_does_not_price_is_flagged_not_guessed(catalog: Catalog) -> None:
+    cost = catalog.price(TokenUsage(input_tokens=1_000), "plain-1", "acme", service_tier="scale")
+    assert cost.total_usd == pytest.approx(1_000 * 1.0 / M)
+    assert "service_tier=scale:unpriced_at_default" in cost.adjustments
+
+
+def test_flex_multiplier_scales_the_long_context_rates_too(catalog: Catalog) -> None:
+    usage = dict(input_tokens=300_000, output_tokens=1_000)
+    assert price(catalog, "chat-1", service_tier="flex", **usage) == pytest.approx(
+        (300_000 * 6.0 + 1_000 * 22.5) / M * 0.5
+    )
+
+
+# ---------------------------------------------------- region and fallbacks
+
+
+def test_regional_prefix_uplift_and_exemption(catalog: Catalog) -> None:
+    usage = dict(input_tokens=1_000_000, output_tokens=1_000_000)
+    assert price(catalog, "us.plain-1", **usage) == pytest.approx(3.0 * 1.1)
+    assert price(catalog, "global.plain-1", **usage) == pytest.approx(3.0)
+    assert price(catalog, "us.old-1", **usage) == pytest.approx(3.0)  # regional_exempt
+
+
+def test_bedrock_geo_profile_costs_ten_percent_more(shipped: Catalog) -> None:
+    # pricing.md: us.anthropic.claude-sonnet-4-5... at $3.30 / $16.50 per million
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    # (100,000 tokens: below the 200k long-context cliff) $0.33 in, $1.65 out
+    assert price(shipped, model, "aws.bedrock", input_tokens=100_000, output_tokens=0) == pytest.approx(0.33)
+    assert price(shipped, model, "aws.bedrock", input_tokens=0, output_tokens=100_000) == pytest.approx(1.65)
+    resolution = shipped.resolve(model, "aws.bedrock")
+    assert resolution.model.pricing_id == "anthropic/claude-sonnet-4-5"
+    assert "served models of anthropic" in resolution.how
+
+
+def test_azure_and_vertex_fall_back_to_the_model_makers(shipped: Catalog) -> None:
+    assert shipped.resolve("gpt-4o", "az.ai.openai").model.pricing_id == "openai/gpt-4o"
+    assert shipped.resolve("gemini-2.5-pro", "gcp.vertex_ai").model.provider_id in ("google", "google-vertex")
+
+
+# ------------------------------------------------------------------- time
+
+
+def test_dated_prices_use_the_rate_in_force_at_span_start(catalog: Catalog) -> None:
+    usage = dict(input_tokens=M, output_tokens=0)
+    assert price(catalog, "dated-1", at=dt.datetime(2026, 1, 15, tzinfo=UTC), **usage) == pytest.approx(10.0)
+    assert price(catalog, "dated-1", at=dt.datetime(2026, 3, 1, tzinfo=UTC), **usage) == pytest.approx(5.0)
+    assert price(catalog, "dated-1", at=dt.datetime(2026, 9, 1, 11, 59, tzinfo=UTC), **usage) == pytest.approx(5.0)
+    assert price(catalog, "dated-1", at=dt.datetime(2026, 9, 1, 12, 0, tzinfo=UTC), **usage) == pytest.approx(2.0)
+    assert price(catalog, "dated-1", **usage) == pytest.approx(2.0)  # no time: the newest
+
+
+def test_time_windows_and_weekday_windows(catalog: Catalog) -> None:
+    usage = dict(input_tokens=M, output_tokens=M)
+    # Thursday 2026-11-19: 02:00 UTC standard, 20:00 UTC off-peak (window wraps midnight)
+    assert price(catalog, "windowed-1", at=dt.datetime(2026, 11, 19, 2, 0, tzinfo=UTC), **usage) == pytest.approx(1.37)
+    assert price(catalog, "windowed-1", at=dt.datetime(2026, 11, 19, 20, 0, tzinfo=UTC), **usage) == pytest.approx(
+        0.685
+    )
+    assert price(catalog, "windowed-1", at=dt.datetime(2026, 11, 20, 0, 15, tzinfo=UTC), **usage) == pytest.approx(
+        0.685
+    )
+    # Saturday in Beijing (UTC+8) from Friday 16:00 UTC: the whole-day weekend window (x0.5)
+    assert price(catalog, "windowed-1", at=dt.datetime(2026, 11, 20, 10, 0, tzinfo=UTC), **usage) == pytest.approx(1.37)
+    assert price(catalog, "windowed-1", at=dt.datetime(2026, 11, 21, 10, 0, tzinfo=UTC), **usage) == pytest.approx(
+        0.685
+    )
+
+
+def test_deepseek_off_peak_reference_figures(shipped: Catalog) -> None:
+    # pricing.md: deepseek-chat 1M in + 1M out: $1.37 at 02:00 UTC, $0.685 at 20:00 UTC
+    usage = dict(input_tokens=M, output_tokens=M)
+    at_two = dt.datetime(2026, 11, 19, 2, 0, tzinfo=UTC)
+    at_twenty = dt.datetime(2026, 11, 19, 20, 0, tzinfo=UTC)
+    assert price(shipped, "deepseek-chat", "deepseek", at=at_two, **usage) == pytest.approx(1.37)
+    assert price(shipped, "deepseek-chat", "deepseek", at=at_twenty, **usage) == pytest.approx(0.685)
+
+
+# ------------------------------------------------------------ self-hosted
+
+
+def test_gpu_seconds_of_span_duration(catalog: Catalog) -> None:
+    resolution = catalog.resolve("gpu-1", "acme")
+    cost = catalog.price_resolved(resolution, TokenUsage(input_tokens=500, output_tokens=50), duration_s=2.5)
+    assert cost.compute_usd == pytest.approx(2.5 * 0.001 * 4)
+    assert cost.total_usd == pytest.approx(0.01)
+    with pytest.raises(MissingRateError) as info:
+        catalog.price_resolved(resolution, TokenUsage(input_tokens=500))
+    assert info.value.reason == "missing_duration"
+
+
+# ---------------------------------------------------------- explainability
+
+
+def test_resolution_is_explained(shipped: Catalog) -> None:
+    resolution = shipped.resolve("gpt-4o-2024-08-06", "openai")
+    assert resolution.model.pricing_id == "openai/gpt-4o"
+    assert "dated snapshot of 'gpt-4o'" in resolution.how
+
+
+def test_unknown_and_ambiguous_models_are_reported(shipped: Catalog) -> None:
+    from genai_cost.pricing import AmbiguousModelError, UnknownModelError
+
+    with pytest.raises(UnknownModelError):
+        shipped.resolve("no-such-model-xyz", "openai")
+    with pytest.raises(AmbiguousModelError):
+        shipped.resolve("llama-3.1-8b-instant")  # served by several providers, none named
+
+
+def test_curated_entries_win_over_imported_ones(shipped: Catalog) -> None:
+    entry = shipped.resolve("gpt-4o", "openai").model
+    assert entry.origin == "curated"
+    assert shipped.layer_of(entry.pricing_id) == "curated"
+
+
+def test_every_shipped_entry_has_provenance(shipped: Catalog) -> None:
+    models = shipped.models
+    assert len(models) > 5_000
+    origins = {m.origin for m in models.values()}
+    assert {"curated", "genai-prices", "litellm"} <= origins
+    for entry in models.values():
+        for period in entry.periods:
+            assert period.source and period.checked, entry.pricing_id
+
+
+def test_fixture_path_unused() -> None:
+    assert Path(__file__).exists()

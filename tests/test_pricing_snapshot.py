@@ -1,0 +1,151 @@
+"""The imported files are reproducible, the compiled snapshot is current, and
+loading the catalog stays cheap (no pydantic, no YAML on the way to a price)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genai_cost.cli import main
+from genai_cost.pricing import Catalog, compiled
+from genai_cost.pricing.catalog import _catalog_files, default_pricing_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+PRICING = ROOT / "pricing"
+LITELLM_JSON = sorted(
+    (ROOT / ".test-tools").glob(
+        "litellm-*/lib/python*/site-packages/litellm/model_prices_and_context_window_backup.json"
+    )
+)
+
+
+def test_the_compiled_snapshot_matches_the_catalog_files() -> None:
+    stale = compiled.snapshot_is_current(PRICING, _catalog_files(PRICING))
+    assert not stale, f"pricing/compiled.json is stale for {stale}: run `genai-cost pricing compile`"
+
+
+def test_compiled_and_parsed_catalogs_agree() -> None:
+    fast = Catalog.load()
+    slow = Catalog(
+        [
+            (compiled.file_ir(_parse(path)), f"catalog:{path.relative_to(PRICING).as_posix()}", False)
+            for path in _catalog_files(PRICING)
+        ]
+    )
+    assert fast.model_count == slow.model_count
+    for pricing_id in list(fast._raw)[::37]:
+        assert fast.entry(pricing_id) == slow.entry(pricing_id)
+    for model, provider in [
+        ("gpt-4o", "openai"),
+        ("deepseek-chat", "deepseek"),
+        ("us.meta.llama3-1-8b-instruct-v1:0", "aws.bedrock"),
+    ]:
+        assert fast.resolve(model, provider).model == slow.resolve(model, provider).model
+
+
+def _parse(path: Path):  # type: ignore[no-untyped-def]
+    from genai_cost.pricing.files import read_pricing_file
+
+    return read_pricing_file(path)
+
+
+def test_a_stale_snapshot_is_slower_never_wrong(tmp_path: Path) -> None:
+    copy = tmp_path / "pricing"
+    shutil.copytree(PRICING, copy)
+    sources = _catalog_files(copy)
+    assert compiled.read_state(copy, sources) is not None
+    edited = copy / "openai.yaml"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert compiled.read_state(copy, sources) is None
+    assert compiled.snapshot_is_current(copy, sources) == ["openai.yaml"]
+    assert main(["pricing", "compile", "--dir", str(copy)]) == 0
+    assert compiled.snapshot_is_current(copy, sources) == []
+
+
+def test_genai_prices_import_is_reproducible(tmp_path: Path) -> None:
+    genai_prices = pytest.importorskip("genai_prices")
+    package = Path(genai_prices.__file__).parent
+    (tmp_path / "imported").mkdir()
+    for name in ("VERSION", "openai.yaml"):
+        shutil.copy(PRICING / name, tmp_path / name)
+    code = main(
+        ["pricing", "import", "--from", "genai-prices", str(package), "--checked", "2026-11-22", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    assert (tmp_path / "imported" / "genai-prices.yaml").read_text() == (
+        PRICING / "imported" / "genai-prices.yaml"
+    ).read_text()
+
+
+@pytest.mark.skipif(
+    not LITELLM_JSON, reason="the cached LiteLLM venv (tests/test_crosscheck_litellm.py builds it) is absent"
+)
+def test_litellm_import_is_reproducible(tmp_path: Path) -> None:
+    (tmp_path / "imported").mkdir()
+    shutil.copy(PRICING / "VERSION", tmp_path / "VERSION")
+    code = main(
+        [
+            "pricing",
+            "import",
+            "--from",
+            "litellm",
+            str(LITELLM_JSON[-1]),
+            "--checked",
+            "2026-11-22",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    assert (tmp_path / "imported" / "litellm.yaml").read_text() == (PRICING / "imported" / "litellm.yaml").read_text()
+
+
+def test_first_price_imports_neither_pydantic_nor_yaml() -> None:
+    script = (
+        "import sys, genai_cost\n"
+        "c = genai_cost.Catalog.load()\n"
+        "c.price(genai_cost.TokenUsage(input_tokens=1000, output_tokens=10), 'gpt-4o', 'openai')\n"
+        "print(json.dumps([m for m in ('pydantic', 'yaml') if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", "import json\n" + script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_default_pricing_dir_is_the_repo_catalog() -> None:
+    assert default_pricing_dir().resolve() == PRICING.resolve()
+
+
+def test_cli_price_explain_and_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "price",
+                "--provider",
+                "deepseek",
+                "--model",
+                "deepseek-chat",
+                "--input-tokens",
+                "1000000",
+                "--output-tokens",
+                "1000000",
+                "--at",
+                "2026-11-19T20:00:00Z",
+                "--json",
+                "--explain",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["total_usd"] == pytest.approx(0.685)
+    assert "deepseek-chat" in result["explain"]["matched"]
+    assert main(["price", "--model", "llama-3.1-8b-instant", "--input-tokens", "10"]) == 2
+    assert "ambiguous" in capsys.readouterr().err
+    assert main(["pricing", "list", "--provider", "deepseek", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert any(row["pricing_id"] == "deepseek/deepseek-chat" for row in rows)
