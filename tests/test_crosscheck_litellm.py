@@ -133,8 +133,8 @@ def sample_cases(data: dict[str, Any], rng: random.Random) -> list[dict[str, Any
         entry = data[key]
         if not isinstance(entry, dict) or entry.get("mode") not in ("chat", "responses", "completion", "embedding"):
             continue
-        if entry.get("input_cost_per_token") is None and entry.get("output_cost_per_token") is None:
-            continue
+        if entry.get("input_cost_per_token") is None:
+            continue  # not imported: no token price, or input priced per second / image (see the file header)
         if entry.get("litellm_provider") == "github_copilot":
             continue  # LiteLLM's Copilot path tries to log in (5 s network timeout per call)
         thresholds = sorted({int(m.group(1)) * 1000 for k in entry if (m := re.search(r"_above_(\d+)k_tokens", k))})

@@ -140,12 +140,34 @@ def ensure_venv(name: str, requirements: Sequence[str], *, with_project: bool = 
         if done.returncode != 0:
             shutil.rmtree(target, ignore_errors=True)
             output = (done.stdout + done.stderr)[-3000:]
-            if "No solution found" in output or "unsatisfiable" in output:
+            if _is_conflict(output):
                 raise VenvConflict(f"pins for {name} do not resolve together:\n{output}")
             raise VenvUnavailable(f"cannot install {name} ({' '.join(requirements)}):\n{output}")
         (target / ".install-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
         marker.write_text(pins)
         return target
+
+
+#: uv's words for "this cannot be had here" (as opposed to "these pins contradict each other")
+_UNAVAILABLE = (
+    "not found in the package registry",
+    "not found in the cache",
+    "no version of",
+    "has no wheels",
+    "Failed to fetch",
+    "Could not connect",
+    "offline",
+    "dns error",
+    "timed out",
+)
+
+
+def _is_conflict(output: str) -> bool:
+    """True when the resolver says our pins contradict each other; False when a package
+    (or the registry) simply cannot be reached or has nothing for this platform."""
+    if any(marker.lower() in output.lower() for marker in _UNAVAILABLE):
+        return False
+    return "No solution found" in output or "unsatisfiable" in output
 
 
 def require_venv(name: str, requirements: Sequence[str], *, with_project: bool = True) -> Path:

@@ -110,55 +110,12 @@ def cost_of(
     ``check=False`` skips validating the counts, for callers (the span layer)
     that built ``usage`` from already-validated integers.
     """
-    if check:
+    if rates.plain:
+        fast = fast_cost(rates, usage, pricing_id, effective_from, adjustments, check)
+        if fast is not None:
+            return fast
+    elif check:
         _check(usage)
-    if rates.plain and not (
-        usage.input_audio_tokens
-        or usage.input_image_tokens
-        or usage.cache_read_audio_tokens
-        or usage.output_audio_tokens
-        or usage.output_image_tokens
-        or usage.cache_write_1h_tokens
-    ):
-        # The common case (text tokens, per-token rates only), kept cheap: it runs
-        # once per span. Anything it cannot price goes the general way below.
-        base_in = rates.input
-        output_rate = rates.output
-        cache_read = usage.cache_read_tokens
-        cache_write = usage.cache_write_tokens
-        output = usage.output_tokens
-        uncached = usage.input_tokens - cache_read - cache_write
-        if uncached < 0:
-            uncached = 0
-        read_rate = base_in if rates.cache_read is None else rates.cache_read
-        write_rate = base_in if rates.cache_write is None else rates.cache_write
-        if not (
-            (uncached and base_in is None)
-            or (output and output_rate is None)
-            or (cache_read and read_rate is None)
-            or (cache_write and write_rate is None)
-        ):
-            # Rounded to 1e-12 USD as below; int(x * 1e12 + 0.5) / 1e12 is round(x, 12)
-            # for these non-negative amounts at half the cost.
-            input_usd = int(uncached * base_in * 1e12 + 0.5) / 1e12 if uncached else 0.0  # type: ignore[operator]
-            cache_read_usd = (
-                int(cache_read * read_rate * 1e12 + 0.5) / 1e12 if cache_read else 0.0  # type: ignore[operator]
-            )
-            cache_write_usd = (
-                int(cache_write * write_rate * 1e12 + 0.5) / 1e12 if cache_write else 0.0  # type: ignore[operator]
-            )
-            output_usd = int(output * output_rate * 1e12 + 0.5) / 1e12 if output else 0.0  # type: ignore[operator]
-            return CostBreakdown(
-                int((input_usd + cache_read_usd + cache_write_usd + output_usd) * 1e12 + 0.5) / 1e12,
-                input_usd,
-                cache_read_usd,
-                cache_write_usd,
-                output_usd,
-                0.0,
-                pricing_id,
-                effective_from,
-                adjustments,
-            )
     if rates.per_second is not None and rates.input is None and rates.output is None:
         # Priced by duration alone (self-hosted GPU-seconds): tokens are not billed.
         _, compute_usd = _fees(rates, usage, duration_s)
@@ -240,6 +197,73 @@ def cost_of(
     )
 
 
+def fast_cost(
+    rates: Rates,
+    usage: TokenUsage,
+    pricing_id: str,
+    effective_from: str,
+    adjustments: tuple[str, ...],
+    check: bool,
+) -> CostBreakdown | None:
+    """:func:`cost_of` for the common case (text tokens, plain per-token rates),
+    with positional arguments and the usage read once: it runs once per span.
+    ``None`` when the call needs the general path (audio, image, 1-hour writes,
+    a missing rate); with ``check`` it validates the counts too (and raises).
+    Amounts are rounded to 1e-12 USD as in :func:`cost_of`; for these
+    non-negative amounts ``int(x * 1e12 + 0.5) / 1e12`` is ``round(x, 12)`` at
+    half the cost."""
+    if check:
+        values = _usage_values(usage)
+        try:
+            total = sum(values)
+        except TypeError:
+            total = None
+        if type(total) is not int or total > _MAX_TOKENS or min(values) < 0:
+            _check(usage)  # raises, naming the field
+    if (
+        usage.cache_write_1h_tokens
+        or usage.input_audio_tokens
+        or usage.cache_read_audio_tokens
+        or usage.output_audio_tokens
+        or usage.input_image_tokens
+        or usage.output_image_tokens
+    ):
+        return None
+    input_tokens = usage.input_tokens
+    output = usage.output_tokens
+    cache_read = usage.cache_read_tokens
+    cache_write = usage.cache_write_tokens
+    base_in = rates.input
+    output_rate = rates.output
+    uncached = input_tokens - cache_read - cache_write
+    if uncached < 0:
+        uncached = 0
+    read_rate = base_in if rates.cache_read is None else rates.cache_read
+    write_rate = base_in if rates.cache_write is None else rates.cache_write
+    if (
+        (uncached and base_in is None)
+        or (output and output_rate is None)
+        or (cache_read and read_rate is None)
+        or (cache_write and write_rate is None)
+    ):
+        return None
+    input_usd = int(uncached * base_in * 1e12 + 0.5) / 1e12 if uncached else 0.0  # type: ignore[operator]
+    cache_read_usd = int(cache_read * read_rate * 1e12 + 0.5) / 1e12 if cache_read else 0.0  # type: ignore[operator]
+    cache_write_usd = int(cache_write * write_rate * 1e12 + 0.5) / 1e12 if cache_write else 0.0  # type: ignore[operator]
+    output_usd = int(output * output_rate * 1e12 + 0.5) / 1e12 if output else 0.0  # type: ignore[operator]
+    return CostBreakdown(
+        int((input_usd + cache_read_usd + cache_write_usd + output_usd) * 1e12 + 0.5) / 1e12,
+        input_usd,
+        cache_read_usd,
+        cache_write_usd,
+        output_usd,
+        0.0,
+        pricing_id,
+        effective_from,
+        adjustments,
+    )
+
+
 def _fees(rates: Rates, usage: TokenUsage, duration_s: float | None) -> tuple[float, float]:
     """Per-search and per-second (GPU-second) fees. A model priced by the second
     cannot be priced without the call's duration: that is reported, not zeroed."""
@@ -291,6 +315,5 @@ def _check(usage: TokenUsage) -> None:
 
 
 
-def check_usage(usage: TokenUsage) -> None:
-    """Raise :class:`InvalidUsageError` unless every count is an int in range."""
-    _check(usage)
+#: Raise :class:`InvalidUsageError` unless every count is an int in range.
+check_usage = _check

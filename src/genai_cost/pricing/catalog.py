@@ -386,30 +386,23 @@ class Catalog:
     ) -> CostBreakdown:
         """Price one call. ``at`` (a datetime or UNIX seconds) picks the price in
         force then; ``None`` means the newest price."""
-        resolution = self._cache.get((provider, model))
-        if resolution.__class__ is not Resolution:
-            resolution = self.resolve(model, provider)
-        calc.check_usage(usage)
-        if at is not None and at.__class__ is not float:
-            at = _timestamp(at)
-        entry = resolution.model  # type: ignore[union-attr]
+        hit = self._cache.get((provider, model))
+        resolution = hit if isinstance(hit, Resolution) else self.resolve(model, provider)
+        when = at if at is None or at.__class__ is float else _timestamp(at)
+        entry = resolution.model
         periods = entry.periods
-        period = periods[-1] if at is None or len(periods) == 1 else calc.period_at(entry, at)  # type: ignore[arg-type]
-        if period.plain and not batch and resolution.multiplier == 1.0 and service_tier is None:  # type: ignore[union-attr]
+        period = periods[-1] if when is None or len(periods) == 1 else calc.period_at(entry, when)
+        rates = period.rates
+        if rates.plain and period.plain and not batch and resolution.multiplier == 1.0 and service_tier is None:
             # The common case without the keyword hops of price_resolved (same result).
-            return calc.cost_of(
-                period.rates,
-                usage,
-                check=False,
-                pricing_id=entry.pricing_id,
-                effective_from=period.start_label,
-                adjustments=resolution.adjustments,  # type: ignore[union-attr]
-                duration_s=duration_s,
-            )
+            fast = calc.fast_cost(rates, usage, entry.pricing_id, period.start_label, resolution.adjustments, True)
+            if fast is not None:
+                return fast
+        calc.check_usage(usage)
         return self.price_resolved(
             resolution,
             usage,
-            at=at,  # type: ignore[arg-type]
+            at=when,
             service_tier=service_tier,
             batch=batch,
             check=False,
@@ -438,6 +431,12 @@ class Catalog:
             and resolution.multiplier == 1.0
             and (service_tier is None or service_tier in _DEFAULT_TIERS)
         ):
+            if period.rates.plain:
+                fast = calc.fast_cost(
+                    period.rates, usage, entry.pricing_id, period.start_label, resolution.adjustments, check
+                )
+                if fast is not None:
+                    return fast
             return calc.cost_of(
                 period.rates,
                 usage,

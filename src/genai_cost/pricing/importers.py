@@ -72,7 +72,10 @@ PROVIDER_ALIASES: dict[str, list[str]] = {
     "perplexity": ["perplexity", "perplexity_ai"],
     "groq": ["groq"],
     "zai": ["z_ai", "z-ai", "zhipu"],
-    "ibm": ["ibm.watsonx.ai", "watsonx"],
+    "watsonx": ["ibm.watsonx.ai", "ibm", "watsonx"],
+    "cloudflare": ["cloudflare", "workers-ai", "workers_ai"],
+    "openrouter": ["openrouter"],
+    "novita": ["novita", "novita_ai"],
 }
 
 #: Model makers: a span naming no provider resolves to them before resellers.
@@ -176,8 +179,28 @@ class ImportResult:
                     out.append(f"        match: {json.dumps(match)}")
                 out.append("        prices:")
                 for period in model.periods:
-                    out.append(f"          - {json.dumps(period)}")
+                    out.append(f"          - {json.dumps(_tidy(period))}")
         return "\n".join(out) + "\n"
+
+
+def _tidy(period: dict[str, Any]) -> dict[str, Any]:
+    """Drop what changes no price: a cache-read rate equal to the input rate (an
+    absent one falls back to it) and long-context rates equal to the base rate
+    (a tier keeps the base rate of every class it does not name)."""
+    out = dict(period)
+    plain = not any(k in out for k in ("long_context", "service_tiers", "time_windows"))
+    if plain and out.get("cache_read") is not None and out.get("cache_read") == out.get("input"):
+        del out["cache_read"]
+    tiers = []
+    for tier in out.get("long_context", []):
+        kept = {k: v for k, v in tier.items() if k == "above_input_tokens" or v != period.get(k)}
+        if len(kept) > 1:
+            tiers.append(kept)
+    if tiers:
+        out["long_context"] = tiers
+    else:
+        out.pop("long_context", None)
+    return out
 
 
 def _num(value: Decimal | float | int) -> float | int:
@@ -224,6 +247,8 @@ def load_genai_prices(path: str | Path | None) -> tuple[list[Any], str]:
     directory, or the directory containing it; ``None``: the importable one)."""
     if path is not None:
         directory = Path(path)
+        if directory.is_file():  # its data.py (or data_snapshot.py)
+            directory = directory.parent
         if (directory / "genai_prices").is_dir():
             directory = directory / "genai_prices"
         if directory.name != "genai_prices" or not (directory / "data.py").is_file():
@@ -268,7 +293,9 @@ def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResu
             exact = [n for n in exact if n not in claimed and n != model_id]
             claimed.update([model_id, *exact])
             periods = _gp_periods(info, conditional, source, checked, result)
-            kind = "embedding" if "embed" in model_id else "chat"
+            # genai-prices has no model kind: an embedding model is named so or has no output price
+            has_output = any(getattr(c.prices, "output_mtok", None) is not None for c in conditional)
+            kind = "embedding" if "embed" in model_id or not has_output else "chat"
             target = genai_prices_provider(provider.id, model_id)
             result.models.append(ImportedModel(target, model_id, kind, periods, exact, prefix, regex, info.name))
     return result
@@ -551,6 +578,10 @@ def import_litellm(path: str | Path, checked: dt.date) -> ImportResult:
             continue
         if entry.get("input_cost_per_token") is None and entry.get("output_cost_per_token") is None:
             result.skipped["no token prices"] += 1
+            continue
+        if entry.get("input_cost_per_token") is None:
+            # e.g. TwelveLabs Pegasus: video input priced per second, only output per token
+            result.skipped["no input token price (input priced per second, image or character)"] += 1
             continue
         raw_provider = str(entry.get("litellm_provider") or "")
         if raw_provider.startswith("vertex_ai"):
