@@ -287,3 +287,32 @@ def test_many_threads_many_traces_exact_totals():
         assert root.attributes["gen_ai.trace.cost.llm_calls"] == calls
         assert root.attributes["gen_ai.trace.cost.complete"] is True
     assert processor.stats.priced == threads * traces_per_thread * calls
+
+
+def test_one_call_recorded_by_two_sibling_instrumentations_is_priced_once():
+    """anthropic's SDK span and OpenLLMetry's span for the same request are siblings."""
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("sdk", attributes=gpt4o(**{"gen_ai.response.id": "resp_1"})):
+            pass
+        with tracer.start_as_current_span("openllmetry", attributes=gpt4o(**{"gen_ai.response.id": "resp_1"})):
+            pass
+        with tracer.start_as_current_span("other call", attributes=gpt4o(**{"gen_ai.response.id": "resp_2"})):
+            pass
+    spans = by_name(memory)
+    assert spans["sdk"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    duplicate = spans["openllmetry"].attributes
+    assert "gen_ai.cost.total_usd" not in duplicate
+    assert duplicate["gen_ai.cost.duplicate_of"] == f"{spans['sdk'].context.span_id:016x}"
+    root = spans["agent"].attributes
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.009)
+    assert root["gen_ai.trace.cost.llm_calls"] == 2
+
+
+def test_a_trace_without_billable_spans_keeps_its_root_clean():
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("GET /health"):
+        with tracer.start_as_current_span("SELECT 1", attributes={"db.system.name": "postgresql"}):
+            pass
+    root = by_name(memory)["GET /health"].attributes
+    assert not [k for k in root if k.startswith("gen_ai.")]

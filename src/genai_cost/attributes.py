@@ -26,6 +26,9 @@ COST_REPORTED = "gen_ai.cost.reported_usd"
 COST_CATALOG = "gen_ai.cost.catalog_usd"
 COST_USAGE_CONVENTION = "gen_ai.cost.usage_convention"
 COST_AFTER_ROOT = "gen_ai.cost.after_root"
+#: On a second record of a call already priced in this trace (same gen_ai.response.id):
+#: the span id (hex) of the record that carries the cost.
+COST_DUPLICATE_OF = "gen_ai.cost.duplicate_of"
 
 #: Values of ``gen_ai.cost.source``.
 SOURCE_CATALOG = "catalog"

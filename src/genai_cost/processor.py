@@ -25,6 +25,7 @@ from typing import Protocol
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 
+from . import attributes as A
 from .config import CostSettings
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
@@ -34,6 +35,8 @@ _log = logging.getLogger("genai_cost")
 
 #: Bound on the per-span bookkeeping of spans whose parent has not ended yet.
 _MAX_PENDING = 100_000
+#: Bound on remembered response ids (for spotting one call recorded twice).
+_MAX_RESPONSES = 20_000
 
 
 class CostListener(Protocol):
@@ -187,6 +190,8 @@ class CostSpanProcessor(SpanProcessor):
         self._inference_below: dict[int, bool] = {}
         #: trace id -> spans started and not yet ended in this process.
         self._open: dict[int, int] = {}
+        #: (trace id, response id) -> span id of the record that was priced.
+        self._responses: dict[tuple[int, str], int] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -253,6 +258,14 @@ class CostSpanProcessor(SpanProcessor):
         self.stats.spans += 1
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
+        elif inference and usage.response_id is not None:
+            first = self._first_record(context.trace_id, usage.response_id, context.span_id)
+            if first != context.span_id:
+                # The same call recorded twice by sibling instrumentations (the anthropic
+                # SDK's own span next to OpenLLMetry's): the first record carries the cost.
+                marked = dict(attributes)
+                marked[A.COST_DUPLICATE_OF] = f"{first:016x}"
+                return CostedSpan.copy_of(span, marked, None, open_spans)
         if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
             cost = self._layer_cost(span, attributes) if self._span_layers else None
         else:
@@ -294,6 +307,15 @@ class CostSpanProcessor(SpanProcessor):
             if cost is not None:
                 return cost
         return None
+
+    def _first_record(self, trace_id: int, response_id: str, span_id: int) -> int:
+        """The span id of the first span of this trace that recorded ``response_id``."""
+        key = (trace_id, response_id)
+        with self._lock:
+            first = self._responses.setdefault(key, span_id)
+            if len(self._responses) > _MAX_RESPONSES:
+                self._responses.pop(next(iter(self._responses)))
+        return first
 
     def _closed(self, trace_id: int) -> int:
         """Count a span of ``trace_id`` as ended; return how many remain open."""

@@ -195,10 +195,17 @@ class TraceCostExporter(SpanExporter):
                 totals.add(category, total, unpriced, tokens)
                 parent = span.parent
                 if parent is None or parent.is_remote:
+                    totals.root_seen = True
+                    still_open = span.genai_open_spans if isinstance(span, CostedSpan) else 0
+                    if not (totals.priced_spans or totals.unpriced_spans or still_open):
+                        # No billable span in this complete trace (a health check, a
+                        # plain request): its root is left as it is, and no zero-cost
+                        # trace skews the per-trace cost histogram.
+                        outgoing.append(span)
+                        continue
                     if self._trace_layers:
                         self._add_trace_layers(span, totals)
                     outgoing.append(self._with_totals(span, totals))
-                    totals.root_seen = True
                     self.stats.traces_completed += 1
                     completed.append((totals, outgoing[-1]))
                 elif totals.root_seen and category is not None:

@@ -39,7 +39,8 @@ _PROVIDER, _RESPONSE_MODEL, _REQUEST_MODEL = 3, 4, 5
 _INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6, 7, 8, 9, 10, 11
 _REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
 _SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
-_SLOTS = 24
+_RESPONSE_ID = 24
+_SLOTS = 25
 
 _VOCABULARY: dict[int, tuple[str, ...]] = {
     _OP: ("gen_ai.operation.name",),
@@ -114,6 +115,7 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     _REPORTED_COST: ("gen_ai.usage.cost.amount", "operation.cost", "gen_ai.usage.cost", "llm.cost.total"),
     _BATCH: ("gen_ai.cost.batch",),
     _DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
+    _RESPONSE_ID: ("gen_ai.response.id", "llm.response.id"),
 }
 
 _KEYS: dict[str, tuple[int, int]] = {
@@ -125,7 +127,7 @@ KNOWN_KEYS = frozenset(_KEYS)
 
 #: Slots whose keys alone do not make a span GenAI work (every database span
 #: has ``db.system.name``).
-_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH})
+_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID})
 
 _TOKEN_SLOTS = (
     _INPUT,
@@ -174,7 +176,12 @@ _VERCEL_AGGREGATES = frozenset(
 _MAX_TOKENS = 10**12
 
 #: Instrumentations known to report input WITHOUT cache tokens for some providers.
-_EXCLUSIVE_INPUT_SCOPES = (("openlit", "anthropic"),)
+_EXCLUSIVE_INPUT_SCOPES = (
+    ("openlit", "anthropic"),
+    # Bedrock Converse reports inputTokens without cacheRead/WriteInputTokens, and the
+    # official instrumentation (genai-bedrock 1.3b0) copies it as-is.
+    ("opentelemetry.instrumentation.genai.bedrock", "bedrock"),
+)
 
 
 @dataclass(slots=True)
@@ -198,6 +205,9 @@ class SpanUsage:
     batch: bool = False
     #: How counts were normalised: ``inclusive`` or ``exclusive`` (converted).
     convention: str = "inclusive"
+    #: The provider's id of the response (``gen_ai.response.id``): one call, however
+    #: many instrumentations recorded it.
+    response_id: str | None = None
 
 
 NOT_GENAI = SpanUsage(role=Role.NONE)
@@ -289,6 +299,7 @@ def _interpret(found: list[object], keys: list[str | None], scope_name: str | No
         tier.lower() if tier else None,
         found[_BATCH] is True,
         convention,
+        _text(found[_RESPONSE_ID]),
     )
 
 
@@ -461,6 +472,7 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         _REPORTED_COST: "cost already on the span",
         _BATCH: "batch flag",
         _DATA_SOURCE: "data source (retrieval)",
+        _RESPONSE_ID: "response id (one call recorded by two instrumentations is priced once)",
     }
     for slot, keys in _VOCABULARY.items():
         for key in keys:

@@ -102,17 +102,9 @@ def test_official_bedrock_converse(rotel_collector: RotelCollector) -> None:
     assert root.typed["gen_ai.trace.cost.total_usd"].value == pytest.approx(HAIKU_CALL, rel=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "KNOWN GAP: Bedrock Converse reports inputTokens EXCLUDING cache reads/writes, and "
-        "opentelemetry-instrumentation-genai-bedrock 1.3b0 copies it to gen_ai.usage.input_tokens "
-        "unchanged (extractors.py extract_converse_response). genai-cost detects the exclusive "
-        "convention only when cache > input, so a call with fewer cached than fresh tokens is "
-        "under-priced. Proposed fix: treat scope opentelemetry.instrumentation.genai.bedrock as "
-        "exclusive in usage._EXCLUSIVE_INPUT_SCOPES."
-    ),
-)
+# Bedrock Converse reports inputTokens EXCLUDING cache reads/writes, and
+# opentelemetry-instrumentation-genai-bedrock 1.3b0 copies it unchanged
+# (extractors.py extract_converse_response): usage._EXCLUSIVE_INPUT_SCOPES converts it.
 def test_official_bedrock_converse_with_cache_read(rotel_collector: RotelCollector) -> None:
     venv = require_venv("genai-bedrock", BEDROCK_PINS)
     model = "anthropic.claude-3-5-haiku-20241022-v1:0"

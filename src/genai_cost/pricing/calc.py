@@ -53,7 +53,7 @@ def effective_rates(
     notes: list[str] = []
     for tier in period.long_context:
         if usage.input_tokens > tier.above_input_tokens:
-            rates = rates.overridden(tier.rates)
+            rates = tier.merged if tier.merged is not None else rates.overridden(tier.rates)
             notes.append(f"long_context>{tier.above_input_tokens}")
             break
     if service_tier and service_tier not in _DEFAULT_TIERS:

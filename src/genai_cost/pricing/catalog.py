@@ -10,8 +10,11 @@ Resolution rules, in order, each recorded in :attr:`Resolution.how` so that
    provider prefix (``openai/gpt-4o``, ``models/gemini-2.5-pro``) is stripped
    and, when the span named no provider, names it; a regional inference-profile
    prefix (Bedrock ``us.``) is stripped and its multiplier remembered;
-3. within a provider: an exact name, then the name without a date suffix
-   (``gpt-4o-2024-08-06``), then the longest prefix rule, then regex rules;
+3. layer by layer (user files, then the hand-curated catalog, then imported
+   datasets: genai-prices before LiteLLM), and within a layer an exact name,
+   then the name without a date suffix (``gpt-4o-2024-08-06``), then the
+   longest prefix rule, then regex rules; between imported datasets an exact
+   name beats another dataset's looser rule;
 4. a provider without an entry falls back to the providers it serves models
    of (Azure -> OpenAI, Bedrock -> Anthropic, with ``anthropic.`` and ``-v1:0``
    removed);
@@ -759,12 +762,15 @@ def _build_period(raw: list[Any]) -> Period:
         if start.tzinfo is None:
             start = start.replace(tzinfo=dt.timezone.utc)
         start_ts, label = start.timestamp(), start_text
+    base = Rates(*rates)
     return Period(
         plain=not long_context and not windows,
         start=start_ts,
         start_label=label,
-        rates=Rates(*rates),
-        long_context=_tiers(long_context),
+        rates=base,
+        long_context=tuple(
+            ContextTier(t.above_input_tokens, t.rates, base.overridden(t.rates)) for t in _tiers(long_context)
+        ),
         service_tiers={
             name: TierRule(Rates(*tier[1]), tier[0], _tiers(tier[2])) for name, tier in tiers.items()
         },

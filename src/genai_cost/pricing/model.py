@@ -119,6 +119,8 @@ def _mul(value: float | None, factor: float) -> float | None:
 class ContextTier:
     above_input_tokens: int
     rates: Rates
+    #: The period's base rates overridden by ``rates``, precomputed (``None``: compute).
+    merged: Rates | None = None
 
 
 @dataclass(frozen=True, slots=True)
