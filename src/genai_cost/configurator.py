@@ -36,7 +36,12 @@ class CostConfigurator(_OTelSDKConfigurator):
         if not settings.enabled:
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return
-        builder = _ExportChainBuilder(settings)
+        try:
+            builder = _ExportChainBuilder(settings)
+        except Exception:  # never stop the application's telemetry: fall back to the plain SDK
+            _log.exception("genai-cost: setup failed; OpenTelemetry is configured without cost")
+            super()._configure(**kwargs)  # type: ignore[no-untyped-call]
+            return
         kwargs.setdefault("export_span_processor", builder)
         super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         _log.debug("genai-cost: pricing enabled for %d trace exporter(s)", builder.exporters)

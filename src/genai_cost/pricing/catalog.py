@@ -395,12 +395,23 @@ class Catalog:
         entry = resolution.model
         periods = entry.periods
         period = periods[-1] if when is None or len(periods) == 1 else calc.period_at(entry, when)
-        rates = period.rates
-        if rates.plain and period.plain and not batch and resolution.multiplier == 1.0 and service_tier is None:
+        if not period.windows and not batch and resolution.multiplier == 1.0 and service_tier is None:
             # The common case without the keyword hops of price_resolved (same result).
-            fast = calc.fast_cost(rates, usage, entry.pricing_id, period.start_label, resolution.adjustments, True)
-            if fast is not None:
-                return fast
+            rates = period.rates
+            adjustments = resolution.adjustments
+            check = True
+            if period.long_context:
+                calc.check_usage(usage)
+                check = False
+                for tier in period.long_context:
+                    if usage.input_tokens > tier.above_input_tokens and tier.merged is not None:
+                        rates = tier.merged
+                        adjustments = (*adjustments, f"long_context>{tier.above_input_tokens}")
+                        break
+            if rates.plain:
+                fast = calc.fast_cost(rates, usage, entry.pricing_id, period.start_label, adjustments, check)
+                if fast is not None:
+                    return fast
         calc.check_usage(usage)
         return self.price_resolved(
             resolution,
