@@ -4,6 +4,7 @@ loading the catalog stays cheap (no pydantic, no YAML on the way to a price)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -149,3 +150,40 @@ def test_cli_price_explain_and_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pricing", "list", "--provider", "deepseek", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert any(row["pricing_id"] == "deepseek/deepseek-chat" for row in rows)
+
+
+def test_cli_pricing_diff_names_the_catalog_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pricing", "diff", "--provider", "deepseek", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    chat = [row for row in rows if row["model"] == "deepseek-chat" and row["rate"] == "input"]
+    assert chat and set(chat[0]["values"]) == {"genai-prices", "litellm"}
+    assert chat[0]["chosen_id"] == "deepseek/deepseek-chat"
+
+
+def test_user_files_are_compiled_once_then_cached(tmp_path: Path) -> None:
+    user_file = tmp_path / "mine.yaml"
+    user_file.write_text(
+        "discounts:\n  - {provider: openai, percent: 10}\n"
+        "providers:\n  - id: in-house\n    models:\n      - id: m\n        prices:\n"
+        "          - {input: 1, output: 2, source: me, checked: 2026-11-22}\n",
+        encoding="utf-8",
+    )
+    script = (
+        "import json, sys, genai_cost\n"
+        f"c = genai_cost.Catalog.load([{str(user_file)!r}])\n"
+        "cost = c.price(genai_cost.TokenUsage(input_tokens=10**6, output_tokens=0), 'm', 'in-house')\n"
+        "print(json.dumps([cost.total_usd, 'pydantic' in sys.modules]))\n"
+    )
+    env = {**os.environ, "GENAI_COST_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [
+        json.loads(
+            subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs == [[1.0, True], [1.0, False]]  # parsed (and validated) once, then from the cache
+    user_file.write_text(user_file.read_text().replace("input: 1,", "input: 3,"), encoding="utf-8")
+    edited = json.loads(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
+    )
+    assert edited == [3.0, True]

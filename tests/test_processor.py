@@ -316,3 +316,32 @@ def test_a_trace_without_billable_spans_keeps_its_root_clean():
             pass
     root = by_name(memory)["GET /health"].attributes
     assert not [k for k in root if k.startswith("gen_ai.")]
+
+
+def _record(provider, scope, name, start, end, parent_ctx, attributes):
+    span = provider.get_tracer(scope).start_span(name, context=parent_ctx, attributes=attributes, start_time=start)
+    span.end(end_time=end)
+
+
+@pytest.mark.parametrize(
+    ("second_scope", "second_window", "priced_records"),
+    [
+        ("openinference.instrumentation.anthropic", (1_000, 9_000), 1),  # another instrumentation, overlapping: one call
+        ("com.anthropic.sdk.python", (1_000, 9_000), 2),  # the same instrumentation twice: two calls
+        ("openinference.instrumentation.anthropic", (20_000, 30_000), 2),  # one after the other: two calls
+    ],
+)
+def test_sibling_records_without_response_id(second_scope, second_window, priced_records):
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG,
+                                                  settings=CostSettings()))
+    root = provider.get_tracer("app").start_span("agent", start_time=0)
+    ctx = trace_api.set_span_in_context(root)
+    _record(provider, "com.anthropic.sdk.python", "sdk", 500, 10_000, ctx, gpt4o())
+    _record(provider, second_scope, "second", *second_window, ctx, gpt4o())
+    root.end(end_time=40_000)
+    spans = by_name(memory)
+    priced = [s for s in spans.values() if "gen_ai.cost.total_usd" in s.attributes]
+    assert len(priced) == priced_records
+    assert spans["agent"].attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045 * priced_records)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,29 @@ def register(commands: Any) -> None:
     lst.add_argument("--origin", help="curated, genai-prices, litellm, ... ")
     lst.add_argument("--pricing-file", action="append", default=[])
     lst.add_argument("--json", action="store_true")
-    lst.set_defaults(handler=_list)
+    lst.set_defaults(handler=_quiet_pipe(_list))
 
     diff = sub.add_parser("diff", help="list price disagreements between sources and the catalog's choice")
     diff.add_argument("--provider")
     diff.add_argument("--tolerance", type=float, default=0.005, help="relative difference ignored (0.005)")
     diff.add_argument("--json", action="store_true")
     diff.add_argument("--markdown", action="store_true", help="a table for docs/pricing.md")
-    diff.set_defaults(handler=_diff)
+    diff.set_defaults(handler=_quiet_pipe(_diff))
+
+
+def _quiet_pipe(handler: Any) -> Any:
+    """``genai-cost pricing list | head`` ends quietly when the reader goes away."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            code: int = handler(args)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        return code
+
+    return run
 
 
 # ---------------------------------------------------------------------- import

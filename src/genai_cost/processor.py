@@ -24,6 +24,7 @@ from typing import Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanContext
 
 from . import attributes as A
 from .config import CostSettings
@@ -190,8 +191,8 @@ class CostSpanProcessor(SpanProcessor):
         self._inference_below: dict[int, bool] = {}
         #: trace id -> spans started and not yet ended in this process.
         self._open: dict[int, int] = {}
-        #: (trace id, response id) -> span id of the record that was priced.
-        self._responses: dict[tuple[int, str], int] = {}
+        #: One call's identity -> (span id, scope, start, end) of its first record.
+        self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -258,8 +259,8 @@ class CostSpanProcessor(SpanProcessor):
         self.stats.spans += 1
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
-        elif inference and usage.response_id is not None:
-            first = self._first_record(context.trace_id, usage.response_id, context.span_id)
+        elif inference:
+            first = self._first_record(span, context, usage)
             if first != context.span_id:
                 # The same call recorded twice by sibling instrumentations (the anthropic
                 # SDK's own span next to OpenLLMetry's): the first record carries the cost.
@@ -308,14 +309,42 @@ class CostSpanProcessor(SpanProcessor):
                 return cost
         return None
 
-    def _first_record(self, trace_id: int, response_id: str, span_id: int) -> int:
-        """The span id of the first span of this trace that recorded ``response_id``."""
-        key = (trace_id, response_id)
+    def _first_record(self, span: ReadableSpan, context: SpanContext, usage: SpanUsage) -> int:
+        """The span id of the first record of this call in its trace (this span's own
+        id when it is the first).
+
+        Two leaf spans record one call when they carry the same ``gen_ai.response.id``,
+        or, for instrumentations that record none, when they are siblings written by
+        *different* instrumentations for the same model and token counts and overlap in
+        time. (The same instrumentation recording two identical calls side by side is
+        two calls, and is priced twice.)
+        """
+        span_id: int = context.span_id
+        tokens = usage.usage
+        parent = span.parent
+        scope = _scope_name(span) or ""
+        start, end = span.start_time or 0, span.end_time or 0
         with self._lock:
-            first = self._responses.setdefault(key, span_id)
-            if len(self._responses) > _MAX_RESPONSES:
-                self._responses.pop(next(iter(self._responses)))
-        return first
+            records = self._records
+            if usage.response_id is not None:
+                first = records.setdefault((context.trace_id, usage.response_id), (span_id, scope, start, end))
+                if first[0] != span_id:
+                    return first[0]
+            if tokens is None or parent is None:
+                return span_id
+            key = (
+                context.trace_id,
+                parent.span_id,
+                usage.model,
+                tokens.input_tokens,
+                tokens.output_tokens,
+            )
+            twin = records.setdefault(key, (span_id, scope, start, end))
+            if len(records) > _MAX_RESPONSES:
+                records.pop(next(iter(records)))
+        if twin[0] != span_id and twin[1] != scope and twin[2] < end and start < twin[3]:
+            return twin[0]
+        return span_id
 
     def _closed(self, trace_id: int) -> int:
         """Count a span of ``trace_id`` as ended; return how many remain open."""

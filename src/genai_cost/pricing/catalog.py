@@ -104,7 +104,8 @@ class _Layer:
     (pricing ids; the entries themselves are built on first use)."""
 
     label: str
-    exact: dict[str, list[str]] = field(default_factory=dict)
+    #: name -> pricing id, or a list of them when several entries claim the name
+    exact: dict[str, str | list[str]] = field(default_factory=dict)
     by_prefix: list[tuple[str, str]] = field(default_factory=list)
     by_regex: list[tuple[str, str]] = field(default_factory=list)
 
@@ -144,13 +145,15 @@ class Catalog:
         self._aliases: dict[str, str] = {}
         self._tools: dict[str, ToolPricing] = {}
         self._discounts: dict[tuple[str, str | None], float] = {}
-        self._raw: dict[str, _RawModel] = {}
+        #: pricing id -> raw model; from the compiled state, a packed string until used.
+        self._raw: dict[str, _RawModel | str] = {}
         self._built: dict[str, ModelPricing] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
+        self._bodies: bytes = b""
         # Build state: provider metadata, and per provider its layers by rank.
         self._meta: dict[str, dict[str, Any]] = {}
         self._layers: dict[str, dict[int, _Layer]] = {}
-        self._ids: dict[tuple[str, str], str] = {}
+        self._ids_built: dict[tuple[str, str], str] | None = {}
         self._tool_defs: list[tuple[list[str], dict[str, Any], str, bool]] = []
         sources: list[str] = []
         if _state is not None:
@@ -201,7 +204,7 @@ class Catalog:
             candidates = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
             for candidate in candidates:
                 try:
-                    files.append((_file_ir(candidate, None), str(candidate), True))
+                    files.append((_file_ir(candidate, None, user_cache=True), str(candidate), True))
                 except CatalogError as exc:
                     problems.extend(exc.problems)
         if problems:
@@ -227,11 +230,12 @@ class Catalog:
                 layer = layers.get(rank)
                 if layer is None:
                     layer = layers[rank] = _Layer(label)
+                ids = self._ids
                 for model in provider["models"]:
                     key = (provider_id, model[0].lower())
-                    pricing_id = self._ids.get(key)
+                    pricing_id = ids.get(key)
                     if pricing_id is None:
-                        pricing_id = self._ids[key] = f"{provider_id}/{model[0]}"
+                        pricing_id = ids[key] = f"{provider_id}/{model[0]}"
                     self._raw[pricing_id] = (provider_id, model, label, is_override)
                     _index_model(layer, pricing_id, model)
             for tool in ir["tools"]:
@@ -280,12 +284,42 @@ class Catalog:
                 ]
                 for provider_id, layers in self._layers.items()
             },
-            "raw": {pricing_id: list(raw) for pricing_id, raw in self._raw.items()},
+            "raw": {pricing_id: list(self._unpacked(pricing_id, periods=True)) for pricing_id in self._raw},
             "tools": [list(item) for item in self._tool_defs],
             "discounts": [[p, m, factor] for (p, m), factor in self._discounts.items()],
         }
 
+    @property
+    def _ids(self) -> dict[tuple[str, str], str]:
+        """(provider id, lower-cased model id) -> pricing id; built on first use."""
+        ids = self._ids_built
+        if ids is None:
+            ids = {}
+            for pricing_id in self._raw:
+                provider_id, model, _, _ = self._unpacked(pricing_id)
+                ids[(provider_id, model[0].lower())] = pricing_id
+            self._ids_built = ids
+        return ids
+
+    def _unpacked(self, pricing_id: str, *, periods: bool = False) -> _RawModel:
+        """The raw model of an id; ``periods``: with its price periods decoded
+        (the compiled state keeps them in the models file until needed)."""
+        raw = self._raw[pricing_id]
+        if isinstance(raw, str):
+            provider_id, model_id, kind, origin, label, override, start, end, name = raw.split("\x1f")
+            model: list[Any] = [model_id, kind, origin, [], [], [], [int(start), int(end)], name or None]
+            raw = (provider_id, model, label, override == "1")
+        if periods:
+            provider_id, model, label, is_override = raw
+            span = model[6]
+            if span and isinstance(span[0], int):
+                # [start, end) of this model's periods in the compiled models file
+                model = [*model[:6], json.loads(self._bodies[span[0] : span[1]]), *model[7:]]
+                raw = (provider_id, model, label, is_override)
+        return raw
+
     def _restore(self, state: dict[str, Any]) -> None:
+        self._bodies = state.get("bodies", b"")
         self._meta = state["meta"]
         self._layers = {
             provider_id: {
@@ -294,9 +328,8 @@ class Catalog:
             }
             for provider_id, layers in state["layers"].items()
         }
-        raw = state["raw"]
-        self._raw = {pricing_id: (v[0], v[1], v[2], v[3]) for pricing_id, v in raw.items()}
-        self._ids = {(value[0], value[1][0].lower()): pricing_id for pricing_id, value in raw.items()}
+        self._raw = dict(state["raw"])  # packed strings, unpacked when used
+        self._ids_built = None
         self._tool_defs = [(t[0], t[1], t[2], t[3]) for t in state["tools"]]
         self._discounts = {(p, m): factor for p, m, factor in state["discounts"]}
 
@@ -305,14 +338,14 @@ class Catalog:
         Entries are compiled from the snapshot on first use."""
         built = self._built.get(pricing_id)
         if built is None:
-            provider_id, model, label, is_override = self._raw[pricing_id]
+            provider_id, model, label, is_override = self._unpacked(pricing_id, periods=True)
             built = _build_model(pricing_id, provider_id, model, label, is_override)
             self._built[pricing_id] = built
         return built
 
     def layer_of(self, pricing_id: str) -> str:
         """``override``, ``curated`` or ``imported`` for an entry's file."""
-        _, _, label, is_override = self._raw[pricing_id]
+        _, _, label, is_override = self._unpacked(pricing_id)
         if is_override:
             return "override"
         return "imported" if label.startswith("catalog:imported/") else "curated"
@@ -460,6 +493,27 @@ class Catalog:
                 adjustments=resolution.adjustments,
                 duration_s=duration_s,
             )
+        if (
+            period.long_context
+            and not period.windows
+            and not batch
+            and resolution.multiplier == 1.0
+            and (service_tier is None or service_tier in _DEFAULT_TIERS)
+        ):
+            # A long-context model without tier or window: the tier's rates are precomputed.
+            if check:
+                calc.check_usage(usage)
+            rates = period.rates
+            adjustments = resolution.adjustments
+            for tier in period.long_context:
+                if usage.input_tokens > tier.above_input_tokens and tier.merged is not None:
+                    rates = tier.merged
+                    adjustments = (*adjustments, f"long_context>{tier.above_input_tokens}")
+                    break
+            if rates.plain:
+                fast = calc.fast_cost(rates, usage, entry.pricing_id, period.start_label, adjustments, False)
+                if fast is not None:
+                    return fast
         rates, notes = calc.effective_rates(
             period, usage, at=at, service_tier=service_tier, batch=batch, multiplier=resolution.multiplier
         )
@@ -596,8 +650,8 @@ class Catalog:
             if not low <= rank <= high:
                 continue
             candidates = layer.exact.get(full_name)
-            if candidates is not None and len(candidates) == 1:
-                return self.entry(candidates[0]), f"exact name {full_name!r} in {index.entry_id} ({layer.label})"
+            if isinstance(candidates, str):
+                return self.entry(candidates), f"exact name {full_name!r} in {index.entry_id} ({layer.label})"
             if name in layer.exact or undated in layer.exact:
                 return None
         return None
@@ -621,10 +675,10 @@ class Catalog:
             for layer in layers:
                 candidates = layer.exact.get(wanted)
                 if candidates is not None:
-                    if len(candidates) > 1:
+                    if not isinstance(candidates, str):
                         ids = ", ".join(sorted(candidates))
                         raise AmbiguousModelError(f"model {name!r} matches several entries: {ids}")
-                    return self.entry(candidates[0]), f"{how} {wanted!r} in {index.entry_id} ({layer.label})"
+                    return self.entry(candidates), f"{how} {wanted!r} in {index.entry_id} ({layer.label})"
         if exact_only:
             return None
         for layer in layers:
@@ -667,7 +721,10 @@ def _index_model(layer: _Layer, pricing_id: str, model: list[Any]) -> None:
     for name in (model[0].lower(), *(n.lower() for n in model[3])):
         bucket = exact.get(name)
         if bucket is None:
-            exact[name] = [pricing_id]
+            exact[name] = pricing_id  # one entry (the usual case), or a list of several
+        elif isinstance(bucket, str):
+            if bucket != pricing_id:
+                exact[name] = [bucket, pricing_id]
         elif pricing_id not in bucket:
             bucket.append(pricing_id)
     for name in model[4]:
@@ -695,22 +752,33 @@ def _import_rank(path: Path) -> tuple[int, str]:
     return len(IMPORT_ORDER), path.name
 
 
-def _file_ir(path: Path, cached: tuple[str, dict[str, Any]] | None) -> dict[str, Any]:
-    """The compiled form of one file: from the snapshot when its bytes match,
+def _file_ir(
+    path: Path, cached: tuple[str, dict[str, Any]] | None, *, user_cache: bool = False
+) -> dict[str, Any]:
+    """The compiled form of one file: from the snapshot when its bytes match
+    (for a user's file: from the compile cache, see :func:`compiled.cache_dir`),
     else parsed and validated (the slow path: YAML + pydantic)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}"]) from None
-    if cached is not None and cached[0] == compiled.digest(data):
+    sha = compiled.digest(data)
+    if cached is not None and cached[0] == sha:
         return cached[1]
+    if user_cache:
+        hit = compiled.read_cached_ir(sha)
+        if hit is not None:
+            return hit
     from .files import parse_pricing_text
 
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CatalogError([f"{path}: not UTF-8 text: {exc}"]) from None
-    return compiled.file_ir(parse_pricing_text(text, str(path)))
+    ir = compiled.file_ir(parse_pricing_text(text, str(path)))
+    if user_cache:
+        compiled.write_cached_ir(sha, ir)
+    return ir
 
 
 def _read_version(directory: Path) -> str:

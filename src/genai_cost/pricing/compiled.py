@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +29,13 @@ if TYPE_CHECKING:
     from .schema import PricePeriod, PricingFile, RateSet, ServiceTierPrice
 
 #: Bump when the IR layout changes: an old snapshot is then ignored.
-IR_FORMAT = 5
+IR_FORMAT = 7
 #: The whole shipped catalog, indexed, with the digest of every source file.
 STATE_NAME = "compiled.json"
 #: Each source file's IR alone: used to rebuild quickly when only some files changed.
 SNAPSHOT_NAME = "compiled-files.json"
+#: The price periods of every model, one JSON line each, read only for the models used.
+MODELS_NAME = "compiled-models.jsonl"
 
 FileIR = dict[str, Any]
 RatesIR = list[float | None]
@@ -187,6 +190,13 @@ def read_state(directory: Path, sources: list[Path]) -> dict[str, Any] | None:
     except (OSError, ValueError, AttributeError):
         return None
     state: dict[str, Any] = raw["state"]
+    try:
+        bodies = (directory / MODELS_NAME).read_bytes()
+    except OSError:
+        return None
+    if digest(bodies) != raw.get("models_digest"):
+        return None
+    state["bodies"] = bodies
     return state
 
 
@@ -195,17 +205,32 @@ def write_state(directory: Path, sources: list[Path], state: dict[str, Any]) -> 
     decoded only when a model is first used (most never are in one process)."""
     raw_models = state["raw"]
     lazy = {}
+    lines: list[bytes] = []
+    offset = 0
     for pricing_id in sorted(raw_models):
         provider_id, model, label, is_override = raw_models[pricing_id]
         body = list(model)
         body[3] = body[4] = body[5] = []  # the match rules live in the layers' indexes
-        if not isinstance(body[6], str):
-            body[6] = json.dumps(body[6], separators=(",", ":"), sort_keys=True)
-        lazy[pricing_id] = [provider_id, body, label, is_override]
+        periods = body[6]
+        if isinstance(periods, str):
+            periods = json.loads(periods)
+        line = json.dumps(periods, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        lines.append(line)
+        # One packed string per model (parsing thousands of small lists costs more):
+        # provider, id, kind, origin, file, override flag, [start, end) of its periods
+        # in the models file, name.
+        lazy[pricing_id] = "\x1f".join(
+            [provider_id, body[0], body[1], body[2], label, "1" if is_override else "0",
+             str(offset), str(offset + len(line)), body[7] or ""]
+        )  # fmt: skip
+        offset += len(line) + 1
+    bodies = b"\n".join(lines) + b"\n"
+    (directory / MODELS_NAME).write_bytes(bodies)
     document = {
         "format": IR_FORMAT,
         "digests": _digests(directory, sources),
-        "state": {**state, "raw": lazy},
+        "models_digest": digest(bodies),
+        "state": {**{k: v for k, v in state.items() if k != "bodies"}, "raw": lazy},
     }
     path = directory / STATE_NAME
     path.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
@@ -222,3 +247,45 @@ def snapshot_is_current(directory: Path, sources: list[Path]) -> list[str]:
     stale = [name for name, sha in current.items() if recorded.get(name) != sha]
     stale.extend(sorted(set(recorded) - set(current)))
     return stale
+
+
+# ------------------------------------------------------- user files' compile cache
+
+
+def cache_dir() -> Path | None:
+    """Where compiled user pricing files are cached, so that a process using
+    ``GENAI_COST_PRICING_FILE`` does not pay for YAML + pydantic at every start:
+    ``GENAI_COST_CACHE_DIR``, else ``$XDG_CACHE_HOME/genai-cost``, else
+    ``~/.cache/genai-cost``. ``GENAI_COST_CACHE_DIR=off`` disables it. Entries are
+    keyed by the SHA-1 of the file's bytes, so an edited file is parsed again."""
+    configured = os.environ.get("GENAI_COST_CACHE_DIR")
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "off", "0", "false", "none") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "genai-cost"
+
+
+def read_cached_ir(sha: str) -> FileIR | None:
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        raw = json.loads((directory / f"{IR_FORMAT}-{sha}.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def write_cached_ir(sha: str, ir: FileIR) -> None:
+    """Best effort: a read-only or missing home directory only costs speed."""
+    directory = cache_dir()
+    if directory is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{IR_FORMAT}-{sha}.json"
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(ir, separators=(",", ":")), encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError:
+        return
