@@ -12,6 +12,7 @@ dict lookup per attribute, instead of probing ~60 possible keys.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ _PROVIDER, _RESPONSE_MODEL, _REQUEST_MODEL = 3, 4, 5
 _INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6, 7, 8, 9, 10, 11
 _REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
 _SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
-_RESPONSE_ID = 24
-_SLOTS = 25
+_RESPONSE_ID, _INVOCATION_PARAMETERS = 24, 25
+_SLOTS = 26
 
 _VOCABULARY: dict[int, tuple[str, ...]] = {
     _OP: ("gen_ai.operation.name",),
@@ -116,6 +117,7 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     _BATCH: ("gen_ai.cost.batch",),
     _DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
     _RESPONSE_ID: ("gen_ai.response.id", "llm.response.id"),
+    _INVOCATION_PARAMETERS: ("llm.invocation_parameters",),
 }
 
 _KEYS: dict[str, tuple[int, int]] = {
@@ -127,7 +129,7 @@ KNOWN_KEYS = frozenset(_KEYS)
 
 #: Slots whose keys alone do not make a span GenAI work (every database span
 #: has ``db.system.name``).
-_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID})
+_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS})
 
 _TOKEN_SLOTS = (
     _INPUT,
@@ -277,6 +279,8 @@ def _interpret(found: list[object], keys: list[str | None], scope_name: str | No
     tier = _text(found[_SERVICE_TIER])
     if tier is None:
         tier = _text(found[_REQUESTED_TIER])
+    if tier is None:
+        tier = _requested_tier(found[_INVOCATION_PARAMETERS])
     usage: TokenUsage | None = None
     invalid: str | None = None
     convention = "inclusive"
@@ -436,6 +440,19 @@ def _reported_cost(value: object, key: str | None) -> tuple[float | None, str | 
     return number, key
 
 
+def _requested_tier(parameters: object) -> str | None:
+    """OpenInference keeps the request's parameters as JSON (``llm.invocation_parameters``)
+    and records no served tier: the requested one is the best evidence there is."""
+    if not isinstance(parameters, str) or "service_tier" not in parameters:
+        return None
+    try:
+        decoded = json.loads(parameters)
+    except ValueError:
+        return None
+    tier = decoded.get("service_tier") if isinstance(decoded, dict) else None
+    return _text(tier)
+
+
 def _text(value: object) -> str | None:
     if value is None:
         return None
@@ -472,6 +489,7 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         _REPORTED_COST: "cost already on the span",
         _BATCH: "batch flag",
         _DATA_SOURCE: "data source (retrieval)",
+        _INVOCATION_PARAMETERS: "request parameters (OpenInference JSON; service_tier read when none was served)",
         _RESPONSE_ID: "response id (one call recorded by two instrumentations is priced once)",
     }
     for slot, keys in _VOCABULARY.items():

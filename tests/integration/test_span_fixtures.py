@@ -27,9 +27,7 @@ GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M
 GPT_4O_MINI = (2000 * 0.15 + 300 * 0.60) / M
 EMBEDDING = 5000 * 0.02 / M
 O4_MINI_FLEX = (2000 * 0.55 + 1000 * 0.138 + 1500 * 2.20) / M
-O4_MINI_STANDARD = (2000 * 1.10 + 1000 * 0.275 + 1500 * 4.40) / M
 GPT_5_MINI_PRIORITY = 1.8 * (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
-GPT_5_MINI_STANDARD = (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
 SONNET_4_CACHED = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 50 * 15.00) / M
 HAIKU_3_5 = (1200 * 0.80 + 80 * 4.00) / M
 SONNET_4_STREAM_OPENLLMETRY = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 51 * 15.00) / M  # 1 output token too many
@@ -45,7 +43,7 @@ EXPECTED: dict[str, list[float]] = {
     "openllmetry-openai": OPENAI_APP,
     "openlit-openai": OPENAI_APP,
     # OpenInference 0.1.66 records no service tier: standard rates
-    "openinference-openai": [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_STANDARD, GPT_5_MINI_STANDARD, GPT_4O],
+    "openinference-openai": [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_FLEX, GPT_5_MINI_PRIORITY, GPT_4O],
     "anthropic-official": [SONNET_4_CACHED, SONNET_4_CACHED, HAIKU_3_5],
     "bedrock-official": [HAIKU_3_5],
     "openllmetry-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_STREAM_OPENLLMETRY],

@@ -39,9 +39,7 @@ GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M
 GPT_4O_MINI = (2000 * 0.15 + 300 * 0.60) / M
 EMBEDDING = 5000 * 0.02 / M
 O4_MINI_FLEX = (2000 * 0.55 + 1000 * 0.138 + 1500 * 2.20) / M
-O4_MINI_STANDARD = (2000 * 1.10 + 1000 * 0.275 + 1500 * 4.40) / M
 GPT_5_MINI_PRIORITY = 1.8 * (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
-GPT_5_MINI_STANDARD = (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
 
 CASES: dict[str, tuple[list[str], str, list[float], dict[str, str]]] = {
     "openllmetry": (
@@ -54,9 +52,9 @@ CASES: dict[str, tuple[list[str], str, list[float], dict[str, str]]] = {
     "openinference": (
         ["openinference-instrumentation-openai==0.1.66", "openai==3.54.0", *OTEL],
         "openinference.instrumentation.openai",
-        # OpenInference 0.1.66 records no service tier (only the requested one, inside the
-        # llm.invocation_parameters JSON): flex and priority calls are priced at standard rates.
-        [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_STANDARD, GPT_5_MINI_STANDARD, GPT_4O],
+        # OpenInference 0.1.66 records no served service tier, only the requested one inside the
+        # llm.invocation_parameters JSON, which genai-cost reads when nothing better is there.
+        [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_FLEX, GPT_5_MINI_PRIORITY, GPT_4O],
         {},
     ),
     "openlit": (
