@@ -232,3 +232,23 @@ def test_read_usage_never_raises_and_counts_are_sane(attributes):
         assert tokens.input_tokens >= tokens.cache_read_tokens + tokens.cache_write_tokens - 0
         assert tokens.output_tokens >= 0 and tokens.input_tokens >= 0
         assert tokens.cache_write_1h_tokens <= tokens.cache_write_tokens
+
+
+def test_every_token_class_lands_in_its_field():
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+            "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 500,
+            "gen_ai.usage.cache_read.input_tokens": 11, "gen_ai.usage.cache_write.input_tokens": 22,
+            "anthropic.usage.cache_creation.ephemeral_1h_input_tokens": 7,
+            "gen_ai.usage.reasoning.output_tokens": 33,
+            "gen_ai.usage.audio.input_tokens": 44, "gen_ai.usage.audio.cache_read.input_tokens": 5,
+            "gen_ai.usage.audio.output_tokens": 55,
+            "gen_ai.usage.image.input_tokens": 66, "gen_ai.usage.image.output_tokens": 77,
+        }
+    ).usage
+    assert (usage.input_tokens, usage.output_tokens) == (1000, 500)
+    assert (usage.cache_read_tokens, usage.cache_write_tokens, usage.cache_write_1h_tokens) == (11, 22, 7)
+    assert usage.reasoning_tokens == 33
+    assert (usage.input_audio_tokens, usage.cache_read_audio_tokens, usage.output_audio_tokens) == (44, 5, 55)
+    assert (usage.input_image_tokens, usage.output_image_tokens) == (66, 77)

@@ -367,25 +367,33 @@ def _count(value: object, key: str | None) -> int:
 def _tokens(
     found: list[object], keys: list[str | None], provider: str | None, scope_name: str | None
 ) -> tuple[TokenUsage, str]:
-    def get(slot: int) -> int:
+    counts: list[int] = []
+    for slot in _TOKEN_SLOTS:  # in _TOKEN_SLOTS order; a plain loop: this runs once per call span
         value = found[slot]
         if value is None:
-            return 0
-        if type(value) is int and 0 <= value <= _MAX_TOKENS:
-            return value
-        return _count(value, keys[slot])
-
-    input_tokens = get(_INPUT)
-    output_tokens = get(_OUTPUT)
-    cache_read = get(_CACHE_READ)
-    cache_write = get(_CACHE_WRITE)
-    write_5m = get(_CACHE_WRITE_5M)
-    write_1h = get(_CACHE_WRITE_1H)
+            counts.append(0)
+        elif type(value) is int and 0 <= value <= _MAX_TOKENS:
+            counts.append(value)
+        else:
+            counts.append(_count(value, keys[slot]))
+    (
+        input_tokens,
+        output_tokens,
+        cache_read,
+        cache_write,
+        write_5m,
+        write_1h,
+        reasoning,
+        input_audio,
+        output_audio,
+        cache_read_audio,
+        input_image,
+        output_image,
+    ) = counts
     if write_5m or write_1h:
         cache_write = max(cache_write, write_5m + write_1h)
-    reasoning = get(_REASONING)
     convention = "inclusive"
-    if _input_is_exclusive(input_tokens, cache_read, cache_write, provider, scope_name):
+    if (cache_read or cache_write) and _input_is_exclusive(input_tokens, cache_read, cache_write, provider, scope_name):
         input_tokens += cache_read + cache_write
         convention = "exclusive"
     if reasoning > output_tokens:  # Google ADK leaves thinking tokens out of output
@@ -393,17 +401,17 @@ def _tokens(
         convention = "exclusive"
     return (
         TokenUsage(
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            cache_write_1h_tokens=min(write_1h, cache_write),
-            reasoning_tokens=reasoning,
-            input_audio_tokens=get(_INPUT_AUDIO),
-            cache_read_audio_tokens=get(_CACHE_READ_AUDIO),
-            output_audio_tokens=get(_OUTPUT_AUDIO),
-            input_image_tokens=get(_INPUT_IMAGE),
-            output_image_tokens=get(_OUTPUT_IMAGE),
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_write,
+            min(write_1h, cache_write),
+            reasoning,
+            input_audio,
+            cache_read_audio,
+            output_audio,
+            input_image,
+            output_image,
         ),
         convention,
     )
