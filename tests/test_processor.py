@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost import CostSettings, CostSpanProcessor, CostedSpan, TraceCostExporter
+from genai_cost import CostedSpan, CostSettings, CostSpanProcessor, TraceCostExporter
 from genai_cost.pricing import Catalog
 from genai_cost.usage import KNOWN_KEYS
 

@@ -24,6 +24,11 @@ COST_UNPRICED_REASON = "gen_ai.cost.unpriced_reason"
 COST_UNPRICED_DETAIL = "gen_ai.cost.unpriced_detail"
 COST_REPORTED = "gen_ai.cost.reported_usd"
 COST_CATALOG = "gen_ai.cost.catalog_usd"
+#: Provider-reported cost minus catalog cost (USD), when a span carries both.
+COST_REPORTED_DIFF = "gen_ai.cost.reported_diff_usd"
+#: Web-search fees and duration-priced (self-hosted GPU-second) cost, when non-zero.
+COST_SEARCH = "gen_ai.cost.search_usd"
+COST_COMPUTE = "gen_ai.cost.compute_usd"
 COST_USAGE_CONVENTION = "gen_ai.cost.usage_convention"
 COST_AFTER_ROOT = "gen_ai.cost.after_root"
 #: On a second record of a call already priced in this trace (same gen_ai.response.id):

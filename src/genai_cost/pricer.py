@@ -21,11 +21,9 @@ from .usage import Role, SpanUsage
 
 AttributeValue = str | bool | int | float
 
-#: Provider-reported cost minus catalog cost (USD), when a span carries both.
-COST_REPORTED_DIFF = "gen_ai.cost.reported_diff_usd"
-#: Web-search fees and duration-priced (self-hosted GPU-second) cost, when non-zero.
-COST_SEARCH = "gen_ai.cost.search_usd"
-COST_COMPUTE = "gen_ai.cost.compute_usd"
+COST_REPORTED_DIFF = A.COST_REPORTED_DIFF
+COST_SEARCH = A.COST_SEARCH
+COST_COMPUTE = A.COST_COMPUTE
 
 
 @dataclass(slots=True)

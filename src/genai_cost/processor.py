@@ -270,7 +270,7 @@ class CostSpanProcessor(SpanProcessor):
         if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
             cost = self._layer_cost(span, attributes) if self._span_layers else None
         else:
-            cost = self._pricer.price(usage, attributes, span.start_time)
+            cost = self._pricer.price(usage, attributes, span.start_time, span.end_time)
             if cost is None and self._span_layers:
                 cost = self._layer_cost(span, attributes)
         if cost is None:

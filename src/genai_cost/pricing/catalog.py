@@ -383,8 +383,13 @@ class Catalog:
         found = self._aliases.get(name)
         if found is not None:
             return found
-        if "." in name:  # Vercel AI SDK: "openai.chat", "anthropic.messages"
-            return self._aliases.get(name.split(".", 1)[0])
+        # Vercel AI SDK: "openai.chat", "anthropic.messages", "google.vertex.chat":
+        # the longest dotted prefix that names a provider wins.
+        while "." in name:
+            name = name.rsplit(".", 1)[0]
+            found = self._aliases.get(name)
+            if found is not None:
+                return found
         return None
 
     def resolve(self, model: str, provider: str | None = None) -> Resolution:
