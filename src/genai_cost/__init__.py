@@ -10,22 +10,66 @@ Compose it like any SDK processor::
 or switch it on without code: ``OTEL_PYTHON_CONFIGURATOR=genai_cost opentelemetry-instrument python app.py``.
 """
 
-from .budget import (
-    Budget,
-    BudgetExceededError,
-    BudgetLimits,
-    TraceSpend,
-    check_budget,
-    current_spend,
-    get_default_budget,
-    set_default_budget,
-)
-from .config import CostSettings
-from .layers import HumanEscalationLayer, InfraAllocation, InfraCostLayer, LayerSettings
-from .metrics import CostMetrics
-from .pricing import Catalog, CatalogError, CostBreakdown, PricingError, TokenUsage
-from .processor import CostedSpan, CostSpanProcessor
-from .rollup import TraceCostExporter, TraceTotals
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .budget import (
+        Budget,
+        BudgetExceededError,
+        BudgetLimits,
+        TraceSpend,
+        check_budget,
+        current_spend,
+        get_default_budget,
+        set_default_budget,
+    )
+    from .config import CostSettings
+    from .layers import HumanEscalationLayer, InfraAllocation, InfraCostLayer, LayerSettings
+    from .metrics import CostMetrics
+    from .pricing import Catalog, CatalogError, CostBreakdown, PricingError, TokenUsage
+    from .processor import CostedSpan, CostSpanProcessor
+    from .rollup import TraceCostExporter, TraceTotals
+
+#: Public name -> module. Imported on first use (PEP 562), so that
+#: ``from genai_cost.pricing import Catalog`` (offline pricing, the CLI) does not
+#: pay for the OpenTelemetry SDK, and ``import genai_cost`` stays cheap.
+_EXPORTS = {
+    "Budget": "budget",
+    "BudgetExceededError": "budget",
+    "BudgetLimits": "budget",
+    "TraceSpend": "budget",
+    "check_budget": "budget",
+    "current_spend": "budget",
+    "get_default_budget": "budget",
+    "set_default_budget": "budget",
+    "CostSettings": "config",
+    "HumanEscalationLayer": "layers",
+    "InfraAllocation": "layers",
+    "InfraCostLayer": "layers",
+    "LayerSettings": "layers",
+    "CostMetrics": "metrics",
+    "Catalog": "pricing",
+    "CatalogError": "pricing",
+    "CostBreakdown": "pricing",
+    "PricingError": "pricing",
+    "TokenUsage": "pricing",
+    "CostedSpan": "processor",
+    "CostSpanProcessor": "processor",
+    "TraceCostExporter": "rollup",
+    "TraceTotals": "rollup",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genai_cost' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 
@@ -55,3 +99,7 @@ __all__ = [
     "get_default_budget",
     "set_default_budget",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
