@@ -46,6 +46,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
 from . import attributes as A
+from .config import env_number
 from .pricer import SpanCost
 from .processor import SpanAnnotations
 from .usage import SpanUsage
@@ -108,18 +109,9 @@ class BudgetLimits:
         problems: list[str] = []
 
         def read(name: str, integer: bool) -> float | None:
-            raw = env.get(name)
-            if raw is None or not raw.strip():
-                return None
-            try:
-                value = float(raw)
-            except ValueError:
-                value = float("nan")
-            if not (math.isfinite(value) and value > 0) or (integer and value != int(value)):
-                kind = "a positive whole number" if integer else "a positive number"
-                problems.append(f"{name}={raw!r}: expected {kind}; no such limit is set")
-                return None
-            return value
+            return env_number(
+                env, name, problems, minimum=0, strict=True, integer=integer, otherwise="no such limit is set"
+            )
 
         cost = read("GENAI_COST_BUDGET_MAX_COST_USD", integer=False)
         calls = read("GENAI_COST_BUDGET_MAX_LLM_CALLS", integer=True)

@@ -7,6 +7,7 @@ and the default is used (configuration is read at start-up, inside the host).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,17 +62,8 @@ class CostSettings:
             return default
 
         def number(name: str, default: float, minimum: float) -> float:
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                value = float("nan")
-            if not value >= minimum or value == float("inf"):
-                problems.append(f"{name}={raw!r}: expected a number >= {minimum:g}; using {default:g}")
-                return default
-            return value
+            value = env_number(env, name, problems, minimum=minimum, otherwise=f"using {default:g}")
+            return default if value is None else value
 
         files = tuple(p for p in env.get("GENAI_COST_PRICING_FILE", "").split(os.pathsep) if p.strip())
         policy_raw = env.get("GENAI_COST_REPORTED_COST", defaults.reported_cost).strip().lower()
@@ -104,6 +96,34 @@ class CostSettings:
         for problem in problems:
             _log.error("genai-cost configuration: %s", problem)
         return settings
+
+
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    problems: list[str],
+    *,
+    minimum: float = 0.0,
+    strict: bool = False,
+    integer: bool = False,
+    otherwise: str = "ignored",
+) -> float | None:
+    """A finite number from ``env[name]``; ``None`` when unset. A bad value is
+    described in ``problems`` (naming the variable and what happens instead)
+    and gives ``None``: configuration never stops the application."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    in_range = value > minimum if strict else value >= minimum
+    if not (in_range and math.isfinite(value)) or (integer and value != int(value)):
+        kind = "a whole number" if integer else "a number"
+        problems.append(f"{name}={raw!r}: expected {kind} {'>' if strict else '>='} {minimum:g}; {otherwise}")
+        return None
+    return value
 
 
 def band_of(total_usd: float, bands: tuple[float, ...]) -> str:

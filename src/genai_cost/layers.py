@@ -35,6 +35,7 @@ from typing import Literal
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
+from .config import env_number
 from .pricer import AttributeValue, SpanCost
 from .rollup import TraceTotals
 
@@ -175,18 +176,7 @@ class LayerSettings:
         infra, human = _from_files(pricing_files, problems)
 
         def number(name: str, minimum: float, strict: bool) -> float | None:
-            raw = env.get(name)
-            if raw is None or not raw.strip():
-                return None
-            try:
-                value = float(raw)
-            except ValueError:
-                value = float("nan")
-            ok = value > minimum if strict else value >= minimum
-            if not ok or value == float("inf"):
-                problems.append(f"{name}={raw!r}: expected a number {'>' if strict else '>='} {minimum:g}; ignored")
-                return None
-            return value
+            return env_number(env, name, problems, minimum=minimum, strict=strict)
 
         monthly = number("GENAI_COST_INFRA_MONTHLY_USD", 0, strict=False)
         traces = number("GENAI_COST_INFRA_MONTHLY_TRACES", 0, strict=True)

@@ -441,11 +441,7 @@ class Catalog:
             if period.long_context:
                 calc.check_usage(usage)
                 check = False
-                for tier in period.long_context:
-                    if usage.input_tokens > tier.above_input_tokens and tier.merged is not None:
-                        rates = tier.merged
-                        adjustments = (*adjustments, f"long_context>{tier.above_input_tokens}")
-                        break
+                rates, adjustments = _past_cliff(period, usage, adjustments)
             if rates.plain:
                 fast = calc.fast_cost(rates, usage, entry.pricing_id, period.start_label, adjustments, check)
                 if fast is not None:
@@ -508,13 +504,7 @@ class Catalog:
             # A long-context model without tier or window: the tier's rates are precomputed.
             if check:
                 calc.check_usage(usage)
-            rates = period.rates
-            adjustments = resolution.adjustments
-            for tier in period.long_context:
-                if usage.input_tokens > tier.above_input_tokens and tier.merged is not None:
-                    rates = tier.merged
-                    adjustments = (*adjustments, f"long_context>{tier.above_input_tokens}")
-                    break
+            rates, adjustments = _past_cliff(period, usage, resolution.adjustments)
             if rates.plain:
                 fast = calc.fast_cost(rates, usage, entry.pricing_id, period.start_label, adjustments, False)
                 if fast is not None:
@@ -711,6 +701,15 @@ class Catalog:
 
 
 # --------------------------------------------------------------- compilation
+
+
+def _past_cliff(period: Period, usage: TokenUsage, adjustments: tuple[str, ...]) -> tuple[Rates, tuple[str, ...]]:
+    """The base rates, or the precomputed rates of the long-context tier whose
+    threshold the call's total input passed (a cliff: every token at that rate)."""
+    for tier in period.long_context:
+        if usage.input_tokens > tier.above_input_tokens and tier.merged is not None:
+            return tier.merged, (*adjustments, f"long_context>{tier.above_input_tokens}")
+    return period.rates, adjustments
 
 
 def default_pricing_dir() -> Path:
