@@ -18,11 +18,6 @@ from genai_cost.pricing.catalog import _catalog_files, default_pricing_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICING = ROOT / "pricing"
-LITELLM_JSON = sorted(
-    (ROOT / ".test-tools").glob(
-        "litellm-*/lib/python*/site-packages/litellm/model_prices_and_context_window_backup.json"
-    )
-)
 
 
 def test_the_compiled_snapshot_matches_the_catalog_files() -> None:
@@ -83,10 +78,16 @@ def test_genai_prices_import_is_reproducible(tmp_path: Path) -> None:
     ).read_text()
 
 
-@pytest.mark.skipif(
-    not LITELLM_JSON, reason="the cached LiteLLM venv (tests/test_crosscheck_litellm.py builds it) is absent"
-)
 def test_litellm_import_is_reproducible(tmp_path: Path) -> None:
+    from test_crosscheck_litellm import _venv_python
+
+    _venv_python()  # builds the cached LiteLLM venv if this run has not yet (skips loudly if it cannot)
+    litellm_json = sorted(
+        (ROOT / ".test-tools").glob(
+            "litellm-*/lib/python*/site-packages/litellm/model_prices_and_context_window_backup.json"
+        )
+    )
+    assert litellm_json, "LiteLLM's price file is missing from its venv"
     (tmp_path / "imported").mkdir()
     shutil.copy(PRICING / "VERSION", tmp_path / "VERSION")
     code = main(
@@ -95,7 +96,7 @@ def test_litellm_import_is_reproducible(tmp_path: Path) -> None:
             "import",
             "--from",
             "litellm",
-            str(LITELLM_JSON[-1]),
+            str(litellm_json[-1]),
             "--checked",
             "2026-11-22",
             "--out",
