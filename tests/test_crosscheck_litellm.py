@@ -253,6 +253,14 @@ def explain(diff: dict[str, Any], catalog: Catalog, data: dict[str, Any]) -> str
             return "LiteLLM's Fireworks calculator ignores service_tier"
         if _close(_tier_fallback_cost(entry, diff), theirs):
             return "service tier past the long-context threshold: LiteLLM falls back per class to the standard long-context rate"
+    if (
+        diff["provider"] == "aws-bedrock"
+        and re.match(r"anthropic\.claude-[a-z]+-(?:4-[5-9]|[5-9])(?:-|$)", diff["model_id"])
+        and _close(diff["ours"], 1.1 * theirs)
+    ):
+        # docs/pricing.md: Bedrock in-region ids (no profile prefix) of Claude 4.5+ cost 1.1x
+        # the global price, as genai-prices has them; LiteLLM prices them at the global rate.
+        return "LiteLLM prices in-region Bedrock Claude 4.5+ ids at the global rate (AWS: 1.1x)"
     if provider == "perplexity":
         flat = diff["input"] * float(entry.get("input_cost_per_token") or 0) + diff["output"] * float(
             entry.get("output_cost_per_token") or 0
