@@ -251,7 +251,8 @@ class CostSpanProcessor(SpanProcessor):
         below = self._inference_below.pop(context.span_id, False) if self._inference_below else False
 
         attributes = _attributes_of(span)
-        usage = read_usage(attributes, _scope_name(span))
+        scope = _scope_name(span)
+        usage = read_usage(attributes, scope)
         role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
         if (inference or below) and not is_local_root and parent is not None:
@@ -260,7 +261,7 @@ class CostSpanProcessor(SpanProcessor):
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
-            first = self._first_record(span, context, usage)
+            first = self._first_record(span, context, usage, scope or "")
             if first != context.span_id:
                 # The same call recorded twice by sibling instrumentations (the anthropic
                 # SDK's own span next to OpenLLMetry's): the first record carries the cost.
@@ -309,7 +310,7 @@ class CostSpanProcessor(SpanProcessor):
                 return cost
         return None
 
-    def _first_record(self, span: ReadableSpan, context: SpanContext, usage: SpanUsage) -> int:
+    def _first_record(self, span: ReadableSpan, context: SpanContext, usage: SpanUsage, scope: str) -> int:
         """The span id of the first record of this call in its trace (this span's own
         id when it is the first).
 
@@ -322,7 +323,6 @@ class CostSpanProcessor(SpanProcessor):
         span_id: int = context.span_id
         tokens = usage.usage
         parent = span.parent
-        scope = _scope_name(span) or ""
         start, end = span.start_time or 0, span.end_time or 0
         with self._lock:
             records = self._records
