@@ -138,12 +138,7 @@ class MatchRule(_Strict):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-        return patterns
+        return _compiled_regexes(patterns)
 
 
 class ModelEntry(_Strict):
@@ -182,15 +177,11 @@ class ProviderEntry(_Strict):
     #: regional / geo profiles cost the same as global: the prefix is stripped
     #: but its multiplier not applied (Bedrock: Claude 3.x, Opus 4 / 4.1, Nova v1).
     regional_exempt: list[str] = Field(default_factory=list)
+
     @field_validator("regional_exempt")
     @classmethod
     def _exempt_compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-        return patterns
+        return _compiled_regexes(patterns)
 
     #: First-party providers win when a span names no provider and several match.
     priority: int = 100
@@ -264,3 +255,13 @@ def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+
+
+def _compiled_regexes(patterns: list[str]) -> list[str]:
+    """``patterns`` unchanged if each compiles; else the error names the bad one."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+    return patterns
