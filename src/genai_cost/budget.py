@@ -205,6 +205,20 @@ class Budget:
         self._lock = threading.Lock()
         #: Limits hit since start, all traces (self-observability).
         self.hits = 0
+        self._pending_sources: tuple[Callable[[], None], ...] = ()
+
+    def add_pending_source(self, settle: Callable[[], None]) -> None:
+        """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this budget
+        listens to: it prices off the application thread, so every read of the
+        spend first has it price the spans that have ended so far."""
+        self._pending_sources = (*self._pending_sources, settle)
+
+    def _settle(self) -> None:
+        for settle in self._pending_sources:
+            try:
+                settle()
+            except Exception:  # a budget read must answer with what it has
+                _log.exception("genai-cost: pricing pending spans before a budget read failed")
 
     def add_exceeded_callback(self, callback: ExceededCallback) -> None:
         self._callbacks = (*self._callbacks, callback)
@@ -295,6 +309,7 @@ class Budget:
             trace_id = current_trace_id()
             if trace_id is None:
                 return None
+        self._settle()
         with self._lock:
             ledger = self._ledgers.get(trace_id)
             if ledger is None:

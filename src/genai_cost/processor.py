@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,6 +39,9 @@ _log = logging.getLogger("genai_cost")
 _MAX_PENDING = 100_000
 #: Bound on remembered response ids (for spotting one call recorded twice).
 _MAX_RESPONSES = 20_000
+#: Queued span starts and ends past which ``on_end`` prices on the application
+#: thread (nothing downstream is reading the copies).
+_MAX_QUEUED = 20_000
 
 
 class CostListener(Protocol):
@@ -91,12 +95,17 @@ class CostedSpan(ReadableSpan):
 
     ``genai_cost`` keeps the pricing result for the roll-up in the same
     process, so it does not have to parse attributes again.
+
+    A span handed on by :class:`CostSpanProcessor` may not be priced yet: the
+    processor prices off the application thread (see its docstring). Reading
+    its attributes, events, ``genai_cost`` or ``genai_open_spans`` prices it
+    first, so every reader sees the same, final span.
     """
 
-    genai_cost: SpanCost | None
-    #: Spans of this trace still open when this (local root) span ended.
-    genai_open_spans: int
-    _source_dropped: tuple[int, int, int]
+    #: The processor that still owes this span its pricing; ``None`` once priced.
+    _settler: CostSpanProcessor | None = None
+    #: The span this is a copy of (its dropped counts are the copy's).
+    _source: ReadableSpan
 
     def __init__(
         self,
@@ -119,9 +128,10 @@ class CostedSpan(ReadableSpan):
             end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
         )
-        self.genai_cost = cost
-        self.genai_open_spans = open_spans
-        self._source_dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
+        state = self.__dict__
+        state["_genai_cost"] = cost
+        state["_genai_open_spans"] = open_spans
+        state["_source"] = span
 
     @classmethod
     def copy_of(
@@ -131,41 +141,96 @@ class CostedSpan(ReadableSpan):
         ended span's state wholesale instead of through a dozen properties.
         Falls back to the constructor for span types it does not recognise.
         (``tests/test_processor.py`` checks both give identical spans.)"""
-        state = getattr(span, "__dict__", None)
-        if type(span) not in _COPYABLE or state is None:
+        copy = cls._unpriced_copy(span)
+        if copy is None:
             return cls(span, attributes, cost, open_spans)
-        copy = cls.__new__(cls)
-        copy.__dict__.update(state)
-        copy._source_dropped = (span.dropped_attributes, span.dropped_events, span.dropped_links)
-        copy._attributes = attributes  # type: ignore[assignment]
-        copy.genai_cost = cost
-        copy.genai_open_spans = open_spans
+        state = copy.__dict__
+        state["_attributes"] = attributes
+        state["_genai_cost"] = cost
+        state["_genai_open_spans"] = open_spans
         return copy
+
+    @classmethod
+    def _unpriced_copy(cls, span: ReadableSpan) -> CostedSpan | None:
+        """A copy of ``span``'s whole state, or ``None`` for span types whose
+        state is not all in their ``__dict__``."""
+        kind = type(span)
+        if isinstance(span, CostedSpan) and kind is CostedSpan:
+            span._settle()
+        elif kind is not ReadableSpan:
+            return None
+        state = span.__dict__.copy()
+        if kind is ReadableSpan:
+            state["_source"] = span  # for its dropped counts, read only if asked
+        copy = cls.__new__(cls)
+        copy.__dict__ = state
+        return copy
+
+    def _settle(self) -> None:
+        settler = self.__dict__.get("_settler")
+        if settler is not None:
+            settler.settle()
+
+    # Everything a reader can see of the pricing goes through _settle first.
+
+    @property  # type: ignore[override]
+    def _attributes(self) -> Mapping[str, object]:
+        self._settle()
+        return self.__dict__["_attributes"]  # type: ignore[no-any-return]
+
+    @_attributes.setter
+    def _attributes(self, value: Mapping[str, object]) -> None:
+        self.__dict__["_attributes"] = value
+
+    @property
+    def _events(self) -> Sequence[Event]:
+        self._settle()
+        return self.__dict__["_events"]  # type: ignore[no-any-return]
+
+    @_events.setter
+    def _events(self, value: Sequence[Event]) -> None:
+        self.__dict__["_events"] = value
+
+    @property
+    def genai_cost(self) -> SpanCost | None:
+        self._settle()
+        return self.__dict__.get("_genai_cost")
+
+    @property
+    def genai_open_spans(self) -> int:
+        """Spans of this trace still open when this (local root) span ended."""
+        self._settle()
+        return self.__dict__.get("_genai_open_spans", 0)  # type: ignore[no-any-return]
 
     @property
     def dropped_attributes(self) -> int:
-        return self._source_dropped[0]
+        return self._source.dropped_attributes
 
     @property
     def dropped_events(self) -> int:
-        return self._source_dropped[1]
+        return self._source.dropped_events
 
     @property
     def dropped_links(self) -> int:
-        return self._source_dropped[2]
-
-
-#: Span classes whose whole state is their ``__dict__`` (checked by the tests).
-_COPYABLE = (ReadableSpan, CostedSpan)
+        return self._source.dropped_links
 
 
 class CostSpanProcessor(SpanProcessor):
     """Prices every ending GenAI span, then hands ``next_processor`` a copy with
-    the cost attributes (non-GenAI spans are passed through untouched).
+    the cost attributes (non-GenAI spans get an identical copy).
 
     Only leaf calls are priced: a span whose descendants include an inference
     call (agent, workflow, framework wrapper) carries aggregate usage and is
     never priced, so nothing is counted twice.
+
+    Pricing is deferred off the application thread. ``on_start`` and ``on_end``
+    only queue the span (``on_end`` also makes the copy it hands on); the
+    queue is worked through, in the order spans started and ended, by whoever
+    first needs a result: the exporter reading the copy's attributes (usually
+    on the batch processor's thread), :meth:`settle`, ``force_flush``, a
+    :class:`~genai_cost.budget.Budget` being checked, or ``on_end`` itself once
+    ``max_pending`` items wait. The results are the same as pricing inline
+    (``deferred=False``), which a test checks span for span.
     """
 
     def __init__(
@@ -176,6 +241,8 @@ class CostSpanProcessor(SpanProcessor):
         settings: CostSettings | None = None,
         listeners: Iterable[CostListener] = (),
         span_layers: Iterable[SpanCostLayer] = (),
+        deferred: bool = True,
+        max_pending: int = _MAX_QUEUED,
     ) -> None:
         self._next = next_processor
         self._span_layers: Sequence[SpanCostLayer] = tuple(span_layers)
@@ -183,23 +250,42 @@ class CostSpanProcessor(SpanProcessor):
         if catalog is None:
             catalog = load_catalog(self._settings)
         self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
-        self._listeners: Sequence[CostListener] = tuple(listeners)
+        self._listeners: Sequence[CostListener] = ()
         self._enabled = self._settings.enabled and catalog is not None
-        self.stats = ProcessorStats()
-        self._lock = threading.Lock()
+        #: Queue length past which on_end prices on its own thread (0: always, i.e. inline).
+        self._max_pending = max(1, max_pending) if deferred else 0
+        self._stats = ProcessorStats()
+        #: Trace ids of started spans and the copies of ended ones handed on, in order.
+        self._queue: deque[int | CostedSpan] = deque()
+        #: Held while the queue is worked through; everything below is touched only then.
+        self._settling = threading.RLock()
+        self._settling_thread: int | None = None
         #: span id -> True: spans with an inference call somewhere below them.
         self._inference_below: dict[int, bool] = {}
         #: trace id -> spans started and not yet ended in this process.
         self._open: dict[int, int] = {}
         #: One call's identity -> (span id, scope, start, end) of its first record.
         self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
+        for listener in listeners:
+            self.add_listener(listener)
 
     @property
     def catalog(self) -> Catalog:
         return self._pricer.catalog
 
+    @property
+    def stats(self) -> ProcessorStats:
+        """What the processor did, counting every span ended so far."""
+        self.settle()
+        return self._stats
+
     def add_listener(self, listener: CostListener) -> None:
         self._listeners = (*self._listeners, listener)
+        # A listener that is read from the application thread (a Budget) must see
+        # every span ended so far: it settles the queue before answering.
+        register = getattr(listener, "add_pending_source", None)
+        if callable(register):
+            register(self.settle)
 
     def add_span_layer(self, layer: SpanCostLayer) -> None:
         self._span_layers = (*self._span_layers, layer)
@@ -207,16 +293,11 @@ class CostSpanProcessor(SpanProcessor):
     # ------------------------------------------------------------ SpanProcessor
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        try:
-            context = span.get_span_context()
-            if context is not None:
-                trace_id = context.trace_id
-                with self._lock:
-                    self._open[trace_id] = self._open.get(trace_id, 0) + 1
-                    if len(self._open) > _MAX_PENDING:
-                        self._open.pop(next(iter(self._open)))
-        except Exception:  # never raise into the application
-            self._internal_error()
+        if self._enabled:
+            try:
+                self._queue.append(span.context.trace_id)
+            except Exception:  # never raise into the application
+                self._internal_error()
         self._next.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Span) -> None:
@@ -228,36 +309,92 @@ class CostSpanProcessor(SpanProcessor):
         out: ReadableSpan = span
         if self._enabled:
             try:
-                out = self._enrich(span)
+                if type(span) is ReadableSpan:  # what the SDK hands processors: copy its state wholesale
+                    state = span.__dict__.copy()
+                    state["_source"] = span
+                    state["_settler"] = self
+                    copy = _new_span(CostedSpan)
+                    copy.__dict__ = state
+                else:  # another span type: copy it through its properties
+                    copy = CostedSpan(span, _attributes_of(span), None)
+                    copy.__dict__["_settler"] = self
+                queue = self._queue
+                queue.append(copy)
+                out = copy
+                if len(queue) > self._max_pending:
+                    self.settle()
             except Exception:  # never raise into the application
                 self._internal_error()
         self._next.on_end(out)
 
     def shutdown(self) -> None:
+        self.settle()
         self._next.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.settle()
         return self._next.force_flush(timeout_millis)
 
     # ---------------------------------------------------------------- pricing
 
-    def _enrich(self, span: ReadableSpan) -> ReadableSpan:
+    def settle(self) -> None:
+        """Price every span ended so far. Safe from any thread; a no-op when
+        called back from inside pricing (a listener reading a span)."""
+        if self._settling_thread == threading.get_ident():
+            return
+        queue = self._queue
+        with self._settling:
+            self._settling_thread = threading.get_ident()
+            try:
+                while queue:
+                    item = queue.popleft()
+                    if type(item) is int:
+                        opened = self._open
+                        opened[item] = opened.get(item, 0) + 1
+                        if len(opened) > _MAX_PENDING:
+                            opened.pop(next(iter(opened)))
+                    else:
+                        self._price(item)  # type: ignore[arg-type]
+            finally:
+                self._settling_thread = None
+
+    def _price(self, span: CostedSpan) -> None:
+        """Price the queued copy ``span`` in place. On an internal error it
+        keeps the attributes it was copied with, unpriced."""
+        state = span.__dict__
+        try:
+            attributes, cost, open_spans, events = self._enrich(span, state["_attributes"])
+        except Exception:
+            self._internal_error()
+            attributes, cost, open_spans, events = state["_attributes"], None, 0, ()
+        state["_attributes"] = attributes
+        state["_genai_cost"] = cost
+        state["_genai_open_spans"] = open_spans
+        if events:
+            state["_events"] = (*state["_events"], *events)
+        state["_settler"] = None
+
+    def _enrich(
+        self, span: CostedSpan, raw_attributes: object
+    ) -> tuple[Mapping[str, object], SpanCost | None, int, tuple[Event, ...]]:
+        """(attributes for the copy, cost, spans of the trace still open, events to add)."""
+        attributes = _plain(raw_attributes)
         context = span.context
         if context is None:
-            return span
+            return attributes, None, 0, ()
         parent = span.parent
         is_local_root = parent is None or parent.is_remote
         open_spans = self._closed(context.trace_id)
         below = self._inference_below.pop(context.span_id, False) if self._inference_below else False
 
-        attributes = _attributes_of(span)
         scope = _scope_name(span)
         usage = read_usage(attributes, scope)
         role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
         if (inference or below) and not is_local_root and parent is not None:
             self._mark_parent(parent.span_id)
-        self.stats.spans += 1
+        stats = self._stats
+        stats.spans += 1
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
@@ -267,7 +404,7 @@ class CostSpanProcessor(SpanProcessor):
                 # SDK's own span next to OpenLLMetry's): the first record carries the cost.
                 marked = dict(attributes)
                 marked[A.COST_DUPLICATE_OF] = f"{first:016x}"
-                return CostedSpan.copy_of(span, marked, None, open_spans)
+                return marked, None, open_spans, ()
         if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
             cost = self._layer_cost(span, attributes) if self._span_layers else None
         else:
@@ -275,13 +412,11 @@ class CostSpanProcessor(SpanProcessor):
             if cost is None and self._span_layers:
                 cost = self._layer_cost(span, attributes)
         if cost is None:
-            if is_local_root:
-                return CostedSpan.copy_of(span, attributes, None, open_spans)
-            return span
+            return attributes, None, open_spans, ()
         if cost.priced:
-            self.stats.priced += 1
+            stats.priced += 1
         else:
-            self.stats.unpriced += 1
+            stats.unpriced += 1
         merged = dict(attributes)
         merged.update(cost.attributes)
         events: tuple[Event, ...] = ()
@@ -294,10 +429,7 @@ class CostSpanProcessor(SpanProcessor):
                         events = (*events, *extra.events)
             except Exception:
                 self._internal_error()
-        out = CostedSpan.copy_of(span, merged, cost, open_spans)
-        if events:
-            out._events = (*span.events, *events)
-        return out
+        return merged, cost, open_spans, events
 
     def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
         for layer in self._span_layers:
@@ -324,52 +456,45 @@ class CostSpanProcessor(SpanProcessor):
         tokens = usage.usage
         parent = span.parent
         start, end = span.start_time or 0, span.end_time or 0
-        with self._lock:
-            records = self._records
-            if usage.response_id is not None:
-                first = records.setdefault((context.trace_id, usage.response_id), (span_id, scope, start, end))
-                if first[0] != span_id:
-                    return first[0]
-            if tokens is None or parent is None:
-                return span_id
-            key = (
-                context.trace_id,
-                parent.span_id,
-                usage.model,
-                tokens.input_tokens,
-                tokens.output_tokens,
-            )
-            twin = records.setdefault(key, (span_id, scope, start, end))
-            if len(records) > _MAX_RESPONSES:
-                records.pop(next(iter(records)))
+        records = self._records
+        if usage.response_id is not None:
+            first = records.setdefault((context.trace_id, usage.response_id), (span_id, scope, start, end))
+            if first[0] != span_id:
+                return first[0]
+        if tokens is None or parent is None:
+            return span_id
+        key = (
+            context.trace_id,
+            parent.span_id,
+            usage.model,
+            tokens.input_tokens,
+            tokens.output_tokens,
+        )
+        twin = records.setdefault(key, (span_id, scope, start, end))
+        if len(records) > _MAX_RESPONSES:
+            records.pop(next(iter(records)))
         if twin[0] != span_id and twin[1] != scope and twin[2] < end and start < twin[3]:
             return twin[0]
         return span_id
 
     def _closed(self, trace_id: int) -> int:
         """Count a span of ``trace_id`` as ended; return how many remain open."""
-        with self._lock:
-            remaining = self._open.get(trace_id, 0) - 1
-            if remaining <= 0:
-                self._open.pop(trace_id, None)
-                return 0
-            self._open[trace_id] = remaining
-            return remaining
+        remaining = self._open.get(trace_id, 0) - 1
+        if remaining <= 0:
+            self._open.pop(trace_id, None)
+            return 0
+        self._open[trace_id] = remaining
+        return remaining
 
     def _mark_parent(self, parent_span_id: int) -> None:
         pending = self._inference_below
         pending[parent_span_id] = True
-        if len(pending) > _MAX_PENDING:
-            with self._lock:
-                try:
-                    while len(pending) > _MAX_PENDING:
-                        pending.pop(next(iter(pending)))
-                except (RuntimeError, StopIteration, KeyError):
-                    pass
+        while len(pending) > _MAX_PENDING:
+            pending.pop(next(iter(pending)))
 
     def _internal_error(self) -> None:
-        self.stats.internal_errors += 1
-        count = self.stats.internal_errors
+        self._stats.internal_errors += 1
+        count = self._stats.internal_errors
         if count == 1 or count % 1000 == 0:
             _log.exception(
                 "genai-cost: internal error while pricing a span (%d so far); span passed on unpriced", count
@@ -387,6 +512,22 @@ def load_catalog(settings: CostSettings) -> Catalog:
     except CatalogError as exc:
         _log.error("genai-cost: pricing files rejected; using the shipped catalog only:\n%s", exc)
         return Catalog.load()
+
+
+_new_span = object.__new__
+
+
+def _plain(attributes: object) -> Mapping[str, object]:
+    """Span attributes as stored (``BoundedAttributes``, a dict, ``None``) as a
+    plain mapping, read without copying."""
+    backing = getattr(attributes, "_dict", None)
+    if type(backing) is dict:
+        return backing
+    if type(attributes) is dict:
+        return attributes
+    if isinstance(attributes, Mapping):
+        return attributes
+    return {}
 
 
 def _attributes_of(span: ReadableSpan) -> Mapping[str, object]:
