@@ -168,7 +168,6 @@ class _ReadsBack:
     def on_span_cost(self, span, usage, cost):
         self.seen += len(span.attributes) + len(span.events)
         self.box[0].settle()
-        return None
 
 
 def test_a_listener_reading_spans_during_pricing_does_not_deadlock():

@@ -252,3 +252,45 @@ def test_every_token_class_lands_in_its_field():
     assert usage.reasoning_tokens == 33
     assert (usage.input_audio_tokens, usage.cache_read_audio_tokens, usage.output_audio_tokens) == (44, 5, 55)
     assert (usage.input_image_tokens, usage.output_image_tokens) == (66, 77)
+
+
+_describing_values = st.one_of(
+    st.sampled_from(["chat", "embeddings", "execute_tool", "invoke_agent", "LLM", "TOOL", "openai", "anthropic",
+                     "gpt-4o", " flex ", "priority", "ai.generateText.doGenerate"]),
+    attribute_values,
+)
+
+
+_call_base = st.fixed_dictionaries({
+    "gen_ai.operation.name": st.sampled_from(["chat", "embeddings"]),
+    "gen_ai.provider.name": st.sampled_from(["anthropic", "openai", "aws.bedrock"]),
+    "gen_ai.request.model": st.just("m"),
+})
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.tuples(
+        st.one_of(st.just({}), _call_base),
+        st.dictionaries(st.sampled_from(sorted(KNOWN_KEYS) + ["other.key"]), _describing_values, max_size=14),
+    ).map(lambda parts: {**parts[0], **parts[1]}),
+    st.lists(st.one_of(st.integers(min_value=-5, max_value=10**13), st.none(), st.text(max_size=4)), min_size=3,
+             max_size=3),
+    st.sampled_from([None, "openlit.otel.tracing", "opentelemetry.instrumentation.genai.bedrock", "x"]),
+)
+def test_memoised_fast_path_reads_exactly_what_the_reference_reads(attributes, counts, scope):
+    """read_usage memoises what a span *is* per attribute shape; every span must still
+    read as the unmemoised reference reads it, including the second span of a shape
+    whose counts differ from the first's."""
+    from genai_cost.usage import _plan, _reference
+
+    plan = _plan(tuple(attributes))
+    reference = _reference(attributes, plan.slots, scope) if plan is not None else read_usage({})
+    assert read_usage(attributes, scope) == reference
+    second = dict(attributes)
+    for key, count in zip(["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+                           "gen_ai.usage.cache_read.input_tokens"], counts, strict=True):
+        second[key] = count
+    plan = _plan(tuple(second))
+    reference = _reference(second, plan.slots, scope) if plan is not None else read_usage({})
+    assert read_usage(second, scope) == reference

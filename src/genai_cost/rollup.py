@@ -74,6 +74,29 @@ class TraceTotals:
         self.cache_read_tokens += tokens[2]
         self.cache_write_tokens += tokens[3]
 
+    def add_cost(self, cost: SpanCost) -> None:
+        """:meth:`add` for a span priced in this process (the common case, inlined)."""
+        self.spans += 1
+        category = cost.category
+        if category == A.CATEGORY_LLM:
+            self.llm_calls += 1
+        elif category == A.CATEGORY_TOOL:
+            self.tool_calls += 1
+        total = cost.total_usd
+        if cost.unpriced_reason is not None:
+            self.unpriced_spans += 1
+        elif total is not None:
+            self.priced_spans += 1
+            self.total_usd += total
+            by_category = self.by_category
+            by_category[category] = by_category.get(category, 0.0) + total
+        usage = cost.usage
+        if usage is not None and (category == A.CATEGORY_LLM or category == A.CATEGORY_EMBEDDING):
+            self.input_tokens += usage.input_tokens
+            self.output_tokens += usage.output_tokens
+            self.cache_read_tokens += usage.cache_read_tokens
+            self.cache_write_tokens += usage.cache_write_tokens
+
     def attributes(self, bands: tuple[float, ...]) -> dict[str, object]:
         out: dict[str, object] = {
             A.TRACE_TOTAL: float(self.total_usd),
@@ -191,8 +214,13 @@ class TraceCostExporter(SpanExporter):
                 else:
                     self._traces.move_to_end(trace_id)
                 totals.last_update = now
-                category, total, unpriced, tokens = _cost_of(span)
-                totals.add(category, total, unpriced, tokens)
+                cost = span.genai_cost if type(span) is CostedSpan else None
+                if cost is not None:
+                    category: str | None = cost.category
+                    totals.add_cost(cost)
+                else:
+                    category, total, unpriced, tokens = _cost_of(span)
+                    totals.add(category, total, unpriced, tokens)
                 parent = span.parent
                 if parent is None or parent.is_remote:
                     totals.root_seen = True

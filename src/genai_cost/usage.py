@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from operator import itemgetter
 
 from .pricing.model import TokenUsage
 
@@ -220,7 +221,11 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
 
     Spans from one instrumentation share their attribute keys, so the choice
     of which key fills which slot is planned once per distinct key tuple and
-    memoised: the per-span work is then one lookup per *relevant* attribute.
+    memoised. Within a plan, the values that say *what* a span is (operation,
+    provider, model, tier, tool) repeat from call to call, so their reading is
+    memoised too; per span, only the counts, any reported cost and the
+    response id are read. :func:`_interpret` is the reference the fast path
+    is tested against.
     """
     shape = tuple(attributes)
     plan = _PLANS.get(shape, _UNPLANNED)
@@ -231,23 +236,103 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
         _PLANS[shape] = plan
     if plan is None:
         return NOT_GENAI
-    found: list[object] = [None] * _SLOTS
-    keys: list[str | None] = [None] * _SLOTS
-    for slot, key in plan:
-        found[slot] = attributes[key]
-        keys[slot] = key
-    return _interpret(found, keys, scope_name)
+    raw = [attributes[key] for _, key in plan.tokens]
+    has_io = False
+    for index in plan.io_positions:
+        if raw[index] is not None:
+            has_io = True
+            break
+    memo_key = (scope_name, has_io, plan.describing(attributes))
+    try:
+        kind = plan.memo.get(memo_key)
+    except TypeError:  # an unhashable value (a list, in a plain mapping): the reference path
+        return _reference(attributes, plan.slots, scope_name)
+    if kind is None:
+        kind = _kind_of(attributes, plan.slots, scope_name)
+        if len(plan.memo) >= _PLAN_LIMIT:
+            plan.memo.clear()
+        plan.memo[memo_key] = kind
+    reported: float | None = None
+    reported_key: str | None = None
+    if plan.reported_key is not None:
+        reported, reported_key = _reported_cost(attributes[plan.reported_key], plan.reported_key)
+    response_id = _text(attributes[plan.response_key]) if plan.response_key is not None else None
+    usage: TokenUsage | None = None
+    invalid: str | None = None
+    convention = "inclusive"
+    if kind.priced and (has_io or raw.count(None) < len(raw)):
+        try:
+            usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope)
+        except _BadValue as exc:
+            invalid = str(exc)
+    return SpanUsage(
+        kind.role,
+        kind.operation,
+        kind.provider,
+        kind.model,
+        usage,
+        invalid,
+        kind.tool_name,
+        kind.data_source,
+        reported,
+        reported_key,
+        kind.tier,
+        kind.batch,
+        convention,
+        response_id,
+    )
 
 
-_Plan = tuple[tuple[int, str], ...] | None
-_UNPLANNED: _Plan = ((-1, ""),)
-_PLANS: dict[tuple[str, ...], _Plan] = {}
+@dataclass(slots=True, frozen=True)
+class _Kind:
+    """What a span is, as read from its describing values (memoised per plan)."""
+
+    role: Role
+    operation: str | None
+    provider: str | None
+    model: str | None
+    tool_name: str | None
+    data_source: str | None
+    tier: str | None
+    batch: bool
+    #: Its counts are priced (a call), so they are read and checked.
+    priced: bool
+    #: Its instrumentation reports input without cache tokens for this provider.
+    exclusive_scope: bool
+
+
+@dataclass(slots=True)
+class _Plan:
+    """How to read spans with one attribute-key tuple."""
+
+    #: (slot, key) of the best-ranked key of each slot present.
+    slots: tuple[tuple[int, str], ...]
+    #: Values that say what the span is, as one tuple (the memo key).
+    describing: Callable[[Mapping[str, object]], tuple[object, ...]]
+    #: (position in _TOKEN_SLOTS, key) of the count attributes present.
+    tokens: tuple[tuple[int, str], ...]
+    #: Indexes into ``tokens`` of the input and output counts.
+    io_positions: tuple[int, ...]
+    reported_key: str | None
+    response_key: str | None
+    memo: dict[tuple[object, ...], _Kind]
+
+
+#: Slots read per span, not memoised (they differ from call to call).
+_PER_SPAN_SLOTS = frozenset({*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID})
+_TOKEN_POSITION = {slot: position for position, slot in enumerate(
+    (_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H, _REASONING,
+     _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE)
+)}
+
+_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, {})
+_PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _PLAN_LIMIT = 4096
 
 
-def _plan(shape: tuple[str, ...]) -> _Plan:
-    """(slot, key) for the best-ranked key of each slot present; ``None`` when
-    no key makes the span GenAI work."""
+def _plan(shape: tuple[str, ...]) -> _Plan | None:
+    """The plan for spans with these keys; ``None`` when no key makes the span
+    GenAI work."""
     best: dict[int, tuple[int, str]] = {}
     for key in shape:
         spec = _KEYS.get(key)
@@ -258,7 +343,70 @@ def _plan(shape: tuple[str, ...]) -> _Plan:
             best[slot] = (rank, key)
     if not any(slot not in _GENERIC_SLOTS for slot in best):
         return None
-    return tuple((slot, key) for slot, (_, key) in best.items())
+    slots = tuple((slot, key) for slot, (_, key) in best.items())
+    describing_keys = tuple(key for slot, key in slots if slot not in _PER_SPAN_SLOTS)
+    tokens = tuple(sorted((_TOKEN_POSITION[slot], key) for slot, key in slots if slot in _TOKEN_POSITION))
+    io_positions = tuple(i for i, (position, _) in enumerate(tokens) if position <= 1)
+    keys = dict(slots)
+    return _Plan(
+        slots,
+        _tuple_getter(describing_keys),
+        tokens,
+        io_positions,
+        keys.get(_REPORTED_COST),
+        keys.get(_RESPONSE_ID),
+        {},
+    )
+
+
+def _tuple_getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple[object, ...]]:
+    """``operator.itemgetter``, always returning a tuple (it returns a bare value for one key)."""
+    if len(keys) >= 2:
+        return itemgetter(*keys)
+    if len(keys) == 1:
+        (only,) = keys
+        return lambda attributes: (attributes[only],)
+    return lambda _: ()
+
+
+_Slots = tuple[tuple[int, str], ...]
+
+
+def _found(attributes: Mapping[str, object], slots: _Slots) -> tuple[list[object], list[str | None]]:
+    found: list[object] = [None] * _SLOTS
+    keys: list[str | None] = [None] * _SLOTS
+    for slot, key in slots:
+        found[slot] = attributes[key]
+        keys[slot] = key
+    return found, keys
+
+
+def _reference(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> SpanUsage:
+    found, keys = _found(attributes, slots)
+    return _interpret(found, keys, scope_name)
+
+
+def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> _Kind:
+    reference = _reference(attributes, slots, scope_name)
+    provider = reference.provider
+    exclusive_scope = False
+    if scope_name and provider:
+        scope, vendor = scope_name.lower(), provider.lower()
+        exclusive_scope = any(
+            scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_INPUT_SCOPES
+        )
+    return _Kind(
+        reference.role,
+        reference.operation,
+        provider,
+        reference.model,
+        reference.tool_name,
+        reference.data_source,
+        reference.service_tier,
+        reference.batch,
+        reference.role is Role.LLM or reference.role is Role.EMBEDDING,
+        exclusive_scope,
+    )
 
 
 def _interpret(found: list[object], keys: list[str | None], scope_name: str | None) -> SpanUsage:
@@ -362,6 +510,68 @@ def _count(value: object, key: str | None) -> int:
     if count > _MAX_TOKENS:
         raise _BadValue(f"{key}: implausibly large ({count})")
     return count
+
+
+def _counted(
+    raw: list[object], tokens: tuple[tuple[int, str], ...], exclusive_scope: bool
+) -> tuple[TokenUsage, str]:
+    """Checked, inclusive counts from the raw values of ``tokens`` (the fast
+    path's :func:`_tokens`)."""
+    counts = [0] * 12
+    index = 0
+    for position, key in tokens:
+        value = raw[index]
+        index += 1
+        if value is None:
+            continue
+        if type(value) is int and 0 <= value <= _MAX_TOKENS:
+            counts[position] = value
+        else:
+            counts[position] = _count(value, key)
+    return _inclusive(counts, exclusive_scope)
+
+
+def _inclusive(counts: list[int], exclusive_scope: bool) -> tuple[TokenUsage, str]:
+    (
+        input_tokens,
+        output_tokens,
+        cache_read,
+        cache_write,
+        write_5m,
+        write_1h,
+        reasoning,
+        input_audio,
+        output_audio,
+        cache_read_audio,
+        input_image,
+        output_image,
+    ) = counts
+    if write_5m or write_1h:
+        cache_write = max(cache_write, write_5m + write_1h)
+    convention = "inclusive"
+    if (cache_read or cache_write) and (exclusive_scope or cache_read + cache_write > input_tokens):
+        # Cache counts larger than the input can only mean input excludes them.
+        input_tokens += cache_read + cache_write
+        convention = "exclusive"
+    if reasoning > output_tokens:  # Google ADK leaves thinking tokens out of output
+        output_tokens += reasoning
+        convention = "exclusive"
+    return (
+        TokenUsage(
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_write,
+            min(write_1h, cache_write),
+            reasoning,
+            input_audio,
+            cache_read_audio,
+            output_audio,
+            input_image,
+            output_image,
+        ),
+        convention,
+    )
 
 
 def _tokens(
