@@ -24,8 +24,11 @@ def test_values_are_read():
             "GENAI_COST_BANDS": "0.1, 1, 10",
             "GENAI_COST_TRACE_IDLE_TIMEOUT": "30",
             "GENAI_COST_MAX_TRACES": "500",
+            "GENAI_COST_DEFERRED_PRICING": "false",
         }
     )
+    assert not settings.deferred_pricing
+    assert CostSettings().deferred_pricing
     assert not settings.enabled
     assert settings.pricing_files == ("a.yaml", "b.yaml")
     assert settings.reported_cost == "compare"

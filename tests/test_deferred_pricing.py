@@ -249,3 +249,45 @@ def test_exporter_threads_racing_on_one_queue_see_each_span_priced_once():
         totals = [r.attributes["gen_ai.trace.cost.total_usd"] for r in roots]
         assert totals == [pytest.approx(3 * 0.0045)] * 160
     provider.shutdown()
+
+
+def test_dropped_counts_survive_pricing_and_budget_events():
+    from opentelemetry.sdk.trace import SpanLimits
+
+    memory = InMemorySpanExporter()
+    budget = Budget(max_cost_usd=0.001)
+    processor = CostSpanProcessor(
+        BatchSpanProcessor(TraceCostExporter(memory), schedule_delay_millis=HOUR_MS),
+        catalog=CATALOG, settings=CostSettings(), listeners=[budget],
+    )
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=5, max_events=1))
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("chat", attributes={**chat(), "extra.a": 1, "extra.b": 2}) as span:
+            span.add_event("first")
+            span.add_event("second")
+    provider.force_flush()
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    chat_span = spans["chat"]
+    assert chat_span.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert chat_span.dropped_attributes == 2
+    assert [e.name for e in chat_span.events] == ["second", "gen_ai.cost.budget_exceeded"]
+    assert chat_span.dropped_events == 1
+    assert spans["agent"].dropped_attributes == 0
+    provider.shutdown()
+
+
+def test_inline_pricing_from_the_environment_runs_listeners_on_the_ending_thread():
+    recorder = _ThreadRecorder()
+    processor = CostSpanProcessor(
+        BatchSpanProcessor(TraceCostExporter(InMemorySpanExporter()), schedule_delay_millis=HOUR_MS),
+        catalog=CATALOG, settings=CostSettings.from_env({"GENAI_COST_DEFERRED_PRICING": "false"}),
+        listeners=[recorder],
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    with provider.get_tracer("t").start_as_current_span("chat", attributes=chat()):
+        pass
+    assert recorder.threads == [threading.current_thread().name]
+    provider.shutdown()

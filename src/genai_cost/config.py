@@ -32,6 +32,7 @@ class CostSettings:
     ``GENAI_COST_BANDS``                    comma-separated USD thresholds of the trace cost band
     ``GENAI_COST_TRACE_IDLE_TIMEOUT``       seconds a trace with no new span stays in the roll-up (300)
     ``GENAI_COST_MAX_TRACES``               traces held in the roll-up at once (10000)
+    ``GENAI_COST_DEFERRED_PRICING``         ``true``: price off the application thread; ``false``: inline
     ======================================  ==========================================
     """
 
@@ -41,6 +42,7 @@ class CostSettings:
     bands: tuple[float, ...] = DEFAULT_BANDS
     trace_idle_timeout_s: float = 300.0
     max_traces: int = 10_000
+    deferred_pricing: bool = True
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -91,6 +93,7 @@ class CostSettings:
             bands=bands,
             trace_idle_timeout_s=number("GENAI_COST_TRACE_IDLE_TIMEOUT", defaults.trace_idle_timeout_s, 0.001),
             max_traces=int(number("GENAI_COST_MAX_TRACES", defaults.max_traces, 1)),
+            deferred_pricing=flag("GENAI_COST_DEFERRED_PRICING", True),
             problems=tuple(problems),
         )
         for problem in problems:

@@ -104,8 +104,6 @@ class CostedSpan(ReadableSpan):
 
     #: The processor that still owes this span its pricing; ``None`` once priced.
     _settler: CostSpanProcessor | None = None
-    #: The span this is a copy of (its dropped counts are the copy's).
-    _source: ReadableSpan
 
     def __init__(
         self,
@@ -131,7 +129,9 @@ class CostedSpan(ReadableSpan):
         state = self.__dict__
         state["_genai_cost"] = cost
         state["_genai_open_spans"] = open_spans
-        state["_source"] = span
+        state["_dropped_attributes"] = span.dropped_attributes
+        state["_dropped_events"] = span.dropped_events
+        state["_dropped_links"] = span.dropped_links
 
     @classmethod
     def copy_of(
@@ -145,6 +145,7 @@ class CostedSpan(ReadableSpan):
         if copy is None:
             return cls(span, attributes, cost, open_spans)
         state = copy.__dict__
+        _keep_dropped_attributes(state)
         state["_attributes"] = attributes
         state["_genai_cost"] = cost
         state["_genai_open_spans"] = open_spans
@@ -160,8 +161,6 @@ class CostedSpan(ReadableSpan):
         elif kind is not ReadableSpan:
             return None
         state = span.__dict__.copy()
-        if kind is ReadableSpan:
-            state["_source"] = span  # for its dropped counts, read only if asked
         copy = cls.__new__(cls)
         copy.__dict__ = state
         return copy
@@ -202,17 +201,25 @@ class CostedSpan(ReadableSpan):
         self._settle()
         return self.__dict__.get("_genai_open_spans", 0)  # type: ignore[no-any-return]
 
+    # The copy's attributes and events are plain containers; what the SDK's bounded
+    # ones had dropped is kept when they are replaced.
+
     @property
     def dropped_attributes(self) -> int:
-        return self._source.dropped_attributes
+        self._settle()
+        found = self.__dict__.get("_dropped_attributes")
+        return found if found is not None else super().dropped_attributes
 
     @property
     def dropped_events(self) -> int:
-        return self._source.dropped_events
+        self._settle()
+        found = self.__dict__.get("_dropped_events")
+        return found if found is not None else super().dropped_events
 
     @property
     def dropped_links(self) -> int:
-        return self._source.dropped_links
+        found = self.__dict__.get("_dropped_links")
+        return found if found is not None else super().dropped_links
 
 
 class CostSpanProcessor(SpanProcessor):
@@ -230,7 +237,8 @@ class CostSpanProcessor(SpanProcessor):
     on the batch processor's thread), :meth:`settle`, ``force_flush``, a
     :class:`~genai_cost.budget.Budget` being checked, or ``on_end`` itself once
     ``max_pending`` items wait. The results are the same as pricing inline
-    (``deferred=False``), which a test checks span for span.
+    (``deferred=False``, or ``GENAI_COST_DEFERRED_PRICING=false``), which a
+    test checks span for span.
     """
 
     def __init__(
@@ -241,7 +249,7 @@ class CostSpanProcessor(SpanProcessor):
         settings: CostSettings | None = None,
         listeners: Iterable[CostListener] = (),
         span_layers: Iterable[SpanCostLayer] = (),
-        deferred: bool = True,
+        deferred: bool | None = None,
         max_pending: int = _MAX_QUEUED,
     ) -> None:
         self._next = next_processor
@@ -252,6 +260,8 @@ class CostSpanProcessor(SpanProcessor):
         self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
         self._listeners: Sequence[CostListener] = ()
         self._enabled = self._settings.enabled and catalog is not None
+        if deferred is None:
+            deferred = self._settings.deferred_pricing
         #: Queue length past which on_end prices on its own thread (0: always, i.e. inline).
         self._max_pending = max(1, max_pending) if deferred else 0
         self._stats = ProcessorStats()
@@ -311,7 +321,6 @@ class CostSpanProcessor(SpanProcessor):
             try:
                 if type(span) is ReadableSpan:  # what the SDK hands processors: copy its state wholesale
                     state = span.__dict__.copy()
-                    state["_source"] = span
                     state["_settler"] = self
                     copy = _new_span(CostedSpan)
                     copy.__dict__ = state
@@ -367,11 +376,15 @@ class CostSpanProcessor(SpanProcessor):
         except Exception:
             self._internal_error()
             attributes, cost, open_spans, events = state["_attributes"], None, 0, ()
-        state["_attributes"] = attributes
+        if attributes is not state["_attributes"]:
+            _keep_dropped_attributes(state)
+            state["_attributes"] = attributes
         state["_genai_cost"] = cost
         state["_genai_open_spans"] = open_spans
         if events:
-            state["_events"] = (*state["_events"], *events)
+            recorded = state["_events"]
+            state.setdefault("_dropped_events", getattr(recorded, "dropped", 0))
+            state["_events"] = (*recorded, *events)
         state["_settler"] = None
 
     def _enrich(
@@ -515,6 +528,13 @@ def load_catalog(settings: CostSettings) -> Catalog:
 
 
 _new_span = object.__new__
+
+
+def _keep_dropped_attributes(state: dict[str, object]) -> None:
+    """Before a copy's bounded attributes are replaced by a plain dict, keep
+    how many the SDK dropped (``BoundedAttributes.dropped``)."""
+    if "_dropped_attributes" not in state:
+        state["_dropped_attributes"] = getattr(state.get("_attributes"), "dropped", 0)
 
 
 def _plain(attributes: object) -> Mapping[str, object]:
