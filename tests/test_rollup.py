@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -165,3 +167,113 @@ def test_a_failing_inner_exporter_result_is_returned_not_raised():
     with provider.get_tracer("t").start_as_current_span("chat", attributes=CHAT):
         pass  # nothing raised
     assert rollup.stats.traces_completed == 1
+
+
+def _remote_context(trace_id=0xABC, span_id=0xDEF):
+    remote = trace_api.SpanContext(trace_id=trace_id, span_id=span_id, is_remote=True,
+                                   trace_flags=trace_api.TraceFlags(1))
+    return trace_api.set_span_in_context(trace_api.NonRecordingSpan(remote))
+
+
+def test_each_local_root_of_one_trace_gets_its_own_subtree_not_a_running_sum():
+    """Two requests of one distributed trace served by this process, one after the
+    other and then interleaved: summing the roots' totals must not count a call twice."""
+    tracer, memory, rollup = build()
+    with tracer.start_as_current_span("request-1", context=_remote_context()):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+    with tracer.start_as_current_span("request-2", context=_remote_context(span_id=0xBEE)):
+        for _ in range(2):
+            with tracer.start_as_current_span("chat", attributes=CHAT):
+                pass
+    third = tracer.start_span("request-3", context=_remote_context(span_id=0xCAB))
+    fourth = tracer.start_span("request-4", context=_remote_context(span_id=0xCAD))
+    for parent, calls in ((third, 3), (fourth, 1), (third, 1)):
+        for _ in range(calls):
+            with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(parent),
+                                              attributes=CHAT):
+                pass
+    fourth.end()
+    third.end()
+    roots = {s.name: s.attributes for s in memory.get_finished_spans() if s.name.startswith("request")}
+    assert {name: attrs["gen_ai.trace.cost.llm_calls"] for name, attrs in roots.items()} == {
+        "request-1": 1, "request-2": 2, "request-3": 4, "request-4": 1}
+    assert roots["request-3"]["gen_ai.trace.cost.total_usd"] == pytest.approx(4 * 0.0045)
+    complete = {name: attrs["gen_ai.trace.cost.complete"] for name, attrs in roots.items()}
+    # `complete` is about the trace in this process: request-3 was still open as request-4 ended.
+    assert complete == {"request-1": True, "request-2": True, "request-3": True, "request-4": False}
+    assert rollup.totals(0xABC).llm_calls == 8, "the trace-wide sum is still there"
+
+
+def test_a_child_ending_after_its_parent_but_before_the_root_is_counted_once():
+    tracer, memory, _ = build()
+    with tracer.start_as_current_span("agent") as agent:
+        step = tracer.start_span("step", context=trace_api.set_span_in_context(agent))
+        streamed = tracer.start_span("chat", context=trace_api.set_span_in_context(step), attributes=CHAT)
+        step.end()  # the step returns while the stream is still being read
+        streamed.end()
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 1
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+    chat = next(s for s in memory.get_finished_spans() if s.name == "chat")
+    assert "gen_ai.cost.after_root" not in chat.attributes
+
+
+_tree = st.recursive(
+    st.sampled_from(["chat", "tool", "plain"]).map(lambda kind: (kind, ())),
+    lambda children: st.tuples(st.sampled_from(["plain", "agent"]), st.lists(children, max_size=3).map(tuple)),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_tree, min_size=1, max_size=4), st.booleans())
+def test_local_root_totals_partition_the_trace(requests, interleave):
+    """However a trace's requests are shaped, and whether this process serves them one after
+    the other or interleaved, each local root carries exactly its own subtree's cost, so
+    the roots' totals add up to the trace's total."""
+    tracer, memory, rollup = build()
+    attributes = {"chat": CHAT, "tool": {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "x"},
+                  "plain": {}, "agent": {"gen_ai.operation.name": "invoke_agent"}}
+
+    def emit(node, context):
+        kind, children = node
+        span = tracer.start_span(kind, context=context, attributes=attributes[kind])
+        inner = trace_api.set_span_in_context(span)
+        for child in children:
+            emit(child, inner)
+        span.end()
+
+    roots = [tracer.start_span(f"request-{i}", context=_remote_context(span_id=0x100 + i))
+             for i in range(len(requests))]
+    order = list(zip(roots, requests))
+    if interleave:
+        order.reverse()
+    for root, tree in order:
+        emit(tree, trace_api.set_span_in_context(root))
+        if not interleave:
+            root.end()
+    if interleave:
+        for root in roots:
+            root.end()
+    spans = memory.get_finished_spans()
+    children: dict[int, list] = {}
+    for span in spans:
+        if span.parent is not None:
+            children.setdefault(span.parent.span_id, []).append(span)
+
+    def subtree_calls(span):
+        own = 1 if span.name == "chat" else 0
+        return own + sum(subtree_calls(child) for child in children.get(span.context.span_id, []))
+
+    expected_total = 0
+    for span in spans:
+        if span.name.startswith("request"):
+            calls = subtree_calls(span)
+            expected_total += calls
+            if "gen_ai.trace.cost.total_usd" in span.attributes:
+                assert span.attributes["gen_ai.trace.cost.llm_calls"] == calls
+                assert span.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(calls * 0.0045)
+            else:
+                assert calls == 0 and subtree_calls(span) == 0
+    assert rollup.totals(0xABC).llm_calls == expected_total

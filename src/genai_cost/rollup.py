@@ -97,6 +97,22 @@ class TraceTotals:
             self.cache_read_tokens += usage.cache_read_tokens
             self.cache_write_tokens += usage.cache_write_tokens
 
+    def merge(self, other: TraceTotals) -> None:
+        """Add ``other``'s sums (a finished subtree's) to these."""
+        self.spans += other.spans
+        self.total_usd += other.total_usd
+        by_category = self.by_category
+        for category, usd in other.by_category.items():
+            by_category[category] = by_category.get(category, 0.0) + usd
+        self.llm_calls += other.llm_calls
+        self.tool_calls += other.tool_calls
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.priced_spans += other.priced_spans
+        self.unpriced_spans += other.unpriced_spans
+
     def attributes(self, bands: tuple[float, ...]) -> dict[str, object]:
         out: dict[str, object] = {
             A.TRACE_TOTAL: float(self.total_usd),
@@ -124,6 +140,30 @@ class TraceCostLayer(Protocol):
 
     def trace_costs(self, root: ReadableSpan, totals: TraceTotals) -> Mapping[str, float] | None:
         """USD by category (``{"infra": 0.0067}``) to add to the trace's totals."""
+
+
+#: In ``_TraceState.passed``: the span was a local root.
+_LOCAL_ROOT = -1
+#: Bound on the passed spans remembered per trace (a child ending after a parent
+#: older than that is routed to the parent's id, and reaches no root).
+_MAX_PASSED = 10_000
+
+
+@dataclass(slots=True)
+class _TraceState:
+    """What the roll-up holds for one trace.
+
+    ``totals`` sums every span of the trace seen in this process. Each local
+    root is written the sums of its own subtree: a span's cost (and the sums of
+    its finished children) flows into ``below[parent span id]`` as it passes,
+    and a local root takes ``below[its id]``. ``passed`` remembers the parent
+    of each span already passed, so a child that ends after its parent is
+    routed to the nearest ancestor still open, or found to be late.
+    """
+
+    totals: TraceTotals
+    below: dict[int, TraceTotals] = field(default_factory=dict)
+    passed: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -157,7 +197,7 @@ class TraceCostExporter(SpanExporter):
         self._clock = clock
         self._on_trace_complete = on_trace_complete
         self._trace_layers = tuple(trace_layers)
-        self._traces: OrderedDict[int, TraceTotals] = OrderedDict()
+        self._traces: OrderedDict[int, _TraceState] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = RollupStats()
 
@@ -183,9 +223,10 @@ class TraceCostExporter(SpanExporter):
     def totals(self, trace_id: int) -> TraceTotals | None:
         """A snapshot of a trace's running totals, if it is still held."""
         with self._lock:
-            found = self._traces.get(trace_id)
-            if found is None:
+            state = self._traces.get(trace_id)
+            if state is None:
                 return None
+            found = state.totals
             return TraceTotals(
                 **{name: getattr(found, name) for name in TraceTotals.__slots__ if name != "by_category"},
                 by_category=dict(found.by_category),
@@ -202,45 +243,79 @@ class TraceCostExporter(SpanExporter):
         completed: list[tuple[TraceTotals, ReadableSpan]] = []
         with self._lock:
             now = self._clock()
+            traces = self._traces
             for span in spans:
                 context = span.context
                 if context is None:
                     outgoing.append(span)
                     continue
                 trace_id = context.trace_id
-                totals = self._traces.get(trace_id)
-                if totals is None:
-                    totals = self._traces[trace_id] = TraceTotals(trace_id)
+                state = traces.get(trace_id)
+                if state is None:
+                    state = traces[trace_id] = _TraceState(TraceTotals(trace_id))
                 else:
-                    self._traces.move_to_end(trace_id)
+                    traces.move_to_end(trace_id)
+                totals = state.totals
                 totals.last_update = now
                 cost = span.genai_cost if type(span) is CostedSpan else None
                 if cost is not None:
                     category: str | None = cost.category
                     totals.add_cost(cost)
+                    own: tuple[str | None, float | None, bool, tuple[int, int, int, int]] | None = None
                 else:
-                    category, total, unpriced, tokens = _cost_of(span)
-                    totals.add(category, total, unpriced, tokens)
+                    own = _cost_of(span)
+                    category = own[0]
+                    totals.add(*own)
+                span_id = context.span_id
+                subtree = state.below.pop(span_id, None) if state.below else None
                 parent = span.parent
                 if parent is None or parent.is_remote:
                     totals.root_seen = True
+                    if subtree is None:
+                        subtree = TraceTotals(trace_id)
+                    _add_own(subtree, cost, own)
                     still_open = span.genai_open_spans if isinstance(span, CostedSpan) else 0
-                    if not (totals.priced_spans or totals.unpriced_spans or still_open):
-                        # No billable span in this complete trace (a health check, a
-                        # plain request): its root is left as it is, and no zero-cost
-                        # trace skews the per-trace cost histogram.
+                    if not still_open and isinstance(span, CostedSpan):
+                        # Nothing of this trace is still open here: no span can come
+                        # that would need routing, so the structure is let go.
+                        state.passed.clear()
+                        state.below.clear()
+                    state.passed[span_id] = _LOCAL_ROOT
+                    if not (subtree.priced_spans or subtree.unpriced_spans or still_open):
+                        # No billable span under this root (a health check, a plain
+                        # request): it is left as it is, and no zero-cost trace skews
+                        # the per-trace cost histogram.
                         outgoing.append(span)
                         continue
                     if self._trace_layers:
-                        self._add_trace_layers(span, totals)
-                    outgoing.append(self._with_totals(span, totals))
+                        self._add_trace_layers(span, subtree)
+                    outgoing.append(self._with_totals(span, subtree))
                     self.stats.traces_completed += 1
-                    completed.append((totals, outgoing[-1]))
-                elif totals.root_seen and category is not None:
-                    self.stats.late_spans += 1
-                    outgoing.append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
-                else:
+                    completed.append((subtree, outgoing[-1]))
+                    continue
+                passed = state.passed
+                passed[span_id] = parent.span_id
+                if len(passed) > _MAX_PASSED:
+                    passed.pop(next(iter(passed)))
+                if category is None and subtree is None:
                     outgoing.append(span)
+                    continue
+                target = _open_ancestor(state.passed, parent.span_id)
+                if target == _LOCAL_ROOT:
+                    if category is not None:
+                        self.stats.late_spans += 1
+                        outgoing.append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
+                    else:
+                        outgoing.append(span)
+                    continue
+                bucket = state.below.get(target)
+                if bucket is None:
+                    bucket = state.below[target] = TraceTotals(trace_id)
+                if category is not None:
+                    _add_own(bucket, cost, own)
+                if subtree is not None:
+                    bucket.merge(subtree)
+                outgoing.append(span)
             self._expire(now)
         if self._on_trace_complete is not None:
             for totals, root in completed:
@@ -275,11 +350,36 @@ class TraceCostExporter(SpanExporter):
         traces = self._traces
         while traces:
             trace_id, oldest = next(iter(traces.items()))
-            if len(traces) <= self._max and now - oldest.last_update < self._idle:
+            if len(traces) <= self._max and now - oldest.totals.last_update < self._idle:
                 break
             del traces[trace_id]
-            if not oldest.root_seen:
+            if not oldest.totals.root_seen:
                 self.stats.traces_expired_without_root += 1
+
+
+def _open_ancestor(passed: dict[int, int], parent_span_id: int) -> int:
+    """The nearest ancestor that has not passed yet (usually the parent itself),
+    or ``_LOCAL_ROOT`` when the chain reaches a local root that already passed."""
+    target = parent_span_id
+    for _ in range(len(passed) + 1):  # bounded even if the parent links loop
+        above = passed.get(target)
+        if above is None:
+            return target
+        if above == _LOCAL_ROOT:
+            return _LOCAL_ROOT
+        target = above
+    return target
+
+
+def _add_own(
+    totals: TraceTotals,
+    cost: SpanCost | None,
+    own: tuple[str | None, float | None, bool, tuple[int, int, int, int]] | None,
+) -> None:
+    if cost is not None:
+        totals.add_cost(cost)
+    elif own is not None:
+        totals.add(*own)
 
 
 def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> ReadableSpan:
