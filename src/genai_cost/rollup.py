@@ -153,17 +153,31 @@ _MAX_PASSED = 10_000
 class _TraceState:
     """What the roll-up holds for one trace.
 
-    ``totals`` sums every span of the trace seen in this process. Each local
-    root is written the sums of its own subtree: a span's cost (and the sums of
-    its finished children) flows into ``below[parent span id]`` as it passes,
-    and a local root takes ``below[its id]``. ``passed`` remembers the parent
-    of each span already passed, so a child that ends after its parent is
-    routed to the nearest ancestor still open, or found to be late.
+    Each local root is written the sums of its own subtree: a span's cost (and
+    the sums of its finished children) flows into ``below[parent span id]`` as
+    it passes, and a local root takes ``below[its id]``. ``passed`` remembers
+    the parent of each span already passed, so a child that ends after its
+    parent is routed to the nearest ancestor still open, or found to be late.
+    Each span's cost sits in exactly one place, ``done`` (subtrees of roots
+    that passed, late spans) or one entry of ``below``, so the trace-wide sum
+    is their sum.
     """
 
-    totals: TraceTotals
+    trace_id: int
+    done: TraceTotals
     below: dict[int, TraceTotals] = field(default_factory=dict)
     passed: dict[int, int] = field(default_factory=dict)
+    spans: int = 0
+    root_seen: bool = False
+    last_update: float = 0.0
+
+    def trace_wide(self) -> TraceTotals:
+        out = TraceTotals(self.trace_id, root_seen=self.root_seen, last_update=self.last_update)
+        out.merge(self.done)
+        for partial in self.below.values():
+            out.merge(partial)
+        out.spans = self.spans
+        return out
 
 
 @dataclass
@@ -224,13 +238,7 @@ class TraceCostExporter(SpanExporter):
         """A snapshot of a trace's running totals, if it is still held."""
         with self._lock:
             state = self._traces.get(trace_id)
-            if state is None:
-                return None
-            found = state.totals
-            return TraceTotals(
-                **{name: getattr(found, name) for name in TraceTotals.__slots__ if name != "by_category"},
-                by_category=dict(found.by_category),
-            )
+            return None if state is None else state.trace_wide()
 
     @property
     def open_traces(self) -> int:
@@ -252,34 +260,36 @@ class TraceCostExporter(SpanExporter):
                 trace_id = context.trace_id
                 state = traces.get(trace_id)
                 if state is None:
-                    state = traces[trace_id] = _TraceState(TraceTotals(trace_id))
+                    state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id))
                 else:
                     traces.move_to_end(trace_id)
-                totals = state.totals
-                totals.last_update = now
+                state.last_update = now
+                state.spans += 1
                 cost = span.genai_cost if type(span) is CostedSpan else None
+                own: tuple[str | None, float | None, bool, tuple[int, int, int, int]] | None = None
                 if cost is not None:
                     category: str | None = cost.category
-                    totals.add_cost(cost)
-                    own: tuple[str | None, float | None, bool, tuple[int, int, int, int]] | None = None
                 else:
                     own = _cost_of(span)
                     category = own[0]
-                    totals.add(*own)
                 span_id = context.span_id
-                subtree = state.below.pop(span_id, None) if state.below else None
+                below = state.below
+                subtree = below.pop(span_id, None) if below else None
                 parent = span.parent
                 if parent is None or parent.is_remote:
-                    totals.root_seen = True
+                    state.root_seen = True
                     if subtree is None:
                         subtree = TraceTotals(trace_id)
                     _add_own(subtree, cost, own)
+                    state.done.merge(subtree)
                     still_open = span.genai_open_spans if isinstance(span, CostedSpan) else 0
                     if not still_open and isinstance(span, CostedSpan):
                         # Nothing of this trace is still open here: no span can come
                         # that would need routing, so the structure is let go.
+                        for orphan in below.values():
+                            state.done.merge(orphan)
+                        below.clear()
                         state.passed.clear()
-                        state.below.clear()
                     state.passed[span_id] = _LOCAL_ROOT
                     if not (subtree.priced_spans or subtree.unpriced_spans or still_open):
                         # No billable span under this root (a health check, a plain
@@ -288,31 +298,37 @@ class TraceCostExporter(SpanExporter):
                         outgoing.append(span)
                         continue
                     if self._trace_layers:
-                        self._add_trace_layers(span, subtree)
+                        self._add_trace_layers(span, subtree, state.done)
                     outgoing.append(self._with_totals(span, subtree))
                     self.stats.traces_completed += 1
                     completed.append((subtree, outgoing[-1]))
                     continue
                 passed = state.passed
-                passed[span_id] = parent.span_id
+                parent_id = parent.span_id
+                passed[span_id] = parent_id
                 if len(passed) > _MAX_PASSED:
                     passed.pop(next(iter(passed)))
                 if category is None and subtree is None:
                     outgoing.append(span)
                     continue
-                target = _open_ancestor(state.passed, parent.span_id)
+                target = parent_id if parent_id not in passed else _open_ancestor(passed, parent_id)
                 if target == _LOCAL_ROOT:
+                    if subtree is not None:
+                        state.done.merge(subtree)
                     if category is not None:
+                        _add_own(state.done, cost, own)
                         self.stats.late_spans += 1
                         outgoing.append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
                     else:
                         outgoing.append(span)
                     continue
-                bucket = state.below.get(target)
+                bucket = below.get(target)
                 if bucket is None:
-                    bucket = state.below[target] = TraceTotals(trace_id)
-                if category is not None:
-                    _add_own(bucket, cost, own)
+                    bucket = below[target] = TraceTotals(trace_id)
+                if cost is not None:
+                    bucket.add_cost(cost)
+                elif category is not None and own is not None:
+                    bucket.add(*own)
                 if subtree is not None:
                     bucket.merge(subtree)
                 outgoing.append(span)
@@ -326,7 +342,7 @@ class TraceCostExporter(SpanExporter):
                     _log.exception("genai-cost: on_trace_complete callback failed")
         return outgoing
 
-    def _add_trace_layers(self, root: ReadableSpan, totals: TraceTotals) -> None:
+    def _add_trace_layers(self, root: ReadableSpan, totals: TraceTotals, trace_wide: TraceTotals) -> None:
         for layer in self._trace_layers:
             try:
                 costs = layer.trace_costs(root, totals)
@@ -335,8 +351,9 @@ class TraceCostExporter(SpanExporter):
                 _log.exception("genai-cost: trace cost layer failed")
                 continue
             for category, usd in (costs or {}).items():
-                totals.total_usd += usd
-                totals.by_category[category] = totals.by_category.get(category, 0.0) + usd
+                for sums in (totals, trace_wide):
+                    sums.total_usd += usd
+                    sums.by_category[category] = sums.by_category.get(category, 0.0) + usd
 
     def _with_totals(self, span: ReadableSpan, totals: TraceTotals) -> ReadableSpan:
         extra = totals.attributes(self._bands)
@@ -350,10 +367,10 @@ class TraceCostExporter(SpanExporter):
         traces = self._traces
         while traces:
             trace_id, oldest = next(iter(traces.items()))
-            if len(traces) <= self._max and now - oldest.totals.last_update < self._idle:
+            if len(traces) <= self._max and now - oldest.last_update < self._idle:
                 break
             del traces[trace_id]
-            if not oldest.totals.root_seen:
+            if not oldest.root_seen:
                 self.stats.traces_expired_without_root += 1
 
 
