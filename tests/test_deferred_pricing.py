@@ -291,3 +291,49 @@ def test_inline_pricing_from_the_environment_runs_listeners_on_the_ending_thread
         pass
     assert recorder.threads == [threading.current_thread().name]
     provider.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_fork_while_another_thread_is_pricing_leaves_the_child_working():
+    import os
+    import time
+
+    memory = InMemorySpanExporter()
+    processor = CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG,
+                                  settings=CostSettings())
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        with processor._settling:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: the holder thread does not exist here
+        code = 1
+        try:
+            with provider.get_tracer("child").start_as_current_span("chat", attributes=chat()):
+                pass
+            spans = memory.get_finished_spans()
+            code = 0 if spans and spans[-1].attributes.get("gen_ai.cost.total_usd") else 2
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the child deadlocked on the settle lock it inherited")
+    provider.shutdown()

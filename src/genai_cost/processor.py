@@ -17,7 +17,9 @@ counted, and the original span is passed on unchanged.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -278,6 +280,21 @@ class CostSpanProcessor(SpanProcessor):
         self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
         for listener in listeners:
             self.add_listener(listener)
+        if hasattr(os, "register_at_fork"):
+            # A fork while another thread held the settle lock would leave the child
+            # unable to ever take it; the child also must not price its parent's spans.
+            weak_reinit = weakref.WeakMethod(self._after_fork_in_child)
+
+            def after_in_child() -> None:
+                if reinit := weak_reinit():
+                    reinit()
+
+            os.register_at_fork(after_in_child=after_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        self._settling = threading.RLock()
+        self._settling_thread = None
+        self._queue.clear()
 
     @property
     def catalog(self) -> Catalog:
