@@ -71,6 +71,10 @@ class SpanPricer:
     # ----------------------------------------------------------------- calls
 
     def _price_call(self, usage: SpanUsage, start_time_ns: int | None, end_time_ns: int | None = None) -> SpanCost:
+        tokens = usage.usage
+        model = usage.model
+        if tokens is not None and model and usage.reported_cost is None and usage.invalid is None:
+            return self._price_tokens(usage, tokens, model, start_time_ns, end_time_ns)
         category = A.CATEGORY_EMBEDDING if usage.role is Role.EMBEDDING else A.CATEGORY_LLM
         if usage.invalid is not None:
             return self._unpriced(category, "invalid_usage", usage.invalid, usage)
@@ -135,6 +139,43 @@ class SpanPricer:
             attrs[A.COST_REPORTED] = float(reported)
             attrs[COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
         return SpanCost(category, breakdown.total_usd, tokens, attrs, None, *self._ids(usage))
+
+    def _price_tokens(
+        self,
+        usage: SpanUsage,
+        tokens: TokenUsage,
+        model: str,
+        start_time_ns: int | None,
+        end_time_ns: int | None,
+    ) -> SpanCost:
+        """The common case of :meth:`_price_call`: counts and a model, no cost on the span."""
+        category = A.CATEGORY_EMBEDDING if usage.role is Role.EMBEDDING else A.CATEGORY_LLM
+        try:
+            resolution = self.catalog.resolve(model, usage.provider)
+            breakdown = self.catalog.price_resolved(
+                resolution,
+                tokens,
+                at=None if start_time_ns is None else start_time_ns / 1e9,
+                service_tier=usage.service_tier,
+                batch=usage.batch,
+                check=False,
+                duration_s=(
+                    None
+                    if start_time_ns is None or end_time_ns is None
+                    else max(end_time_ns - start_time_ns, 0) / 1e9
+                ),
+            )
+        except PricingError as exc:
+            return self._unpriced(category, exc.reason, str(exc), usage)
+        entry = resolution.model
+        if entry.kind == "embedding":
+            category = A.CATEGORY_EMBEDDING
+        attrs = self._breakdown_attributes(
+            breakdown, category, A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
+        )
+        if usage.convention != "inclusive":
+            attrs[A.COST_USAGE_CONVENTION] = usage.convention
+        return SpanCost(category, breakdown.total_usd, tokens, attrs, None, usage.provider, model, usage.operation)
 
     def _breakdown_attributes(self, b: CostBreakdown, category: str, source: str) -> dict[str, AttributeValue]:
         attrs: dict[str, AttributeValue] = {
