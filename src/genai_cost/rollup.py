@@ -249,10 +249,12 @@ class TraceCostExporter(SpanExporter):
     def _roll_up(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
         outgoing: list[ReadableSpan] = []
         completed: list[tuple[TraceTotals, ReadableSpan]] = []
+        # Read the costs first: a span still owed its pricing is priced now, outside the lock.
+        costs = [span.genai_cost if type(span) is CostedSpan else None for span in spans]
         with self._lock:
             now = self._clock()
             traces = self._traces
-            for span in spans:
+            for span, cost in zip(spans, costs, strict=True):
                 context = span.context
                 if context is None:
                     outgoing.append(span)
@@ -260,12 +262,13 @@ class TraceCostExporter(SpanExporter):
                 trace_id = context.trace_id
                 state = traces.get(trace_id)
                 if state is None:
-                    state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id))
+                    state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
+                    if len(traces) > self._max:
+                        self._expire(now)  # the bound holds at every moment, not only per batch
                 else:
                     traces.move_to_end(trace_id)
                 state.last_update = now
                 state.spans += 1
-                cost = span.genai_cost if type(span) is CostedSpan else None
                 own: tuple[str | None, float | None, bool, tuple[int, int, int, int]] | None = None
                 if cost is not None:
                     category: str | None = cost.category
