@@ -182,18 +182,19 @@ def cost_of(
     if rates.per_search is not None or rates.per_second is not None:
         search_usd, compute_usd = _fees(rates, usage, duration_s)
         total += search_usd + compute_usd
+    # (a zero is its own rounding, and round() is slow: most parts are zero)
     return CostBreakdown(
-        round(total, 12),
-        round(input_usd, 12),
-        round(cache_read_usd, 12),
-        round(cache_write_usd, 12),
-        round(output_usd, 12),
-        round(request_usd, 12),
+        round(total, 12) if total else total,
+        round(input_usd, 12) if input_usd else input_usd,
+        round(cache_read_usd, 12) if cache_read_usd else cache_read_usd,
+        round(cache_write_usd, 12) if cache_write_usd else cache_write_usd,
+        round(output_usd, 12) if output_usd else output_usd,
+        round(request_usd, 12) if request_usd else request_usd,
         pricing_id,
         effective_from,
         adjustments,
-        round(search_usd, 12),
-        round(compute_usd, 12),
+        round(search_usd, 12) if search_usd else search_usd,
+        round(compute_usd, 12) if compute_usd else compute_usd,
     )
 
 
@@ -294,7 +295,8 @@ def _rate(tokens: int, rate: float | None, name: str) -> float:
     return tokens * rate
 
 
-_MAX_TOKENS = 10**12
+#: The largest token count (and sum of a call's counts) accepted.
+MAX_TOKENS = _MAX_TOKENS = 10**12
 _usage_values = operator.attrgetter(*TokenUsage.__slots__)
 
 
