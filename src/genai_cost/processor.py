@@ -325,7 +325,7 @@ class CostSpanProcessor(SpanProcessor):
                 self._queue.append(span.context.trace_id)
             except Exception:  # never raise into the application
                 self._internal_error()
-        self._next.on_start(span, parent_context=parent_context)
+        self._next.on_start(span, parent_context)
 
     def _on_ending(self, span: Span) -> None:
         on_ending = getattr(self._next, "_on_ending", None)
