@@ -346,3 +346,28 @@ def test_sibling_records_without_response_id(second_scope, second_window, priced
     priced = [s for s in spans.values() if "gen_ai.cost.total_usd" in s.attributes]
     assert len(priced) == priced_records
     assert spans["agent"].attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045 * priced_records)
+
+
+def test_tool_costs_per_unit_read_from_each_span_and_unknown_tools_each_flagged():
+    """Tool results are shared between spans only when they cannot differ."""
+    tracer, memory, _, _ = pipeline()
+    hours_key = "anthropic.code_execution.container_hours"
+    with tracer.start_as_current_span("agent"):
+        for hours in (1, 3, "x"):
+            with tracer.start_as_current_span(f"code {hours}", attributes={
+                    "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "anthropic.code_execution",
+                    hours_key: hours}):
+                pass
+        for n in range(2):
+            with tracer.start_as_current_span(f"mine {n}", attributes={
+                    "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "my_tool"}):
+                pass
+    spans = by_name(memory)
+    one, three = spans["code 1"].attributes, spans["code 3"].attributes
+    assert three["gen_ai.cost.total_usd"] - one["gen_ai.cost.total_usd"] == pytest.approx(2 * 0.05)
+    assert spans["code x"].attributes["gen_ai.cost.unpriced_reason"] == "invalid_usage"
+    for n in range(2):
+        attrs = spans[f"mine {n}"].attributes
+        assert attrs["gen_ai.cost.unpriced_reason"] == "unknown_tool"
+        assert "my_tool" in attrs["gen_ai.cost.unpriced_detail"]
+    assert spans["agent"].attributes["gen_ai.trace.cost.tool_calls"] == 5

@@ -24,6 +24,7 @@ AttributeValue = str | bool | int | float
 COST_REPORTED_DIFF = A.COST_REPORTED_DIFF
 COST_SEARCH = A.COST_SEARCH
 COST_COMPUTE = A.COST_COMPUTE
+_TOOL_CACHE_LIMIT = 4096
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class SpanPricer:
         self.catalog = catalog
         self.reported_cost = reported_cost
         self._version = catalog.version
+        self._tool_costs: dict[tuple[object, ...], SpanCost] = {}
 
     def price(
         self,
@@ -204,11 +206,29 @@ class SpanPricer:
     # ----------------------------------------------------------------- tools
 
     def _price_tool(self, usage: SpanUsage, attributes: Mapping[str, object]) -> SpanCost:
+        # A tool's cost depends only on its names and operation unless it is priced per
+        # unit read from the span: those results are shared (SpanCost is treated as
+        # immutable; the processor copies its attributes).
+        if usage.usage is not None:  # token counts on a tool span: carried, so not shared
+            return self._price_tool_uncached(usage, attributes)[0]
+        key = (usage.role, usage.tool_name, usage.data_source, usage.operation, usage.provider, usage.model)
+        cached = self._tool_costs.get(key)
+        if cached is not None:
+            return cached
+        cost, per_unit = self._price_tool_uncached(usage, attributes)
+        if not per_unit:
+            if len(self._tool_costs) >= _TOOL_CACHE_LIMIT:
+                self._tool_costs.clear()
+            self._tool_costs[key] = cost
+        return cost
+
+    def _price_tool_uncached(self, usage: SpanUsage, attributes: Mapping[str, object]) -> tuple[SpanCost, bool]:
+        """(the cost, whether it depends on a unit count read from the span)."""
         is_retrieval = usage.role is Role.RETRIEVAL
         category = A.CATEGORY_RETRIEVAL if is_retrieval else A.CATEGORY_TOOL
         names = [n for n in (usage.tool_name, usage.data_source if is_retrieval else None) if n]
         if not names:
-            return self._unpriced(category, "unknown_tool", "the span names no tool", usage)
+            return self._unpriced(category, "unknown_tool", "the span names no tool", usage), False
         tool = None
         for name in names:
             tool = self.catalog.tool(name)
@@ -217,7 +237,7 @@ class SpanPricer:
         if tool is None:
             return self._unpriced(
                 category, "unknown_tool", f"tool {names[0]!r} has no price in the catalog", usage
-            )
+            ), False
         units = 0.0
         if tool.unit_attribute:
             raw = attributes.get(tool.unit_attribute)
@@ -226,7 +246,7 @@ class SpanPricer:
                 if number is None:
                     return self._unpriced(
                         tool.category, "invalid_usage", f"{tool.unit_attribute}: {raw!r} is not a count", usage
-                    )
+                    ), True
                 units = number
         total = tool.per_call + tool.per_unit * units
         attrs: dict[str, AttributeValue] = {
@@ -236,7 +256,8 @@ class SpanPricer:
             A.COST_PRICING_ID: f"tool/{tool.name}",
             A.COST_PRICING_VERSION: self._version,
         }
-        return SpanCost(tool.category, float(total), None, attrs, None, None, tool.name, usage.operation)
+        cost = SpanCost(tool.category, float(total), None, attrs, None, None, tool.name, usage.operation)
+        return cost, bool(tool.unit_attribute)
 
     # --------------------------------------------------------------- helpers
 
