@@ -414,15 +414,28 @@ class CostSpanProcessor(SpanProcessor):
             return attributes, None, 0, ()
         parent = span.parent
         is_local_root = parent is None or parent.is_remote
-        open_spans = self._closed(context.trace_id)
-        below = self._inference_below.pop(context.span_id, False) if self._inference_below else False
+        # This span has ended: one fewer open span in its trace.
+        opened = self._open
+        trace_id = context.trace_id
+        open_spans = opened.get(trace_id, 0) - 1
+        if open_spans > 0:
+            opened[trace_id] = open_spans
+        else:
+            opened.pop(trace_id, None)
+            open_spans = 0
+        marks = self._inference_below
+        below = marks.pop(context.span_id, False) if marks else False
 
-        scope = _scope_name(span)
+        scope_info = span.instrumentation_scope
+        scope = scope_info.name if scope_info is not None else None
         usage = read_usage(attributes, scope)
         role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
         if (inference or below) and not is_local_root and parent is not None:
-            self._mark_parent(parent.span_id)
+            # The leaf rule: the parent has an inference call below it.
+            marks[parent.span_id] = True
+            if len(marks) > _MAX_PENDING:
+                marks.pop(next(iter(marks)))
         stats = self._stats
         stats.spans += 1
         if inference and below:
@@ -507,21 +520,6 @@ class CostSpanProcessor(SpanProcessor):
             return twin[0]
         return span_id
 
-    def _closed(self, trace_id: int) -> int:
-        """Count a span of ``trace_id`` as ended; return how many remain open."""
-        remaining = self._open.get(trace_id, 0) - 1
-        if remaining <= 0:
-            self._open.pop(trace_id, None)
-            return 0
-        self._open[trace_id] = remaining
-        return remaining
-
-    def _mark_parent(self, parent_span_id: int) -> None:
-        pending = self._inference_below
-        pending[parent_span_id] = True
-        while len(pending) > _MAX_PENDING:
-            pending.pop(next(iter(pending)))
-
     def _internal_error(self) -> None:
         self._stats.internal_errors += 1
         count = self._stats.internal_errors
@@ -582,7 +580,3 @@ def _attributes_of(span: ReadableSpan) -> Mapping[str, object]:
         return inner
     return span.attributes or {}
 
-
-def _scope_name(span: ReadableSpan) -> str | None:
-    scope = span.instrumentation_scope
-    return scope.name if scope is not None else None
