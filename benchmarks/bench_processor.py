@@ -7,9 +7,12 @@ noise hits them alike:
   (b) genai-cost:  CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(no-op)))
   (c) naive:       (a) plus a processor calling genai_prices.calc_price on every span
 
-Each round creates and ends the spans, then force_flushes, so the export
-thread's work (the roll-up) is inside the measurement. Figures are medians of
-per-span microseconds over the rounds; ratios are of medians.
+Each round creates and ends the spans, then force_flushes. Two CPU figures:
+the application thread's (the thread creating and ending the spans, flush
+excluded: what the agent's request path pays) and the whole process's (both
+threads, flush included: genai-cost prices on the export thread, so all of its
+work is in this one). Figures are medians of per-span microseconds over the
+rounds; ratios are of medians.
 
 Also measured: memory per open trace held by the roll-up (tracemalloc).
 
