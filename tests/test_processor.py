@@ -371,3 +371,24 @@ def test_tool_costs_per_unit_read_from_each_span_and_unknown_tools_each_flagged(
         assert attrs["gen_ai.cost.unpriced_reason"] == "unknown_tool"
         assert "my_tool" in attrs["gen_ai.cost.unpriced_detail"]
     assert spans["agent"].attributes["gen_ai.trace.cost.tool_calls"] == 5
+
+
+def test_a_wrapper_that_ends_before_the_call_it_wraps_is_not_counted_twice():
+    """A framework's LLM span returning while the SDK span under it still reads the stream:
+    the leaf rule cannot see the child yet, so the wrapper is priced; the child, ending
+    under an already-priced call, is marked as a second record of it."""
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("agent") as agent:
+        wrapper = tracer.start_span("ChatOpenAI", context=trace_api.set_span_in_context(agent),
+                                    attributes=gpt4o())
+        sdk = tracer.start_span("chat gpt-4o", context=trace_api.set_span_in_context(wrapper),
+                                attributes=gpt4o())
+        wrapper.end()
+        sdk.end()
+    spans = by_name(memory)
+    assert spans["ChatOpenAI"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert spans["chat gpt-4o"].attributes["gen_ai.cost.duplicate_of"] == f"{wrapper.context.span_id:016x}"
+    assert "gen_ai.cost.total_usd" not in spans["chat gpt-4o"].attributes
+    root = spans["agent"].attributes
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+    assert root["gen_ai.trace.cost.llm_calls"] == 1

@@ -278,6 +278,8 @@ class CostSpanProcessor(SpanProcessor):
         self._open: dict[int, int] = {}
         #: One call's identity -> (span id, scope, start, end) of its first record.
         self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
+        #: Span ids of inference spans priced as leaf calls (recent ones).
+        self._leaf_calls: dict[int, bool] = {}
         for listener in listeners:
             self.add_listener(listener)
         if hasattr(os, "register_at_fork"):
@@ -441,7 +443,17 @@ class CostSpanProcessor(SpanProcessor):
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
-            first = self._first_record(span, context, usage, scope or "")
+            leaves = self._leaf_calls
+            if parent is not None and parent.span_id in leaves:
+                # Its parent, an inference span, ended before it and was priced as the
+                # leaf (a wrapper returning while the stream it wraps is still read): the
+                # call is already counted there.
+                first = parent.span_id
+            else:
+                first = self._first_record(span, context, usage, scope or "")
+                leaves[context.span_id] = True
+                if len(leaves) > _MAX_RESPONSES:
+                    leaves.pop(next(iter(leaves)))
             if first != context.span_id:
                 # The same call recorded twice by sibling instrumentations (the anthropic
                 # SDK's own span next to OpenLLMetry's): the first record carries the cost.
