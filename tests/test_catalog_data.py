@@ -434,3 +434,13 @@ def test_vercel_provider_names_take_the_longest_dotted_prefix(catalog: Catalog) 
     assert catalog.provider_id("anthropic.messages") == "anthropic"
     assert catalog.provider_id("google.generative-ai") == "google"
     assert catalog.provider_id("nobody.chat") is None
+
+
+def test_vertex_text_embeddings_are_billed_not_the_gemini_apis_free_price(catalog: Catalog) -> None:
+    from genai_cost.pricing import TokenUsage
+
+    for model in ("text-embedding-004", "text-embedding-005", "text-multilingual-embedding-002"):
+        cost = catalog.price(TokenUsage(input_tokens=1_000_000), model, "gcp.vertex_ai")
+        assert cost.pricing_id == f"google-vertex/{model}"
+        assert cost.total_usd == pytest.approx(0.10)
+    assert catalog.price(TokenUsage(input_tokens=1_000_000), "text-embedding-004", "google").total_usd == 0.0
