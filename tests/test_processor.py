@@ -245,14 +245,27 @@ hostile_values = st.one_of(
 @given(
     st.dictionaries(st.sampled_from(sorted(KNOWN_KEYS) + ["gen_ai.operation.name", "x"]), hostile_values, max_size=12),
     st.sampled_from(["chat", "embeddings", "execute_tool", "invoke_agent", "retrieval", None]),
+    st.booleans(),
 )
-def test_hostile_attributes_never_raise_and_the_span_is_still_exported(attributes, operation):
-    tracer, memory, processor, _ = pipeline()
+def test_hostile_attributes_never_raise_and_the_span_is_still_exported(attributes, operation, batched):
+    if batched:  # priced later, on the export thread (or at the flush)
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        memory = InMemorySpanExporter()
+        processor = CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG,
+                                      settings=CostSettings())
+        provider = TracerProvider()
+        provider.add_span_processor(processor)
+        tracer = provider.get_tracer("test")
+    else:
+        tracer, memory, processor, _ = pipeline()
     if operation is not None:
         attributes = {**attributes, "gen_ai.operation.name": operation}
     clean = {k: v for k, v in attributes.items() if v is not None}
     with tracer.start_as_current_span("s", attributes=clean):
         pass
+    if batched:
+        provider.shutdown()
     spans = memory.get_finished_spans()
     assert len(spans) == 1
     attrs = spans[0].attributes
