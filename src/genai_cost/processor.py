@@ -10,8 +10,11 @@ passes it an enriched copy, the way the SDK's own processors compose::
         CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(OTLPSpanExporter())))
     )
 
+The copy is priced off the application thread, when it is first read (see
+:class:`CostSpanProcessor`), so the span path itself only queues it.
+
 Nothing here raises into the application: an internal failure is logged,
-counted, and the original span is passed on unchanged.
+counted, and the span is passed on with its own attributes, unpriced.
 """
 
 from __future__ import annotations
