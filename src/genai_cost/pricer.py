@@ -16,7 +16,7 @@ from . import attributes as A
 from .config import ReportedCostPolicy
 from .pricing.catalog import Catalog
 from .pricing.errors import PricingError
-from .pricing.model import CostBreakdown, TokenUsage
+from .pricing.model import CostBreakdown, ModelPricing, TokenUsage
 from .usage import Role, SpanUsage
 
 AttributeValue = str | bool | int | float
@@ -94,23 +94,10 @@ class SpanPricer:
         failure: PricingError | None = None
         if tokens is not None and usage.model:
             try:
-                resolution = self.catalog.resolve(usage.model, usage.provider)
-                breakdown = self.catalog.price_resolved(
-                    resolution,
-                    tokens,
-                    at=None if start_time_ns is None else start_time_ns / 1e9,
-                    service_tier=usage.service_tier,
-                    batch=usage.batch,
-                    check=False,
-                    duration_s=(
-                        None
-                        if start_time_ns is None or end_time_ns is None
-                        else max(end_time_ns - start_time_ns, 0) / 1e9
-                    ),
-                )
-                if resolution.model.kind == "embedding":
+                breakdown, entry = self._catalog_price(usage, tokens, usage.model, start_time_ns, end_time_ns)
+                if entry.kind == "embedding":
                     category = A.CATEGORY_EMBEDDING
-                source = A.SOURCE_OVERRIDE if resolution.model.is_override else A.SOURCE_CATALOG
+                source = A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
             except PricingError as exc:
                 failure = exc
 
@@ -153,23 +140,9 @@ class SpanPricer:
         """The common case of :meth:`_price_call`: counts and a model, no cost on the span."""
         category = A.CATEGORY_EMBEDDING if usage.role is Role.EMBEDDING else A.CATEGORY_LLM
         try:
-            resolution = self.catalog.resolve(model, usage.provider)
-            breakdown = self.catalog.price_resolved(
-                resolution,
-                tokens,
-                at=None if start_time_ns is None else start_time_ns / 1e9,
-                service_tier=usage.service_tier,
-                batch=usage.batch,
-                check=False,
-                duration_s=(
-                    None
-                    if start_time_ns is None or end_time_ns is None
-                    else max(end_time_ns - start_time_ns, 0) / 1e9
-                ),
-            )
+            breakdown, entry = self._catalog_price(usage, tokens, model, start_time_ns, end_time_ns)
         except PricingError as exc:
             return self._unpriced(category, exc.reason, str(exc), usage)
-        entry = resolution.model
         if entry.kind == "embedding":
             category = A.CATEGORY_EMBEDDING
         attrs = self._breakdown_attributes(
@@ -178,6 +151,24 @@ class SpanPricer:
         if usage.convention != "inclusive":
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
         return SpanCost(category, breakdown.total_usd, tokens, attrs, None, usage.provider, model, usage.operation)
+
+    def _catalog_price(
+        self, usage: SpanUsage, tokens: TokenUsage, model: str, start_time_ns: int | None, end_time_ns: int | None
+    ) -> tuple[CostBreakdown, ModelPricing]:
+        """The catalog's price for the call, at its start time (raises PricingError)."""
+        resolution = self.catalog.resolve(model, usage.provider)
+        breakdown = self.catalog.price_resolved(
+            resolution,
+            tokens,
+            at=None if start_time_ns is None else start_time_ns / 1e9,
+            service_tier=usage.service_tier,
+            batch=usage.batch,
+            check=False,
+            duration_s=(
+                None if start_time_ns is None or end_time_ns is None else max(end_time_ns - start_time_ns, 0) / 1e9
+            ),
+        )
+        return breakdown, resolution.model
 
     def _breakdown_attributes(self, b: CostBreakdown, category: str, source: str) -> dict[str, AttributeValue]:
         attrs: dict[str, AttributeValue] = {

@@ -389,12 +389,6 @@ def _reference(attributes: Mapping[str, object], slots: _Slots, scope_name: str 
 def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> _Kind:
     reference = _reference(attributes, slots, scope_name)
     provider = reference.provider
-    exclusive_scope = False
-    if scope_name and provider:
-        scope, vendor = scope_name.lower(), provider.lower()
-        exclusive_scope = any(
-            scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_INPUT_SCOPES
-        )
     return _Kind(
         reference.role,
         reference.operation,
@@ -405,7 +399,7 @@ def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | 
         reference.service_tier,
         reference.batch,
         reference.role is Role.LLM or reference.role is Role.EMBEDDING,
-        exclusive_scope,
+        _scope_reports_exclusive(provider, scope_name),
     )
 
 
@@ -577,8 +571,9 @@ def _inclusive(counts: list[int], exclusive_scope: bool) -> tuple[TokenUsage, st
 def _tokens(
     found: list[object], keys: list[str | None], provider: str | None, scope_name: str | None
 ) -> tuple[TokenUsage, str]:
+    """The reference path's counts (see :func:`_counted` for the fast path's)."""
     counts: list[int] = []
-    for slot in _TOKEN_SLOTS:  # in _TOKEN_SLOTS order; a plain loop: this runs once per call span
+    for slot in _TOKEN_SLOTS:
         value = found[slot]
         if value is None:
             counts.append(0)
@@ -586,59 +581,15 @@ def _tokens(
             counts.append(value)
         else:
             counts.append(_count(value, keys[slot]))
-    (
-        input_tokens,
-        output_tokens,
-        cache_read,
-        cache_write,
-        write_5m,
-        write_1h,
-        reasoning,
-        input_audio,
-        output_audio,
-        cache_read_audio,
-        input_image,
-        output_image,
-    ) = counts
-    if write_5m or write_1h:
-        cache_write = max(cache_write, write_5m + write_1h)
-    convention = "inclusive"
-    if (cache_read or cache_write) and _input_is_exclusive(input_tokens, cache_read, cache_write, provider, scope_name):
-        input_tokens += cache_read + cache_write
-        convention = "exclusive"
-    if reasoning > output_tokens:  # Google ADK leaves thinking tokens out of output
-        output_tokens += reasoning
-        convention = "exclusive"
-    return (
-        TokenUsage(
-            input_tokens,
-            output_tokens,
-            cache_read,
-            cache_write,
-            min(write_1h, cache_write),
-            reasoning,
-            input_audio,
-            cache_read_audio,
-            output_audio,
-            input_image,
-            output_image,
-        ),
-        convention,
-    )
+    return _inclusive(counts, _scope_reports_exclusive(provider, scope_name))
 
 
-def _input_is_exclusive(
-    input_tokens: int, cache_read: int, cache_write: int, provider: str | None, scope_name: str | None
-) -> bool:
-    if not (cache_read or cache_write):
+def _scope_reports_exclusive(provider: str | None, scope_name: str | None) -> bool:
+    """Whether this instrumentation reports input *without* cache tokens for this provider."""
+    if not (scope_name and provider):
         return False
-    if scope_name and provider:
-        scope, vendor = scope_name.lower(), provider.lower()
-        for scope_prefix, provider_name in _EXCLUSIVE_INPUT_SCOPES:
-            if scope.startswith(scope_prefix) and provider_name in vendor:
-                return True
-    # Cache counts larger than the input can only mean input excludes them.
-    return cache_read + cache_write > input_tokens
+    scope, vendor = scope_name.lower(), provider.lower()
+    return any(scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_INPUT_SCOPES)
 
 
 def _reported_cost(value: object, key: str | None) -> tuple[float | None, str | None]:

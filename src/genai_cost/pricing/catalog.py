@@ -483,12 +483,7 @@ class Catalog:
         except KeyError:  # not resolved yet: the general path resolves (or raises)
             fast = None
         if fast is not None and service_tier is None and not batch:
-            newest, since, starts, plans = fast  # (_plan_at, inline: this is the whole lookup)
-            if at is None or (type(at) is float and at >= since) or starts is None:
-                plan = newest
-            else:
-                index = bisect_right(starts, _seconds(at)) - 1
-                plan = plans[index if index > 0 else 0]
+            plan = _plan_at(fast, at if at is None or type(at) is float else _seconds(at))
             if plan is not None:
                 cost = _fast_breakdown(plan, usage, True)
                 if cost is not None:
