@@ -405,3 +405,55 @@ def test_a_wrapper_that_ends_before_the_call_it_wraps_is_not_counted_twice():
     root = spans["agent"].attributes
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
     assert root["gen_ai.trace.cost.llm_calls"] == 1
+
+
+def test_a_sibling_processor_on_the_same_provider_sees_the_priced_span():
+    """The span the SDK hands processors becomes the priced span in place, so a
+    processor added next to ours (not wrapped by it) exports the cost too."""
+    wrapped, sibling = InMemorySpanExporter(), InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(wrapped), catalog=CATALOG,
+                                                  settings=CostSettings()))
+    provider.add_span_processor(SimpleSpanProcessor(sibling))
+    with provider.get_tracer("t").start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    for memory in (wrapped, sibling):
+        (span,) = memory.get_finished_spans()
+        assert span.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+
+
+def test_two_cost_processors_on_one_provider_price_each_span_once():
+    first, second = InMemorySpanExporter(), InMemorySpanExporter()
+    processors = [CostSpanProcessor(SimpleSpanProcessor(memory), catalog=CATALOG, settings=CostSettings())
+                  for memory in (first, second)]
+    provider = TracerProvider()
+    for processor in processors:
+        provider.add_span_processor(processor)
+    with provider.get_tracer("t").start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    (a,), (b,) = first.get_finished_spans(), second.get_finished_spans()
+    assert a is b
+    assert a.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert [p.stats.priced for p in processors] == [1, 0]
+
+
+def test_a_next_processor_with_its_own_start_and_ending_hooks_gets_them():
+    class Hooks(SpanProcessor):
+        def __init__(self):
+            self.calls = []
+
+        def on_start(self, span, parent_context=None):
+            self.calls.append(("start", span.name))
+
+        def _on_ending(self, span):
+            self.calls.append(("ending", span.name))
+
+        def on_end(self, span):
+            self.calls.append(("end", span.attributes.get("gen_ai.cost.total_usd")))
+
+    hooks = Hooks()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(hooks, catalog=CATALOG, settings=CostSettings()))
+    with provider.get_tracer("t").start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    assert hooks.calls == [("start", "chat"), ("ending", "chat"), ("end", pytest.approx(0.0045))]

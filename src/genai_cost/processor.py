@@ -30,6 +30,7 @@ from typing import Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.trace import SpanContext
 
 from . import attributes as A
@@ -259,6 +260,12 @@ class CostSpanProcessor(SpanProcessor):
         max_pending: int = _MAX_QUEUED,
     ) -> None:
         self._next = next_processor
+        # The batch and simple processors' on_start and _on_ending do nothing: not
+        # calling them saves two calls on every span of the application.
+        kind = type(next_processor)
+        self._forward_start = getattr(kind, "on_start", None) not in _NO_OP_ON_START
+        forward_ending = getattr(next_processor, "_on_ending", None)
+        self._forward_ending = None if getattr(kind, "_on_ending", None) in _NO_OP_ON_ENDING else forward_ending
         self._span_layers: Sequence[SpanCostLayer] = tuple(span_layers)
         self._settings = settings if settings is not None else CostSettings.from_env()
         if catalog is None:
@@ -272,7 +279,7 @@ class CostSpanProcessor(SpanProcessor):
         self._max_pending = max(1, max_pending) if deferred else 0
         self._stats = ProcessorStats()
         #: Trace ids of started spans and the copies of ended ones handed on, in order.
-        self._queue: deque[int | CostedSpan] = deque()
+        self._queue: deque[Span | CostedSpan] = deque()
         #: Held while the queue is worked through; everything below is touched only then.
         self._settling = threading.RLock()
         self._settling_thread: int | None = None
@@ -327,32 +334,34 @@ class CostSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if self._enabled:
-            try:
-                self._queue.append(span.context.trace_id)
-            except Exception:  # never raise into the application
-                self._internal_error()
-        self._next.on_start(span, parent_context)
+            self._queue.append(span)  # its trace id is read when the queue is worked through
+        if self._forward_start:
+            self._next.on_start(span, parent_context)
 
     def _on_ending(self, span: Span) -> None:
-        on_ending = getattr(self._next, "_on_ending", None)
-        if on_ending is not None:
-            on_ending(span)
+        if self._forward_ending is not None:
+            self._forward_ending(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         out: ReadableSpan = span
         if self._enabled:
             try:
-                if type(span) is ReadableSpan:  # what the SDK hands processors: copy its state wholesale
-                    state = span.__dict__.copy()
-                    state["_settler"] = self
-                    copy = _new_span(CostedSpan)
-                    copy.__dict__ = state
+                kind = type(span)
+                if kind is ReadableSpan:
+                    # What the SDK hands processors: an object made for this call. It
+                    # becomes a CostedSpan in place (same state, no copy), so every
+                    # processor holding it, ours or a sibling, sees the same priced span.
+                    span.__class__ = CostedSpan
+                    span.__dict__["_settler"] = self
+                    out = span
+                elif kind is CostedSpan:  # handed on by another CostSpanProcessor: priced there
+                    self._next.on_end(span)
+                    return
                 else:  # another span type: copy it through its properties
-                    copy = CostedSpan(span, _attributes_of(span), None)
-                    copy.__dict__["_settler"] = self
+                    out = CostedSpan(span, _attributes_of(span), None)
+                    out.__dict__["_settler"] = self
                 queue = self._queue
-                queue.append(copy)
-                out = copy
+                queue.append(out)  # type: ignore[arg-type]
                 if len(queue) > self._max_pending:
                     self.settle()
             except Exception:  # never raise into the application
@@ -380,13 +389,18 @@ class CostSpanProcessor(SpanProcessor):
             try:
                 while queue:
                     item = queue.popleft()
-                    if type(item) is int:
+                    if type(item) is CostedSpan:
+                        self._price(item)
+                    else:  # a span that started
+                        try:
+                            trace_id = item.context.trace_id
+                        except Exception:  # a span type without a context: not counted
+                            self._internal_error()
+                            continue
                         opened = self._open
-                        opened[item] = opened.get(item, 0) + 1
+                        opened[trace_id] = opened.get(trace_id, 0) + 1
                         if len(opened) > _MAX_PENDING:
                             opened.pop(next(iter(opened)))
-                    else:
-                        self._price(item)  # type: ignore[arg-type]
             finally:
                 self._settling_thread = None
 
@@ -558,7 +572,9 @@ def load_catalog(settings: CostSettings) -> Catalog:
         return Catalog.load()
 
 
-_new_span = object.__new__
+#: ``on_start`` / ``_on_ending`` implementations known to do nothing.
+_NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
+_NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 
 
 def _keep_dropped_attributes(state: dict[str, object]) -> None:
