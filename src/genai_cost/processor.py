@@ -28,9 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
 from . import attributes as A
@@ -405,53 +407,56 @@ class CostSpanProcessor(SpanProcessor):
                 self._settling_thread = None
 
     def _price(self, span: CostedSpan) -> None:
-        """Price the queued copy ``span`` in place. On an internal error it
-        keeps the attributes it was copied with, unpriced."""
+        """Price the queued span in place. A span that is not billable keeps the
+        attributes it ended with; on an internal error it keeps them too, unpriced."""
         state = span.__dict__
         try:
-            attributes, cost, open_spans, events = self._enrich(span, state["_attributes"])
+            priced = self._enrich(span, state)
         except Exception:
             self._internal_error()
-            attributes, cost, open_spans, events = state["_attributes"], None, 0, ()
-        if attributes is not state["_attributes"]:
+            priced = None
+        if priced is not None:
+            attributes, cost, events = priced
             _keep_dropped_attributes(state)
             state["_attributes"] = attributes
-        state["_genai_cost"] = cost
-        state["_genai_open_spans"] = open_spans
-        if events:
-            recorded = state["_events"]
-            state.setdefault("_dropped_events", getattr(recorded, "dropped", 0))
-            state["_events"] = (*recorded, *events)
+            state["_genai_cost"] = cost
+            if events:
+                recorded = state["_events"]
+                state.setdefault("_dropped_events", getattr(recorded, "dropped", 0))
+                state["_events"] = (*recorded, *events)
         state["_settler"] = None
 
     def _enrich(
-        self, span: CostedSpan, raw_attributes: object
-    ) -> tuple[Mapping[str, object], SpanCost | None, int, tuple[Event, ...]]:
-        """(attributes for the copy, cost, spans of the trace still open, events to add)."""
-        attributes = _plain(raw_attributes)
-        context = span.context
+        self, span: CostedSpan, state: dict[str, object]
+    ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
+        """(attributes for the span, cost, events to add), or ``None`` when the span
+        keeps its own attributes. Also does the bookkeeping every span takes part in:
+        its trace's open spans (written on a local root) and the leaf rule's marks."""
+        # The state ReadableSpan.__init__ stored, read without its properties: this
+        # runs for every span of the application.
+        context: SpanContext | None = state["_context"]  # type: ignore[assignment]
         if context is None:
-            return attributes, None, 0, ()
-        parent = span.parent
-        is_local_root = parent is None or parent.is_remote
-        # This span has ended: one fewer open span in its trace.
+            return None
+        parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
         opened = self._open
         trace_id = context.trace_id
         open_spans = opened.get(trace_id, 0) - 1
         if open_spans > 0:
             opened[trace_id] = open_spans
+            if parent is None or parent.is_remote:
+                state["_genai_open_spans"] = open_spans
         else:
             opened.pop(trace_id, None)
-            open_spans = 0
+        span_id = context.span_id
         marks = self._inference_below
-        below = marks.pop(context.span_id, False) if marks else False
-
-        scope_info = span.instrumentation_scope
+        below = marks.pop(span_id, False) if marks else False
+        attributes = _plain(state["_attributes"])
+        scope_info: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
         scope = scope_info.name if scope_info is not None else None
         usage = read_usage(attributes, scope)
         role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
-        if (inference or below) and not is_local_root and parent is not None:
+        if (inference or below) and parent is not None and not parent.is_remote:
             # The leaf rule: the parent has an inference call below it.
             marks[parent.span_id] = True
             if len(marks) > _MAX_PENDING:
@@ -469,23 +474,23 @@ class CostSpanProcessor(SpanProcessor):
                 first = parent.span_id
             else:
                 first = self._first_record(span, context, usage, scope or "")
-                leaves[context.span_id] = True
+                leaves[span_id] = True
                 if len(leaves) > _MAX_RESPONSES:
                     leaves.pop(next(iter(leaves)))
-            if first != context.span_id:
+            if first != span_id:
                 # The same call recorded twice by sibling instrumentations (the anthropic
                 # SDK's own span next to OpenLLMetry's): the first record carries the cost.
                 marked = dict(attributes)
                 marked[A.COST_DUPLICATE_OF] = f"{first:016x}"
-                return marked, None, open_spans, ()
+                return marked, None, ()
         if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
             cost = self._layer_cost(span, attributes) if self._span_layers else None
         else:
-            cost = self._pricer.price(usage, attributes, span.start_time, span.end_time)
+            cost = self._pricer.price(usage, attributes, state["_start_time"], state["_end_time"])  # type: ignore[arg-type]
             if cost is None and self._span_layers:
                 cost = self._layer_cost(span, attributes)
         if cost is None:
-            return attributes, None, open_spans, ()
+            return None
         if cost.priced:
             stats.priced += 1
         else:
@@ -502,7 +507,7 @@ class CostSpanProcessor(SpanProcessor):
                         events = (*events, *extra.events)
             except Exception:
                 self._internal_error()
-        return merged, cost, open_spans, events
+        return merged, cost, events
 
     def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
         for layer in self._span_layers:
@@ -587,6 +592,8 @@ def _keep_dropped_attributes(state: dict[str, object]) -> None:
 def _plain(attributes: object) -> Mapping[str, object]:
     """Span attributes as stored (``BoundedAttributes``, a dict, ``None``) as a
     plain mapping, read without copying."""
+    if type(attributes) is BoundedAttributes:
+        return attributes._dict
     backing = getattr(attributes, "_dict", None)
     if type(backing) is dict:
         return backing
