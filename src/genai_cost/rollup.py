@@ -24,6 +24,7 @@ from typing import Protocol
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanContext
 
 from . import attributes as A
 from .config import DEFAULT_BANDS, band_of
@@ -142,6 +143,10 @@ class TraceCostLayer(Protocol):
         """USD by category (``{"infra": 0.0067}``) to add to the trace's totals."""
 
 
+#: A span's own cost when it has no :class:`SpanCost` of this process (see :func:`_cost_of`):
+#: (category, total, unpriced, (input, output, cache read, cache write) tokens).
+_OwnCost = tuple[str | None, float | None, bool, tuple[int, int, int, int]]
+
 #: In ``_TraceState.passed``: the span was a local root.
 _LOCAL_ROOT = -1
 #: Bound on the passed spans remembered per trace (a child ending after a parent
@@ -248,71 +253,68 @@ class TraceCostExporter(SpanExporter):
 
     def _roll_up(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
         outgoing: list[ReadableSpan] = []
+        append = outgoing.append
         completed: list[tuple[TraceTotals, ReadableSpan]] = []
         # Read the costs first: a span still owed its pricing is priced now, outside the lock.
-        costs = [span.genai_cost if type(span) is CostedSpan else None for span in spans]
+        # A span with no cost here is checked for cost attributes while it is at hand (in
+        # cache, and outside the lock); the few that carry some (``None`` in ``owns``), and
+        # spans of other types, are read by _cost_of where they are rolled up, as before.
+        costs: list[SpanCost | None] = []
+        owns: list[_OwnCost | None] = []
+        for span in spans:
+            if type(span) is CostedSpan:
+                cost = span.genai_cost
+                costs.append(cost)
+                owns.append(_NO_COST if cost is not None or A.COST_CATEGORY not in _attributes_of(span) else None)
+            else:
+                costs.append(None)
+                owns.append(None)
         with self._lock:
             now = self._clock()
-            traces = self._traces
-            for span, cost in zip(spans, costs, strict=True):
+            # A batch comes in runs of spans of one trace: the trace's state is looked up
+            # once per run (``now`` is the whole batch's, so it is stamped alike).
+            state: _TraceState
+            below: dict[int, TraceTotals]
+            passed: dict[int, int]
+            current_id: int | None = None
+            # Siblings share their parent's (immutable) SpanContext: it is read once per run of them.
+            last_parent: SpanContext | None = None
+            is_root = True
+            parent_id = 0
+            for span, cost, own in zip(spans, costs, owns, strict=True):
                 context = span.context
                 if context is None:
-                    outgoing.append(span)
+                    append(span)
                     continue
                 trace_id = context.trace_id
-                state = traces.get(trace_id)
-                if state is None:
-                    state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
-                    if len(traces) > self._max:
-                        self._expire(now)  # the bound holds at every moment, not only per batch
-                else:
-                    traces.move_to_end(trace_id)
-                state.last_update = now
+                if trace_id != current_id:
+                    state = self._state_of(trace_id, now)
+                    below, passed = state.below, state.passed
+                    current_id = trace_id
                 state.spans += 1
-                own: tuple[str | None, float | None, bool, tuple[int, int, int, int]] | None = None
-                if cost is not None:
-                    category: str | None = cost.category
-                else:
+                if own is None:
                     own = _cost_of(span)
-                    category = own[0]
+                category = cost.category if cost is not None else own[0]
                 span_id = context.span_id
-                below = state.below
                 subtree = below.pop(span_id, None) if below else None
                 parent = span.parent
-                if parent is None or parent.is_remote:
-                    state.root_seen = True
-                    if subtree is None:
-                        subtree = TraceTotals(trace_id)
-                    _add_own(subtree, cost, own)
-                    state.done.merge(subtree)
-                    still_open = span.genai_open_spans if isinstance(span, CostedSpan) else 0
-                    if not still_open and isinstance(span, CostedSpan):
-                        # Nothing of this trace is still open here: no span can come
-                        # that would need routing, so the structure is let go.
-                        for orphan in below.values():
-                            state.done.merge(orphan)
-                        below.clear()
-                        state.passed.clear()
-                    state.passed[span_id] = _LOCAL_ROOT
-                    if not (subtree.priced_spans or subtree.unpriced_spans or still_open):
-                        # No billable span under this root (a health check, a plain
-                        # request): it is left as it is, and no zero-cost trace skews
-                        # the per-trace cost histogram.
-                        outgoing.append(span)
-                        continue
-                    if self._trace_layers:
-                        self._add_trace_layers(span, subtree, state.done)
-                    outgoing.append(self._with_totals(span, subtree))
-                    self.stats.traces_completed += 1
-                    completed.append((subtree, outgoing[-1]))
+                if parent is not last_parent:
+                    last_parent = parent
+                    if parent is None or parent.is_remote:
+                        is_root = True
+                    else:
+                        is_root, parent_id = False, parent.span_id
+                if is_root:
+                    root, totals = self._pass_local_root(state, span, span_id, cost, own, subtree)
+                    append(root)
+                    if totals is not None:
+                        completed.append((totals, root))
                     continue
-                passed = state.passed
-                parent_id = parent.span_id
                 passed[span_id] = parent_id
                 if len(passed) > _MAX_PASSED:
                     passed.pop(next(iter(passed)))
                 if category is None and subtree is None:
-                    outgoing.append(span)
+                    append(span)
                     continue
                 target = parent_id if parent_id not in passed else _open_ancestor(passed, parent_id)
                 if target == _LOCAL_ROOT:
@@ -321,20 +323,20 @@ class TraceCostExporter(SpanExporter):
                     if category is not None:
                         _add_own(state.done, cost, own)
                         self.stats.late_spans += 1
-                        outgoing.append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
+                        append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
                     else:
-                        outgoing.append(span)
+                        append(span)
                     continue
                 bucket = below.get(target)
                 if bucket is None:
                     bucket = below[target] = TraceTotals(trace_id)
                 if cost is not None:
                     bucket.add_cost(cost)
-                elif category is not None and own is not None:
+                elif category is not None:
                     bucket.add(*own)
                 if subtree is not None:
                     bucket.merge(subtree)
-                outgoing.append(span)
+                append(span)
             self._expire(now)
         if self._on_trace_complete is not None:
             for totals, root in completed:
@@ -344,6 +346,62 @@ class TraceCostExporter(SpanExporter):
                     self.stats.internal_errors += 1
                     _log.exception("genai-cost: on_trace_complete callback failed")
         return outgoing
+
+    def _state_of(self, trace_id: int, now: float) -> _TraceState:
+        """The trace's state, made the youngest (expiry goes by last activity); a new
+        trace is held within the bounds at once. Called once per run of its spans."""
+        traces = self._traces
+        state = traces.get(trace_id)
+        if state is None:
+            state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
+            if len(traces) > self._max:
+                self._expire(now)  # the bound holds at every moment, not only per batch
+        else:
+            traces.move_to_end(trace_id)
+            state.last_update = now
+        return state
+
+    def _pass_local_root(
+        self,
+        state: _TraceState,
+        span: ReadableSpan,
+        span_id: int,
+        cost: SpanCost | None,
+        own: _OwnCost,
+        subtree: TraceTotals | None,
+    ) -> tuple[ReadableSpan, TraceTotals | None]:
+        """The local root as it goes on, and its subtree's totals if they were written on it."""
+        state.root_seen = True
+        done = state.done
+        still_open = span.genai_open_spans if isinstance(span, CostedSpan) else 0
+        if subtree is not None or cost is not None or own[0] is not None or still_open:
+            if subtree is None:
+                subtree = TraceTotals(state.trace_id)
+            _add_own(subtree, cost, own)
+            done.merge(subtree)
+        else:
+            # Nothing in or under this root to add: adding its empty subtree would only count it.
+            done.spans += 1
+        passed = state.passed
+        if not still_open and isinstance(span, CostedSpan):
+            # Nothing of this trace is still open here: no span can come
+            # that would need routing, so the structure is let go.
+            below = state.below
+            for orphan in below.values():
+                done.merge(orphan)
+            below.clear()
+            passed.clear()
+        passed[span_id] = _LOCAL_ROOT
+        if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or still_open):
+            # No billable span under this root (a health check, a plain
+            # request): it is left as it is, and no zero-cost trace skews
+            # the per-trace cost histogram.
+            return span, None
+        if self._trace_layers:
+            self._add_trace_layers(span, subtree, done)
+        root = self._with_totals(span, subtree, cost, still_open)
+        self.stats.traces_completed += 1
+        return root, subtree
 
     def _add_trace_layers(self, root: ReadableSpan, totals: TraceTotals, trace_wide: TraceTotals) -> None:
         for layer in self._trace_layers:
@@ -358,12 +416,20 @@ class TraceCostExporter(SpanExporter):
                     sums.total_usd += usd
                     sums.by_category[category] = sums.by_category.get(category, 0.0) + usd
 
-    def _with_totals(self, span: ReadableSpan, totals: TraceTotals) -> ReadableSpan:
+    def _with_totals(
+        self, span: ReadableSpan, totals: TraceTotals, cost: SpanCost | None, open_spans: int
+    ) -> ReadableSpan:
         extra = totals.attributes(self._bands)
-        open_spans = span.genai_open_spans if isinstance(span, CostedSpan) else 0
         extra[A.TRACE_COMPLETE] = open_spans == 0
         if open_spans:
             extra[A.TRACE_OPEN_SPANS] = open_spans
+        if type(span) is CostedSpan:
+            # Its cost and open spans are already read: the copy is given them. Its own
+            # attributes are read from the dict behind them, not item by item through
+            # the read-only proxy ``attributes`` returns.
+            merged: dict[str, object] = dict(_attributes_of(span))
+            merged.update(extra)
+            return CostedSpan.copy_of(span, merged, cost, open_spans)
         return _with_attributes(span, extra)
 
     def _expire(self, now: float) -> None:
@@ -391,14 +457,11 @@ def _open_ancestor(passed: dict[int, int], parent_span_id: int) -> int:
     return target
 
 
-def _add_own(
-    totals: TraceTotals,
-    cost: SpanCost | None,
-    own: tuple[str | None, float | None, bool, tuple[int, int, int, int]] | None,
-) -> None:
+def _add_own(totals: TraceTotals, cost: SpanCost | None, own: _OwnCost) -> None:
+    """Add a span's cost: ``cost`` when it has one of this process, else ``own``."""
     if cost is not None:
         totals.add_cost(cost)
-    elif own is not None:
+    else:
         totals.add(*own)
 
 
@@ -410,7 +473,11 @@ def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> Readabl
     return CostedSpan.copy_of(span, merged, None)
 
 
-def _cost_of(span: ReadableSpan) -> tuple[str | None, float | None, bool, tuple[int, int, int, int]]:
+#: What :func:`_cost_of` says of a span that carries no cost.
+_NO_COST: _OwnCost = (None, None, False, (0, 0, 0, 0))
+
+
+def _cost_of(span: ReadableSpan) -> _OwnCost:
     """(category, total, unpriced, (input, output, cache read, cache write) tokens)."""
     cost: SpanCost | None = span.genai_cost if isinstance(span, CostedSpan) else None
     if cost is not None:
@@ -425,7 +492,7 @@ def _cost_of(span: ReadableSpan) -> tuple[str | None, float | None, bool, tuple[
     attributes = _attributes_of(span)
     category = attributes.get(A.COST_CATEGORY)
     if not isinstance(category, str):
-        return None, None, False, (0, 0, 0, 0)
+        return _NO_COST
     raw_total = attributes.get(A.COST_TOTAL)
     total = float(raw_total) if isinstance(raw_total, int | float) and not isinstance(raw_total, bool) else None
     unpriced = attributes.get(A.COST_UNPRICED) is True
