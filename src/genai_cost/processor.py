@@ -280,8 +280,8 @@ class CostSpanProcessor(SpanProcessor):
         #: Queue length past which on_end prices on its own thread (0: always, i.e. inline).
         self._max_pending = max(1, max_pending) if deferred else 0
         self._stats = ProcessorStats()
-        #: Trace ids of started spans and the copies of ended ones handed on, in order.
-        self._queue: deque[Span | CostedSpan] = deque()
+        #: The contexts of started spans and the ended spans handed on, in order.
+        self._queue: deque[SpanContext | CostedSpan] = deque()
         #: Held while the queue is worked through; everything below is touched only then.
         self._settling = threading.RLock()
         self._settling_thread: int | None = None
@@ -336,7 +336,7 @@ class CostSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if self._enabled:
-            self._queue.append(span)  # its trace id is read when the queue is worked through
+            self._queue.append(span.context)  # not the span: the queue must not keep it alive
         if self._forward_start:
             self._next.on_start(span, parent_context)
 
@@ -391,18 +391,14 @@ class CostSpanProcessor(SpanProcessor):
             try:
                 while queue:
                     item = queue.popleft()
-                    if type(item) is CostedSpan:
-                        self._price(item)
-                    else:  # a span that started
-                        try:
-                            trace_id = item.context.trace_id
-                        except Exception:  # a span type without a context: not counted
-                            self._internal_error()
-                            continue
+                    if isinstance(item, SpanContext):  # a span started
+                        trace_id = item.trace_id
                         opened = self._open
                         opened[trace_id] = opened.get(trace_id, 0) + 1
                         if len(opened) > _MAX_PENDING:
                             opened.pop(next(iter(opened)))
+                    else:
+                        self._price(item)
             finally:
                 self._settling_thread = None
 
