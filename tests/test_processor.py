@@ -457,3 +457,41 @@ def test_a_next_processor_with_its_own_start_and_ending_hooks_gets_them():
     with provider.get_tracer("t").start_as_current_span("chat", attributes=gpt4o()):
         pass
     assert hooks.calls == [("start", "chat"), ("ending", "chat"), ("end", pytest.approx(0.0045))]
+
+
+def test_bounded_bookkeeping_forgets_the_oldest_half_and_still_works_on_recent_calls(monkeypatch):
+    """Past their bounds the leaf-call and call-record maps drop their older half in
+    one go (popping the oldest entry per insert costs O(n) on a full dict); what
+    they are for keeps working on the calls that follow."""
+    import genai_cost.processor as processor_module
+
+    monkeypatch.setattr(processor_module, "_MAX_RESPONSES", 16)
+    tracer, memory, processor, _ = pipeline()
+    with tracer.start_as_current_span("agent"):
+        for step in range(100):
+            with tracer.start_as_current_span(f"chat {step}", attributes=gpt4o(1000 + step)):
+                pass
+            assert len(processor._records) <= 16 and len(processor._leaf_calls) <= 16
+        # After many trims, one call recorded twice is still spotted...
+        for name in ("sdk", "openllmetry"):
+            with tracer.start_as_current_span(name, attributes=gpt4o(**{"gen_ai.response.id": "resp_late"})):
+                pass
+        # ...and so is a streamed call whose wrapper returned first.
+        wrapper = tracer.start_span("wrapper", attributes=gpt4o())
+        streamed = tracer.start_span("streamed", context=trace_api.set_span_in_context(wrapper), attributes=gpt4o())
+        wrapper.end()
+        streamed.end()
+    spans = by_name(memory)
+    assert spans["chat 99"].attributes["gen_ai.cost.total_usd"] > 0
+    assert "gen_ai.cost.total_usd" in spans["sdk"].attributes
+    assert spans["openllmetry"].attributes["gen_ai.cost.duplicate_of"] == f"{spans['sdk'].context.span_id:016x}"
+    assert spans["streamed"].attributes["gen_ai.cost.duplicate_of"] == f"{spans['wrapper'].context.span_id:016x}"
+    assert spans["agent"].attributes["gen_ai.trace.cost.llm_calls"] == 102
+
+
+def test_newer_half_keeps_the_most_recent_entries_in_order():
+    from genai_cost.processor import _newer_half
+
+    entries = {f"k{i}": i for i in range(11)}
+    del entries["k0"], entries["k3"]  # deleted slots at the front, as in a map in use
+    assert list(_newer_half(entries).items()) == [(f"k{i}", i) for i in range(6, 11)]

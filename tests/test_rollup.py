@@ -277,3 +277,24 @@ def test_local_root_totals_partition_the_trace(requests, interleave):
             else:
                 assert calls == 0 and subtree_calls(span) == 0
     assert rollup.totals(0xABC).llm_calls == expected_total
+
+
+def test_a_huge_trace_forgets_old_passed_spans_in_bulk_and_still_routes_late_children(monkeypatch):
+    import genai_cost.rollup as rollup_module
+
+    monkeypatch.setattr(rollup_module, "_MAX_PASSED", 8)
+    tracer, memory, rollup = build()
+    with tracer.start_as_current_span("agent") as agent:
+        for step in range(50):
+            with tracer.start_as_current_span(f"step {step}"):
+                with tracer.start_as_current_span("chat", attributes=CHAT):
+                    pass
+            (state,) = rollup._traces.values()
+            assert len(state.passed) <= 8
+        step = tracer.start_span("last step", context=trace_api.set_span_in_context(agent))
+        streamed = tracer.start_span("late chat", context=trace_api.set_span_in_context(step), attributes=CHAT)
+        step.end()
+        streamed.end()  # routed past its parent, already passed, to the open agent span
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 51
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(51 * 0.0045)

@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanContext
 from . import attributes as A
 from .config import DEFAULT_BANDS, band_of
 from .pricer import SpanCost
-from .processor import CostedSpan, _attributes_of
+from .processor import CostedSpan, _attributes_of, _newer_half
 from .usage import read_usage
 
 _log = logging.getLogger("genai_cost")
@@ -149,8 +149,9 @@ _OwnCost = tuple[str | None, float | None, bool, tuple[int, int, int, int]]
 
 #: In ``_TraceState.passed``: the span was a local root.
 _LOCAL_ROOT = -1
-#: Bound on the passed spans remembered per trace (a child ending after a parent
-#: older than that is routed to the parent's id, and reaches no root).
+#: Bound on the passed spans remembered per trace; past it the older half is
+#: forgotten (a child ending after a parent forgotten so is routed to the parent's
+#: id, and reaches no root).
 _MAX_PASSED = 10_000
 
 
@@ -312,7 +313,7 @@ class TraceCostExporter(SpanExporter):
                     continue
                 passed[span_id] = parent_id
                 if len(passed) > _MAX_PASSED:
-                    passed.pop(next(iter(passed)))
+                    passed = state.passed = _newer_half(passed)
                 if category is None and subtree is None:
                     append(span)
                     continue
