@@ -495,3 +495,12 @@ def test_newer_half_keeps_the_most_recent_entries_in_order():
     entries = {f"k{i}": i for i in range(11)}
     del entries["k0"], entries["k3"]  # deleted slots at the front, as in a map in use
     assert list(_newer_half(entries).items()) == [(f"k{i}", i) for i in range(6, 11)]
+
+
+def test_spans_of_unknown_shapes_never_raise_into_the_caller():
+    recorder = _Recorder()
+    processor = CostSpanProcessor(recorder, catalog=CATALOG, settings=CostSettings())
+    processor.on_start(object())  # type: ignore[arg-type]
+    processor.on_end(object())  # type: ignore[arg-type]
+    assert recorder.calls == ["start", "end"]
+    assert processor.stats.internal_errors == 2

@@ -339,7 +339,10 @@ class CostSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if self._enabled:
-            self._queue.append(span.context)  # not the span: the queue must not keep it alive
+            try:
+                self._queue.append(span.context)  # not the span: the queue must not keep it alive
+            except Exception:  # never raise into the application
+                self._internal_error()
         if self._forward_start:
             self._next.on_start(span, parent_context)
 
@@ -352,23 +355,21 @@ class CostSpanProcessor(SpanProcessor):
         if self._enabled:
             try:
                 kind = type(span)
-                if kind is ReadableSpan:
-                    # What the SDK hands processors: an object made for this call. It
-                    # becomes a CostedSpan in place (same state, no copy), so every
-                    # processor holding it, ours or a sibling, sees the same priced span.
-                    span.__class__ = CostedSpan
-                    span.__dict__["_settler"] = self
-                    out = span
-                elif kind is CostedSpan:  # handed on by another CostSpanProcessor: priced there
-                    self._next.on_end(span)
-                    return
-                else:  # another span type: copy it through its properties
-                    out = CostedSpan(span, _attributes_of(span), None)
-                    out.__dict__["_settler"] = self
-                queue = self._queue
-                queue.append(out)  # type: ignore[arg-type]
-                if len(queue) > self._max_pending:
-                    self.settle()
+                if kind is not CostedSpan:  # (a CostedSpan was handed on by another CostSpanProcessor, which prices it)
+                    if kind is ReadableSpan:
+                        # What the SDK hands processors: an object made for this call. It
+                        # becomes a CostedSpan in place (same state, no copy), so every
+                        # processor holding it, ours or a sibling, sees the same priced span.
+                        span.__class__ = CostedSpan
+                        costed: CostedSpan = span  # type: ignore[assignment]
+                    else:  # another span type: copy it through its properties
+                        costed = CostedSpan(span, _attributes_of(span), None)
+                    costed.__dict__["_settler"] = self
+                    out = costed
+                    queue = self._queue
+                    queue.append(costed)
+                    if len(queue) > self._max_pending:
+                        self.settle()
             except Exception:  # never raise into the application
                 self._internal_error()
         self._next.on_end(out)
