@@ -407,6 +407,26 @@ def test_a_wrapper_that_ends_before_the_call_it_wraps_is_not_counted_twice():
     assert root["gen_ai.trace.cost.llm_calls"] == 1
 
 
+def test_a_wrapper_without_usage_ending_before_the_call_it_wraps_does_not_swallow_its_cost():
+    """The wrapper cannot be known as one when it ends (the call under it has not ended), so it
+    is flagged unpriced; the call, ending later with the usage, is priced, not marked as a
+    second record of a wrapper that recorded nothing."""
+    tracer, memory, _, _ = pipeline()
+    no_usage = {k: v for k, v in gpt4o().items() if not k.startswith("gen_ai.usage.")}
+    with tracer.start_as_current_span("agent") as agent:
+        wrapper = tracer.start_span("ChatOpenAI", context=trace_api.set_span_in_context(agent), attributes=no_usage)
+        sdk = tracer.start_span("chat gpt-4o", context=trace_api.set_span_in_context(wrapper),
+                                attributes=gpt4o())
+        wrapper.end()
+        sdk.end()
+    spans = by_name(memory)
+    assert spans["ChatOpenAI"].attributes["gen_ai.cost.unpriced_reason"] == "missing_usage"
+    assert spans["chat gpt-4o"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    root = spans["agent"].attributes
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 1
+
+
 def test_a_sibling_processor_on_the_same_provider_sees_the_priced_span():
     """The span the SDK hands processors becomes the priced span in place, so a
     processor added next to ours (not wrapped by it) exports the cost too."""

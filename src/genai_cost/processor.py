@@ -474,9 +474,12 @@ class CostSpanProcessor(SpanProcessor):
                 first = parent.span_id
             else:
                 first = self._first_record(span, context, usage, scope or "")
-                leaves[span_id] = True
-                if len(leaves) > _MAX_RESPONSES:
-                    self._leaf_calls = _newer_half(leaves)
+                if usage.usage is not None or usage.reported_cost is not None:
+                    # Only a record of the call can stand for a child ending after it: a
+                    # wrapper that carries no usage would swallow the real call's cost.
+                    leaves[span_id] = True
+                    if len(leaves) > _MAX_RESPONSES:
+                        self._leaf_calls = _newer_half(leaves)
             if first != span_id:
                 # The same call recorded twice by sibling instrumentations (the anthropic
                 # SDK's own span next to OpenLLMetry's): the first record carries the cost.
