@@ -442,19 +442,33 @@ def test_a_sibling_processor_on_the_same_provider_sees_the_priced_span():
         assert span.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
 
 
-def test_two_cost_processors_on_one_provider_price_each_span_once():
+@pytest.mark.parametrize("first_reads_at_once", [True, False])
+def test_two_cost_processors_on_one_provider_each_price_the_span_for_their_own_listeners(first_reads_at_once):
+    """Whether the first processor has priced the span by the time the second sees it or not."""
+    class Seen:
+        def __init__(self):
+            self.costs = []
+
+        def on_span_cost(self, span, usage, cost):
+            self.costs.append(cost.total_usd)
+
     first, second = InMemorySpanExporter(), InMemorySpanExporter()
-    processors = [CostSpanProcessor(SimpleSpanProcessor(memory), catalog=CATALOG, settings=CostSettings())
-                  for memory in (first, second)]
+    listeners = [Seen(), Seen()]
+    first_next = SimpleSpanProcessor(first) if first_reads_at_once else _Recorder()
+    processors = [CostSpanProcessor(next_processor, catalog=CATALOG, settings=CostSettings(), listeners=[listener])
+                  for next_processor, listener in zip((first_next, SimpleSpanProcessor(second)), listeners)]
     provider = TracerProvider()
     for processor in processors:
         provider.add_span_processor(processor)
     with provider.get_tracer("t").start_as_current_span("chat", attributes=gpt4o()):
         pass
-    (a,), (b,) = first.get_finished_spans(), second.get_finished_spans()
-    assert a is b
-    assert a.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
-    assert [p.stats.priced for p in processors] == [1, 0]
+    (b,) = second.get_finished_spans()
+    assert b.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert [p.stats.priced for p in processors] == [1, 1]
+    assert [listener.costs for listener in listeners] == [[pytest.approx(0.0045)]] * 2
+    if first_reads_at_once:
+        (a,) = first.get_finished_spans()
+        assert a is not b and a.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
 
 
 def test_a_next_processor_with_its_own_start_and_ending_hooks_gets_them():

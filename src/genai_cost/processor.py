@@ -153,7 +153,7 @@ class CostedSpan(ReadableSpan):
         ended span's state wholesale instead of through a dozen properties.
         Falls back to the constructor for span types it does not recognise.
         (``tests/test_processor.py`` checks both give identical spans.)"""
-        copy = cls._unpriced_copy(span)
+        copy = cls._state_copy(span)
         if copy is None:
             return cls(span, attributes, cost, open_spans)
         state = copy.__dict__
@@ -164,12 +164,14 @@ class CostedSpan(ReadableSpan):
         return copy
 
     @classmethod
-    def _unpriced_copy(cls, span: ReadableSpan) -> CostedSpan | None:
-        """A copy of ``span``'s whole state, or ``None`` for span types whose
-        state is not all in their ``__dict__``."""
+    def _state_copy(cls, span: ReadableSpan, *, settled: bool = True) -> CostedSpan | None:
+        """A copy of ``span``'s whole state (priced first when ``settled`` and the span
+        is still owed its pricing), or ``None`` for span types whose state is not all
+        in their ``__dict__``."""
         kind = type(span)
         if isinstance(span, CostedSpan) and kind is CostedSpan:
-            span._settle()
+            if settled:
+                span._settle()
         elif kind is not ReadableSpan:
             return None
         state = span.__dict__.copy()
@@ -355,21 +357,26 @@ class CostSpanProcessor(SpanProcessor):
         if self._enabled:
             try:
                 kind = type(span)
-                if kind is not CostedSpan:  # (a CostedSpan was handed on by another CostSpanProcessor, which prices it)
-                    if kind is ReadableSpan:
-                        # What the SDK hands processors: an object made for this call. It
-                        # becomes a CostedSpan in place (same state, no copy), so every
-                        # processor holding it, ours or a sibling, sees the same priced span.
-                        span.__class__ = CostedSpan
-                        costed: CostedSpan = span  # type: ignore[assignment]
-                    else:  # another span type: copy it through its properties
-                        costed = CostedSpan(span, _attributes_of(span), None)
-                    costed.__dict__["_settler"] = self
-                    out = costed
-                    queue = self._queue
-                    queue.append(costed)
-                    if len(queue) > self._max_pending:
-                        self.settle()
+                if kind is ReadableSpan:
+                    # What the SDK hands processors: an object made for this call. It
+                    # becomes a CostedSpan in place (same state, no copy), so every
+                    # processor holding it, ours or a sibling, sees the same priced span.
+                    span.__class__ = CostedSpan
+                    costed: CostedSpan | None = span  # type: ignore[assignment]
+                elif kind is CostedSpan:
+                    # Made one by another CostSpanProcessor of this provider: this one
+                    # prices a copy of its own, for its own listeners and processor.
+                    costed = CostedSpan._state_copy(span, settled=False)
+                else:
+                    costed = None
+                if costed is None:  # another span type: copy it through its properties
+                    costed = CostedSpan(span, _attributes_of(span), None)
+                costed.__dict__["_settler"] = self
+                out = costed
+                queue = self._queue
+                queue.append(costed)
+                if len(queue) > self._max_pending:
+                    self.settle()
             except Exception:  # never raise into the application
                 self._internal_error()
         self._next.on_end(out)
