@@ -356,21 +356,20 @@ class CostSpanProcessor(SpanProcessor):
         out: ReadableSpan = span
         if self._enabled:
             try:
-                kind = type(span)
-                if kind is ReadableSpan:
+                costed: CostedSpan
+                if type(span) is ReadableSpan:
                     # What the SDK hands processors: an object made for this call. It
                     # becomes a CostedSpan in place (same state, no copy), so every
                     # processor holding it, ours or a sibling, sees the same priced span.
                     span.__class__ = CostedSpan
-                    costed: CostedSpan | None = span  # type: ignore[assignment]
-                elif kind is CostedSpan:
-                    # Made one by another CostSpanProcessor of this provider: this one
-                    # prices a copy of its own, for its own listeners and processor.
-                    costed = CostedSpan._state_copy(span, settled=False)
+                    costed = span  # type: ignore[assignment]
                 else:
-                    costed = None
-                if costed is None:  # another span type: copy it through its properties
-                    costed = CostedSpan(span, _attributes_of(span), None)
+                    # Made a CostedSpan by another CostSpanProcessor of this provider: this
+                    # one prices a copy of its own, for its own listeners and processor.
+                    # Any other span type is copied through its properties.
+                    costed = CostedSpan._state_copy(span, settled=False) or CostedSpan(
+                        span, _attributes_of(span), None
+                    )
                 costed.__dict__["_settler"] = self
                 out = costed
                 queue = self._queue
@@ -633,10 +632,5 @@ def _attributes_of(span: ReadableSpan) -> Mapping[str, object]:
     times faster on the hot path. Any other shape falls back to the public API.
     """
     inner = getattr(span, "_attributes", None)
-    backing = getattr(inner, "_dict", None)
-    if type(backing) is dict:
-        return backing
-    if type(inner) is dict:
-        return inner
-    return span.attributes or {}
+    return _plain(inner) if inner is not None else span.attributes or {}
 

@@ -400,7 +400,7 @@ class TraceCostExporter(SpanExporter):
             return span, None
         if self._trace_layers:
             self._add_trace_layers(span, subtree, done)
-        root = self._with_totals(span, subtree, cost, still_open)
+        root = self._with_totals(span, subtree, still_open)
         self.stats.traces_completed += 1
         return root, subtree
 
@@ -417,20 +417,11 @@ class TraceCostExporter(SpanExporter):
                     sums.total_usd += usd
                     sums.by_category[category] = sums.by_category.get(category, 0.0) + usd
 
-    def _with_totals(
-        self, span: ReadableSpan, totals: TraceTotals, cost: SpanCost | None, open_spans: int
-    ) -> ReadableSpan:
+    def _with_totals(self, span: ReadableSpan, totals: TraceTotals, open_spans: int) -> ReadableSpan:
         extra = totals.attributes(self._bands)
         extra[A.TRACE_COMPLETE] = open_spans == 0
         if open_spans:
             extra[A.TRACE_OPEN_SPANS] = open_spans
-        if type(span) is CostedSpan:
-            # Its cost and open spans are already read: the copy is given them. Its own
-            # attributes are read from the dict behind them, not item by item through
-            # the read-only proxy ``attributes`` returns.
-            merged: dict[str, object] = dict(_attributes_of(span))
-            merged.update(extra)
-            return CostedSpan.copy_of(span, merged, cost, open_spans)
         return _with_attributes(span, extra)
 
     def _expire(self, now: float) -> None:
@@ -467,7 +458,9 @@ def _add_own(totals: TraceTotals, cost: SpanCost | None, own: _OwnCost) -> None:
 
 
 def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> ReadableSpan:
-    merged: dict[str, object] = dict(span.attributes or {})
+    # (The dict behind the attributes, not the read-only proxy ``attributes`` returns,
+    # whose item access is Python-level.)
+    merged: dict[str, object] = dict(_attributes_of(span))
     merged.update(extra)
     if isinstance(span, CostedSpan):
         return CostedSpan.copy_of(span, merged, span.genai_cost, span.genai_open_spans)
