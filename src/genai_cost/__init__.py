@@ -66,7 +66,13 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'genai_cost' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{module}", __name__), name)
+    try:
+        source = import_module(f".{module}", __name__)
+    except AttributeError as exc:
+        # Left as it is, an AttributeError raised while the module imports (an
+        # OpenTelemetry SDK too old for it, say) would read "cannot import name".
+        raise ImportError(f"genai_cost.{module} failed to import: {exc}") from exc
+    value = getattr(source, name)
     globals()[name] = value
     return value
 

@@ -31,7 +31,9 @@ ToolCategory = Literal["tool", "retrieval", "embedding", "infra", "human", "llm"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # protected_namespaces: pydantic before 2.10 warns at import about any field named
+    # model_* (``model_prefixes``); none of ours shadows a BaseModel method.
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
 
 class RateSet(_Strict):
