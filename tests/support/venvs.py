@@ -89,8 +89,8 @@ def uv_binary() -> Path:
         return binary
 
 
-def _pins_text(requirements: Sequence[str], with_project: bool) -> str:
-    lines = [f"python={sys.version_info.major}.{sys.version_info.minor}", f"project={with_project}"]
+def _pins_text(requirements: Sequence[str], with_project: bool, python: str) -> str:
+    lines = [f"python={python}", f"project={with_project}"]
     lines += sorted(requirements)
     return "\n".join(lines) + "\n"
 
@@ -99,11 +99,17 @@ def venv_python(name: str) -> Path:
     return VENVS / name / "bin" / "python"
 
 
-def ensure_venv(name: str, requirements: Sequence[str], *, with_project: bool = True) -> Path:
+def ensure_venv(
+    name: str, requirements: Sequence[str], *, with_project: bool = True, python: str | None = None
+) -> Path:
     """The venv ``name`` with exactly ``requirements`` (and genai-cost, editable)
-    installed; built if missing or if its pins changed. Returns its directory."""
+    installed, on the interpreter ``python`` (default: the one running the tests);
+    built if missing or if its pins changed. Returns its directory."""
     target = VENVS / name
-    pins = _pins_text(requirements, with_project)
+    interpreter = python or sys.executable
+    pins = _pins_text(
+        requirements, with_project, python or f"{sys.version_info.major}.{sys.version_info.minor}"
+    )
     marker = target / ".pins"
     with _locked(f"venv-{name}"):
         if marker.exists() and marker.read_text() == pins and (target / "bin" / "python").exists():
@@ -114,7 +120,7 @@ def ensure_venv(name: str, requirements: Sequence[str], *, with_project: bool = 
         env = _env()
         started = time.monotonic()
         subprocess.run(
-            [str(uv), "venv", "--quiet", "--python", sys.executable, str(target)],
+            [str(uv), "venv", "--quiet", "--python", interpreter, str(target)],
             check=True,
             timeout=120,
             env=env,
@@ -170,12 +176,14 @@ def _is_conflict(output: str) -> bool:
     return "No solution found" in output or "unsatisfiable" in output
 
 
-def require_venv(name: str, requirements: Sequence[str], *, with_project: bool = True) -> Path:
+def require_venv(
+    name: str, requirements: Sequence[str], *, with_project: bool = True, python: str | None = None
+) -> Path:
     """:func:`ensure_venv`, or a LOUD skip when the packages cannot be installed here."""
     import pytest
 
     try:
-        return ensure_venv(name, requirements, with_project=with_project)
+        return ensure_venv(name, requirements, with_project=with_project, python=python)
     except VenvUnavailable as exc:
         message = f"!!! SKIPPED: CANNOT INSTALL {name} HERE !!! {exc}"
         print(message, file=sys.stderr)
