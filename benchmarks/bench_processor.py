@@ -7,6 +7,10 @@ noise hits them alike:
   (b) genai-cost:  CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(no-op)))
   (c) naive:       (a) plus a processor calling genai_prices.calc_price on every span
 
+With --plumbing, a fourth pipeline, (b) with nothing priced (spans are queued,
+handed on as CostedSpans and rolled up, but never read for usage or priced),
+shows what the plumbing alone costs, and so how much of (b) is pricing.
+
 Each round creates and ends the spans, then force_flushes. Two CPU figures:
 the application thread's (the thread creating and ending the spans, flush
 excluded: what the agent's request path pays) and the whole process's (both
@@ -17,7 +21,7 @@ paired round by round (the pipelines of one round run back to back).
 
 Also measured: memory per open trace held by the roll-up (tracemalloc).
 
-Run:  python benchmarks/bench_processor.py [--rounds 15] [--traces 200]
+Run:  python benchmarks/bench_processor.py [--rounds 15] [--traces 200] [--plumbing]
 """
 
 from __future__ import annotations
@@ -68,6 +72,13 @@ class CalcPriceProcessor(SpanProcessor):
             self._gp.calc_price(usage, str(model), provider_id=str(attributes.get("gen_ai.provider.name", "")) or None)
         except LookupError:
             pass
+
+
+class PlumbingOnly(CostSpanProcessor):
+    """A diagnostic, not a configuration: every span takes genai-cost's path, and none is priced."""
+
+    def _enrich(self, span, state):  # type: ignore[no-untyped-def]
+        return None
 
 
 def chat_attributes(step: int) -> dict[str, object]:
@@ -159,6 +170,10 @@ def build(kind: str, catalog: Catalog) -> TracerProvider:
                 BatchSpanProcessor(TraceCostExporter(NoOpExporter()), max_queue_size=65536), catalog=catalog
             )
         )
+    elif kind == "plumbing":
+        provider.add_span_processor(
+            PlumbingOnly(BatchSpanProcessor(TraceCostExporter(NoOpExporter()), max_queue_size=65536), catalog=catalog)
+        )
     elif kind == "calc_price":
         provider.add_span_processor(CalcPriceProcessor())
         provider.add_span_processor(BatchSpanProcessor(NoOpExporter(), max_queue_size=65536))
@@ -237,10 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--traces", type=int, default=200, help="traces per round and pipeline")
+    parser.add_argument("--plumbing", action="store_true", help="also run genai-cost with nothing priced")
     args = parser.parse_args(argv)
 
     catalog = Catalog.load()
-    kinds = ("bare", "genai-cost", "calc_price")
+    kinds: tuple[str, ...] = ("bare", "genai-cost", "calc_price")
+    if args.plumbing:
+        kinds += ("plumbing",)
     workloads = {
         "agent (GenAI spans only)": agent_trace,
         "instrumented agent service (GenAI + HTTP spans)": instrumented_app_trace,
@@ -271,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {kind:<12} {med_wall[kind]:13.2f} {med_cpu[kind]:12.2f} {med_app[kind]:15.2f}")
         for name, per_round in (("application thread", app), ("whole process", cpu)):
             print(f"  {name + ' cpu:':<24} {_added(per_round)}")
+            if args.plumbing:
+                plumbing = statistics.median(p / b - 1 for p, b in zip(per_round["plumbing"], per_round["bare"], strict=True))
+                print(f"  {'':<24} plumbing alone (nothing priced) adds {plumbing * 100:+5.1f}%")
     per_trace = memory_per_open_trace()
     print(f"\nroll-up memory per open trace: {per_trace:.0f} bytes (5,000 open traces)")
     return 0
