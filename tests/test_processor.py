@@ -65,6 +65,35 @@ def test_priced_span_carries_cost_parts_as_floats():
             assert type(value) is float, key
 
 
+def test_a_call_is_priced_at_its_start_time_and_says_which_price_period_applied():
+    """A span replayed or exported late keeps the price in force when the call started:
+    Anthropic billed prompts past 200k at long-context rates until 2026-03-13."""
+    import datetime as dt
+
+    def start_ns(day):
+        return int(dt.datetime(*day, tzinfo=dt.timezone.utc).timestamp() * 1e9)
+
+    tracer, memory, _, _ = pipeline()
+    call = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-6",
+        "gen_ai.usage.input_tokens": 300_000,
+        "gen_ai.usage.output_tokens": 1_000,
+    }
+    for name, day in (("february", (2026, 2, 20)), ("april", (2026, 4, 20))):
+        tracer.start_span(name, attributes=call, start_time=start_ns(day)).end(end_time=start_ns(day) + 10**9)
+    spans = by_name(memory)
+    before, after = spans["february"].attributes, spans["april"].attributes
+    # 300,000 in at $6.00/M + 1,000 out at $22.50/M (past 200k), then flat $3.00/M and $15.00/M
+    assert before["gen_ai.cost.total_usd"] == pytest.approx(1.8225)
+    assert before["gen_ai.cost.pricing.effective_from"] == "initial"
+    assert before["gen_ai.cost.adjustments"] == "long_context>200000"
+    assert after["gen_ai.cost.total_usd"] == pytest.approx(0.915)
+    assert after["gen_ai.cost.pricing.effective_from"] == "2026-03-13"
+    assert "gen_ai.cost.adjustments" not in after
+
+
 def test_zero_cost_is_written_as_float_not_int():
     tracer, memory, _, _ = pipeline()
     with tracer.start_as_current_span("chat", attributes=gpt4o(0, 0)):

@@ -179,6 +179,8 @@ class SpanPricer:
             A.COST_SOURCE: source,
             A.COST_PRICING_ID: b.pricing_id,
             A.COST_PRICING_VERSION: self._version,
+            # Which of the entry's price periods applied (a call is priced at its start time).
+            A.COST_PRICING_EFFECTIVE: b.effective_from,
         }
         if b.cache_read_usd:
             attrs[A.COST_CACHE_READ] = float(b.cache_read_usd)
