@@ -89,8 +89,8 @@ def uv_binary() -> Path:
         return binary
 
 
-def _pins_text(requirements: Sequence[str], with_project: bool, python: str) -> str:
-    lines = [f"python={python}", f"project={with_project}"]
+def _pins_text(requirements: Sequence[str], with_project: bool, python: str | None = None) -> str:
+    lines = [f"python={python or f'{sys.version_info.major}.{sys.version_info.minor}'}", f"project={with_project}"]
     lines += sorted(requirements)
     return "\n".join(lines) + "\n"
 
@@ -107,9 +107,7 @@ def ensure_venv(
     built if missing or if its pins changed. Returns its directory."""
     target = VENVS / name
     interpreter = python or sys.executable
-    pins = _pins_text(
-        requirements, with_project, python or f"{sys.version_info.major}.{sys.version_info.minor}"
-    )
+    pins = _pins_text(requirements, with_project, python)
     marker = target / ".pins"
     with _locked(f"venv-{name}"):
         if marker.exists() and marker.read_text() == pins and (target / "bin" / "python").exists():
