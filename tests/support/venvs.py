@@ -90,7 +90,9 @@ def uv_binary() -> Path:
 
 
 def _pins_text(requirements: Sequence[str], with_project: bool, python: str | None = None) -> str:
-    lines = [f"python={python or f'{sys.version_info.major}.{sys.version_info.minor}'}", f"project={with_project}"]
+    if python is None:
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    lines = [f"python={python}", f"project={with_project}"]
     lines += sorted(requirements)
     return "\n".join(lines) + "\n"
 
