@@ -1,0 +1,115 @@
+"""The docs say what the code does: every option, attribute and link they name exists, and
+everything the package reads or writes is documented. Drift here is how a user ends up setting
+a variable nothing reads, or searching Jaeger for an attribute nothing writes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from genai_cost import attributes as A
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+PAGES = [ROOT / "README.md", *DOCS]
+SOURCES = sorted((ROOT / "src/genai_cost").rglob("*.py"))
+
+_VARIABLE = re.compile(r"\bGENAI_COST_[A-Z0-9_]*[A-Z0-9]\b")
+
+
+def _variables_in(text: str) -> set[str]:
+    return set(_VARIABLE.findall(text))
+
+
+def test_every_variable_the_package_reads_is_documented_and_every_documented_one_is_read():
+    read = set().union(*(_variables_in(path.read_text()) for path in SOURCES))
+    documented = _variables_in((ROOT / "docs/configuration.md").read_text())
+    assert read, "no GENAI_COST_* variable found in src: the pattern is wrong"
+    assert read - documented == set(), "read by the package, missing from docs/configuration.md"
+    assert documented - read == set(), "in docs/configuration.md, read by nothing"
+
+
+def _names(*, metrics: bool) -> dict[str, str]:
+    """The span/trace attributes (or the metric names) the package emits, by constant name."""
+    return {
+        name: value
+        for name, value in vars(A).items()
+        if name.isupper() and isinstance(value, str) and value.startswith(("gen_ai.cost.", "gen_ai.trace.cost."))
+        and value.endswith(".") is False and name.startswith(("METRIC_", "SPAN_METRIC_")) is metrics
+    }
+
+
+def test_every_attribute_the_package_writes_is_in_the_attribute_reference():
+    reference = (ROOT / "docs/attributes.md").read_text()
+    names = _names(metrics=False)
+    assert len(names) > 20
+    missing = {constant: value for constant, value in names.items() if f"`{value}`" not in reference}
+    assert missing == {}, "written by the package, missing from docs/attributes.md"
+
+
+def test_every_metric_the_package_or_the_collector_config_emits_is_in_the_alerting_guide():
+    guide = (ROOT / "docs/alerting.md").read_text()
+    names = _names(metrics=True)
+    assert len(names) >= 9
+    missing = {constant: value for constant, value in names.items() if f"`{value}`" not in guide}
+    assert missing == {}, "emitted, missing from docs/alerting.md"
+
+
+def test_every_cost_attribute_the_docs_name_is_one_the_package_writes():
+    written = set(_names(metrics=False).values()) | set(_names(metrics=True).values())
+    # Per-category totals are written as gen_ai.trace.cost.<category>_usd, from the category list.
+    written |= {f"gen_ai.trace.cost.{category}_usd" for category in A.CATEGORIES}
+    named: dict[str, set[str]] = {}
+    for page in PAGES:
+        for name in re.findall(r"`(gen_ai\.(?:trace\.)?cost\.[a-z0-9_.]*[a-z0-9])`", page.read_text()):
+            named.setdefault(name, set()).add(page.name)
+    unknown = {name: pages for name, pages in named.items() if name not in written}
+    assert unknown == {}, "named in the docs, written by nothing"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_relative_links_resolve(page: Path):
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = target.split("#", 1)[0]
+        if not (page.parent / path).exists():
+            broken.append(target)
+    assert broken == []
+
+
+def _cells(row: str) -> int:
+    """Cells of a table row; a | inside `code` or escaped as \\| does not split."""
+    outside_code = re.sub(r"`[^`]*`", "", row.replace(r"\|", ""))
+    return outside_code.strip().strip("|").count("|") + 1
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_tables_are_whole(page: Path):
+    """A blank line inside a table ends it: the rows after render as a paragraph of pipes."""
+    lines = page.read_text().splitlines()
+    problems = []
+    in_code = False
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("|"):
+            index += 1
+            continue
+        block = []
+        while index < len(lines) and lines[index].startswith("|"):
+            block.append((index + 1, lines[index]))
+            index += 1
+        first_line, header = block[0]
+        if len(block) < 2 or not re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", block[1][1].strip()):
+            problems.append(f"line {first_line}: table rows without a header and separator row")
+            continue
+        width = _cells(header)
+        problems += [f"line {number}: {_cells(row)} cells, header has {width}"
+                     for number, row in block if _cells(row) != width]
+    assert problems == []
