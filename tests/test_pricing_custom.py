@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from genai_cost.cli import main
 from genai_cost.config import CostSettings
 from genai_cost.pricer import COST_COMPUTE, COST_REPORTED_DIFF, SpanPricer
 from genai_cost.pricing import Catalog, CatalogError, TokenUsage
+from genai_cost.pricing.files import parse_pricing_text
+from genai_cost.pricing.schema import ModelEntry, PricePeriod, PricingFile, ProviderEntry, ToolEntry
 from genai_cost.usage import read_usage
 
 M = 1_000_000
@@ -186,3 +192,64 @@ def test_invalid_yaml_is_located(tmp_path: Path, capsys: pytest.CaptureFixture[s
     path.write_text("providers:\n  - id: x\n    models: [\n", encoding="utf-8")
     assert main(["pricing", "validate", str(path)]) == 2
     assert f"{path}:4: invalid YAML" in capsys.readouterr().err
+
+
+def test_an_unknown_key_gets_the_likely_one_or_the_keys_allowed_there(tmp_path: Path) -> None:
+    text = """providers:
+  - id: acme
+    models:
+      - id: m1
+        prices:
+          - input: 1.0
+            output: 2.0
+            service_tiers:
+              flex: {multipler: 0.5}
+            source: x
+            checked: 2026-11-01
+tools:
+  - {name: t, per_cal: 0.1, source: x, checked: 2026-11-01}
+models: []
+"""
+    with pytest.raises(CatalogError) as raised:
+        parse_pricing_text(text, "p.yaml")
+    problems = raised.value.problems
+    assert "p.yaml:9: providers[0].models[0].prices[0].service_tiers.flex.multipler: Extra inputs are not permitted;" \
+           " did you mean 'multiplier'?" in problems
+    assert "p.yaml:13: tools[0].per_cal: Extra inputs are not permitted; did you mean 'per_call'?" in problems
+    top_level = next(problem for problem in problems if problem.startswith("p.yaml:14: models:"))
+    assert top_level.endswith("expected one of: schema_version, version, providers, tools, discounts, infrastructure,"
+                              " human_escalation")
+
+
+_PLACES = {  # where a stray key lands -> fields allowed there
+    "top": ("", set(PricingFile.model_fields)),
+    "provider": ("providers[0]", set(ProviderEntry.model_fields)),
+    "model": ("providers[0].models[0]", set(ModelEntry.model_fields)),
+    "price": ("providers[0].models[0].prices[0]", set(PricePeriod.model_fields)),
+    "tool": ("tools[0]", set(ToolEntry.model_fields)),
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(place=st.sampled_from(sorted(_PLACES)),
+       key=st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=14))
+def test_any_unknown_key_is_named_with_a_hint_that_exists(place: str, key: str) -> None:
+    prefix, allowed = _PLACES[place]
+    assume(key not in allowed)
+    data: dict[str, Any] = {
+        "providers": [{"id": "acme", "models": [{"id": "m1", "prices": [
+            {"input": 1.0, "source": "x", "checked": "2026-11-01"}]}]}],
+        "tools": [{"name": "t", "per_call": 0.1, "source": "x", "checked": "2026-11-01"}],
+    }
+    target = {"top": data, "provider": data["providers"][0], "model": data["providers"][0]["models"][0],
+              "price": data["providers"][0]["models"][0]["prices"][0], "tool": data["tools"][0]}[place]
+    target[key] = 1
+    with pytest.raises(CatalogError) as raised:
+        parse_pricing_text(yaml.safe_dump(data), "p.yaml")
+    field = f"{prefix}.{key}" if prefix else key
+    [problem] = [problem for problem in raised.value.problems if f": {field}: " in problem]
+    hint = problem.split("Extra inputs are not permitted; ", 1)[1]
+    if hint.startswith("did you mean "):
+        assert hint.removeprefix("did you mean ").strip("'?") in allowed
+    else:
+        assert set(hint.removeprefix("expected one of: ").split(", ")) == allowed

@@ -6,12 +6,15 @@ a file is broken do we parse it a second time to find the line of each error.
 
 from __future__ import annotations
 
+import difflib
+import types
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import CatalogError
 from .schema import PricingFile
@@ -57,8 +60,61 @@ def _describe(exc: ValidationError, text: str, label: str) -> list[str]:
         line = _closest_line(lines, loc)
         field = _dotted(loc) or "(top level)"
         where = f"{label}:{line}" if line else label
-        problems.append(f"{where}: {field}: {error['msg']}")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message += _known_keys_hint(loc)
+        problems.append(f"{where}: {field}: {message}")
     return problems
+
+
+def _known_keys_hint(loc: _PathKey) -> str:
+    """'; did you mean ...' for a misspelt key, else the keys allowed there: pydantic only
+    says the key is not permitted, and the fix is almost always a typo or a wrong level."""
+    model = _model_at(loc[:-1])
+    if model is None or not isinstance(loc[-1], str):
+        return ""
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(loc[-1], known, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; expected one of: {', '.join(known)}"
+
+
+def _model_at(loc: _PathKey) -> type[BaseModel] | None:
+    """The schema model that validates the mapping at ``loc`` in a pricing file."""
+    annotation: Any = PricingFile
+    for part in loc:
+        annotation = _unwrapped(annotation)
+        if isinstance(part, int):
+            if typing.get_origin(annotation) is not list:
+                return None
+            annotation = typing.get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        else:
+            return None
+    annotation = _unwrapped(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _unwrapped(annotation: Any) -> Any:
+    """``X | None`` and ``Annotated[X, ...]`` as ``X``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin is typing.Union or origin is types.UnionType:
+            members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
 
 
 def _dotted(loc: Iterable[str | int]) -> str:
