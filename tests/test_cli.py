@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genai_cost.cli import main
+from genai_cost.pricing import Catalog
 
 BIN = str(Path(sys.executable).parent / "genai-cost")
 
@@ -38,6 +42,44 @@ def test_price_unknown_model_exits_2_with_a_clear_message():
     assert result.returncode == 2
     assert "gpt-nonexistent-9" in result.stderr and "unknown_model" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("provider", "model", "meant"), [
+    ("openai", "gpt-4o-mni", "openai/gpt-4o-mini"),
+    ("anthropic", "claude-sonet-4-5", "anthropic/claude-sonnet-4-5"),
+    (None, "gpt-4o-mni", "openai/gpt-4o-mini"),  # no provider: the first-party entry comes first
+    ("antropic", "claude-sonnet-4-5", "anthropic"),
+])
+def test_a_misspelt_name_gets_what_it_was_probably_meant_to_be(capsys, provider, model, meant):
+    args = ["price", "--model", model, "--input-tokens", "10", "--output-tokens", "1"]
+    assert main([*args, "--provider", provider] if provider else args) == 2
+    err = capsys.readouterr().err
+    assert f"did you mean {meant} or " in err or f"did you mean {meant}?" in err, err
+
+
+def test_a_name_like_nothing_gets_no_guess(capsys):
+    assert main(["price", "--provider", "openai", "--model", "zzzqqqxx", "--input-tokens", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown_model" in err and "did you mean" not in err
+
+
+@functools.cache
+def _catalog() -> Catalog:
+    return Catalog.load()
+
+
+@settings(max_examples=200, deadline=None)
+@given(model=st.text(max_size=30), provider=st.one_of(
+    st.none(), st.text(max_size=12), st.sampled_from(["openai", "anthropic", "gcp.gemini", "aws.bedrock"])))
+def test_near_misses_are_always_names_the_catalog_knows(model, provider):
+    catalog = _catalog()
+    near = catalog.near_misses(model, provider)
+    assert len(near) <= 3
+    for name in near:
+        if provider and catalog.provider_id(provider) is None:
+            assert catalog.provider_id(name) is not None  # a provider name
+        else:
+            assert catalog.entry(name).pricing_id == name  # a pricing id
 
 
 def test_price_rejects_cache_larger_than_inclusive_input(capsys):

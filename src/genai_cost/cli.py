@@ -115,6 +115,10 @@ def _price(args: argparse.Namespace) -> int:
         )
     except PricingError as exc:
         print(f"genai-cost: cannot price {args.model!r}: {exc} [{exc.reason}]", file=sys.stderr)
+        if exc.reason in ("unknown_model", "unknown_provider"):
+            near = catalog.near_misses(args.model, args.provider)
+            if near:
+                print(f"genai-cost: did you mean {' or '.join(near)}?", file=sys.stderr)
         return EXIT_USAGE
     entry = resolution.model
     period = next(p for p in entry.periods if p.start_label == cost.effective_from)

@@ -25,6 +25,7 @@ Resolution rules, in order, each recorded in :attr:`Resolution.how` so that
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
 import threading
@@ -436,6 +437,23 @@ class Catalog:
             if found is not None:
                 return found
         return None
+
+    def near_misses(self, model: str, provider: str | None = None, limit: int = 3) -> list[str]:
+        """What a name that did not resolve was probably meant to be: the closest
+        provider names when ``provider`` names none, else the pricing ids whose model
+        is closest to ``model`` (within that provider). For messages to a person,
+        not the span path: it compares against every entry."""
+        if provider and self.provider_id(provider) is None:
+            return difflib.get_close_matches(provider.strip().lower(), sorted(self._aliases), n=limit)
+        provider_id = self.provider_id(provider)
+        by_name: dict[str, tuple[int, str]] = {}  # model -> (provider priority, pricing id)
+        for (entry_provider, name), pricing_id in self._ids.items():
+            if provider_id is None or entry_provider == provider_id:
+                index = self._providers.get(entry_provider)
+                candidate = (index.priority if index is not None else 1 << 30, pricing_id)
+                by_name[name] = min(by_name.get(name, candidate), candidate)
+        close = difflib.get_close_matches(model.strip().lower(), list(by_name), n=limit)
+        return [by_name[name][1] for name in close]
 
     def resolve(self, model: str, provider: str | None = None) -> Resolution:
         """The entry that prices ``model`` served by ``provider``.
