@@ -113,3 +113,41 @@ def test_tables_are_whole(page: Path):
         problems += [f"line {number}: {_cells(row)} cells, header has {width}"
                      for number, row in block if _cells(row) != width]
     assert problems == []
+
+
+def _blocks(language: str) -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        text = page.read_text()
+        for match in re.finditer(rf"^```{language}\n(.*?)^```", text, re.M | re.S):
+            found.append((f"{page.name}:{text[: match.start()].count(chr(10)) + 1}", match.group(1)))
+    return found
+
+
+_PRICING_KEYS = ("providers:", "tools:", "discounts:", "infrastructure:", "human_escalation:")
+PRICING_EXAMPLES = [(where, body) for where, body in _blocks("yaml")
+                    if any(line.startswith(_PRICING_KEYS) for line in body.splitlines())]
+PYTHON_EXAMPLES = _blocks("python")
+
+
+def test_the_docs_show_examples_of_both_kinds():
+    assert len(PRICING_EXAMPLES) >= 4 and len(PYTHON_EXAMPLES) >= 6
+
+
+@pytest.mark.parametrize(("where", "body"), PRICING_EXAMPLES, ids=[where for where, _ in PRICING_EXAMPLES])
+def test_pricing_file_examples_are_valid_pricing_files(where: str, body: str):
+    from genai_cost.pricing.files import parse_pricing_text
+
+    parse_pricing_text(body, where)  # raises CatalogError naming the line and field
+
+
+@pytest.mark.parametrize(("where", "body"), PYTHON_EXAMPLES, ids=[where for where, _ in PYTHON_EXAMPLES])
+def test_python_examples_compile_and_import_what_exists(where: str, body: str):
+    import importlib
+
+    compile(body, where, "exec")
+    for module, wrapped, names in re.findall(r"^from (genai_cost[\w.]*) import (?:\(([\w,\s]+)\)|([\w, ]+))", body, re.M):
+        names = wrapped or names
+        imported = importlib.import_module(module)
+        for name in filter(None, (part.strip() for part in names.split(","))):
+            assert hasattr(imported, name), f"{where}: {module} has no {name}"
