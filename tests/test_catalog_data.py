@@ -142,6 +142,42 @@ def test_bedrock_ids_resolve_to_anthropic(catalog: Catalog) -> None:
     assert catalog.resolve("amazon.nova-pro-v1:0", "aws.bedrock").model.pricing_id == "aws-bedrock/amazon.nova-pro"
 
 
+@pytest.mark.parametrize(("name", "provider"), [
+    ("us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0", "aws.bedrock"),  # an imported pattern matches it
+    ("us-gov.anthropic.claude-3-haiku-20240307-v1:0", "aws.bedrock"),
+    ("bedrock/us-gov.anthropic.claude-3-haiku-20240307-v1:0", "aws.bedrock"),
+    ("arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:inference-profile/us-gov.anthropic.claude-3-haiku-20240307-v1:0",
+     "aws.bedrock"),
+])
+def test_govcloud_profiles_are_unknown_not_priced_at_commercial_rates(catalog: Catalog, name: str, provider: str):
+    with pytest.raises(UnknownModelError, match="'us-gov.' deployments from a price sheet"):
+        catalog.resolve(name, provider)
+    # The same model elsewhere keeps its price.
+    assert catalog.resolve(name.replace("us-gov.", "us."), provider).model.kind == "chat"
+
+
+def test_a_govcloud_entry_spelled_with_the_prefix_prices_it(catalog: Catalog):
+    # LiteLLM 1.109.1 lists this GovCloud profile at 1.2x the commercial list price.
+    name = "us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert catalog.resolve(name, "aws.bedrock").model.pricing_id == f"aws-bedrock/{name}"
+    assert cost(catalog, name, "aws.bedrock", input_tokens=100_000, output_tokens=M) == pytest.approx(0.36 + 18.0)
+
+
+def test_a_govcloud_price_of_the_users_own_is_used(tmp_path: Path):
+    prices = tmp_path / "govcloud.yaml"
+    prices.write_text("""providers:
+  - id: aws-bedrock
+    models:
+      - id: us-gov.anthropic.claude-3-haiku-20240307-v1:0
+        prices:
+          - {input: 0.3, output: 1.5, source: our AWS invoice, checked: 2026-11-01}
+""", encoding="utf-8")
+    user = Catalog.load([prices])
+    breakdown = user.price(TokenUsage(input_tokens=M, output_tokens=M), "us-gov.anthropic.claude-3-haiku-20240307-v1:0",
+                           "aws.bedrock")
+    assert breakdown.total_usd == pytest.approx(1.8)
+
+
 def test_azure_falls_back_to_openai(catalog: Catalog) -> None:
     for provider in ("azure.ai.openai", "az.ai.openai", "azure", "azure_openai", "azure.ai.inference"):
         res = catalog.resolve("gpt-4o-2024-08-06", provider)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
+from .pricing.errors import UnpricedDeploymentError
 
 EXIT_USAGE = 2
 
@@ -115,7 +116,7 @@ def _price(args: argparse.Namespace) -> int:
         )
     except PricingError as exc:
         print(f"genai-cost: cannot price {args.model!r}: {exc} [{exc.reason}]", file=sys.stderr)
-        if exc.reason in ("unknown_model", "unknown_provider"):
+        if exc.reason in ("unknown_model", "unknown_provider") and not isinstance(exc, UnpricedDeploymentError):
             near = catalog.near_misses(args.model, args.provider)
             if near:
                 print(f"genai-cost: did you mean {' or '.join(near)}?", file=sys.stderr)

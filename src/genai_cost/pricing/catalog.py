@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import calc, compiled
-from .errors import AmbiguousModelError, CatalogError, PricingError, UnknownModelError
+from .errors import AmbiguousModelError, CatalogError, PricingError, UnknownModelError, UnpricedDeploymentError
 from .model import (
     ContextTier,
     CostBreakdown,
@@ -164,6 +164,7 @@ class _ProviderIndex:
     #: The rank of each layer (0 user files, 1 curated, >= 100 imported).
     ranks: tuple[int, ...] = ()
     regional_exempt: tuple[str, ...] = ()
+    unpriced_prefixes: tuple[str, ...] = ()
 
 
 class Catalog:
@@ -310,6 +311,7 @@ class Catalog:
                 fallbacks=tuple(provider["fallbacks"]),
                 regional=tuple(sorted(provider["regional_prefixes"].items(), key=lambda kv: -len(kv[0]))),
                 regional_exempt=tuple(provider.get("regional_exempt", ())),
+                unpriced_prefixes=tuple(p.lower() for p in provider.get("unpriced_prefixes", ())),
                 layers=[layers[rank] for rank in sorted(layers)],
                 ranks=tuple(sorted(layers)),
             )
@@ -676,9 +678,34 @@ class Catalog:
                     how.append(f"prefix {head + '/'!r} names provider {named}")
                     name = tail
                 provider_id = named
-        if provider_id is not None:
-            return self._resolve_in_chain(name, provider_id, how)
-        return self._resolve_anywhere(name, model, how)
+        try:
+            if provider_id is not None:
+                resolution = self._resolve_in_chain(name, provider_id, how)
+            else:
+                resolution = self._resolve_anywhere(name, model, how)
+        except UnknownModelError as exc:
+            self._refuse_unpriced_deployment(name, model, (provider_id,), None)
+            raise exc
+        self._refuse_unpriced_deployment(name, model, (provider_id, resolution.model.provider_id), resolution.model)
+        return resolution
+
+    def _refuse_unpriced_deployment(
+        self, name: str, model: str, providers: tuple[str | None, ...], entry: ModelPricing | None
+    ) -> None:
+        """A name of a deployment with a price sheet of its own (``us-gov.``) that matched an
+        entry meant for another one (an imported pattern ``.*claude-3-5-sonnet.*``) is not
+        priced: only an entry of the user's, or one spelled with the prefix, prices it."""
+        if entry is not None and entry.is_override:
+            return
+        for owner in dict.fromkeys(filter(None, providers)):
+            index = self._providers[owner]
+            unprefixed = _strip_prefixes(name, index.prefixes)
+            for prefix in index.unpriced_prefixes:
+                if unprefixed.startswith(prefix) and (entry is None or not entry.model_id.lower().startswith(prefix)):
+                    raise UnpricedDeploymentError(
+                        f"model {model!r}: {owner} bills {prefix!r} deployments from a price sheet the"
+                        " catalog does not carry; add the model in a pricing file"
+                    ) from None
 
     def _resolve_in_chain(self, name: str, provider_id: str, how: list[str]) -> Resolution:
         index = self._providers[provider_id]
@@ -999,6 +1026,7 @@ def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dic
         "fallbacks": _union(old["fallbacks"], new["fallbacks"]),
         "regional_prefixes": {**old["regional_prefixes"], **new["regional_prefixes"]},
         "regional_exempt": _union(old.get("regional_exempt", []), new.get("regional_exempt", [])),
+        "unpriced_prefixes": _union(old.get("unpriced_prefixes", []), new.get("unpriced_prefixes", [])),
         "priority": min(old["priority"], new["priority"]),
         "models": [],
     }

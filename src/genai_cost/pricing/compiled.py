@@ -61,6 +61,7 @@ def file_ir(parsed: PricingFile) -> FileIR:
                 "fallbacks": list(p.fallbacks),
                 "regional_prefixes": dict(p.regional_prefixes),
                 "regional_exempt": list(p.regional_exempt),
+                "unpriced_prefixes": list(p.unpriced_prefixes),
                 "priority": p.priority,
                 "models": [
                     [

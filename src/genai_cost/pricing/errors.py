@@ -19,6 +19,11 @@ class UnknownModelError(PricingError):
     reason = "unknown_model"
 
 
+class UnpricedDeploymentError(UnknownModelError):
+    """A known model, served where it has a price sheet the catalog does not carry
+    (Bedrock GovCloud): a close name would be the wrong price, so none is suggested."""
+
+
 class AmbiguousModelError(PricingError):
     reason = "ambiguous_model"
 

@@ -179,6 +179,10 @@ class ProviderEntry(_Strict):
     #: regional / geo profiles cost the same as global: the prefix is stripped
     #: but its multiplier not applied (Bedrock: Claude 3.x, Opus 4 / 4.1, Nova v1).
     regional_exempt: list[str] = Field(default_factory=list)
+    #: Model-name prefixes of deployments billed from a price sheet the catalog does not
+    #: carry (Bedrock GovCloud ``us-gov.``): such a name is reported ``unknown_model``,
+    #: never priced at another region's rate by an entry whose pattern happens to match.
+    unpriced_prefixes: list[str] = Field(default_factory=list)
 
     @field_validator("regional_exempt")
     @classmethod
