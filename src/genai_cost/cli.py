@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
@@ -61,7 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the ten-step research agent and print its cost")
     demo.add_argument("--json", action="store_true", help="print JSON")
     demo.add_argument("--pricing-file", action="append", default=[])
+    demo.add_argument("--save", type=Path, metavar="FILE", help="also write the spans as OTLP JSON (for `report`)")
     demo.set_defaults(handler=_demo)
+
+    report = commands.add_parser(
+        "report", help="what each trace in exported span files cost, and what was not priced (OTLP JSON)"
+    )
+    report.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="OTLP JSON: the collector's file exporter, or a trace from Jaeger's or Tempo's API")
+    report.add_argument("--top", type=_count, default=10, help="the N most expensive traces (0: all; default 10)")
+    report.add_argument("--trace", help="only this trace id (hex)")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.set_defaults(handler=_report)
 
     try:
         from . import cli_pricing  # type: ignore[attr-defined,unused-ignore]
@@ -178,9 +190,16 @@ def _price(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import render, run_demo, summarize
+    from .demo import render, run_demo, summarize, write_span_file
 
-    summary = summarize(run_demo(pricing_files=args.pricing_file))
+    spans = run_demo(pricing_files=args.pricing_file)
+    if args.save is not None:
+        try:
+            write_span_file(spans, args.save)
+        except OSError as exc:
+            print(f"genai-cost demo: cannot write {args.save}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
+    summary = summarize(spans)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -191,3 +210,71 @@ def _demo(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import SpanFileError, read_span_file, report_traces
+
+    spans = []
+    problems: list[str] = []
+    for path in args.files:
+        try:
+            spans.extend(read_span_file(path))
+        except SpanFileError as exc:  # the rest of the file is still reported
+            problems.extend(exc.problems)
+            spans.extend(exc.spans)
+    reports = report_traces(spans)
+    if args.trace:
+        wanted = args.trace.strip().lower().removeprefix("0x")
+        reports = [report for report in reports if report.trace_id == wanted]
+    shown = reports[: args.top] if args.top else reports
+    if args.json:
+        print(json.dumps({
+            "traces": len(reports),
+            "total_usd": sum(report.total_usd for report in reports),
+            "shown": [report.as_dict() for report in shown],
+            "problems": problems,
+        }, indent=2))
+    else:
+        print(_report_text(reports, shown))
+    for problem in problems:
+        print(f"genai-cost report: {problem}", file=sys.stderr)
+    if args.trace and not reports:
+        print(f"genai-cost report: no trace {args.trace} in the files", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE if problems else 0
+
+
+def _report_text(reports: Sequence[Any], shown: Sequence[Any]) -> str:
+    total = sum(report.total_usd for report in reports)
+    categories: dict[str, float] = {}
+    for report in reports:
+        for category, usd in report.by_category.items():
+            categories[category] = categories.get(category, 0.0) + usd
+    unpriced = sum(len(report.unpriced) for report in reports)
+    unseen = sum(len(report.not_priced_here) for report in reports)
+    parts = ", ".join(f"{category} ${usd:.4f}" for category, usd in sorted(categories.items(), key=lambda kv: -kv[1]))
+    lines = [f"{len(reports)} trace(s), ${total:.4f} in all" + (f" ({parts})" if parts else "")
+             + f"; {unpriced} unpriced span(s); {unseen} billable span(s) without cost attributes"]
+    if len(shown) < len(reports):
+        lines.append(f"the {len(shown)} most expensive:")
+    for report in shown:
+        lines.append("")
+        flag = "" if report.complete else "  (spans were still open when the root ended)"
+        lines.append(f"trace {report.trace_id}  {report.root_name!r}  ${report.total_usd:.6f}{flag}")
+        if report.by_category:
+            lines.append("  " + "  ".join(f"{category} ${usd:.6f}" for category, usd in report.by_category.items()))
+        for entry, calls in report.by_entry.items():
+            tokens = ""
+            if calls.input_tokens or calls.output_tokens:
+                tokens = (f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}"
+                          f"  cache read {calls.cache_read_tokens:,}")
+            lines.append(f"  {entry:<40} {calls.calls:>4} call(s)  ${calls.usd:.6f}{tokens}")
+        for note in report.unpriced:
+            lines.append(f"  UNPRICED {note.name!r} (span {note.span_id}): {note.reason}"
+                         + (f": {note.detail}" if note.detail else ""))
+        for note in report.not_priced_here:
+            lines.append(f"  NO COST ATTRIBUTES {note.name!r} (span {note.span_id})"
+                         + (f" {note.detail}" if note.detail else "")
+                         + ": the process that emitted it did not run genai-cost")
+    return "\n".join(lines)

@@ -8,6 +8,8 @@ and three page reads at $0.001 (tools $0.013), $0.142 in all.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -172,6 +174,23 @@ def render(summary: dict[str, Any]) -> str:
         f"unpriced spans {trace.get('unpriced_spans')}",
     ]
     return "\n".join(lines)
+
+
+def write_span_file(spans: Sequence[ReadableSpan], path: Path) -> None:
+    """The spans as one OTLP JSON document, as the collector's ``file`` exporter writes
+    them (ids in hex; protobuf's own JSON mapping would write base64), so that
+    ``genai-cost report`` can be tried on the demo."""
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    document = MessageToDict(encode_spans(spans))
+    for resource in document.get("resourceSpans", []):
+        for scope in resource.get("scopeSpans", []):
+            for span in scope.get("spans", []):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if span.get(key):
+                        span[key] = base64.b64decode(span[key]).hex()
+    path.write_text(json.dumps(document) + "\n", encoding="utf-8")
 
 
 def demo_pricing_path() -> Path:
