@@ -683,9 +683,9 @@ class Catalog:
                 resolution = self._resolve_in_chain(name, provider_id, how)
             else:
                 resolution = self._resolve_anywhere(name, model, how)
-        except UnknownModelError as exc:
-            self._refuse_unpriced_deployment(name, model, (provider_id,), None)
-            raise exc
+        except UnknownModelError:
+            self._refuse_unpriced_deployment(name, model, (provider_id,), None)  # the clearer reason, if it applies
+            raise
         self._refuse_unpriced_deployment(name, model, (provider_id, resolution.model.provider_id), resolution.model)
         return resolution
 
