@@ -235,7 +235,7 @@ class SpanPricer:
         if tool.unit_attribute:
             raw = attributes.get(tool.unit_attribute)
             if raw is not None:
-                number = _as_number(raw)
+                number = usd_amount(raw)
                 if number is None:
                     return self._unpriced(
                         tool.category, "invalid_usage", f"{tool.unit_attribute}: {raw!r} is not a count", usage
@@ -269,7 +269,9 @@ class SpanPricer:
         return usage.provider, usage.model, usage.operation
 
 
-def _as_number(value: object) -> float | None:
+def usd_amount(value: object) -> float | None:
+    """An amount a span carries (a number, or a numeric string), or ``None`` when it is
+    not one a total may include: not finite, negative, or absurd (> 1e15)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):

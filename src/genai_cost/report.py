@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import attributes as A
+from .pricer import usd_amount
+from .pricing.files import dotted_path
 from .usage import Role, read_usage
 
 __all__ = ["ExportedSpan", "SpanFileError", "TraceReport", "read_span_file", "report_traces"]
@@ -220,7 +222,8 @@ def _spans_of(document: object, where: str) -> list[ExportedSpan]:
     try:
         data = _TracesData.model_validate(document)
     except ValidationError as exc:
-        raise _DocumentError([f"{where}: {_dotted(error['loc'])}: {error['msg']}" for error in exc.errors()]) from None
+        located = [f"{where}: {dotted_path(error['loc'])}: {error['msg']}" for error in exc.errors()]
+        raise _DocumentError(located) from None
     spans: list[ExportedSpan] = []
     problems: list[str] = []
     for r, resource in enumerate(data.resourceSpans):
@@ -254,13 +257,6 @@ def _id(text: str, size: int) -> str | None:
     return raw.hex() if len(raw) == size and any(raw) else None
 
 
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 # ------------------------------------------------------------------ summing
 
 
@@ -285,10 +281,10 @@ def _report(trace_id: str, spans: list[ExportedSpan]) -> TraceReport:
         attributes = span.attributes
         if attributes.get(A.TRACE_COMPLETE) is False:
             report.complete = False
-        infra = _usd(attributes.get(A.trace_category_key(A.CATEGORY_INFRA)))
+        infra = usd_amount(attributes.get(A.trace_category_key(A.CATEGORY_INFRA)))
         if infra:  # known per trace only, so written on the local root, not on a span
             _add_cost(report, A.CATEGORY_INFRA, infra)
-        total = _usd(attributes.get(A.COST_TOTAL))
+        total = usd_amount(attributes.get(A.COST_TOTAL))
         if total is not None:
             category = str(attributes.get(A.COST_CATEGORY) or "other")
             _add_cost(report, category, total)
@@ -339,12 +335,6 @@ def _spans_above_inference(spans: list[ExportedSpan], usages: Mapping[str, Any])
 def _add_cost(report: TraceReport, category: str, usd: float) -> None:
     report.total_usd += usd
     report.by_category[category] = report.by_category.get(category, 0.0) + usd
-
-
-def _usd(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value == value and abs(value) != float("inf") else None
 
 
 def _totals_dict(totals: CallTotals) -> dict[str, Any]:

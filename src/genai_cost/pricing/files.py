@@ -58,7 +58,7 @@ def _describe(exc: ValidationError, text: str, label: str) -> list[str]:
     for error in exc.errors():
         loc: _PathKey = tuple(error["loc"])
         line = _closest_line(lines, loc)
-        field = _dotted(loc) or "(top level)"
+        field = dotted_path(loc)
         where = f"{label}:{line}" if line else label
         message = error["msg"]
         if error["type"] == "extra_forbidden":
@@ -117,11 +117,12 @@ def _unwrapped(annotation: Any) -> Any:
             return annotation
 
 
-def _dotted(loc: Iterable[str | int]) -> str:
+def dotted_path(loc: Iterable[str | int]) -> str:
+    """A validation error's location as a person writes it: ``providers[0].models[1].id``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return out or "(top level)"
 
 
 def _closest_line(lines: dict[_PathKey, int], loc: _PathKey) -> int | None:
