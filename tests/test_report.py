@@ -167,6 +167,15 @@ def test_unpriced_spans_are_listed_with_their_reason(tmp_path: Path) -> None:
     assert report.not_priced_here == [] and report.total_usd == 0.0
 
 
+def test_a_cost_that_is_no_amount_is_listed_not_summed() -> None:
+    spans = [ExportedSpan("c" * 32, "1" * 16, None, "chat", None, {
+        "gen_ai.cost.total_usd": float("nan"), "gen_ai.cost.category": "llm"})]
+    [report] = report_traces(spans)
+    assert report.total_usd == 0.0 and report.by_entry == {}
+    assert [(note.reason, note.detail) for note in report.unpriced] == [
+        ("invalid_cost", "gen_ai.cost.total_usd is not an amount: nan")]
+
+
 def test_the_infrastructure_share_on_the_root_counts_in_the_total() -> None:
     root = ExportedSpan("b" * 32, "1" * 16, None, "POST /chat", None, {
         "gen_ai.trace.cost.total_usd": 0.0167, "gen_ai.trace.cost.infra_usd": 0.0067})

@@ -140,6 +140,25 @@ def test_spans_priced_elsewhere_are_rolled_up_from_their_attributes():
     assert root["gen_ai.trace.cost.input_tokens"] == 1000
 
 
+@pytest.mark.parametrize("bad_total", [float("nan"), float("inf"), -1.0, "lots"])
+def test_a_cost_from_elsewhere_that_is_no_amount_counts_as_unpriced_not_in_the_total(bad_total):
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(TraceCostExporter(memory)))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("root"):
+        with tracer.start_as_current_span("good", attributes={"gen_ai.cost.total_usd": 0.25,
+                                                               "gen_ai.cost.category": "llm"}):
+            pass
+        with tracer.start_as_current_span("bad", attributes={"gen_ai.cost.total_usd": bad_total,
+                                                              "gen_ai.cost.category": "llm"}):
+            pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.25)
+    assert root["gen_ai.trace.cost.llm_usd"] == pytest.approx(0.25)
+    assert (root["gen_ai.trace.cost.priced_spans"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 1)
+
+
 def test_band_edges():
     bands = (0.01, 0.10, 1.00)
     assert band_of(0.0, bands) == "lt_0.01"

@@ -297,6 +297,9 @@ def _report(trace_id: str, spans: list[ExportedSpan]) -> TraceReport:
                 totals.input_tokens += tokens.input_tokens
                 totals.output_tokens += tokens.output_tokens
                 totals.cache_read_tokens += tokens.cache_read_tokens
+        elif attributes.get(A.COST_TOTAL) is not None:  # as the roll-up does: unpriced, not $0
+            report.unpriced.append(SpanNote(span.span_id, span.name, "invalid_cost",
+                                            f"{A.COST_TOTAL} is not an amount: {attributes.get(A.COST_TOTAL)!r}"))
         elif attributes.get(A.COST_UNPRICED) is True:
             report.unpriced.append(SpanNote(
                 span.span_id, span.name, str(attributes.get(A.COST_UNPRICED_REASON) or "unknown"),

@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanContext
 
 from . import attributes as A
 from .config import DEFAULT_BANDS, band_of
-from .pricer import SpanCost
+from .pricer import SpanCost, usd_amount
 from .processor import CostedSpan, _attributes_of, _newer_half
 from .usage import read_usage
 
@@ -488,8 +488,9 @@ def _cost_of(span: ReadableSpan) -> _OwnCost:
     if not isinstance(category, str):
         return _NO_COST
     raw_total = attributes.get(A.COST_TOTAL)
-    total = float(raw_total) if isinstance(raw_total, int | float) and not isinstance(raw_total, bool) else None
-    unpriced = attributes.get(A.COST_UNPRICED) is True
+    total = usd_amount(raw_total) if raw_total is not None else None
+    # A total that is no amount (NaN, negative, text) must not poison the sums, nor vanish.
+    unpriced = attributes.get(A.COST_UNPRICED) is True or (raw_total is not None and total is None)
     tokens = (0, 0, 0, 0)
     if category in (A.CATEGORY_LLM, A.CATEGORY_EMBEDDING):
         found = read_usage(attributes).usage
