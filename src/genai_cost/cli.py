@@ -68,12 +68,38 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="what each trace in exported span files cost, and what was not priced (OTLP JSON)"
     )
-    report.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                        help="OTLP JSON: the collector's file exporter, or a trace from Jaeger's or Tempo's API")
+    report.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="OTLP JSON: the collector's file exporter, or a trace from Jaeger's or Tempo's API",
+    )
     report.add_argument("--top", type=_count, default=10, help="the N most expensive traces (0: all; default 10)")
     report.add_argument("--trace", help="only this trace id (hex)")
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(handler=_report)
+
+    gateway = commands.add_parser(
+        "gateway",
+        help="receive OTLP from other processes (agents in any language), price the spans, forward them",
+        description="Receives OTLP traces, prices and rolls them up as in process, and forwards them to the "
+        "exporters OTEL_TRACES_EXPORTER names (otlp by default), configured by the standard OTEL_EXPORTER_OTLP_* "
+        "variables. Runs until interrupted.",
+    )
+    gateway.add_argument(
+        "--http",
+        default="127.0.0.1:4318",
+        metavar="HOST:PORT",
+        help="where to receive OTLP/HTTP, protobuf or JSON ('off' for none; default %(default)s)",
+    )
+    gateway.add_argument(
+        "--grpc",
+        default="127.0.0.1:4317",
+        metavar="HOST:PORT",
+        help="where to receive OTLP/gRPC ('off' for none; default %(default)s)",
+    )
+    gateway.set_defaults(handler=_gateway)
 
     try:
         from . import cli_pricing  # type: ignore[attr-defined,unused-ignore]
@@ -123,9 +149,7 @@ def _price(args: argparse.Namespace) -> int:
     try:
         resolution = catalog.resolve(args.model, args.provider)
         at = args.at.timestamp() if args.at is not None else None
-        cost = catalog.price_resolved(
-            resolution, usage, at=at, service_tier=args.service_tier, batch=args.batch
-        )
+        cost = catalog.price_resolved(resolution, usage, at=at, service_tier=args.service_tier, batch=args.batch)
     except PricingError as exc:
         print(f"genai-cost: cannot price {args.model!r}: {exc} [{exc.reason}]", file=sys.stderr)
         if exc.reason in ("unknown_model", "unknown_provider") and not isinstance(exc, UnpricedDeploymentError):
@@ -208,10 +232,6 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
-
-
 def _report(args: argparse.Namespace) -> int:
     from .report import SpanFileError, read_span_file, report_traces
 
@@ -229,12 +249,17 @@ def _report(args: argparse.Namespace) -> int:
         reports = [report for report in reports if report.trace_id == wanted]
     shown = reports[: args.top] if args.top else reports
     if args.json:
-        print(json.dumps({
-            "traces": len(reports),
-            "total_usd": sum(report.total_usd for report in reports),
-            "shown": [report.as_dict() for report in shown],
-            "problems": problems,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "traces": len(reports),
+                    "total_usd": sum(report.total_usd for report in reports),
+                    "shown": [report.as_dict() for report in shown],
+                    "problems": problems,
+                },
+                indent=2,
+            )
+        )
     else:
         print(_report_text(reports, shown))
     for problem in problems:
@@ -254,8 +279,11 @@ def _report_text(reports: Sequence[Any], shown: Sequence[Any]) -> str:
     unpriced = sum(len(report.unpriced) for report in reports)
     unseen = sum(len(report.not_priced_here) for report in reports)
     parts = ", ".join(f"{category} ${usd:.4f}" for category, usd in sorted(categories.items(), key=lambda kv: -kv[1]))
-    lines = [f"{len(reports)} trace(s), ${total:.4f} in all" + (f" ({parts})" if parts else "")
-             + f"; {unpriced} unpriced span(s); {unseen} billable span(s) without cost attributes"]
+    lines = [
+        f"{len(reports)} trace(s), ${total:.4f} in all"
+        + (f" ({parts})" if parts else "")
+        + f"; {unpriced} unpriced span(s); {unseen} billable span(s) without cost attributes"
+    ]
     if len(shown) < len(reports):
         lines.append(f"the {len(shown)} most expensive:")
     for report in shown:
@@ -267,14 +295,107 @@ def _report_text(reports: Sequence[Any], shown: Sequence[Any]) -> str:
         for entry, calls in report.by_entry.items():
             tokens = ""
             if calls.input_tokens or calls.output_tokens:
-                tokens = (f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}"
-                          f"  cache read {calls.cache_read_tokens:,}")
+                tokens = (
+                    f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}  cache read {calls.cache_read_tokens:,}"
+                )
             lines.append(f"  {entry:<40} {calls.calls:>4} call(s)  ${calls.usd:.6f}{tokens}")
         for note in report.unpriced:
-            lines.append(f"  UNPRICED {note.name!r} (span {note.span_id}): {note.reason}"
-                         + (f": {note.detail}" if note.detail else ""))
+            lines.append(
+                f"  UNPRICED {note.name!r} (span {note.span_id}): {note.reason}"
+                + (f": {note.detail}" if note.detail else "")
+            )
         for note in report.not_priced_here:
-            lines.append(f"  NO COST ATTRIBUTES {note.name!r} (span {note.span_id})"
-                         + (f" {note.detail}" if note.detail else "")
-                         + ": the process that emitted it did not run genai-cost")
+            lines.append(
+                f"  NO COST ATTRIBUTES {note.name!r} (span {note.span_id})"
+                + (f" {note.detail}" if note.detail else "")
+                + ": the process that emitted it did not run genai-cost"
+            )
     return "\n".join(lines)
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from . import gateway as gw
+
+    try:
+        http_at = None if args.http == "off" else gw.parse_address(args.http, "--http")
+        grpc_at = None if args.grpc == "off" else gw.parse_address(args.grpc, "--grpc")
+    except ValueError as exc:
+        print(f"genai-cost gateway: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if http_at is None and grpc_at is None:
+        print("genai-cost gateway: --http and --grpc are both off: nothing to receive on", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        exporters = gw.upstream_exporters()
+    except Exception as exc:
+        print(f"genai-cost gateway: cannot build the exporter to forward to: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    listening = [address for address in (http_at, grpc_at) if address is not None]
+    for exporter in exporters:
+        endpoint = gw.exporter_endpoint(exporter)
+        if endpoint is not None and gw.sends_to_itself(endpoint, listening):
+            host, port = endpoint
+            print(
+                f"genai-cost gateway: the {type(exporter).__name__} would send to {host}:{port}, where the gateway "
+                "itself listens (a loop). Set OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) "
+                "to your collector or backend, or move the gateway with --http / --grpc.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+    upstream = exporters[0] if len(exporters) == 1 else gw.FanOutExporter(exporters)
+    gateway = gw.CostGateway(upstream)
+    http_server: Any = None
+    grpc_server: Any = None
+    try:
+        if http_at is not None:
+            http_server = gw.serve_http(gateway, *http_at)
+        if grpc_at is not None:
+            grpc_server = gw.serve_grpc(gateway, *grpc_at)
+    except (OSError, RuntimeError) as exc:
+        print(f"genai-cost gateway: cannot listen: {exc}", file=sys.stderr)
+        if http_server is not None:
+            http_server.shutdown()
+            http_server.server_close()
+        gateway.shutdown()
+        return EXIT_USAGE
+    names = ", ".join(type(exporter).__name__ for exporter in exporters)
+    if http_server is not None:
+        host, port = http_server.server_address[:2]
+        print(f"genai-cost gateway: OTLP/HTTP on http://{host}:{port}/v1/traces", file=sys.stderr)
+    if grpc_server is not None:
+        print(f"genai-cost gateway: OTLP/gRPC on {grpc_at[0] if grpc_at else ''}:{grpc_server.port}", file=sys.stderr)
+    print(f"genai-cost gateway: forwarding priced spans to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if http_server is not None:
+            http_server.shutdown()
+            http_server.server_close()
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait(10)
+        gateway.shutdown()
+    stats = gateway.stats
+    print(
+        f"genai-cost gateway: stopped after {stats.requests} request(s): {stats.spans_received} span(s) received, "
+        f"{stats.spans_rejected} rejected as malformed, {stats.spans_not_forwarded} not forwarded, "
+        f"{gateway.processor.stats.unpriced} unpriced",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

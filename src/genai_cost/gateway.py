@@ -1,0 +1,479 @@
+"""The gateway: prices spans that other processes export over OTLP, then forwards them.
+
+genai-cost's processor only sees spans of the Python process it runs in. An
+agent written in another language (the Vercel AI SDK in TypeScript), or a
+Python service that cannot be changed, exports its spans over OTLP instead;
+pointed at this gateway, they are priced and rolled up exactly as in-process
+spans are, and forwarded to the real collector or backend::
+
+    agent --OTLP--> genai-cost gateway --OTLP--> collector / Jaeger / Tempo / Phoenix
+
+Each received span is decoded into the SDK's own ``ReadableSpan``
+(:mod:`genai_cost.otlp_in`) and takes the in-process path: the same
+:class:`~genai_cost.processor.CostSpanProcessor` (usage reading, leaf rule,
+duplicate records, pricing), the same :class:`~genai_cost.rollup.TraceCostExporter`
+(trace totals on each local root), and the SDK's own exporters, chosen by the
+standard ``OTEL_TRACES_EXPORTER`` / ``OTEL_EXPORTER_OTLP_*`` variables.
+
+A request is priced and forwarded before it is answered, so a slow upstream
+slows the senders down instead of filling a queue that a crash could lose;
+spans the upstream refuses are answered as rejected (OTLP ``partial_success``),
+so the sender counts them as dropped too. A span that already carries a cost (priced by
+genai-cost in its own process) is forwarded as it is and only rolled up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import zlib
+from collections.abc import Sequence
+from concurrent import futures
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from . import attributes as A
+from .config import CostSettings
+from .layers import LayerSettings
+from .otlp_in import OtlpDecodeError, ReceivedSpans, parse_json, parse_protobuf, spans_of
+from .pricing.catalog import Catalog
+from .processor import CostSpanProcessor, _attributes_of
+from .rollup import TraceCostExporter
+
+_log = logging.getLogger("genai_cost.gateway")
+
+#: Largest request body accepted, after decompression (the OpenTelemetry Collector's default).
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+_PROTOBUF = "application/x-protobuf"
+_JSON = "application/json"
+
+
+@dataclass
+class GatewayStats:
+    """What the gateway did since it started (also served at ``GET /health``)."""
+
+    requests: int = 0
+    #: Requests refused whole: not OTLP, too large, wrong content type.
+    requests_refused: int = 0
+    spans_received: int = 0
+    #: Spans left out of an accepted request (malformed ids), reported back as ``partial_success``.
+    spans_rejected: int = 0
+    #: Spans the upstream exporter failed to take (after its own retries).
+    spans_not_forwarded: int = 0
+    internal_errors: int = 0
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to one request."""
+
+    received: ReceivedSpans
+    #: Whether the upstream exporter took the spans.
+    forwarded: bool
+
+
+class CostGateway:
+    """Prices the spans of OTLP export requests and forwards them to ``exporter``.
+
+    Protocol-free: the HTTP and gRPC servers (:func:`serve_http`,
+    :func:`serve_grpc`) decode requests and call :meth:`accept`. Requests are
+    worked through one at a time, so the leaf rule and the roll-up see each
+    trace's spans in a single order, as they would in process.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        settings: CostSettings | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
+        settings = settings if settings is not None else CostSettings.from_env()
+        layers = LayerSettings.from_env(pricing_files=settings.pricing_files)
+        self._rollup = TraceCostExporter(
+            exporter,
+            bands=settings.bands,
+            idle_timeout_s=settings.trace_idle_timeout_s,
+            max_traces=settings.max_traces,
+            trace_layers=layers.trace_layers(),
+        )
+        self._handed_on = _HandedOn()
+        self._processor = CostSpanProcessor(
+            self._handed_on, catalog=catalog, settings=settings, span_layers=layers.span_layers(), deferred=False
+        )
+        self._lock = threading.Lock()
+        self.stats = GatewayStats()
+
+    @property
+    def processor(self) -> CostSpanProcessor:
+        return self._processor
+
+    @property
+    def rollup(self) -> TraceCostExporter:
+        return self._rollup
+
+    def accept(self, request: ExportTraceServiceRequest) -> Accepted:
+        """Price, roll up and forward the request's spans. Never raises: a failure
+        inside is logged and counted, and the spans are forwarded unpriced."""
+        received = spans_of(request)
+        stats = self.stats
+        # Children end before their parents: in end order, the leaf rule sees each
+        # call before the wrapper around it, as in process (a request groups its
+        # spans by resource and scope, not by time).
+        ordered = sorted(received.spans, key=_end_time)
+        with self._lock:
+            stats.requests += 1
+            stats.spans_received += len(received.spans)
+            stats.spans_rejected += received.rejected
+            outgoing = self._price(ordered)
+            try:
+                result = self._rollup.export(outgoing)
+            except Exception:  # an exporter that raises is a failed export, not a crash
+                _log.exception("genai-cost gateway: the upstream exporter raised")
+                result = SpanExportResult.FAILURE
+        forwarded = result is SpanExportResult.SUCCESS
+        if not forwarded:
+            with self._lock:
+                stats.spans_not_forwarded += len(outgoing)
+                lost = stats.spans_not_forwarded
+            _log.error("genai-cost gateway: upstream export failed; %d span(s) not forwarded so far", lost)
+        return Accepted(received, forwarded)
+
+    def _price(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+        handed_on = self._handed_on
+        handed_on.spans = []
+        processor = self._processor
+        for span in spans:
+            try:
+                attributes = _attributes_of(span)
+                if A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes:
+                    handed_on.spans.append(span)  # priced where it was made
+                else:
+                    processor.on_end(span)
+            except Exception:  # pragma: no cover - on_end does not raise; belt and braces
+                self.stats.internal_errors += 1
+                handed_on.spans.append(span)
+        out, handed_on.spans = handed_on.spans, []
+        return out
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._rollup.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._rollup.shutdown()
+
+
+class _HandedOn(SpanProcessor):
+    """The processor after ``CostSpanProcessor``: collects what it hands on."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+
+def _end_time(span: ReadableSpan) -> int:
+    return span.end_time or 0
+
+
+# ---------------------------------------------------------------------- HTTP
+
+
+def serve_http(
+    gateway: CostGateway, host: str = "127.0.0.1", port: int = 4318, *, max_request_bytes: int = MAX_REQUEST_BYTES
+) -> ThreadingHTTPServer:
+    """Serve OTLP/HTTP (``POST /v1/traces``, protobuf or JSON, optionally gzip)
+    on a thread of its own; ``GET /health`` answers with the gateway's counters.
+    Stop it with ``server.shutdown(); server.server_close()``."""
+
+    class Handler(_OtlpHttpHandler):
+        pass
+
+    Handler.gateway = gateway
+    Handler.max_request_bytes = max_request_bytes
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="genai-cost-gateway-http", daemon=True)
+    thread.start()
+    return server
+
+
+class _OtlpHttpHandler(BaseHTTPRequestHandler):
+    gateway: CostGateway
+    max_request_bytes: int
+    server_version = "genai-cost-gateway"
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        stats = self.gateway.stats
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        is_json = content_type == _JSON
+        try:
+            if self.path.split("?")[0].rstrip("/") != "/v1/traces":
+                self._drain()
+                raise _Refused(HTTPStatus.NOT_FOUND, f"no such path {self.path!r}: OTLP traces go to /v1/traces")
+            if content_type not in (_PROTOBUF, _JSON):
+                self._drain()
+                raise _Refused(
+                    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                    f"Content-Type {content_type or '(none)'!r}: expected {_PROTOBUF} or {_JSON}",
+                )
+            body = self._body()
+            request = parse_json(body) if is_json else parse_protobuf(body)
+        except _Refused as refused:
+            stats.requests_refused += 1
+            self._reply(refused.status, _status_message(code_pb2.INVALID_ARGUMENT, refused.message), is_json)
+            return
+        except OtlpDecodeError as exc:
+            stats.requests_refused += 1
+            self._reply(HTTPStatus.BAD_REQUEST, _status_message(code_pb2.INVALID_ARGUMENT, str(exc)), is_json)
+            return
+        except Exception:
+            stats.internal_errors += 1
+            _log.exception("genai-cost gateway: could not read a request")
+            message = _status_message(code_pb2.INTERNAL, "the gateway could not read the request")
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, message, is_json)
+            return
+        self._reply(HTTPStatus.OK, _response(self.gateway.accept(request)), is_json)
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0].rstrip("/") in ("/health", ""):
+            body = json.dumps(asdict(self.gateway.stats)).encode()
+            self._send(HTTPStatus.OK, _JSON, body)
+        else:
+            self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found: OTLP traces are POSTed to /v1/traces\n")
+
+    def _body(self) -> bytes:
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            self.close_connection = True
+            raise _Refused(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+        try:
+            length = int(raw_length)
+        except ValueError:
+            self.close_connection = True
+            raise _Refused(HTTPStatus.BAD_REQUEST, f"Content-Length {raw_length!r} is not a number") from None
+        if length < 0 or length > self.max_request_bytes:
+            self.close_connection = True
+            raise _Refused(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes; the limit is {self.max_request_bytes}"
+            )
+        body = self.rfile.read(length)
+        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding == "gzip":
+            return self._decompressed(body, zlib.MAX_WBITS | 16)
+        if encoding == "deflate":
+            return self._decompressed(body, zlib.MAX_WBITS)
+        if encoding != "identity":
+            raise _Refused(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding!r}: expected gzip or none")
+        return body
+
+    def _decompressed(self, body: bytes, wbits: int) -> bytes:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(body, self.max_request_bytes + 1)
+        except zlib.error as exc:
+            raise _Refused(HTTPStatus.BAD_REQUEST, f"body is not valid compressed data: {exc}") from None
+        if len(out) > self.max_request_bytes:
+            raise _Refused(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body exceeds {self.max_request_bytes} bytes once decompressed"
+            )
+        return out
+
+    def _drain(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if 0 < length <= self.max_request_bytes:
+            self.rfile.read(length)
+        else:
+            self.close_connection = True
+
+    def _reply(self, status: HTTPStatus, message: Any, is_json: bool) -> None:
+        if is_json:
+            self._send(status, _JSON, json_format.MessageToJson(message, indent=None).encode())
+        else:
+            self._send(status, _PROTOBUF, message.SerializeToString())
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _log.debug("genai-cost gateway: %s " + format, self.address_string(), *args)
+
+
+class _Refused(Exception):
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _status_message(code: int, message: str) -> status_pb2.Status:
+    return status_pb2.Status(code=code, message=message)
+
+
+def _response(accepted: Accepted) -> ExportTraceServiceResponse:
+    """OTLP's answer. Spans the upstream did not take are reported as rejected, not
+    as a retryable failure: the roll-up has already counted them, and a retry would
+    count them twice (the upstream exporter has made its own retries by then)."""
+    received = accepted.received
+    rejected = received.rejected
+    problems = list(received.problems)
+    if not accepted.forwarded:
+        rejected = len(received.spans) + received.rejected
+        problems.insert(0, "the gateway's upstream exporter failed; these spans were not forwarded")
+    if not rejected:
+        return ExportTraceServiceResponse()
+    return ExportTraceServiceResponse(
+        partial_success=ExportTracePartialSuccess(rejected_spans=rejected, error_message="; ".join(problems))
+    )
+
+
+# ---------------------------------------------------------------------- gRPC
+
+
+def serve_grpc(gateway: CostGateway, host: str = "127.0.0.1", port: int = 4317, *, workers: int = 4) -> Any:
+    """Serve OTLP/gRPC (``TraceService/Export``); returns the started ``grpc.Server``
+    (stop it with ``server.stop(grace)``) and its bound port as ``server.port``."""
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: ExportTraceServiceRequest, context: Any) -> ExportTraceServiceResponse:
+            return _response(gateway.accept(request))
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genai-cost-gateway-grpc"),
+        options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
+    bound = server.add_insecure_port(f"{_bracketed(host)}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen for OTLP/gRPC on {host}:{port}")
+    server.start()
+    server.port = bound
+    return server
+
+
+# ------------------------------------------------------------------ upstream
+
+
+def upstream_exporters() -> list[SpanExporter]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` names (``otlp`` when unset), built
+    by their own entry points, so each reads its standard ``OTEL_EXPORTER_*``
+    variables exactly as ``opentelemetry-instrument`` would."""
+    import os
+
+    from opentelemetry.sdk._configuration import _get_exporter_entry_point, _import_exporters
+
+    names = [name.strip() for name in (os.environ.get("OTEL_TRACES_EXPORTER") or "otlp").split(",") if name.strip()]
+    if not names or names == ["none"]:
+        raise ValueError("OTEL_TRACES_EXPORTER is 'none': the gateway would have nowhere to send the spans")
+    kinds, _, _ = _import_exporters([_get_exporter_entry_point(name, "traces") for name in names], [], [])
+    return [kind() for kind in kinds.values()]
+
+
+class FanOutExporter(SpanExporter):
+    """Sends each batch to every exporter; succeeds when all of them do."""
+
+    def __init__(self, exporters: Sequence[SpanExporter]) -> None:
+        self._exporters = tuple(exporters)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = SpanExportResult.SUCCESS
+        for exporter in self._exporters:
+            try:
+                if exporter.export(spans) is not SpanExportResult.SUCCESS:
+                    result = SpanExportResult.FAILURE
+            except Exception:
+                _log.exception("genai-cost gateway: exporter %s raised", type(exporter).__name__)
+                result = SpanExportResult.FAILURE
+        return result
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(exporter.force_flush(timeout_millis) for exporter in self._exporters)
+
+    def shutdown(self) -> None:
+        for exporter in self._exporters:
+            exporter.shutdown()
+
+
+def exporter_endpoint(exporter: SpanExporter) -> tuple[str, int] | None:
+    """(host, port) an OTLP exporter sends to, when it says (for spotting a loop)."""
+    endpoint = getattr(exporter, "_endpoint", None)
+    if not isinstance(endpoint, str) or not endpoint:
+        return None
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.hostname is None or port is None:
+        return None
+    return parts.hostname, port
+
+
+def sends_to_itself(endpoint: tuple[str, int], listening: Sequence[tuple[str, int]]) -> bool:
+    """Whether ``endpoint`` is one of the addresses the gateway listens on."""
+    host, port = endpoint
+    everywhere = {"0.0.0.0", "::"}  # noqa: S104 - compared with, not bound to
+    local = {"localhost", "127.0.0.1", "::1", *everywhere}
+    for listen_host, listen_port in listening:
+        if port != listen_port:
+            continue
+        if host == listen_host or listen_host in everywhere or (host in local and listen_host in local):
+            return True
+    return False
+
+
+def parse_address(text: str, option: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:4318`` for IPv6) as (host, port); a clear error otherwise."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{option} {text!r}: expected HOST:PORT, for example 127.0.0.1:4318")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: the port {port_text!r} is not a number") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{option} {text!r}: the port must be 0-65535")
+    return host, port
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "Accepted",
+    "CostGateway",
+    "FanOutExporter",
+    "GatewayStats",
+    "serve_grpc",
+    "serve_http",
+    "upstream_exporters",
+]

@@ -1,0 +1,632 @@
+"""The OTLP gateway: spans received from other processes are priced and rolled up
+exactly as in process, then forwarded.
+
+Real OTLP throughout: requests are made by the SDK's own encoder and exporters
+(HTTP and gRPC, over loopback sockets), and the spans are the captured shapes of
+real instrumentations (tests/fixtures/spans/), replayed through the real SDK.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import random
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_context
+
+from genai_cost import CostSpanProcessor, TraceCostExporter
+from genai_cost.gateway import CostGateway, exporter_endpoint, parse_address, sends_to_itself, serve_grpc, serve_http
+from genai_cost.otlp_in import OtlpDecodeError, parse_json, parse_protobuf, spans_of
+from genai_cost.pricing.catalog import Catalog
+from support.capture import FIXTURES, replay
+from support.net import HOST, free_port, wait_for
+
+AGENT_TOOLS = Path(__file__).resolve().parent / "integration" / "apps" / "agent_tools.yaml"
+COST_PREFIXES = ("gen_ai.cost.", "gen_ai.trace.cost.")
+CHAT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 100,
+}
+CHAT_USD = (1000 * 2.50 + 100 * 10.00) / 1e6
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load([str(AGENT_TOOLS)])
+
+
+def _record(build: Any) -> list[ReadableSpan]:
+    """Spans made by the real SDK with no genai-cost: what a sender exports."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "agent-in-another-process"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    build(provider.get_tracer("sender", "1.2.3"))
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def _agent(tracer: Any) -> None:
+    with tracer.start_as_current_span("invoke_agent", kind=SpanKind.SERVER):
+        for _ in range(2):
+            with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=CHAT):
+                pass
+
+
+def _request(spans: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
+    return encode_spans(spans)
+
+
+def _costs(span: ReadableSpan) -> dict[str, object]:
+    return {k: v for k, v in (span.attributes or {}).items() if k.startswith(COST_PREFIXES)}
+
+
+def _gateway(catalog: Catalog, exporter: SpanExporter | None = None) -> tuple[CostGateway, InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    return CostGateway(exporter or memory, catalog=catalog), memory
+
+
+# ------------------------------------------------------------------ decoding
+
+
+def test_decoding_gives_back_what_the_sdk_encoded() -> None:
+    def build(tracer: Any) -> None:
+        with tracer.start_as_current_span("root", kind=SpanKind.SERVER) as root:
+            root.add_event("started", {"step": 1, "tags": ("a", "b")})
+            link = Link(root.get_span_context(), {"why": "retry"})
+            with tracer.start_as_current_span(
+                "child",
+                kind=SpanKind.CLIENT,
+                links=[link],
+                attributes={"s": "x", "b": True, "i": -7, "f": 0.25, "ints": (1, 2), "floats": (0.5,), "strs": ("q",)},
+            ) as child:
+                child.set_status(Status(StatusCode.ERROR, "boom"))
+
+    sent = _record(build)
+    received = spans_of(parse_protobuf(_request(sent).SerializeToString()))
+    assert received.rejected == 0
+    assert len(received.spans) == len(sent)
+    for original, decoded in zip(sent, received.spans):
+        assert decoded.name == original.name
+        assert decoded.context.trace_id == original.context.trace_id
+        assert decoded.context.span_id == original.context.span_id
+        assert decoded.context.trace_flags.sampled
+        assert (decoded.parent is None) == (original.parent is None)
+        if original.parent is not None:
+            assert decoded.parent is not None
+            assert decoded.parent.span_id == original.parent.span_id
+            assert decoded.parent.is_remote == original.parent.is_remote
+        assert decoded.kind == original.kind
+        assert decoded.status.status_code == original.status.status_code
+        assert decoded.status.description == original.status.description
+        assert dict(decoded.attributes or {}) == dict(original.attributes or {})
+        assert decoded.start_time == original.start_time
+        assert decoded.end_time == original.end_time
+        assert decoded.resource.attributes["service.name"] == "agent-in-another-process"
+        assert decoded.instrumentation_scope is not None
+        assert decoded.instrumentation_scope.name == "sender"
+        assert decoded.instrumentation_scope.version == "1.2.3"
+        assert [(e.name, dict(e.attributes or {}), e.timestamp) for e in decoded.events] == [
+            (e.name, dict(e.attributes or {}), e.timestamp) for e in original.events
+        ]
+        assert [(lk.context.span_id, dict(lk.attributes or {})) for lk in decoded.links] == [
+            (lk.context.span_id, dict(lk.attributes or {})) for lk in original.links
+        ]
+    # and the decoded spans encode to the very request they came from
+    assert encode_spans(received.spans) == _request(sent)
+
+
+def test_a_remote_parent_stays_remote() -> None:
+    """A local root under a remote parent (a request from another service) gets the
+    trace totals: the parent's remoteness travels in the span flags."""
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    remote = SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+
+    def build(tracer: Any) -> None:
+        with tracer.start_as_current_span("server", context=set_span_in_context(NonRecordingSpan(remote))):
+            pass
+
+    [decoded] = spans_of(_request(_record(build))).spans
+    assert decoded.parent is not None and decoded.parent.is_remote
+
+
+def _otlp_json(spans: Sequence[ReadableSpan]) -> bytes:
+    """OTLP/JSON as the spec writes it (hex ids), from the SDK's encoder."""
+    document = json_format.MessageToDict(_request(spans))
+    for resource in document["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if span.get(key):
+                        span[key] = base64.b64decode(span[key]).hex()
+    return json.dumps(document).encode()
+
+
+def test_otlp_json_with_hex_ids_decodes_like_protobuf() -> None:
+    sent = _record(_agent)
+    from_json = spans_of(parse_json(_otlp_json(sent))).spans
+    from_protobuf = spans_of(parse_protobuf(_request(sent).SerializeToString())).spans
+    assert [(s.context.span_id, s.parent and s.parent.span_id, dict(s.attributes or {})) for s in from_json] == [
+        (s.context.span_id, s.parent and s.parent.span_id, dict(s.attributes or {})) for s in from_protobuf
+    ]
+
+
+def test_malformed_spans_are_left_out_with_their_place_named() -> None:
+    request = _request(_record(_agent))
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[0].trace_id = b"\x01" * 15
+    spans[1].span_id = b"\x00" * 8
+    received = spans_of(request)
+    assert len(received.spans) == 1
+    assert received.rejected == 2
+    assert received.problems == (
+        "resource_spans[0].scope_spans[0].spans[0]: trace_id: 15 bytes, expected 16",
+        "resource_spans[0].scope_spans[0].spans[1]: span_id: all zero (an invalid id)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\xff\xff\xff", "not an OTLP/protobuf trace request"),
+        (b"\x0a\x05\x0a\x03\x0a\x01", "not an OTLP/protobuf trace request"),
+    ],
+)
+def test_garbage_protobuf_is_refused_with_a_reason(body: bytes, message: str) -> None:
+    with pytest.raises(OtlpDecodeError, match=message):
+        parse_protobuf(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{", "not JSON"),
+        (b"[]", "the top level is a list"),
+        (b'{"resourceSpans": 3}', "not an OTLP/JSON trace request"),
+        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": {"a": 1}}]}]}]}', "not an OTLP/JSON trace request"),
+    ],
+)
+def test_garbage_json_is_refused_with_a_reason(body: bytes, message: str) -> None:
+    with pytest.raises(OtlpDecodeError, match=message):
+        parse_json(body)
+
+
+def test_a_json_id_that_is_not_hex_is_a_malformed_span() -> None:
+    body = b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz", "spanId": "b7ad6b7169203331"}]}]}]}'
+    received = spans_of(parse_json(body))
+    assert (received.spans, received.rejected) == ([], 1)
+    assert "trace_id: 1 bytes, expected 16" in received.problems[0]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_are_refused(body: bytes) -> None:
+    try:
+        request = parse_protobuf(body)
+    except OtlpDecodeError:
+        return
+    received = spans_of(request)  # whatever parsed, turning it into spans never raises
+    assert len(received.spans) + received.rejected == sum(
+        len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans
+    )
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+_span_json = st.fixed_dictionaries(
+    {},
+    optional={
+        "traceId": st.one_of(st.text(max_size=34), st.just("0af7651916cd43dd8448eb211c80319c")),
+        "spanId": st.one_of(st.text(max_size=18), st.just("b7ad6b7169203331")),
+        "parentSpanId": st.text(max_size=18),
+        "name": _json_values,
+        "kind": _json_values,
+        "startTimeUnixNano": _json_values,
+        "attributes": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "key": st.text(max_size=8),
+                    "value": st.dictionaries(
+                        st.sampled_from(
+                            [
+                                "stringValue",
+                                "intValue",
+                                "doubleValue",
+                                "boolValue",
+                                "arrayValue",
+                                "kvlistValue",
+                                "bytesValue",
+                            ]
+                        ),
+                        _json_values,
+                        max_size=1,
+                    ),
+                }
+            ),
+            max_size=3,
+        ),
+        "links": _json_values,
+    },
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(_span_json, max_size=3))
+def test_any_json_spans_decode_or_are_refused(spans: list[dict[str, Any]]) -> None:
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+    try:
+        request = parse_json(body)
+    except OtlpDecodeError as exc:
+        assert str(exc)
+        return
+    received = spans_of(request)
+    assert len(received.spans) + received.rejected == len(spans)
+
+
+# ------------------------------------------------------------------- pricing
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FIXTURES.glob("*.json")))
+def test_gateway_prices_every_captured_instrumentation_as_in_process(name: str, catalog: Catalog) -> None:
+    """The same spans, priced in process and received over OTLP by the gateway, carry
+    the same cost attributes span for span, the trace totals included; the request's
+    order (grouped by scope, shuffled) does not matter."""
+    fixture = json.loads((FIXTURES / f"{name}.json").read_text())["spans"]
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    in_process = replay(fixture, provider, memory).by_fixture_id
+    provider.shutdown()
+
+    raw_memory = InMemorySpanExporter()
+    raw_provider = TracerProvider()
+    raw_provider.add_span_processor(SimpleSpanProcessor(raw_memory))
+    raw = replay(fixture, raw_provider, raw_memory)
+    raw_provider.shutdown()
+    shuffled = list(raw.spans)
+    random.Random(name).shuffle(shuffled)
+    gateway, forwarded = _gateway(catalog)
+    accepted = gateway.accept(_request(shuffled))
+    assert accepted.forwarded and accepted.received.rejected == 0
+    by_id = {span.context.span_id: span for span in forwarded.get_finished_spans()}
+    received = {fixture_id: by_id[span.context.span_id] for fixture_id, span in raw.by_fixture_id.items()}
+
+    assert set(received) == set(in_process)
+
+    def comparable(span: ReadableSpan, spans: dict[str, ReadableSpan]) -> dict[str, object]:
+        # a second record of a call names the first by span id: the two runs have their own ids
+        costs = _costs(span)
+        if "gen_ai.cost.duplicate_of" in costs:
+            fixture_ids = {f"{s.context.span_id:016x}": fixture_id for fixture_id, s in spans.items()}
+            costs["gen_ai.cost.duplicate_of"] = fixture_ids[str(costs["gen_ai.cost.duplicate_of"])]
+        return costs
+
+    priced = 0
+    for fixture_id, span in received.items():
+        expected = comparable(in_process[fixture_id], in_process)
+        assert comparable(span, received) == expected, f"{name}: span {span.name!r}"
+        priced += "gen_ai.cost.total_usd" in expected
+    assert priced, "the fixture has billable calls"
+
+
+def test_a_trace_split_over_requests_is_rolled_up_whole(catalog: Catalog) -> None:
+    sent = _record(_agent)  # two chats, then the agent span (the root)
+    gateway, forwarded = _gateway(catalog)
+    for span in sent:
+        gateway.accept(_request([span]))
+    [root] = [s for s in forwarded.get_finished_spans() if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * CHAT_USD)
+    assert root.attributes["gen_ai.trace.cost.llm_calls"] == 2
+
+
+def test_spans_priced_where_they_were_made_are_not_priced_again(catalog: Catalog) -> None:
+    """A Python agent with genai-cost in process sends priced spans: the gateway keeps
+    their cost (even when its own catalog would say otherwise) and rolls them up once."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(memory), catalog=catalog))
+    _agent(provider.get_tracer("sender"))
+    provider.shutdown()
+    sent = list(memory.get_finished_spans())
+    chats = [s for s in sent if s.name == "chat gpt-4o"]
+    assert all(s.attributes["gen_ai.cost.total_usd"] == pytest.approx(CHAT_USD) for s in chats)
+
+    cheaper = Catalog.load([str(_cheap_gpt_4o_file())])
+    gateway, forwarded = _gateway(cheaper)
+    gateway.accept(_request(sent))
+    out = {s.context.span_id: s for s in forwarded.get_finished_spans()}
+    for chat in chats:
+        assert _costs(out[chat.context.span_id]) == _costs(chat)
+    [root] = [s for s in out.values() if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * CHAT_USD)
+    assert gateway.processor.stats.priced == 0
+
+
+def _cheap_gpt_4o_file() -> Path:
+    return Path(__file__).resolve().parent / "fixtures" / "gateway-cheap-gpt-4o.yaml"
+
+
+def test_an_unknown_model_arrives_flagged(catalog: Catalog) -> None:
+    unknown = {**CHAT, "gen_ai.request.model": "no-such-model-9"}
+
+    def build(tracer: Any) -> None:
+        with tracer.start_as_current_span("chat", attributes=unknown):
+            pass
+
+    gateway, forwarded = _gateway(catalog)
+    gateway.accept(_request(_record(build)))
+    [span] = forwarded.get_finished_spans()
+    assert span.attributes["gen_ai.cost.unpriced"] is True
+    assert span.attributes["gen_ai.cost.unpriced_reason"] == "unknown_model"
+    assert span.attributes["gen_ai.trace.cost.unpriced_spans"] == 1
+
+
+class _Failing(SpanExporter):
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.how == "raise":
+            raise ConnectionError("upstream down")
+        return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("how", ["raise", "fail"])
+def test_an_upstream_failure_is_answered_as_rejected_spans(catalog: Catalog, how: str) -> None:
+    gateway, _ = _gateway(catalog, _Failing(how))
+    sent = _record(_agent)
+    accepted = gateway.accept(_request(sent))
+    assert not accepted.forwarded
+    assert gateway.stats.spans_not_forwarded == len(sent)
+    from genai_cost.gateway import _response
+
+    response = _response(accepted)
+    assert response.partial_success.rejected_spans == len(sent)
+    assert "upstream exporter failed" in response.partial_success.error_message
+
+
+# ---------------------------------------------------------------- transports
+
+
+@pytest.fixture
+def http_gateway(catalog: Catalog) -> Iterator[tuple[str, CostGateway, InMemorySpanExporter]]:
+    gateway, memory = _gateway(catalog)
+    server = serve_http(gateway, HOST, 0, max_request_bytes=64 * 1024)
+    try:
+        yield f"http://{HOST}:{server.server_address[1]}", gateway, memory
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_sdk_http_exporter_delivers_to_the_gateway(http_gateway: tuple[str, CostGateway, Any]) -> None:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    url, gateway, memory = http_gateway
+    for compression in (Compression.NoCompression, Compression.Gzip):
+        exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces", compression=compression, timeout=5)
+        assert exporter.export(_record(_agent)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+    roots = [s for s in memory.get_finished_spans() if s.parent is None]
+    assert [r.attributes["gen_ai.trace.cost.total_usd"] for r in roots] == pytest.approx([2 * CHAT_USD] * 2)
+    assert gateway.stats.requests == 2
+
+
+def _post(url: str, body: bytes, content_type: str, **headers: str) -> tuple[int, bytes, str]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read(), response.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers["Content-Type"]
+
+
+def test_otlp_json_over_http(http_gateway: tuple[str, CostGateway, Any]) -> None:
+    url, _, memory = http_gateway
+    status, body, content_type = _post(f"{url}/v1/traces", _otlp_json(_record(_agent)), "application/json")
+    assert (status, content_type, json.loads(body)) == (200, "application/json", {})
+    [root] = [s for s in memory.get_finished_spans() if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * CHAT_USD)
+
+
+def test_partial_success_names_the_malformed_span(http_gateway: tuple[str, CostGateway, Any]) -> None:
+    url, _, memory = http_gateway
+    request = _request(_record(_agent))
+    request.resource_spans[0].scope_spans[0].spans[0].span_id = b"\x01"
+    status, body, _ = _post(f"{url}/v1/traces", request.SerializeToString(), "application/x-protobuf")
+    response = ExportTraceServiceResponse.FromString(body)
+    assert status == 200
+    assert response.partial_success.rejected_spans == 1
+    assert "spans[0]: span_id: 1 bytes, expected 8" in response.partial_success.error_message
+    assert len(memory.get_finished_spans()) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "headers", "status", "message"),
+    [
+        ("/v1/traces", b"\xff\xff", "application/x-protobuf", {}, 400, "not an OTLP/protobuf trace request"),
+        ("/v1/traces", b"{", "application/json", {}, 400, "not JSON"),
+        ("/v1/metrics", b"", "application/x-protobuf", {}, 404, "OTLP traces go to /v1/traces"),
+        ("/v1/traces", b"x", "text/plain", {}, 415, "expected application/x-protobuf or application/json"),
+        ("/v1/traces", b"x" * (64 * 1024 + 1), "application/x-protobuf", {}, 413, "the limit is 65536"),
+        (
+            "/v1/traces",
+            gzip.compress(b"\0" * (65 * 1024)),
+            "application/x-protobuf",
+            {"Content-Encoding": "gzip"},
+            413,
+            "once decompressed",
+        ),
+        ("/v1/traces", b"not gzip", "application/x-protobuf", {"Content-Encoding": "gzip"}, 400, "compressed"),
+        ("/v1/traces", b"x", "application/x-protobuf", {"Content-Encoding": "br"}, 415, "Content-Encoding 'br'"),
+    ],
+)
+def test_bad_requests_get_a_status_that_says_why(
+    http_gateway: tuple[str, CostGateway, Any],
+    path: str,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str],
+    status: int,
+    message: str,
+) -> None:
+    url, gateway, memory = http_gateway
+    got, reply, reply_type = _post(url + path, body, content_type, **headers)
+    assert got == status
+    if reply_type == "application/json":
+        text = json.loads(reply)["message"]
+    else:
+        text = status_pb2.Status.FromString(reply).message
+    assert message in text
+    assert gateway.stats.requests_refused == 1
+    assert not memory.get_finished_spans()
+    # and the gateway still works
+    ok, _, _ = _post(url + "/v1/traces", _request(_record(_agent)).SerializeToString(), "application/x-protobuf")
+    assert ok == 200
+
+
+def test_health_reports_the_counters(http_gateway: tuple[str, CostGateway, Any]) -> None:
+    url, _, _ = http_gateway
+    _post(url + "/v1/traces", _request(_record(_agent)).SerializeToString(), "application/x-protobuf")
+    with urllib.request.urlopen(url + "/health", timeout=5) as response:
+        health = json.loads(response.read())
+    assert health["requests"] == 1 and health["spans_received"] == 3 and health["spans_not_forwarded"] == 0
+
+
+def test_the_sdk_grpc_exporter_delivers_to_the_gateway(catalog: Catalog) -> None:
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    gateway, memory = _gateway(catalog)
+    server = serve_grpc(gateway, HOST, 0)
+    try:
+        exporter = OTLPSpanExporter(endpoint=f"{HOST}:{server.port}", insecure=True, timeout=5)
+        assert exporter.export(_record(_agent)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+    finally:
+        server.stop(grace=None)
+    [root] = [s for s in memory.get_finished_spans() if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * CHAT_USD)
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def test_addresses_and_loops() -> None:
+    assert parse_address("127.0.0.1:4318", "--http") == ("127.0.0.1", 4318)
+    assert parse_address("[::1]:4317", "--grpc") == ("::1", 4317)
+    for bad, why in [("4318", "expected HOST:PORT"), ("h:x", "not a number"), ("h:70000", "0-65535")]:
+        with pytest.raises(ValueError, match=why):
+            parse_address(bad, "--http")
+    assert sends_to_itself(("localhost", 4317), [("127.0.0.1", 4317)])
+    assert sends_to_itself(("10.0.0.5", 4317), [("0.0.0.0", 4317)])
+    assert not sends_to_itself(("collector", 4317), [("127.0.0.1", 4317)])
+    assert not sends_to_itself(("localhost", 4317), [("127.0.0.1", 4318)])
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    assert exporter_endpoint(OTLPSpanExporter(endpoint="http://collector:4318/v1/traces")) == ("collector", 4318)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "genai_cost.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_cli_refuses_to_forward_to_itself() -> None:
+    done = _cli(
+        "gateway",
+        "--http",
+        "off",
+        "--grpc",
+        "127.0.0.1:4317",
+        env={"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4317"},
+    )
+    assert done.returncode == 2
+    assert "where the gateway itself listens (a loop)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--http", "nowhere"], "--http 'nowhere': expected HOST:PORT"),
+        (["--http", "off", "--grpc", "off"], "nothing to receive on"),
+    ],
+)
+def test_cli_names_a_bad_option(args: list[str], message: str) -> None:
+    done = _cli("gateway", *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_cli_gateway_runs_until_stopped() -> None:
+    """The command as a user runs it: console exporter upstream, spans sent by the
+    SDK's HTTP exporter, SIGTERM to stop; the priced spans reach the console."""
+    import os
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{port}", "--grpc", "off"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OTEL_TRACES_EXPORTER": "console"},
+    )
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        from support.net import port_open
+
+        wait_for(lambda: port_open(port), 30, "the gateway to listen")
+        exporter = OTLPSpanExporter(endpoint=f"http://{HOST}:{port}/v1/traces", timeout=5)
+        assert exporter.export(_record(_agent)) is SpanExportResult.SUCCESS
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert f"OTLP/HTTP on http://{HOST}:{port}/v1/traces" in err
+    assert "1 request(s): 3 span(s) received, 0 rejected as malformed, 0 not forwarded, 0 unpriced" in err
+    assert '"gen_ai.trace.cost.total_usd": 0.007' in out
