@@ -39,7 +39,17 @@ def pipeline(**settings_kw):
     )
     provider = TracerProvider()
     provider.add_span_processor(processor)
-    return provider.get_tracer("test"), memory, processor, rollup
+    tracer = provider.get_tracer("test")
+    _PROVIDERS[id(tracer)] = provider
+    return tracer, memory, processor, rollup
+
+
+def second_tracer(tracer, scope="second-instrumentation"):
+    """A tracer of another instrumentation on the same provider as ``tracer``."""
+    return _PROVIDERS[id(tracer)].get_tracer(scope)
+
+
+_PROVIDERS: dict[int, TracerProvider] = {}
 
 
 def by_name(memory):
@@ -166,7 +176,7 @@ def test_only_leaf_calls_are_priced_wrappers_and_agents_are_not():
 
 
 def test_reported_cost_policies():
-    attributes = gpt4o(1000, 200, **{"gen_ai.usage.cost": 0.5})
+    attributes = gpt4o(1000, 200, **{"operation.cost": 0.5})
     for policy, total, source in (("prefer", 0.5, "span"), ("compare", 0.0045, "catalog"), ("ignore", 0.0045, "catalog")):
         tracer, memory, _, _ = pipeline(reported_cost=policy)
         with tracer.start_as_current_span("chat", attributes=attributes):
@@ -178,6 +188,56 @@ def test_reported_cost_policies():
             assert attrs["gen_ai.cost.catalog_usd"] == pytest.approx(0.0045)
         if policy == "compare":
             assert attrs["gen_ai.cost.reported_usd"] == pytest.approx(0.5)
+        if policy == "ignore":  # not even compared
+            assert not [k for k in attrs if k.startswith("gen_ai.cost.reported")]
+
+
+def test_an_instrumentations_own_estimate_is_never_preferred_to_the_catalog():
+    """OpenLIT's gen_ai.usage.cost comes from its own price list, which knows no cache
+    rates: a cached call must still be priced from the catalog (and the estimate kept
+    for comparison); for a model the catalog does not know, the estimate is used."""
+    cached = gpt4o(1000, 200, **{"gen_ai.usage.cost": 0.0045, "gen_ai.usage.cache_read.input_tokens": 400})
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=cached):
+        pass
+    attrs = by_name(memory)["chat"].attributes
+    assert attrs["gen_ai.cost.source"] == "catalog"
+    assert attrs["gen_ai.cost.total_usd"] == pytest.approx((600 * 2.5 + 400 * 1.25 + 200 * 10) / 1e6)
+    assert attrs["gen_ai.cost.reported_usd"] == pytest.approx(0.0045)
+
+    unknown = {**gpt4o(1000, 200), "gen_ai.request.model": "house-model-7", "gen_ai.usage.cost": 0.002}
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=unknown):
+        pass
+    attrs = by_name(memory)["chat"].attributes
+    assert (attrs["gen_ai.cost.source"], attrs["gen_ai.cost.total_usd"]) == ("span", 0.002)
+
+
+@pytest.mark.parametrize(
+    ("extra", "source"),
+    [
+        ({"gen_ai.usage.cost.amount": 4.5, "gen_ai.usage.cost.currency": "JPY"}, "catalog"),
+        ({"gen_ai.usage.cost.amount": 4.5, "gen_ai.usage.cost.currency": "usd"}, "span"),
+        ({"gen_ai.usage.cost.amount": 4.5}, "span"),
+        ({"operation.cost": 1e300}, "catalog"),
+        ({"llm.cost.total": "1e200"}, "catalog"),
+    ],
+)
+def test_a_reported_cost_in_another_currency_or_absurd_is_not_taken(extra, source):
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=gpt4o(1000, 200, **extra)):
+        pass
+    attrs = by_name(memory)["chat"].attributes
+    assert attrs["gen_ai.cost.source"] == source
+    assert attrs["gen_ai.cost.total_usd"] == pytest.approx(4.5 if source == "span" else 0.0045)
+
+
+@pytest.mark.parametrize("operation", ["chat.completions", "chat.streaming_completions", "text.completions"])
+def test_semantic_kernel_operation_names_are_calls(operation):
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("call", attributes={**gpt4o(1000, 200), "gen_ai.operation.name": operation}):
+        pass
+    assert by_name(memory)["call"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
 
 
 def test_a_reported_zero_with_tokens_is_not_a_price():
@@ -338,7 +398,9 @@ def test_one_call_recorded_by_two_sibling_instrumentations_is_priced_once():
     with tracer.start_as_current_span("agent"):
         with tracer.start_as_current_span("sdk", attributes=gpt4o(**{"gen_ai.response.id": "resp_1"})):
             pass
-        with tracer.start_as_current_span("openllmetry", attributes=gpt4o(**{"gen_ai.response.id": "resp_1"})):
+        with second_tracer(tracer).start_as_current_span(
+            "openllmetry", attributes=gpt4o(**{"gen_ai.response.id": "resp_1"})
+        ):
             pass
         with tracer.start_as_current_span("other call", attributes=gpt4o(**{"gen_ai.response.id": "resp_2"})):
             pass
@@ -350,6 +412,20 @@ def test_one_call_recorded_by_two_sibling_instrumentations_is_priced_once():
     root = spans["agent"].attributes
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.009)
     assert root["gen_ai.trace.cost.llm_calls"] == 2
+
+
+def test_a_server_reusing_response_ids_does_not_hide_calls():
+    """One instrumentation, two calls one after the other, the same response id (an
+    OpenAI-compatible server that does not make ids unique): two calls, both priced."""
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("first", attributes=gpt4o(1000, 200, **{"gen_ai.response.id": "chatcmpl-1"})):
+            pass
+        with tracer.start_as_current_span("second", attributes=gpt4o(5000, 100, **{"gen_ai.response.id": "chatcmpl-1"})):
+            pass
+    spans = by_name(memory)
+    assert spans["second"].attributes["gen_ai.cost.total_usd"] == pytest.approx((5000 * 2.5 + 100 * 10) / 1e6)
+    assert spans["agent"].attributes["gen_ai.trace.cost.llm_calls"] == 2
 
 
 def test_a_trace_without_billable_spans_keeps_its_root_clean():
@@ -536,8 +612,8 @@ def test_bounded_bookkeeping_forgets_the_oldest_half_and_still_works_on_recent_c
                 pass
             assert len(processor._records) <= 16 and len(processor._leaf_calls) <= 16
         # After many trims, one call recorded twice is still spotted...
-        for name in ("sdk", "openllmetry"):
-            with tracer.start_as_current_span(name, attributes=gpt4o(**{"gen_ai.response.id": "resp_late"})):
+        for name, recorder in (("sdk", tracer), ("openllmetry", second_tracer(tracer))):
+            with recorder.start_as_current_span(name, attributes=gpt4o(**{"gen_ai.response.id": "resp_late"})):
                 pass
         # ...and so is a streamed call whose wrapper returned first.
         wrapper = tracer.start_span("wrapper", attributes=gpt4o())
@@ -567,3 +643,27 @@ def test_spans_of_unknown_shapes_never_raise_into_the_caller():
     processor.on_end(object())  # type: ignore[arg-type]
     assert recorder.calls == ["start", "end"]
     assert processor.stats.internal_errors == 2
+
+
+def test_a_broken_pricing_file_is_skipped_alone(tmp_path, caplog):
+    """One typo in one file must not take the team's other files with it."""
+    from genai_cost.config import CostSettings
+    from genai_cost.processor import load_catalog
+
+    good = tmp_path / "good.yaml"
+    good.write_text("tools:\n  - name: lookup\n    per_call: 0.25\n    source: x\n    checked: 2026-11-22\n")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("tools:\n  - name: other\n    per_cal: 1\n    source: x\n    checked: 2026-11-22\n")
+    later = tmp_path / "later.yaml"
+    later.write_text("tools:\n  - name: fetch\n    per_call: 0.5\n    source: x\n    checked: 2026-11-22\n")
+    missing = tmp_path / "missing.yaml"
+    settings = CostSettings(pricing_files=(str(good), str(typo), str(missing), str(later)))
+    with caplog.at_level("ERROR", logger="genai_cost"):
+        catalog = load_catalog(settings)
+    assert catalog.tool("lookup") is not None and catalog.tool("fetch") is not None
+    assert catalog.tool("other") is None
+    assert catalog.resolve("gpt-4o", "openai").model.pricing_id == "openai/gpt-4o"  # the shipped catalog is there
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"pricing file {typo} rejected and skipped" in logged and "per_cal" in logged
+    assert f"pricing file {missing} rejected and skipped" in logged
+    assert str(good) + " rejected" not in logged

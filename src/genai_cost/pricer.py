@@ -17,7 +17,7 @@ from .config import ReportedCostPolicy
 from .pricing.catalog import Catalog
 from .pricing.errors import PricingError
 from .pricing.model import CostBreakdown, ModelPricing, TokenUsage
-from .usage import Role, SpanUsage
+from .usage import MAX_USD, Role, SpanUsage
 
 AttributeValue = str | bool | int | float
 
@@ -101,11 +101,12 @@ class SpanPricer:
             except PricingError as exc:
                 failure = exc
 
-        if (
-            reported is not None
-            and self.reported_cost != "ignore"
-            and (self.reported_cost == "prefer" or breakdown is None)
-        ):
+        if reported is not None and self.reported_cost == "ignore":
+            reported = None
+        # An estimate the instrumentation made from its own price list (OpenLIT's, which
+        # knows no cache or tier rates) is a fallback, never preferred to the catalog.
+        prefer = self.reported_cost == "prefer" and usage.reported_cost_key not in ESTIMATED_COST_KEYS
+        if reported is not None and (prefer or breakdown is None):
             attrs: dict[str, AttributeValue] = {
                 A.COST_TOTAL: float(reported),
                 A.COST_CATEGORY: category,
@@ -269,9 +270,16 @@ class SpanPricer:
         return usage.provider, usage.model, usage.operation
 
 
+#: Span attributes that carry a cost the instrumentation estimated client-side from a
+#: price list of its own (OpenLIT's ``gen_ai.usage.cost``: input and output rates only,
+#: no cache, tier or long-context pricing), rather than a cost billed or computed by
+#: the provider or a gateway (``operation.cost``, ``llm.cost.total``, the semconv amount).
+ESTIMATED_COST_KEYS = frozenset({"gen_ai.usage.cost"})
+
+
 def usd_amount(value: object) -> float | None:
     """An amount a span carries (a number, or a numeric string), or ``None`` when it is
-    not one a total may include: not finite, negative, or absurd (> 1e15)."""
+    not one a total may include: not finite, negative, or absurd (> ``MAX_USD``, 1e15)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -283,6 +291,6 @@ def usd_amount(value: object) -> float | None:
             return None
     else:
         return None
-    if not math.isfinite(number) or number < 0 or number > 1e15:
+    if not math.isfinite(number) or number < 0 or number > MAX_USD:
         return None
     return number

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from opentelemetry.attributes import BoundedAttributes
@@ -533,8 +534,9 @@ class CostSpanProcessor(SpanProcessor):
         """The span id of the first record of this call in its trace (this span's own
         id when it is the first).
 
-        Two leaf spans record one call when they carry the same ``gen_ai.response.id``,
-        or, for instrumentations that record none, when they are siblings written by
+        Two leaf spans record one call when they carry the same ``gen_ai.response.id``
+        (unless one instrumentation recorded both, one after the other: a server that
+        reuses ids), or, for instrumentations that record none, when they are siblings written by
         *different* instrumentations for the same model and token counts and overlap in
         time. (The same instrumentation recording two identical calls side by side is
         two calls, and is priced twice.)
@@ -545,9 +547,14 @@ class CostSpanProcessor(SpanProcessor):
         start, end = span.start_time or 0, span.end_time or 0
         records = self._records
         if usage.response_id is not None:
-            first = records.setdefault((context.trace_id, usage.response_id), (span_id, scope, start, end))
+            key_by_id = (context.trace_id, usage.response_id)
+            first = records.setdefault(key_by_id, (span_id, scope, start, end))
             if first[0] != span_id:
-                return first[0]
+                if first[1] != scope or (first[2] < end and start < first[3]):
+                    return first[0]
+                # The same instrumentation, one call after the other: an OpenAI-compatible
+                # server that reuses its response ids. Two calls; the later one is remembered.
+                records[key_by_id] = (span_id, scope, start, end)
         if tokens is None or parent is None:
             return span_id
         key = (
@@ -575,15 +582,44 @@ class CostSpanProcessor(SpanProcessor):
 
 def load_catalog(settings: CostSettings) -> Catalog:
     """The shipped catalog plus the user's files. A broken user file is logged
-    (file, line, field) and skipped: the application still starts, and the rest
-    of the catalog still prices."""
+    (file, line, field) and skipped: the application still starts, and the
+    other files and the shipped catalog still price (one typo must not take a
+    team's contract prices and tools with it)."""
     from .pricing.errors import CatalogError
 
     try:
         return Catalog.load(settings.pricing_files)
-    except CatalogError as exc:
+    except CatalogError:
+        pass
+    # Which file is broken: each is tried on top of those kept so far, so a file that
+    # only fails next to another (a conflict) is the one skipped, in load order.
+    kept: list[Path] = []
+    for path in _pricing_paths(settings.pricing_files):
+        try:
+            Catalog.load([*kept, path])
+        except CatalogError as exc:
+            _log.error(
+                "genai-cost: pricing file %s rejected and skipped; the other pricing files and the shipped "
+                "catalog still price:\n%s",
+                path,
+                exc,
+            )
+        else:
+            kept.append(path)
+    try:
+        return Catalog.load(kept)
+    except CatalogError as exc:  # pragma: no cover - each kept file loaded above
         _log.error("genai-cost: pricing files rejected; using the shipped catalog only:\n%s", exc)
         return Catalog.load()
+
+
+def _pricing_paths(entries: Iterable[str]) -> list[Path]:
+    """The files ``GENAI_COST_PRICING_FILE`` names, directories expanded as the catalog does."""
+    paths: list[Path] = []
+    for entry in entries:
+        path = Path(entry)
+        paths.extend(sorted(path.glob("*.y*ml")) if path.is_dir() else [path])
+    return paths
 
 
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.

@@ -153,6 +153,11 @@ _OPERATION_ROLES = {
     "completion": Role.LLM,
     "generate_content": Role.LLM,
     "responses": Role.LLM,
+    # Semantic Kernel's names (its own, before the semconv ones)
+    "chat.completions": Role.LLM,
+    "chat.streaming_completions": Role.LLM,
+    "text.completions": Role.LLM,
+    "text.streaming_completions": Role.LLM,
     "embeddings": Role.EMBEDDING,
     "embedding": Role.EMBEDDING,
     "execute_tool": Role.TOOL,
@@ -177,6 +182,10 @@ _VERCEL_AGGREGATES = frozenset(
 )
 
 _MAX_TOKENS = 10**12
+#: Largest cost (USD) a span may carry and still be believed: more is a broken attribute.
+MAX_USD = 1e15
+_COST_AMOUNT = "gen_ai.usage.cost.amount"
+_COST_CURRENCY = "gen_ai.usage.cost.currency"
 
 #: Instrumentations known to report input WITHOUT cache tokens for some providers.
 _EXCLUSIVE_INPUT_SCOPES = (
@@ -255,7 +264,7 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
     reported: float | None = None
     reported_key: str | None = None
     if plan.reported_key is not None:
-        reported, reported_key = _reported_cost(attributes[plan.reported_key], plan.reported_key)
+        reported, reported_key = _reported_cost(attributes[plan.reported_key], plan.reported_key, attributes)
     response_id = _text(attributes[plan.response_key]) if plan.response_key is not None else None
     usage: TokenUsage | None = None
     invalid: str | None = None
@@ -383,7 +392,7 @@ def _found(attributes: Mapping[str, object], slots: _Slots) -> tuple[list[object
 
 def _reference(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> SpanUsage:
     found, keys = _found(attributes, slots)
-    return _interpret(found, keys, scope_name)
+    return _interpret(found, keys, scope_name, attributes)
 
 
 def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> _Kind:
@@ -403,7 +412,9 @@ def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | 
     )
 
 
-def _interpret(found: list[object], keys: list[str | None], scope_name: str | None) -> SpanUsage:
+def _interpret(
+    found: list[object], keys: list[str | None], scope_name: str | None, attributes: Mapping[str, object]
+) -> SpanUsage:
     operation = _text(found[_OP])
     role = _role(operation, _text(found[_OI_KIND]), _text(found[_AI_OP]))
     has_tokens = found[_INPUT] is not None or found[_OUTPUT] is not None
@@ -417,7 +428,7 @@ def _interpret(found: list[object], keys: list[str | None], scope_name: str | No
         else:
             role = Role.OTHER
     provider = _text(found[_PROVIDER])
-    reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST])
+    reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST], attributes)
     tier = _text(found[_SERVICE_TIER])
     if tier is None:
         tier = _text(found[_REQUESTED_TIER])
@@ -592,7 +603,9 @@ def _scope_reports_exclusive(provider: str | None, scope_name: str | None) -> bo
     return any(scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_INPUT_SCOPES)
 
 
-def _reported_cost(value: object, key: str | None) -> tuple[float | None, str | None]:
+def _reported_cost(
+    value: object, key: str | None, attributes: Mapping[str, object]
+) -> tuple[float | None, str | None]:
     if value is None or isinstance(value, bool):
         return None, None
     if isinstance(value, int | float):
@@ -604,8 +617,13 @@ def _reported_cost(value: object, key: str | None) -> tuple[float | None, str | 
             return None, None
     else:
         return None, None
-    if not math.isfinite(number) or number < 0:
+    if not math.isfinite(number) or number < 0 or number > MAX_USD:
         return None, None
+    if key == _COST_AMOUNT:
+        # The semconv amount comes with its currency: a price in yen is not dollars.
+        currency = attributes.get(_COST_CURRENCY)
+        if isinstance(currency, str) and currency.strip().upper() not in ("", "USD"):
+            return None, None
     return number, key
 
 
