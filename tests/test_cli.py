@@ -120,3 +120,69 @@ def test_demo_table_is_readable():
     assert "LLM    $0.129" in result.stdout
     assert "tools  $0.013" in result.stdout
     assert "total  $0.142" in result.stdout
+
+
+def test_price_without_at_is_priced_at_todays_rates_not_a_later_period(tmp_path):
+    """A period the catalog knows starts in the future (an introductory price that
+    ends) must not price a call made now."""
+    prices = tmp_path / "intro.yaml"
+    prices.write_text(
+        "providers:\n"
+        "  - id: acme\n"
+        "    models:\n"
+        "      - id: acme-1\n"
+        "        prices:\n"
+        "          - {input: 1.0, output: 1.0, source: intro price, checked: 2026-11-22}\n"
+        "          - {effective_from: 2099-01-01, input: 2.0, output: 2.0, source: list price, checked: 2026-11-22}\n"
+    )
+    common = ["price", "--provider", "acme", "--model", "acme-1", "--input-tokens", "1000000", "--json",
+              "--pricing-file", str(prices)]
+    assert json.loads(run(*common).stdout)["total_usd"] == 1.0
+    assert json.loads(run(*common, "--at", "2099-06-01").stdout)["total_usd"] == 2.0
+
+
+def test_version_names_the_package_and_the_catalog():
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("genai-cost ") and "pricing catalog" in result.stdout
+
+
+def test_pricing_without_a_subcommand_shows_its_own_help():
+    result = run("pricing")
+    assert result.returncode == 2
+    assert "pricing commands" in result.stdout and "validate" in result.stdout
+
+
+def test_one_hour_cache_writes_cannot_exceed_all_cache_writes():
+    result = run("price", "--model", "gpt-4o", "--input-tokens", "1000", "--cache-write-tokens", "500",
+                 "--cache-write-1h-tokens", "800")
+    assert result.returncode == 2
+    assert "cannot exceed it" in result.stderr
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, monkeypatch):
+    """`genai-cost report ... | head`: the reader goes away mid-output."""
+
+    class ClosedPipe:
+        def __init__(self) -> None:
+            self._file = open(tmp_path / "stdout", "w")  # noqa: SIM115 - a real descriptor to redirect
+
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            pass
+
+        def fileno(self) -> int:
+            return self._file.fileno()
+
+    saved = tmp_path / "demo.json"
+    assert main(["demo", "--save", str(saved)]) == 0
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["report", str(saved)]) == 0
+
+
+def test_importing_genai_prices_without_it_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "genai_prices", None)
+    assert main(["pricing", "import", "--from", "genai-prices", "--out", str(tmp_path)]) == 2
+    assert "pip install genai-prices" in capsys.readouterr().err

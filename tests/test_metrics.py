@@ -103,6 +103,17 @@ def test_cost_counter_by_provider_model_operation_category():
     assert by_model["gpt-4o-mini"][1].value == pytest.approx(1000 * 0.15e-6 + 200 * 0.6e-6)
 
 
+def test_the_model_label_is_the_requested_model_as_the_collector_reads_it():
+    """Priced at the response's dated snapshot, labelled with the request's model: the
+    collector's signaltometrics rule labels the same call by gen_ai.request.model."""
+    tracer, reader, _ = build()
+    with tracer.start_as_current_span("chat", attributes={**gpt4o(), "gen_ai.response.model": "gpt-4o-2024-08-06"}):
+        pass
+    [(attrs, point, _)] = collect(reader)[A.METRIC_COST]
+    assert attrs[A.METRIC_ATTR_MODEL] == "gpt-4o"
+    assert point.value == pytest.approx(CALL_USD)
+
+
 def test_trace_histogram_once_per_trace_with_shared_bucket_bounds():
     layer = InfraCostLayer(InfraAllocation(2000.0, 150_000))
     tracer, reader, _ = build(trace_layers=[layer])

@@ -167,6 +167,24 @@ def test_band_edges():
     assert band_of(1.0, bands) == "gt_1.00"
 
 
+def test_fine_band_thresholds_keep_their_digits():
+    bands = (0.001, 0.002)
+    assert [band_of(x, bands) for x in (0.0005, 0.0015, 0.0156)] == ["lt_0.001", "0.001_0.002", "gt_0.002"]
+    assert band_of(0.07, (0.05, 0.125)) == "0.05_0.125"
+
+
+def test_trace_totals_carry_no_float_noise():
+    """Sums of amounts rounded to 1e-12 are rounded alike: 0.1 + 0.2 reads 0.3."""
+    tracer, memory, _ = build()
+    with tracer.start_as_current_span("root"):
+        for usd in (0.1, 0.2):
+            with tracer.start_as_current_span("c", attributes={"gen_ai.cost.total_usd": usd, "gen_ai.cost.category": "llm"}):
+                pass
+    root = root_of(memory).attributes
+    assert repr(root["gen_ai.trace.cost.total_usd"]) == "0.3"
+    assert repr(root["gen_ai.trace.cost.llm_usd"]) == "0.3"
+
+
 def test_invalid_bounds_are_rejected():
     with pytest.raises(ValueError, match="idle_timeout_s"):
         TraceCostExporter(InMemorySpanExporter(), idle_timeout_s=0)

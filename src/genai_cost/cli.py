@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,16 +29,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()
         return code
     except CatalogError as exc:
         print(f"genai-cost: pricing file error:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `genai-cost report ... | head`: the reader has gone, which is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genai-cost", description="USD cost of AI-agent work on OpenTelemetry traces."
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(title="commands")
 
     price = commands.add_parser("price", help="price one call from the catalog")
@@ -110,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .pricing.catalog import _read_version, default_pricing_dir
+
+    try:
+        package = version("genai-cost")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        package = "(not installed)"
+    return f"genai-cost {package}, pricing catalog {_read_version(default_pricing_dir())}"
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -140,6 +159,13 @@ def _price(args: argparse.Namespace) -> int:
         input_audio_tokens=args.input_audio_tokens,
         output_audio_tokens=args.output_audio_tokens,
     )
+    if args.cache_write_tokens and args.cache_write_1h_tokens > args.cache_write_tokens:
+        print(
+            "genai-cost: --cache-write-1h-tokens is the part of --cache-write-tokens written with a 1-hour TTL,"
+            " so it cannot exceed it",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if usage.cache_read_tokens + usage.cache_write_tokens > usage.input_tokens:
         print(
             "genai-cost: --input-tokens is the total input and must include cache read and write tokens",
@@ -148,7 +174,9 @@ def _price(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         resolution = catalog.resolve(args.model, args.provider)
-        at = args.at.timestamp() if args.at is not None else None
+        # A call made now is priced at today's rates, not at a period the catalog already
+        # knows starts later (an introductory price that ends next month).
+        at = args.at.timestamp() if args.at is not None else dt.datetime.now(dt.timezone.utc).timestamp()
         cost = catalog.price_resolved(resolution, usage, at=at, service_tier=args.service_tier, batch=args.batch)
     except PricingError as exc:
         print(f"genai-cost: cannot price {args.model!r}: {exc} [{exc.reason}]", file=sys.stderr)

@@ -28,6 +28,12 @@ def register(commands: Any) -> None:
     pricing = commands.add_parser("pricing", help="import, validate, list and compare catalog prices")
     sub = pricing.add_subparsers(title="pricing commands")
 
+    def _pricing_help(args: argparse.Namespace) -> int:
+        pricing.print_help()
+        return EXIT_USAGE
+
+    pricing.set_defaults(handler=_pricing_help)
+
     imp = sub.add_parser("import", help="import an upstream price dataset into pricing/imported/")
     imp.add_argument("--from", dest="dataset", required=True, choices=["genai-prices", "litellm"])
     imp.add_argument(
@@ -92,7 +98,17 @@ def _import(args: argparse.Namespace) -> int:
     directory = args.out or default_pricing_dir()
     try:
         if args.dataset == "genai-prices":
-            result = importers.import_genai_prices(args.path, checked)
+            try:
+                result = importers.import_genai_prices(args.path, checked)
+            except ModuleNotFoundError as exc:
+                if exc.name != "genai_prices":
+                    raise
+                print(
+                    "genai-cost: --from genai-prices reads the installed genai-prices package, which is not"
+                    " installed here: pip install genai-prices (or give its directory as PATH)",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
         else:
             if not args.path:
                 print("genai-cost: --from litellm needs PATH (the JSON file or a litellm wheel)", file=sys.stderr)

@@ -135,9 +135,18 @@ def band_of(total_usd: float, bands: tuple[float, ...]) -> str:
     Jaeger's tag search is exact-match only; a categorical band is how users
     find expensive traces there (``gen_ai.trace.cost.band=gt_5.00``).
     """
-    lower: float | None = None
+    lower: str | None = None
     for upper in bands:
         if total_usd < upper:
-            return f"lt_{upper:.2f}" if lower is None else f"{lower:.2f}_{upper:.2f}"
-        lower = upper
-    return f"gt_{bands[-1]:.2f}" if bands else "all"
+            return f"lt_{_usd_label(upper)}" if lower is None else f"{lower}_{_usd_label(upper)}"
+        lower = _usd_label(upper)
+    return f"gt_{_usd_label(bands[-1])}" if bands else "all"
+
+
+def _usd_label(usd: float) -> str:
+    """A threshold as a band label: cents (``0.05``, ``5.00``) unless that would merge
+    finer thresholds (``0.001`` stays ``0.001``, not ``0.00``)."""
+    text = f"{usd:.2f}"
+    if float(text) != usd:
+        text = f"{usd:.10f}".rstrip("0")
+    return text

@@ -134,4 +134,6 @@ def _flag(name: str, default: bool) -> bool:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
+    if raw:
+        _log.warning("genai-cost: %s=%r is not true or false; using the default (%s)", name, raw, default)
     return default

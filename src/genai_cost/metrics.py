@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
 from .pricer import SpanCost
+from .processor import _attributes_of
 from .rollup import TraceTotals
 from .usage import SpanUsage
 
@@ -46,6 +47,7 @@ _DEDUP = 10_000
 #: series (``otel.metric.overflow=true``), as the SDK's own cardinality limit does.
 _MAX_SERIES = 2000
 _OVERFLOW = "otel.metric.overflow"
+_REQUEST_MODEL = "gen_ai.request.model"
 
 
 class CostMetrics:
@@ -98,7 +100,15 @@ class CostMetrics:
                     key = ("", cost.category)
                 totals[key] = totals.get(key, 0) + 1
         elif cost.total_usd is not None:
-            self._add_cost((cost.provider, cost.model, cost.operation, cost.category), cost.total_usd)
+            # The label is the REQUESTED model, as the collector's signaltometrics rule reads
+            # it, so both sources label one call alike; spans of vocabularies that record no
+            # request model fall back to the model priced.
+            model = cost.model
+            if cost.category == A.CATEGORY_LLM or cost.category == A.CATEGORY_EMBEDDING:
+                requested = _attributes_of(span).get(_REQUEST_MODEL)
+                if isinstance(requested, str) and requested:
+                    model = requested
+            self._add_cost((cost.provider, model, cost.operation, cost.category), cost.total_usd)
         return None
 
     def _add_cost(self, key: tuple[str | None, str | None, str | None, str], usd: float) -> None:

@@ -115,13 +115,15 @@ class TraceTotals:
         self.unpriced_spans += other.unpriced_spans
 
     def attributes(self, bands: tuple[float, ...]) -> dict[str, object]:
+        # Sums of amounts rounded to 1e-12 USD (as each span's are), rounded alike so that
+        # 0.1 + 0.2 reads 0.3 on the root and in the backend.
         out: dict[str, object] = {
-            A.TRACE_TOTAL: float(self.total_usd),
-            A.trace_category_key(A.CATEGORY_LLM): float(self.by_category.get(A.CATEGORY_LLM, 0.0)),
-            A.trace_category_key(A.CATEGORY_TOOL): float(self.by_category.get(A.CATEGORY_TOOL, 0.0)),
+            A.TRACE_TOTAL: round(float(self.total_usd), 12),
+            A.trace_category_key(A.CATEGORY_LLM): round(float(self.by_category.get(A.CATEGORY_LLM, 0.0)), 12),
+            A.trace_category_key(A.CATEGORY_TOOL): round(float(self.by_category.get(A.CATEGORY_TOOL, 0.0)), 12),
         }
         for category, usd in self.by_category.items():
-            out[A.trace_category_key(category)] = float(usd)
+            out[A.trace_category_key(category)] = round(float(usd), 12)
         out[A.TRACE_LLM_CALLS] = self.llm_calls
         out[A.TRACE_TOOL_CALLS] = self.tool_calls
         out[A.TRACE_INPUT_TOKENS] = self.input_tokens
