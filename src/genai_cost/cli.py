@@ -261,7 +261,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import SpanFileError, read_span_file, report_traces
+    from .report import SpanFileError, read_span_file, render_json, render_text, report_traces
 
     spans = []
     problems: list[str] = []
@@ -276,69 +276,13 @@ def _report(args: argparse.Namespace) -> int:
         wanted = args.trace.strip().lower().removeprefix("0x")
         reports = [report for report in reports if report.trace_id == wanted]
     shown = reports[: args.top] if args.top else reports
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "traces": len(reports),
-                    "total_usd": sum(report.total_usd for report in reports),
-                    "shown": [report.as_dict() for report in shown],
-                    "problems": problems,
-                },
-                indent=2,
-            )
-        )
-    else:
-        print(_report_text(reports, shown))
+    print(render_json(reports, shown, problems) if args.json else render_text(reports, shown))
     for problem in problems:
         print(f"genai-cost report: {problem}", file=sys.stderr)
     if args.trace and not reports:
         print(f"genai-cost report: no trace {args.trace} in the files", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE if problems else 0
-
-
-def _report_text(reports: Sequence[Any], shown: Sequence[Any]) -> str:
-    total = sum(report.total_usd for report in reports)
-    categories: dict[str, float] = {}
-    for report in reports:
-        for category, usd in report.by_category.items():
-            categories[category] = categories.get(category, 0.0) + usd
-    unpriced = sum(len(report.unpriced) for report in reports)
-    unseen = sum(len(report.not_priced_here) for report in reports)
-    parts = ", ".join(f"{category} ${usd:.4f}" for category, usd in sorted(categories.items(), key=lambda kv: -kv[1]))
-    lines = [
-        f"{len(reports)} trace(s), ${total:.4f} in all"
-        + (f" ({parts})" if parts else "")
-        + f"; {unpriced} unpriced span(s); {unseen} billable span(s) without cost attributes"
-    ]
-    if len(shown) < len(reports):
-        lines.append(f"the {len(shown)} most expensive:")
-    for report in shown:
-        lines.append("")
-        flag = "" if report.complete else "  (spans were still open when the root ended)"
-        lines.append(f"trace {report.trace_id}  {report.root_name!r}  ${report.total_usd:.6f}{flag}")
-        if report.by_category:
-            lines.append("  " + "  ".join(f"{category} ${usd:.6f}" for category, usd in report.by_category.items()))
-        for entry, calls in report.by_entry.items():
-            tokens = ""
-            if calls.input_tokens or calls.output_tokens:
-                tokens = (
-                    f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}  cache read {calls.cache_read_tokens:,}"
-                )
-            lines.append(f"  {entry:<40} {calls.calls:>4} call(s)  ${calls.usd:.6f}{tokens}")
-        for note in report.unpriced:
-            lines.append(
-                f"  UNPRICED {note.name!r} (span {note.span_id}): {note.reason}"
-                + (f": {note.detail}" if note.detail else "")
-            )
-        for note in report.not_priced_here:
-            lines.append(
-                f"  NO COST ATTRIBUTES {note.name!r} (span {note.span_id})"
-                + (f" {note.detail}" if note.detail else "")
-                + ": the process that emitted it did not run genai-cost"
-            )
-    return "\n".join(lines)
 
 
 def _gateway(args: argparse.Namespace) -> int:

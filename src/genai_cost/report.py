@@ -1,7 +1,8 @@
 """What did each conversation cost, and why: a report from spans already exported.
 
 The cost attributes are on the spans, so a file of exported spans (the collector's
-``file`` exporter, a trace downloaded from Jaeger or Tempo) holds the whole answer.
+``file`` exporter, a trace downloaded from Jaeger or Tempo, OTLP JSON or the Jaeger
+UI's own JSON) holds the whole answer.
 This module reads such files and sums them per trace, per model and per tool, and
 lists what was not priced and why: spans flagged ``gen_ai.cost.unpriced``, and
 billable spans that carry no cost attribute at all (the process that emitted them
@@ -16,10 +17,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import string
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -28,7 +30,19 @@ from .pricer import usd_amount
 from .pricing.files import dotted_path
 from .usage import Role, read_usage
 
-__all__ = ["ExportedSpan", "SpanFileError", "TraceReport", "read_span_file", "report_traces"]
+__all__ = [
+    "ExportedSpan",
+    "SpanFileError",
+    "TraceReport",
+    "read_span_file",
+    "render_json",
+    "render_text",
+    "report_traces",
+]
+
+#: USD sums are rounded to this many decimal places for output only (float noise such as
+#: 0.14200000000000002, not precision: a price per token is ~1e-8); sums stay exact inside.
+USD_DECIMALS = 10
 
 
 class SpanFileError(ValueError):
@@ -87,18 +101,22 @@ class TraceReport:
     not_priced_here: list[SpanNote] = field(default_factory=list)
     #: ``False`` when a local root said spans were still open as it ended.
     complete: bool = True
+    #: Records of a span already counted (same trace and span id): retried exports,
+    #: concatenated files, the same file given twice. The first record counts.
+    duplicates_ignored: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "trace_id": self.trace_id,
             "root_name": self.root_name,
             "spans": self.spans,
-            "total_usd": self.total_usd,
-            "by_category": dict(self.by_category),
+            "total_usd": _usd(self.total_usd),
+            "by_category": {category: _usd(usd) for category, usd in self.by_category.items()},
             "by_entry": {key: _totals_dict(value) for key, value in self.by_entry.items()},
             "unpriced": [_note_dict(note) for note in self.unpriced],
             "not_priced_here": [_note_dict(note) for note in self.not_priced_here],
             "complete": self.complete,
+            "duplicates_ignored": self.duplicates_ignored,
         }
 
 
@@ -151,109 +169,276 @@ class _Scope(_Lenient):
     name: str = ""
 
 
+# Each level is validated on its own (its lists as ``Any``), so that a bad field loses
+# only the span (or group) it is in, not the document.
 class _ScopeSpans(_Lenient):
     scope: _Scope | None = None
-    spans: list[_Span] = []
+    instrumentationLibrary: _Scope | None = None  # OTLP before 1.0: the same, older name
+    spans: list[Any] | None = None
 
 
 class _ResourceSpans(_Lenient):
-    scopeSpans: list[_ScopeSpans] = []
+    scopeSpans: list[Any] | None = None
+    instrumentationLibrarySpans: list[Any] | None = None  # OTLP before 1.0
 
 
-class _TracesData(_Lenient):
-    resourceSpans: list[_ResourceSpans] = []
+# The Jaeger UI's JSON ("Download Results", "Trace JSON": its /api/traces answer).
+class _JaegerTag(_Lenient):
+    key: str
+    type: str = "string"
+    value: Any = None
+
+
+class _JaegerReference(_Lenient):
+    refType: str = ""
+    traceID: str = ""
+    spanID: str = ""
+
+
+class _JaegerSpan(_Lenient):
+    traceID: str = ""
+    spanID: str
+    operationName: str = ""
+    references: list[_JaegerReference] | None = None
+    tags: list[_JaegerTag] | None = None
+
+
+class _JaegerTrace(_Lenient):
+    traceID: str = ""
+    spans: list[Any] | None = None
+
+
+class _JaegerAnswer(_Lenient):
+    data: list[Any] | None = None
+    errors: list[Any] | None = None
+
+
+#: Jaeger keeps the instrumentation scope as tags; the report reads it as the scope.
+_JAEGER_SCOPE_NAMES = ("otel.scope.name", "otel.library.name")
+_JAEGER_SCOPE_TAGS = frozenset({*_JAEGER_SCOPE_NAMES, "otel.scope.version", "otel.library.version"})
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_Location = tuple[str | int, ...]
 
 
 def read_span_file(path: Path) -> list[ExportedSpan]:
-    """The spans in an OTLP JSON file: one document (``{"resourceSpans": [...]}``, or as
-    Jaeger's API (``{"result": ...}``) or Tempo's (``{"batches": [...]}``) wrap it), or one
-    document per line, as the collector's ``file`` exporter writes. Raises
-    :class:`SpanFileError` naming every broken line and field, with the spans of the rest."""
+    """The spans in a file: OTLP JSON, one document (``{"resourceSpans": [...]}``, or as
+    Jaeger's API (``{"result": ...}``) or Tempo's (``{"batches": [...]}``) wrap it; the
+    pre-1.0 ``instrumentationLibrarySpans`` too) or one document per line, as the
+    collector's ``file`` exporter writes; or the Jaeger UI's JSON (``{"data": [trace...]}``).
+    Raises :class:`SpanFileError` naming every broken line and field, with the spans of
+    the rest (a bad field loses its span only), or saying that the file holds no span."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SpanFileError([f"{path}: cannot read span file: {reason}"], []) from None
+    if not text.strip():
+        raise SpanFileError([f"{path}: no spans: the file is empty"], [])
     spans: list[ExportedSpan] = []
     problems: list[str] = []
     try:
         whole: object = json.loads(text)
-    except ValueError:
-        documents: Iterable[tuple[str, object | ValueError]] = _json_lines(text, str(path))
+    except (ValueError, RecursionError):
+        documents: Iterable[tuple[str, object | Exception]] = _json_lines(text, str(path))
     else:
         documents = [(str(path), whole)]
     for where, document in documents:
-        if isinstance(document, ValueError):
+        if isinstance(document, Exception):
             problems.append(f"{where}: not JSON: {document}")
             continue
-        try:
-            spans.extend(_spans_of(document, where))
-        except _DocumentError as exc:
-            problems.extend(exc.problems)
+        reader = _Reader(where)
+        reader.document(document)
+        spans.extend(reader.spans)
+        problems.extend(reader.problems)
+    if not spans and not problems:
+        problems.append(f"{path}: no spans: the file holds none")
     if problems:
         raise SpanFileError(problems, spans)
     return spans
 
 
-class _DocumentError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-
-
-def _json_lines(text: str, label: str) -> Iterator[tuple[str, object | ValueError]]:
+def _json_lines(text: str, label: str) -> Iterator[tuple[str, object | Exception]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 yield f"{label}:{number}", json.loads(line)
             except ValueError as exc:
                 yield f"{label}:{number}", exc
+            except RecursionError:
+                yield f"{label}:{number}", ValueError("nested too deeply")
 
 
-def _spans_of(document: object, where: str) -> list[ExportedSpan]:
-    if isinstance(document, dict):
-        if isinstance(document.get("result"), dict):  # Jaeger v2 API (api/v3)
-            document = document["result"]
-        elif isinstance(document.get("trace"), dict):  # Tempo API v2
-            document = document["trace"]
-        if isinstance(document, dict) and "batches" in document and "resourceSpans" not in document:
-            document = {"resourceSpans": document["batches"]}  # Tempo API v1
-    if not isinstance(document, dict) or "resourceSpans" not in document:
-        raise _DocumentError([f"{where}: not OTLP JSON: expected an object with 'resourceSpans'"])
-    try:
-        data = _TracesData.model_validate(document)
-    except ValidationError as exc:
-        located = [f"{where}: {dotted_path(error['loc'])}: {error['msg']}" for error in exc.errors()]
-        raise _DocumentError(located) from None
-    spans: list[ExportedSpan] = []
-    problems: list[str] = []
-    for r, resource in enumerate(data.resourceSpans):
-        for s, scope_spans in enumerate(resource.scopeSpans):
-            scope = scope_spans.scope.name if scope_spans.scope is not None else None
-            for i, span in enumerate(scope_spans.spans):
-                at = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
-                trace_id, span_id = _id(span.traceId, 16), _id(span.spanId, 8)
-                parent = _id(span.parentSpanId, 8) if span.parentSpanId else None
-                if trace_id is None or span_id is None or (span.parentSpanId and parent is None):
-                    problems.append(f"{where}: {at}: trace or span id is neither hex nor base64 of the right length")
-                    continue
-                attributes = {kv.key: kv.value.plain() for kv in span.attributes}
-                spans.append(ExportedSpan(trace_id, span_id, parent, span.name, scope or None, attributes))
-    if problems:
-        raise _DocumentError(problems)
-    return spans
+class _Reader:
+    """The spans of one document (``where``: the file, or file:line), and what is wrong
+    in it, each problem named by its field path."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.spans: list[ExportedSpan] = []
+        self.problems: list[str] = []
+
+    def problem(self, at: _Location, message: str) -> None:
+        self.problems.append(f"{self.where}: {dotted_path(at)}: {message}")
+
+    def parse(self, model: type[_Model], value: object, at: _Location) -> _Model | None:
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            for error in exc.errors():
+                self.problem((*at, *error["loc"]), error["msg"])
+            return None
+
+    def id(self, text: str, size: int, at: _Location, *, short_hex: bool = False) -> str | None:
+        found = _id(text.zfill(2 * size) if short_hex and _is_hex(text) else text, size)
+        if found is None:
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            self.problem(
+                at,
+                f"not a {'trace' if size == 16 else 'span'} id: {shown!r} (expected {2 * size} hex"
+                f" digits or base64 of {size} bytes, not all zero)",
+            )
+        return found
+
+    def document(self, document: object) -> None:
+        if isinstance(document, dict):
+            if isinstance(document.get("result"), dict):  # Jaeger v2 API (api/v3)
+                document = document["result"]
+            elif isinstance(document.get("trace"), dict):  # Tempo API v2
+                document = document["trace"]
+        if isinstance(document, dict) and "resourceSpans" in document:
+            self.otlp(document["resourceSpans"], "resourceSpans")
+        elif isinstance(document, dict) and "batches" in document:  # Tempo API v1
+            self.otlp(document["batches"], "batches")
+        elif isinstance(document, dict) and "data" in document:  # Jaeger UI and its /api/traces
+            self.jaeger(document)
+        elif isinstance(document, dict) and "traceID" in document and "spans" in document:  # one Jaeger trace
+            self.jaeger_trace(document, ())
+        else:
+            self.problems.append(f"{self.where}: not OTLP JSON: expected an object with 'resourceSpans'")
+
+    def otlp(self, resources: object, key: str) -> None:
+        if resources is None:
+            return
+        if not isinstance(resources, list):
+            self.problem((key,), "Input should be a valid list")
+            return
+        for r, item in enumerate(resources):
+            resource = self.parse(_ResourceSpans, item, (key, r))
+            if resource is None:
+                continue
+            scope_key = "scopeSpans"
+            groups = resource.scopeSpans
+            if groups is None and resource.instrumentationLibrarySpans is not None:
+                scope_key, groups = "instrumentationLibrarySpans", resource.instrumentationLibrarySpans
+            for s, group_item in enumerate(groups or []):
+                group_at = (key, r, scope_key, s)
+                group = self.parse(_ScopeSpans, group_item, group_at)
+                if group is not None:
+                    scope = group.scope if group.scope is not None else group.instrumentationLibrary
+                    for i, span in enumerate(group.spans or []):
+                        self.otlp_span(span, (*group_at, "spans", i), scope.name if scope is not None else None)
+
+    def otlp_span(self, value: object, at: _Location, scope: str | None) -> None:
+        span = self.parse(_Span, value, at)
+        if span is None:
+            return
+        trace_id = self.id(span.traceId, 16, (*at, "traceId"))
+        span_id = self.id(span.spanId, 8, (*at, "spanId"))
+        parent = self.id(span.parentSpanId, 8, (*at, "parentSpanId")) if span.parentSpanId else None
+        if trace_id is None or span_id is None or (span.parentSpanId and parent is None):
+            return
+        attributes = {kv.key: kv.value.plain() for kv in span.attributes}
+        self.spans.append(ExportedSpan(trace_id, span_id, parent, span.name, scope or None, attributes))
+
+    def jaeger(self, document: object) -> None:
+        answer = self.parse(_JaegerAnswer, document, ())
+        if answer is None:
+            return
+        for e, error in enumerate(answer.errors or []):
+            message = error.get("msg") if isinstance(error, dict) else None
+            said = message if isinstance(message, str) else repr(error)
+            self.problem(("errors", e), f"Jaeger answered: {said}")
+        for t, trace in enumerate(answer.data or []):
+            self.jaeger_trace(trace, ("data", t))
+
+    def jaeger_trace(self, value: object, at: _Location) -> None:
+        trace = self.parse(_JaegerTrace, value, at)
+        if trace is not None:
+            for i, span in enumerate(trace.spans or []):
+                self.jaeger_span(span, (*at, "spans", i), trace.traceID)
+
+    def jaeger_span(self, value: object, at: _Location, trace_text: str) -> None:
+        span = self.parse(_JaegerSpan, value, at)
+        if span is None:
+            return
+        trace_id = self.id(span.traceID or trace_text, 16, (*at, "traceID"), short_hex=True)
+        span_id = self.id(span.spanID, 8, (*at, "spanID"), short_hex=True)
+        good = trace_id is not None and span_id is not None
+        parent: str | None = None
+        for r, reference in enumerate(span.references or []):
+            # As Jaeger reads the parent: the first CHILD_OF in the same trace.
+            if reference.refType.upper() != "CHILD_OF":
+                continue
+            if reference.traceID and _id(reference.traceID.zfill(32), 16) != trace_id:
+                continue
+            parent = self.id(reference.spanID, 8, (*at, "references", r, "spanID"), short_hex=True)
+            good = good and parent is not None
+            break
+        scope: str | None = None
+        attributes: dict[str, object] = {}
+        for k, tag in enumerate(span.tags or []):
+            try:
+                plain = _tag_value(tag.type, tag.value)
+            except ValueError as exc:
+                self.problem((*at, "tags", k, "value"), str(exc))
+                good = False
+                continue
+            if tag.key in _JAEGER_SCOPE_TAGS:
+                if tag.key in _JAEGER_SCOPE_NAMES and scope is None:
+                    scope = str(plain) or None
+            else:
+                attributes[tag.key] = plain
+        if good and trace_id is not None and span_id is not None:
+            self.spans.append(ExportedSpan(trace_id, span_id, parent, span.operationName, scope, attributes))
+
+
+def _tag_value(kind: str, value: object) -> object:
+    """A Jaeger tag's value as the attribute it was: ``type`` is string, bool, int64,
+    float64 or binary (base64, kept as text)."""
+    if kind in ("string", "binary") and isinstance(value, str):
+        return value
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if not isinstance(value, bool):
+        try:
+            if kind == "int64" and isinstance(value, int):
+                return value
+            if kind == "int64" and isinstance(value, str | float) and float(value).is_integer():
+                return int(float(value)) if isinstance(value, float) else int(value)
+            if kind == "float64" and isinstance(value, int | float | str):
+                return float(value)
+        except (ValueError, OverflowError):
+            pass
+    if kind not in ("string", "binary", "bool", "int64", "float64"):
+        raise ValueError(f"unknown tag type {kind!r}")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    raise ValueError(f"not a {kind} value: {shown}")
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(char in string.hexdigits for char in text)
 
 
 def _id(text: str, size: int) -> str | None:
     """Hex, as OTLP JSON has it, or base64, as protobuf's JSON mapping (Tempo) has it."""
-    if len(text) == 2 * size:
+    if len(text) == 2 * size and _is_hex(text):
+        raw = bytes.fromhex(text)
+    else:
         try:
-            return bytes.fromhex(text).hex()
-        except ValueError:
-            pass
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return None
     return raw.hex() if len(raw) == size and any(raw) else None
 
 
@@ -261,20 +446,28 @@ def _id(text: str, size: int) -> str | None:
 
 
 def report_traces(spans: Iterable[ExportedSpan]) -> list[TraceReport]:
-    """One report per trace, the most expensive first."""
-    by_trace: dict[str, list[ExportedSpan]] = {}
+    """One report per trace, the most expensive first. A span (trace and span id) counts
+    once: the first record of it; the others are counted as ``duplicates_ignored``."""
+    by_trace: dict[str, dict[str, ExportedSpan]] = {}
+    duplicates: dict[str, int] = {}
     for span in spans:
-        by_trace.setdefault(span.trace_id, []).append(span)
-    reports = [_report(trace_id, trace_spans) for trace_id, trace_spans in by_trace.items()]
+        trace = by_trace.setdefault(span.trace_id, {})
+        if span.span_id in trace:
+            duplicates[span.trace_id] = duplicates.get(span.trace_id, 0) + 1
+        else:
+            trace[span.span_id] = span
+    reports = [
+        _report(trace_id, list(trace.values()), duplicates.get(trace_id, 0)) for trace_id, trace in by_trace.items()
+    ]
     reports.sort(key=lambda report: (-report.total_usd, report.trace_id))
     return reports
 
 
-def _report(trace_id: str, spans: list[ExportedSpan]) -> TraceReport:
+def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceReport:
     ids = {span.span_id for span in spans}
     roots = [span for span in spans if span.parent_span_id not in ids]
     root = min(roots, key=lambda span: (span.parent_span_id is not None, span.name)) if roots else spans[0]
-    report = TraceReport(trace_id, root.name, spans=len(spans))
+    report = TraceReport(trace_id, root.name, spans=len(spans), duplicates_ignored=duplicates)
     usages = {span.span_id: read_usage(span.attributes, span.scope) for span in spans}
     wrappers = _spans_above_inference(spans, usages)
     for span in spans:
@@ -298,13 +491,23 @@ def _report(trace_id: str, spans: list[ExportedSpan]) -> TraceReport:
                 totals.output_tokens += tokens.output_tokens
                 totals.cache_read_tokens += tokens.cache_read_tokens
         elif attributes.get(A.COST_TOTAL) is not None:  # as the roll-up does: unpriced, not $0
-            report.unpriced.append(SpanNote(span.span_id, span.name, "invalid_cost",
-                                            f"{A.COST_TOTAL} is not an amount: {attributes.get(A.COST_TOTAL)!r}"))
+            report.unpriced.append(
+                SpanNote(
+                    span.span_id,
+                    span.name,
+                    "invalid_cost",
+                    f"{A.COST_TOTAL} is not an amount: {attributes.get(A.COST_TOTAL)!r}",
+                )
+            )
         elif attributes.get(A.COST_UNPRICED) is True:
-            report.unpriced.append(SpanNote(
-                span.span_id, span.name, str(attributes.get(A.COST_UNPRICED_REASON) or "unknown"),
-                str(attributes.get(A.COST_UNPRICED_DETAIL) or ""),
-            ))
+            report.unpriced.append(
+                SpanNote(
+                    span.span_id,
+                    span.name,
+                    str(attributes.get(A.COST_UNPRICED_REASON) or "unknown"),
+                    str(attributes.get(A.COST_UNPRICED_DETAIL) or ""),
+                )
+            )
         elif _billable(usages[span.span_id].role) and span.span_id not in wrappers and not _seen(attributes):
             usage = usages[span.span_id]
             what = " ".join(filter(None, (usage.provider, usage.model or usage.tool_name)))
@@ -340,10 +543,83 @@ def _add_cost(report: TraceReport, category: str, usd: float) -> None:
     report.by_category[category] = report.by_category.get(category, 0.0) + usd
 
 
+def _usd(amount: float) -> float:
+    return round(amount, USD_DECIMALS)
+
+
 def _totals_dict(totals: CallTotals) -> dict[str, Any]:
-    return {"calls": totals.calls, "usd": totals.usd, "input_tokens": totals.input_tokens,
-            "output_tokens": totals.output_tokens, "cache_read_tokens": totals.cache_read_tokens}
+    return {
+        "calls": totals.calls,
+        "usd": _usd(totals.usd),
+        "input_tokens": totals.input_tokens,
+        "output_tokens": totals.output_tokens,
+        "cache_read_tokens": totals.cache_read_tokens,
+    }
 
 
 def _note_dict(note: SpanNote) -> dict[str, str]:
     return {"span_id": note.span_id, "name": note.name, "reason": note.reason, "detail": note.detail}
+
+
+# ------------------------------------------------------------------ output
+
+
+def render_json(reports: Sequence[TraceReport], shown: Sequence[TraceReport], problems: Sequence[str]) -> str:
+    """``genai-cost report --json``: ``reports`` are the traces reported (after ``--trace``),
+    ``shown`` the ones listed (``--top``), ``problems`` those of reading the files."""
+    document = {
+        "traces": len(reports),
+        "total_usd": _usd(sum(report.total_usd for report in reports)),
+        "duplicates_ignored": sum(report.duplicates_ignored for report in reports),
+        "shown": [report.as_dict() for report in shown],
+        "problems": list(problems),
+    }
+    return json.dumps(document, indent=2)
+
+
+def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) -> str:
+    """``genai-cost report``: the totals of ``reports``, then each of ``shown`` in detail."""
+    total = sum(report.total_usd for report in reports)
+    categories: dict[str, float] = {}
+    for report in reports:
+        for category, usd in report.by_category.items():
+            categories[category] = categories.get(category, 0.0) + usd
+    unpriced = sum(len(report.unpriced) for report in reports)
+    unseen = sum(len(report.not_priced_here) for report in reports)
+    duplicates = sum(report.duplicates_ignored for report in reports)
+    parts = ", ".join(f"{category} ${usd:.4f}" for category, usd in sorted(categories.items(), key=lambda kv: -kv[1]))
+    lines = [
+        f"{len(reports)} trace(s), ${total:.4f} in all"
+        + (f" ({parts})" if parts else "")
+        + f"; {unpriced} unpriced span(s); {unseen} billable span(s) without cost attributes"
+        + (f"; {duplicates} duplicate span record(s) ignored" if duplicates else "")
+    ]
+    if len(shown) < len(reports):
+        lines.append(f"the {len(shown)} most expensive:")
+    for report in shown:
+        lines.append("")
+        flag = "" if report.complete else "  (spans were still open when the root ended)"
+        if report.duplicates_ignored:
+            flag += f"  ({report.duplicates_ignored} duplicate span record(s) ignored)"
+        lines.append(f"trace {report.trace_id}  {report.root_name!r}  ${report.total_usd:.6f}{flag}")
+        if report.by_category:
+            lines.append("  " + "  ".join(f"{category} ${usd:.6f}" for category, usd in report.by_category.items()))
+        for entry, calls in report.by_entry.items():
+            tokens = ""
+            if calls.input_tokens or calls.output_tokens:
+                tokens = (
+                    f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}  cache read {calls.cache_read_tokens:,}"
+                )
+            lines.append(f"  {entry:<40} {calls.calls:>4} call(s)  ${calls.usd:.6f}{tokens}")
+        for note in report.unpriced:
+            lines.append(
+                f"  UNPRICED {note.name!r} (span {note.span_id}): {note.reason}"
+                + (f": {note.detail}" if note.detail else "")
+            )
+        for note in report.not_priced_here:
+            lines.append(
+                f"  NO COST ATTRIBUTES {note.name!r} (span {note.span_id})"
+                + (f" {note.detail}" if note.detail else "")
+                + ": the process that emitted it did not run genai-cost"
+            )
+    return "\n".join(lines)
