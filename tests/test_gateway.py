@@ -349,6 +349,47 @@ def test_a_trace_split_over_requests_is_rolled_up_whole(catalog: Catalog) -> Non
     assert root.attributes["gen_ai.trace.cost.llm_calls"] == 2
 
 
+def test_a_child_ending_just_after_its_parent_is_in_the_root_totals(catalog: Catalog) -> None:
+    """The Vercel AI SDK ends an embedding call a fraction of a millisecond after the
+    ai.embedMany span around it. Both arrive in one request: the root's totals include
+    the call, and the call (not the wrapper) carries the cost."""
+
+    def build(tracer: Any) -> None:
+        root = tracer.start_span("embeddings", attributes={"gen_ai.operation.name": "embeddings"})
+        context = set_span_in_context(root)
+        call = tracer.start_span(
+            "embeddings text-embedding-3-small",
+            context=context,
+            attributes={
+                "gen_ai.operation.name": "embeddings",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "text-embedding-3-small",
+                "gen_ai.usage.input_tokens": 5000,
+            },
+        )
+        root.end()
+        call.end()
+
+    sent = _record(build)
+    assert sent[0].name == "embeddings", "the root ended first"
+    gateway, forwarded = _gateway(catalog)
+    gateway.accept(_request(sent))
+    out = {s.name: s for s in forwarded.get_finished_spans()}
+    assert out["embeddings"].attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(5000 * 0.02 / 1e6)
+    call = out["embeddings text-embedding-3-small"].attributes
+    assert call["gen_ai.cost.total_usd"] == pytest.approx(5000 * 0.02 / 1e6)
+    assert "gen_ai.cost.after_root" not in call
+
+
+def test_spans_whose_parents_form_a_cycle_are_still_forwarded(catalog: Catalog) -> None:
+    request = _request(_record(_agent))
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[2].parent_span_id = spans[0].span_id  # the root now has a parent: its own child
+    gateway, forwarded = _gateway(catalog)
+    assert gateway.accept(request).forwarded
+    assert len(forwarded.get_finished_spans()) == 3
+
+
 def test_spans_priced_where_they_were_made_are_not_priced_again(catalog: Catalog) -> None:
     """A Python agent with genai-cost in process sends priced spans: the gateway keeps
     their cost (even when its own catalog would say otherwise) and rolls them up once."""
@@ -461,6 +502,23 @@ def test_otlp_json_over_http(http_gateway: tuple[str, CostGateway, Any]) -> None
     assert (status, content_type, json.loads(body)) == (200, "application/json", {})
     [root] = [s for s in memory.get_finished_spans() if s.parent is None]
     assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * CHAT_USD)
+
+
+def test_a_chunked_body_is_read(http_gateway: tuple[str, CostGateway, Any]) -> None:
+    """The OpenTelemetry JS exporters send OTLP/HTTP with chunked transfer encoding."""
+    import http.client
+
+    url, _, memory = http_gateway
+    body = _request(_record(_agent)).SerializeToString()
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=5)
+    chunks = iter([body[:10], body[10:]])
+    connection.request(
+        "POST", "/v1/traces", body=chunks, headers={"Content-Type": "application/x-protobuf"}, encode_chunked=True
+    )
+    response = connection.getresponse()
+    assert response.status == 200, response.read()
+    connection.close()
+    assert len(memory.get_finished_spans()) == 3
 
 
 def test_partial_success_names_the_malformed_span(http_gateway: tuple[str, CostGateway, Any]) -> None:

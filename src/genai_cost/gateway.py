@@ -131,10 +131,7 @@ class CostGateway:
         inside is logged and counted, and the spans are forwarded unpriced."""
         received = spans_of(request)
         stats = self.stats
-        # Children end before their parents: in end order, the leaf rule sees each
-        # call before the wrapper around it, as in process (a request groups its
-        # spans by resource and scope, not by time).
-        ordered = sorted(received.spans, key=_end_time)
+        ordered = _children_first(received.spans)
         with self._lock:
             stats.requests += 1
             stats.spans_received += len(received.spans)
@@ -186,6 +183,47 @@ class _HandedOn(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         self.spans.append(span)
+
+
+def _children_first(spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
+    """The spans in end order, except that every span comes after its descendants
+    in the same request.
+
+    A request groups its spans by resource and scope, not by time, so they are
+    sorted first. End order alone is how spans reach a processor in process, but
+    some instrumentations end a child just after its parent (the Vercel AI SDK's
+    embedding call, by a fraction of a millisecond); in process that child is
+    late for its trace's totals. Here both are at hand, so the child goes first:
+    the leaf rule sees the call before its wrapper, and the root's totals include it.
+    """
+    by_end = sorted(spans, key=_end_time)
+    present = {(span.context.trace_id, span.context.span_id) for span in by_end if span.context is not None}
+    children: dict[tuple[int, int], list[ReadableSpan]] = {}
+    tops: list[ReadableSpan] = []
+    for span in by_end:
+        parent = span.parent
+        key = (parent.trace_id, parent.span_id) if parent is not None else None
+        if key is not None and key in present:
+            children.setdefault(key, []).append(span)
+        else:
+            tops.append(span)
+    out: list[ReadableSpan] = []
+    for top in tops:
+        # Post-order without recursion (a deep trace must not hit the recursion limit).
+        stack: list[tuple[ReadableSpan, bool]] = [(top, False)]
+        while stack:
+            span, expanded = stack.pop()
+            if expanded:
+                out.append(span)
+                continue
+            stack.append((span, True))
+            context = span.context
+            if context is not None:
+                for child in reversed(children.get((context.trace_id, context.span_id), ())):
+                    stack.append((child, False))
+    if len(out) != len(by_end):  # a cycle of parent ids (a broken sender): keep end order
+        return by_end
+    return out
 
 
 def _end_time(span: ReadableSpan) -> int:
@@ -262,8 +300,16 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
     def _body(self) -> bytes:
         raw_length = self.headers.get("Content-Length")
         if raw_length is None:
-            self.close_connection = True
-            raise _Refused(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                body = self._chunked()  # what the OpenTelemetry JS exporters send
+            else:
+                self.close_connection = True
+                raise _Refused(HTTPStatus.LENGTH_REQUIRED, "Content-Length (or chunked Transfer-Encoding) is required")
+        else:
+            body = self._sized(raw_length)
+        return self._decoded(body)
+
+    def _sized(self, raw_length: str) -> bytes:
         try:
             length = int(raw_length)
         except ValueError:
@@ -274,7 +320,33 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             raise _Refused(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes; the limit is {self.max_request_bytes}"
             )
-        body = self.rfile.read(length)
+        return self.rfile.read(length)
+
+    def _chunked(self) -> bytes:
+        """A body sent in chunks (RFC 9112 section 7.1), bounded like any other."""
+        parts: list[bytes] = []
+        size_so_far = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise _Refused(HTTPStatus.BAD_REQUEST, f"bad chunk size line {line[:40]!r}") from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers, until the blank line
+                    pass
+                return b"".join(parts)
+            size_so_far += size
+            if size < 0 or size_so_far > self.max_request_bytes:
+                self.close_connection = True
+                raise _Refused(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"chunked body over {self.max_request_bytes} bytes"
+                )
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(8)  # the CRLF after the chunk
+
+    def _decoded(self, body: bytes) -> bytes:
         encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding == "gzip":
             return self._decompressed(body, zlib.MAX_WBITS | 16)
