@@ -132,7 +132,7 @@ def test_provider_reported_cost_prefer_compare_ignore(policy: str) -> None:
         "gen_ai.request.model": "gpt-4o",
         "gen_ai.usage.input_tokens": 10_000,
         "gen_ai.usage.output_tokens": 1_000,
-        "gen_ai.usage.cost": 0.05,
+        "gen_ai.usage.cost.amount": 0.05,  # a gateway's billed cost (OpenLIT's gen_ai.usage.cost is an estimate)
     }
     catalog_total = 10_000 * 2.5 / M + 1_000 * 10.0 / M
     cost = pricer.price(read_usage(attributes), attributes, None)
@@ -148,6 +148,7 @@ def test_provider_reported_cost_prefer_compare_ignore(policy: str) -> None:
     else:
         assert cost.total_usd == pytest.approx(catalog_total)
         assert cost.attributes["gen_ai.cost.source"] == "catalog"
+        assert COST_REPORTED_DIFF not in cost.attributes
 
 
 BROKEN = """providers:
@@ -253,3 +254,45 @@ def test_any_unknown_key_is_named_with_a_hint_that_exists(place: str, key: str) 
         assert hint.removeprefix("did you mean ").strip("'?") in allowed
     else:
         assert set(hint.removeprefix("expected one of: ").split(", ")) == allowed
+
+
+_KEYS = st.sampled_from(["input", "output", "cache_read", "source", "checked", "name", "per_call", "id"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.lists(_KEYS, min_size=2, max_size=6), flow=st.booleans())
+def test_a_key_given_twice_is_an_error_with_its_line(keys: list[str], flow: bool) -> None:
+    """YAML keeps the last of two equal keys without a word; a pricing file must not
+    (``input: 3.0`` then ``input: 4.0`` would price at $4)."""
+    if flow:
+        text = "tools:\n  - {" + ", ".join(f"{key}: 1" for key in keys) + "}\n"
+    else:
+        text = "tools:\n  -\n" + "".join(f"    {key}: 1\n" for key in keys)
+    duplicated = len(set(keys)) < len(keys)
+    try:
+        parse_pricing_text(text, "prices.yaml")
+    except CatalogError as exc:
+        message = str(exc)
+        if duplicated:
+            second = next(i for i, key in enumerate(keys) if key in keys[:i])
+            line = 2 if flow else 3 + second
+            assert f"prices.yaml:{line}: invalid YAML: {keys[second]!r} is given twice" in message
+        else:
+            assert "given twice" not in message
+    else:
+        assert not duplicated
+
+
+def test_validate_with_the_catalog_names_a_discount_that_never_applies(tmp_path: Path, capsys: Any) -> None:
+    discounts = tmp_path / "contract.yaml"
+    discounts.write_text(
+        "discounts:\n"
+        "  - {provider: opneai, percent: 10}\n"
+        "  - {provider: anthropic, model: claude-sonet-4-5, percent: 10}\n"
+        "  - {provider: openai, model: gpt-4o, percent: 10}\n"
+    )
+    assert main(["pricing", "validate", str(discounts), "--with-catalog"]) == 2
+    err = capsys.readouterr().err
+    assert f"{discounts}: discounts[0].provider: 'opneai' is no provider the catalog knows; did you mean 'openai'?" in err
+    assert f"{discounts}: discounts[1].model: 'claude-sonet-4-5' is no anthropic model" in err
+    assert "discounts[2]" not in err

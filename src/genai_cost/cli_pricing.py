@@ -175,12 +175,48 @@ def _validate(args: argparse.Namespace) -> int:
     from .pricing import Catalog, CatalogError
 
     try:
-        Catalog.load(args.files)
+        catalog = Catalog.load(args.files)
     except CatalogError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    problems = _discounts_that_never_apply(catalog, args.files)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(problems)} error(s)", file=sys.stderr)
+        return EXIT_USAGE
     print("valid together with the shipped catalog")
     return 0
+
+
+def _discounts_that_never_apply(catalog: Any, paths: list[Path]) -> list[str]:
+    """A discount whose provider or model the catalog does not know is valid YAML
+    that silently never applies (``provider: opneai``): name it, with the likely fix."""
+    import difflib
+
+    from .pricing import PricingError
+    from .pricing.files import read_pricing_file
+
+    problems: list[str] = []
+    providers = catalog.provider_ids()
+    for path in paths:
+        for index, discount in enumerate(read_pricing_file(path).discounts):
+            where = f"{path}: discounts[{index}]"
+            provider = catalog.provider_id(discount.provider)
+            if provider is None or provider not in providers:
+                close = difflib.get_close_matches(discount.provider.lower(), providers, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(f"{where}.provider: {discount.provider!r} is no provider the catalog knows{hint}")
+                continue
+            if discount.model is not None:
+                try:
+                    catalog.resolve(discount.model, discount.provider)
+                except PricingError:
+                    problems.append(
+                        f"{where}.model: {discount.model!r} is no {provider} model the catalog knows, "
+                        "so the discount never applies"
+                    )
+    return problems
 
 
 def _validate_paths(paths: list[Path]) -> int:

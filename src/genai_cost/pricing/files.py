@@ -19,7 +19,30 @@ from pydantic import BaseModel, ValidationError
 from .errors import CatalogError
 from .schema import PricingFile
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """YAML's safe loader, except that a key given twice in one mapping is an error:
+    YAML keeps the last one silently, so ``input: 3.0`` then ``input: 4.0`` would
+    price at $4 with no word said."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                earlier = first_line.get(key)
+            except TypeError:  # an unhashable key: the base loader says so
+                break
+            if earlier is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice (first on line {earlier + 1})", key_node.start_mark
+                )
+            first_line[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
 _PathKey = tuple[str | int, ...]
 
