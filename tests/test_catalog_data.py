@@ -120,7 +120,13 @@ def test_bedrock_us_profile_is_ten_percent_more(catalog: Catalog) -> None:
     assert breakdown.pricing_id == "anthropic/claude-sonnet-4-5"
     assert any(a.startswith("region=us") for a in breakdown.adjustments)
     # global. profile: list price
-    glob = cost(catalog, "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock", input_tokens=100_000, output_tokens=10_000)
+    glob = cost(
+        catalog,
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "bedrock",
+        input_tokens=100_000,
+        output_tokens=10_000,
+    )
     assert glob == pytest.approx(100_000 * 3.00 / M + 10_000 * 15.00 / M)  # 0.45
     # cache classes get the uplift too: 100k cache reads at 0.30 * 1.1
     cached = cost(catalog, name, "aws.bedrock", input_tokens=100_000, cache_read_tokens=100_000)
@@ -142,13 +148,18 @@ def test_bedrock_ids_resolve_to_anthropic(catalog: Catalog) -> None:
     assert catalog.resolve("amazon.nova-pro-v1:0", "aws.bedrock").model.pricing_id == "aws-bedrock/amazon.nova-pro"
 
 
-@pytest.mark.parametrize(("name", "provider"), [
-    ("us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0", "aws.bedrock"),  # an imported pattern matches it
-    ("us-gov.anthropic.claude-3-haiku-20240307-v1:0", "aws.bedrock"),
-    ("bedrock/us-gov.anthropic.claude-3-haiku-20240307-v1:0", "aws.bedrock"),
-    ("arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:inference-profile/us-gov.anthropic.claude-3-haiku-20240307-v1:0",
-     "aws.bedrock"),
-])
+@pytest.mark.parametrize(
+    ("name", "provider"),
+    [
+        ("us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0", "aws.bedrock"),  # an imported pattern matches it
+        ("us-gov.anthropic.claude-3-haiku-20240307-v1:0", "aws.bedrock"),
+        ("bedrock/us-gov.anthropic.claude-3-haiku-20240307-v1:0", "aws.bedrock"),
+        (
+            "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:inference-profile/us-gov.anthropic.claude-3-haiku-20240307-v1:0",
+            "aws.bedrock",
+        ),
+    ],
+)
 def test_govcloud_profiles_are_unknown_not_priced_at_commercial_rates(catalog: Catalog, name: str, provider: str):
     with pytest.raises(UnknownModelError, match="'us-gov.' deployments from a price sheet"):
         catalog.resolve(name, provider)
@@ -165,16 +176,20 @@ def test_a_govcloud_entry_spelled_with_the_prefix_prices_it(catalog: Catalog):
 
 def test_a_govcloud_price_of_the_users_own_is_used(tmp_path: Path):
     prices = tmp_path / "govcloud.yaml"
-    prices.write_text("""providers:
+    prices.write_text(
+        """providers:
   - id: aws-bedrock
     models:
       - id: us-gov.anthropic.claude-3-haiku-20240307-v1:0
         prices:
           - {input: 0.3, output: 1.5, source: our AWS invoice, checked: 2026-11-01}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     user = Catalog.load([prices])
-    breakdown = user.price(TokenUsage(input_tokens=M, output_tokens=M), "us-gov.anthropic.claude-3-haiku-20240307-v1:0",
-                           "aws.bedrock")
+    breakdown = user.price(
+        TokenUsage(input_tokens=M, output_tokens=M), "us-gov.anthropic.claude-3-haiku-20240307-v1:0", "aws.bedrock"
+    )
     assert breakdown.total_usd == pytest.approx(1.8)
 
 
@@ -191,8 +206,12 @@ def test_azure_falls_back_to_openai(catalog: Catalog) -> None:
 
 
 def test_vertex_falls_back_to_google_and_anthropic(catalog: Catalog) -> None:
-    assert catalog.resolve("claude-sonnet-4-5@20250929", "gcp.vertex_ai").model.pricing_id == "anthropic/claude-sonnet-4-5"
-    assert catalog.resolve("claude-3-5-sonnet-v2@20241022", "vertex_ai").model.pricing_id == "anthropic/claude-3-5-sonnet"
+    assert (
+        catalog.resolve("claude-sonnet-4-5@20250929", "gcp.vertex_ai").model.pricing_id == "anthropic/claude-sonnet-4-5"
+    )
+    assert (
+        catalog.resolve("claude-3-5-sonnet-v2@20241022", "vertex_ai").model.pricing_id == "anthropic/claude-3-5-sonnet"
+    )
     res = catalog.resolve("publishers/google/models/gemini-2.5-pro", "vertex_ai")
     assert res.model.pricing_id == "google/gemini-2.5-pro"
     assert catalog.resolve("vertex_ai/gemini-2.5-flash").model.pricing_id == "google/gemini-2.5-flash"
@@ -200,7 +219,9 @@ def test_vertex_falls_back_to_google_and_anthropic(catalog: Catalog) -> None:
 
 def test_gemini_2_5_pro_cliff(catalog: Catalog) -> None:
     # at 200,000: 200,000 * $1.25 + 1,000 * $10 = 0.25 + 0.01
-    assert cost(catalog, "gemini-2.5-pro", "gcp.gemini", input_tokens=200_000, output_tokens=1_000) == pytest.approx(0.26)
+    assert cost(catalog, "gemini-2.5-pro", "gcp.gemini", input_tokens=200_000, output_tokens=1_000) == pytest.approx(
+        0.26
+    )
     # one token more and every token is at $2.50 / $15
     past = cost(catalog, "gemini-2.5-pro", "gcp.gemini", input_tokens=200_001, output_tokens=1_000)
     assert past == pytest.approx(200_001 * 2.50 / M + 1_000 * 15.00 / M)  # 0.5150025
@@ -480,3 +501,171 @@ def test_vertex_text_embeddings_are_billed_not_the_gemini_apis_free_price(catalo
         assert cost.pricing_id == f"google-vertex/{model}"
         assert cost.total_usd == pytest.approx(0.10)
     assert catalog.price(TokenUsage(input_tokens=1_000_000), "text-embedding-004", "google").total_usd == 0.0
+
+
+# ------------------------------------------------------------- audit fixes (2026-11-22)
+
+
+@pytest.mark.parametrize("provider", ["deepseek", None])
+def test_provider_prefixed_deepseek_chat_keeps_the_off_peak_windows(catalog: Catalog, provider: str | None) -> None:
+    # LiteLLM also lists "deepseek/deepseek-chat" ($0.28 / $0.42, no windows); the prefix is
+    # only a spelling of deepseek-chat, which a stronger layer (genai-prices) prices with
+    # DeepSeek's off-peak windows. pricing.md: 1M in + 1M out is $1.37 at 02:00 UTC
+    # (0.27 + 1.10) and $0.685 at 20:00 UTC (0.135 + 0.55).
+    name = "deepseek/deepseek-chat"
+    assert catalog.resolve(name, provider).model.pricing_id == "deepseek/deepseek-chat"
+    usage = dict(input_tokens=M, output_tokens=M)
+    assert cost(catalog, name, provider, at=utc(2026, 11, 20, 2), **usage) == pytest.approx(1.37)
+    assert cost(catalog, name, provider, at=utc(2026, 11, 20, 20), **usage) == pytest.approx(0.685)
+
+
+def test_an_entry_spelled_with_the_provider_prefix_still_wins_within_its_layer(catalog: Catalog) -> None:
+    # Same dataset for both spellings: the prefixed entry is a different product.
+    assert catalog.resolve("perplexity/sonar").model.pricing_id == "perplexity/perplexity/sonar"
+    assert catalog.resolve("gemini/gemini-exp-1206", "google").model.pricing_id == "google/gemini/gemini-exp-1206"
+    # The serving provider's own spelled entry beats the models it serves (Azure AI -> OpenAI).
+    assert catalog.resolve("azure_ai/gpt-5.4", "azure").model.pricing_id == "azure/azure_ai/gpt-5.4"
+
+
+def test_a_users_entry_spelled_with_the_provider_prefix_wins(tmp_path: Path) -> None:
+    prices = tmp_path / "deepseek.yaml"
+    prices.write_text(
+        """providers:
+  - id: deepseek
+    models:
+      - id: deepseek/deepseek-chat
+        prices:
+          - {input: 1.0, output: 1.0, source: our contract, checked: 2026-11-01}
+""",
+        encoding="utf-8",
+    )
+    user = Catalog.load([prices])
+    got = user.price(TokenUsage(input_tokens=M, output_tokens=M), "deepseek/deepseek-chat", "deepseek")
+    assert got.total_usd == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("prefix", ["us.", "eu.", "jp.", "apac."])
+def test_bedrock_nova_2_lite_geo_profiles_are_ten_percent_more(catalog: Catalog, prefix: str) -> None:
+    # Nova 2 Lite has a global profile ($0.30 / $2.50); geo profiles cost 1.1x: $0.33 / $2.75.
+    name = f"{prefix}amazon.nova-2-lite-v1:0"
+    got = catalog.price(TokenUsage(input_tokens=100_000, output_tokens=100_000), name, "aws.bedrock")
+    assert got.total_usd == pytest.approx((100_000 * 0.33 + 100_000 * 2.75) / M)  # 0.308
+    assert f"region={prefix.rstrip('.')}x1.1" in got.adjustments
+    # cache reads too: $0.075 * 1.1
+    cached = cost(catalog, name, "aws.bedrock", input_tokens=100_000, cache_read_tokens=100_000)
+    assert cached == pytest.approx(100_000 * 0.0825 / M)
+
+
+def test_bedrock_geo_uplift_only_where_aws_charges_it(catalog: Catalog) -> None:
+    usage = dict(input_tokens=100_000, output_tokens=100_000)
+    # the global profile is list price
+    glob = cost(catalog, "global.amazon.nova-2-lite-v1:0", "aws.bedrock", **usage)
+    assert glob == pytest.approx((100_000 * 0.30 + 100_000 * 2.50) / M)  # 0.28
+    # Nova v1 has no global profile: no uplift on its geo profiles
+    assert cost(catalog, "us.amazon.nova-pro-v1:0", "aws.bedrock", **usage) == pytest.approx(0.08 + 0.32)
+    # Claude Sonnet 4 has a global profile at the same price: no uplift either
+    sonnet_4 = cost(catalog, "us.anthropic.claude-sonnet-4-20250514-v1:0", "aws.bedrock", **usage)
+    assert sonnet_4 == pytest.approx(0.3 + 1.5)
+    # other models AWS sells cheaper through a global profile: Kimi K3 $3 -> $3.30 in
+    assert cost(catalog, "us.moonshotai.kimi-k3", "aws.bedrock", input_tokens=M) == pytest.approx(3.30)
+    assert cost(catalog, "global.moonshotai.kimi-k3", "aws.bedrock", input_tokens=M) == pytest.approx(3.00)
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-6", "claude-opus-4-7"])
+def test_anthropic_fast_mode_on_opus_4_6_and_4_7_is_six_times(catalog: Catalog, model: str) -> None:
+    # Fast mode: $30 in / $150 out (OpenRouter's anthropic/claude-opus-4.x-fast), the usual
+    # cache multipliers on top: reads $3, 5-minute writes $37.50.
+    got = catalog.price(TokenUsage(input_tokens=M, output_tokens=M), model, "anthropic", service_tier="fast")
+    assert got.total_usd == pytest.approx(30.0 + 150.0)
+    assert got.adjustments == ("service_tier=fast",)
+    cached = cost(
+        catalog,
+        model,
+        "anthropic",
+        input_tokens=300_000,
+        cache_read_tokens=100_000,
+        cache_write_tokens=100_000,
+        service_tier="fast",
+    )
+    assert cached == pytest.approx((100_000 * 30.0 + 100_000 * 3.0 + 100_000 * 37.5) / M)
+    # the standard tier is unchanged
+    assert cost(catalog, model, "anthropic", input_tokens=M, output_tokens=M) == pytest.approx(5.0 + 25.0)
+
+
+def test_anthropic_fast_mode_scales_opus_4_6_long_context_and_stays_flagged_without_a_source(
+    catalog: Catalog,
+) -> None:
+    # Before 2026-03-13 Opus 4.6 had a 200k cliff ($10 in): fast is 6x that, $60.
+    long = cost(catalog, "claude-opus-4-6", "anthropic", input_tokens=300_000, service_tier="fast", at=utc(2026, 3, 1))
+    assert long == pytest.approx(300_000 * 60.0 / M)
+    # Opus 4.5: no source gives its fast rate: standard price, flagged
+    got = catalog.price(TokenUsage(input_tokens=M), "claude-opus-4-5", "anthropic", service_tier="fast")
+    assert got.total_usd == pytest.approx(5.0)
+    assert "service_tier=fast:unpriced_at_default" in got.adjustments
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+def test_gpt_4o_2024_10_01_audio_snapshots_have_their_launch_prices(catalog: Catalog, provider: str) -> None:
+    # Realtime 2024-10-01: text $5 / $20, audio $100 / $200, cached audio $20.
+    # 1,000 text in + 9,000 audio in (of which 4,000 cache reads) + 2,000 audio out
+    realtime = "gpt-4o-realtime-preview-2024-10-01"
+    assert catalog.resolve(realtime, provider).model.pricing_id == f"openai/{realtime}"
+    got = cost(
+        catalog,
+        realtime,
+        provider,
+        input_tokens=10_000,
+        input_audio_tokens=9_000,
+        cache_read_tokens=4_000,
+        cache_read_audio_tokens=4_000,
+        output_tokens=2_000,
+        output_audio_tokens=2_000,
+    )
+    assert got == pytest.approx((1_000 * 5 + 5_000 * 100 + 4_000 * 20 + 2_000 * 200) / M)
+    # Chat Completions audio 2024-10-01: text $2.50 / $10, audio $100 / $200
+    audio = "gpt-4o-audio-preview-2024-10-01"
+    got = cost(catalog, audio, provider, input_tokens=M, input_audio_tokens=M, output_tokens=M, output_audio_tokens=M)
+    assert got == pytest.approx(100.0 + 200.0)
+    # the 2024-12-17 snapshots keep $40 / $80
+    later = cost(catalog, "gpt-4o-audio-preview-2024-12-17", provider, input_tokens=M, input_audio_tokens=M)
+    assert later == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "entry", "rates"),
+    [
+        # (input, cached input, output) per M, from the fine-tuned entries of LiteLLM 1.109.1
+        ("ft:gpt-4.1-2025-04-14:acme::abc123", "openai/ft:gpt-4.1-2025-04-14", (3.00, 0.75, 12.00)),
+        ("ft:gpt-4.1-mini-2025-04-14:acme:support:abc123", "openai/ft:gpt-4.1-mini-2025-04-14", (0.80, 0.20, 3.20)),
+        ("ft:gpt-4.1-nano-2025-04-14:acme::abc123", "openai/ft:gpt-4.1-nano-2025-04-14", (0.20, 0.05, 0.80)),
+        ("ft:o4-mini-2025-04-16:acme::abc123", "openai/ft:o4-mini-2025-04-16", (4.00, 1.00, 16.00)),
+        # genai-prices' ft:gpt-4o(-mini) rates, cached input from LiteLLM (curated)
+        ("ft:gpt-4o-mini:acme::abc123", "openai/ft:gpt-4o-mini", (0.30, 0.15, 1.20)),
+        ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "openai/ft:gpt-4o-mini", (0.30, 0.15, 1.20)),
+        ("ft:gpt-4o-2024-08-06:acme::abc123", "openai/ft:gpt-4o", (3.75, 1.875, 15.00)),
+    ],
+)
+def test_fine_tuned_openai_ids_are_priced_at_their_own_rates(
+    catalog: Catalog, name: str, entry: str, rates: tuple[float, float, float]
+) -> None:
+    assert catalog.resolve(name, "openai").model.pricing_id == entry
+    assert catalog.resolve(name).model.pricing_id == entry
+    rate_in, rate_cached, rate_out = rates
+    # 1M in, of which 400k cached, + 100k out
+    got = cost(catalog, name, "openai", input_tokens=M, cache_read_tokens=400_000, output_tokens=100_000)
+    assert got == pytest.approx((600_000 * rate_in + 400_000 * rate_cached + 100_000 * rate_out) / M)
+
+
+@pytest.mark.parametrize("name", ["ft:gpt-5-2025-08-07:acme::abc123", "ft:gpt-4.1:acme::abc123", "ft:gpt-9:acme::x"])
+def test_fine_tuned_ids_without_a_sourced_price_stay_unknown(catalog: Catalog, name: str) -> None:
+    # never the base model's price: a fine-tuned model has its own
+    with pytest.raises(UnknownModelError):
+        catalog.resolve(name, "openai")
+
+
+def test_gemini_2_5_flash_preview_bills_thinking_at_3_50(catalog: Catalog) -> None:
+    # $0.15 in; output $0.60, thinking $3.50: 1M in + 1M out of which 800k thinking
+    for name in ("gemini-2.5-flash-preview-05-20", "gemini-2.5-flash-preview-04-17"):
+        got = cost(catalog, name, "google", input_tokens=M, output_tokens=M, reasoning_tokens=800_000)
+        assert got == pytest.approx(0.15 + 200_000 * 0.60 / M + 800_000 * 3.50 / M)  # 3.07
+        assert cost(catalog, name, "google", input_tokens=M, output_tokens=M) == pytest.approx(0.15 + 0.60)

@@ -8,13 +8,16 @@ Resolution rules, in order, each recorded in :attr:`Resolution.how` so that
    names (``langchain``, ``gcp.vertex.agent``) are not providers;
 2. the model name is lower-cased; an ARN keeps its last path segment; a known
    provider prefix (``openai/gpt-4o``, ``models/gemini-2.5-pro``) is stripped
-   and, when the span named no provider, names it; a regional inference-profile
-   prefix (Bedrock ``us.``) is stripped and its multiplier remembered;
+   (kept when the provider has an entry spelled with it, unless a stronger layer
+   knows the name without it) and, when the span named no provider, names it; a
+   regional inference-profile prefix (Bedrock ``us.``) is stripped and its
+   multiplier remembered;
 3. layer by layer (user files, then the hand-curated catalog, then imported
    datasets: genai-prices before LiteLLM), and within a layer an exact name,
-   then the name without a date suffix (``gpt-4o-2024-08-06``), then the
-   longest prefix rule, then regex rules; between imported datasets an exact
-   name beats another dataset's looser rule;
+   then the name without a date suffix (``gpt-4o-2024-08-06``), then for a
+   fine-tuned id the ``ft:BASE`` entry, then the longest prefix rule, then
+   regex rules; between imported datasets an exact name beats another
+   dataset's looser rule;
 4. a provider without an entry falls back to the providers it serves models
    of (Azure -> OpenAI, Bedrock -> Anthropic, with ``anthropic.`` and ``-v1:0``
    removed);
@@ -671,9 +674,15 @@ class Catalog:
             head, tail = name.split("/", 1)
             named = self._aliases.get(head)
             if named is not None and (provider_id is None or provider_id == named or provider_id in FRAMEWORK_NAMES):
-                if (named, name) in self._ids:
+                if (named, name) in self._ids and not self._known_unprefixed(named, name, tail):
                     # The provider's own ids carry the prefix (``perplexity/sonar``).
                     how.append(f"provider {named} has an entry named {name!r}")
+                elif (named, name) in self._ids:
+                    how.append(
+                        f"prefix {head + '/'!r} names provider {named}; a stronger layer knows {tail!r}"
+                        f" (over the entry named {name!r})"
+                    )
+                    name = tail
                 else:
                     how.append(f"prefix {head + '/'!r} names provider {named}")
                     name = tail
@@ -710,15 +719,19 @@ class Catalog:
     def _resolve_in_chain(self, name: str, provider_id: str, how: list[str]) -> Resolution:
         index = self._providers[provider_id]
         stripped = _strip_prefixes(name, index.prefixes)
-        if stripped != name and (provider_id, name) not in self._ids:
-            name = stripped  # ``models/gemini-2.5-pro``; unless an entry is named so (``gemini/gemini-exp-1206``)
+        if stripped != name and (
+            (provider_id, name) not in self._ids or self._known_unprefixed(provider_id, name, stripped)
+        ):
+            # ``models/gemini-2.5-pro``; unless an entry is named so (``gemini/gemini-exp-1206``)
+            # and no stronger layer knows the model by its own name
+            name = stripped
         multiplier = 1.0
         adjustments: list[str] = []
         full_name = name
         for prefix, factor in index.regional:
             if name.startswith(prefix):
                 name = name[len(prefix) :]
-                if factor != 1.0 and any(re.fullmatch(p, name, re.IGNORECASE) for p in index.regional_exempt):
+                if factor != 1.0 and _regional_exempt(index.regional_exempt, full_name, len(prefix)):
                     factor = 1.0
                     how.append(f"regional prefix {prefix!r} (no uplift for this model)")
                 else:
@@ -726,11 +739,7 @@ class Catalog:
                 multiplier *= factor
                 adjustments.append(f"region={prefix.rstrip('.') or 'in-region'}x{factor:g}")
                 break
-        chain = [provider_id]
-        for candidate in chain:
-            for fallback in self._providers[candidate].fallbacks:
-                if fallback not in chain:
-                    chain.append(fallback)
+        chain = self._chain(provider_id)
         # User files beat the curated catalog, which beats imported data, across the
         # whole chain: a curated fallback (Bedrock -> Anthropic) wins over an
         # imported entry of the serving provider itself.
@@ -765,6 +774,31 @@ class Catalog:
                         adjustments.append(discount_note)
                     return Resolution(entry, "; ".join(how), multiplier * factor, tuple(adjustments))
         raise UnknownModelError(f"model {name!r} is not in the pricing catalog for provider {provider_id}")
+
+    def _chain(self, provider_id: str) -> list[str]:
+        """The provider, then the providers it serves models of (transitively)."""
+        chain = [provider_id]
+        for candidate in chain:
+            for fallback in self._providers[candidate].fallbacks:
+                if fallback not in chain:
+                    chain.append(fallback)
+        return chain
+
+    def _known_unprefixed(self, provider_id: str, spelled: str, bare: str) -> bool:
+        """Whether a layer of the provider stronger than the one naming an entry
+        ``spelled`` with a provider prefix (LiteLLM's ``deepseek/deepseek-chat``) knows
+        the model by its own name ``bare``, exactly or as a dated snapshot. Then the
+        prefix is only a spelling of that model, priced as ``bare`` is (genai-prices'
+        ``deepseek-chat``, with DeepSeek's off-peak windows; a curated entry before an
+        imported one). The providers it serves models of are not asked: an entry of the
+        serving provider's own (``azure_ai/gpt-5.4``) is more specific than theirs."""
+        index = self._providers[provider_id]
+        layers = list(zip(index.ranks, index.layers, strict=True))
+        rank = next((r for r, layer in layers if spelled in layer.exact), None)
+        if rank is None:
+            return False
+        wanted = (bare, _DATE_SUFFIX.sub("", bare))
+        return any(r < rank and (wanted[0] in layer.exact or wanted[1] in layer.exact) for r, layer in layers)
 
     def _resolve_anywhere(self, name: str, original: str, how: list[str]) -> Resolution:
         best: list[tuple[int, ModelPricing, str]] = []
@@ -816,10 +850,12 @@ class Catalog:
         files, curated, imported), so between imported datasets an exact name
         beats another dataset's looser rule."""
         undated = _DATE_SUFFIX.sub("", name)
-        layers = [
-            layer for rank, layer in zip(index.ranks, index.layers, strict=True) if low <= rank <= high
-        ]
-        for wanted, how in ((name, "exact name"), (undated, "dated snapshot of")):
+        layers = [layer for rank, layer in zip(index.ranks, index.layers, strict=True) if low <= rank <= high]
+        names = [(name, "exact name"), (undated, "dated snapshot of")]
+        base = _fine_tuned_base(name)
+        if base is not None:  # ``ft:gpt-4.1-2025-04-14:acme::abc``: the fine-tuned model's own entry
+            names.append((base, "fine-tuned model"))
+        for wanted, how in names:
             if wanted is not name and wanted == name:
                 continue
             for layer in layers:
@@ -896,9 +932,7 @@ def _fast_plan(resolution: Resolution) -> _Fast:
     return plans[-1], entry.period_starts[-1], tuple(entry.period_starts), plans
 
 
-def _period_plan(
-    entry: ModelPricing, period: Period, adjustments: tuple[str, ...], multiplier: float
-) -> _Plan | None:
+def _period_plan(entry: ModelPricing, period: Period, adjustments: tuple[str, ...], multiplier: float) -> _Plan | None:
     # ``plain`` must say what it means (no tier, no window): both general paths read it.
     if period.windows or period.plain != (not period.long_context):
         return None
@@ -979,9 +1013,7 @@ def _import_rank(path: Path) -> tuple[int, str]:
     return len(IMPORT_ORDER), path.name
 
 
-def _file_ir(
-    path: Path, cached: tuple[str, dict[str, Any]] | None, *, user_cache: bool = False
-) -> dict[str, Any]:
+def _file_ir(path: Path, cached: tuple[str, dict[str, Any]] | None, *, user_cache: bool = False) -> dict[str, Any]:
     """The compiled form of one file: from the snapshot when its bytes match
     (for a user's file: from the compile cache, see :func:`compiled.cache_dir`),
     else parsed and validated (the slow path: YAML + pydantic)."""
@@ -1078,12 +1110,8 @@ def _build_period(raw: list[Any]) -> Period:
         long_context=tuple(
             ContextTier(t.above_input_tokens, t.rates, base.overridden(t.rates)) for t in _tiers(long_context)
         ),
-        service_tiers={
-            name: TierRule(Rates(*tier[1]), tier[0], _tiers(tier[2])) for name, tier in tiers.items()
-        },
-        windows=tuple(
-            DailyWindow(w[0], w[1], TierRule(Rates(*w[3]), w[2]), frozenset(w[4]), w[5]) for w in windows
-        ),
+        service_tiers={name: TierRule(Rates(*tier[1]), tier[0], _tiers(tier[2])) for name, tier in tiers.items()},
+        windows=tuple(DailyWindow(w[0], w[1], TierRule(Rates(*w[3]), w[2]), frozenset(w[4]), w[5]) for w in windows),
         source=source,
         checked=checked,
     )
@@ -1122,6 +1150,30 @@ def _strip_prefixes(name: str, prefixes: tuple[str, ...]) -> str:
         if name.startswith(prefix):
             return name[len(prefix) :]
     return name
+
+
+def _regional_exempt(patterns: tuple[str, ...], full_name: str, start: int) -> bool:
+    """Whether a regional profile of the model carries no uplift: a pattern full-matches
+    the name after the regional prefix (``full_name[start:]``). A pattern with a
+    lookbehind is matched in place, so that the lookbehind sees the prefix: ``(?<=[.])``
+    holds after a geo prefix (``us.``), never for an in-region id (no prefix)."""
+    for pattern in patterns:
+        if "(?<" in pattern:
+            if re.compile(pattern, re.IGNORECASE).fullmatch(full_name, start):
+                return True
+        elif re.fullmatch(pattern, full_name[start:], re.IGNORECASE):
+            return True
+    return False
+
+
+def _fine_tuned_base(name: str) -> str | None:
+    """The model a fine-tuned id names: ``ft:gpt-4o-mini-2024-07-18:acme:support:abc123``
+    -> ``ft:gpt-4o-mini-2024-07-18``. Fine-tuned models have prices of their own, so this
+    matches only an entry spelled ``ft:...``, never the base model's."""
+    if not name.startswith("ft:"):
+        return None
+    base, colon, _ = name[3:].partition(":")
+    return f"ft:{base}" if colon and base else None
 
 
 def _fallback_variants(name: str, provider_id: str) -> list[str]:
@@ -1175,18 +1227,9 @@ def _fast_breakdown(plan: _Plan, usage: TokenUsage, check: bool) -> CostBreakdow
         and (
             not check
             or (
-                (
-                    (count := usage.reasoning_tokens) is _ZERO
-                    or (type(count) is int and 0 <= count <= _COUNT_LIMIT)
-                )
-                and (
-                    (count := usage.requests) is _ONE
-                    or (type(count) is int and 0 <= count <= _COUNT_LIMIT)
-                )
-                and (
-                    (count := usage.web_searches) is _ZERO
-                    or (type(count) is int and 0 <= count <= _COUNT_LIMIT)
-                )
+                ((count := usage.reasoning_tokens) is _ZERO or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
+                and ((count := usage.requests) is _ONE or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
+                and ((count := usage.web_searches) is _ZERO or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
             )
         )
     ):
