@@ -151,3 +151,33 @@ def test_python_examples_compile_and_import_what_exists(where: str, body: str):
         imported = importlib.import_module(module)
         for name in filter(None, (part.strip() for part in names.split(","))):
             assert hasattr(imported, name), f"{where}: {module} has no {name}"
+
+
+def test_the_catalog_size_the_pricing_page_states_is_the_shipped_one() -> None:
+    from collections import Counter
+
+    from genai_cost.pricing import Catalog
+
+    text = (ROOT / "docs" / "pricing.md").read_text()
+    found = re.search(
+        r"the shipped catalog has \*\*([\d,]+)\*\* entries \(([\d,]+) curated, ([\d,]+) genai-prices,\s+"
+        r"([\d,]+) LiteLLM; ([\d,]+) chat, ([\d,]+) embedding, ([\d,]+) completion\) across (\d+) providers",
+        text,
+    )
+    assert found, "docs/pricing.md no longer states the catalog's size in the expected sentence"
+    stated = [int(group.replace(",", "")) for group in found.groups()]
+    models = Catalog.load().models.values()
+    origins = Counter(entry.origin for entry in models)
+    kinds = Counter(entry.kind for entry in models)
+    providers = {entry.provider_id for entry in models}
+    actual = [
+        len(models),
+        origins["curated"],
+        origins["genai-prices"],
+        origins["litellm"],
+        kinds["chat"],
+        kinds["embedding"],
+        kinds["completion"],
+        len(providers),
+    ]
+    assert stated == actual

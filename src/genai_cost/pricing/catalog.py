@@ -1078,7 +1078,9 @@ def _build_model(pricing_id: str, provider_id: str, model: list[Any], label: str
         provider_id=provider_id,
         model_id=model[0],
         kind=model[1],
-        origin=model[2],
+        # An entry of the user's own files says so (``pricing list --origin user``), whatever
+        # the schema's default ("curated", which the shipped files rely on) would say.
+        origin="user" if is_override and model[2] == "curated" else model[2],
         defined_in=label,
         is_override=is_override,
         periods=periods,
