@@ -149,3 +149,32 @@ def test_a_flag_that_is_neither_true_nor_false_is_named(caplog, monkeypatch):
     with caplog.at_level("WARNING", logger="genai_cost"):
         assert _flag("GENAI_COST_METRICS", True) is True
     assert "GENAI_COST_METRICS='banana' is not true or false" in caplog.text
+
+
+def test_the_exit_flush_gives_up_after_its_timeout():
+    """The batch processor's force_flush ignores its timeout when the backend accepts the
+    connection and never answers (one OTLP timeout per queued batch): the exit hook must
+    not wait longer than it says (a Kubernetes grace period is 30 s)."""
+    import time
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from genai_cost import CostSpanProcessor, TraceCostExporter
+    from genai_cost.configurator import _flush_spans
+    from support.net import HangingServer
+
+    with HangingServer() as backend:
+        exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{backend.port}/v1/traces", timeout=20)
+        processor = CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(exporter), max_export_batch_size=8))
+        provider = TracerProvider(shutdown_on_exit=False)  # its exit flush would wait on the backend too
+        provider.add_span_processor(processor)
+        tracer = provider.get_tracer("app")
+        for _ in range(64):
+            with tracer.start_as_current_span("step"):
+                pass
+        started = time.monotonic()
+        _flush_spans(processor, timeout_s=1.0)
+        waited = time.monotonic() - started
+    assert waited < 5, f"the exit flush waited {waited:.1f} s"

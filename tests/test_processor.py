@@ -667,3 +667,49 @@ def test_a_broken_pricing_file_is_skipped_alone(tmp_path, caplog):
     assert f"pricing file {typo} rejected and skipped" in logged and "per_cal" in logged
     assert f"pricing file {missing} rejected and skipped" in logged
     assert str(good) + " rejected" not in logged
+
+
+class SoftTimeLimitExceeded(Exception):
+    """What Celery raises from its signal handler when a task's soft time limit passes."""
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+def test_an_exception_of_the_application_landing_in_pricing_reaches_the_application(monkeypatch, deferred):
+    """A timeout raised by a signal handler lands on whatever line runs; when that line
+    is genai-cost's (pricing on the application thread: inline, or a budget check
+    settling the queue), the application must still get it. genai-cost's own failures
+    are still caught and counted."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    import genai_cost.processor as processor_module
+
+    real_read_usage = processor_module.read_usage
+    raised: list[type[Exception]] = []
+
+    def interrupted(attributes, scope=None):
+        if raised:
+            raise raised.pop()
+        return real_read_usage(attributes, scope)
+
+    monkeypatch.setattr(processor_module, "read_usage", interrupted)
+    memory = InMemorySpanExporter()
+    # the export thread waits a minute: pricing happens on the application thread only
+    batch = BatchSpanProcessor(TraceCostExporter(memory), schedule_delay_millis=60_000)
+    processor = CostSpanProcessor(batch, catalog=CATALOG, settings=CostSettings(deferred_pricing=deferred))
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+
+    raised.append(ValueError)  # a bug of genai-cost's: caught and counted
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    processor.settle()
+    assert processor.stats.internal_errors == 1
+
+    raised.append(SoftTimeLimitExceeded)  # the application's: it gets it
+    with pytest.raises(SoftTimeLimitExceeded):
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+        processor.settle()  # deferred: what check_budget() does before reading the spend
+    assert processor.stats.internal_errors == 1
+    provider.shutdown()

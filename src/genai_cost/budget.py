@@ -46,6 +46,8 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
 from . import attributes as A
+from ._fork import renew_locks_after_fork
+from ._guard import INTERNAL_FAILURES
 from .config import env_number
 from .pricer import SpanCost
 from .processor import SpanAnnotations
@@ -203,6 +205,7 @@ class Budget:
         self._callbacks: tuple[ExceededCallback, ...] = (on_exceeded,) if on_exceeded else ()
         self._ledgers: OrderedDict[int, _Ledger] = OrderedDict()
         self._lock = threading.Lock()
+        renew_locks_after_fork(self, _lock=threading.Lock)
         #: Limits hit since start, all traces (self-observability).
         self.hits = 0
         self._pending_sources: tuple[Callable[[], None], ...] = ()
@@ -217,7 +220,7 @@ class Budget:
         for settle in self._pending_sources:
             try:
                 settle()
-            except Exception:  # a budget read must answer with what it has
+            except INTERNAL_FAILURES:  # a budget read must answer with what it has
                 _log.exception("genai-cost: pricing pending spans before a budget read failed")
 
     def add_exceeded_callback(self, callback: ExceededCallback) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import threading
 from typing import Any
 
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
@@ -121,11 +122,27 @@ class _ExportChainBuilder:
         return SpanProcessor()
 
 
-def _flush_spans(processor: CostSpanProcessor) -> None:
-    try:
-        processor.force_flush(5000)
-    except Exception:  # at exit: never raise
-        _log.debug("genai-cost: flush at exit failed", exc_info=True)
+#: How long the exit hook waits for the flush (the SDK's own shutdown follows it).
+_EXIT_FLUSH_S = 5.0
+
+
+def _flush_spans(processor: CostSpanProcessor, timeout_s: float = _EXIT_FLUSH_S) -> None:
+    """Flush at exit, bounded: the batch processor's ``force_flush`` does not honour its
+    timeout when the backend accepts connections and never answers (one OTLP timeout per
+    queued batch: 50 s measured), which would outlast a Kubernetes grace period. The
+    flush runs on a daemon thread, and exit goes on after ``timeout_s`` regardless."""
+
+    def flush() -> None:
+        try:
+            processor.force_flush(int(timeout_s * 1000))
+        except Exception:  # at exit: never raise
+            _log.debug("genai-cost: flush at exit failed", exc_info=True)
+
+    flusher = threading.Thread(target=flush, name="genai-cost-exit-flush", daemon=True)
+    flusher.start()
+    flusher.join(timeout_s)
+    if flusher.is_alive():
+        _log.warning("genai-cost: spans not flushed within %.0f s at exit; the backend is not answering", timeout_s)
 
 
 def _flag(name: str, default: bool) -> bool:

@@ -37,6 +37,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
+from ._fork import renew_locks_after_fork
 from .pricer import SpanCost
 from .processor import _attributes_of
 from .rollup import TraceTotals
@@ -88,6 +89,7 @@ class CostMetrics:
         )
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._lock = threading.Lock()
+        renew_locks_after_fork(self, _lock=threading.Lock, _totals_lock=threading.Lock)
 
     # ------------------------------------------------------------ CostListener
 

@@ -38,6 +38,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
 from . import attributes as A
+from ._guard import INTERNAL_FAILURES
 from .config import CostSettings
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
@@ -344,7 +345,7 @@ class CostSpanProcessor(SpanProcessor):
         if self._enabled:
             try:
                 self._queue.append(span.context)  # not the span: the queue must not keep it alive
-            except Exception:  # never raise into the application
+            except INTERNAL_FAILURES:  # never raise into the application
                 self._internal_error()
         if self._forward_start:
             self._next.on_start(span, parent_context)
@@ -377,7 +378,7 @@ class CostSpanProcessor(SpanProcessor):
                 queue.append(costed)
                 if len(queue) > self._max_pending:
                     self.settle()
-            except Exception:  # never raise into the application
+            except INTERNAL_FAILURES:  # never raise into the application
                 self._internal_error()
         self._next.on_end(out)
 
@@ -419,7 +420,7 @@ class CostSpanProcessor(SpanProcessor):
         state = span.__dict__
         try:
             priced = self._enrich(span, state)
-        except Exception:
+        except INTERNAL_FAILURES:
             self._internal_error()
             priced = None
         if priced is not None:

@@ -27,6 +27,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanContext
 
 from . import attributes as A
+from ._fork import renew_locks_after_fork
+from ._guard import INTERNAL_FAILURES
 from .config import DEFAULT_BANDS, band_of
 from .pricer import SpanCost, usd_amount
 from .processor import CostedSpan, _attributes_of, _newer_half
@@ -221,6 +223,7 @@ class TraceCostExporter(SpanExporter):
         self._trace_layers = tuple(trace_layers)
         self._traces: OrderedDict[int, _TraceState] = OrderedDict()
         self._lock = threading.Lock()
+        renew_locks_after_fork(self, _lock=threading.Lock)
         self.stats = RollupStats()
 
     # ------------------------------------------------------------ SpanExporter
@@ -228,7 +231,7 @@ class TraceCostExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             outgoing = self._roll_up(spans)
-        except Exception:  # forwarding must go on
+        except INTERNAL_FAILURES:  # forwarding must go on
             self.stats.internal_errors += 1
             _log.exception("genai-cost: roll-up failed; spans forwarded without trace totals")
             outgoing = list(spans)

