@@ -51,8 +51,17 @@ class CostConfigurator(_OTelSDKConfigurator):
             # At exit the SDK shuts the MeterProvider down before the TracerProvider
             # (atexit runs last-registered first), so the roll-up of the last batch
             # would record its per-trace costs into a closed meter. Flush the spans
-            # first: this hook, registered after both providers, runs before them.
-            atexit.register(_flush_spans, builder.processor)
+            # first: this hook runs before them. It is registered with the threading
+            # module's exit hooks, which run before atexit's and while threads can still be
+            # started (Python 3.12 refuses them in atexit callbacks), so that the flush can
+            # be bounded; atexit, registered after both providers, is the fallback.
+            register = getattr(threading, "_register_atexit", None)
+            try:
+                if register is None:
+                    raise RuntimeError("no threading exit hooks")
+                register(_flush_spans, builder.processor)
+            except RuntimeError:
+                atexit.register(_flush_spans, builder.processor)
 
 
 class _ExportChainBuilder:
@@ -139,7 +148,11 @@ def _flush_spans(processor: CostSpanProcessor, timeout_s: float = _EXIT_FLUSH_S)
             _log.debug("genai-cost: flush at exit failed", exc_info=True)
 
     flusher = threading.Thread(target=flush, name="genai-cost-exit-flush", daemon=True)
-    flusher.start()
+    try:
+        flusher.start()
+    except RuntimeError:  # Python 3.12+: no new thread once the interpreter is finalizing
+        flush()
+        return
     flusher.join(timeout_s)
     if flusher.is_alive():
         _log.warning("genai-cost: spans not flushed within %.0f s at exit; the backend is not answering", timeout_s)
