@@ -12,7 +12,6 @@ import base64
 import gzip
 import json
 import random
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -42,7 +41,7 @@ from genai_cost.gateway import CostGateway, exporter_endpoint, parse_address, se
 from genai_cost.otlp_in import OtlpDecodeError, parse_json, parse_protobuf, spans_of
 from genai_cost.pricing.catalog import Catalog
 from support.capture import FIXTURES, replay
-from support.net import HOST, free_port, wait_for
+from support.net import HOST
 
 AGENT_TOOLS = Path(__file__).resolve().parent / "integration" / "apps" / "agent_tools.yaml"
 COST_PREFIXES = ("gen_ai.cost.", "gen_ai.trace.cost.")
@@ -660,31 +659,16 @@ def test_cli_names_a_bad_option(args: list[str], message: str) -> None:
 def test_cli_gateway_runs_until_stopped() -> None:
     """The command as a user runs it: console exporter upstream, spans sent by the
     SDK's HTTP exporter, SIGTERM to stop; the priced spans reach the console."""
-    import os
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{port}", "--grpc", "off"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OTEL_TRACES_EXPORTER": "console"},
-    )
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from support.gateway import GatewayProcess
 
-        from support.net import port_open
-
-        wait_for(lambda: port_open(port), 30, "the gateway to listen")
-        exporter = OTLPSpanExporter(endpoint=f"http://{HOST}:{port}/v1/traces", timeout=5)
+    with GatewayProcess({"OTEL_TRACES_EXPORTER": "console"}) as gateway:
+        exporter = OTLPSpanExporter(endpoint=gateway.url, timeout=5)
         assert exporter.export(_record(_agent)) is SpanExportResult.SUCCESS
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, err
-    assert f"OTLP/HTTP on http://{HOST}:{port}/v1/traces" in err
+        gateway.stop()
+    out, err = gateway.stdout, gateway.stderr
+    assert gateway.returncode == 0, err
+    assert f"OTLP/HTTP on {gateway.url}" in err
     assert "1 request(s): 3 span(s) received, 0 rejected as malformed, 0 not forwarded, 0 unpriced" in err
     assert '"gen_ai.trace.cost.total_usd": 0.007' in out

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from support.fake_llm import FakeLLMServer
-from support.net import HOST, free_port, port_open, wait_for
+from support.gateway import GatewayProcess
 from support.rotel import RotelCollector
 from support.venvs import TOOLS
 
@@ -64,42 +62,22 @@ def node_agent() -> Path:
 def test_a_typescript_agent_is_priced_by_the_gateway(
     node_agent: Path, rotel_collector: RotelCollector, otlp_format: str
 ) -> None:
-    port = free_port()
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{port}", "--grpc", "off"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={
-            **os.environ,
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": rotel_collector.grpc_endpoint,
-        },
-    )
-    try:
-        wait_for(lambda: gateway.poll() is not None or port_open(port), 30, "the gateway to listen")
-        assert gateway.poll() is None, gateway.communicate()[1]
-        with FakeLLMServer() as fake:
-            subprocess.run(
-                ["node", "agent.mjs"],
-                cwd=node_agent,
-                env={
-                    **os.environ,
-                    "FAKE_LLM_BASE_URL": fake.base_url,
-                    "OTLP_TRACES_URL": f"http://{HOST}:{port}/v1/traces",
-                    "OTLP_FORMAT": otlp_format,
-                },
-                check=True,
-                timeout=120,
-                capture_output=True,
-            )
-        gateway.send_signal(signal.SIGTERM)
-        _, log = gateway.communicate(timeout=30)
-    finally:
-        if gateway.poll() is None:
-            gateway.kill()
-            gateway.communicate()
+    gateway_env = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": rotel_collector.grpc_endpoint,
+    }
+    with GatewayProcess(gateway_env) as gateway, FakeLLMServer() as fake:
+        subprocess.run(
+            ["node", "agent.mjs"],
+            cwd=node_agent,
+            env={**os.environ, "FAKE_LLM_BASE_URL": fake.base_url, "OTLP_TRACES_URL": gateway.url, "OTLP_FORMAT": otlp_format},
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
+        gateway.stop()
+    log = gateway.stderr
     assert gateway.returncode == 0, log
     assert "5 span(s) received, 0 rejected as malformed, 0 not forwarded, 0 unpriced" in log
 

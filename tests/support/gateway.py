@@ -1,0 +1,59 @@
+"""``genai-cost gateway`` run as a user runs it: a subprocess on a free loopback port,
+stopped with SIGTERM, its console output kept for the test to read."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+
+from .net import HOST, free_port, port_open, wait_for
+
+
+class GatewayProcess:
+    """A context manager: ``url`` while running; ``stdout``, ``stderr`` and
+    ``returncode`` once :meth:`stop` (or leaving the block) has ended it."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.port = free_port()
+        self._env = {**os.environ, **env}
+        self._process: subprocess.Popen[str] | None = None
+        self.stdout = self.stderr = ""
+        self.returncode: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/v1/traces"
+
+    def __enter__(self) -> GatewayProcess:
+        self._process = process = subprocess.Popen(
+            [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{self.port}", "--grpc", "off"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self._env,
+        )
+        wait_for(lambda: process.poll() is not None or port_open(self.port), 30, "the gateway to listen")
+        if process.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"the gateway exited at start:\n{self.stderr}")
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager stops it; killed if it does not end in 30 s."""
+        process = self._process
+        if process is None or self.returncode is not None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            self.stdout, self.stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            self.stdout, self.stderr = process.communicate()
+        self.returncode = process.returncode
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
