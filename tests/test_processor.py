@@ -240,6 +240,36 @@ def test_semantic_kernel_operation_names_are_calls(operation):
     assert by_name(memory)["call"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
 
 
+def test_an_unknown_operation_name_with_token_counts_is_a_call_priced_or_flagged_never_silent():
+    """Operation names come from frameworks and newer semconv releases faster than any list
+    here: a span that counts tokens under a name not known is a call. It is priced when it is
+    a leaf, flagged when it names no model, and, wrapping a known call, left as a wrapper."""
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("generate", attributes={**gpt4o(1000, 200), "gen_ai.operation.name": "generate"}):
+            pass
+        no_model = {k: v for k, v in gpt4o().items() if not k.endswith(".model")}
+        with tracer.start_as_current_span("framework", attributes={**no_model, "gen_ai.operation.name": "framework"}):
+            pass
+        with tracer.start_as_current_span("wrapper", attributes={**gpt4o(1000, 200), "gen_ai.operation.name": "crew_task"}):
+            with tracer.start_as_current_span("chat", attributes=gpt4o(1000, 200)):
+                pass
+        with tracer.start_as_current_span("vectordb", attributes={"gen_ai.operation.name": "vectordb",
+                                                                   "gen_ai.request.model": "x"}):
+            pass
+    spans = by_name(memory)
+    assert spans["generate"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert spans["framework"].attributes["gen_ai.cost.unpriced"] is True
+    assert spans["framework"].attributes["gen_ai.cost.unpriced_reason"] == "missing_model"
+    assert "gen_ai.cost.total_usd" not in spans["wrapper"].attributes
+    assert spans["chat"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert not any(key.startswith("gen_ai.cost.") for key in spans["vectordb"].attributes)
+    root = spans["agent"].attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 3  # the flagged call counts as one
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 1
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.009)
+
+
 def test_a_reported_zero_with_tokens_is_not_a_price():
     tracer, memory, _, _ = pipeline()
     with tracer.start_as_current_span("chat", attributes=gpt4o(1000, 200, **{"gen_ai.usage.cost": 0.0})):

@@ -189,6 +189,16 @@ def test_agent_and_tool_roles():
     assert read_usage({"gen_ai.operation.name": "embeddings", "gen_ai.request.model": "e"}).role is Role.EMBEDDING
 
 
+def test_an_unknown_operation_name_counting_tokens_is_a_call_and_one_counting_none_is_not():
+    counted = read_usage({"gen_ai.operation.name": "image", "gen_ai.request.model": "m",
+                          "gen_ai.usage.output_tokens": "12"})
+    assert counted.role is Role.LLM and counted.usage is not None and counted.usage.output_tokens == 12
+    assert read_usage({"gen_ai.operation.name": "vectordb", "gen_ai.request.model": "m"}).role is Role.OTHER
+    # Known kinds keep theirs: an agent counting its children's tokens stays an aggregate.
+    assert read_usage({"gen_ai.operation.name": "create_agent", "gen_ai.usage.input_tokens": 9}).role is Role.AGGREGATE
+    assert read_usage({"openinference.span.kind": "GUARDRAIL", "llm.token_count.prompt": 9}).role is Role.OTHER
+
+
 def test_openlit_tool_name_list_on_chat_span_is_not_a_tool_execution():
     usage = read_usage(
         {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.tool.name": "search, fetch",

@@ -427,6 +427,11 @@ def _interpret(
             role = Role.TOOL
         else:
             role = Role.OTHER
+    elif role is Role.OTHER and operation is not None and has_tokens:
+        # An operation name this module does not know (a framework's own, a newer
+        # semconv value) on a span that counts tokens: a call, priced when it is a
+        # leaf and flagged when it cannot be, rather than left silently at no cost.
+        role = Role.LLM
     provider = _text(found[_PROVIDER])
     reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST], attributes)
     tier = _text(found[_SERVICE_TIER])
