@@ -304,3 +304,19 @@ def test_memoised_fast_path_reads_exactly_what_the_reference_reads(attributes, c
     plan = _plan(tuple(second))
     reference = _reference(second, plan.slots, scope) if plan is not None else read_usage({})
     assert read_usage(second, scope) == reference
+
+
+def test_the_memo_of_what_spans_are_stays_bounded_in_total_across_shapes():
+    """Each plan's memo is bounded, but a fleet's many shapes times many models must be too:
+    400k distinct (shape, model) pairs once kept 158 MB."""
+    from genai_cost import usage
+
+    for i in range(usage._MEMO_LIMIT + 5_000):
+        read_usage({"gen_ai.operation.name": "chat", "gen_ai.request.model": f"model-{i}",
+                    "gen_ai.usage.input_tokens": 5, f"shape.{i % 40}": 1})
+    held = sum(len(plan.memo) for plan in usage._PLANS.values() if plan is not None)
+    assert 0 < held <= usage._MEMO_LIMIT
+    # ... and what is read after the memo is dropped is still right.
+    again = read_usage({"gen_ai.operation.name": "chat", "gen_ai.request.model": "model-1",
+                        "gen_ai.usage.input_tokens": 5, "shape.1": 1})
+    assert again.model == "model-1" and again.usage is not None and again.usage.input_tokens == 5

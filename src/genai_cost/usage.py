@@ -258,7 +258,15 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
         return _reference(attributes, plan.slots, scope_name)
     if kind is None:
         kind = _kind_of(attributes, plan.slots, scope_name)
-        if len(plan.memo) >= _PLAN_LIMIT:
+        global _memoised
+        _memoised += 1
+        if _memoised > _MEMO_LIMIT:
+            # Bounded in total, not only per plan: many shapes each with many models
+            # (a gateway in front of a fleet) must not grow without end. Plans are
+            # cheap to rebuild; dropping them drops their memos with them.
+            _memoised = 0
+            _PLANS.clear()
+        elif len(plan.memo) >= _PLAN_LIMIT:
             plan.memo.clear()
         plan.memo[memo_key] = kind
     reported: float | None = None
@@ -337,6 +345,9 @@ _TOKEN_POSITION = {slot: position for position, slot in enumerate(
 _UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, {})
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _PLAN_LIMIT = 4096
+#: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
+_MEMO_LIMIT = 32768
+_memoised = 0
 
 
 def _plan(shape: tuple[str, ...]) -> _Plan | None:
