@@ -542,6 +542,55 @@ def test_a_wrapper_that_ends_before_the_call_it_wraps_is_not_counted_twice():
     assert root["gen_ai.trace.cost.llm_calls"] == 1
 
 
+@pytest.mark.parametrize("deferred", [True, False])
+def test_a_wrapper_ending_before_a_call_two_levels_below_it_is_not_counted_twice(deferred):
+    """The same, with a middleware span in between and no response id to match on (OpenInference
+    records none): the call is found below the already-priced wrapper through the open span
+    between them. A call of its own under a plain span next to it is still priced."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)),
+                                                  catalog=CATALOG, settings=CostSettings(), deferred=deferred))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("agent") as agent:
+        wrapper = tracer.start_span("ChatOpenAI", context=trace_api.set_span_in_context(agent), attributes=gpt4o())
+        middleware = tracer.start_span("retry", context=trace_api.set_span_in_context(wrapper))
+        stream = tracer.start_span("chat gpt-4o", context=trace_api.set_span_in_context(middleware),
+                                   attributes=gpt4o())
+        with tracer.start_as_current_span("tool"):
+            with tracer.start_as_current_span("own call", attributes=gpt4o(3000, 100)):
+                pass
+        wrapper.end()
+        stream.end()
+        middleware.end()
+    spans = by_name(memory)
+    assert spans["ChatOpenAI"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert spans["chat gpt-4o"].attributes["gen_ai.cost.duplicate_of"] == f"{wrapper.context.span_id:016x}"
+    assert "gen_ai.cost.total_usd" not in spans["chat gpt-4o"].attributes
+    assert spans["own call"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0085)
+    root = spans["agent"].attributes
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.013)
+    assert root["gen_ai.trace.cost.llm_calls"] == 2
+
+
+def test_a_start_broken_apart_in_the_queue_never_loses_an_ended_span():
+    """A start is queued as two items (the context, then the parent's). Should an exception
+    raised by a signal handler strike between taking the two off the queue, the next ended
+    span must still be priced, not taken for a parent."""
+    memory = InMemorySpanExporter()
+    processor = CostSpanProcessor(SimpleSpanProcessor(memory), catalog=CATALOG, settings=CostSettings(),
+                                  deferred=True)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("agent"):
+        processor.settle()
+        call = tracer.start_span("chat", attributes=gpt4o())
+        processor._queue.popleft()  # the call's context taken, its parent's left behind
+        call.end()
+    assert by_name(memory)["chat"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+
+
 def test_a_wrapper_without_usage_ending_before_the_call_it_wraps_does_not_swallow_its_cost():
     """The wrapper cannot be known as one when it ends (the call under it has not ended), so it
     is flagged unpriced; the call, ending later with the usage, is priced, not marked as a

@@ -52,10 +52,13 @@ _V = TypeVar("_V")
 _MAX_PENDING = 100_000
 #: Bound on remembered response ids (for spotting one call recorded twice).
 _MAX_RESPONSES = 20_000
-#: Queued span starts and ends past which ``on_end`` prices on the application
-#: thread (nothing downstream is reading the copies). A batch processor reads them
-#: every 512 spans by default; working through 4,096 items takes ~20 ms.
-_MAX_QUEUED = 4_096
+#: Queued items (a span's start is two, its end one) past which ``on_end`` prices on
+#: the application thread (nothing downstream is reading the copies). A batch processor
+#: reads them every 512 spans by default; working through 6,144 items (2,048 spans)
+#: takes ~20 ms.
+_MAX_QUEUED = 6_144
+#: How far up through open spans a call looks for a wrapper that ended before it.
+_WRAPPER_DEPTH = 4
 
 
 class CostListener(Protocol):
@@ -287,8 +290,9 @@ class CostSpanProcessor(SpanProcessor):
         #: Queue length past which on_end prices on its own thread (0: always, i.e. inline).
         self._max_pending = max(1, max_pending) if deferred else 0
         self._stats = ProcessorStats()
-        #: The contexts of started spans and the ended spans handed on, in order.
-        self._queue: deque[SpanContext | CostedSpan] = deque()
+        #: The contexts of started spans, each followed by its parent's (or ``None``), and
+        #: the ended spans handed on, in order.
+        self._queue: deque[SpanContext | CostedSpan | None] = deque()
         #: Held while the queue is worked through; everything below is touched only then.
         self._settling = threading.RLock()
         self._settling_thread: int | None = None
@@ -296,6 +300,8 @@ class CostSpanProcessor(SpanProcessor):
         self._inference_below: dict[int, bool] = {}
         #: trace id -> spans started and not yet ended in this process.
         self._open: dict[int, int] = {}
+        #: span id -> parent span id, of spans started and not yet ended with a local parent.
+        self._parent_of: dict[int, int] = {}
         #: One call's identity -> (span id, scope, start, end) of its first record.
         self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
         #: Span ids of inference spans priced as leaf calls (recent ones).
@@ -344,7 +350,10 @@ class CostSpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if self._enabled:
             try:
-                self._queue.append(span.context)  # not the span: the queue must not keep it alive
+                # The context and the parent's, not the span: the queue must not keep spans
+                # alive (the garbage collector paid for it). One extend: atomic, so another
+                # thread's items never come between the two.
+                self._queue.extend((span.context, span.parent))
             except INTERNAL_FAILURES:  # never raise into the application
                 self._internal_error()
         if self._forward_start:
@@ -403,13 +412,25 @@ class CostSpanProcessor(SpanProcessor):
             try:
                 while queue:
                     item = queue.popleft()
-                    if isinstance(item, SpanContext):  # a span started
+                    if isinstance(item, SpanContext):  # a span started; its parent's context follows
+                        parent = queue.popleft() if queue else None
                         trace_id = item.trace_id
                         opened = self._open
                         opened[trace_id] = opened.get(trace_id, 0) + 1
                         if len(opened) > _MAX_PENDING:
                             self._open = _newer_half(opened)
-                    else:
+                        if isinstance(parent, SpanContext):
+                            if not parent.is_remote:
+                                parents = self._parent_of
+                                parents[item.span_id] = parent.span_id
+                                if len(parents) > _MAX_PENDING:
+                                    self._parent_of = _newer_half(parents)
+                        elif parent is not None:
+                            # Only if an exception raised by a signal handler broke a pair
+                            # apart: an ended span is never lost to it, whatever it costs the
+                            # open-span counts.
+                            self._price(parent)
+                    elif item is not None:
                         self._price(item)
             finally:
                 self._settling_thread = None
@@ -456,6 +477,9 @@ class CostSpanProcessor(SpanProcessor):
         else:
             opened.pop(trace_id, None)
         span_id = context.span_id
+        parents = self._parent_of
+        if parents:
+            parents.pop(span_id, None)
         marks = self._inference_below
         below = marks.pop(span_id, False) if marks else False
         attributes = _plain(state["_attributes"])
@@ -475,11 +499,12 @@ class CostSpanProcessor(SpanProcessor):
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
             leaves = self._leaf_calls
-            if parent is not None and parent.span_id in leaves:
-                # Its parent, an inference span, ended before it and was priced as the
-                # leaf (a wrapper returning while the stream it wraps is still read): the
-                # call is already counted there.
-                first = parent.span_id
+            wrapper = self._wrapper_ended_first(parent.span_id) if parent is not None else None
+            if wrapper is not None:
+                # An inference span above it (its parent, or above a middleware span still
+                # open) ended before it and was priced as the leaf: a wrapper returning while
+                # the stream it wraps is still read. The call is already counted there.
+                first = wrapper
             else:
                 first = self._first_record(span, context, usage, scope or "")
                 if usage.usage is not None or usage.reported_cost is not None:
@@ -519,6 +544,22 @@ class CostSpanProcessor(SpanProcessor):
             except Exception:
                 self._internal_error()
         return merged, cost, events
+
+    def _wrapper_ended_first(self, parent_span_id: int) -> int | None:
+        """The span id of a call already priced as a leaf among the span's ancestors: its
+        parent, or one reached through ancestors still open (a middleware span between a
+        wrapper and the call it wraps). ``None`` when there is none."""
+        leaves = self._leaf_calls
+        parents = self._parent_of
+        ancestor = parent_span_id
+        for _ in range(_WRAPPER_DEPTH):
+            if ancestor in leaves:
+                return ancestor
+            above = parents.get(ancestor)
+            if above is None:
+                return None
+            ancestor = above
+        return None
 
     def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
         for layer in self._span_layers:
