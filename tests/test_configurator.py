@@ -143,11 +143,11 @@ def test_a_broken_pricing_file_is_reported_and_the_app_still_runs(tmp_path):
 
 
 def test_a_flag_that_is_neither_true_nor_false_is_named(caplog, monkeypatch):
-    from genai_cost.configurator import _flag
+    from genai_cost.config import env_flag
 
     monkeypatch.setenv("GENAI_COST_METRICS", "banana")
     with caplog.at_level("WARNING", logger="genai_cost"):
-        assert _flag("GENAI_COST_METRICS", True) is True
+        assert env_flag("GENAI_COST_METRICS", True) is True
     assert "GENAI_COST_METRICS='banana' is not true or false" in caplog.text
 
 

@@ -672,3 +672,134 @@ def test_cli_gateway_runs_until_stopped() -> None:
     assert f"OTLP/HTTP on {gateway.url}" in err
     assert "1 request(s): 3 span(s) received, 0 rejected as malformed, 0 not forwarded, 0 unpriced" in err
     assert '"gen_ai.trace.cost.total_usd": 0.007' in out
+
+
+# ------------------------------------------------------------------ metrics
+
+
+def _metric_points(reader: Any) -> dict[str, list[Any]]:
+    data = reader.get_metrics_data()
+    points: dict[str, list[Any]] = {}
+    for resource_metrics in data.resource_metrics if data is not None else ():
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    return points
+
+
+def test_the_gateway_records_the_cost_metrics_as_in_process(catalog: Catalog) -> None:
+    """The per-call cost counter (labelled with the requested model, as in process), the
+    per-trace histogram and the unpriced counter, through the SDK's own MeterProvider."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=meter_provider)
+
+    def build(tracer: Any) -> None:
+        _agent(tracer)
+        with tracer.start_as_current_span("chat", attributes={**CHAT, "gen_ai.request.model": "no-such-model",
+                                                              "gen_ai.response.model": "no-such-model"}):
+            pass
+
+    gateway.accept(_request(_record(build)))
+    points = _metric_points(reader)
+    cost = {point.attributes["gen_ai.request.model"]: point.value for point in points["gen_ai.cost.usage"]}
+    assert cost == {"gpt-4o": pytest.approx(0.007)}
+    traces = points["gen_ai.cost.trace"]
+    assert sum(point.count for point in traces) == 2  # the agent's trace and the lone call's
+    assert sum(point.sum for point in traces) == pytest.approx(0.007)
+    unpriced = {point.attributes["gen_ai.cost.unpriced_reason"]: point.value for point in points["gen_ai.cost.unpriced_spans"]}
+    assert unpriced == {"unknown_model": 1}
+    meter_provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("env", "records"),
+    [
+        ({}, False),  # unlike the SDK's default: asked for only
+        ({"OTEL_METRICS_EXPORTER": "none"}, False),
+        ({"OTEL_METRICS_EXPORTER": "otlp", "GENAI_COST_METRICS": "false"}, False),
+        ({"OTEL_METRICS_EXPORTER": "otlp"}, True),
+    ],
+)
+def test_the_gateway_records_metrics_only_when_asked(
+    env: dict[str, str], records: bool, monkeypatch: Any, catalog: Catalog
+) -> None:
+    """Built from the standard variables, the SDK's own OTLP metric exporter, over a real
+    socket to a receiver that keeps what it is sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    from genai_cost.gateway import cost_meter_provider
+
+    received: list[ExportMetricsServiceRequest] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(ExportMetricsServiceRequest.FromString(body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((HOST, 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("OTEL_METRICS_EXPORTER", "GENAI_COST_METRICS"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", f"http://{HOST}:{server.server_address[1]}/v1/metrics")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        provider = cost_meter_provider()
+        assert (provider is not None) is records
+        if provider is not None:
+            gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=provider)
+            gateway.accept(_request(_record(_agent)))
+            provider.shutdown()  # the periodic reader's last export
+            names = {
+                metric.name
+                for request in received
+                for resource_metrics in request.resource_metrics
+                for scope_metrics in resource_metrics.scope_metrics
+                for metric in scope_metrics.metrics
+            }
+            assert {"gen_ai.cost.usage", "gen_ai.cost.trace"} <= names
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_names_a_metrics_exporter_it_cannot_build() -> None:
+    done = _cli("gateway", "--grpc", "off", env={"OTEL_METRICS_EXPORTER": "no-such-exporter",
+                                                  "OTEL_TRACES_EXPORTER": "console"})
+    assert done.returncode == 2
+    assert "cannot build the metrics exporter (OTEL_METRICS_EXPORTER)" in done.stderr
+    assert "no-such-exporter" in done.stderr
+
+
+def test_cli_gateway_exports_the_cost_metrics_when_it_stops() -> None:
+    """With OTEL_METRICS_EXPORTER set, the command records the metrics and exports the last
+    of them as it stops (the console exporter, read from its output)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from support.gateway import GatewayProcess
+
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "console", "OTEL_METRIC_EXPORT_INTERVAL": "600000"}
+    with GatewayProcess(env) as gateway:
+        exporter = OTLPSpanExporter(endpoint=gateway.url, timeout=5)
+        assert exporter.export(_record(_agent)) is SpanExportResult.SUCCESS
+        gateway.stop()
+    assert gateway.returncode == 0, gateway.stderr
+    assert "recording cost metrics (console)" in gateway.stderr
+    assert '"name": "gen_ai.cost.usage"' in gateway.stdout
+    assert '"name": "gen_ai.cost.trace"' in gateway.stdout
+    assert '"gen_ai.request.model": "gpt-4o"' in gateway.stdout

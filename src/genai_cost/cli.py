@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         help="receive OTLP from other processes (agents in any language), price the spans, forward them",
         description="Receives OTLP traces, prices and rolls them up as in process, and forwards them to the "
         "exporters OTEL_TRACES_EXPORTER names (otlp by default), configured by the standard OTEL_EXPORTER_OTLP_* "
-        "variables. Runs until interrupted.",
+        "variables. Records the cost metrics when OTEL_METRICS_EXPORTER is set. Runs until interrupted.",
     )
     gateway.add_argument(
         "--http",
@@ -317,8 +317,13 @@ def _gateway(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
+    try:
+        meter_provider = gw.cost_meter_provider()
+    except Exception as exc:
+        print(f"genai-cost gateway: cannot build the metrics exporter (OTEL_METRICS_EXPORTER): {exc}", file=sys.stderr)
+        return EXIT_USAGE
     upstream = exporters[0] if len(exporters) == 1 else gw.FanOutExporter(exporters)
-    gateway = gw.CostGateway(upstream)
+    gateway = gw.CostGateway(upstream, meter_provider=meter_provider)
     http_server: Any = None
     grpc_server: Any = None
     try:
@@ -332,6 +337,8 @@ def _gateway(args: argparse.Namespace) -> int:
             http_server.shutdown()
             http_server.server_close()
         gateway.shutdown()
+        if meter_provider is not None:
+            meter_provider.shutdown()
         return EXIT_USAGE
     names = ", ".join(type(exporter).__name__ for exporter in exporters)
     if http_server is not None:
@@ -339,6 +346,8 @@ def _gateway(args: argparse.Namespace) -> int:
         print(f"genai-cost gateway: OTLP/HTTP on http://{host}:{port}/v1/traces", file=sys.stderr)
     if grpc_server is not None:
         print(f"genai-cost gateway: OTLP/gRPC on {grpc_at[0] if grpc_at else ''}:{grpc_server.port}", file=sys.stderr)
+    if meter_provider is not None:
+        print(f"genai-cost gateway: recording cost metrics ({os.environ['OTEL_METRICS_EXPORTER']})", file=sys.stderr)
     print(f"genai-cost gateway: forwarding priced spans to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
 
     stop = threading.Event()
@@ -359,6 +368,8 @@ def _gateway(args: argparse.Namespace) -> int:
         if grpc_server is not None:
             grpc_server.stop(grace=5).wait(10)
         gateway.shutdown()
+        if meter_provider is not None:
+            meter_provider.shutdown()  # after the spans: it exports what they recorded
     stats = gateway.stats
     print(
         f"genai-cost gateway: stopped after {stats.requests} request(s): {stats.spans_received} span(s) received, "

@@ -129,6 +129,19 @@ def env_number(
     return value
 
 
+def env_flag(name: str, default: bool) -> bool:
+    """A true / false switch from the environment; a value that is neither is
+    logged with the variable named, and the default is used."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw:
+        _log.warning("genai-cost: %s=%r is not true or false; using the default (%s)", name, raw, default)
+    return default
+
+
 def band_of(total_usd: float, bands: tuple[float, ...]) -> str:
     """The band a trace total falls in: ``lt_0.01``, ``0.01_0.05``, ..., ``gt_5.00``.
 

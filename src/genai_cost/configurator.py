@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 from typing import Any
 
@@ -21,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, SynchronousMult
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from .budget import Budget, BudgetLimits, set_default_budget
-from .config import CostSettings
+from .config import CostSettings, env_flag
 from .layers import LayerSettings
 from .processor import CostSpanProcessor
 from .rollup import TraceCostExporter, TraceTotals
@@ -46,7 +45,7 @@ class CostConfigurator(_OTelSDKConfigurator):
         kwargs.setdefault("export_span_processor", builder)
         super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         _log.debug("genai-cost: pricing enabled for %d trace exporter(s)", builder.exporters)
-        if builder.processor is not None and _flag("GENAI_COST_METRICS", True):
+        if builder.processor is not None and env_flag("GENAI_COST_METRICS", True):
             builder.attach_metrics()
             # At exit the SDK shuts the MeterProvider down before the TracerProvider
             # (atexit runs last-registered first), so the roll-up of the last batch
@@ -156,14 +155,3 @@ def _flush_spans(processor: CostSpanProcessor, timeout_s: float = _EXIT_FLUSH_S)
     flusher.join(timeout_s)
     if flusher.is_alive():
         _log.warning("genai-cost: spans not flushed within %.0f s at exit; the backend is not answering", timeout_s)
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    if raw:
-        _log.warning("genai-cost: %s=%r is not true or false; using the default (%s)", name, raw, default)
-    return default

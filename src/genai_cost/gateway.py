@@ -33,7 +33,7 @@ from concurrent import futures
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from google.protobuf import json_format
@@ -53,6 +53,12 @@ from .otlp_in import OtlpDecodeError, ReceivedSpans, parse_json, parse_protobuf,
 from .pricing.catalog import Catalog
 from .processor import CostSpanProcessor, _attributes_of
 from .rollup import TraceCostExporter
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+
+    from .metrics import CostMetrics
 
 _log = logging.getLogger("genai_cost.gateway")
 
@@ -93,6 +99,9 @@ class CostGateway:
     :func:`serve_grpc`) decode requests and call :meth:`accept`. Requests are
     worked through one at a time, so the leaf rule and the roll-up see each
     trace's spans in a single order, as they would in process.
+
+    With a ``meter_provider``, the cost metrics (:mod:`genai_cost.metrics`) are
+    recorded on it, as the zero-code configurator records them in process.
     """
 
     def __init__(
@@ -101,19 +110,31 @@ class CostGateway:
         *,
         settings: CostSettings | None = None,
         catalog: Catalog | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         settings = settings if settings is not None else CostSettings.from_env()
         layers = LayerSettings.from_env(pricing_files=settings.pricing_files)
+        self.metrics: CostMetrics | None = None
+        if meter_provider is not None:
+            from .metrics import CostMetrics
+
+            self.metrics = CostMetrics(meter_provider)
         self._rollup = TraceCostExporter(
             exporter,
             bands=settings.bands,
             idle_timeout_s=settings.trace_idle_timeout_s,
             max_traces=settings.max_traces,
             trace_layers=layers.trace_layers(),
+            on_trace_complete=self.metrics.on_trace_complete if self.metrics is not None else None,
         )
         self._handed_on = _HandedOn()
         self._processor = CostSpanProcessor(
-            self._handed_on, catalog=catalog, settings=settings, span_layers=layers.span_layers(), deferred=False
+            self._handed_on,
+            catalog=catalog,
+            settings=settings,
+            span_layers=layers.span_layers(),
+            listeners=() if self.metrics is None else (self.metrics,),
+            deferred=False,
         )
         self._lock = threading.Lock()
         self.stats = GatewayStats()
@@ -166,6 +187,21 @@ class CostGateway:
                 handed_on.spans.append(span)
         out, handed_on.spans = handed_on.spans, []
         return out
+
+    def refused(self) -> None:
+        """Count a request refused whole (the servers call it from their threads)."""
+        with self._lock:
+            self.stats.requests_refused += 1
+
+    def failed(self) -> None:
+        """Count a request the gateway could not read because of its own error."""
+        with self._lock:
+            self.stats.internal_errors += 1
+
+    def stats_snapshot(self) -> dict[str, int]:
+        """The counters as one consistent set (``GET /health``)."""
+        with self._lock:
+            return asdict(self.stats)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._rollup.force_flush(timeout_millis)
@@ -259,7 +295,6 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
-        stats = self.gateway.stats
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         is_json = content_type == _JSON
         try:
@@ -275,15 +310,15 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             body = self._body()
             request = parse_json(body) if is_json else parse_protobuf(body)
         except _Refused as refused:
-            stats.requests_refused += 1
+            self.gateway.refused()
             self._reply(refused.status, _status_message(code_pb2.INVALID_ARGUMENT, refused.message), is_json)
             return
         except OtlpDecodeError as exc:
-            stats.requests_refused += 1
+            self.gateway.refused()
             self._reply(HTTPStatus.BAD_REQUEST, _status_message(code_pb2.INVALID_ARGUMENT, str(exc)), is_json)
             return
         except Exception:
-            stats.internal_errors += 1
+            self.gateway.failed()
             _log.exception("genai-cost gateway: could not read a request")
             message = _status_message(code_pb2.INTERNAL, "the gateway could not read the request")
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, message, is_json)
@@ -292,7 +327,7 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.split("?")[0].rstrip("/") in ("/health", ""):
-            body = json.dumps(asdict(self.gateway.stats)).encode()
+            body = json.dumps(self.gateway.stats_snapshot()).encode()
             self._send(HTTPStatus.OK, _JSON, body)
         else:
             self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found: OTLP traces are POSTed to /v1/traces\n")
@@ -465,6 +500,37 @@ def upstream_exporters() -> list[SpanExporter]:
         raise ValueError("OTEL_TRACES_EXPORTER is 'none': the gateway would have nowhere to send the spans")
     kinds, _, _ = _import_exporters([_get_exporter_entry_point(name, "traces") for name in names], [], [])
     return [kind() for kind in kinds.values()]
+
+
+def cost_meter_provider() -> SdkMeterProvider | None:
+    """A MeterProvider for the cost metrics, exporting through what
+    ``OTEL_METRICS_EXPORTER`` names (each built by its own entry point, so the
+    standard ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_METRIC_EXPORT_INTERVAL`` apply), or
+    ``None`` when the variable is unset or ``none``, or ``GENAI_COST_METRICS=false``.
+
+    Unlike the SDK, whose default is ``otlp``, the gateway records metrics only
+    when asked: it is often pointed at a backend that takes traces only (Jaeger),
+    which would refuse the metrics at every export."""
+    import os
+
+    from opentelemetry.sdk._configuration import _get_exporter_entry_point, _import_exporters
+    from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    from .config import env_flag
+
+    names = [name.strip() for name in os.environ.get("OTEL_METRICS_EXPORTER", "").split(",") if name.strip()]
+    if not names or "none" in names or not env_flag("GENAI_COST_METRICS", True):
+        return None
+    _, kinds, _ = _import_exporters([], [_get_exporter_entry_point(name, "metrics") for name in names], [])
+    readers: list[MetricReader] = []
+    for kind in kinds.values():
+        if issubclass(kind, MetricReader):  # a pull reader (prometheus)
+            readers.append(kind())
+        else:
+            readers.append(PeriodicExportingMetricReader(kind()))
+    return SdkMeterProvider(resource=Resource.create(), metric_readers=readers)
 
 
 class FanOutExporter(SpanExporter):
