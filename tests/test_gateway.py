@@ -715,6 +715,33 @@ def test_the_gateway_records_the_cost_metrics_as_in_process(catalog: Catalog) ->
     meter_provider.shutdown()
 
 
+def test_the_gateway_records_no_metrics_for_what_its_sender_priced_and_totalled(catalog: Catalog) -> None:
+    """A Python agent with genai-cost in process records its own metrics: spans it priced,
+    and traces it totalled, are not counted again by the gateway they pass through."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    memory = InMemorySpanExporter()
+    sender = TracerProvider()
+    sender.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog)
+    )
+    _agent(sender.get_tracer("sender"))
+    sender.shutdown()
+    sent = list(memory.get_finished_spans())
+    assert any("gen_ai.trace.cost.total_usd" in (s.attributes or {}) for s in sent)
+
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=meter_provider)
+    gateway.accept(_request(sent))
+    gateway.accept(_request(_record(_agent)))  # and one sender without genai-cost
+    points = _metric_points(reader)
+    assert sum(point.count for point in points["gen_ai.cost.trace"]) == 1
+    assert sum(point.value for point in points["gen_ai.cost.usage"]) == pytest.approx(2 * CHAT_USD)
+    meter_provider.shutdown()
+
+
 @pytest.mark.parametrize(
     ("env", "records"),
     [

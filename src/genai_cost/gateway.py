@@ -52,7 +52,7 @@ from .layers import LayerSettings
 from .otlp_in import OtlpDecodeError, ReceivedSpans, parse_json, parse_protobuf, spans_of
 from .pricing.catalog import Catalog
 from .processor import CostSpanProcessor, _attributes_of
-from .rollup import TraceCostExporter
+from .rollup import TraceCostExporter, TraceTotals
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -125,8 +125,11 @@ class CostGateway:
             idle_timeout_s=settings.trace_idle_timeout_s,
             max_traces=settings.max_traces,
             trace_layers=layers.trace_layers(),
-            on_trace_complete=self.metrics.on_trace_complete if self.metrics is not None else None,
+            on_trace_complete=self._trace_complete if self.metrics is not None else None,
         )
+        #: Span ids of this request's roots that arrived with trace totals: their process
+        #: recorded the trace's metrics already.
+        self._totalled_elsewhere: set[int] = set()
         self._handed_on = _HandedOn()
         self._processor = CostSpanProcessor(
             self._handed_on,
@@ -175,9 +178,13 @@ class CostGateway:
         handed_on = self._handed_on
         handed_on.spans = []
         processor = self._processor
+        totalled = self._totalled_elsewhere
+        totalled.clear()
         for span in spans:
             try:
                 attributes = _attributes_of(span)
+                if A.TRACE_TOTAL in attributes and span.context is not None:
+                    totalled.add(span.context.span_id)
                 if A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes:
                     handed_on.spans.append(span)  # priced where it was made
                 else:
@@ -187,6 +194,11 @@ class CostGateway:
                 handed_on.spans.append(span)
         out, handed_on.spans = handed_on.spans, []
         return out
+
+    def _trace_complete(self, totals: TraceTotals, root: ReadableSpan) -> None:
+        metrics = self.metrics
+        if metrics is not None and (root.context is None or root.context.span_id not in self._totalled_elsewhere):
+            metrics.on_trace_complete(totals, root)
 
     def refused(self) -> None:
         """Count a request refused whole (the servers call it from their threads)."""
