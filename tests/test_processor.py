@@ -547,11 +547,7 @@ def test_a_wrapper_ending_before_a_call_two_levels_below_it_is_not_counted_twice
     """The same, with a middleware span in between and no response id to match on (OpenInference
     records none): the call is found below the already-priced wrapper through the open span
     between them. A call of its own under a plain span next to it is still priced."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)),
-                                                  catalog=CATALOG, settings=CostSettings(), deferred=deferred))
-    tracer = provider.get_tracer("test")
+    tracer, memory, _, _ = pipeline(deferred_pricing=deferred)
     with tracer.start_as_current_span("agent") as agent:
         wrapper = tracer.start_span("ChatOpenAI", context=trace_api.set_span_in_context(agent), attributes=gpt4o())
         middleware = tracer.start_span("retry", context=trace_api.set_span_in_context(wrapper))
@@ -577,12 +573,7 @@ def test_a_start_broken_apart_in_the_queue_never_loses_an_ended_span():
     """A start is queued as two items (the context, then the parent's). Should an exception
     raised by a signal handler strike between taking the two off the queue, the next ended
     span must still be priced, not taken for a parent."""
-    memory = InMemorySpanExporter()
-    processor = CostSpanProcessor(SimpleSpanProcessor(memory), catalog=CATALOG, settings=CostSettings(),
-                                  deferred=True)
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("test")
+    tracer, memory, processor, _ = pipeline(deferred_pricing=True)
     with tracer.start_as_current_span("agent"):
         processor.settle()
         call = tracer.start_span("chat", attributes=gpt4o())
