@@ -703,15 +703,71 @@ def test_the_gateway_records_the_cost_metrics_as_in_process(catalog: Catalog) ->
                                                               "gen_ai.response.model": "no-such-model"}):
             pass
 
-    gateway.accept(_request(_record(build)))
+    sent = _record(build)
+    gateway.accept(_request(sent))
     points = _metric_points(reader)
+    # What names the sender: its service, and the instance id its SDK made up.
+    sender = {"service.name": "agent-in-another-process",
+              "service.instance.id": sent[0].resource.attributes["service.instance.id"]}
     cost = {point.attributes["gen_ai.request.model"]: point.value for point in points["gen_ai.cost.usage"]}
     assert cost == {"gpt-4o": pytest.approx(0.007)}
+    assert [dict(point.attributes) for point in points["gen_ai.cost.usage"]] == [
+        {
+            "gen_ai.cost.category": "llm",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.operation.name": "chat",
+            **sender,
+        }
+    ]
     traces = points["gen_ai.cost.trace"]
     assert sum(point.count for point in traces) == 2  # the agent's trace and the lone call's
     assert sum(point.sum for point in traces) == pytest.approx(0.007)
-    unpriced = {point.attributes["gen_ai.cost.unpriced_reason"]: point.value for point in points["gen_ai.cost.unpriced_spans"]}
-    assert unpriced == {"unknown_model": 1}
+    assert [dict(point.attributes) for point in traces] == [sender]
+    unpriced = points["gen_ai.cost.unpriced_spans"]
+    assert [(dict(point.attributes), point.value) for point in unpriced] == [
+        ({"gen_ai.cost.unpriced_reason": "unknown_model", "gen_ai.cost.category": "llm", **sender}, 1)
+    ]
+    meter_provider.shutdown()
+
+
+def test_the_gateway_keeps_each_senders_cost_apart(catalog: Catalog) -> None:
+    """Spans of two services through one gateway: the metrics carry the gateway's resource,
+    so each series says which sender made it (``service.name`` of the span's resource); a
+    sender that names no service is recorded without the label."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    def sent_by(service: str | None, calls: int) -> list[ReadableSpan]:
+        memory = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource({"service.name": service} if service else {}))
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("sender")
+        with tracer.start_as_current_span("invoke_agent"):
+            for _ in range(calls):
+                with tracer.start_as_current_span("chat gpt-4o", attributes=CHAT):
+                    pass
+        provider.shutdown()
+        return list(memory.get_finished_spans())
+
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=meter_provider)
+    gateway.accept(_request(sent_by("support-bot", 1) + sent_by("research-agent", 3)))
+    gateway.accept(_request(sent_by(None, 2)))
+    points = _metric_points(reader)
+    cost = {point.attributes.get("service.name"): point.value for point in points["gen_ai.cost.usage"]}
+    assert cost == {
+        "support-bot": pytest.approx(CHAT_USD),
+        "research-agent": pytest.approx(3 * CHAT_USD),
+        None: pytest.approx(2 * CHAT_USD),
+    }
+    traces = {point.attributes.get("service.name"): (point.count, point.sum) for point in points["gen_ai.cost.trace"]}
+    assert traces == {
+        "support-bot": (1, pytest.approx(CHAT_USD)),
+        "research-agent": (1, pytest.approx(3 * CHAT_USD)),
+        None: (1, pytest.approx(2 * CHAT_USD)),
+    }
     meter_provider.shutdown()
 
 
@@ -742,26 +798,14 @@ def test_the_gateway_records_no_metrics_for_what_its_sender_priced_and_totalled(
     meter_provider.shutdown()
 
 
-@pytest.mark.parametrize(
-    ("env", "records"),
-    [
-        ({}, False),  # unlike the SDK's default: asked for only
-        ({"OTEL_METRICS_EXPORTER": "none"}, False),
-        ({"OTEL_METRICS_EXPORTER": "otlp", "GENAI_COST_METRICS": "false"}, False),
-        ({"OTEL_METRICS_EXPORTER": "otlp"}, True),
-    ],
-)
-def test_the_gateway_records_metrics_only_when_asked(
-    env: dict[str, str], records: bool, monkeypatch: Any, catalog: Catalog
-) -> None:
-    """Built from the standard variables, the SDK's own OTLP metric exporter, over a real
-    socket to a receiver that keeps what it is sent."""
+@pytest.fixture
+def metrics_receiver(monkeypatch: Any) -> Iterator[list[Any]]:
+    """A loopback OTLP/HTTP metrics receiver that keeps the requests it is sent, with the
+    standard variables pointing the SDK's OTLP metric exporter at it."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-
-    from genai_cost.gateway import cost_meter_provider
 
     received: list[ExportMetricsServiceRequest] = []
 
@@ -784,25 +828,119 @@ def test_the_gateway_records_metrics_only_when_asked(
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/protobuf")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", f"http://{HOST}:{server.server_address[1]}/v1/metrics")
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        provider = cost_meter_provider()
-        assert (provider is not None) is records
-        if provider is not None:
-            gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=provider)
-            gateway.accept(_request(_record(_agent)))
-            provider.shutdown()  # the periodic reader's last export
-            names = {
-                metric.name
-                for request in received
-                for resource_metrics in request.resource_metrics
-                for scope_metrics in resource_metrics.scope_metrics
-                for metric in scope_metrics.metrics
-            }
-            assert {"gen_ai.cost.usage", "gen_ai.cost.trace"} <= names
+        yield received
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("env", "records"),
+    [
+        ({}, False),  # unlike the SDK's default: asked for only
+        ({"OTEL_METRICS_EXPORTER": "none"}, False),
+        ({"OTEL_METRICS_EXPORTER": "otlp", "GENAI_COST_METRICS": "false"}, False),
+        ({"OTEL_METRICS_EXPORTER": "otlp"}, True),
+    ],
+)
+def test_the_gateway_records_metrics_only_when_asked(
+    env: dict[str, str], records: bool, monkeypatch: Any, metrics_receiver: list[Any], catalog: Catalog
+) -> None:
+    """Built from the standard variables, the SDK's own OTLP metric exporter, over a real
+    socket to a receiver that keeps what it is sent."""
+    from genai_cost.gateway import cost_meter_provider
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    provider = cost_meter_provider()
+    assert (provider is not None) is records
+    if provider is not None:
+        gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=provider)
+        gateway.accept(_request(_record(_agent)))
+        provider.shutdown()  # the periodic reader's last export
+        names = {
+            metric.name
+            for request in metrics_receiver
+            for resource_metrics in request.resource_metrics
+            for scope_metrics in resource_metrics.scope_metrics
+            for metric in scope_metrics.metrics
+        }
+        assert {"gen_ai.cost.usage", "gen_ai.cost.trace"} <= names
+
+
+def test_pushed_gateway_metrics_arrive_under_each_senders_resource(
+    monkeypatch: Any, metrics_receiver: list[Any], catalog: Catalog
+) -> None:
+    """What the backend receives from the gateway looks as if each sender had recorded its own
+    metrics in process: one resource per sender (so Prometheus' ``job`` and ``instance`` are
+    the sender's, and the recording rules group and combine by them as for any service), the
+    sender's labels taken off the points. A sender that names no service stays under the
+    gateway's own resource."""
+    from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+    from genai_cost.gateway import cost_meter_provider
+
+    def sent_by(resource: dict[str, str], calls: int, unknown: int = 0) -> list[ReadableSpan]:
+        memory = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource(resource))  # type: ignore[arg-type]
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("sender")
+        with tracer.start_as_current_span("invoke_agent"):
+            for n in range(calls + unknown):
+                model = {"gen_ai.response.model": "no-such-model"} if n >= calls else {}
+                with tracer.start_as_current_span("chat", attributes={**CHAT, **model}):
+                    pass
+        provider.shutdown()
+        return list(memory.get_finished_spans())
+
+    def plain(attributes: Sequence[KeyValue]) -> dict[str, object]:
+        return {kv.key: json_format.MessageToDict(kv.value).popitem()[1] for kv in attributes}
+
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "genai-cost-gateway")
+    provider = cost_meter_provider()
+    assert provider is not None
+    gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=provider)
+    bot = {"service.name": "support-bot", "service.namespace": "shop", "service.instance.id": "pod-1"}
+    gateway.accept(_request(sent_by(bot, 1, unknown=1) + sent_by({"service.name": "research-agent"}, 3)))
+    gateway.accept(_request(sent_by({}, 2)))
+    provider.shutdown()
+
+    resources: dict[object, dict[str, object]] = {}
+    by_service: dict[object, dict[str, list[tuple[dict[str, object], float]]]] = {}
+    for resource_metrics in metrics_receiver[-1].resource_metrics:  # cumulative: the last export has it all
+        resource = plain(resource_metrics.resource.attributes)
+        service = resource.get("service.name")
+        assert service not in resources, "one resource per sender"
+        resources[service] = resource
+        metrics = by_service.setdefault(service, {})
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                kind = metric.WhichOneof("data")
+                for point in getattr(metric, kind).data_points:
+                    value = point.sum if kind == "histogram" else point.as_double or point.as_int
+                    metrics.setdefault(metric.name, []).append((plain(point.attributes), value))
+    assert set(resources) == {"support-bot", "research-agent", "genai-cost-gateway"}
+    assert resources["support-bot"] == bot
+    assert resources["research-agent"] == {"service.name": "research-agent"}
+    assert "telemetry.sdk.name" in resources["genai-cost-gateway"]  # the gateway's own
+    llm = {"gen_ai.cost.category": "llm", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+           "gen_ai.operation.name": "chat"}
+    assert by_service["support-bot"] == {
+        "gen_ai.cost.usage": [(llm, pytest.approx(CHAT_USD))],
+        "gen_ai.cost.trace": [({}, pytest.approx(CHAT_USD))],
+        "gen_ai.cost.unpriced_spans": [
+            ({"gen_ai.cost.unpriced_reason": "unknown_model", "gen_ai.cost.category": "llm"}, 1)
+        ],
+    }
+    assert by_service["research-agent"] == {
+        "gen_ai.cost.usage": [(llm, pytest.approx(3 * CHAT_USD))],
+        "gen_ai.cost.trace": [({}, pytest.approx(3 * CHAT_USD))],
+    }
+    assert by_service["genai-cost-gateway"] == {
+        "gen_ai.cost.usage": [(llm, pytest.approx(2 * CHAT_USD))],
+        "gen_ai.cost.trace": [({}, pytest.approx(2 * CHAT_USD))],
+    }
 
 
 def test_cli_names_a_metrics_exporter_it_cannot_build() -> None:

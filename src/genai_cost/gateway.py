@@ -101,7 +101,9 @@ class CostGateway:
     trace's spans in a single order, as they would in process.
 
     With a ``meter_provider``, the cost metrics (:mod:`genai_cost.metrics`) are
-    recorded on it, as the zero-code configurator records them in process.
+    recorded on it, as the zero-code configurator records them in process, each
+    series also labelled with what names the sender that made the span
+    (:mod:`genai_cost.sender_metrics`; the meter's resource is the gateway's own).
     """
 
     def __init__(
@@ -118,7 +120,7 @@ class CostGateway:
         if meter_provider is not None:
             from .metrics import CostMetrics
 
-            self.metrics = CostMetrics(meter_provider)
+            self.metrics = CostMetrics(meter_provider, by_sender=True)
         self._rollup = TraceCostExporter(
             exporter,
             bands=settings.bands,
@@ -531,6 +533,7 @@ def cost_meter_provider() -> SdkMeterProvider | None:
     from opentelemetry.sdk.resources import Resource
 
     from .config import env_flag
+    from .sender_metrics import SenderResourceExporter
 
     names = [name.strip() for name in os.environ.get("OTEL_METRICS_EXPORTER", "").split(",") if name.strip()]
     if not names or "none" in names or not env_flag("GENAI_COST_METRICS", True):
@@ -541,7 +544,8 @@ def cost_meter_provider() -> SdkMeterProvider | None:
         if issubclass(kind, MetricReader):  # a pull reader (prometheus)
             readers.append(kind())
         else:
-            readers.append(PeriodicExportingMetricReader(kind()))
+            # Pushed metrics go under each sender's resource, as if recorded in its process.
+            readers.append(PeriodicExportingMetricReader(SenderResourceExporter(kind())))
     return SdkMeterProvider(resource=Resource.create(), metric_readers=readers)
 
 

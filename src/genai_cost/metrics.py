@@ -21,6 +21,12 @@ once (a bounded set of recently recorded traces).
 The meter comes from the global MeterProvider unless one is given, so
 ``OTEL_METRICS_EXPORTER`` and the rest of the SDK's metrics configuration apply.
 
+With ``by_sender=True`` (the gateway's setting) every series also carries the
+``service.name`` (and ``service.namespace``, ``service.instance.id``) of the
+process that made the span: a gateway records the spans of many senders under
+its own resource, which would otherwise merge them (see
+:mod:`genai_cost.sender_metrics`, which moves them back into a resource).
+
 Prometheus names (the collector's ``prometheus`` exporter, with its default
 ``add_metric_suffixes: true``): see :func:`prometheus_name` and ``docs/alerting.md``.
 """
@@ -41,6 +47,7 @@ from ._fork import renew_locks_after_fork
 from .pricer import SpanCost
 from .processor import _attributes_of
 from .rollup import TraceTotals
+from .sender_metrics import sender_labels
 from .usage import SpanUsage
 
 _DEDUP = 10_000
@@ -53,9 +60,14 @@ _REQUEST_MODEL = "gen_ai.request.model"
 
 class CostMetrics:
     """The package's cost instruments. A :class:`~genai_cost.processor.CostListener`,
-    an ``on_trace_complete`` callback and a budget ``on_exceeded`` callback."""
+    an ``on_trace_complete`` callback and a budget ``on_exceeded`` callback.
 
-    def __init__(self, meter_provider: metrics_api.MeterProvider | None = None) -> None:
+    ``by_sender`` labels every series with what names the span's own process in its
+    resource (:data:`~genai_cost.sender_metrics.SENDER_KEYS`), for a process that
+    records other processes' spans (the gateway). In process it would repeat what
+    the meter's resource already says."""
+
+    def __init__(self, meter_provider: metrics_api.MeterProvider | None = None, *, by_sender: bool = False) -> None:
         from . import __version__
 
         provider = meter_provider if meter_provider is not None else metrics_api.get_meter_provider()
@@ -63,8 +75,11 @@ class CostMetrics:
         # The two per-span counters are observable: the span path only adds to a
         # dict under a lock (well under a microsecond); the SDK reads the running
         # totals at each collection. A synchronous Counter.add costs ~8 us a span.
-        self._cost_totals: dict[tuple[str | None, str | None, str | None, str], float] = {}
-        self._unpriced_totals: dict[tuple[str, str], int] = {}
+        self._by_sender = by_sender
+        #: (provider, model, operation, category, sender) -> USD; category "" is the overflow.
+        self._cost_totals: dict[_CostKey, float] = {}
+        #: (reason, category, sender) -> spans; reason "" is the overflow.
+        self._unpriced_totals: dict[tuple[str, str, _Sender], int] = {}
         self._totals_lock = threading.Lock()
         meter.create_observable_counter(
             A.METRIC_COST,
@@ -94,12 +109,13 @@ class CostMetrics:
     # ------------------------------------------------------------ CostListener
 
     def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
+        sender = sender_labels(span.resource) if self._by_sender else ()
         if cost.unpriced_reason is not None:
-            key = (cost.unpriced_reason, cost.category)
+            key = (cost.unpriced_reason, cost.category, sender)
             with self._totals_lock:
                 totals = self._unpriced_totals
                 if key not in totals and len(totals) >= _MAX_SERIES:
-                    key = ("", cost.category)
+                    key = ("", cost.category, ())
                 totals[key] = totals.get(key, 0) + 1
         elif cost.total_usd is not None:
             # The label is the REQUESTED model, as the collector's signaltometrics rule reads
@@ -110,21 +126,21 @@ class CostMetrics:
                 requested = _attributes_of(span).get(_REQUEST_MODEL)
                 if isinstance(requested, str) and requested:
                     model = requested
-            self._add_cost((cost.provider, model, cost.operation, cost.category), cost.total_usd)
+            self._add_cost((cost.provider, model, cost.operation, cost.category, sender), cost.total_usd)
         return None
 
-    def _add_cost(self, key: tuple[str | None, str | None, str | None, str], usd: float) -> None:
+    def _add_cost(self, key: _CostKey, usd: float) -> None:
         with self._totals_lock:
             totals = self._cost_totals
             if key not in totals and len(totals) >= _MAX_SERIES:
-                key = (None, None, None, "")
+                key = (None, None, None, "", ())
             totals[key] = totals.get(key, 0.0) + usd
 
     def _observe_cost(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._totals_lock:
             snapshot = list(self._cost_totals.items())
         out = []
-        for (provider, model, operation, category), usd in snapshot:
+        for (provider, model, operation, category, sender), usd in snapshot:
             attributes: dict[str, str | bool] = {A.COST_CATEGORY: category} if category else {_OVERFLOW: True}
             if provider:
                 attributes[A.METRIC_ATTR_PROVIDER] = provider
@@ -132,18 +148,21 @@ class CostMetrics:
                 attributes[A.METRIC_ATTR_MODEL] = model
             if operation:
                 attributes[A.METRIC_ATTR_OPERATION] = operation
+            attributes.update(sender)
             out.append(Observation(usd, attributes))
         return out
 
     def _observe_unpriced(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._totals_lock:
             snapshot = list(self._unpriced_totals.items())
-        return [
-            Observation(
-                count, {A.COST_UNPRICED_REASON: reason, A.COST_CATEGORY: category} if reason else {_OVERFLOW: True}
-            )
-            for (reason, category), count in snapshot
-        ]
+        out = []
+        for (reason, category, sender), count in snapshot:
+            if not reason:
+                out.append(Observation(count, {_OVERFLOW: True}))
+                continue
+            attributes = {A.COST_UNPRICED_REASON: reason, A.COST_CATEGORY: category, **dict(sender)}
+            out.append(Observation(count, attributes))
+        return out
 
     # ---------------------------------------------------------- trace and budget
 
@@ -156,13 +175,18 @@ class CostMetrics:
             self._seen[key] = None
             if len(self._seen) > _DEDUP:
                 self._seen.popitem(last=False)
-        self._trace.record(totals.total_usd)
+        sender = sender_labels(root.resource) if self._by_sender else ()
+        self._trace.record(totals.total_usd, dict(sender) if sender else None)
         infra = totals.by_category.get(A.CATEGORY_INFRA)
         if infra:
-            self._add_cost((None, None, None, A.CATEGORY_INFRA), infra)
+            self._add_cost((None, None, None, A.CATEGORY_INFRA, sender), infra)
 
     def budget_exceeded(self, limit: str, spend: float = 0.0, limit_value: float = 0.0) -> None:
         self._budget.add(1, {A.BUDGET_LIMIT_ATTR: limit})
+
+
+_Sender = tuple[tuple[str, str], ...]
+_CostKey = tuple[str | None, str | None, str | None, str, _Sender]
 
 
 # ------------------------------------------------------------ Prometheus names
