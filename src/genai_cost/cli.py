@@ -106,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="where to receive OTLP/gRPC ('off' for none; default %(default)s)",
     )
+    gateway.add_argument(
+        "--tls-cert", metavar="FILE", help="serve both receivers over TLS: the certificate chain (PEM)"
+    )
+    gateway.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM, unencrypted)")
+    gateway.add_argument(
+        "--tls-client-ca",
+        metavar="FILE",
+        help="require client certificates signed by this CA (PEM): mutual TLS",
+    )
     gateway.set_defaults(handler=_gateway)
 
     try:
@@ -290,6 +299,7 @@ def _gateway(args: argparse.Namespace) -> int:
     import threading
 
     from . import gateway as gw
+    from .gateway_tls import GatewayTls, TlsConfigError
 
     try:
         http_at = None if args.http == "off" else gw.parse_address(args.http, "--http")
@@ -300,6 +310,18 @@ def _gateway(args: argparse.Namespace) -> int:
     if http_at is None and grpc_at is None:
         print("genai-cost gateway: --http and --grpc are both off: nothing to receive on", file=sys.stderr)
         return EXIT_USAGE
+    tls: GatewayTls | None = None
+    if args.tls_cert or args.tls_key or args.tls_client_ca:
+        if not (args.tls_cert and args.tls_key):
+            print("genai-cost gateway: TLS needs both --tls-cert and --tls-key", file=sys.stderr)
+            return EXIT_USAGE
+        ca = Path(args.tls_client_ca) if args.tls_client_ca else None
+        tls = GatewayTls(Path(args.tls_cert), Path(args.tls_key), ca)
+        try:
+            tls.server_context()
+        except TlsConfigError as exc:
+            print(f"genai-cost gateway: cannot use the TLS files: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         exporters = gw.upstream_exporters()
     except Exception as exc:
@@ -328,9 +350,9 @@ def _gateway(args: argparse.Namespace) -> int:
     grpc_server: Any = None
     try:
         if http_at is not None:
-            http_server = gw.serve_http(gateway, *http_at)
+            http_server = gw.serve_http(gateway, *http_at, tls=tls)
         if grpc_at is not None:
-            grpc_server = gw.serve_grpc(gateway, *grpc_at)
+            grpc_server = gw.serve_grpc(gateway, *grpc_at, tls=tls)
     except (OSError, RuntimeError) as exc:
         print(f"genai-cost gateway: cannot listen: {exc}", file=sys.stderr)
         if http_server is not None:
@@ -343,9 +365,11 @@ def _gateway(args: argparse.Namespace) -> int:
     names = ", ".join(type(exporter).__name__ for exporter in exporters)
     if http_server is not None:
         host, port = http_server.server_address[:2]
-        print(f"genai-cost gateway: OTLP/HTTP on http://{host}:{port}/v1/traces", file=sys.stderr)
+        scheme = "https" if tls is not None else "http"
+        print(f"genai-cost gateway: OTLP/HTTP on {scheme}://{host}:{port}/v1/traces", file=sys.stderr)
     if grpc_server is not None:
-        print(f"genai-cost gateway: OTLP/gRPC on {grpc_at[0] if grpc_at else ''}:{grpc_server.port}", file=sys.stderr)
+        where = f"{grpc_at[0] if grpc_at else ''}:{grpc_server.port}{' over TLS' if tls is not None else ''}"
+        print(f"genai-cost gateway: OTLP/gRPC on {where}", file=sys.stderr)
     if meter_provider is not None:
         print(f"genai-cost gateway: recording cost metrics ({os.environ['OTEL_METRICS_EXPORTER']})", file=sys.stderr)
     print(f"genai-cost gateway: forwarding priced spans to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)

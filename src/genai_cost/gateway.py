@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import ssl
 import threading
 import zlib
 from collections.abc import Sequence
@@ -48,6 +50,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from . import attributes as A
 from .config import CostSettings
+from .gateway_tls import GatewayTls
 from .layers import LayerSettings
 from .otlp_in import OtlpDecodeError, ReceivedSpans, parse_json, parse_protobuf, spans_of
 from .pricing.catalog import Catalog
@@ -62,6 +65,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("genai_cost.gateway")
 
+#: How long a client may take over the TLS handshake before its connection is dropped.
+_TLS_HANDSHAKE_TIMEOUT_S = 10.0
 #: Largest request body accepted, after decompression (the OpenTelemetry Collector's default).
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 _PROTOBUF = "application/x-protobuf"
@@ -284,22 +289,43 @@ def _end_time(span: ReadableSpan) -> int:
 
 
 def serve_http(
-    gateway: CostGateway, host: str = "127.0.0.1", port: int = 4318, *, max_request_bytes: int = MAX_REQUEST_BYTES
+    gateway: CostGateway,
+    host: str = "127.0.0.1",
+    port: int = 4318,
+    *,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    tls: GatewayTls | None = None,
 ) -> ThreadingHTTPServer:
     """Serve OTLP/HTTP (``POST /v1/traces``, protobuf or JSON, optionally gzip)
-    on a thread of its own; ``GET /health`` answers with the gateway's counters.
-    Stop it with ``server.shutdown(); server.server_close()``."""
+    on a thread of its own, over TLS with ``tls``; ``GET /health`` answers with
+    the gateway's counters. Stop it with ``server.shutdown(); server.server_close()``.
+    Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for unusable TLS files."""
 
     class Handler(_OtlpHttpHandler):
         pass
 
     Handler.gateway = gateway
     Handler.max_request_bytes = max_request_bytes
-    server = ThreadingHTTPServer((host, port), Handler)
+    context = tls.server_context() if tls is not None else None
+    server = _OtlpHttpServer((host, port), Handler)
+    server.tls = context
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="genai-cost-gateway-http", daemon=True)
     thread.start()
     return server
+
+
+class _OtlpHttpServer(ThreadingHTTPServer):
+    #: The TLS context, or ``None`` for plain HTTP.
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self.tls is not None:
+            # The handshake is left to the connection's own thread (_OtlpHttpHandler.handle):
+            # here it would hold up every other client's accept while one is slow.
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
 
 
 class _OtlpHttpHandler(BaseHTTPRequestHandler):
@@ -307,6 +333,22 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
     max_request_bytes: int
     server_version = "genai-cost-gateway"
     protocol_version = "HTTP/1.1"
+
+    def handle(self) -> None:
+        connection = self.connection
+        if isinstance(connection, ssl.SSLSocket):
+            try:
+                connection.settimeout(_TLS_HANDSHAKE_TIMEOUT_S)
+                connection.do_handshake()
+                connection.settimeout(None)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                # A client speaking plain HTTP, without the client certificate asked for,
+                # or not trusting the gateway's: refused, counted and logged.
+                self.gateway.refused()
+                _log.warning("genai-cost gateway: TLS handshake with %s failed: %s", self.client_address[0], exc)
+                self.close_connection = True
+                return
+        super().handle()
 
     def do_POST(self) -> None:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -475,9 +517,13 @@ def _response(accepted: Accepted) -> ExportTraceServiceResponse:
 # ---------------------------------------------------------------------- gRPC
 
 
-def serve_grpc(gateway: CostGateway, host: str = "127.0.0.1", port: int = 4317, *, workers: int = 4) -> Any:
-    """Serve OTLP/gRPC (``TraceService/Export``); returns the started ``grpc.Server``
-    (stop it with ``server.stop(grace)``) and its bound port as ``server.port``."""
+def serve_grpc(
+    gateway: CostGateway, host: str = "127.0.0.1", port: int = 4317, *, workers: int = 4, tls: GatewayTls | None = None
+) -> Any:
+    """Serve OTLP/gRPC (``TraceService/Export``), over TLS with ``tls``; returns the
+    started ``grpc.Server`` (stop it with ``server.stop(grace)``) and its bound port
+    as ``server.port``. Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for
+    unusable TLS files."""
     import grpc
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
@@ -490,7 +536,11 @@ def serve_grpc(gateway: CostGateway, host: str = "127.0.0.1", port: int = 4317, 
         options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
-    bound = server.add_insecure_port(f"{_bracketed(host)}:{port}")
+    address = f"{_bracketed(host)}:{port}"
+    if tls is None:
+        bound = server.add_insecure_port(address)
+    else:
+        bound = server.add_secure_port(address, tls.grpc_credentials())
     if bound == 0:
         raise OSError(f"cannot listen for OTLP/gRPC on {host}:{port}")
     server.start()

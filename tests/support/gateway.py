@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .net import HOST, free_port, port_open, wait_for
 
@@ -16,9 +16,10 @@ class GatewayProcess:
     """A context manager: ``url`` while running; ``stdout``, ``stderr`` and
     ``returncode`` once :meth:`stop` (or leaving the block) has ended it."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], args: Sequence[str] = ()) -> None:
         self.port = free_port()
         self._env = {**os.environ, **env}
+        self._args = tuple(args)
         self._process: subprocess.Popen[str] | None = None
         self.stdout = self.stderr = ""
         self.returncode: int | None = None
@@ -29,7 +30,8 @@ class GatewayProcess:
 
     def __enter__(self) -> GatewayProcess:
         self._process = process = subprocess.Popen(
-            [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{self.port}", "--grpc", "off"],
+            [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{self.port}", "--grpc", "off",
+             *self._args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -1,0 +1,66 @@
+"""TLS for the gateway's receivers, configured as the collector's receivers are.
+
+The gateway often runs as a shared service that agents in other hosts or
+clusters send to, and their spans carry prompts. A server certificate and key
+(PEM) encrypt both receivers; a client CA file also makes them require a
+certificate signed by it (mutual TLS), the collector's ``cert_file``,
+``key_file`` and ``client_ca_file``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class TlsConfigError(ValueError):
+    """A certificate, key or CA file that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class GatewayTls:
+    """The receivers' server certificate chain and key (PEM files), and the CA
+    that client certificates must chain to, when clients must present one."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+    def server_context(self) -> ssl.SSLContext:
+        """An SSL context for the HTTP receiver. Raises :class:`TlsConfigError`
+        naming the file that cannot be read or used."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        for path in (self.cert_file, self.key_file, self.client_ca_file):
+            if path is not None and not path.is_file():
+                raise TlsConfigError(f"{path}: no such file")
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        except ssl.SSLError as exc:
+            raise TlsConfigError(
+                f"{self.cert_file} and {self.key_file}: not a PEM certificate chain and its matching, "
+                f"unencrypted private key ({exc.reason or exc})"
+            ) from None
+        if self.client_ca_file is not None:
+            try:
+                context.load_verify_locations(cafile=self.client_ca_file)
+            except ssl.SSLError as exc:
+                raise TlsConfigError(f"{self.client_ca_file}: not a PEM CA certificate ({exc.reason or exc})") from None
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    def grpc_credentials(self) -> Any:
+        """``grpc.ServerCredentials`` for the gRPC receiver. The files are checked
+        with :meth:`server_context` first: gRPC itself reports a bad file only in
+        its own log, as a port it cannot bind."""
+        import grpc
+
+        self.server_context()
+        ca = self.client_ca_file.read_bytes() if self.client_ca_file is not None else None
+        return grpc.ssl_server_credentials(
+            [(self.key_file.read_bytes(), self.cert_file.read_bytes())],
+            root_certificates=ca,
+            require_client_auth=ca is not None,
+        )
