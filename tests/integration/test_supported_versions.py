@@ -38,8 +38,9 @@ SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 #: Fewer passing tests than this means a run did not exercise the package.
 MIN_PASSED = 200
 #: From the ``test`` extra, what running the unit tests needs on any Python (genai-prices,
-#: used only by cross-checks that skip without it, needs Python 3.11).
-_TEST_TOOLS = ("pytest", "hypothesis", "opentelemetry-instrumentation")
+#: used only by cross-checks that skip without it, needs Python 3.11; cryptography makes the
+#: TLS tests' certificates, so each Python's ``ssl`` is tested against them).
+_TEST_TOOLS = ("pytest", "hypothesis", "opentelemetry-instrumentation", "cryptography")
 
 
 def _project() -> dict:  # type: ignore[type-arg]
