@@ -22,6 +22,12 @@ CATALOG = Catalog.load()
 CALL_USD = 0.0045
 
 
+def spans_trace_hex(memory: InMemorySpanExporter) -> str:
+    """The trace id as the SDK's OTLP JSON and the backends write it."""
+    (trace_id,) = {span.context.trace_id for span in memory.get_finished_spans() if span.context is not None}
+    return trace_api.format_trace_id(trace_id)
+
+
 def gpt4o(input_tokens=1000, output_tokens=200):
     return {
         "gen_ai.operation.name": "chat",
@@ -132,6 +138,8 @@ def test_tokens_per_call_limit_marks_each_oversized_call():
     assert info.value.limit == A.BUDGET_MAX_TOKENS_PER_CALL
     assert info.value.spend == 9500  # the first oversized call
     assert info.value.trace_id == trace_id
+    assert info.value.trace_id_hex == format(trace_id, "032x") == spans_trace_hex(memory)
+    assert info.value.trace_id_hex in str(info.value)
     spans = {s.name: s for s in memory.get_finished_spans()}
     assert not spans["small"].events
     assert [e.name for e in spans["big"].events] == [A.BUDGET_EVENT]

@@ -62,7 +62,9 @@ ExceededCallback = Callable[[str, float, float], None]
 class BudgetExceededError(RuntimeError):
     """A per-trace budget limit was hit. ``limit`` is its name (``max_cost_usd``,
     ``max_llm_calls``, ``max_tokens_per_call``), ``spend`` the value that hit it
-    (USD, calls or tokens), ``limit_value`` the limit."""
+    (USD, calls or tokens), ``limit_value`` the limit. ``trace_id`` is the trace's id
+    as OpenTelemetry's API holds it (an int); :attr:`trace_id_hex` is how backends
+    show and search it."""
 
     def __init__(self, limit: str, spend: float, limit_value: float, trace_id: int | None = None) -> None:
         self.limit = limit
@@ -77,6 +79,11 @@ class BudgetExceededError(RuntimeError):
         else:
             detail = f"one LLM call used {spend:g} tokens, the limit is {limit_value:g} per call"
         super().__init__(f"genai-cost budget {limit} hit{where}: {detail}")
+
+    @property
+    def trace_id_hex(self) -> str | None:
+        """The trace id as 32 hex digits (what Jaeger, Tempo and the message show)."""
+        return f"{self.trace_id:032x}" if self.trace_id else None
 
 
 @dataclass(frozen=True)
