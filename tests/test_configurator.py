@@ -155,6 +155,7 @@ def test_the_exit_flush_gives_up_after_its_timeout():
     """The batch processor's force_flush ignores its timeout when the backend accepts the
     connection and never answers (one OTLP timeout per queued batch): the exit hook must
     not wait longer than it says (a Kubernetes grace period is 30 s)."""
+    import threading
     import time
 
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -177,4 +178,10 @@ def test_the_exit_flush_gives_up_after_its_timeout():
         started = time.monotonic()
         _flush_spans(processor, timeout_s=1.0)
         waited = time.monotonic() - started
+    # The flush goes on in the background, retrying with random jitter: stopped here, once the
+    # backend is gone, so it does not outlive the test (hypothesis warns when the global
+    # random state moves under it).
+    exporter.shutdown()
+    provider.shutdown()
     assert waited < 5, f"the exit flush waited {waited:.1f} s"
+    assert not [t for t in threading.enumerate() if t.name == "genai-cost-exit-flush" and t.is_alive()]
