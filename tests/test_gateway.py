@@ -41,18 +41,11 @@ from genai_cost.gateway import CostGateway, exporter_endpoint, parse_address, se
 from genai_cost.otlp_in import OtlpDecodeError, parse_json, parse_protobuf, spans_of
 from genai_cost.pricing.catalog import Catalog
 from support.capture import FIXTURES, replay
+from support.gateway import CHAT, CHAT_USD
 from support.net import HOST
 
 AGENT_TOOLS = Path(__file__).resolve().parent / "integration" / "apps" / "agent_tools.yaml"
 COST_PREFIXES = ("gen_ai.cost.", "gen_ai.trace.cost.")
-CHAT = {
-    "gen_ai.operation.name": "chat",
-    "gen_ai.provider.name": "openai",
-    "gen_ai.request.model": "gpt-4o",
-    "gen_ai.usage.input_tokens": 1000,
-    "gen_ai.usage.output_tokens": 100,
-}
-CHAT_USD = (1000 * 2.50 + 100 * 10.00) / 1e6
 
 
 @pytest.fixture(scope="module")

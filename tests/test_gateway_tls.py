@@ -26,16 +26,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from genai_cost.gateway import CostGateway, serve_grpc, serve_http
 from genai_cost.gateway_tls import GatewayTls, TlsConfigError
 from genai_cost.pricing.catalog import Catalog
+from support.gateway import CHAT, CHAT_USD
 from support.net import HOST
-
-CHAT = {
-    "gen_ai.operation.name": "chat",
-    "gen_ai.provider.name": "openai",
-    "gen_ai.request.model": "gpt-4o",
-    "gen_ai.usage.input_tokens": 1000,
-    "gen_ai.usage.output_tokens": 100,
-}
-CHAT_USD = (1000 * 2.50 + 100 * 10.00) / 1e6
 
 
 @dataclass

@@ -11,6 +11,16 @@ from collections.abc import Mapping, Sequence
 
 from .net import HOST, free_port, port_open, wait_for
 
+#: What a sender's gpt-4o chat span says, and what the shipped catalog prices it at.
+CHAT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 100,
+}
+CHAT_USD = (1000 * 2.50 + 100 * 10.00) / 1e6
+
 
 class GatewayProcess:
     """A context manager: ``url`` while running; ``stdout``, ``stderr`` and
