@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -320,3 +322,105 @@ def test_the_memo_of_what_spans_are_stays_bounded_in_total_across_shapes():
     again = read_usage({"gen_ai.operation.name": "chat", "gen_ai.request.model": "model-1",
                         "gen_ai.usage.input_tokens": 5, "shape.1": 1})
     assert again.model == "model-1" and again.usage is not None and again.usage.input_tokens == 5
+
+
+# Google ADK 1.x's call_llm span, as captured (tests/fixtures/spans/google-adk-1.json).
+_ADK_1_CALL = {
+    "gen_ai.system": "gcp.vertex.agent",
+    "gen_ai.request.model": "gemini-2.5-flash",
+    "gcp.vertex.agent.llm_response": json.dumps({
+        "model_version": "gemini-2.5-flash",
+        "content": {"parts": [{"text": "Hello"}], "role": "model"},
+        "usage_metadata": {"cached_content_token_count": 400, "candidates_token_count": 200,
+                           "prompt_token_count": 1000, "thoughts_token_count": 300, "total_token_count": 1500},
+    }),
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 200,
+    "gen_ai.usage.experimental.reasoning_tokens": 300,
+}
+
+
+def test_google_adk_1_thinking_and_cache_from_its_call_llm_span():
+    usage = read_usage(_ADK_1_CALL, "gcp.vertex.agent").usage
+    assert (usage.input_tokens, usage.cache_read_tokens) == (1000, 400)
+    assert (usage.output_tokens, usage.reasoning_tokens) == (500, 300)
+
+
+def test_google_adk_1_experimental_reasoning_is_outside_output_even_when_smaller():
+    """ADK 1.x's output count is Gemini's candidates_token_count, which never includes
+    the thoughts: 100 thinking tokens on 200 of text are 300 output tokens."""
+    attributes = {**_ADK_1_CALL, "gen_ai.usage.experimental.reasoning_tokens": 100}
+    del attributes["gcp.vertex.agent.llm_response"]
+    usage = read_usage(attributes, "gcp.vertex.agent")
+    assert (usage.usage.output_tokens, usage.usage.reasoning_tokens) == (300, 100)
+    assert usage.convention == "exclusive"
+
+
+def test_google_adk_1_counts_on_the_span_win_over_its_response_json():
+    attributes = {**_ADK_1_CALL, "gen_ai.usage.cache_read.input_tokens": 10}
+    del attributes["gen_ai.usage.experimental.reasoning_tokens"]
+    usage = read_usage(attributes, "gcp.vertex.agent").usage
+    assert usage.cache_read_tokens == 10  # the span's own count
+    assert (usage.output_tokens, usage.reasoning_tokens) == (500, 300)  # thoughts only in the JSON (older 1.x)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "{}",  # ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS=false
+        "<not serializable>",
+        '{"usage_metadata": [1, 2]}',
+        '{"content": {"parts": [{"text": "\\"usage_metadata\\": {\\"cached_content_token_count\\": 900}"}]}}',
+        '{"content": {"usage_metadata": {"cached_content_token_count": 900}}}',  # not the top level
+        "[" * 100_000,  # deeper than the JSON decoder recurses
+    ],
+)
+def test_google_adk_response_json_without_top_level_usage_adds_nothing(response):
+    attributes = {**_ADK_1_CALL, "gcp.vertex.agent.llm_response": response}
+    usage = read_usage(attributes, "gcp.vertex.agent")
+    assert usage.invalid is None
+    assert (usage.usage.input_tokens, usage.usage.cache_read_tokens, usage.usage.output_tokens) == (1000, 0, 500)
+
+
+def test_google_adk_response_json_with_a_broken_count_flags_the_span():
+    response = json.dumps({"usage_metadata": {"cached_content_token_count": -4}})
+    usage = read_usage({**_ADK_1_CALL, "gcp.vertex.agent.llm_response": response}, "gcp.vertex.agent")
+    assert usage.usage is None
+    assert usage.invalid == "gcp.vertex.agent.llm_response usage_metadata.cached_content_token_count: negative (-4)"
+
+
+_json_counts = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-5, max_value=10**13), st.floats(), st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "cached_content_token_count": _json_counts,
+            "thoughts_token_count": _json_counts,
+            "prompt_token_count": _json_counts,
+        },
+    ),
+    st.text(max_size=30),
+    st.sampled_from(["gen_ai.usage.experimental.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens", None]),
+)
+def test_google_adk_response_json_is_read_alike_on_both_paths_and_never_raises(metadata, text, reasoning_key):
+    from genai_cost.usage import _plan, _reference
+
+    response = json.dumps({"content": {"parts": [{"text": text}]}, "usage_metadata": metadata})
+    attributes = {k: v for k, v in _ADK_1_CALL.items() if k != "gen_ai.usage.experimental.reasoning_tokens"}
+    attributes["gcp.vertex.agent.llm_response"] = response
+    if reasoning_key is not None:
+        attributes[reasoning_key] = 7
+    fast = read_usage(attributes, "gcp.vertex.agent")
+    plan = _plan(tuple(attributes))
+    assert fast == _reference(attributes, plan.slots, "gcp.vertex.agent")
+    cached = metadata.get("cached_content_token_count")
+    if fast.usage is not None and type(cached) is int:
+        assert fast.usage.cache_read_tokens == cached
+    if fast.usage is not None and reasoning_key is not None:
+        assert fast.usage.reasoning_tokens == 7  # the span's own count wins

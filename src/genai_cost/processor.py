@@ -59,6 +59,12 @@ _MAX_RESPONSES = 20_000
 _MAX_QUEUED = 6_144
 #: How far up through open spans a call looks for a wrapper that ended before it.
 _WRAPPER_DEPTH = 4
+#: What the leaf rule remembers of a span's descendants: an inference call among its
+#: children, or only deeper down.
+_CALL_BELOW, _CALL_DEEPER = 2, 1
+#: Google ADK's tracer. ADK 1.x records each model call twice: ``call_llm`` (its whole
+#: usage) around a ``generate_content`` span with input and output counts only.
+_ADK_SCOPE = "gcp.vertex.agent"
 
 
 class CostListener(Protocol):
@@ -296,8 +302,8 @@ class CostSpanProcessor(SpanProcessor):
         #: Held while the queue is worked through; everything below is touched only then.
         self._settling = threading.RLock()
         self._settling_thread: int | None = None
-        #: span id -> True: spans with an inference call somewhere below them.
-        self._inference_below: dict[int, bool] = {}
+        #: span id -> _CALL_BELOW / _CALL_DEEPER: spans with an inference call below them.
+        self._inference_below: dict[int, int] = {}
         #: trace id -> spans started and not yet ended in this process.
         self._open: dict[int, int] = {}
         #: span id -> parent span id, of spans started and not yet ended with a local parent.
@@ -481,20 +487,35 @@ class CostSpanProcessor(SpanProcessor):
         if parents:
             parents.pop(span_id, None)
         marks = self._inference_below
-        below = marks.pop(span_id, False) if marks else False
+        below = marks.pop(span_id, 0) if marks else 0
         attributes = _plain(state["_attributes"])
         scope_info: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
         scope = scope_info.name if scope_info is not None else None
         usage = read_usage(attributes, scope)
         role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
-        if (inference or below) and parent is not None and not parent.is_remote:
-            # The leaf rule: the parent has an inference call below it.
-            marks[parent.span_id] = True
-            if len(marks) > _MAX_PENDING:
-                self._inference_below = _newer_half(marks)
         stats = self._stats
         stats.spans += 1
+        if inference and scope == _ADK_SCOPE:
+            record = _adk_record(state, scope_info, usage.operation)
+            if record is _ADK_PARTIAL and parent is not None and not parent.is_remote:
+                # ADK 1.x's second, thinner record of the call (no thinking, no cache)
+                # inside the call_llm that records all of it and carries the cost.
+                marked = dict(attributes)
+                marked[A.COST_DUPLICATE_OF] = f"{parent.span_id:016x}"
+                return marked, None, ()
+            if record is _ADK_CALL and below == _CALL_DEEPER:
+                # Its usage is its own call's: what is below it is the tools and the
+                # sub-agents that ran after the call (ADK 1.x nests them under it).
+                below = 0
+        if (inference or below) and parent is not None and not parent.is_remote:
+            # The leaf rule: the parent has an inference call below it.
+            if inference:
+                marks[parent.span_id] = _CALL_BELOW
+            elif parent.span_id not in marks:
+                marks[parent.span_id] = _CALL_DEEPER
+            if len(marks) > _MAX_PENDING:
+                self._inference_below = _newer_half(marks)
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
@@ -667,6 +688,22 @@ def _pricing_paths(entries: Iterable[str]) -> list[Path]:
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.
 _NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
+
+
+_ADK_PARTIAL, _ADK_CALL = "partial", "call"
+
+
+def _adk_record(state: dict[str, object], scope: InstrumentationScope | None, operation: str | None) -> str | None:
+    """What a Google ADK inference span is: ``call_llm``, ADK's record of one model
+    call (its usage is that call's, never its children's), or, in ADK 1.x, the
+    ``generate_content`` span inside it that records the same call with no thinking
+    and no cached tokens."""
+    if state.get("_name") == "call_llm":
+        return _ADK_CALL
+    version = scope.version if scope is not None else None
+    if operation == "generate_content" and version is not None and version.startswith("1."):
+        return _ADK_PARTIAL
+    return None
 
 
 def _newer_half(entries: dict[_K, _V]) -> dict[_K, _V]:

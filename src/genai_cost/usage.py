@@ -42,7 +42,8 @@ _INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6
 _REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
 _SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
 _RESPONSE_ID, _INVOCATION_PARAMETERS = 24, 25
-_SLOTS = 26
+_REASONING_EXCLUDED, _ADK_RESPONSE = 26, 27
+_SLOTS = 28
 
 _VOCABULARY: dict[int, tuple[str, ...]] = {
     _OP: ("gen_ai.operation.name",),
@@ -98,6 +99,9 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
         "ai.usage.outputTokenDetails.reasoningTokens",
         "ai.usage.reasoningTokens",
     ),
+    # Google ADK 1.x (its call_llm span): Gemini's thoughts_token_count, which its
+    # gen_ai.usage.output_tokens (candidates_token_count) does not include.
+    _REASONING_EXCLUDED: ("gen_ai.usage.experimental.reasoning_tokens",),
     _INPUT_AUDIO: (
         "gen_ai.usage.audio.input_tokens",
         "llm.token_count.prompt_details.audio",
@@ -119,6 +123,9 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     _DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
     _RESPONSE_ID: ("gen_ai.response.id", "llm.response.id"),
     _INVOCATION_PARAMETERS: ("llm.invocation_parameters",),
+    # Google ADK's JSON of the model's response, whose usage_metadata is the only place
+    # ADK 1.x records the cached tokens (and older 1.x releases the thinking tokens).
+    _ADK_RESPONSE: ("gcp.vertex.agent.llm_response",),
 }
 
 _KEYS: dict[str, tuple[int, int]] = {
@@ -130,7 +137,7 @@ KNOWN_KEYS = frozenset(_KEYS)
 
 #: Slots whose keys alone do not make a span GenAI work (every database span
 #: has ``db.system.name``).
-_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS})
+_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _ADK_RESPONSE})
 
 _TOKEN_SLOTS = (
     _INPUT,
@@ -145,6 +152,7 @@ _TOKEN_SLOTS = (
     _CACHE_READ_AUDIO,
     _INPUT_IMAGE,
     _OUTPUT_IMAGE,
+    _REASONING_EXCLUDED,
 )
 
 _OPERATION_ROLES = {
@@ -279,7 +287,8 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
     convention = "inclusive"
     if kind.priced and (has_io or raw.count(None) < len(raw)):
         try:
-            usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope)
+            adk_response = attributes[plan.adk_response_key] if plan.adk_response_key is not None else None
+            usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, adk_response)
         except _BadValue as exc:
             invalid = str(exc)
     return SpanUsage(
@@ -332,17 +341,21 @@ class _Plan:
     io_positions: tuple[int, ...]
     reported_key: str | None
     response_key: str | None
+    adk_response_key: str | None
     memo: dict[tuple[object, ...], _Kind]
 
 
 #: Slots read per span, not memoised (they differ from call to call).
-_PER_SPAN_SLOTS = frozenset({*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID})
-_TOKEN_POSITION = {slot: position for position, slot in enumerate(
-    (_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H, _REASONING,
-     _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE)
-)}
+_PER_SPAN_SLOTS = frozenset(
+    {*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID, _REASONING_EXCLUDED, _ADK_RESPONSE}
+)
+#: Slot -> index in the counts list (the order of _TOKEN_SLOTS).
+_TOKEN_POSITION = {slot: position for position, slot in enumerate(_TOKEN_SLOTS)}
+_POSITION_CACHE_READ, _POSITION_CACHE_WRITE = _TOKEN_POSITION[_CACHE_READ], _TOKEN_POSITION[_CACHE_WRITE]
+_POSITION_REASONING = _TOKEN_POSITION[_REASONING]
+_POSITION_REASONING_EXCLUDED = _TOKEN_POSITION[_REASONING_EXCLUDED]
 
-_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, {})
+_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, {})
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _PLAN_LIMIT = 4096
 #: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
@@ -375,6 +388,7 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         io_positions,
         keys.get(_REPORTED_COST),
         keys.get(_RESPONSE_ID),
+        keys.get(_ADK_RESPONSE),
         {},
     )
 
@@ -534,11 +548,11 @@ def _count(value: object, key: str | None) -> int:
 
 
 def _counted(
-    raw: list[object], tokens: tuple[tuple[int, str], ...], exclusive_scope: bool
+    raw: list[object], tokens: tuple[tuple[int, str], ...], exclusive_scope: bool, adk_response: object = None
 ) -> tuple[TokenUsage, str]:
     """Checked, inclusive counts from the raw values of ``tokens`` (the fast
     path's :func:`_tokens`)."""
-    counts = [0] * 12
+    counts = [0] * len(_TOKEN_SLOTS)
     index = 0
     for position, key in tokens:
         value = raw[index]
@@ -549,6 +563,8 @@ def _counted(
             counts[position] = value
         else:
             counts[position] = _count(value, key)
+    if adk_response is not None:
+        _add_adk_usage_metadata(counts, adk_response)
     return _inclusive(counts, exclusive_scope)
 
 
@@ -566,6 +582,7 @@ def _inclusive(counts: list[int], exclusive_scope: bool) -> tuple[TokenUsage, st
         cache_read_audio,
         input_image,
         output_image,
+        reasoning_excluded,
     ) = counts
     if write_5m or write_1h:
         cache_write = max(cache_write, write_5m + write_1h)
@@ -574,7 +591,11 @@ def _inclusive(counts: list[int], exclusive_scope: bool) -> tuple[TokenUsage, st
         # Cache counts larger than the input can only mean input excludes them.
         input_tokens += cache_read + cache_write
         convention = "exclusive"
-    if reasoning > output_tokens:  # Google ADK leaves thinking tokens out of output
+    if reasoning_excluded:  # a count known to be outside the output count (Google ADK 1.x)
+        output_tokens += reasoning_excluded
+        reasoning = reasoning_excluded
+        convention = "exclusive"
+    elif reasoning > output_tokens:  # Google ADK leaves thinking tokens out of output
         output_tokens += reasoning
         convention = "exclusive"
     return (
@@ -608,7 +629,41 @@ def _tokens(
             counts.append(value)
         else:
             counts.append(_count(value, keys[slot]))
+    if found[_ADK_RESPONSE] is not None:
+        _add_adk_usage_metadata(counts, found[_ADK_RESPONSE])
     return _inclusive(counts, _scope_reports_exclusive(provider, scope_name))
+
+
+_ADK_RESPONSE_KEY = _VOCABULARY[_ADK_RESPONSE][0]
+
+
+def _add_adk_usage_metadata(counts: list[int], response: object) -> None:
+    """Fill in, from Google ADK's JSON of the model's response, the counts its span
+    attributes leave out: ADK 1.x writes ``gen_ai.usage.input_tokens`` (Gemini's
+    ``prompt_token_count``, which includes the cached tokens) and no cache count, and
+    releases before ``gen_ai.usage.experimental.reasoning_tokens`` no thinking count.
+    A count on the span wins. A response that is not JSON (``{}`` when ADK is told not
+    to record content, ``<not serializable>``) adds nothing: the call is then priced
+    as uncached. Only the top-level ``usage_metadata`` is read, so text in the
+    response's content cannot pass for a count."""
+    if not isinstance(response, str) or "usage_metadata" not in response:
+        return
+    try:
+        decoded = json.loads(response)
+    except (ValueError, RecursionError):
+        return
+    metadata = decoded.get("usage_metadata") if isinstance(decoded, dict) else None
+    if not isinstance(metadata, dict):
+        return
+    cached = metadata.get("cached_content_token_count")
+    if cached is not None and not counts[_POSITION_CACHE_READ] and not counts[_POSITION_CACHE_WRITE]:
+        counts[_POSITION_CACHE_READ] = _count(cached, f"{_ADK_RESPONSE_KEY} usage_metadata.cached_content_token_count")
+    thoughts = metadata.get("thoughts_token_count")
+    if thoughts is not None and not counts[_POSITION_REASONING] and not counts[_POSITION_REASONING_EXCLUDED]:
+        # Gemini's candidates_token_count, ADK 1.x's output count, leaves thoughts out.
+        counts[_POSITION_REASONING_EXCLUDED] = _count(
+            thoughts, f"{_ADK_RESPONSE_KEY} usage_metadata.thoughts_token_count"
+        )
 
 
 def _scope_reports_exclusive(provider: str | None, scope_name: str | None) -> bool:
@@ -681,6 +736,8 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         _CACHE_WRITE_5M: "cache write tokens, 5-minute TTL",
         _CACHE_WRITE_1H: "cache write tokens, 1-hour TTL",
         _REASONING: "reasoning tokens",
+        _REASONING_EXCLUDED: "reasoning tokens, not included in the output count (Google ADK 1.x)",
+        _ADK_RESPONSE: "Google ADK's response JSON (usage_metadata read for counts the span leaves out)",
         _INPUT_AUDIO: "audio input tokens",
         _OUTPUT_AUDIO: "audio output tokens",
         _CACHE_READ_AUDIO: "audio cache read tokens",

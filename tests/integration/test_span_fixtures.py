@@ -56,6 +56,7 @@ EXPECTED: dict[str, list[float]] = {
     "langchain-official": [GPT_4O, O4_MINI_FLEX, EMBEDDING],
     "google-genai-official": [GEMINI_FLASH, GEMINI_PRO],
     "google-adk": [GEMINI_FLASH],
+    "google-adk-1": [GEMINI_FLASH],
     "vercel-ai-sdk-7": [GPT_4O, EMBEDDING],
     "vercel-ai-sdk-6": [GPT_4O, EMBEDDING],
 }
@@ -115,4 +116,54 @@ def test_captured_spans_priced_once(name: str, catalog: Catalog) -> None:
     assert all(isinstance(c, float) for c in costs)
     assert Counter(round(c, 12) for c in costs) == Counter(round(c, 12) for c in EXPECTED[name])
 
+    provider.shutdown()
+
+
+def test_google_adk_1_sub_agent_nested_under_the_call_that_started_it(catalog: Catalog) -> None:
+    """ADK 1.x runs the tools and sub-agents a model call asked for under that call's
+    call_llm span. The captured spans of one call, rearranged that way: a sub-agent
+    (invoke_agent > call_llm > generate_content) under the outer call_llm. Both calls are
+    priced on their call_llm; neither generate_content, ADK's thinner record, is priced."""
+    spans = json.loads((FIXTURES / "google-adk-1.json").read_text())["spans"]
+    by_name = {s["name"]: s for s in spans}
+
+    def copy(name: str, span_id: str, parent: str | None) -> dict:
+        return {**by_name[name], "span_id": span_id, "parent_span_id": parent}
+
+    tool = {
+        "name": "execute_tool research_agent",
+        "span_id": "00000000000000a4",
+        "parent_span_id": "00000000000000a2",
+        "scope": "gcp.vertex.agent",
+        "scope_version": by_name["call_llm"]["scope_version"],
+        "kind": "INTERNAL",
+        "attributes": {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "research_agent"},
+    }
+    nested = [
+        copy("handle request", "00000000000000a0", None),
+        copy("invoke_agent adk_agent", "00000000000000a1", "00000000000000a0"),
+        copy("call_llm", "00000000000000a2", "00000000000000a1"),
+        copy("generate_content gemini-2.5-flash", "00000000000000a3", "00000000000000a2"),
+        tool,
+        copy("invoke_agent adk_agent", "00000000000000a5", "00000000000000a4"),
+        copy("call_llm", "00000000000000a6", "00000000000000a5"),
+        copy("generate_content gemini-2.5-flash", "00000000000000a7", "00000000000000a6"),
+    ]
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    result = replay(nested, provider, memory)
+    span = result.by_fixture_id
+    for outer, inner in (("a2", "a3"), ("a6", "a7")):
+        assert span[f"00000000000000{outer}"].attributes["gen_ai.cost.total_usd"] == pytest.approx(GEMINI_FLASH)
+        record = span[f"00000000000000{inner}"]
+        assert "gen_ai.cost.total_usd" not in record.attributes
+        replayed_parent = span[f"00000000000000{outer}"].context.span_id
+        assert record.attributes["gen_ai.cost.duplicate_of"] == f"{replayed_parent:016x}"
+    (root,) = [s for s in result.spans if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.llm_usd"] == pytest.approx(2 * GEMINI_FLASH, rel=1e-9)
+    assert root.attributes["gen_ai.trace.cost.llm_calls"] == 2
+    # The only span left unpriced is the tool, which no catalog prices (and says so).
+    assert root.attributes["gen_ai.trace.cost.unpriced_spans"] == 1
+    assert span["00000000000000a4"].attributes["gen_ai.cost.unpriced_reason"] == "unknown_tool"
     provider.shutdown()

@@ -63,6 +63,7 @@ def received_to_json(spans: Iterable[ReceivedSpan]) -> list[dict[str, Any]]:
                 "span_id": span.span_id,
                 "parent_span_id": span.parent_id or None,
                 "scope": span.scope,
+                **({"scope_version": span.scope_version} if span.scope_version else {}),
                 "kind": span.kind.replace("SPAN_KIND_", "") or "INTERNAL",
                 "attributes": {k: _value(v.type, v.raw) for k, v in span.typed.items()},
             }
@@ -91,7 +92,7 @@ def replay(fixture_spans: Sequence[dict[str, Any]], provider: TracerProvider, ex
     names: dict[int, str] = {}
 
     def emit(span: dict[str, Any], context: Any) -> None:
-        tracer = provider.get_tracer(span.get("scope") or "fixture")
+        tracer = provider.get_tracer(span.get("scope") or "fixture", span.get("scope_version"))
         kind = getattr(SpanKind, span.get("kind") or "INTERNAL", SpanKind.INTERNAL)
         live = tracer.start_span(span["name"], context=context, kind=kind, attributes=span["attributes"])
         names[live.get_span_context().span_id] = span["span_id"]
@@ -272,6 +273,15 @@ def _python_captures() -> list[Capture]:
             (("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "google-genai"),),
             4,
             "Google ADK's own spans (scope gcp.vertex.agent)",
+        ),
+        Capture(
+            "google-adk-1",
+            "google_adk_1_app.py",
+            "google-adk-1",
+            tuple(adk.PINS_1),
+            (("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "google-genai"),),
+            5,
+            "Google ADK 1.x's own spans: call_llm around its generate_content",
         ),
     ]
 

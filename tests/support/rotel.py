@@ -59,6 +59,7 @@ class ReceivedSpan:
     name: str
     kind: str = ""
     scope: str = ""
+    scope_version: str = ""
     resource: dict[str, Value] = field(default_factory=dict)
     typed: dict[str, Value] = field(default_factory=dict)
 
@@ -79,7 +80,7 @@ def parse_debug_log(text: str) -> list[ReceivedSpan]:
     """Spans from rotel's ``--debug-log-verbosity detailed`` output."""
     spans: list[ReceivedSpan] = []
     resource: dict[str, Value] = {}
-    scope = ""
+    scope = scope_version = ""
     current: ReceivedSpan | None = None
     section = ""
     for line in text.splitlines():
@@ -90,12 +91,15 @@ def parse_debug_log(text: str) -> list[ReceivedSpan]:
         if stripped == "Resource attributes:":
             section = "resource"
             continue
+        if line.startswith("InstrumentationScope attributes:"):
+            section = "scope"
+            continue
         if line.startswith("InstrumentationScope "):
-            scope = line[len("InstrumentationScope ") :].strip().split(" ")[0]
+            scope, _, scope_version = line[len("InstrumentationScope ") :].strip().partition(" ")
             section = ""
             continue
         if line.startswith("Span #"):
-            current = ReceivedSpan("", "", "", "", scope=scope, resource=resource)
+            current = ReceivedSpan("", "", "", "", scope=scope, scope_version=scope_version, resource=resource)
             spans.append(current)
             section = "span"
             continue
