@@ -498,13 +498,13 @@ class CostSpanProcessor(SpanProcessor):
         stats.spans += 1
         if inference and scope == _ADK_SCOPE:
             record = _adk_record(state, scope_info, usage.operation)
-            if record is _ADK_PARTIAL and parent is not None and not parent.is_remote:
+            if record == _ADK_PARTIAL and parent is not None and not parent.is_remote:
                 # ADK 1.x's second, thinner record of the call (no thinking, no cache)
                 # inside the call_llm that records all of it and carries the cost.
                 marked = dict(attributes)
                 marked[A.COST_DUPLICATE_OF] = f"{parent.span_id:016x}"
                 return marked, None, ()
-            if record is _ADK_CALL and below == _CALL_DEEPER:
+            if record == _ADK_CALL and below == _CALL_DEEPER:
                 # Its usage is its own call's: what is below it is the tools and the
                 # sub-agents that ran after the call (ADK 1.x nests them under it).
                 below = 0

@@ -48,6 +48,9 @@ PINS_1 = [
     "opentelemetry-exporter-otlp==1.41.1",
     "opentelemetry-instrumentation==0.62b1",
 ]
+#: Who records the model call: the google-genai instrumentation, or ADK itself once that one is off.
+GENAI_TRACER, ADK_TRACER = "opentelemetry.instrumentation.google_genai", "gcp.vertex.agent"
+ADK_ALONE = {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "google-genai"}
 FLASH = (600 * 0.30 + 400 * 0.03 + 500 * 2.50) / M  # 1000 in (400 cached), 200 text + 300 thinking
 FLASH_CACHE_UNSEEN = (1000 * 0.30 + 500 * 2.50) / M  # the same call, its cached tokens not on the span
 # The same call as the google-genai instrumentation 0.7b2 records it: no thinking, no cache. A known
@@ -58,15 +61,11 @@ FLASH_AS_INSTRUMENTATION_0_7_RECORDS_IT = (1000 * 0.30 + 200 * 2.50) / M
 @pytest.mark.parametrize(
     ("tracer_of_call", "env", "expected_spans"),
     [
-        ("opentelemetry.instrumentation.google_genai", {}, 4),
-        ("gcp.vertex.agent", {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "google-genai"}, 4),
+        (GENAI_TRACER, {}, 4),
+        (ADK_TRACER, ADK_ALONE, 4),
         # ADK 2.x's legacy schema adds ADK 1.x's call_llm span, with the whole usage, around the
         # call: here its generate_content records all of it too, so call_llm is the aggregate.
-        (
-            "gcp.vertex.agent",
-            {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "google-genai", "ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN": "1"},
-            5,
-        ),
+        (ADK_TRACER, {**ADK_ALONE, "ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN": "1"}, 5),
     ],
     ids=["google-genai-instrumentation", "adk-itself", "adk-itself-legacy-schema"],
 )
@@ -102,13 +101,9 @@ def test_google_adk_agent_call_priced_once(
 @pytest.mark.parametrize(
     ("tracer_of_call", "env", "usd"),
     [
-        ("opentelemetry.instrumentation.google_genai", {}, FLASH_AS_INSTRUMENTATION_0_7_RECORDS_IT),
-        ("gcp.vertex.agent", {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "google-genai"}, FLASH),
-        (
-            "gcp.vertex.agent",
-            {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "google-genai", "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false"},
-            FLASH_CACHE_UNSEEN,
-        ),
+        (GENAI_TRACER, {}, FLASH_AS_INSTRUMENTATION_0_7_RECORDS_IT),
+        (ADK_TRACER, ADK_ALONE, FLASH),
+        (ADK_TRACER, {**ADK_ALONE, "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false"}, FLASH_CACHE_UNSEEN),
     ],
     ids=["google-genai-instrumentation", "adk-itself", "adk-itself-no-content"],
 )
@@ -130,7 +125,7 @@ def test_google_adk_1_call_priced_once_thinking_included(
     assert root.typed["gen_ai.trace.cost.total_usd"].value == pytest.approx(usd, rel=1e-9)
     assert root.typed["gen_ai.trace.cost.llm_calls"].value == 1
     assert root.typed["gen_ai.trace.cost.unpriced_spans"].value == 0
-    if tracer_of_call == "gcp.vertex.agent":
+    if tracer_of_call == ADK_TRACER:
         # ADK's own thin record points at the call_llm that carries the cost.
         assert record.typed["gen_ai.cost.total_usd"].value == pytest.approx(usd, rel=1e-9)
         assert call.typed["gen_ai.cost.duplicate_of"].raw == record.span_id
