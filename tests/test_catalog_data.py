@@ -571,6 +571,51 @@ def test_bedrock_geo_uplift_only_where_aws_charges_it(catalog: Catalog) -> None:
     assert cost(catalog, "global.moonshotai.kimi-k3", "aws.bedrock", input_tokens=M) == pytest.approx(3.00)
 
 
+@pytest.mark.parametrize(
+    ("model", "global_input"),
+    [
+        ("moonshotai.kimi-k3", 3.00),  # LiteLLM: moonshotai.kimi-k3 $3.30, global $3.00
+        ("openai.gpt-5.6-sol", 4.00),  # LiteLLM: bedrock_mantle/openai.gpt-5.6-sol $4.40, global $4.00
+        ("amazon.nova-2-lite-v1:0", 0.30),
+    ],
+)
+def test_bedrock_in_region_ids_pay_the_uplift_of_their_geo_profiles(
+    catalog: Catalog, model: str, global_input: float
+) -> None:
+    # An id with no profile prefix is an in-region call: AWS bills it as a geo profile, 1.1x
+    # the global price. It used to be priced at the global rate for every model but Claude 4.5+.
+    tokens = 100_000  # below GPT's 272k long-context tier
+    in_region = catalog.price(TokenUsage(input_tokens=tokens), model, "aws.bedrock")
+    assert in_region.total_usd == pytest.approx(tokens * global_input * 1.1 / M)
+    assert "region=in-regionx1.1" in in_region.adjustments
+    geo = cost(catalog, f"us.{model}", "aws.bedrock", input_tokens=tokens)
+    assert geo == pytest.approx(tokens * global_input * 1.1 / M)
+    assert cost(catalog, f"global.{model}", "aws.bedrock", input_tokens=tokens) == pytest.approx(
+        tokens * global_input / M
+    )
+
+
+@pytest.mark.parametrize(("version", "global_input", "global_output"), [("5.4", 2.50, 15.00), ("5.5", 5.00, 30.00)])
+def test_bedrock_gpt_5_4_and_5_5_global_profile_at_the_global_rate(
+    catalog: Catalog, version: str, global_input: float, global_output: float
+) -> None:
+    # The imported entry carries the in-region rate ($2.75 for gpt-5.4) for every profile, so the
+    # global profile was charged 10% too much and no profile had the 272k long-context tier.
+    model = f"openai.gpt-{version}"
+    usage = dict(input_tokens=100_000, output_tokens=10_000)
+    global_call = (100_000 * global_input + 10_000 * global_output) / M
+    assert cost(catalog, f"global.{model}", "aws.bedrock", **usage) == pytest.approx(global_call)
+    for name in (model, f"us.{model}", f"eu.{model}"):
+        assert cost(catalog, name, "aws.bedrock", **usage) == pytest.approx(global_call * 1.1), name
+    # past 272k input tokens the whole call is at the long-context rate: 2x input, 1.5x output
+    long_call = (300_000 * global_input * 2 + 10_000 * global_output * 1.5) / M
+    long = cost(catalog, f"global.{model}", "aws.bedrock", input_tokens=300_000, output_tokens=10_000)
+    assert long == pytest.approx(long_call)
+    assert cost(catalog, f"us.{model}", "aws.bedrock", input_tokens=300_000, output_tokens=10_000) == pytest.approx(
+        long_call * 1.1
+    )
+
+
 @pytest.mark.parametrize("model", ["claude-opus-4-6", "claude-opus-4-7"])
 def test_anthropic_fast_mode_on_opus_4_6_and_4_7_is_six_times(catalog: Catalog, model: str) -> None:
     # Fast mode: $30 in / $150 out (OpenRouter's anthropic/claude-opus-4.x-fast), the usual

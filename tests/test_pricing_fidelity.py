@@ -239,6 +239,20 @@ def test_time_windows_and_weekday_windows(catalog: Catalog) -> None:
     )
 
 
+def test_a_time_window_names_its_hours_and_days_in_the_adjustments(catalog: Catalog) -> None:
+    # The label used to be the start time alone ("window=16:30"), which read as a moment, not
+    # as the hours the rate applies to, and said nothing of the weekend rule.
+    usage = TokenUsage(input_tokens=M, output_tokens=M)
+    evening = dt.datetime(2026, 11, 19, 20, 0, tzinfo=UTC).timestamp()
+    got = catalog.price(usage, "windowed-1", "acme", at=evening)
+    assert got.adjustments == ("window=16:30-00:30Z",)
+    saturday_in_beijing = dt.datetime(2026, 11, 21, 10, 0, tzinfo=UTC).timestamp()
+    got = catalog.price(usage, "windowed-1", "acme", at=saturday_in_beijing)
+    assert got.adjustments == ("window=Sat+Sun@UTC+08:00",)
+    standard = dt.datetime(2026, 11, 19, 2, 0, tzinfo=UTC).timestamp()
+    assert catalog.price(usage, "windowed-1", "acme", at=standard).adjustments == ()
+
+
 def test_deepseek_off_peak_reference_figures(shipped: Catalog) -> None:
     # pricing.md: deepseek-chat 1M in + 1M out: $1.37 at 02:00 UTC, $0.685 at 20:00 UTC
     usage = dict(input_tokens=M, output_tokens=M)

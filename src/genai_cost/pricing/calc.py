@@ -74,7 +74,7 @@ def effective_rates(
         for window in period.windows:
             if window.active(at):
                 rates = _apply(rates, window.rule, usage)
-                notes.append(f"window={window.start_minute // 60:02d}:{window.start_minute % 60:02d}")
+                notes.append(window.label)
                 break
     if multiplier != 1.0:
         rates = rates.scaled(multiplier)

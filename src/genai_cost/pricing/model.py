@@ -153,6 +153,19 @@ class DailyWindow:
             return self.start_minute <= minute_of_day < self.end_minute
         return minute_of_day >= self.start_minute or minute_of_day < self.end_minute
 
+    @property
+    def label(self) -> str:
+        """How ``gen_ai.cost.adjustments`` names the window: its UTC hours and its days,
+        ``window=16:30-00:30Z``, ``window=Sat+Sun@UTC+08:00``."""
+        parts: list[str] = []
+        if self.start_minute != self.end_minute:
+            parts.append(f"{_hhmm(self.start_minute)}-{_hhmm(self.end_minute)}Z")
+        if self.weekdays:
+            days = "+".join(_ISO_DAYS[day - 1] for day in sorted(self.weekdays))
+            sign = "-" if self.weekday_offset_minutes < 0 else "+"
+            parts.append(f"{days}@UTC{sign}{_hhmm(abs(self.weekday_offset_minutes))}")
+        return "window=" + ("/".join(parts) if parts else "all-day")
+
     def active(self, at: float) -> bool:
         """Whether UNIX time ``at`` falls in the window."""
         if not self.contains(int((at % 86400) // 60)):
@@ -161,6 +174,13 @@ class DailyWindow:
             return True
         local_days = int((at + self.weekday_offset_minutes * 60) // 86400)
         return (local_days + 3) % 7 + 1 in self.weekdays  # 1970-01-01 was a Thursday (4)
+
+
+_ISO_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True, slots=True)
