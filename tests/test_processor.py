@@ -270,6 +270,43 @@ def test_an_unknown_operation_name_with_token_counts_is_a_call_priced_or_flagged
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.009)
 
 
+def openinference(kind, model="gpt-4o", prompt=1000, completion=200):
+    attributes = {"openinference.span.kind": kind, "llm.provider": "openai",
+                  "llm.token_count.prompt": prompt, "llm.token_count.completion": completion}
+    if model is not None:
+        attributes["llm.model_name"] = model
+    return attributes
+
+
+def test_an_unknown_openinference_kind_counting_tokens_is_a_call_priced_or_flagged_never_silent():
+    """OpenInference kinds beyond the six known ones (an LLM judge as EVALUATOR, a guardrail
+    model as GUARDRAIL, UNKNOWN) used to be left alone even with token counts: their cost was
+    missing from the trace with nothing on the span to say so. Now they are calls, like an
+    unknown operation name: priced as a leaf, flagged without a model, a wrapper over a call."""
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("agent", attributes={"openinference.span.kind": "AGENT"}):
+        with tracer.start_as_current_span("judge", attributes=openinference("EVALUATOR")):
+            pass
+        with tracer.start_as_current_span("guard", attributes=openinference("GUARDRAIL", model=None)):
+            pass
+        with tracer.start_as_current_span("evaluator", attributes=openinference("EVALUATOR")):
+            with tracer.start_as_current_span("llm", attributes=openinference("LLM")):
+                pass
+        with tracer.start_as_current_span("rerank", attributes={"openinference.span.kind": "RERANKER",
+                                                                 "reranker.model_name": "rerank-v3"}):
+            pass
+    spans = by_name(memory)
+    assert spans["judge"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert spans["guard"].attributes["gen_ai.cost.unpriced_reason"] == "missing_model"
+    assert "gen_ai.cost.total_usd" not in spans["evaluator"].attributes  # its child's usage
+    assert spans["llm"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert not any(key.startswith("gen_ai.cost.") for key in spans["rerank"].attributes)
+    root = spans["agent"].attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 3
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 1
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.009)
+
+
 def test_a_reported_zero_with_tokens_is_not_a_price():
     tracer, memory, _, _ = pipeline()
     with tracer.start_as_current_span("chat", attributes=gpt4o(1000, 200, **{"gen_ai.usage.cost": 0.0})):

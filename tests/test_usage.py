@@ -198,7 +198,10 @@ def test_an_unknown_operation_name_counting_tokens_is_a_call_and_one_counting_no
     assert read_usage({"gen_ai.operation.name": "vectordb", "gen_ai.request.model": "m"}).role is Role.OTHER
     # Known kinds keep theirs: an agent counting its children's tokens stays an aggregate.
     assert read_usage({"gen_ai.operation.name": "create_agent", "gen_ai.usage.input_tokens": 9}).role is Role.AGGREGATE
-    assert read_usage({"openinference.span.kind": "GUARDRAIL", "llm.token_count.prompt": 9}).role is Role.OTHER
+    # An OpenInference kind not known, counting tokens, is a call too; one counting none is not.
+    assert read_usage({"openinference.span.kind": "GUARDRAIL", "llm.token_count.prompt": 9}).role is Role.LLM
+    assert read_usage({"openinference.span.kind": "RERANKER", "reranker.model_name": "r"}).role is Role.OTHER
+    assert read_usage({"openinference.span.kind": "AGENT", "llm.token_count.prompt": 9}).role is Role.AGGREGATE
 
 
 def test_openlit_tool_name_list_on_chat_span_is_not_a_tool_execution():

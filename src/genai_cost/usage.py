@@ -452,10 +452,11 @@ def _interpret(
             role = Role.TOOL
         else:
             role = Role.OTHER
-    elif role is Role.OTHER and operation is not None and has_tokens:
-        # An operation name this module does not know (a framework's own, a newer
-        # semconv value) on a span that counts tokens: a call, priced when it is a
-        # leaf and flagged when it cannot be, rather than left silently at no cost.
+    elif role is Role.OTHER and has_tokens:
+        # A kind this module does not know (an operation name of a framework's own or
+        # of a newer semconv, an OpenInference EVALUATOR or GUARDRAIL, a Vercel
+        # operation) on a span that counts tokens: a call, priced when it is a leaf
+        # and flagged when it cannot be, rather than left silently at no cost.
         role = Role.LLM
     provider = _text(found[_PROVIDER])
     reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST], attributes)
