@@ -169,6 +169,38 @@ def test_otlp_http_over_tls(pki: Pki, gateway: tuple[CostGateway, InMemorySpanEx
     assert stats["requests_refused"] >= 1  # the plain-HTTP client (its exporter may retry)
 
 
+def test_plain_http_to_the_tls_port_gets_a_readable_refusal(
+    pki: Pki, gateway: tuple[CostGateway, InMemorySpanExporter]
+) -> None:
+    """A client that forgot ``https://`` used to get an empty reply (curl: "Empty reply from
+    server"), which reads as a gateway crash. It now gets a 400 naming the mistake, is counted,
+    and the next TLS client is served."""
+    import http.client
+
+    cost_gateway, forwarded = gateway
+    server = serve_http(cost_gateway, HOST, 0, tls=GatewayTls(pki.server_cert, pki.server_key))
+    port = server.server_address[1]
+    try:
+        client = http.client.HTTPConnection(HOST, port, timeout=5)
+        client.request("POST", "/v1/traces", body=b"x" * 100_000, headers={"Content-Type": "application/x-protobuf"})
+        response = client.getresponse()
+        body = response.read().decode()
+        client.close()
+        assert response.status == 400
+        assert f"https://{HOST}:{port}" in body or "https://" in body
+        assert "TLS" in body
+        exporter = _http_exporter(f"https://{HOST}:{port}/v1/traces", certificate_file=str(pki.ca))
+        assert exporter.export(_sent()) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _priced(forwarded) == pytest.approx(CHAT_USD)
+    stats = cost_gateway.stats_snapshot()
+    assert stats["requests_refused"] == 1
+    assert stats["requests"] == 1
+
+
 def test_otlp_http_with_client_certificates(pki: Pki, gateway: tuple[CostGateway, InMemorySpanExporter]) -> None:
     """With a client CA, only clients presenting a certificate it signed get in."""
     cost_gateway, forwarded = gateway

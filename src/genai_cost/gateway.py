@@ -67,6 +67,8 @@ _log = logging.getLogger("genai_cost.gateway")
 
 #: How long a client may take over the TLS handshake before its connection is dropped.
 _TLS_HANDSHAKE_TIMEOUT_S = 10.0
+#: How much of a plain-HTTP request to a TLS port is read (and dropped) after answering it.
+_PLAIN_HTTP_DRAIN_BYTES = 8 * 1024 * 1024
 #: Largest request body accepted, after decompression (the OpenTelemetry Collector's default).
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 _PROTOBUF = "application/x-protobuf"
@@ -328,6 +330,42 @@ class _OtlpHttpServer(ThreadingHTTPServer):
         return connection, address
 
 
+def _speaks_plain_http(connection: ssl.SSLSocket) -> bool:
+    """Whether the client's first byte, read without consuming it and before any TLS, starts
+    an HTTP request line (a letter) rather than a TLS record (``0x16``, a handshake)."""
+    first = socket.socket.recv(connection, 1, socket.MSG_PEEK)
+    return first.isalpha()
+
+
+def _refuse_plain_http(connection: ssl.SSLSocket) -> None:
+    """Answer a client that forgot ``https://`` in plain HTTP, so that it reads the mistake
+    instead of an empty reply, then read what it still sends (closing on unread data would
+    reset the connection before the client reads the answer)."""
+    local = connection.getsockname()  # the address the client reached, not 0.0.0.0
+    host, port = (f"[{local[0]}]" if ":" in local[0] else local[0]), local[1]
+    message = (
+        f"This port serves OTLP over TLS: send to https://{host}:{port}/v1/traces "
+        "(OTEL_EXPORTER_OTLP_ENDPOINT=https://..., and trust the gateway's certificate).\n"
+    ).encode()
+    head = (
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(message)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    raw = socket.socket
+    raw.sendall(connection, head + message)
+    try:
+        raw.shutdown(connection, socket.SHUT_WR)
+        connection.settimeout(1.0)
+        drained = 0
+        while drained < _PLAIN_HTTP_DRAIN_BYTES:
+            chunk = raw.recv(connection, 65536)
+            if not chunk:
+                break
+            drained += len(chunk)
+    except OSError:  # the client hung up or stalled: it has the answer or will never read it
+        pass
+
+
 class _OtlpHttpHandler(BaseHTTPRequestHandler):
     gateway: CostGateway
     max_request_bytes: int
@@ -339,6 +377,12 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         if isinstance(connection, ssl.SSLSocket):
             try:
                 connection.settimeout(_TLS_HANDSHAKE_TIMEOUT_S)
+                if _speaks_plain_http(connection):
+                    self.gateway.refused()
+                    _log.warning("genai-cost gateway: %s sent plain HTTP to the TLS port", self.client_address[0])
+                    _refuse_plain_http(connection)
+                    self.close_connection = True
+                    return
                 connection.do_handshake()
                 connection.settimeout(None)
             except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
