@@ -237,9 +237,39 @@ def test_each_local_root_of_one_trace_gets_its_own_subtree_not_a_running_sum():
         "request-1": 1, "request-2": 2, "request-3": 4, "request-4": 1}
     assert roots["request-3"]["gen_ai.trace.cost.total_usd"] == pytest.approx(4 * 0.0045)
     complete = {name: attrs["gen_ai.trace.cost.complete"] for name, attrs in roots.items()}
-    # `complete` is about the trace in this process: request-3 was still open as request-4 ended.
-    assert complete == {"request-1": True, "request-2": True, "request-3": True, "request-4": False}
+    # `complete` is about each root's own subtree: request-3 still being open as request-4
+    # ended (two tool calls of one agent served side by side) does not make request-4 partial.
+    assert complete == {"request-1": True, "request-2": True, "request-3": True, "request-4": True}
     assert rollup.totals(0xABC).llm_calls == 8, "the trace-wide sum is still there"
+
+
+def test_complete_counts_the_open_spans_of_the_roots_own_subtree_only():
+    """One trace entering the process twice at once: each root says whether spans of its own
+    request were still open as it ended, however deep, and whatever the other request does.
+    (It used to count the whole trace's open spans in this process, so a root could read
+    partial because of the other request.)"""
+    tracer, memory, _ = build()
+    first = tracer.start_span("request-1", context=_remote_context(span_id=0x1))
+    second = tracer.start_span("request-2", context=_remote_context(span_id=0x2))
+    busy = tracer.start_span("other-call", context=trace_api.set_span_in_context(second), attributes=CHAT)
+    step = tracer.start_span("step", context=trace_api.set_span_in_context(first))
+    streamed = tracer.start_span("chat", context=trace_api.set_span_in_context(step), attributes=CHAT)
+    step.end()
+    # started under a parent that has already ended: still request-1's
+    late = tracer.start_span("late", context=trace_api.set_span_in_context(step))
+    first.end()  # its stream and its late span are still open
+    streamed.end()
+    late.end()
+    busy.end()
+    second.end()
+    roots = {s.name: s.attributes for s in memory.get_finished_spans() if s.name.startswith("request")}
+    assert roots["request-1"]["gen_ai.trace.cost.complete"] is False
+    assert roots["request-1"]["gen_ai.trace.cost.open_spans"] == 2
+    assert roots["request-2"]["gen_ai.trace.cost.complete"] is True
+    assert "gen_ai.trace.cost.open_spans" not in roots["request-2"]
+    # the totals themselves were per root before too
+    assert roots["request-1"]["gen_ai.trace.cost.llm_calls"] == 0  # its call ended after it
+    assert roots["request-2"]["gen_ai.trace.cost.llm_calls"] == 1
 
 
 def test_a_child_ending_after_its_parent_but_before_the_root_is_counted_once():

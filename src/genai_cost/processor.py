@@ -222,9 +222,15 @@ class CostedSpan(ReadableSpan):
 
     @property
     def genai_open_spans(self) -> int:
-        """Spans of this trace still open when this (local root) span ended."""
+        """Spans of this trace still open in this process when this (local root) span ended."""
         self._settle()
         return self.__dict__.get("_genai_open_spans", 0)  # type: ignore[no-any-return]
+
+    @property
+    def genai_subtree_open_spans(self) -> int:
+        """Those of them below this (local root) span: its totals are not complete."""
+        self._settle()
+        return self.__dict__.get("_genai_subtree_open_spans", 0)  # type: ignore[no-any-return]
 
     # The copy's attributes and events are plain containers; what the SDK's bounded
     # ones had dropped is kept when they are replaced.
@@ -304,8 +310,12 @@ class CostSpanProcessor(SpanProcessor):
         self._settling_thread: int | None = None
         #: span id -> _CALL_BELOW / _CALL_DEEPER: spans with an inference call below them.
         self._inference_below: dict[int, int] = {}
-        #: trace id -> spans started and not yet ended in this process.
+        #: trace id -> spans started and not yet ended in this process; local root span id ->
+        #: those of its subtree (the root included); ``~trace_id`` -> those of the trace
+        #: started under a parent that had ended.
         self._open: dict[int, int] = {}
+        #: span id -> the key its start was counted under in ``_open``, of spans not yet ended.
+        self._subtree_of: dict[int, int] = {}
         #: span id -> parent span id, of spans started and not yet ended with a local parent.
         self._parent_of: dict[int, int] = {}
         #: One call's identity -> (span id, scope, start, end) of its first record.
@@ -420,22 +430,33 @@ class CostSpanProcessor(SpanProcessor):
                     item = queue.popleft()
                     if isinstance(item, SpanContext):  # a span started; its parent's context follows
                         parent = queue.popleft() if queue else None
-                        trace_id = item.trace_id
-                        opened = self._open
-                        opened[trace_id] = opened.get(trace_id, 0) + 1
-                        if len(opened) > _MAX_PENDING:
-                            self._open = _newer_half(opened)
+                        span_id = item.span_id
+                        subtree = span_id  # a local root counts its own subtree's open spans
                         if isinstance(parent, SpanContext):
                             if not parent.is_remote:
                                 parents = self._parent_of
-                                parents[item.span_id] = parent.span_id
+                                parents[span_id] = parent.span_id
                                 if len(parents) > _MAX_PENDING:
                                     self._parent_of = _newer_half(parents)
+                                # Its parent's subtree; under a parent that has ended already, the
+                                # trace's (~trace_id: negative, never a span id), which every
+                                # local root of the trace counts.
+                                subtree = self._subtree_of.get(parent.span_id, ~item.trace_id)
                         elif parent is not None:
                             # Only if an exception raised by a signal handler broke a pair
                             # apart: an ended span is never lost to it, whatever it costs the
                             # open-span counts.
                             self._price(parent)
+                        subtrees = self._subtree_of
+                        subtrees[span_id] = subtree
+                        if len(subtrees) > _MAX_PENDING:
+                            self._subtree_of = _newer_half(subtrees)
+                        opened = self._open
+                        opened[subtree] = opened.get(subtree, 0) + 1
+                        trace_id = item.trace_id
+                        opened[trace_id] = opened.get(trace_id, 0) + 1
+                        if len(opened) > _MAX_PENDING:
+                            self._open = _newer_half(opened)
                     elif item is not None:
                         self._price(item)
             finally:
@@ -473,16 +494,28 @@ class CostSpanProcessor(SpanProcessor):
         if context is None:
             return None
         parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
+        span_id = context.span_id
         opened = self._open
         trace_id = context.trace_id
-        open_spans = opened.get(trace_id, 0) - 1
-        if open_spans > 0:
-            opened[trace_id] = open_spans
-            if parent is None or parent.is_remote:
-                state["_genai_open_spans"] = open_spans
-        else:
-            opened.pop(trace_id, None)
-        span_id = context.span_id
+        subtree = self._subtree_of.pop(span_id, None)
+        if subtree is not None:
+            for key in (subtree, trace_id):
+                still_open = opened.get(key, 0) - 1
+                if still_open > 0:
+                    opened[key] = still_open
+                else:
+                    opened.pop(key, None)
+        if (parent is None or parent.is_remote) and opened:
+            # A local root: the spans of its trace still open in this process (the roll-up
+            # keeps the trace's structure while there are any), and those of its own subtree
+            # (whether its totals are complete), counting the trace's spans started under a
+            # parent that had ended, whose root is not known.
+            trace_open = opened.get(trace_id, 0)
+            if trace_open:
+                state["_genai_open_spans"] = trace_open
+                subtree_open = opened.get(span_id, 0) + opened.get(~trace_id, 0)
+                if subtree_open:
+                    state["_genai_subtree_open_spans"] = subtree_open
         parents = self._parent_of
         if parents:
             parents.pop(span_id, None)

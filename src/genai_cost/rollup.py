@@ -9,7 +9,7 @@ State is bounded: a trace is dropped from memory after ``idle_timeout_s``
 without a new span, and the oldest traces go first past ``max_traces``. A span
 that ends after its root keeps its own cost and is marked
 ``gen_ai.cost.after_root``; the root says ``gen_ai.trace.cost.complete=false``
-when spans of its trace were still open as it ended.
+when spans below it were still open as it ended.
 """
 
 from __future__ import annotations
@@ -379,8 +379,13 @@ class TraceCostExporter(SpanExporter):
         """The local root as it goes on, and its subtree's totals if they were written on it."""
         state.root_seen = True
         done = state.done
-        still_open = span.genai_open_spans if isinstance(span, CostedSpan) else 0
-        if subtree is not None or cost is not None or own[0] is not None or still_open:
+        # Spans of the trace still open here (its structure must stay for them), and those
+        # of them below this root (its totals are incomplete).
+        costed = isinstance(span, CostedSpan)
+        still_open = open_below = 0
+        if isinstance(span, CostedSpan):
+            still_open, open_below = span.genai_open_spans, span.genai_subtree_open_spans
+        if subtree is not None or cost is not None or own[0] is not None or open_below:
             if subtree is None:
                 subtree = TraceTotals(state.trace_id)
             _add_own(subtree, cost, own)
@@ -389,7 +394,7 @@ class TraceCostExporter(SpanExporter):
             # Nothing in or under this root to add: adding its empty subtree would only count it.
             done.spans += 1
         passed = state.passed
-        if not still_open and isinstance(span, CostedSpan):
+        if not still_open and costed:
             # Nothing of this trace is still open here: no span can come
             # that would need routing, so the structure is let go.
             below = state.below
@@ -398,14 +403,14 @@ class TraceCostExporter(SpanExporter):
             below.clear()
             passed.clear()
         passed[span_id] = _LOCAL_ROOT
-        if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or still_open):
+        if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or open_below):
             # No billable span under this root (a health check, a plain
             # request): it is left as it is, and no zero-cost trace skews
             # the per-trace cost histogram.
             return span, None
         if self._trace_layers:
             self._add_trace_layers(span, subtree, done)
-        root = self._with_totals(span, subtree, still_open)
+        root = self._with_totals(span, subtree, open_below)
         self.stats.traces_completed += 1
         return root, subtree
 
