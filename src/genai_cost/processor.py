@@ -222,15 +222,17 @@ class CostedSpan(ReadableSpan):
 
     @property
     def genai_open_spans(self) -> int:
-        """Spans of this trace still open in this process when this (local root) span ended."""
+        """Spans below this (local root) span still open in this process when it ended:
+        its totals are not complete."""
         self._settle()
         return self.__dict__.get("_genai_open_spans", 0)  # type: ignore[no-any-return]
 
     @property
-    def genai_subtree_open_spans(self) -> int:
-        """Those of them below this (local root) span: its totals are not complete."""
+    def genai_trace_open(self) -> bool:
+        """Whether spans of this (local root) span's trace, below it or not, were still
+        open in this process when it ended."""
         self._settle()
-        return self.__dict__.get("_genai_subtree_open_spans", 0)  # type: ignore[no-any-return]
+        return self.__dict__.get("_genai_trace_open", False)  # type: ignore[no-any-return]
 
     # The copy's attributes and events are plain containers; what the SDK's bounded
     # ones had dropped is kept when they are replaced.
@@ -310,9 +312,10 @@ class CostSpanProcessor(SpanProcessor):
         self._settling_thread: int | None = None
         #: span id -> _CALL_BELOW / _CALL_DEEPER: spans with an inference call below them.
         self._inference_below: dict[int, int] = {}
-        #: trace id -> spans started and not yet ended in this process; local root span id ->
-        #: those of its subtree (the root included); ``~trace_id`` -> those of the trace
-        #: started under a parent that had ended.
+        #: Spans started and not yet ended in this process: local root span id -> those of
+        #: its subtree (the root included); ``~trace_id`` -> those of the trace started under
+        #: a parent that had ended; trace id -> how many of these two kinds of counts the
+        #: trace has.
         self._open: dict[int, int] = {}
         #: span id -> the key its start was counted under in ``_open``, of spans not yet ended.
         self._subtree_of: dict[int, int] = {}
@@ -441,7 +444,8 @@ class CostSpanProcessor(SpanProcessor):
                                 # Its parent's subtree; under a parent that has ended already, the
                                 # trace's (~trace_id: negative, never a span id), which every
                                 # local root of the trace counts.
-                                subtree = self._subtree_of.get(parent.span_id, ~item.trace_id)
+                                found = self._subtree_of.get(parent.span_id)
+                                subtree = ~item.trace_id if found is None else found
                         elif parent is not None:
                             # Only if an exception raised by a signal handler broke a pair
                             # apart: an ended span is never lost to it, whatever it costs the
@@ -452,11 +456,13 @@ class CostSpanProcessor(SpanProcessor):
                         if len(subtrees) > _MAX_PENDING:
                             self._subtree_of = _newer_half(subtrees)
                         opened = self._open
-                        opened[subtree] = opened.get(subtree, 0) + 1
-                        trace_id = item.trace_id
-                        opened[trace_id] = opened.get(trace_id, 0) + 1
-                        if len(opened) > _MAX_PENDING:
-                            self._open = _newer_half(opened)
+                        count = opened.get(subtree, 0)
+                        opened[subtree] = count + 1
+                        if not count:  # the trace has one more subtree with spans open
+                            trace_id = item.trace_id
+                            opened[trace_id] = opened.get(trace_id, 0) + 1
+                            if len(opened) > _MAX_PENDING:
+                                self._open = _newer_half(opened)
                     elif item is not None:
                         self._price(item)
             finally:
@@ -499,23 +505,24 @@ class CostSpanProcessor(SpanProcessor):
         trace_id = context.trace_id
         subtree = self._subtree_of.pop(span_id, None)
         if subtree is not None:
-            for key in (subtree, trace_id):
-                still_open = opened.get(key, 0) - 1
-                if still_open > 0:
-                    opened[key] = still_open
+            still_open = opened.get(subtree, 0) - 1
+            if still_open > 0:
+                opened[subtree] = still_open
+            elif opened.pop(subtree, None) is not None:  # its trace has one subtree fewer open
+                subtrees_open = opened.get(trace_id, 0) - 1
+                if subtrees_open > 0:
+                    opened[trace_id] = subtrees_open
                 else:
-                    opened.pop(key, None)
-        if (parent is None or parent.is_remote) and opened:
-            # A local root: the spans of its trace still open in this process (the roll-up
-            # keeps the trace's structure while there are any), and those of its own subtree
-            # (whether its totals are complete), counting the trace's spans started under a
-            # parent that had ended, whose root is not known.
-            trace_open = opened.get(trace_id, 0)
-            if trace_open:
-                state["_genai_open_spans"] = trace_open
-                subtree_open = opened.get(span_id, 0) + opened.get(~trace_id, 0)
-                if subtree_open:
-                    state["_genai_subtree_open_spans"] = subtree_open
+                    opened.pop(trace_id, None)
+        if (parent is None or parent.is_remote) and trace_id in opened:
+            # A local root while spans of its trace are still open in this process (the
+            # roll-up keeps the trace's structure for them): how many are below it (its
+            # totals are then incomplete), counting those started under a parent that had
+            # ended, whose root is not known.
+            state["_genai_trace_open"] = True
+            open_below = opened.get(span_id, 0) + opened.get(~trace_id, 0)
+            if open_below:
+                state["_genai_open_spans"] = open_below
         parents = self._parent_of
         if parents:
             parents.pop(span_id, None)

@@ -382,9 +382,9 @@ class TraceCostExporter(SpanExporter):
         # Spans of the trace still open here (its structure must stay for them), and those
         # of them below this root (its totals are incomplete).
         costed = isinstance(span, CostedSpan)
-        still_open = open_below = 0
+        still_open, open_below = False, 0
         if isinstance(span, CostedSpan):
-            still_open, open_below = span.genai_open_spans, span.genai_subtree_open_spans
+            still_open, open_below = span.genai_trace_open, span.genai_open_spans
         if subtree is not None or cost is not None or own[0] is not None or open_below:
             if subtree is None:
                 subtree = TraceTotals(state.trace_id)
