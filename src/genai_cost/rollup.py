@@ -381,10 +381,10 @@ class TraceCostExporter(SpanExporter):
         done = state.done
         # Spans of the trace still open here (its structure must stay for them), and those
         # of them below this root (its totals are incomplete).
-        costed = isinstance(span, CostedSpan)
-        still_open, open_below = False, 0
         if isinstance(span, CostedSpan):
             still_open, open_below = span.genai_trace_open, span.genai_open_spans
+        else:  # not through a CostSpanProcessor here: nothing is known of what is open
+            still_open, open_below = False, 0
         if subtree is not None or cost is not None or own[0] is not None or open_below:
             if subtree is None:
                 subtree = TraceTotals(state.trace_id)
@@ -394,7 +394,7 @@ class TraceCostExporter(SpanExporter):
             # Nothing in or under this root to add: adding its empty subtree would only count it.
             done.spans += 1
         passed = state.passed
-        if not still_open and costed:
+        if not still_open and isinstance(span, CostedSpan):
             # Nothing of this trace is still open here: no span can come
             # that would need routing, so the structure is let go.
             below = state.below
