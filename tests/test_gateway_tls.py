@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,22 +148,32 @@ def _http_exporter(url: str, timeout: float = 5, **kwargs: Any) -> Any:
     return OTLPSpanExporter(endpoint=url, timeout=timeout, **kwargs)
 
 
+@contextmanager
+def _https_port(cost_gateway: CostGateway, pki: Pki) -> Iterator[int]:
+    """The gateway's OTLP/HTTP receiver over TLS (the test CA's server certificate) on a free port."""
+    server = serve_http(cost_gateway, HOST, 0, tls=GatewayTls(pki.server_cert, pki.server_key))
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _export_over_tls(port: int, pki: Pki) -> None:
+    exporter = _http_exporter(f"https://{HOST}:{port}/v1/traces", certificate_file=str(pki.ca))
+    assert exporter.export(_sent()) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+
+
 def test_otlp_http_over_tls(pki: Pki, gateway: tuple[CostGateway, InMemorySpanExporter]) -> None:
     """The SDK's HTTP exporter, trusting the test CA, sends over TLS; a client speaking plain
     HTTP to the same port is refused and counted, and the gateway serves on."""
     cost_gateway, forwarded = gateway
-    server = serve_http(cost_gateway, HOST, 0, tls=GatewayTls(pki.server_cert, pki.server_key))
-    port = server.server_address[1]
-    try:
+    with _https_port(cost_gateway, pki) as port:
         plain = _http_exporter(f"http://{HOST}:{port}/v1/traces", timeout=1)
         assert plain.export(_sent()) is SpanExportResult.FAILURE
         plain.shutdown()
-        exporter = _http_exporter(f"https://{HOST}:{port}/v1/traces", certificate_file=str(pki.ca))
-        assert exporter.export(_sent()) is SpanExportResult.SUCCESS
-        exporter.shutdown()
-    finally:
-        server.shutdown()
-        server.server_close()
+        _export_over_tls(port, pki)
     assert _priced(forwarded) == pytest.approx(CHAT_USD)
     stats = cost_gateway.stats_snapshot()
     assert stats["requests"] == 1
@@ -178,23 +189,16 @@ def test_plain_http_to_the_tls_port_gets_a_readable_refusal(
     import http.client
 
     cost_gateway, forwarded = gateway
-    server = serve_http(cost_gateway, HOST, 0, tls=GatewayTls(pki.server_cert, pki.server_key))
-    port = server.server_address[1]
-    try:
+    with _https_port(cost_gateway, pki) as port:
         client = http.client.HTTPConnection(HOST, port, timeout=5)
         client.request("POST", "/v1/traces", body=b"x" * 100_000, headers={"Content-Type": "application/x-protobuf"})
         response = client.getresponse()
         body = response.read().decode()
         client.close()
         assert response.status == 400
-        assert f"https://{HOST}:{port}" in body or "https://" in body
+        assert f"https://{HOST}:{port}/v1/traces" in body  # the address the client reached
         assert "TLS" in body
-        exporter = _http_exporter(f"https://{HOST}:{port}/v1/traces", certificate_file=str(pki.ca))
-        assert exporter.export(_sent()) is SpanExportResult.SUCCESS
-        exporter.shutdown()
-    finally:
-        server.shutdown()
-        server.server_close()
+        _export_over_tls(port, pki)
     assert _priced(forwarded) == pytest.approx(CHAT_USD)
     stats = cost_gateway.stats_snapshot()
     assert stats["requests_refused"] == 1
