@@ -8,6 +8,7 @@ independent of catalog updates; the headline figures of the reference
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
@@ -47,6 +48,10 @@ providers:
           - {input: 10.0, output: 30.0, source: test, checked: 2026-11-22}
           - {effective_from: 2026-03-01, input: 5.0, output: 15.0, source: test, checked: 2026-11-22}
           - {effective_from: 2026-09-01T12:00:00Z, input: 2.0, output: 8.0, source: test, checked: 2026-11-22}
+      - id: announced-1
+        prices:
+          - {input: 3.0, output: 15.0, source: test, checked: 2026-11-22}
+          - {effective_from: 2999-01-01, input: 6.0, output: 30.0, source: test, checked: 2026-11-22}
       - id: windowed-1
         prices:
           - {input: 0.27, cache_read: 0.07, output: 1.10,
@@ -142,6 +147,22 @@ def test_reasoning_audio_and_image_tokens_at_their_own_rates(catalog: Catalog) -
     assert cost.total_usd == pytest.approx((expected_input + expected_output) / M + 0.002)
 
 
+def test_audio_on_an_entry_without_an_audio_rate_is_billed_as_text_and_says_so(catalog: Catalog) -> None:
+    """The guess (the text rate; gpt-audio's real audio rate is 13x its text rate) is written
+    on the span as an adjustment. Images at the text rate are how OpenAI and Google bill them:
+    no note."""
+    usage = TokenUsage(input_tokens=3_000, input_audio_tokens=2_000, output_tokens=100)
+    cost = catalog.price(usage, "plain-1", "acme")
+    assert cost.total_usd == pytest.approx((3_000 * 1.0 + 100 * 2.0) / M)
+    assert "audio_at_text_rate" in cost.adjustments
+    spoken = catalog.price(TokenUsage(input_tokens=0, output_tokens=100, output_audio_tokens=50), "plain-1", "acme")
+    assert spoken.adjustments.count("audio_at_text_rate") == 1
+    pictured = catalog.price(TokenUsage(input_tokens=3_000, input_image_tokens=2_000, output_tokens=0), "plain-1", "acme")
+    assert "audio_at_text_rate" not in pictured.adjustments
+    own_rate = catalog.price(TokenUsage(input_tokens=3_000, input_audio_tokens=2_000, output_tokens=0), "reasoner-1", "acme")
+    assert "audio_at_text_rate" not in own_rate.adjustments
+
+
 def test_reasoning_is_output_when_the_model_has_no_reasoning_rate(catalog: Catalog) -> None:
     # never added twice: 1,000 output of which 800 reasoning = 1,000 x $2
     assert price(catalog, "plain-1", input_tokens=0, output_tokens=1_000, reasoning_tokens=800) == pytest.approx(
@@ -219,7 +240,31 @@ def test_dated_prices_use_the_rate_in_force_at_span_start(catalog: Catalog) -> N
     assert price(catalog, "dated-1", at=dt.datetime(2026, 3, 1, tzinfo=UTC), **usage) == pytest.approx(5.0)
     assert price(catalog, "dated-1", at=dt.datetime(2026, 9, 1, 11, 59, tzinfo=UTC), **usage) == pytest.approx(5.0)
     assert price(catalog, "dated-1", at=dt.datetime(2026, 9, 1, 12, 0, tzinfo=UTC), **usage) == pytest.approx(2.0)
-    assert price(catalog, "dated-1", **usage) == pytest.approx(2.0)  # no time: the newest
+    assert price(catalog, "dated-1", **usage) == pytest.approx(2.0)  # no time: now
+
+
+def test_no_time_means_now_not_a_price_announced_for_a_later_date(catalog: Catalog) -> None:
+    """``at=None`` used to mean "the newest period", which is a price not yet in force when
+    a provider announces one ahead (a preview's price from next month)."""
+    usage = TokenUsage(input_tokens=M, output_tokens=0)
+    assert catalog.price(usage, "announced-1", "acme").total_usd == pytest.approx(3.0)
+    resolution = catalog.resolve("announced-1", "acme")
+    assert catalog.price_resolved(resolution, usage).total_usd == pytest.approx(3.0)
+    later = dt.datetime(2999, 1, 2, tzinfo=UTC)
+    assert catalog.price(usage, "announced-1", "acme", at=later).total_usd == pytest.approx(6.0)
+    assert catalog.price_resolved(resolution, usage, at=later.timestamp()).total_usd == pytest.approx(6.0)
+
+
+def test_no_time_means_now_for_time_windows_too(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off-peak hours apply to a call priced without a time as they apply now (they were
+    skipped: every such call was priced at the standard rate)."""
+    import genai_cost.pricing.catalog as catalog_module
+
+    usage = TokenUsage(input_tokens=M, output_tokens=M)
+    for now, expected in ((dt.datetime(2026, 11, 19, 2, 0, tzinfo=UTC), 1.37),
+                          (dt.datetime(2026, 11, 19, 20, 0, tzinfo=UTC), 0.685)):
+        monkeypatch.setattr(catalog_module, "time", SimpleNamespace(time=now.timestamp))
+        assert catalog.price(usage, "windowed-1", "acme").total_usd == pytest.approx(expected), now
 
 
 def test_time_windows_and_weekday_windows(catalog: Catalog) -> None:

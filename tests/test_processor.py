@@ -307,6 +307,38 @@ def test_an_unknown_openinference_kind_counting_tokens_is_a_call_priced_or_flagg
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.009)
 
 
+def test_a_remote_agent_client_span_with_usage_is_the_only_record_of_its_calls_and_is_priced():
+    """semconv's invoke_agent CLIENT span stands for an agent running in another service
+    (OpenAI Assistants, Bedrock Agents): its calls are nowhere in this process, so its usage
+    is priced, not left as a silent zero. An in-process (INTERNAL) invoke_agent stays an
+    aggregate of its children, a CLIENT one with a call below it is a wrapper, and one
+    without usage is left to the remote service."""
+    tracer, memory, _, _ = pipeline()
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": "asst_1"}
+    client = trace_api.SpanKind.CLIENT
+    with tracer.start_as_current_span("request"):
+        with tracer.start_as_current_span("remote", kind=client, attributes={**gpt4o(100_000, 20_000), **agent}):
+            pass
+        with tracer.start_as_current_span("remote, no usage", kind=client,
+                                          attributes={**agent, "gen_ai.request.model": "gpt-4o"}):
+            pass
+        with tracer.start_as_current_span("in-process", attributes={**gpt4o(1000, 200), **agent}):
+            with tracer.start_as_current_span("chat", attributes=gpt4o(1000, 200)):
+                pass
+        with tracer.start_as_current_span("client wrapper", kind=client, attributes={**gpt4o(1000, 200), **agent}):
+            with tracer.start_as_current_span("inner chat", attributes=gpt4o(1000, 200)):
+                pass
+    spans = by_name(memory)
+    remote = spans["remote"].attributes
+    assert remote["gen_ai.cost.total_usd"] == pytest.approx(100_000 * 2.5e-6 + 20_000 * 10e-6)  # $0.45
+    assert remote["gen_ai.cost.category"] == "llm"
+    for name in ("remote, no usage", "in-process", "client wrapper"):
+        assert not any(key.startswith("gen_ai.cost.") for key in spans[name].attributes), name
+    root = spans["request"].attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 3
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.45 + 2 * 0.0045)
+
+
 def test_a_reported_zero_with_tokens_is_not_a_price():
     tracer, memory, _, _ = pipeline()
     with tracer.start_as_current_span("chat", attributes=gpt4o(1000, 200, **{"gen_ai.usage.cost": 0.0})):

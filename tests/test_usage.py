@@ -112,6 +112,45 @@ def test_openlit_anthropic_input_excludes_cache_and_is_converted():
     assert usage.convention == "exclusive"
 
 
+@pytest.mark.parametrize(
+    ("scope", "model"),
+    [
+        # as OpenLLMetry's bedrock 0.62.4 records a Converse (and an InvokeModel) call of
+        # us.anthropic.claude-sonnet-4-5-20250929-v1:0: profile and vendor stripped
+        ("opentelemetry.instrumentation.bedrock", "claude-sonnet-4-5-20250929-v1:0"),
+        ("openlit.instrumentation.bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ("opentelemetry.instrumentation.genai.bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ],
+)
+def test_bedrock_instrumentations_copy_input_without_cache_and_are_converted(scope, model):
+    """Bedrock answered inputTokens 5000, cacheReadInputTokens 3000: 8000 tokens of input,
+    which each of these instrumentations records as 5000 next to the 3000."""
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "aws.bedrock",
+            "gen_ai.request.model": model,
+            "gen_ai.usage.input_tokens": 5000,
+            "gen_ai.usage.output_tokens": 200,
+            "gen_ai.usage.cache_read.input_tokens": 3000,
+            "gen_ai.usage.cache_creation.input_tokens": 0,
+        },
+        scope_name=scope,
+    )
+    assert usage.convention == "exclusive"
+    assert (usage.usage.input_tokens, usage.usage.cache_read_tokens) == (8000, 3000)
+
+
+def test_openinference_bedrock_prompt_count_is_already_inclusive():
+    usage = read_usage(
+        {"openinference.span.kind": "LLM", "llm.provider": "aws", "llm.model_name": "anthropic.claude-3-5-haiku",
+         "llm.token_count.prompt": 8000, "llm.token_count.completion": 200,
+         "llm.token_count.prompt_details.cache_read": 3000},
+        scope_name="openinference.instrumentation.bedrock",
+    )
+    assert usage.usage.input_tokens == 8000 and usage.convention != "exclusive"
+
+
 def test_cache_larger_than_input_means_exclusive():
     usage = read_usage(
         {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 10,
@@ -291,7 +330,8 @@ _call_base = st.fixed_dictionaries({
     ).map(lambda parts: {**parts[0], **parts[1]}),
     st.lists(st.one_of(st.integers(min_value=-5, max_value=10**13), st.none(), st.text(max_size=4)), min_size=3,
              max_size=3),
-    st.sampled_from([None, "openlit.otel.tracing", "opentelemetry.instrumentation.genai.bedrock", "x"]),
+    st.sampled_from([None, "openlit.otel.tracing", "opentelemetry.instrumentation.genai.bedrock",
+                     "opentelemetry.instrumentation.bedrock", "x"]),
 )
 def test_memoised_fast_path_reads_exactly_what_the_reference_reads(attributes, counts, scope):
     """read_usage memoises what a span *is* per attribute shape; every span must still

@@ -35,14 +35,14 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
 from ._guard import INTERNAL_FAILURES
 from .config import CostSettings
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
-from .usage import Role, SpanUsage, read_usage
+from .usage import Role, SpanUsage, read_usage, remote_agent_call
 
 _log = logging.getLogger("genai_cost")
 _K = TypeVar("_K")
@@ -533,6 +533,9 @@ class CostSpanProcessor(SpanProcessor):
         scope = scope_info.name if scope_info is not None else None
         usage = read_usage(attributes, scope)
         role = usage.role
+        if role is Role.AGGREGATE and state["_kind"] is SpanKind.CLIENT:
+            usage = remote_agent_call(usage, attributes, scope)
+            role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
         stats = self._stats
         stats.spans += 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from operator import itemgetter
 
@@ -193,14 +193,20 @@ _MAX_TOKENS = 10**12
 #: Largest cost (USD) a span may carry and still be believed: more is a broken attribute.
 MAX_USD = 1e15
 _COST_AMOUNT = "gen_ai.usage.cost.amount"
+_OPERATION_KEY = "gen_ai.operation.name"
 _COST_CURRENCY = "gen_ai.usage.cost.currency"
 
 #: Instrumentations known to report input WITHOUT cache tokens for some providers.
 _EXCLUSIVE_INPUT_SCOPES = (
     ("openlit", "anthropic"),
-    # Bedrock Converse reports inputTokens without cacheRead/WriteInputTokens, and the
-    # official instrumentation (genai-bedrock 1.3b0) copies it as-is.
+    # Bedrock reports input without cache reads and writes (Converse ``inputTokens``, the
+    # Anthropic body's ``input_tokens`` through InvokeModel), and these instrumentations copy
+    # it as-is: the official genai-bedrock 1.3b0, OpenLLMetry's bedrock 0.62.4 and OpenLIT
+    # 1.45.0 (its ``openlit.instrumentation.bedrock``, matched by the ``openlit`` prefix).
+    # OpenInference folds the cache into its prompt count: inclusive, not listed.
     ("opentelemetry.instrumentation.genai.bedrock", "bedrock"),
+    ("opentelemetry.instrumentation.bedrock", "bedrock"),
+    ("openlit", "bedrock"),
 )
 
 
@@ -361,6 +367,26 @@ _PLAN_LIMIT = 4096
 #: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
 _MEMO_LIMIT = 32768
 _memoised = 0
+
+
+def remote_agent_call(
+    usage: SpanUsage, attributes: Mapping[str, object], scope_name: str | None = None
+) -> SpanUsage:
+    """The usage of an ``invoke_agent`` CLIENT span, read as a call.
+
+    The semantic conventions' "invoke agent client span" stands for an agent that runs
+    in another service (OpenAI Assistants, Bedrock Agents, Azure AI Agents): the model
+    calls it made are nowhere in this process, so the usage it reports is the only
+    record of them. An in-process agent's usage sums its children's and stays an
+    aggregate (whose counts are not even read); this one is read as a call, priced as
+    a leaf, and the leaf rule still makes it a wrapper if calls do run below it.
+    Without usage it is left alone: the cost is the remote service's to record."""
+    if usage.operation != "invoke_agent" or attributes.get(_OPERATION_KEY) != "invoke_agent":
+        return usage
+    as_call = read_usage({**attributes, _OPERATION_KEY: "chat"}, scope_name)
+    if as_call.usage is None and as_call.reported_cost is None and as_call.invalid is None:
+        return usage
+    return replace(as_call, operation=usage.operation)
 
 
 def _plan(shape: tuple[str, ...]) -> _Plan | None:

@@ -145,6 +145,10 @@ def cost_of(
         cache_read_usd = _rate(cache_read - audio_read, _first(rates.cache_read, base_in), "cache_read") + _rate(
             audio_read, _first(rates.cache_read_audio, rates.cache_read, rates.input_audio, base_in), "cache_read_audio"
         )
+        if (audio_in and rates.input_audio is None) or (
+            audio_read and rates.cache_read_audio is None and rates.input_audio is None
+        ):
+            adjustments = (*adjustments, _AUDIO_AT_TEXT_RATE)
     else:
         input_usd = _rate(uncached, base_in, "input")
         cache_read_usd = (
@@ -172,6 +176,8 @@ def cost_of(
             + _rate(audio_out, _first(rates.output_audio, rates.output), "output_audio")
             + _rate(image_out, _first(rates.output_image, rates.output), "output_image")
         )
+        if audio_out and rates.output_audio is None and _AUDIO_AT_TEXT_RATE not in adjustments:
+            adjustments = (*adjustments, _AUDIO_AT_TEXT_RATE)
     else:
         # Reasoning tokens are part of output and billed at the output rate.
         output_usd = _rate(output, rates.output, "output")
@@ -278,6 +284,12 @@ def _fees(rates: Rates, usage: TokenUsage, duration_s: float | None) -> tuple[fl
             )
         compute_usd = duration_s * rates.per_second
     return search_usd, compute_usd
+
+
+#: An adjustment: audio tokens billed at the text rate, the entry having no audio rate.
+#: Images are billed as text tokens by OpenAI and Google; audio usually is not (gpt-audio
+#: $32 against $2.50 of text), so the guess is written on the span, never silent.
+_AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
 
 
 def _first(*values: float | None) -> float | None:

@@ -32,6 +32,7 @@ import difflib
 import json
 import re
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ _Plan = tuple[float, float, float, float, str, str, tuple[str, ...], tuple[tuple
 #: period's plan (``None``: that period needs the general path).
 _Fast = tuple["_Plan | None", float, tuple[float, ...] | None, tuple["_Plan | None", ...]]
 _NEVER = float("-inf")
+#: A price period that started before this module loaded is in force at any later "now".
+_LOADED_AT = time.time()
 _NO_FAST: _Fast = (None, _NEVER, None, (None,))
 #: The fast path takes counts that are ints (not bools) in [0, _COUNT_LIMIT]: valid
 #: for calc.check_usage, whatever their sum. Zeros are recognised as the int 0 itself
@@ -499,7 +502,8 @@ class Catalog:
         duration_s: float | None = None,
     ) -> CostBreakdown:
         """Price one call. ``at`` (a datetime or UNIX seconds) picks the price in
-        force then; ``None`` means the newest price."""
+        force then, and any time window (off-peak hours) open then; ``None`` means
+        now: never a price announced for a later date."""
         # The fast path: a resolved pair (cached, with its precomputed rate tables),
         # text tokens at plain per-token rates. Anything else, invalid counts
         # included, takes the general path, which decides (and raises) as always.
@@ -531,10 +535,10 @@ class Catalog:
         """:meth:`price` without the fast path (every case; the reference for it)."""
         hit = self._cache.get((provider, model))
         resolution = hit if isinstance(hit, Resolution) else self.resolve(model, provider)
-        when = at if at is None or at.__class__ is float else _timestamp(at)
+        when = time.time() if at is None else at if at.__class__ is float else _timestamp(at)
         entry = resolution.model
         periods = entry.periods
-        period = periods[-1] if when is None or len(periods) == 1 else calc.period_at(entry, when)
+        period = periods[-1] if len(periods) == 1 else calc.period_at(entry, when)
         if not period.windows and not batch and resolution.multiplier == 1.0 and service_tier is None:
             # The common case without the keyword hops of price_resolved (same result).
             rates = period.rates
@@ -570,8 +574,9 @@ class Catalog:
         check: bool = True,
         duration_s: float | None = None,
     ) -> CostBreakdown:
-        """Price ``usage`` with an entry already resolved. ``duration_s`` (the
-        span's duration) prices models billed per GPU-second."""
+        """Price ``usage`` with an entry already resolved, at UNIX time ``at``
+        (``None``: now). ``duration_s`` (the span's duration) prices models billed
+        per GPU-second."""
         fast = resolution._fast
         if fast is None:
             fast = _fast_of(resolution)
@@ -605,9 +610,11 @@ class Catalog:
         duration_s: float | None = None,
     ) -> CostBreakdown:
         """:meth:`price_resolved` without the fast path (every case; the reference for it)."""
+        if at is None:
+            at = time.time()
         entry = resolution.model
         periods = entry.periods
-        period = periods[-1] if at is None or len(periods) == 1 else calc.period_at(entry, at)
+        period = periods[-1] if len(periods) == 1 else calc.period_at(entry, at)
         if (
             period.plain
             and not batch
@@ -1196,8 +1203,14 @@ def _fallback_variants(name: str, provider_id: str) -> list[str]:
 def _plan_at(fast: _Fast, when: float | None) -> _Plan | None:
     """The plan of the period in force at ``when`` (UNIX seconds; ``None``: now)."""
     newest, since, starts, plans = fast
-    if when is None or starts is None or when >= since:
-        return newest  # (the usual case: now, or a time since the last price change)
+    if starts is None:
+        return newest  # one price period: the usual case
+    if when is None:
+        if since <= _LOADED_AT:
+            return newest  # in force since before this module loaded, so now too
+        when = time.time()  # a price announced for a later date: maybe not in force yet
+    if when >= since:
+        return newest  # a time since the last price change
     index = bisect_right(starts, when) - 1
     return plans[index if index > 0 else 0]
 

@@ -1,11 +1,21 @@
 """The real ``boto3`` bedrock-runtime client (Converse API) against the fake server,
-under opentelemetry-instrument. Prints the trace id (hex) on its last line."""
+under opentelemetry-instrument. Prints the trace id (hex) on its last line.
+
+``BEDROCK_MODEL_ID`` picks the model (default: Claude 3.5 Haiku, in-region);
+``APP_OPENLIT=1`` switches OpenLIT on, as its users do, in code."""
 
 import os
 
 import boto3
 from botocore.config import Config
 from opentelemetry import trace
+
+if os.environ.get("APP_OPENLIT") == "1":
+    import openlit  # instruments on init(), reusing the SDK provider opentelemetry-instrument set up
+
+    # a local (empty) price list: by default OpenLIT downloads one from GitHub at start-up
+    pricing = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openlit_pricing.json")
+    openlit.init(disable_metrics=True, capture_message_content=False, pricing_json=pricing)
 
 client = boto3.client(
     "bedrock-runtime",
@@ -18,7 +28,7 @@ client = boto3.client(
 tracer = trace.get_tracer("bedrock_app")
 with tracer.start_as_current_span("handle request") as root:
     client.converse(
-        modelId="anthropic.claude-3-5-haiku-20241022-v1:0",
+        modelId=os.environ.get("BEDROCK_MODEL_ID", "anthropic.claude-3-5-haiku-20241022-v1:0"),
         messages=[{"role": "user", "content": [{"text": "Say hello"}]}],
     )
     print(format(root.get_span_context().trace_id, "032x"))

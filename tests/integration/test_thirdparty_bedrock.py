@@ -1,0 +1,77 @@
+"""Third-party Bedrock instrumentations (OpenLLMetry, OpenLIT) with the real ``boto3``
+bedrock-runtime client (Converse) against the fake server, under
+``opentelemetry-instrument`` with genai-cost (app: tests/integration/apps/bedrock_app.py).
+
+Bedrock's ``inputTokens`` leaves cache reads and writes out, and both instrumentations copy
+it unchanged next to the cache counts: priced as semconv's inclusive count, a cached call
+would be billed about half. The official instrumentation's case is in
+test_anthropic_bedrock_official.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support.apps import run_instrumented
+from support.fake_llm import FakeLLMServer, Usage
+from support.rotel import RotelCollector
+from support.venvs import require_venv
+
+pytestmark = pytest.mark.integration
+
+APPS = Path(__file__).resolve().parent / "apps"
+M = 1e6
+OTEL = [
+    "opentelemetry-api==1.45.2",
+    "opentelemetry-sdk==1.45.2",
+    "opentelemetry-exporter-otlp==1.45.2",
+    "opentelemetry-instrumentation==0.66b2",
+]
+VENVS = {
+    "openllmetry-bedrock": (
+        ["opentelemetry-instrumentation-bedrock==0.62.4", "boto3==1.44.5", *OTEL],
+        "opentelemetry.instrumentation.bedrock",
+    ),
+    # openlit 1.45.0 requires OpenTelemetry <=0.66b1
+    "openlit-bedrock": (
+        [
+            "openlit==1.45.0",
+            "boto3==1.44.5",
+            "opentelemetry-api==1.45.1",
+            "opentelemetry-sdk==1.45.1",
+            "opentelemetry-exporter-otlp==1.45.1",
+            "opentelemetry-instrumentation==0.66b1",
+        ],
+        "openlit.instrumentation.bedrock",
+    ),
+}
+HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
+# Claude 3.5 Haiku on Bedrock: $0.80 in, $0.08 cache read, $4 out; in-region, no uplift.
+# Converse: 1200 fresh input tokens, 500 read from cache, 80 out.
+HAIKU_CACHED = (1200 * 0.80 + 500 * 0.08 + 80 * 4.00) / M
+
+
+@pytest.mark.parametrize("name", ["openllmetry-bedrock", "openlit-bedrock"])
+def test_third_party_bedrock_cache_reads_priced_as_billed(rotel_collector: RotelCollector, name: str) -> None:
+    pins, scope = VENVS[name]
+    venv = require_venv(name, pins)
+    env = {"BEDROCK_MODEL_ID": HAIKU}
+    if name.startswith("openlit"):
+        env["APP_OPENLIT"] = "1"
+    with FakeLLMServer(usage={HAIKU: Usage(HAIKU, 1200, 80, cached_tokens=500)}) as fake:
+        env["FAKE_LLM_BASE_URL"] = fake.base_url
+        trace_id = run_instrumented(venv, APPS / "bedrock_app.py", rotel_collector, env=env)
+        assert len(fake.requests) == 1
+    spans = rotel_collector.trace(trace_id, expected=2)
+    (chat,) = [s for s in spans if s.scope == scope]
+    # what the instrumentation recorded: Bedrock's input count, without the cache
+    assert chat.typed["gen_ai.usage.input_tokens"].value == 1200
+    assert chat.typed["gen_ai.usage.cache_read.input_tokens"].value == 500
+    assert chat.typed["gen_ai.cost.usage_convention"].raw == "exclusive"
+    assert chat.typed["gen_ai.cost.total_usd"].value == pytest.approx(HAIKU_CACHED, rel=1e-9)
+    assert chat.typed["gen_ai.cost.cache_read_usd"].value == pytest.approx(500 * 0.08 / M, rel=1e-9)
+    (root,) = [s for s in spans if s.is_root]
+    assert root.typed["gen_ai.trace.cost.total_usd"].value == pytest.approx(HAIKU_CACHED, rel=1e-9)
+    assert root.typed["gen_ai.trace.cost.llm_calls"].value == 1
