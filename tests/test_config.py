@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from genai_cost.config import DEFAULT_BANDS, CostSettings
 
 
@@ -53,3 +55,20 @@ def test_bad_values_are_named_logged_and_replaced_by_defaults(caplog):
     for name in names:
         assert any(name in problem for problem in settings.problems), name
         assert name in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("GENAI_COST_BANDS", "nan"),  # was accepted: every root read band gt_nan
+        ("GENAI_COST_BANDS", "0.1,inf"),
+        ("GENAI_COST_BANDS", "0.1,nan"),
+        ("GENAI_COST_MAX_TRACES", "2.5"),  # was cut to 2 without a word
+    ],
+)
+def test_values_that_only_look_like_numbers_are_named_and_replaced(caplog, name, raw):
+    with caplog.at_level(logging.ERROR, logger="genai_cost"):
+        settings = CostSettings.from_env({name: raw})
+    assert settings == CostSettings()
+    assert any(name in problem for problem in settings.problems)
+    assert name in caplog.text

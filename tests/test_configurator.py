@@ -142,6 +142,27 @@ def test_a_broken_pricing_file_is_reported_and_the_app_still_runs(tmp_path):
     assert spans["execute_tool lookup"]["attributes"]["gen_ai.cost.unpriced_reason"] == "unknown_tool"
 
 
+def test_a_pricing_file_that_is_not_utf8_is_named_and_the_rest_still_prices(tmp_path):
+    """A Latin-1 comment used to raise UnicodeDecodeError out of the setup: no span was priced."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"# prix n\xe9goci\xe9s\ntools:\n  - {name: lookup, per_call: 0.01, source: x, checked: 2026-11-22}\n")
+    result = instrument(tmp_path, GENAI_COST_PRICING_FILE=str(latin1))
+    assert result.returncode == 0, result.stderr
+    assert "latin1.yaml:1: not UTF-8 text" in result.stderr
+    assert "setup failed" not in result.stderr
+    spans = console_spans(result.stdout)
+    assert spans["chat gpt-4o"]["attributes"]["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+
+
+def test_no_traces_exporter_configured_is_said_not_silent(tmp_path):
+    """Without opentelemetry-distro nothing defaults OTEL_TRACES_EXPORTER to otlp: the SDK's
+    configurator sets up no exporter, and every span, priced, went nowhere without a word."""
+    result = instrument(tmp_path, OTEL_TRACES_EXPORTER="")
+    assert result.returncode == 0, result.stderr
+    assert "OTEL_TRACES_EXPORTER is not set, so no span is exported" in result.stderr
+    assert "OTEL_TRACES_EXPORTER" not in instrument(tmp_path).stderr
+
+
 def test_a_flag_that_is_neither_true_nor_false_is_named(caplog, monkeypatch):
     from genai_cost.config import env_flag
 

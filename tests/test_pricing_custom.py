@@ -183,6 +183,16 @@ def test_validate_names_file_line_and_field_of_every_error(tmp_path: Path, capsy
         Catalog.load([path])
 
 
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It used to end ``pricing validate`` (and the gateway) with a UnicodeDecodeError traceback."""
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"version: '1'\n# prix n\xe9goci\xe9s\nproviders: []\n")
+    assert main(["pricing", "validate", str(path)]) == 2
+    assert f"{path}:2: not UTF-8 text: invalid continuation byte (byte 0xe9)" in capsys.readouterr().err
+    with pytest.raises(CatalogError, match=r"latin1\.yaml:2: not UTF-8"):
+        Catalog.load([path])
+
+
 def test_validate_accepts_good_files(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pricing", "validate", str(files[0]), str(files[1]), "--with-catalog"]) == 0
     assert "valid" in capsys.readouterr().out

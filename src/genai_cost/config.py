@@ -63,8 +63,8 @@ class CostSettings:
             problems.append(f"{name}={raw!r}: expected true or false; using {str(default).lower()}")
             return default
 
-        def number(name: str, default: float, minimum: float) -> float:
-            value = env_number(env, name, problems, minimum=minimum, otherwise=f"using {default:g}")
+        def number(name: str, default: float, minimum: float, *, integer: bool = False) -> float:
+            value = env_number(env, name, problems, minimum=minimum, integer=integer, otherwise=f"using {default:g}")
             return default if value is None else value
 
         files = tuple(p for p in env.get("GENAI_COST_PRICING_FILE", "").split(os.pathsep) if p.strip())
@@ -79,7 +79,11 @@ class CostSettings:
         if raw_bands:
             try:
                 parsed = tuple(float(b) for b in raw_bands.split(",") if b.strip())
-                if not parsed or any(b <= 0 for b in parsed) or list(parsed) != sorted(set(parsed)):
+                if (
+                    not parsed
+                    or not all(0 < b < math.inf for b in parsed)  # (NaN fails too)
+                    or list(parsed) != sorted(set(parsed))
+                ):
                     raise ValueError
                 bands = parsed
             except ValueError:
@@ -92,7 +96,7 @@ class CostSettings:
             reported_cost=policy,
             bands=bands,
             trace_idle_timeout_s=number("GENAI_COST_TRACE_IDLE_TIMEOUT", defaults.trace_idle_timeout_s, 0.001),
-            max_traces=int(number("GENAI_COST_MAX_TRACES", defaults.max_traces, 1)),
+            max_traces=int(number("GENAI_COST_MAX_TRACES", defaults.max_traces, 1, integer=True)),
             deferred_pricing=flag("GENAI_COST_DEFERRED_PRICING", True),
             problems=tuple(problems),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from typing import Any
 
@@ -45,6 +46,13 @@ class CostConfigurator(_OTelSDKConfigurator):
         kwargs.setdefault("export_span_processor", builder)
         super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         _log.debug("genai-cost: pricing enabled for %d trace exporter(s)", builder.exporters)
+        if not builder.exporters and not os.environ.get("OTEL_TRACES_EXPORTER", "").strip():
+            # The spec's default (otlp) is set by opentelemetry-distro, not by the SDK's
+            # configurator: without the distro, spans would be priced and go nowhere.
+            _log.warning(
+                "genai-cost: OTEL_TRACES_EXPORTER is not set, so no span is exported; set it to otlp"
+                " (or console), or install opentelemetry-distro, which defaults it to otlp"
+            )
         if builder.processor is not None and env_flag("GENAI_COST_METRICS", True):
             builder.attach_metrics()
             # At exit the SDK shuts the MeterProvider down before the TracerProvider

@@ -53,6 +53,10 @@ def read_pricing_file(path: Path) -> PricingFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        byte = exc.object[exc.start]
+        raise CatalogError([f"{path}:{line}: not UTF-8 text: {exc.reason} (byte {byte:#04x})"]) from None
     return parse_pricing_text(text, str(path))
 
 
