@@ -522,7 +522,9 @@ def test_provider_prefixed_deepseek_chat_keeps_the_off_peak_windows(catalog: Cat
 def test_an_entry_spelled_with_the_provider_prefix_still_wins_within_its_layer(catalog: Catalog) -> None:
     # Same dataset for both spellings: the prefixed entry is a different product.
     assert catalog.resolve("perplexity/sonar").model.pricing_id == "perplexity/perplexity/sonar"
-    assert catalog.resolve("gemini/gemini-exp-1206", "google").model.pricing_id == "google/gemini/gemini-exp-1206"
+    # (LiteLLM's gemini/gemini-exp-1206 was such an entry, at $0 / $0: an all-zero entry is no
+    # longer imported, so the prefix is now only a spelling of gemini-exp-1206.)
+    assert catalog.resolve("gemini/gemini-exp-1206", "google").model.pricing_id == "google/gemini-exp-1206"
     # The serving provider's own spelled entry beats the models it serves (Azure AI -> OpenAI).
     assert catalog.resolve("azure_ai/gpt-5.4", "azure").model.pricing_id == "azure/azure_ai/gpt-5.4"
 
@@ -714,3 +716,138 @@ def test_gemini_2_5_flash_preview_bills_thinking_at_3_50(catalog: Catalog) -> No
         got = cost(catalog, name, "google", input_tokens=M, output_tokens=M, reasoning_tokens=800_000)
         assert got == pytest.approx(0.15 + 200_000 * 0.60 / M + 800_000 * 3.50 / M)  # 3.07
         assert cost(catalog, name, "google", input_tokens=M, output_tokens=M) == pytest.approx(0.15 + 0.60)
+
+
+# ------------------------------------------------------- catalog audit (2026-11-22, pricing)
+
+
+@pytest.mark.parametrize(
+    ("model", "provider"),
+    [("codestral-2405", "mistral"), ("command-a-plus-05-2026", "cohere"), ("glm-4.5-flash", "zai")],
+)
+def test_a_paid_model_with_only_zero_rates_is_unknown_not_free(catalog: Catalog, model: str, provider: str) -> None:
+    # LiteLLM has 0 / 0 for these (the free codestral/ beta endpoint, no price yet...): an
+    # entry whose every rate is 0 and that nothing marks free is not imported.
+    with pytest.raises(UnknownModelError):
+        catalog.price(TokenUsage(input_tokens=M, output_tokens=M), model, provider)
+
+
+def test_no_imported_entry_prices_at_zero_unless_marked_free(catalog: Catalog) -> None:
+    for path in sorted((PRICING_DIR / "imported").glob("*.yaml")):
+        data = read_pricing_file(path)
+        for provider in data.providers:
+            for model in provider.models:
+                for period in model.prices:
+                    rates = [period.input, period.output, period.cache_read, period.per_request, period.per_search]
+                    if any(rates):
+                        continue
+                    name = model.id.lower()
+                    free = name.endswith(":free") or re.search(r"(^|[-:_/.])free($|[-:_/.])", name)
+                    local = provider.id in ("ollama", "lemonade")
+                    marked = "free of charge" in (period.source or "") or provider.id == "github-copilot"
+                    gemini_api_free = provider.id == "google" and name.startswith("gemma-4")
+                    assert free or local or marked or gemini_api_free, f"{provider.id}/{model.id} is priced at $0"
+
+
+@pytest.mark.parametrize(
+    ("model", "provider"),
+    [("google/gemma-3-27b-it:free", "openrouter"), ("gemma-4-31b-it", "google"), ("llama3", "ollama")],
+)
+def test_a_model_the_dataset_marks_free_still_prices_at_zero(catalog: Catalog, model: str, provider: str) -> None:
+    assert cost(catalog, model, provider, input_tokens=M, output_tokens=M) == 0.0
+
+
+@pytest.mark.parametrize(("name", "before", "after"), [("luna", 1.00, 0.20), ("terra", 2.50, 2.00)])
+def test_bedrock_gpt_5_6_history_survives_folding_the_regional_twin(
+    catalog: Catalog, name: str, before: float, after: float
+) -> None:
+    # genai-prices: regional.openai.gpt-5.6-luna $1.10 / $6.60 until 2026-07-30, then $0.22 / $1.32
+    # (global. $0.20 / $1.20). 100k in + 100k out on a us. profile (1.1x), before the cut:
+    # luna 0.1 * 1.10 + 0.1 * 6.60 = 0.77; terra 0.1 * 2.75 + 0.1 * 16.50 = 1.925.
+    model = f"us.openai.gpt-5.6-{name}"
+    usage = dict(input_tokens=100_000, output_tokens=100_000)
+    old = cost(catalog, model, "aws.bedrock", at=utc(2026, 7, 1, 12), **usage)
+    assert old == pytest.approx({"luna": 0.77, "terra": 1.925}[name])
+    assert old == pytest.approx(0.1 * before * 1.1 + 0.1 * before * 6 * 1.1)
+    new = cost(catalog, model, "aws.bedrock", at=utc(2026, 7, 30, 12), **usage)
+    assert new == pytest.approx(0.1 * after * 1.1 + 0.1 * after * 6 * 1.1)
+
+
+def test_every_dated_period_of_a_bedrock_twin_is_kept(catalog: Catalog) -> None:
+    from genai_prices import types as gp
+    from genai_prices.data import providers
+
+    aws = next(p for p in providers if p.id == "aws")
+    by_id = {m.id: m for m in aws.models}
+    for model in aws.models:
+        if not model.id.startswith("regional.") or "global." + model.id[len("regional.") :] not in by_id:
+            continue
+        base = model.id[len("regional.") :]
+        for twin in (model, by_id["global." + base]):
+            for cond in twin.prices if isinstance(twin.prices, list) else []:
+                if isinstance(cond.constraint, gp.StartDateConstraint):
+                    day = cond.constraint.start_date
+                    at = utc(day.year, day.month, day.day, 12)
+                    ours = cost(catalog, "us." + base, "aws.bedrock", input_tokens=1000, output_tokens=1000, at=at)
+                    before = cost(
+                        catalog, "us." + base, "aws.bedrock", input_tokens=1000, output_tokens=1000, at=at - dt.timedelta(days=1)
+                    )
+                    assert ours != before, f"{base}: the {day} price change is lost"
+
+
+def test_vertex_gemini_2_0_flash_is_vertex_list_price(catalog: Catalog) -> None:
+    # Vertex $0.15 / $0.60 (LiteLLM vertex_ai/gemini-2.0-flash), not the Gemini API's $0.10 / $0.40.
+    got = catalog.price(TokenUsage(input_tokens=M, output_tokens=M), "gemini-2.0-flash", "google-vertex")
+    assert got.pricing_id == "google-vertex/gemini-2.0-flash"
+    assert got.total_usd == pytest.approx(0.75)
+    assert cost(catalog, "gemini-2.0-flash", "google", input_tokens=M, output_tokens=M) == pytest.approx(0.50)
+    assert cost(catalog, "gemini-2.0-flash", "google-vertex", input_tokens=M, output_tokens=M, batch=True) == (
+        pytest.approx(0.375)
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "cache", "cache_long"),
+    [("gemini-2.5-pro", 0.125, 0.25), ("gemini-3.1-pro-preview", 0.20, 0.40), ("gemini-3-pro-preview", 0.20, 0.40)],
+)
+def test_gemini_pro_batch_keeps_cache_reads_at_the_standard_rate(
+    catalog: Catalog, model: str, cache: float, cache_long: float
+) -> None:
+    # genai-prices' batch variants and LiteLLM's *_batches keys: cache reads stay at the
+    # standard rate under Batch, below and past the 200k cliff; input and output halve.
+    short = catalog.price(
+        TokenUsage(input_tokens=100_000, cache_read_tokens=50_000, output_tokens=1_000), model, "google", batch=True
+    )
+    assert short.cache_read_usd == pytest.approx(50_000 * cache / M)
+    long = catalog.price(
+        TokenUsage(input_tokens=250_000, cache_read_tokens=100_000, output_tokens=1_000), model, "google", batch=True
+    )
+    assert long.cache_read_usd == pytest.approx(100_000 * cache_long / M)
+    assert long.input_usd == pytest.approx(150_000 * cache_long * 10 / 2 / M)  # half the long-context input rate
+
+
+def test_mistral_large_latest_is_large_3_since_december_2025(catalog: Catalog) -> None:
+    usage = dict(input_tokens=M, output_tokens=M)
+    assert cost(catalog, "mistral-large-latest", "mistral", at=utc(2026, 11, 22), **usage) == pytest.approx(2.00)
+    assert cost(catalog, "mistral-large-latest", "mistral", at=utc(2025, 6, 1), **usage) == pytest.approx(8.00)
+    # the dated snapshots keep their own prices
+    assert cost(catalog, "mistral-large-2411", "mistral", **usage) == pytest.approx(8.00)
+    assert cost(catalog, "mistral-large-2512", "mistral", **usage) == pytest.approx(2.00)
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "fee"),
+    [
+        ("claude-sonnet-4-5", "anthropic", 0.01),
+        ("claude-opus-4-1", "anthropic", 0.01),
+        ("gpt-5", "openai", 0.01),
+        ("gpt-4o", "openai", 0.01),
+        ("gemini-2.5-pro", "google", 0.035),
+        ("gemini-3.1-pro-preview", "google", 0.014),
+    ],
+)
+def test_curated_entries_bill_web_searches(catalog: Catalog, model: str, provider: str, fee: float) -> None:
+    got = catalog.price(TokenUsage(1000, 100, web_searches=10), model, provider)
+    assert got.search_usd == pytest.approx(10 * fee)
+    batch = catalog.price(TokenUsage(1000, 100, web_searches=10), model, provider, batch=True)
+    assert batch.search_usd == pytest.approx(10 * fee)  # a tier discounts tokens, not the search fee

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from genai_cost.pricing import Catalog, PricingError, TokenUsage
-from genai_cost.pricing.importers import LITELLM_PROVIDERS, _canonical, _ll_model_id
+from genai_cost.pricing.importers import LITELLM_PROVIDERS, _canonical, _ll_marked_free, _ll_model_id
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "1.109.1"
@@ -237,8 +237,9 @@ def _format(diffs: list[dict[str, Any]]) -> str:
 
 #: Bedrock models AWS also sells through a cheaper ``global.`` profile (docs/pricing.md, the
 #: ``regional_exempt`` rule of pricing/aws-bedrock.yaml): in-region ids cost 1.1x.
+# (LiteLLM also has vendorless `claude-sonnet-4-5-...-v1:0`: read with its vendor, implied_vendors)
 _GLOBAL_PROFILE_MODELS = re.compile(
-    r"anthropic\.claude-[a-z]+-(?:4-[5-9]|[5-9])(?:-|$)|amazon\.nova-2-lite|moonshotai\.kimi-k3"
+    r"(?:anthropic\.)?claude-[a-z]+-(?:4-[5-9]|[5-9])(?:-|$)|amazon\.nova-2-lite|moonshotai\.kimi-k3"
     r"|openai\.gpt-(?:5\.[4-6]|6)|xai\.grok-4\.[67]|zai\.glm-5\.3"
 )
 
@@ -252,6 +253,11 @@ def explain(
     entry = data[diff["key"]]
     provider = str(entry.get("litellm_provider"))
     theirs = diff["theirs"]
+    if theirs == 0 and _every_cost_zero(entry) and _ll_marked_free(diff["key"], provider) is None:
+        # docs/pricing.md: an entry whose every rate is 0 and that nothing marks free is not
+        # imported (Cohere command-a-plus-05-2026, the codestral/ beta endpoint): the name is
+        # unknown, or priced by another entry, never a silent $0.
+        return "LiteLLM's all-zero entry not imported (unknown beats a wrong $0)"
     if diff["ours"] is None:
         if diff["layer"] == "missing_rate":
             return "missing rate: LiteLLM bills a class without a rate at $0, genai-cost reports missing_rate"
@@ -284,6 +290,15 @@ def explain(
         if _close(flat, theirs):
             return "LiteLLM's Perplexity calculator ignores cache reads, long-context tiers and request fees"
     return None
+
+
+def _every_cost_zero(entry: dict[str, Any]) -> bool:
+    """Every rate the importer reads is 0 (Lyria's per-clip fees are not token rates)."""
+    import datetime as dt
+
+    from genai_cost.pricing.importers import ImportResult, _all_zero, _ll_period
+
+    return _all_zero(_ll_period(entry, ImportResult("litellm", VERSION, dt.date(2026, 11, 22), [])))
 
 
 def _tier_fallback_cost(entry: dict[str, Any], diff: dict[str, Any]) -> float:

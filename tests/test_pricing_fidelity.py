@@ -8,6 +8,7 @@ independent of catalog updates; the headline figures of the reference
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -224,6 +225,40 @@ def test_bedrock_geo_profile_costs_ten_percent_more(shipped: Catalog) -> None:
     resolution = shipped.resolve(model, "aws.bedrock")
     assert resolution.model.pricing_id == "anthropic/claude-sonnet-4-5"
     assert "served models of anthropic" in resolution.how
+
+
+@pytest.mark.parametrize(
+    ("recorded", "full_id", "price_per_m"),
+    [
+        # OpenLLMetry's Bedrock instrumentation records us.anthropic.claude-... as claude-...
+        ("claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0", 3.30),
+        ("claude-3-5-haiku-20241022-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0", 0.80),
+        ("nova-pro-v1:0", "amazon.nova-pro-v1:0", 0.80),
+        ("llama3-1-70b-instruct-v1:0", "meta.llama3-1-70b-instruct-v1:0", 0.72),
+        ("kimi-k3", "moonshotai.kimi-k3", 3.30),
+    ],
+)
+def test_a_bedrock_id_recorded_without_its_vendor_is_priced_as_the_full_id(
+    shipped: Catalog, recorded: str, full_id: str, price_per_m: float
+) -> None:
+    """It used to be unknown_model (Nova, Llama, Kimi), or, for Claude 4.5, priced through
+    the Anthropic fallback without the in-region 1.1x."""
+    tokens = 100_000  # below Claude's 200k long-context cliff
+    got = price(shipped, recorded, "aws.bedrock", input_tokens=tokens, output_tokens=0)
+    assert got == pytest.approx(price(shipped, full_id, "aws.bedrock", input_tokens=tokens, output_tokens=0))
+    assert got == pytest.approx(price_per_m * tokens / M)
+    assert f"read as {full_id}" in shipped.resolve(recorded, "aws.bedrock").how
+
+
+def test_a_name_of_ones_own_spelled_without_a_vendor_still_matches(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "version: '1'\nproviders:\n  - id: aws-bedrock\n    models:\n      - id: claude-house-tune\n"
+        "        prices:\n          - {input: 7.0, output: 7.0, source: ours, checked: 2026-11-22}\n",
+        encoding="utf-8",
+    )
+    mine = Catalog.load([path])
+    assert price(mine, "claude-house-tune", "aws.bedrock", input_tokens=M, output_tokens=0) == pytest.approx(7.0)
 
 
 def test_azure_and_vertex_fall_back_to_the_model_makers(shipped: Catalog) -> None:

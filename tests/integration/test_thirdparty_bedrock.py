@@ -75,3 +75,24 @@ def test_third_party_bedrock_cache_reads_priced_as_billed(rotel_collector: Rotel
     (root,) = [s for s in spans if s.is_root]
     assert root.typed["gen_ai.trace.cost.total_usd"].value == pytest.approx(HAIKU_CACHED, rel=1e-9)
     assert root.typed["gen_ai.trace.cost.llm_calls"].value == 1
+
+
+def test_openllmetry_bedrock_model_without_profile_and_vendor_is_priced_as_in_region(
+    rotel_collector: RotelCollector,
+) -> None:
+    """OpenLLMetry 0.62.4 records ``us.anthropic.claude-sonnet-4-5-...`` as ``claude-sonnet-4-5-...``.
+    Read with its vendor, it is the in-region id, which AWS bills at 1.1x as the ``us.``
+    profile (it was priced through the Anthropic fallback at list price, 10% under)."""
+    pins, scope = VENVS["openllmetry-bedrock"]
+    venv = require_venv("openllmetry-bedrock", pins)
+    called = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    with FakeLLMServer(usage={called: Usage(called, 1200, 80, cached_tokens=500)}) as fake:
+        env = {"BEDROCK_MODEL_ID": called, "FAKE_LLM_BASE_URL": fake.base_url}
+        trace_id = run_instrumented(venv, APPS / "bedrock_app.py", rotel_collector, env=env)
+    spans = rotel_collector.trace(trace_id, expected=2)
+    (chat,) = [s for s in spans if s.scope == scope]
+    assert chat.typed["gen_ai.request.model"].raw == "claude-sonnet-4-5-20250929-v1:0"
+    # Claude Sonnet 4.5 at 1.1x: $3.30 in, $0.33 cache read, $16.50 out
+    expected = (1200 * 3.30 + 500 * 0.33 + 80 * 16.50) / M
+    assert chat.typed["gen_ai.cost.total_usd"].value == pytest.approx(expected, rel=1e-9)
+    assert "region=in-regionx1.1" in chat.typed["gen_ai.cost.adjustments"].raw

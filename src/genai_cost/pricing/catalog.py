@@ -89,6 +89,8 @@ IMPORT_ORDER = ("litellm", "genai-prices")
 
 #: Resolution layers: user files, then the curated catalog, then imported data.
 _RANK_OVERRIDE, _RANK_CURATED, _RANK_IMPORTED = 0, 1, 100
+#: How --explain names a rank class the serving provider has no entry in (imported: none at all).
+_CLASS_NAMES = {_RANK_OVERRIDE: "pricing-file ", _RANK_CURATED: "curated "}
 _RANK_CLASSES = ((_RANK_OVERRIDE, _RANK_OVERRIDE), (_RANK_CURATED, _RANK_CURATED), (_RANK_IMPORTED, 1 << 30))
 
 _RawModel = tuple[str, list[Any], str, bool]  # provider id, model IR, file label, is_override
@@ -172,6 +174,8 @@ class _ProviderIndex:
     ranks: tuple[int, ...] = ()
     regional_exempt: tuple[str, ...] = ()
     unpriced_prefixes: tuple[str, ...] = ()
+    #: (start of a model name, vendor prefix), longest start first.
+    implied_vendors: tuple[tuple[str, str], ...] = ()
 
 
 class Catalog:
@@ -320,6 +324,15 @@ class Catalog:
                 regional=tuple(sorted(provider["regional_prefixes"].items(), key=lambda kv: -len(kv[0]))),
                 regional_exempt=tuple(provider.get("regional_exempt", ())),
                 unpriced_prefixes=tuple(p.lower() for p in provider.get("unpriced_prefixes", ())),
+                implied_vendors=tuple(
+                    sorted(
+                        (
+                            (start.lower(), vendor.lower())
+                            for start, vendor in provider.get("implied_vendors", {}).items()
+                        ),
+                        key=lambda item: -len(item[0]),
+                    )
+                ),
                 layers=[layers[rank] for rank in sorted(layers)],
                 ranks=tuple(sorted(layers)),
             )
@@ -598,6 +611,12 @@ class Catalog:
             duration_s=duration_s,
         )
 
+    def list_price(self, resolution: Resolution, usage: TokenUsage) -> CostBreakdown:
+        """``usage`` at the newest rates the entry lists, outside any time window
+        (off-peak hours): what a price sheet shows, the same whatever the time. For
+        comparing sources (``genai-cost pricing diff``); a call is priced at its time."""
+        return self._price_resolved_general(resolution, usage, list_price=True)
+
     def _price_resolved_general(
         self,
         resolution: Resolution,
@@ -608,13 +627,19 @@ class Catalog:
         batch: bool = False,
         check: bool = True,
         duration_s: float | None = None,
+        list_price: bool = False,
     ) -> CostBreakdown:
-        """:meth:`price_resolved` without the fast path (every case; the reference for it)."""
-        if at is None:
-            at = time.time()
+        """:meth:`price_resolved` without the fast path (every case; the reference for it).
+        ``list_price``: the newest period, outside any time window (``at`` unused)."""
         entry = resolution.model
         periods = entry.periods
-        period = periods[-1] if len(periods) == 1 else calc.period_at(entry, at)
+        if list_price:
+            at = None  # (calc: no window applies)
+            period = periods[-1]
+        else:
+            if at is None:
+                at = time.time()
+            period = periods[-1] if len(periods) == 1 else calc.period_at(entry, at)
         if (
             period.plain
             and not batch
@@ -731,9 +756,19 @@ class Catalog:
         if stripped != name and (
             (provider_id, name) not in self._ids or self._known_unprefixed(provider_id, name, stripped)
         ):
-            # ``models/gemini-2.5-pro``; unless an entry is named so (``gemini/gemini-exp-1206``)
+            # ``models/gemini-2.5-pro``; unless an entry is named so (``gemini/deep-research-max-preview-04-2026``)
             # and no stronger layer knows the model by its own name
             name = stripped
+        if index.implied_vendors:
+            qualified = self._with_vendor(index, name)
+            if qualified != name:
+                # Read as the full id first (its own entry, its regional rule); a name
+                # of the user's own spelled without a vendor still matches as recorded.
+                trial = [*how, f"no vendor in the model id: read as {qualified}"]
+                try:
+                    return self._resolve_in_chain(qualified, provider_id, trial)
+                except UnknownModelError:
+                    pass
         multiplier = 1.0
         adjustments: list[str] = []
         full_name = name
@@ -776,13 +811,27 @@ class Catalog:
                         continue
                     entry, rule = found
                     if position > 0:
-                        how.append(f"{provider_id} has no entry; served models of {candidate}")
+                        layer = _CLASS_NAMES.get(low, "")
+                        how.append(f"{provider_id} has no {layer}entry; served models of {candidate}")
                     how.append(rule)
                     factor, discount_note = self._discount(provider_id, entry)
                     if discount_note:
                         adjustments.append(discount_note)
                     return Resolution(entry, "; ".join(how), multiplier * factor, tuple(adjustments))
         raise UnknownModelError(f"model {name!r} is not in the pricing catalog for provider {provider_id}")
+
+    @staticmethod
+    def _with_vendor(index: _ProviderIndex, name: str) -> str:
+        """``name`` with the vendor prefix the provider's ids carry, when it was recorded
+        without one (``us.claude-...`` -> ``us.anthropic.claude-...``)."""
+        profile = next((prefix for prefix, _ in index.regional if prefix and name.startswith(prefix)), "")
+        bare = name[len(profile) :]
+        if any(bare.startswith(vendor) for _, vendor in index.implied_vendors):
+            return name
+        for start, vendor in index.implied_vendors:
+            if bare.startswith(start):
+                return f"{profile}{vendor}{bare}"
+        return name
 
     def _chain(self, provider_id: str) -> list[str]:
         """The provider, then the providers it serves models of (transitively)."""
@@ -1042,7 +1091,8 @@ def _file_ir(path: Path, cached: tuple[str, dict[str, Any]] | None, *, user_cach
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CatalogError([f"{path}: not UTF-8 text: {exc}"]) from None
+        line = data[: exc.start].count(b"\n") + 1
+        raise CatalogError([f"{path}:{line}: not UTF-8 text: {exc.reason} (byte {data[exc.start]:#04x})"]) from None
     ir = compiled.file_ir(parse_pricing_text(text, str(path)))
     if user_cache:
         compiled.write_cached_ir(sha, ir)
@@ -1068,6 +1118,7 @@ def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dic
         "regional_prefixes": {**old["regional_prefixes"], **new["regional_prefixes"]},
         "regional_exempt": _union(old.get("regional_exempt", []), new.get("regional_exempt", [])),
         "unpriced_prefixes": _union(old.get("unpriced_prefixes", []), new.get("unpriced_prefixes", [])),
+        "implied_vendors": {**old.get("implied_vendors", {}), **new.get("implied_vendors", {})},
         "priority": min(old["priority"], new["priority"]),
         "models": [],
     }

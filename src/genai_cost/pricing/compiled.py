@@ -62,6 +62,7 @@ def file_ir(parsed: PricingFile) -> FileIR:
                 "regional_prefixes": dict(p.regional_prefixes),
                 "regional_exempt": list(p.regional_exempt),
                 "unpriced_prefixes": list(p.unpriced_prefixes),
+                "implied_vendors": dict(p.implied_vendors),
                 "priority": p.priority,
                 "models": [
                     [

@@ -95,7 +95,7 @@ def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> l
             totals = {}
             for source, (_, _, resolution) in sorted(found.items()):
                 try:
-                    totals[source] = round(sources[source].price_resolved(resolution, usage).total_usd, 9)
+                    totals[source] = round(sources[source].list_price(resolution, usage).total_usd, 9)
                 except PricingError:
                     continue
             comparisons.append((label + "_usd", totals))

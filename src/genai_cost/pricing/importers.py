@@ -137,6 +137,8 @@ class ImportResult:
     provider_urls: dict[str, str] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     ignored_price_keys: Counter[str] = field(default_factory=Counter)
+    #: Entries imported at $0 because the dataset marks them free, by reason.
+    free: Counter[str] = field(default_factory=Counter)
 
     def render(self) -> str:
         """The catalog file, as YAML (one flow-style mapping per price period)."""
@@ -152,6 +154,9 @@ class ImportResult:
         if self.skipped:
             out.append("# Not imported (the catalog prices tokens of chat, completion and embedding models):")
             out.extend(f"#   {reason}: {count}" for reason, count in sorted(self.skipped.items()))
+        if self.free:
+            out.append("# Imported at $0 (every other all-zero or price-less entry is left out: unknown, not $0):")
+            out.extend(f"#   {reason}: {count}" for reason, count in sorted(self.free.items()))
         if self.ignored_price_keys:
             out.append("# Upstream price keys the catalog does not model (left out of the entries below):")
             out.extend(f"#   {key}: {count}" for key, count in sorted(self.ignored_price_keys.items()))
@@ -283,7 +288,8 @@ def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResu
             models if provider.id == "aws" else ((m, m.id, _gp_rules(m.match)) for m in models)
         ):
             conditional = info.prices if isinstance(info.prices, list) else [gp.ConditionalPrice(prices=info.prices)]
-            if not any(_gp_has_tokens(c.prices) for c in conditional):
+            free = _gp_marked_free(info, conditional)
+            if not free and not any(_gp_has_tokens(c.prices) for c in conditional):
                 result.skipped["no token prices (per-hour audio, per-page, per-character...)"] += 1
                 continue
             model_id = model_id.lower()
@@ -292,10 +298,15 @@ def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResu
                 continue
             exact = [n for n in exact if n not in claimed and n != model_id]
             claimed.update([model_id, *exact])
-            periods = _gp_periods(info, conditional, source, checked, result)
+            if free:
+                # The dataset marks the model free: priced at $0, not left unknown.
+                result.free["listed without prices, marked free (`:free` id or price comment)"] += 1
+                periods = [{"input": 0, "output": 0, "source": source, "checked": checked.isoformat()}]
+            else:
+                periods = _gp_periods(info, conditional, source, checked, result)
             # genai-prices has no model kind: an embedding model is named so or has no output price
             has_output = any(getattr(c.prices, "output_mtok", None) is not None for c in conditional)
-            kind = "embedding" if "embed" in model_id or not has_output else "chat"
+            kind = "embedding" if "embed" in model_id or not (has_output or free) else "chat"
             target = genai_prices_provider(provider.id, model_id)
             result.models.append(ImportedModel(target, model_id, kind, periods, exact, prefix, regex, info.name))
     return result
@@ -320,6 +331,7 @@ def _bedrock_profiles(models: list[Any], result: ImportResult) -> list[Any]:
             twin = by_id.get("regional." + base)
             if twin is not None:
                 exact, prefix, regex = _gp_rules(twin.match)
+                model = _fold_twin_history(model, twin)
             out.append((model, base, _strip_geo(exact, prefix, regex)))
         elif model.id.startswith("regional."):
             base = model.id[len("regional.") :]
@@ -332,6 +344,112 @@ def _bedrock_profiles(models: list[Any], result: ImportResult) -> list[Any]:
     return out
 
 
+def _conditions(model: Any) -> list[Any]:
+    from genai_prices import types as gp
+
+    return list(model.prices) if isinstance(model.prices, list) else [gp.ConditionalPrice(prices=model.prices)]
+
+
+def _start(cond: Any) -> dt.date | None:
+    return getattr(cond.constraint, "start_date", None)
+
+
+def _fold_twin_history(glob: Any, regional: Any) -> Any:
+    """The ``global.`` model with every dated period of its ``regional.`` twin.
+
+    genai-prices sometimes records a price change on one twin only: Bedrock
+    ``regional.openai.gpt-5.6-luna`` has $1.10 / $6.60 until 2026-07-30, then
+    $0.22 / $1.32, while ``global.`` has only today's $0.20 / $1.20. Dropping the
+    regional twin would lose the earlier period (and re-price old calls at
+    today's rate). At each date where either twin changes price, the folded entry
+    takes the global twin's period when the global twin also knows every later
+    change of the regional one; otherwise the regional twin's rates divided by
+    the twin's uplift (regional / global in their newest periods, 1.1 here)."""
+    import dataclasses
+
+    from genai_prices import types as gp
+
+    g_conds = [c for c in _conditions(glob) if not isinstance(c.constraint, gp.TimeOfDateConstraint)]
+    r_conds = [c for c in _conditions(regional) if not isinstance(c.constraint, gp.TimeOfDateConstraint)]
+    if len(g_conds) != len(_conditions(glob)) or len(r_conds) != len(_conditions(regional)):
+        return glob  # time-of-day windows: not folded (none on Bedrock today)
+    g_starts = {_start(c) for c in g_conds}
+    r_starts = [_start(c) for c in r_conds]
+    if set(r_starts) <= g_starts:
+        return glob
+    ratio = _uplift(g_conds[-1].prices, r_conds[-1].prices)
+    if ratio is None:
+        return glob  # the twins' newest prices are not one multiple: keep the global twin alone
+
+    def in_force(conds: list[Any], day: dt.date | None) -> Any:
+        chosen = conds[0]
+        for cond in conds:
+            start = _start(cond)
+            if start is None or (day is not None and start <= day):
+                chosen = cond
+        return chosen
+
+    boundaries: list[dt.date | None] = [None, *sorted(s for s in g_starts | set(r_starts) if s is not None)]
+    folded: list[Any] = []
+    for day in boundaries:
+        later_regional = {s for s in r_starts if s is not None and (day is None or s > day)}
+        if later_regional <= g_starts:
+            prices = in_force(g_conds, day).prices
+        else:
+            prices = _unscale(in_force(r_conds, day).prices, ratio)
+        constraint = None if day is None else gp.StartDateConstraint(start_date=day)
+        if folded and folded[-1].prices == prices:
+            continue
+        folded.append(gp.ConditionalPrice(constraint=constraint, prices=prices))
+    return dataclasses.replace(glob, prices=folded)
+
+
+def _uplift(glob: Any, regional: Any) -> Decimal | None:
+    """``k`` when every price of ``regional`` is k x the same price of ``glob``."""
+    from genai_prices.types import TieredPrices
+
+    factors: set[Decimal] = set()
+    keys = {k for k, v in glob.__dict__.items() if v is not None} | {
+        k for k, v in regional.__dict__.items() if v is not None
+    }
+    for key in keys:
+        a, b = getattr(glob, key, None), getattr(regional, key, None)
+        if a is None or b is None:
+            return None
+        pairs = [(a, b)]
+        if isinstance(a, TieredPrices) or isinstance(b, TieredPrices):
+            if not (isinstance(a, TieredPrices) and isinstance(b, TieredPrices)) or len(a.tiers) != len(b.tiers):
+                return None
+            pairs = [(a.base, b.base), *((x.price, y.price) for x, y in zip(a.tiers, b.tiers, strict=True))]
+        for x, y in pairs:
+            if not x:
+                if y:
+                    return None
+                continue
+            factors.add(Decimal(y) / Decimal(x))
+    return factors.pop() if len(factors) == 1 else None
+
+
+def _unscale(price: Any, factor: Decimal) -> Any:
+    """A genai-prices ModelPrice with every price divided by ``factor``."""
+    from genai_prices.types import ModelPrice, Tier, TieredPrices
+
+    def scaled(value: Decimal) -> Decimal:
+        return (Decimal(value) / factor).normalize()
+
+    values: dict[str, Any] = {}
+    for key, value in price.__dict__.items():
+        if value is None or key.startswith("_"):
+            continue
+        if isinstance(value, TieredPrices):
+            values[key] = TieredPrices(
+                base=scaled(value.base), tiers=[Tier(start=t.start, price=scaled(t.price)) for t in value.tiers]
+            )
+        else:
+            values[key] = scaled(value)
+    return ModelPrice(**values)
+
+
 def _strip_geo(exact: list[str], prefix: list[str], regex: list[str]) -> tuple[list[str], list[str], list[str]]:
     """Rules without the geo-profile spellings (the catalog strips ``us.`` etc. first)."""
     geo_regex = re.compile(r"^\.\*(us|eu|apac|jp|au|in|ca|us\\-gov|global)\\\.")
@@ -340,6 +458,23 @@ def _strip_geo(exact: list[str], prefix: list[str], regex: list[str]) -> tuple[l
         [n for n in prefix if not _GEO.match(n)],
         [r for r in regex if not geo_regex.match(r)],
     )
+
+
+#: genai-prices' words for a model it lists without prices because it costs nothing.
+_GP_FREE_COMMENT = re.compile(r"free of charge|zero token cost", re.IGNORECASE)
+
+
+def _gp_marked_free(info: Any, conditional: list[Any]) -> bool:
+    """A genai-prices model with no price at all that the dataset marks free: an
+    OpenRouter-style ``:free`` id, or a price comment saying so (Gemma 4 on the
+    Gemini API: "Free of charge ... with no paid tier"; GitHub Copilot: "a live
+    request reported a zero token cost"). A model without prices and without
+    such a mark is not imported (unknown, never a guessed $0)."""
+    if any(v is not None for c in conditional for k, v in c.prices.__dict__.items() if not k.startswith("_")):
+        return False
+    if info.price_variants:
+        return False
+    return str(info.id).lower().endswith(":free") or bool(_GP_FREE_COMMENT.search(str(info.price_comments or "")))
 
 
 def _gp_has_tokens(price: Any) -> bool:
@@ -590,6 +725,15 @@ def import_litellm(path: str | Path, checked: dt.date) -> ImportResult:
             provider = LITELLM_PROVIDERS.get(raw_provider, _canonical(raw_provider or "unknown"))
         model_id = _ll_model_id(key, raw_provider)
         period = _ll_period(entry, result, inclusive=raw_provider in _LL_INCLUSIVE_THRESHOLDS)
+        if _all_zero(period) and not _ll_marked_free(key, raw_provider):
+            # LiteLLM writes 0 where it has no price (Cohere command-a-plus-05-2026) or for
+            # another offer of the model (the free `codestral/` beta endpoint, filed here
+            # under mistral): a paid model would price at a silent $0. Unknown is better.
+            result.skipped["every rate 0 and not marked free (a $0 that is not a price)"] += 1
+            continue
+        free = _ll_marked_free(key, raw_provider) if _all_zero(period) else None
+        if free is not None:
+            result.free[_LL_FREE_REASON[free]] += 1
         if raw_provider.startswith("fireworks_ai") and "cache_read" not in period and "input" in period:
             # Fireworks bills cached input at half the input rate (LiteLLM's
             # FIREWORKS_AI_DEFAULT_CACHE_READ_RATE_RATIO) when the entry names none.
@@ -618,6 +762,46 @@ def import_litellm(path: str | Path, checked: dt.date) -> ImportResult:
         result.models.append(model)
     _dedupe_aliases(result.models)
     return result
+
+
+#: LiteLLM providers that are local inference servers: no one bills a call per token.
+_LL_LOCAL_RUNTIMES = frozenset({"ollama", "lemonade"})
+_LL_FREE_NAME = re.compile(r"(?:^|[-:_/.])free(?:$|[-:_/.])", re.IGNORECASE)
+_LL_FREE_REASON = {
+    "name": "every rate 0, name marks it free (`-free`, `:free`)",
+    "local": "every rate 0, local runtime (ollama, lemonade)",
+}
+
+
+def _ll_marked_free(key: str, provider: str) -> str | None:
+    """Why a LiteLLM entry whose every rate is 0 is really free (None: it is not)."""
+    if _LL_FREE_NAME.search(key):
+        return "name"
+    if provider in _LL_LOCAL_RUNTIMES:
+        return "local"
+    return None
+
+
+def _all_zero(period: Mapping[str, Any]) -> bool:
+    """True when every rate of a period (fees, long-context, tier and window rates
+    included) is 0."""
+
+    def numbers(value: Any) -> Iterable[float]:
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int | float):
+            yield float(value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if key not in ("above_input_tokens", "weekdays", "weekday_utc_offset_minutes", "gpus"):
+                    yield from numbers(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from numbers(item)
+
+    rates = [v for k, v in period.items() if k not in ("source", "checked", "effective_from")]
+    found = list(numbers(rates))
+    return bool(found) and not any(found)
 
 
 def _dedupe_aliases(models: list[ImportedModel]) -> None:

@@ -183,6 +183,11 @@ class ProviderEntry(_Strict):
     #: carry (Bedrock GovCloud ``us-gov.``): such a name is reported ``unknown_model``,
     #: never priced at another region's rate by an entry whose pattern happens to match.
     unpriced_prefixes: list[str] = Field(default_factory=list)
+    #: Start of a model name -> the vendor prefix this provider's ids carry before it
+    #: (Bedrock ``claude-`` -> ``anthropic.``). A name recorded without its vendor
+    #: (OpenLLMetry's Bedrock instrumentation drops it) is read with it, so that it
+    #: matches, and its regional rule applies, as the full id would.
+    implied_vendors: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("regional_exempt")
     @classmethod
