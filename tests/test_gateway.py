@@ -12,6 +12,7 @@ import base64
 import gzip
 import json
 import random
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -382,6 +383,19 @@ def test_spans_whose_parents_form_a_cycle_are_still_forwarded(catalog: Catalog) 
     assert len(forwarded.get_finished_spans()) == 3
 
 
+def test_a_span_id_sent_twice_as_its_own_child_is_forwarded_not_looped_on(catalog: Catalog) -> None:
+    """The same span id twice, the second naming the first as parent: ordering children
+    first used to stack the span under itself without end (the gateway grew until killed)."""
+    request = _request(_record(_agent))
+    spans = request.resource_spans[0].scope_spans[0].spans
+    twin = spans.add()
+    twin.CopyFrom(spans[0])
+    twin.parent_span_id = spans[0].span_id
+    gateway, forwarded = _gateway(catalog)
+    assert gateway.accept(request).forwarded
+    assert len(forwarded.get_finished_spans()) == 4
+
+
 def test_spans_priced_where_they_were_made_are_not_priced_again(catalog: Catalog) -> None:
     """A Python agent with genai-cost in process sends priced spans: the gateway keeps
     their cost (even when its own catalog would say otherwise) and rolls them up once."""
@@ -567,6 +581,54 @@ def test_bad_requests_get_a_status_that_says_why(
     # and the gateway still works
     ok, _, _ = _post(url + "/v1/traces", _request(_record(_agent)).SerializeToString(), "application/x-protobuf")
     assert ok == 200
+
+
+def test_every_member_of_a_gzip_body_is_read(http_gateway: tuple[str, CostGateway, Any]) -> None:
+    """RFC 1952 allows several members; only the first used to be read: 200, spans lost."""
+    url, gateway, memory = http_gateway
+    body = _request(_record(_agent)).SerializeToString()
+    half = len(body) // 2
+    two_members = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    status, _, _ = _post(url + "/v1/traces", two_members, "application/x-protobuf", **{"Content-Encoding": "gzip"})
+    assert status == 200
+    assert len(memory.get_finished_spans()) == 3
+
+
+def test_a_body_cut_short_is_refused_not_forwarded_in_part(http_gateway: tuple[str, CostGateway, Any]) -> None:
+    url, gateway, memory = http_gateway
+    body = _request(_record(_agent)).SerializeToString()
+    # a gzip stream that stops before its end (the client died mid-send)
+    status, reply, _ = _post(
+        url + "/v1/traces", gzip.compress(body)[:-12], "application/x-protobuf", **{"Content-Encoding": "gzip"}
+    )
+    assert status == 400 and b"ends before its compressed stream does" in status_pb2.Status.FromString(reply).message.encode()
+    # fewer bytes than Content-Length, then the client closes its side
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as client:
+        head = f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {len(body)}\r\n\r\n"
+        client.sendall(head.encode() + body[: len(body) // 2])
+        client.shutdown(socket.SHUT_WR)
+        answer = client.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 400") and b"body ended after" in answer
+    assert not memory.get_finished_spans()
+    assert gateway.stats.requests_refused == 2
+
+
+def test_a_client_that_stalls_mid_body_is_let_go(catalog: Catalog) -> None:
+    """A client that sent its headers and part of the body, then nothing, used to hold a
+    gateway thread for as long as it kept the connection open."""
+    gateway, memory = _gateway(catalog)
+    server = serve_http(gateway, HOST, 0, read_timeout_s=0.5)
+    try:
+        with socket.create_connection((HOST, server.server_address[1]), timeout=10) as client:
+            client.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                           b"Content-Length: 1000\r\n\r\nx")
+            assert client.recv(1024) == b""  # closed by the gateway, long before the client's 10 s
+        assert gateway.stats.requests_refused == 1
+        assert not memory.get_finished_spans()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_health_reports_the_counters(http_gateway: tuple[str, CostGateway, Any]) -> None:

@@ -95,6 +95,18 @@ def test_per_trace_allocation_ignores_duration():
     assert allocation.cost(60) == allocation.cost(600) == pytest.approx(2000 / 150_000)
 
 
+def test_a_root_whose_start_time_is_not_set_counts_as_an_average_trace():
+    """A span sent through the gateway with start_time_unix_nano 0 ("not set") was charged
+    for the 56 years since 1970: $440,950 of infrastructure on one trace."""
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    allocation = InfraAllocation(3000.0, 100_000, allocation="per_second", average_trace_seconds=120)
+    layer = InfraCostLayer(allocation)
+    root = ReadableSpan(name="root", start_time=0, end_time=1_763_700_000 * 10**9)
+    costs = layer.trace_costs(root, None)  # type: ignore[arg-type]
+    assert costs == {A.CATEGORY_INFRA: pytest.approx(3000.0 / 100_000)}
+
+
 def test_infra_is_its_own_category_in_the_root_totals(catalog):
     layer = InfraCostLayer(InfraAllocation(2000.0, 150_000, allocation="per_second"))
     tracer, memory = build(catalog, trace_layers=[layer])

@@ -121,6 +121,10 @@ def test_the_span_duration_prices_a_self_hosted_span(files: tuple[Path, Path]) -
     # without an end time there is no duration: reported, not zero
     unpriced = pricer.price(read_usage(attributes), attributes, start)
     assert unpriced is not None and unpriced.unpriced_reason == "missing_duration"
+    # a start time of 0 is OTLP's "not set" (a sender's bug), not 1970: no duration either
+    # (it billed the 56 years since: $4.2 million of GPU time)
+    unset = pricer.price(read_usage(attributes), attributes, 0, start + 4 * 10**9)
+    assert unset is not None and unset.unpriced_reason == "missing_duration"
 
 
 @pytest.mark.parametrize("policy", ["prefer", "compare", "ignore"])
@@ -191,6 +195,44 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path, capsys: 
     assert f"{path}:2: not UTF-8 text: invalid continuation byte (byte 0xe9)" in capsys.readouterr().err
     with pytest.raises(CatalogError, match=r"latin1\.yaml:2: not UTF-8"):
         Catalog.load([path])
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # YAML reads these as a date or an int and raised a bare ValueError with no line
+        ("version: '1'\ntools:\n  - {name: x, per_call: 0.01, source: s, checked: 2026-02-30}\n",
+         ":3: invalid YAML: '2026-02-30' is not a valid date or time"),
+        ("version: '1'\nx: " + "9" * 5000 + "\n", ":2: invalid YAML: not a usable integer"),
+        # nested too deep for the parser that finds lines: still named, without one
+        ("version: '1'\nx: " + "[" * 5000 + "]" * 5000 + "\n", ": x: Extra inputs are not permitted"),
+    ],
+    ids=["impossible-date", "huge-int", "deep-nesting"],
+)
+def test_values_yaml_itself_cannot_read_are_named_not_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, found: str
+) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["pricing", "validate", str(path)]) == 2
+    assert f"{path}{found}" in capsys.readouterr().err
+    with pytest.raises(CatalogError):
+        Catalog.load([path])
+
+
+def test_a_processor_with_an_unreadable_pricing_file_still_prices_with_the_rest(tmp_path: Path) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from genai_cost import CostSettings, CostSpanProcessor
+
+    path = tmp_path / "odd.yaml"
+    path.write_text("version: '1'\ntools:\n  - {name: x, per_call: 0.01, source: s, checked: 2026-02-30}\n")
+    # used to raise ValueError: day is out of range for month, into the application
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(InMemorySpanExporter()), settings=CostSettings(pricing_files=(str(path),))
+    )
+    processor.shutdown()
 
 
 def test_validate_accepts_good_files(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:

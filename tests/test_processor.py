@@ -411,6 +411,35 @@ def test_a_failing_listener_never_reaches_the_application():
     assert processor.stats.internal_errors == 1
 
 
+def test_deeply_nested_invocation_parameters_do_not_cost_the_span_its_price():
+    """json.loads of OpenInference's llm.invocation_parameters nested a thousand deep raises
+    RecursionError, which was not caught there: the span lost its cost and said nothing."""
+    tracer, memory, processor, _ = pipeline()
+    nested = '{"service_tier": "flex", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    with tracer.start_as_current_span("llm", attributes={**openinference("LLM"), "llm.invocation_parameters": nested}):
+        pass
+    (span,) = memory.get_finished_spans()
+    assert span.attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+    assert processor.stats.internal_errors == 0
+
+
+def test_a_span_genai_cost_fails_on_says_so_on_the_span(monkeypatch):
+    import genai_cost.processor as processor_module
+
+    def broken(attributes, scope=None):
+        raise ValueError("a bug of genai-cost's")
+
+    monkeypatch.setattr(processor_module, "read_usage", broken)
+    tracer, memory, processor, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    (span,) = memory.get_finished_spans()
+    assert span.attributes["gen_ai.cost.unpriced"] is True
+    assert span.attributes["gen_ai.cost.unpriced_reason"] == "internal_error"
+    assert span.attributes["gen_ai.request.model"] == "gpt-4o"  # its own attributes kept
+    assert processor.stats.internal_errors == 1
+
+
 def test_disabled_processor_passes_spans_untouched():
     tracer, memory, _, _ = pipeline(enabled=False)
     with tracer.start_as_current_span("chat", attributes=gpt4o()):

@@ -67,6 +67,9 @@ _log = logging.getLogger("genai_cost.gateway")
 
 #: How long a client may take over the TLS handshake before its connection is dropped.
 _TLS_HANDSHAKE_TIMEOUT_S = 10.0
+#: How long a connection may send nothing (between requests, or mid-body) before it is
+#: closed: a stalled or vanished client must not hold a thread for ever.
+READ_TIMEOUT_S = 60.0
 #: How much of a plain-HTTP request to a TLS port is read (and dropped) after answering it.
 _PLAIN_HTTP_DRAIN_BYTES = 8 * 1024 * 1024
 #: Largest request body accepted, after decompression (the OpenTelemetry Collector's default).
@@ -265,6 +268,9 @@ def _children_first(spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
         else:
             tops.append(span)
     out: list[ReadableSpan] = []
+    # Each span is stacked once: a span id sent twice, one a child of the other (a broken
+    # sender), would otherwise be its own descendant and grow the stack without end.
+    stacked = {id(top) for top in tops}
     for top in tops:
         # Post-order without recursion (a deep trace must not hit the recursion limit).
         stack: list[tuple[ReadableSpan, bool]] = [(top, False)]
@@ -277,7 +283,9 @@ def _children_first(spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
             context = span.context
             if context is not None:
                 for child in reversed(children.get((context.trace_id, context.span_id), ())):
-                    stack.append((child, False))
+                    if id(child) not in stacked:
+                        stacked.add(id(child))
+                        stack.append((child, False))
     if len(out) != len(by_end):  # a cycle of parent ids (a broken sender): keep end order
         return by_end
     return out
@@ -297,6 +305,7 @@ def serve_http(
     *,
     max_request_bytes: int = MAX_REQUEST_BYTES,
     tls: GatewayTls | None = None,
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> ThreadingHTTPServer:
     """Serve OTLP/HTTP (``POST /v1/traces``, protobuf or JSON, optionally gzip)
     on a thread of its own, over TLS with ``tls``; ``GET /health`` answers with
@@ -308,6 +317,7 @@ def serve_http(
 
     Handler.gateway = gateway
     Handler.max_request_bytes = max_request_bytes
+    Handler.timeout = read_timeout_s  # (the socket timeout StreamRequestHandler.setup sets)
     context = tls.server_context() if tls is not None else None
     server = _OtlpHttpServer((host, port), Handler)
     server.tls = context
@@ -384,7 +394,7 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 connection.do_handshake()
-                connection.settimeout(None)
+                connection.settimeout(self.timeout)
             except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
                 # A client speaking plain HTTP, without the client certificate asked for,
                 # or not trusting the gateway's: refused, counted and logged.
@@ -416,6 +426,11 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         except OtlpDecodeError as exc:
             self.gateway.refused()
             self._reply(HTTPStatus.BAD_REQUEST, _status_message(code_pb2.INVALID_ARGUMENT, str(exc)), is_json)
+            return
+        except OSError as exc:  # (TimeoutError: nothing sent for read_timeout_s) no one to answer
+            self.gateway.refused()
+            self.close_connection = True
+            _log.warning("genai-cost gateway: request from %s not read: %s", self.client_address[0], exc)
             return
         except Exception:
             self.gateway.failed()
@@ -455,7 +470,11 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             raise _Refused(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes; the limit is {self.max_request_bytes}"
             )
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:  # the client stopped sending: never forward half a request
+            self.close_connection = True
+            raise _Refused(HTTPStatus.BAD_REQUEST, f"body ended after {len(body)} of its {length} bytes")
+        return body
 
     def _chunked(self) -> bytes:
         """A body sent in chunks (RFC 9112 section 7.1), bounded like any other."""
@@ -478,7 +497,11 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                 raise _Refused(
                     HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"chunked body over {self.max_request_bytes} bytes"
                 )
-            parts.append(self.rfile.read(size))
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                self.close_connection = True
+                raise _Refused(HTTPStatus.BAD_REQUEST, f"chunk ended after {len(chunk)} of its {size} bytes")
+            parts.append(chunk)
             self.rfile.readline(8)  # the CRLF after the chunk
 
     def _decoded(self, body: bytes) -> bytes:
@@ -492,16 +515,30 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         return body
 
     def _decompressed(self, body: bytes, wbits: int) -> bytes:
-        inflater = zlib.decompressobj(wbits)
-        try:
-            out = inflater.decompress(body, self.max_request_bytes + 1)
-        except zlib.error as exc:
-            raise _Refused(HTTPStatus.BAD_REQUEST, f"body is not valid compressed data: {exc}") from None
-        if len(out) > self.max_request_bytes:
-            raise _Refused(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body exceeds {self.max_request_bytes} bytes once decompressed"
-            )
-        return out
+        """Every member of the stream (gzip allows several, and Go's reader, the
+        Collector's, reads them all), and only a stream that ends: a cut one would
+        forward part of the request as if it were all of it."""
+        parts: list[bytes] = []
+        size = 0
+        remaining = body
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            try:
+                out = inflater.decompress(remaining, self.max_request_bytes + 1 - size)
+            except zlib.error as exc:
+                raise _Refused(HTTPStatus.BAD_REQUEST, f"body is not valid compressed data: {exc}") from None
+            size += len(out)
+            if size > self.max_request_bytes:
+                raise _Refused(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    f"body exceeds {self.max_request_bytes} bytes once decompressed",
+                )
+            if not inflater.eof:
+                raise _Refused(HTTPStatus.BAD_REQUEST, "compressed body ends before its compressed stream does")
+            parts.append(out)
+            remaining = inflater.unused_data
+            if not remaining:
+                return b"".join(parts)
 
     def _drain(self) -> None:
         try:

@@ -93,7 +93,7 @@ class InfraCostLayer:
     def trace_costs(self, root: ReadableSpan, totals: TraceTotals) -> Mapping[str, float] | None:
         duration: float | None = None
         start, end = root.start_time, root.end_time
-        if start is not None and end is not None and end >= start:
+        if start and end and end >= start:  # (a start of 0 is OTLP's "not set": unknown)
             duration = (end - start) / 1e9
         return {A.CATEGORY_INFRA: self.allocation.cost(duration)}
 

@@ -161,12 +161,14 @@ class SpanPricer:
         breakdown = self.catalog.price_resolved(
             resolution,
             tokens,
-            at=None if start_time_ns is None else start_time_ns / 1e9,
+            # A start time of 0 is OTLP's "not set" (a sender's bug): priced now, and with no
+            # duration (end - 0 would bill 56 years of GPU time).
+            at=start_time_ns / 1e9 if start_time_ns else None,
             service_tier=usage.service_tier,
             batch=usage.batch,
             check=False,
             duration_s=(
-                None if start_time_ns is None or end_time_ns is None else max(end_time_ns - start_time_ns, 0) / 1e9
+                max(end_time_ns - start_time_ns, 0) / 1e9 if start_time_ns and end_time_ns else None
             ),
         )
         return breakdown, resolution.model

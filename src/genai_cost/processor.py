@@ -476,7 +476,7 @@ class CostSpanProcessor(SpanProcessor):
             priced = self._enrich(span, state)
         except INTERNAL_FAILURES:
             self._internal_error()
-            priced = None
+            priced = _flagged_internal_error(state)
         if priced is not None:
             attributes, cost, events = priced
             _keep_dropped_attributes(state)
@@ -765,6 +765,21 @@ def _keep_dropped_attributes(state: dict[str, object]) -> None:
     how many the SDK dropped (``BoundedAttributes.dropped``)."""
     if "_dropped_attributes" not in state:
         state["_dropped_attributes"] = getattr(state.get("_attributes"), "dropped", 0)
+
+
+def _flagged_internal_error(
+    state: dict[str, object],
+) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
+    """The span's own attributes, flagged: genai-cost failed on it (a bug, or input
+    nothing anticipated), so whatever it should cost is missing, and it says so."""
+    try:
+        flagged = dict(_plain(state["_attributes"]))
+        flagged[A.COST_UNPRICED] = True
+        flagged[A.COST_UNPRICED_REASON] = "internal_error"
+        flagged[A.COST_UNPRICED_DETAIL] = "genai-cost failed while reading or pricing this span (see its log)"
+        return flagged, None, ()
+    except INTERNAL_FAILURES:
+        return None
 
 
 def _plain(attributes: object) -> Mapping[str, object]:

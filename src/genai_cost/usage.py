@@ -732,7 +732,7 @@ def _requested_tier(parameters: object) -> str | None:
         return None
     try:
         decoded = json.loads(parameters)
-    except ValueError:
+    except (ValueError, RecursionError):  # (RecursionError: nested a thousand deep)
         return None
     tier = decoded.get("service_tier") if isinstance(decoded, dict) else None
     return _text(tier)

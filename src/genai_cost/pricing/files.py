@@ -44,6 +44,28 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
             first_line[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # ``checked: 2026-02-30`` looks like a date to YAML, which then raises a bare
+        # ValueError with no line; say where it is, as for any other bad value.
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date or time ({exc})", node.start_mark
+            ) from None
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError as exc:  # (more than 4,300 digits)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"not a usable integer ({exc})", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
 _PathKey = tuple[str | int, ...]
 
 
@@ -69,6 +91,8 @@ def parse_pricing_text(text: str, label: str) -> PricingFile:
         raise CatalogError([f"{where}: invalid YAML: {exc.problem}"]) from None
     except yaml.YAMLError as exc:
         raise CatalogError([f"{label}: invalid YAML: {exc}"]) from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # (nesting thousands deep)
+        raise CatalogError([f"{label}: unreadable YAML: {type(exc).__name__}: {exc}"]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -76,7 +100,11 @@ def parse_pricing_text(text: str, label: str) -> PricingFile:
     try:
         return PricingFile.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(_describe(exc, text, label)) from None
+        try:
+            problems = _describe(exc, text, label)
+        except RecursionError:  # nesting too deep for the pure-Python parser that finds lines
+            problems = [f"{label}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise CatalogError(problems) from None
 
 
 def _describe(exc: ValidationError, text: str, label: str) -> list[str]:
