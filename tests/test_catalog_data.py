@@ -774,6 +774,7 @@ def test_bedrock_gpt_5_6_history_survives_folding_the_regional_twin(
 
 
 def test_every_dated_period_of_a_bedrock_twin_is_kept(catalog: Catalog) -> None:
+    pytest.importorskip("genai_prices")  # (a test-only dependency; not in the other Pythons' venvs)
     from genai_prices import types as gp
     from genai_prices.data import providers
 
