@@ -19,7 +19,7 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer, Usage
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +27,7 @@ APPS = Path(__file__).resolve().parent / "apps"
 M = 1e6
 COMMON = [
     "opentelemetry-util-genai==1.3b0",
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
+    *OTEL_PINS,
 ]
 ANTHROPIC_PINS = ["opentelemetry-instrumentation-genai-anthropic==1.3b0", "anthropic==2.12.0", *COMMON]
 BEDROCK_PINS = ["opentelemetry-instrumentation-genai-bedrock==1.3b0", "boto3==1.44.5", *COMMON]

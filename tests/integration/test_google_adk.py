@@ -19,7 +19,7 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import otel_pins, require_venv
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +31,7 @@ PINS = [
     "google-genai==2.34.0",
     "opentelemetry-instrumentation-google-genai==1.3b0",
     "opentelemetry-util-genai==1.3b0",
-    "opentelemetry-api==1.44.0",
-    "opentelemetry-sdk==1.44.0",
-    "opentelemetry-exporter-otlp==1.44.0",
-    "opentelemetry-instrumentation==0.65b0",
+    *otel_pins("1.44.0", "0.65b0"),
 ]
 # ADK 1.x: the last 1.x release; it caps opentelemetry-sdk at 1.41.1, and the google-genai
 # instrumentation at <1 (0.7b2 is the newest of those).
@@ -43,10 +40,7 @@ PINS_1 = [
     "google-genai==2.34.0",
     "opentelemetry-instrumentation-google-genai==0.7b2",
     "opentelemetry-util-genai==0.3b0",
-    "opentelemetry-api==1.41.1",
-    "opentelemetry-sdk==1.41.1",
-    "opentelemetry-exporter-otlp==1.41.1",
-    "opentelemetry-instrumentation==0.62b1",
+    *otel_pins("1.41.1", "0.62b1"),
 ]
 #: Who records the model call: the google-genai instrumentation, or ADK itself once that one is off.
 GENAI_TRACER, ADK_TRACER = "opentelemetry.instrumentation.google_genai", "gcp.vertex.agent"

@@ -14,7 +14,7 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +27,7 @@ PINS = [
     "opentelemetry-instrumentation-google-genai==1.3b0",
     "google-genai==2.34.0",
     "opentelemetry-util-genai==1.3b0",
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
+    *OTEL_PINS,
 ]
 # gemini-2.5-flash ($0.30 in, $0.03 cached, $2.50 out): 1000 in (400 cached), 200 text + 300 thinking out
 FLASH = (600 * 0.30 + 400 * 0.03 + 500 * 2.50) / M

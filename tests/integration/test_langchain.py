@@ -13,7 +13,7 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +30,7 @@ PINS = [
     "langchain-core==1.7.2",
     "langchain-openai==1.7.3",
     "openai==3.54.0",
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
+    *OTEL_PINS,
 ]
 GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M
 O4_MINI_FLEX = (2000 * 0.55 + 1000 * 0.138 + 1500 * 2.20) / M

@@ -16,7 +16,7 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +28,7 @@ PINS = [
     "opentelemetry-util-genai==1.3b0",
     "openai-agents==0.24.0",
     "openai==3.54.0",
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
+    *OTEL_PINS,
 ]
 CHAT = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M  # gpt-4o, 1000 in (400 cached), 200 out
 TOOL = 0.002  # get_weather, from tests/integration/apps/agent_tools.yaml

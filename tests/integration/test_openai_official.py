@@ -16,7 +16,7 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import USAGE, FakeLLMServer
 from support.rotel import ReceivedSpan, RotelCollector
-from support.venvs import require_venv
+from support.venvs import OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +28,7 @@ PINS = [
     "opentelemetry-instrumentation-genai-openai==1.3b0",
     "opentelemetry-util-genai==1.3b0",
     "openai==3.54.0",
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
+    *OTEL_PINS,
 ]
 
 M = 1e6

@@ -17,7 +17,7 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +25,7 @@ APPS = Path(__file__).resolve().parent / "apps"
 M = 1e6
 PINS = [
     "pydantic-ai-slim[openai]==2.68.0",
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
+    *OTEL_PINS,
 ]
 GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M
 GPT_4O_MINI = (2000 * 0.15 + 300 * 0.60) / M

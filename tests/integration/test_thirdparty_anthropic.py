@@ -20,18 +20,12 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OPENLIT_OTEL_PINS, OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
 APPS = Path(__file__).resolve().parent / "apps"
 M = 1e6
-OTEL = [
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
-]
 # claude-sonnet-4: $3 in, $0.30 cache read, $3.75 cache write (5 min), $15 out
 SONNET = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 50 * 15.00) / M
 # OpenLLMetry 0.62.4 adds message_start's output_tokens (1) to message_delta's cumulative
@@ -43,11 +37,11 @@ HAIKU = (1200 * 0.80 + 80 * 4.00) / M
 
 VENVS = {
     "openllmetry-anthropic": (
-        ["opentelemetry-instrumentation-anthropic==0.62.4", "anthropic==2.12.0", *OTEL],
+        ["opentelemetry-instrumentation-anthropic==0.62.4", "anthropic==2.12.0", *OTEL_PINS],
         "opentelemetry.instrumentation.anthropic",
     ),
     "openinference-anthropic": (
-        ["openinference-instrumentation-anthropic==3.1.0", "anthropic==2.12.0", *OTEL],
+        ["openinference-instrumentation-anthropic==3.1.0", "anthropic==2.12.0", *OTEL_PINS],
         "openinference.instrumentation.anthropic",
     ),
     # openlit 1.45.0 requires anthropic<1 (0.x has no spans of its own) and OpenTelemetry <=0.66b1
@@ -55,10 +49,7 @@ VENVS = {
         [
             "openlit==1.45.0",
             "anthropic==0.125.0",
-            "opentelemetry-api==1.45.1",
-            "opentelemetry-sdk==1.45.1",
-            "opentelemetry-exporter-otlp==1.45.1",
-            "opentelemetry-instrumentation==0.66b1",
+            *OPENLIT_OTEL_PINS,
         ],
         "openlit.instrumentation.anthropic",
     ),

@@ -17,21 +17,15 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer, Usage
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OPENLIT_OTEL_PINS, OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
 APPS = Path(__file__).resolve().parent / "apps"
 M = 1e6
-OTEL = [
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
-]
 VENVS = {
     "openllmetry-bedrock": (
-        ["opentelemetry-instrumentation-bedrock==0.62.4", "boto3==1.44.5", *OTEL],
+        ["opentelemetry-instrumentation-bedrock==0.62.4", "boto3==1.44.5", *OTEL_PINS],
         "opentelemetry.instrumentation.bedrock",
     ),
     # openlit 1.45.0 requires OpenTelemetry <=0.66b1
@@ -39,10 +33,7 @@ VENVS = {
         [
             "openlit==1.45.0",
             "boto3==1.44.5",
-            "opentelemetry-api==1.45.1",
-            "opentelemetry-sdk==1.45.1",
-            "opentelemetry-exporter-otlp==1.45.1",
-            "opentelemetry-instrumentation==0.66b1",
+            *OPENLIT_OTEL_PINS,
         ],
         "openlit.instrumentation.bedrock",
     ),

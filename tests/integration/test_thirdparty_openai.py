@@ -22,18 +22,12 @@ import pytest
 from support.apps import run_instrumented
 from support.fake_llm import FakeLLMServer
 from support.rotel import RotelCollector
-from support.venvs import require_venv
+from support.venvs import OPENLIT_OTEL_PINS, OTEL_PINS, require_venv
 
 pytestmark = pytest.mark.integration
 
 APPS = Path(__file__).resolve().parent / "apps"
 M = 1e6
-OTEL = [
-    "opentelemetry-api==1.45.2",
-    "opentelemetry-sdk==1.45.2",
-    "opentelemetry-exporter-otlp==1.45.2",
-    "opentelemetry-instrumentation==0.66b2",
-]
 
 GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M
 GPT_4O_MINI = (2000 * 0.15 + 300 * 0.60) / M
@@ -43,14 +37,14 @@ GPT_5_MINI_PRIORITY = 1.8 * (2000 * 0.25 + 2000 * 0.025 + 500 * 2.00) / M
 
 CASES: dict[str, tuple[list[str], str, list[float], dict[str, str]]] = {
     "openllmetry": (
-        ["opentelemetry-instrumentation-openai==0.62.4", "openai==3.54.0", *OTEL],
+        ["opentelemetry-instrumentation-openai==0.62.4", "openai==3.54.0", *OTEL_PINS],
         "opentelemetry.instrumentation.openai.v1",
         # chat, stream, embeddings, flex, priority, responses
         [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_FLEX, GPT_5_MINI_PRIORITY, GPT_4O],
         {},
     ),
     "openinference": (
-        ["openinference-instrumentation-openai==0.1.66", "openai==3.54.0", *OTEL],
+        ["openinference-instrumentation-openai==0.1.66", "openai==3.54.0", *OTEL_PINS],
         "openinference.instrumentation.openai",
         # OpenInference 0.1.66 records no served service tier, only the requested one inside the
         # llm.invocation_parameters JSON, which genai-cost reads when nothing better is there.
@@ -62,10 +56,7 @@ CASES: dict[str, tuple[list[str], str, list[float], dict[str, str]]] = {
         [
             "openlit==1.45.0",
             "openai==2.54.0",
-            "opentelemetry-api==1.45.1",
-            "opentelemetry-sdk==1.45.1",
-            "opentelemetry-exporter-otlp==1.45.1",
-            "opentelemetry-instrumentation==0.66b1",
+            *OPENLIT_OTEL_PINS,
         ],
         "openlit.instrumentation.openai",
         [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_FLEX, GPT_5_MINI_PRIORITY, GPT_4O],

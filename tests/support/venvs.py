@@ -31,6 +31,22 @@ TOOLS = Path(os.environ.get("GENAI_COST_TEST_TOOLS", REPO / ".test-tools"))
 VENVS = TOOLS / "venvs"
 UV_VERSION = "0.13.9"
 #: Seconds one venv install may take (Phoenix is ~855 MB).
+
+
+def otel_pins(sdk: str = "1.45.2", instrumentation: str = "0.66b2") -> list[str]:
+    """The OpenTelemetry packages an instrumented app's venv pins, one release of each."""
+    return [
+        f"opentelemetry-api=={sdk}",
+        f"opentelemetry-sdk=={sdk}",
+        f"opentelemetry-exporter-otlp=={sdk}",
+        f"opentelemetry-instrumentation=={instrumentation}",
+    ]
+
+
+#: The newest releases, which the instrumentation tests run against.
+OTEL_PINS = otel_pins()
+#: openlit 1.45.0 requires OpenTelemetry <= 0.66b1.
+OPENLIT_OTEL_PINS = otel_pins("1.45.1", "0.66b1")
 INSTALL_TIMEOUT_S = float(os.environ.get("GENAI_COST_TEST_INSTALL_TIMEOUT", "900"))
 
 

@@ -1086,14 +1086,9 @@ def _file_ir(path: Path, cached: tuple[str, dict[str, Any]] | None, *, user_cach
         hit = compiled.read_cached_ir(sha)
         if hit is not None:
             return hit
-    from .files import parse_pricing_text
+    from .files import decode_pricing_text, parse_pricing_text
 
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CatalogError([f"{path}:{line}: not UTF-8 text: {exc.reason} (byte {data[exc.start]:#04x})"]) from None
-    ir = compiled.file_ir(parse_pricing_text(text, str(path)))
+    ir = compiled.file_ir(parse_pricing_text(decode_pricing_text(data, str(path)), str(path)))
     if user_cache:
         compiled.write_cached_ir(sha, ir)
     return ir

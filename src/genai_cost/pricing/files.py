@@ -72,14 +72,19 @@ _PathKey = tuple[str | int, ...]
 def read_pricing_file(path: Path) -> PricingFile:
     """Parse and validate one file; raise :class:`CatalogError` naming every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}"]) from None
+    return parse_pricing_text(decode_pricing_text(data, str(path)), str(path))
+
+
+def decode_pricing_text(data: bytes, label: str) -> str:
+    """The file's text; a byte that is not UTF-8 is named with its line."""
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        byte = exc.object[exc.start]
-        raise CatalogError([f"{path}:{line}: not UTF-8 text: {exc.reason} (byte {byte:#04x})"]) from None
-    return parse_pricing_text(text, str(path))
+        line = data[: exc.start].count(b"\n") + 1
+        raise CatalogError([f"{label}:{line}: not UTF-8 text: {exc.reason} (byte {data[exc.start]:#04x})"]) from None
 
 
 def parse_pricing_text(text: str, label: str) -> PricingFile:
