@@ -254,3 +254,31 @@ def test_an_entry_the_fast_path_cannot_read_is_left_to_the_general_path(shipped:
     got = outcome(lambda: shipped.price_resolved(resolution, usage))
     assert got == outcome(lambda: shipped._price_resolved_general(resolution, usage))
     assert got.startswith("raised IndexError")
+
+
+def test_a_per_search_fee_keeps_the_fast_path_for_calls_without_searches(shipped: Catalog) -> None:
+    """Most calls run no search: an entry with a per-search fee (gpt-4o, Claude,
+    Gemini) must still price them on the fast path, and a call that did search
+    must still pay the fee (the general path prices it)."""
+    searchable = [
+        entry
+        for entry in shipped.models.values()
+        if len(entry.periods) == 1 and entry.periods[0].rates.per_search and entry.periods[0].plain
+    ]
+    assert len(searchable) > 30
+    for entry in searchable:
+        resolution = shipped.resolve(entry.model_id, entry.provider_id)
+        if resolution.model is not entry or resolution.multiplier != 1.0 or entry.periods[0].rates.reasoning:
+            continue  # (another entry wins the name, or rates the fast path leaves alone)
+        assert catalog_module._fast_of(resolution)[0] is not None, entry.pricing_id
+        plain_call = TokenUsage(input_tokens=1000, output_tokens=100)
+        searched = TokenUsage(input_tokens=1000, output_tokens=100, web_searches=2)
+        for usage in (plain_call, searched):
+            for call in (shipped.price_resolved, shipped._price_resolved_general):
+                assert outcome(lambda: call(resolution, usage)) == outcome(
+                    lambda: shipped._price_resolved_general(resolution, usage)
+                )
+        fee = shipped.price_resolved(resolution, searched)
+        assert fee.search_usd == pytest.approx(2 * entry.periods[0].rates.per_search)
+        assert fee.total_usd == pytest.approx(shipped.price_resolved(resolution, plain_call).total_usd + fee.search_usd)
+    assert catalog_module._fast_of(shipped.resolve("gpt-4o", "openai"))[0] is not None

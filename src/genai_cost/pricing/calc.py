@@ -228,7 +228,8 @@ def fast_cost(
         if type(total) is not int or total > _MAX_TOKENS or min(values) < 0:
             _check(usage)  # raises, naming the field
     if (
-        usage.cache_write_1h_tokens
+        usage.web_searches  # (a per-search fee: the general path prices it)
+        or usage.cache_write_1h_tokens
         or usage.input_audio_tokens
         or usage.cache_read_audio_tokens
         or usage.output_audio_tokens

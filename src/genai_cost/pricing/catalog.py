@@ -1266,9 +1266,10 @@ def _fast_breakdown(plan: _Plan, usage: TokenUsage, check: bool) -> CostBreakdow
     text tokens at plain per-token rates, priced exactly as :func:`calc.fast_cost`
     prices them (to the bit; ``tests/test_pricing_fastpath.py`` checks it against
     the general path on every shipped entry). ``None`` sends the call to the
-    general path: counts that are not ints in range (with ``check``, reasoning,
-    request and search counts too), audio, image, 1-hour writes, a long-context
-    tier the plan cannot price, or a total too large for the exact sum."""
+    general path: counts that are not ints in range (with ``check``, reasoning and
+    request counts too), web searches (a per-search fee), audio, image, 1-hour
+    writes, a long-context tier the plan cannot price, or a total too large for the
+    exact sum."""
     rate_in, rate_read, rate_write, rate_out, pricing_id, label, adjustments, cliffs = plan
     input_tokens = usage.input_tokens
     output = usage.output_tokens
@@ -1292,9 +1293,9 @@ def _fast_breakdown(plan: _Plan, usage: TokenUsage, check: bool) -> CostBreakdow
             or (
                 ((count := usage.reasoning_tokens) is _ZERO or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
                 and ((count := usage.requests) is _ONE or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
-                and ((count := usage.web_searches) is _ZERO or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
             )
         )
+        and usage.web_searches is _ZERO  # (searches: a per-search fee, priced by the general path)
     ):
         return None  # (the general path validates, prices or raises)
     for threshold, past in cliffs:  # long context: past a threshold, the tier's plan

@@ -88,14 +88,16 @@ class Rates:
     per_search: float | None = None
     #: USD per second of the call's duration (self-hosted: per GPU-second times GPUs).
     per_second: float | None = None
-    #: Only plain per-token text rates (no reasoning rate, no fees): the fast path applies.
+    #: Only plain per-token text rates (no reasoning rate, no per-request or per-second
+    #: fee): the fast path applies. A per-search fee does not count: it bills only calls
+    #: that ran searches, and the fast paths send those to the general path.
     plain: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self,
             "plain",
-            self.reasoning is None and self.per_request is None and self.per_search is None and self.per_second is None,
+            self.reasoning is None and self.per_request is None and self.per_second is None,
         )
 
     def scaled(self, factor: float) -> Rates:
