@@ -9,11 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from genai_cost import CostedSpan, CostSettings, CostSpanProcessor, TraceCostExporter
+from genai_cost.metrics import CostMetrics
 from genai_cost.pricing import Catalog
 from genai_cost.usage import KNOWN_KEYS
 
@@ -431,13 +434,30 @@ def test_a_span_genai_cost_fails_on_says_so_on_the_span(monkeypatch):
 
     monkeypatch.setattr(processor_module, "read_usage", broken)
     tracer, memory, processor, _ = pipeline()
-    with tracer.start_as_current_span("chat", attributes=gpt4o()):
-        pass
-    (span,) = memory.get_finished_spans()
+    reader = InMemoryMetricReader()
+    processor.add_listener(CostMetrics(MeterProvider(metric_readers=[reader])))
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+    span, root = memory.get_finished_spans()
     assert span.attributes["gen_ai.cost.unpriced"] is True
     assert span.attributes["gen_ai.cost.unpriced_reason"] == "internal_error"
+    assert span.attributes["gen_ai.cost.category"] == "unknown"
     assert span.attributes["gen_ai.request.model"] == "gpt-4o"  # its own attributes kept
-    assert processor.stats.internal_errors == 1
+    assert processor.stats.internal_errors == 2  # (the root failed too: what it is cannot be known)
+    assert processor.stats.unpriced == 2
+    # Counted where unpriced spans are counted: on the trace's root, and in the metric.
+    assert root.attributes["gen_ai.trace.cost.unpriced_spans"] == 2
+    (metric,) = [
+        m
+        for rm in reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "gen_ai.cost.unpriced_spans"
+    ]
+    assert {(p.attributes["gen_ai.cost.unpriced_reason"], p.value) for p in metric.data.data_points} == {
+        ("internal_error", 2)
+    }
 
 
 def test_disabled_processor_passes_spans_untouched():

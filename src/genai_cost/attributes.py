@@ -22,6 +22,9 @@ COST_ADJUSTMENTS = "gen_ai.cost.adjustments"
 COST_UNPRICED = "gen_ai.cost.unpriced"
 COST_UNPRICED_REASON = "gen_ai.cost.unpriced_reason"
 COST_UNPRICED_DETAIL = "gen_ai.cost.unpriced_detail"
+#: The unpriced reason of a span genai-cost itself failed on (a bug, or input nothing
+#: anticipated): logged, counted in ``ProcessorStats.internal_errors`` and the metrics.
+REASON_INTERNAL_ERROR = "internal_error"
 COST_REPORTED = "gen_ai.cost.reported_usd"
 COST_CATALOG = "gen_ai.cost.catalog_usd"
 #: Provider-reported cost minus catalog cost (USD), when a span carries both.
@@ -47,6 +50,9 @@ CATEGORY_TOOL = "tool"
 CATEGORY_RETRIEVAL = "retrieval"
 CATEGORY_INFRA = "infra"
 CATEGORY_HUMAN = "human"
+#: The category of a span genai-cost failed on (``unpriced_reason=internal_error``):
+#: what it is could not be read. Not one of CATEGORIES: it never carries a cost.
+CATEGORY_UNKNOWN = "unknown"
 CATEGORIES = (CATEGORY_LLM, CATEGORY_EMBEDDING, CATEGORY_TOOL, CATEGORY_RETRIEVAL, CATEGORY_INFRA, CATEGORY_HUMAN)
 
 # ------------------------------------------------------------ per trace (on the local root span)

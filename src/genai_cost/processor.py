@@ -42,7 +42,7 @@ from ._guard import INTERNAL_FAILURES
 from .config import CostSettings
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
-from .usage import Role, SpanUsage, read_usage, remote_agent_call
+from .usage import NOT_GENAI, Role, SpanUsage, read_usage, remote_agent_call
 
 _log = logging.getLogger("genai_cost")
 _K = TypeVar("_K")
@@ -476,7 +476,7 @@ class CostSpanProcessor(SpanProcessor):
             priced = self._enrich(span, state)
         except INTERNAL_FAILURES:
             self._internal_error()
-            priced = _flagged_internal_error(state)
+            priced = self._flagged_internal_error(span, state)
         if priced is not None:
             attributes, cost, events = priced
             _keep_dropped_attributes(state)
@@ -597,6 +597,13 @@ class CostSpanProcessor(SpanProcessor):
             stats.unpriced += 1
         merged = dict(attributes)
         merged.update(cost.attributes)
+        events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
+        return merged, cost, events
+
+    def _tell_listeners(
+        self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object]
+    ) -> tuple[Event, ...]:
+        """Each listener's attributes added to ``merged``; the events they ask for."""
         events: tuple[Event, ...] = ()
         for listener in self._listeners:
             try:
@@ -607,7 +614,35 @@ class CostSpanProcessor(SpanProcessor):
                         events = (*events, *extra.events)
             except Exception:
                 self._internal_error()
-        return merged, cost, events
+        return events
+
+    def _flagged_internal_error(
+        self, span: CostedSpan, state: dict[str, object]
+    ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
+        """The span's own attributes, flagged: genai-cost failed on it (a bug, or input
+        nothing anticipated), so whatever it should cost is missing, and it says so. The
+        roll-up counts it among the trace's unpriced spans, and the listeners (metrics,
+        budgets) are told, as for any span that could not be priced."""
+        try:
+            cost = SpanCost(
+                A.CATEGORY_UNKNOWN,
+                None,
+                None,
+                {
+                    A.COST_UNPRICED: True,
+                    A.COST_UNPRICED_REASON: A.REASON_INTERNAL_ERROR,
+                    A.COST_UNPRICED_DETAIL: "genai-cost failed while reading or pricing this span (see its log)",
+                    A.COST_CATEGORY: A.CATEGORY_UNKNOWN,
+                },
+                A.REASON_INTERNAL_ERROR,
+            )
+            flagged = dict(_plain(state["_attributes"]))
+            flagged.update(cost.attributes)
+        except INTERNAL_FAILURES:
+            return None
+        self._stats.unpriced += 1
+        events = self._tell_listeners(span, NOT_GENAI, cost, flagged) if self._listeners else ()
+        return flagged, cost, events
 
     def _wrapper_ended_first(self, parent_span_id: int) -> int | None:
         """The span id of a call already priced as a leaf among the span's ancestors: its
@@ -765,21 +800,6 @@ def _keep_dropped_attributes(state: dict[str, object]) -> None:
     how many the SDK dropped (``BoundedAttributes.dropped``)."""
     if "_dropped_attributes" not in state:
         state["_dropped_attributes"] = getattr(state.get("_attributes"), "dropped", 0)
-
-
-def _flagged_internal_error(
-    state: dict[str, object],
-) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
-    """The span's own attributes, flagged: genai-cost failed on it (a bug, or input
-    nothing anticipated), so whatever it should cost is missing, and it says so."""
-    try:
-        flagged = dict(_plain(state["_attributes"]))
-        flagged[A.COST_UNPRICED] = True
-        flagged[A.COST_UNPRICED_REASON] = "internal_error"
-        flagged[A.COST_UNPRICED_DETAIL] = "genai-cost failed while reading or pricing this span (see its log)"
-        return flagged, None, ()
-    except INTERNAL_FAILURES:
-        return None
 
 
 def _plain(attributes: object) -> Mapping[str, object]:
