@@ -9,12 +9,14 @@ model in :data:`USAGE`; the response names the dated snapshot that was
 Endpoints: ``POST /v1/chat/completions`` (plain and SSE streaming with
 ``stream_options.include_usage``), ``POST /v1/embeddings`` (float and base64),
 ``POST /v1/responses``, ``POST /v1/messages`` (plain and SSE streaming),
-``POST /model/{id}/converse``. Every request is recorded in ``requests``.
+``POST /model/{id}/converse`` and ``POST /model/{id}/converse-stream`` (an AWS event
+stream, ``application/vnd.amazon.eventstream``). Every request is recorded in ``requests``.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import struct
 import threading
@@ -166,6 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._gemini(path.rsplit("/", 1)[-1][: -len(":generateContent")])
         elif path.startswith("/model/") and path.endswith("/converse"):
             self._converse(unquote(path[len("/model/") : -len("/converse")]))
+        elif path.startswith("/model/") and path.endswith("/converse-stream"):
+            self._converse_stream(unquote(path[len("/model/") : -len("/converse-stream")]))
         else:
             self._json({"error": {"message": f"fake server: unknown path {path}"}}, 404)
 
@@ -395,6 +399,18 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     # ------------------------------------------------------------ Bedrock
+    @staticmethod
+    def _converse_usage(u: Usage) -> dict[str, Any]:
+        """Converse ``usage``: ``inputTokens`` is the fresh input only (``u.input_tokens``
+        here), without the cache reads and writes; ``totalTokens`` counts all of them."""
+        return {
+            "inputTokens": u.input_tokens,
+            "outputTokens": u.output_tokens,
+            "totalTokens": u.input_tokens + u.cached_tokens + u.cache_write_tokens + u.output_tokens,
+            "cacheReadInputTokens": u.cached_tokens,
+            "cacheWriteInputTokens": u.cache_write_tokens,
+        }
+
     def _converse(self, model_id: str) -> None:
         u = self._usage_for(model_id)
         if u is None:
@@ -403,13 +419,41 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "output": {"message": {"role": "assistant", "content": [{"text": "Hello"}]}},
                 "stopReason": "end_turn",
-                "usage": {
-                    "inputTokens": u.input_tokens,
-                    "outputTokens": u.output_tokens,
-                    "totalTokens": u.input_tokens + u.output_tokens,
-                    "cacheReadInputTokens": u.cached_tokens,
-                    "cacheWriteInputTokens": u.cache_write_tokens,
-                },
+                "usage": self._converse_usage(u),
                 "metrics": {"latencyMs": 5},
             }
         )
+
+    def _converse_stream(self, model_id: str) -> None:
+        u = self._usage_for(model_id)
+        if u is None:
+            return
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("messageStart", {"role": "assistant"}),
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hel"}}),
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "lo"}}),
+            ("contentBlockStop", {"contentBlockIndex": 0}),
+            ("messageStop", {"stopReason": "end_turn"}),
+            ("metadata", {"usage": self._converse_usage(u), "metrics": {"latencyMs": 5}}),
+        ]
+        data = b"".join(event_stream_message(name, payload) for name, payload in events)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-requestid", f"req-fake{self._n}")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def event_stream_message(event_type: str, payload: dict[str, Any]) -> bytes:
+    """One message of an AWS event stream (``application/vnd.amazon.eventstream``), as
+    Bedrock's ConverseStream sends it: prelude (total length, headers length, CRC32 of the
+    two), string headers, JSON payload, CRC32 of everything before."""
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
+        encoded = value.encode()
+        headers += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(encoded)) + encoded
+    body = json.dumps(payload).encode()
+    lengths = struct.pack(">II", 12 + len(headers) + len(body) + 4, len(headers))
+    message = lengths + struct.pack(">I", binascii.crc32(lengths)) + headers + body
+    return message + struct.pack(">I", binascii.crc32(message))

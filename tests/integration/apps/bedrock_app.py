@@ -2,7 +2,8 @@
 under opentelemetry-instrument. Prints the trace id (hex) on its last line.
 
 ``BEDROCK_MODEL_ID`` picks the model (default: Claude 3.5 Haiku, in-region);
-``APP_OPENLIT=1`` switches OpenLIT on, as its users do, in code."""
+``APP_OPENLIT=1`` switches OpenLIT on, as its users do, in code; ``BEDROCK_STREAM=1``
+calls ``converse_stream`` instead of ``converse`` and reads the whole stream."""
 
 import os
 
@@ -27,8 +28,13 @@ client = boto3.client(
 )
 tracer = trace.get_tracer("bedrock_app")
 with tracer.start_as_current_span("handle request") as root:
-    client.converse(
-        modelId=os.environ.get("BEDROCK_MODEL_ID", "anthropic.claude-3-5-haiku-20241022-v1:0"),
-        messages=[{"role": "user", "content": [{"text": "Say hello"}]}],
-    )
+    request = {
+        "modelId": os.environ.get("BEDROCK_MODEL_ID", "anthropic.claude-3-5-haiku-20241022-v1:0"),
+        "messages": [{"role": "user", "content": [{"text": "Say hello"}]}],
+    }
+    if os.environ.get("BEDROCK_STREAM") == "1":
+        events = list(client.converse_stream(**request)["stream"])
+        assert any("metadata" in event for event in events), events
+    else:
+        client.converse(**request)
     print(format(root.get_span_context().trace_id, "032x"))
