@@ -220,6 +220,110 @@ def test_exceeded_callback_is_told_name_spend_and_limit():
     assert seen == [(A.BUDGET_MAX_COST, pytest.approx(CALL_USD), 0.004)]
 
 
+def _finishes_within(seconds, target):
+    """Run ``target`` on a daemon thread: whether it finished in time (a deadlock must fail
+    the test, not hang the suite), and what it returned or raised."""
+    box = {}
+
+    def run():
+        try:
+            box["result"] = target()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive(), box
+
+
+def test_a_callback_taking_an_application_lock_does_not_deadlock_the_agent(default_budget):
+    """The callback runs on the export thread and takes a lock the agent holds around each
+    step, while the agent, in that step, checks the budget. Under the pricing lock this
+    deadlocked both threads (and every later flush): the agent waited for the pricing lock,
+    the callback, holding it, for the agent's lock."""
+    session = threading.Lock()
+    told = []
+
+    def on_exceeded(name, spend, limit):
+        with session:
+            told.append(name)
+
+    budget = Budget(max_cost_usd=0.006, on_exceeded=on_exceeded)
+    set_default_budget(budget)
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(
+            BatchSpanProcessor(TraceCostExporter(memory), schedule_delay_millis=20),
+            catalog=CATALOG,
+            settings=CostSettings(),
+            listeners=[budget],
+        )
+    )
+    tracer = provider.get_tracer("test")
+    stepped = threading.Event()
+
+    def agent():
+        with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+            for _ in range(3):
+                with session:
+                    genai_cost.check_budget()
+                    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                        pass
+                    stepped.wait(0.3)  # the answer is worked on: the export thread prices meanwhile
+
+    finished, outcome = _finishes_within(20, agent)
+    assert finished, "the agent deadlocked with the budget callback"
+    assert isinstance(outcome.get("error"), BudgetExceededError)
+    assert _finishes_within(20, lambda: provider.force_flush(5000))[0]
+    assert told == [A.BUDGET_MAX_COST]
+    provider.shutdown()
+
+
+def test_a_callback_may_read_the_budget_from_another_thread(default_budget):
+    """An executor or an event loop answering for the callback: its read of the budget
+    waited for the pricing lock the callback's thread held."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    read = []
+
+    def on_exceeded(name, spend, limit):
+        read.append(pool.submit(budget.spend, trace_id[0]).result(timeout=10))
+
+    budget = Budget(max_cost_usd=0.006, on_exceeded=on_exceeded)
+    trace_id = []
+    _, tracer, _ = build(budget, batch=True)
+
+    def agent():
+        with tracer.start_as_current_span("invoke_agent") as root:
+            trace_id.append(root.get_span_context().trace_id)
+            for _ in range(2):
+                with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                    pass
+            return budget.check()
+
+    finished, outcome = _finishes_within(20, agent)
+    pool.shutdown(wait=False)
+    assert finished, "the budget read deadlocked"
+    assert isinstance(outcome.get("error"), BudgetExceededError)
+    assert [spend.cost_usd for spend in read] == [pytest.approx(2 * CALL_USD)]
+
+
+def test_a_budget_not_attached_to_a_processor_runs_its_callbacks_at_once():
+    from genai_cost.pricer import SpanCost
+
+    told = []
+    budget = Budget(max_cost_usd=0.001, on_exceeded=lambda *args: told.append(args[0]))
+    provider = TracerProvider()
+    with provider.get_tracer("t").start_as_current_span("chat") as span:
+        pass
+    cost = SpanCost(A.CATEGORY_LLM, CALL_USD, None, {})
+    budget.on_span_cost(span, None, cost)  # type: ignore[arg-type]
+    assert told == [A.BUDGET_MAX_COST]
+
+
 def test_many_threads_many_traces_exact_totals():
     budget = Budget(max_cost_usd=1000.0)
     provider, tracer, _ = build(budget)

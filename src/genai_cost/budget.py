@@ -216,12 +216,31 @@ class Budget:
         #: Limits hit since start, all traces (self-observability).
         self.hits = 0
         self._pending_sources: tuple[Callable[[], None], ...] = ()
+        #: Limits crossed whose callbacks have not run yet: (name, spend, limit).
+        self._due: list[tuple[str, float, float]] = []
 
     def add_pending_source(self, settle: Callable[[], None]) -> None:
         """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this budget
         listens to: it prices off the application thread, so every read of the
         spend first has it price the spans that have ended so far."""
         self._pending_sources = (*self._pending_sources, settle)
+
+    def after_pricing(self) -> None:
+        """Run the callbacks of the limits crossed so far. A processor calls it once it
+        has released its pricing lock, so a callback may take the application's locks,
+        read this budget from any thread, or end spans: under the lock, each of these
+        could deadlock the application (its thread waiting in :meth:`check` for the
+        lock, while the callback, holding it, waits for the application)."""
+        if not self._due:
+            return
+        with self._lock:
+            due, self._due = self._due, []
+        for name, spend, limit in due:
+            for callback in self._callbacks:
+                try:
+                    callback(name, spend, limit)
+                except Exception:
+                    _log.exception("genai-cost: budget callback failed")
 
     def _settle(self) -> None:
         for settle in self._pending_sources:
@@ -290,14 +309,12 @@ class Budget:
                 exceeded.setdefault(name, (spend, limit))
             if crossed:
                 self.hits += len(crossed)
+                if self._callbacks:
+                    self._due.extend(crossed)
         if not crossed:
             return None
-        for name, spend, limit in crossed:
-            for callback in self._callbacks:
-                try:
-                    callback(name, spend, limit)
-                except Exception:
-                    _log.exception("genai-cost: budget callback failed")
+        if not self._pending_sources:  # not told by a processor when its pricing is over: now
+            self.after_pricing()
         timestamp = span.end_time
         events = [
             Event(

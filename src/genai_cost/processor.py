@@ -24,7 +24,7 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -298,6 +298,7 @@ class CostSpanProcessor(SpanProcessor):
             catalog = load_catalog(self._settings)
         self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
         self._listeners: Sequence[CostListener] = ()
+        self._after_pricing: tuple[Callable[[], None], ...] = ()
         self._enabled = self._settings.enabled and catalog is not None
         if deferred is None:
             deferred = self._settings.deferred_pricing
@@ -360,6 +361,12 @@ class CostSpanProcessor(SpanProcessor):
         register = getattr(listener, "add_pending_source", None)
         if callable(register):
             register(self.settle)
+        # What a listener does about a span that must not run under the pricing lock (a
+        # budget's callbacks, which may take the application's locks or read budgets from
+        # another thread): run once the lock is released.
+        after = getattr(listener, "after_pricing", None)
+        if callable(after):
+            self._after_pricing = (*self._after_pricing, after)
 
     def add_span_layer(self, layer: SpanCostLayer) -> None:
         self._span_layers = (*self._span_layers, layer)
@@ -467,6 +474,11 @@ class CostSpanProcessor(SpanProcessor):
                         self._price(item)
             finally:
                 self._settling_thread = None
+        for after in self._after_pricing:  # outside the lock (see add_listener)
+            try:
+                after()
+            except Exception:
+                self._internal_error()
 
     def _price(self, span: CostedSpan) -> None:
         """Price the queued span in place. A span that is not billable keeps the
