@@ -419,6 +419,89 @@ def test_spans_priced_where_they_were_made_are_not_priced_again(catalog: Catalog
     assert gateway.processor.stats.priced == 0
 
 
+def _priced_in_process(build: Any, catalog: Catalog, *, with_rollup: bool = True) -> list[ReadableSpan]:
+    """Spans as a Python agent with genai-cost in process exports them."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    exporter: SpanExporter = TraceCostExporter(memory) if with_rollup else memory
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(exporter), catalog=catalog))
+    build(provider.get_tracer("sender"))
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def _wrapper_around_the_sdk_call(tracer: Any) -> None:
+    """A framework's chat span (with the call's usage) around the SDK's own chat span."""
+    with tracer.start_as_current_span("invoke_agent", kind=SpanKind.SERVER):
+        with tracer.start_as_current_span("framework chat", attributes=CHAT):
+            with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=CHAT):
+                pass
+
+
+@pytest.mark.parametrize("build", [_wrapper_around_the_sdk_call, _agent])
+@pytest.mark.parametrize("with_rollup", [True, False])
+def test_a_wrapper_around_a_call_priced_in_process_is_not_priced_by_the_gateway(
+    catalog: Catalog, build: Any, with_rollup: bool
+) -> None:
+    """In process, the leaf rule priced the SDK's call and left the framework's wrapper
+    (its usage is the call's) without cost attributes. The gateway passed the priced call
+    on without telling its own leaf rule, so it priced the wrapper as the call: twice."""
+    sent = _priced_in_process(build, catalog, with_rollup=with_rollup)
+    priced_there = sum(s.attributes.get("gen_ai.cost.total_usd", 0.0) for s in sent)
+    gateway, forwarded = _gateway(catalog)
+    gateway.accept(_request(sent))
+    out = list(forwarded.get_finished_spans())
+    assert sum(s.attributes.get("gen_ai.cost.total_usd", 0.0) for s in out) == pytest.approx(priced_there)
+    assert gateway.processor.stats.priced == 0
+    [root] = [s for s in out if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(priced_there)
+
+
+def test_a_duplicate_record_marked_in_process_is_not_priced_by_the_gateway(catalog: Catalog) -> None:
+    """Two instrumentations record one call side by side (the same response id): in
+    process the second is marked ``duplicate_of`` and carries no cost. The gateway
+    priced it again."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(memory), catalog=catalog))
+    chat = {**CHAT, "gen_ai.response.id": "chatcmpl-1"}
+    with provider.get_tracer("sender").start_as_current_span("invoke_agent", kind=SpanKind.SERVER):
+        first = provider.get_tracer("sender").start_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=chat)
+        second = provider.get_tracer("another").start_span("chat", kind=SpanKind.CLIENT, attributes=chat)
+        second.end()
+        first.end()
+    provider.shutdown()
+    sent = list(memory.get_finished_spans())
+    assert sum("gen_ai.cost.duplicate_of" in s.attributes for s in sent) == 1
+    gateway, forwarded = _gateway(catalog)
+    gateway.accept(_request(sent))
+    out = list(forwarded.get_finished_spans())
+    assert sum(s.attributes.get("gen_ai.cost.total_usd", 0.0) for s in out) == pytest.approx(CHAT_USD)
+    [root] = [s for s in out if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(CHAT_USD)
+
+
+def test_trace_totals_written_in_process_are_kept(catalog: Catalog) -> None:
+    """What only the sender's roll-up knows (an infrastructure share, spans still open
+    there) stays on its root: the gateway's totals overwrote the total and left the rest."""
+    sent = _priced_in_process(_agent, catalog)
+    [root] = [s for s in sent if s.parent is None]
+    infra_key = "gen_ai.trace.cost.infra_usd"
+    extra = {"gen_ai.trace.cost.total_usd": 2 * CHAT_USD + 1.0, infra_key: 1.0, "gen_ai.trace.cost.complete": False}
+    edited = [
+        ReadableSpan(
+            name=s.name, context=s.context, parent=s.parent, resource=s.resource, kind=s.kind,
+            attributes={**s.attributes, **extra} if s is root else s.attributes,
+            start_time=s.start_time, end_time=s.end_time, instrumentation_scope=s.instrumentation_scope,
+        )
+        for s in sent
+    ]
+    gateway, forwarded = _gateway(catalog)
+    gateway.accept(_request(edited))
+    [out_root] = [s for s in forwarded.get_finished_spans() if s.parent is None]
+    assert {k: out_root.attributes[k] for k in extra} == pytest.approx(extra)
+
+
 def _cheap_gpt_4o_file() -> Path:
     return Path(__file__).resolve().parent / "fixtures" / "gateway-cheap-gpt-4o.yaml"
 

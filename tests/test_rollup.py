@@ -159,6 +159,32 @@ def test_a_cost_from_elsewhere_that_is_no_amount_counts_as_unpriced_not_in_the_t
     assert (root["gen_ai.trace.cost.priced_spans"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 1)
 
 
+@pytest.mark.parametrize(
+    ("recorded", "priced_usd", "unpriced"),
+    [
+        ({"gen_ai.cost.total_usd": 0.5}, {"other": 0.5}, 0),  # no category: "other", as in report
+        ({"gen_ai.cost.total_usd": 0.5, "gen_ai.cost.category": 7}, {"other": 0.5}, 0),
+        ({"gen_ai.cost.unpriced": True, "gen_ai.cost.unpriced_reason": "unknown_model"}, {}, 1),
+        ({"gen_ai.cost.unpriced": True, "gen_ai.cost.total_usd": 0.5, "gen_ai.cost.category": "llm"}, {}, 1),
+        ({"gen_ai.cost.unpriced": False}, {}, 1),  # cost vocabulary, and no amount
+    ],
+)
+def test_a_cost_from_elsewhere_is_read_as_genai_cost_report_reads_it(recorded, priced_usd, unpriced):
+    """The roll-up dropped these (no category, or not text) or summed a flagged one; the
+    report read them otherwise. Both now read them through pricer.recorded_cost."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(TraceCostExporter(memory)))
+    with provider.get_tracer("t").start_as_current_span("root"):
+        with provider.get_tracer("t").start_as_current_span("priced elsewhere", attributes=recorded):
+            pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.unpriced_spans"] == unpriced
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(sum(priced_usd.values()))
+    for category, usd in priced_usd.items():
+        assert root[f"gen_ai.trace.cost.{category}_usd"] == pytest.approx(usd)
+
+
 def test_band_edges():
     bands = (0.01, 0.10, 1.00)
     assert band_of(0.0, bands) == "lt_0.01"

@@ -197,8 +197,11 @@ class CostGateway:
                 attributes = _attributes_of(span)
                 if A.TRACE_TOTAL in attributes and span.context is not None:
                     totalled.add(span.context.span_id)
-                if A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes:
-                    handed_on.spans.append(span)  # priced where it was made
+                if A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes or A.COST_DUPLICATE_OF in attributes:
+                    # Priced where it was made (a duplicate record of a call there, too): passed
+                    # on as it is, and it counts for the leaf rule as it did there.
+                    processor._priced_elsewhere(span)
+                    handed_on.spans.append(span)
                 else:
                     processor.on_end(span)
             except Exception:  # pragma: no cover - on_end does not raise; belt and braces

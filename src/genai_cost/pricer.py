@@ -296,3 +296,54 @@ def usd_amount(value: object) -> float | None:
     if not math.isfinite(number) or number < 0 or number > MAX_USD:
         return None
     return number
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCost:
+    """The cost genai-cost wrote on a span in another process (or run), as read back by
+    the roll-up, the gateway and ``genai-cost report``, which must agree on it."""
+
+    category: str
+    #: ``None`` when the span is unpriced (then ``reason`` says why).
+    total_usd: float | None
+    reason: str | None = None
+    detail: str = ""
+
+    @property
+    def priced(self) -> bool:
+        return self.reason is None
+
+
+#: The category of a recorded cost that names none (or not as text).
+RECORDED_CATEGORY_OTHER = "other"
+
+
+def recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
+    """What a span says it cost, read from the ``gen_ai.cost.*`` attributes, or ``None``
+    when it carries neither a total nor an unpriced flag.
+
+    A span that carries one of them is never dropped: a total that is no amount (text,
+    NaN, negative) is unpriced (``invalid_cost``), never $0; an unpriced flag wins over a
+    total written next to it (genai-cost never writes both); a missing or non-text
+    category counts as ``other``."""
+    raw_total = attributes.get(A.COST_TOTAL)
+    flag = attributes.get(A.COST_UNPRICED)
+    if raw_total is None and flag is None:
+        return None
+    category = attributes.get(A.COST_CATEGORY)
+    if not isinstance(category, str) or not category:
+        category = RECORDED_CATEGORY_OTHER
+    if flag is None or flag is False:
+        total = usd_amount(raw_total)
+        if total is not None:
+            return RecordedCost(category, total)
+        if raw_total is not None:
+            return RecordedCost(category, None, "invalid_cost", f"{A.COST_TOTAL} is not an amount: {raw_total!r}")
+    reason = attributes.get(A.COST_UNPRICED_REASON)
+    detail = attributes.get(A.COST_UNPRICED_DETAIL)
+    return RecordedCost(
+        category,
+        None,
+        reason if isinstance(reason, str) and reason else "unknown",
+        detail if isinstance(detail, str) else "",
+    )

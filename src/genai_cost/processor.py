@@ -656,6 +656,30 @@ class CostSpanProcessor(SpanProcessor):
         events = self._tell_listeners(span, NOT_GENAI, cost, flagged) if self._listeners else ()
         return flagged, cost, events
 
+    def _priced_elsewhere(self, span: ReadableSpan) -> None:
+        """The leaf rule's part for a span genai-cost priced in its own process, which the
+        gateway passes on as it is: a record of a call (priced, unpriced, or marked a
+        duplicate) marks its parent as having a call below it, as pricing it here would
+        have, so that a framework's wrapper around it is not priced as the call again."""
+        context = span.context
+        if context is None:
+            return
+        parent = span.parent
+        attributes = _attributes_of(span)
+        category = attributes.get(A.COST_CATEGORY)
+        is_call = A.COST_DUPLICATE_OF in attributes or category in _CALL_CATEGORIES
+        with self._settling:
+            marks = self._inference_below
+            below = marks.pop(context.span_id, 0) if marks else 0
+            if parent is None or parent.is_remote:
+                return
+            if is_call:
+                marks[parent.span_id] = _CALL_BELOW
+            elif below and parent.span_id not in marks:
+                marks[parent.span_id] = _CALL_DEEPER
+            if len(marks) > _MAX_PENDING:
+                self._inference_below = _newer_half(marks)
+
     def _wrapper_ended_first(self, parent_span_id: int) -> int | None:
         """The span id of a call already priced as a leaf among the span's ancestors: its
         parent, or one reached through ancestors still open (a middleware span between a
@@ -781,6 +805,8 @@ _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSp
 
 
 _ADK_PARTIAL, _ADK_CALL = "partial", "call"
+#: The categories of a call's record (the leaf rule's inference spans).
+_CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})
 
 
 def _adk_record(state: dict[str, object], scope: InstrumentationScope | None, operation: str | None) -> str | None:

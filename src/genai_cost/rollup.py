@@ -30,7 +30,7 @@ from . import attributes as A
 from ._fork import renew_locks_after_fork
 from ._guard import INTERNAL_FAILURES
 from .config import DEFAULT_BANDS, band_of
-from .pricer import SpanCost, usd_amount
+from .pricer import SpanCost, recorded_cost
 from .processor import CostedSpan, _attributes_of, _newer_half
 from .usage import read_usage
 
@@ -271,7 +271,7 @@ class TraceCostExporter(SpanExporter):
             if type(span) is CostedSpan:
                 cost = span.genai_cost
                 costs.append(cost)
-                owns.append(_NO_COST if cost is not None or A.COST_CATEGORY not in _attributes_of(span) else None)
+                owns.append(_NO_COST if cost is not None or not _carries_cost(_attributes_of(span)) else None)
             else:
                 costs.append(None)
                 owns.append(None)
@@ -408,6 +408,11 @@ class TraceCostExporter(SpanExporter):
             # request): it is left as it is, and no zero-cost trace skews
             # the per-trace cost histogram.
             return span, None
+        if A.TRACE_TOTAL in _attributes_of(span):
+            # Totalled by the roll-up of its own process (a gateway receiving spans priced
+            # there): those totals stand. This roll-up saw the same spans, but not what is
+            # known only there: the infrastructure share, and which spans were still open.
+            return span, None
         if self._trace_layers:
             self._add_trace_layers(span, subtree, done)
         root = self._with_totals(span, subtree, open_below)
@@ -481,6 +486,11 @@ def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> Readabl
 _NO_COST: _OwnCost = (None, None, False, (0, 0, 0, 0))
 
 
+def _carries_cost(attributes: Mapping[str, object]) -> bool:
+    """Whether :func:`recorded_cost` could find a cost on the span (cheaply: most carry none)."""
+    return A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes
+
+
 def _cost_of(span: ReadableSpan) -> _OwnCost:
     """(category, total, unpriced, (input, output, cache read, cache write) tokens)."""
     cost: SpanCost | None = span.genai_cost if isinstance(span, CostedSpan) else None
@@ -492,18 +502,16 @@ def _cost_of(span: ReadableSpan) -> _OwnCost:
             else (0, 0, 0, 0)
         )
         return cost.category, cost.total_usd, not cost.priced, tokens
-    # A span priced elsewhere (another process, a gateway): read what it carries.
+    # A span priced elsewhere (another process, a gateway): read what it carries, as
+    # ``genai-cost report`` reads it (a total that is no amount is unpriced, never $0).
     attributes = _attributes_of(span)
-    category = attributes.get(A.COST_CATEGORY)
-    if not isinstance(category, str):
+    recorded = recorded_cost(attributes)
+    if recorded is None:
         return _NO_COST
-    raw_total = attributes.get(A.COST_TOTAL)
-    total = usd_amount(raw_total) if raw_total is not None else None
-    # A total that is no amount (NaN, negative, text) must not poison the sums, nor vanish.
-    unpriced = attributes.get(A.COST_UNPRICED) is True or (raw_total is not None and total is None)
+    category = recorded.category
     tokens = (0, 0, 0, 0)
     if category in (A.CATEGORY_LLM, A.CATEGORY_EMBEDDING):
         found = read_usage(attributes).usage
         if found is not None:
             tokens = (found.input_tokens, found.output_tokens, found.cache_read_tokens, found.cache_write_tokens)
-    return category, total, unpriced, tokens
+    return category, recorded.total_usd, not recorded.priced, tokens
