@@ -534,6 +534,44 @@ class _Failing(SpanExporter):
         pass
 
 
+def test_a_request_resent_after_it_was_forwarded_is_not_priced_twice(catalog: Catalog) -> None:
+    """A sender whose export timed out while the gateway forwarded resends the request.
+    Priced and rolled up again, its trace's totals and the cost metrics counted it twice."""
+    gateway, forwarded = _gateway(catalog)
+    sent = _record(_agent)
+    assert gateway.accept(_request(sent)).forwarded
+    assert gateway.accept(_request(sent)).forwarded  # the retry: answered as taken
+    assert len(forwarded.get_finished_spans()) == len(sent)  # not forwarded again
+    assert gateway.stats.spans_resent == len(sent)
+    assert gateway.processor.stats.priced == 2
+    trace_id = sent[0].context.trace_id
+    assert gateway.rollup.totals(trace_id).total_usd == pytest.approx(2 * CHAT_USD)
+    # a request with the resent spans and new ones: only the new ones go on
+    late = _record(_agent)
+    assert gateway.accept(_request([*sent[:1], *late])).forwarded
+    assert len(forwarded.get_finished_spans()) == len(sent) + len(late)
+    assert gateway.stats.spans_resent == len(sent) + 1
+
+
+def test_a_request_the_upstream_failed_is_forwarded_when_resent(catalog: Catalog) -> None:
+    """Only what was forwarded counts as sent: a retry after an upstream failure is priced
+    and forwarded (the roll-up's sums then count that request twice: docs/gateway.md)."""
+    memory = InMemorySpanExporter()
+    failures = [SpanExportResult.FAILURE]
+
+    class FailOnce(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return failures.pop() if failures else memory.export(spans)
+
+    gateway, _ = _gateway(catalog, FailOnce())
+    sent = _record(_agent)
+    assert not gateway.accept(_request(sent)).forwarded
+    assert gateway.accept(_request(sent)).forwarded
+    assert len(memory.get_finished_spans()) == len(sent)
+    assert all("gen_ai.cost.total_usd" in s.attributes for s in memory.get_finished_spans() if s.name.startswith("chat"))
+    assert gateway.stats.spans_resent == 0
+
+
 @pytest.mark.parametrize("how", ["raise", "fail"])
 def test_an_upstream_failure_is_answered_as_rejected_spans(catalog: Catalog, how: str) -> None:
     gateway, _ = _gateway(catalog, _Failing(how))

@@ -54,7 +54,7 @@ from .gateway_tls import GatewayTls
 from .layers import LayerSettings
 from .otlp_in import OtlpDecodeError, ReceivedSpans, parse_json, parse_protobuf, spans_of
 from .pricing.catalog import Catalog
-from .processor import CostSpanProcessor, _attributes_of
+from .processor import CostSpanProcessor, _attributes_of, _newer_half
 from .rollup import TraceCostExporter, TraceTotals
 
 if TYPE_CHECKING:
@@ -90,6 +90,9 @@ class GatewayStats:
     spans_rejected: int = 0
     #: Spans the upstream exporter failed to take (after its own retries).
     spans_not_forwarded: int = 0
+    #: Spans received again after they had been forwarded (a sender retrying a request whose
+    #: answer it did not get in time): not priced, rolled up or forwarded a second time.
+    spans_resent: int = 0
     internal_errors: int = 0
 
 
@@ -153,6 +156,8 @@ class CostGateway:
         )
         self._lock = threading.Lock()
         self.stats = GatewayStats()
+        #: (trace id << 64 | span id) of the spans forwarded lately, to know a sender's retry.
+        self._forwarded: dict[int, None] = {}
 
     @property
     def processor(self) -> CostSpanProcessor:
@@ -172,12 +177,24 @@ class CostGateway:
             stats.requests += 1
             stats.spans_received += len(received.spans)
             stats.spans_rejected += received.rejected
-            outgoing = self._price(ordered)
+            forwarded_before = self._forwarded
+            fresh = [span for span in ordered if _span_key(span) not in forwarded_before]
+            stats.spans_resent += len(ordered) - len(fresh)
+            if not fresh and ordered:  # all of it forwarded already: the sender is retrying
+                return Accepted(received, True)
+            outgoing = self._price(fresh)
             try:
                 result = self._rollup.export(outgoing)
             except Exception:  # an exporter that raises is a failed export, not a crash
                 _log.exception("genai-cost gateway: the upstream exporter raised")
                 result = SpanExportResult.FAILURE
+            if result is SpanExportResult.SUCCESS:
+                for span in fresh:
+                    key = _span_key(span)
+                    if key:
+                        forwarded_before[key] = None
+                if len(forwarded_before) > _MAX_FORWARDED:
+                    self._forwarded = _newer_half(forwarded_before)
         forwarded = result is SpanExportResult.SUCCESS
         if not forwarded:
             with self._lock:
@@ -246,6 +263,17 @@ class _HandedOn(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         self.spans.append(span)
+
+
+#: Span ids the gateway remembers as forwarded (about 5 MB): a sender retries within its
+#: export timeout (10 s by default), by which time far fewer spans have passed.
+_MAX_FORWARDED = 50_000
+
+
+def _span_key(span: ReadableSpan) -> int:
+    """The span's identity (0 for none: never taken for a retry)."""
+    context = span.context
+    return 0 if context is None else context.trace_id << 64 | context.span_id
 
 
 def _children_first(spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
