@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -123,6 +124,43 @@ def test_idle_traces_expire_and_state_is_bounded():
     with tracer.start_as_current_span("fresh", attributes=CHAT):
         pass
     assert rollup.open_traces == 1, "idle traces expired"
+
+
+def test_traces_with_nothing_billable_do_not_push_out_a_running_agent():
+    """Health checks between two steps of an agent: each left a trace state behind, and
+    max_traces of them evicted the agent's, whose root then totalled its last step only,
+    saying it was complete."""
+    tracer, memory, rollup = build(max_traces=50)
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        for _ in range(3):
+            with tracer.start_as_current_span("chat", attributes=CHAT):
+                pass
+            for _ in range(100):  # served meanwhile, each a trace of its own
+                with tracer.start_as_current_span("GET /healthz", context=Context()):
+                    pass
+    root = next(s for s in memory.get_finished_spans() if s.name == "invoke_agent").attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 3
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(3 * 0.0045)
+    assert root["gen_ai.trace.cost.complete"] is True
+    assert rollup.open_traces == 1  # the agent's; the health checks were let go
+    assert rollup.stats.traces_expired_without_root == 0
+
+
+def test_a_trace_pushed_out_before_its_root_says_its_totals_are_incomplete():
+    tracer, memory, rollup = build(max_traces=5)
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+        for _ in range(10):  # other agents' calls, each in a trace of its own that stays open
+            other = tracer.start_span("other agent", context=Context())
+            with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(other), attributes=CHAT):
+                pass
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+    assert rollup.stats.traces_expired_without_root >= 1
+    root = next(s for s in memory.get_finished_spans() if s.name == "invoke_agent").attributes
+    assert root["gen_ai.trace.cost.llm_calls"] == 1  # the first call was forgotten with the trace
+    assert root["gen_ai.trace.cost.complete"] is False
 
 
 def test_spans_priced_elsewhere_are_rolled_up_from_their_attributes():
@@ -369,7 +407,16 @@ def test_local_root_totals_partition_the_trace(requests, interleave):
                 assert span.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(calls * 0.0045)
             else:
                 assert calls == 0 and subtree_calls(span) == 0
-    assert rollup.totals(0xABC).llm_calls == expected_total
+    held = rollup.totals(0xABC)
+    if held is None:  # a trace with nothing billable is let go once its roots have passed
+        assert expected_total == 0 and not any(tree_has_billable(tree) for tree in requests)
+    else:
+        assert held.llm_calls == expected_total
+
+
+def tree_has_billable(node):
+    kind, children = node
+    return kind in ("chat", "tool") or any(tree_has_billable(child) for child in children)
 
 
 def test_a_huge_trace_forgets_old_passed_spans_in_bulk_and_still_routes_late_children(monkeypatch):

@@ -157,6 +157,8 @@ _LOCAL_ROOT = -1
 #: forgotten (a child ending after a parent forgotten so is routed to the parent's
 #: id, and reaches no root).
 _MAX_PASSED = 10_000
+#: Bound on the trace ids remembered as let go before their root passed.
+_MAX_FORGOTTEN = 10_000
 
 
 @dataclass(slots=True)
@@ -180,6 +182,11 @@ class _TraceState:
     spans: int = 0
     root_seen: bool = False
     last_update: float = 0.0
+    #: Spans of the trace were forgotten (evicted or expired before its root passed): the
+    #: root's totals miss them.
+    forgot: bool = False
+    #: Let go when its root passed (nothing billable, nothing open): no longer in the map.
+    released: bool = False
 
     def trace_wide(self) -> TraceTotals:
         out = TraceTotals(self.trace_id, root_seen=self.root_seen, last_update=self.last_update)
@@ -225,6 +232,8 @@ class TraceCostExporter(SpanExporter):
         self._lock = threading.Lock()
         renew_locks_after_fork(self, _lock=threading.Lock)
         self.stats = RollupStats()
+        #: Traces let go before their root passed (see _TraceState.forgot), lately.
+        self._forgotten: dict[int, bool] = {}
 
     # ------------------------------------------------------------ SpanExporter
 
@@ -315,6 +324,8 @@ class TraceCostExporter(SpanExporter):
                     append(root)
                     if totals is not None:
                         completed.append((totals, root))
+                    if state.released:
+                        current_id = None  # a later span of the trace starts a state of its own
                     continue
                 passed[span_id] = parent_id
                 if len(passed) > _MAX_PASSED:
@@ -360,6 +371,9 @@ class TraceCostExporter(SpanExporter):
         state = traces.get(trace_id)
         if state is None:
             state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
+            forgotten = self._forgotten
+            if forgotten and forgotten.pop(trace_id, False):
+                state.forgot = True
             if len(traces) > self._max:
                 self._expire(now)  # the bound holds at every moment, not only per batch
         else:
@@ -402,6 +416,12 @@ class TraceCostExporter(SpanExporter):
                 done.merge(orphan)
             below.clear()
             passed.clear()
+            if not (done.priced_spans or done.unpriced_spans or state.forgot):
+                # Nothing billable in the trace (a health check, a plain request): let it go,
+                # so that a flood of such traces does not push out those still running.
+                if self._traces.get(state.trace_id) is state:
+                    del self._traces[state.trace_id]
+                state.released = True
         passed[span_id] = _LOCAL_ROOT
         if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or open_below):
             # No billable span under this root (a health check, a plain
@@ -415,7 +435,7 @@ class TraceCostExporter(SpanExporter):
             return span, None
         if self._trace_layers:
             self._add_trace_layers(span, subtree, done)
-        root = self._with_totals(span, subtree, open_below)
+        root = self._with_totals(span, subtree, open_below, forgot=state.forgot)
         self.stats.traces_completed += 1
         return root, subtree
 
@@ -432,9 +452,11 @@ class TraceCostExporter(SpanExporter):
                     sums.total_usd += usd
                     sums.by_category[category] = sums.by_category.get(category, 0.0) + usd
 
-    def _with_totals(self, span: ReadableSpan, totals: TraceTotals, open_spans: int) -> ReadableSpan:
+    def _with_totals(
+        self, span: ReadableSpan, totals: TraceTotals, open_spans: int, *, forgot: bool = False
+    ) -> ReadableSpan:
         extra = totals.attributes(self._bands)
-        extra[A.TRACE_COMPLETE] = open_spans == 0
+        extra[A.TRACE_COMPLETE] = open_spans == 0 and not forgot
         if open_spans:
             extra[A.TRACE_OPEN_SPANS] = open_spans
         return _with_attributes(span, extra)
@@ -448,6 +470,11 @@ class TraceCostExporter(SpanExporter):
             del traces[trace_id]
             if not oldest.root_seen:
                 self.stats.traces_expired_without_root += 1
+                # Its root may still come: its totals will then say they are not complete.
+                forgotten = self._forgotten
+                forgotten[trace_id] = True
+                if len(forgotten) > _MAX_FORGOTTEN:
+                    self._forgotten = _newer_half(forgotten)
 
 
 def _open_ancestor(passed: dict[int, int], parent_span_id: int) -> int:
