@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -373,6 +374,55 @@ def test_ledgers_expire_and_are_bounded():
         pass
     assert budget.open_traces == 1  # idle ledgers expired
     budget.forget(ids[4])
+
+
+def test_a_trace_that_hit_a_limit_stays_stopped_after_a_long_pause(default_budget):
+    """Its ledger expired while the agent waited (for a person, a long tool): the next
+    check saw $0 spent, and the agent went on to spend the budget a second time."""
+    clock = FakeClock()
+    budget = Budget(max_cost_usd=0.006, idle_timeout_s=600, max_traces=3, clock=clock)
+    set_default_budget(budget)
+    _, tracer, _ = build(budget)
+    with tracer.start_as_current_span("invoke_agent") as root:
+        trace_id = root.get_span_context().trace_id
+        for _ in range(2):
+            with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                pass
+        budget.set_trace_limits(BudgetLimits(max_cost_usd=0.006, max_llm_calls=5))
+        with pytest.raises(BudgetExceededError):
+            genai_cost.check_budget()
+        clock.now += 11 * 60  # the pause; meanwhile other traces come and go
+        for _ in range(5):
+            with tracer.start_as_current_span("other", context=Context(), attributes=gpt4o()):
+                pass
+        assert trace_id not in budget._ledgers  # let go, as bounded state must be
+        with pytest.raises(BudgetExceededError) as stopped:
+            genai_cost.check_budget()
+        assert stopped.value.spend == pytest.approx(2 * CALL_USD)
+        assert budget.limits_of().max_llm_calls == 5
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):  # it goes on anyway
+            pass
+        assert budget.spend().cost_usd == pytest.approx(3 * CALL_USD)
+        assert budget.spend().llm_calls == 3
+
+
+def test_a_sampled_out_trace_has_no_spend_rather_than_zero(default_budget):
+    """No span of a trace the sampler dropped reaches the processor: its spend is not
+    known. check_budget() said $0 spent, and never stopped it."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    budget = Budget(max_cost_usd=0.001)
+    set_default_budget(budget)
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(InMemorySpanExporter()), catalog=CATALOG, listeners=[budget])
+    )
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("invoke_agent"):
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+        assert genai_cost.check_budget() is None
+        assert genai_cost.current_spend() is None
 
 
 def test_limits_from_env():

@@ -28,7 +28,10 @@ attribute ``gen_ai.cost.budget.limit``; the budget-hit counter counts it. The
 span path never raises: only :meth:`Budget.check` / :func:`check_budget` do.
 
 State is bounded: a trace's ledger expires after ``idle_timeout_s`` without a
-new span, and the oldest go first past ``max_traces``.
+new span, and the oldest go first past ``max_traces``; those that hit a limit or
+have limits of their own are held apart (bounded too), so a stopped trace stays
+stopped. A trace the sampler did not record has no spend (``None``): no span of
+it reaches the processor.
 """
 
 from __future__ import annotations
@@ -50,10 +53,12 @@ from ._fork import renew_locks_after_fork
 from ._guard import INTERNAL_FAILURES
 from .config import env_number
 from .pricer import SpanCost
-from .processor import SpanAnnotations
+from .processor import SpanAnnotations, _newer_half
 from .usage import SpanUsage
 
 _log = logging.getLogger("genai_cost")
+#: Bound on the ledgers held apart after they were let go (see Budget._expire).
+_MAX_HELD = 10_000
 
 #: Called with (limit name, spend at the crossing, the limit's value).
 ExceededCallback = Callable[[str, float, float], None]
@@ -216,6 +221,9 @@ class Budget:
         #: Limits hit since start, all traces (self-observability).
         self.hits = 0
         self._pending_sources: tuple[Callable[[], None], ...] = ()
+        #: Ledgers let go (idle, or past max_traces) that hit a limit or have limits of their
+        #: own: kept apart so that such a trace stays stopped (see _expire).
+        self._held: dict[int, _Ledger] = {}
         #: Limits crossed whose callbacks have not run yet: (name, spend, limit).
         self._due: list[tuple[str, float, float]] = []
 
@@ -272,9 +280,7 @@ class Budget:
             now = self._clock()
             ledger = self._ledgers.get(context.trace_id)
             if ledger is None:
-                ledger = self._ledgers[context.trace_id] = _Ledger()
-                ledger.last_update = now
-                self._expire(now)
+                ledger = self._ledger_of(context.trace_id, now)
             else:
                 self._ledgers.move_to_end(context.trace_id)
             ledger.last_update = now
@@ -340,6 +346,8 @@ class Budget:
         with self._lock:
             ledger = self._ledgers.get(trace_id)
             if ledger is None:
+                ledger = self._held.get(trace_id)
+            if ledger is None:
                 return TraceSpend(trace_id)
             return TraceSpend(
                 trace_id=trace_id,
@@ -360,12 +368,7 @@ class Budget:
             if trace_id is None:
                 return
         with self._lock:
-            now = self._clock()
-            ledger = self._ledgers.get(trace_id)
-            if ledger is None:
-                ledger = self._ledgers[trace_id] = _Ledger()
-                ledger.last_update = now
-                self._expire(now)
+            ledger = self._ledger_of(trace_id, self._clock())
             ledger.limits = limits
 
     def limits_of(self, trace_id: int | None = None) -> BudgetLimits:
@@ -373,7 +376,9 @@ class Budget:
         if trace_id is None:
             trace_id = current_trace_id()
         with self._lock:
-            ledger = self._ledgers.get(trace_id) if trace_id is not None else None
+            ledger = None
+            if trace_id is not None:
+                ledger = self._ledgers.get(trace_id) or self._held.get(trace_id)
             return ledger.limits if ledger is not None and ledger.limits is not None else self.limits
 
     def check(self, trace_id: int | None = None) -> TraceSpend | None:
@@ -391,6 +396,7 @@ class Budget:
         """Drop a trace's ledger (it also expires by itself)."""
         with self._lock:
             self._ledgers.pop(trace_id, None)
+            self._held.pop(trace_id, None)
 
     def _expire(self, now: float) -> None:
         ledgers = self._ledgers
@@ -399,12 +405,36 @@ class Budget:
             if len(ledgers) <= self._max and now - oldest.last_update < self._idle:
                 break
             del ledgers[trace_id]
+            if oldest.exceeded or oldest.limits is not None:
+                # A trace that hit a limit must stay stopped, and one given its own limits
+                # keep them, however long it pauses: kept apart, and given back if it goes on.
+                held = self._held
+                held[trace_id] = oldest
+                if len(held) > _MAX_HELD:
+                    self._held = _newer_half(held)
+
+    def _ledger_of(self, trace_id: int, now: float) -> _Ledger:
+        """The trace's ledger, made (or given back from those held) if it has none."""
+        ledger = self._ledgers.get(trace_id)
+        if ledger is None:
+            ledger = self._held.pop(trace_id, None) if self._held else None
+            if ledger is None:
+                ledger = _Ledger()
+            self._ledgers[trace_id] = ledger
+            ledger.last_update = now
+            self._expire(now)
+        return ledger
 
 
 def current_trace_id() -> int | None:
-    """The trace id of the current OpenTelemetry context, or ``None``."""
-    context = trace_api.get_current_span().get_span_context()
-    return context.trace_id if context.is_valid else None
+    """The trace id of the current OpenTelemetry context, or ``None`` when there is none
+    or its spans are not recorded (sampled out): no span of it reaches the processor,
+    so its spend cannot be known, and a zero would be a silent one."""
+    span = trace_api.get_current_span()
+    context = span.get_span_context()
+    if not context.is_valid or not (context.trace_flags.sampled or span.is_recording()):
+        return None
+    return context.trace_id
 
 
 # ------------------------------------------------------------ the default budget
