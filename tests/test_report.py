@@ -545,7 +545,7 @@ def test_the_jaeger_ui_json_is_read_with_typed_tags_and_references(tmp_path: Pat
 
 def test_jaeger_ids_tags_and_errors_are_read_as_jaeger_writes_them(tmp_path: Path) -> None:
     """A 64-bit trace id (16 hex digits), FOLLOWS_FROM (a link, not the parent), a tag that is
-    not of its type (its span left out, named), and the API's error answer."""
+    not of its type (named, and left out), and the API's error answer."""
 
     def span(span_id: str, tags: list[dict[str, Any]], references: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -594,11 +594,14 @@ def test_jaeger_ids_tags_and_errors_are_read_as_jaeger_writes_them(tmp_path: Pat
         f"{path}: data[0].spans[2].tags[0].value: not a float64 value: 'lots'",
         f"{path}: data[0].spans[3].tags[0].value: not a int64 value: True",
     ]
-    first, second = caught.value.spans
+    # A bad tag loses itself, not its span; a cost that cannot be read leaves its span unpriced.
+    first, second, third, fourth = caught.value.spans
     assert (first.trace_id, first.parent_span_id) == ("000000000000000000f067aa0ba902b7", None)
     assert second.parent_span_id == "0000000000000001"
+    assert fourth.attributes == {}
     [trace] = report_traces(caught.value.spans)
     assert (trace.root_name, trace.total_usd, trace.by_entry["llm"].input_tokens) == ("op 1", 0.25, 10)
+    assert [(note.name, note.reason) for note in trace.unpriced] == [(third.name, "invalid_cost")]
 
 
 # ------------------------------------------------------------------ float noise

@@ -17,8 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import string
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import attributes as A
-from .pricer import usd_amount
+from .pricer import RECORDED_CATEGORY_OTHER, RecordedCost, recorded_cost, usd_amount
 from .pricing.files import dotted_path
 from .usage import Role, read_usage
 
@@ -122,6 +123,19 @@ class TraceReport:
 
 # ------------------------------------------------------------------ reading
 
+#: The attributes genai-cost writes on a span it priced: one it cannot read is not dropped
+#: (the span would pass for a call it never saw, or for $0) but kept as :class:`_Unreadable`.
+_COST_PREFIX = "gen_ai.cost."
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """A ``gen_ai.cost.*`` attribute in a span file whose value could not be read (not of
+    its type, no value, bytes, a key-value list, two values): the report lists its span as
+    unpriced (``invalid_cost``), never as priced at $0."""
+
+    why: str
+
 
 class _Lenient(BaseModel):
     # OTLP carries much more than a report needs (resource, events, links, status...).
@@ -139,6 +153,9 @@ class _AnyValue(_Lenient):
     intValue: int | None = None
     doubleValue: float | None = None
     arrayValue: _ArrayValue | None = None
+    # Not read as attribute values, but valid OTLP: they must not fail the span.
+    bytesValue: Any = None
+    kvlistValue: Any = None
 
     def plain(self) -> object:
         for value in (self.stringValue, self.boolValue, self.intValue, self.doubleValue):
@@ -147,6 +164,29 @@ class _AnyValue(_Lenient):
         if self.arrayValue is not None:
             return tuple(item.plain() for item in self.arrayValue.values)
         return None
+
+    def cost_value(self) -> object:
+        """The value as a ``gen_ai.cost.*`` attribute is read: exactly one scalar or array,
+        else :class:`_Unreadable` (such an AnyValue is never a cost genai-cost wrote)."""
+        kinds = [name for name in _ANY_VALUE_KINDS if getattr(self, name) is not None]
+        if not kinds:
+            return _Unreadable("no value")
+        if len(kinds) > 1:
+            return _Unreadable(f"more than one value: {', '.join(kinds)}")
+        if kinds[0] in ("bytesValue", "kvlistValue"):
+            return _Unreadable(f"a {kinds[0]}")
+        return self.plain()
+
+
+_ANY_VALUE_KINDS = (
+    "stringValue",
+    "boolValue",
+    "intValue",
+    "doubleValue",
+    "arrayValue",
+    "bytesValue",
+    "kvlistValue",
+)
 
 
 _ArrayValue.model_rebuild()
@@ -162,7 +202,7 @@ class _Span(_Lenient):
     spanId: str
     parentSpanId: str = ""
     name: str = ""
-    attributes: list[_KeyValue] = []
+    attributes: list[Any] = []  # each read on its own: a bad one loses itself, not the span
 
 
 class _Scope(_Lenient):
@@ -200,7 +240,7 @@ class _JaegerSpan(_Lenient):
     spanID: str
     operationName: str = ""
     references: list[_JaegerReference] | None = None
-    tags: list[_JaegerTag] | None = None
+    tags: list[Any] | None = None  # each read on its own: a bad one loses itself, not the span
 
 
 class _JaegerTrace(_Lenient):
@@ -224,12 +264,14 @@ _Location = tuple[str | int, ...]
 def read_span_file(path: Path) -> list[ExportedSpan]:
     """The spans in a file: OTLP JSON, one document (``{"resourceSpans": [...]}``, or as
     Jaeger's API (``{"result": ...}``) or Tempo's (``{"batches": [...]}``) wrap it; the
-    pre-1.0 ``instrumentationLibrarySpans`` too) or one document per line, as the
-    collector's ``file`` exporter writes; or the Jaeger UI's JSON (``{"data": [trace...]}``).
-    Raises :class:`SpanFileError` naming every broken line and field, with the spans of
-    the rest (a bad field loses its span only), or saying that the file holds no span."""
+    pre-1.0 ``instrumentationLibrarySpans`` too) or several, one per line as the
+    collector's ``file`` exporter writes them, or pretty-printed one after another; or the
+    Jaeger UI's JSON (``{"data": [trace...]}``). A UTF-8 BOM is skipped.
+    Raises :class:`SpanFileError` naming every broken document (by the line it starts on)
+    and field, with the spans of the rest (a bad field loses its span only, a bad attribute
+    value only that attribute), or saying that the file holds no span."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SpanFileError([f"{path}: cannot read span file: {reason}"], []) from None
@@ -237,13 +279,7 @@ def read_span_file(path: Path) -> list[ExportedSpan]:
         raise SpanFileError([f"{path}: no spans: the file is empty"], [])
     spans: list[ExportedSpan] = []
     problems: list[str] = []
-    try:
-        whole: object = json.loads(text)
-    except (ValueError, RecursionError):
-        documents: Iterable[tuple[str, object | Exception]] = _json_lines(text, str(path))
-    else:
-        documents = [(str(path), whole)]
-    for where, document in documents:
+    for where, document in _json_documents(text, str(path)):
         if isinstance(document, Exception):
             problems.append(f"{where}: not JSON: {document}")
             continue
@@ -258,15 +294,52 @@ def read_span_file(path: Path) -> list[ExportedSpan]:
     return spans
 
 
-def _json_lines(text: str, label: str) -> Iterator[tuple[str, object | Exception]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield f"{label}:{number}", json.loads(line)
-            except ValueError as exc:
-                yield f"{label}:{number}", exc
-            except RecursionError:
-                yield f"{label}:{number}", ValueError("nested too deeply")
+#: What may stand between two documents: JSON's whitespace, and the BOM of a file
+#: concatenated to another (``cat a.json b.json``).
+_BETWEEN_DOCUMENTS = re.compile(r"[ \t\n\r\ufeff]*")
+#: Where reading goes on after a document that is not JSON: a line opening an object.
+_NEXT_DOCUMENT = re.compile(r"[\r\n](?=\{)")
+
+
+def _json_documents(text: str, label: str) -> list[tuple[str, object | Exception]]:
+    """The JSON documents in ``text``, one after another (compact, one a line, or
+    pretty-printed), each with where it is: ``label`` when the text is one document and
+    nothing else, else ``label:line``, the line it starts on. A document that is not JSON
+    comes as the error (its line and column said); reading goes on at the next line that
+    opens an object, so the documents after it still count."""
+    decoder = json.JSONDecoder()
+    found: list[tuple[int, object | Exception]] = []
+    size = len(text)
+    position = _skip_between(text, 0)
+    line = 1 + text.count("\n", 0, position)
+    while position < size:
+        try:
+            document, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            problem: Exception = ValueError(f"{exc.msg} (line {exc.lineno}, column {exc.colno})")
+        except ValueError as exc:  # an integer too long to convert, say
+            problem = exc
+        except RecursionError:
+            problem = ValueError("nested too deeply")
+        else:
+            found.append((line, document))
+            after = _skip_between(text, end)
+            line += text.count("\n", position, after)
+            position = after
+            continue
+        found.append((line, problem))
+        resume = _NEXT_DOCUMENT.search(text, position)
+        after = _skip_between(text, resume.end()) if resume is not None else size
+        line += text.count("\n", position, after)
+        position = after
+    if len(found) == 1 and not isinstance(found[0][1], Exception):
+        return [(label, found[0][1])]
+    return [(f"{label}:{number}", document) for number, document in found]
+
+
+def _skip_between(text: str, position: int) -> int:
+    match = _BETWEEN_DOCUMENTS.match(text, position)
+    return match.end() if match is not None else position
 
 
 class _Reader:
@@ -348,8 +421,30 @@ class _Reader:
         parent = self.id(span.parentSpanId, 8, (*at, "parentSpanId")) if span.parentSpanId else None
         if trace_id is None or span_id is None or (span.parentSpanId and parent is None):
             return
-        attributes = {kv.key: kv.value.plain() for kv in span.attributes}
+        attributes: dict[str, object] = {}
+        for k, item in enumerate(span.attributes):
+            self.otlp_attribute(attributes, item, (*at, "attributes", k))
         self.spans.append(ExportedSpan(trace_id, span_id, parent, span.name, scope or None, attributes))
+
+    def otlp_attribute(self, attributes: dict[str, object], item: object, at: _Location) -> None:
+        """One OTLP attribute into ``attributes``. One that cannot be read is named and left
+        out, but a ``gen_ai.cost.*`` one is kept as :class:`_Unreadable`, as is such an
+        attribute whose AnyValue is not one scalar or array (no value, bytes, a key-value
+        list): the span's cost is not known, and the report must say so."""
+        try:
+            pair = _KeyValue.model_validate(item)
+        except ValidationError as exc:
+            errors = exc.errors()
+            for error in errors:
+                self.problem((*at, *error["loc"]), error["msg"])
+            key = item.get("key") if isinstance(item, dict) else None
+            if isinstance(key, str) and key.startswith(_COST_PREFIX):
+                attributes[key] = _Unreadable("; ".join(error["msg"] for error in errors))
+            return
+        if pair.key.startswith(_COST_PREFIX):
+            attributes[pair.key] = pair.value.cost_value()
+        else:
+            attributes[pair.key] = pair.value.plain()
 
     def jaeger(self, document: object) -> None:
         answer = self.parse(_JaegerAnswer, document, ())
@@ -387,16 +482,27 @@ class _Reader:
             break
         scope: str | None = None
         attributes: dict[str, object] = {}
-        for k, tag in enumerate(span.tags or []):
+        for k, item in enumerate(span.tags or []):
+            # As for OTLP attributes: a bad tag loses itself, not the span; a bad cost tag
+            # (or one in base64) is kept as _Unreadable, so the span is never priced at $0.
+            tag = self.parse(_JaegerTag, item, (*at, "tags", k))
+            if tag is None:
+                key = item.get("key") if isinstance(item, dict) else None
+                if isinstance(key, str) and key.startswith(_COST_PREFIX):
+                    attributes[key] = _Unreadable("not a Jaeger tag")
+                continue
             try:
                 plain = _tag_value(tag.type, tag.value)
             except ValueError as exc:
                 self.problem((*at, "tags", k, "value"), str(exc))
-                good = False
+                if tag.key.startswith(_COST_PREFIX):
+                    attributes[tag.key] = _Unreadable(str(exc))
                 continue
             if tag.key in _JAEGER_SCOPE_TAGS:
                 if tag.key in _JAEGER_SCOPE_NAMES and scope is None:
                     scope = str(plain) or None
+            elif tag.key.startswith(_COST_PREFIX) and tag.type == "binary":
+                attributes[tag.key] = _Unreadable("a binary value")
             else:
                 attributes[tag.key] = plain
         if good and trace_id is not None and span_id is not None:
@@ -469,7 +575,7 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
     root = min(roots, key=lambda span: (span.parent_span_id is not None, span.name)) if roots else spans[0]
     report = TraceReport(trace_id, root.name, spans=len(spans), duplicates_ignored=duplicates)
     usages = {span.span_id: read_usage(span.attributes, span.scope) for span in spans}
-    wrappers = _spans_above_inference(spans, usages)
+    wrappers = _wrappers(spans, usages)
     for span in spans:
         attributes = span.attributes
         if attributes.get(A.TRACE_COMPLETE) is False:
@@ -477,9 +583,10 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
         infra = usd_amount(attributes.get(A.trace_category_key(A.CATEGORY_INFRA)))
         if infra:  # known per trace only, so written on the local root, not on a span
             _add_cost(report, A.CATEGORY_INFRA, infra)
-        total = usd_amount(attributes.get(A.COST_TOTAL))
-        if total is not None:
-            category = str(attributes.get(A.COST_CATEGORY) or "other")
+        cost = _recorded_cost(attributes)
+        if cost is not None and cost.total_usd is not None:
+            total = cost.total_usd
+            category = cost.category
             _add_cost(report, category, total)
             entry = str(attributes.get(A.COST_PRICING_ID) or category)
             totals = report.by_entry.setdefault(entry, CallTotals())
@@ -490,24 +597,8 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
                 totals.input_tokens += tokens.input_tokens
                 totals.output_tokens += tokens.output_tokens
                 totals.cache_read_tokens += tokens.cache_read_tokens
-        elif attributes.get(A.COST_TOTAL) is not None:  # as the roll-up does: unpriced, not $0
-            report.unpriced.append(
-                SpanNote(
-                    span.span_id,
-                    span.name,
-                    "invalid_cost",
-                    f"{A.COST_TOTAL} is not an amount: {attributes.get(A.COST_TOTAL)!r}",
-                )
-            )
-        elif attributes.get(A.COST_UNPRICED) is True:
-            report.unpriced.append(
-                SpanNote(
-                    span.span_id,
-                    span.name,
-                    str(attributes.get(A.COST_UNPRICED_REASON) or "unknown"),
-                    str(attributes.get(A.COST_UNPRICED_DETAIL) or ""),
-                )
-            )
+        elif cost is not None:  # as the roll-up reads it: unpriced, never $0
+            report.unpriced.append(SpanNote(span.span_id, span.name, cost.reason or "unknown", cost.detail))
         elif _billable(usages[span.span_id].role) and span.span_id not in wrappers and not _seen(attributes):
             usage = usages[span.span_id]
             what = " ".join(filter(None, (usage.provider, usage.model or usage.tool_name)))
@@ -525,17 +616,32 @@ def _seen(attributes: Mapping[str, object]) -> bool:
     return any(key.startswith("gen_ai.cost.") for key in attributes)
 
 
-def _spans_above_inference(spans: list[ExportedSpan], usages: Mapping[str, Any]) -> set[str]:
-    """Span ids with an inference call below them: wrappers, never priced (the leaf rule)."""
+def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
+    """What the span says it cost, read as the roll-up reads it
+    (:func:`genai_cost.pricer.recorded_cost`), unless one of its ``gen_ai.cost.*``
+    attributes could not be read from the file: then it is unpriced (``invalid_cost``)."""
+    for key, value in attributes.items():
+        if isinstance(value, _Unreadable) and key.startswith(_COST_PREFIX):
+            return RecordedCost(RECORDED_CATEGORY_OTHER, None, "invalid_cost", f"{key} could not be read: {value.why}")
+    return recorded_cost(attributes)
+
+
+_INFERENCE = (Role.LLM, Role.EMBEDDING)
+
+
+def _wrappers(spans: list[ExportedSpan], usages: Mapping[str, Any]) -> set[str]:
+    """Span ids of the inference spans with an inference call below them (at any depth,
+    through any span): wrappers, never priced (the leaf rule, as the processor applies it).
+    A tool or retrieval span with a model call inside it is still a call, priced as one."""
     parents = {span.span_id: span.parent_span_id for span in spans}
     above: set[str] = set()
     for span in spans:
-        if usages[span.span_id].role in (Role.LLM, Role.EMBEDDING):
+        if usages[span.span_id].role in _INFERENCE:
             parent = parents.get(span.span_id)
             while parent is not None and parent in parents and parent not in above:
                 above.add(parent)
                 parent = parents[parent]
-    return above
+    return {span_id for span_id in above if usages[span_id].role in _INFERENCE}
 
 
 def _add_cost(report: TraceReport, category: str, usd: float) -> None:
