@@ -124,6 +124,15 @@ def test_span_path_never_blocks_and_rollup_stays_bounded(kind: str, protocol: st
     )
 
 
+_BILLABLE = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.usage.input_tokens": 10,
+    "gen_ai.usage.output_tokens": 1,
+}
+
+
 def test_rollup_idle_expiry_with_dead_backend() -> None:
     """Traces whose root never arrives are dropped after the idle timeout, not kept forever."""
     clock = [0.0]
@@ -136,13 +145,16 @@ def test_rollup_idle_expiry_with_dead_backend() -> None:
     tracer = provider.get_tracer("tests.integration.backend_down")
     for number in range(200):
         remote = SpanContext(trace_id=10_000 + number, span_id=1, is_remote=True, trace_flags=TraceFlags(1))
-        # a child whose local root ends much later (or never): the trace stays open
-        with tracer.start_as_current_span("parent", context=set_span_in_context(NonRecordingSpan(remote))):
+        # a call under a remote parent: its trace is held for the spans that may still come
+        # (a trace with nothing billable would be let go at once)
+        with tracer.start_as_current_span(
+            "chat", context=set_span_in_context(NonRecordingSpan(remote)), attributes=_BILLABLE
+        ):
             pass
     provider.force_flush(5_000)
     held_before = rollup.open_traces
     clock[0] += 6.0
-    with tracer.start_as_current_span("one more"):
+    with tracer.start_as_current_span("one more", attributes=_BILLABLE):
         pass
     provider.force_flush(5_000)
     assert held_before == 200
