@@ -564,13 +564,7 @@ class CostSpanProcessor(SpanProcessor):
                 # sub-agents that ran after the call (ADK 1.x nests them under it).
                 below = 0
         if (inference or below) and parent is not None and not parent.is_remote:
-            # The leaf rule: the parent has an inference call below it.
-            if inference:
-                marks[parent.span_id] = _CALL_BELOW
-            elif parent.span_id not in marks:
-                marks[parent.span_id] = _CALL_DEEPER
-            if len(marks) > _MAX_PENDING:
-                self._inference_below = _newer_half(marks)
+            self._mark_call_below(parent.span_id, inference)
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
@@ -671,14 +665,19 @@ class CostSpanProcessor(SpanProcessor):
         with self._settling:
             marks = self._inference_below
             below = marks.pop(context.span_id, 0) if marks else 0
-            if parent is None or parent.is_remote:
-                return
-            if is_call:
-                marks[parent.span_id] = _CALL_BELOW
-            elif below and parent.span_id not in marks:
-                marks[parent.span_id] = _CALL_DEEPER
-            if len(marks) > _MAX_PENDING:
-                self._inference_below = _newer_half(marks)
+            if (is_call or below) and parent is not None and not parent.is_remote:
+                self._mark_call_below(parent.span_id, is_call)
+
+    def _mark_call_below(self, parent_span_id: int, is_call: bool) -> None:
+        """The leaf rule's mark: the parent has an inference call among its children
+        (``is_call``), or only deeper down."""
+        marks = self._inference_below
+        if is_call:
+            marks[parent_span_id] = _CALL_BELOW
+        elif parent_span_id not in marks:
+            marks[parent_span_id] = _CALL_DEEPER
+        if len(marks) > _MAX_PENDING:
+            self._inference_below = _newer_half(marks)
 
     def _wrapper_ended_first(self, parent_span_id: int) -> int | None:
         """The span id of a call already priced as a leaf among the span's ancestors: its
