@@ -231,6 +231,31 @@ def test_band_edges():
     assert band_of(1.0, bands) == "gt_1.00"
 
 
+def test_the_band_is_that_of_the_total_written_beside_it(tmp_path):
+    """Ten $0.01 tool calls sum to 0.09999999999999999 in floats: the root read
+    total 0.1 and band 0.05_0.10, so a search for the 0.10 band missed it."""
+    pricing = tmp_path / "cent-tool.yaml"
+    pricing.write_text(
+        "tools:\n  - name: cent_tool\n    category: tool\n    per_call: 0.01\n"
+        "    source: test\n    checked: 2026-11-22\n"
+    )
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=Catalog.load([pricing]))
+    )
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        for _ in range(10):
+            with tracer.start_as_current_span(
+                "tool", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "cent_tool"}
+            ):
+                pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.total_usd"] == 0.1
+    assert root["gen_ai.trace.cost.band"] == "0.10_0.50"
+
+
 def test_fine_band_thresholds_keep_their_digits():
     bands = (0.001, 0.002)
     assert [band_of(x, bands) for x in (0.0005, 0.0015, 0.0156)] == ["lt_0.001", "0.001_0.002", "gt_0.002"]

@@ -176,7 +176,7 @@ class CostMetrics:
             if len(self._seen) > _DEDUP:
                 self._seen.popitem(last=False)
         sender = sender_labels(root.resource) if self._by_sender else ()
-        self._trace.record(totals.total_usd, dict(sender) if sender else None)
+        self._trace.record(round(totals.total_usd, 12), dict(sender) if sender else None)
         infra = totals.by_category.get(A.CATEGORY_INFRA)
         if infra:
             self._add_cost((None, None, None, A.CATEGORY_INFRA, sender), infra)

@@ -119,8 +119,9 @@ class TraceTotals:
     def attributes(self, bands: tuple[float, ...]) -> dict[str, object]:
         # Sums of amounts rounded to 1e-12 USD (as each span's are), rounded alike so that
         # 0.1 + 0.2 reads 0.3 on the root and in the backend.
+        total = round(float(self.total_usd), 12)
         out: dict[str, object] = {
-            A.TRACE_TOTAL: round(float(self.total_usd), 12),
+            A.TRACE_TOTAL: total,
             A.trace_category_key(A.CATEGORY_LLM): round(float(self.by_category.get(A.CATEGORY_LLM, 0.0)), 12),
             A.trace_category_key(A.CATEGORY_TOOL): round(float(self.by_category.get(A.CATEGORY_TOOL, 0.0)), 12),
         }
@@ -134,7 +135,9 @@ class TraceTotals:
         out[A.TRACE_CACHE_WRITE_TOKENS] = self.cache_write_tokens
         out[A.TRACE_PRICED_SPANS] = self.priced_spans
         out[A.TRACE_UNPRICED_SPANS] = self.unpriced_spans
-        out[A.TRACE_BAND] = band_of(self.total_usd, bands)
+        # The band of the total as written: ten $0.01 tools sum to 0.09999999999999999,
+        # which reads 0.1 on the root and must fall in the band that starts at 0.10.
+        out[A.TRACE_BAND] = band_of(total, bands)
         return out
 
 
