@@ -469,3 +469,74 @@ def test_one_trace_can_have_its_own_limits():
         with pytest.raises(BudgetExceededError):
             budget.check()
     budget.set_trace_limits(BudgetLimits())  # outside a trace: nothing happens
+
+
+def _processor_with(budget, catalog, *, deferred):
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(
+            SimpleSpanProcessor(InMemorySpanExporter()), catalog=catalog, listeners=[budget], deferred=deferred
+        )
+    )
+    return provider.get_tracer("test")
+
+
+def test_a_spend_that_lands_on_the_limit_reaches_it(tmp_path):
+    """Ten $0.01 tool calls sum to 0.09999999999999999 in floats: a $0.10 budget let an
+    eleventh call through, though the docs say a hit is spend >= limit."""
+    pricing = tmp_path / "cent-tool.yaml"
+    pricing.write_text(
+        "tools:\n  - name: cent_tool\n    category: tool\n    per_call: 0.01\n"
+        "    source: test\n    checked: 2026-11-22\n"
+    )
+    budget = Budget(max_cost_usd=0.10)
+    tracer = _processor_with(budget, Catalog.load([pricing]), deferred=True)
+    calls = 0
+    with tracer.start_as_current_span("invoke_agent"):
+        with pytest.raises(BudgetExceededError) as stopped:
+            while calls < 20:
+                budget.check()
+                with tracer.start_as_current_span(
+                    "tool", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "cent_tool"}
+                ):
+                    calls += 1
+        assert budget.spend().cost_usd == 0.1
+        assert budget.spend().remaining_usd(budget.limits) == 0.0
+    assert calls == 10
+    assert stopped.value.spend == 0.1
+
+
+@pytest.mark.parametrize("deferred", [True, False])
+def test_new_limits_judge_the_spend_made_so_far_alike_deferred_or_inline(deferred):
+    """Inline, three calls over a new, lower limit were not a hit until a fourth call;
+    deferred, the new limit was applied to calls that ended before it was set (the hit
+    recorded at the second call's spend)."""
+    hits = []
+    budget = Budget(max_cost_usd=1.0, on_exceeded=lambda *hit: hits.append(hit))
+    tracer = _processor_with(budget, CATALOG, deferred=deferred)
+    with tracer.start_as_current_span("invoke_agent"):
+        for _ in range(3):
+            with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                pass
+        budget.set_trace_limits(BudgetLimits(max_cost_usd=0.005, max_llm_calls=3))
+        with pytest.raises(BudgetExceededError) as stopped:
+            budget.check()
+        assert stopped.value.spend == pytest.approx(3 * CALL_USD)
+        assert stopped.value.limit_value == 0.005
+        assert sorted(name for name, _, _ in hits) == [A.BUDGET_MAX_COST, A.BUDGET_MAX_LLM_CALLS]
+        assert budget.hits == 2
+
+
+@pytest.mark.parametrize("deferred", [True, False])
+def test_raised_limits_leave_the_calls_made_before_them_judged_by_the_old_ones(deferred):
+    """Deferred, raising a trace's limit un-hit calls that had ended under the old one."""
+    budget = Budget(max_cost_usd=0.005)
+    tracer = _processor_with(budget, CATALOG, deferred=deferred)
+    with tracer.start_as_current_span("invoke_agent"):
+        for _ in range(2):
+            with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                pass
+        budget.set_trace_limits(BudgetLimits(max_cost_usd=1.0))
+        with pytest.raises(BudgetExceededError) as stopped:
+            budget.check()  # hit before the new limits: limits already hit stay hit
+        assert stopped.value.limit_value == 0.005

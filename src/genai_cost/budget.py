@@ -157,7 +157,7 @@ class TraceSpend:
     def remaining_usd(self, limits: BudgetLimits) -> float | None:
         if limits.max_cost_usd is None:
             return None
-        return max(limits.max_cost_usd - self.cost_usd, 0.0)
+        return max(round(limits.max_cost_usd - self.cost_usd, 12), 0.0)
 
 
 class _Ledger:
@@ -275,7 +275,6 @@ class Budget:
         is_llm = cost.category == A.CATEGORY_LLM
         if is_llm and cost.usage is not None:
             call_tokens = cost.usage.input_tokens + cost.usage.output_tokens
-        crossed: list[tuple[str, float, float]] = []
         with self._lock:
             now = self._clock()
             ledger = self._ledgers.get(context.trace_id)
@@ -294,29 +293,11 @@ class Budget:
                 ledger.llm_calls += 1
                 if call_tokens > ledger.max_call_tokens:
                     ledger.max_call_tokens = call_tokens
-            exceeded = ledger.exceeded
-            if (
-                limits.max_cost_usd is not None
-                and A.BUDGET_MAX_COST not in exceeded
-                and ledger.cost_usd >= limits.max_cost_usd
-            ):
-                crossed.append((A.BUDGET_MAX_COST, ledger.cost_usd, limits.max_cost_usd))
-            if (
-                limits.max_llm_calls is not None
-                and is_llm
-                and A.BUDGET_MAX_LLM_CALLS not in exceeded
-                and ledger.llm_calls >= limits.max_llm_calls
-            ):
-                crossed.append((A.BUDGET_MAX_LLM_CALLS, float(ledger.llm_calls), float(limits.max_llm_calls)))
+            crossed = _running_limits_reached(ledger, limits, counting_calls=is_llm)
             if limits.max_tokens_per_call is not None and call_tokens > limits.max_tokens_per_call:
                 # Every oversized call is a hit of its own; check() reports the first.
                 crossed.append((A.BUDGET_MAX_TOKENS_PER_CALL, float(call_tokens), float(limits.max_tokens_per_call)))
-            for name, spend, limit in crossed:
-                exceeded.setdefault(name, (spend, limit))
-            if crossed:
-                self.hits += len(crossed)
-                if self._callbacks:
-                    self._due.extend(crossed)
+            self._record_hits(ledger, crossed)
         if not crossed:
             return None
         if not self._pending_sources:  # not told by a processor when its pricing is over: now
@@ -331,6 +312,18 @@ class Budget:
             for name, spend, limit in crossed
         ]
         return SpanAnnotations({A.BUDGET_LIMIT_ATTR: ",".join(name for name, _, _ in crossed)}, events)
+
+    def _record_hits(self, ledger: _Ledger, crossed: list[tuple[str, float, float]]) -> None:
+        """Under the lock: the limits ``crossed`` stay hit for the trace; their
+        callbacks are due."""
+        if not crossed:
+            return
+        exceeded = ledger.exceeded
+        for name, spend, limit in crossed:
+            exceeded.setdefault(name, (spend, limit))
+        self.hits += len(crossed)
+        if self._callbacks:
+            self._due.extend(crossed)
 
     # ----------------------------------------------------------------- queries
 
@@ -351,7 +344,7 @@ class Budget:
                 return TraceSpend(trace_id)
             return TraceSpend(
                 trace_id=trace_id,
-                cost_usd=ledger.cost_usd,
+                cost_usd=_spent(ledger),
                 by_category=dict(ledger.by_category),
                 llm_calls=ledger.llm_calls,
                 max_call_tokens=ledger.max_call_tokens,
@@ -362,14 +355,23 @@ class Budget:
     def set_trace_limits(self, limits: BudgetLimits, trace_id: int | None = None) -> None:
         """Hold one trace (default: the current one) to its own limits instead of
         the budget's, e.g. a larger budget for a premium customer's request.
-        Limits already hit stay hit. Outside a trace, nothing happens."""
+        Limits already hit stay hit; a spend already at the new limits hits them now.
+        Outside a trace, nothing happens."""
         if trace_id is None:
             trace_id = current_trace_id()
             if trace_id is None:
                 return
+        # Spans that ended before this call are judged by the limits they ended under,
+        # with deferred pricing as inline.
+        self._settle()
         with self._lock:
             ledger = self._ledger_of(trace_id, self._clock())
             ledger.limits = limits
+            # A spend already at the new limits is a hit now, not at the trace's next call.
+            crossed = _running_limits_reached(ledger, limits, counting_calls=True)
+            self._record_hits(ledger, crossed)
+        if crossed:
+            self.after_pricing()
 
     def limits_of(self, trace_id: int | None = None) -> BudgetLimits:
         """The limits ``trace_id`` (default: the current trace) is held to."""
@@ -466,3 +468,31 @@ def check_budget(trace_id: int | None = None) -> TraceSpend | None:
     default budget, or outside a trace, it returns ``None`` and never raises."""
     budget = _default
     return None if budget is None else budget.check(trace_id)
+
+
+def _spent(ledger: _Ledger) -> float:
+    """The trace's spend, rounded to 1e-12 USD as each span's cost is: ten $0.01 calls
+    sum to 0.09999999999999999 in floats, and must reach a $0.10 limit."""
+    return round(ledger.cost_usd, 12)
+
+
+def _running_limits_reached(
+    ledger: _Ledger, limits: BudgetLimits, *, counting_calls: bool
+) -> list[tuple[str, float, float]]:
+    """The limits on the running spend that the trace has reached and not hit before:
+    (name, spend, limit). The call count is checked when ``counting_calls`` (an LLM
+    call, or new limits)."""
+    crossed: list[tuple[str, float, float]] = []
+    exceeded = ledger.exceeded
+    if limits.max_cost_usd is not None and A.BUDGET_MAX_COST not in exceeded:
+        spent = _spent(ledger)
+        if spent >= limits.max_cost_usd:
+            crossed.append((A.BUDGET_MAX_COST, spent, limits.max_cost_usd))
+    if (
+        counting_calls
+        and limits.max_llm_calls is not None
+        and A.BUDGET_MAX_LLM_CALLS not in exceeded
+        and ledger.llm_calls >= limits.max_llm_calls
+    ):
+        crossed.append((A.BUDGET_MAX_LLM_CALLS, float(ledger.llm_calls), float(limits.max_llm_calls)))
+    return crossed
