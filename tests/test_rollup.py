@@ -109,6 +109,43 @@ def test_span_ending_after_its_root_keeps_its_cost_and_incompleteness_is_visible
     assert rollup.totals(spans["chat"].context.trace_id).total_usd == pytest.approx(0.0045)
 
 
+@pytest.mark.parametrize("deferred", [True, False])
+def test_a_call_ending_after_its_root_under_a_parent_still_open_is_marked_late(deferred):
+    """The root ends while step -> chat are open; chat ends, then step. The chat's cost
+    is on no root, and it did not say so (no after_root, late_spans 0): only a direct
+    child of the root was marked."""
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory)
+    provider = TracerProvider()
+    processor = CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(),
+                                  deferred=deferred)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("root")
+    step = tracer.start_span("step", context=trace_api.set_span_in_context(root))
+    chat = tracer.start_span("chat", context=trace_api.set_span_in_context(step), attributes=CHAT)
+    tool = tracer.start_span("tool", context=trace_api.set_span_in_context(step),
+                             attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "nope"})
+    root.end()
+    chat.end()
+    tool.end()
+    step.end()
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    assert spans["root"].attributes["gen_ai.trace.cost.open_spans"] == 3
+    assert spans["chat"].attributes["gen_ai.cost.after_root"] is True
+    assert spans["tool"].attributes["gen_ai.cost.after_root"] is True  # unpriced, and late too
+    assert "gen_ai.cost.after_root" not in spans["step"].attributes  # nothing billable
+    assert rollup.stats.late_spans == 2
+    processor.settle()
+    assert not processor._roots_ended  # let go once nothing below the root is open
+    # the next trace of the same shape, with nothing ending late, has nothing marked
+    with tracer.start_as_current_span("root"):
+        with tracer.start_as_current_span("step"):
+            with tracer.start_as_current_span("chat", attributes=CHAT):
+                pass
+    assert rollup.stats.late_spans == 2
+
+
 def test_idle_traces_expire_and_state_is_bounded():
     clock = FakeClock()
     tracer, _, rollup = build(idle_timeout_s=60, max_traces=50, clock=clock)

@@ -228,6 +228,12 @@ class CostedSpan(ReadableSpan):
         return self.__dict__.get("_genai_open_spans", 0)  # type: ignore[no-any-return]
 
     @property
+    def genai_after_root(self) -> bool:
+        """Whether this span ended after its local root (in this process) had ended."""
+        self._settle()
+        return self.__dict__.get("_genai_after_root", False)  # type: ignore[no-any-return]
+
+    @property
     def genai_trace_open(self) -> bool:
         """Whether spans of this (local root) span's trace, below it or not, were still
         open in this process when it ended."""
@@ -318,6 +324,8 @@ class CostSpanProcessor(SpanProcessor):
         #: a parent that had ended; trace id -> how many of these two kinds of counts the
         #: trace has.
         self._open: dict[int, int] = {}
+        #: Local roots that ended while spans below them were open (their keys in ``_open``).
+        self._roots_ended: dict[int, bool] = {}
         #: span id -> the key its start was counted under in ``_open``, of spans not yet ended.
         self._subtree_of: dict[int, int] = {}
         #: span id -> parent span id, of spans started and not yet ended with a local parent.
@@ -526,15 +534,28 @@ class CostSpanProcessor(SpanProcessor):
                     opened[trace_id] = subtrees_open
                 else:
                     opened.pop(trace_id, None)
+            ended_roots = self._roots_ended
+            if ended_roots and subtree in ended_roots and subtree != span_id:
+                # Its local root has ended (and gone on with totals that leave it out),
+                # however deep below it the span is: the roll-up marks it as late.
+                state["_genai_after_root"] = True
+                if still_open <= 0:
+                    del ended_roots[subtree]
         if (parent is None or parent.is_remote) and trace_id in opened:
             # A local root while spans of its trace are still open in this process (the
             # roll-up keeps the trace's structure for them): how many are below it (its
             # totals are then incomplete), counting those started under a parent that had
             # ended, whose root is not known.
             state["_genai_trace_open"] = True
-            open_below = opened.get(span_id, 0) + opened.get(~trace_id, 0)
+            own_open = opened.get(span_id, 0)
+            open_below = own_open + opened.get(~trace_id, 0)
             if open_below:
                 state["_genai_open_spans"] = open_below
+            if own_open:
+                ended_roots = self._roots_ended
+                ended_roots[span_id] = True
+                if len(ended_roots) > _MAX_PENDING:
+                    self._roots_ended = _newer_half(ended_roots)
         parents = self._parent_of
         if parents:
             parents.pop(span_id, None)

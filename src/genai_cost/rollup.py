@@ -356,6 +356,12 @@ class TraceCostExporter(SpanExporter):
                     bucket.add(*own)
                 if subtree is not None:
                     bucket.merge(subtree)
+                if category is not None and span.__dict__.get("_genai_after_root"):
+                    # Under a parent still open, below a local root that has gone on: the
+                    # processor saw it end after that root (CostedSpan.genai_after_root).
+                    self.stats.late_spans += 1
+                    append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
+                    continue
                 append(span)
             self._expire(now)
         if self._on_trace_complete is not None:
