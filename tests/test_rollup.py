@@ -200,6 +200,44 @@ def test_a_trace_pushed_out_before_its_root_says_its_totals_are_incomplete():
     assert root["gen_ai.trace.cost.complete"] is False
 
 
+@pytest.mark.parametrize("pushed_out_by", ["idle_timeout", "max_traces"])
+def test_a_root_whose_only_call_was_forgotten_still_says_incomplete(pushed_out_by):
+    """The trace's one call was let go (idle, or other traces pushed it out) before its
+    root ended: the root got no totals at all, and read as a trace with nothing billable."""
+    clock = FakeClock()
+    tracer, memory, rollup = build(idle_timeout_s=60, max_traces=3, clock=clock)
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+        if pushed_out_by == "idle_timeout":
+            clock.now += 61  # the agent waits (for a person, a long tool)
+            others = 1
+        else:
+            others = 5
+        for _ in range(others):  # other agents' calls, in traces that stay open
+            other = tracer.start_span("other agent", context=Context())
+            with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(other), attributes=CHAT):
+                pass
+    root = next(s for s in memory.get_finished_spans() if s.name == "invoke_agent").attributes
+    assert root["gen_ai.trace.cost.complete"] is False
+    assert root["gen_ai.trace.cost.total_usd"] == 0.0  # what is known: nothing, and it says so
+    assert root["gen_ai.trace.cost.llm_calls"] == 0
+
+
+def test_a_plain_trace_let_go_before_its_root_gets_no_totals():
+    """Nothing billable was forgotten: no zero-cost totals on a plain request's root."""
+    clock = FakeClock()
+    tracer, memory, rollup = build(idle_timeout_s=60, clock=clock)
+    with tracer.start_as_current_span("GET /slow"):
+        with tracer.start_as_current_span("SELECT"):
+            pass
+        clock.now += 61
+        with tracer.start_as_current_span("chat", context=Context(), attributes=CHAT):
+            pass
+    root = next(s for s in memory.get_finished_spans() if s.name == "GET /slow").attributes
+    assert not any(key.startswith("gen_ai.trace.cost.") for key in root)
+
+
 def test_spans_priced_elsewhere_are_rolled_up_from_their_attributes():
     memory = InMemorySpanExporter()
     rollup = TraceCostExporter(memory)

@@ -191,6 +191,12 @@ class _TraceState:
     #: Let go when its root passed (nothing billable, nothing open): no longer in the map.
     released: bool = False
 
+    def held_billable(self) -> bool:
+        """Whether letting the state go loses a cost or an unpriced span."""
+        if self.done.priced_spans or self.done.unpriced_spans:
+            return True
+        return any(partial.priced_spans or partial.unpriced_spans for partial in self.below.values())
+
     def trace_wide(self) -> TraceTotals:
         out = TraceTotals(self.trace_id, root_seen=self.root_seen, last_update=self.last_update)
         out.merge(self.done)
@@ -408,7 +414,8 @@ class TraceCostExporter(SpanExporter):
             still_open, open_below = span.genai_trace_open, span.genai_open_spans
         else:  # not through a CostSpanProcessor here: nothing is known of what is open
             still_open, open_below = False, 0
-        if subtree is not None or cost is not None or own[0] is not None or open_below:
+        forgot = state.forgot
+        if subtree is not None or cost is not None or own[0] is not None or open_below or forgot:
             if subtree is None:
                 subtree = TraceTotals(state.trace_id)
             _add_own(subtree, cost, own)
@@ -432,7 +439,7 @@ class TraceCostExporter(SpanExporter):
                     del self._traces[state.trace_id]
                 state.released = True
         passed[span_id] = _LOCAL_ROOT
-        if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or open_below):
+        if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or open_below or forgot):
             # No billable span under this root (a health check, a plain
             # request): it is left as it is, and no zero-cost trace skews
             # the per-trace cost histogram.
@@ -444,7 +451,9 @@ class TraceCostExporter(SpanExporter):
             return span, None
         if self._trace_layers:
             self._add_trace_layers(span, subtree, done)
-        root = self._with_totals(span, subtree, open_below, forgot=state.forgot)
+        # (A trace whose billable spans were let go before its root came gets totals too,
+        # that say they are not complete: without any, it would read as nothing billable.)
+        root = self._with_totals(span, subtree, open_below, forgot=forgot)
         self.stats.traces_completed += 1
         return root, subtree
 
@@ -479,6 +488,7 @@ class TraceCostExporter(SpanExporter):
             del traces[trace_id]
             if not oldest.root_seen:
                 self.stats.traces_expired_without_root += 1
+            if not oldest.root_seen and oldest.held_billable():
                 # Its root may still come: its totals will then say they are not complete.
                 forgotten = self._forgotten
                 forgotten[trace_id] = True
