@@ -5,6 +5,8 @@ a variable nothing reads, or searching Jaeger for an attribute nothing writes.""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,6 +153,25 @@ def test_python_examples_compile_and_import_what_exists(where: str, body: str):
         imported = importlib.import_module(module)
         for name in filter(None, (part.strip() for part in names.split(","))):
             assert hasattr(imported, name), f"{where}: {module} has no {name}"
+
+
+#: What a snippet may take as the reader's own (their provider, their agent's steps);
+#: anything else it uses must be imported or defined in it, so that it runs when pasted.
+_THE_READERS_OWN = {"provider", "tracer", "exporter", "meter_provider", "plan", "run", "log"}
+
+
+@pytest.mark.parametrize(("where", "body"), PYTHON_EXAMPLES, ids=[where for where, _ in PYTHON_EXAMPLES])
+def test_python_examples_import_every_name_they_use(where: str, body: str):
+    """docs/configuration.md's example used BatchSpanProcessor and OTLPSpanExporter
+    without importing them: pasted, it raised NameError."""
+    ruff = Path(sys.executable).parent / "ruff"
+    result = subprocess.run(
+        [str(ruff), "check", "--isolated", "--select", "F821", "--output-format", "concise",
+         "--stdin-filename", "snippet.py", "-"],
+        input=body, capture_output=True, text=True, timeout=60,
+    )
+    undefined = set(re.findall(r"Undefined name `(\w+)`", result.stdout)) - _THE_READERS_OWN
+    assert not undefined, f"{where}: uses {sorted(undefined)} without importing or defining them"
 
 
 def test_the_catalog_size_the_pricing_page_states_is_the_shipped_one() -> None:
