@@ -165,6 +165,23 @@ def test_bad_layer_env_values_are_reported_not_raised():
     assert any("MONTHLY_TRACES" in p for p in half.problems)
 
 
+def test_infra_values_that_divide_to_infinity_are_reported_not_written(tmp_path):
+    """1e308 USD over 1e-10 traces: each value passed its check, and every root said
+    infra_usd = inf."""
+    settings = LayerSettings.from_env(
+        {"GENAI_COST_INFRA_MONTHLY_USD": "1e308", "GENAI_COST_INFRA_MONTHLY_TRACES": "1e-10"}
+    )
+    assert settings.infra is None
+    assert any("GENAI_COST_INFRA_MONTHLY_USD" in p and "too large" in p for p in settings.problems)
+    prices = tmp_path / "infra.yaml"
+    prices.write_text("infrastructure:\n  monthly_usd: 1.0e+308\n  monthly_traces: 1.0e-10\n")
+    from_file = LayerSettings.from_env({}, [prices])
+    assert from_file.infra is None
+    assert any(str(prices) in p for p in from_file.problems)
+    with pytest.raises(ValueError, match="too large"):
+        InfraAllocation(1e308, 1e-10)
+
+
 def test_nothing_configured_means_no_layers():
     settings = LayerSettings.from_env({})
     assert settings.trace_layers() == () and settings.span_layers() == ()

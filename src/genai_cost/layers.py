@@ -26,6 +26,7 @@ sections of a pricing file (environment wins). See ``docs/cost-layers.md``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ from .rollup import TraceTotals
 _log = logging.getLogger("genai_cost")
 
 Allocation = Literal["per_trace", "per_second"]
+
+#: A year, in seconds: the longest trace an infrastructure share is checked to be finite for.
+_YEAR_S = 365 * 24 * 3600.0
 
 #: The article's assumed average conversation, in seconds.
 DEFAULT_AVERAGE_TRACE_SECONDS = 120.0
@@ -66,6 +70,13 @@ class InfraAllocation:
             raise ValueError("monthly_usd must be >= 0, monthly_traces and average_trace_seconds > 0")
         if self.allocation not in ("per_trace", "per_second"):
             raise ValueError(f"allocation must be per_trace or per_second, not {self.allocation!r}")
+        # Each value finite and in range can still divide to infinity (1e308 over 1e-10), which
+        # would be written on every root: a year-long trace's share must be a number.
+        if not math.isfinite(self.per_trace_usd / self.average_trace_seconds * _YEAR_S):
+            raise ValueError(
+                "monthly_usd / monthly_traces (per average_trace_seconds) is too large to be an amount: "
+                f"{self.monthly_usd!r} / {self.monthly_traces!r}"
+            )
 
     @property
     def per_trace_usd(self) -> float:
@@ -196,13 +207,17 @@ class LayerSettings:
                     "infrastructure cost needs both GENAI_COST_INFRA_MONTHLY_USD and GENAI_COST_INFRA_MONTHLY_TRACES"
                 )
             else:
-                infra = InfraAllocation(
-                    monthly_usd=monthly,
-                    monthly_traces=traces,
-                    allocation=mode or (base.allocation if base else "per_trace"),
-                    average_trace_seconds=average
-                    or (base.average_trace_seconds if base else DEFAULT_AVERAGE_TRACE_SECONDS),
-                )
+                try:
+                    infra = InfraAllocation(
+                        monthly_usd=monthly,
+                        monthly_traces=traces,
+                        allocation=mode or (base.allocation if base else "per_trace"),
+                        average_trace_seconds=average
+                        or (base.average_trace_seconds if base else DEFAULT_AVERAGE_TRACE_SECONDS),
+                    )
+                except ValueError as exc:
+                    problems.append(f"GENAI_COST_INFRA_MONTHLY_USD / _MONTHLY_TRACES: {exc}; ignored")
+                    infra = base
         human_env = number("GENAI_COST_HUMAN_ESCALATION_USD", 0, strict=False)
         if human_env is not None:
             human = human_env
@@ -242,12 +257,15 @@ def _from_files(paths: Sequence[str | Path], problems: list[str]) -> tuple[Infra
                 continue
             if parsed.infrastructure is not None:
                 section = parsed.infrastructure
-                infra = InfraAllocation(
-                    monthly_usd=section.monthly_usd,
-                    monthly_traces=section.monthly_traces,
-                    allocation=section.allocation,
-                    average_trace_seconds=section.average_trace_seconds,
-                )
+                try:
+                    infra = InfraAllocation(
+                        monthly_usd=section.monthly_usd,
+                        monthly_traces=section.monthly_traces,
+                        allocation=section.allocation,
+                        average_trace_seconds=section.average_trace_seconds,
+                    )
+                except ValueError as exc:
+                    problems.append(f"{candidate}: infrastructure: {exc}; ignored")
             if parsed.human_escalation is not None:
                 human = parsed.human_escalation.per_escalation
     return infra, human
