@@ -57,6 +57,16 @@ def test_bad_values_are_named_logged_and_replaced_by_defaults(caplog):
         assert name in caplog.text
 
 
+def test_an_empty_variable_is_unset_for_every_option():
+    """GENAI_COST_REPORTED_COST= (empty, as a compose file leaves it) was an error,
+    where every other variable reads empty as unset."""
+    names = ["GENAI_COST_ENABLED", "GENAI_COST_REPORTED_COST", "GENAI_COST_BANDS", "GENAI_COST_TRACE_IDLE_TIMEOUT",
+             "GENAI_COST_MAX_TRACES", "GENAI_COST_DEFERRED_PRICING", "GENAI_COST_PRICING_FILE"]
+    settings = CostSettings.from_env({name: "" for name in names})
+    assert settings == CostSettings()
+    assert settings.problems == ()
+
+
 @pytest.mark.parametrize(
     ("name", "raw"),
     [

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .config import CostSettings
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
 from .pricing.errors import UnpricedDeploymentError
 
@@ -40,6 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+#: ``--pricing-file`` of the commands that price: the same layer as ``GENAI_COST_PRICING_FILE``.
+_PRICING_FILE_HELP = (
+    "extra pricing file or directory (repeatable); loaded after those GENAI_COST_PRICING_FILE names,"
+    " so its entries override theirs"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genai-cost", description="USD cost of AI-agent work on OpenTelemetry traces."
@@ -47,28 +55,66 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(title="commands")
 
-    price = commands.add_parser("price", help="price one call from the catalog")
+    price = commands.add_parser(
+        "price",
+        help="price one call from the catalog",
+        description="Prices one call from the shipped catalog, overlaid as the runtime overlays it with the "
+        "pricing files GENAI_COST_PRICING_FILE names (files or directories, separated by "
+        f"{os.pathsep!r}), then with each --pricing-file. Counts are inclusive, as on spans: --input-tokens "
+        "includes the cache and audio input tokens, --output-tokens the reasoning and audio output tokens.",
+    )
     price.add_argument("--provider", help="provider name as spans carry it (openai, anthropic, aws.bedrock...)")
     price.add_argument("--model", required=True)
-    price.add_argument("--input-tokens", type=_count, default=0, help="total input, cache tokens included")
-    price.add_argument("--output-tokens", type=_count, default=0, help="total output, reasoning included")
-    price.add_argument("--cache-read-tokens", type=_count, default=0)
-    price.add_argument("--cache-write-tokens", type=_count, default=0, help="all cache writes (5-minute and 1-hour)")
-    price.add_argument("--cache-write-1h-tokens", type=_count, default=0, help="the part of cache writes with 1h TTL")
-    price.add_argument("--reasoning-tokens", type=_count, default=0)
-    price.add_argument("--input-audio-tokens", type=_count, default=0)
-    price.add_argument("--output-audio-tokens", type=_count, default=0)
+    price.add_argument(
+        "--input-tokens", type=_count, default=0, help="total input, cache and audio input tokens included"
+    )
+    price.add_argument(
+        "--output-tokens", type=_count, default=0, help="total output, reasoning and audio output tokens included"
+    )
+    price.add_argument(
+        "--cache-read-tokens",
+        type=_count,
+        default=0,
+        help="the part of --input-tokens read from cache (included in it)",
+    )
+    price.add_argument(
+        "--cache-write-tokens",
+        type=_count,
+        default=0,
+        help="the part of --input-tokens written to cache, 5-minute and 1-hour (included in it)",
+    )
+    price.add_argument(
+        "--cache-write-1h-tokens",
+        type=_count,
+        default=0,
+        help="the part of --cache-write-tokens with a 1-hour TTL (included in it)",
+    )
+    price.add_argument(
+        "--reasoning-tokens",
+        type=_count,
+        default=0,
+        help="the part of --output-tokens spent reasoning (included in it)",
+    )
+    price.add_argument(
+        "--input-audio-tokens", type=_count, default=0, help="the part of --input-tokens that is audio (included in it)"
+    )
+    price.add_argument(
+        "--output-audio-tokens",
+        type=_count,
+        default=0,
+        help="the part of --output-tokens that is audio (included in it)",
+    )
     price.add_argument("--service-tier", help="the tier the response says was served (flex, priority...)")
     price.add_argument("--batch", action="store_true", help="a batch API call")
     price.add_argument("--at", type=_instant, help="ISO-8601 time of the call (default: now)")
-    price.add_argument("--pricing-file", action="append", default=[], help="extra pricing file (repeatable)")
+    price.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
     price.add_argument("--json", action="store_true", help="print JSON")
     price.add_argument("--explain", action="store_true", help="say which catalog entry matched and why")
     price.set_defaults(handler=_price)
 
     demo = commands.add_parser("demo", help="run the ten-step research agent and print its cost")
     demo.add_argument("--json", action="store_true", help="print JSON")
-    demo.add_argument("--pricing-file", action="append", default=[])
+    demo.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
     demo.add_argument("--save", type=Path, metavar="FILE", help="also write the spans as OTLP JSON (for `report`)")
     demo.set_defaults(handler=_demo)
 
@@ -156,8 +202,30 @@ def _instant(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+def _env_pricing_files() -> tuple[str, ...]:
+    """The pricing files ``GENAI_COST_PRICING_FILE`` names, read as the runtime reads them
+    (:meth:`CostSettings.from_env`); only that variable is read, so that a bad value of
+    another one does not speak up in a command it does not concern."""
+    variable = "GENAI_COST_PRICING_FILE"
+    return CostSettings.from_env({variable: os.environ.get(variable, "")}).pricing_files
+
+
 def _price(args: argparse.Namespace) -> int:
-    catalog = Catalog.load(args.pricing_file)
+    problem = _usage_problem(args)
+    if problem is not None:
+        print(f"genai-cost: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    # As the runtime prices: the shipped catalog, the files of GENAI_COST_PRICING_FILE,
+    # then those of the command line (the same layer, so the later file wins).
+    env_files = _env_pricing_files()
+    try:
+        catalog = Catalog.load([*env_files, *args.pricing_file])
+    except CatalogError as exc:
+        print(f"genai-cost: pricing file error:\n{exc}", file=sys.stderr)
+        if env_files:
+            named = os.pathsep.join(env_files)
+            print(f"genai-cost: the pricing files include those GENAI_COST_PRICING_FILE names: {named}", file=sys.stderr)
+        return EXIT_USAGE
     usage = TokenUsage(
         input_tokens=args.input_tokens,
         output_tokens=args.output_tokens,
@@ -168,19 +236,6 @@ def _price(args: argparse.Namespace) -> int:
         input_audio_tokens=args.input_audio_tokens,
         output_audio_tokens=args.output_audio_tokens,
     )
-    if args.cache_write_tokens and args.cache_write_1h_tokens > args.cache_write_tokens:
-        print(
-            "genai-cost: --cache-write-1h-tokens is the part of --cache-write-tokens written with a 1-hour TTL,"
-            " so it cannot exceed it",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if usage.cache_read_tokens + usage.cache_write_tokens > usage.input_tokens:
-        print(
-            "genai-cost: --input-tokens is the total input and must include cache read and write tokens",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     try:
         resolution = catalog.resolve(args.model, args.provider)
         # A call made now is priced at today's rates, not at a period the catalog already
@@ -250,6 +305,41 @@ def _price(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the token counts of ``price``, if anything: a part larger than its
+    total would be clamped by the pricing and priced as something else (or as $0), never
+    refused, so it is refused here."""
+    if args.cache_write_tokens and args.cache_write_1h_tokens > args.cache_write_tokens:
+        return (
+            "--cache-write-1h-tokens is the part of --cache-write-tokens written with a 1-hour TTL,"
+            " so it cannot exceed it"
+        )
+    cache_writes = max(args.cache_write_tokens, args.cache_write_1h_tokens)
+    if args.cache_read_tokens + cache_writes > args.input_tokens:
+        return "--input-tokens is the total input and must include cache read and write tokens"
+    if args.input_audio_tokens > args.input_tokens:
+        return (
+            f"--input-audio-tokens {args.input_audio_tokens} exceeds --input-tokens {args.input_tokens}:"
+            " --input-tokens is the total input and must include the audio input tokens"
+        )
+    output_parts = (
+        ("--reasoning-tokens", args.reasoning_tokens, "reasoning"),
+        ("--output-audio-tokens", args.output_audio_tokens, "audio output"),
+    )
+    for flag, part, what in output_parts:
+        if part > args.output_tokens:
+            return (
+                f"{flag} {part} exceeds --output-tokens {args.output_tokens}: --output-tokens is the total"
+                f" output and must include the {what} tokens"
+            )
+    if args.reasoning_tokens + args.output_audio_tokens > args.output_tokens:
+        return (
+            f"--reasoning-tokens {args.reasoning_tokens} and --output-audio-tokens {args.output_audio_tokens} are"
+            f" separate parts of --output-tokens {args.output_tokens}, so together they cannot exceed it"
+        )
+    return None
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import render, run_demo, summarize, write_span_file
 
@@ -274,21 +364,31 @@ def _report(args: argparse.Namespace) -> int:
 
     spans = []
     problems: list[str] = []
+    # A file of which nothing could be read (missing, empty, not OTLP): the totals would leave
+    # it out as if it held $0, so none are printed, only the problems (a script that ignores
+    # the exit code must not read $0). A file with some bad lines still reports the rest.
+    unreadable = False
     for path in args.files:
         try:
             spans.extend(read_span_file(path))
         except SpanFileError as exc:  # the rest of the file is still reported
             problems.extend(exc.problems)
             spans.extend(exc.spans)
+            unreadable = unreadable or not exc.spans
     reports = report_traces(spans)
     if args.trace:
         wanted = args.trace.strip().lower().removeprefix("0x")
         reports = [report for report in reports if report.trace_id == wanted]
-    shown = reports[: args.top] if args.top else reports
-    print(render_json(reports, shown, problems) if args.json else render_text(reports, shown))
+    missing_trace = bool(args.trace) and not reports
+    if not (unreadable or missing_trace):
+        shown = reports[: args.top] if args.top else reports
+        print(render_json(reports, shown, problems) if args.json else render_text(reports, shown))
     for problem in problems:
         print(f"genai-cost report: {problem}", file=sys.stderr)
-    if args.trace and not reports:
+    if unreadable:
+        print("genai-cost report: no totals: a file could not be read at all", file=sys.stderr)
+        return EXIT_USAGE
+    if missing_trace:
         print(f"genai-cost report: no trace {args.trace} in the files", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_USAGE if problems else 0

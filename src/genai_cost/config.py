@@ -68,12 +68,14 @@ class CostSettings:
             return default if value is None else value
 
         files = tuple(p for p in env.get("GENAI_COST_PRICING_FILE", "").split(os.pathsep) if p.strip())
-        policy_raw = env.get("GENAI_COST_REPORTED_COST", defaults.reported_cost).strip().lower()
+        policy_raw = env.get("GENAI_COST_REPORTED_COST", "").strip().lower() or defaults.reported_cost
         policy: ReportedCostPolicy = defaults.reported_cost
         if policy_raw in ("prefer", "compare", "ignore"):
             policy = policy_raw  # type: ignore[assignment]
         else:
-            problems.append(f"GENAI_COST_REPORTED_COST={policy_raw!r}: expected prefer, compare or ignore")
+            problems.append(
+                f"GENAI_COST_REPORTED_COST={policy_raw!r}: expected prefer, compare or ignore; using {policy}"
+            )
         bands = defaults.bands
         raw_bands = env.get("GENAI_COST_BANDS")
         if raw_bands:
@@ -142,7 +144,7 @@ def env_flag(name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     if raw:
-        _log.warning("genai-cost: %s=%r is not true or false; using the default (%s)", name, raw, default)
+        _log.warning("genai-cost: %s=%r is not true or false; using %s", name, raw, str(default).lower())
     return default
 
 
