@@ -62,7 +62,7 @@ def test_an_empty_variable_is_unset_for_every_option():
     where every other variable reads empty as unset."""
     names = ["GENAI_COST_ENABLED", "GENAI_COST_REPORTED_COST", "GENAI_COST_BANDS", "GENAI_COST_TRACE_IDLE_TIMEOUT",
              "GENAI_COST_MAX_TRACES", "GENAI_COST_DEFERRED_PRICING", "GENAI_COST_PRICING_FILE"]
-    settings = CostSettings.from_env({name: "" for name in names})
+    settings = CostSettings.from_env(dict.fromkeys(names, ""))
     assert settings == CostSettings()
     assert settings.problems == ()
 

@@ -112,6 +112,94 @@ def test_openlit_anthropic_input_excludes_cache_and_is_converted():
     assert usage.convention == "exclusive"
 
 
+@pytest.mark.parametrize(("visible", "thinking"), [(500, 300), (200, 300)])
+def test_openlit_gemini_output_excludes_the_thinking_it_records_apart(visible, thinking):
+    """OpenLIT 1.45.0's google_ai_studio writes Gemini's candidates_token_count as the
+    output and thoughts_token_count as reasoning_tokens. The thinking was added only when
+    it outnumbered the visible output: 500 visible + 300 thinking was billed as 500."""
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "gemini",
+            "gen_ai.request.model": "gemini-2.5-flash",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": visible,
+            "gen_ai.usage.reasoning_tokens": thinking,
+            "gen_ai.usage.cache_read.input_tokens": 400,
+        },
+        scope_name="openlit.instrumentation.google_ai_studio",
+    )
+    assert (usage.usage.output_tokens, usage.usage.reasoning_tokens) == (visible + thinking, thinking)
+    assert usage.usage.input_tokens == 1000, "Gemini's prompt count includes the cache"
+
+
+def test_openlit_openai_output_already_includes_reasoning():
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "o3",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 500,
+            "gen_ai.usage.reasoning_tokens": 300,
+        },
+        scope_name="openlit.instrumentation.openai",
+    )
+    assert (usage.usage.output_tokens, usage.usage.reasoning_tokens) == (500, 300)
+
+
+def test_strands_pre_semconv_cache_write_key_is_read():
+    """Strands Agents writes gen_ai.usage.cache_write_input_tokens (beside, or in older
+    releases instead of, cache_creation.input_tokens); the cache writes were missed."""
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "strands-agents",
+            "gen_ai.request.model": "us.anthropic.claude-sonnet-4-20250514-v1:0",
+            "gen_ai.usage.input_tokens": 9000,
+            "gen_ai.usage.output_tokens": 50,
+            "gen_ai.usage.cache_read_input_tokens": 3000,
+            "gen_ai.usage.cache_write_input_tokens": 2000,
+        },
+        scope_name="strands.telemetry.tracer",
+    )
+    assert (usage.usage.input_tokens, usage.usage.cache_read_tokens, usage.usage.cache_write_tokens) == (
+        9000, 3000, 2000)
+
+
+def test_pydantic_ai_audio_cache_reads_are_read():
+    """Pydantic AI writes gen_ai.usage.details.cache_audio_read_tokens (part of its cache
+    reads): 8,000 cached audio tokens were billed at the text cache rate."""
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "google-gla",
+            "gen_ai.request.model": "gemini-2.5-flash",
+            "gen_ai.usage.input_tokens": 10_000,
+            "gen_ai.usage.output_tokens": 100,
+            "gen_ai.usage.cache_read.input_tokens": 8000,
+            "gen_ai.usage.details.input_audio_tokens": 8000,
+            "gen_ai.usage.details.cache_audio_read_tokens": 8000,
+        },
+        scope_name="pydantic-ai",
+    )
+    assert (usage.usage.cache_read_tokens, usage.usage.cache_read_audio_tokens) == (8000, 8000)
+
+
+@pytest.mark.parametrize("first", [True, 1, False, 0])
+def test_a_flag_reads_alike_whatever_span_came_before(first):
+    """read_usage memoises what a span is by its values, and True == 1: a batch flag of 1
+    read after one of True was a batch call, and True after 1 was not (billed twice over)."""
+    from genai_cost.usage import _PLANS
+
+    base = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 200}
+    _PLANS.clear()
+    read_usage({**base, "gen_ai.cost.batch": first})
+    for value, is_batch in ((True, True), (1, True), (False, False), (0, False)):
+        assert read_usage({**base, "gen_ai.cost.batch": value}).batch is is_batch, (first, value)
+
+
 @pytest.mark.parametrize(
     ("scope", "model"),
     [
@@ -331,7 +419,7 @@ _call_base = st.fixed_dictionaries({
     st.lists(st.one_of(st.integers(min_value=-5, max_value=10**13), st.none(), st.text(max_size=4)), min_size=3,
              max_size=3),
     st.sampled_from([None, "openlit.otel.tracing", "opentelemetry.instrumentation.genai.bedrock",
-                     "opentelemetry.instrumentation.bedrock", "x"]),
+                     "opentelemetry.instrumentation.bedrock", "openlit.instrumentation.google_ai_studio", "x"]),
 )
 def test_memoised_fast_path_reads_exactly_what_the_reference_reads(attributes, counts, scope):
     """read_usage memoises what a span *is* per attribute shape; every span must still

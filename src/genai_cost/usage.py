@@ -82,6 +82,9 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
         "llm.token_count.prompt_details.cache_write",
         "gen_ai.usage.details.cache_write_tokens",
         "ai.usage.inputTokenDetails.cacheWriteTokens",
+        # Strands Agents' pre-semconv name (emitted beside cache_creation.input_tokens,
+        # and alone by releases that had only it)
+        "gen_ai.usage.cache_write_input_tokens",
     ),
     _CACHE_WRITE_5M: (
         "anthropic.usage.cache_creation.ephemeral_5m_input_tokens",
@@ -112,7 +115,8 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
         "llm.token_count.completion_details.audio",
         "gen_ai.usage.details.output_audio_tokens",
     ),
-    _CACHE_READ_AUDIO: ("gen_ai.usage.audio.cache_read.input_tokens",),
+    # (Pydantic AI: ``cache_audio_read_tokens``, part of its cache_read_tokens)
+    _CACHE_READ_AUDIO: ("gen_ai.usage.audio.cache_read.input_tokens", "gen_ai.usage.details.cache_audio_read_tokens"),
     _INPUT_IMAGE: ("gen_ai.usage.image.input_tokens",),
     _OUTPUT_IMAGE: ("gen_ai.usage.image.output_tokens",),
     _SERVICE_TIER: ("openai.response.service_tier", "gen_ai.openai.response.service_tier"),
@@ -195,6 +199,21 @@ MAX_USD = 1e15
 _COST_AMOUNT = "gen_ai.usage.cost.amount"
 _OPERATION_KEY = "gen_ai.operation.name"
 _COST_CURRENCY = "gen_ai.usage.cost.currency"
+
+#: Flags of ``_Kind.exclusive_scope``: what an instrumentation leaves out of its counts.
+_INPUT_EXCLUDES_CACHE = 1
+_OUTPUT_EXCLUDES_REASONING = 2
+
+#: Instrumentations known to report output WITHOUT reasoning (thinking) tokens for some
+#: providers, and the thinking apart: OpenLIT 1.45.0's ``google_ai_studio`` writes Gemini's
+#: ``candidates_token_count`` as the output and ``thoughts_token_count`` as
+#: ``gen_ai.usage.reasoning_tokens`` (its provider ``gemini``). Without this, a call thinking
+#: less than it wrote (300 thinking, 500 visible) was billed for the 500 only.
+_EXCLUSIVE_OUTPUT_SCOPES = (
+    ("openlit", "gemini"),
+    ("openlit", "google"),
+    ("openlit", "vertex"),
+)
 
 #: Instrumentations known to report input WITHOUT cache tokens for some providers.
 _EXCLUSIVE_INPUT_SCOPES = (
@@ -329,8 +348,9 @@ class _Kind:
     batch: bool
     #: Its counts are priced (a call), so they are read and checked.
     priced: bool
-    #: Its instrumentation reports input without cache tokens for this provider.
-    exclusive_scope: bool
+    #: What its instrumentation leaves out of its counts for this provider
+    #: (``_INPUT_EXCLUDES_CACHE`` | ``_OUTPUT_EXCLUDES_REASONING``).
+    exclusive_scope: int
 
 
 @dataclass(slots=True)
@@ -459,7 +479,7 @@ def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | 
         reference.service_tier,
         reference.batch,
         reference.role is Role.LLM or reference.role is Role.EMBEDDING,
-        _scope_reports_exclusive(provider, scope_name),
+        _scope_conventions(provider, scope_name),
     )
 
 
@@ -511,7 +531,7 @@ def _interpret(
         reported,
         reported_key,
         tier.lower() if tier else None,
-        found[_BATCH] is True,
+        _flag_set(found[_BATCH]),
         convention,
         _text(found[_RESPONSE_ID]),
     )
@@ -575,7 +595,7 @@ def _count(value: object, key: str | None) -> int:
 
 
 def _counted(
-    raw: list[object], tokens: tuple[tuple[int, str], ...], exclusive_scope: bool, adk_response: object = None
+    raw: list[object], tokens: tuple[tuple[int, str], ...], exclusive_scope: int, adk_response: object = None
 ) -> tuple[TokenUsage, str]:
     """Checked, inclusive counts from the raw values of ``tokens`` (the fast
     path's :func:`_tokens`)."""
@@ -595,7 +615,7 @@ def _counted(
     return _inclusive(counts, exclusive_scope)
 
 
-def _inclusive(counts: list[int], exclusive_scope: bool) -> tuple[TokenUsage, str]:
+def _inclusive(counts: list[int], exclusive_scope: int) -> tuple[TokenUsage, str]:
     (
         input_tokens,
         output_tokens,
@@ -614,13 +634,19 @@ def _inclusive(counts: list[int], exclusive_scope: bool) -> tuple[TokenUsage, st
     if write_5m or write_1h:
         cache_write = max(cache_write, write_5m + write_1h)
     convention = "inclusive"
-    if (cache_read or cache_write) and (exclusive_scope or cache_read + cache_write > input_tokens):
+    if (cache_read or cache_write) and (
+        exclusive_scope & _INPUT_EXCLUDES_CACHE or cache_read + cache_write > input_tokens
+    ):
         # Cache counts larger than the input can only mean input excludes them.
         input_tokens += cache_read + cache_write
         convention = "exclusive"
     if reasoning_excluded:  # a count known to be outside the output count (Google ADK 1.x)
         output_tokens += reasoning_excluded
         reasoning = reasoning_excluded
+        convention = "exclusive"
+    elif reasoning and exclusive_scope & _OUTPUT_EXCLUDES_REASONING:
+        # Gemini's candidates count, copied as the output count (OpenLIT): thinking is outside.
+        output_tokens += reasoning
         convention = "exclusive"
     elif reasoning > output_tokens:  # Google ADK leaves thinking tokens out of output
         output_tokens += reasoning
@@ -658,7 +684,7 @@ def _tokens(
             counts.append(_count(value, keys[slot]))
     if found[_ADK_RESPONSE] is not None:
         _add_adk_usage_metadata(counts, found[_ADK_RESPONSE])
-    return _inclusive(counts, _scope_reports_exclusive(provider, scope_name))
+    return _inclusive(counts, _scope_conventions(provider, scope_name))
 
 
 _ADK_RESPONSE_KEY = _VOCABULARY[_ADK_RESPONSE][0]
@@ -693,12 +719,26 @@ def _add_adk_usage_metadata(counts: list[int], response: object) -> None:
         )
 
 
-def _scope_reports_exclusive(provider: str | None, scope_name: str | None) -> bool:
-    """Whether this instrumentation reports input *without* cache tokens for this provider."""
+def _flag_set(value: object) -> bool:
+    """A boolean attribute read as set: ``True``, or the number 1 some emitters write
+    for it. (Values equal under ``==`` must read alike: ``read_usage`` memoises a span's
+    kind by its values, and ``True == 1``; a 1 read as unset after a True read as set
+    made the same flag mean two things, by the order spans came in.)"""
+    return value is True or (type(value) in (int, float) and value == 1)
+
+
+def _scope_conventions(provider: str | None, scope_name: str | None) -> int:
+    """What this instrumentation leaves out of its counts for this provider: input
+    *without* cache tokens, output *without* reasoning tokens (flags)."""
     if not (scope_name and provider):
-        return False
+        return 0
     scope, vendor = scope_name.lower(), provider.lower()
-    return any(scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_INPUT_SCOPES)
+    flags = 0
+    if any(scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_INPUT_SCOPES):
+        flags |= _INPUT_EXCLUDES_CACHE
+    if any(scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_OUTPUT_SCOPES):
+        flags |= _OUTPUT_EXCLUDES_REASONING
+    return flags
 
 
 def _reported_cost(
