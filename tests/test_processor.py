@@ -901,3 +901,30 @@ def test_an_exception_of_the_application_landing_in_pricing_reaches_the_applicat
         processor.settle()  # deferred: what check_budget() does before reading the spend
     assert processor.stats.internal_errors == 1
     provider.shutdown()
+
+
+def test_a_failed_call_without_usage_says_so_rather_than_missing_usage():
+    """Two rate-limited attempts, then the call that went through: the failures read as
+    missing telemetry (missing_usage) and fired the unpriced-spans alert, whose advice
+    (add a price) does not apply."""
+    from opentelemetry.trace import Status, StatusCode
+
+    tracer, memory, _, _ = pipeline()
+    request = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"}
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        for _ in range(2):
+            with tracer.start_as_current_span("chat gpt-4o", attributes=request) as span:
+                span.set_attribute("error.type", "RateLimitError")
+                span.set_status(Status(StatusCode.ERROR, "429"))
+        with tracer.start_as_current_span("chat gpt-4o", attributes=gpt4o()):
+            pass
+        with tracer.start_as_current_span("chat nothing", attributes=request):  # no usage, no error
+            pass
+    spans = memory.get_finished_spans()
+    reasons = [s.attributes.get("gen_ai.cost.unpriced_reason") for s in spans if s.name.startswith("chat")]
+    assert reasons == ["failed_call", "failed_call", None, "missing_usage"]
+    failed = next(s for s in spans if s.attributes.get("gen_ai.cost.unpriced_reason") == "failed_call")
+    assert "RateLimitError" in failed.attributes["gen_ai.cost.unpriced_detail"]
+    root = next(s for s in spans if s.name == "invoke_agent").attributes
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 3  # what they may have cost is not known
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)

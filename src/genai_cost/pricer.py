@@ -65,7 +65,10 @@ class SpanPricer:
         ``end_time_ns`` gives the duration that prices self-hosted (per GPU-second) models."""
         role = usage.role
         if role is Role.LLM or role is Role.EMBEDDING:
-            return self._price_call(usage, start_time_ns, end_time_ns)
+            cost = self._price_call(usage, start_time_ns, end_time_ns)
+            if cost.unpriced_reason == "missing_usage" and attributes.get(_ERROR_TYPE) is not None:
+                return self._failed_call(cost.category, attributes[_ERROR_TYPE], usage)
+            return cost
         if role is Role.TOOL or role is Role.RETRIEVAL:
             return self._price_tool(usage, attributes)
         return None
@@ -267,10 +270,28 @@ class SpanPricer:
         }
         return SpanCost(category, None, usage.usage, attrs, reason, *self._ids(usage))
 
+    def _failed_call(self, category: str, error_type: object, usage: SpanUsage) -> SpanCost:
+        """A call that failed (``error.type``) and recorded no usage: most likely billed
+        nothing (a rate limit, a refused request), but a stream cut off after it began may
+        have been. Still unpriced, for what it may have cost; its own reason, so that
+        rate-limit retries do not read as missing telemetry."""
+        return self._unpriced(
+            category,
+            REASON_FAILED_CALL,
+            f"the call failed ({str(error_type)[:80]}) and recorded no token counts; "
+            "a failed request is usually not billed",
+            usage,
+        )
+
     @staticmethod
     def _ids(usage: SpanUsage) -> tuple[str | None, str | None, str | None]:
         return usage.provider, usage.model, usage.operation
 
+
+#: The semantic conventions' attribute for a failed operation (``RateLimitError``, ``429``).
+_ERROR_TYPE = "error.type"
+#: ``gen_ai.cost.unpriced_reason`` of a call that failed and recorded no usage.
+REASON_FAILED_CALL = "failed_call"
 
 #: Span attributes that carry a cost the instrumentation estimated client-side from a
 #: price list of its own (OpenLIT's ``gen_ai.usage.cost``: input and output rates only,
