@@ -224,7 +224,7 @@ def _price(args: argparse.Namespace) -> int:
         print(f"genai-cost: pricing file error:\n{exc}", file=sys.stderr)
         if env_files:
             named = os.pathsep.join(env_files)
-            print(f"genai-cost: the pricing files include those GENAI_COST_PRICING_FILE names: {named}", file=sys.stderr)
+            print(f"genai-cost: the pricing files include GENAI_COST_PRICING_FILE={named}", file=sys.stderr)
         return EXIT_USAGE
     usage = TokenUsage(
         input_tokens=args.input_tokens,
