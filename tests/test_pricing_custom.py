@@ -344,7 +344,9 @@ def test_validate_with_the_catalog_names_a_discount_that_never_applies(tmp_path:
         "  - {provider: openai, model: gpt-4o, percent: 10}\n"
     )
     assert main(["pricing", "validate", str(discounts), "--with-catalog"]) == 2
-    err = capsys.readouterr().err
-    assert f"{discounts}: discounts[0].provider: 'opneai' is no provider the catalog knows; did you mean 'openai'?" in err
-    assert f"{discounts}: discounts[1].model: 'claude-sonet-4-5' is no anthropic model" in err
+    out, err = capsys.readouterr()
+    assert "valid" not in out  # (it used to say "valid: 1 file(s)" before the errors)
+    assert (f"{discounts}:2: discounts[0].provider: 'opneai' is no provider the catalog knows"
+            " (the discount never applies); did you mean 'openai'?") in err
+    assert f"{discounts}:3: discounts[1].model: 'claude-sonet-4-5' is no anthropic model" in err
     assert "discounts[2]" not in err

@@ -52,7 +52,7 @@ def register(commands: Any) -> None:
     comp.set_defaults(handler=_compile)
 
     val = sub.add_parser("validate", help="check pricing files; names file, line and field of each error")
-    val.add_argument("files", nargs="+", type=Path)
+    val.add_argument("files", nargs="+", type=Path, help="pricing files, or directories of them (their *.yaml / *.yml)")
     val.add_argument("--with-catalog", action="store_true", help="also check them together with the shipped catalog")
     val.set_defaults(handler=_validate)
 
@@ -169,62 +169,38 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    code = _validate_paths(args.files)
-    if code or not args.with_catalog:
-        return code
     from .pricing import Catalog, CatalogError
+    from .pricing.catalog import pricing_file_paths
 
-    try:
-        catalog = Catalog.load(args.files)
-    except CatalogError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
-    problems = _discounts_that_never_apply(catalog, args.files)
+    paths = pricing_file_paths(args.files)
+    problems, models, fallbacks = _file_problems(paths)
+    if not problems and (args.with_catalog or fallbacks):
+        # Laid over the shipped catalog: a fallback must name a provider of it (or of
+        # these files); with --with-catalog, a discount must match a provider / model.
+        try:
+            catalog = Catalog.load(paths)
+        except CatalogError as exc:
+            problems = list(exc.problems)
+        else:
+            if args.with_catalog:
+                problems = list(catalog.problems)
     if problems:
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(problems)} error(s)", file=sys.stderr)
-        return EXIT_USAGE
-    print("valid together with the shipped catalog")
+        return _report(problems)
+    print(f"valid: {len(paths)} file(s), {models} model(s)")
+    if args.with_catalog:
+        print("valid together with the shipped catalog")
     return 0
 
 
-def _discounts_that_never_apply(catalog: Any, paths: list[Path]) -> list[str]:
-    """A discount whose provider or model the catalog does not know is valid YAML
-    that silently never applies (``provider: opneai``): name it, with the likely fix."""
-    import difflib
-
-    from .pricing import PricingError
-    from .pricing.files import read_pricing_file
-
-    problems: list[str] = []
-    providers = catalog.provider_ids()
-    for path in paths:
-        for index, discount in enumerate(read_pricing_file(path).discounts):
-            where = f"{path}: discounts[{index}]"
-            provider = catalog.provider_id(discount.provider)
-            if provider is None or provider not in providers:
-                close = difflib.get_close_matches(discount.provider.lower(), providers, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(f"{where}.provider: {discount.provider!r} is no provider the catalog knows{hint}")
-                continue
-            if discount.model is not None:
-                try:
-                    catalog.resolve(discount.model, discount.provider)
-                except PricingError:
-                    problems.append(
-                        f"{where}.model: {discount.model!r} is no {provider} model the catalog knows, "
-                        "so the discount never applies"
-                    )
-    return problems
-
-
-def _validate_paths(paths: list[Path]) -> int:
+def _file_problems(paths: list[Path]) -> tuple[list[str], int, bool]:
+    """Every problem of each file on its own, how many models they have, and whether
+    one names fallbacks (which only the catalog can check)."""
     from .pricing import CatalogError
     from .pricing.files import read_pricing_file
 
     problems: list[str] = []
     models = 0
+    fallbacks = False
     for path in paths:
         try:
             parsed = read_pricing_file(path)
@@ -232,11 +208,21 @@ def _validate_paths(paths: list[Path]) -> int:
             problems.extend(exc.problems)
             continue
         models += sum(len(p.models) for p in parsed.providers)
+        fallbacks = fallbacks or any(p.fallbacks for p in parsed.providers)
+    return problems, models, fallbacks
+
+
+def _report(problems: list[str]) -> int:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(problems)} error(s)", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _validate_paths(paths: list[Path]) -> int:
+    problems, models, _ = _file_problems(paths)
     if problems:
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(problems)} error(s)", file=sys.stderr)
-        return EXIT_USAGE
+        return _report(problems)
     print(f"valid: {len(paths)} file(s), {models} model(s)")
     return 0
 

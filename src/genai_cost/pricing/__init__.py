@@ -4,7 +4,7 @@ Nothing here imports OpenTelemetry, so it can price usage offline (reports,
 re-pricing old traces, a gateway) exactly as the span processor does.
 """
 
-from .catalog import Catalog, Resolution, default_pricing_dir
+from .catalog import Catalog, Resolution, default_pricing_dir, pricing_file_paths
 from .errors import (
     AmbiguousModelError,
     CatalogError,
@@ -30,4 +30,5 @@ __all__ = [
     "ToolPricing",
     "UnknownModelError",
     "default_pricing_dir",
+    "pricing_file_paths",
 ]

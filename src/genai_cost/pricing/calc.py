@@ -40,7 +40,10 @@ def effective_rates(
     batch: bool = False,
     multiplier: float = 1.0,
 ) -> tuple[Rates, tuple[str, ...]]:
-    """Rates that apply to this call, and the adjustments that produced them."""
+    """Rates that apply to this call, and the adjustments that produced them.
+    ``service_tier`` is matched ignoring case (``Flex`` is ``flex``)."""
+    if service_tier is not None:
+        service_tier = service_tier.strip().lower() or None
     rates = period.rates
     if (
         not period.long_context
@@ -327,7 +330,6 @@ def _check(usage: TokenUsage) -> None:
             raise InvalidUsageError(f"{name} must be an integer, got {value!r}")
         if value < 0 or value > _MAX_TOKENS:
             raise InvalidUsageError(f"{name} out of range: {value}")
-
 
 
 #: Raise :class:`InvalidUsageError` unless every count is an int in range.

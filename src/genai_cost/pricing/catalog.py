@@ -199,6 +199,11 @@ class Catalog:
         self._aliases: dict[str, str] = {}
         self._tools: dict[str, ToolPricing] = {}
         self._discounts: dict[tuple[str, str | None], float] = {}
+        #: Discounts as the files give them: (provider, model, factor, file label, index),
+        #: canonicalised into ``_discounts`` once the catalog is built.
+        self._discount_defs: list[tuple[str, str | None, float, str, int]] = []
+        #: (provider id, fallback as written) -> (file label, provider index, fallback index)
+        self._fallback_defs: dict[tuple[str, str], tuple[str, int, int]] = {}
         #: pricing id -> raw model; from the compiled state, a packed string until used.
         self._raw: dict[str, _RawModel | str] = {}
         self._built: dict[str, ModelPricing] = {}
@@ -217,6 +222,13 @@ class Catalog:
         sources.extend(label for _, label, _ in files)
         self.sources = tuple(sources)
         self._finish()
+        #: What makes part of a file ineffective without stopping the catalog from
+        #: pricing (a discount whose provider or model matches nothing, so it never
+        #: applies): one message per problem, naming the file, line and field
+        #: (``contract.yaml:2: discounts[0].provider: 'opneai' is no provider ...``).
+        #: ``pricing validate --with-catalog`` reports them as errors; a process
+        #: loading the catalog should log them.
+        self.problems: tuple[str, ...] = tuple(self._settle_discounts())
         self._cache: dict[tuple[str | None, str], Resolution | PricingError] = {}
         #: The same pairs' fast-path rate tables (``None`` for an error), for price():
         #: by model, then provider (two lookups of the caller's own strings are
@@ -258,14 +270,11 @@ class Catalog:
                         files.append((_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
                     except CatalogError as exc:
                         problems.extend(exc.problems)
-        for raw in paths:
-            path = Path(raw)
-            candidates = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
-            for candidate in candidates:
-                try:
-                    files.append((_file_ir(candidate, None, user_cache=True), str(candidate), True))
-                except CatalogError as exc:
-                    problems.extend(exc.problems)
+        for candidate in pricing_file_paths(paths):
+            try:
+                files.append((_file_ir(candidate, None, user_cache=True), str(candidate), True))
+            except CatalogError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise CatalogError(problems)
         return cls(files, version=version, _state=state)
@@ -282,9 +291,16 @@ class Catalog:
                 rank = _RANK_IMPORTED + total - (start + offset)
             else:
                 rank = _RANK_CURATED
-            for provider in ir["providers"]:
+            for p_index, provider in enumerate(ir["providers"]):
                 provider_id = provider["id"]
+                if is_override:
+                    # ``id: aws.bedrock`` in a user's file is the shipped ``aws-bedrock``
+                    # (one of its aliases): its models join that provider's, rather than
+                    # a new provider taking the alias, and every Bedrock price, away.
+                    provider_id = self._provider_named(provider_id)
                 self._meta[provider_id] = _merge_provider_meta(self._meta.get(provider_id), provider)
+                for f_index, fallback in enumerate(provider["fallbacks"]):
+                    self._fallback_defs.setdefault((provider_id, fallback), (label, p_index, f_index))
                 layers = self._layers.setdefault(provider_id, {})
                 layer = layers.get(rank)
                 if layer is None:
@@ -299,9 +315,55 @@ class Catalog:
                     _index_model(layer, pricing_id, model)
             for tool in ir["tools"]:
                 self._tool_defs.append(([tool["name"], *tool["aliases"]], tool, label, is_override))
-            for provider_name, model_name, percent in ir["discounts"]:
-                key2 = (provider_name.lower(), model_name.lower() if model_name else None)
-                self._discounts[key2] = 1.0 - percent / 100.0
+            for d_index, (provider_name, model_name, percent) in enumerate(ir["discounts"]):
+                self._discount_defs.append((provider_name, model_name, 1.0 - percent / 100.0, label, d_index))
+
+    def _provider_named(self, name: str) -> str:
+        """The id of the provider already built that ``name`` is the id or an alias of
+        (the last one claiming the alias, as resolution has it); else ``name``."""
+        if name in self._meta:
+            return name
+        found = name
+        for provider_id, meta in self._meta.items():
+            if any(alias.lower() == name for alias in meta["aliases"]):
+                found = provider_id
+        return found
+
+    def _settle_discounts(self) -> list[str]:
+        """Key each discount by the catalog's own names, so that it applies however the
+        file spelt them: the provider through its aliases (``gemini`` -> ``google``,
+        ``azure_openai`` -> ``azure``), the model by the entry it resolves to for that
+        provider (``claude-sonnet-4-5-20250929`` and ``claude-sonnet-4.5`` ->
+        ``claude-sonnet-4-5``). Returns the discounts that match nothing and so never
+        apply (kept out), one message each."""
+        problems: list[str] = []
+        discounts: dict[tuple[str, str | None], float] = {}
+        providers = sorted(self._providers)
+        for provider_name, model_name, factor, label, index in self._discount_defs:
+            provider_id = self.provider_id(provider_name)
+            if provider_id is None or provider_id not in self._providers:
+                close = difflib.get_close_matches(provider_name.strip().lower(), providers, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(
+                    f"{_locate(label, ('discounts', index, 'provider'))}: discounts[{index}].provider:"
+                    f" {provider_name!r} is no provider the catalog knows (the discount never applies){hint}"
+                )
+                continue
+            model_key = None
+            if model_name is not None:
+                try:
+                    model_key = self._resolve(model_name, provider_id).model.model_id.lower()
+                except PricingError as exc:
+                    why = f" ({exc})" if isinstance(exc, AmbiguousModelError) else ""
+                    problems.append(
+                        f"{_locate(label, ('discounts', index, 'model'))}: discounts[{index}].model:"
+                        f" {model_name!r} is no {provider_id} model the catalog knows, so the discount"
+                        f" never applies{why}"
+                    )
+                    continue
+            discounts[(provider_id, model_key)] = factor
+        self._discounts = discounts
+        return problems
 
     def _finish(self) -> None:
         problems: list[str] = []
@@ -310,9 +372,17 @@ class Catalog:
             for name in names:
                 self._tools[name.lower()] = compiled_tool
         for provider_id, provider in self._meta.items():
+            for alias in (provider_id, *provider["aliases"]):
+                self._aliases[alias.lower()] = provider_id
+        for provider_id, provider in self._meta.items():
+            fallbacks: list[str] = []
             for fallback in provider["fallbacks"]:
-                if fallback not in self._meta:
-                    problems.append(f"provider {provider_id}: fallback {fallback!r} is not a provider in the catalog")
+                # an alias names its provider here too (``fallbacks: [bedrock]``)
+                known = fallback if fallback in self._meta else self._aliases.get(fallback.lower())
+                if known is None:
+                    problems.append(self._unknown_fallback(provider_id, fallback))
+                elif known != provider_id and known not in fallbacks:
+                    fallbacks.append(known)
             layers = self._layers.get(provider_id, {})
             for layer in layers.values():
                 layer.by_prefix.sort(key=lambda item: -len(item[0]))
@@ -320,7 +390,7 @@ class Catalog:
                 entry_id=provider_id,
                 priority=provider["priority"],
                 prefixes=tuple(p.lower() for p in provider["model_prefixes"]),
-                fallbacks=tuple(provider["fallbacks"]),
+                fallbacks=tuple(fallbacks),
                 regional=tuple(sorted(provider["regional_prefixes"].items(), key=lambda kv: -len(kv[0]))),
                 regional_exempt=tuple(provider.get("regional_exempt", ())),
                 unpriced_prefixes=tuple(p.lower() for p in provider.get("unpriced_prefixes", ())),
@@ -336,10 +406,20 @@ class Catalog:
                 layers=[layers[rank] for rank in sorted(layers)],
                 ranks=tuple(sorted(layers)),
             )
-            for alias in (provider_id, *provider["aliases"]):
-                self._aliases[alias.lower()] = provider_id
         if problems:
             raise CatalogError(problems)
+
+    def _unknown_fallback(self, provider_id: str, fallback: str) -> str:
+        """A fallback naming no provider, with the file, line and field that gave it."""
+        close = difflib.get_close_matches(fallback.lower(), sorted(self._aliases), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        what = f"{fallback!r} is not a provider in the catalog (a fallback of provider {provider_id}){hint}"
+        origin = self._fallback_defs.get((provider_id, fallback))
+        if origin is None:  # (from a compiled catalog: its file is not known)
+            return f"provider {provider_id}: fallbacks: {what}"
+        label, p_index, f_index = origin
+        loc = ("providers", p_index, "fallbacks", f_index)
+        return f"{_locate(label, loc)}: providers[{p_index}].fallbacks[{f_index}]: {what}"
 
     def compiled_state(self) -> dict[str, Any]:
         """This catalog's build state as plain data (for the compiled snapshot)."""
@@ -400,7 +480,9 @@ class Catalog:
         self._raw = dict(state["raw"])  # packed strings, unpacked when used
         self._ids_built = None
         self._tool_defs = [(t[0], t[1], t[2], t[3]) for t in state["tools"]]
-        self._discounts = {(p, m): factor for p, m, factor in state["discounts"]}
+        self._discount_defs = [
+            (p, m, factor, "catalog:compiled", i) for i, (p, m, factor) in enumerate(state["discounts"])
+        ]
 
     def entry(self, pricing_id: str) -> ModelPricing:
         """The entry of ``pricing_id`` (``openai/gpt-4o``); ``KeyError`` if none.
@@ -524,6 +606,8 @@ class Catalog:
             fast = self._fast_by_name[model][provider]
         except KeyError:  # not resolved yet: the general path resolves (or raises)
             fast = None
+        if service_tier is not None:
+            service_tier = normal_tier(service_tier)
         if fast is not None and service_tier is None and not batch:
             plan = _plan_at(fast, at if at is None or type(at) is float else _seconds(at))
             if plan is not None:
@@ -593,6 +677,8 @@ class Catalog:
         fast = resolution._fast
         if fast is None:
             fast = _fast_of(resolution)
+        if service_tier is not None:
+            service_tier = normal_tier(service_tier)
         if not batch and (service_tier is None or service_tier in _DEFAULT_TIERS):
             # The fast path, as in price(); with check=False, counts that are not
             # ints in range take the general path too (which uses them as given).
@@ -631,6 +717,8 @@ class Catalog:
     ) -> CostBreakdown:
         """:meth:`price_resolved` without the fast path (every case; the reference for it).
         ``list_price``: the newest period, outside any time window (``at`` unused)."""
+        if service_tier is not None:
+            service_tier = normal_tier(service_tier)
         entry = resolution.model
         periods = entry.periods
         if list_price:
@@ -913,6 +1001,12 @@ class Catalog:
         base = _fine_tuned_base(name)
         if base is not None:  # ``ft:gpt-4.1-2025-04-14:acme::abc``: the fine-tuned model's own entry
             names.append((base, "fine-tuned model"))
+            # ``ft:gpt-4o-2024-11-20:acme::abc``: a dated snapshot of ``ft:gpt-4o``, as the
+            # id ``ft:gpt-4o-2024-11-20`` is (a stronger layer's ``ft:gpt-4o`` wins over
+            # a weaker layer's exact ``ft:gpt-4o-2024-11-20``)
+            undated_base = _DATE_SUFFIX.sub("", base)
+            if undated_base != base:
+                names.append((undated_base, "fine-tuned model, dated snapshot of"))
         for wanted, how in names:
             if wanted is not name and wanted == name:
                 continue
@@ -1025,6 +1119,36 @@ def _rate_plan(
     if not all(0.0 <= rate <= _RATE_LIMIT for rate in (base_in, read, write, output)):
         return None  # (NaN fails too)
     return (base_in, read, write, output, pricing_id, label, adjustments, ())
+
+
+def pricing_file_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """The pricing files ``paths`` name, in order: a directory stands for its
+    ``*.yaml`` / ``*.yml`` files, sorted by name (as ``GENAI_COST_PRICING_FILE``,
+    ``--pricing-file`` and ``pricing validate`` read it)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        files.extend(sorted(path.glob("*.y*ml")) if path.is_dir() else [path])
+    return files
+
+
+def _locate(label: str, loc: tuple[str | int, ...]) -> str:
+    """``label:line`` of a place in a user's pricing file (re-read: for error messages
+    only); a shipped file's label alone."""
+    if label.startswith("catalog:"):
+        return label
+    from .files import locate
+
+    return locate(label, loc)
+
+
+def normal_tier(service_tier: str | None) -> str | None:
+    """A service tier as the catalog names it: lower-cased, trimmed (``Flex`` is
+    ``flex``; a span's tier is lower-cased when read); ``None`` for none or blank."""
+    if service_tier is None:
+        return None
+    tier = service_tier.strip().lower()
+    return tier or None
 
 
 def default_pricing_dir() -> Path:

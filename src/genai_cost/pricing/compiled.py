@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: Bump when the IR layout changes: an old snapshot is then ignored.
 IR_FORMAT = 7
+#: Bump when validation gets stricter (the IR is the same): a user's file cached as
+#: valid before (``input: true``, a model id given twice) is then validated again.
+USER_CACHE_REVISION = 2
 #: The whole shipped catalog, indexed, with the digest of every source file.
 STATE_NAME = "compiled.json"
 #: Each source file's IR alone: used to rebuild quickly when only some files changed.
@@ -272,7 +275,7 @@ def read_cached_ir(sha: str) -> FileIR | None:
     if directory is None:
         return None
     try:
-        raw = json.loads((directory / f"{IR_FORMAT}-{sha}.json").read_bytes())
+        raw = json.loads((directory / _cache_name(sha)).read_bytes())
     except (OSError, ValueError):
         return None
     return raw if isinstance(raw, dict) else None
@@ -285,9 +288,13 @@ def write_cached_ir(sha: str, ir: FileIR) -> None:
         return
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / f"{IR_FORMAT}-{sha}.json"
+        target = directory / _cache_name(sha)
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(ir, separators=(",", ":")), encoding="utf-8")
         os.replace(temporary, target)
     except OSError:
         return
+
+
+def _cache_name(sha: str) -> str:
+    return f"{IR_FORMAT}.{USER_CACHE_REVISION}-{sha}.json"

@@ -103,13 +103,95 @@ def parse_pricing_text(text: str, label: str) -> PricingFile:
     if not isinstance(data, dict):
         raise CatalogError([f"{label}:1: a pricing file must be a mapping with 'providers' and/or 'tools'"])
     try:
-        return PricingFile.model_validate(data)
+        parsed = PricingFile.model_validate(data)
     except ValidationError as exc:
         try:
             problems = _describe(exc, text, label)
         except RecursionError:  # nesting too deep for the pure-Python parser that finds lines
             problems = [f"{label}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise CatalogError(problems) from None
+    duplicates = _duplicates(parsed)
+    if duplicates:
+        lines = _line_map(text)
+        problems = []
+        for loc, message, first in duplicates:
+            line = _closest_line(lines, loc)
+            first_line = _closest_line(lines, first)
+            where = f"{label}:{line}" if line else label
+            at = f"{dotted_path(first)}, line {first_line}" if first_line else dotted_path(first)
+            problems.append(f"{where}: {dotted_path(loc)}: {message} (first at {at})")
+        raise CatalogError(problems)
+    return parsed
+
+
+def _duplicates(parsed: PricingFile) -> list[tuple[_PathKey, str, _PathKey]]:
+    """What one file says twice, which the catalog would silently settle by letting the
+    last one win: a provider block given twice, a model id given twice for a provider
+    (also differing only in case: names are matched lower-cased), and an exact name
+    (id or ``match.exact``) claimed by two entries of a provider (ambiguous at run
+    time). Each as (where, what, where it was first given). Across files, a later
+    file replacing an earlier one's entry is the documented layering, not an error."""
+    found: list[tuple[_PathKey, str, _PathKey]] = []
+    providers: dict[str, int] = {}
+    for p_index, provider in enumerate(parsed.providers):
+        here: _PathKey = ("providers", p_index)
+        earlier = providers.setdefault(provider.id, p_index)
+        if earlier != p_index:
+            found.append(
+                (
+                    (*here, "id"),
+                    f"provider {provider.id!r} is given twice in this file; put its models in one block",
+                    ("providers", earlier, "id"),
+                )
+            )
+        ids: dict[str, int] = {}
+        names: dict[str, tuple[int, _PathKey]] = {}  # exact name -> (model index, where given)
+        for m_index, model in enumerate(provider.models):
+            at: _PathKey = (*here, "models", m_index)
+            own = model.id.lower()
+            first_id = ids.setdefault(own, m_index)
+            if first_id != m_index:
+                found.append(
+                    (
+                        (*at, "id"),
+                        f"model {model.id!r} is given twice for provider {provider.id!r}"
+                        " (ids are matched ignoring case); the later entry would silently replace the earlier",
+                        (*here, "models", first_id, "id"),
+                    )
+                )
+                continue
+            spelled: list[tuple[str, _PathKey]] = [(own, (*at, "id"))]
+            if model.match is not None:
+                spelled += [(name.lower(), (*at, "match", "exact", i)) for i, name in enumerate(model.match.exact)]
+            for name, where in spelled:
+                claimed = names.get(name)
+                if claimed is None:
+                    names[name] = (m_index, where)
+                elif claimed[0] != m_index:
+                    found.append(
+                        (
+                            where,
+                            f"{name!r} already names another entry of provider {provider.id!r}:"
+                            " two entries cannot share an exact name",
+                            claimed[1],
+                        )
+                    )
+    return found
+
+
+def locate(label: str, loc: Iterable[str | int]) -> str:
+    """``label:line`` of ``loc`` in the pricing file ``label`` (a path), or ``label``
+    alone when the file cannot be read again or has no such place. For messages about
+    a file already loaded (a problem found once the catalog is built)."""
+    try:
+        text = Path(label).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return label
+    try:
+        line = _closest_line(_line_map(text), tuple(loc))
+    except RecursionError:
+        return label
+    return f"{label}:{line}" if line else label
 
 
 def _describe(exc: ValidationError, text: str, label: str) -> list[str]:
@@ -121,6 +203,8 @@ def _describe(exc: ValidationError, text: str, label: str) -> list[str]:
         field = dotted_path(loc)
         where = f"{label}:{line}" if line else label
         message = error["msg"]
+        if error["type"] == "value_error":  # our own validators' messages say what is wrong
+            message = message.removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message += _known_keys_hint(loc)
         problems.append(f"{where}: {field}: {message}")

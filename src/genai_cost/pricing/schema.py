@@ -16,11 +16,24 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .model import RATE_FIELDS
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+def _a_number(value: object) -> object:
+    """Prices and counts are numbers as written: YAML's ``true`` or a quoted ``"2.5"``
+    is a mistake, which pydantic's lax mode would read as 1 or 2.5 without a word."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()} (a boolean)")
+    if isinstance(value, str):
+        raise ValueError(f"must be a number, not the string {value!r} (write it without quotes)")
+    return value
+
+
+#: A number written as one (an int or a float; never a bool or a string).
+_Number = BeforeValidator(_a_number)
+NonNegative = Annotated[float, _Number, Field(ge=0, allow_inf_nan=False)]
 
 __all__ = ["RATE_FIELDS"]  # re-exported: it used to live here
 
@@ -68,7 +81,7 @@ class LongContextTier(RateSet):
     token of the request is billed at these rates. Rates not given here keep the
     base rate."""
 
-    above_input_tokens: Annotated[int, Field(gt=0)]
+    above_input_tokens: Annotated[int, _Number, Field(gt=0)]
 
 
 class ServiceTierPrice(RateSet):
@@ -94,8 +107,8 @@ class TimeWindow(RateSet):
     start: str
     end: str
     multiplier: NonNegative | None = None
-    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(default_factory=list)
-    weekday_utc_offset_minutes: Annotated[int, Field(ge=-24 * 60, le=24 * 60)] = 0
+    weekdays: list[Annotated[int, _Number, Field(ge=1, le=7)]] = Field(default_factory=list)
+    weekday_utc_offset_minutes: Annotated[int, _Number, Field(ge=-24 * 60, le=24 * 60)] = 0
 
     @field_validator("start", "end")
     @classmethod
@@ -113,7 +126,7 @@ class PricePeriod(RateSet):
     service_tiers: dict[str, ServiceTierPrice] = Field(default_factory=dict)
     time_windows: list[TimeWindow] = Field(default_factory=list)
     #: GPUs a self-hosted call occupies; multiplies ``per_gpu_second``.
-    gpus: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1
+    gpus: Annotated[float, _Number, Field(gt=0, allow_inf_nan=False)] = 1
     source: str = Field(min_length=1)
     checked: dt.date
 
@@ -195,7 +208,7 @@ class ProviderEntry(_Strict):
         return _compiled_regexes(patterns)
 
     #: First-party providers win when a span names no provider and several match.
-    priority: int = 100
+    priority: Annotated[int, _Number] = 100
     models: list[ModelEntry] = Field(default_factory=list)
 
 
@@ -227,7 +240,7 @@ class Discount(_Strict):
 
     provider: str
     model: str | None = None
-    percent: Annotated[float, Field(gt=0, le=100)]
+    percent: Annotated[float, _Number, Field(gt=0, le=100, allow_inf_nan=False)]
 
 
 class InfrastructureCost(_Strict):
@@ -236,9 +249,9 @@ class InfrastructureCost(_Strict):
     that share times ``trace seconds / average_trace_seconds``."""
 
     monthly_usd: NonNegative
-    monthly_traces: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    monthly_traces: Annotated[float, _Number, Field(gt=0, allow_inf_nan=False)]
     allocation: Literal["per_trace", "per_second"] = "per_trace"
-    average_trace_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 120.0
+    average_trace_seconds: Annotated[float, _Number, Field(gt=0, allow_inf_nan=False)] = 120.0
     source: str | None = None
 
 
