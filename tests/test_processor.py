@@ -857,6 +857,21 @@ def test_a_broken_pricing_file_is_skipped_alone(tmp_path, caplog):
     assert str(good) + " rejected" not in logged
 
 
+def test_a_discount_that_never_applies_is_logged_at_startup(tmp_path, caplog):
+    """A discount for a misspelt provider loaded without a word, and the list price was
+    charged: `pricing validate --with-catalog` knew, the running application did not say."""
+    from genai_cost.config import CostSettings
+    from genai_cost.processor import load_catalog
+
+    typo = tmp_path / "contract.yaml"
+    typo.write_text("discounts:\n  - provider: opneai\n    percent: 15\n")
+    with caplog.at_level("ERROR", logger="genai_cost"):
+        catalog = load_catalog(CostSettings(pricing_files=(str(typo),)))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"{typo}:2" in logged and "opneai" in logged
+    assert catalog.resolve("gpt-4o", "openai").model.pricing_id == "openai/gpt-4o"
+
+
 class SoftTimeLimitExceeded(Exception):
     """What Celery raises from its signal handler when a task's soft time limit passes."""
 

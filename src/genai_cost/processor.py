@@ -781,7 +781,16 @@ def load_catalog(settings: CostSettings) -> Catalog:
     """The shipped catalog plus the user's files. A broken user file is logged
     (file, line, field) and skipped: the application still starts, and the
     other files and the shipped catalog still price (one typo must not take a
-    team's contract prices and tools with it)."""
+    team's contract prices and tools with it). What loads but cannot take effect
+    (a discount for a provider or model the catalog does not know) is logged too."""
+    catalog = _load_what_loads(settings)
+    for problem in catalog.problems:
+        _log.error("genai-cost: pricing file problem (left out; the rest still prices): %s", problem)
+    return catalog
+
+
+def _load_what_loads(settings: CostSettings) -> Catalog:
+    from .pricing import pricing_file_paths
     from .pricing.errors import CatalogError
 
     try:
@@ -791,7 +800,7 @@ def load_catalog(settings: CostSettings) -> Catalog:
     # Which file is broken: each is tried on top of those kept so far, so a file that
     # only fails next to another (a conflict) is the one skipped, in load order.
     kept: list[Path] = []
-    for path in _pricing_paths(settings.pricing_files):
+    for path in pricing_file_paths(settings.pricing_files):
         try:
             Catalog.load([*kept, path])
         except CatalogError as exc:
@@ -808,15 +817,6 @@ def load_catalog(settings: CostSettings) -> Catalog:
     except CatalogError as exc:  # pragma: no cover - each kept file loaded above
         _log.error("genai-cost: pricing files rejected; using the shipped catalog only:\n%s", exc)
         return Catalog.load()
-
-
-def _pricing_paths(entries: Iterable[str]) -> list[Path]:
-    """The files ``GENAI_COST_PRICING_FILE`` names, directories expanded as the catalog does."""
-    paths: list[Path] = []
-    for entry in entries:
-        path = Path(entry)
-        paths.extend(sorted(path.glob("*.y*ml")) if path.is_dir() else [path])
-    return paths
 
 
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.
