@@ -47,6 +47,17 @@ def _price_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, obj
 # ------------------------------------------------------------------ GENAI_COST_PRICING_FILE
 
 
+def test_pricing_list_reads_genai_cost_pricing_file_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pricing list` showed only the shipped catalog and --pricing-file: the user's
+    models, set in the variable, were missing from the list the runtime prices with."""
+    monkeypatch.setenv("GENAI_COST_PRICING_FILE", str(_acme(tmp_path / "acme.yaml", 2.0)))
+    assert main(["pricing", "list", "--provider", "acme", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["pricing_id"] for row in rows] == ["acme/acme-1"]
+
+
 def test_price_reads_genai_cost_pricing_file_as_the_user_runs_it(tmp_path: Path) -> None:
     prices = tmp_path / "my-prices.yaml"
     prices.write_text(DISCOUNT, encoding="utf-8")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import CostSettings
+from .config import env_pricing_files
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
 from .pricing.errors import UnpricedDeploymentError
 
@@ -202,14 +202,6 @@ def _instant(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _env_pricing_files() -> tuple[str, ...]:
-    """The pricing files ``GENAI_COST_PRICING_FILE`` names, read as the runtime reads them
-    (:meth:`CostSettings.from_env`); only that variable is read, so that a bad value of
-    another one does not speak up in a command it does not concern."""
-    variable = "GENAI_COST_PRICING_FILE"
-    return CostSettings.from_env({variable: os.environ.get(variable, "")}).pricing_files
-
-
 def _price(args: argparse.Namespace) -> int:
     problem = _usage_problem(args)
     if problem is not None:
@@ -217,7 +209,7 @@ def _price(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # As the runtime prices: the shipped catalog, the files of GENAI_COST_PRICING_FILE,
     # then those of the command line (the same layer, so the later file wins).
-    env_files = _env_pricing_files()
+    env_files = env_pricing_files()
     try:
         catalog = Catalog.load([*env_files, *args.pricing_file])
     except CatalogError as exc:

@@ -60,7 +60,12 @@ def register(commands: Any) -> None:
     lst.add_argument("--provider")
     lst.add_argument("--model", help="substring of the model id")
     lst.add_argument("--origin", help="curated, genai-prices, litellm, ... ")
-    lst.add_argument("--pricing-file", action="append", default=[])
+    lst.add_argument(
+        "--pricing-file",
+        action="append",
+        default=[],
+        help="a pricing file or directory, loaded after GENAI_COST_PRICING_FILE's (repeatable)",
+    )
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=_quiet_pipe(_list))
 
@@ -231,9 +236,10 @@ def _validate_paths(paths: list[Path]) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from .config import env_pricing_files
     from .pricing import Catalog
 
-    catalog = Catalog.load(args.pricing_file)
+    catalog = Catalog.load([*env_pricing_files(), *args.pricing_file])
     rows: list[dict[str, Any]] = []
     for pricing_id, entry in sorted(catalog.models.items()):
         if args.provider and entry.provider_id != (catalog.provider_id(args.provider) or args.provider):

@@ -107,6 +107,14 @@ class CostSettings:
         return settings
 
 
+def env_pricing_files() -> tuple[str, ...]:
+    """The pricing files ``GENAI_COST_PRICING_FILE`` names, read as the runtime reads them
+    (:meth:`CostSettings.from_env`), for the commands that price; only that variable is
+    read, so that a bad value of another one does not speak up where it does not apply."""
+    variable = "GENAI_COST_PRICING_FILE"
+    return CostSettings.from_env({variable: os.environ.get(variable, "")}).pricing_files
+
+
 def env_number(
     env: Mapping[str, str],
     name: str,
