@@ -943,3 +943,30 @@ def test_a_failed_call_without_usage_says_so_rather_than_missing_usage():
     root = next(s for s in spans if s.name == "invoke_agent").attributes
     assert root["gen_ai.trace.cost.unpriced_spans"] == 3  # what they may have cost is not known
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "usd"),
+    [
+        # OpenLIT 1.45 names its framework instrumentations as the provider (litellm,
+        # strands_agents, ...); Strands' own tracer writes strands-agents. The model names
+        # the provider; a Bedrock id is Bedrock's, not a looser Vertex rule's (was ambiguous).
+        ("litellm", "anthropic/claude-sonnet-4-20250514", (1000 * 3 + 100 * 15) / 1e6),
+        ("strands_agents", "us.anthropic.claude-sonnet-4-20250514-v1:0", (1000 * 3 + 100 * 15) / 1e6),
+        ("strands-agents", "us.anthropic.claude-sonnet-4-20250514-v1:0", (1000 * 3 + 100 * 15) / 1e6),
+        ("smolagents", "gpt-4o", (1000 * 2.5 + 100 * 10) / 1e6),
+        ("agent_framework", "gpt-4o", (1000 * 2.5 + 100 * 10) / 1e6),
+        # Pydantic AI's Gemini API and Vertex provider names
+        ("google-gla", "gemini-2.5-flash", (1000 * 0.30 + 100 * 2.50) / 1e6),
+        ("google-cloud", "gemini-2.5-flash", (1000 * 0.30 + 100 * 2.50) / 1e6),
+    ],
+)
+def test_framework_and_sdk_names_in_the_provider_attribute_still_price(provider, model, usd):
+    tracer, memory, _, _ = pipeline()
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.system": provider, "gen_ai.request.model": model,
+                  "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}
+    with tracer.start_as_current_span("chat", attributes=attributes):
+        pass
+    attrs = by_name(memory)["chat"].attributes
+    assert attrs.get("gen_ai.cost.unpriced_reason") is None, attrs.get("gen_ai.cost.unpriced_detail")
+    assert attrs["gen_ai.cost.total_usd"] == pytest.approx(usd)

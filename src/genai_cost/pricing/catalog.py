@@ -22,7 +22,8 @@ Resolution rules, in order, each recorded in :attr:`Resolution.how` so that
    of (Azure -> OpenAI, Bedrock -> Anthropic, with ``anthropic.`` and ``-v1:0``
    removed);
 5. with no provider on the span, every provider is searched; the best-priority
-   match wins and a tie between two providers is reported as ambiguous.
+   match wins, a name one provider lists (exactly, or dated) beats other providers'
+   prefix or pattern rules, and a tie between two providers is reported as ambiguous.
 """
 
 from __future__ import annotations
@@ -75,9 +76,20 @@ FRAMEWORK_NAMES = frozenset(
         "dspy",
         "agno",
         "semantic_kernel",
+        # what OpenLIT 1.45 writes as the provider of its framework instrumentations'
+        # spans, and Strands Agents' own tracer: the model alone then names the provider
+        "litellm",
+        "strands_agents",
+        "strands-agents",
+        "smolagents",
+        "agent_framework",
+        "claude_agent_sdk",
+        "google_adk",
     }
 )
 
+#: How ``_match_in`` names a match by a rule rather than by the name itself.
+_LOOSE_RULES = ("prefix ", "pattern ")
 _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
 _VERSION_SUFFIX = re.compile(r"-v\d+(:\d+)?$")
 _CACHE_LIMIT = 8192
@@ -963,6 +975,13 @@ class Catalog:
         if not best:
             raise UnknownModelError(f"model {original!r} is not in the pricing catalog (no provider on the span)")
         distinct = {entry.pricing_id for _, entry, _ in best}
+        if len(distinct) > 1:
+            # A name one provider lists as it is beats another's looser rule: Bedrock's
+            # ``us.anthropic.claude-sonnet-4-20250514-v1:0`` is not Vertex's ``claude-4-sonnet``
+            # pattern (a framework's span, Strands', names no provider).
+            by_name = [found for found in best if not found[2].startswith(_LOOSE_RULES)]
+            if len({entry.pricing_id for _, entry, _ in by_name}) == 1:
+                best, distinct = by_name, {by_name[0][1].pricing_id}
         if len(distinct) > 1:
             raise AmbiguousModelError(
                 f"model {original!r} matches {', '.join(sorted(distinct))}; set gen_ai.provider.name on the span"
