@@ -165,6 +165,8 @@ def test_python_examples_import_every_name_they_use(where: str, body: str):
     """docs/configuration.md's example used BatchSpanProcessor and OTLPSpanExporter
     without importing them: pasted, it raised NameError."""
     ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists():  # the runs on other Pythons and the oldest dependencies install no linter
+        pytest.skip("ruff is not installed beside this interpreter (the main test run has it)")
     result = subprocess.run(
         [str(ruff), "check", "--isolated", "--select", "F821", "--output-format", "concise",
          "--stdin-filename", "snippet.py", "-"],
