@@ -65,45 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     price.add_argument("--provider", help="provider name as spans carry it (openai, anthropic, aws.bedrock...)")
     price.add_argument("--model", required=True)
-    price.add_argument(
-        "--input-tokens", type=_count, default=0, help="total input, cache and audio input tokens included"
-    )
-    price.add_argument(
-        "--output-tokens", type=_count, default=0, help="total output, reasoning and audio output tokens included"
-    )
-    price.add_argument(
-        "--cache-read-tokens",
-        type=_count,
-        default=0,
-        help="the part of --input-tokens read from cache (included in it)",
-    )
-    price.add_argument(
-        "--cache-write-tokens",
-        type=_count,
-        default=0,
-        help="the part of --input-tokens written to cache, 5-minute and 1-hour (included in it)",
-    )
-    price.add_argument(
-        "--cache-write-1h-tokens",
-        type=_count,
-        default=0,
-        help="the part of --cache-write-tokens with a 1-hour TTL (included in it)",
-    )
-    price.add_argument(
-        "--reasoning-tokens",
-        type=_count,
-        default=0,
-        help="the part of --output-tokens spent reasoning (included in it)",
-    )
-    price.add_argument(
-        "--input-audio-tokens", type=_count, default=0, help="the part of --input-tokens that is audio (included in it)"
-    )
-    price.add_argument(
-        "--output-audio-tokens",
-        type=_count,
-        default=0,
-        help="the part of --output-tokens that is audio (included in it)",
-    )
+    for flag, meaning in _TOKEN_COUNT_FLAGS:
+        price.add_argument(flag, type=_count, default=0, help=meaning)
     price.add_argument("--service-tier", help="the tier the response says was served (flex, priority...)")
     price.add_argument("--batch", action="store_true", help="a batch API call")
     price.add_argument("--at", type=_instant, help="ISO-8601 time of the call (default: now)")
@@ -182,6 +145,19 @@ def _version() -> str:
     except PackageNotFoundError:  # pragma: no cover - run from a source tree
         package = "(not installed)"
     return f"genai-cost {package}, pricing catalog {_read_version(default_pricing_dir())}"
+
+
+#: The token counts ``price`` takes: each part is included in the total it names.
+_TOKEN_COUNT_FLAGS = (
+    ("--input-tokens", "total input, cache and audio input tokens included"),
+    ("--output-tokens", "total output, reasoning and audio output tokens included"),
+    ("--cache-read-tokens", "the part of --input-tokens read from cache (included in it)"),
+    ("--cache-write-tokens", "the part of --input-tokens written to cache, 5-minute and 1-hour (included in it)"),
+    ("--cache-write-1h-tokens", "the part of --cache-write-tokens with a 1-hour TTL (included in it)"),
+    ("--reasoning-tokens", "the part of --output-tokens spent reasoning (included in it)"),
+    ("--input-audio-tokens", "the part of --input-tokens that is audio (included in it)"),
+    ("--output-audio-tokens", "the part of --output-tokens that is audio (included in it)"),
+)
 
 
 def _count(text: str) -> int:
