@@ -259,6 +259,53 @@ def test_the_infrastructure_share_on_the_root_counts_in_the_total() -> None:
     assert report.by_category == {"infra": pytest.approx(0.0067), "llm": pytest.approx(0.01)}
 
 
+def test_an_infrastructure_share_that_cannot_be_read_is_listed_not_left_out() -> None:
+    root = ExportedSpan("b" * 32, "1" * 16, None, "POST /chat", None, {"gen_ai.trace.cost.infra_usd": "a lot"})
+    [report] = report_traces([root])
+    assert report.total_usd == 0.0 and report.by_category == {}
+    assert [(note.span_id, note.reason, note.detail) for note in report.unpriced] == [
+        ("1" * 16, "invalid_cost", "gen_ai.trace.cost.infra_usd could not be read: not a USD amount: 'a lot'")
+    ]
+
+
+def test_null_name_and_parent_are_read_as_left_out(tmp_path: Path, demo_spans, capsys) -> None:
+    document = _demo_document(demo_spans, tmp_path)
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    [root] = [span for span in spans if not span.get("parentSpanId")]
+    root["parentSpanId"] = None
+    for span in spans:
+        if span["name"] == "execute_tool web_search":
+            span["name"] = None
+    path = tmp_path / "nulls.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code, report, _ = report_json(capsys, str(path))
+    assert code == 0 and report["problems"] == []
+    assert_is_the_article_trace(report["shown"][0])
+
+
+def test_an_attribute_given_twice_is_named_and_a_cost_given_twice_is_not_summed(
+    tmp_path: Path, demo_spans, capsys
+) -> None:
+    document = _demo_document(demo_spans, tmp_path)
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    tool = next(span for span in spans if span["name"] == "execute_tool web_search")
+    tool["attributes"].append({"key": "gen_ai.cost.total_usd", "value": {"doubleValue": 5.0}})
+    tool["attributes"].append({"key": "gen_ai.cost.category", "value": {"stringValue": "tool"}})  # same value
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code, report, _ = report_json(capsys, str(path))
+    assert code == 2
+    at = len(tool["attributes"]) - 2
+    [problem] = report["problems"]
+    assert problem == (
+        f"{path}: resourceSpans[0].scopeSpans[0].spans[{spans.index(tool)}].attributes[{at}]:"
+        " attribute 'gen_ai.cost.total_usd' given twice with different values"
+    )
+    [trace] = report["shown"]
+    assert trace["total_usd"] == pytest.approx(0.142 - 0.005)
+    assert [(note["span_id"], note["reason"]) for note in trace["unpriced"]] == [(tool["spanId"], "invalid_cost")]
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
     lambda inner: (

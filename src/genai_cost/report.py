@@ -200,8 +200,9 @@ class _KeyValue(_Lenient):
 class _Span(_Lenient):
     traceId: str
     spanId: str
-    parentSpanId: str = ""
-    name: str = ""
+    # ``null`` as some JSON writers spell a field left out: a root, a span with no name.
+    parentSpanId: str | None = None
+    name: str | None = None
     attributes: list[Any] = []  # each read on its own: a bad one loses itself, not the span
 
 
@@ -230,21 +231,21 @@ class _JaegerTag(_Lenient):
 
 
 class _JaegerReference(_Lenient):
-    refType: str = ""
-    traceID: str = ""
+    refType: str | None = None
+    traceID: str | None = None
     spanID: str = ""
 
 
 class _JaegerSpan(_Lenient):
-    traceID: str = ""
+    traceID: str | None = None
     spanID: str
-    operationName: str = ""
+    operationName: str | None = None
     references: list[_JaegerReference] | None = None
     tags: list[Any] | None = None  # each read on its own: a bad one loses itself, not the span
 
 
 class _JaegerTrace(_Lenient):
-    traceID: str = ""
+    traceID: str | None = None
     spans: list[Any] | None = None
 
 
@@ -424,7 +425,16 @@ class _Reader:
         attributes: dict[str, object] = {}
         for k, item in enumerate(span.attributes):
             self.otlp_attribute(attributes, item, (*at, "attributes", k))
-        self.spans.append(ExportedSpan(trace_id, span_id, parent, span.name, scope or None, attributes))
+        self.spans.append(ExportedSpan(trace_id, span_id, parent, span.name or "", scope or None, attributes))
+
+    def put(self, attributes: dict[str, object], key: str, value: object, at: _Location) -> None:
+        """``attributes[key] = value``, unless the key came before with another value: OTLP
+        keys are unique, so the file is named, and a cost given twice is not known."""
+        if key in attributes and attributes[key] != value:
+            self.problem(at, f"attribute {key!r} given twice with different values")
+            if key.startswith(_COST_PREFIX):
+                value = _Unreadable("given twice with different values")
+        attributes[key] = value
 
     def otlp_attribute(self, attributes: dict[str, object], item: object, at: _Location) -> None:
         """One OTLP attribute into ``attributes``. One that cannot be read is named and left
@@ -442,9 +452,9 @@ class _Reader:
                 attributes[key] = _Unreadable("; ".join(error["msg"] for error in errors))
             return
         if pair.key.startswith(_COST_PREFIX):
-            attributes[pair.key] = pair.value.cost_value()
+            self.put(attributes, pair.key, pair.value.cost_value(), at)
         else:
-            attributes[pair.key] = pair.value.plain()
+            self.put(attributes, pair.key, pair.value.plain(), at)
 
     def jaeger(self, document: object) -> None:
         answer = self.parse(_JaegerAnswer, document, ())
@@ -461,7 +471,7 @@ class _Reader:
         trace = self.parse(_JaegerTrace, value, at)
         if trace is not None:
             for i, span in enumerate(trace.spans or []):
-                self.jaeger_span(span, (*at, "spans", i), trace.traceID)
+                self.jaeger_span(span, (*at, "spans", i), trace.traceID or "")
 
     def jaeger_span(self, value: object, at: _Location, trace_text: str) -> None:
         span = self.parse(_JaegerSpan, value, at)
@@ -473,7 +483,7 @@ class _Reader:
         parent: str | None = None
         for r, reference in enumerate(span.references or []):
             # As Jaeger reads the parent: the first CHILD_OF in the same trace.
-            if reference.refType.upper() != "CHILD_OF":
+            if (reference.refType or "").upper() != "CHILD_OF":
                 continue
             if reference.traceID and _id(reference.traceID.zfill(32), 16) != trace_id:
                 continue
@@ -502,11 +512,11 @@ class _Reader:
                 if tag.key in _JAEGER_SCOPE_NAMES and scope is None:
                     scope = str(plain) or None
             elif tag.key.startswith(_COST_PREFIX) and tag.type == "binary":
-                attributes[tag.key] = _Unreadable("a binary value")
+                self.put(attributes, tag.key, _Unreadable("a binary value"), (*at, "tags", k))
             else:
-                attributes[tag.key] = plain
+                self.put(attributes, tag.key, plain, (*at, "tags", k))
         if good and trace_id is not None and span_id is not None:
-            self.spans.append(ExportedSpan(trace_id, span_id, parent, span.operationName, scope, attributes))
+            self.spans.append(ExportedSpan(trace_id, span_id, parent, span.operationName or "", scope, attributes))
 
 
 def _tag_value(kind: str, value: object) -> object:
@@ -580,9 +590,16 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
         attributes = span.attributes
         if attributes.get(A.TRACE_COMPLETE) is False:
             report.complete = False
-        infra = usd_amount(attributes.get(A.trace_category_key(A.CATEGORY_INFRA)))
-        if infra:  # known per trace only, so written on the local root, not on a span
-            _add_cost(report, A.CATEGORY_INFRA, infra)
+        if _INFRA_KEY in attributes:  # known per trace only, so written on the local root
+            infra = attributes[_INFRA_KEY]
+            amount = None if isinstance(infra, _Unreadable) else usd_amount(infra)
+            if amount is None:  # a share of the trace's cost that cannot be read is no $0
+                why = infra.why if isinstance(infra, _Unreadable) else f"not a USD amount: {infra!r}"
+                report.unpriced.append(
+                    SpanNote(span.span_id, span.name, "invalid_cost", f"{_INFRA_KEY} could not be read: {why}")
+                )
+            elif amount:
+                _add_cost(report, A.CATEGORY_INFRA, amount)
         cost = _recorded_cost(attributes)
         if cost is not None and cost.total_usd is not None:
             total = cost.total_usd
@@ -605,6 +622,9 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
             report.not_priced_here.append(SpanNote(span.span_id, span.name, "no_cost_attributes", what))
     report.by_entry = dict(sorted(report.by_entry.items(), key=lambda item: (-item[1].usd, item[0])))
     return report
+
+
+_INFRA_KEY = A.trace_category_key(A.CATEGORY_INFRA)
 
 
 def _billable(role: Role) -> bool:
