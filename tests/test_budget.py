@@ -367,13 +367,42 @@ def test_ledgers_expire_and_are_bounded():
         with tracer.start_as_current_span(f"chat {n}", attributes=gpt4o()) as span:
             ids.append(span.get_span_context().trace_id)
     assert budget.open_traces == 3  # the two oldest went first
-    assert budget.spend(ids[0]).cost_usd == 0.0
+    assert budget.spend(ids[0]).cost_usd == pytest.approx(CALL_USD)  # kept apart: paused, not forgotten
     assert budget.spend(ids[4]).cost_usd == pytest.approx(CALL_USD)
     clock.now = 11
     with tracer.start_as_current_span("later", attributes=gpt4o()):
         pass
     assert budget.open_traces == 1  # idle ledgers expired
+    # At most max_traces let-go ledgers are kept apart: the oldest are forgotten.
+    assert [budget.spend(trace_id).cost_usd for trace_id in ids] == [0.0, 0.0] + [pytest.approx(CALL_USD)] * 3
     budget.forget(ids[4])
+    assert budget.spend(ids[4]).cost_usd == 0.0
+
+
+def test_a_trace_that_pauses_past_the_idle_timeout_goes_on_from_its_spend(default_budget):
+    """An agent waiting longer than the idle timeout (for a person's approval) came back to
+    a spend of $0 and could spend its budget again."""
+    clock = FakeClock()
+    budget = Budget(max_cost_usd=2.5 * CALL_USD, idle_timeout_s=600, max_traces=3, clock=clock)
+    set_default_budget(budget)
+    _, tracer, _ = build(budget)
+    with tracer.start_as_current_span("invoke_agent") as root:
+        trace_id = root.get_span_context().trace_id
+        for _ in range(2):
+            with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                pass
+        assert genai_cost.check_budget().cost_usd == pytest.approx(2 * CALL_USD)
+        clock.now += 11 * 60  # the pause; meanwhile other traces come and go
+        for _ in range(2):
+            with tracer.start_as_current_span("other", context=Context(), attributes=gpt4o()):
+                pass
+        assert trace_id not in budget._ledgers  # let go, as bounded state must be
+        assert genai_cost.check_budget().llm_calls == 2
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+        with pytest.raises(BudgetExceededError) as stopped:
+            genai_cost.check_budget()
+        assert stopped.value.spend == pytest.approx(3 * CALL_USD)
 
 
 def test_a_trace_that_hit_a_limit_stays_stopped_after_a_long_pause(default_budget):

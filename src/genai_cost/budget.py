@@ -30,8 +30,10 @@ span path never raises: only :meth:`Budget.check` / :func:`check_budget` do.
 State is bounded: a trace's ledger expires after ``idle_timeout_s`` without a
 new span, and the oldest go first past ``max_traces``; those that hit a limit or
 have limits of their own are held apart (bounded too), so a stopped trace stays
-stopped. A trace the sampler did not record has no spend (``None``): no span of
-it reaches the processor.
+stopped, and so are the last ``max_traces`` others with a spend, so that a trace
+that pauses (for a person, a long tool) goes on from its spend, not from zero.
+A trace the sampler did not record has no spend (``None``): no span of it
+reaches the processor.
 """
 
 from __future__ import annotations
@@ -224,6 +226,9 @@ class Budget:
         #: Ledgers let go (idle, or past max_traces) that hit a limit or have limits of their
         #: own: kept apart so that such a trace stays stopped (see _expire).
         self._held: dict[int, _Ledger] = {}
+        #: Ledgers let go with a spend but no limit hit, oldest first (at most max_traces):
+        #: a trace that pauses past the idle timeout goes on from its spend, not from zero.
+        self._paused: OrderedDict[int, _Ledger] = OrderedDict()
         #: Limits crossed whose callbacks have not run yet: (name, spend, limit).
         self._due: list[tuple[str, float, float]] = []
 
@@ -337,9 +342,7 @@ class Budget:
                 return None
         self._settle()
         with self._lock:
-            ledger = self._ledgers.get(trace_id)
-            if ledger is None:
-                ledger = self._held.get(trace_id)
+            ledger = self._ledgers.get(trace_id) or self._held.get(trace_id) or self._paused.get(trace_id)
             if ledger is None:
                 return TraceSpend(trace_id)
             return TraceSpend(
@@ -399,6 +402,7 @@ class Budget:
         with self._lock:
             self._ledgers.pop(trace_id, None)
             self._held.pop(trace_id, None)
+            self._paused.pop(trace_id, None)
 
     def _expire(self, now: float) -> None:
         ledgers = self._ledgers
@@ -414,12 +418,19 @@ class Budget:
                 held[trace_id] = oldest
                 if len(held) > _MAX_HELD:
                     self._held = _newer_half(held)
+            elif oldest.cost_usd or oldest.llm_calls or oldest.unpriced:
+                paused = self._paused
+                paused[trace_id] = oldest
+                if len(paused) > self._max:
+                    paused.popitem(last=False)
 
     def _ledger_of(self, trace_id: int, now: float) -> _Ledger:
         """The trace's ledger, made (or given back from those held) if it has none."""
         ledger = self._ledgers.get(trace_id)
         if ledger is None:
             ledger = self._held.pop(trace_id, None) if self._held else None
+            if ledger is None and self._paused:
+                ledger = self._paused.pop(trace_id, None)
             if ledger is None:
                 ledger = _Ledger()
             self._ledgers[trace_id] = ledger
