@@ -970,3 +970,87 @@ def test_framework_and_sdk_names_in_the_provider_attribute_still_price(provider,
     attrs = by_name(memory)["chat"].attributes
     assert attrs.get("gen_ai.cost.unpriced_reason") is None, attrs.get("gen_ai.cost.unpriced_detail")
     assert attrs["gen_ai.cost.total_usd"] == pytest.approx(usd)
+
+
+def _reattached(parent_span) -> object:
+    """The parent's context as ``logfire.attach_context`` re-attaches it: through a carrier,
+    so that the SDK marks it remote although the span is open in this process."""
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier: dict[str, str] = {}
+    propagator = TraceContextTextMapPropagator()
+    propagator.inject(carrier, context=trace_api.set_span_in_context(parent_span))
+    return propagator.extract(carrier)
+
+
+def test_a_streamed_call_logged_under_a_reattached_parent_counts_in_its_root():
+    """Logfire records a streamed call's usage on a log span of its own, under the request's
+    parent re-attached from a carrier (remote). It was taken for a local root: its cost went
+    into totals of its own, the root left it out, and the request span (no tokens) was
+    flagged unpriced."""
+    tracer, memory, _, _ = pipeline()
+    logfire = second_tracer(tracer, "logfire.anthropic")
+    sonnet = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"}
+    sonnet["gen_ai.request.model"] = "claude-sonnet-4-20250514"
+    with tracer.start_as_current_span("handle request") as root:
+        with logfire.start_as_current_span("Message with {request_data[model]!r}", attributes=sonnet):
+            pass  # the stream is returned: no usage here
+        usage = {"gen_ai.usage.input_tokens": 5100, "gen_ai.usage.output_tokens": 50}
+        usage |= {"gen_ai.usage.cache_read.input_tokens": 3000, "gen_ai.usage.cache_creation.input_tokens": 2000}
+        log = logfire.start_span("streaming response from ...", context=_reattached(root), attributes=sonnet | usage)
+        assert log.parent is not None and log.parent.is_remote
+        log.end()
+    spans = by_name(memory)
+    request, streamed, handled = (
+        spans["Message with {request_data[model]!r}"],
+        spans["streaming response from ..."],
+        spans["handle request"],
+    )
+    assert not any(key.startswith("gen_ai.cost.") for key in request.attributes)
+    cost = streamed.attributes["gen_ai.cost.total_usd"]
+    assert cost == pytest.approx((100 * 3 + 3000 * 0.3 + 2000 * 3.75 + 50 * 15) / 1e6)
+    assert not any(key.startswith("gen_ai.trace.") for key in streamed.attributes)
+    assert streamed.parent is not None and not streamed.parent.is_remote
+    assert streamed.parent.span_id == handled.context.span_id
+    totals = handled.attributes
+    assert totals["gen_ai.trace.cost.total_usd"] == pytest.approx(cost)
+    assert (totals["gen_ai.trace.cost.llm_calls"], totals["gen_ai.trace.cost.unpriced_spans"]) == (1, 0)
+    assert totals["gen_ai.trace.cost.complete"] is True
+
+
+def test_a_server_span_under_a_client_span_of_the_same_process_keeps_its_remote_parent():
+    """A service calling itself over the network: the request it receives is a local root of
+    its own (SERVER), even though the CLIENT span that sent it is open here."""
+    tracer, memory, _, _ = pipeline()
+    with tracer.start_as_current_span("POST /agent") as outer:
+        with tracer.start_as_current_span("POST /tool", kind=trace_api.SpanKind.CLIENT) as client:
+            served = tracer.start_span("/tool", context=_reattached(client), kind=trace_api.SpanKind.SERVER)
+            with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(served), attributes=gpt4o()):
+                pass
+            served.end()
+        assert outer is not None
+    spans = by_name(memory)
+    assert spans["/tool"].parent is not None and spans["/tool"].parent.is_remote
+    assert spans["/tool"].attributes["gen_ai.trace.cost.llm_calls"] == 1
+    assert spans["POST /agent"].attributes.get("gen_ai.trace.cost.llm_calls", 0) == 0
+
+
+def test_a_claude_agent_sdk_run_recorded_by_logfire_is_priced_once_from_its_run_record():
+    tracer, memory, _, _ = pipeline()
+    sdk = second_tracer(tracer, "logfire.claude_agent_sdk")
+    base = {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-20250514"}
+    run_usage = {"gen_ai.usage.input_tokens": 5100, "gen_ai.usage.output_tokens": 50, "operation.cost": 0.00945}
+    with sdk.start_as_current_span("invoke_agent", attributes={**base, "gen_ai.operation.name": "invoke_agent"}) as run:
+        partial = {"gen_ai.usage.partial.input_tokens": 5100, "gen_ai.usage.partial.output_tokens": 50}
+        with sdk.start_as_current_span("chat claude-sonnet-4-20250514", attributes={**base, "gen_ai.operation.name": "chat", **partial}):
+            pass
+        with sdk.start_as_current_span("execute_tool Read", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "Read"}):
+            pass
+        run.set_attributes(run_usage)
+    spans = by_name(memory)
+    assert not any(key.startswith("gen_ai.cost.") for key in spans["chat claude-sonnet-4-20250514"].attributes)
+    root = spans["invoke_agent"].attributes
+    assert (root["gen_ai.cost.total_usd"], root["gen_ai.cost.source"]) == (0.00945, "span")
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.00945)
+    assert (root["gen_ai.trace.cost.llm_calls"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 1)
+    assert spans["execute_tool Read"].attributes["gen_ai.cost.unpriced_reason"] == "unknown_tool"

@@ -555,3 +555,67 @@ def test_google_adk_response_json_is_read_alike_on_both_paths_and_never_raises(m
         assert fast.usage.cache_read_tokens == cached
     if fast.usage is not None and reasoning_key is not None:
         assert fast.usage.reasoning_tokens == 7  # the span's own count wins
+
+
+def test_openlit_google_adk_thinking_is_read_and_added_to_its_output():
+    """OpenLIT 1.45.0's google_adk writes Gemini's candidates count as the output and the
+    thinking apart, under a key no other instrumentation uses: it was not read, and the
+    call was billed for the visible output only."""
+    usage = read_usage(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "gcp.gemini",
+            "gen_ai.request.model": "gemini-2.5-flash",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 200,
+            "gen_ai.usage.completion_tokens_details.reasoning_tokens": 300,
+            "gen_ai.usage.cache_read.input_tokens": 400,
+        },
+        scope_name="openlit.instrumentation.google_adk",
+    ).usage
+    assert usage is not None
+    assert (usage.output_tokens, usage.reasoning_tokens, usage.input_tokens) == (500, 300, 1000)
+
+
+_SONNET_CALL = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "anthropic",
+    "gen_ai.request.model": "claude-sonnet-4-20250514",
+}
+
+
+@pytest.mark.parametrize("scope", ["logfire.anthropic", "logfire.openai"])
+def test_a_logfire_request_span_without_tokens_is_not_the_calls_record(scope):
+    """Logfire records a streamed call's usage on a log span apart; the request span, ended
+    as the stream began, counts none (it was flagged missing_usage, one per stream)."""
+    assert read_usage(_SONNET_CALL, scope).role is Role.OTHER
+    counted = read_usage({**_SONNET_CALL, "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5}, scope)
+    assert counted.role is Role.LLM
+    # Elsewhere, a call without token counts is still a call (flagged missing_usage).
+    assert read_usage(_SONNET_CALL, "opentelemetry.instrumentation.anthropic").role is Role.LLM
+
+
+def test_logfire_claude_agent_sdk_prices_the_run_not_its_partial_chat_records():
+    """Logfire's Claude Agent SDK integration puts the SDK's per-message usage on each chat
+    span as gen_ai.usage.partial.* (unreliable, it says) and the run's usage and cost on
+    invoke_agent: the chats were flagged missing_usage and the run, an aggregate, was never
+    priced: $0 for the whole run."""
+    scope = "logfire.claude_agent_sdk"
+    chat = read_usage({**_SONNET_CALL, "gen_ai.usage.partial.input_tokens": 5100}, scope)
+    assert chat.role is Role.OTHER
+    run = read_usage(
+        {
+            **_SONNET_CALL,
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.usage.input_tokens": 5100,
+            "gen_ai.usage.output_tokens": 50,
+            "operation.cost": 0.00945,
+        },
+        scope,
+    )
+    assert run.role is Role.LLM and run.reported_cost == 0.00945
+    assert run.usage is not None and run.usage.input_tokens == 5100
+    # Another framework's invoke_agent stays an aggregate.
+    assert read_usage({**_SONNET_CALL, "gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": 5}).role is (
+        Role.AGGREGATE
+    )

@@ -524,6 +524,8 @@ class CostSpanProcessor(SpanProcessor):
         opened = self._open
         trace_id = context.trace_id
         subtree = self._subtree_of.pop(span_id, None)
+        if parent is not None and parent.is_remote and parent.span_id in self._subtree_of:
+            parent = self._parent_in_process(state, parent)
         if subtree is not None:
             still_open = opened.get(subtree, 0) - 1
             if still_open > 0:
@@ -688,6 +690,26 @@ class CostSpanProcessor(SpanProcessor):
             below = marks.pop(context.span_id, 0) if marks else 0
             if (is_call or below) and parent is not None and not parent.is_remote:
                 self._mark_call_below(parent.span_id, is_call)
+
+    @staticmethod
+    def _parent_in_process(state: dict[str, object], parent: SpanContext) -> SpanContext:
+        """The parent of a span whose parent context says remote although that span is
+        open in this process: re-attached from a carrier (``logfire.attach_context``, as
+        Logfire records a streamed call's usage). It is a local child, for the leaf rule and
+        the roll-up (its root's totals), and is handed on as one. A span received from a
+        remote caller (SERVER, CONSUMER) keeps its parent as it is, even when the caller is
+        this process."""
+        if state["_kind"] in (SpanKind.SERVER, SpanKind.CONSUMER):
+            return parent
+        local = SpanContext(
+            parent.trace_id,
+            parent.span_id,
+            is_remote=False,
+            trace_flags=parent.trace_flags,
+            trace_state=parent.trace_state,
+        )
+        state["_parent"] = local
+        return local
 
     def _mark_call_below(self, parent_span_id: int, is_call: bool) -> None:
         """The leaf rule's mark: the parent has an inference call among its children

@@ -101,6 +101,9 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
         "gen_ai.usage.details.reasoning_tokens",
         "ai.usage.outputTokenDetails.reasoningTokens",
         "ai.usage.reasoningTokens",
+        # OpenLIT 1.45.0's google_adk (Gemini's thoughts_token_count; outside its output
+        # count, as with OpenLIT's other Gemini instrumentations: _EXCLUSIVE_OUTPUT_SCOPES)
+        "gen_ai.usage.completion_tokens_details.reasoning_tokens",
     ),
     # Google ADK 1.x (its call_llm span): Gemini's thoughts_token_count, which its
     # gen_ai.usage.output_tokens (candidates_token_count) does not include.
@@ -214,6 +217,16 @@ _EXCLUSIVE_OUTPUT_SCOPES = (
     ("openlit", "google"),
     ("openlit", "vertex"),
 )
+
+#: Logfire's OpenAI and Anthropic integrations record a streamed call's usage on a log
+#: span of its own ("streaming response from ... took ...s", priced as the call); the
+#: request span, ended as the stream began, counts no tokens and is not the call's record.
+_USAGE_ON_STREAM_LOG_SCOPES = frozenset({"logfire.openai", "logfire.anthropic"})
+#: Logfire's Claude Agent SDK integration: each ``chat`` span has only the SDK's
+#: per-message usage (``gen_ai.usage.partial.*``, which Logfire marks unreliable); the
+#: ``invoke_agent`` span has the run's usage and its cost (``operation.cost``, the SDK's
+#: ``total_cost_usd``), and is the record priced.
+_AGENT_RUN_RECORD_SCOPES = frozenset({"logfire.claude_agent_sdk"})
 
 #: Instrumentations known to report input WITHOUT cache tokens for some providers.
 _EXCLUSIVE_INPUT_SCOPES = (
@@ -504,6 +517,8 @@ def _interpret(
         # operation) on a span that counts tokens: a call, priced when it is a leaf
         # and flagged when it cannot be, rather than left silently at no cost.
         role = Role.LLM
+    if scope_name in _USAGE_ON_STREAM_LOG_SCOPES or scope_name in _AGENT_RUN_RECORD_SCOPES:
+        role = _role_in_scope(role, has_tokens, scope_name)
     provider = _text(found[_PROVIDER])
     reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST], attributes)
     tier = _text(found[_SERVICE_TIER])
@@ -725,6 +740,16 @@ def _flag_set(value: object) -> bool:
     kind by its values, and ``True == 1``; a 1 read as unset after a True read as set
     made the same flag mean two things, by the order spans came in.)"""
     return value is True or (type(value) in (int, float) and value == 1)
+
+
+def _role_in_scope(role: Role, has_tokens: bool, scope_name: str) -> Role:
+    """The role of a span of an instrumentation that records a call's usage on another
+    span than the call's own (see ``_USAGE_ON_STREAM_LOG_SCOPES``)."""
+    if role is Role.LLM and not has_tokens:
+        return Role.OTHER  # the call's record is another span, which counts its tokens
+    if role is Role.AGGREGATE and has_tokens and scope_name in _AGENT_RUN_RECORD_SCOPES:
+        return Role.LLM
+    return role
 
 
 def _scope_conventions(provider: str | None, scope_name: str | None) -> int:
