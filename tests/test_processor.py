@@ -915,6 +915,42 @@ def test_an_exception_of_the_application_landing_in_pricing_reaches_the_applicat
             pass
         processor.settle()  # deferred: what check_budget() does before reading the spend
     assert processor.stats.internal_errors == 1
+    provider.force_flush()
+    # The span it was pricing says so (it went on with no cost and no flag, owed pricing forever).
+    interrupted_span = memory.get_finished_spans()[-1]
+    assert interrupted_span.attributes["gen_ai.cost.unpriced_reason"] == "internal_error"
+    assert "SoftTimeLimitExceeded" in interrupted_span.attributes["gen_ai.cost.unpriced_detail"]
+    assert interrupted_span.__dict__.get("_settler") is None
+    provider.shutdown()
+
+
+def test_an_exception_of_the_application_landing_in_a_budget_check_reaches_the_application(monkeypatch):
+    """genai-cost's own listeners (the budget, the metrics) are guarded as its own code, not
+    as user code: the time limit raised into Budget while check_budget() priced was logged as
+    an internal error, and the task ran on past its limit."""
+    import genai_cost.budget as budget_module
+    from genai_cost import Budget
+
+    real = budget_module._running_limits_reached
+    raised: list[type[Exception]] = [SoftTimeLimitExceeded]
+
+    def interrupted(*args, **kwargs):
+        if raised:
+            raise raised.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(budget_module, "_running_limits_reached", interrupted)
+    budget = Budget(max_cost_usd=10)
+    processor = CostSpanProcessor(SimpleSpanProcessor(InMemorySpanExporter()), catalog=CATALOG, listeners=[budget])
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("task") as task:
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+        with pytest.raises(SoftTimeLimitExceeded):
+            budget.check(task.get_span_context().trace_id)
+    assert processor.stats.internal_errors == 0
     provider.shutdown()
 
 
@@ -1054,3 +1090,49 @@ def test_a_claude_agent_sdk_run_recorded_by_logfire_is_priced_once_from_its_run_
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.00945)
     assert (root["gen_ai.trace.cost.llm_calls"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 1)
     assert spans["execute_tool Read"].attributes["gen_ai.cost.unpriced_reason"] == "unknown_tool"
+
+
+def test_two_identical_calls_each_recorded_twice_are_two_calls_not_three():
+    """Two instrumentations recording the same two calls one after the other (the same model
+    and token counts): the second call's second record was compared with the FIRST call's
+    first record (the key kept the oldest), did not overlap it, and was priced again."""
+    tracer, memory, _, _ = pipeline()
+    other = second_tracer(tracer)
+    with tracer.start_as_current_span("invoke_agent"):
+        for _ in range(2):
+            outer = tracer.start_span("chat", attributes=gpt4o())
+            inner = other.start_span("chat (sdk)", context=trace_api.set_span_in_context(trace_api.get_current_span()))
+            inner.set_attributes(gpt4o())
+            inner.end()
+            outer.end()
+    spans = memory.get_finished_spans()
+    priced = [s for s in spans if "gen_ai.cost.total_usd" in s.attributes]
+    assert len(priced) == 2
+    assert sum("gen_ai.cost.duplicate_of" in s.attributes for s in spans) == 2
+    (root,) = [s for s in spans if s.name == "invoke_agent"]
+    assert root.attributes["gen_ai.trace.cost.llm_calls"] == 2
+
+
+def test_a_provider_sdk_span_under_a_logfire_stream_request_is_the_twin_of_its_log():
+    """anthropic 2.x's own span of a streamed call sits under Logfire's request span and ends
+    when the response starts; Logfire's log of the same call comes when the stream has been
+    read, beside the request span, with no response id: the call was priced twice."""
+    tracer, memory, _, _ = pipeline()
+    logfire = second_tracer(tracer, "logfire.anthropic")
+    sdk = second_tracer(tracer, "com.anthropic.sdk.python")
+    sonnet = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"}
+    sonnet["gen_ai.request.model"] = "claude-sonnet-4-20250514"
+    usage = {"gen_ai.usage.input_tokens": 5100, "gen_ai.usage.output_tokens": 50}
+    with tracer.start_as_current_span("handle request") as root:
+        request = logfire.start_span("Message with {request_data[model]!r}", attributes=sonnet)
+        call_span = sdk.start_span("anthropic.messages.create", context=trace_api.set_span_in_context(request))
+        request.end()  # the stream is returned
+        call_span.set_attributes(sonnet | usage)
+        call_span.end()  # the response began
+        log = logfire.start_span("streaming response from ...", context=_reattached(root), attributes=sonnet | usage)
+        log.end()
+    spans = by_name(memory)
+    call, logged = spans["anthropic.messages.create"], spans["streaming response from ..."]
+    assert call.attributes["gen_ai.cost.total_usd"] > 0
+    assert logged.attributes["gen_ai.cost.duplicate_of"] == f"{call.context.span_id:016x}"
+    assert spans["handle request"].attributes["gen_ai.trace.cost.llm_calls"] == 1

@@ -538,3 +538,30 @@ def test_a_huge_trace_forgets_old_passed_spans_in_bulk_and_still_routes_late_chi
     root = root_of(memory).attributes
     assert root["gen_ai.trace.cost.llm_calls"] == 51
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(51 * 0.0045)
+
+
+def test_a_call_after_its_root_in_a_trace_with_nothing_billable_before_is_late_not_an_orphan():
+    """A callback that kept the request's context calls a model after the request span ended.
+    With a billable span before it, it was marked after_root; without one the trace had been
+    let go as the root passed, so it went to an orphan bucket, unmarked, which later expired as
+    a trace 'let go before its root' and told the next request of the trace it was incomplete."""
+    clock = FakeClock()
+    tracer, memory, rollup = build(clock=clock, idle_timeout_s=10)
+    with tracer.start_as_current_span("request-1") as root:
+        pass
+    with tracer.start_as_current_span("chat-late", context=trace_api.set_span_in_context(root), attributes=CHAT):
+        pass
+    late = next(s for s in memory.get_finished_spans() if s.name == "chat-late")
+    assert late.attributes["gen_ai.cost.after_root"] is True
+    assert rollup.stats.late_spans == 1
+    clock.now = 20  # the trace's state expires
+    with tracer.start_as_current_span("unrelated"):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+    assert rollup.stats.traces_expired_without_root == 0
+    trace_id = root.get_span_context().trace_id
+    with tracer.start_as_current_span("request-2", context=_remote_context(trace_id=trace_id)):
+        with tracer.start_as_current_span("chat-2", attributes=CHAT):
+            pass
+    second = next(s for s in memory.get_finished_spans() if s.name == "request-2")
+    assert second.attributes["gen_ai.trace.cost.complete"] is True

@@ -194,6 +194,10 @@ class Budget:
     call :meth:`check` (or :func:`check_budget` for the default budget).
     """
 
+    #: Guarded as genai-cost's own code, not as user code: an application's exception
+    #: raised by a signal handler while it runs goes on to the application (_guard).
+    _genai_cost_own = True
+
     def __init__(
         self,
         limits: BudgetLimits | None = None,

@@ -123,6 +123,9 @@ class HumanEscalationLayer:
     ``category: human``.
     """
 
+    #: Guarded as genai-cost's own code, not as user code (see processor._guard use).
+    _genai_cost_own = True
+
     def __init__(self, per_escalation: float, *, version: str = "config") -> None:
         if not per_escalation >= 0:
             raise ValueError("per_escalation must be >= 0")

@@ -67,6 +67,10 @@ class CostMetrics:
     records other processes' spans (the gateway). In process it would repeat what
     the meter's resource already says."""
 
+    #: Guarded as genai-cost's own code, not as user code: an application's exception
+    #: raised by a signal handler while it runs goes on to the application (_guard).
+    _genai_cost_own = True
+
     def __init__(self, meter_provider: metrics_api.MeterProvider | None = None, *, by_sender: bool = False) -> None:
         from . import __version__
 

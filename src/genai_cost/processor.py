@@ -42,7 +42,7 @@ from ._guard import INTERNAL_FAILURES
 from .config import CostSettings
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
-from .usage import NOT_GENAI, Role, SpanUsage, read_usage, remote_agent_call
+from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, remote_agent_call
 
 _log = logging.getLogger("genai_cost")
 _K = TypeVar("_K")
@@ -57,6 +57,9 @@ _MAX_RESPONSES = 20_000
 #: reads them every 512 spans by default; working through 6,144 items (2,048 spans)
 #: takes ~20 ms.
 _MAX_QUEUED = 6_144
+#: The end, for telling twins apart, of a call whose usage is also written on a log span
+#: when its stream has been read (see CostSpanProcessor._stream_requests).
+_UNTIL_ITS_LOG = 2**63
 #: How far up through open spans a call looks for a wrapper that ended before it.
 _WRAPPER_DEPTH = 4
 #: What the leaf rule remembers of a span's descendants: an inference call among its
@@ -332,6 +335,10 @@ class CostSpanProcessor(SpanProcessor):
         self._parent_of: dict[int, int] = {}
         #: One call's identity -> (span id, scope, start, end) of its first record.
         self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
+        #: Span id -> its parent's, of the request spans of streamed calls whose usage the
+        #: instrumentation records on a log span beside them (Logfire): a provider SDK's own
+        #: record of the call, below the request span, is the log's twin (_first_record).
+        self._stream_requests: dict[int, int] = {}
         #: Span ids of inference spans priced as leaf calls (recent ones).
         self._leaf_calls: dict[int, bool] = {}
         for listener in listeners:
@@ -423,7 +430,10 @@ class CostSpanProcessor(SpanProcessor):
                     self.settle()
             except INTERNAL_FAILURES:  # never raise into the application
                 self._internal_error()
-        self._next.on_end(out)
+            finally:  # (an application's exception raised while pricing inline goes on up)
+                self._next.on_end(out)
+        else:
+            self._next.on_end(out)
 
     def shutdown(self) -> None:
         self.settle()
@@ -497,6 +507,12 @@ class CostSpanProcessor(SpanProcessor):
         except INTERNAL_FAILURES:
             self._internal_error()
             priced = self._flagged_internal_error(span, state)
+        except BaseException as exc:
+            # The application's exception, raised by a signal handler (a task's time limit)
+            # while this thread priced: it goes on up, and the span, out of the queue now,
+            # says it was not priced rather than going on with no cost at all.
+            self._interrupted(span, state, exc)
+            raise
         if priced is not None:
             attributes, cost, events = priced
             _keep_dropped_attributes(state)
@@ -588,6 +604,11 @@ class CostSpanProcessor(SpanProcessor):
                 below = 0
         if (inference or below) and parent is not None and not parent.is_remote:
             self._mark_call_below(parent.span_id, inference)
+        if role is Role.OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent is not None:
+            requests = self._stream_requests
+            requests[span_id] = parent.span_id
+            if len(requests) > _MAX_PENDING:
+                self._stream_requests = _newer_half(requests)
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
@@ -641,7 +662,9 @@ class CostSpanProcessor(SpanProcessor):
                     merged.update(extra)
                     if type(extra) is SpanAnnotations and extra.events:
                         events = (*events, *extra.events)
-            except Exception:
+            except Exception as exc:
+                if getattr(listener, "_genai_cost_own", False) and not isinstance(exc, INTERNAL_FAILURES):
+                    raise  # genai-cost's own listener, interrupted by the application (_guard)
                 self._internal_error()
         return events
 
@@ -672,6 +695,19 @@ class CostSpanProcessor(SpanProcessor):
         self._stats.unpriced += 1
         events = self._tell_listeners(span, NOT_GENAI, cost, flagged) if self._listeners else ()
         return flagged, cost, events
+
+    def _interrupted(self, span: CostedSpan, state: dict[str, object], exc: BaseException) -> None:
+        try:
+            flagged = dict(_plain(state["_attributes"]))
+            flagged[A.COST_UNPRICED] = True
+            flagged[A.COST_UNPRICED_REASON] = A.REASON_INTERNAL_ERROR
+            flagged[A.COST_UNPRICED_DETAIL] = (
+                f"pricing was interrupted by the application's {type(exc).__name__} (raised on this thread)"
+            )
+            state["_attributes"] = flagged
+            self._stats.unpriced += 1
+        finally:
+            state["_settler"] = None
 
     def _priced_elsewhere(self, span: ReadableSpan) -> None:
         """The leaf rule's part for a span genai-cost priced in its own process, which the
@@ -742,7 +778,9 @@ class CostSpanProcessor(SpanProcessor):
         for layer in self._span_layers:
             try:
                 cost = layer.price_span(span, attributes)
-            except Exception:  # a broken layer must not lose the span
+            except Exception as exc:  # a broken layer must not lose the span
+                if getattr(layer, "_genai_cost_own", False) and not isinstance(exc, INTERNAL_FAILURES):
+                    raise  # genai-cost's own layer, interrupted by the application (_guard)
                 self._internal_error()
                 continue
             if cost is not None:
@@ -776,18 +814,30 @@ class CostSpanProcessor(SpanProcessor):
                 records[key_by_id] = (span_id, scope, start, end)
         if tokens is None or parent is None:
             return span_id
+        parent_id = parent.span_id
+        if self._stream_requests:
+            above = self._stream_requests.get(parent_id)
+            if above is not None:
+                # A provider SDK's record of a streamed call, under its request span
+                # (Logfire's): a sibling of the log span that records the call when the
+                # stream is read, which may be long after this span ended.
+                parent_id, end = above, _UNTIL_ITS_LOG
         key = (
             context.trace_id,
-            parent.span_id,
+            parent_id,
             usage.model,
             tokens.input_tokens,
             tokens.output_tokens,
         )
-        twin = records.setdefault(key, (span_id, scope, start, end))
+        record = (span_id, scope, start, end)
+        twin = records.setdefault(key, record)
         if len(records) > _MAX_RESPONSES:
             self._records = _newer_half(records)
-        if twin[0] != span_id and twin[1] != scope and twin[2] < end and start < twin[3]:
-            return twin[0]
+        if twin[0] != span_id:
+            if twin[1] != scope and twin[2] < end and start < twin[3]:
+                return twin[0]
+            # Another call, one after the other: the later is the one a twin would overlap.
+            records[key] = record
         return span_id
 
     def _internal_error(self) -> None:

@@ -243,6 +243,10 @@ class TraceCostExporter(SpanExporter):
         self.stats = RollupStats()
         #: Traces let go before their root passed (see _TraceState.forgot), lately.
         self._forgotten: dict[int, bool] = {}
+        #: trace id -> span id of its local root, for traces let go as their root passed
+        #: with nothing billable: a span of theirs that still comes (it ended on another
+        #: thread as the root ended, or started after it) is late, not an orphan.
+        self._released: dict[int, int] = {}
 
     # ------------------------------------------------------------ SpanExporter
 
@@ -389,6 +393,12 @@ class TraceCostExporter(SpanExporter):
             forgotten = self._forgotten
             if forgotten and forgotten.pop(trace_id, False):
                 state.forgot = True
+            released = self._released
+            if released:
+                root_id = released.pop(trace_id, None)
+                if root_id is not None:
+                    state.root_seen = True
+                    state.passed[root_id] = _LOCAL_ROOT
             if len(traces) > self._max:
                 self._expire(now)  # the bound holds at every moment, not only per batch
         else:
@@ -438,6 +448,10 @@ class TraceCostExporter(SpanExporter):
                 if self._traces.get(state.trace_id) is state:
                     del self._traces[state.trace_id]
                 state.released = True
+                released = self._released
+                released[state.trace_id] = span_id
+                if len(released) > _MAX_FORGOTTEN:
+                    self._released = _newer_half(released)
         passed[span_id] = _LOCAL_ROOT
         if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or open_below or forgot):
             # No billable span under this root (a health check, a plain

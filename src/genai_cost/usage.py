@@ -221,7 +221,7 @@ _EXCLUSIVE_OUTPUT_SCOPES = (
 #: Logfire's OpenAI and Anthropic integrations record a streamed call's usage on a log
 #: span of its own ("streaming response from ... took ...s", priced as the call); the
 #: request span, ended as the stream began, counts no tokens and is not the call's record.
-_USAGE_ON_STREAM_LOG_SCOPES = frozenset({"logfire.openai", "logfire.anthropic"})
+USAGE_ON_STREAM_LOG_SCOPES = frozenset({"logfire.openai", "logfire.anthropic"})
 #: Logfire's Claude Agent SDK integration: each ``chat`` span has only the SDK's
 #: per-message usage (``gen_ai.usage.partial.*``, which Logfire marks unreliable); the
 #: ``invoke_agent`` span has the run's usage and its cost (``operation.cost``, the SDK's
@@ -517,7 +517,7 @@ def _interpret(
         # operation) on a span that counts tokens: a call, priced when it is a leaf
         # and flagged when it cannot be, rather than left silently at no cost.
         role = Role.LLM
-    if scope_name in _USAGE_ON_STREAM_LOG_SCOPES or scope_name in _AGENT_RUN_RECORD_SCOPES:
+    if scope_name in USAGE_ON_STREAM_LOG_SCOPES or scope_name in _AGENT_RUN_RECORD_SCOPES:
         role = _role_in_scope(role, has_tokens, scope_name)
     provider = _text(found[_PROVIDER])
     reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST], attributes)
@@ -744,7 +744,7 @@ def _flag_set(value: object) -> bool:
 
 def _role_in_scope(role: Role, has_tokens: bool, scope_name: str) -> Role:
     """The role of a span of an instrumentation that records a call's usage on another
-    span than the call's own (see ``_USAGE_ON_STREAM_LOG_SCOPES``)."""
+    span than the call's own (see ``USAGE_ON_STREAM_LOG_SCOPES``)."""
     if role is Role.LLM and not has_tokens:
         return Role.OTHER  # the call's record is another span, which counts its tokens
     if role is Role.AGGREGATE and has_tokens and scope_name in _AGENT_RUN_RECORD_SCOPES:
