@@ -569,3 +569,16 @@ def test_raised_limits_leave_the_calls_made_before_them_judged_by_the_old_ones(d
         with pytest.raises(BudgetExceededError) as stopped:
             budget.check()  # hit before the new limits: limits already hit stay hit
         assert stopped.value.limit_value == 0.005
+
+
+def test_the_spend_by_category_carries_no_float_noise():
+    """cost_usd read 0.054 beside by_category {'llm': 0.053999999999999986}."""
+    budget = Budget(max_cost_usd=1.0)
+    _, tracer, _ = build(budget)
+    with tracer.start_as_current_span("invoke_agent") as root:
+        for _ in range(12):
+            with tracer.start_as_current_span("chat", attributes=gpt4o()):
+                pass
+    spend = budget.spend(root.get_span_context().trace_id)
+    assert spend.cost_usd == 0.054
+    assert spend.by_category == {A.CATEGORY_LLM: 0.054}

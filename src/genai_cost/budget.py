@@ -352,7 +352,7 @@ class Budget:
             return TraceSpend(
                 trace_id=trace_id,
                 cost_usd=_spent(ledger),
-                by_category=dict(ledger.by_category),
+                by_category={category: round(usd, 12) for category, usd in ledger.by_category.items()},
                 llm_calls=ledger.llm_calls,
                 max_call_tokens=ledger.max_call_tokens,
                 unpriced_spans=ledger.unpriced,

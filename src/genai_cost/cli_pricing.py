@@ -73,7 +73,7 @@ def register(commands: Any) -> None:
     diff.add_argument("--provider")
     diff.add_argument("--tolerance", type=float, default=0.005, help="relative difference ignored (0.005)")
     diff.add_argument("--json", action="store_true")
-    diff.add_argument("--markdown", action="store_true", help="a table for docs/pricing.md")
+    diff.add_argument("--markdown", action="store_true", help="a table for docs/pricing-disagreements.md")
     diff.set_defaults(handler=_quiet_pipe(_diff))
 
 
@@ -272,7 +272,8 @@ def _list(args: argparse.Namespace) -> int:
             f"{row['pricing_id']:<60} {row['kind']:<10} {row['origin']:<13} "
             f"in {_fmt(row['input'])} out {_fmt(row['output'])} cached {_fmt(row['cache_read'])}"
         )
-    print(f"{len(rows)} entries (catalog {catalog.version}, {catalog.model_count} in all)")
+    providers = len({row["pricing_id"].split("/", 1)[0] for row in rows})
+    print(f"{len(rows)} entries of {providers} provider(s) (catalog {catalog.version}, {catalog.model_count} in all)")
     return 0
 
 

@@ -90,7 +90,8 @@ class CostSettings:
                 bands = parsed
             except ValueError:
                 problems.append(
-                    f"GENAI_COST_BANDS={raw_bands!r}: expected increasing positive USD amounts, e.g. 0.01,0.1,1"
+                    f"GENAI_COST_BANDS={raw_bands!r}: expected increasing positive USD amounts, e.g. 0.01,0.1,1;"
+                    f" using {','.join(f'{b:g}' for b in DEFAULT_BANDS)}"
                 )
         settings = cls(
             enabled=flag("GENAI_COST_ENABLED", True),
