@@ -22,13 +22,12 @@ and keeps its own catalog figure in ``gen_ai.cost.catalog_usd``.
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from support.apps import clean_env
+from support.apps import clean_env, run_printing_trace_id
 from support.fake_llm import FakeLLMServer
 from support.rotel import ReceivedSpan, RotelCollector
 from support.venvs import OTEL_PINS, require_venv
@@ -67,20 +66,8 @@ STREAM_LOG = "streaming response from {request_data[model]!r} took {duration:.2f
 def run_app(venv: Path, script: Path, collector: RotelCollector, env: dict[str, str], timeout_s: float = 60) -> str:
     """Run ``script`` with the venv's plain python (Logfire configures the provider itself),
     exporting OTLP gRPC to ``collector``. Returns the trace id it prints on its last line."""
-    done = subprocess.run(
-        [str(venv / "bin" / "python"), str(script)],
-        env=clean_env(APP_OTLP_ENDPOINT=collector.grpc_endpoint, **env),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        cwd=str(script.parent),
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"{script.name} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
-    lines = done.stdout.strip().splitlines()
-    if not lines:
-        raise AssertionError(f"{script.name} printed no trace id; stderr:\n{done.stderr[-3000:]}")
-    return lines[-1].strip()
+    command = [str(venv / "bin" / "python"), str(script)]
+    return run_printing_trace_id(command, script, clean_env(APP_OTLP_ENDPOINT=collector.grpc_endpoint, **env), timeout_s)
 
 
 def trace_totals(span: ReceivedSpan) -> list[str]:

@@ -41,14 +41,14 @@ def run_instrumented(
         OTEL_SERVICE_NAME=script.stem,
     )
     full_env.update(env or {})
-    done = subprocess.run(
-        [str(venv / "bin" / "opentelemetry-instrument"), str(venv / "bin" / "python"), str(script)],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        cwd=str(script.parent),
-    )
+    command = [str(venv / "bin" / "opentelemetry-instrument"), str(venv / "bin" / "python"), str(script)]
+    return run_printing_trace_id(command, script, full_env, timeout_s)
+
+
+def run_printing_trace_id(command: list[str], script: Path, env: dict[str, str], timeout_s: float) -> str:
+    """Run ``command`` (which runs ``script``) in the script's folder; the trace id the script
+    prints on its last line."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s, cwd=str(script.parent))
     if done.returncode != 0:
         raise AssertionError(f"{script.name} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
     lines = done.stdout.strip().splitlines()
