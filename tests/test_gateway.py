@@ -15,6 +15,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
-from google.rpc import status_pb2
+from google.rpc import code_pb2, status_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -31,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -43,7 +45,7 @@ from genai_cost.otlp_in import OtlpDecodeError, parse_json, parse_protobuf, span
 from genai_cost.pricing.catalog import Catalog
 from support.capture import FIXTURES, replay
 from support.gateway import CHAT, CHAT_USD
-from support.net import HOST
+from support.net import HOST, wait_for
 
 AGENT_TOOLS = Path(__file__).resolve().parent / "integration" / "apps" / "agent_tools.yaml"
 COST_PREFIXES = ("gen_ai.cost.", "gen_ai.trace.cost.")
@@ -132,6 +134,28 @@ def test_decoding_gives_back_what_the_sdk_encoded() -> None:
         ]
     # and the decoded spans encode to the very request they came from
     assert encode_spans(received.spans) == _request(sent)
+
+
+def test_what_the_sdk_encoder_can_carry_is_kept() -> None:
+    """Counts of attributes an event or link dropped, an unnamed scope's attributes and
+    schema URL, and the good members of a tracestate with a bad one used to be lost."""
+    request = _request(_record(_agent))
+    scope_spans = request.resource_spans[0].scope_spans[0]
+    scope_spans.scope.Clear()
+    scope_spans.scope.attributes.add(key="only", value=AnyValue(string_value="attrs"))
+    scope_spans.schema_url = "https://scope/schema"
+    span = scope_spans.spans[0]
+    span.trace_state = "good=1,bad key=2,other=3"
+    event = span.events.add(name="e", time_unix_nano=span.start_time_unix_nano, dropped_attributes_count=2)
+    event.attributes.add(key="k", value=AnyValue(int_value=1))
+    link = span.links.add(trace_id=span.trace_id, span_id=scope_spans.spans[1].span_id, dropped_attributes_count=4)
+    again = encode_spans(spans_of(request).spans)
+    kept = again.resource_spans[0].scope_spans[0]
+    assert (kept.scope.attributes, kept.schema_url) == (scope_spans.scope.attributes, "https://scope/schema")
+    [out] = [s for s in kept.spans if s.span_id == span.span_id]
+    assert out.trace_state == "good=1,other=3"
+    assert (out.events[0].dropped_attributes_count, out.events[0].attributes) == (2, event.attributes)
+    assert out.links[0].dropped_attributes_count == link.dropped_attributes_count == 4
 
 
 def test_a_remote_parent_stays_remote() -> None:
@@ -393,7 +417,30 @@ def test_a_span_id_sent_twice_as_its_own_child_is_forwarded_not_looped_on(catalo
     twin.parent_span_id = spans[0].span_id
     gateway, forwarded = _gateway(catalog)
     assert gateway.accept(request).forwarded
-    assert len(forwarded.get_finished_spans()) == 4
+    assert len(forwarded.get_finished_spans()) == 3  # the twin is the same span: forwarded once
+    assert gateway.stats.spans_resent == 1
+
+
+def test_the_same_span_twice_in_one_request_is_priced_and_rolled_up_once(catalog: Catalog) -> None:
+    """A sender that puts a span in one request twice: its cost used to count twice in
+    the trace's totals, and the span was forwarded twice, as a retry across requests is not."""
+
+    def build(tracer: Any) -> None:
+        with tracer.start_as_current_span("invoke_agent"):
+            with tracer.start_as_current_span("chat gpt-4o", attributes=CHAT):
+                pass
+
+    sent = _record(build)
+    request = _request(sent)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans.add().CopyFrom(spans[0])  # the chat span again
+    gateway, forwarded = _gateway(catalog)
+    assert gateway.accept(request).forwarded
+    assert sorted(s.name for s in forwarded.get_finished_spans()) == ["chat gpt-4o", "invoke_agent"]
+    [root] = [s for s in forwarded.get_finished_spans() if s.parent is None]
+    assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(CHAT_USD)
+    assert gateway.processor.stats.priced == 1
+    assert (gateway.stats.spans_received, gateway.stats.spans_resent) == (3, 1)
 
 
 def test_spans_priced_where_they_were_made_are_not_priced_again(catalog: Catalog) -> None:
@@ -553,9 +600,9 @@ def test_a_request_resent_after_it_was_forwarded_is_not_priced_twice(catalog: Ca
     assert gateway.stats.spans_resent == len(sent) + 1
 
 
-def test_a_request_the_upstream_failed_is_forwarded_when_resent(catalog: Catalog) -> None:
-    """Only what was forwarded counts as sent: a retry after an upstream failure is priced
-    and forwarded (the roll-up's sums then count that request twice: docs/gateway.md)."""
+def test_a_request_the_upstream_failed_is_forwarded_when_resent_and_rolled_up_once(catalog: Catalog) -> None:
+    """A retry after an upstream failure forwards the spans as they were priced and rolled
+    up the first time: rolled up again, the trace's totals used to count the request twice."""
     memory = InMemorySpanExporter()
     failures = [SpanExportResult.FAILURE]
 
@@ -566,24 +613,241 @@ def test_a_request_the_upstream_failed_is_forwarded_when_resent(catalog: Catalog
     gateway, _ = _gateway(catalog, FailOnce())
     sent = _record(_agent)
     assert not gateway.accept(_request(sent)).forwarded
-    assert gateway.accept(_request(sent)).forwarded
-    assert len(memory.get_finished_spans()) == len(sent)
-    assert all("gen_ai.cost.total_usd" in s.attributes for s in memory.get_finished_spans() if s.name.startswith("chat"))
-    assert gateway.stats.spans_resent == 0
+    late = _record(_agent)  # the retry comes with a new trace too: priced as usual
+    assert gateway.accept(_request([*sent, *late])).forwarded
+    out = memory.get_finished_spans()
+    assert len(out) == len(sent) + len(late)
+    assert all("gen_ai.cost.total_usd" in s.attributes for s in out if s.name.startswith("chat"))
+    roots = [s for s in out if s.parent is None]
+    assert [r.attributes["gen_ai.trace.cost.total_usd"] for r in roots] == pytest.approx([2 * CHAT_USD] * 2)
+    assert gateway.rollup.totals(sent[0].context.trace_id).total_usd == pytest.approx(2 * CHAT_USD)
+    assert gateway.processor.stats.priced == 4  # 2 calls each of the two traces, each priced once
+    assert (gateway.stats.spans_resent, gateway.stats.spans_not_forwarded) == (0, len(sent))
 
 
 @pytest.mark.parametrize("how", ["raise", "fail"])
-def test_an_upstream_failure_is_answered_as_rejected_spans(catalog: Catalog, how: str) -> None:
+def test_an_upstream_failure_is_not_answered_as_taken(catalog: Catalog, how: str) -> None:
     gateway, _ = _gateway(catalog, _Failing(how))
     sent = _record(_agent)
     accepted = gateway.accept(_request(sent))
     assert not accepted.forwarded
     assert gateway.stats.spans_not_forwarded == len(sent)
-    from genai_cost.gateway import _response
 
-    response = _response(accepted)
-    assert response.partial_success.rejected_spans == len(sent)
-    assert "upstream exporter failed" in response.partial_success.error_message
+
+class _Gated(SpanExporter):
+    """An upstream that takes spans only once let through: a slow or hung collector."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.memory = InMemorySpanExporter()
+        self.fail_first = fail_first
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.entered.set()
+        self.release.wait(10)
+        if self.fail_first:
+            self.fail_first = False
+            return SpanExportResult.FAILURE
+        return self.memory.export(spans)
+
+    def shutdown(self) -> None:
+        self.release.set()
+
+
+def _in_thread(call: Any) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def _post_body(url: str) -> Any:
+    return lambda: _post(url + "/v1/traces", _request(_record(_agent)).SerializeToString(), "application/x-protobuf")
+
+
+def test_a_slow_upstream_builds_no_queue(catalog: Catalog) -> None:
+    """Requests waiting on a hung upstream used to pile up without bound (threads and
+    bodies), and GET /health waited behind them."""
+    import time
+
+    upstream = _Gated()
+    gateway = CostGateway(upstream, catalog=catalog, max_inflight=2)
+    server = serve_http(gateway, HOST, 0)
+    url = f"http://{HOST}:{server.server_address[1]}"
+    try:
+        first, first_out = _in_thread(_post_body(url))
+        assert upstream.entered.wait(5)
+        second, second_out = _in_thread(_post_body(url))
+        wait_for(lambda: gateway.inflight == 2, 5, "the second request to wait for its turn")
+        started = time.monotonic()
+        status, body, _ = _post(url + "/v1/traces", _request(_record(_agent)).SerializeToString(),
+                                "application/x-protobuf")
+        with urllib.request.urlopen(url + "/health", timeout=2) as response:
+            health = json.loads(response.read())
+        assert time.monotonic() - started < 1.5  # neither waited for the export
+        assert status == 503
+        reply = status_pb2.Status.FromString(body)
+        assert reply.code == code_pb2.UNAVAILABLE and "2 requests already in flight" in reply.message
+        assert health["requests_busy"] == 1 and health["requests_refused"] == 1
+        upstream.release.set()
+        first.join(5)
+        second.join(5)
+        assert first_out[0][0] == second_out[0][0] == 200
+        assert len(upstream.memory.get_finished_spans()) == 6
+    finally:
+        upstream.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_503_carries_retry_after(catalog: Catalog) -> None:
+    gateway, _ = _gateway(catalog)
+    server = serve_http(gateway, HOST, 0)
+    try:
+        gateway.begin_stop()
+        request = urllib.request.Request(
+            f"http://{HOST}:{server.server_address[1]}/v1/traces",
+            data=_request(_record(_agent)).SerializeToString(),
+            headers={"Content-Type": "application/x-protobuf"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(request, timeout=5)
+        assert error.value.code == 503 and error.value.headers["Retry-After"] == "1"
+        assert error.value.headers["Connection"] == "close"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_stop_answers_what_is_in_progress_and_refuses_the_rest(catalog: Catalog) -> None:
+    """On SIGTERM, a request waiting for its turn, or sent on a kept-alive connection, used
+    to be forwarded with no answer (the process exited first), or answered 200 and dropped."""
+    import http.client
+
+    upstream = _Gated()
+    gateway = CostGateway(upstream, catalog=catalog)
+    server = serve_http(gateway, HOST, 0)
+    port = server.server_address[1]
+    url = f"http://{HOST}:{port}"
+    kept_alive = http.client.HTTPConnection(HOST, port, timeout=5)
+    kept_alive.request("GET", "/health")
+    assert kept_alive.getresponse().read()
+    try:
+        first, first_out = _in_thread(_post_body(url))
+        assert upstream.entered.wait(5)
+        waiting, waiting_out = _in_thread(_post_body(url))
+        wait_for(lambda: gateway.inflight == 2, 5, "the second request to wait for its turn")
+        gateway.begin_stop()
+        stopper, stopped = _in_thread(lambda: server.stop(5))
+        waiting.join(5)
+        assert waiting_out[0][0] == 503  # refused at once, not after the export
+        kept_alive.request("POST", "/v1/traces", _request(_record(_agent)).SerializeToString(),
+                           {"Content-Type": "application/x-protobuf"})
+        answer = kept_alive.getresponse()
+        assert (answer.status, answer.headers["Retry-After"]) == (503, "1")
+        answer.read()
+        assert stopper.is_alive()  # still waiting for the first request's answer
+        upstream.release.set()
+        stopper.join(5)
+        first.join(5)
+        assert stopped == [True]
+        assert first_out[0][0] == 200
+        assert len(upstream.memory.get_finished_spans()) == 3  # the first request's only
+        assert (gateway.stats.requests, gateway.stats.requests_busy) == (1, 2)
+    finally:
+        kept_alive.close()
+        upstream.release.set()
+
+
+def test_grpc_refuses_beyond_the_limit_and_while_stopping(catalog: Catalog) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    upstream = _Gated()
+    gateway = CostGateway(upstream, catalog=catalog, max_inflight=1)
+    server = serve_grpc(gateway, HOST, 0)
+    channel = grpc.insecure_channel(f"{HOST}:{server.port}")
+    export = trace_service_pb2_grpc.TraceServiceStub(channel).Export  # type: ignore[no-untyped-call]
+    try:
+        first, first_out = _in_thread(lambda: export(_request(_record(_agent)), timeout=10))
+        assert upstream.entered.wait(5)
+        with pytest.raises(grpc.RpcError) as busy:
+            export(_request(_record(_agent)), timeout=5)
+        assert busy.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+        gateway.begin_stop()
+        upstream.release.set()
+        first.join(5)
+        assert first_out and isinstance(first_out[0], ExportTraceServiceResponse)
+        with pytest.raises(grpc.RpcError) as stopping:
+            export(_request(_record(_agent)), timeout=5)
+        assert stopping.value.code() is grpc.StatusCode.UNAVAILABLE and "stopping" in stopping.value.details()
+        assert len(upstream.memory.get_finished_spans()) == 3
+    finally:
+        upstream.release.set()
+        channel.close()
+        server.stop(grace=None)
+
+
+def test_a_failing_upstream_makes_the_sdk_senders_retry(catalog: Catalog) -> None:
+    """The upstream failed and the gateway answered 200 with partial_success, which the
+    SDK's exporters ignore: the spans were lost with the sender none the wiser. Now 503 /
+    UNAVAILABLE: the sender retries, and the retry is forwarded once priced."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    for transport in ("http", "grpc"):
+        upstream = _Gated(fail_first=True)
+        upstream.release.set()
+        gateway = CostGateway(upstream, catalog=catalog)
+        if transport == "http":
+            server: Any = serve_http(gateway, HOST, 0)
+            exporter: Any = HttpExporter(endpoint=f"http://{HOST}:{server.server_address[1]}/v1/traces", timeout=10)
+        else:
+            server = serve_grpc(gateway, HOST, 0)
+            exporter = GrpcExporter(endpoint=f"{HOST}:{server.port}", insecure=True, timeout=10)
+        try:
+            assert exporter.export(_record(_agent)) is SpanExportResult.SUCCESS, transport
+        finally:
+            exporter.shutdown()
+            if transport == "http":
+                server.shutdown()
+                server.server_close()
+            else:
+                server.stop(grace=None)
+        out = upstream.memory.get_finished_spans()
+        assert len(out) == 3, transport
+        [root] = [s for s in out if s.parent is None]
+        assert root.attributes["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * CHAT_USD)
+        assert gateway.processor.stats.priced == 2
+        assert (gateway.stats.requests, gateway.stats.spans_not_forwarded) == (2, 3)
+
+
+def test_a_request_over_the_span_limit_is_refused_before_its_spans_are_built(catalog: Catalog) -> None:
+    """A 1.8 MiB gzip body of 500,000 spans took 1.1 GiB to decode and price."""
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, max_spans=2)
+    http_server = serve_http(gateway, HOST, 0)
+    grpc_server = serve_grpc(gateway, HOST, 0)
+    channel = grpc.insecure_channel(f"{HOST}:{grpc_server.port}")
+    try:
+        body = _request(_record(_agent)).SerializeToString()
+        status, reply, _ = _post(f"http://{HOST}:{http_server.server_address[1]}/v1/traces", body,
+                                 "application/x-protobuf")
+        assert status == 413
+        assert "3 spans in one request; the limit is 2" in status_pb2.Status.FromString(reply).message
+        export = trace_service_pb2_grpc.TraceServiceStub(channel).Export  # type: ignore[no-untyped-call]
+        with pytest.raises(grpc.RpcError) as refused:
+            export(_request(_record(_agent)), timeout=5)
+        assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert (gateway.stats.requests_refused, gateway.stats.spans_received) == (2, 0)
+    finally:
+        channel.close()
+        grpc_server.stop(grace=None)
+        http_server.shutdown()
+        http_server.server_close()
 
 
 # ---------------------------------------------------------------- transports
@@ -752,6 +1016,38 @@ def test_a_client_that_stalls_mid_body_is_let_go(catalog: Catalog) -> None:
         server.server_close()
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/v1/traces", 405, "POST"),
+        ("PUT", "/v1/traces", 405, "POST"),
+        ("DELETE", "/v1/traces", 405, "POST"),
+        ("OPTIONS", "/v1/traces", 405, "POST"),
+        ("POST", "/health", 405, "GET, HEAD"),
+        ("GET", "/nowhere", 404, None),
+        ("DELETE", "/nowhere", 404, None),
+    ],
+)
+def test_a_wrong_method_or_path_gets_a_status_body(
+    http_gateway: tuple[str, CostGateway, Any], method: str, path: str, status: int, allow: str | None
+) -> None:
+    """PUT, DELETE and OPTIONS used to get the standard library's 501 HTML page, GET a 404."""
+    import http.client
+
+    url, gateway, _ = http_gateway
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=5)
+    connection.request(method, path, body=b"{}", headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    body = json.loads(response.read())
+    assert (response.status, response.headers["Allow"]) == (status, allow)
+    assert body["code"] == code_pb2.INVALID_ARGUMENT and path in body["message"]
+    connection.request("HEAD", "/health")  # the same connection, kept alive
+    response = connection.getresponse()
+    assert (response.status, response.read(), response.headers["Content-Type"]) == (200, b"", "application/json")
+    connection.close()
+    assert gateway.stats.requests_refused == 1
+
+
 def test_health_reports_the_counters(http_gateway: tuple[str, CostGateway, Any]) -> None:
     url, _, _ = http_gateway
     _post(url + "/v1/traces", _request(_record(_agent)).SerializeToString(), "application/x-protobuf")
@@ -817,6 +1113,24 @@ def test_cli_refuses_to_forward_to_itself() -> None:
     )
     assert done.returncode == 2
     assert "where the gateway itself listens (a loop)" in done.stderr
+    assert "move the gateway with --grpc." in done.stderr  # --http would not break this loop
+
+
+def test_cli_names_the_http_flag_for_an_http_loop() -> None:
+    done = _cli(
+        "gateway",
+        "--http",
+        "127.0.0.1:4318",
+        "--grpc",
+        "127.0.0.1:4317",
+        env={
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://localhost:4318/v1/traces",
+        },
+    )
+    assert done.returncode == 2
+    assert "move the gateway with --http." in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -846,8 +1160,68 @@ def test_cli_gateway_runs_until_stopped() -> None:
     out, err = gateway.stdout, gateway.stderr
     assert gateway.returncode == 0, err
     assert f"OTLP/HTTP on {gateway.url}" in err
-    assert "1 request(s): 3 span(s) received, 0 rejected as malformed, 0 not forwarded, 0 unpriced" in err
+    assert "1 request(s), 0 refused (0 to be retried): 3 span(s) received, 0 rejected as malformed" in err
     assert '"gen_ai.trace.cost.total_usd": 0.007' in out
+
+
+def test_cli_stop_answers_the_request_in_progress_despite_a_second_sigterm() -> None:
+    """A second SIGTERM (or Ctrl-C) during the stop used to kill the process mid-export,
+    its senders unanswered."""
+    import signal
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from support.gateway import GatewayProcess
+
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowCollector(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            entered.set()
+            release.wait(10)
+            body = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    collector = ThreadingHTTPServer((HOST, 0), SlowCollector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    env = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://{HOST}:{collector.server_address[1]}/v1/traces",
+    }
+    try:
+        with GatewayProcess(env) as gateway:
+            body = _request(_record(_agent)).SerializeToString()
+            sender, answer = _in_thread(lambda: _post(gateway.url, body, "application/x-protobuf"))
+            assert entered.wait(10)
+            process = gateway._process
+            assert process is not None
+            process.send_signal(signal.SIGTERM)
+            sender.join(0.3)  # (two signals at once are delivered as one)
+            process.send_signal(signal.SIGTERM)
+            sender.join(0.3)
+            assert process.poll() is None and sender.is_alive()  # still waiting for the collector
+            release.set()
+            sender.join(10)
+            process.wait(10)  # (no third SIGTERM: it could land once the stop is done)
+            gateway.stop()
+        assert answer and answer[0][0] == 200
+        assert gateway.returncode == 0, gateway.stderr
+        assert "already stopping" in gateway.stderr
+        assert "stopped after 1 request(s), 0 refused" in gateway.stderr
+    finally:
+        release.set()
+        collector.shutdown()
+        collector.server_close()
 
 
 # ------------------------------------------------------------------ metrics

@@ -400,10 +400,16 @@ def _gateway(args: argparse.Namespace) -> int:
         endpoint = gw.exporter_endpoint(exporter)
         if endpoint is not None and gw.sends_to_itself(endpoint, listening):
             host, port = endpoint
+            # Only the receiver the exporter reaches is in the loop: name the flag that moves it.
+            flags = [
+                flag
+                for flag, address in (("--http", http_at), ("--grpc", grpc_at))
+                if address is not None and gw.sends_to_itself(endpoint, [address])
+            ]
             print(
                 f"genai-cost gateway: the {type(exporter).__name__} would send to {host}:{port}, where the gateway "
                 "itself listens (a loop). Set OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) "
-                "to your collector or backend, or move the gateway with --http / --grpc.",
+                f"to your collector or backend, or move the gateway with {' / '.join(flags)}.",
                 file=sys.stderr,
             )
             return EXIT_USAGE
@@ -445,6 +451,8 @@ def _gateway(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C must not cut an export short: the stop is bounded
+            os.write(2, b"genai-cost gateway: already stopping, finishing the requests in progress\n")
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -452,20 +460,26 @@ def _gateway(args: argparse.Namespace) -> int:
         while not stop.wait(1.0):
             pass
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if http_server is not None:
-            http_server.shutdown()
-            http_server.server_close()
-        if grpc_server is not None:
-            grpc_server.stop(grace=5).wait(10)
-        gateway.shutdown()
-        if meter_provider is not None:
-            meter_provider.shutdown()  # after the spans: it exports what they recorded
+        try:
+            # Requests from now on are answered 503 / UNAVAILABLE (their senders retry); those
+            # in progress get their answers, for gw.STOP_GRACE_S at most.
+            gateway.begin_stop()
+            stopped_grpc = grpc_server.stop(grace=gw.STOP_GRACE_S) if grpc_server is not None else None
+            if http_server is not None and not http_server.stop(gw.STOP_GRACE_S):
+                print("genai-cost gateway: stopped with HTTP requests still unanswered", file=sys.stderr)
+            if stopped_grpc is not None:
+                stopped_grpc.wait(gw.STOP_GRACE_S + 1)
+            gateway.shutdown()
+            if meter_provider is not None:
+                meter_provider.shutdown()  # after the spans: it exports what they recorded
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     stats = gateway.stats
     print(
-        f"genai-cost gateway: stopped after {stats.requests} request(s): {stats.spans_received} span(s) received, "
-        f"{stats.spans_rejected} rejected as malformed, {stats.spans_not_forwarded} not forwarded, "
+        f"genai-cost gateway: stopped after {stats.requests + stats.requests_refused} request(s), "
+        f"{stats.requests_refused} refused ({stats.requests_busy} to be retried): {stats.spans_received} span(s) "
+        f"received, {stats.spans_rejected} rejected as malformed, {stats.spans_not_forwarded} not forwarded, "
         f"{gateway.processor.stats.unpriced} unpriced",
         file=sys.stderr,
     )

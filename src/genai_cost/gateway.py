@@ -15,11 +15,13 @@ duplicate records, pricing), the same :class:`~genai_cost.rollup.TraceCostExport
 (trace totals on each local root), and the SDK's own exporters, chosen by the
 standard ``OTEL_TRACES_EXPORTER`` / ``OTEL_EXPORTER_OTLP_*`` variables.
 
-A request is priced and forwarded before it is answered, so a slow upstream
-slows the senders down instead of filling a queue that a crash could lose;
-spans the upstream refuses are answered as rejected (OTLP ``partial_success``),
-so the sender counts them as dropped too. A span that already carries a cost (priced by
-genai-cost in its own process) is forwarded as it is and only rolled up.
+A request is priced and forwarded before it is answered, and only a few wait
+their turn, so a slow upstream slows the senders down (told to retry) instead of
+filling a queue that a crash could lose. Spans the upstream fails to take are
+answered as retryable (503, ``UNAVAILABLE``) and kept as priced, so that the
+sender's retry forwards them without counting them twice in their trace's
+totals. A span that already carries a cost (priced by genai-cost in its own
+process) is forwarded as it is and only rolled up.
 """
 
 from __future__ import annotations
@@ -83,15 +85,20 @@ class GatewayStats:
     """What the gateway did since it started (also served at ``GET /health``)."""
 
     requests: int = 0
-    #: Requests refused whole: not OTLP, too large, wrong content type.
+    #: Requests refused whole: not OTLP, too large, wrong content type or method, and those
+    #: counted in ``requests_busy``.
     requests_refused: int = 0
+    #: Requests refused to be retried (503 / ``UNAVAILABLE``): too many already in flight, or
+    #: the gateway stopping. Also counted in ``requests_refused``.
+    requests_busy: int = 0
     spans_received: int = 0
     #: Spans left out of an accepted request (malformed ids), reported back as ``partial_success``.
     spans_rejected: int = 0
-    #: Spans the upstream exporter failed to take (after its own retries).
+    #: Spans the upstream exporter failed to take (after its own retries), at each attempt.
     spans_not_forwarded: int = 0
     #: Spans received again after they had been forwarded (a sender retrying a request whose
-    #: answer it did not get in time): not priced, rolled up or forwarded a second time.
+    #: answer it did not get in time), or twice in one request: not priced, rolled up or
+    #: forwarded a second time.
     spans_resent: int = 0
     internal_errors: int = 0
 
@@ -105,13 +112,40 @@ class Accepted:
     forwarded: bool
 
 
+class Unavailable(Exception):
+    """The request was not taken, and the sender is to send it again later (HTTP 503,
+    gRPC ``UNAVAILABLE``, both retried by OTLP exporters): nothing of it was priced."""
+
+
+class TooManySpans(ValueError):
+    """The request holds more spans than one request may (HTTP 413, gRPC ``INVALID_ARGUMENT``:
+    resent as it is, it would be refused again)."""
+
+
+#: Requests at most in flight, waiting for or holding the export, across both receivers. The
+#: export is one at a time (the roll-up wants one order), so more would only queue, each holding
+#: its request in memory, while the upstream is slow; beyond it senders are told to retry.
+MAX_INFLIGHT = 8
+#: Spans at most in one request. A span decoded and priced takes about 2.3 kB (500,000 spans, a
+#: 1.8 MiB gzip body, took 1.1 GiB), so this bounds one request near 250 MB; OTLP exporters send
+#: a few hundred to a few thousand spans a request (the SDKs' batch of 512, the collector's 8192).
+MAX_SPANS_PER_REQUEST = 100_000
+#: What a sender refused for back-pressure, or because the upstream failed, is told to wait (s).
+RETRY_AFTER_S = 1
+#: How long a stop waits for the requests in progress to be answered: longer than the OTLP
+#: exporters' default timeout (10 s), so that an export under way ends on its own.
+STOP_GRACE_S = 15.0
+
+
 class CostGateway:
     """Prices the spans of OTLP export requests and forwards them to ``exporter``.
 
     Protocol-free: the HTTP and gRPC servers (:func:`serve_http`,
     :func:`serve_grpc`) decode requests and call :meth:`accept`. Requests are
     worked through one at a time, so the leaf rule and the roll-up see each
-    trace's spans in a single order, as they would in process.
+    trace's spans in a single order, as they would in process; at most
+    ``max_inflight`` wait for or hold that turn, the rest are refused with
+    :class:`Unavailable` so that a slow upstream cannot build a queue.
 
     With a ``meter_provider``, the cost metrics (:mod:`genai_cost.metrics`) are
     recorded on it, as the zero-code configurator records them in process, each
@@ -126,7 +160,11 @@ class CostGateway:
         settings: CostSettings | None = None,
         catalog: Catalog | None = None,
         meter_provider: MeterProvider | None = None,
+        max_inflight: int = MAX_INFLIGHT,
+        max_spans: int = MAX_SPANS_PER_REQUEST,
     ) -> None:
+        if max_inflight < 1 or max_spans < 1:
+            raise ValueError("max_inflight and max_spans must be >= 1")
         settings = settings if settings is not None else CostSettings.from_env()
         layers = LayerSettings.from_env(pricing_files=settings.pricing_files)
         self.metrics: CostMetrics | None = None
@@ -134,8 +172,9 @@ class CostGateway:
             from .metrics import CostMetrics
 
             self.metrics = CostMetrics(meter_provider, by_sender=True)
+        self._upstream = _Upstream(exporter)
         self._rollup = TraceCostExporter(
-            exporter,
+            self._upstream,
             bands=settings.bands,
             idle_timeout_s=settings.trace_idle_timeout_s,
             max_traces=settings.max_traces,
@@ -154,10 +193,22 @@ class CostGateway:
             listeners=() if self.metrics is None else (self.metrics,),
             deferred=False,
         )
-        self._lock = threading.Lock()
+        self.max_inflight = max_inflight
+        self.max_spans = max_spans
+        #: Guards the turn to export, the count in flight and ``stopping``; never held while
+        #: exporting, so that the counters and a refusal never wait on the upstream.
+        self._turn = threading.Condition()
+        self._exporting = False
+        self._inflight = 0
+        self._stopping = False
+        #: Guards the counters alone (``GET /health`` reads them while an export runs).
+        self._stats_lock = threading.Lock()
         self.stats = GatewayStats()
         #: (trace id << 64 | span id) of the spans forwarded lately, to know a sender's retry.
         self._forwarded: dict[int, None] = {}
+        #: The same key -> the span as priced and rolled up, for spans the upstream failed to
+        #: take: a retry forwards these, not the roll-up again (which would count them twice).
+        self._unsent: dict[int, ReadableSpan] = {}
 
     @property
     def processor(self) -> CostSpanProcessor:
@@ -167,41 +218,112 @@ class CostGateway:
     def rollup(self) -> TraceCostExporter:
         return self._rollup
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def inflight(self) -> int:
+        """Requests waiting for or holding the export now."""
+        return self._inflight
+
     def accept(self, request: ExportTraceServiceRequest) -> Accepted:
-        """Price, roll up and forward the request's spans. Never raises: a failure
-        inside is logged and counted, and the spans are forwarded unpriced."""
-        received = spans_of(request)
-        stats = self.stats
+        """Price, roll up and forward the request's spans. A failure inside is logged
+        and counted, and the spans are forwarded unpriced. Raises :class:`Unavailable`
+        when too many requests are in flight or the gateway is stopping, and
+        :class:`TooManySpans` for a request over ``max_spans``: nothing is done with it."""
+        if self._stopping:
+            self._refuse_busy()
+            raise Unavailable("the gateway is stopping; send again (to its successor)")
+        count = sum(len(scopes.spans) for resource in request.resource_spans for scopes in resource.scope_spans)
+        if count > self.max_spans:
+            self.refused()
+            raise TooManySpans(f"{count} spans in one request; the limit is {self.max_spans}: send smaller batches")
+        turn = self._turn
+        with turn:
+            if self._inflight >= self.max_inflight:
+                busy = True
+            else:
+                busy = False
+                self._inflight += 1
+        if busy:
+            self._refuse_busy()
+            raise Unavailable(
+                f"{self.max_inflight} requests already in flight (the upstream is slow): send again later"
+            )
+        try:
+            with turn:
+                while self._exporting and not self._stopping:
+                    turn.wait()
+                if self._stopping:
+                    stopping = True
+                else:
+                    stopping = False
+                    self._exporting = True
+            if stopping:
+                self._refuse_busy()
+                raise Unavailable("the gateway is stopping; send again (to its successor)")
+            try:
+                return self._forward(spans_of(request))
+            finally:
+                with turn:
+                    self._exporting = False
+                    turn.notify_all()
+        finally:
+            with turn:
+                self._inflight -= 1
+
+    def _forward(self, received: ReceivedSpans) -> Accepted:
+        """Price, roll up and forward; the caller holds the turn."""
         ordered = _children_first(received.spans)
-        with self._lock:
+        forwarded_before = self._forwarded
+        unsent = self._unsent
+        fresh: list[ReadableSpan] = []
+        retried: list[ReadableSpan] = []
+        seen: set[int] = set()
+        for span in ordered:
+            key = _span_key(span)
+            if key in seen or key in forwarded_before:
+                continue  # a retry of what was forwarded, or the same span twice in this request
+            seen.add(key)
+            cached = unsent.pop(key, None)
+            if cached is not None:
+                retried.append(cached)
+            else:
+                fresh.append(span)
+        with self._stats_lock:
+            stats = self.stats
             stats.requests += 1
             stats.spans_received += len(received.spans)
             stats.spans_rejected += received.rejected
-            forwarded_before = self._forwarded
-            fresh = [span for span in ordered if _span_key(span) not in forwarded_before]
-            stats.spans_resent += len(ordered) - len(fresh)
-            if not fresh and ordered:  # all of it forwarded already: the sender is retrying
-                return Accepted(received, True)
-            outgoing = self._price(fresh)
-            try:
-                result = self._rollup.export(outgoing)
-            except Exception:  # an exporter that raises is a failed export, not a crash
-                _log.exception("genai-cost gateway: the upstream exporter raised")
-                result = SpanExportResult.FAILURE
-            if result is SpanExportResult.SUCCESS:
-                for span in fresh:
-                    key = _span_key(span)
-                    if key:
-                        forwarded_before[key] = None
-                if len(forwarded_before) > _MAX_FORWARDED:
-                    self._forwarded = _newer_half(forwarded_before)
-        forwarded = result is SpanExportResult.SUCCESS
-        if not forwarded:
-            with self._lock:
-                stats.spans_not_forwarded += len(outgoing)
-                lost = stats.spans_not_forwarded
-            _log.error("genai-cost gateway: upstream export failed; %d span(s) not forwarded so far", lost)
-        return Accepted(received, forwarded)
+            stats.spans_resent += len(ordered) - len(fresh) - len(retried)
+        if not fresh and not retried:  # all of it forwarded already: the sender is retrying
+            return Accepted(received, True)
+        outgoing = self._price(fresh)
+        upstream = self._upstream
+        upstream.ahead, upstream.sent = retried, []
+        try:
+            result = self._rollup.export(outgoing) if outgoing else upstream.export([])
+        except Exception:  # an exporter that raises is a failed export, not a crash
+            _log.exception("genai-cost gateway: the upstream exporter raised")
+            result = SpanExportResult.FAILURE
+        sent = upstream.sent or [*retried, *outgoing]
+        upstream.ahead, upstream.sent = [], []
+        if result is SpanExportResult.SUCCESS:
+            for span in sent:
+                forwarded_before[_span_key(span)] = None
+            if len(forwarded_before) > _MAX_FORWARDED:
+                self._forwarded = _newer_half(forwarded_before)
+            return Accepted(received, True)
+        for span in sent:
+            unsent[_span_key(span)] = span
+        while len(unsent) > _MAX_UNSENT:  # the oldest go: their retry would be rolled up again
+            del unsent[next(iter(unsent))]
+        with self._stats_lock:
+            self.stats.spans_not_forwarded += len(sent)
+            lost = self.stats.spans_not_forwarded
+        _log.error("genai-cost gateway: upstream export failed; %d span(s) not forwarded so far", lost)
+        return Accepted(received, False)
 
     def _price(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
         handed_on = self._handed_on
@@ -222,7 +344,7 @@ class CostGateway:
                 else:
                     processor.on_end(span)
             except Exception:  # pragma: no cover - on_end does not raise; belt and braces
-                self.stats.internal_errors += 1
+                self.failed()
                 handed_on.spans.append(span)
         out, handed_on.spans = handed_on.spans, []
         return out
@@ -234,25 +356,64 @@ class CostGateway:
 
     def refused(self) -> None:
         """Count a request refused whole (the servers call it from their threads)."""
-        with self._lock:
+        with self._stats_lock:
             self.stats.requests_refused += 1
+
+    def _refuse_busy(self) -> None:
+        with self._stats_lock:
+            self.stats.requests_refused += 1
+            self.stats.requests_busy += 1
 
     def failed(self) -> None:
         """Count a request the gateway could not read because of its own error."""
-        with self._lock:
+        with self._stats_lock:
             self.stats.internal_errors += 1
 
     def stats_snapshot(self) -> dict[str, int]:
-        """The counters as one consistent set (``GET /health``)."""
-        with self._lock:
+        """The counters as one consistent set (``GET /health``), without waiting for an export."""
+        with self._stats_lock:
             return asdict(self.stats)
+
+    def begin_stop(self) -> None:
+        """Refuse, as retryable, every request from now on, those waiting for their turn too:
+        a sender told to retry sends again, where one answered and then dropped loses spans."""
+        with self._turn:
+            self._stopping = True
+            self._turn.notify_all()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._rollup.force_flush(timeout_millis)
 
+    def shutdown(self, timeout_s: float = STOP_GRACE_S) -> None:
+        """Stop taking requests, let the export under way end (for ``timeout_s`` at
+        most: a hung upstream must not hold the process), then shut the exporters."""
+        self.begin_stop()
+        with self._turn:
+            if not self._turn.wait_for(lambda: not self._exporting, timeout_s):
+                _log.warning("genai-cost gateway: an export is still under way; stopping without it")
+        self._rollup.shutdown()
+
+
+class _Upstream(SpanExporter):
+    """The exporter behind the roll-up. It keeps the batch it last passed on (priced and
+    rolled up: the spans a retry then forwards as they are), and puts ``ahead`` of the
+    roll-up's batch the spans of an earlier failed export that a retry brought again."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+        self.ahead: list[ReadableSpan] = []
+        self.sent: list[ReadableSpan] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        batch = [*self.ahead, *spans]
+        self.ahead, self.sent = [], batch
+        return self.exporter.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
     def shutdown(self) -> None:
-        with self._lock:
-            self._rollup.shutdown()
+        self.exporter.shutdown()
 
 
 class _HandedOn(SpanProcessor):
@@ -268,6 +429,9 @@ class _HandedOn(SpanProcessor):
 #: Span ids the gateway remembers as forwarded (about 5 MB): a sender retries within its
 #: export timeout (10 s by default), by which time far fewer spans have passed.
 _MAX_FORWARDED = 50_000
+#: Spans kept, priced and rolled up, after the upstream failed to take them, for the sender's
+#: retry (about 2.3 kB each, some 50 MB): a sender retries within seconds.
+_MAX_UNSENT = 20_000
 
 
 def _span_key(span: ReadableSpan) -> int:
@@ -337,10 +501,11 @@ def serve_http(
     max_request_bytes: int = MAX_REQUEST_BYTES,
     tls: GatewayTls | None = None,
     read_timeout_s: float = READ_TIMEOUT_S,
-) -> ThreadingHTTPServer:
+) -> GatewayHttpServer:
     """Serve OTLP/HTTP (``POST /v1/traces``, protobuf or JSON, optionally gzip)
     on a thread of its own, over TLS with ``tls``; ``GET /health`` answers with
-    the gateway's counters. Stop it with ``server.shutdown(); server.server_close()``.
+    the gateway's counters. Stop it with :meth:`GatewayHttpServer.stop` (after
+    :meth:`CostGateway.begin_stop`), or ``server.shutdown(); server.server_close()``.
     Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for unusable TLS files."""
 
     class Handler(_OtlpHttpHandler):
@@ -350,7 +515,7 @@ def serve_http(
     Handler.max_request_bytes = max_request_bytes
     Handler.timeout = read_timeout_s  # (the socket timeout StreamRequestHandler.setup sets)
     context = tls.server_context() if tls is not None else None
-    server = _OtlpHttpServer((host, port), Handler)
+    server = GatewayHttpServer((host, port), Handler)
     server.tls = context
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="genai-cost-gateway-http", daemon=True)
@@ -358,9 +523,35 @@ def serve_http(
     return server
 
 
-class _OtlpHttpServer(ThreadingHTTPServer):
+class GatewayHttpServer(ThreadingHTTPServer):
+    """Counts the requests its handlers are working on, so that a stop can wait for
+    their answers without waiting for connections kept alive with nothing to say."""
+
     #: The TLS context, or ``None`` for plain HTTP.
     tls: ssl.SSLContext | None = None
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._answering = 0
+        self._answered = threading.Condition()
+
+    def request_began(self) -> None:
+        with self._answered:
+            self._answering += 1
+
+    def request_ended(self) -> None:
+        with self._answered:
+            self._answering -= 1
+            self._answered.notify_all()
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> bool:
+        """Stop accepting connections, wait (``grace_s`` at most) until every request
+        read so far has its answer, and close. Whether none was left unanswered."""
+        self.shutdown()
+        with self._answered:
+            done = self._answered.wait_for(lambda: self._answering == 0, grace_s)
+        self.server_close()
+        return done
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
@@ -435,11 +626,31 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                 return
         super().handle()
 
+    _in_request = False
+
+    def parse_request(self) -> bool:
+        # The request line has arrived: from here until its answer is written, a stop waits.
+        self._in_request = True
+        self.server.request_began()  # type: ignore[attr-defined]
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            if self._in_request:
+                self._in_request = False
+                self.server.request_ended()  # type: ignore[attr-defined]
+
     def do_POST(self) -> None:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         is_json = content_type == _JSON
+        if self._route() == "/health":
+            self._drain()
+            self._wrong_method()
+            return
         try:
-            if self.path.split("?")[0].rstrip("/") != "/v1/traces":
+            if self._route() != "/v1/traces":
                 self._drain()
                 raise _Refused(HTTPStatus.NOT_FOUND, f"no such path {self.path!r}: OTLP traces go to /v1/traces")
             if content_type not in (_PROTOBUF, _JSON):
@@ -450,9 +661,17 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                 )
             body = self._body()
             request = parse_json(body) if is_json else parse_protobuf(body)
+            accepted = self.gateway.accept(request)
         except _Refused as refused:
             self.gateway.refused()
             self._reply(refused.status, _status_message(code_pb2.INVALID_ARGUMENT, refused.message), is_json)
+            return
+        except Unavailable as exc:
+            self._unavailable(str(exc), is_json)
+            return
+        except TooManySpans as exc:  # counted by accept
+            message = _status_message(code_pb2.INVALID_ARGUMENT, str(exc))
+            self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, message, is_json)
             return
         except OtlpDecodeError as exc:
             self.gateway.refused()
@@ -469,14 +688,58 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             message = _status_message(code_pb2.INTERNAL, "the gateway could not read the request")
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, message, is_json)
             return
-        self._reply(HTTPStatus.OK, _response(self.gateway.accept(request)), is_json)
+        if not accepted.forwarded:
+            self._unavailable(_UPSTREAM_FAILED, is_json)
+            return
+        self._reply(HTTPStatus.OK, _response(accepted), is_json)
+
+    def _unavailable(self, message: str, is_json: bool) -> None:
+        """503 with ``Retry-After``: the OTLP exporters send such a request again."""
+        status = _status_message(code_pb2.UNAVAILABLE, message)
+        body = json_format.MessageToJson(status, indent=None).encode() if is_json else status.SerializeToString()
+        self._send(
+            HTTPStatus.SERVICE_UNAVAILABLE, _JSON if is_json else _PROTOBUF, body, {"Retry-After": str(RETRY_AFTER_S)}
+        )
+
+    def _route(self) -> str:
+        path = self.path.split("?")[0].rstrip("/")
+        return "/health" if path == "" else path
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0].rstrip("/") in ("/health", ""):
-            body = json.dumps(self.gateway.stats_snapshot()).encode()
-            self._send(HTTPStatus.OK, _JSON, body)
+        self._drain()
+        if self._route() == "/health":
+            self._send(HTTPStatus.OK, _JSON, json.dumps(self.gateway.stats_snapshot()).encode())
         else:
-            self._send(HTTPStatus.NOT_FOUND, "text/plain", b"not found: OTLP traces are POSTed to /v1/traces\n")
+            self._wrong_method()
+
+    def do_HEAD(self) -> None:
+        self._drain()
+        if self._route() == "/health":
+            self._send(HTTPStatus.OK, _JSON, json.dumps(self.gateway.stats_snapshot()).encode(), head=True)
+        else:
+            self._wrong_method(head=True)
+
+    def _wrong_method(self, head: bool = False) -> None:
+        """405 naming the methods the path takes (404 for a path there is not), with a
+        Status body, in JSON unless the client sent protobuf."""
+        self.gateway.refused()
+        path = self._route()
+        is_json = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != _PROTOBUF
+        if path == "/v1/traces":
+            status, allow, text = HTTPStatus.METHOD_NOT_ALLOWED, "POST", "OTLP traces are POSTed to /v1/traces"
+        elif path == "/health":
+            status, allow, text = HTTPStatus.METHOD_NOT_ALLOWED, "GET, HEAD", "/health answers GET (and HEAD)"
+        else:
+            status, allow, text = HTTPStatus.NOT_FOUND, "", f"no such path {self.path!r}: OTLP traces go to /v1/traces"
+        message = _status_message(code_pb2.INVALID_ARGUMENT, f"{self.command} {path}: {text}")
+        body = json_format.MessageToJson(message, indent=None).encode() if is_json else message.SerializeToString()
+        self._send(status, _JSON if is_json else _PROTOBUF, body, {"Allow": allow} if allow else {}, head=head)
+
+    def do_PUT(self) -> None:
+        self._drain()
+        self._wrong_method()
+
+    do_DELETE = do_PATCH = do_OPTIONS = do_PUT
 
     def _body(self) -> bytes:
         raw_length = self.headers.get("Content-Length")
@@ -575,10 +838,10 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            length = 0
+            length = -1
         if 0 < length <= self.max_request_bytes:
             self.rfile.read(length)
-        else:
+        elif length or self.headers.get("Transfer-Encoding"):  # a body not worth reading
             self.close_connection = True
 
     def _reply(self, status: HTTPStatus, message: Any, is_json: bool) -> None:
@@ -587,12 +850,24 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         else:
             self._send(status, _PROTOBUF, message.SerializeToString())
 
-    def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+    def _send(
+        self,
+        status: HTTPStatus,
+        content_type: str,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        head: bool = False,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.gateway.stopping:  # a kept-alive connection's next request would only be refused
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if not head:
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         _log.debug("genai-cost gateway: %s " + format, self.address_string(), *args)
@@ -609,20 +884,21 @@ def _status_message(code: int, message: str) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=message)
 
 
+#: What a sender is told when the upstream failed to take its spans (503 / ``UNAVAILABLE``). Its
+#: retry is safe: the spans are kept as priced and rolled up, and forwarded as they are.
+_UPSTREAM_FAILED = "the gateway's upstream exporter failed to take the spans: send them again"
+
+
 def _response(accepted: Accepted) -> ExportTraceServiceResponse:
-    """OTLP's answer. Spans the upstream did not take are reported as rejected, not
-    as a retryable failure: the roll-up has already counted them, and a retry would
-    count them twice (the upstream exporter has made its own retries by then)."""
+    """OTLP's answer to a request whose spans were forwarded: malformed spans left out
+    are reported as rejected (``partial_success``)."""
     received = accepted.received
-    rejected = received.rejected
-    problems = list(received.problems)
-    if not accepted.forwarded:
-        rejected = len(received.spans) + received.rejected
-        problems.insert(0, "the gateway's upstream exporter failed; these spans were not forwarded")
-    if not rejected:
+    if not received.rejected:
         return ExportTraceServiceResponse()
     return ExportTraceServiceResponse(
-        partial_success=ExportTracePartialSuccess(rejected_spans=rejected, error_message="; ".join(problems))
+        partial_success=ExportTracePartialSuccess(
+            rejected_spans=received.rejected, error_message="; ".join(received.problems)
+        )
     )
 
 
@@ -630,22 +906,36 @@ def _response(accepted: Accepted) -> ExportTraceServiceResponse:
 
 
 def serve_grpc(
-    gateway: CostGateway, host: str = "127.0.0.1", port: int = 4317, *, workers: int = 4, tls: GatewayTls | None = None
+    gateway: CostGateway, host: str = "127.0.0.1", port: int = 4317, *, workers: int = 0, tls: GatewayTls | None = None
 ) -> Any:
     """Serve OTLP/gRPC (``TraceService/Export``), over TLS with ``tls``; returns the
-    started ``grpc.Server`` (stop it with ``server.stop(grace)``) and its bound port
-    as ``server.port``. Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for
-    unusable TLS files."""
+    started ``grpc.Server`` (stop it with ``server.stop(grace)``, after
+    :meth:`CostGateway.begin_stop`) and its bound port as ``server.port``. It takes
+    the gateway's ``max_inflight`` calls at once, on as many threads unless ``workers``.
+    Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for unusable TLS files."""
     import grpc
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
     class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         def Export(self, request: ExportTraceServiceRequest, context: Any) -> ExportTraceServiceResponse:
-            return _response(gateway.accept(request))
+            try:
+                accepted = gateway.accept(request)
+            except Unavailable as exc:
+                context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+                raise  # (abort raises)
+            except TooManySpans as exc:  # not RESOURCE_EXHAUSTED: exporters retry that, to no end
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                raise
+            if not accepted.forwarded:
+                context.abort(grpc.StatusCode.UNAVAILABLE, _UPSTREAM_FAILED)
+            return _response(accepted)
 
+    inflight = gateway.max_inflight
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genai-cost-gateway-grpc"),
+        futures.ThreadPoolExecutor(max_workers=workers or inflight, thread_name_prefix="genai-cost-gateway-grpc"),
         options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+        # Beyond it gRPC answers RESOURCE_EXHAUSTED itself, rather than queueing the call.
+        maximum_concurrent_rpcs=inflight,
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
     address = f"{_bracketed(host)}:{port}"
@@ -784,11 +1074,17 @@ def _bracketed(host: str) -> str:
 
 
 __all__ = [
+    "MAX_INFLIGHT",
     "MAX_REQUEST_BYTES",
+    "MAX_SPANS_PER_REQUEST",
+    "STOP_GRACE_S",
     "Accepted",
     "CostGateway",
     "FanOutExporter",
+    "GatewayHttpServer",
     "GatewayStats",
+    "TooManySpans",
+    "Unavailable",
     "serve_grpc",
     "serve_http",
     "upstream_exporters",

@@ -19,11 +19,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope as ProtoScope
@@ -169,13 +170,20 @@ def _id(raw: bytes, size: int, field: str) -> int:
 
 
 def _trace_state(header: str) -> TraceState | None:
+    """The valid members of a W3C ``tracestate``: the SDK's parser drops the whole header
+    for one bad member, which would lose the sender's other vendors' state."""
     if not header:
         return None
-    return TraceState.from_header([header])
+    members: dict[str, str] = {}
+    for member in header.split(","):
+        if member.strip(" \t"):
+            for key, value in TraceState.from_header([member]).items():
+                members.setdefault(key, value)
+    return TraceState(list(members.items())[:32])  # (the W3C limit; more makes the SDK drop all)
 
 
 def _scope(scope: ProtoScope, schema_url: str) -> InstrumentationScope | None:
-    if not scope.name and not scope.version:
+    if not scope.name and not scope.version and not scope.attributes and not schema_url:
         return None
     return InstrumentationScope(
         scope.name,
@@ -187,7 +195,8 @@ def _scope(scope: ProtoScope, schema_url: str) -> InstrumentationScope | None:
 
 def _events(events: Iterable[ProtoSpan.Event]) -> Iterator[Event]:
     for event in events:
-        yield Event(event.name, _attributes(event.attributes), event.time_unix_nano)  # type: ignore[arg-type]
+        attributes = _bounded(event.attributes, event.dropped_attributes_count)
+        yield Event(event.name, attributes, event.time_unix_nano)  # type: ignore[arg-type]
 
 
 def _links(links: Iterable[ProtoSpan.Link]) -> Iterator[Link]:
@@ -202,7 +211,18 @@ def _links(links: Iterable[ProtoSpan.Link]) -> Iterator[Link]:
             trace_flags=TraceFlags(link.flags & 0xFF),
             trace_state=_trace_state(link.trace_state),
         )
-        yield Link(context, _attributes(link.attributes))  # type: ignore[arg-type]
+        yield Link(context, _bounded(link.attributes, link.dropped_attributes_count))  # type: ignore[arg-type]
+
+
+def _bounded(pairs: Iterable[KeyValue], dropped: int) -> Mapping[str, object]:
+    """The attributes, carrying the sender's count of those it dropped: the SDK reads
+    (and its encoder writes) an event's or link's count only from ``BoundedAttributes``."""
+    attributes = _attributes(pairs)
+    if not dropped:
+        return attributes
+    bounded = BoundedAttributes(None, attributes, immutable=True)  # type: ignore[arg-type]
+    bounded.dropped = dropped
+    return bounded
 
 
 def _attributes(pairs: Iterable[KeyValue]) -> dict[str, object]:
