@@ -237,3 +237,31 @@ def test_each_part_says_in_its_help_that_it_is_included_in_the_total(capsys) -> 
         after = text.split(flag, 2)[2]  # the usage line names it first, then the option list
         assert after.lstrip().startswith(f"the part of {total} "), after[:80]
         assert "(included in it)" in after[:100]
+
+
+def test_a_model_billed_per_gpu_second_is_priced_with_the_duration_given(tmp_path: Path, capsys) -> None:
+    """docs/pricing.md documents per_gpu_second pricing, but price had no way to say how
+    long the call ran: it could only exit 2 (missing_duration)."""
+    selfhosted = tmp_path / "selfhosted.yaml"
+    selfhosted.write_text(
+        "providers:\n  - id: in-house\n    aliases: [vllm]\n    models:\n      - id: llama-70b\n"
+        "        kind: chat\n        prices:\n"
+        "          - {per_gpu_second: 0.0011, gpus: 2, source: internal, checked: 2026-11-22}\n",
+        encoding="utf-8",
+    )
+    common = ["--provider", "vllm", "--model", "llama-70b", "--input-tokens", "1000", "--pricing-file", str(selfhosted)]
+    result = _price_json(capsys, *common, "--duration-s", "10")
+    assert result["total_usd"] == pytest.approx(0.022) and result["compute_usd"] == pytest.approx(0.022)
+    assert main(["price", *common]) == 2
+    assert "--duration-s" in capsys.readouterr().err
+
+
+def test_a_discount_that_applies_nowhere_is_said_by_price(tmp_path: Path, capsys) -> None:
+    """The command a user checks a discount with printed the undiscounted price and nothing
+    else, where the runtime logs the problem."""
+    typo = tmp_path / "discount.yaml"
+    typo.write_text("discounts:\n  - provider: opneai\n    percent: 15\n", encoding="utf-8")
+    assert main(["price", "--model", "gpt-4o", "--input-tokens", "1000", "--pricing-file", str(typo), "--json"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["total_usd"] == pytest.approx(0.0025)
+    assert f"{typo}:2: discounts[0].provider: 'opneai'" in printed.err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("--service-tier", help="the tier the response says was served (flex, priority...)")
     price.add_argument("--batch", action="store_true", help="a batch API call")
     price.add_argument("--at", type=_instant, help="ISO-8601 time of the call (default: now)")
+    price.add_argument(
+        "--duration-s",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long the call ran (a span's duration): prices models billed per GPU-second",
+    )
     price.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
     price.add_argument("--json", action="store_true", help="print JSON")
     price.add_argument("--explain", action="store_true", help="say which catalog entry matched and why")
@@ -89,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         type=Path,
         metavar="FILE",
-        help="OTLP JSON: the collector's file exporter, or a trace from Jaeger's or Tempo's API",
+        help="OTLP JSON (the collector's file exporter, or a trace from Jaeger's or Tempo's API),"
+        " or the Jaeger UI's JSON (Download Results, Trace JSON)",
     )
     report.add_argument("--top", type=_count, default=10, help="the N most expensive traces (0: all; default 10)")
     report.add_argument("--trace", help="only this trace id (hex)")
@@ -178,6 +186,28 @@ def _instant(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+#: The parts of a price the text output shows when not zero (JSON has them all).
+_COST_PARTS = (
+    "input_usd",
+    "cache_read_usd",
+    "cache_write_usd",
+    "output_usd",
+    "request_usd",
+    "search_usd",
+    "compute_usd",
+)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (0 or more seconds)")
+    return value
+
+
 def _price(args: argparse.Namespace) -> int:
     problem = _usage_problem(args)
     if problem is not None:
@@ -194,6 +224,8 @@ def _price(args: argparse.Namespace) -> int:
             named = os.pathsep.join(env_files)
             print(f"genai-cost: the pricing files include GENAI_COST_PRICING_FILE={named}", file=sys.stderr)
         return EXIT_USAGE
+    for problem in catalog.problems:  # as the runtime logs them: a discount that applies nowhere
+        print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
     usage = TokenUsage(
         input_tokens=args.input_tokens,
         output_tokens=args.output_tokens,
@@ -209,9 +241,13 @@ def _price(args: argparse.Namespace) -> int:
         # A call made now is priced at today's rates, not at a period the catalog already
         # knows starts later (an introductory price that ends next month).
         at = args.at.timestamp() if args.at is not None else dt.datetime.now(dt.timezone.utc).timestamp()
-        cost = catalog.price_resolved(resolution, usage, at=at, service_tier=args.service_tier, batch=args.batch)
+        cost = catalog.price_resolved(
+            resolution, usage, at=at, service_tier=args.service_tier, batch=args.batch, duration_s=args.duration_s
+        )
     except PricingError as exc:
         print(f"genai-cost: cannot price {args.model!r}: {exc} [{exc.reason}]", file=sys.stderr)
+        if exc.reason == "missing_duration":
+            print("genai-cost: give the call's duration with --duration-s", file=sys.stderr)
         if exc.reason in ("unknown_model", "unknown_provider") and not isinstance(exc, UnpricedDeploymentError):
             near = catalog.near_misses(args.model, args.provider)
             if near:
@@ -226,6 +262,8 @@ def _price(args: argparse.Namespace) -> int:
         "cache_write_usd": cost.cache_write_usd,
         "output_usd": cost.output_usd,
         "request_usd": cost.request_usd,
+        "search_usd": cost.search_usd,
+        "compute_usd": cost.compute_usd,
         "pricing_id": cost.pricing_id,
         "pricing_version": catalog.version,
         "source": "override" if entry.is_override else "catalog",
@@ -260,7 +298,7 @@ def _price(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{cost.pricing_id}: ${cost.total_usd:.6f}")
-    for part in ("input_usd", "cache_read_usd", "cache_write_usd", "output_usd", "request_usd"):
+    for part in _COST_PARTS:
         if result[part]:
             print(f"  {part:<16} ${result[part]:.6f}")
     print(f"  price from {period.source} (checked {period.checked}, effective {cost.effective_from})")
