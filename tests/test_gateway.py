@@ -1518,3 +1518,22 @@ def test_cli_gateway_exports_the_cost_metrics_when_it_stops() -> None:
     assert '"name": "gen_ai.cost.usage"' in gateway.stdout
     assert '"name": "gen_ai.cost.trace"' in gateway.stdout
     assert '"gen_ai.request.model": "gpt-4o"' in gateway.stdout
+
+
+def test_a_sender_hanging_up_before_its_answer_prints_no_traceback() -> None:
+    """A client that sent a short body and closed its socket made socketserver print two
+    chained tracebacks (BrokenPipeError) on the gateway's stderr; the refusal was counted."""
+    from support.gateway import GatewayProcess
+
+    with GatewayProcess({"OTEL_TRACES_EXPORTER": "console"}) as gateway:
+        host, port = gateway.url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+        for _ in range(3):
+            with socket.create_connection((host, int(port)), timeout=5) as sender:
+                sender.sendall(
+                    b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100\r\n\r\n{}"
+                )
+        with urllib.request.urlopen(gateway.url.replace("/v1/traces", "/health"), timeout=5) as health:
+            assert json.loads(health.read())["requests_refused"] == 3
+        gateway.stop()
+    assert "Traceback" not in gateway.stderr, gateway.stderr

@@ -30,6 +30,7 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import threading
 import zlib
 from collections.abc import Sequence
@@ -552,6 +553,17 @@ class GatewayHttpServer(ThreadingHTTPServer):
             done = self._answered.wait_for(lambda: self._answering == 0, grace_s)
         self.server_close()
         return done
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A sender that hangs up before its answer (a timeout of its own) is not the
+        gateway's failure: its request was counted as it was answered. Anything else is
+        logged with its traceback, through logging rather than socketserver's print."""
+        failure = sys.exc_info()[1]
+        host = client_address[0] if isinstance(client_address, tuple) and client_address else client_address
+        if isinstance(failure, ConnectionError):
+            _log.info("genai-cost gateway: %s hung up before its answer (%s)", host, type(failure).__name__)
+            return
+        _log.error("genai-cost gateway: failed on a request from %s", host, exc_info=failure)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
