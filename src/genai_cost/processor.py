@@ -430,10 +430,10 @@ class CostSpanProcessor(SpanProcessor):
                     self.settle()
             except INTERNAL_FAILURES:  # never raise into the application
                 self._internal_error()
-            finally:  # (an application's exception raised while pricing inline goes on up)
+            except BaseException:  # the application's, raised while pricing inline: it goes on up
                 self._next.on_end(out)
-        else:
-            self._next.on_end(out)
+                raise
+        self._next.on_end(out)
 
     def shutdown(self) -> None:
         self.settle()
