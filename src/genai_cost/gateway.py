@@ -242,10 +242,8 @@ class CostGateway:
             raise TooManySpans(f"{count} spans in one request; the limit is {self.max_spans}: send smaller batches")
         turn = self._turn
         with turn:
-            if self._inflight >= self.max_inflight:
-                busy = True
-            else:
-                busy = False
+            busy = self._inflight >= self.max_inflight
+            if not busy:
                 self._inflight += 1
         if busy:
             self._refuse_busy()
@@ -256,10 +254,8 @@ class CostGateway:
             with turn:
                 while self._exporting and not self._stopping:
                     turn.wait()
-                if self._stopping:
-                    stopping = True
-                else:
-                    stopping = False
+                stopping = self._stopping
+                if not stopping:
                     self._exporting = True
             if stopping:
                 self._refuse_busy()
