@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -669,7 +670,6 @@ def _post_body(url: str) -> Any:
 def test_a_slow_upstream_builds_no_queue(catalog: Catalog) -> None:
     """Requests waiting on a hung upstream used to pile up without bound (threads and
     bodies), and GET /health waited behind them."""
-    import time
 
     upstream = _Gated()
     gateway = CostGateway(upstream, catalog=catalog, max_inflight=2)
@@ -1533,7 +1533,15 @@ def test_a_sender_hanging_up_before_its_answer_prints_no_traceback() -> None:
                     b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                     b"Content-Length: 100\r\n\r\n{}"
                 )
-        with urllib.request.urlopen(gateway.url.replace("/v1/traces", "/health"), timeout=5) as health:
-            assert json.loads(health.read())["requests_refused"] == 3
+        # Each connection is handled on its own thread, which may count its refusal after
+        # /health has answered; wait for the count, bounded in time.
+        deadline = time.monotonic() + 10
+        refused = None
+        while refused != 3 and time.monotonic() < deadline:
+            with urllib.request.urlopen(gateway.url.replace("/v1/traces", "/health"), timeout=5) as health:
+                refused = json.loads(health.read())["requests_refused"]
+            if refused != 3:
+                time.sleep(0.05)
+        assert refused == 3
         gateway.stop()
     assert "Traceback" not in gateway.stderr, gateway.stderr
