@@ -196,7 +196,7 @@ class CostedSpan(ReadableSpan):
     def _settle(self) -> None:
         settler = self.__dict__.get("_settler")
         if settler is not None:
-            settler.settle()
+            settler._settle_for_reader()
 
     # Everything a reader can see of the pricing goes through _settle first.
 
@@ -320,6 +320,10 @@ class CostSpanProcessor(SpanProcessor):
         #: Held while the queue is worked through; everything below is touched only then.
         self._settling = threading.RLock()
         self._settling_thread: int | None = None
+        #: Threads pricing because they read a span: an exporter, often inside a batch
+        #: processor's export, whose lock a flush from a budget callback would wait on.
+        self._reading_threads: set[int] = set()
+        self._warned_flush_in_read = False
         #: span id -> _CALL_BELOW / _CALL_DEEPER: spans with an inference call below them.
         self._inference_below: dict[int, int] = {}
         #: Spans started and not yet ended in this process: local root span id -> those of
@@ -357,6 +361,7 @@ class CostSpanProcessor(SpanProcessor):
     def _after_fork_in_child(self) -> None:
         self._settling = threading.RLock()
         self._settling_thread = None
+        self._reading_threads = set()
         self._queue.clear()
 
     @property
@@ -441,6 +446,19 @@ class CostSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         self.settle()
+        if threading.get_ident() in self._reading_threads:
+            # Called back from inside an export (a budget callback run as the exporter read
+            # the span that crossed a limit): the batch processor's export lock is held by
+            # this very thread and is not reentrant, so forwarding would hang the export
+            # thread for good. What this export holds is on its way anyway.
+            if not self._warned_flush_in_read:
+                self._warned_flush_in_read = True
+                _log.warning(
+                    "genai-cost: force_flush() called while an exporter was reading spans (from a "
+                    "budget callback?) was not passed on: the batch processor is in the middle of "
+                    "that export and would wait for itself. Flush from the application instead."
+                )
+            return False
         return self._next.force_flush(timeout_millis)
 
     # ---------------------------------------------------------------- pricing
@@ -497,6 +515,19 @@ class CostSpanProcessor(SpanProcessor):
                 after()
             except Exception:
                 self._internal_error()
+
+    def _settle_for_reader(self) -> None:
+        """``settle`` for a reader of a span (see ``force_flush``)."""
+        thread = threading.get_ident()
+        readers = self._reading_threads
+        if thread in readers:
+            self.settle()
+            return
+        readers.add(thread)
+        try:
+            self.settle()
+        finally:
+            readers.discard(thread)
 
     def _price(self, span: CostedSpan) -> None:
         """Price the queued span in place. A span that is not billable keeps the
