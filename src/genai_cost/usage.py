@@ -42,8 +42,8 @@ _INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6
 _REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
 _SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
 _RESPONSE_ID, _INVOCATION_PARAMETERS = 24, 25
-_REASONING_EXCLUDED, _ADK_RESPONSE = 26, 27
-_SLOTS = 28
+_REASONING_EXCLUDED, _ADK_RESPONSE, _TOTAL = 26, 27, 28
+_SLOTS = 29
 
 _VOCABULARY: dict[int, tuple[str, ...]] = {
     _OP: ("gen_ai.operation.name",),
@@ -133,6 +133,9 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     # Google ADK's JSON of the model's response, whose usage_metadata is the only place
     # ADK 1.x records the cached tokens (and older 1.x releases the thinking tokens).
     _ADK_RESPONSE: ("gcp.vertex.agent.llm_response",),
+    # Read only as a checksum of the other counts (see _inclusive): Strands Agents copies
+    # Bedrock's usage, whose input leaves out the cache and whose total counts it.
+    _TOTAL: ("gen_ai.usage.total_tokens",),
 }
 
 _KEYS: dict[str, tuple[int, int]] = {
@@ -144,7 +147,7 @@ KNOWN_KEYS = frozenset(_KEYS)
 
 #: Slots whose keys alone do not make a span GenAI work (every database span
 #: has ``db.system.name``).
-_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _ADK_RESPONSE})
+_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _ADK_RESPONSE, _TOTAL})
 
 _TOKEN_SLOTS = (
     _INPUT,
@@ -326,7 +329,8 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
     if kind.priced and (has_io or raw.count(None) < len(raw)):
         try:
             adk_response = attributes[plan.adk_response_key] if plan.adk_response_key is not None else None
-            usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, adk_response)
+            total = attributes[plan.total_key] if plan.total_key is not None else None
+            usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, adk_response, total)
         except _BadValue as exc:
             invalid = str(exc)
     return SpanUsage(
@@ -381,12 +385,13 @@ class _Plan:
     reported_key: str | None
     response_key: str | None
     adk_response_key: str | None
+    total_key: str | None
     memo: dict[tuple[object, ...], _Kind]
 
 
 #: Slots read per span, not memoised (they differ from call to call).
 _PER_SPAN_SLOTS = frozenset(
-    {*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID, _REASONING_EXCLUDED, _ADK_RESPONSE}
+    {*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID, _REASONING_EXCLUDED, _ADK_RESPONSE, _TOTAL}
 )
 #: Slot -> index in the counts list (the order of _TOKEN_SLOTS).
 _TOKEN_POSITION = {slot: position for position, slot in enumerate(_TOKEN_SLOTS)}
@@ -394,7 +399,7 @@ _POSITION_CACHE_READ, _POSITION_CACHE_WRITE = _TOKEN_POSITION[_CACHE_READ], _TOK
 _POSITION_REASONING = _TOKEN_POSITION[_REASONING]
 _POSITION_REASONING_EXCLUDED = _TOKEN_POSITION[_REASONING_EXCLUDED]
 
-_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, {})
+_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, None, {})
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _PLAN_LIMIT = 4096
 #: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
@@ -448,6 +453,7 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         keys.get(_REPORTED_COST),
         keys.get(_RESPONSE_ID),
         keys.get(_ADK_RESPONSE),
+        keys.get(_TOTAL),
         {},
     )
 
@@ -578,6 +584,15 @@ class _BadValue(ValueError):
     pass
 
 
+def _checksum(value: object) -> int:
+    """A total count, used only to check the others: one that cannot be read is not a
+    reason to refuse the span's counts (0: no total)."""
+    try:
+        return _count(value, None)
+    except _BadValue:
+        return 0
+
+
 def _count(value: object, key: str | None) -> int:
     """A token count from an attribute value: ints, integral floats and digit
     strings are accepted (some emitters send strings); anything else is invalid."""
@@ -610,7 +625,11 @@ def _count(value: object, key: str | None) -> int:
 
 
 def _counted(
-    raw: list[object], tokens: tuple[tuple[int, str], ...], exclusive_scope: int, adk_response: object = None
+    raw: list[object],
+    tokens: tuple[tuple[int, str], ...],
+    exclusive_scope: int,
+    adk_response: object = None,
+    total: object = None,
 ) -> tuple[TokenUsage, str]:
     """Checked, inclusive counts from the raw values of ``tokens`` (the fast
     path's :func:`_tokens`)."""
@@ -625,6 +644,7 @@ def _counted(
             counts[position] = value
         else:
             counts[position] = _count(value, key)
+    counts.append(0 if total is None else _checksum(total))
     if adk_response is not None:
         _add_adk_usage_metadata(counts, adk_response)
     return _inclusive(counts, exclusive_scope)
@@ -645,14 +665,19 @@ def _inclusive(counts: list[int], exclusive_scope: int) -> tuple[TokenUsage, str
         input_image,
         output_image,
         reasoning_excluded,
+        total,
     ) = counts
     if write_5m or write_1h:
         cache_write = max(cache_write, write_5m + write_1h)
     convention = "inclusive"
-    if (cache_read or cache_write) and (
-        exclusive_scope & _INPUT_EXCLUDES_CACHE or cache_read + cache_write > input_tokens
+    cached = cache_read + cache_write
+    if cached and (
+        exclusive_scope & _INPUT_EXCLUDES_CACHE
+        or cached > input_tokens
+        or total == input_tokens + output_tokens + cached
     ):
-        # Cache counts larger than the input can only mean input excludes them.
+        # Cache counts larger than the input can only mean input excludes them; so does a
+        # total that counts the cache beside the input (Bedrock's, copied by Strands Agents).
         input_tokens += cache_read + cache_write
         convention = "exclusive"
     if reasoning_excluded:  # a count known to be outside the output count (Google ADK 1.x)
@@ -697,6 +722,7 @@ def _tokens(
             counts.append(value)
         else:
             counts.append(_count(value, keys[slot]))
+    counts.append(0 if found[_TOTAL] is None else _checksum(found[_TOTAL]))
     if found[_ADK_RESPONSE] is not None:
         _add_adk_usage_metadata(counts, found[_ADK_RESPONSE])
     return _inclusive(counts, _scope_conventions(provider, scope_name))
@@ -843,6 +869,7 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         _DATA_SOURCE: "data source (retrieval)",
         _INVOCATION_PARAMETERS: "request parameters (OpenInference JSON; service_tier read when none was served)",
         _RESPONSE_ID: "response id (one call recorded by two instrumentations is priced once)",
+        _TOTAL: "total tokens (only to tell whether the input count includes the cache)",
     }
     for slot, keys in _VOCABULARY.items():
         for key in keys:
