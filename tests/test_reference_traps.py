@@ -97,3 +97,75 @@ def test_a_total_alone_is_not_usage() -> None:
     )
     assert span.attributes[A.COST_UNPRICED] is True
     assert span.attributes[A.COST_UNPRICED_REASON] == "missing_usage"
+
+
+def test_a_tool_billed_only_per_unit_without_its_unit_count_is_unpriced_not_free() -> None:
+    """Anthropic's code execution is billed per container-hour only; no SDK records the
+    hours, so every code-execution span was a priced $0."""
+    span = _priced({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "code_execution_20250825"})
+    assert span.attributes[A.COST_UNPRICED] is True
+    assert span.attributes[A.COST_UNPRICED_REASON] == "missing_usage"
+    assert "container-hour" in str(span.attributes[A.COST_UNPRICED_DETAIL])
+    assert span.attributes[A.TRACE_UNPRICED_SPANS] == 1
+    with_hours = _priced(
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "code_execution_20250825",
+            "anthropic.code_execution.container_hours": 0.5,
+        }
+    )
+    assert with_hours.attributes[A.COST_TOTAL] == pytest.approx(0.025)
+
+
+_MINI = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 100,
+}
+
+
+@pytest.mark.parametrize("system", ["az.ai.inference", "ag2", "mem0", "letta", "browser_use", "mcp"])
+def test_provider_spellings_real_emitters_write(system: str) -> None:
+    """The deprecated semconv value for Azure AI Inference, and OpenLIT's framework names
+    (which name no provider: the model alone is matched), were unknown_provider."""
+    span = _priced({**_MINI, "gen_ai.system": system})
+    assert A.COST_UNPRICED not in span.attributes
+    assert span.attributes[A.COST_TOTAL] == pytest.approx((1000 * 0.15 + 100 * 0.60) / 1e6)
+
+
+def test_the_served_tier_under_its_pre_145_openlit_name() -> None:
+    call = {**_MINI, "gen_ai.system": "openai", "gen_ai.request.model": "gpt-5-2025-08-07"}
+    standard = _priced(call).attributes[A.COST_TOTAL]
+    flex = _priced({**call, "gen_ai.response.service_tier": "flex"}, scope="openlit.otel.tracing")
+    assert flex.attributes[A.COST_TOTAL] == pytest.approx(standard / 2)  # gpt-5 flex: half price
+    assert "service_tier=flex" in str(flex.attributes[A.COST_ADJUSTMENTS])
+
+
+def test_a_one_hour_cache_write_on_an_entry_without_its_rate_says_so() -> None:
+    """It is billed at the 5-minute rate, an under-estimate; it used to be silent."""
+    span = _priced(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openrouter",
+            "gen_ai.request.model": "anthropic/claude-opus-4.5",
+            "gen_ai.usage.input_tokens": 100_000,
+            "gen_ai.usage.output_tokens": 0,
+            "gen_ai.usage.cache_creation_input_tokens": 100_000,
+            "anthropic.usage.cache_creation.ephemeral_1h_input_tokens": 100_000,
+        }
+    )
+    assert "cache_write_1h_at_5m_rate" in str(span.attributes[A.COST_ADJUSTMENTS])
+    anthropic = _priced(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": "claude-opus-4-5",
+            "gen_ai.usage.input_tokens": 100_000,
+            "gen_ai.usage.output_tokens": 0,
+            "gen_ai.usage.cache_creation_input_tokens": 100_000,
+            "anthropic.usage.cache_creation.ephemeral_1h_input_tokens": 100_000,
+        }
+    )
+    assert anthropic.attributes[A.COST_TOTAL] == pytest.approx(1.00)  # 2 x $5 input, per million
+    assert "cache_write_1h_at_5m_rate" not in str(anthropic.attributes.get(A.COST_ADJUSTMENTS, ""))

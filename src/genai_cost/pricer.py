@@ -247,6 +247,16 @@ class SpanPricer:
                         tool.category, "invalid_usage", f"{tool.unit_attribute}: {raw!r} is not a count", usage
                     ), True
                 units = number
+            elif not tool.per_call and tool.per_unit:
+                # Billed only by the unit (Anthropic's code execution, per container-hour):
+                # without the count the span's cost is not known, not nothing.
+                return self._unpriced(
+                    tool.category,
+                    "missing_usage",
+                    f"tool {tool.name!r} is billed per {tool.unit_name or 'unit'}"
+                    f" ({tool.unit_attribute}), which the span does not carry",
+                    usage,
+                ), True
         total = tool.per_call + tool.per_unit * units
         attrs: dict[str, AttributeValue] = {
             A.COST_TOTAL: float(total),

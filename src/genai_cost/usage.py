@@ -122,8 +122,17 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     _CACHE_READ_AUDIO: ("gen_ai.usage.audio.cache_read.input_tokens", "gen_ai.usage.details.cache_audio_read_tokens"),
     _INPUT_IMAGE: ("gen_ai.usage.image.input_tokens",),
     _OUTPUT_IMAGE: ("gen_ai.usage.image.output_tokens",),
-    _SERVICE_TIER: ("openai.response.service_tier", "gen_ai.openai.response.service_tier"),
-    _REQUESTED_TIER: ("openai.request.service_tier", "gen_ai.openai.request.service_tier"),
+    # (the gen_ai.* names without "openai": OpenLIT before 1.45, LangSmith)
+    _SERVICE_TIER: (
+        "openai.response.service_tier",
+        "gen_ai.openai.response.service_tier",
+        "gen_ai.response.service_tier",
+    ),
+    _REQUESTED_TIER: (
+        "openai.request.service_tier",
+        "gen_ai.openai.request.service_tier",
+        "gen_ai.request.service_tier",
+    ),
     _TOOL: ("gen_ai.tool.name", "tool.name", "ai.toolCall.name"),
     _REPORTED_COST: ("gen_ai.usage.cost.amount", "operation.cost", "gen_ai.usage.cost", "llm.cost.total"),
     _BATCH: ("gen_ai.cost.batch",),

@@ -165,6 +165,8 @@ def cost_of(
         cache_write_usd = _rate(cache_write - write_1h, _first(rates.cache_write, base_in), "cache_write") + _rate(
             write_1h, _first(rates.cache_write_1h, rates.cache_write, base_in), "cache_write_1h"
         )
+        if write_1h and rates.cache_write_1h is None:
+            adjustments = (*adjustments, _CACHE_WRITE_1H_AT_5M_RATE)
     else:
         cache_write_usd = 0.0
 
@@ -294,6 +296,12 @@ def _fees(rates: Rates, usage: TokenUsage, duration_s: float | None) -> tuple[fl
 #: Images are billed as text tokens by OpenAI and Google; audio usually is not (gpt-audio
 #: $32 against $2.50 of text), so the guess is written on the span, never silent.
 _AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
+
+
+#: An adjustment: 1-hour cache writes billed at the 5-minute write rate (or the input rate),
+#: the entry having no 1-hour rate (imported resellers of Claude models): an under-estimate
+#: (Anthropic bills 2x input for 1 hour, 1.25x for 5 minutes), written on the span.
+_CACHE_WRITE_1H_AT_5M_RATE = "cache_write_1h_at_5m_rate"
 
 
 def _first(*values: float | None) -> float | None:

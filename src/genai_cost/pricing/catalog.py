@@ -85,6 +85,18 @@ FRAMEWORK_NAMES = frozenset(
         "agent_framework",
         "claude_agent_sdk",
         "google_adk",
+        "microsoft.semantic_kernel",
+        "ag2",
+        "mem0",
+        "letta",
+        "julep",
+        "dynamiq",
+        "controlflow",
+        "multion",
+        "browser_use",
+        "phidata",
+        "embedchain",
+        "mcp",
     }
 )
 
