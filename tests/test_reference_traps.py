@@ -169,3 +169,30 @@ def test_a_one_hour_cache_write_on_an_entry_without_its_rate_says_so() -> None:
     )
     assert anthropic.attributes[A.COST_TOTAL] == pytest.approx(1.00)  # 2 x $5 input, per million
     assert "cache_write_1h_at_5m_rate" not in str(anthropic.attributes.get(A.COST_ADJUSTMENTS, ""))
+
+
+def test_two_records_of_one_call_spelling_the_model_differently_are_one_call() -> None:
+    """The anthropic SDK's own span names the requested alias, an instrumentation beside it
+    the served snapshot: both records were priced ($0.009 for a $0.0045 call)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings())
+    )
+    requested = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 100,
+    }
+    served = {**requested, "gen_ai.response.model": "claude-sonnet-4-5-20250929"}
+    with provider.get_tracer("app").start_as_current_span("root"):
+        sdk_span = provider.get_tracer("com.anthropic.sdk.python").start_span("messages.create", attributes=requested)
+        instrumented = provider.get_tracer("opentelemetry.instrumentation.anthropic").start_span("chat", attributes=served)
+        instrumented.end()
+        sdk_span.end()
+    provider.shutdown()
+    spans = {span.name: span for span in memory.get_finished_spans()}
+    assert spans["root"].attributes[A.TRACE_TOTAL] == pytest.approx((1000 * 3 + 100 * 15) / 1e6)
+    assert spans["messages.create"].attributes[A.COST_DUPLICATE_OF] == f"{instrumented.context.span_id:016x}"

@@ -42,6 +42,7 @@ from ._guard import INTERNAL_FAILURES
 from .config import CostSettings
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
+from .pricing.errors import PricingError
 from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, remote_agent_call
 
 _log = logging.getLogger("genai_cost")
@@ -856,7 +857,7 @@ class CostSpanProcessor(SpanProcessor):
         key = (
             context.trace_id,
             parent_id,
-            usage.model,
+            self._call_model(usage),
             tokens.input_tokens,
             tokens.output_tokens,
         )
@@ -870,6 +871,18 @@ class CostSpanProcessor(SpanProcessor):
             # Another call, one after the other: the later is the one a twin would overlap.
             records[key] = record
         return span_id
+
+    def _call_model(self, usage: SpanUsage) -> str | None:
+        """The model as the catalog knows it: two records of one call may spell it
+        differently (a framework the requested alias, the provider SDK the served
+        snapshot: ``claude-sonnet-4-5`` and ``claude-sonnet-4-5-20250929``)."""
+        model = usage.model
+        if model is None:
+            return None
+        try:
+            return self._pricer.catalog.resolve(model, usage.provider).model.pricing_id
+        except PricingError:
+            return model
 
     def _internal_error(self) -> None:
         self._stats.internal_errors += 1
