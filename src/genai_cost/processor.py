@@ -344,6 +344,9 @@ class CostSpanProcessor(SpanProcessor):
         #: instrumentation records on a log span beside them (Logfire): a provider SDK's own
         #: record of the call, below the request span, is the log's twin (_first_record).
         self._stream_requests: dict[int, int] = {}
+        #: The span whose listeners are being told, and the index of the one being told.
+        self._telling: CostedSpan | None = None
+        self._told = 0
         #: Span ids of inference spans priced as leaf calls (recent ones).
         self._leaf_calls: dict[int, bool] = {}
         for listener in listeners:
@@ -683,11 +686,16 @@ class CostSpanProcessor(SpanProcessor):
         return merged, cost, events
 
     def _tell_listeners(
-        self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object]
+        self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object], first: int = 0
     ) -> tuple[Event, ...]:
-        """Each listener's attributes added to ``merged``; the events they ask for."""
+        """Each listener's attributes added to ``merged``; the events they ask for.
+        (From the ``first`` listener on.)"""
         events: tuple[Event, ...] = ()
-        for listener in self._listeners:
+        self._telling = span  # (until they all are told: see _interrupted)
+        listeners = self._listeners
+        for index in range(first, len(listeners)):
+            listener = listeners[index]
+            self._told = index
             try:
                 extra = listener.on_span_cost(span, usage, cost)
                 if extra:
@@ -698,6 +706,7 @@ class CostSpanProcessor(SpanProcessor):
                 if getattr(listener, "_genai_cost_own", False) and not isinstance(exc, INTERNAL_FAILURES):
                     raise  # genai-cost's own listener, interrupted by the application (_guard)
                 self._internal_error()
+        self._telling = None
         return events
 
     def _flagged_internal_error(
@@ -708,18 +717,7 @@ class CostSpanProcessor(SpanProcessor):
         roll-up counts it among the trace's unpriced spans, and the listeners (metrics,
         budgets) are told, as for any span that could not be priced."""
         try:
-            cost = SpanCost(
-                A.CATEGORY_UNKNOWN,
-                None,
-                None,
-                {
-                    A.COST_UNPRICED: True,
-                    A.COST_UNPRICED_REASON: A.REASON_INTERNAL_ERROR,
-                    A.COST_UNPRICED_DETAIL: "genai-cost failed while reading or pricing this span (see its log)",
-                    A.COST_CATEGORY: A.CATEGORY_UNKNOWN,
-                },
-                A.REASON_INTERNAL_ERROR,
-            )
+            cost = _internal_error_cost("genai-cost failed while reading or pricing this span (see its log)")
             flagged = dict(_plain(state["_attributes"]))
             flagged.update(cost.attributes)
         except INTERNAL_FAILURES:
@@ -729,15 +727,28 @@ class CostSpanProcessor(SpanProcessor):
         return flagged, cost, events
 
     def _interrupted(self, span: CostedSpan, state: dict[str, object], exc: BaseException) -> None:
+        """Flag the span whose pricing the application's exception interrupted, and tell
+        the listeners (metrics count it unpriced; a budget counts it), as for any span
+        that could not be priced. Nothing here may replace the exception going up."""
         try:
-            flagged = dict(_plain(state["_attributes"]))
-            flagged[A.COST_UNPRICED] = True
-            flagged[A.COST_UNPRICED_REASON] = A.REASON_INTERNAL_ERROR
-            flagged[A.COST_UNPRICED_DETAIL] = (
+            cost = _internal_error_cost(
                 f"pricing was interrupted by the application's {type(exc).__name__} (raised on this thread)"
             )
+            flagged = dict(_plain(state["_attributes"]))
+            flagged.update(cost.attributes)
             state["_attributes"] = flagged
+            state["_genai_cost"] = cost
             self._stats.unpriced += 1
+            # Each listener hears of the span once: those told of its price before the
+            # interruption (and the one it landed in) are not told again.
+            first_untold = self._told + 1 if self._telling is span else 0
+            self._telling = None
+            if first_untold < len(self._listeners):
+                events = self._tell_listeners(span, NOT_GENAI, cost, flagged, first_untold)
+                if events:
+                    state["_events"] = (*state["_events"], *events)  # type: ignore[misc]
+        except Exception:
+            self._internal_error()
         finally:
             state["_settler"] = None
 
@@ -891,6 +902,21 @@ class CostSpanProcessor(SpanProcessor):
             _log.exception(
                 "genai-cost: internal error while pricing a span (%d so far); span passed on unpriced", count
             )
+
+
+def _internal_error_cost(detail: str) -> SpanCost:
+    return SpanCost(
+        A.CATEGORY_UNKNOWN,
+        None,
+        None,
+        {
+            A.COST_UNPRICED: True,
+            A.COST_UNPRICED_REASON: A.REASON_INTERNAL_ERROR,
+            A.COST_UNPRICED_DETAIL: detail,
+            A.COST_CATEGORY: A.CATEGORY_UNKNOWN,
+        },
+        A.REASON_INTERNAL_ERROR,
+    )
 
 
 def load_catalog(settings: CostSettings) -> Catalog:
