@@ -196,3 +196,31 @@ def test_two_records_of_one_call_spelling_the_model_differently_are_one_call() -
     spans = {span.name: span for span in memory.get_finished_spans()}
     assert spans["root"].attributes[A.TRACE_TOTAL] == pytest.approx((1000 * 3 + 100 * 15) / 1e6)
     assert spans["messages.create"].attributes[A.COST_DUPLICATE_OF] == f"{instrumented.context.span_id:016x}"
+
+
+@pytest.mark.parametrize(
+    ("limits", "error"),
+    [
+        ({"max_llm_calls": 2.5}, ValueError),
+        ({"max_tokens_per_call": 0.5}, ValueError),
+        ({"max_llm_calls": True}, TypeError),
+        ({"max_cost_usd": "1"}, TypeError),
+        ({"max_cost_usd": float("nan")}, ValueError),
+    ],
+)
+def test_a_budget_limit_that_is_not_a_limit_is_refused(limits: dict[str, object], error: type[Exception]) -> None:
+    """budgets.md: a count limit that is not a whole number is a bad value (2.5 calls and
+    True were accepted in code)."""
+    from genai_cost import Budget
+
+    with pytest.raises(error, match=next(iter(limits))):
+        Budget(**limits)  # type: ignore[arg-type]
+    assert Budget(max_llm_calls=3.0, max_cost_usd=1).limits.max_llm_calls == 3.0
+
+
+def test_an_infinite_escalation_fee_is_refused() -> None:
+    """It made every marked span cost inf, and the SDK then dropped the cost series for good."""
+    from genai_cost.layers import HumanEscalationLayer
+
+    with pytest.raises(ValueError, match="finite"):
+        HumanEscalationLayer(float("inf"))

@@ -112,8 +112,14 @@ class BudgetLimits:
     def __post_init__(self) -> None:
         for name in A.BUDGET_LIMITS:
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value <= 0):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a number, not {value!r}")
+            if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, not {value!r}")
+            if name != A.BUDGET_MAX_COST and value != int(value):
+                raise ValueError(f"{name} counts, so it must be a whole number, not {value!r}")
 
     @property
     def any(self) -> bool:

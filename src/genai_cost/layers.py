@@ -127,8 +127,8 @@ class HumanEscalationLayer:
     _genai_cost_own = True
 
     def __init__(self, per_escalation: float, *, version: str = "config") -> None:
-        if not per_escalation >= 0:
-            raise ValueError("per_escalation must be >= 0")
+        if not (per_escalation >= 0 and math.isfinite(per_escalation)):
+            raise ValueError(f"per_escalation must be a finite amount >= 0 (USD), not {per_escalation!r}")
         self.per_escalation = float(per_escalation)
         self._version = version
 
