@@ -224,3 +224,34 @@ def test_an_infinite_escalation_fee_is_refused() -> None:
 
     with pytest.raises(ValueError, match="finite"):
         HumanEscalationLayer(float("inf"))
+
+
+def test_a_call_whose_model_the_attribute_limit_dropped_is_flagged_not_free() -> None:
+    """OpenLLMetry sets the model when the call starts and a prompt attribute per message
+    after it: past the SDK's 128 attributes the model is the first to go, and the call,
+    tokens and all, was left with no cost and no flag."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings())
+    )
+    tracer = provider.get_tracer("opentelemetry.instrumentation.openai.v1")
+    with tracer.start_as_current_span("request"):
+        with tracer.start_as_current_span("openai.chat") as call:
+            call.set_attribute("gen_ai.system", "openai")
+            call.set_attribute("gen_ai.request.model", "gpt-4o")
+            for message in range(70):
+                call.set_attribute(f"gen_ai.prompt.{message}.role", "user")
+                call.set_attribute(f"gen_ai.prompt.{message}.content", "hello")
+            call.set_attribute("gen_ai.usage.prompt_tokens", 100_000)
+            call.set_attribute("gen_ai.usage.completion_tokens", 1_000)
+        with tracer.start_as_current_span("step") as step:  # no tokens: nothing to flag
+            for index in range(140):
+                step.set_attribute(f"app.{index}", index)
+    provider.shutdown()
+    spans = {span.name: span for span in memory.get_finished_spans()}
+    assert spans["openai.chat"].dropped_attributes > 0
+    assert spans["openai.chat"].attributes[A.COST_UNPRICED_REASON] == "missing_model"
+    assert "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" in str(spans["openai.chat"].attributes[A.COST_UNPRICED_DETAIL])
+    assert A.COST_UNPRICED not in spans["step"].attributes
+    assert spans["request"].attributes[A.TRACE_UNPRICED_SPANS] == 1

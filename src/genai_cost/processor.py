@@ -25,7 +25,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -622,6 +622,9 @@ class CostSpanProcessor(SpanProcessor):
         if role is Role.AGGREGATE and state["_kind"] is SpanKind.CLIENT:
             usage = remote_agent_call(usage, attributes, scope)
             role = usage.role
+        elif role is Role.OTHER and usage.operation is None and _dropped(state):
+            usage = _call_whose_name_was_dropped(usage, attributes, scope)
+            role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
         stats = self._stats
         stats.spans += 1
@@ -682,6 +685,12 @@ class CostSpanProcessor(SpanProcessor):
             stats.unpriced += 1
         merged = dict(attributes)
         merged.update(cost.attributes)
+        if cost.unpriced_reason == "missing_model" and _dropped(state):
+            merged[A.COST_UNPRICED_DETAIL] = (
+                f"the span names no model, and the SDK dropped {_dropped(state)} of its"
+                " attributes (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 by default): the model was"
+                " likely among them"
+            )
         events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
         return merged, cost, events
 
@@ -902,6 +911,23 @@ class CostSpanProcessor(SpanProcessor):
             _log.exception(
                 "genai-cost: internal error while pricing a span (%d so far); span passed on unpriced", count
             )
+
+
+def _dropped(state: dict[str, object]) -> int:
+    """How many attributes the SDK dropped from the span (its count limit)."""
+    dropped = getattr(state["_attributes"], "dropped", 0)
+    return dropped if type(dropped) is int else 0
+
+
+def _call_whose_name_was_dropped(usage: SpanUsage, attributes: Mapping[str, object], scope: str | None) -> SpanUsage:
+    """A span that counts tokens but names no model or operation, and whose attributes the
+    SDK's count limit cut (the oldest go first: an instrumentation that sets the model at
+    the start and 70 prompt messages after it loses the model): read as a call, so that it
+    is flagged ``missing_model`` rather than left silently at no cost."""
+    as_call = read_usage({**attributes, "gen_ai.operation.name": "chat"}, scope)
+    if as_call.usage is None and as_call.invalid is None:
+        return usage
+    return replace(as_call, operation=None)
 
 
 def _internal_error_cost(detail: str) -> SpanCost:
