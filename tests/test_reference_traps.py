@@ -4,6 +4,8 @@ the real SDK and pipeline, and checks the cost against the hand calculation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -255,3 +257,32 @@ def test_a_call_whose_model_the_attribute_limit_dropped_is_flagged_not_free() ->
     assert "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" in str(spans["openai.chat"].attributes[A.COST_UNPRICED_DETAIL])
     assert A.COST_UNPRICED not in spans["step"].attributes
     assert spans["request"].attributes[A.TRACE_UNPRICED_SPANS] == 1
+
+
+def test_a_self_hosted_model_priced_by_the_second_needs_no_token_counts(tmp_path: Path) -> None:
+    """Its price is the span's duration: a span without counts was flagged missing_usage."""
+    from genai_cost.pricer import SpanPricer
+    from genai_cost.usage import read_usage
+
+    private = tmp_path / "private.yaml"
+    private.write_text(
+        "providers:\n"
+        "  - id: in-house\n"
+        "    aliases: [in-house, vllm]\n"
+        "    models:\n"
+        "      - id: llama-70b-gpu\n"
+        "        prices:\n"
+        "          - {per_gpu_second: 0.0012, gpus: 2, source: cluster cost model, checked: 2026-11-01}\n"
+        "      - id: qwen-per-token\n"
+        "        prices:\n"
+        "          - {input: 0.05, output: 0.10, source: cluster cost model, checked: 2026-11-01}\n",
+        encoding="utf-8",
+    )
+    pricer = SpanPricer(Catalog.load([private]))
+    start = 1_763_700_000 * 10**9
+    call = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "vllm", "gen_ai.request.model": "llama-70b-gpu"}
+    cost = pricer.price(read_usage(call), call, start, start + 4 * 10**9)
+    assert cost is not None and cost.priced and cost.total_usd == pytest.approx(4.0 * 0.0012 * 2)
+    per_token = {**call, "gen_ai.request.model": "qwen-per-token"}
+    cost = pricer.price(read_usage(per_token), per_token, start, start + 4 * 10**9)
+    assert cost is not None and cost.unpriced_reason == "missing_usage"  # its price needs the counts

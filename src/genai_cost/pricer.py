@@ -88,6 +88,8 @@ class SpanPricer:
         if reported == 0.0 and tokens is not None and (tokens.input_tokens or tokens.output_tokens):
             reported = None  # another tool's silent zero is not a price
         if tokens is None and (reported is None or self.reported_cost == "ignore"):
+            if model and self._priced_by_duration(usage, model, start_time_ns, end_time_ns):
+                return self._price_tokens(usage, TokenUsage(), model, start_time_ns, end_time_ns)
             return self._unpriced(category, "missing_usage", "the span carries no token counts", usage)
         if not usage.model and (reported is None or self.reported_cost == "ignore"):
             return self._unpriced(category, "missing_model", "the span names no model", usage)
@@ -155,6 +157,17 @@ class SpanPricer:
         if usage.convention != "inclusive":
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
         return SpanCost(category, breakdown.total_usd, tokens, attrs, None, usage.provider, model, usage.operation)
+
+    def _priced_by_duration(
+        self, usage: SpanUsage, model: str, start_time_ns: int | None, end_time_ns: int | None
+    ) -> bool:
+        """Whether the model is priced by the call's duration alone (self-hosted, per
+        GPU-second), so that a span without token counts still has its price."""
+        try:
+            breakdown, _ = self._catalog_price(usage, TokenUsage(), model, start_time_ns, end_time_ns)
+        except PricingError:
+            return False
+        return breakdown.compute_usd > 0 and breakdown.total_usd == breakdown.compute_usd
 
     def _catalog_price(
         self, usage: SpanUsage, tokens: TokenUsage, model: str, start_time_ns: int | None, end_time_ns: int | None
