@@ -286,3 +286,15 @@ def test_a_self_hosted_model_priced_by_the_second_needs_no_token_counts(tmp_path
     per_token = {**call, "gen_ai.request.model": "qwen-per-token"}
     cost = pricer.price(read_usage(per_token), per_token, start, start + 4 * 10**9)
     assert cost is not None and cost.unpriced_reason == "missing_usage"  # its price needs the counts
+
+
+def test_price_explain_shows_audio_and_image_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    """gpt-realtime read as having no audio rate: --explain listed text rates only."""
+    import json
+
+    from genai_cost.cli import main
+
+    args = ["--provider", "openai", "--model", "gpt-realtime", "--input-tokens", "10", "--output-tokens", "10"]
+    assert main(["price", *args, "--explain", "--json"]) == 0
+    rates = json.loads(capsys.readouterr().out)["explain"]["rates_per_million"]
+    assert rates["input_audio"] == 32.0 and rates["output_audio"] == 64.0
