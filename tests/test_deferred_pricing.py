@@ -122,9 +122,11 @@ def test_pricing_runs_on_the_export_thread_not_the_application_thread():
         for _ in range(5):
             with tracer.start_as_current_span("chat", attributes=chat()):
                 pass
-    assert recorder.threads == [], "nothing priced on the application thread"
+    # (the export thread may have priced some already: it wakes every 50 ms, and this thread
+    # may have been descheduled that long on a loaded machine)
+    assert threading.current_thread().name not in recorder.threads, "nothing priced on the application thread"
     deadline = threading.Event()
-    for _ in range(100):
+    for _ in range(200):
         if len(memory.get_finished_spans()) == 6:
             break
         deadline.wait(0.05)

@@ -5,8 +5,10 @@ thread held at that moment stays held in the child, by a thread that does not
 exist there: the child's first ``with lock`` waits forever (a prefork server's
 worker frozen on its first budget check or export). Each component that keeps a
 lock registers it here, and the child gets fresh ones. The state the lock
-guarded is copied as it was; every update made under these locks is a single
-dict or counter operation, so the child never sees one half done.
+guarded is copied as it was (the cost metrics' running totals excepted: they are
+reset too, so that a child does not report its parent's spend again); every update
+made under these locks is a single dict or counter operation, so the child never
+sees one half done.
 """
 
 from __future__ import annotations

@@ -993,7 +993,7 @@ def cost_meter_provider() -> SdkMeterProvider | None:
     from opentelemetry.sdk.resources import Resource
 
     from .config import env_flag
-    from .sender_metrics import SenderResourceExporter
+    from .sender_metrics import SenderResourceExporter, sender_job_reader
 
     names = [name.strip() for name in os.environ.get("OTEL_METRICS_EXPORTER", "").split(",") if name.strip()]
     if not names or "none" in names or not env_flag("GENAI_COST_METRICS", True):
@@ -1001,12 +1001,21 @@ def cost_meter_provider() -> SdkMeterProvider | None:
     _, kinds, _ = _import_exporters([], [_get_exporter_entry_point(name, "metrics") for name in names], [])
     readers: list[MetricReader] = []
     for kind in kinds.values():
-        if issubclass(kind, MetricReader):  # a pull reader (prometheus)
-            readers.append(kind())
+        if issubclass(kind, MetricReader):
+            # A pull reader (prometheus), scraped from the gateway: each sender's series
+            # carry the sender's `job` label (kept by a scrape with honor_labels: true).
+            readers.append(sender_job_reader(kind)())
         else:
-            # Pushed metrics go under each sender's resource, as if recorded in its process.
+            # Pushed metrics go under each sender's resource, as if recorded in its process,
+            # with the gateway's own instance id (sender_metrics.by_sender).
             readers.append(PeriodicExportingMetricReader(SenderResourceExporter(kind())))
-    return SdkMeterProvider(resource=Resource.create(), metric_readers=readers)
+    resource = Resource.create()
+    if not resource.attributes.get("service.instance.id"):
+        # SDKs before 1.41 make none up: each gateway needs one to write series of its own.
+        import uuid
+
+        resource = resource.merge(Resource({"service.instance.id": str(uuid.uuid4())}))
+    return SdkMeterProvider(resource=resource, metric_readers=readers)
 
 
 class FanOutExporter(SpanExporter):

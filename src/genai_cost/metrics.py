@@ -22,10 +22,26 @@ The meter comes from the global MeterProvider unless one is given, so
 ``OTEL_METRICS_EXPORTER`` and the rest of the SDK's metrics configuration apply.
 
 With ``by_sender=True`` (the gateway's setting) every series also carries the
-``service.name`` (and ``service.namespace``, ``service.instance.id``) of the
-process that made the span: a gateway records the spans of many senders under
-its own resource, which would otherwise merge them (see
-:mod:`genai_cost.sender_metrics`, which moves them back into a resource).
+``service.name`` (and ``service.namespace``) of the process that made the span: a
+gateway records the spans of many senders under its own resource, which would
+otherwise merge them (see :mod:`genai_cost.sender_metrics`, which moves them back
+into a resource whose instance is the gateway's). Not the sender's
+``service.instance.id``: each pod restart of a sender would make series of its own
+that live as long as the gateway.
+
+The counters are running totals kept here, read at each collection:
+
+* **Deferred pricing.** The processor prices spans when something reads them (an
+  exporter) or when its queue is long. Spans that no exporter reads (those a
+  ``RECORD_ONLY`` sampler records and does not sample) would wait for that, so
+  each collection first has the processors this listens to price what has ended
+  (:meth:`CostMetrics.add_pending_source`, as :class:`~genai_cost.budget.Budget`
+  does before each read).
+* **Fork.** A child process (gunicorn ``--preload``, ``multiprocessing`` with fork)
+  starts its totals from zero: it reports its own spend, not its parent's again.
+  The per-trace histogram is the SDK's own aggregation, which a fork copies as it
+  is: traces the parent recorded before forking stay in each child's histogram
+  (``docs/alerting.md``).
 
 Prometheus names (the collector's ``prometheus`` exporter, with its default
 ``add_metric_suffixes: true``): see :func:`prometheus_name` and ``docs/alerting.md``.
@@ -33,10 +49,11 @@ Prometheus names (the collector's ``prometheus`` exporter, with its default
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -47,8 +64,10 @@ from ._fork import renew_locks_after_fork
 from .pricer import SpanCost
 from .processor import _attributes_of
 from .rollup import TraceTotals
-from .sender_metrics import sender_labels
+from .sender_metrics import series_labels
 from .usage import SpanUsage
+
+_log = logging.getLogger("genai_cost.metrics")
 
 _DEDUP = 10_000
 #: Distinct attribute sets kept per counter; past it, spend goes to an overflow
@@ -62,8 +81,8 @@ class CostMetrics:
     """The package's cost instruments. A :class:`~genai_cost.processor.CostListener`,
     an ``on_trace_complete`` callback and a budget ``on_exceeded`` callback.
 
-    ``by_sender`` labels every series with what names the span's own process in its
-    resource (:data:`~genai_cost.sender_metrics.SENDER_KEYS`), for a process that
+    ``by_sender`` labels every series with what names the span's own service in its
+    resource (:data:`~genai_cost.sender_metrics.SERIES_KEYS`), for a process that
     records other processes' spans (the gateway). In process it would repeat what
     the meter's resource already says."""
 
@@ -76,15 +95,20 @@ class CostMetrics:
 
         provider = meter_provider if meter_provider is not None else metrics_api.get_meter_provider()
         meter = provider.get_meter(A.METER_NAME, __version__)
-        # The two per-span counters are observable: the span path only adds to a
-        # dict under a lock (well under a microsecond); the SDK reads the running
-        # totals at each collection. A synchronous Counter.add costs ~8 us a span.
+        # The counters are observable: the span path only adds to a dict under a lock
+        # (well under a microsecond); the SDK reads the running totals at each
+        # collection. A synchronous Counter.add costs ~8 us a span. And totals of our
+        # own are what a forked child can start again from zero (the SDK's are not).
         self._by_sender = by_sender
         #: (provider, model, operation, category, sender) -> USD; category "" is the overflow.
         self._cost_totals: dict[_CostKey, float] = {}
         #: (reason, category, sender) -> spans; reason "" is the overflow.
         self._unpriced_totals: dict[tuple[str, str, _Sender], int] = {}
+        #: budget limit -> hits.
+        self._budget_totals: dict[str, int] = {}
         self._totals_lock = threading.Lock()
+        #: What prices the spans ended so far (a processor's ``settle``), run before each read.
+        self._pending_sources: tuple[Callable[[], None], ...] = ()
         meter.create_observable_counter(
             A.METRIC_COST,
             callbacks=[self._observe_cost],
@@ -103,17 +127,50 @@ class CostMetrics:
             unit=A.METRIC_UNPRICED_UNIT,
             description="Spans that should have a cost and have none",
         )
-        self._budget = meter.create_counter(
-            A.METRIC_BUDGET_EXCEEDED, unit=A.METRIC_BUDGET_EXCEEDED_UNIT, description="Per-trace budget limits hit"
+        meter.create_observable_counter(
+            A.METRIC_BUDGET_EXCEEDED,
+            callbacks=[self._observe_budget],
+            unit=A.METRIC_BUDGET_EXCEEDED_UNIT,
+            description="Per-trace budget limits hit",
         )
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._lock = threading.Lock()
-        renew_locks_after_fork(self, _lock=threading.Lock, _totals_lock=threading.Lock)
+        # In a forked child: fresh locks (one held by another thread of the parent would
+        # never be released), and the running totals from zero, or each child would
+        # report again what its parent counted before the fork and the sum over the
+        # processes would count it several times.
+        renew_locks_after_fork(
+            self,
+            _lock=threading.Lock,
+            _totals_lock=threading.Lock,
+            _cost_totals=dict,
+            _unpriced_totals=dict,
+            _budget_totals=dict,
+        )
+
+    def add_pending_source(self, settle: Callable[[], None]) -> None:
+        """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this listens to
+        (``add_listener``): it prices off the application thread, so each collection
+        first has it price the spans that have ended so far. ``settle`` may call
+        :meth:`on_span_cost` on the same thread: it runs before, never under, the
+        totals' lock."""
+        self._pending_sources = (*self._pending_sources, settle)
+
+    def _settle_pending(self) -> None:
+        # Runs in the SDK's observable callbacks, on the collecting thread, before the
+        # totals' lock is taken: pricing calls on_span_cost (and a budget's callbacks)
+        # on this thread. The SDK holds its collection lock meanwhile, so a callback
+        # that collected metrics itself (MeterProvider.force_flush) would wait for it.
+        for settle in self._pending_sources:
+            try:
+                settle()
+            except Exception:  # a collection reports what it has; the SDK would drop it all
+                _log.exception("genai-cost: pricing pending spans before a metrics collection failed")
 
     # ------------------------------------------------------------ CostListener
 
     def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
-        sender = sender_labels(span.resource) if self._by_sender else ()
+        sender = series_labels(span.resource) if self._by_sender else ()
         if cost.unpriced_reason is not None:
             key = (cost.unpriced_reason, cost.category, sender)
             with self._totals_lock:
@@ -141,6 +198,7 @@ class CostMetrics:
             totals[key] = totals.get(key, 0.0) + usd
 
     def _observe_cost(self, options: CallbackOptions) -> Iterable[Observation]:
+        self._settle_pending()
         with self._totals_lock:
             snapshot = list(self._cost_totals.items())
         out = []
@@ -157,6 +215,7 @@ class CostMetrics:
         return out
 
     def _observe_unpriced(self, options: CallbackOptions) -> Iterable[Observation]:
+        self._settle_pending()
         with self._totals_lock:
             snapshot = list(self._unpriced_totals.items())
         out = []
@@ -167,6 +226,12 @@ class CostMetrics:
             attributes = {A.COST_UNPRICED_REASON: reason, A.COST_CATEGORY: category, **dict(sender)}
             out.append(Observation(count, attributes))
         return out
+
+    def _observe_budget(self, options: CallbackOptions) -> Iterable[Observation]:
+        self._settle_pending()
+        with self._totals_lock:
+            snapshot = list(self._budget_totals.items())
+        return [Observation(hits, {A.BUDGET_LIMIT_ATTR: limit}) for limit, hits in snapshot]
 
     # ---------------------------------------------------------- trace and budget
 
@@ -179,14 +244,15 @@ class CostMetrics:
             self._seen[key] = None
             if len(self._seen) > _DEDUP:
                 self._seen.popitem(last=False)
-        sender = sender_labels(root.resource) if self._by_sender else ()
+        sender = series_labels(root.resource) if self._by_sender else ()
         self._trace.record(round(totals.total_usd, 12), dict(sender) if sender else None)
         infra = totals.by_category.get(A.CATEGORY_INFRA)
         if infra:
             self._add_cost((None, None, None, A.CATEGORY_INFRA, sender), infra)
 
     def budget_exceeded(self, limit: str, spend: float = 0.0, limit_value: float = 0.0) -> None:
-        self._budget.add(1, {A.BUDGET_LIMIT_ATTR: limit})
+        with self._totals_lock:
+            self._budget_totals[limit] = self._budget_totals.get(limit, 0) + 1
 
 
 _Sender = tuple[tuple[str, str], ...]

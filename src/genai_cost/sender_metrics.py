@@ -7,11 +7,27 @@ group by ``job``, would see one service, and would count it a second time next
 to the metrics the collector derives from the same spans under each sender's
 ``job`` (``docs/alerting.md``: the two sources combine per ``job``).
 
-So the gateway labels each series with the sender's identifying resource
-attributes (:data:`SENDER_KEYS`), and :class:`SenderResourceExporter`, wrapped
-around the real metric exporter, moves those labels back into a resource of
-their own before export, as the collector's ``groupbyattrs`` processor would.
-The metrics then arrive exactly as if each sender had recorded them in process.
+So the gateway labels each series with what names the sender's service
+(:data:`SERIES_KEYS`: ``service.name`` and ``service.namespace``, Prometheus'
+``job``), and :class:`SenderResourceExporter`, wrapped around the real metric
+exporter, moves those labels back into a resource of their own before export, as
+the collector's ``groupbyattrs`` processor would. That resource's
+``service.instance.id`` (Prometheus' ``instance``) is the gateway's own, as the
+collector gives its own to the metrics it derives from spans (``resource/derived``
+in ``collector-config.yaml``): the gateway wrote these series, and
+
+* several gateways (a scale-out routing by trace id, where every gateway sees
+  every sender) each write series of their own, so ``sum()`` over them is the
+  spend, instead of writing one series each with a partial total (a counter that
+  goes down and up, which ``increase()`` counts as resets);
+* a sender's instances (a new ``service.instance.id`` at every pod restart) do
+  not each make series that live as long as the gateway: their number stays that
+  of the services, models and categories, well under the series limits.
+
+With a pull reader (the ``prometheus`` exporter, scraped from the gateway) there
+is no resource to move labels into: :func:`sender_job_reader` gives each point the
+``job`` label the collector's ``prometheus`` exporter would give the sender's
+series, for a scrape with ``honor_labels: true``.
 """
 
 from __future__ import annotations
@@ -23,27 +39,39 @@ from typing import Any
 from opentelemetry.sdk.metrics.export import (
     MetricExporter,
     MetricExportResult,
+    MetricReader,
     MetricsData,
     ResourceMetrics,
     ScopeMetrics,
 )
 from opentelemetry.sdk.resources import Resource
 
-#: The resource attributes that name a sender (Prometheus ``job`` and ``instance``).
+#: The resource attributes that name a sender (Prometheus ``job`` and ``instance``); the
+#: regrouping moves any of them found on a point into the point's resource.
 SENDER_KEYS: tuple[str, ...] = ("service.name", "service.namespace", "service.instance.id")
+#: What the gateway labels its series with: the sender's service (Prometheus ``job``),
+#: not its instance (see the module's docstring).
+SERIES_KEYS: tuple[str, ...] = ("service.name", "service.namespace")
+_INSTANCE = "service.instance.id"
 
 
-def sender_labels(resource: Resource | None) -> tuple[tuple[str, str], ...]:
-    """The sender-naming attributes of a span's resource, as metric labels."""
+def sender_labels(resource: Resource | None, keys: tuple[str, ...] = SENDER_KEYS) -> tuple[tuple[str, str], ...]:
+    """The sender-naming attributes (``keys``) of a span's resource that are set, as
+    metric labels."""
     if resource is None:
         return ()
     attributes = resource.attributes
     labels = []
-    for key in SENDER_KEYS:
+    for key in keys:
         value = attributes.get(key)
         if isinstance(value, str) and value:
             labels.append((key, value))
     return tuple(labels)
+
+
+def series_labels(resource: Resource | None) -> tuple[tuple[str, str], ...]:
+    """What the gateway labels a span's metrics with: :data:`SERIES_KEYS` of its resource."""
+    return sender_labels(resource, SERIES_KEYS)
 
 
 class SenderResourceExporter(MetricExporter):
@@ -70,19 +98,25 @@ class SenderResourceExporter(MetricExporter):
 
 def by_sender(metrics_data: MetricsData) -> MetricsData:
     """``metrics_data`` regrouped: one ``ResourceMetrics`` per sender (the
-    original resource for points that name none), scopes and metrics kept."""
+    original resource for points that name none), scopes and metrics kept. A
+    sender's resource is made of the :data:`SENDER_KEYS` labels of its points, its
+    ``service.instance.id`` being that of the original resource (the recording
+    process: the gateway) when that has one."""
     #: group -> (resource, schema URL, {scope: (scope metrics, {metric name: (metric, points)})})
     grouped: dict[object, tuple[Resource, str, dict[int, tuple[ScopeMetrics, dict[str, tuple[Any, list[Any]]]]]]] = {}
     for resource_metrics in metrics_data.resource_metrics:
+        recorder = resource_metrics.resource.attributes.get(_INSTANCE)
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
                 for point in metric.data.data_points:
                     attributes: Mapping[str, Any] = point.attributes or {}
                     labels = {key: attributes[key] for key in SENDER_KEYS if key in attributes}
                     if labels:
-                        group: object = tuple(labels.items())
-                        resource, schema_url = Resource(labels), ""
                         point = replace(point, attributes={k: v for k, v in attributes.items() if k not in labels})
+                        if isinstance(recorder, str) and recorder:
+                            labels[_INSTANCE] = recorder
+                        group: object = tuple(sorted(labels.items()))
+                        resource, schema_url = Resource(labels), ""
                     else:
                         group, resource = id(resource_metrics), resource_metrics.resource
                         schema_url = resource_metrics.schema_url
@@ -108,3 +142,52 @@ def by_sender(metrics_data: MetricsData) -> MetricsData:
             for resource, schema_url, scopes in grouped.values()
         ]
     )
+
+
+def sender_job(metrics_data: MetricsData) -> MetricsData:
+    """``metrics_data`` with each point's :data:`SENDER_KEYS` labels replaced by the
+    ``job`` label Prometheus gives the sender's own series
+    (``service.namespace/service.name``, or ``service.name``), for a pull reader,
+    whose points cannot be moved to a resource of their own. Points that name no
+    service are left as they are (under the scraped process's ``job``)."""
+    return MetricsData(
+        resource_metrics=[
+            replace(
+                resource_metrics,
+                scope_metrics=[
+                    replace(scope_metrics, metrics=[_metric_with_job(metric) for metric in scope_metrics.metrics])
+                    for scope_metrics in resource_metrics.scope_metrics
+                ],
+            )
+            for resource_metrics in metrics_data.resource_metrics
+        ]
+    )
+
+
+def _metric_with_job(metric: Any) -> Any:
+    data = metric.data
+    return replace(metric, data=replace(data, data_points=[_with_job(point) for point in data.data_points]))
+
+
+def _with_job(point: Any) -> Any:
+    attributes: Mapping[str, Any] = point.attributes or {}
+    name = attributes.get("service.name")
+    if not isinstance(name, str) or not name:
+        return point
+    namespace = attributes.get("service.namespace")
+    job = f"{namespace}/{name}" if isinstance(namespace, str) and namespace else name
+    kept = {k: v for k, v in attributes.items() if k not in SENDER_KEYS}
+    kept["job"] = job
+    return replace(point, attributes=kept)
+
+
+def sender_job_reader(kind: type[MetricReader]) -> type[MetricReader]:
+    """A subclass of ``kind`` (a pull reader: the ``prometheus`` exporter's) whose
+    collections go through :func:`sender_job` before the reader sees them."""
+
+    class SenderJobReader(kind):  # type: ignore[valid-type,misc]
+        def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+            super()._receive_metrics(sender_job(metrics_data), timeout_millis=timeout_millis, **kwargs)
+
+    SenderJobReader.__name__ = SenderJobReader.__qualname__ = f"SenderJob{kind.__name__}"
+    return SenderJobReader

@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from .net import HOST, free_port, port_open, wait_for
 
@@ -39,15 +41,23 @@ class GatewayProcess:
         return f"http://{HOST}:{self.port}/v1/traces"
 
     def __enter__(self) -> GatewayProcess:
+        # stderr goes to a file, which the test can read while the gateway runs (stderr_so_far).
+        self._stderr_file = tempfile.TemporaryFile()
         self._process = process = subprocess.Popen(
             [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{self.port}", "--grpc", "off",
              *self._args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr_file,
             text=True,
             env=self._env,
         )
-        wait_for(lambda: process.poll() is not None or port_open(self.port), 30, "the gateway to listen")
+        # The gateway listens (and answers) before it installs its SIGTERM handler: a SIGTERM
+        # sent in between, on a loaded machine, killed it outright, with no graceful stop.
+        wait_for(
+            lambda: process.poll() is not None or (port_open(self.port) and _catches_sigterm(process.pid)),
+            30,
+            "the gateway to listen",
+        )
         if process.poll() is not None:
             self.stop()
             raise RuntimeError(f"the gateway exited at start:\n{self.stderr}")
@@ -61,11 +71,32 @@ class GatewayProcess:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
         try:
-            self.stdout, self.stderr = process.communicate(timeout=30)
+            self.stdout, _ = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            self.stdout, self.stderr = process.communicate()
+            self.stdout, _ = process.communicate()
+        self.stderr = self.stderr_so_far()
+        self._stderr_file.close()
         self.returncode = process.returncode
+
+    def stderr_so_far(self) -> str:
+        """What the gateway has written on stderr until now (read without moving the offset
+        it writes at)."""
+        fd = self._stderr_file.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has its SIGTERM handler installed (Linux: the caught-signals mask
+    of /proc/PID/status). Where there is no /proc, only the port is waited for."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return True
