@@ -19,6 +19,7 @@ from typing import Any
 from .config import env_pricing_files
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
 from .pricing.errors import UnpricedDeploymentError
+from .pricing.model import RATE_FIELDS
 
 EXIT_USAGE = 2
 
@@ -187,21 +188,6 @@ def _instant(text: str) -> dt.datetime:
 
 
 #: The parts of a price the text output shows when not zero (JSON has them all).
-#: The per-token rates ``price --explain`` shows (audio and image too: gpt-realtime's
-#: read as having none).
-_PER_TOKEN_RATES = (
-    "input",
-    "cache_read",
-    "cache_write",
-    "cache_write_1h",
-    "output",
-    "reasoning",
-    "input_audio",
-    "cache_read_audio",
-    "output_audio",
-    "input_image",
-    "output_image",
-)
 _COST_PARTS = (
     "input_usd",
     "cache_read_usd",
@@ -294,7 +280,7 @@ def _price(args: argparse.Namespace) -> int:
             "origin": entry.origin,
             "rates_per_million": {
                 name: round(value * 1e6, 6)
-                for name in _PER_TOKEN_RATES
+                for name in RATE_FIELDS  # (audio and image too: gpt-realtime read as having none)
                 if (value := getattr(period.rates, name)) is not None
             },
             "layer": catalog.layer_of(entry.pricing_id),
