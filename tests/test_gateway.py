@@ -683,9 +683,11 @@ def test_a_slow_upstream_builds_no_queue(catalog: Catalog) -> None:
         started = time.monotonic()
         status, body, _ = _post(url + "/v1/traces", _request(_record(_agent)).SerializeToString(),
                                 "application/x-protobuf")
-        with urllib.request.urlopen(url + "/health", timeout=2) as response:
+        with urllib.request.urlopen(url + "/health", timeout=5) as response:
             health = json.loads(response.read())
-        assert time.monotonic() - started < 1.5  # neither waited for the export
+        # neither waited for the export (held until released below, or the gate's 10 s); the
+        # bound leaves room for a loaded machine
+        assert time.monotonic() - started < 4
         assert status == 503
         reply = status_pb2.Status.FromString(body)
         assert reply.code == code_pb2.UNAVAILABLE and "2 requests already in flight" in reply.message

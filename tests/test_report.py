@@ -367,6 +367,9 @@ def test_any_json_is_read_or_refused_with_the_file_named(tmp_path_factory, docum
         assert report.total_usd == report.total_usd  # never NaN
 
 
+# (no deadline, as for every other property here: one example stalled on a loaded machine
+# failed the test as "unreliable timings")
+@settings(deadline=None)
 @given(raw=st.binary(min_size=8, max_size=8).filter(any))
 def test_span_ids_read_the_same_in_hex_and_base64(raw: bytes) -> None:
     from genai_cost.report import _id

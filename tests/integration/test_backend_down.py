@@ -106,7 +106,9 @@ def test_span_path_never_blocks_and_rollup_stays_bounded(kind: str, protocol: st
         assert len(end_times) == TRACES * SPANS_PER_TRACE
         # ...and never waited on it: ending a span is a queue append, never an export.
         assert statistics.median(end_times) < 0.001, statistics.median(end_times)
-        assert max(end_times) < 0.2, max(end_times)
+        # A wait on the hanging backend would last the exporter's 1 s timeout; on a loaded
+        # machine, being descheduled (or waiting for the GIL) alone made one end() take 160 ms.
+        assert max(end_times) < 0.5, max(end_times)
         assert app_seconds < 10, app_seconds
         # The roll-up never holds more than max_traces traces (it saw hundreds).
         assert max(open_counts) <= MAX_TRACES
