@@ -298,3 +298,39 @@ def test_price_explain_shows_audio_and_image_rates(capsys: pytest.CaptureFixture
     assert main(["price", *args, "--explain", "--json"]) == 0
     rates = json.loads(capsys.readouterr().out)["explain"]["rates_per_million"]
     assert rates["input_audio"] == 32.0 and rates["output_audio"] == 64.0
+
+
+def test_an_infinite_number_in_otlp_json_is_refused_by_name() -> None:
+    """Hypothesis found it: protobuf's JSON parser raises OverflowError for ``"kind": Infinity``,
+    which went up through the gateway as an unhandled error instead of a 400."""
+    from genai_cost.otlp_in import OtlpDecodeError, parse_json
+
+    body = b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"kind": Infinity}]}]}]}'
+    with pytest.raises(OtlpDecodeError, match="not an OTLP/JSON trace request"):
+        parse_json(body)
+
+
+def test_the_roll_up_never_holds_more_than_max_traces_even_for_a_moment() -> None:
+    """A new trace was added before the oldest was let go: a reader of open_traces on
+    another thread could see max_traces + 1 (test_backend_down failed on it now and then)."""
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory, max_traces=3)
+    seen: list[int] = []
+    original = rollup._expire
+
+    def watching(now: float, room: int = 0) -> None:
+        seen.append(rollup.open_traces)  # what another thread could read just then
+        original(now, room)
+
+    rollup._expire = watching  # type: ignore[method-assign]
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings())
+    )
+    tracer = provider.get_tracer("test")
+    for _ in range(6):
+        with tracer.start_as_current_span("agent"):
+            tracer.start_span("chat", attributes=_MINI).end()  # a child ending first: the trace stays open
+    provider.shutdown()
+    assert seen and max(seen) <= 3
+    assert rollup.open_traces <= 3

@@ -461,6 +461,16 @@ def _gateway(args: argparse.Namespace) -> int:
     gateway = gw.CostGateway(upstream, meter_provider=meter_provider)
     http_server: Any = None
     grpc_server: Any = None
+    # Before the ports open: a SIGTERM between the first answer and the handler killed the
+    # gateway outright, with requests unanswered and no summary.
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C must not cut an export short: the stop is bounded
+            os.write(2, b"genai-cost gateway: already stopping, finishing the requests in progress\n")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if http_at is not None:
             http_server = gw.serve_http(gateway, *http_at, tls=tls)
@@ -474,6 +484,8 @@ def _gateway(args: argparse.Namespace) -> int:
         gateway.shutdown()
         if meter_provider is not None:
             meter_provider.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         return EXIT_USAGE
     names = ", ".join(type(exporter).__name__ for exporter in exporters)
     if http_server is not None:
@@ -487,14 +499,6 @@ def _gateway(args: argparse.Namespace) -> int:
         print(f"genai-cost gateway: recording cost metrics ({os.environ['OTEL_METRICS_EXPORTER']})", file=sys.stderr)
     print(f"genai-cost gateway: forwarding priced spans to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
 
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: object) -> None:
-        if stop.is_set():  # a second Ctrl-C must not cut an export short: the stop is bounded
-            os.write(2, b"genai-cost gateway: already stopping, finishing the requests in progress\n")
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.wait(1.0):
             pass

@@ -94,7 +94,7 @@ def parse_json(body: bytes) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+    except (json_format.ParseError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise OtlpDecodeError(f"not an OTLP/JSON trace request: {exc}") from None
     return request
 

@@ -389,6 +389,10 @@ class TraceCostExporter(SpanExporter):
         traces = self._traces
         state = traces.get(trace_id)
         if state is None:
+            if len(traces) >= self._max:
+                # Room first, then the new trace: the bound holds at every moment, not only
+                # per batch, and a reader of open_traces (no lock) never sees max + 1.
+                self._expire(now, room=1)
             state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
             forgotten = self._forgotten
             if forgotten and forgotten.pop(trace_id, False):
@@ -399,8 +403,6 @@ class TraceCostExporter(SpanExporter):
                 if root_id is not None:
                     state.root_seen = True
                     state.passed[root_id] = _LOCAL_ROOT
-            if len(traces) > self._max:
-                self._expire(now)  # the bound holds at every moment, not only per batch
         else:
             traces.move_to_end(trace_id)
             state.last_update = now
@@ -493,11 +495,12 @@ class TraceCostExporter(SpanExporter):
             extra[A.TRACE_OPEN_SPANS] = open_spans
         return _with_attributes(span, extra)
 
-    def _expire(self, now: float) -> None:
+    def _expire(self, now: float, room: int = 0) -> None:
+        """Let go the traces idle too long, and the oldest past ``max_traces - room``."""
         traces = self._traces
         while traces:
             trace_id, oldest = next(iter(traces.items()))
-            if len(traces) <= self._max and now - oldest.last_update < self._idle:
+            if len(traces) + room <= self._max and now - oldest.last_update < self._idle:
                 break
             del traces[trace_id]
             if not oldest.root_seen:
