@@ -8,7 +8,6 @@ later, and they were priced only by the TracerProvider's shutdown, after the Met
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from support.apps import clean_env
+from support.console import json_objects, metric_points
 from support.net import HangingServer, free_port
 
 #: A non-daemon thread that starts its agent only once the interpreter is exiting: after the
@@ -51,27 +51,6 @@ LATE_THREAD_APP = textwrap.dedent(
     print("main returns", file=sys.stderr, flush=True)
     """
 )
-
-
-def json_objects(stdout: str) -> list[dict]:
-    decoder = json.JSONDecoder()
-    found, index = [], 0
-    while (start := stdout.find("{", index)) >= 0:
-        obj, index = decoder.raw_decode(stdout, start)
-        found.append(obj)
-    return found
-
-
-def metric_points(stdout: str, name: str) -> list[dict]:
-    """The data points of ``name`` in the last console export that has it (cumulative)."""
-    last: list[dict] = []
-    for obj in json_objects(stdout):
-        for resource in obj.get("resource_metrics", ()):
-            for scope in resource["scope_metrics"]:
-                for metric in scope["metrics"]:
-                    if metric["name"] == name:
-                        last = metric["data"]["data_points"]
-    return last
 
 
 @pytest.mark.skipif(not hasattr(threading, "_threading_atexits"), reason="the app hooks the threading exit hooks")

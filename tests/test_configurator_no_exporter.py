@@ -8,7 +8,6 @@ and no cost metric was recorded. Each test runs a real application under
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from support.apps import clean_env
+from support.console import json_objects, metric_points
 
 #: Ten steps, each checking the budget, then making a $0.035 call (10,000 in, 1,000 out, gpt-4o):
 #: a $0.10 budget stops the third call's successor, after 3 calls ($0.105).
@@ -66,29 +66,6 @@ def run_app(tmp_path: Path, source: str, **env_extra: str) -> subprocess.Complet
         [str(instrument_bin), sys.executable, str(app)],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )
-
-
-def json_objects(stdout: str) -> list[dict]:
-    """Every JSON object printed on stdout (console exporters print them pretty)."""
-    decoder = json.JSONDecoder()
-    found, index = [], 0
-    while (start := stdout.find("{", index)) >= 0:
-        obj, index = decoder.raw_decode(stdout, start)
-        found.append(obj)
-    return found
-
-
-def metric_points(stdout: str, name: str) -> list[dict]:
-    """The data points of metric ``name`` in the last console export that has it
-    (cumulative temporality: the last export holds the totals)."""
-    last: list[dict] = []
-    for obj in json_objects(stdout):
-        for resource in obj.get("resource_metrics", ()):
-            for scope in resource["scope_metrics"]:
-                for metric in scope["metrics"]:
-                    if metric["name"] == name:
-                        last = metric["data"]["data_points"]
-    return last
 
 
 def app_report(result: subprocess.CompletedProcess[str]) -> dict:

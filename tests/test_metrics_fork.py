@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor
 from genai_cost import attributes as A
 from genai_cost.pricing import Catalog
+from support.console import metric_sums
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 
@@ -45,16 +46,7 @@ def _chat(model: str = "gpt-4o") -> dict[str, object]:
 
 def _totals(reader: InMemoryMetricReader) -> dict[str, float]:
     """{metric name: sum of its points' values} of one collection (the counters only)."""
-    out: dict[str, float] = {}
-    data = reader.get_metrics_data()
-    for resource_metrics in data.resource_metrics if data is not None else ():
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                for point in metric.data.data_points:
-                    value = getattr(point, "value", None)
-                    if value is not None:
-                        out[metric.name] = out.get(metric.name, 0.0) + value
-    return out
+    return metric_sums(reader.get_metrics_data())
 
 
 def _in_child(work: Callable[[], Any]) -> Any:

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor
 from genai_cost import attributes as A
 from genai_cost.pricing import Catalog
+from support.console import metric_sums
 
 CATALOG = Catalog.load()
 CALL_USD = 0.0045  # gpt-4o, 1000 input and 200 output tokens
@@ -84,14 +85,7 @@ def _collect(reader: InMemoryMetricReader) -> dict[str, float]:
 
     def run() -> None:
         try:
-            data = reader.get_metrics_data()
-            for resource_metrics in data.resource_metrics if data is not None else ():
-                for scope_metrics in resource_metrics.scope_metrics:
-                    for metric in scope_metrics.metrics:
-                        for point in metric.data.data_points:
-                            value = getattr(point, "value", None)
-                            if value is not None:
-                                out[metric.name] = out.get(metric.name, 0.0) + value
+            out.update(metric_sums(reader.get_metrics_data()))
         except BaseException as exc:
             failure.append(exc)
 
