@@ -42,7 +42,7 @@ _INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6
 _REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
 _SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
 _RESPONSE_ID, _INVOCATION_PARAMETERS = 24, 25
-_REASONING_EXCLUDED, _ADK_RESPONSE, _TOTAL = 26, 27, 28
+_REASONING_EXCLUDED, _USAGE_JSON, _TOTAL = 26, 27, 28
 _SLOTS = 29
 
 _VOCABULARY: dict[int, tuple[str, ...]] = {
@@ -139,9 +139,12 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     _DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
     _RESPONSE_ID: ("gen_ai.response.id", "llm.response.id"),
     _INVOCATION_PARAMETERS: ("llm.invocation_parameters",),
-    # Google ADK's JSON of the model's response, whose usage_metadata is the only place
+    # JSON with the provider's own usage, read for the counts the span's attributes leave
+    # out. Google ADK's JSON of the model's response: its usage_metadata is the only place
     # ADK 1.x records the cached tokens (and older 1.x releases the thinking tokens).
-    _ADK_RESPONSE: ("gcp.vertex.agent.llm_response",),
+    # Logfire's provider usage object (5.2.0, 6.0.0b8): the only place those releases put
+    # the cache split, beside an input count that includes it.
+    _USAGE_JSON: ("gcp.vertex.agent.llm_response", "gen_ai.usage.raw"),
     # Read only as a checksum of the other counts (see _inclusive): Strands Agents copies
     # Bedrock's usage, whose input leaves out the cache and whose total counts it.
     _TOTAL: ("gen_ai.usage.total_tokens",),
@@ -156,7 +159,7 @@ KNOWN_KEYS = frozenset(_KEYS)
 
 #: Slots whose keys alone do not make a span GenAI work (every database span
 #: has ``db.system.name``).
-_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _ADK_RESPONSE, _TOTAL})
+_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _USAGE_JSON, _TOTAL})
 
 _TOKEN_SLOTS = (
     _INPUT,
@@ -337,9 +340,10 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
     convention = "inclusive"
     if kind.priced and (has_io or raw.count(None) < len(raw)):
         try:
-            adk_response = attributes[plan.adk_response_key] if plan.adk_response_key is not None else None
+            json_key = plan.usage_json_key
+            usage_json = (json_key, attributes[json_key]) if json_key is not None else None
             total = attributes[plan.total_key] if plan.total_key is not None else None
-            usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, adk_response, total)
+            usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, usage_json, total)
         except _BadValue as exc:
             invalid = str(exc)
     return SpanUsage(
@@ -393,14 +397,14 @@ class _Plan:
     io_positions: tuple[int, ...]
     reported_key: str | None
     response_key: str | None
-    adk_response_key: str | None
+    usage_json_key: str | None
     total_key: str | None
     memo: dict[tuple[object, ...], _Kind]
 
 
 #: Slots read per span, not memoised (they differ from call to call).
 _PER_SPAN_SLOTS = frozenset(
-    {*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID, _REASONING_EXCLUDED, _ADK_RESPONSE, _TOTAL}
+    {*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID, _REASONING_EXCLUDED, _USAGE_JSON, _TOTAL}
 )
 #: Slot -> index in the counts list (the order of _TOKEN_SLOTS).
 _TOKEN_POSITION = {slot: position for position, slot in enumerate(_TOKEN_SLOTS)}
@@ -461,7 +465,7 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         io_positions,
         keys.get(_REPORTED_COST),
         keys.get(_RESPONSE_ID),
-        keys.get(_ADK_RESPONSE),
+        keys.get(_USAGE_JSON),
         keys.get(_TOTAL),
         {},
     )
@@ -637,7 +641,7 @@ def _counted(
     raw: list[object],
     tokens: tuple[tuple[int, str], ...],
     exclusive_scope: int,
-    adk_response: object = None,
+    usage_json: tuple[str, object] | None = None,
     total: object = None,
 ) -> tuple[TokenUsage, str]:
     """Checked, inclusive counts from the raw values of ``tokens`` (the fast
@@ -654,8 +658,8 @@ def _counted(
         else:
             counts[position] = _count(value, key)
     counts.append(0 if total is None else _checksum(total))
-    if adk_response is not None:
-        _add_adk_usage_metadata(counts, adk_response)
+    if usage_json is not None:
+        _add_usage_json(counts, *usage_json)
     return _inclusive(counts, exclusive_scope)
 
 
@@ -732,12 +736,70 @@ def _tokens(
         else:
             counts.append(_count(value, keys[slot]))
     counts.append(0 if found[_TOTAL] is None else _checksum(found[_TOTAL]))
-    if found[_ADK_RESPONSE] is not None:
-        _add_adk_usage_metadata(counts, found[_ADK_RESPONSE])
+    json_key = keys[_USAGE_JSON]
+    if json_key is not None and found[_USAGE_JSON] is not None:
+        _add_usage_json(counts, json_key, found[_USAGE_JSON])
     return _inclusive(counts, _scope_conventions(provider, scope_name))
 
 
-_ADK_RESPONSE_KEY = _VOCABULARY[_ADK_RESPONSE][0]
+_ADK_RESPONSE_KEY, _LOGFIRE_USAGE_KEY = _VOCABULARY[_USAGE_JSON]
+
+
+def _add_usage_json(counts: list[int], key: str, value: object) -> None:
+    """Fill in, from the JSON under ``key``, the counts the span's attributes leave out."""
+    if key == _ADK_RESPONSE_KEY:
+        _add_adk_usage_metadata(counts, value)
+    else:
+        _add_provider_usage(counts, value)
+
+
+#: Where a provider's usage object keeps the counts Logfire's attributes leave out:
+#: (position in the counts, path in the object). Anthropic's cache counts are outside its
+#: input_tokens; OpenAI's cached, audio and reasoning counts are parts of its prompt and
+#: completion counts (chat) or input and output counts (responses).
+_PROVIDER_USAGE_PATHS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (_TOKEN_POSITION[_CACHE_READ], ("cache_read_input_tokens",)),
+    (_TOKEN_POSITION[_CACHE_WRITE], ("cache_creation_input_tokens",)),
+    (_TOKEN_POSITION[_CACHE_WRITE_5M], ("cache_creation", "ephemeral_5m_input_tokens")),
+    (_TOKEN_POSITION[_CACHE_WRITE_1H], ("cache_creation", "ephemeral_1h_input_tokens")),
+    (_TOKEN_POSITION[_CACHE_READ], ("prompt_tokens_details", "cached_tokens")),
+    (_TOKEN_POSITION[_CACHE_READ], ("input_tokens_details", "cached_tokens")),
+    (_TOKEN_POSITION[_INPUT_AUDIO], ("prompt_tokens_details", "audio_tokens")),
+    (_TOKEN_POSITION[_OUTPUT_AUDIO], ("completion_tokens_details", "audio_tokens")),
+    (_TOKEN_POSITION[_REASONING], ("completion_tokens_details", "reasoning_tokens")),
+    (_TOKEN_POSITION[_REASONING], ("output_tokens_details", "reasoning_tokens")),
+)
+
+
+def _add_provider_usage(counts: list[int], usage: object) -> None:
+    """Fill in, from Logfire's ``gen_ai.usage.raw`` (the provider's own usage object as
+    JSON), the counts its attributes leave out: Logfire 5.2.0 and 6.0.0b8 write an input
+    count that includes the cache, and the cache split only here. A count on the span wins
+    (a slot already filled is left alone, as is every slot of a span that records a cache
+    count: its instrumentation wrote the split itself). Only the object's top-level usage
+    keys are read; a value that is not a JSON object adds nothing."""
+    if not isinstance(usage, str) or "tokens" not in usage:
+        return
+    if counts[_POSITION_CACHE_READ] or counts[_POSITION_CACHE_WRITE]:
+        return
+    try:
+        decoded = json.loads(usage)
+    except (ValueError, RecursionError):
+        return
+    if not isinstance(decoded, dict):
+        return
+    recorded = [count != 0 for count in counts]
+    for position, path in _PROVIDER_USAGE_PATHS:
+        if recorded[position]:
+            continue
+        found: object = decoded
+        for name in path:
+            found = found.get(name) if isinstance(found, dict) else None
+        if found is None:
+            continue
+        count = _count(found, f"{_LOGFIRE_USAGE_KEY} {'.'.join(path)}")
+        if count:
+            counts[position] = count
 
 
 def _add_adk_usage_metadata(counts: list[int], response: object) -> None:
@@ -864,7 +926,8 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         _CACHE_WRITE_1H: "cache write tokens, 1-hour TTL",
         _REASONING: "reasoning tokens",
         _REASONING_EXCLUDED: "reasoning tokens, not included in the output count (Google ADK 1.x)",
-        _ADK_RESPONSE: "Google ADK's response JSON (usage_metadata read for counts the span leaves out)",
+        _USAGE_JSON: "the provider's usage as JSON (Google ADK's response, Logfire's raw usage), for counts"
+        " the span leaves out",
         _INPUT_AUDIO: "audio input tokens",
         _OUTPUT_AUDIO: "audio output tokens",
         _CACHE_READ_AUDIO: "audio cache read tokens",
