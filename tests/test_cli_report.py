@@ -24,7 +24,7 @@ BIN = str(Path(sys.executable).parent / "genai-cost")
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.json"
-    write_span_file(run_demo(), path)
+    write_span_file(run_demo().spans, path)
     return path
 
 

@@ -34,7 +34,7 @@ from support.capture import FIXTURES
 
 @pytest.fixture(scope="module")
 def demo_spans() -> list[Any]:
-    return run_demo()
+    return run_demo().spans
 
 
 def report_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:

@@ -22,6 +22,8 @@ from .pricing.errors import UnpricedDeploymentError
 from .pricing.model import RATE_FIELDS
 
 EXIT_USAGE = 2
+#: ``demo`` ran and printed its cost, but the trace did not reach OTEL_EXPORTER_OTLP_ENDPOINT.
+EXIT_NOT_SENT = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -254,6 +256,14 @@ def _price(args: argparse.Namespace) -> int:
             if near:
                 print(f"genai-cost: did you mean {' or '.join(near)}?", file=sys.stderr)
         return EXIT_USAGE
+    if cost.total_usd == 0 and not (args.input_tokens or args.output_tokens):
+        # A call with no counts costs nothing: a $0 printed for flags left out would read as
+        # a price. (--explain still shows the rates; a fee per request or GPU-second is a price.)
+        message = "no token counts given: give --input-tokens and/or --output-tokens"
+        if not args.explain:
+            print(f"genai-cost: {message}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"genai-cost: {message} (the $0 below is for none)", file=sys.stderr)
     entry = resolution.model
     period = next(p for p in entry.periods if p.start_label == cost.effective_from)
     result: dict[str, Any] = {
@@ -350,7 +360,8 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import render, run_demo, summarize, write_span_file
 
-    spans = run_demo(pricing_files=args.pricing_file)
+    run = run_demo(pricing_files=args.pricing_file)
+    spans = run.spans
     if args.save is not None:
         try:
             write_span_file(spans, args.save)
@@ -363,6 +374,15 @@ def _demo(args: argparse.Namespace) -> int:
     else:
         print("genai-cost demo: the ten-step research agent (GPT-4o; web_search $0.005, read_page $0.001 a call)\n")
         print(render(summary))
+    if run.sent_to is not None:
+        if run.send_failed:
+            print(
+                f"genai-cost demo: the trace was NOT sent to {run.sent_to} (OTEL_EXPORTER_OTLP_ENDPOINT):"
+                " see the exporter's messages above; is the collector running there?",
+                file=sys.stderr,
+            )
+            return EXIT_NOT_SENT
+        print(f"genai-cost demo: trace sent to {run.sent_to}", file=sys.stderr)
     return 0
 
 
@@ -471,13 +491,20 @@ def _gateway(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    receiver = "--http"  # which receiver a failure to listen is about: both may be on
     try:
         if http_at is not None:
             http_server = gw.serve_http(gateway, *http_at, tls=tls)
+        receiver = "--grpc"
         if grpc_at is not None:
             grpc_server = gw.serve_grpc(gateway, *grpc_at, tls=tls)
     except (OSError, RuntimeError) as exc:
-        print(f"genai-cost gateway: cannot listen: {exc}", file=sys.stderr)
+        host, port = (http_at if receiver == "--http" else grpc_at) or ("?", 0)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(
+            f"genai-cost gateway: cannot listen on {host}:{port} ({receiver}): {reason}",
+            file=sys.stderr,
+        )
         if http_server is not None:
             http_server.shutdown()
             http_server.server_close()

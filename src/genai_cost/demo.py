@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -71,15 +71,56 @@ def otlp_exporter_from_env() -> SpanExporter | None:
     return HttpExporter()
 
 
-def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequence[str] = ()) -> list[ReadableSpan]:
-    """Run the agent once; return the spans as the exporters received them."""
+def otlp_endpoint_from_env() -> str | None:
+    """Where :func:`otlp_exporter_from_env`'s exporter sends, as the user set it."""
+    return os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+class _Delivery(SpanExporter):
+    """An exporter that remembers whether everything it was given was delivered: the batch
+    processor drops export results, and a demo that says nothing when the collector is
+    down leaves the user looking for a trace that never left."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+        self.delivered = 0
+        self.failed = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = self._exporter.export(spans)
+        if result is SpanExportResult.SUCCESS:
+            self.delivered += len(spans)
+        else:
+            self.failed = True
+        return result
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    #: The spans as the exporters received them.
+    spans: list[ReadableSpan]
+    #: The OTLP endpoint the trace was also sent to (``OTEL_EXPORTER_OTLP_ENDPOINT``), if any.
+    sent_to: str | None = None
+    #: Whether sending it there failed (for some or all of its spans).
+    send_failed: bool = False
+
+
+def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequence[str] = ()) -> DemoRun:
+    """Run the agent once."""
     settings = CostSettings.from_env()
     files = [str(default_pricing_dir() / DEMO_PRICING), *settings.pricing_files, *pricing_files]
     catalog = Catalog.load(files)
     memory = InMemorySpanExporter()
     fanout = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
     fanout.add_span_processor(SimpleSpanProcessor(TraceCostExporter(memory, bands=settings.bands)))
-    otlp = otlp_exporter_from_env()
+    otlp_exporter = otlp_exporter_from_env()
+    otlp = _Delivery(otlp_exporter) if otlp_exporter is not None else None
     for exporter in (*extra_exporters, *([otlp] if otlp is not None else [])):
         fanout.add_span_processor(BatchSpanProcessor(TraceCostExporter(exporter, bands=settings.bands)))
     provider = TracerProvider(resource=Resource.create({"service.name": "genai-cost-demo"}))
@@ -121,9 +162,13 @@ def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequen
                     ):
                         pass
     finally:
-        provider.force_flush()
+        flushed = provider.force_flush()
         provider.shutdown()
-    return list(memory.get_finished_spans())
+    spans = list(memory.get_finished_spans())
+    if otlp is None:
+        return DemoRun(spans)
+    failed = otlp.failed or not flushed or otlp.delivered < len(spans)
+    return DemoRun(spans, otlp_endpoint_from_env(), failed)
 
 
 def summarize(spans: Sequence[ReadableSpan]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ process) is forwarded as it is and only rolled up.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import socket
@@ -947,12 +948,15 @@ def serve_grpc(
     )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
     address = f"{_bracketed(host)}:{port}"
-    if tls is None:
-        bound = server.add_insecure_port(address)
-    else:
-        bound = server.add_secure_port(address, tls.grpc_credentials())
+    try:
+        if tls is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, tls.grpc_credentials())
+    except RuntimeError:  # grpc's "Failed to bind": what the socket would have said
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot listen for OTLP/gRPC on {host}:{port}")
+        raise OSError(errno.EADDRINUSE, "the address is in use, or not one of this machine's")
     server.start()
     server.port = bound
     return server

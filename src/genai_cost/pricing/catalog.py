@@ -42,7 +42,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._fork import renew_locks_after_fork
 from . import calc, compiled
-from .errors import AmbiguousModelError, CatalogError, PricingError, UnknownModelError, UnpricedDeploymentError
+from .errors import (
+    AmbiguousModelError,
+    CatalogError,
+    PricingError,
+    UnknownModelError,
+    UnpricedDeploymentError,
+    unreadable_pricing_file,
+)
 from .model import (
     ContextTier,
     CostBreakdown,
@@ -1155,11 +1162,14 @@ def _rate_plan(
 def pricing_file_paths(paths: Iterable[str | Path]) -> list[Path]:
     """The pricing files ``paths`` name, in order: a directory stands for its
     ``*.yaml`` / ``*.yml`` files, sorted by name (as ``GENAI_COST_PRICING_FILE``,
-    ``--pricing-file`` and ``pricing validate`` read it)."""
+    ``--pricing-file`` and ``pricing validate`` read it). A directory with none stands
+    for itself, so that reading it fails, naming it: an empty or mistaken directory must
+    not pass for a pricing layer that applies nothing."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        files.extend(sorted(path.glob("*.y*ml")) if path.is_dir() else [path])
+        found = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        files.extend(found or [path])
     return files
 
 
@@ -1233,7 +1243,7 @@ def _file_ir(path: Path, cached: tuple[str, dict[str, Any]] | None, *, user_cach
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}"]) from None
+        raise unreadable_pricing_file(path, exc) from None
     sha = compiled.digest(data)
     if cached is not None and cached[0] == sha:
         return cached[1]

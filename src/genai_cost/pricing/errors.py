@@ -3,6 +3,8 @@ span layer writes to ``gen_ai.cost.unpriced_reason`` and counts in metrics."""
 
 from __future__ import annotations
 
+import os
+
 
 class PricingError(Exception):
     """A call could not be priced. ``reason`` is stable; the message explains."""
@@ -44,3 +46,15 @@ class CatalogError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+def unreadable_pricing_file(path: object, exc: OSError) -> CatalogError:
+    """A pricing path that could not be read. A directory is read as its pricing files
+    (:func:`~.catalog.pricing_file_paths`), so one here has none: said as such, since
+    "Is a directory" would point away from the mistake (a typo in a name, ``.yml.txt``)."""
+    if isinstance(exc, IsADirectoryError):
+        return CatalogError([f"{path}: a directory with no pricing files (*.yaml, *.yml) in it"])
+    hint = ""
+    if isinstance(exc, FileNotFoundError) and "," in str(path):
+        hint = f" (to name several files, separate them with {os.pathsep!r}, not ',')"
+    return CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}{hint}"])

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import CatalogError
+from .errors import CatalogError, unreadable_pricing_file
 from .schema import PricingFile
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -74,7 +74,7 @@ def read_pricing_file(path: Path) -> PricingFile:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise CatalogError([f"{path}: cannot read pricing file: {exc.strerror or exc}"]) from None
+        raise unreadable_pricing_file(path, exc) from None
     return parse_pricing_text(decode_pricing_text(data, str(path)), str(path))
 
 
