@@ -74,7 +74,8 @@ _ADK_SCOPE = "gcp.vertex.agent"
 class CostListener(Protocol):
     """Told about every GenAI span the processor priced (or could not price).
 
-    Called synchronously on the thread that ended the span; must be quick and
+    Called on the thread that prices the span: whichever first needs its cost, usually
+    the export thread (the one that ended it with ``deferred=False``). Must be quick and
     must not raise (exceptions are caught and counted all the same).
     """
 
@@ -476,10 +477,16 @@ class CostSpanProcessor(SpanProcessor):
         with self._settling:
             self._settling_thread = threading.get_ident()
             try:
-                while queue:
+                # What was queued when the lock was taken, not what other threads queue
+                # meanwhile: a settle is bounded, even while the application ends spans
+                # faster than they are priced (a reader waits for its own spans only).
+                left = len(queue)
+                while left > 0 and queue:
                     item = queue.popleft()
+                    left -= 1
                     if isinstance(item, SpanContext):  # a span started; its parent's context follows
                         parent = queue.popleft() if queue else None
+                        left -= 1
                         span_id = item.span_id
                         subtree = span_id  # a local root counts its own subtree's open spans
                         if isinstance(parent, SpanContext):
@@ -855,6 +862,10 @@ class CostSpanProcessor(SpanProcessor):
         parent = span.parent
         start, end = span.start_time or 0, span.end_time or 0
         records = self._records
+        if len(records) > _MAX_RESPONSES:
+            # Checked first: a call that is its own root, or has no counts, returns after
+            # its response id is remembered, before the twin check below.
+            records = self._records = _newer_half(records)
         if usage.response_id is not None:
             key_by_id = (context.trace_id, usage.response_id)
             first = records.setdefault(key_by_id, (span_id, scope, start, end))
@@ -883,8 +894,6 @@ class CostSpanProcessor(SpanProcessor):
         )
         record = (span_id, scope, start, end)
         twin = records.setdefault(key, record)
-        if len(records) > _MAX_RESPONSES:
-            self._records = _newer_half(records)
         if twin[0] != span_id:
             if twin[1] != scope and twin[2] < end and start < twin[3]:
                 return twin[0]
