@@ -9,7 +9,8 @@ State is bounded: a trace is dropped from memory after ``idle_timeout_s``
 without a new span, and the oldest traces go first past ``max_traces``. A span
 that ends after its root keeps its own cost and is marked
 ``gen_ai.cost.after_root``; the root says ``gen_ai.trace.cost.complete=false``
-when spans below it were still open as it ended.
+when spans below it were still open as it ended, or when costs of its trace
+were let go (with the trace's state) before they reached it.
 """
 
 from __future__ import annotations
@@ -185,17 +186,19 @@ class _TraceState:
     spans: int = 0
     root_seen: bool = False
     last_update: float = 0.0
-    #: Spans of the trace were forgotten (evicted or expired before its root passed): the
-    #: root's totals miss them.
+    #: Spans of the trace were forgotten (let go, evicted or expired, with costs not yet on a
+    #: root): the totals of its roots from now on may miss them. The mark stays with the
+    #: trace: let go again, it is remembered again (see :meth:`owes_a_root`).
     forgot: bool = False
     #: Let go when its root passed (nothing billable, nothing open): no longer in the map.
     released: bool = False
 
-    def held_billable(self) -> bool:
-        """Whether letting the state go loses a cost or an unpriced span."""
-        if self.done.priced_spans or self.done.unpriced_spans:
-            return True
-        return any(partial.priced_spans or partial.unpriced_spans for partial in self.below.values())
+    def owes_a_root(self) -> bool:
+        """Whether letting the state go loses something a local root still to come needs:
+        a cost or an unpriced span not yet on a root (in ``below``: whatever ``root_seen``
+        says, as another request of the trace may still be open), or the mark that some
+        were lost before. (``done`` is not owed: it was written on a root, or is late.)"""
+        return self.forgot or _billable_in(self.below)
 
     def trace_wide(self) -> TraceTotals:
         out = TraceTotals(self.trace_id, root_seen=self.root_seen, last_update=self.last_update)
@@ -241,7 +244,8 @@ class TraceCostExporter(SpanExporter):
         self._lock = threading.Lock()
         renew_locks_after_fork(self, _lock=threading.Lock)
         self.stats = RollupStats()
-        #: Traces let go before their root passed (see _TraceState.forgot), lately.
+        #: Traces let go while they held what a root still to come needs (see
+        #: _TraceState.forgot), lately.
         self._forgotten: dict[int, bool] = {}
         #: trace id -> span id of its local root, for traces let go as their root passed
         #: with nothing billable: a span of theirs that still comes (it ended on another
@@ -427,6 +431,13 @@ class TraceCostExporter(SpanExporter):
         else:  # not through a CostSpanProcessor here: nothing is known of what is open
             still_open, open_below = False, 0
         forgot = state.forgot
+        below = state.below
+        settled = not still_open and isinstance(span, CostedSpan)
+        if settled and below and _billable_in(below):
+            # Nothing of the trace is open here, so nothing will take these: costs whose
+            # parent had passed when the trace was let go (its routing with it), or whose
+            # parent never came. They are on no root; this one's totals may miss them.
+            forgot = True
         if subtree is not None or cost is not None or own[0] is not None or open_below or forgot:
             if subtree is None:
                 subtree = TraceTotals(state.trace_id)
@@ -436,10 +447,9 @@ class TraceCostExporter(SpanExporter):
             # Nothing in or under this root to add: adding its empty subtree would only count it.
             done.spans += 1
         passed = state.passed
-        if not still_open and isinstance(span, CostedSpan):
+        if settled:
             # Nothing of this trace is still open here: no span can come
             # that would need routing, so the structure is let go.
-            below = state.below
             for orphan in below.values():
                 done.merge(orphan)
             below.clear()
@@ -505,12 +515,18 @@ class TraceCostExporter(SpanExporter):
             del traces[trace_id]
             if not oldest.root_seen:
                 self.stats.traces_expired_without_root += 1
-            if not oldest.root_seen and oldest.held_billable():
-                # Its root may still come: its totals will then say they are not complete.
+            if oldest.owes_a_root():
+                # A root may still come (its own, or another request's of the trace): its
+                # totals will then say they are not complete.
                 forgotten = self._forgotten
                 forgotten[trace_id] = True
                 if len(forgotten) > _MAX_FORGOTTEN:
                     self._forgotten = _newer_half(forgotten)
+
+
+def _billable_in(below: dict[int, TraceTotals]) -> bool:
+    """Whether a cost or an unpriced span sits in ``below``."""
+    return any(partial.priced_spans or partial.unpriced_spans for partial in below.values())
 
 
 def _open_ancestor(passed: dict[int, int], parent_span_id: int) -> int:
