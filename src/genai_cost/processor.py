@@ -862,10 +862,6 @@ class CostSpanProcessor(SpanProcessor):
         parent = span.parent
         start, end = span.start_time or 0, span.end_time or 0
         records = self._records
-        if len(records) > _MAX_RESPONSES:
-            # Checked first: a call that is its own root, or has no counts, returns after
-            # its response id is remembered, before the twin check below.
-            records = self._records = _newer_half(records)
         if usage.response_id is not None:
             key_by_id = (context.trace_id, usage.response_id)
             first = records.setdefault(key_by_id, (span_id, scope, start, end))
@@ -875,6 +871,9 @@ class CostSpanProcessor(SpanProcessor):
                 # The same instrumentation, one call after the other: an OpenAI-compatible
                 # server that reuses its response ids. Two calls; the later one is remembered.
                 records[key_by_id] = (span_id, scope, start, end)
+            if len(records) > _MAX_RESPONSES:
+                # Here too: a call that is its own root, or has no counts, returns below.
+                records = self._records = _newer_half(records)
         if tokens is None or parent is None:
             return span_id
         parent_id = parent.span_id
@@ -894,6 +893,8 @@ class CostSpanProcessor(SpanProcessor):
         )
         record = (span_id, scope, start, end)
         twin = records.setdefault(key, record)
+        if len(records) > _MAX_RESPONSES:
+            records = self._records = _newer_half(records)
         if twin[0] != span_id:
             if twin[1] != scope and twin[2] < end and start < twin[3]:
                 return twin[0]
