@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from genai_cost.pricer import SpanPricer
 from genai_cost.pricing import Catalog
 from genai_cost.usage import _plan, _reference, read_usage
+from test_usage import _json_counts  # what a JSON count may be, as for Google ADK's
 
 M = 1e6
 _ANTHROPIC_RAW = {
@@ -146,14 +147,6 @@ def test_a_broken_count_in_the_raw_usage_flags_the_span_and_names_it():
     assert usage.invalid == "gen_ai.usage.raw cache_read_input_tokens: negative (-4)"
 
 
-_json_counts = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-5, max_value=10**13),
-    st.floats(),
-    st.text(max_size=5),
-    st.lists(st.integers(), max_size=2),
-)
 _details = st.one_of(
     _json_counts,
     st.fixed_dictionaries({}, optional={"cached_tokens": _json_counts, "audio_tokens": _json_counts}),
