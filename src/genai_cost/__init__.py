@@ -60,21 +60,23 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'genai_cost' has no attribute {name!r}")
-    from importlib import import_module
+if not TYPE_CHECKING:  # checkers see the imports above, so a misspelt name is an error
 
-    try:
-        source = import_module(f".{module}", __name__)
-    except AttributeError as exc:
-        # Left as it is, an AttributeError raised while the module imports (an
-        # OpenTelemetry SDK too old for it, say) would read "cannot import name".
-        raise ImportError(f"genai_cost.{module} failed to import: {exc}") from exc
-    value = getattr(source, name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'genai_cost' has no attribute {name!r}")
+        from importlib import import_module
+
+        try:
+            source = import_module(f".{module}", __name__)
+        except AttributeError as exc:
+            # Left as it is, an AttributeError raised while the module imports (an
+            # OpenTelemetry SDK too old for it, say) would read "cannot import name".
+            raise ImportError(f"genai_cost.{module} failed to import: {exc}") from exc
+        value = getattr(source, name)
+        globals()[name] = value
+        return value
 
 
 __version__ = "0.1.0"

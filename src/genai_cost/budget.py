@@ -473,6 +473,10 @@ def set_default_budget(budget: Budget | None) -> None:
 
 
 def get_default_budget() -> Budget | None:
+    """The budget :func:`check_budget` uses, or ``None`` when none is set up: the
+    configurator sets none when pricing is off (``GENAI_COST_ENABLED=false``), the SDK
+    is disabled or configured from a file, so code that sets per-trace limits must
+    allow for ``None``."""
     return _default
 
 

@@ -358,8 +358,14 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import render, run_demo, summarize, write_span_file
+    from .demo import otlp_endpoint_from_env, otlp_protocol_from_env, render, run_demo, summarize, write_span_file
 
+    if otlp_endpoint_from_env():
+        try:
+            otlp_protocol_from_env()
+        except ValueError as exc:
+            print(f"genai-cost demo: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     run = run_demo(pricing_files=args.pricing_file)
     spans = run.spans
     if args.save is not None:

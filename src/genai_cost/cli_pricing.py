@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +73,10 @@ def register(commands: Any) -> None:
 
     diff = sub.add_parser("diff", help="list price disagreements between sources and the catalog's choice")
     diff.add_argument("--provider")
-    diff.add_argument("--tolerance", type=float, default=0.005, help="relative difference ignored (0.005)")
-    diff.add_argument("--json", action="store_true")
-    diff.add_argument("--markdown", action="store_true", help="a table for docs/pricing-disagreements.md")
+    diff.add_argument("--tolerance", type=_tolerance, default=0.005, help="relative difference ignored (0.005)")
+    diff_format = diff.add_mutually_exclusive_group()
+    diff_format.add_argument("--json", action="store_true")
+    diff_format.add_argument("--markdown", action="store_true", help="a table for docs/pricing-disagreements.md")
     diff.set_defaults(handler=_quiet_pipe(_diff))
 
 
@@ -90,6 +93,17 @@ def _quiet_pipe(handler: Any) -> Any:
         return code
 
     return run
+
+
+def _tolerance(text: str) -> float:
+    """A relative difference: a number from 0 (inclusive) to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a relative difference from 0 to 1, e.g. 0.005; got {text!r}")
+    return value
 
 
 # ---------------------------------------------------------------------- import
@@ -122,14 +136,18 @@ def _import(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"genai-cost: cannot import {args.dataset} from {args.path}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Validated before it replaces anything: a dataset that does not fit the schema must
+    # not leave the catalog unloadable.
+    with tempfile.TemporaryDirectory() as staging:
+        code = _validate_paths([importers.write_import(result, Path(staging))])
+    if code:
+        print(f"genai-cost: the import does not validate, so {directory / 'imported'} is unchanged", file=sys.stderr)
+        return code
     path = importers.write_import(result, directory / "imported")
     counts = importers.count_by_provider(result.models)
     print(f"wrote {path}: {len(result.models)} models of {len(counts)} providers ({result.dataset} {result.version})")
     for reason, count in sorted(result.skipped.items()):
         print(f"  skipped {count}: {reason}")
-    code = _validate_paths([path])
-    if code:
-        return code
     written = _write_snapshot(directory)
     print(f"wrote {written}")
     return 0
@@ -155,12 +173,19 @@ def _write_snapshot(directory: Path) -> Path:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from .pricing import compiled
+    from .pricing import CatalogError, compiled
     from .pricing.catalog import _catalog_files, default_pricing_dir
 
     directory = args.dir or default_pricing_dir()
+    try:
+        files = _catalog_files(directory)
+    except CatalogError as exc:
+        return _report(exc.problems)
+    if not files:
+        print(f"genai-cost: {directory} has no pricing files (*.yaml, *.yml) to compile", file=sys.stderr)
+        return EXIT_USAGE
     if args.check:
-        stale = compiled.snapshot_is_current(directory, _catalog_files(directory))
+        stale = compiled.snapshot_is_current(directory, files)
         if stale:
             print(f"compiled snapshot is stale for: {', '.join(stale)}; run `genai-cost pricing compile`")
             return EXIT_USAGE

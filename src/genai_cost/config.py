@@ -6,11 +6,13 @@ and the default is used (configuration is read at start-up, inside the host).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 _log = logging.getLogger("genai_cost")
@@ -19,6 +21,36 @@ ReportedCostPolicy = Literal["prefer", "compare", "ignore"]
 
 #: Upper bounds (USD) of the cost bands written to ``gen_ai.trace.cost.band``.
 DEFAULT_BANDS: tuple[float, ...] = (0.01, 0.05, 0.10, 0.50, 1.00, 5.00)
+
+#: What :class:`~genai_cost.CostSpanProcessor` reads when given no settings.
+PROCESSOR_VARIABLES = (
+    "GENAI_COST_ENABLED",
+    "GENAI_COST_PRICING_FILE",
+    "GENAI_COST_REPORTED_COST",
+    "GENAI_COST_DEFERRED_PRICING",
+)
+#: What :class:`~genai_cost.TraceCostExporter` reads for the options it is not given.
+ROLLUP_VARIABLES = ("GENAI_COST_BANDS", "GENAI_COST_TRACE_IDLE_TIMEOUT", "GENAI_COST_MAX_TRACES")
+#: Every variable genai-cost reads; the last ones only the zero-code configurator (and the
+#: gateway) reads: in code, budgets, layers and metrics are objects one adds.
+KNOWN_VARIABLES = frozenset(
+    (
+        *PROCESSOR_VARIABLES,
+        *ROLLUP_VARIABLES,
+        "GENAI_COST_CACHE_DIR",
+        "GENAI_COST_METRICS",
+        "GENAI_COST_BUDGET_MAX_COST_USD",
+        "GENAI_COST_BUDGET_MAX_LLM_CALLS",
+        "GENAI_COST_BUDGET_MAX_TOKENS_PER_CALL",
+        "GENAI_COST_INFRA_MONTHLY_USD",
+        "GENAI_COST_INFRA_MONTHLY_TRACES",
+        "GENAI_COST_INFRA_ALLOCATION",
+        "GENAI_COST_INFRA_AVG_TRACE_SECONDS",
+        "GENAI_COST_HUMAN_ESCALATION_USD",
+    )
+)
+#: Variables of genai-cost's own test suite, not of the library.
+_TEST_SUITE_PREFIX = "GENAI_COST_TEST_"
 
 
 @dataclass(frozen=True)
@@ -44,6 +76,21 @@ class CostSettings:
     max_traces: int = 10_000
     deferred_pricing: bool = True
     problems: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # Settings made in code are held to what the environment's are: one that cannot
+        # work is refused here, not found later as a wrong band label in production.
+        files: Iterable[str | os.PathLike[str]] = self.pricing_files
+        if isinstance(files, (str, os.PathLike)):
+            files = (files,)  # one path, not the characters of one
+        object.__setattr__(self, "pricing_files", tuple(os.fspath(f) for f in files))
+        if self.reported_cost not in ("prefer", "compare", "ignore"):
+            raise ValueError(f"reported_cost must be 'prefer', 'compare' or 'ignore', not {self.reported_cost!r}")
+        object.__setattr__(self, "bands", checked_bands(self.bands))
+        if not (0 < self.trace_idle_timeout_s < math.inf):
+            raise ValueError(f"trace_idle_timeout_s must be a number of seconds > 0, not {self.trace_idle_timeout_s!r}")
+        if not (isinstance(self.max_traces, int) and self.max_traces >= 1):
+            raise ValueError(f"max_traces must be a whole number >= 1, not {self.max_traces!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CostSettings:
@@ -80,14 +127,7 @@ class CostSettings:
         raw_bands = env.get("GENAI_COST_BANDS")
         if raw_bands:
             try:
-                parsed = tuple(float(b) for b in raw_bands.split(",") if b.strip())
-                if (
-                    not parsed
-                    or not all(0 < b < math.inf for b in parsed)  # (NaN fails too)
-                    or list(parsed) != sorted(set(parsed))
-                ):
-                    raise ValueError
-                bands = parsed
+                bands = checked_bands(float(b) for b in raw_bands.split(","))
             except ValueError:
                 problems.append(
                     f"GENAI_COST_BANDS={raw_bands!r}: expected increasing positive USD amounts, e.g. 0.01,0.1,1;"
@@ -108,12 +148,44 @@ class CostSettings:
         return settings
 
 
+def settings_from_env(variables: Collection[str]) -> CostSettings:
+    """Settings from only ``variables`` of the environment, the rest at their defaults:
+    each component reads, and speaks up about, only the variables it uses (a bad
+    ``GENAI_COST_BANDS`` is the roll-up's to report, not the processor's)."""
+    return CostSettings.from_env({name: value for name, value in os.environ.items() if name in variables})
+
+
 def env_pricing_files() -> tuple[str, ...]:
     """The pricing files ``GENAI_COST_PRICING_FILE`` names, read as the runtime reads them
-    (:meth:`CostSettings.from_env`), for the commands that price; only that variable is
-    read, so that a bad value of another one does not speak up where it does not apply."""
-    variable = "GENAI_COST_PRICING_FILE"
-    return CostSettings.from_env({variable: os.environ.get(variable, "")}).pricing_files
+    (:meth:`CostSettings.from_env`), for the commands that price."""
+    return settings_from_env(("GENAI_COST_PRICING_FILE",)).pricing_files
+
+
+def report_unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Log every ``GENAI_COST_*`` variable genai-cost does not read, with the closest
+    one it does: a misspelt budget limit is otherwise no limit at all, silently."""
+    env = os.environ if environ is None else environ
+    unknown = sorted(
+        name
+        for name in env
+        if name.startswith("GENAI_COST_") and name not in KNOWN_VARIABLES and not name.startswith(_TEST_SUITE_PREFIX)
+    )
+    for name in unknown:
+        # Compared without the prefix they all share, which would make anything look close.
+        prefix = len("GENAI_COST_")
+        close = difflib.get_close_matches(name[prefix:], sorted(k[prefix:] for k in KNOWN_VARIABLES), n=1, cutoff=0.75)
+        hint = f" (did you mean GENAI_COST_{close[0]}?)" if close else ""
+        _log.error("genai-cost configuration: %s is not a genai-cost variable, and is ignored%s", name, hint)
+    return unknown
+
+
+def checked_bands(bands: Iterable[float]) -> tuple[float, ...]:
+    """``bands`` as a tuple, or ValueError unless they are increasing positive USD amounts."""
+    parsed = tuple(float(b) for b in bands)
+    if not parsed or not all(0 < b < math.inf for b in parsed) or list(parsed) != sorted(set(parsed)):
+        shown = ", ".join(f"{b:g}" for b in parsed) or "none"
+        raise ValueError(f"cost bands must be increasing positive USD amounts, e.g. 0.01, 0.1, 1; got {shown}")
+    return parsed
 
 
 def env_number(
@@ -176,5 +248,5 @@ def _usd_label(usd: float) -> str:
     finer thresholds (``0.001`` stays ``0.001``, not ``0.00``)."""
     text = f"{usd:.2f}"
     if float(text) != usd:
-        text = f"{usd:.10f}".rstrip("0")
+        text = format(Decimal(repr(usd)), "f")  # the shortest exact digits, never an exponent
     return text

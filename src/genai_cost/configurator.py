@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, SynchronousMult
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from .budget import Budget, BudgetLimits, set_default_budget
-from .config import CostSettings, env_flag
+from .config import CostSettings, env_flag, report_unknown_variables
 from .layers import LayerSettings
 from .processor import CostSpanProcessor
 from .rollup import TraceCostExporter, TraceTotals
@@ -40,6 +40,7 @@ class CostConfigurator(_OTelSDKConfigurator):
 
     def _configure(self, **kwargs: Any) -> None:
         settings = CostSettings.from_env()
+        report_unknown_variables()
         if not settings.enabled:
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return

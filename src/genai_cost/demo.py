@@ -59,9 +59,7 @@ def otlp_exporter_from_env() -> SpanExporter | None:
     variant) is set; the protocol follows ``OTEL_EXPORTER_OTLP_PROTOCOL``."""
     if not (os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")):
         return None
-    protocol = (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
-    ).strip()
+    protocol = otlp_protocol_from_env()
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
@@ -69,6 +67,22 @@ def otlp_exporter_from_env() -> SpanExporter | None:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
     return HttpExporter()
+
+
+def otlp_protocol_from_env() -> str:
+    """``grpc`` or ``http/protobuf``, as ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` or
+    ``OTEL_EXPORTER_OTLP_PROTOCOL`` say (``grpc`` when unset); ValueError, naming the
+    variable, for any other value: a typo must not send by another protocol unsaid."""
+    for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        raw = os.environ.get(variable, "")
+        if raw.strip():
+            if raw.strip() not in ("grpc", "http/protobuf"):
+                raise ValueError(
+                    f"{variable}={raw!r}: expected grpc or http/protobuf"
+                    " (the Python OTLP exporter does not send http/json)"
+                )
+            return raw.strip()
+    return "grpc"
 
 
 def otlp_endpoint_from_env() -> str | None:

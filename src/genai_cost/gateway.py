@@ -53,7 +53,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from . import attributes as A
-from .config import CostSettings
+from .config import CostSettings, report_unknown_variables
 from .gateway_tls import GatewayTls
 from .layers import LayerSettings
 from .otlp_in import OtlpDecodeError, ReceivedSpans, parse_json, parse_protobuf, spans_of
@@ -167,7 +167,9 @@ class CostGateway:
     ) -> None:
         if max_inflight < 1 or max_spans < 1:
             raise ValueError("max_inflight and max_spans must be >= 1")
-        settings = settings if settings is not None else CostSettings.from_env()
+        if settings is None:
+            settings = CostSettings.from_env()
+            report_unknown_variables()
         layers = LayerSettings.from_env(pricing_files=settings.pricing_files)
         self.metrics: CostMetrics | None = None
         if meter_provider is not None:

@@ -200,15 +200,20 @@ class LayerSettings:
         if raw_mode in ("per_trace", "per_second"):
             mode = raw_mode  # type: ignore[assignment]
         elif raw_mode:
-            problems.append(f"GENAI_COST_INFRA_ALLOCATION={raw_mode!r}: expected per_trace or per_second; ignored")
+            fallback = infra.allocation if infra is not None else "per_trace"
+            problems.append(
+                f"GENAI_COST_INFRA_ALLOCATION={env['GENAI_COST_INFRA_ALLOCATION']!r}:"
+                f" expected per_trace or per_second; using {fallback}"
+            )
         if monthly is not None or traces is not None or mode is not None or average is not None:
             base = infra
             monthly = monthly if monthly is not None else (base.monthly_usd if base else None)
             traces = traces if traces is not None else (base.monthly_traces if base else None)
             if monthly is None or traces is None:
-                problems.append(
-                    "infrastructure cost needs both GENAI_COST_INFRA_MONTHLY_USD and GENAI_COST_INFRA_MONTHLY_TRACES"
-                )
+                named = ("GENAI_COST_INFRA_MONTHLY_USD", "GENAI_COST_INFRA_MONTHLY_TRACES")
+                unset = [name for name, value in zip(named, (monthly, traces), strict=True) if value is None]
+                if not any(env.get(name, "").strip() for name in unset):  # (a bad value is reported already)
+                    problems.append(f"infrastructure cost needs both {named[0]} and {named[1]}")
             else:
                 try:
                     infra = InfraAllocation(
@@ -242,6 +247,7 @@ def _from_files(paths: Sequence[str | Path], problems: list[str]) -> tuple[Infra
     pricing files (files and directories, in order; the last one set wins)."""
     if not paths:
         return None, None
+    from .pricing.catalog import yaml_files_in
     from .pricing.errors import CatalogError
     from .pricing.files import read_pricing_file
 
@@ -249,7 +255,7 @@ def _from_files(paths: Sequence[str | Path], problems: list[str]) -> tuple[Infra
     human: float | None = None
     for raw in paths:
         path = Path(raw)
-        candidates = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        candidates = yaml_files_in(path) if path.is_dir() else [path]
         for candidate in candidates:
             try:
                 parsed = read_pricing_file(candidate)

@@ -39,7 +39,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
 from ._guard import INTERNAL_FAILURES
-from .config import CostSettings
+from .config import PROCESSOR_VARIABLES, CostSettings, report_unknown_variables, settings_from_env
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
 from .pricing.errors import PricingError
@@ -296,6 +296,7 @@ class CostSpanProcessor(SpanProcessor):
         deferred: bool | None = None,
         max_pending: int = _MAX_QUEUED,
     ) -> None:
+        _check_is_processor(next_processor)
         self._next = next_processor
         # The batch and simple processors' on_start and _on_ending do nothing: not
         # calling them saves two calls on every span of the application.
@@ -304,7 +305,10 @@ class CostSpanProcessor(SpanProcessor):
         forward_ending = getattr(next_processor, "_on_ending", None)
         self._forward_ending = None if getattr(kind, "_on_ending", None) in _NO_OP_ON_ENDING else forward_ending
         self._span_layers: Sequence[SpanCostLayer] = tuple(span_layers)
-        self._settings = settings if settings is not None else CostSettings.from_env()
+        if settings is None:
+            settings = settings_from_env(PROCESSOR_VARIABLES)
+            report_unknown_variables()
+        self._settings = settings
         if catalog is None:
             catalog = load_catalog(self._settings)
         self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
@@ -998,6 +1002,21 @@ def _load_what_loads(settings: CostSettings) -> Catalog:
 
 
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.
+def _check_is_processor(candidate: object) -> None:
+    """Refuse, at set-up, what would otherwise raise out of the application's first span."""
+    needed = ("on_start", "on_end", "shutdown", "force_flush")
+    missing = [name for name in needed if not callable(getattr(candidate, name, None))]
+    if not missing:
+        return
+    kind = type(candidate).__name__
+    hint = (
+        f"; {kind} is an exporter: wrap it, CostSpanProcessor(BatchSpanProcessor({kind}(...)))"
+        if callable(getattr(candidate, "export", None))
+        else ""
+    )
+    raise TypeError(f"CostSpanProcessor needs a span processor to hand spans on to, got {kind} (no {missing[0]}){hint}")
+
+
 _NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 

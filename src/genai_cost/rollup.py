@@ -16,6 +16,7 @@ were let go (with the trace's state) before they reached it.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +31,7 @@ from opentelemetry.trace import SpanContext
 from . import attributes as A
 from ._fork import renew_locks_after_fork
 from ._guard import INTERNAL_FAILURES
-from .config import DEFAULT_BANDS, band_of
+from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
 from .pricer import SpanCost, recorded_cost
 from .processor import CostedSpan, _attributes_of, _newer_half
 from .usage import read_usage
@@ -224,17 +225,24 @@ class TraceCostExporter(SpanExporter):
         self,
         exporter: SpanExporter,
         *,
-        bands: Sequence[float] = DEFAULT_BANDS,
-        idle_timeout_s: float = 300.0,
-        max_traces: int = 10_000,
+        bands: Sequence[float] | None = None,
+        idle_timeout_s: float | None = None,
+        max_traces: int | None = None,
         on_trace_complete: Callable[[TraceTotals, ReadableSpan], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         trace_layers: Sequence[TraceCostLayer] = (),
     ) -> None:
-        if idle_timeout_s <= 0 or max_traces < 1:
+        if bands is None or idle_timeout_s is None or max_traces is None:
+            # As the SDK's batch processor reads OTEL_BSP_*: what is not given comes from
+            # GENAI_COST_BANDS, _TRACE_IDLE_TIMEOUT and _MAX_TRACES, or their defaults.
+            settings = settings_from_env(ROLLUP_VARIABLES)
+            bands = settings.bands if bands is None else bands
+            idle_timeout_s = settings.trace_idle_timeout_s if idle_timeout_s is None else idle_timeout_s
+            max_traces = settings.max_traces if max_traces is None else max_traces
+        if not (0 < idle_timeout_s < math.inf) or max_traces < 1:
             raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
         self._exporter = exporter
-        self._bands = tuple(bands)
+        self._bands = checked_bands(bands)
         self._idle = idle_timeout_s
         self._max = max_traces
         self._clock = clock

@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import os
 import re
 import threading
 import time
@@ -273,12 +274,13 @@ class Catalog:
     @classmethod
     def load(
         cls,
-        paths: Iterable[str | Path] = (),
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = (),
         *,
         include_default: bool = True,
     ) -> Catalog:
         """The shipped catalog (unless ``include_default=False``) overlaid with
-        ``paths`` in order; a later file overrides an earlier one's entries.
+        ``paths`` (one path, or several in order; a directory stands for its YAML
+        files); a later file overrides an earlier one's entries.
 
         The shipped catalog comes from its compiled snapshot when that matches
         the files (see :mod:`.compiled`); otherwise the files are parsed.
@@ -1159,18 +1161,26 @@ def _rate_plan(
     return (base_in, read, write, output, pricing_id, label, adjustments, ())
 
 
-def pricing_file_paths(paths: Iterable[str | Path]) -> list[Path]:
+def pricing_file_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The pricing files ``paths`` name, in order: a directory stands for its
     ``*.yaml`` / ``*.yml`` files, sorted by name (as ``GENAI_COST_PRICING_FILE``,
     ``--pricing-file`` and ``pricing validate`` read it). A directory with none stands
     for itself, so that reading it fails, naming it: an empty or mistaken directory must
     not pass for a pricing layer that applies nothing."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = (paths,)  # one path, not the characters of one
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        found = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
+        found = yaml_files_in(path) if path.is_dir() else [path]
         files.extend(found or [path])
     return files
+
+
+def yaml_files_in(directory: Path) -> list[Path]:
+    """The ``*.yaml`` and ``*.yml`` files of ``directory``, sorted by name (not its
+    ``.html`` or ``.xml`` files, which a glob of ``*.y*ml`` would take too)."""
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and not p.is_dir())
 
 
 def _locate(label: str, loc: tuple[str | int, ...]) -> str:
@@ -1223,9 +1233,9 @@ def _catalog_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise CatalogError([f"{directory}: the pricing catalog directory is missing"])
     imported_dir = directory / "imported"
-    imported = sorted(imported_dir.glob("*.y*ml")) if imported_dir.is_dir() else []
+    imported = yaml_files_in(imported_dir) if imported_dir.is_dir() else []
     imported.sort(key=_import_rank)
-    curated = sorted(p for p in directory.glob("*.y*ml"))
+    curated = yaml_files_in(directory)
     return imported + curated
 
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .model import ALL_RATE_FIELDS, PER_MILLION, RATE_FIELDS
+
+_log = logging.getLogger("genai_cost")
 
 if TYPE_CHECKING:
     from .schema import PricePeriod, PricingFile, RateSet, ServiceTierPrice
@@ -261,11 +264,12 @@ def cache_dir() -> Path | None:
     """Where compiled user pricing files are cached, so that a process using
     ``GENAI_COST_PRICING_FILE`` does not pay for YAML + pydantic at every start:
     ``GENAI_COST_CACHE_DIR``, else ``$XDG_CACHE_HOME/genai-cost``, else
-    ``~/.cache/genai-cost``. ``GENAI_COST_CACHE_DIR=off`` disables it. Entries are
-    keyed by the SHA-1 of the file's bytes, so an edited file is parsed again."""
-    configured = os.environ.get("GENAI_COST_CACHE_DIR")
-    if configured is not None:
-        return None if configured.strip().lower() in ("", "off", "0", "false", "none") else Path(configured)
+    ``~/.cache/genai-cost``. ``GENAI_COST_CACHE_DIR=off`` (or ``false``, ``0``,
+    ``none``) disables it; empty is unset. Entries are keyed by the SHA-1 of the
+    file's bytes, so an edited file is parsed again."""
+    configured = os.environ.get("GENAI_COST_CACHE_DIR", "").strip()
+    if configured:
+        return None if configured.lower() in ("off", "0", "false", "none") else Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "genai-cost"
 
@@ -292,8 +296,24 @@ def write_cached_ir(sha: str, ir: FileIR) -> None:
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(ir, separators=(",", ":")), encoding="utf-8")
         os.replace(temporary, target)
-    except OSError:
-        return
+    except OSError as exc:
+        if directory not in _unwritable_reported:
+            _unwritable_reported.add(directory)
+            # A chosen directory that does not work is a mistake to show; the default one
+            # (a read-only home in a container) only costs speed.
+            chosen = bool(os.environ.get("GENAI_COST_CACHE_DIR", "").strip())
+            _log.log(
+                logging.WARNING if chosen else logging.DEBUG,
+                "genai-cost: cannot cache parsed pricing files in %s%s: %s;"
+                " they are parsed at every start (slower, never wrong)",
+                directory,
+                " (GENAI_COST_CACHE_DIR)" if chosen else "",
+                exc.strerror or exc,
+            )
+
+
+#: Cache directories already reported unwritable (once each, not at every file).
+_unwritable_reported: set[Path] = set()
 
 
 def _cache_name(sha: str) -> str:

@@ -835,15 +835,22 @@ def _read_litellm(path: Path) -> tuple[dict[str, Any], str]:
     if path.suffix == ".whl":
         match = re.search(r"litellm-([0-9][^-]*)-", path.name)
         version = match.group(1) if match else version
-        with zipfile.ZipFile(path) as wheel:
-            return json.loads(wheel.read(f"litellm/{name}")), version
-    if path.is_dir():
-        path = path / name if (path / name).is_file() else path / "litellm" / name
-    for candidate in [*path.parent.glob("litellm-*.dist-info"), *path.parent.parent.glob("litellm-*.dist-info")]:
-        match = re.match(r"litellm-(.+)\.dist-info", candidate.name)
-        if match:
-            version = match.group(1)
-    return json.loads(path.read_text(encoding="utf-8")), version
+        try:
+            with zipfile.ZipFile(path) as wheel:
+                data = json.loads(wheel.read(f"litellm/{name}"))
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{path} is not a wheel (zip) file: {exc}") from exc
+    else:
+        if path.is_dir():
+            path = path / name if (path / name).is_file() else path / "litellm" / name
+        for candidate in [*path.parent.glob("litellm-*.dist-info"), *path.parent.parent.glob("litellm-*.dist-info")]:
+            match = re.match(r"litellm-(.+)\.dist-info", candidate.name)
+            if match:
+                version = match.group(1)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected LiteLLM's JSON object of models by name, found a {type(data).__name__}")
+    return data, version
 
 
 def _ll_model_id(key: str, provider: str) -> str:
