@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -538,14 +539,20 @@ def _gateway(args: argparse.Namespace) -> int:
     finally:
         try:
             # Requests from now on are answered 503 / UNAVAILABLE (their senders retry); those
-            # in progress get their answers, for gw.STOP_GRACE_S at most.
+            # in progress get their answers, for gw.STOP_GRACE_S at most in all: one deadline,
+            # not one per server, so that a hung upstream cannot outlast an orchestrator's grace.
+            deadline = time.monotonic() + gw.STOP_GRACE_S
+
+            def left() -> float:
+                return max(0.0, deadline - time.monotonic())
+
             gateway.begin_stop()
             stopped_grpc = grpc_server.stop(grace=gw.STOP_GRACE_S) if grpc_server is not None else None
-            if http_server is not None and not http_server.stop(gw.STOP_GRACE_S):
+            if http_server is not None and not http_server.stop(left()):
                 print("genai-cost gateway: stopped with HTTP requests still unanswered", file=sys.stderr)
             if stopped_grpc is not None:
-                stopped_grpc.wait(gw.STOP_GRACE_S + 1)
-            gateway.shutdown()
+                stopped_grpc.wait(left())
+            gateway.shutdown(left())
             if meter_provider is not None:
                 meter_provider.shutdown()  # after the spans: it exports what they recorded
         finally:

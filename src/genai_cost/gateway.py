@@ -132,6 +132,9 @@ MAX_INFLIGHT = 8
 #: 1.8 MiB gzip body, took 1.1 GiB), so this bounds one request near 250 MB; OTLP exporters send
 #: a few hundred to a few thousand spans a request (the SDKs' batch of 512, the collector's 8192).
 MAX_SPANS_PER_REQUEST = 100_000
+#: Connections at most open on the HTTP receiver (each has a thread, kept while it is idle
+#: for the read timeout); beyond it a new one is closed at once, and its sender retries.
+MAX_HTTP_CONNECTIONS = 256
 #: What a sender refused for back-pressure, or because the upstream failed, is told to wait (s).
 RETRY_AFTER_S = 1
 #: How long a stop waits for the requests in progress to be answered: longer than the OTLP
@@ -237,7 +240,7 @@ class CostGateway:
         when too many requests are in flight or the gateway is stopping, and
         :class:`TooManySpans` for a request over ``max_spans``: nothing is done with it."""
         if self._stopping:
-            self._refuse_busy()
+            self.refuse_busy()
             raise Unavailable("the gateway is stopping; send again (to its successor)")
         count = sum(len(scopes.spans) for resource in request.resource_spans for scopes in resource.scope_spans)
         if count > self.max_spans:
@@ -249,7 +252,7 @@ class CostGateway:
             if not busy:
                 self._inflight += 1
         if busy:
-            self._refuse_busy()
+            self.refuse_busy()
             raise Unavailable(
                 f"{self.max_inflight} requests already in flight (the upstream is slow): send again later"
             )
@@ -261,7 +264,7 @@ class CostGateway:
                 if not stopping:
                     self._exporting = True
             if stopping:
-                self._refuse_busy()
+                self.refuse_busy()
                 raise Unavailable("the gateway is stopping; send again (to its successor)")
             try:
                 return self._forward(spans_of(request))
@@ -359,7 +362,8 @@ class CostGateway:
         with self._stats_lock:
             self.stats.requests_refused += 1
 
-    def _refuse_busy(self) -> None:
+    def refuse_busy(self) -> None:
+        """Count a request refused, to be retried, for back-pressure or a stop."""
         with self._stats_lock:
             self.stats.requests_refused += 1
             self.stats.requests_busy += 1
@@ -372,7 +376,11 @@ class CostGateway:
     def stats_snapshot(self) -> dict[str, int]:
         """The counters as one consistent set (``GET /health``), without waiting for an export."""
         with self._stats_lock:
-            return asdict(self.stats)
+            snapshot = asdict(self.stats)
+        # Traces the roll-up let go before their local root came (costs on their spans, totals
+        # on none): a sender that does not mark remote parents in Span.flags shows up here.
+        snapshot["traces_without_root"] = self._rollup.stats.traces_expired_without_root
+        return snapshot
 
     def begin_stop(self) -> None:
         """Refuse, as retryable, every request from now on, those waiting for their turn too:
@@ -513,6 +521,7 @@ def serve_http(
 
     Handler.gateway = gateway
     Handler.max_request_bytes = max_request_bytes
+    Handler.admission = threading.BoundedSemaphore(gateway.max_inflight)
     Handler.timeout = read_timeout_s  # (the socket timeout StreamRequestHandler.setup sets)
     context = tls.server_context() if tls is not None else None
     server = GatewayHttpServer((host, port), Handler)
@@ -534,6 +543,37 @@ class GatewayHttpServer(ThreadingHTTPServer):
         super().__init__(address, handler)
         self._answering = 0
         self._answered = threading.Condition()
+        self._connections = 0
+        self._connections_lock = threading.Lock()
+        #: Connections closed at once because MAX_HTTP_CONNECTIONS were open.
+        self.connections_refused = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            full = self._connections >= MAX_HTTP_CONNECTIONS
+            if full:
+                self.connections_refused += 1
+            else:
+                self._connections += 1
+        if full:
+            # Closed before a thread is made for it: a thread per idle connection is
+            # otherwise unbounded (a sender that opens and stalls holds one for the read timeout).
+            if self.connections_refused in (1, 10, 100) or self.connections_refused % 1000 == 0:
+                _log.warning(
+                    "genai-cost gateway: %d connections open; closing new ones (%d so far)",
+                    MAX_HTTP_CONNECTIONS,
+                    self.connections_refused,
+                )
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections -= 1
 
     def request_began(self) -> None:
         with self._answered:
@@ -573,13 +613,6 @@ class GatewayHttpServer(ThreadingHTTPServer):
         return connection, address
 
 
-def _speaks_plain_http(connection: ssl.SSLSocket) -> bool:
-    """Whether the client's first byte, read without consuming it and before any TLS, starts
-    an HTTP request line (a letter) rather than a TLS record (``0x16``, a handshake)."""
-    first = socket.socket.recv(connection, 1, socket.MSG_PEEK)
-    return first.isalpha()
-
-
 def _refuse_plain_http(connection: ssl.SSLSocket) -> None:
     """Answer a client that forgot ``https://`` in plain HTTP, so that it reads the mistake
     instead of an empty reply, then read what it still sends (closing on unread data would
@@ -612,6 +645,8 @@ def _refuse_plain_http(connection: ssl.SSLSocket) -> None:
 class _OtlpHttpHandler(BaseHTTPRequestHandler):
     gateway: CostGateway
     max_request_bytes: int
+    #: Requests being read, decoded, priced or forwarded (see do_POST).
+    admission: threading.BoundedSemaphore
     server_version = "genai-cost-gateway"
     protocol_version = "HTTP/1.1"
 
@@ -620,7 +655,13 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         if isinstance(connection, ssl.SSLSocket):
             try:
                 connection.settimeout(_TLS_HANDSHAKE_TIMEOUT_S)
-                if _speaks_plain_http(connection):
+                first = socket.socket.recv(connection, 1, socket.MSG_PEEK)
+                if not first:
+                    # Connected and closed before a byte: a TCP probe (a load balancer's, a
+                    # Kubernetes tcpSocket check), not a request, refused or otherwise.
+                    self.close_connection = True
+                    return
+                if first.isalpha():  # an HTTP request line, where a TLS record (0x16) was due
                     self.gateway.refused()
                     _log.warning("genai-cost gateway: %s sent plain HTTP to the TLS port", self.client_address[0])
                     _refuse_plain_http(connection)
@@ -670,9 +711,22 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                     HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                     f"Content-Type {content_type or '(none)'!r}: expected {_PROTOBUF} or {_JSON}",
                 )
-            body = self._body()
-            request = parse_json(body) if is_json else parse_protobuf(body)
-            accepted = self.gateway.accept(request)
+            # At most max_inflight requests are read, decoded, priced or forwarded at once: a
+            # body is up to 20 MiB inflated, so one read before the in-flight check would let
+            # a burst of small gzip requests take gigabytes. The rest are told to retry, unread.
+            if not self.admission.acquire(blocking=False):
+                self.close_connection = True
+                self.gateway.refuse_busy()
+                raise Unavailable(
+                    f"{self.gateway.max_inflight} requests already in flight (the upstream is slow): send again later"
+                )
+            try:
+                body = self._body()
+                request = parse_json(body) if is_json else parse_protobuf(body)
+                del body
+                accepted = self.gateway.accept(request)
+            finally:
+                self.admission.release()
         except _Refused as refused:
             self.gateway.refused()
             self._reply(refused.status, _status_message(code_pb2.INVALID_ARGUMENT, refused.message), is_json)
@@ -874,7 +928,9 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        if self.gateway.stopping:  # a kept-alive connection's next request would only be refused
+        if self.gateway.stopping or self.close_connection:
+            # A kept-alive connection's next request would only be refused, or the body of
+            # this one was left unread: the client is told the connection ends here.
             self.send_header("Connection", "close")
         self.end_headers()
         if not head:
