@@ -221,6 +221,7 @@ def test_values_yaml_itself_cannot_read_are_named_not_raised(
 
 
 def test_a_processor_with_an_unreadable_pricing_file_still_prices_with_the_rest(tmp_path: Path) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -229,10 +230,24 @@ def test_a_processor_with_an_unreadable_pricing_file_still_prices_with_the_rest(
     path = tmp_path / "odd.yaml"
     path.write_text("version: '1'\ntools:\n  - {name: x, per_call: 0.01, source: s, checked: 2026-02-30}\n")
     # used to raise ValueError: day is out of range for month, into the application
+    memory = InMemorySpanExporter()
     processor = CostSpanProcessor(
-        SimpleSpanProcessor(InMemorySpanExporter()), settings=CostSettings(pricing_files=(str(path),))
+        SimpleSpanProcessor(memory), settings=CostSettings(pricing_files=(str(path),), deferred_pricing=False)
     )
-    processor.shutdown()
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 200}
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("chat", attributes=chat):
+        pass
+    with tracer.start_as_current_span("tool", attributes={"gen_ai.operation.name": "execute_tool",
+                                                          "gen_ai.tool.name": "x"}):
+        pass
+    provider.shutdown()
+    spans = {span.name: span.attributes or {} for span in memory.get_finished_spans()}
+    assert spans["chat"]["gen_ai.cost.total_usd"] == pytest.approx(0.0045)  # the shipped catalog still prices
+    assert spans["tool"]["gen_ai.cost.unpriced_reason"] == "unknown_tool"  # the rejected file's tool is not there
 
 
 def test_validate_accepts_good_files(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
