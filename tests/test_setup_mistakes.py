@@ -29,6 +29,14 @@ from genai_cost.pricing import compiled
 from test_cli import BIN
 
 ROOT = Path(__file__).resolve().parents[1]
+#: A GPT-4o call: $0.0035 (1,000 tokens in at $2.50/M, 100 out at $10/M).
+_CHAT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 100,
+}
 
 
 # ------------------------------------------------------------ the chain, in code
@@ -62,11 +70,7 @@ def test_a_processor_that_is_not_an_sdk_subclass_but_has_the_methods_is_taken():
 
     provider = TracerProvider()
     provider.add_span_processor(CostSpanProcessor(Forwarding(), deferred=False))  # type: ignore[arg-type]
-    with provider.get_tracer("t").start_as_current_span(
-        "chat", attributes={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                            "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1000,
-                            "gen_ai.usage.output_tokens": 100}
-    ):
+    with provider.get_tracer("t").start_as_current_span("chat", attributes=_CHAT):
         pass
     provider.shutdown()
     (span,) = memory.get_finished_spans()
@@ -123,11 +127,7 @@ def _root_band(exporter_kwargs: dict[str, object]) -> str:
         CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory, **exporter_kwargs)), deferred=False)  # type: ignore[arg-type]
     )
     with provider.get_tracer("t").start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
-        with provider.get_tracer("t").start_as_current_span(
-            "chat", attributes={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                                "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1000,
-                                "gen_ai.usage.output_tokens": 100}
-        ):
+        with provider.get_tracer("t").start_as_current_span("chat", attributes=_CHAT):
             pass
     provider.shutdown()
     (root,) = [s for s in memory.get_finished_spans() if s.parent is None]
