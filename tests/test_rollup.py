@@ -565,3 +565,128 @@ def test_a_call_after_its_root_in_a_trace_with_nothing_billable_before_is_late_n
             pass
     second = next(s for s in memory.get_finished_spans() if s.name == "request-2")
     assert second.attributes["gen_ai.trace.cost.complete"] is True
+
+
+TOOL_PRICED = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "openai.code_interpreter"}  # $0.03
+
+
+def test_finished_traces_are_held_without_objects_for_the_collector_and_still_answer_totals():
+    """Thousands of finished traces are held until they expire (for totals(), a late span,
+    another request of the trace). Held as objects (a state and its totals each), every full
+    collection of the garbage collector walked them, on the application's thread as often as
+    not: they are held as plain values, which the collector stops tracking."""
+    import gc
+
+    from genai_cost.rollup import TraceTotals
+
+    def tracked_totals():
+        gc.collect()
+        return sum(isinstance(o, TraceTotals) for o in gc.get_objects())
+
+    tracer, memory, rollup = build()
+    before = tracked_totals()
+    trace_ids = []
+    for _ in range(300):
+        with tracer.start_as_current_span("request") as request:
+            with tracer.start_as_current_span("chat", attributes=CHAT | {"gen_ai.usage.cache_read.input_tokens": 100}):
+                pass
+            with tracer.start_as_current_span("chat", attributes=CHAT):
+                pass
+            with tracer.start_as_current_span("tool", attributes={"gen_ai.operation.name": "execute_tool",
+                                                                  "gen_ai.tool.name": "nope"}):
+                pass
+        trace_ids.append(request.get_span_context().trace_id)
+    memory.clear()
+    assert rollup.open_traces == 300
+    assert tracked_totals() == before
+    totals = rollup.totals(trace_ids[123])
+    assert totals is not None
+    assert totals.trace_id == trace_ids[123]
+    assert totals.total_usd == pytest.approx(0.0045 + (900 * 2.5 + 100 * 1.25 + 200 * 10) / 1e6)
+    assert totals.by_category == {"llm": pytest.approx(totals.total_usd)}
+    assert (totals.llm_calls, totals.tool_calls, totals.priced_spans, totals.unpriced_spans) == (2, 1, 2, 1)
+    assert (totals.input_tokens, totals.output_tokens, totals.cache_read_tokens) == (2000, 400, 100)
+    assert totals.spans == 4
+    assert totals.root_seen is True
+
+
+def test_a_held_trace_takes_a_late_call_and_another_request_of_the_trace():
+    tracer, memory, rollup = build()
+    with tracer.start_as_current_span("request") as request:
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+        with tracer.start_as_current_span("tool", attributes=TOOL_PRICED):
+            pass
+    context = request.get_span_context()
+    # a callback that kept the request's context calls a model after the request ended
+    with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(request), attributes=CHAT):
+        pass
+    late = memory.get_finished_spans()[-1]
+    assert late.attributes["gen_ai.cost.after_root"] is True
+    # the conversation's next turn comes back into this process under a remote parent
+    remote = trace_api.SpanContext(context.trace_id, 0x1234, is_remote=True,
+                                   trace_flags=trace_api.TraceFlags(trace_api.TraceFlags.SAMPLED))
+    with tracer.start_as_current_span("turn 2", context=trace_api.set_span_in_context(trace_api.NonRecordingSpan(remote))):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+    turn2 = next(s for s in memory.get_finished_spans() if s.name == "turn 2").attributes
+    assert turn2["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)  # its own subtree
+    assert turn2["gen_ai.trace.cost.complete"] is True
+    totals = rollup.totals(context.trace_id)
+    assert totals.total_usd == pytest.approx(3 * 0.0045 + 0.03)
+    assert totals.by_category == {"llm": pytest.approx(3 * 0.0045), "tool": pytest.approx(0.03)}
+    assert (totals.llm_calls, totals.tool_calls, totals.spans) == (3, 1, 6)
+    assert rollup.stats.late_spans == 1
+    assert rollup.open_traces == 1
+
+
+def test_held_traces_expire_like_the_others_and_keep_the_mark_of_forgotten_costs():
+    clock = FakeClock()
+    tracer, memory, rollup = build(idle_timeout_s=60, max_traces=3, clock=clock)
+    # a trace whose first call is pushed out by other open traces before its root ends
+    agent = tracer.start_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"})
+    with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(agent), attributes=CHAT):
+        pass
+    for _ in range(3):
+        other = tracer.start_span("other agent", context=Context())
+        with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(other), attributes=CHAT):
+            pass
+    agent.end()
+    first = root_of_named(memory, "invoke_agent")
+    assert first["gen_ai.trace.cost.complete"] is False
+    expired_before = rollup.stats.traces_expired_without_root
+    clock.now += 61
+    with tracer.start_as_current_span("fresh", context=Context(), attributes=CHAT):
+        pass
+    assert rollup.open_traces == 1, "held and open traces alike expired"
+    assert rollup.stats.traces_expired_without_root == expired_before + 2  # the open others held, not it
+    # another request of the first trace, after it expired: its root says costs were lost
+    remote = trace_api.SpanContext(agent.get_span_context().trace_id, 0x99, is_remote=True,
+                                   trace_flags=trace_api.TraceFlags(trace_api.TraceFlags.SAMPLED))
+    with tracer.start_as_current_span("turn 2", context=trace_api.set_span_in_context(trace_api.NonRecordingSpan(remote))):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+    assert root_of_named(memory, "turn 2")["gen_ai.trace.cost.complete"] is False
+
+
+def root_of_named(memory, name):
+    return next(s for s in memory.get_finished_spans() if s.name == name).attributes
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.fixed_dictionaries({name: st.integers(0, 10**9) for name in (
+        "llm_calls", "tool_calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+        "priced_spans", "unpriced_spans", "spans")} | {
+        "total_usd": st.floats(0, 1e6), "last_update": st.floats(0, 1e9), "root_seen": st.booleans()}),
+    st.dictionaries(st.sampled_from(["llm", "tool", "embedding", "retrieval", "infra", "custom"]), st.floats(0, 1e6)),
+    st.integers(1, 2**64 - 1), st.integers(0, 10**6), st.booleans(), st.floats(0, 1e9),
+)
+def test_a_held_trace_reads_back_exactly_as_it_was(fields, categories, root_id, spans, forgot, last_update):
+    from genai_cost.rollup import TraceTotals, _held, _TraceState, _unheld
+
+    done = TraceTotals(7, by_category=categories, **fields)
+    state = _TraceState(7, done, spans=spans, root_seen=True, last_update=last_update, forgot=forgot)
+    state.passed[root_id] = -1
+    back = _unheld(7, _held(state))
+    assert back == state
