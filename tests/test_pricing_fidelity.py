@@ -227,6 +227,28 @@ def test_bedrock_geo_profile_costs_ten_percent_more(shipped: Catalog) -> None:
     assert "served models of anthropic" in resolution.how
 
 
+@pytest.mark.parametrize("model", ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0"])
+def test_the_bedrock_regional_uplift_is_on_the_tokens_not_on_the_search_fee(shipped: Catalog, model: str) -> None:
+    """LiteLLM's Bedrock profiles carry the uplifted token rates ($3.30) and the plain $10 /
+    1,000 search fee; the uplift was applied to the fee too ($11 / 1,000)."""
+    cost = shipped.price(TokenUsage(100_000, 0, web_searches=1_000), model, "aws.bedrock")
+    assert cost.total_usd == pytest.approx(0.33 + 10.0)
+    assert cost.adjustments == (("region=usx1.1",) if model.startswith("us.") else ("region=in-regionx1.1",))
+
+
+def test_a_negotiated_discount_is_on_the_search_fee_too(tmp_path: Path) -> None:
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(
+        "discounts:\n  - {provider: aws.bedrock, percent: 20}\n  - {provider: anthropic, percent: 20}\n", encoding="utf-8"
+    )
+    discounted = Catalog.load([contract])
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    cost = discounted.price(TokenUsage(100_000, 0, web_searches=1_000), model, "aws.bedrock")
+    assert cost.total_usd == pytest.approx((0.33 + 10.0) * 0.8)
+    direct = discounted.price(TokenUsage(100_000, 0, web_searches=1_000), "claude-sonnet-4-5", "anthropic")
+    assert direct.total_usd == pytest.approx((0.30 + 10.0) * 0.8)
+
+
 @pytest.mark.parametrize(
     ("recorded", "full_id", "price_per_m"),
     [

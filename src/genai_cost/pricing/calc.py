@@ -39,9 +39,14 @@ def effective_rates(
     service_tier: str | None = None,
     batch: bool = False,
     multiplier: float = 1.0,
+    fee_multiplier: float | None = None,
 ) -> tuple[Rates, tuple[str, ...]]:
     """Rates that apply to this call, and the adjustments that produced them.
-    ``service_tier`` is matched ignoring case (``Flex`` is ``flex``)."""
+    ``service_tier`` is matched ignoring case (``Flex`` is ``flex``). The fees
+    (per request, per search) are scaled by ``fee_multiplier`` when given, else
+    by ``multiplier`` (see ``Resolution.fee_multiplier``)."""
+    if fee_multiplier is None:
+        fee_multiplier = multiplier
     if service_tier is not None:
         service_tier = service_tier.strip().lower() or None
     rates = period.rates
@@ -49,6 +54,7 @@ def effective_rates(
         not period.long_context
         and not period.windows
         and multiplier == 1.0
+        and fee_multiplier == 1.0
         and not batch
         and (service_tier is None or service_tier in _DEFAULT_TIERS)
     ):
@@ -79,8 +85,8 @@ def effective_rates(
                 rates = _apply(rates, window.rule, usage)
                 notes.append(window.label)
                 break
-    if multiplier != 1.0:
-        rates = rates.scaled(multiplier)
+    if multiplier != 1.0 or fee_multiplier != 1.0:
+        rates = rates.scaled(multiplier, fee_multiplier)
     return rates, tuple(notes)
 
 

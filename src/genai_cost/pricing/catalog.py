@@ -176,6 +176,10 @@ class Resolution:
     #: Regional uplift times negotiated discount; 1.0 for list price.
     multiplier: float
     adjustments: tuple[str, ...]
+    #: The negotiated discount alone, for the per-request and per-search fees: a regional
+    #: uplift (Bedrock's 1.1x) is on the tokens only (LiteLLM's Bedrock profiles carry the
+    #: uplifted token rates and the plain $10 / 1,000 search fee).
+    fee_multiplier: float = 1.0
     #: Precomputed rate tables for the fast path, built on first use (not part of
     #: the value: excluded from equality and repr).
     _fast: _Fast | None = field(default=None, init=False, repr=False, compare=False)
@@ -669,7 +673,13 @@ class Catalog:
         entry = resolution.model
         periods = entry.periods
         period = periods[-1] if len(periods) == 1 else calc.period_at(entry, when)
-        if not period.windows and not batch and resolution.multiplier == 1.0 and service_tier is None:
+        if (
+            not period.windows
+            and not batch
+            and resolution.multiplier == 1.0
+            and resolution.fee_multiplier == 1.0
+            and service_tier is None
+        ):
             # The common case without the keyword hops of price_resolved (same result).
             rates = period.rates
             adjustments = resolution.adjustments
@@ -765,6 +775,7 @@ class Catalog:
             period.plain
             and not batch
             and resolution.multiplier == 1.0
+            and resolution.fee_multiplier == 1.0
             and (service_tier is None or service_tier in _DEFAULT_TIERS)
         ):
             if period.rates.plain:
@@ -787,6 +798,7 @@ class Catalog:
             and not period.windows
             and not batch
             and resolution.multiplier == 1.0
+            and resolution.fee_multiplier == 1.0
             and (service_tier is None or service_tier in _DEFAULT_TIERS)
         ):
             # A long-context model without tier or window: the tier's rates are precomputed.
@@ -798,7 +810,13 @@ class Catalog:
                 if fast is not None:
                     return fast
         rates, notes = calc.effective_rates(
-            period, usage, at=at, service_tier=service_tier, batch=batch, multiplier=resolution.multiplier
+            period,
+            usage,
+            at=at,
+            service_tier=service_tier,
+            batch=batch,
+            multiplier=resolution.multiplier,
+            fee_multiplier=resolution.fee_multiplier,
         )
         return calc.cost_of(
             rates,
@@ -921,6 +939,7 @@ class Catalog:
                         "; ".join([*how[:-1], rule]),
                         factor,
                         (discount_note,) if discount_note else (),
+                        factor,
                     )
             for position, candidate in enumerate(chain):
                 variants = [name]
@@ -938,7 +957,7 @@ class Catalog:
                     factor, discount_note = self._discount(provider_id, entry)
                     if discount_note:
                         adjustments.append(discount_note)
-                    return Resolution(entry, "; ".join(how), multiplier * factor, tuple(adjustments))
+                    return Resolution(entry, "; ".join(how), multiplier * factor, tuple(adjustments), factor)
         raise UnknownModelError(f"model {name!r} is not in the pricing catalog for provider {provider_id}")
 
     @staticmethod
@@ -1010,7 +1029,7 @@ class Catalog:
         _, entry, rule = best[0]
         how.append(f"no provider on the span; {rule}")
         factor, note = self._discount(entry.provider_id, entry)
-        return Resolution(entry, "; ".join(how), factor, (note,) if note else ())
+        return Resolution(entry, "; ".join(how), factor, (note,) if note else (), factor)
 
     def _profile_entry(
         self, index: _ProviderIndex, full_name: str, name: str, low: int, high: int

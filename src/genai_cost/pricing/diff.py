@@ -67,7 +67,7 @@ def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> l
                 continue
             rates = resolution.model.periods[-1].rates
             if resolution.multiplier != 1.0:
-                rates = rates.scaled(resolution.multiplier)  # regional uplift, discount
+                rates = rates.scaled(resolution.multiplier, resolution.fee_multiplier)  # regional uplift, discount
             found[source] = (resolution.model.pricing_id, rates, resolution)
         if len(found) < 2:
             continue

@@ -7,6 +7,7 @@ validation machinery.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 PER_MILLION = 1_000_000.0
@@ -100,8 +101,15 @@ class Rates:
             self.reasoning is None and self.per_request is None and self.per_second is None,
         )
 
-    def scaled(self, factor: float) -> Rates:
-        return Rates(**{name: _mul(getattr(self, name), factor) for name in ALL_RATE_FIELDS})
+    def scaled(self, factor: float, fees: float | None = None) -> Rates:
+        """Every rate times ``factor``; the per-request and per-search fees times
+        ``fees`` instead when given (a regional uplift is on the tokens only)."""
+        scaled = Rates(**{name: _mul(getattr(self, name), factor) for name in ALL_RATE_FIELDS})
+        if fees is None or fees == factor:
+            return scaled
+        return dataclasses.replace(
+            scaled, per_request=_mul(self.per_request, fees), per_search=_mul(self.per_search, fees)
+        )
 
     def overridden(self, other: Rates) -> Rates:
         """These rates with every class ``other`` names replaced."""
