@@ -146,7 +146,15 @@ def test_a_missing_file_and_an_unknown_trace_exit_2(tmp_path: Path, demo_spans, 
 def _fixture_spans(name: str) -> list[ExportedSpan]:
     data = json.loads((FIXTURES / f"{name}.json").read_text())
     return [
-        ExportedSpan(s["trace_id"], s["span_id"], s["parent_span_id"], s["name"], s.get("scope"), s["attributes"])
+        ExportedSpan(
+            s["trace_id"],
+            s["span_id"],
+            s["parent_span_id"],
+            s["name"],
+            s.get("scope"),
+            s["attributes"],
+            (s.get("kind") or "").lower() or None,  # as captured: CLIENT, INTERNAL...
+        )
         for s in data["spans"]
     ]
 
@@ -400,7 +408,9 @@ def test_the_same_spans_twice_count_once_and_the_duplicates_are_said(tmp_path: P
         "1 trace(s), $0.1420 in all (llm $0.1290, tool $0.0130); 0 unpriced span(s); "
         "0 billable span(s) without cost attributes; 16 duplicate span record(s) ignored\n"
     )
-    assert f"trace {trace.trace_id}  'invoke_agent research-agent'  $0.142000  (16 duplicate" in text
+    [header] = [line for line in text.splitlines() if line.startswith("trace ")]
+    assert header.startswith(f"trace {trace.trace_id}  'invoke_agent research-agent'  $0.142000  start ")
+    assert header.endswith(" s  (16 duplicate span record(s) ignored)")
     assert "duplicate" not in render_text(*[report_traces(read_span_file(path))] * 2)
 
 
@@ -536,7 +546,11 @@ def _jaeger_ui(document: dict[str, Any]) -> dict[str, Any]:
                 ]
                 tags += [
                     {"key": "otel.scope.name", "type": "string", "value": group["scope"]["name"]},
-                    {"key": "span.kind", "type": "string", "value": "client"},
+                    {
+                        "key": "span.kind",
+                        "type": "string",
+                        "value": span.get("kind", "SPAN_KIND_INTERNAL").removeprefix("SPAN_KIND_").lower(),
+                    },
                     {"key": "internal.span.format", "type": "string", "value": "otlp"},
                 ]
                 references = (
@@ -551,7 +565,7 @@ def _jaeger_ui(document: dict[str, Any]) -> dict[str, Any]:
                         "operationName": span["name"],
                         "references": references,
                         "startTime": int(span["startTimeUnixNano"]) // 1000,
-                        "duration": 10,
+                        "duration": (int(span["endTimeUnixNano"]) - int(span["startTimeUnixNano"])) // 1000,
                         "tags": tags,
                         "logs": [],
                         "processID": "p1",
@@ -650,7 +664,8 @@ def test_jaeger_ids_tags_and_errors_are_read_as_jaeger_writes_them(tmp_path: Pat
     assert second.parent_span_id == "0000000000000001"
     assert fourth.attributes == {}
     [trace] = report_traces(caught.value.spans)
-    assert (trace.root_name, trace.total_usd, trace.by_entry["llm"].input_tokens) == ("op 1", 0.25, 10)
+    # a cost with no catalog entry (no gen_ai.cost.pricing.id): listed by its model
+    assert (trace.root_name, trace.total_usd, trace.by_entry["gpt-4o (span cost)"].input_tokens) == ("op 1", 0.25, 10)
     assert [(note.name, note.reason) for note in trace.unpriced] == [(third.name, "invalid_cost")]
 
 

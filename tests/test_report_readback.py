@@ -262,7 +262,7 @@ def test_a_bad_attribute_value_loses_that_attribute_not_the_span(tmp_path: Path,
     [trace] = report["shown"]
     assert trace["spans"] == 4
     assert trace["total_usd"] == 0.25 and trace["by_category"] == {"llm": 0.25}
-    assert trace["by_entry"]["llm"]["input_tokens"] == 0  # the bad count is left out, not guessed
+    assert trace["by_entry"]["gpt-4o (span cost)"]["input_tokens"] == 0  # the bad count is left out, not guessed
     assert [(note["name"], note["reason"], note["detail"]) for note in trace["unpriced"]] == [
         (
             "span 2",

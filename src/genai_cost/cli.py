@@ -33,17 +33,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return EXIT_USAGE
+    code: int = 0
     try:
-        code: int = args.handler(args)
+        code = args.handler(args)
         sys.stdout.flush()
         return code
     except CatalogError as exc:
         print(f"genai-cost: pricing file error:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
-        # `genai-cost report ... | head`: the reader has gone, which is not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        # `genai-cost report ... | head`: the reader has gone, which is not an error in
+        # itself; the code the command returned (when the pipe broke as its output was
+        # flushed) is kept: 2 for a report on files with problems.
+        _stdout_gone()
+        return code
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout has gone: what is left to write (and Python's flush at exit)
+    goes nowhere instead of raising BrokenPipeError again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 #: ``--pricing-file`` of the commands that price: the same layer as ``GENAI_COST_PRICING_FILE``.
@@ -414,11 +423,17 @@ def _report(args: argparse.Namespace) -> int:
         wanted = args.trace.strip().lower().removeprefix("0x")
         reports = [report for report in reports if report.trace_id == wanted]
     missing_trace = bool(args.trace) and not reports
-    if not (unreadable or missing_trace):
-        shown = reports[: args.top] if args.top else reports
-        print(render_json(reports, shown, problems) if args.json else render_text(reports, shown))
+    # The problems first: a reader that stops early (`| head`) must not make them go unsaid.
     for problem in problems:
         print(f"genai-cost report: {problem}", file=sys.stderr)
+    sys.stderr.flush()
+    if not (unreadable or missing_trace):
+        shown = reports[: args.top] if args.top else reports
+        try:
+            print(render_json(reports, shown, problems) if args.json else render_text(reports, shown))
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader has gone; the exit code still says what was wrong
+            _stdout_gone()
     if unreadable:
         print("genai-cost report: no totals: a file could not be read at all", file=sys.stderr)
         return EXIT_USAGE

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import re
 import string
@@ -29,16 +30,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from . import attributes as A
 from .pricer import RECORDED_CATEGORY_OTHER, RecordedCost, recorded_cost, usd_amount
 from .pricing.files import dotted_path
-from .usage import Role, read_usage
+from .usage import Role, SpanUsage, read_usage, remote_agent_call
 
 __all__ = [
     "ExportedSpan",
     "SpanFileError",
+    "ReportSummary",
     "TraceReport",
     "read_span_file",
     "render_json",
     "render_text",
     "report_traces",
+    "summarize",
 ]
 
 #: USD sums are rounded to this many decimal places for output only (float noise such as
@@ -64,17 +67,28 @@ class ExportedSpan:
     name: str
     scope: str | None
     attributes: Mapping[str, object]
+    #: ``client``, ``server``, ``internal``, ``producer`` or ``consumer``; ``None`` when
+    #: the file does not say (an ``invoke_agent`` CLIENT span is a call, as the processor
+    #: reads it).
+    kind: str | None = None
+    #: Start and end, in nanoseconds since the epoch, when the file gives them.
+    start_ns: int | None = None
+    end_ns: int | None = None
 
 
 @dataclass(slots=True)
 class CallTotals:
-    """The priced calls of one catalog entry or tool in a trace."""
+    """The priced calls of one catalog entry or tool in a trace. Counts are inclusive, as
+    on spans: ``input_tokens`` includes the cache reads and writes, ``output_tokens`` the
+    reasoning tokens."""
 
     calls: int = 0
     usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +119,16 @@ class TraceReport:
     #: Records of a span already counted (same trace and span id): retried exports,
     #: concatenated files, the same file given twice. The first record counts.
     duplicates_ignored: int = 0
+    #: When the root span started (UTC, ISO 8601) and how long it lasted, if the file says.
+    start: str | None = None
+    duration_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "trace_id": self.trace_id,
             "root_name": self.root_name,
+            "start": self.start,
+            "duration_s": self.duration_s,
             "spans": self.spans,
             "total_usd": _usd(self.total_usd),
             "by_category": {category: _usd(usd) for category, usd in self.by_category.items()},
@@ -204,6 +223,10 @@ class _Span(_Lenient):
     parentSpanId: str | None = None
     name: str | None = None
     attributes: list[Any] = []  # each read on its own: a bad one loses itself, not the span
+    # Read if they can be (see _kind, _nanos), never a reason to lose the span.
+    kind: Any = None
+    startTimeUnixNano: Any = None
+    endTimeUnixNano: Any = None
 
 
 class _Scope(_Lenient):
@@ -242,6 +265,8 @@ class _JaegerSpan(_Lenient):
     operationName: str | None = None
     references: list[_JaegerReference] | None = None
     tags: list[Any] | None = None  # each read on its own: a bad one loses itself, not the span
+    startTime: Any = None  # microseconds since the epoch
+    duration: Any = None  # microseconds
 
 
 class _JaegerTrace(_Lenient):
@@ -257,6 +282,38 @@ class _JaegerAnswer(_Lenient):
 #: Jaeger keeps the instrumentation scope as tags; the report reads it as the scope.
 _JAEGER_SCOPE_NAMES = ("otel.scope.name", "otel.library.name")
 _JAEGER_SCOPE_TAGS = frozenset({*_JAEGER_SCOPE_NAMES, "otel.scope.version", "otel.library.version"})
+#: Jaeger keeps the OTLP span kind as this tag.
+_JAEGER_KIND_TAG = "span.kind"
+_KINDS = ("internal", "server", "client", "producer", "consumer")  # OTLP's 1 to 5
+
+
+def _kind(value: object) -> str | None:
+    """A span kind as OTLP JSON writes it (``3``, ``"SPAN_KIND_CLIENT"``) or Jaeger's tag
+    (``"client"``), as one of :data:`_KINDS`; ``None`` when it is none of them."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _KINDS[value - 1] if 1 <= value <= len(_KINDS) else None
+    if isinstance(value, str):
+        name = value.strip().lower().removeprefix("span_kind_")
+        if name in ("1", "2", "3", "4", "5"):
+            return _KINDS[int(name) - 1]
+        return name if name in _KINDS else None
+    return None
+
+
+def _nanos(value: object, scale: int = 1) -> int | None:
+    """A time in nanoseconds from OTLP's ``...UnixNano`` (an int64, often as a JSON string)
+    or Jaeger's microseconds (``scale`` 1000); ``None`` when it is not a positive integer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 < value * scale < 2**64:
+        return value * scale
+    return None
+
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _Location = tuple[str | int, ...]
@@ -270,17 +327,33 @@ def read_span_file(path: Path) -> list[ExportedSpan]:
     Jaeger UI's JSON (``{"data": [trace...]}``). A UTF-8 BOM is skipped.
     Raises :class:`SpanFileError` naming every broken document (by the line it starts on)
     and field, with the spans of the rest (a bad field loses its span only, a bad attribute
-    value only that attribute), or saying that the file holds no span."""
+    value only that attribute, bytes that are not UTF-8 the document they are in), or saying
+    that the file holds no span, or is not text (OTLP protobuf, a compressed file)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise SpanFileError([f"{path}: cannot read span file: {reason}"], []) from None
+    raw = raw.removeprefix(_BOM)
+    binary = _binary_format(raw)
+    if binary is not None:
+        raise SpanFileError([f"{path}: {binary}"], [])
+    try:
+        text = raw.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        # Each byte that is not UTF-8 becomes a lone surrogate: the documents it is not in
+        # are read as they are, and the one it is in is named (see _json_documents).
+        text = raw.decode("utf-8", errors="surrogateescape")
+        valid = False
     if not text.strip():
         raise SpanFileError([f"{path}: no spans: the file is empty"], [])
     spans: list[ExportedSpan] = []
     problems: list[str] = []
-    for where, document in _json_documents(text, str(path)):
+    for where, document in _json_documents(text, str(path), check_utf8=not valid):
+        if isinstance(document, _NotUtf8):
+            problems.append(f"{where}: not UTF-8: {document}")
+            continue
         if isinstance(document, Exception):
             problems.append(f"{where}: not JSON: {document}")
             continue
@@ -295,20 +368,67 @@ def read_span_file(path: Path) -> list[ExportedSpan]:
     return spans
 
 
+_BOM = b"\xef\xbb\xbf"
+#: Only OTLP JSON is read: what to do with the other files the collector's file exporter writes.
+_JSON_ONLY = (
+    "only OTLP JSON is read, not OTLP protobuf or compressed files: write it with the collector"
+    " file exporter's `format: json` and no `compression`"
+)
+#: ASCII control characters that no JSON text holds (JSON's whitespace is tab, LF and CR).
+_CONTROL = frozenset(range(32)) - {9, 10, 13}
+
+
+def _binary_format(raw: bytes) -> str | None:
+    """What is wrong with a file that is not text at all, or ``None`` when it is text (bytes
+    that are not UTF-8 further on are the problem of the document they are in)."""
+    if raw.startswith(b"\x1f\x8b"):
+        return f"not text: a gzip-compressed file ({_JSON_ONLY}; or gunzip it first)"
+    if raw.startswith(b"\x28\xb5\x2f\xfd"):
+        return f"not text: a zstd-compressed file ({_JSON_ONLY}; or unzstd it first)"
+    head = raw[:512]
+    if any(byte in _CONTROL for byte in head):
+        return f"not text: binary data, OTLP protobuf perhaps ({_JSON_ONLY})"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A character cut at the end of the 512 bytes is no sign of binary data.
+        if exc.start < len(head) - 3 and not head.lstrip().startswith((b"{", b"[")):
+            return f"not text: not UTF-8 from the start, OTLP protobuf perhaps ({_JSON_ONLY})"
+    return None
+
+
+class _NotUtf8(ValueError):
+    """A document with bytes that are not UTF-8 in it."""
+
+
 #: What may stand between two documents: JSON's whitespace, and the BOM of a file
 #: concatenated to another (``cat a.json b.json``).
 _BETWEEN_DOCUMENTS = re.compile(r"[ \t\n\r\ufeff]*")
 #: Where reading goes on after a document that is not JSON: a line opening an object.
 _NEXT_DOCUMENT = re.compile(r"[\r\n](?=\{)")
+#: A byte that was not UTF-8, as ``surrogateescape`` decodes it.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
-def _json_documents(text: str, label: str) -> list[tuple[str, object | Exception]]:
+def _json_documents(text: str, label: str, *, check_utf8: bool = False) -> list[tuple[str, object | Exception]]:
     """The JSON documents in ``text``, one after another (compact, one a line, or
     pretty-printed), each with where it is: ``label`` when the text is one document and
     nothing else, else ``label:line``, the line it starts on. A document that is not JSON
     comes as the error (its line and column said); reading goes on at the next line that
-    opens an object, so the documents after it still count."""
+    opens an object, so the documents after it still count. With ``check_utf8`` (the text
+    was decoded with ``surrogateescape``), a document that holds a byte that was not UTF-8
+    comes as a :class:`_NotUtf8` error naming it, whether or not it parsed."""
     decoder = json.JSONDecoder()
+
+    def bad_byte(start: int, end: int) -> _NotUtf8 | None:
+        found = _ESCAPED_BYTE.search(text, start, end) if check_utf8 else None
+        if found is None:
+            return None
+        at = found.start()
+        line_start = text.rfind("\n", 0, at) + 1
+        byte = ord(text[at]) - 0xDC00
+        return _NotUtf8(f"byte 0x{byte:02x} (line {1 + text.count(chr(10), 0, at)}, column {at - line_start + 1})")
+
     found: list[tuple[int, object | Exception]] = []
     size = len(text)
     position = _skip_between(text, 0)
@@ -323,13 +443,13 @@ def _json_documents(text: str, label: str) -> list[tuple[str, object | Exception
         except RecursionError:
             problem = ValueError("nested too deeply")
         else:
-            found.append((line, document))
+            found.append((line, bad_byte(position, end) or document))
             after = _skip_between(text, end)
             line += text.count("\n", position, after)
             position = after
             continue
-        found.append((line, problem))
         resume = _NEXT_DOCUMENT.search(text, position)
+        found.append((line, bad_byte(position, resume.start() if resume is not None else size) or problem))
         after = _skip_between(text, resume.end()) if resume is not None else size
         line += text.count("\n", position, after)
         position = after
@@ -425,7 +545,19 @@ class _Reader:
         attributes: dict[str, object] = {}
         for k, item in enumerate(span.attributes):
             self.otlp_attribute(attributes, item, (*at, "attributes", k))
-        self.spans.append(ExportedSpan(trace_id, span_id, parent, span.name or "", scope or None, attributes))
+        self.spans.append(
+            ExportedSpan(
+                trace_id,
+                span_id,
+                parent,
+                span.name or "",
+                scope or None,
+                attributes,
+                _kind(span.kind),
+                _nanos(span.startTimeUnixNano),
+                _nanos(span.endTimeUnixNano),
+            )
+        )
 
     def put(self, attributes: dict[str, object], key: str, value: object, at: _Location) -> None:
         """``attributes[key] = value``, unless the key came before with another value: OTLP
@@ -491,6 +623,7 @@ class _Reader:
             good = good and parent is not None
             break
         scope: str | None = None
+        kind: str | None = None
         attributes: dict[str, object] = {}
         for k, item in enumerate(span.tags or []):
             # As for OTLP attributes: a bad tag loses itself, not the span; a bad cost tag
@@ -511,12 +644,19 @@ class _Reader:
             if tag.key in _JAEGER_SCOPE_TAGS:
                 if tag.key in _JAEGER_SCOPE_NAMES and scope is None:
                     scope = str(plain) or None
+            elif tag.key == _JAEGER_KIND_TAG:
+                kind = kind or _kind(plain)
             elif tag.key.startswith(_COST_PREFIX) and tag.type == "binary":
                 self.put(attributes, tag.key, _Unreadable("a binary value"), (*at, "tags", k))
             else:
                 self.put(attributes, tag.key, plain, (*at, "tags", k))
         if good and trace_id is not None and span_id is not None:
-            self.spans.append(ExportedSpan(trace_id, span_id, parent, span.operationName or "", scope, attributes))
+            start = _nanos(span.startTime, 1000)
+            duration = _nanos(span.duration, 1000) or (0 if span.duration in (0, "0") else None)
+            end = start + duration if start is not None and duration is not None else None
+            self.spans.append(
+                ExportedSpan(trace_id, span_id, parent, span.operationName or "", scope, attributes, kind, start, end)
+            )
 
 
 def _tag_value(kind: str, value: object) -> object:
@@ -584,8 +724,16 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
     roots = [span for span in spans if span.parent_span_id not in ids]
     root = min(roots, key=lambda span: (span.parent_span_id is not None, span.name)) if roots else spans[0]
     report = TraceReport(trace_id, root.name, spans=len(spans), duplicates_ignored=duplicates)
-    usages = {span.span_id: read_usage(span.attributes, span.scope) for span in spans}
+    if root.start_ns is not None:
+        report.start = _iso(root.start_ns)
+        if root.end_ns is not None and root.end_ns >= root.start_ns:
+            report.duration_s = round((root.end_ns - root.start_ns) / 1e9, 6)
+    usages = {span.span_id: _usage(span) for span in spans}
     wrappers = _wrappers(spans, usages)
+    first_records = _first_records(spans, usages, wrappers)
+    also: dict[str, list[str]] = {}
+    for second, first in first_records.items():
+        also.setdefault(first, []).append(second)
     for span in spans:
         attributes = span.attributes
         if attributes.get(A.TRACE_COMPLETE) is False:
@@ -600,31 +748,66 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
                 )
             elif amount:
                 _add_cost(report, A.CATEGORY_INFRA, amount)
+        usage = usages[span.span_id]
         cost = _recorded_cost(attributes)
         if cost is not None and cost.total_usd is not None:
             total = cost.total_usd
             category = cost.category
             _add_cost(report, category, total)
-            entry = str(attributes.get(A.COST_PRICING_ID) or category)
-            totals = report.by_entry.setdefault(entry, CallTotals())
+            totals = report.by_entry.setdefault(_entry(attributes, usage, category), CallTotals())
             totals.calls += 1
             totals.usd += total
-            tokens = usages[span.span_id].usage
+            tokens = usage.usage
             if tokens is not None:
                 totals.input_tokens += tokens.input_tokens
                 totals.output_tokens += tokens.output_tokens
                 totals.cache_read_tokens += tokens.cache_read_tokens
+                totals.cache_write_tokens += tokens.cache_write_tokens
+                totals.reasoning_tokens += tokens.reasoning_tokens
         elif cost is not None:  # as the roll-up reads it: unpriced, never $0
             report.unpriced.append(SpanNote(span.span_id, span.name, cost.reason or "unknown", cost.detail))
-        elif _billable(usages[span.span_id].role) and span.span_id not in wrappers and not _seen(attributes):
-            usage = usages[span.span_id]
+        elif (
+            _billable(usage.role)
+            and span.span_id not in wrappers
+            and span.span_id not in first_records
+            and not _seen(attributes)
+        ):
             what = " ".join(filter(None, (usage.provider, usage.model or usage.tool_name)))
-            report.not_priced_here.append(SpanNote(span.span_id, span.name, "no_cost_attributes", what))
+            if span.span_id in also:
+                what += f" (also recorded as span {', '.join(also[span.span_id])})"
+            report.not_priced_here.append(SpanNote(span.span_id, span.name, "no_cost_attributes", what.strip()))
+    report.by_category = dict(sorted(report.by_category.items(), key=lambda item: (-item[1], item[0])))
     report.by_entry = dict(sorted(report.by_entry.items(), key=lambda item: (-item[1].usd, item[0])))
     return report
 
 
 _INFRA_KEY = A.trace_category_key(A.CATEGORY_INFRA)
+
+
+def _usage(span: ExportedSpan) -> SpanUsage:
+    """The span read as the processor reads it: an ``invoke_agent`` span of kind CLIENT
+    with usage is a call to an agent in another service, priced as a call."""
+    usage = read_usage(span.attributes, span.scope)
+    if usage.role is Role.AGGREGATE and span.kind == "client":
+        usage = remote_agent_call(usage, span.attributes, span.scope)
+    return usage
+
+
+def _entry(attributes: Mapping[str, object], usage: SpanUsage, category: str) -> str:
+    """The ``by_entry`` key of a priced span: its catalog entry (``openai/gpt-4o``,
+    ``tool/web_search``), or, for a cost the span carried itself with no catalog entry
+    (no ``gen_ai.cost.pricing.id``), its provider and model (or tool) marked
+    ``(span cost)``; its category only when it names neither."""
+    pricing_id = attributes.get(A.COST_PRICING_ID)
+    if pricing_id:
+        return str(pricing_id)
+    if usage.model:
+        name = "/".join(filter(None, (usage.provider, usage.model)))
+    elif usage.tool_name:
+        name = f"tool/{usage.tool_name}"
+    else:
+        return category
+    return f"{name} (span cost)"
 
 
 def _billable(role: Role) -> bool:
@@ -649,7 +832,7 @@ def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
 _INFERENCE = (Role.LLM, Role.EMBEDDING)
 
 
-def _wrappers(spans: list[ExportedSpan], usages: Mapping[str, Any]) -> set[str]:
+def _wrappers(spans: list[ExportedSpan], usages: Mapping[str, SpanUsage]) -> set[str]:
     """Span ids of the inference spans with an inference call below them (at any depth,
     through any span): wrappers, never priced (the leaf rule, as the processor applies it).
     A tool or retrieval span with a model call inside it is still a call, priced as one."""
@@ -664,9 +847,49 @@ def _wrappers(spans: list[ExportedSpan], usages: Mapping[str, Any]) -> set[str]:
     return {span_id for span_id in above if usages[span_id].role in _INFERENCE}
 
 
+def _first_records(spans: list[ExportedSpan], usages: Mapping[str, SpanUsage], wrappers: set[str]) -> dict[str, str]:
+    """The second records of a call, each with the span id of its first record: the
+    processor's rule for one call recorded twice (docs/attributes.md, "One call, two
+    records") by its response id. Two leaf inference spans of the trace with the same
+    ``gen_ai.response.id`` are one call when different instrumentation scopes wrote them
+    or they overlap in time (one scope writing both, one after the other, is a server that
+    reuses ids: two calls); the first to end is the call."""
+    calls = [
+        span
+        for span in spans
+        if span.span_id not in wrappers
+        and usages[span.span_id].role in _INFERENCE
+        and usages[span.span_id].response_id is not None
+    ]
+    calls.sort(key=lambda span: span.end_ns or 0)  # as the processor sees them: as they end
+    firsts: dict[str, ExportedSpan] = {}
+    seconds: dict[str, str] = {}
+    for span in calls:
+        response_id = str(usages[span.span_id].response_id)
+        first = firsts.setdefault(response_id, span)
+        if first is span:
+            continue
+        overlap = (first.start_ns or 0) < (span.end_ns or 0) and (span.start_ns or 0) < (first.end_ns or 0)
+        if (first.scope or "") != (span.scope or "") or overlap:
+            seconds[span.span_id] = first.span_id
+        else:
+            firsts[response_id] = span
+    return seconds
+
+
 def _add_cost(report: TraceReport, category: str, usd: float) -> None:
     report.total_usd += usd
     report.by_category[category] = report.by_category.get(category, 0.0) + usd
+
+
+def _iso(nanos: int) -> str | None:
+    """A time in nanoseconds since the epoch as ISO 8601 in UTC, to the millisecond."""
+    try:
+        moment = dt.datetime.fromtimestamp(nanos // 1_000_000_000, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    moment = moment.replace(microsecond=nanos // 1000 % 1_000_000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _usd(amount: float) -> float:
@@ -680,6 +903,8 @@ def _totals_dict(totals: CallTotals) -> dict[str, Any]:
         "input_tokens": totals.input_tokens,
         "output_tokens": totals.output_tokens,
         "cache_read_tokens": totals.cache_read_tokens,
+        "cache_write_tokens": totals.cache_write_tokens,
+        "reasoning_tokens": totals.reasoning_tokens,
     }
 
 
@@ -687,56 +912,115 @@ def _note_dict(note: SpanNote) -> dict[str, str]:
     return {"span_id": note.span_id, "name": note.name, "reason": note.reason, "detail": note.detail}
 
 
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """The totals of all the traces reported, whether listed (``--top``) or not: the one
+    summary both the text and the JSON print."""
+
+    traces: int
+    total_usd: float
+    #: category -> USD, the most first (then by name).
+    by_category: dict[str, float]
+    #: Spans flagged unpriced, in all traces.
+    unpriced_spans: int
+    #: Billable spans with no cost attribute (never seen by genai-cost), in all traces.
+    not_priced_here_spans: int
+    #: Ids of the traces whose root said spans were still open as it ended.
+    incomplete_traces: list[str]
+    duplicates_ignored: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "traces": self.traces,
+            "total_usd": _usd(self.total_usd),
+            "by_category": {category: _usd(usd) for category, usd in self.by_category.items()},
+            "unpriced_spans": self.unpriced_spans,
+            "not_priced_here_spans": self.not_priced_here_spans,
+            "incomplete_traces": list(self.incomplete_traces),
+            "duplicates_ignored": self.duplicates_ignored,
+        }
+
+
+def summarize(reports: Sequence[TraceReport]) -> ReportSummary:
+    """The totals of ``reports`` (all the traces reported, after ``--trace``)."""
+    categories: dict[str, float] = {}
+    for report in reports:
+        for category, usd in report.by_category.items():
+            categories[category] = categories.get(category, 0.0) + usd
+    return ReportSummary(
+        traces=len(reports),
+        total_usd=sum(report.total_usd for report in reports),
+        by_category=dict(sorted(categories.items(), key=lambda item: (-item[1], item[0]))),
+        unpriced_spans=sum(len(report.unpriced) for report in reports),
+        not_priced_here_spans=sum(len(report.not_priced_here) for report in reports),
+        incomplete_traces=[report.trace_id for report in reports if not report.complete],
+        duplicates_ignored=sum(report.duplicates_ignored for report in reports),
+    )
+
+
 # ------------------------------------------------------------------ output
 
 
 def render_json(reports: Sequence[TraceReport], shown: Sequence[TraceReport], problems: Sequence[str]) -> str:
     """``genai-cost report --json``: ``reports`` are the traces reported (after ``--trace``),
-    ``shown`` the ones listed (``--top``), ``problems`` those of reading the files."""
+    ``shown`` the ones listed (``--top``), ``problems`` those of reading the files. The
+    top level holds the totals of all ``reports`` (:func:`summarize`)."""
     document = {
-        "traces": len(reports),
-        "total_usd": _usd(sum(report.total_usd for report in reports)),
-        "duplicates_ignored": sum(report.duplicates_ignored for report in reports),
-        "shown": [report.as_dict() for report in shown],
+        **summarize(reports).as_dict(),
         "problems": list(problems),
+        "shown": [report.as_dict() for report in shown],
     }
     return json.dumps(document, indent=2)
 
 
+def _money(usd: float, decimals: int) -> str:
+    """``$0.1420`` (``decimals`` 4); an amount that is not zero but rounds to zero is
+    ``<$0.0001``, never ``$0.0000``: a cost must not read as free."""
+    shown = f"${usd:.{decimals}f}"
+    if usd > 0 and float(shown[1:]) == 0:
+        return f"<${10**-decimals:.{decimals}f}"
+    return shown
+
+
 def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) -> str:
     """``genai-cost report``: the totals of ``reports``, then each of ``shown`` in detail."""
-    total = sum(report.total_usd for report in reports)
-    categories: dict[str, float] = {}
-    for report in reports:
-        for category, usd in report.by_category.items():
-            categories[category] = categories.get(category, 0.0) + usd
-    unpriced = sum(len(report.unpriced) for report in reports)
-    unseen = sum(len(report.not_priced_here) for report in reports)
-    duplicates = sum(report.duplicates_ignored for report in reports)
-    parts = ", ".join(f"{category} ${usd:.4f}" for category, usd in sorted(categories.items(), key=lambda kv: -kv[1]))
+    summary = summarize(reports)
+    parts = ", ".join(f"{category} {_money(usd, 4)}" for category, usd in summary.by_category.items())
+    incomplete = len(summary.incomplete_traces)
     lines = [
-        f"{len(reports)} trace(s), ${total:.4f} in all"
+        f"{summary.traces} trace(s), {_money(summary.total_usd, 4)} in all"
         + (f" ({parts})" if parts else "")
-        + f"; {unpriced} unpriced span(s); {unseen} billable span(s) without cost attributes"
-        + (f"; {duplicates} duplicate span record(s) ignored" if duplicates else "")
+        + f"; {summary.unpriced_spans} unpriced span(s)"
+        + f"; {summary.not_priced_here_spans} billable span(s) without cost attributes"
+        + (f"; {incomplete} incomplete trace(s)" if incomplete else "")
+        + (f"; {summary.duplicates_ignored} duplicate span record(s) ignored" if summary.duplicates_ignored else "")
     ]
     if len(shown) < len(reports):
         lines.append(f"the {len(shown)} most expensive:")
     for report in shown:
         lines.append("")
+        when = ""
+        if report.start is not None:
+            when += f"  start {report.start}"
+        if report.duration_s is not None:
+            when += f"  duration {report.duration_s:.3f} s"
         flag = "" if report.complete else "  (spans were still open when the root ended)"
         if report.duplicates_ignored:
             flag += f"  ({report.duplicates_ignored} duplicate span record(s) ignored)"
-        lines.append(f"trace {report.trace_id}  {report.root_name!r}  ${report.total_usd:.6f}{flag}")
+        lines.append(f"trace {report.trace_id}  {report.root_name!r}  {_money(report.total_usd, 6)}{when}{flag}")
         if report.by_category:
-            lines.append("  " + "  ".join(f"{category} ${usd:.6f}" for category, usd in report.by_category.items()))
+            lines.append(
+                "  " + "  ".join(f"{category} {_money(usd, 6)}" for category, usd in report.by_category.items())
+            )
         for entry, calls in report.by_entry.items():
             tokens = ""
             if calls.input_tokens or calls.output_tokens:
                 tokens = (
                     f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}  cache read {calls.cache_read_tokens:,}"
+                    + (f"  cache write {calls.cache_write_tokens:,}" if calls.cache_write_tokens else "")
+                    + (f"  reasoning {calls.reasoning_tokens:,}" if calls.reasoning_tokens else "")
                 )
-            lines.append(f"  {entry:<40} {calls.calls:>4} call(s)  ${calls.usd:.6f}{tokens}")
+            lines.append(f"  {entry:<40} {calls.calls:>4} call(s)  {_money(calls.usd, 6)}{tokens}")
         for note in report.unpriced:
             lines.append(
                 f"  UNPRICED {note.name!r} (span {note.span_id}): {note.reason}"
