@@ -67,8 +67,9 @@ def test_genai_prices_import_is_reproducible(tmp_path: Path) -> None:
     genai_prices = pytest.importorskip("genai_prices")
     package = Path(genai_prices.__file__).parent
     (tmp_path / "imported").mkdir()
-    for name in ("VERSION", "openai.yaml"):
+    for name in ("VERSION", "openai.yaml", "imported/litellm.yaml"):
         shutil.copy(PRICING / name, tmp_path / name)
+    # litellm.yaml beside it: the import takes the service tiers genai-prices lacks from it
     code = main(
         ["pricing", "import", "--from", "genai-prices", str(package), "--checked", "2026-11-22", "--out", str(tmp_path)]
     )

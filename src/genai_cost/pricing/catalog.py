@@ -61,6 +61,8 @@ from .model import (
     TierRule,
     TokenUsage,
     ToolPricing,
+    bills_searches,
+    with_search_fee,
 )
 
 if TYPE_CHECKING:  # the schema (pydantic) is imported only when a file must be parsed
@@ -212,6 +214,8 @@ class _ProviderIndex:
     unpriced_prefixes: tuple[str, ...] = ()
     #: (start of a model name, vendor prefix), longest start first.
     implied_vendors: tuple[tuple[str, str], ...] = ()
+    #: The provider's own web-search fee, for entries of its fallbacks (see the schema).
+    fallback_per_search: float | None = None
 
 
 class Catalog:
@@ -244,6 +248,8 @@ class Catalog:
         self._raw: dict[str, _RawModel | str] = {}
         self._built: dict[str, ModelPricing] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
+        #: (pricing id, fee) -> the entry billing searches at a serving provider's own fee.
+        self._search_fee_entries: dict[tuple[str, float], ModelPricing] = {}
         self._bodies: bytes = b""
         # Build state: provider metadata, and per provider its layers by rank.
         self._meta: dict[str, dict[str, Any]] = {}
@@ -431,6 +437,7 @@ class Catalog:
                 regional=tuple(sorted(provider["regional_prefixes"].items(), key=lambda kv: -len(kv[0]))),
                 regional_exempt=tuple(provider.get("regional_exempt", ())),
                 unpriced_prefixes=tuple(p.lower() for p in provider.get("unpriced_prefixes", ())),
+                fallback_per_search=provider.get("fallback_per_search"),
                 implied_vendors=tuple(
                     sorted(
                         (
@@ -954,6 +961,10 @@ class Catalog:
                         layer = _CLASS_NAMES.get(low, "")
                         how.append(f"{provider_id} has no {layer}entry; served models of {candidate}")
                     how.append(rule)
+                    fee = index.fallback_per_search
+                    if position > 0 and fee is not None and bills_searches(entry):
+                        entry = self._with_search_fee(entry, fee)
+                        how.append(f"web searches at {provider_id}'s fee (${fee * 1000:g} / 1,000)")
                     factor, discount_note = self._discount(provider_id, entry)
                     if discount_note:
                         adjustments.append(discount_note)
@@ -1090,6 +1101,13 @@ class Catalog:
                 if compiled_pattern.fullmatch(name):
                     return self.entry(pricing_id), f"pattern {pattern!r} of {pricing_id} ({layer.label})"
         return None
+
+    def _with_search_fee(self, entry: ModelPricing, fee: float) -> ModelPricing:
+        key = (entry.pricing_id, fee)
+        found = self._search_fee_entries.get(key)
+        if found is None:
+            found = self._search_fee_entries[key] = with_search_fee(entry, fee)
+        return found
 
     def _discount(self, provider_id: str, entry: ModelPricing) -> tuple[float, str]:
         # A discount is negotiated with whoever bills the call: the serving provider
@@ -1308,9 +1326,15 @@ def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dic
         "regional_exempt": _union(old.get("regional_exempt", []), new.get("regional_exempt", [])),
         "unpriced_prefixes": _union(old.get("unpriced_prefixes", []), new.get("unpriced_prefixes", [])),
         "implied_vendors": {**old.get("implied_vendors", {}), **new.get("implied_vendors", {})},
+        "fallback_per_search": _later(old.get("fallback_per_search"), new.get("fallback_per_search")),
         "priority": min(old["priority"], new["priority"]),
         "models": [],
     }
+
+
+def _later(old: float | None, new: float | None) -> float | None:
+    """A provider setting given in several files: the later file's, if it gives one."""
+    return old if new is None else new
 
 
 def _union(first: list[str], second: list[str]) -> list[str]:

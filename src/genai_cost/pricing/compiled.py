@@ -69,6 +69,7 @@ def file_ir(parsed: PricingFile) -> FileIR:
                 "regional_exempt": list(p.regional_exempt),
                 "unpriced_prefixes": list(p.unpriced_prefixes),
                 "implied_vendors": dict(p.implied_vendors),
+                "fallback_per_search": p.fallback_per_search,
                 "priority": p.priority,
                 "models": [
                     [

@@ -963,10 +963,181 @@ def _ll_off_peak(block: Any, result: ImportResult) -> list[dict[str, Any]]:
 
 
 def write_import(result: ImportResult, directory: Path) -> Path:
+    """Write the dataset's file into ``directory``. Where the other dataset's file is
+    already there, service tiers are lent across (:func:`lend_tiers`): a genai-prices
+    import takes them from ``litellm.yaml``; a LiteLLM import refreshes the tiers
+    ``genai-prices.yaml`` took from the previous ``litellm.yaml``. The two imports can so
+    be run in either order and give the same files."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{result.dataset}.yaml"
-    path.write_text(result.render(), encoding="utf-8")
+    text = result.render()
+    lender = directory / f"{TIER_LENDER}.yaml"
+    borrower = directory / f"{TIER_BORROWER}.yaml"
+    if result.dataset == TIER_BORROWER and lender.is_file():
+        text = lend_tiers(text, lender.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
+    if result.dataset == TIER_LENDER and borrower.is_file():
+        old = borrower.read_text(encoding="utf-8")
+        new = lend_tiers(old, text)
+        if new != old:
+            borrower.write_text(new, encoding="utf-8")
     return path
+
+
+# ------------------------------------------------------------ lending tiers
+#
+# Where both datasets name a model, the genai-prices entry wins (pricing.md,
+# "Where prices come from"). genai-prices often has no batch / flex / priority
+# variant where LiteLLM has ``_batches`` / ``_flex`` / ``_priority`` rates (Bedrock
+# Llama batch, Fireworks priority, Databricks priority...): a tiered call was then
+# priced at the standard rate and flagged ``unpriced_at_default``. The winning entry
+# now takes such a tier from the LiteLLM entry of the same provider and name, when
+# both price the call alike without it: the same input, output and every other
+# token rate both give (an absent cache-read rate is the input rate), the same
+# long-context cliffs, no time windows. A tier the winner has is never replaced.
+# The period's ``source`` names what was taken: ``...; priority tier from litellm
+# 1.109.1: fireworks_ai/kimi-k3``.
+
+#: The dataset whose entries win a shared name, and the one it takes missing tiers from.
+TIER_BORROWER = "genai-prices"
+TIER_LENDER = "litellm"
+
+_TIER_RATES = (
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "reasoning",
+    "input_audio",
+    "output_audio",
+    "cache_read_audio",
+    "input_image",
+    "output_image",
+)
+_LENT_NOTE = re.compile(r"; (?P<tiers>[a-z_]+(?:, [a-z_]+)*) tiers? from " + TIER_LENDER + r" [^;]*$")
+_LENT_HEADER = "# Service tiers taken from LiteLLM (same provider and name, same base rates):"
+_YAML_PROVIDER = re.compile(r"^  - id: (?P<id>\S+)$")
+_YAML_MODEL = re.compile(r"^      - id: (?P<id>\".*\")$")
+_YAML_MATCH = re.compile(r"^        match: (?P<match>\{.*\})$")
+_YAML_PERIOD = re.compile(r"^(?P<indent>          - )(?P<period>\{.*\})$")
+
+
+def _same_base(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two imported periods price a call without a tier alike."""
+    if "time_windows" in a or "time_windows" in b:
+        return False
+    if any(a.get(k) is None or b.get(k) is None for k in ("input", "output")):
+        return False
+    for key in _TIER_RATES:
+        x = a.get(key, a["input"] if key == "cache_read" else None)
+        y = b.get(key, b["input"] if key == "cache_read" else None)
+        if x is not None and y is not None and float(x) != float(y):
+            return False
+    return _tidy_long(a) == _tidy_long(b)
+
+
+def _tidy_long(period: Mapping[str, Any]) -> list[dict[str, float]]:
+    return sorted(
+        ({k: float(v) for k, v in tier.items()} for tier in period.get("long_context") or []),
+        key=lambda t: t["above_input_tokens"],
+    )
+
+
+def _lender_index(text: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(provider, name) -> the tiered periods of the lender's entries known by that name."""
+    index: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    provider = ""
+    names: list[str] = []
+    for line in text.splitlines():
+        if found := _YAML_PROVIDER.match(line):
+            provider = found["id"]
+        elif found := _YAML_MODEL.match(line):
+            names = [str(json.loads(found["id"])).lower()]
+        elif found := _YAML_MATCH.match(line):
+            names += [str(n).lower() for n in json.loads(found["match"]).get("exact", [])]
+        elif found := _YAML_PERIOD.match(line):
+            period = json.loads(found["period"])
+            if period.get("service_tiers") and "effective_from" not in period:
+                for name in names:
+                    index.setdefault((provider, name), []).append(period)
+    return index
+
+
+def lend_tiers(borrower: str, lender: str) -> str:
+    """``borrower`` (a rendered genai-prices file) with the service tiers its entries
+    lack taken from ``lender`` (a rendered LiteLLM file), see above. Idempotent: tiers
+    taken before (named in a period's ``source``) are dropped first, so a new LiteLLM
+    import replaces them."""
+    index = _lender_index(lender)
+    out: list[str] = []
+    provider = ""
+    names: list[str] = []
+    lent = 0
+    for line in borrower.splitlines():
+        if line.startswith(_LENT_HEADER):
+            continue
+        if found := _YAML_PROVIDER.match(line):
+            provider = found["id"]
+        elif found := _YAML_MODEL.match(line):
+            names = [str(json.loads(found["id"])).lower()]
+        elif found := _YAML_MATCH.match(line):
+            names += [str(n).lower() for n in json.loads(found["match"]).get("exact", [])]
+        elif found := _YAML_PERIOD.match(line):
+            period = json.loads(found["period"])
+            changed = _unlend(period)
+            if _lend(period, [p for n in names for p in index.get((provider, n), [])]):
+                lent += 1
+                changed = True
+            if changed:
+                line = found["indent"] + json.dumps(period)
+        out.append(line)
+    if lent:
+        at = next((i for i, line in enumerate(out) if line.startswith("version: ")), 0)
+        out.insert(at, f"{_LENT_HEADER} {lent} price periods (each `source` names the LiteLLM key)")
+    return "\n".join(out) + "\n"
+
+
+def _unlend(period: dict[str, Any]) -> bool:
+    """Drop the tiers an earlier :func:`lend_tiers` added to ``period``."""
+    source = str(period.get("source", ""))
+    note = _LENT_NOTE.search(source)
+    if note is None:
+        return False
+    tiers = period.get("service_tiers") or {}
+    for name in note["tiers"].split(", "):
+        tiers.pop(name, None)
+    if not tiers:
+        period.pop("service_tiers", None)
+    period["source"] = source[: note.start()]
+    return True
+
+
+def _lend(period: dict[str, Any], candidates: list[dict[str, Any]]) -> bool:
+    """Give ``period`` the tiers it lacks from the first candidate priced alike."""
+    own = period.get("service_tiers") or {}
+    for other in candidates:
+        if not _same_base(period, other):
+            continue
+        missing = {k: v for k, v in other["service_tiers"].items() if k not in own}
+        if not missing:
+            return False
+        rebuilt: dict[str, Any] = {}
+        for key, value in period.items():
+            if key in ("source", "checked") and "service_tiers" not in rebuilt:
+                rebuilt["service_tiers"] = {**own, **missing}
+            if key != "service_tiers":
+                rebuilt[key] = value
+        if "service_tiers" not in rebuilt:
+            rebuilt["service_tiers"] = {**own, **missing}
+        names = ", ".join(sorted(missing))
+        rebuilt["source"] = (
+            f"{rebuilt.get('source', '')}; {names} tier{'s' if len(missing) > 1 else ''} from {other['source']}"
+        )
+        period.clear()
+        period.update(rebuilt)
+        return True
+    return False
 
 
 def count_by_provider(models: Iterable[ImportedModel]) -> Counter[str]:

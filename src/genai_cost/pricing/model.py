@@ -225,6 +225,51 @@ class ModelPricing:
     period_starts: tuple[float, ...] = field(repr=False)
 
 
+def bills_searches(entry: ModelPricing) -> bool:
+    """Whether any period or tier of the entry has a per-search fee."""
+    return any(rates.per_search is not None for period in entry.periods for rates in _rates_of(period))
+
+
+def with_search_fee(entry: ModelPricing, fee: float) -> ModelPricing:
+    """The entry with every per-search fee it names (base, tiers, cliffs, windows) set to
+    ``fee``: the same model served by a provider that bills its own search tool."""
+
+    def refee(rates: Rates) -> Rates:
+        return rates if rates.per_search is None else dataclasses.replace(rates, per_search=fee)
+
+    def recliff(tiers: tuple[ContextTier, ...]) -> tuple[ContextTier, ...]:
+        return tuple(
+            ContextTier(tier.above_input_tokens, refee(tier.rates), None if tier.merged is None else refee(tier.merged))
+            for tier in tiers
+        )
+
+    def retier(rule: TierRule) -> TierRule:
+        return TierRule(refee(rule.rates), rule.multiplier, recliff(rule.long_context))
+
+    periods = tuple(
+        dataclasses.replace(
+            period,
+            rates=refee(period.rates),
+            long_context=recliff(period.long_context),
+            service_tiers={name: retier(rule) for name, rule in period.service_tiers.items()},
+            windows=tuple(dataclasses.replace(window, rule=retier(window.rule)) for window in period.windows),
+        )
+        for period in entry.periods
+    )
+    return dataclasses.replace(entry, periods=periods)
+
+
+def _rates_of(period: Period) -> list[Rates]:
+    """Every rate table of the period: base, cliffs, tiers (and theirs), windows."""
+    rules = [*period.service_tiers.values(), *(window.rule for window in period.windows)]
+    return [
+        period.rates,
+        *(tier.rates for tier in period.long_context),
+        *(rule.rates for rule in rules),
+        *(tier.rates for rule in rules for tier in rule.long_context),
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class ToolPricing:
     name: str

@@ -201,6 +201,11 @@ class ProviderEntry(_Strict):
     #: (OpenLLMetry's Bedrock instrumentation drops it) is read with it, so that it
     #: matches, and its regional rule applies, as the full id would.
     implied_vendors: dict[str, str] = Field(default_factory=dict)
+    #: USD per web search of this provider's own search tool, billed instead of the fee of an
+    #: entry of a fallback provider (Azure bills its web search at $14 / 1,000 where OpenAI,
+    #: whose entries price Azure's calls, bills $10). Only entries that bill searches at all
+    #: (a ``per_search`` fee, in the base or a tier) take it.
+    fallback_per_search: NonNegative | None = None
 
     @field_validator("regional_exempt")
     @classmethod
