@@ -21,7 +21,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -1047,21 +1047,31 @@ def _tidy_long(period: Mapping[str, Any]) -> list[dict[str, float]]:
 def _lender_index(text: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """(provider, name) -> the tiered periods of the lender's entries known by that name."""
     index: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _line, found, provider, names in _entry_lines(text):
+        if found is not None:
+            period = json.loads(found["period"])
+            if period.get("service_tiers") and "effective_from" not in period:
+                for name in names:
+                    index.setdefault((provider, name), []).append(period)
+    return index
+
+
+def _entry_lines(text: str) -> Iterator[tuple[str, re.Match[str] | None, str, list[str]]]:
+    """Each line of a rendered import file, with its price period's match when it is one, and
+    the provider and names (id, then exact matches, lower case) of the entry it is in."""
     provider = ""
     names: list[str] = []
     for line in text.splitlines():
+        period: re.Match[str] | None = None
         if found := _YAML_PROVIDER.match(line):
             provider = found["id"]
         elif found := _YAML_MODEL.match(line):
             names = [str(json.loads(found["id"])).lower()]
         elif found := _YAML_MATCH.match(line):
             names += [str(n).lower() for n in json.loads(found["match"]).get("exact", [])]
-        elif found := _YAML_PERIOD.match(line):
-            period = json.loads(found["period"])
-            if period.get("service_tiers") and "effective_from" not in period:
-                for name in names:
-                    index.setdefault((provider, name), []).append(period)
-    return index
+        else:
+            period = _YAML_PERIOD.match(line)
+        yield line, period, provider, names
 
 
 def lend_tiers(borrower: str, lender: str) -> str:
@@ -1071,19 +1081,11 @@ def lend_tiers(borrower: str, lender: str) -> str:
     import replaces them."""
     index = _lender_index(lender)
     out: list[str] = []
-    provider = ""
-    names: list[str] = []
     lent = 0
-    for line in borrower.splitlines():
+    for line, found, provider, names in _entry_lines(borrower):
         if line.startswith(_LENT_HEADER):
             continue
-        if found := _YAML_PROVIDER.match(line):
-            provider = found["id"]
-        elif found := _YAML_MODEL.match(line):
-            names = [str(json.loads(found["id"])).lower()]
-        elif found := _YAML_MATCH.match(line):
-            names += [str(n).lower() for n in json.loads(found["match"]).get("exact", [])]
-        elif found := _YAML_PERIOD.match(line):
+        if found is not None:
             period = json.loads(found["period"])
             changed = _unlend(period)
             if _lend(period, [p for n in names for p in index.get((provider, n), [])]):
