@@ -28,6 +28,7 @@ Resolution rules, in order, each recorded in :attr:`Resolution.how` so that
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import json
@@ -617,7 +618,9 @@ class Catalog:
             try:
                 hit = self._resolve(model, provider)
             except PricingError as exc:
-                hit = exc
+                # Kept without its traceback, whose frames (and their callers') it would
+                # keep alive for as long as the cache holds it.
+                hit = copy.copy(exc)
             fast = None if isinstance(hit, PricingError) else _fast_of(hit)
             with self._cache_lock:
                 if len(self._cache) >= _CACHE_LIMIT:
@@ -626,7 +629,10 @@ class Catalog:
                 self._cache[key] = hit
                 self._fast_by_name.setdefault(model, {})[provider] = fast
         if isinstance(hit, PricingError):
-            raise hit
+            # A copy: the cached error raised again would gather every frame it passes
+            # through in its traceback, and keep them (the caller's locals, the exporter's
+            # whole batch) alive for as long as the cache holds it.
+            raise copy.copy(hit)
         return hit
 
     def price(

@@ -1,0 +1,69 @@
+"""What a process that runs for days meets: the same unknown model on every call, maps at
+their bounds, a fork under delta temporality. (Found by a soak audit, not by unit tests.)"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostSettings, CostSpanProcessor, TraceCostExporter
+from genai_cost.pricing import Catalog, TokenUsage, UnknownModelError
+
+CATALOG = Catalog.load()
+UNKNOWN_CHAT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-private-finetune-x",
+    "gen_ai.usage.input_tokens": 100,
+    "gen_ai.usage.output_tokens": 10,
+}
+
+
+class Payload:
+    """Something big a request holds on its stack (a request body)."""
+
+
+def test_an_unknown_model_priced_again_and_again_keeps_no_callers_frame_alive():
+    """The catalog caches a resolution's error and raised the cached object itself on each
+    later call: every raise added the frames it went through to that one traceback, which
+    kept them, and all they referenced, alive for as long as the cache held the error
+    (a soak run grew to 1.2 GB on one recurring unknown model name)."""
+    catalog = Catalog.load()
+    payloads: list[weakref.ref[Payload]] = []
+
+    def request() -> str:
+        payload = Payload()
+        payloads.append(weakref.ref(payload))
+        try:
+            catalog.price(TokenUsage(100, 10), "gpt-private-finetune-x", "openai")
+        except UnknownModelError as exc:
+            return exc.reason
+        return "priced"
+
+    assert [request() for _ in range(5)] == ["unknown_model"] * 5
+    gc.collect()
+    assert [ref() for ref in payloads] == [None] * 5
+
+
+def test_spans_of_an_unknown_model_do_not_keep_their_export_batches_alive():
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings())
+    )
+    tracer = provider.get_tracer("t")
+    for _ in range(3):
+        with tracer.start_as_current_span("chat", attributes=UNKNOWN_CHAT):
+            pass
+    spans = memory.get_finished_spans()
+    assert [span.attributes["gen_ai.cost.unpriced_reason"] for span in spans] == ["unknown_model"] * 3
+    refs = [weakref.ref(span) for span in spans]
+    memory.clear()
+    del spans
+    gc.collect()
+    assert [ref() for ref in refs] == [None] * 3
+    provider.shutdown()
