@@ -67,3 +67,56 @@ def test_spans_of_an_unknown_model_do_not_keep_their_export_batches_alive():
     gc.collect()
     assert [ref() for ref in refs] == [None] * 3
     provider.shutdown()
+
+
+CHAT = UNKNOWN_CHAT | {"gen_ai.request.model": "gpt-4o"}
+
+
+def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_and_said(monkeypatch, caplog):
+    """Spans never ended pile up; past the bound the oldest open counts are forgotten, those
+    of a trace still running among them too: its root may then say complete=true. That
+    cannot be told apart from a leak here, so it is counted and said once, not silent."""
+    import genai_cost.processor as processor_module
+    from opentelemetry import trace as trace_api
+
+    monkeypatch.setattr(processor_module, "_MAX_PENDING", 50)
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings()
+    )
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("request")
+    call = tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT)
+    processor.settle()
+    assert processor.stats.open_counts_forgotten == 0
+    leaked = [tracer.start_span(f"leak {n}") for n in range(60)]  # never ended
+    root.end()
+    call.end()
+    assert processor.stats.open_counts_forgotten > 0
+    assert sum("spans started and not ended" in r.getMessage() for r in caplog.records) == 1
+    assert len(leaked) == 60
+
+
+def test_under_the_bound_a_root_ending_before_its_call_says_incomplete(monkeypatch):
+    import genai_cost.processor as processor_module
+    from opentelemetry import trace as trace_api
+
+    monkeypatch.setattr(processor_module, "_MAX_PENDING", 500)
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings()
+    )
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("request")
+    call = tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT)
+    leaked = [tracer.start_span(f"leak {n}") for n in range(60)]
+    root.end()
+    call.end()
+    spans = {span.name: span for span in memory.get_finished_spans()}
+    assert spans["request"].attributes["gen_ai.trace.cost.complete"] is False
+    assert processor.stats.open_counts_forgotten == 0
+    assert len(leaked) == 60

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, ObservableCounter
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -31,6 +31,11 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on t
 
 CATALOG = Catalog.load()
 CALL_USD = 0.0045  # gpt-4o, 1000 input and 200 output tokens
+_DELTA = {
+    Counter: AggregationTemporality.DELTA,
+    ObservableCounter: AggregationTemporality.DELTA,
+    Histogram: AggregationTemporality.DELTA,
+}
 _DEADLINE_S = 20.0
 
 
@@ -82,8 +87,8 @@ def _in_child(work: Callable[[], Any]) -> Any:
     return json.loads(payload)
 
 
-def _pipeline(budget: Budget | None = None) -> tuple[Any, InMemoryMetricReader]:
-    reader = InMemoryMetricReader()
+def _pipeline(budget: Budget | None = None, *, delta: bool = False) -> tuple[Any, InMemoryMetricReader]:
+    reader = InMemoryMetricReader(preferred_temporality=_DELTA if delta else None)
     metrics = CostMetrics(MeterProvider(metric_readers=[reader]))
     listeners: list[Any] = [metrics]
     if budget is not None:
@@ -136,3 +141,36 @@ def test_unpriced_spans_and_budget_hits_of_the_parent_are_not_counted_again_in_a
 
     seen = _in_child(child)
     assert seen == {}
+
+
+def test_under_delta_temporality_a_forked_childs_deltas_are_its_own_spend() -> None:
+    """Delta temporality (Datadog, Dynatrace, New Relic): the SDK reports each reading minus
+    the last one its reader took, and the fork copies that last reading. A child whose totals
+    started from zero reported its first call minus all its parent had reported: negative
+    spend on a monotonic counter (-$0.0045 + ... here)."""
+    tracer, reader = _pipeline(Budget(max_cost_usd=0.001), delta=True)
+    for _ in range(2):
+        with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+            with tracer.start_as_current_span("chat", attributes=_chat()):
+                pass
+            with tracer.start_as_current_span("chat", attributes=_chat("no-such-model")):
+                pass
+    parent = _totals(reader)  # the parent's reader takes its reading (its periodic export)
+    assert parent[A.METRIC_COST] == pytest.approx(2 * CALL_USD)
+    assert parent[A.METRIC_UNPRICED] == 2 and parent[A.METRIC_BUDGET_EXCEEDED] == 2
+    with tracer.start_as_current_span("chat", attributes=_chat()):  # spent after it, before the fork
+        pass
+
+    def child() -> dict[str, float]:
+        with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+            with tracer.start_as_current_span("chat", attributes=_chat()):
+                pass
+            with tracer.start_as_current_span("chat", attributes=_chat("no-such-model")):
+                pass
+        return _totals(reader)
+
+    seen = _in_child(child)
+    assert seen[A.METRIC_COST] == pytest.approx(CALL_USD)  # its own call only
+    assert seen[A.METRIC_UNPRICED] == 1 and seen[A.METRIC_BUDGET_EXCEEDED] == 1
+    # the parent's next delta has the call it made before forking; nothing counted twice or lost
+    assert _totals(reader)[A.METRIC_COST] == pytest.approx(CALL_USD)

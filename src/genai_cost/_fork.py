@@ -5,8 +5,8 @@ thread held at that moment stays held in the child, by a thread that does not
 exist there: the child's first ``with lock`` waits forever (a prefork server's
 worker frozen on its first budget check or export). Each component that keeps a
 lock registers it here, and the child gets fresh ones. The state the lock
-guarded is copied as it was (the cost metrics' running totals excepted: they are
-reset too, so that a child does not report its parent's spend again); every update
+guarded is copied as it was (the cost metrics' running totals excepted: see
+``CostMetrics._start_totals_after_fork``); every update
 made under these locks is a single dict or counter operation, so the child never
 sees one half done.
 """
@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Callable
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 def renew_locks_after_fork(owner: object, **locks: Callable[[], object]) -> None:
@@ -33,3 +36,17 @@ def renew_locks_after_fork(owner: object, **locks: Callable[[], object]) -> None
                 setattr(target, name, factory())
 
     os.register_at_fork(after_in_child=renew)
+
+
+def in_child_after_fork(owner: _T, method: Callable[[_T], None]) -> None:
+    """In a forked child, call ``method(owner)``. ``owner`` is held weakly."""
+    if not hasattr(os, "register_at_fork"):  # pragma: no cover - Windows
+        return
+    reference = weakref.ref(owner)
+
+    def call() -> None:
+        target = reference()
+        if target is not None:
+            method(target)
+
+    os.register_at_fork(after_in_child=call)

@@ -38,7 +38,8 @@ The counters are running totals kept here, read at each collection:
   (:meth:`CostMetrics.add_pending_source`, as :class:`~genai_cost.budget.Budget`
   does before each read).
 * **Fork.** A child process (gunicorn ``--preload``, ``multiprocessing`` with fork)
-  starts its totals from zero: it reports its own spend, not its parent's again.
+  reports its own spend, not its parent's again: its totals start from zero, or, under
+  delta temporality, from its parent's last reading, which the SDK subtracts.
   The per-trace histogram is the SDK's own aggregation, which a fork copies as it
   is: traces the parent recorded before forking stay in each child's histogram
   (``docs/alerting.md``).
@@ -54,13 +55,14 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
-from ._fork import renew_locks_after_fork
+from ._fork import in_child_after_fork, renew_locks_after_fork
 from .pricer import SpanCost
 from .processor import _attributes_of
 from .rollup import TraceTotals
@@ -136,17 +138,28 @@ class CostMetrics:
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._lock = threading.Lock()
         # In a forked child: fresh locks (one held by another thread of the parent would
-        # never be released), and the running totals from zero, or each child would
-        # report again what its parent counted before the fork and the sum over the
-        # processes would count it several times.
-        renew_locks_after_fork(
-            self,
-            _lock=threading.Lock,
-            _totals_lock=threading.Lock,
-            _cost_totals=dict,
-            _unpriced_totals=dict,
-            _budget_totals=dict,
-        )
+        # never be released), and running totals of its own (_start_totals_after_fork).
+        self._provider = provider
+        #: What the last collection read of each counter: where a child's totals start
+        #: under delta temporality.
+        self._reported_cost: dict[_CostKey, float] = {}
+        self._reported_unpriced: dict[tuple[str, str, _Sender], int] = {}
+        self._reported_budget: dict[str, int] = {}
+        renew_locks_after_fork(self, _lock=threading.Lock, _totals_lock=threading.Lock)
+        in_child_after_fork(self, CostMetrics._start_totals_after_fork)
+
+    def _start_totals_after_fork(self) -> None:
+        """A forked child's running totals. With cumulative temporality (the SDK's default)
+        from zero: each child reports its own spend, not its parent's again, and the sum over
+        the processes is what was spent. With delta temporality the SDK's aggregation, which
+        the fork copies, reports each reading minus the last one the parent's reader took:
+        from zero, a child's first delta would be its own spend minus all its parent had
+        reported (negative spend on a monotonic counter). So it starts from what that last
+        reading was, and its deltas are its own spend."""
+        delta = _observable_counters_as_delta(self._provider)
+        self._cost_totals = dict(self._reported_cost) if delta else {}
+        self._unpriced_totals = dict(self._reported_unpriced) if delta else {}
+        self._budget_totals = dict(self._reported_budget) if delta else {}
 
     def add_pending_source(self, settle: Callable[[], None]) -> None:
         """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this listens to
@@ -201,6 +214,7 @@ class CostMetrics:
         self._settle_pending()
         with self._totals_lock:
             snapshot = list(self._cost_totals.items())
+        self._reported_cost = dict(snapshot)
         out = []
         for (provider, model, operation, category, sender), usd in snapshot:
             attributes: dict[str, str | bool] = {A.COST_CATEGORY: category} if category else {_OVERFLOW: True}
@@ -218,6 +232,7 @@ class CostMetrics:
         self._settle_pending()
         with self._totals_lock:
             snapshot = list(self._unpriced_totals.items())
+        self._reported_unpriced = dict(snapshot)
         out = []
         for (reason, category, sender), count in snapshot:
             if not reason:
@@ -231,6 +246,7 @@ class CostMetrics:
         self._settle_pending()
         with self._totals_lock:
             snapshot = list(self._budget_totals.items())
+        self._reported_budget = dict(snapshot)
         return [Observation(hits, {A.BUDGET_LIMIT_ATTR: limit}) for limit, hits in snapshot]
 
     # ---------------------------------------------------------- trace and budget
@@ -257,6 +273,28 @@ class CostMetrics:
 
 _Sender = tuple[tuple[str, str], ...]
 _CostKey = tuple[str | None, str | None, str | None, str, _Sender]
+
+
+def _observable_counters_as_delta(provider: metrics_api.MeterProvider) -> bool:
+    """Whether the SDK MeterProvider's readers take observable counters as deltas
+    (``OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta``). Read from the SDK's
+    reader settings, which it does not make public: when they cannot be read, the
+    default (cumulative) is assumed."""
+    try:
+        from opentelemetry.sdk.metrics._internal.instrument import _ObservableCounter
+        from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+        real = getattr(provider, "_real_meter_provider", None) or provider  # the API's proxy, once set
+        # (``_metric_readers`` in recent SDKs, ``_sdk_config.metric_readers`` before)
+        config = getattr(real, "_sdk_config", None)
+        readers: Iterable[Any] = getattr(real, "_metric_readers", None) or getattr(config, "metric_readers", None) or ()
+        return any(
+            getattr(reader, "_instrument_class_temporality", {}).get(_ObservableCounter)
+            is AggregationTemporality.DELTA
+            for reader in readers
+        )
+    except Exception:  # a later SDK laid out otherwise: the default
+        return False
 
 
 # ------------------------------------------------------------ Prometheus names

@@ -116,6 +116,9 @@ class ProcessorStats:
     priced: int = 0
     unpriced: int = 0
     internal_errors: int = 0
+    #: Counts of spans open at once forgotten past their bound (100,000: spans never ended,
+    #: most likely): a root of a trace still open may then say ``complete=true``.
+    open_counts_forgotten: int = 0
 
 
 class CostedSpan(ReadableSpan):
@@ -330,6 +333,7 @@ class CostSpanProcessor(SpanProcessor):
         #: processor's export, whose lock a flush from a budget callback would wait on.
         self._reading_threads: set[int] = set()
         self._warned_flush_in_read = False
+        self._warned_open_bound = False
         #: span id -> _CALL_BELOW / _CALL_DEEPER: spans with an inference call below them.
         self._inference_below: dict[int, int] = {}
         #: Spans started and not yet ended in this process: local root span id -> those of
@@ -512,7 +516,7 @@ class CostSpanProcessor(SpanProcessor):
                         subtrees = self._subtree_of
                         subtrees[span_id] = subtree
                         if len(subtrees) > _MAX_PENDING:
-                            self._subtree_of = _newer_half(subtrees)
+                            self._subtree_of = self._forget_open(subtrees)
                         opened = self._open
                         count = opened.get(subtree, 0)
                         opened[subtree] = count + 1
@@ -520,7 +524,7 @@ class CostSpanProcessor(SpanProcessor):
                             trace_id = item.trace_id
                             opened[trace_id] = opened.get(trace_id, 0) + 1
                             if len(opened) > _MAX_PENDING:
-                                self._open = _newer_half(opened)
+                                self._open = self._forget_open(opened)
                     elif item is not None:
                         self._price(item)
             finally:
@@ -530,6 +534,22 @@ class CostSpanProcessor(SpanProcessor):
                 after()
             except Exception:
                 self._internal_error()
+
+    def _forget_open(self, entries: dict[int, int]) -> dict[int, int]:
+        """The newer half of a map of open spans at its bound. So many spans open at once are
+        most likely spans never ended (a stream never read to its end); forgetting the oldest
+        may take those of a long trace still running, whose root would then say it is
+        complete: counted, and said once in the log."""
+        self._stats.open_counts_forgotten += len(entries) - len(entries) // 2
+        if not self._warned_open_bound:
+            self._warned_open_bound = True
+            _log.warning(
+                "genai-cost: more than %d spans started and not ended in this process (spans never "
+                "ended?): the oldest are forgotten, and a trace still running among them may get "
+                "totals that say complete=true (processor.stats.open_counts_forgotten counts them)",
+                _MAX_PENDING,
+            )
+        return _newer_half(entries)
 
     def _settle_for_reader(self) -> None:
         """``settle`` for a reader of a span (see ``force_flush``)."""
