@@ -76,8 +76,9 @@ def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_a
     """Spans never ended pile up; past the bound the oldest open counts are forgotten, those
     of a trace still running among them too: its root may then say complete=true. That
     cannot be told apart from a leak here, so it is counted and said once, not silent."""
-    import genai_cost.processor as processor_module
     from opentelemetry import trace as trace_api
+
+    import genai_cost.processor as processor_module
 
     monkeypatch.setattr(processor_module, "_MAX_PENDING", 50)
     memory = InMemorySpanExporter()
@@ -100,8 +101,9 @@ def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_a
 
 
 def test_under_the_bound_a_root_ending_before_its_call_says_incomplete(monkeypatch):
-    import genai_cost.processor as processor_module
     from opentelemetry import trace as trace_api
+
+    import genai_cost.processor as processor_module
 
     monkeypatch.setattr(processor_module, "_MAX_PENDING", 500)
     memory = InMemorySpanExporter()

@@ -38,17 +38,28 @@ from opentelemetry.sdk.trace import ReadableSpan
 from . import attributes as A
 from .config import env_number
 from .pricer import AttributeValue, SpanCost
+from .pricing.calc import MAX_RATE, REASON_INVALID_COST
 from .rollup import TraceTotals
+from .usage import MAX_USD
 
 _log = logging.getLogger("genai_cost")
 
 Allocation = Literal["per_trace", "per_second"]
 
-#: A year, in seconds: the longest trace an infrastructure share is checked to be finite for.
-_YEAR_S = 365 * 24 * 3600.0
+#: The longest duration a span can have, in seconds: OTLP times are uint64 nanoseconds.
+_LONGEST_TRACE_S = 2.0**64 / 1e9
 
 #: The article's assumed average conversation, in seconds.
 DEFAULT_AVERAGE_TRACE_SECONDS = 120.0
+
+
+#: The largest fee of one hand-off (USD): a pricing file's bound on every fee
+#: (``pricing.schema.MAX_RATE``), far above any real one; the environment is held to it too.
+MAX_FEE_USD = MAX_RATE
+
+
+def _too_large_fee(value: float) -> str:
+    return f"per_escalation must be at most 1e9 USD, far above any real fee, not {value!r}"
 
 
 @dataclass(frozen=True)
@@ -71,8 +82,13 @@ class InfraAllocation:
         if self.allocation not in ("per_trace", "per_second"):
             raise ValueError(f"allocation must be per_trace or per_second, not {self.allocation!r}")
         # Each value finite and in range can still divide to infinity (1e308 over 1e-10), which
-        # would be written on every root: a year-long trace's share must be a number.
-        if not math.isfinite(self.per_trace_usd / self.average_trace_seconds * _YEAR_S):
+        # would be written on every root: one trace's share must be an amount (at most 1e15
+        # USD, as a cost read back from a span), and the share of the longest trace OTLP can
+        # time (2**64 ns, some 585 years) a finite number.
+        if not (
+            self.per_trace_usd <= MAX_USD
+            and math.isfinite(self.per_trace_usd / self.average_trace_seconds * _LONGEST_TRACE_S)
+        ):
             raise ValueError(
                 "monthly_usd / monthly_traces (per average_trace_seconds) is too large to be an amount: "
                 f"{self.monthly_usd!r} / {self.monthly_traces!r}"
@@ -129,6 +145,8 @@ class HumanEscalationLayer:
     def __init__(self, per_escalation: float, *, version: str = "config") -> None:
         if not (per_escalation >= 0 and math.isfinite(per_escalation)):
             raise ValueError(f"per_escalation must be a finite amount >= 0 (USD), not {per_escalation!r}")
+        if per_escalation > MAX_FEE_USD:
+            raise ValueError(_too_large_fee(per_escalation))
         self.per_escalation = float(per_escalation)
         self._version = version
 
@@ -150,6 +168,20 @@ class HumanEscalationLayer:
         if not count:
             return None
         usd = float(self.per_escalation * count)
+        if not usd <= MAX_USD:  # (a fee in range times thousands of events may still be none)
+            detail = (
+                f"{count} escalations at {self.per_escalation!r} USD make {usd!r} USD, which is no amount"
+                " (more than 1e15 USD, or not finite)"
+            )
+            unpriced: dict[str, AttributeValue] = {
+                A.COST_UNPRICED: True,
+                A.COST_UNPRICED_REASON: REASON_INVALID_COST,
+                A.COST_UNPRICED_DETAIL: detail,
+                A.COST_CATEGORY: A.CATEGORY_HUMAN,
+                A.COST_PRICING_VERSION: self._version,
+                A.COST_ESCALATIONS: count,
+            }
+            return SpanCost(A.CATEGORY_HUMAN, None, None, unpriced, REASON_INVALID_COST, None, None, "human_escalation")
         attrs: dict[str, AttributeValue] = {
             A.COST_TOTAL: usd,
             A.COST_CATEGORY: A.CATEGORY_HUMAN,
@@ -227,7 +259,10 @@ class LayerSettings:
                     problems.append(f"GENAI_COST_INFRA_MONTHLY_USD / _MONTHLY_TRACES: {exc}; ignored")
                     infra = base
         human_env = number("GENAI_COST_HUMAN_ESCALATION_USD", 0, strict=False)
-        if human_env is not None:
+        if human_env is not None and human_env > MAX_FEE_USD:
+            kept = f"using {human!r} from the pricing file" if human is not None else "no escalation cost"
+            problems.append(f"GENAI_COST_HUMAN_ESCALATION_USD={human_env!r}: {_too_large_fee(human_env)}; {kept}")
+        elif human_env is not None:
             human = human_env
         for problem in problems:
             _log.error("genai-cost configuration: %s", problem)

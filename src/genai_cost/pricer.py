@@ -271,6 +271,13 @@ class SpanPricer:
                     usage,
                 ), True
         total = tool.per_call + tool.per_unit * units
+        if not total <= MAX_USD:  # a count of units no real bill has (NaN too)
+            return self._unpriced(
+                tool.category,
+                "invalid_cost",
+                f"tool {tool.name!r}: {units!r} {tool.unit_name or 'units'} come to more than {MAX_USD:g} USD",
+                usage,
+            ), True
         attrs: dict[str, AttributeValue] = {
             A.COST_TOTAL: float(total),
             A.COST_CATEGORY: tool.category,
@@ -329,6 +336,8 @@ def usd_amount(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
+        if isinstance(value, int) and not -MAX_USD <= value <= MAX_USD:
+            return None  # (more than 1e15 is no cost; one past 1.8e308 raised OverflowError in float())
         number = float(value)
     elif isinstance(value, str):
         try:

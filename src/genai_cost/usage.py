@@ -869,6 +869,8 @@ def _reported_cost(
     if value is None or isinstance(value, bool):
         return None, None
     if isinstance(value, int | float):
+        if isinstance(value, int) and not -MAX_USD <= value <= MAX_USD:
+            return None, None  # (more than 1e15 is no cost; one past 1.8e308 raised OverflowError in float())
         number = float(value)
     elif isinstance(value, str):
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import operator
 
-from .errors import InvalidUsageError, MissingRateError
+from .errors import InvalidUsageError, MissingRateError, PricingError
 from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUsage
 
 
@@ -128,6 +128,8 @@ def cost_of(
     if rates.per_second is not None and rates.input is None and rates.output is None:
         # Priced by duration alone (self-hosted GPU-seconds): tokens are not billed.
         _, compute_usd = _fees(rates, usage, duration_s)
+        if not compute_usd <= MAX_COST_USD:
+            raise _invalid_cost(compute_usd)
         return CostBreakdown(
             round(compute_usd, 12),
             pricing_id=pricing_id,
@@ -199,6 +201,8 @@ def cost_of(
     if rates.per_search is not None or rates.per_second is not None:
         search_usd, compute_usd = _fees(rates, usage, duration_s)
         total += search_usd + compute_usd
+    if not total <= MAX_COST_USD:  # (also NaN: inf * 0)
+        raise _invalid_cost(total)
     # (a zero is its own rounding, and round() is slow: most parts are zero)
     return CostBreakdown(
         round(total, 12) if total else total,
@@ -266,10 +270,18 @@ def fast_cost(
         or (cache_write and write_rate is None)
     ):
         return None
-    input_usd = int(uncached * base_in * 1e12 + 0.5) / 1e12 if uncached else 0.0  # type: ignore[operator]
-    cache_read_usd = int(cache_read * read_rate * 1e12 + 0.5) / 1e12 if cache_read else 0.0  # type: ignore[operator]
-    cache_write_usd = int(cache_write * write_rate * 1e12 + 0.5) / 1e12 if cache_write else 0.0  # type: ignore[operator]
-    output_usd = int(output * output_rate * 1e12 + 0.5) / 1e12 if output else 0.0  # type: ignore[operator]
+    # (each product is the one rounded below: ``a * b * 1e12`` is ``(a * b) * 1e12``)
+    input_usd = uncached * base_in if uncached else 0.0  # type: ignore[operator]
+    cache_read_usd = cache_read * read_rate if cache_read else 0.0  # type: ignore[operator]
+    cache_write_usd = cache_write * write_rate if cache_write else 0.0  # type: ignore[operator]
+    output_usd = output * output_rate if output else 0.0  # type: ignore[operator]
+    if not input_usd + cache_read_usd + cache_write_usd + output_usd <= MAX_COST_USD:
+        # (int() of an infinite amount raises OverflowError, which is no PricingError)
+        raise _invalid_cost(input_usd + cache_read_usd + cache_write_usd + output_usd)
+    input_usd = int(input_usd * 1e12 + 0.5) / 1e12 if uncached else 0.0
+    cache_read_usd = int(cache_read_usd * 1e12 + 0.5) / 1e12 if cache_read else 0.0
+    cache_write_usd = int(cache_write_usd * 1e12 + 0.5) / 1e12 if cache_write else 0.0
+    output_usd = int(output_usd * 1e12 + 0.5) / 1e12 if output else 0.0
     return CostBreakdown(
         int((input_usd + cache_read_usd + cache_write_usd + output_usd) * 1e12 + 0.5) / 1e12,
         input_usd,
@@ -296,6 +308,28 @@ def _fees(rates: Rates, usage: TokenUsage, duration_s: float | None) -> tuple[fl
             )
         compute_usd = duration_s * rates.per_second
     return search_usd, compute_usd
+
+
+#: The largest cost (USD) of one call that is an amount: ``genai_cost.usage.MAX_USD``, past
+#: which a cost read from a span is "not a cost" (the roll-up, the gateway and ``genai-cost
+#: report`` read a larger ``gen_ai.cost.total_usd`` back as ``invalid_cost``). The pricing
+#: schema bounds every rate (``schema.MAX_RATE``); this catches what rates still multiply to.
+MAX_COST_USD = 1e15
+
+#: The largest rate, fee or multiplier a pricing file may give (``schema.MAX_RATE``): USD
+#: 1e9 per million tokens, per call, per second or per search, far above any real price.
+MAX_RATE = 1e9
+
+#: ``gen_ai.cost.unpriced_reason`` of a call whose computed cost is no amount.
+REASON_INVALID_COST = "invalid_cost"
+
+
+def _invalid_cost(total: float) -> PricingError:
+    return PricingError(
+        f"the rates give a cost of {total!r} USD for this call, which is no amount (more than"
+        " 1e15 USD, or not finite): check the entry's rates and multipliers",
+        reason=REASON_INVALID_COST,
+    )
 
 
 #: An adjustment: audio tokens billed at the text rate, the entry having no audio rate.

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 IR_FORMAT = 7
 #: Bump when validation gets stricter (the IR is the same): a user's file cached as
 #: valid before (``input: true``, a model id given twice) is then validated again.
-USER_CACHE_REVISION = 2
+USER_CACHE_REVISION = 3
 #: The whole shipped catalog, indexed, with the digest of every source file.
 STATE_NAME = "compiled.json"
 #: Each source file's IR alone: used to rebuild quickly when only some files changed.

@@ -7,6 +7,7 @@ a file is broken do we parse it a second time to find the line of each error.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -55,6 +56,13 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
             ) from None
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        # YAML 1.1 reads ``1:30`` as base 60 (90), ``010`` as octal (8), ``0x10`` as hex and
+        # ``0b10`` as binary: a price typed ``1:30`` for 1.30 would load as $90 a million
+        # without a word. Such a scalar is kept as the text it is (YAML 1.2 has no base 60, so
+        # an unquoted ``start: 16:30`` is the time it looks like); where a number is expected,
+        # the schema says what was read and what to write (see schema._string_hint).
+        if _NOT_DECIMAL.fullmatch(node.value):
+            return self.construct_scalar(node)
         try:
             return super().construct_yaml_int(node)
         except ValueError as exc:  # (more than 4,300 digits)
@@ -62,9 +70,20 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
                 None, None, f"not a usable integer ({exc})", node.start_mark
             ) from None
 
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        if ":" in node.value:  # base 60 (``1:30.5`` is 90.5): as for an int, kept as text
+            return self.construct_scalar(node)
+        return super().construct_yaml_float(node)
+
+
+#: The ints YAML 1.1 reads in another base than 10: base 60 (a ``:``), octal (a leading 0),
+#: hex and binary (``0x``, ``0b``).
+_NOT_DECIMAL = re.compile(r"[-+]?(?:[0-9_]*:.*|0[0-9_]+|0[xXbB].*)")
+
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 
 _PathKey = tuple[str | int, ...]
 
@@ -176,6 +195,56 @@ def _duplicates(parsed: PricingFile) -> list[tuple[_PathKey, str, _PathKey]]:
                             claimed[1],
                         )
                     )
+    found += _duplicate_tools(parsed)
+    found += _duplicate_discounts(parsed)
+    return found
+
+
+def _duplicate_tools(parsed: PricingFile) -> list[tuple[_PathKey, str, _PathKey]]:
+    """A tool name or alias claimed by two tools of the file: names and aliases are one
+    namespace, matched ignoring case (``Catalog.tool``), so the later would silently win."""
+    found: list[tuple[_PathKey, str, _PathKey]] = []
+    claimed: dict[str, tuple[int, _PathKey]] = {}  # lower-cased name -> (tool index, where given)
+    for t_index, tool in enumerate(parsed.tools):
+        at: _PathKey = ("tools", t_index)
+        spelled = [(tool.name, (*at, "name")), *((alias, (*at, "aliases", i)) for i, alias in enumerate(tool.aliases))]
+        for name, where in spelled:
+            key = name.lower()
+            first = claimed.get(key)
+            if first is None:
+                claimed[key] = (t_index, where)
+            elif first[0] != t_index:
+                what = "tool" if where[-1] == "name" else "alias"
+                found.append(
+                    (
+                        where,
+                        f"{what} {name!r} already names another tool in this file (tool names and aliases are"
+                        " matched ignoring case); the later one would silently replace the earlier",
+                        first[1],
+                    )
+                )
+    return found
+
+
+def _duplicate_discounts(parsed: PricingFile) -> list[tuple[_PathKey, str, _PathKey]]:
+    """Two discounts for one provider (or one model of it), as spelt in the file: the
+    later would silently replace the earlier."""
+    found: list[tuple[_PathKey, str, _PathKey]] = []
+    seen: dict[tuple[str, str | None], int] = {}
+    for d_index, discount in enumerate(parsed.discounts):
+        model = discount.model.strip().lower() if discount.model is not None else None
+        key = (discount.provider.strip().lower(), model)
+        first = seen.setdefault(key, d_index)
+        if first != d_index:
+            target = f"model {discount.model!r} of provider" if discount.model is not None else "provider"
+            found.append(
+                (
+                    ("discounts", d_index),
+                    f"a discount for {target} {discount.provider!r} is given twice in this file;"
+                    " the later would silently replace the earlier: keep one",
+                    ("discounts", first),
+                )
+            )
     return found
 
 

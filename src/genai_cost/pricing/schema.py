@@ -16,8 +16,9 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from . import calc
 from .model import RATE_FIELDS
 
 
@@ -27,13 +28,113 @@ def _a_number(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError(f"must be a number, not {str(value).lower()} (a boolean)")
     if isinstance(value, str):
-        raise ValueError(f"must be a number, not the string {value!r} (write it without quotes)")
+        raise ValueError(f"must be a number, not the string {value!r}{_string_hint(value)}")
+    if isinstance(value, int) and not -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT:
+        raise ValueError(f"is too large to be a number here ({len(str(abs(value)))} digits)")
     return value
+
+
+#: Ints this large or larger do not fit in a float (the largest finite float is about 1.8e308).
+_FLOAT_INT_LIMIT = 10**308
+
+#: What YAML 1.1 reads as text although it looks like a number: an exponent without a dot
+#: or without a sign (``1e-4``, ``2.5e6``; only ``1.0e-4`` and ``2.5e+6`` are floats).
+_EXPONENT = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+")
+#: What the loader reads as text where YAML 1.1 reads a base-60 number (``1:30`` is 90):
+#: see ``files._Loader.construct_yaml_int``.
+_SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
+def _string_hint(text: str) -> str:
+    """What to write instead of the string ``text`` given for a number."""
+    stripped = text.strip()
+    if _EXPONENT.fullmatch(stripped):
+        written = repr(float(stripped.replace("_", "")))  # (the pattern is always a float)
+        plain = "" if "e" in written or "inf" in written else f"{written.removesuffix('.0')} or "
+        return (
+            f": YAML reads {stripped} as text, quoted or not (in YAML 1.1 a number with an exponent needs"
+            f" a dot and a signed exponent, 1.0e-4, not 1e-4); write {plain}{_yaml_exponent(stripped)},"
+            " without quotes"
+        )
+    if _SEXAGESIMAL.fullmatch(stripped):
+        dotted = stripped.replace(":", ".", 1) if stripped.count(":") == 1 and "." not in stripped else "1.30"
+        return (
+            f": {stripped} is text here (YAML 1.1 would read it as a base-60 number, 1:30 as 90, so genai-cost"
+            f" reads it as YAML 1.2 does); write the number with a dot, as in {dotted}"
+        )
+    if _OCTAL.fullmatch(stripped):
+        sign, digits = _split_sign(stripped)
+        decimal = sign + (digits.lstrip("0_") or "0")
+        as_octal = f", {stripped} as {int(stripped.replace('_', ''), 8)}" if _OCTAL_DIGITS.fullmatch(digits) else ""
+        return (
+            f": {stripped} is text here (YAML 1.1 would read a number with a leading 0 as octal{as_octal});"
+            f" write it without the leading zero, as in {decimal}"
+        )
+    if _BASE_PREFIX.fullmatch(stripped):
+        try:
+            value = f": {int(stripped.replace('_', ''), 0)}"
+        except ValueError:
+            value = ""
+        return f": {stripped} is text here (a hex, octal or binary number); write numbers in decimal{value}"
+    return " (write it without quotes)"
+
+
+def _split_sign(text: str) -> tuple[str, str]:
+    return (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+
+
+#: A leading 0 (YAML 1.1: octal) and a hex or binary prefix: kept as text by the loader.
+_OCTAL = re.compile(r"[-+]?0[0-9_]+")
+_OCTAL_DIGITS = re.compile(r"[0-7_]+")
+_BASE_PREFIX = re.compile(r"[-+]?0[xXbBoO][0-9a-fA-F_]+")
+
+
+def _yaml_exponent(text: str) -> str:
+    """``text`` (``1e-4``, ``2.5E6``) in the form YAML 1.1 reads as a float (``1.0e-4``, ``2.5e+6``)."""
+    mantissa, _, exponent = text.replace("E", "e").partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    elif mantissa.endswith("."):
+        mantissa += "0"
+    if mantissa.startswith((".", "-.", "+.")):
+        mantissa = mantissa.replace(".", "0.", 1)
+    if exponent[:1] not in ("+", "-"):
+        exponent = "+" + exponent
+    return f"{mantissa}e{exponent}"
+
+
+#: The largest rate, fee or multiplier a pricing file may give: USD 1e9 per million tokens,
+#: per call, per second or per search (or a multiplier of 1e9). No real price is within six
+#: orders of magnitude of it, and anything larger can make a cost that is no amount: 1e12
+#: tokens (the most a call may count) at 1e9 per million is 1e15 USD, the largest cost a span
+#: may carry (``calc.MAX_COST_USD``, ``genai_cost.usage.MAX_USD``); 1.7e308 gave an infinite one.
+#: (Defined in :mod:`.calc`, which the span path imports without pydantic.)
+MAX_RATE = calc.MAX_RATE
+
+
+def _at_most(limit: float, shown: str, what: str) -> AfterValidator:
+    """A bound on a number, with a message that says what the bound is for."""
+
+    def check(value: float) -> float:
+        if value > limit:
+            raise ValueError(
+                f"must be at most {shown} ({what}), far above any real value"
+                f" (a larger one can make a cost that is no amount), not {value!r}"
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 #: A number written as one (an int or a float; never a bool or a string).
 _Number = BeforeValidator(_a_number)
-NonNegative = Annotated[float, _Number, Field(ge=0, allow_inf_nan=False)]
+#: A rate, fee or multiplier: finite, >= 0 and at most :data:`MAX_RATE`.
+NonNegative = Annotated[
+    float,
+    _Number,
+    Field(ge=0, allow_inf_nan=False),
+    _at_most(MAX_RATE, "1e9", "USD per million tokens, per call, per second or per search, or a multiplier"),
+]
 
 __all__ = ["RATE_FIELDS"]  # re-exported: it used to live here
 
@@ -110,6 +211,18 @@ class TimeWindow(RateSet):
     weekdays: list[Annotated[int, _Number, Field(ge=1, le=7)]] = Field(default_factory=list)
     weekday_utc_offset_minutes: Annotated[int, _Number, Field(ge=-24 * 60, le=24 * 60)] = 0
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 16:30 as the base-60 number 990 (this loader reads it
+        # as text, as YAML 1.2 does; another loader, or a dict built in code, may not).
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(
+                f'must be HH:MM in UTC as text, e.g. "16:30", not the number {value!r}'
+                " (YAML 1.1 reads an unquoted 16:30 as the base-60 number 990: quote it)"
+            )
+        return value
+
     @field_validator("start", "end")
     @classmethod
     def _hhmm(cls, value: str) -> str:
@@ -126,7 +239,7 @@ class PricePeriod(RateSet):
     service_tiers: dict[str, ServiceTierPrice] = Field(default_factory=dict)
     time_windows: list[TimeWindow] = Field(default_factory=list)
     #: GPUs a self-hosted call occupies; multiplies ``per_gpu_second``.
-    gpus: Annotated[float, _Number, Field(gt=0, allow_inf_nan=False)] = 1
+    gpus: Annotated[float, _Number, Field(gt=0, allow_inf_nan=False), _at_most(MAX_RATE, "1e9", "GPUs")] = 1
     source: str = Field(min_length=1)
     checked: dt.date
 
@@ -253,7 +366,9 @@ class InfrastructureCost(_Strict):
     ``monthly_usd / monthly_traces`` per trace, or, with ``allocation: per_second``,
     that share times ``trace seconds / average_trace_seconds``."""
 
-    monthly_usd: NonNegative
+    #: (A total, not a rate: not bounded here; one that divides to no amount per trace is
+    #: refused, named, when the layer is built: see layers.InfraAllocation.)
+    monthly_usd: Annotated[float, _Number, Field(ge=0, allow_inf_nan=False)]
     monthly_traces: Annotated[float, _Number, Field(gt=0, allow_inf_nan=False)]
     allocation: Literal["per_trace", "per_second"] = "per_trace"
     average_trace_seconds: Annotated[float, _Number, Field(gt=0, allow_inf_nan=False)] = 120.0
