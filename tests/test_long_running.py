@@ -72,15 +72,10 @@ def test_spans_of_an_unknown_model_do_not_keep_their_export_batches_alive():
 CHAT = UNKNOWN_CHAT | {"gen_ai.request.model": "gpt-4o"}
 
 
-def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_and_said(monkeypatch, caplog):
-    """Spans never ended pile up; past the bound the oldest open counts are forgotten, those
-    of a trace still running among them too: its root may then say complete=true. That
-    cannot be told apart from a leak here, so it is counted and said once, not silent."""
+def _request_with_a_call_open():
+    """A pipeline, and in it a request span with a call below it, both open."""
     from opentelemetry import trace as trace_api
 
-    import genai_cost.processor as processor_module
-
-    monkeypatch.setattr(processor_module, "_MAX_PENDING", 50)
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     processor = CostSpanProcessor(
@@ -90,6 +85,18 @@ def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_a
     tracer = provider.get_tracer("t")
     root = tracer.start_span("request")
     call = tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT)
+    return tracer, memory, processor, root, call
+
+
+def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_and_said(monkeypatch, caplog):
+    """Spans never ended pile up; past the bound the oldest open counts are forgotten, those
+    of a trace still running among them too: its root may then say complete=true. That
+    cannot be told apart from a leak here, so it is counted and said once, not silent."""
+
+    import genai_cost.processor as processor_module
+
+    monkeypatch.setattr(processor_module, "_MAX_PENDING", 50)
+    tracer, memory, processor, root, call = _request_with_a_call_open()
     processor.settle()
     assert processor.stats.open_counts_forgotten == 0
     leaked = [tracer.start_span(f"leak {n}") for n in range(60)]  # never ended
@@ -101,20 +108,11 @@ def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_a
 
 
 def test_under_the_bound_a_root_ending_before_its_call_says_incomplete(monkeypatch):
-    from opentelemetry import trace as trace_api
 
     import genai_cost.processor as processor_module
 
     monkeypatch.setattr(processor_module, "_MAX_PENDING", 500)
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    processor = CostSpanProcessor(
-        SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings()
-    )
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("t")
-    root = tracer.start_span("request")
-    call = tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT)
+    tracer, memory, processor, root, call = _request_with_a_call_open()
     leaked = [tracer.start_span(f"leak {n}") for n in range(60)]
     root.end()
     call.end()

@@ -25,17 +25,12 @@ def renew_locks_after_fork(owner: object, **locks: Callable[[], object]) -> None
     """In a forked child, set each attribute ``name`` of ``owner`` to ``factory()``
     (``renew_locks_after_fork(self, _lock=threading.Lock)``). ``owner`` is held
     weakly: registering does not keep it alive."""
-    if not hasattr(os, "register_at_fork"):  # pragma: no cover - Windows
-        return
-    reference = weakref.ref(owner)
 
-    def renew() -> None:
-        target = reference()
-        if target is not None:
-            for name, factory in locks.items():
-                setattr(target, name, factory())
+    def renew(target: object) -> None:
+        for name, factory in locks.items():
+            setattr(target, name, factory())
 
-    os.register_at_fork(after_in_child=renew)
+    in_child_after_fork(owner, renew)
 
 
 def in_child_after_fork(owner: _T, method: Callable[[_T], None]) -> None:
