@@ -265,3 +265,31 @@ def test_a_discount_that_applies_nowhere_is_said_by_price(tmp_path: Path, capsys
     printed = capsys.readouterr()
     assert json.loads(printed.out)["total_usd"] == pytest.approx(0.0025)
     assert f"{typo}:2: discounts[0].provider: 'opneai'" in printed.err
+
+
+def test_price_takes_searches_requests_and_image_tokens(tmp_path: Path, capsys) -> None:
+    """Fees and image tokens could be checked only through the Python API."""
+    acme = tmp_path / "acme.yaml"
+    acme.write_text(
+        "providers:\n"
+        "  - id: acme\n"
+        "    models:\n"
+        "      - id: acme-1\n"
+        "        prices:\n"
+        "          - {input: 1, output: 2, input_image: 10, output_image: 40, per_request: 0.5,"
+        " per_search: 0.01, source: test, checked: 2026-11-22}\n",
+        encoding="utf-8",
+    )
+    args = ["price", "--pricing-file", str(acme), "--provider", "acme", "--model", "acme-1", "--json",
+            "--input-tokens", "3000000", "--input-image-tokens", "1000000",
+            "--output-tokens", "2000000", "--output-image-tokens", "1000000",
+            "--web-searches", "100", "--requests", "4"]
+    assert main(args) == 0
+    cost = json.loads(capsys.readouterr().out)
+    # 2M text + 1M image in, 1M text + 1M image out; 4 requests; 100 searches
+    assert cost["search_usd"] == pytest.approx(1.0)
+    assert cost["request_usd"] == pytest.approx(2.0)
+    assert cost["total_usd"] == pytest.approx(2 * 1 + 10 + 1 * 2 + 40 + 2.0 + 1.0)
+    with pytest.raises(SystemExit) as refused:  # a negative count is refused, as token counts are
+        main([*args[:-2], "--requests", "-1"])
+    assert refused.value.code == 2

@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("--model", required=True)
     for flag, meaning in _TOKEN_COUNT_FLAGS:
         price.add_argument(flag, type=_count, default=0, help=meaning)
+    price.add_argument(
+        "--requests", type=_count, default=1, help="requests the call made (priced where a model bills per request)"
+    )
     price.add_argument("--service-tier", help="the tier the response says was served (flex, priority...)")
     price.add_argument("--batch", action="store_true", help="a batch API call")
     price.add_argument("--at", type=_instant, help="ISO-8601 time of the call (default: now)")
@@ -178,6 +181,10 @@ _TOKEN_COUNT_FLAGS = (
     ("--reasoning-tokens", "the part of --output-tokens spent reasoning (included in it)"),
     ("--input-audio-tokens", "the part of --input-tokens that is audio (included in it)"),
     ("--output-audio-tokens", "the part of --output-tokens that is audio (included in it)"),
+    ("--cache-read-audio-tokens", "the part of --cache-read-tokens that is audio (included in it)"),
+    ("--input-image-tokens", "the part of --input-tokens that is images (included in it)"),
+    ("--output-image-tokens", "the part of --output-tokens that is images (included in it)"),
+    ("--web-searches", "web searches the call ran (priced per search where the model bills them)"),
 )
 
 
@@ -248,6 +255,11 @@ def _price(args: argparse.Namespace) -> int:
         reasoning_tokens=args.reasoning_tokens,
         input_audio_tokens=args.input_audio_tokens,
         output_audio_tokens=args.output_audio_tokens,
+        cache_read_audio_tokens=args.cache_read_audio_tokens,
+        input_image_tokens=args.input_image_tokens,
+        output_image_tokens=args.output_image_tokens,
+        requests=args.requests,
+        web_searches=args.web_searches,
     )
     try:
         resolution = catalog.resolve(args.model, args.provider)
