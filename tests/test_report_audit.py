@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -29,6 +30,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+import genai_cost.report as report_module
 from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.cli import main
 from genai_cost.demo import run_demo, write_span_file
@@ -545,3 +547,87 @@ def test_any_kind_and_times_never_lose_the_span(tmp_path_factory, kind: object, 
     [report] = report_traces([read])
     assert report.duration_s is None or report.duration_s >= 0
     render_text([report], [report])
+
+
+# ------------------------------------------------------------------ 8. huge files
+
+
+def _read_all(path: Path) -> tuple[list[ExportedSpan], list[str]]:
+    try:
+        return read_span_file(path), []
+    except SpanFileError as exc:
+        return exc.spans, exc.problems
+
+
+def test_each_document_is_read_into_spans_before_the_next_is_parsed(
+    tmp_path: Path, demo_lines: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    parse, read = json.JSONDecoder.raw_decode, report_module._Reader.document
+
+    def parsing(self: json.JSONDecoder, text: str, index: int = 0) -> tuple[Any, int]:
+        events.append("parse")
+        return parse(self, text, index)
+
+    def reading(self: Any, document: object) -> None:
+        events.append("read")
+        read(self, document)
+
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode", parsing)
+    monkeypatch.setattr(report_module._Reader, "document", reading)
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(b"\n".join(demo_lines) + b"\n")
+    spans = read_span_file(path)
+    assert events == ["parse", "read"] * 3  # not every document parsed first, then read
+    assert len(report_traces(spans)) == 3
+
+
+def test_reading_a_large_file_holds_the_spans_not_the_file(tmp_path: Path, demo_lines: list[bytes]) -> None:
+    block = b"\n".join(demo_lines) + b"\n"
+    copies = 6_000_000 // len(block) + 1
+    path = tmp_path / "large.jsonl"
+    path.write_bytes(block * copies)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        spans = read_span_file(path)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(spans) == 16 * 3 * copies
+    # Before: the bytes, the text and every parsed document at once, about 7x the file's size.
+    assert peak < size, (size, held, peak)
+    assert peak - held < size / 2, (size, held, peak)  # reading on top of the spans kept
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 500, 1 << 20])
+def test_documents_across_chunk_boundaries_read_as_from_one_text(
+    tmp_path: Path, demo_lines: list[bytes], monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Pretty-printed and one-a-line documents, CRLF, BOMs (the file's, a concatenated
+    file's), a broken document and a byte that is not UTF-8: read a chunk at a time, with
+    chunks cut anywhere, the file reads as it did whole."""
+    monkeypatch.setattr(report_module, "_CHUNK", chunk)
+    bom = b"\xef\xbb\xbf"
+    pretty = json.dumps(json.loads(demo_lines[0]), indent=2).encode()
+    parts = [
+        bom + demo_lines[0] + b"\r\n",  # line 1
+        pretty + b"\n",  # lines 2-N
+        b'{"resourceSpans": [}\n\n',  # broken: reading goes on at the next line opening an object
+        demo_lines[1].replace(b'"name": "', b'"name": "\xff', 1) + b"\n\n",
+        bom + pretty.replace(b"\n", b"\r\n") + b" " + demo_lines[2] + b"\n",
+    ]
+    path = tmp_path / "mixed.json"
+    path.write_bytes(b"".join(parts))
+    spans, problems = _read_all(path)
+    broken = 2 + pretty.count(b"\n") + 1
+    column = parts[3].index(b"\xff") + 1
+    assert problems == [
+        f"{path}:{broken}: not JSON: Expecting value (line {broken}, column 20)",
+        f"{path}:{broken + 2}: not UTF-8: byte 0xff (line {broken + 2}, column {column})",
+    ]
+    assert len(spans) == 16 * 4
+    assert [report.trace_id for report in report_traces(spans)] == sorted({span.trace_id for span in spans})
+    whole = tmp_path / "whole.json"  # one document: named by the file alone
+    whole.write_bytes(bom + pretty + b"\n\n")
+    assert _read_all(whole) == (spans[16:32], [])
