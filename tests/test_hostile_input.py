@@ -34,6 +34,7 @@ from genai_cost.pricer import usd_amount
 from genai_cost.pricing import Catalog, CatalogError, PricingError, Rates, TokenUsage, calc
 from genai_cost.pricing.files import parse_pricing_text
 from genai_cost.usage import MAX_USD
+from support.spans import chat_attributes
 
 #: The bound on every rate, fee and multiplier of a pricing file (``schema.MAX_RATE``).
 MAX_RATE = 1e9
@@ -84,14 +85,7 @@ def _spans(memory: InMemorySpanExporter) -> dict[str, dict[str, object]]:
 
 
 def _chat(model: str, provider: str = "acme", **extra: object) -> dict[str, object]:
-    return {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": provider,
-        "gen_ai.request.model": model,
-        "gen_ai.usage.input_tokens": 1000,
-        "gen_ai.usage.output_tokens": 100,
-        **extra,
-    }
+    return chat_attributes(model, provider, **extra)
 
 
 # ----------------------------------------------------- 1. rates too large to price with

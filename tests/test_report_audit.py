@@ -43,6 +43,7 @@ from genai_cost.report import (
     render_text,
     report_traces,
 )
+from support.spans import chat_attributes
 
 BIN = str(Path(sys.executable).parent / "genai-cost")
 
@@ -80,14 +81,7 @@ def report_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, di
 
 
 def _chat(model: str = "gpt-4o", provider: str = "openai", **extra: object) -> dict[str, Any]:
-    return {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": provider,
-        "gen_ai.request.model": model,
-        "gen_ai.usage.input_tokens": 1000,
-        "gen_ai.usage.output_tokens": 100,
-        **extra,
-    }
+    return chat_attributes(model, provider, **extra)
 
 
 @pytest.fixture(scope="module")
