@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from operator import itemgetter
 
+from .pricing.calc import MAX_COST_USD
 from .pricing.model import TokenUsage
 
 
@@ -213,7 +214,8 @@ _VERCEL_AGGREGATES = frozenset(
 
 _MAX_TOKENS = 10**12
 #: Largest cost (USD) a span may carry and still be believed: more is a broken attribute.
-MAX_USD = 1e15
+#: The pricing core's bound on a computed cost, so that what it writes reads back as written.
+MAX_USD = MAX_COST_USD
 _COST_AMOUNT = "gen_ai.usage.cost.amount"
 _OPERATION_KEY = "gen_ai.operation.name"
 _COST_CURRENCY = "gen_ai.usage.cost.currency"

@@ -310,9 +310,9 @@ def _fees(rates: Rates, usage: TokenUsage, duration_s: float | None) -> tuple[fl
     return search_usd, compute_usd
 
 
-#: The largest cost (USD) of one call that is an amount: ``genai_cost.usage.MAX_USD``, past
-#: which a cost read from a span is "not a cost" (the roll-up, the gateway and ``genai-cost
-#: report`` read a larger ``gen_ai.cost.total_usd`` back as ``invalid_cost``). The pricing
+#: The largest cost (USD) of one call that is an amount; ``genai_cost.usage.MAX_USD`` is this
+#: bound, past which a cost read from a span is "not a cost" (the roll-up, the gateway and
+#: ``genai-cost report`` read a larger ``gen_ai.cost.total_usd`` back as ``invalid_cost``). The pricing
 #: schema bounds every rate (``schema.MAX_RATE``); this catches what rates still multiply to.
 MAX_COST_USD = 1e15
 
