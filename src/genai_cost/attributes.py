@@ -18,6 +18,9 @@ COST_SOURCE = "gen_ai.cost.source"
 COST_PRICING_ID = "gen_ai.cost.pricing.id"
 COST_PRICING_VERSION = "gen_ai.cost.pricing.version"
 COST_PRICING_EFFECTIVE = "gen_ai.cost.pricing.effective_from"
+#: ``prefix`` or ``pattern`` when the model name matched a catalog rule, not a name the entry
+#: lists: a variant priced as the model it starts like. Absent for a listed name.
+COST_PRICING_MATCH = "gen_ai.cost.pricing.match"
 COST_ADJUSTMENTS = "gen_ai.cost.adjustments"
 COST_UNPRICED = "gen_ai.cost.unpriced"
 COST_UNPRICED_REASON = "gen_ai.cost.unpriced_reason"

@@ -305,6 +305,8 @@ def _price(args: argparse.Namespace) -> int:
         "price_source": period.source,
         "price_checked": period.checked,
     }
+    if resolution.match:
+        result["match"] = resolution.match
     if args.explain:
         result["explain"] = {
             "matched": resolution.how,
@@ -337,6 +339,9 @@ def _price(args: argparse.Namespace) -> int:
     print(f"  price from {period.source} (checked {period.checked}, effective {cost.effective_from})")
     if cost.adjustments:
         print(f"  adjustments: {', '.join(cost.adjustments)}")
+    if resolution.match and not args.explain:
+        # As the span says (gen_ai.cost.pricing.match): a variant's own price may differ.
+        print(f"  matched by {resolution.match}, not by name: {args.model!r} is not a name the entry lists")
     if args.explain:
         print(f"  matched: {resolution.how}")
         print(f"  defined in: {entry.defined_in} ({entry.origin}, {catalog.layer_of(entry.pricing_id)} layer)")

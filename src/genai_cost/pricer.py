@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from . import attributes as A
 from .config import ReportedCostPolicy
-from .pricing.catalog import Catalog
+from .pricing.catalog import Catalog, Resolution
 from .pricing.errors import PricingError
-from .pricing.model import CostBreakdown, ModelPricing, TokenUsage
+from .pricing.model import CostBreakdown, TokenUsage
 from .usage import MAX_USD, Role, SpanUsage
 
 AttributeValue = str | bool | int | float
@@ -97,9 +97,11 @@ class SpanPricer:
         breakdown: CostBreakdown | None = None
         source = A.SOURCE_CATALOG
         failure: PricingError | None = None
+        matched = ""
         if tokens is not None and usage.model:
             try:
-                breakdown, entry = self._catalog_price(usage, tokens, usage.model, start_time_ns, end_time_ns)
+                breakdown, resolution = self._catalog_price(usage, tokens, usage.model, start_time_ns, end_time_ns)
+                entry, matched = resolution.model, resolution.match
                 if entry.kind == "embedding":
                     category = A.CATEGORY_EMBEDDING
                 source = A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
@@ -122,12 +124,16 @@ class SpanPricer:
                 attrs[COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
                 attrs[A.COST_PRICING_ID] = breakdown.pricing_id
                 attrs[A.COST_PRICING_VERSION] = self._version
+                if matched:
+                    attrs[A.COST_PRICING_MATCH] = matched
             return SpanCost(category, float(reported), tokens, attrs, None, *self._ids(usage))
         if breakdown is None:
             if failure is None:  # unreachable: tokens and model were both present
                 return self._unpriced(category, "pricing_error", "no price computed", usage)
             return self._unpriced(category, failure.reason, str(failure), usage)
         attrs = self._breakdown_attributes(breakdown, category, source)
+        if matched:
+            attrs[A.COST_PRICING_MATCH] = matched
         if usage.convention != "inclusive":
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
         if reported is not None:
@@ -146,14 +152,17 @@ class SpanPricer:
         """The common case of :meth:`_price_call`: counts and a model, no cost on the span."""
         category = A.CATEGORY_EMBEDDING if usage.role is Role.EMBEDDING else A.CATEGORY_LLM
         try:
-            breakdown, entry = self._catalog_price(usage, tokens, model, start_time_ns, end_time_ns)
+            breakdown, resolution = self._catalog_price(usage, tokens, model, start_time_ns, end_time_ns)
         except PricingError as exc:
             return self._unpriced(category, exc.reason, str(exc), usage)
+        entry = resolution.model
         if entry.kind == "embedding":
             category = A.CATEGORY_EMBEDDING
         attrs = self._breakdown_attributes(
             breakdown, category, A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
         )
+        if resolution.match:
+            attrs[A.COST_PRICING_MATCH] = resolution.match
         if usage.convention != "inclusive":
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
         return SpanCost(category, breakdown.total_usd, tokens, attrs, None, usage.provider, model, usage.operation)
@@ -171,7 +180,7 @@ class SpanPricer:
 
     def _catalog_price(
         self, usage: SpanUsage, tokens: TokenUsage, model: str, start_time_ns: int | None, end_time_ns: int | None
-    ) -> tuple[CostBreakdown, ModelPricing]:
+    ) -> tuple[CostBreakdown, Resolution]:
         """The catalog's price for the call, at its start time (raises PricingError)."""
         resolution = self.catalog.resolve(model, usage.provider)
         breakdown = self.catalog.price_resolved(
@@ -187,7 +196,7 @@ class SpanPricer:
                 max(end_time_ns - start_time_ns, 0) / 1e9 if start_time_ns and end_time_ns else None
             ),
         )
-        return breakdown, resolution.model
+        return breakdown, resolution
 
     def _breakdown_attributes(self, b: CostBreakdown, category: str, source: str) -> dict[str, AttributeValue]:
         attrs: dict[str, AttributeValue] = {

@@ -113,6 +113,11 @@ FRAMEWORK_NAMES = frozenset(
 
 #: How ``_match_in`` names a match by a rule rather than by the name itself.
 _LOOSE_RULES = ("prefix ", "pattern ")
+
+
+def _match_kind(rule: str) -> str:
+    """``Resolution.match`` of a rule as ``_match_in`` names it."""
+    return rule.split(" ", 1)[0] if rule.startswith(_LOOSE_RULES) else ""
 _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
 _VERSION_SUFFIX = re.compile(r"-v\d+(:\d+)?$")
 _CACHE_LIMIT = 8192
@@ -183,6 +188,11 @@ class Resolution:
     #: uplift (Bedrock's 1.1x) is on the tokens only (LiteLLM's Bedrock profiles carry the
     #: uplifted token rates and the plain $10 / 1,000 search fee).
     fee_multiplier: float = 1.0
+    #: ``"prefix"`` or ``"pattern"`` when the name matched an entry's rule rather than a name
+    #: it lists (itself, a dated snapshot of it, a fine-tuned id of it): a variant no source
+    #: lists (``claude-opus-4-1-fast``) is priced as the model it starts like, and the span
+    #: should say so. Empty for a listed name.
+    match: str = ""
     #: Precomputed rate tables for the fast path, built on first use (not part of
     #: the value: excluded from equality and repr).
     _fast: _Fast | None = field(default=None, init=False, repr=False, compare=False)
@@ -974,7 +984,9 @@ class Catalog:
                     factor, discount_note = self._discount(provider_id, entry)
                     if discount_note:
                         adjustments.append(discount_note)
-                    return Resolution(entry, "; ".join(how), multiplier * factor, tuple(adjustments), factor)
+                    return Resolution(
+                        entry, "; ".join(how), multiplier * factor, tuple(adjustments), factor, _match_kind(rule)
+                    )
         raise UnknownModelError(f"model {name!r} is not in the pricing catalog for provider {provider_id}")
 
     @staticmethod
@@ -1046,7 +1058,7 @@ class Catalog:
         _, entry, rule = best[0]
         how.append(f"no provider on the span; {rule}")
         factor, note = self._discount(entry.provider_id, entry)
-        return Resolution(entry, "; ".join(how), factor, (note,) if note else (), factor)
+        return Resolution(entry, "; ".join(how), factor, (note,) if note else (), factor, _match_kind(rule))
 
     def _profile_entry(
         self, index: _ProviderIndex, full_name: str, name: str, low: int, high: int
