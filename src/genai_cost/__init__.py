@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from .config import CostSettings
     from .layers import HumanEscalationLayer, InfraAllocation, InfraCostLayer, LayerSettings
     from .metrics import CostMetrics
+    from .pricer import SpanCost
     from .pricing import Catalog, CatalogError, CostBreakdown, PricingError, TokenUsage
-    from .processor import CostedSpan, CostSpanProcessor
-    from .rollup import TraceCostExporter, TraceTotals
+    from .processor import CostedSpan, CostListener, CostSpanProcessor, SpanAnnotations, SpanCostLayer
+    from .rollup import TraceCostExporter, TraceCostLayer, TraceTotals
+    from .usage import SpanUsage
 
 #: Public name -> module. Imported on first use (PEP 562), so that
 #: ``from genai_cost.pricing import Catalog`` (offline pricing, the CLI) does not
@@ -57,6 +59,14 @@ _EXPORTS = {
     "CostSpanProcessor": "processor",
     "TraceCostExporter": "rollup",
     "TraceTotals": "rollup",
+    # What extensions implement (a listener, a cost layer) and the values they are given
+    # or return.
+    "CostListener": "processor",
+    "SpanAnnotations": "processor",
+    "SpanCostLayer": "processor",
+    "TraceCostLayer": "rollup",
+    "SpanCost": "pricer",
+    "SpanUsage": "usage",
 }
 
 
@@ -88,6 +98,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CostBreakdown",
+    "CostListener",
     "CostMetrics",
     "CostSettings",
     "CostSpanProcessor",
@@ -97,8 +108,13 @@ __all__ = [
     "InfraCostLayer",
     "LayerSettings",
     "PricingError",
+    "SpanAnnotations",
+    "SpanCost",
+    "SpanCostLayer",
+    "SpanUsage",
     "TokenUsage",
     "TraceCostExporter",
+    "TraceCostLayer",
     "TraceSpend",
     "TraceTotals",
     "__version__",
