@@ -43,8 +43,8 @@ _INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6
 _REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
 _SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
 _RESPONSE_ID, _INVOCATION_PARAMETERS = 24, 25
-_REASONING_EXCLUDED, _USAGE_JSON, _TOTAL = 26, 27, 28
-_SLOTS = 29
+_REASONING_EXCLUDED, _USAGE_JSON, _TOTAL, _RESPONSE_JSON = 26, 27, 28, 29
+_SLOTS = 30
 
 _VOCABULARY: dict[int, tuple[str, ...]] = {
     _OP: ("gen_ai.operation.name",),
@@ -149,6 +149,10 @@ _VOCABULARY: dict[int, tuple[str, ...]] = {
     # Read only as a checksum of the other counts (see _inclusive): Strands Agents copies
     # Bedrock's usage, whose input leaves out the cache and whose total counts it.
     _TOTAL: ("gen_ai.usage.total_tokens",),
+    # OpenInference's JSON of the response: Anthropic's usage object in it is the only record
+    # of the web searches a call ran and of the speed it was served at (fast mode), which
+    # no instrumentation writes as attributes (see _served_by_anthropic).
+    _RESPONSE_JSON: ("output.value",),
 }
 
 _KEYS: dict[str, tuple[int, int]] = {
@@ -160,7 +164,9 @@ KNOWN_KEYS = frozenset(_KEYS)
 
 #: Slots whose keys alone do not make a span GenAI work (every database span
 #: has ``db.system.name``).
-_GENERIC_SLOTS = frozenset({_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _USAGE_JSON, _TOTAL})
+_GENERIC_SLOTS = frozenset(
+    {_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _USAGE_JSON, _TOTAL, _RESPONSE_JSON}
+)
 
 _TOKEN_SLOTS = (
     _INPUT,
@@ -348,6 +354,12 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
             usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, usage_json, total)
         except _BadValue as exc:
             invalid = str(exc)
+    tier = kind.tier
+    if plan.response_json_key is not None and usage is not None and kind.anthropic:
+        try:
+            usage, tier = _with_served(usage, tier, attributes[plan.response_json_key])
+        except _BadValue as exc:
+            usage, invalid = None, str(exc)
     return SpanUsage(
         kind.role,
         kind.operation,
@@ -359,7 +371,7 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
         kind.data_source,
         reported,
         reported_key,
-        kind.tier,
+        tier,
         kind.batch,
         convention,
         response_id,
@@ -383,6 +395,8 @@ class _Kind:
     #: What its instrumentation leaves out of its counts for this provider
     #: (``_INPUT_EXCLUDES_CACHE`` | ``_OUTPUT_EXCLUDES_REASONING``).
     exclusive_scope: int
+    #: Anthropic's API served it: its response JSON, if recorded, is read (_served_by_anthropic).
+    anthropic: bool = False
 
 
 @dataclass(slots=True)
@@ -401,12 +415,21 @@ class _Plan:
     response_key: str | None
     usage_json_key: str | None
     total_key: str | None
+    response_json_key: str | None
     memo: dict[tuple[object, ...], _Kind]
 
 
 #: Slots read per span, not memoised (they differ from call to call).
 _PER_SPAN_SLOTS = frozenset(
-    {*range(_INPUT, _OUTPUT_IMAGE + 1), _REPORTED_COST, _RESPONSE_ID, _REASONING_EXCLUDED, _USAGE_JSON, _TOTAL}
+    {
+        *range(_INPUT, _OUTPUT_IMAGE + 1),
+        _REPORTED_COST,
+        _RESPONSE_ID,
+        _REASONING_EXCLUDED,
+        _USAGE_JSON,
+        _TOTAL,
+        _RESPONSE_JSON,
+    }
 )
 #: Slot -> index in the counts list (the order of _TOKEN_SLOTS).
 _TOKEN_POSITION = {slot: position for position, slot in enumerate(_TOKEN_SLOTS)}
@@ -414,7 +437,7 @@ _POSITION_CACHE_READ, _POSITION_CACHE_WRITE = _TOKEN_POSITION[_CACHE_READ], _TOK
 _POSITION_REASONING = _TOKEN_POSITION[_REASONING]
 _POSITION_REASONING_EXCLUDED = _TOKEN_POSITION[_REASONING_EXCLUDED]
 
-_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, None, {})
+_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, None, None, {})
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _PLAN_LIMIT = 4096
 #: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
@@ -469,6 +492,7 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         keys.get(_RESPONSE_ID),
         keys.get(_USAGE_JSON),
         keys.get(_TOTAL),
+        keys.get(_RESPONSE_JSON),
         {},
     )
 
@@ -495,13 +519,17 @@ def _found(attributes: Mapping[str, object], slots: _Slots) -> tuple[list[object
     return found, keys
 
 
-def _reference(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> SpanUsage:
+def _reference(
+    attributes: Mapping[str, object], slots: _Slots, scope_name: str | None, *, served: bool = True
+) -> SpanUsage:
     found, keys = _found(attributes, slots)
-    return _interpret(found, keys, scope_name, attributes)
+    return _interpret(found, keys, scope_name, attributes, served=served)
 
 
 def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> _Kind:
-    reference = _reference(attributes, slots, scope_name)
+    # (Without what the response JSON says: a kind is memoised for the spans of its plan,
+    # the speed one call was served at is its own.)
+    reference = _reference(attributes, slots, scope_name, served=False)
     provider = reference.provider
     return _Kind(
         reference.role,
@@ -514,11 +542,17 @@ def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | 
         reference.batch,
         reference.role is Role.LLM or reference.role is Role.EMBEDDING,
         _scope_conventions(provider, scope_name),
+        _is_anthropic(provider),
     )
 
 
 def _interpret(
-    found: list[object], keys: list[str | None], scope_name: str | None, attributes: Mapping[str, object]
+    found: list[object],
+    keys: list[str | None],
+    scope_name: str | None,
+    attributes: Mapping[str, object],
+    *,
+    served: bool = True,
 ) -> SpanUsage:
     operation = _text(found[_OP])
     role = _role(operation, _text(found[_OI_KIND]), _text(found[_AI_OP]))
@@ -555,6 +589,12 @@ def _interpret(
             usage, convention = _tokens(found, keys, provider, scope_name)
         except _BadValue as exc:
             invalid = str(exc)
+    tier = tier.lower() if tier else None
+    if served and usage is not None and found[_RESPONSE_JSON] is not None and _is_anthropic(provider):
+        try:
+            usage, tier = _with_served(usage, tier, found[_RESPONSE_JSON])
+        except _BadValue as exc:
+            usage, invalid = None, str(exc)
     return SpanUsage(  # positional: this runs once per GenAI span
         role,
         operation,
@@ -566,7 +606,7 @@ def _interpret(
         _text(found[_DATA_SOURCE]),
         reported,
         reported_key,
-        tier.lower() if tier else None,
+        tier,
         _flag_set(found[_BATCH]),
         convention,
         _text(found[_RESPONSE_ID]),
@@ -833,6 +873,60 @@ def _add_adk_usage_metadata(counts: list[int], response: object) -> None:
         )
 
 
+#: Decodes the one member of a response's JSON that is read (``raw_decode`` from an offset).
+_JSON_MEMBER = json.JSONDecoder()
+_RESPONSE_JSON_KEY = _VOCABULARY[_RESPONSE_JSON][0]
+
+
+def _is_anthropic(provider: str | None) -> bool:
+    return provider is not None and provider.lower() == "anthropic"
+
+
+def _with_served(usage: TokenUsage, tier: str | None, response: object) -> tuple[TokenUsage, str | None]:
+    """``usage`` and ``tier`` with what an Anthropic response says beyond its tokens: the web
+    searches the call ran (priced per search) and fast mode (priced as service tier
+    ``fast``). The speed the call was served at beats a tier read from the request."""
+    searches, fast = _served_by_anthropic(response)
+    if searches:
+        usage = replace(usage, web_searches=searches)
+    return usage, "fast" if fast else tier
+
+
+def _served_by_anthropic(response: object) -> tuple[int, bool]:
+    """(web searches, served in fast mode) from the ``usage`` member of an Anthropic
+    Messages response as JSON (OpenInference's ``output.value``, for streamed calls too).
+
+    ``usage`` is a Message's last member as the SDK serialises it, so it is found from the
+    end of the text at once, however long the content before it, and decoded only when it
+    mentions a search count or a speed of ``fast`` (rarely). A text whose last member is
+    not ``usage`` (another serialiser; a tool input naming a ``usage`` of its own ends
+    before it) adds nothing: the call is priced for its tokens at standard speed, as
+    without the JSON. Raises _BadValue for a search count that is no count."""
+    if not isinstance(response, str):
+        return 0, False
+    at = response.rfind('"usage"')
+    if at < 0:
+        return 0, False
+    tail = response[at:]
+    if "web_search_requests" not in tail and "fast" not in tail:
+        return 0, False
+    start = at + len('"usage"')
+    while start < len(response) and response[start] in " \t\r\n:":
+        start += 1
+    try:
+        usage, end = _JSON_MEMBER.raw_decode(response, start)
+    except (ValueError, RecursionError):
+        return 0, False
+    if not isinstance(usage, dict) or response[end:].strip() != "}":
+        return 0, False
+    server = usage.get("server_tool_use")
+    searches = server.get("web_search_requests") if isinstance(server, dict) else None
+    count = 0
+    if searches is not None:
+        count = _count(searches, f"{_RESPONSE_JSON_KEY} usage.server_tool_use.web_search_requests")
+    return count, usage.get("speed") == "fast"
+
+
 def _flag_set(value: object) -> bool:
     """A boolean attribute read as set: ``True``, or the number 1 some emitters write
     for it. (Values equal under ``==`` must read alike: ``read_usage`` memoises a span's
@@ -946,6 +1040,7 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         _INVOCATION_PARAMETERS: "request parameters (OpenInference JSON; service_tier read when none was served)",
         _RESPONSE_ID: "response id (one call recorded by two instrumentations is priced once)",
         _TOTAL: "total tokens (only to tell whether the input count includes the cache)",
+        _RESPONSE_JSON: "the response as JSON (OpenInference), for an Anthropic call's web searches and fast mode",
     }
     for slot, keys in _VOCABULARY.items():
         for key in keys:

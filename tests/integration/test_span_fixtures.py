@@ -32,6 +32,8 @@ SONNET_4_CACHED = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 50 * 15.00) / M
 HAIKU_3_5 = (1200 * 0.80 + 80 * 4.00) / M
 SONNET_4_STREAM_OPENLLMETRY = (100 * 3.00 + 3000 * 0.30 + 2000 * 3.75 + 51 * 15.00) / M  # 1 output token too many
 SONNET_4_STREAM_OPENLIT = (100 * 3.00 + 50 * 15.00) / M  # OpenLIT loses a stream's cache counts
+# fast mode (6x the standard $5 / $25) after three web searches at $10 / 1,000
+OPUS_4_6_FAST_SEARCHED = (1000 * 30.00 + 100 * 150.00) / M + 3 * 0.01
 GEMINI_FLASH = (600 * 0.30 + 400 * 0.03 + 500 * 2.50) / M
 GEMINI_PRO = (2000 * 1.25 + 1000 * 10.00) / M
 WEATHER_TOOL = 0.002
@@ -49,6 +51,8 @@ EXPECTED: dict[str, list[float]] = {
     "openllmetry-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_STREAM_OPENLLMETRY],
     "openinference-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_CACHED],
     "openlit-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_STREAM_OPENLIT],
+    # the speed and the searches are only in the response's JSON (output.value), called and streamed
+    "openinference-anthropic-server-tools": [OPUS_4_6_FAST_SEARCHED, OPUS_4_6_FAST_SEARCHED],
     # the same requests recorded twice, by sibling spans (see test_thirdparty_anthropic.py)
     "openllmetry-anthropic-sdk-spans": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_CACHED],
     "pydantic-ai": [GPT_4O, GPT_4O_MINI],

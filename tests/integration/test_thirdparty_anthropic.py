@@ -102,3 +102,45 @@ def test_third_party_anthropic_counted_once(
         assert len(cached) == 1
         assert cached[0].typed["gen_ai.usage.input_tokens"].value == 100  # exclusive, as OpenLIT reports it
         assert cached[0].typed["gen_ai.cost.usage_convention"].raw == "exclusive"
+
+
+# Claude Opus 4.6 in fast mode (6x: $30 in, $150 out per million) after three web searches
+# ($10 / 1,000): the fake server's claude-opus-4-6 (1,000 in, 100 out).
+OPUS_FAST_SEARCHED = (1000 * 30.00 + 100 * 150.00) / M + 3 * 0.01
+OPUS_STANDARD = (1000 * 5.00 + 100 * 25.00) / M
+# (OpenLLMetry's streamed count is one output token over, as above)
+OPUS_STANDARD_STREAM_OPENLLMETRY = (1000 * 5.00 + 101 * 25.00) / M
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # OpenInference records the response as JSON (output.value): its usage says both.
+        pytest.param("openinference-anthropic", [OPUS_FAST_SEARCHED, OPUS_FAST_SEARCHED], id="openinference"),
+        # OpenLLMetry records neither the speed nor the searches anywhere on the span: the
+        # call is priced at standard speed, for its tokens only (docs/limitations.md).
+        pytest.param(
+            "openllmetry-anthropic", [OPUS_STANDARD, OPUS_STANDARD_STREAM_OPENLLMETRY], id="openllmetry"
+        ),
+    ],
+)
+def test_fast_mode_and_web_searches_are_priced_where_the_span_records_them(
+    rotel_collector: RotelCollector, name: str, expected: list[float]
+) -> None:
+    pins, scope = VENVS[name]
+    venv = require_venv(name, pins)
+    with FakeLLMServer() as fake:
+        env = {"ANTHROPIC_OPEN_TELEMETRY": "false", "FAKE_LLM_BASE_URL": fake.base_url}
+        trace_id = run_instrumented(venv, APPS / "anthropic_server_tools_app.py", rotel_collector, env=env)
+        assert len(fake.requests) == 2
+    spans = rotel_collector.trace(trace_id, expected=3)
+    calls = [s for s in spans if s.scope == scope]
+    assert len(calls) == 2  # the call and the same call streamed
+    observed = Counter(round(s.typed["gen_ai.cost.total_usd"].value, 12) for s in calls)
+    assert observed == Counter(round(c, 12) for c in expected)
+    for call in calls:
+        fast = "service_tier=fast" in str(call.attributes.get("gen_ai.cost.adjustments", ""))
+        searched = "gen_ai.cost.search_usd" in call.typed
+        assert (fast, searched) == ((True, True) if name.startswith("openinference") else (False, False))
+    (root,) = [s for s in spans if s.is_root]
+    assert root.typed["gen_ai.trace.cost.total_usd"].value == pytest.approx(sum(expected), rel=1e-9)

@@ -221,6 +221,16 @@ def _python_captures() -> list[Capture]:
             "OpenInference Anthropic instrumentation (anthropic's own spans off)",
         ),
         Capture(
+            "openinference-anthropic-server-tools",
+            "anthropic_server_tools_app.py",
+            "openinference-anthropic",
+            tuple(ta.VENVS["openinference-anthropic"][0]),
+            (("ANTHROPIC_OPEN_TELEMETRY", "false"),),
+            3,
+            "OpenInference Anthropic instrumentation: Claude Opus 4.6 in fast mode after three web searches"
+            " (usage.speed and usage.server_tool_use, in output.value only), called and streamed",
+        ),
+        Capture(
             "openlit-anthropic",
             "anthropic_app.py",
             "openlit-anthropic",

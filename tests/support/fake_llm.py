@@ -38,6 +38,8 @@ class Usage:
     reasoning_tokens: int = 0
     cache_write_tokens: int = 0  # Anthropic cache_creation_input_tokens (5-minute)
     cache_write_1h_tokens: int = 0
+    web_searches: int = 0  # Anthropic usage.server_tool_use.web_search_requests
+    speed: str | None = None  # Anthropic usage.speed ("fast": fast mode)
 
 
 #: Canned usage by requested model. Tests compute the expected cost from these.
@@ -50,6 +52,8 @@ USAGE: dict[str, Usage] = {
     # Anthropic: input_tokens here is the UNCACHED part, as the Messages API reports it.
     "claude-sonnet-4-20250514": Usage("claude-sonnet-4-20250514", 100, 50, cached_tokens=3000, cache_write_tokens=2000),
     "claude-3-5-haiku-20241022": Usage("claude-3-5-haiku-20241022", 1200, 80),
+    # served in fast mode, after three web searches run by the model (server tools)
+    "claude-opus-4-6": Usage("claude-opus-4-6", 1000, 100, web_searches=3, speed="fast"),
     # Gemini generateContent: output_tokens here INCLUDES thoughts (the API reports them apart)
     "gemini-2.5-flash": Usage("gemini-2.5-flash", 1000, 500, cached_tokens=400, reasoning_tokens=300),
     "gemini-2.5-pro": Usage("gemini-2.5-pro", 2000, 1000, reasoning_tokens=100),
@@ -324,6 +328,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "ephemeral_1h_input_tokens": u.cache_write_1h_tokens,
             },
             "service_tier": "standard",
+            "server_tool_use": (
+                {"web_search_requests": u.web_searches, "web_fetch_requests": 0} if u.web_searches else None
+            ),
+            "speed": u.speed,
         }
 
     def _messages(self, body: dict[str, Any]) -> None:
@@ -364,7 +372,14 @@ class _Handler(BaseHTTPRequestHandler):
                         {
                             "type": "message_delta",
                             "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                            "usage": {"output_tokens": u.output_tokens},
+                            "usage": {
+                                "output_tokens": u.output_tokens,
+                                **(
+                                    {"server_tool_use": {"web_search_requests": u.web_searches, "web_fetch_requests": 0}}
+                                    if u.web_searches
+                                    else {}
+                                ),
+                            },
                         },
                     ),
                     ("message_stop", {"type": "message_stop"}),
