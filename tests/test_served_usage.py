@@ -110,6 +110,32 @@ def test_responses_that_do_not_end_with_a_usage_object_say_nothing(response: str
     assert _served_by_anthropic(response) == (0, False)
 
 
+def _logfire_span(raw: dict[str, Any]) -> dict[str, Any]:
+    """Logfire 5.2.0's request span (tests/integration/test_logfire.py reads it back)."""
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.system": "anthropic",
+        "gen_ai.request.model": "claude-opus-4-6",
+        "gen_ai.response.model": "claude-opus-4-6",
+        "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 100,
+        "gen_ai.usage.raw": json.dumps(raw, separators=(",", ":")),
+    }
+
+
+def test_logfire_raw_usage_says_the_same() -> None:
+    """Logfire writes Anthropic's usage object itself (``gen_ai.usage.raw``)."""
+    fast = read_usage(_logfire_span(FAST_SEARCHED), "logfire.anthropic")
+    standard = read_usage(_logfire_span({"input_tokens": 1000, "output_tokens": 100}), "logfire.anthropic")
+    assert fast.usage is not None and standard.usage is not None
+    assert (fast.usage.web_searches, fast.service_tier) == (3, "fast")
+    assert (standard.usage.web_searches, standard.service_tier) == (0, None)
+    bad = read_usage(
+        _logfire_span({**FAST_SEARCHED, "server_tool_use": {"web_search_requests": -1}}), "logfire.anthropic"
+    )
+    assert bad.usage is None and bad.invalid is not None and "gen_ai.usage.raw.server_tool_use" in bad.invalid
+
+
 # ---------------------------------------------------------------- properties
 
 _json_leaf = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["fast", "usage", '"usage":', "speed"])
@@ -146,13 +172,15 @@ def test_only_the_top_level_usage_is_read(usage: dict[str, Any], content: list[A
 
 
 @settings(max_examples=300, deadline=None)
-@given(response=st.text(max_size=200) | st.builds(json.dumps, _json_value))
-def test_any_text_is_read_without_raising_and_as_the_reference_reads_it(response: str) -> None:
-    """Any ``output.value`` at all: the answer, or a count named as invalid; never an
-    exception. The memoised path and the reference path agree on it."""
+@given(response=st.text(max_size=200) | st.builds(json.dumps, _json_value), logfire=st.booleans())
+def test_any_text_is_read_without_raising_and_as_the_reference_reads_it(response: str, logfire: bool) -> None:
+    """Any ``output.value`` or ``gen_ai.usage.raw`` at all: the answer, or a count named as
+    invalid; never an exception. The memoised path and the reference path agree on it."""
     with contextlib.suppress(BadValue):
         _served_by_anthropic(response)
     attributes = _span(response)
+    if logfire:
+        attributes = {**_logfire_span({}), "gen_ai.usage.raw": response}
     fast = read_usage(attributes, SCOPE)
     reference = _reference(attributes, _slots_of(attributes), SCOPE)
     assert fast == reference

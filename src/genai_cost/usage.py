@@ -355,9 +355,10 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
         except _BadValue as exc:
             invalid = str(exc)
     tier = kind.tier
-    if plan.response_json_key is not None and usage is not None and kind.anthropic:
+    served_key = plan.served_key
+    if served_key is not None and usage is not None and kind.anthropic:
         try:
-            usage, tier = _with_served(usage, tier, attributes[plan.response_json_key])
+            usage, tier = _with_served(usage, tier, served_key, attributes[served_key])
         except _BadValue as exc:
             usage, invalid = None, str(exc)
     return SpanUsage(
@@ -415,7 +416,8 @@ class _Plan:
     response_key: str | None
     usage_json_key: str | None
     total_key: str | None
-    response_json_key: str | None
+    #: Where an Anthropic call's web searches and speed are read (_with_served), if anywhere.
+    served_key: str | None
     memo: dict[tuple[object, ...], _Kind]
 
 
@@ -492,7 +494,7 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         keys.get(_RESPONSE_ID),
         keys.get(_USAGE_JSON),
         keys.get(_TOTAL),
-        keys.get(_RESPONSE_JSON),
+        _served_key(keys.get(_RESPONSE_JSON), keys.get(_USAGE_JSON)),
         {},
     )
 
@@ -590,9 +592,10 @@ def _interpret(
         except _BadValue as exc:
             invalid = str(exc)
     tier = tier.lower() if tier else None
-    if served and usage is not None and found[_RESPONSE_JSON] is not None and _is_anthropic(provider):
+    served_key = _served_key(keys[_RESPONSE_JSON], keys[_USAGE_JSON]) if served else None
+    if served_key is not None and usage is not None and _is_anthropic(provider):
         try:
-            usage, tier = _with_served(usage, tier, found[_RESPONSE_JSON])
+            usage, tier = _with_served(usage, tier, served_key, attributes[served_key])
         except _BadValue as exc:
             usage, invalid = None, str(exc)
     return SpanUsage(  # positional: this runs once per GenAI span
@@ -882,11 +885,25 @@ def _is_anthropic(provider: str | None) -> bool:
     return provider is not None and provider.lower() == "anthropic"
 
 
-def _with_served(usage: TokenUsage, tier: str | None, response: object) -> tuple[TokenUsage, str | None]:
-    """``usage`` and ``tier`` with what an Anthropic response says beyond its tokens: the web
-    searches the call ran (priced per search) and fast mode (priced as service tier
-    ``fast``). The speed the call was served at beats a tier read from the request."""
-    searches, fast = _served_by_anthropic(response)
+def _served_key(response_key: str | None, usage_json_key: str | None) -> str | None:
+    """The attribute that holds an Anthropic call's usage object: in the response
+    OpenInference records as JSON, or as the usage itself (Logfire's raw usage)."""
+    if response_key is not None:
+        return response_key
+    return usage_json_key if usage_json_key == _LOGFIRE_USAGE_KEY else None
+
+
+def _with_served(
+    usage: TokenUsage, tier: str | None, key: str, value: object
+) -> tuple[TokenUsage, str | None]:
+    """``usage`` and ``tier`` with what an Anthropic call's usage object says beyond its
+    tokens: the web searches the call ran (priced per search) and fast mode (priced as
+    service tier ``fast``). The speed the call was served at beats a tier read from the
+    request."""
+    if key == _LOGFIRE_USAGE_KEY:
+        searches, fast = _served_in_raw_usage(value)
+    else:
+        searches, fast = _served_by_anthropic(value)
     if searches:
         usage = replace(usage, web_searches=searches)
     return usage, "fast" if fast else tier
@@ -919,11 +936,25 @@ def _served_by_anthropic(response: object) -> tuple[int, bool]:
         return 0, False
     if not isinstance(usage, dict) or response[end:].strip() != "}":
         return 0, False
+    return _served_in(usage, f"{_RESPONSE_JSON_KEY} usage")
+
+
+def _served_in_raw_usage(raw: object) -> tuple[int, bool]:
+    """(web searches, served in fast mode) from Logfire's ``gen_ai.usage.raw``: Anthropic's
+    usage object itself, as JSON (decoded only when it mentions either, rarely)."""
+    if not isinstance(raw, str) or ("web_search_requests" not in raw and "fast" not in raw):
+        return 0, False
+    try:
+        usage = json.loads(raw)
+    except (ValueError, RecursionError):
+        return 0, False
+    return _served_in(usage, _LOGFIRE_USAGE_KEY) if isinstance(usage, dict) else (0, False)
+
+
+def _served_in(usage: dict[str, object], where: str) -> tuple[int, bool]:
     server = usage.get("server_tool_use")
     searches = server.get("web_search_requests") if isinstance(server, dict) else None
-    count = 0
-    if searches is not None:
-        count = _count(searches, f"{_RESPONSE_JSON_KEY} usage.server_tool_use.web_search_requests")
+    count = 0 if searches is None else _count(searches, f"{where}.server_tool_use.web_search_requests")
     return count, usage.get("speed") == "fast"
 
 

@@ -223,3 +223,33 @@ def test_logfire_openai(rotel_collector: RotelCollector) -> None:
         {"chatcmpl-fake1": (GPT_4O, GPT_4O), "resp_fake4": (GPT_4O, GPT_4O)},
         "gpt-4o-mini",
     )
+
+
+# Claude Opus 4.6 in fast mode (6x: $30 in, $150 out per million) after three web searches
+# ($10 / 1,000): the fake server's claude-opus-4-6 (1,000 in, 100 out).
+OPUS_FAST_SEARCHED = (1000 * 30.00 + 100 * 150.00) / M + 3 * 0.01
+# What Logfire's own operation.cost (genai-prices 0.2.3) says: the searches, at standard speed.
+OPUS_STANDARD_SEARCHED = (1000 * 5.00 + 100 * 25.00) / M + 3 * 0.01
+
+
+def test_logfire_anthropic_fast_mode_and_web_searches_in_the_raw_usage(rotel_collector: RotelCollector) -> None:
+    """Logfire writes Anthropic's usage object whole (``gen_ai.usage.raw``): its
+    ``server_tool_use`` and ``speed`` are read there, on the call's span and on the streamed
+    call's log span. Logfire's own ``operation.cost`` misses fast mode; under the default
+    ``prefer`` policy it is still the span's cost, with the catalog's beside it
+    (docs/limitations.md, "Anthropic's fast mode")."""
+    venv = require_venv("logfire", PINS)
+    with FakeLLMServer() as fake:
+        env = {"FAKE_LLM_BASE_URL": fake.base_url, "ANTHROPIC_OPEN_TELEMETRY": "false"}
+        trace_id = run_app(venv, APPS / "logfire_anthropic_server_tools_app.py", rotel_collector, env)
+        assert len(fake.requests) == 2
+    spans = rotel_collector.trace(trace_id, expected=4)
+    calls = [s for s in spans if "gen_ai.cost.total_usd" in s.typed]
+    assert len(calls) == 2, [s.name for s in spans]
+    for call in calls:
+        assert call.typed["gen_ai.cost.catalog_usd"].value == pytest.approx(OPUS_FAST_SEARCHED, rel=1e-9), call.name
+        assert call.typed["operation.cost"].value == pytest.approx(OPUS_STANDARD_SEARCHED, rel=1e-9), call.name
+        assert call.typed["gen_ai.cost.total_usd"].value == pytest.approx(OPUS_STANDARD_SEARCHED, rel=1e-9)
+        assert call.typed["gen_ai.cost.reported_diff_usd"].value == pytest.approx(
+            OPUS_STANDARD_SEARCHED - OPUS_FAST_SEARCHED, rel=1e-9
+        )
