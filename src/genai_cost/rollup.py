@@ -249,8 +249,10 @@ class TraceCostExporter(SpanExporter):
         self._on_trace_complete = on_trace_complete
         self._trace_layers = tuple(trace_layers)
         self._traces: OrderedDict[int, _TraceState | _HeldTrace] = OrderedDict()
-        self._lock = threading.Lock()
-        renew_locks_after_fork(self, _lock=threading.Lock)
+        # Re-entrant: a trace layer (user code, run while the roll-up holds it) may ask for
+        # the running totals (totals()), on the same thread.
+        self._lock = threading.RLock()
+        renew_locks_after_fork(self, _lock=threading.RLock)
         self.stats = RollupStats()
         #: Traces let go while they held what a root still to come needs (see
         #: _TraceState.forgot), lately.
