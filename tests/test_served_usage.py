@@ -192,3 +192,29 @@ def _slots_of(attributes: dict[str, Any]) -> Any:
     plan = _plan(tuple(attributes))
     assert plan is not None
     return plan.slots
+
+
+def test_the_request_parameters_are_each_calls_own_and_no_memo_key() -> None:
+    """OpenInference's ``llm.invocation_parameters`` (the request as JSON: tool schemas, a
+    user id, a seed) differs from call to call. As part of the memo key it kept every call's
+    JSON (26.8 MB for 4,095 calls with 20 tools) and never hit; it is read per span."""
+    from genai_cost.usage import _PLANS
+
+    def call(parameters: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "o4-mini",
+            "llm.provider": "openai",
+            "llm.token_count.prompt": 100,
+            "llm.token_count.completion": 10,
+            "llm.invocation_parameters": json.dumps(parameters),
+        }
+
+    tiers = [
+        read_usage(call({"user": f"user-{i}", **({"service_tier": "flex"} if i % 2 else {})}), SCOPE).service_tier
+        for i in range(200)
+    ]
+    assert tiers == [None, "flex"] * 100
+    plan = _PLANS[tuple(call({}))]
+    assert plan is not None
+    assert len(plan.memo) == 1

@@ -355,6 +355,9 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
         except _BadValue as exc:
             invalid = str(exc)
     tier = kind.tier
+    if tier is None and plan.parameters_key is not None:
+        requested = _requested_tier(attributes[plan.parameters_key])
+        tier = requested.lower() if requested else None
     served_key = plan.served_key
     if served_key is not None and usage is not None and kind.anthropic:
         try:
@@ -418,6 +421,7 @@ class _Plan:
     total_key: str | None
     #: Where an Anthropic call's web searches and speed are read (_with_served), if anywhere.
     served_key: str | None
+    parameters_key: str | None
     memo: dict[tuple[object, ...], _Kind]
 
 
@@ -431,6 +435,9 @@ _PER_SPAN_SLOTS = frozenset(
         _USAGE_JSON,
         _TOTAL,
         _RESPONSE_JSON,
+        # OpenInference's request JSON: tool schemas and per-call values, so as a memo key it
+        # would hold megabytes and never hit; its tier is read per span (_requested_tier).
+        _INVOCATION_PARAMETERS,
     }
 )
 #: Slot -> index in the counts list (the order of _TOKEN_SLOTS).
@@ -439,7 +446,7 @@ _POSITION_CACHE_READ, _POSITION_CACHE_WRITE = _TOKEN_POSITION[_CACHE_READ], _TOK
 _POSITION_REASONING = _TOKEN_POSITION[_REASONING]
 _POSITION_REASONING_EXCLUDED = _TOKEN_POSITION[_REASONING_EXCLUDED]
 
-_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, None, None, {})
+_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, None, None, None, {})
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _PLAN_LIMIT = 4096
 #: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
@@ -495,6 +502,7 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         keys.get(_USAGE_JSON),
         keys.get(_TOTAL),
         _served_key(keys.get(_RESPONSE_JSON), keys.get(_USAGE_JSON)),
+        keys.get(_INVOCATION_PARAMETERS),
         {},
     )
 
@@ -522,16 +530,16 @@ def _found(attributes: Mapping[str, object], slots: _Slots) -> tuple[list[object
 
 
 def _reference(
-    attributes: Mapping[str, object], slots: _Slots, scope_name: str | None, *, served: bool = True
+    attributes: Mapping[str, object], slots: _Slots, scope_name: str | None, *, per_call: bool = True
 ) -> SpanUsage:
     found, keys = _found(attributes, slots)
-    return _interpret(found, keys, scope_name, attributes, served=served)
+    return _interpret(found, keys, scope_name, attributes, per_call=per_call)
 
 
 def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> _Kind:
-    # (Without what the response JSON says: a kind is memoised for the spans of its plan,
-    # the speed one call was served at is its own.)
-    reference = _reference(attributes, slots, scope_name, served=False)
+    # (Without what the request and response JSON say: a kind is memoised for the spans of
+    # its plan, the tier one call asked for and the speed it was served at are its own.)
+    reference = _reference(attributes, slots, scope_name, per_call=False)
     provider = reference.provider
     return _Kind(
         reference.role,
@@ -554,7 +562,7 @@ def _interpret(
     scope_name: str | None,
     attributes: Mapping[str, object],
     *,
-    served: bool = True,
+    per_call: bool = True,
 ) -> SpanUsage:
     operation = _text(found[_OP])
     role = _role(operation, _text(found[_OI_KIND]), _text(found[_AI_OP]))
@@ -581,7 +589,7 @@ def _interpret(
     tier = _text(found[_SERVICE_TIER])
     if tier is None:
         tier = _text(found[_REQUESTED_TIER])
-    if tier is None:
+    if tier is None and per_call:
         tier = _requested_tier(found[_INVOCATION_PARAMETERS])
     usage: TokenUsage | None = None
     invalid: str | None = None
@@ -592,7 +600,7 @@ def _interpret(
         except _BadValue as exc:
             invalid = str(exc)
     tier = tier.lower() if tier else None
-    served_key = _served_key(keys[_RESPONSE_JSON], keys[_USAGE_JSON]) if served else None
+    served_key = _served_key(keys[_RESPONSE_JSON], keys[_USAGE_JSON]) if per_call else None
     if served_key is not None and usage is not None and _is_anthropic(provider):
         try:
             usage, tier = _with_served(usage, tier, served_key, attributes[served_key])
