@@ -69,3 +69,53 @@ def test_a_trace_layer_may_read_the_running_totals_with_a_batch_processor() -> N
     assert finished, "the export thread blocked: the layer's totals() waited on the roll-up's own lock"
     (root,) = [s for s in memory.get_finished_spans() if s.name == "invoke_agent"]
     assert root.attributes["gen_ai.trace.cost.infra_usd"] == 0.01
+
+
+def test_the_application_does_not_wait_for_another_threads_pricing() -> None:
+    """Past its queue bound the application thread prices its backlog itself; while the export
+    thread is pricing (here: in a listener that is slow), it must not wait for it. The listener
+    is held until the application has ended more spans than the bound: before, ``span.end()``
+    waited on the pricing lock, and nothing here ever released it."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    in_listener = threading.Event()
+    release = threading.Event()
+
+    class Reader(SpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            for span in spans:
+                dict(span.attributes or {})  # reading prices (on the export thread)
+            return SpanExportResult.SUCCESS
+
+    class HeldListener:
+        def on_span_cost(self, span, usage, cost):  # type: ignore[no-untyped-def]
+            if threading.current_thread() is not threading.main_thread() and not release.is_set():
+                in_listener.set()
+                release.wait(10)
+            return
+
+    provider = TracerProvider()
+    processor = CostSpanProcessor(
+        BatchSpanProcessor(Reader(), schedule_delay_millis=10), listeners=[HeldListener()], max_pending=4
+    )
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("chat", attributes=chat_attributes("gpt-4o", "openai")):
+        pass
+    assert in_listener.wait(10), "the export thread never priced the first span"
+
+    def end_more_spans() -> None:
+        for _ in range(5):  # 3 queued items each (its start, its parent, its end): past the bound
+            # of 4, short of the hard bound (16), where waiting is the memory's price
+            with tracer.start_as_current_span("chat", attributes=chat_attributes("gpt-4o", "openai")):
+                pass
+
+    worker = threading.Thread(target=end_more_spans, daemon=True)
+    worker.start()
+    worker.join(5)
+    ended = not worker.is_alive()
+    release.set()
+    worker.join(10)
+    provider.shutdown()
+    assert ended, "span.end() waited for the export thread's pricing"
+    assert processor.stats.priced == 6  # nothing lost: every span priced in the end

@@ -58,6 +58,9 @@ _MAX_RESPONSES = 20_000
 #: reads them every 512 spans by default; working through 6,144 items (2,048 spans)
 #: takes ~20 ms.
 _MAX_QUEUED = 6_144
+#: Past this many times its bound, the queue is priced by the application thread even if it
+#: must wait for another thread's pricing to finish: a memory bound, not a speed one.
+_WAIT_PAST = 4
 #: The end, for telling twins apart, of a call whose usage is also written on a log span
 #: when its stream has been read (see CostSpanProcessor._stream_requests).
 _UNTIL_ITS_LOG = 2**63
@@ -445,7 +448,10 @@ class CostSpanProcessor(SpanProcessor):
                 queue = self._queue
                 queue.append(costed)
                 if len(queue) > self._max_pending:
-                    self.settle()
+                    # Past the bound the application thread prices its backlog itself, unless
+                    # another thread is at it already (a slow listener of the export thread
+                    # must not hold the application up), up to a hard bound on the queue.
+                    self.settle(wait=len(queue) > self._max_pending * _WAIT_PAST)
             except INTERNAL_FAILURES:  # never raise into the application
                 self._internal_error()
             except BaseException:  # the application's, raised while pricing inline: it goes on up
@@ -476,13 +482,16 @@ class CostSpanProcessor(SpanProcessor):
 
     # ---------------------------------------------------------------- pricing
 
-    def settle(self) -> None:
+    def settle(self, *, wait: bool = True) -> None:
         """Price every span ended so far. Safe from any thread; a no-op when
-        called back from inside pricing (a listener reading a span)."""
+        called back from inside pricing (a listener reading a span), and, unless
+        ``wait``, when another thread is pricing (it prices what it found queued)."""
         if self._settling_thread == threading.get_ident():
             return
         queue = self._queue
-        with self._settling:
+        if not self._settling.acquire(blocking=wait):
+            return
+        try:
             self._settling_thread = threading.get_ident()
             try:
                 # What was queued when the lock was taken, not what other threads queue
@@ -529,6 +538,8 @@ class CostSpanProcessor(SpanProcessor):
                         self._price(item)
             finally:
                 self._settling_thread = None
+        finally:
+            self._settling.release()
         for after in self._after_pricing:  # outside the lock (see add_listener)
             try:
                 after()
