@@ -12,9 +12,10 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from genai_cost.attributes import COST_COMPUTE, COST_REPORTED_DIFF
 from genai_cost.cli import main
 from genai_cost.config import CostSettings
-from genai_cost.pricer import COST_COMPUTE, COST_REPORTED_DIFF, SpanPricer
+from genai_cost.pricer import SpanPricer
 from genai_cost.pricing import Catalog, CatalogError, TokenUsage
 from genai_cost.pricing.files import parse_pricing_text
 from genai_cost.pricing.schema import ModelEntry, PricePeriod, PricingFile, ProviderEntry, ToolEntry

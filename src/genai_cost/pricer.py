@@ -21,9 +21,6 @@ from .usage import MAX_USD, Role, SpanUsage
 
 AttributeValue = str | bool | int | float
 
-COST_REPORTED_DIFF = A.COST_REPORTED_DIFF
-COST_SEARCH = A.COST_SEARCH
-COST_COMPUTE = A.COST_COMPUTE
 _TOOL_CACHE_LIMIT = 4096
 
 
@@ -121,7 +118,7 @@ class SpanPricer:
             }
             if breakdown is not None:
                 attrs[A.COST_CATALOG] = float(breakdown.total_usd)
-                attrs[COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
+                attrs[A.COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
                 attrs[A.COST_PRICING_ID] = breakdown.pricing_id
                 attrs[A.COST_PRICING_VERSION] = self._version
                 if matched:
@@ -138,7 +135,7 @@ class SpanPricer:
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
         if reported is not None:
             attrs[A.COST_REPORTED] = float(reported)
-            attrs[COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
+            attrs[A.COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
         return SpanCost(category, breakdown.total_usd, tokens, attrs, None, *self._ids(usage))
 
     def _price_tokens(
@@ -217,9 +214,9 @@ class SpanPricer:
         if b.request_usd:
             attrs[A.COST_REQUEST] = float(b.request_usd)
         if b.search_usd:
-            attrs[COST_SEARCH] = float(b.search_usd)
+            attrs[A.COST_SEARCH] = float(b.search_usd)
         if b.compute_usd:
-            attrs[COST_COMPUTE] = float(b.compute_usd)
+            attrs[A.COST_COMPUTE] = float(b.compute_usd)
         if b.adjustments:
             attrs[A.COST_ADJUSTMENTS] = ",".join(b.adjustments)
         return attrs
