@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from genai_cost.pricing import Catalog, CatalogError, TokenUsage, UnknownModelError, default_pricing_dir
-from genai_cost.pricing.importers import lend_tiers
+from genai_cost.pricing.importers import ImportedModel, lend_tiers, read_import
 
 M = 1_000_000
 TODAY = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
@@ -250,15 +251,23 @@ providers:
 
 
 def test_lend_tiers_takes_only_tiers_at_the_same_base_rates() -> None:
-    out = lend_tiers(BORROWER, LENDER)
+    borrower = read_import(BORROWER, "genai-prices")
+    lender = read_import(LENDER, "litellm").models
+
+    def written(models: list[ImportedModel]) -> str:
+        return replace(borrower, models=models).render()
+
+    lent = lend_tiers(borrower.models, lender)
+    out = written(lent)
     # m1: same name (an exact alias) and base rates: the priority tier is taken, its source named
     assert '"service_tiers": {"priority": {"input": 2, "output": 4}}' in out
     assert "https://acme; priority tier from litellm 1.109.1: acme/m1" in out
     # m2: the base input differs (1 vs 1.5): nothing taken
     assert out.count("service_tiers") == 1
-    # idempotent, and a new lender replaces what was taken
-    assert lend_tiers(out, LENDER) == out
-    assert lend_tiers(out, "") == BORROWER
+    # idempotent (also once written and read back), and a new lender replaces what was taken
+    assert written(lend_tiers(lent, lender)) == out
+    assert written(lend_tiers(read_import(out, "genai-prices").models, lender)) == out
+    assert written(lend_tiers(lent, [])) == BORROWER
 
 
 # ------------------------------------------------------------- 4. Azure web search $14 / 1,000

@@ -143,7 +143,11 @@ def _import(args: argparse.Namespace) -> int:
     if code:
         print(f"genai-cost: the import does not validate, so {directory / 'imported'} is unchanged", file=sys.stderr)
         return code
-    path = importers.write_import(result, directory / "imported")
+    try:
+        path = importers.write_import(result, directory / "imported")
+    except ValueError as exc:  # the other dataset's file, edited by hand: read before either is written
+        print(f"genai-cost: {exc}; {directory / 'imported'} is unchanged", file=sys.stderr)
+        return 1
     counts = importers.count_by_provider(result.models)
     print(f"wrote {path}: {len(result.models)} models of {len(counts)} providers ({result.dataset} {result.version})")
     for reason, count in sorted(result.skipped.items()):
