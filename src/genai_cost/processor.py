@@ -43,6 +43,11 @@ from .config import PROCESSOR_VARIABLES, CostSettings, report_unknown_variables,
 from .pricer import SpanCost, SpanPricer
 from .pricing.catalog import Catalog
 from .pricing.errors import PricingError
+from .records import ADK_CALL as _ADK_CALL
+from .records import ADK_PARTIAL as _ADK_PARTIAL
+from .records import ADK_SCOPE as _ADK_SCOPE
+from .records import UNTIL_ITS_LOG as _UNTIL_ITS_LOG
+from .records import adk_record as _adk_record
 from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, remote_agent_call
 
 _log = logging.getLogger("genai_cost")
@@ -61,17 +66,11 @@ _MAX_QUEUED = 6_144
 #: Past this many times its bound, the queue is priced by the application thread even if it
 #: must wait for another thread's pricing to finish: a memory bound, not a speed one.
 _WAIT_PAST = 4
-#: The end, for telling twins apart, of a call whose usage is also written on a log span
-#: when its stream has been read (see CostSpanProcessor._stream_requests).
-_UNTIL_ITS_LOG = 2**63
 #: How far up through open spans a call looks for a wrapper that ended before it.
 _WRAPPER_DEPTH = 4
 #: What the leaf rule remembers of a span's descendants: an inference call among its
 #: children, or only deeper down.
 _CALL_BELOW, _CALL_DEEPER = 2, 1
-#: Google ADK's tracer. ADK 1.x records each model call twice: ``call_llm`` (its whole
-#: usage) around a ``generate_content`` span with input and output counts only.
-_ADK_SCOPE = "gcp.vertex.agent"
 
 
 class CostListener(Protocol):
@@ -671,7 +670,7 @@ class CostSpanProcessor(SpanProcessor):
         stats = self._stats
         stats.spans += 1
         if inference and scope == _ADK_SCOPE:
-            record = _adk_record(state, scope_info, usage.operation)
+            record = _adk_record(state.get("_name"), scope_info, usage.operation)
             if record == _ADK_PARTIAL and parent is not None and not parent.is_remote:
                 # ADK 1.x's second, thinner record of the call (no thinking, no cache)
                 # inside the call_llm that records all of it and carries the cost.
@@ -1052,22 +1051,8 @@ _NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanP
 _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 
 
-_ADK_PARTIAL, _ADK_CALL = "partial", "call"
 #: The categories of a call's record (the leaf rule's inference spans).
 _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})
-
-
-def _adk_record(state: dict[str, object], scope: InstrumentationScope | None, operation: str | None) -> str | None:
-    """What a Google ADK inference span is: ``call_llm``, ADK's record of one model
-    call (its usage is that call's, never its children's), or, in ADK 1.x, the
-    ``generate_content`` span inside it that records the same call with no thinking
-    and no cached tokens."""
-    if state.get("_name") == "call_llm":
-        return _ADK_CALL
-    version = scope.version if scope is not None else None
-    if operation == "generate_content" and version is not None and version.startswith("1."):
-        return _ADK_PARTIAL
-    return None
 
 
 def _newer_half(entries: dict[_K, _V]) -> dict[_K, _V]:

@@ -23,15 +23,29 @@ import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, TypeVar
+from typing import Annotated, Any, BinaryIO, NamedTuple, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from . import attributes as A
+from .config import env_pricing_files
 from .pricer import RECORDED_CATEGORY_OTHER, RecordedCost, recorded_cost, usd_amount
+from .pricing.catalog import Catalog
+from .pricing.errors import CatalogError
 from .pricing.files import dotted_path
-from .usage import Role, SpanUsage, read_usage, remote_agent_call
+from .records import (
+    ADK_CALL,
+    ADK_PARTIAL,
+    ADK_SCOPE,
+    UNTIL_ITS_LOG,
+    CallRecord,
+    adk_record,
+    call_model,
+    same_call_by_response_id,
+    twin_records,
+)
+from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, remote_agent_call
 
 __all__ = [
     "ExportedSpan",
@@ -75,6 +89,9 @@ class ExportedSpan:
     #: Start and end, in nanoseconds since the epoch, when the file gives them.
     start_ns: int | None = None
     end_ns: int | None = None
+    #: The instrumentation scope's version, when the file gives it (it tells Google ADK
+    #: 1.x's second record of a call from ADK 2.x's only one).
+    scope_version: str | None = None
 
 
 @dataclass(slots=True)
@@ -246,6 +263,7 @@ class _Span(_Lenient):
 
 class _Scope(_Lenient):
     name: str = ""
+    version: Any = None  # read if it is text (see _version), never a reason to lose the spans
 
 
 # Each level is validated on its own (its lists as ``Any``), so that a bad field loses
@@ -688,10 +706,11 @@ class _Reader:
                 group = self.parse(_ScopeSpans, group_item, group_at)
                 if group is not None:
                     scope = group.scope if group.scope is not None else group.instrumentationLibrary
+                    name, version = (scope.name, _version(scope.version)) if scope is not None else (None, None)
                     for i, span in enumerate(group.spans or []):
-                        self.otlp_span(span, (*group_at, "spans", i), scope.name if scope is not None else None)
+                        self.otlp_span(span, (*group_at, "spans", i), name, version)
 
-    def otlp_span(self, value: object, at: _Location, scope: str | None) -> None:
+    def otlp_span(self, value: object, at: _Location, scope: str | None, version: str | None = None) -> None:
         span = self.parse(_Span, value, at)
         if span is None:
             return
@@ -714,6 +733,7 @@ class _Reader:
                 _kind(span.kind),
                 _nanos(span.startTimeUnixNano),
                 _nanos(span.endTimeUnixNano),
+                self.share(version) if version is not None else None,
             )
         )
 
@@ -784,6 +804,7 @@ class _Reader:
             good = good and parent is not None
             break
         scope: str | None = None
+        version: str | None = None
         kind: str | None = None
         attributes: dict[str, object] = {}
         for k, item in enumerate(span.tags or []):
@@ -805,6 +826,8 @@ class _Reader:
             if tag.key in _JAEGER_SCOPE_TAGS:
                 if tag.key in _JAEGER_SCOPE_NAMES and scope is None:
                     scope = str(plain) or None
+                elif tag.key not in _JAEGER_SCOPE_NAMES and version is None:
+                    version = _version(plain)
             elif tag.key == _JAEGER_KIND_TAG:
                 kind = kind or _kind(plain)
             elif tag.key.startswith(_COST_PREFIX) and tag.type == "binary":
@@ -826,6 +849,7 @@ class _Reader:
                     kind,
                     start,
                     end,
+                    self.share(version) if version is not None else None,
                 )
             )
 
@@ -853,6 +877,11 @@ def _tag_value(kind: str, value: object) -> object:
     raise ValueError(f"not a {kind} value: {shown}")
 
 
+def _version(value: object) -> str | None:
+    """An instrumentation scope's version as a file gives it: text, else not known."""
+    return value if isinstance(value, str) and value else None
+
+
 def _is_hex(text: str) -> bool:
     return bool(text) and all(char in string.hexdigits for char in text)
 
@@ -872,9 +901,14 @@ def _id(text: str, size: int) -> str | None:
 # ------------------------------------------------------------------ summing
 
 
-def report_traces(spans: Iterable[ExportedSpan]) -> list[TraceReport]:
+def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = None) -> list[TraceReport]:
     """One report per trace, the most expensive first. A span (trace and span id) counts
-    once: the first record of it; the others are counted as ``duplicates_ignored``."""
+    once: the first record of it; the others are counted as ``duplicates_ignored``.
+
+    ``catalog`` resolves model names for the rule on sibling records with no response id
+    (two spellings of one model); by default the shipped catalog and the files of
+    ``GENAI_COST_PRICING_FILE``, as the processor resolves them, loaded only for a trace
+    that has two such records to compare."""
     by_trace: dict[str, dict[str, ExportedSpan]] = {}
     duplicates: dict[str, int] = {}
     for span in spans:
@@ -883,14 +917,16 @@ def report_traces(spans: Iterable[ExportedSpan]) -> list[TraceReport]:
             duplicates[span.trace_id] = duplicates.get(span.trace_id, 0) + 1
         else:
             trace[span.span_id] = span
+    models = _CallModels(catalog)
     reports = [
-        _report(trace_id, list(trace.values()), duplicates.get(trace_id, 0)) for trace_id, trace in by_trace.items()
+        _report(trace_id, list(trace.values()), duplicates.get(trace_id, 0), models)
+        for trace_id, trace in by_trace.items()
     ]
     reports.sort(key=lambda report: (-report.total_usd, report.trace_id))
     return reports
 
 
-def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceReport:
+def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _CallModels) -> TraceReport:
     ids = {span.span_id for span in spans}
     roots = [span for span in spans if span.parent_span_id not in ids]
     root = min(roots, key=lambda span: (span.parent_span_id is not None, span.name)) if roots else spans[0]
@@ -900,8 +936,9 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int) -> TraceR
         if root.end_ns is not None and root.end_ns >= root.start_ns:
             report.duration_s = round((root.end_ns - root.start_ns) / 1e9, 6)
     usages = {span.span_id: _usage(span) for span in spans}
-    wrappers = _wrappers(spans, usages)
-    first_records = _first_records(spans, usages, wrappers)
+    adk_partials, adk_calls = _adk_records(spans, usages)
+    wrappers = _wrappers(spans, usages, adk_partials, adk_calls)
+    first_records = _first_records(spans, usages, wrappers, adk_partials, models)
     also: dict[str, list[str]] = {}
     for second, first in first_records.items():
         also.setdefault(first, []).append(second)
@@ -1003,49 +1040,171 @@ def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
 _INFERENCE = (Role.LLM, Role.EMBEDDING)
 
 
-def _wrappers(spans: list[ExportedSpan], usages: Mapping[str, SpanUsage]) -> set[str]:
+def _adk_records(spans: list[ExportedSpan], usages: Mapping[str, SpanUsage]) -> tuple[dict[str, str], set[str]]:
+    """Google ADK's records of its model calls (:func:`genai_cost.records.adk_record`, as
+    the processor reads them): ADK 1.x's ``generate_content`` spans, each a second record of
+    the ``call_llm`` above it (span id -> that parent's id), and ADK's ``call_llm`` spans."""
+    partials: dict[str, str] = {}
+    calls: set[str] = set()
+    for span in spans:
+        usage = usages[span.span_id]
+        if span.scope == ADK_SCOPE and usage.role in _INFERENCE:
+            record = adk_record(span.name, _ScopeOf(span.scope_version), usage.operation)
+            if record == ADK_PARTIAL and span.parent_span_id is not None:
+                partials[span.span_id] = span.parent_span_id
+            elif record == ADK_CALL:
+                calls.add(span.span_id)
+    return partials, calls
+
+
+class _ScopeOf(NamedTuple):
+    """A span's instrumentation scope, as :func:`genai_cost.records.adk_record` reads it."""
+
+    version: str | None
+
+
+def _wrappers(
+    spans: list[ExportedSpan],
+    usages: Mapping[str, SpanUsage],
+    adk_partials: Mapping[str, str],
+    adk_calls: set[str],
+) -> set[str]:
     """Span ids of the inference spans with an inference call below them (at any depth,
     through any span): wrappers, never priced (the leaf rule, as the processor applies it).
-    A tool or retrieval span with a model call inside it is still a call, priced as one."""
+    A tool or retrieval span with a model call inside it is still a call, priced as one.
+
+    As in the processor, ADK 1.x's second record of a call (``adk_partials``) passes
+    nothing up, and an ADK ``call_llm`` (``adk_calls``) is a wrapper only with a call among
+    its children: what ADK 1.x runs under it deeper down (tools, sub-agents) came after
+    its own call."""
     parents = {span.span_id: span.parent_span_id for span in spans}
-    above: set[str] = set()
+    above: set[str] = set()  # spans with a call below them
+    directly: set[str] = set()  # ... among their children
     for span in spans:
-        if usages[span.span_id].role in _INFERENCE:
+        if usages[span.span_id].role in _INFERENCE and span.span_id not in adk_partials:
             parent = parents.get(span.span_id)
+            if parent in parents:
+                directly.add(parent)
             while parent is not None and parent in parents and parent not in above:
                 above.add(parent)
+                if parent in adk_partials:
+                    break
                 parent = parents[parent]
-    return {span_id for span_id in above if usages[span_id].role in _INFERENCE}
+    return {
+        span_id
+        for span_id in above
+        if usages[span_id].role in _INFERENCE
+        and span_id not in adk_partials
+        and (span_id in directly or span_id not in adk_calls)
+    }
 
 
-def _first_records(spans: list[ExportedSpan], usages: Mapping[str, SpanUsage], wrappers: set[str]) -> dict[str, str]:
+def _first_records(
+    spans: list[ExportedSpan],
+    usages: Mapping[str, SpanUsage],
+    wrappers: set[str],
+    adk_partials: Mapping[str, str],
+    models: _CallModels,
+) -> dict[str, str]:
     """The second records of a call, each with the span id of its first record: the
-    processor's rule for one call recorded twice (docs/attributes.md, "One call, two
-    records") by its response id. Two leaf inference spans of the trace with the same
-    ``gen_ai.response.id`` are one call when different instrumentation scopes wrote them
-    or they overlap in time (one scope writing both, one after the other, is a server that
-    reuses ids: two calls); the first to end is the call."""
-    calls = [
-        span
-        for span in spans
-        if span.span_id not in wrappers
-        and usages[span.span_id].role in _INFERENCE
-        and usages[span.span_id].response_id is not None
-    ]
-    calls.sort(key=lambda span: span.end_ns or 0)  # as the processor sees them: as they end
-    firsts: dict[str, ExportedSpan] = {}
-    seconds: dict[str, str] = {}
-    for span in calls:
-        response_id = str(usages[span.span_id].response_id)
-        first = firsts.setdefault(response_id, span)
-        if first is span:
+    processor's rules for one call recorded twice (docs/attributes.md, "One call, two
+    records"), applied to the trace's leaf inference spans as the processor meets them, in
+    the order they ended (``CostSpanProcessor._first_record``):
+
+    - two records with the same ``gen_ai.response.id`` are one call, unless one
+      instrumentation scope wrote both, one after the other (a server that reuses ids);
+    - else, siblings for the same model (as the catalog knows it) and the same input and
+      output token counts are one call when different scopes wrote them and they overlap
+      in time (a provider SDK's span under a Logfire stream request counts as a sibling of
+      the request, lasting until the log that records the stream);
+    - ADK 1.x's ``generate_content`` is a second record of the ``call_llm`` above it.
+
+    The first to end is the call, except for ADK's pair, where ``call_llm`` is."""
+    seconds = dict(adk_partials)
+    by_response: dict[str, CallRecord] = {}
+    twins = _Twins(models)
+    #: Span id -> its parent's, of Logfire's request spans of streamed calls that had ended.
+    stream_requests: dict[str, str] = {}
+    for span in sorted(spans, key=lambda span: span.end_ns or 0):  # as the processor meets them
+        span_id, parent = span.span_id, span.parent_span_id
+        usage = usages[span_id]
+        if usage.role is Role.OTHER:
+            if parent is not None and span.scope in USAGE_ON_STREAM_LOG_SCOPES:
+                stream_requests[span_id] = parent
             continue
-        overlap = (first.start_ns or 0) < (span.end_ns or 0) and (span.start_ns or 0) < (first.end_ns or 0)
-        if (first.scope or "") != (span.scope or "") or overlap:
-            seconds[span.span_id] = first.span_id
-        else:
-            firsts[response_id] = span
+        if usage.role not in _INFERENCE or span_id in wrappers or span_id in adk_partials:
+            continue
+        record = CallRecord(span_id, span.scope or "", span.start_ns or 0, span.end_ns or 0)
+        if usage.response_id is not None:
+            first = by_response.setdefault(usage.response_id, record)
+            if first is not record:
+                if same_call_by_response_id(first, record):
+                    seconds[span_id] = first.span_id
+                    continue
+                by_response[usage.response_id] = record  # two calls: the later is remembered
+        tokens = usage.usage
+        if tokens is None or parent is None:
+            continue
+        request_parent = stream_requests.get(parent)
+        if request_parent is not None:
+            parent, record = request_parent, record._replace(end=UNTIL_ITS_LOG)
+        twin = twins.first((parent, tokens.input_tokens, tokens.output_tokens), usage, record)
+        if twin is not None:
+            seconds[span_id] = twin
     return seconds
+
+
+class _Twins:
+    """The twin rule's first records of a trace, by parent, model (as the catalog knows
+    it) and token counts: ``CostSpanProcessor._first_record``'s, but a model name is
+    resolved only once two records have the same parent and counts, so that a report
+    loads the catalog only when it has twins to tell apart."""
+
+    def __init__(self, models: _CallModels) -> None:
+        self._models = models
+        #: (parent, input, output) -> its one record so far (with its usage, the model not
+        #: resolved yet), or its records by model.
+        self._records: dict[tuple[str, int, int], tuple[SpanUsage, CallRecord] | dict[str | None, CallRecord]] = {}
+
+    def first(self, where: tuple[str, int, int], usage: SpanUsage, record: CallRecord) -> str | None:
+        """The span id of the first record of the call ``record`` is a twin of, or ``None``
+        (then ``record`` is the one a later twin is compared with)."""
+        found = self._records.get(where)
+        if found is None:
+            self._records[where] = (usage, record)
+            return None
+        if isinstance(found, tuple):
+            found = self._records[where] = {self._models.key(found[0]): found[1]}
+        model = self._models.key(usage)
+        twin = found.get(model)
+        if twin is not None and twin_records(twin, record):
+            return twin.span_id
+        found[model] = record  # another call, one after the other: the later is remembered
+        return None
+
+
+class _CallModels:
+    """Model names as the catalog knows them (:func:`genai_cost.records.call_model`), with
+    the catalog loaded when first needed."""
+
+    def __init__(self, catalog: Catalog | None) -> None:
+        self._catalog = catalog
+
+    def key(self, usage: SpanUsage) -> str | None:
+        if usage.model is None:
+            return None
+        if self._catalog is None:
+            self._catalog = _runtime_catalog()
+        return call_model(self._catalog, usage.model, usage.provider)
+
+
+def _runtime_catalog() -> Catalog:
+    """The catalog the processor resolves model names with: the shipped one and the files
+    of ``GENAI_COST_PRICING_FILE`` (the shipped one alone when those do not load)."""
+    try:
+        return Catalog.load(env_pricing_files())
+    except CatalogError:
+        return Catalog.load()
 
 
 def _add_cost(report: TraceReport, category: str, usd: float) -> None:
