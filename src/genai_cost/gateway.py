@@ -20,8 +20,12 @@ their turn, so a slow upstream slows the senders down (told to retry) instead of
 filling a queue that a crash could lose. Spans the upstream fails to take are
 answered as retryable (503, ``UNAVAILABLE``) and kept as priced, so that the
 sender's retry forwards them without counting them twice in their trace's
-totals. A span that already carries a cost (priced by genai-cost in its own
-process) is forwarded as it is and only rolled up.
+totals; spans the upstream refused with a status the OTLP specification says not
+to retry (``400``, ``INVALID_ARGUMENT``) are answered as not retryable (500,
+``INTERNAL``), as the collector answers a permanent error. A span that already
+carries a cost (priced by genai-cost in its own process) is forwarded as it is
+and only rolled up. Every request refused is counted and logged (now and then:
+see :func:`_now_and_then`).
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ import ssl
 import sys
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +103,9 @@ class GatewayStats:
     spans_rejected: int = 0
     #: Spans the upstream exporter failed to take (after its own retries), at each attempt.
     spans_not_forwarded: int = 0
+    #: Of ``spans_not_forwarded``, those the upstream refused for good (a status the OTLP
+    #: specification says not to retry, such as HTTP 400): their senders were told not to resend.
+    spans_refused_upstream: int = 0
     #: Spans received again after they had been forwarded (a sender retrying a request whose
     #: answer it did not get in time), or twice in one request: not priced, rolled up or
     #: forwarded a second time.
@@ -112,6 +120,10 @@ class Accepted:
     received: ReceivedSpans
     #: Whether the upstream exporter took the spans.
     forwarded: bool
+    #: When the upstream refused them for good, its status (``HTTP 400``, ``gRPC
+    #: INVALID_ARGUMENT``): the sender is told not to send them again. ``None`` when a retry
+    #: may get them through, or when the exporter does not say (see :class:`_Verdict`).
+    refusal: str | None = None
 
 
 class Unavailable(Exception):
@@ -140,6 +152,18 @@ RETRY_AFTER_S = 1
 #: How long a stop waits for the requests in progress to be answered: longer than the OTLP
 #: exporters' default timeout (10 s), so that an export under way ends on its own.
 STOP_GRACE_S = 15.0
+
+
+def _busy(max_inflight: int) -> str:
+    """What a sender refused for back-pressure is told (503 / ``UNAVAILABLE``)."""
+    return f"{max_inflight} requests already in flight (the upstream is slow): send again later"
+
+
+def _now_and_then(count: int) -> bool:
+    """Whether the ``count``-th of a run of like events is logged: the 1st, 10th, 100th and every
+    1000th. A sender retrying in a loop, or a scan of the port, makes thousands of refusals a
+    minute: one line each would bury everything else in the log, and none would hide them."""
+    return count in (1, 10, 100) or count % 1000 == 0
 
 
 class CostGateway:
@@ -211,6 +235,8 @@ class CostGateway:
         #: Guards the counters alone (``GET /health`` reads them while an export runs).
         self._stats_lock = threading.Lock()
         self.stats = GatewayStats()
+        #: Refusals so far by reason (a few fixed phrases), for logging each kind now and then.
+        self._refusals: dict[str, int] = {}
         #: (trace id << 64 | span id) of the spans forwarded lately, to know a sender's retry.
         self._forwarded: dict[int, None] = {}
         #: The same key -> the span as priced and rolled up, for spans the upstream failed to
@@ -234,28 +260,30 @@ class CostGateway:
         """Requests waiting for or holding the export now."""
         return self._inflight
 
-    def accept(self, request: ExportTraceServiceRequest) -> Accepted:
+    def accept(self, request: ExportTraceServiceRequest, *, peer: str = "") -> Accepted:
         """Price, roll up and forward the request's spans. A failure inside is logged
         and counted, and the spans are forwarded unpriced. Raises :class:`Unavailable`
         when too many requests are in flight or the gateway is stopping, and
-        :class:`TooManySpans` for a request over ``max_spans``: nothing is done with it."""
+        :class:`TooManySpans` for a request over ``max_spans``: nothing is done with it.
+        ``peer`` names the sender in the log lines of a refusal or an upstream failure."""
         if self._stopping:
-            self.refuse_busy()
-            raise Unavailable("the gateway is stopping; send again (to its successor)")
+            message = "the gateway is stopping; send again (to its successor)"
+            self.refuse_busy("stopping", peer, message)
+            raise Unavailable(message)
         count = sum(len(scopes.spans) for resource in request.resource_spans for scopes in resource.scope_spans)
         if count > self.max_spans:
-            self.refused()
-            raise TooManySpans(f"{count} spans in one request; the limit is {self.max_spans}: send smaller batches")
+            message = f"{count} spans in one request; the limit is {self.max_spans}: send smaller batches"
+            self.refused("too many spans", peer, message)
+            raise TooManySpans(message)
         turn = self._turn
         with turn:
             busy = self._inflight >= self.max_inflight
             if not busy:
                 self._inflight += 1
         if busy:
-            self.refuse_busy()
-            raise Unavailable(
-                f"{self.max_inflight} requests already in flight (the upstream is slow): send again later"
-            )
+            message = _busy(self.max_inflight)
+            self.refuse_busy("busy", peer, message)
+            raise Unavailable(message)
         try:
             with turn:
                 while self._exporting and not self._stopping:
@@ -264,10 +292,11 @@ class CostGateway:
                 if not stopping:
                     self._exporting = True
             if stopping:
-                self.refuse_busy()
-                raise Unavailable("the gateway is stopping; send again (to its successor)")
+                message = "the gateway is stopping; send again (to its successor)"
+                self.refuse_busy("stopping", peer, message)
+                raise Unavailable(message)
             try:
-                return self._forward(spans_of(request))
+                return self._forward(spans_of(request), peer)
             finally:
                 with turn:
                     self._exporting = False
@@ -276,7 +305,7 @@ class CostGateway:
             with turn:
                 self._inflight -= 1
 
-    def _forward(self, received: ReceivedSpans) -> Accepted:
+    def _forward(self, received: ReceivedSpans, peer: str) -> Accepted:
         """Price, roll up and forward; the caller holds the turn."""
         ordered = _children_first(received.spans)
         forwarded_before = self._forwarded
@@ -304,7 +333,7 @@ class CostGateway:
             return Accepted(received, True)
         outgoing = self._price(fresh)
         upstream = self._upstream
-        upstream.ahead, upstream.sent = retried, []
+        upstream.begin(retried)
         try:
             result = self._rollup.export(outgoing) if outgoing else upstream.export([])
         except Exception:  # an exporter that raises is a failed export, not a crash
@@ -318,15 +347,28 @@ class CostGateway:
             if len(forwarded_before) > _MAX_FORWARDED:
                 self._forwarded = _newer_half(forwarded_before)
             return Accepted(received, True)
-        for span in sent:
-            unsent[_span_key(span)] = span
-        while len(unsent) > _MAX_UNSENT:  # the oldest go: their retry would be rolled up again
-            del unsent[next(iter(unsent))]
+        refusal = upstream.refusal()
+        if refusal is None:  # kept for the sender's retry; one refused for good is not resent
+            for span in sent:
+                unsent[_span_key(span)] = span
+            while len(unsent) > _MAX_UNSENT:  # the oldest go: their retry would be rolled up again
+                del unsent[next(iter(unsent))]
         with self._stats_lock:
             self.stats.spans_not_forwarded += len(sent)
+            if refusal is not None:
+                self.stats.spans_refused_upstream += len(sent)
             lost = self.stats.spans_not_forwarded
-        _log.error("genai-cost gateway: upstream export failed; %d span(s) not forwarded so far", lost)
-        return Accepted(received, False)
+        if refusal is None:
+            self._log_refusal(
+                "upstream failed", peer, f"the upstream exporter failed to take its {len(sent)} span(s) "
+                f"({lost} not forwarded since the start); told to send them again"
+            )
+        else:
+            self._log_refusal(
+                "upstream refused", peer, f"the upstream refused its {len(sent)} span(s) for good ({refusal}; "
+                f"{lost} not forwarded since the start); told not to send them again"
+            )
+        return Accepted(received, False, refusal)
 
     def _price(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
         handed_on = self._handed_on
@@ -357,16 +399,37 @@ class CostGateway:
         if metrics is not None and (root.context is None or root.context.span_id not in self._totalled_elsewhere):
             metrics.on_trace_complete(totals, root)
 
-    def refused(self) -> None:
-        """Count a request refused whole (the servers call it from their threads)."""
+    def refused(self, reason: str = "refused", peer: str = "", detail: str = "") -> None:
+        """Count a request refused whole, and log it now and then (the servers call it from
+        their threads). ``reason`` is one of a few fixed phrases (``413 Request Entity Too
+        Large``, ``not OTLP``): each is logged at its own 1st, 10th, 100th... refusal, so that
+        a flood of one kind does not hide another. ``peer`` names the sender, ``detail`` why."""
         with self._stats_lock:
             self.stats.requests_refused += 1
+        self._log_refusal(reason, peer, detail)
 
-    def refuse_busy(self) -> None:
-        """Count a request refused, to be retried, for back-pressure or a stop."""
+    def refuse_busy(self, reason: str = "busy", peer: str = "", detail: str = "") -> None:
+        """Count a request refused, to be retried, for back-pressure or a stop; logged as
+        :meth:`refused` logs."""
         with self._stats_lock:
             self.stats.requests_refused += 1
             self.stats.requests_busy += 1
+        self._log_refusal(reason, peer, detail)
+
+    def _log_refusal(self, reason: str, peer: str, detail: str) -> None:
+        """A warning naming the sender and why, at the 1st, 10th, 100th and every 1000th of
+        its reason: a refusal is the sender's to see in its answer, but the operator's to see
+        when it keeps happening (a sender's bad batches, an upstream that refuses)."""
+        with self._stats_lock:
+            count = self._refusals[reason] = self._refusals.get(reason, 0) + 1
+        if _now_and_then(count):
+            _log.warning(
+                "genai-cost gateway: refused a request from %s (%s, %d so far): %s",
+                peer or "a sender",
+                reason,
+                count,
+                detail or reason,
+            )
 
     def failed(self) -> None:
         """Count a request the gateway could not read because of its own error."""
@@ -405,23 +468,120 @@ class CostGateway:
 class _Upstream(SpanExporter):
     """The exporter behind the roll-up. It keeps the batch it last passed on (priced and
     rolled up: the spans a retry then forwards as they are), and puts ``ahead`` of the
-    roll-up's batch the spans of an earlier failed export that a retry brought again."""
+    roll-up's batch the spans of an earlier failed export that a retry brought again.
+    It watches its exporters (:class:`_Verdict`) to tell a refusal for good from a failure."""
 
     def __init__(self, exporter: SpanExporter) -> None:
         self.exporter = exporter
         self.ahead: list[ReadableSpan] = []
         self.sent: list[ReadableSpan] = []
+        members = exporter.members if isinstance(exporter, FanOutExporter) else (exporter,)
+        #: id(exporter) -> its verdict, for the exporters that report their outcome.
+        self._verdicts = {id(member): verdict for member in members if (verdict := _watch(member)) is not None}
+
+    def begin(self, ahead: list[ReadableSpan]) -> None:
+        """Before an export: the spans to put ahead, and no verdict left from the last one
+        (an exporter that fails before it reports, shut down, must not repeat an old one)."""
+        self.ahead, self.sent = ahead, []
+        if isinstance(self.exporter, FanOutExporter):
+            self.exporter.failed = ()
+        for verdict in self._verdicts.values():
+            verdict.refusal = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         batch = [*self.ahead, *spans]
         self.ahead, self.sent = [], batch
         return self.exporter.export(batch)
 
+    def refusal(self) -> str | None:
+        """After a failed export: the upstream's status when every exporter that failed was
+        refused for good; ``None`` when a retry may get the spans through, or when one of them
+        does not say. Unknown is answered as retryable: a wrong "retry" costs the sender a few
+        attempts, a wrong "do not" loses its spans."""
+        exporter = self.exporter
+        failed = exporter.failed if isinstance(exporter, FanOutExporter) else (exporter,)
+        refusals = [verdict.refusal for member in failed if (verdict := self._verdicts.get(id(member))) is not None]
+        found = [refusal for refusal in refusals if refusal is not None]
+        if not failed or len(found) != len(failed):
+            return None
+        return "; ".join(found)
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.exporter.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
         self.exporter.shutdown()
+
+
+#: Upstream HTTP statuses a retry may get past: those the OTLP specification lists as retryable
+#: (429, 502, 503, 504), and 408, a timeout (which SDK exporters before 1.45 retried). Any other
+#: failed status is a refusal for good (the specification: "MUST NOT be retried").
+_RETRYABLE_HTTP_STATUSES = frozenset({408, 429, 502, 503, 504})
+#: The gRPC codes the OTLP specification lists as retryable; the others are refusals for good.
+_RETRYABLE_GRPC_CODES = frozenset(
+    {"CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
+)
+
+
+def _refusal(error_attrs: object) -> str | None:
+    """The upstream's status, when an OTLP exporter's failed export ended on one that is not to
+    be retried; ``None`` for a failure with no status (connection refused, a timeout, a size
+    limit of the exporter's own) or a retryable one that the exporter's retries did not outlast."""
+    if not isinstance(error_attrs, Mapping):
+        return None
+    status = error_attrs.get("http.response.status_code")
+    if isinstance(status, int) and status not in _RETRYABLE_HTTP_STATUSES:
+        return f"HTTP {status}"
+    code = error_attrs.get("rpc.response.status_code")
+    if isinstance(code, str) and code not in _RETRYABLE_GRPC_CODES:
+        return f"gRPC {code}"
+    return None
+
+
+class _Verdict:
+    """How an SDK OTLP exporter's last export ended, read where the exporter reports it.
+
+    ``export()`` returns FAILURE alike for an upstream that is down and one that answered
+    ``400`` (the data refused), and the exporter offers no public way to ask which. But since
+    SDK 1.42 the OTLP exporters (HTTP and gRPC) write the upstream's last status
+    (``http.response.status_code``, ``rpc.response.status_code``) into the result of their own
+    telemetry hook, the private ``_metrics.export_operation``, whether or not their
+    self-metrics are on. This stands in for
+    that hook, passes everything through to it (any other attribute too, and any arguments: a
+    later SDK's hook must not fail its exports here), and reads the status as the export ends.
+    An exporter without the hook (1.40, 1.41, console, others) is not watched: its failures stay
+    retryable, as before."""
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+        self.refusal: str | None = None
+
+    @contextmanager
+    def export_operation(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self.refusal = None
+        with self._hook.export_operation(*args, **kwargs) as result:
+            try:
+                yield result
+            finally:
+                self.refusal = _refusal(getattr(result, "error_attrs", None))
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_hook":  # (not set yet: a copy being made)
+            raise AttributeError(name)
+        return getattr(self._hook, name)
+
+
+def _watch(exporter: SpanExporter) -> _Verdict | None:
+    """Put a :class:`_Verdict` in the exporter's telemetry hook, when it has that hook."""
+    target: Any = exporter
+    hook = getattr(target, "_metrics", None)
+    if isinstance(hook, _Verdict):  # (a second gateway on the same exporter)
+        return hook
+    if not callable(getattr(hook, "export_operation", None)):
+        return None
+    verdict = _Verdict(hook)
+    target._metrics = verdict
+    return verdict
 
 
 class _HandedOn(SpanProcessor):
@@ -558,10 +718,11 @@ class GatewayHttpServer(ThreadingHTTPServer):
         if full:
             # Closed before a thread is made for it: a thread per idle connection is
             # otherwise unbounded (a sender that opens and stalls holds one for the read timeout).
-            if self.connections_refused in (1, 10, 100) or self.connections_refused % 1000 == 0:
+            if _now_and_then(self.connections_refused):
                 _log.warning(
-                    "genai-cost gateway: %d connections open; closing new ones (%d so far)",
+                    "genai-cost gateway: %d connections open; closing new ones, this one from %s (%d so far)",
                     MAX_HTTP_CONNECTIONS,
+                    _host_of(client_address),
                     self.connections_refused,
                 )
             self.shutdown_request(request)
@@ -598,7 +759,7 @@ class GatewayHttpServer(ThreadingHTTPServer):
         gateway's failure: its request was counted as it was answered. Anything else is
         logged with its traceback, through logging rather than socketserver's print."""
         failure = sys.exc_info()[1]
-        host = client_address[0] if isinstance(client_address, tuple) and client_address else client_address
+        host = _host_of(client_address)
         if isinstance(failure, ConnectionError):
             _log.info("genai-cost gateway: %s hung up before its answer (%s)", host, type(failure).__name__)
             return
@@ -611,6 +772,12 @@ class GatewayHttpServer(ThreadingHTTPServer):
             # here it would hold up every other client's accept while one is slow.
             connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
         return connection, address
+
+
+def _host_of(client_address: Any) -> str:
+    """The sender's address as logs name it (the host of ``(host, port)``)."""
+    host = client_address[0] if isinstance(client_address, tuple) and client_address else client_address
+    return str(host)
 
 
 def _refuse_plain_http(connection: ssl.SSLSocket) -> None:
@@ -662,8 +829,7 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 if first.isalpha():  # an HTTP request line, where a TLS record (0x16) was due
-                    self.gateway.refused()
-                    _log.warning("genai-cost gateway: %s sent plain HTTP to the TLS port", self.client_address[0])
+                    self.gateway.refused("plain HTTP to the TLS port", self._peer, "sent plain HTTP to the TLS port")
                     _refuse_plain_http(connection)
                     self.close_connection = True
                     return
@@ -672,13 +838,16 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
                 # A client speaking plain HTTP, without the client certificate asked for,
                 # or not trusting the gateway's: refused, counted and logged.
-                self.gateway.refused()
-                _log.warning("genai-cost gateway: TLS handshake with %s failed: %s", self.client_address[0], exc)
+                self.gateway.refused("TLS handshake failed", self._peer, f"TLS handshake failed: {exc}")
                 self.close_connection = True
                 return
         super().handle()
 
     _in_request = False
+
+    @property
+    def _peer(self) -> str:
+        return _host_of(self.client_address)
 
     def parse_request(self) -> bool:
         # The request line has arrived: from here until its answer is written, a stop waits.
@@ -716,42 +885,44 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             # a burst of small gzip requests take gigabytes. The rest are told to retry, unread.
             if not self.admission.acquire(blocking=False):
                 self.close_connection = True
-                self.gateway.refuse_busy()
-                raise Unavailable(
-                    f"{self.gateway.max_inflight} requests already in flight (the upstream is slow): send again later"
-                )
+                message = _busy(self.gateway.max_inflight)
+                self.gateway.refuse_busy("busy", self._peer, message)
+                raise Unavailable(message)
             try:
                 body = self._body()
                 request = parse_json(body) if is_json else parse_protobuf(body)
                 del body
-                accepted = self.gateway.accept(request)
+                accepted = self.gateway.accept(request, peer=self._peer)
             finally:
                 self.admission.release()
         except _Refused as refused:
-            self.gateway.refused()
+            self.gateway.refused(f"{refused.status.value} {refused.status.phrase}", self._peer, refused.message)
             self._reply(refused.status, _status_message(code_pb2.INVALID_ARGUMENT, refused.message), is_json)
             return
-        except Unavailable as exc:
+        except Unavailable as exc:  # counted and logged where it was raised
             self._unavailable(str(exc), is_json)
             return
-        except TooManySpans as exc:  # counted by accept
+        except TooManySpans as exc:  # counted and logged by accept
             message = _status_message(code_pb2.INVALID_ARGUMENT, str(exc))
             self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, message, is_json)
             return
         except OtlpDecodeError as exc:
-            self.gateway.refused()
+            self.gateway.refused("not OTLP", self._peer, str(exc))
             self._reply(HTTPStatus.BAD_REQUEST, _status_message(code_pb2.INVALID_ARGUMENT, str(exc)), is_json)
             return
         except OSError as exc:  # (TimeoutError: nothing sent for read_timeout_s) no one to answer
-            self.gateway.refused()
             self.close_connection = True
-            _log.warning("genai-cost gateway: request from %s not read: %s", self.client_address[0], exc)
+            self.gateway.refused("not read", self._peer, f"request not read: {exc}")
             return
         except Exception:
             self.gateway.failed()
             _log.exception("genai-cost gateway: could not read a request")
             message = _status_message(code_pb2.INTERNAL, "the gateway could not read the request")
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, message, is_json)
+            return
+        if accepted.refusal is not None:  # not 503: a retry would be refused again, to no end
+            status = _status_message(code_pb2.INTERNAL, _upstream_refused(accepted.refusal))
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, status, is_json)
             return
         if not accepted.forwarded:
             self._unavailable(_UPSTREAM_FAILED, is_json)
@@ -787,7 +958,6 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
     def _wrong_method(self, head: bool = False) -> None:
         """405 naming the methods the path takes (404 for a path there is not), with a
         Status body, in JSON unless the client sent protobuf."""
-        self.gateway.refused()
         path = self._route()
         is_json = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != _PROTOBUF
         if path == "/v1/traces":
@@ -796,6 +966,7 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             status, allow, text = HTTPStatus.METHOD_NOT_ALLOWED, "GET, HEAD", "/health answers GET (and HEAD)"
         else:
             status, allow, text = HTTPStatus.NOT_FOUND, "", f"no such path {self.path!r}: OTLP traces go to /v1/traces"
+        self.gateway.refused(f"{status.value} {status.phrase}", self._peer, f"{self.command} {path}: {text}")
         message = _status_message(code_pb2.INVALID_ARGUMENT, f"{self.command} {path}: {text}")
         body = json_format.MessageToJson(message, indent=None).encode() if is_json else message.SerializeToString()
         self._send(status, _JSON if is_json else _PROTOBUF, body, {"Allow": allow} if allow else {}, head=head)
@@ -956,6 +1127,17 @@ def _status_message(code: int, message: str) -> status_pb2.Status:
 _UPSTREAM_FAILED = "the gateway's upstream exporter failed to take the spans: send them again"
 
 
+def _upstream_refused(refusal: str) -> str:
+    """What a sender is told (500 / ``INTERNAL``, which the OTLP specification says not to
+    retry) when the upstream refused its spans for good: not its request's fault (so not 400),
+    but sent again, they would be refused again. The collector's OTLP receiver answers a
+    permanent error that carries no status of its own the same way."""
+    return (
+        f"the gateway's upstream refused the spans for good ({refusal}): they would be refused again; "
+        "not to be sent again"
+    )
+
+
 def _response(accepted: Accepted) -> ExportTraceServiceResponse:
     """OTLP's answer to a request whose spans were forwarded: malformed spans left out
     are reported as rejected (``partial_success``)."""
@@ -981,30 +1163,41 @@ def serve_grpc(
     the gateway's ``max_inflight`` calls at once, on as many threads unless ``workers``.
     Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for unusable TLS files."""
     import grpc
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-    class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-        def Export(self, request: ExportTraceServiceRequest, context: Any) -> ExportTraceServiceResponse:
-            try:
-                accepted = gateway.accept(request)
-            except Unavailable as exc:
-                context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-                raise  # (abort raises)
-            except TooManySpans as exc:  # not RESOURCE_EXHAUSTED: exporters retry that, to no end
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-                raise
-            if not accepted.forwarded:
-                context.abort(grpc.StatusCode.UNAVAILABLE, _UPSTREAM_FAILED)
-            return _response(accepted)
+    def export(body: bytes, context: Any) -> ExportTraceServiceResponse:
+        # The request arrives as bytes (no deserializer below): gRPC's own would answer a body
+        # that is not protobuf INTERNAL, uncounted; decoded here, it is refused as over HTTP.
+        peer = str(context.peer())
+        try:
+            accepted = gateway.accept(_grpc_request(gateway, body, peer), peer=peer)
+        except OtlpDecodeError as exc:  # counted and logged by _grpc_request
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise  # (abort raises)
+        except Unavailable as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            raise
+        except TooManySpans as exc:  # not RESOURCE_EXHAUSTED: exporters retry that, to no end
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+        if accepted.refusal is not None:  # not UNAVAILABLE: a retry would be refused again
+            context.abort(grpc.StatusCode.INTERNAL, _upstream_refused(accepted.refusal))
+        if not accepted.forwarded:
+            context.abort(grpc.StatusCode.UNAVAILABLE, _UPSTREAM_FAILED)
+        return _response(accepted)
 
     inflight = gateway.max_inflight
+    watch = _GrpcLimitWatch(gateway)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers or inflight, thread_name_prefix="genai-cost-gateway-grpc"),
+        interceptors=[watch],
         options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
         # Beyond it gRPC answers RESOURCE_EXHAUSTED itself, rather than queueing the call.
         maximum_concurrent_rpcs=inflight,
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(), server)  # type: ignore[no-untyped-call]
+    watch.state = getattr(server, "_state", None)
+    encode = ExportTraceServiceResponse.SerializeToString
+    method = grpc.unary_unary_rpc_method_handler(export, response_serializer=encode)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_TRACE_SERVICE, {"Export": method}),))
     address = f"{_bracketed(host)}:{port}"
     try:
         if tls is None:
@@ -1018,6 +1211,50 @@ def serve_grpc(
     server.start()
     server.port = bound
     return server
+
+
+_TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+def _grpc_request(gateway: CostGateway, body: bytes, peer: str) -> ExportTraceServiceRequest:
+    """The request a gRPC call carries; one that is not OTLP/protobuf is counted and logged
+    as refused, and raises :class:`~genai_cost.otlp_in.OtlpDecodeError`."""
+    try:
+        return parse_protobuf(body)
+    except OtlpDecodeError as exc:
+        gateway.refused("not OTLP", peer, str(exc))
+        raise
+
+
+class _GrpcLimitWatch:
+    """A gRPC server interceptor that counts (in ``requests_busy``) and logs the calls gRPC
+    refuses itself, ``RESOURCE_EXHAUSTED``, beyond ``maximum_concurrent_rpcs``: those never
+    reach the servicer, nor anything else of the gateway's.
+
+    gRPC (``grpc._server``) runs the interceptors of every call before that check, on its
+    serving thread and with its server state locked, then refuses the call when the state's
+    ``active_rpc_count`` has reached ``maximum_concurrent_rpcs``. Read here, under that same
+    lock, the two give the same answer as the check that follows. They are private to grpc,
+    so they are read with care: a grpc release without them leaves these refusals uncounted,
+    as they were (docs/gateway.md), and never fails a call."""
+
+    def __init__(self, gateway: CostGateway) -> None:
+        self.gateway = gateway
+        #: The grpc server's private state (``server._state``), set once the server exists.
+        self.state: Any = None
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        limit = getattr(self.state, "maximum_concurrent_rpcs", None)
+        active = getattr(self.state, "active_rpc_count", None)
+        # (no handler: gRPC answers UNIMPLEMENTED, and does not look at the limit)
+        if handler is not None and isinstance(limit, int) and isinstance(active, int) and active >= limit:
+            self.gateway.refuse_busy(
+                "busy",
+                "a gRPC client (gRPC does not name it)",
+                f"{limit} gRPC calls already in progress: gRPC answered RESOURCE_EXHAUSTED (retried by exporters)",
+            )
+        return handler
 
 
 # ------------------------------------------------------------------ upstream
@@ -1085,17 +1322,24 @@ class FanOutExporter(SpanExporter):
 
     def __init__(self, exporters: Sequence[SpanExporter]) -> None:
         self._exporters = tuple(exporters)
+        #: The exporters that failed the last batch (the gateway asks each why).
+        self.failed: tuple[SpanExporter, ...] = ()
+
+    @property
+    def members(self) -> tuple[SpanExporter, ...]:
+        return self._exporters
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        result = SpanExportResult.SUCCESS
+        failed: list[SpanExporter] = []
         for exporter in self._exporters:
             try:
                 if exporter.export(spans) is not SpanExportResult.SUCCESS:
-                    result = SpanExportResult.FAILURE
+                    failed.append(exporter)
             except Exception:
                 _log.exception("genai-cost gateway: exporter %s raised", type(exporter).__name__)
-                result = SpanExportResult.FAILURE
-        return result
+                failed.append(exporter)
+        self.failed = tuple(failed)
+        return SpanExportResult.FAILURE if failed else SpanExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return all(exporter.force_flush(timeout_millis) for exporter in self._exporters)
