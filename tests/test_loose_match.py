@@ -26,11 +26,13 @@ BIN = str(Path(sys.executable).parent / "genai-cost")
 MATCH = "gen_ai.cost.pricing.match"
 
 
-def _priced(attributes: dict[str, object]) -> dict[str, object]:
+def _priced(attributes: dict[str, object], settings: CostSettings | None = None) -> dict[str, object]:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(
-        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings())
+        CostSpanProcessor(
+            SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=settings or CostSettings()
+        )
     )
     with provider.get_tracer("test").start_as_current_span("chat", attributes=attributes):
         pass
@@ -77,19 +79,7 @@ def test_a_span_carried_cost_with_a_loose_catalog_match_keeps_the_match() -> Non
     """With the span's own cost preferred, the catalog's figure beside it names its entry,
     and how loosely that entry matched."""
     attributes = chat_attributes("claude-opus-4-1-fast", "anthropic", **{"llm.cost.total": 0.5})
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(
-        CostSpanProcessor(
-            SimpleSpanProcessor(TraceCostExporter(memory)),
-            catalog=CATALOG,
-            settings=CostSettings(reported_cost="prefer"),
-        )
-    )
-    with provider.get_tracer("test").start_as_current_span("chat", attributes=attributes):
-        pass
-    provider.shutdown()
-    attrs = dict(memory.get_finished_spans()[0].attributes or {})
+    attrs = _priced(attributes, CostSettings(reported_cost="prefer"))
     assert attrs["gen_ai.cost.source"] == "span"
     assert attrs["gen_ai.cost.pricing.id"] == "anthropic/claude-opus-4-1"
     assert attrs[MATCH] == "prefix"

@@ -12,7 +12,6 @@ fixtures (tests/fixtures/spans), with times given to them (the fixtures have non
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,7 @@ from genai_cost.cli import main
 from genai_cost.demo import write_span_file
 from genai_cost.pricing.catalog import Catalog
 from genai_cost.report import read_span_file, report_traces
-from support.capture import FIXTURES
+from support.capture import FIXTURES, adk_1_sub_agent_spans
 from test_report import _jaeger_ui
 
 CATALOG = Catalog.load()
@@ -183,33 +182,8 @@ def test_adk_1_call_llm_is_listed_not_its_generate_content(tmp_path: Path) -> No
 
 
 def _adk_1_sub_agent() -> FixtureSpans:
-    """ADK 1.x runs the tools and sub-agents a model call asked for under its call_llm: the
-    captured spans of one call, with a sub-agent (invoke_agent > call_llm > generate_content)
-    under a tool under the outer call_llm (as tests/integration/test_span_fixtures.py)."""
-    by_name = {span["name"]: span for span in fixture("google-adk-1")}
-
-    def copy_of(name: str, span_id: str, parent: str | None) -> dict[str, Any]:
-        return {**copy.deepcopy(by_name[name]), "span_id": span_id, "parent_span_id": parent}
-
-    tool = {
-        "name": "execute_tool research_agent",
-        "span_id": "00000000000000a4",
-        "parent_span_id": "00000000000000a2",
-        "scope": "gcp.vertex.agent",
-        "scope_version": by_name["call_llm"]["scope_version"],
-        "kind": "INTERNAL",
-        "attributes": {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "research_agent"},
-    }
-    return [
-        copy_of("handle request", "00000000000000a0", None),
-        copy_of("invoke_agent adk_agent", "00000000000000a1", "00000000000000a0"),
-        copy_of("call_llm", "00000000000000a2", "00000000000000a1"),
-        copy_of("generate_content gemini-2.5-flash", "00000000000000a3", "00000000000000a2"),
-        tool,
-        copy_of("invoke_agent adk_agent", "00000000000000a5", "00000000000000a4"),
-        copy_of("call_llm", "00000000000000a6", "00000000000000a5"),
-        copy_of("generate_content gemini-2.5-flash", "00000000000000a7", "00000000000000a6"),
-    ]
+    """ADK 1.x's sub-agent under a tool under the outer call_llm (as tests/integration/test_span_fixtures.py)."""
+    return adk_1_sub_agent_spans()
 
 
 def test_adk_1_call_llm_with_a_sub_agent_below_is_still_a_call(tmp_path: Path) -> None:

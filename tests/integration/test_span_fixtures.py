@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.pricing.catalog import Catalog
-from support.capture import FIXTURES, replay
+from support.capture import FIXTURES, adk_1_sub_agent_spans, replay
 
 M = 1e6
 GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M
@@ -128,31 +128,7 @@ def test_google_adk_1_sub_agent_nested_under_the_call_that_started_it(catalog: C
     call_llm span. The captured spans of one call, rearranged that way: a sub-agent
     (invoke_agent > call_llm > generate_content) under the outer call_llm. Both calls are
     priced on their call_llm; neither generate_content, ADK's thinner record, is priced."""
-    spans = json.loads((FIXTURES / "google-adk-1.json").read_text())["spans"]
-    by_name = {s["name"]: s for s in spans}
-
-    def copy(name: str, span_id: str, parent: str | None) -> dict:
-        return {**by_name[name], "span_id": span_id, "parent_span_id": parent}
-
-    tool = {
-        "name": "execute_tool research_agent",
-        "span_id": "00000000000000a4",
-        "parent_span_id": "00000000000000a2",
-        "scope": "gcp.vertex.agent",
-        "scope_version": by_name["call_llm"]["scope_version"],
-        "kind": "INTERNAL",
-        "attributes": {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "research_agent"},
-    }
-    nested = [
-        copy("handle request", "00000000000000a0", None),
-        copy("invoke_agent adk_agent", "00000000000000a1", "00000000000000a0"),
-        copy("call_llm", "00000000000000a2", "00000000000000a1"),
-        copy("generate_content gemini-2.5-flash", "00000000000000a3", "00000000000000a2"),
-        tool,
-        copy("invoke_agent adk_agent", "00000000000000a5", "00000000000000a4"),
-        copy("call_llm", "00000000000000a6", "00000000000000a5"),
-        copy("generate_content gemini-2.5-flash", "00000000000000a7", "00000000000000a6"),
-    ]
+    nested = adk_1_sub_agent_spans()
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))

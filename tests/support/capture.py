@@ -18,6 +18,7 @@ and attributes through a real ``TracerProvider`` whose pipeline is
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -108,6 +109,37 @@ def replay(fixture_spans: Sequence[dict[str, Any]], provider: TracerProvider, ex
     for span in finished:
         result.by_fixture_id[names[span.context.span_id]] = span
     return result
+
+
+def adk_1_sub_agent_spans() -> list[dict[str, Any]]:
+    """Google ADK 1.x runs the tools and sub-agents a model call asked for under its
+    call_llm: the captured spans of one call (google-adk-1.json), with a sub-agent
+    (invoke_agent > call_llm > generate_content) under a tool under the outer call_llm.
+    Span ids ``...a0`` to ``...a7``: a2 and a6 are the calls, a3 and a7 their thinner records."""
+    by_name = {span["name"]: span for span in json.loads((FIXTURES / "google-adk-1.json").read_text())["spans"]}
+
+    def copy_of(name: str, span_id: str, parent: str | None) -> dict[str, Any]:
+        return {**copy.deepcopy(by_name[name]), "span_id": span_id, "parent_span_id": parent}
+
+    tool = {
+        "name": "execute_tool research_agent",
+        "span_id": "00000000000000a4",
+        "parent_span_id": "00000000000000a2",
+        "scope": "gcp.vertex.agent",
+        "scope_version": by_name["call_llm"]["scope_version"],
+        "kind": "INTERNAL",
+        "attributes": {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "research_agent"},
+    }
+    return [
+        copy_of("handle request", "00000000000000a0", None),
+        copy_of("invoke_agent adk_agent", "00000000000000a1", "00000000000000a0"),
+        copy_of("call_llm", "00000000000000a2", "00000000000000a1"),
+        copy_of("generate_content gemini-2.5-flash", "00000000000000a3", "00000000000000a2"),
+        tool,
+        copy_of("invoke_agent adk_agent", "00000000000000a5", "00000000000000a4"),
+        copy_of("call_llm", "00000000000000a6", "00000000000000a5"),
+        copy_of("generate_content gemini-2.5-flash", "00000000000000a7", "00000000000000a6"),
+    ]
 
 
 # ---------------------------------------------------------------- capture
