@@ -853,6 +853,7 @@ def _add_provider_usage(counts: list[int], usage: object) -> None:
         count = _count(found, f"{_LOGFIRE_USAGE_KEY} {'.'.join(path)}")
         if count:
             counts[position] = count
+            recorded[position] = True  # the first path found wins (Anthropic's before OpenAI's)
 
 
 def _add_adk_usage_metadata(counts: list[int], response: object) -> None:
