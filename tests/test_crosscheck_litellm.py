@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -30,6 +31,7 @@ import pytest
 
 from genai_cost.pricing import Catalog, PricingError, TokenUsage
 from genai_cost.pricing.importers import LITELLM_PROVIDERS, _canonical, _ll_marked_free, _ll_model_id
+from support.venvs import _locked
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "1.109.1"
@@ -93,17 +95,25 @@ json.dump(out, open(sys.argv[2], "w"))
 
 
 def _venv_python() -> Path:
+    """The LiteLLM venv, built once under a lock: the supported-version runs run this file in
+    other processes at the same time, and one of them found a venv still being built."""
     python = VENV / "bin" / "python"
-    if python.exists():
+    complete = VENV / ".complete"
+    if complete.exists():
         return python
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=120)
-        subprocess.run([*pip, "--no-deps", f"litellm=={VERSION}"], check=True, timeout=600)
-        subprocess.run([*pip, *REQUIREMENTS], check=True, timeout=900)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"cannot build the LiteLLM venv in {VENV}: {exc}")
+    with _locked(VENV.name):
+        if complete.exists():
+            return python
+        shutil.rmtree(VENV, ignore_errors=True)  # a build that did not finish
+        VENV.parent.mkdir(parents=True, exist_ok=True)
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=120)
+            subprocess.run([*pip, "--no-deps", f"litellm=={VERSION}"], check=True, timeout=600)
+            subprocess.run([*pip, *REQUIREMENTS], check=True, timeout=900)
+        except (subprocess.SubprocessError, OSError) as exc:
+            pytest.skip(f"cannot build the LiteLLM venv in {VENV}: {exc}")
+        complete.touch()
     return python
 
 
