@@ -74,7 +74,7 @@ def cold(script: str, runs: int) -> dict[str, float]:
 def sample_cases(count: int) -> list[dict[str, Any]]:
     from genai_prices.data import providers
 
-    from genai_cost.pricing.importers import genai_prices_provider
+    from genai_cost.catalog_import import genai_prices_provider
 
     rng = random.Random(7)
     pool = []

@@ -582,3 +582,20 @@ def test_the_spend_by_category_carries_no_float_noise():
     spend = budget.spend(root.get_span_context().trace_id)
     assert spend.cost_usd == 0.054
     assert spend.by_category == {A.CATEGORY_LLM: 0.054}
+
+
+def test_replacing_the_default_budget_is_logged_and_unsetting_is_not(default_budget, caplog):
+    first, second = Budget(), Budget()
+    with caplog.at_level("WARNING", logger="genai_cost"):
+        set_default_budget(first)
+        set_default_budget(first)  # the same one again: nothing replaced
+        assert not caplog.records
+        set_default_budget(second)
+        assert [r.getMessage() for r in caplog.records] == [
+            "genai-cost: the default budget was replaced; check_budget() no longer sees the spend "
+            "and limits of the one set before (set up twice in one process?)"
+        ]
+        caplog.clear()
+        set_default_budget(None)
+        assert not caplog.records
+    assert genai_cost.get_default_budget() is None

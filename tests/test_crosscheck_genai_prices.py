@@ -28,8 +28,8 @@ genai_prices = pytest.importorskip("genai_prices")
 from genai_prices import types as gp  # noqa: E402
 from genai_prices.data import providers as GP_PROVIDERS  # noqa: E402
 
+from genai_cost.catalog_import import genai_prices_provider  # noqa: E402
 from genai_cost.pricing import Catalog, PricingError, TokenUsage  # noqa: E402
-from genai_cost.pricing.importers import genai_prices_provider  # noqa: E402
 
 SEED = 20261122
 UTC = dt.timezone.utc

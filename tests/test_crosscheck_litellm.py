@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
+from genai_cost.catalog_import import LITELLM_PROVIDERS, _canonical, _ll_marked_free, _ll_model_id
 from genai_cost.pricing import Catalog, PricingError, TokenUsage
-from genai_cost.pricing.importers import LITELLM_PROVIDERS, _canonical, _ll_marked_free, _ll_model_id
 from support.venvs import _locked
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,7 +306,7 @@ def _every_cost_zero(entry: dict[str, Any]) -> bool:
     """Every rate the importer reads is 0 (Lyria's per-clip fees are not token rates)."""
     import datetime as dt
 
-    from genai_cost.pricing.importers import ImportResult, _all_zero, _ll_period
+    from genai_cost.catalog_import import ImportResult, _all_zero, _ll_period
 
     return _all_zero(_ll_period(entry, ImportResult("litellm", VERSION, dt.date(2026, 11, 22), [])))
 

@@ -204,3 +204,27 @@ def test_the_catalog_size_the_pricing_page_states_is_the_shipped_one() -> None:
         len(providers),
     ]
     assert stated == actual
+
+
+def _documented_unpriced_reasons() -> set[str]:
+    """The values docs/attributes.md lists for ``gen_ai.cost.unpriced_reason``: the `code`
+    in its row's meaning cell outside parentheses (inside them, a reason is explained,
+    naming other things: `error.type`, `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`)."""
+    reference = (ROOT / "docs/attributes.md").read_text()
+    rows = [line for line in reference.splitlines() if line.startswith(f"| `{A.COST_UNPRICED_REASON}` |")]
+    assert len(rows) == 1, "docs/attributes.md no longer has one table row for the reason"
+    meaning = rows[0].split("|")[2]
+    depth, outside = 0, []
+    for char in meaning:
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and char != ")":
+            outside.append(char)
+    return set(re.findall(r"`([a-z_]+)`", "".join(outside)))
+
+
+def test_the_documented_unpriced_reasons_are_those_the_package_writes():
+    """``missing_duration`` and ``pricing_error`` were written on spans and documented nowhere."""
+    documented = _documented_unpriced_reasons()
+    assert len(documented) >= 10, documented
+    assert documented - A.UNPRICED_REASONS == set(), "in docs/attributes.md, written by nothing"
+    assert A.UNPRICED_REASONS - documented == set(), "written by the package, missing from docs/attributes.md"

@@ -30,10 +30,9 @@ from genai_cost import (
 )
 from genai_cost import attributes as A
 from genai_cost.cli import main
-from genai_cost.pricer import usd_amount
 from genai_cost.pricing import Catalog, CatalogError, PricingError, Rates, TokenUsage, calc
 from genai_cost.pricing.files import parse_pricing_text
-from genai_cost.usage import MAX_USD
+from genai_cost.usage import MAX_USD, usd_amount
 from support.spans import chat_attributes
 
 #: The bound on every rate, fee and multiplier of a pricing file (``schema.MAX_RATE``).

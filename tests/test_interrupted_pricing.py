@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import genai_cost.processor as processor_module
 from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor, TraceCostExporter
 from genai_cost import attributes as A
+from genai_cost._guard import OwnExtension
 from genai_cost.pricing import Catalog
 
 CATALOG = Catalog.load()
@@ -39,15 +40,17 @@ class Tally:
     def __init__(self, raise_once: bool = False) -> None:
         self.told: list[str | None] = []
         self._raise = raise_once
-        # One that raises stands for genai-cost's own listeners (Budget, CostMetrics), whose
-        # exceptions go up as the application's: a user listener's are caught and counted.
-        self._genai_cost_own = raise_once
 
     def on_span_cost(self, span: Any, usage: Any, cost: Any) -> None:
         self.told.append(cost.unpriced_reason)
         if self._raise:
             self._raise = False
             raise SoftTimeLimitExceeded
+
+
+class OwnTally(OwnExtension, Tally):
+    """Stands for genai-cost's own listeners (Budget, CostMetrics), whose exceptions go up
+    as the application's: a user listener's are caught and counted."""
 
 
 def _unpriced_counted(reader: InMemoryMetricReader) -> dict[str, float]:
@@ -81,15 +84,15 @@ def _pipeline(*listeners: Any) -> tuple[TracerProvider, InMemorySpanExporter, In
 
 
 def test_interrupted_while_reading_the_span_every_listener_hears_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_read_usage = processor_module.read_usage
+    real_read_usage = processor_module.read_span_usage
     raised = [SoftTimeLimitExceeded]
 
-    def interrupted(attributes: Any, scope: Any = None) -> Any:
+    def interrupted(attributes: Any, scope: Any = None, **span: Any) -> Any:
         if raised:
             raise raised.pop()
-        return real_read_usage(attributes, scope)
+        return real_read_usage(attributes, scope, **span)
 
-    monkeypatch.setattr(processor_module, "read_usage", interrupted)
+    monkeypatch.setattr(processor_module, "read_span_usage", interrupted)
     tally = Tally()
     provider, memory, reader, budget = _pipeline(tally)
     tracer = provider.get_tracer("test")
@@ -108,7 +111,7 @@ def test_interrupted_while_reading_the_span_every_listener_hears_of_it(monkeypat
 def test_interrupted_inside_a_listener_no_listener_hears_of_the_span_twice() -> None:
     """Landing in the third listener: the two before it heard of the price, the one it
     landed in heard once, and the one after it hears that the span is unpriced."""
-    landed_in, after = Tally(raise_once=True), Tally()
+    landed_in, after = OwnTally(raise_once=True), Tally()
     provider, memory, reader, budget = _pipeline(landed_in, after)
     tracer = provider.get_tracer("test")
     with pytest.raises(SoftTimeLimitExceeded):

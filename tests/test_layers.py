@@ -135,6 +135,56 @@ def test_infra_from_pricing_file_section_and_env_overrides(prices):
     assert merged.human_escalation_usd == 5.0
 
 
+def test_the_layers_read_the_sections_from_the_catalog_not_the_files_again(tmp_path):
+    """The sections were parsed, YAML and pydantic, once by the catalog and again here."""
+    path = tmp_path / "layers.yaml"
+    path.write_text(LAYER_PRICES)
+    catalog = Catalog.load([path])
+    path.unlink()  # gone: only the catalog can say what the file held
+    settings = LayerSettings.from_env({}, catalog=catalog)
+    assert settings.infra == InfraAllocation(2000.0, 150_000, "per_second", 120.0)
+    assert settings.human_escalation_usd == 7.0
+    with pytest.raises(ValueError, match="not both"):
+        LayerSettings.from_env({}, [path], catalog=catalog)
+
+
+def test_the_user_files_are_parsed_once_for_the_catalog_and_the_layers(tmp_path, monkeypatch):
+    """As the zero-code configurator and the gateway set up: the layers from the pricing
+    files, then the processor's catalog from the same files."""
+    from genai_cost.pricing import files
+    from genai_cost.processor import load_catalog
+
+    monkeypatch.setenv("GENAI_COST_CACHE_DIR", str(tmp_path / "cache"))
+    parsed = []
+    real = files.parse_pricing_text
+
+    def counting(text, label):
+        parsed.append(label)
+        return real(text, label)
+
+    monkeypatch.setattr(files, "parse_pricing_text", counting)
+    path = tmp_path / "layers.yaml"
+    path.write_text(LAYER_PRICES)
+    settings = CostSettings(pricing_files=(str(path),))
+    layers = LayerSettings.from_env({}, settings.pricing_files)
+    catalog = load_catalog(settings)
+    assert layers.human_escalation_usd == 7.0 and catalog.tool("database_query") is not None
+    assert parsed == [str(path)]
+
+
+def test_the_last_file_that_sets_a_section_wins_and_a_bad_one_keeps_the_one_before(tmp_path):
+    first = tmp_path / "a.yaml"
+    first.write_text("infrastructure: {monthly_usd: 100, monthly_traces: 10}\nhuman_escalation: {per_escalation: 2}\n")
+    bad = tmp_path / "b.yaml"
+    bad.write_text("infrastructure:\n  monthly_usd: 1.0e+308\n  monthly_traces: 1.0e-10\n")
+    catalog = Catalog.load([first, bad])
+    assert [section.defined_in for section in catalog.infrastructure] == [str(first), str(bad)]
+    settings = LayerSettings.from_env({}, catalog=catalog)
+    assert settings.infra == InfraAllocation(100.0, 10.0)
+    assert settings.human_escalation_usd == 2.0
+    assert any(p.startswith(f"{bad}: infrastructure:") for p in settings.problems)
+
+
 def test_infra_from_env_only():
     settings = LayerSettings.from_env(
         {

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from genai_cost.catalog_import import ImportedModel, lend_tiers, read_import
 from genai_cost.pricing import Catalog, CatalogError, TokenUsage, UnknownModelError, default_pricing_dir
-from genai_cost.pricing.importers import ImportedModel, lend_tiers, read_import
 
 M = 1_000_000
 TODAY = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)

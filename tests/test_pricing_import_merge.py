@@ -1,4 +1,4 @@
-"""Tier lending between the two imports, on the structured entries (importers.lend_tiers).
+"""Tier lending between the two imports, on the structured entries (catalog_import.lend_tiers).
 
 The merge reads the other dataset's file back (read_import) and re-renders it, so what it
 must keep is exact: a file read back renders to the same bytes, lending is idempotent and
@@ -18,8 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genai_cost.pricing import default_pricing_dir
-from genai_cost.pricing.importers import (
+from genai_cost.catalog_import import (
     TIER_BORROWER,
     TIER_LENDER,
     ImportedModel,
@@ -29,6 +28,7 @@ from genai_cost.pricing.importers import (
     read_import,
     write_import,
 )
+from genai_cost.pricing import default_pricing_dir
 
 IMPORTED = default_pricing_dir() / "imported"
 CHECKED = dt.date(2026, 11, 22)

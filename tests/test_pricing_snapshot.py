@@ -14,14 +14,14 @@ import pytest
 
 from genai_cost.cli import main
 from genai_cost.pricing import Catalog, compiled
-from genai_cost.pricing.catalog import _catalog_files, default_pricing_dir
+from genai_cost.pricing.catalog import catalog_files, default_pricing_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICING = ROOT / "pricing"
 
 
 def test_the_compiled_snapshot_matches_the_catalog_files() -> None:
-    stale = compiled.snapshot_is_current(PRICING, _catalog_files(PRICING))
+    stale = compiled.snapshot_is_current(PRICING, catalog_files(PRICING))
     assert not stale, f"pricing/compiled.json is stale for {stale}: run `genai-cost pricing compile`"
 
 
@@ -30,7 +30,7 @@ def test_compiled_and_parsed_catalogs_agree() -> None:
     slow = Catalog(
         [
             (compiled.file_ir(_parse(path)), f"catalog:{path.relative_to(PRICING).as_posix()}", False)
-            for path in _catalog_files(PRICING)
+            for path in catalog_files(PRICING)
         ]
     )
     assert fast.model_count == slow.model_count
@@ -53,7 +53,7 @@ def _parse(path: Path):  # type: ignore[no-untyped-def]
 def test_a_stale_snapshot_is_slower_never_wrong(tmp_path: Path) -> None:
     copy = tmp_path / "pricing"
     shutil.copytree(PRICING, copy)
-    sources = _catalog_files(copy)
+    sources = catalog_files(copy)
     assert compiled.read_state(copy, sources) is not None
     edited = copy / "openai.yaml"
     edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
@@ -172,7 +172,8 @@ def test_user_files_are_compiled_once_then_cached(tmp_path: Path) -> None:
     )
     script = (
         "import json, sys, genai_cost\n"
-        f"c = genai_cost.Catalog.load([{str(user_file)!r}])\n"
+        "from genai_cost.config import user_cache_dir\n"
+        f"c = genai_cost.Catalog.load([{str(user_file)!r}], cache_dir=user_cache_dir())\n"
         "cost = c.price(genai_cost.TokenUsage(input_tokens=10**6, output_tokens=0), 'm', 'in-house')\n"
         "print(json.dumps([cost.total_usd, 'pydantic' in sys.modules]))\n"
     )

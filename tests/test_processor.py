@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -394,7 +395,31 @@ def test_shutdown_and_force_flush_propagate():
     processor = CostSpanProcessor(recorder, catalog=CATALOG, settings=CostSettings())
     assert processor.force_flush(1234) is True
     processor.shutdown()
-    assert recorder.calls == [("flush", 1234), "shutdown"]
+    (flush, passed_on), shutdown = recorder.calls
+    assert (flush, shutdown) == ("flush", "shutdown")
+    assert 1200 <= passed_on <= 1234  # what is left of the timeout once the queue is priced
+
+
+def test_force_flush_passes_on_only_the_time_pricing_left_and_says_when_there_was_none():
+    class Slow:
+        def on_span_cost(self, span, usage, cost):
+            time.sleep(0.05)
+
+    recorder = _Recorder()
+    processor = CostSpanProcessor(recorder, catalog=CATALOG, settings=CostSettings(), listeners=[Slow()])
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    for _ in range(3):  # 150 ms of listener to price
+        with tracer.start_as_current_span("chat", attributes=gpt4o()):
+            pass
+    assert processor.force_flush(20) is False
+    assert not [call for call in recorder.calls if call[0] == "flush"]  # no time left: not passed on
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    assert processor.force_flush(1000) is True
+    (passed_on,) = [call[1] for call in recorder.calls if call[0] == "flush"]
+    assert 900 <= passed_on < 960  # a second, less the 50 ms the listener took
 
 
 def test_a_failing_listener_never_reaches_the_application():
@@ -429,10 +454,10 @@ def test_deeply_nested_invocation_parameters_do_not_cost_the_span_its_price():
 def test_a_span_genai_cost_fails_on_says_so_on_the_span(monkeypatch):
     import genai_cost.processor as processor_module
 
-    def broken(attributes, scope=None):
+    def broken(attributes, scope=None, **span):
         raise ValueError("a bug of genai-cost's")
 
-    monkeypatch.setattr(processor_module, "read_usage", broken)
+    monkeypatch.setattr(processor_module, "read_span_usage", broken)
     tracer, memory, processor, _ = pipeline()
     reader = InMemoryMetricReader()
     processor.add_listener(CostMetrics(MeterProvider(metric_readers=[reader])))
@@ -817,11 +842,11 @@ def test_bounded_bookkeeping_forgets_the_oldest_half_and_still_works_on_recent_c
 
 
 def test_newer_half_keeps_the_most_recent_entries_in_order():
-    from genai_cost.processor import _newer_half
+    from genai_cost._bounded import newer_half
 
     entries = {f"k{i}": i for i in range(11)}
     del entries["k0"], entries["k3"]  # deleted slots at the front, as in a map in use
-    assert list(_newer_half(entries).items()) == [(f"k{i}", i) for i in range(6, 11)]
+    assert list(newer_half(entries).items()) == [(f"k{i}", i) for i in range(6, 11)]
 
 
 def test_spans_of_unknown_shapes_never_raise_into_the_caller():
@@ -886,15 +911,15 @@ def test_an_exception_of_the_application_landing_in_pricing_reaches_the_applicat
 
     import genai_cost.processor as processor_module
 
-    real_read_usage = processor_module.read_usage
+    real_read_usage = processor_module.read_span_usage
     raised: list[type[Exception]] = []
 
-    def interrupted(attributes, scope=None):
+    def interrupted(attributes, scope=None, **span):
         if raised:
             raise raised.pop()
-        return real_read_usage(attributes, scope)
+        return real_read_usage(attributes, scope, **span)
 
-    monkeypatch.setattr(processor_module, "read_usage", interrupted)
+    monkeypatch.setattr(processor_module, "read_span_usage", interrupted)
     memory = InMemorySpanExporter()
     # the export thread waits a minute: pricing happens on the application thread only
     batch = BatchSpanProcessor(TraceCostExporter(memory), schedule_delay_millis=60_000)

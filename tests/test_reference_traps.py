@@ -334,3 +334,41 @@ def test_the_roll_up_never_holds_more_than_max_traces_even_for_a_moment() -> Non
     provider.shutdown()
     assert seen and max(seen) <= 3
     assert rollup.open_traces <= 3
+
+
+def test_a_received_call_whose_model_its_sender_dropped_is_flagged_not_free() -> None:
+    """The same call arriving over OTLP at the gateway, from a process without genai-cost:
+    the sender's SDK counted what it dropped (``droppedAttributesCount``), and that count,
+    not the received span's own (a plain dict, nothing dropped here), is what tells a call
+    whose model was cut from a span that never named one."""
+    import json
+
+    from genai_cost.otlp_in import parse_json, spans_of
+
+    def request(dropped: int) -> bytes:
+        span = {
+            "traceId": "0af7651916cd43dd8448eb211c80319c",
+            "spanId": "b7ad6b7169203331",
+            "name": "openai.chat",
+            "kind": 3,
+            "startTimeUnixNano": "1700000000000000000",
+            "endTimeUnixNano": "1700000001000000000",
+            "attributes": [
+                {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "100000"}},
+                {"key": "gen_ai.usage.completion_tokens", "value": {"intValue": "1000"}},
+            ],
+            "droppedAttributesCount": dropped,
+        }
+        scope = {"scope": {"name": "opentelemetry.instrumentation.openai.v1"}, "spans": [span]}
+        return json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [scope]}]}).encode()
+
+    flagged = {}
+    for dropped in (0, 141):
+        memory = InMemorySpanExporter()
+        processor = CostSpanProcessor(SimpleSpanProcessor(memory), catalog=CATALOG, settings=CostSettings())
+        (received,) = spans_of(parse_json(request(dropped))).spans
+        processor.on_end(received)
+        processor.shutdown()
+        (out,) = memory.get_finished_spans()
+        flagged[dropped] = (out.attributes.get(A.COST_UNPRICED_REASON), out.dropped_attributes)
+    assert flagged == {0: (None, 0), 141: ("missing_model", 141)}

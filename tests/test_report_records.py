@@ -413,6 +413,87 @@ def test_a_provider_sdk_span_under_a_logfire_stream_request_is_listed_once(tmp_p
     assert result == Calls(frozenset({"3"}), frozenset({("4", "3")}))
 
 
+# ------------------------------------------------------------------ a call whose model the SDK dropped
+
+
+def _call_with_its_model_dropped(span_id: str, parent: str) -> dict[str, Any]:
+    """OpenLLMetry's span of a call with a long conversation: the model set first, a prompt
+    attribute per message after it, the counts last. Past the SDK's 128 attributes the
+    oldest go: the model first (tests/test_reference_traps.py)."""
+    attributes: dict[str, object] = {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o"}
+    for message in range(70):
+        attributes[f"gen_ai.prompt.{message}.role"] = "user"
+        attributes[f"gen_ai.prompt.{message}.content"] = "hello"
+    attributes |= {"gen_ai.usage.prompt_tokens": 100_000, "gen_ai.usage.completion_tokens": 1_000}
+    return {
+        "name": "openai.chat",
+        "span_id": span_id,
+        "parent_span_id": parent,
+        "scope": "opentelemetry.instrumentation.openai.v1",
+        "attributes": attributes,
+    }
+
+
+def _dropped_model_shapes() -> dict[str, FixtureSpans]:
+    request = {"name": "request", "span_id": "1", "parent_span_id": None, "attributes": {}}
+    wrapper = {  # a framework's record of the same call, around the provider's (OpenInference)
+        "name": "ChatOpenAI",
+        "span_id": "2",
+        "parent_span_id": "1",
+        "scope": "openinference.instrumentation.langchain",
+        "attributes": {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "gpt-4o",
+            "llm.token_count.prompt": 100_000,
+            "llm.token_count.completion": 1_000,
+        },
+    }
+    return {
+        "alone": [request, _call_with_its_model_dropped("3", "1")],
+        "under a wrapper": [request, wrapper, _call_with_its_model_dropped("3", "2")],
+    }
+
+
+@pytest.mark.parametrize("shape", ["alone", "under a wrapper"])
+def test_a_call_whose_model_the_sdk_dropped_is_read_as_the_processor_reads_it(tmp_path: Path, shape: str) -> None:
+    """The processor reads a span that counts tokens but names no model or operation, and
+    lost attributes to the SDK's limit, as a call: flagged ``missing_model``, and the model
+    span around it a wrapper. The report read it as no call: without genai-cost it listed
+    nothing (or the wrapper) as never priced, and in the priced spans it listed the
+    wrapper as never priced, next to the call flagged unpriced. It now reads OTLP's
+    ``droppedAttributesCount``, and the span as the processor does."""
+    spans = _dropped_model_shapes()[shape]
+    assert assert_report_lists_what_the_processor_priced(spans, tmp_path) == Calls(frozenset({"3"}), frozenset())
+
+    priced = run(spans, with_cost=True)
+    (call,) = [span for span in priced.spans if span.name == "openai.chat"]
+    assert call.dropped_attributes > 0
+    assert (call.attributes or {})[A.COST_UNPRICED_REASON] == A.REASON_MISSING_MODEL
+    path = tmp_path / "priced.json"
+    write_span_file(priced.spans, path)
+    [report] = report_traces(read_span_file(path), catalog=CATALOG)
+    assert [(priced.fixture_id[note.span_id], note.reason) for note in report.unpriced] == [
+        ("3", A.REASON_MISSING_MODEL)
+    ]
+    assert report.not_priced_here == []
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [(12, 12), ("12", 12), (12.0, 12), (None, 0), (-1, 0), (True, 0), ("x", 0), (2**32, 0), ([3], 0)],
+)
+def test_a_dropped_attribute_count_is_read_from_otlp_json_or_taken_as_none(
+    tmp_path: Path, written: object, read: int
+) -> None:
+    """A number or a string, as OTLP JSON writers send integers; what is not a count is no
+    count, and the span is still read."""
+    span = {"traceId": "1" * 32, "spanId": "2" * 16, "name": "call", "droppedAttributesCount": written}
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}))
+    (exported,) = read_span_file(path)
+    assert exported.dropped_attributes == read
+
+
 # ------------------------------------------------------------------ the same totals, priced
 
 

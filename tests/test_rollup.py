@@ -284,7 +284,7 @@ def test_a_cost_from_elsewhere_that_is_no_amount_counts_as_unpriced_not_in_the_t
 )
 def test_a_cost_from_elsewhere_is_read_as_genai_cost_report_reads_it(recorded, priced_usd, unpriced):
     """The roll-up dropped these (no category, or not text) or summed a flagged one; the
-    report read them otherwise. Both now read them through pricer.recorded_cost."""
+    report read them otherwise. Both now read them through recorded_cost.recorded_cost."""
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(TraceCostExporter(memory)))

@@ -23,9 +23,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from genai_cost import Catalog, CostSettings, CostSpanProcessor, TokenUsage, TraceCostExporter
 from genai_cost.cli import main
-from genai_cost.config import KNOWN_VARIABLES, band_of, report_unknown_variables
+from genai_cost.config import KNOWN_VARIABLES, band_of, report_unknown_variables, user_cache_dir
 from genai_cost.layers import LayerSettings
-from genai_cost.pricing import compiled
 from test_cli import BIN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,21 +269,31 @@ def test_a_pricing_directory_is_its_yaml_files_only(tmp_path, capsys):
     assert Catalog.load([tmp_path]).price(TokenUsage(input_tokens=10**6), "acme-large", "acme").total_usd == 1.0
 
 
-def test_an_empty_cache_dir_variable_is_unset_and_an_unwritable_chosen_one_is_said_once(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("GENAI_COST_CACHE_DIR", "  ")
-    assert compiled.cache_dir() == tmp_path / "xdg" / "genai-cost"
-    monkeypatch.setenv("GENAI_COST_CACHE_DIR", "OFF")
-    assert compiled.cache_dir() is None
+def test_an_empty_cache_dir_variable_is_unset_and_an_unwritable_chosen_one_is_said_once(tmp_path, caplog):
+    xdg = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert user_cache_dir({**xdg, "GENAI_COST_CACHE_DIR": "  "}) == tmp_path / "xdg" / "genai-cost"
+    assert user_cache_dir({**xdg, "GENAI_COST_CACHE_DIR": "OFF"}) is None
     a_file = tmp_path / "afile"
     a_file.write_text("")
-    monkeypatch.setenv("GENAI_COST_CACHE_DIR", str(a_file / "cache"))  # under a file: never writable
+    chosen = user_cache_dir({"GENAI_COST_CACHE_DIR": str(a_file / "cache")})  # under a file: never writable
+    assert chosen == a_file / "cache"
+    files = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(_ONE_MODEL.replace("acme-large", f"acme-{name}"))
+        files.append(path)
     with caplog.at_level(logging.WARNING, logger="genai_cost"):
-        compiled.write_cached_ir("0" * 40, {})
-        compiled.write_cached_ir("1" * 40, {})
+        Catalog.load(files, cache_dir=chosen)
     said = [r.getMessage() for r in caplog.records if "cannot cache parsed pricing files" in r.getMessage()]
-    assert len(said) == 1, said
-    assert "(GENAI_COST_CACHE_DIR)" in said[0] and str(a_file / "cache") in said[0]
+    assert len(said) == 1, said  # once for the load, not at every file
+    assert str(a_file / "cache") in said[0]
+
+
+def test_a_default_cache_dir_that_cannot_be_made_is_no_cache_and_no_warning(tmp_path):
+    """A read-only home in a container only costs speed: not a warning at every start."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    assert user_cache_dir({"XDG_CACHE_HOME": str(a_file / "xdg")}) is None
 
 
 # ------------------------------------------------------------ the command line

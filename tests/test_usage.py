@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genai_cost.usage import KNOWN_KEYS, Role, read_usage
+from genai_cost.usage import KNOWN_KEYS, Role, read_span_usage, read_usage
 
 
 def test_semconv_current_names_inclusive_counts():
@@ -619,3 +619,25 @@ def test_logfire_claude_agent_sdk_prices_the_run_not_its_partial_chat_records():
     assert read_usage({**_SONNET_CALL, "gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": 5}).role is (
         Role.AGGREGATE
     )
+
+
+_COUNTS = {"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "client", "dropped", "role", "operation"),
+    [
+        # An invoke_agent CLIENT span with usage: an agent in another service, a call.
+        ({"gen_ai.operation.name": "invoke_agent", **_COUNTS}, True, 0, Role.LLM, "invoke_agent"),
+        ({"gen_ai.operation.name": "invoke_agent", **_COUNTS}, False, 0, Role.AGGREGATE, "invoke_agent"),
+        # Counts, no model or operation, attributes dropped: a call whose model went first.
+        ({"gen_ai.system": "openai", **_COUNTS}, False, 3, Role.LLM, None),
+        ({"gen_ai.system": "openai", **_COUNTS}, False, 0, Role.OTHER, None),
+        ({"gen_ai.system": "openai"}, False, 3, Role.OTHER, None),  # nothing counted: nothing to flag
+    ],
+)
+def test_a_span_is_read_by_its_kind_and_its_dropped_attributes_too(
+    attributes: dict[str, object], client: bool, dropped: int, role: Role, operation: str | None
+) -> None:
+    usage = read_span_usage(attributes, None, client=client, dropped_attributes=dropped)
+    assert (usage.role, usage.operation, usage.model) == (role, operation, None)

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from .metrics import CostMetrics
     from .pricer import SpanCost
     from .pricing import Catalog, CatalogError, CostBreakdown, PricingError, TokenUsage
-    from .processor import CostedSpan, CostListener, CostSpanProcessor, SpanAnnotations, SpanCostLayer
+    from .processor import (
+        CostedSpan,
+        CostListener,
+        CostSpanProcessor,
+        SettlingListener,
+        SpanAnnotations,
+        SpanCostLayer,
+    )
     from .rollup import TraceCostExporter, TraceCostLayer, TraceTotals
     from .usage import SpanUsage
 
@@ -62,6 +69,7 @@ _EXPORTS = {
     # What extensions implement (a listener, a cost layer) and the values they are given
     # or return.
     "CostListener": "processor",
+    "SettlingListener": "processor",
     "SpanAnnotations": "processor",
     "SpanCostLayer": "processor",
     "TraceCostLayer": "rollup",
@@ -108,6 +116,7 @@ __all__ = [
     "InfraCostLayer",
     "LayerSettings",
     "PricingError",
+    "SettlingListener",
     "SpanAnnotations",
     "SpanCost",
     "SpanCostLayer",

@@ -30,3 +30,12 @@ INTERNAL_FAILURES: tuple[type[Exception], ...] = (
     ValueError,
     re.error,
 )
+
+
+class OwnExtension:
+    """Base of genai-cost's own listeners and cost layers (a budget, the metrics, the
+    human-escalation layer). The processor calls them where it calls user code, but
+    guards them as its own code: an application's exception raised by a signal handler
+    while one runs goes on up to the application, not into the internal-error count."""
+
+    __slots__ = ()

@@ -6,6 +6,23 @@ the tests can be checked against exactly what the package emits.
 
 from __future__ import annotations
 
+# Values of ``gen_ai.cost.unpriced_reason``: spelled once, in the pricing core, whose
+# errors carry most of them (the core does not import this module).
+from .pricing.errors import REASON_AMBIGUOUS_MODEL as REASON_AMBIGUOUS_MODEL
+from .pricing.errors import REASON_FAILED_CALL as REASON_FAILED_CALL
+from .pricing.errors import REASON_INTERNAL_ERROR as REASON_INTERNAL_ERROR
+from .pricing.errors import REASON_INVALID_COST as REASON_INVALID_COST
+from .pricing.errors import REASON_INVALID_USAGE as REASON_INVALID_USAGE
+from .pricing.errors import REASON_MISSING_DURATION as REASON_MISSING_DURATION
+from .pricing.errors import REASON_MISSING_MODEL as REASON_MISSING_MODEL
+from .pricing.errors import REASON_MISSING_RATE as REASON_MISSING_RATE
+from .pricing.errors import REASON_MISSING_USAGE as REASON_MISSING_USAGE
+from .pricing.errors import REASON_PRICING_ERROR as REASON_PRICING_ERROR
+from .pricing.errors import REASON_UNKNOWN_MODEL as REASON_UNKNOWN_MODEL
+from .pricing.errors import REASON_UNKNOWN_PROVIDER as REASON_UNKNOWN_PROVIDER
+from .pricing.errors import REASON_UNKNOWN_TOOL as REASON_UNKNOWN_TOOL
+from .pricing.errors import UNPRICED_REASONS as UNPRICED_REASONS
+
 # ------------------------------------------------------------ per span
 COST_TOTAL = "gen_ai.cost.total_usd"
 COST_INPUT = "gen_ai.cost.input_usd"
@@ -25,9 +42,6 @@ COST_ADJUSTMENTS = "gen_ai.cost.adjustments"
 COST_UNPRICED = "gen_ai.cost.unpriced"
 COST_UNPRICED_REASON = "gen_ai.cost.unpriced_reason"
 COST_UNPRICED_DETAIL = "gen_ai.cost.unpriced_detail"
-#: The unpriced reason of a span genai-cost itself failed on (a bug, or input nothing
-#: anticipated): logged, counted in ``ProcessorStats.internal_errors`` and the metrics.
-REASON_INTERNAL_ERROR = "internal_error"
 COST_REPORTED = "gen_ai.cost.reported_usd"
 COST_CATALOG = "gen_ai.cost.catalog_usd"
 #: Provider-reported cost minus catalog cost (USD), when a span carries both.

@@ -1,9 +1,10 @@
 """Per-trace budgets: the running spend of a trace, readable in-process, and
 hard limits the agent checks before its next step.
 
-A :class:`Budget` is a :class:`~genai_cost.processor.CostListener`: the span
-processor tells it about every priced (or unpriced) span as the span ends, on
-the thread that ended it, so the spend is current the moment a model call
+A :class:`Budget` is a :class:`~genai_cost.processor.SettlingListener`: the span
+processor tells it about every priced (or unpriced) span, and every read of the
+spend first has the processor price the spans ended so far (pricing is deferred
+off the application thread), so the spend is current the moment a model call
 returns (it does not wait for the batch exporter). The agent asks before each
 step::
 
@@ -51,11 +52,12 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
 from . import attributes as A
-from ._fork import renew_locks_after_fork
-from ._guard import INTERNAL_FAILURES
+from ._bounded import newer_half
+from ._guard import INTERNAL_FAILURES, OwnExtension
 from .config import env_number
 from .pricer import SpanCost
-from .processor import SpanAnnotations, _newer_half
+from .pricing._fork import renew_locks_after_fork
+from .processor import SpanAnnotations
 from .usage import SpanUsage
 
 _log = logging.getLogger("genai_cost")
@@ -192,17 +194,13 @@ class _Ledger:
         self.limits: BudgetLimits | None = None
 
 
-class Budget:
+class Budget(OwnExtension):
     """Running spend per trace and the limits it is held to. Thread-safe.
 
     Attach it to the processor (``CostSpanProcessor(..., listeners=[budget])``;
     the zero-code configurator does this from ``GENAI_COST_BUDGET_*``), then
     call :meth:`check` (or :func:`check_budget` for the default budget).
     """
-
-    #: Guarded as genai-cost's own code, not as user code: an application's exception
-    #: raised by a signal handler while it runs goes on to the application (_guard).
-    _genai_cost_own = True
 
     def __init__(
         self,
@@ -347,7 +345,7 @@ class Budget:
         OpenTelemetry context); ``None`` outside any trace. A trace with no
         priced span yet has zero spend."""
         if trace_id is None:
-            trace_id = current_trace_id()
+            trace_id = _current_trace_id()
             if trace_id is None:
                 return None
         self._settle()
@@ -371,7 +369,7 @@ class Budget:
         Limits already hit stay hit; a spend already at the new limits hits them now.
         Outside a trace, nothing happens."""
         if trace_id is None:
-            trace_id = current_trace_id()
+            trace_id = _current_trace_id()
             if trace_id is None:
                 return
         # Spans that ended before this call are judged by the limits they ended under,
@@ -389,7 +387,7 @@ class Budget:
     def limits_of(self, trace_id: int | None = None) -> BudgetLimits:
         """The limits ``trace_id`` (default: the current trace) is held to."""
         if trace_id is None:
-            trace_id = current_trace_id()
+            trace_id = _current_trace_id()
         with self._lock:
             ledger = None
             if trace_id is not None:
@@ -427,7 +425,7 @@ class Budget:
                 held = self._held
                 held[trace_id] = oldest
                 if len(held) > _MAX_HELD:
-                    self._held = _newer_half(held)
+                    self._held = newer_half(held)
             elif oldest.cost_usd or oldest.llm_calls or oldest.unpriced:
                 paused = self._paused
                 paused[trace_id] = oldest
@@ -449,7 +447,7 @@ class Budget:
         return ledger
 
 
-def current_trace_id() -> int | None:
+def _current_trace_id() -> int | None:
     """The trace id of the current OpenTelemetry context, or ``None`` when there is none
     or its spans are not recorded (sampled out): no span of it reaches the processor,
     so its spend cannot be known, and a zero would be a silent one."""
@@ -467,8 +465,15 @@ _default: Budget | None = None
 
 def set_default_budget(budget: Budget | None) -> None:
     """The budget :func:`check_budget` and :func:`current_spend` use (the
-    zero-code configurator sets one up from ``GENAI_COST_BUDGET_*``)."""
+    zero-code configurator sets one up from ``GENAI_COST_BUDGET_*``). Replacing one
+    already set is logged: the traces it held and their limits are no longer checked
+    (a second configuration in one process, say). ``None`` unsets it silently."""
     global _default
+    if budget is not None and _default is not None and budget is not _default:
+        _log.warning(
+            "genai-cost: the default budget was replaced; check_budget() no longer sees the spend "
+            "and limits of the one set before (set up twice in one process?)"
+        )
     _default = budget
 
 

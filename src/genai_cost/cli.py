@@ -17,9 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import env_pricing_files
+from .config import env_pricing_files, user_cache_dir
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
-from .pricing.errors import UnpricedDeploymentError
+from .pricing.errors import (
+    REASON_MISSING_DURATION,
+    REASON_UNKNOWN_MODEL,
+    REASON_UNKNOWN_PROVIDER,
+    UnpricedDeploymentError,
+)
 from .pricing.model import RATE_FIELDS
 
 EXIT_USAGE = 2
@@ -162,13 +167,13 @@ def _parser() -> argparse.ArgumentParser:
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    from .pricing.catalog import _read_version, default_pricing_dir
+    from .pricing.catalog import catalog_version, default_pricing_dir
 
     try:
         package = version("genai-cost")
     except PackageNotFoundError:  # pragma: no cover - run from a source tree
         package = "(not installed)"
-    return f"genai-cost {package}, pricing catalog {_read_version(default_pricing_dir())}"
+    return f"genai-cost {package}, pricing catalog {catalog_version(default_pricing_dir())}"
 
 
 #: The token counts ``price`` takes: each part is included in the total it names.
@@ -237,7 +242,7 @@ def _price(args: argparse.Namespace) -> int:
     # then those of the command line (the same layer, so the later file wins).
     env_files = env_pricing_files()
     try:
-        catalog = Catalog.load([*env_files, *args.pricing_file])
+        catalog = Catalog.load([*env_files, *args.pricing_file], cache_dir=user_cache_dir())
     except CatalogError as exc:
         print(f"genai-cost: pricing file error:\n{exc}", file=sys.stderr)
         if env_files:
@@ -271,9 +276,10 @@ def _price(args: argparse.Namespace) -> int:
         )
     except PricingError as exc:
         print(f"genai-cost: cannot price {args.model!r}: {exc} [{exc.reason}]", file=sys.stderr)
-        if exc.reason == "missing_duration":
+        if exc.reason == REASON_MISSING_DURATION:
             print("genai-cost: give the call's duration with --duration-s", file=sys.stderr)
-        if exc.reason in ("unknown_model", "unknown_provider") and not isinstance(exc, UnpricedDeploymentError):
+        unknown = exc.reason in (REASON_UNKNOWN_MODEL, REASON_UNKNOWN_PROVIDER)
+        if unknown and not isinstance(exc, UnpricedDeploymentError):
             near = catalog.near_misses(args.model, args.provider)
             if near:
                 print(f"genai-cost: did you mean {' or '.join(near)}?", file=sys.stderr)

@@ -110,7 +110,7 @@ def _tolerance(text: str) -> float:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .pricing import importers
+    from . import catalog_import
     from .pricing.catalog import default_pricing_dir
 
     checked = args.checked or dt.datetime.now(dt.timezone.utc).date()
@@ -118,7 +118,7 @@ def _import(args: argparse.Namespace) -> int:
     try:
         if args.dataset == "genai-prices":
             try:
-                result = importers.import_genai_prices(args.path, checked)
+                result = catalog_import.import_genai_prices(args.path, checked)
             except ModuleNotFoundError as exc:
                 if exc.name != "genai_prices":
                     raise
@@ -132,23 +132,23 @@ def _import(args: argparse.Namespace) -> int:
             if not args.path:
                 print("genai-cost: --from litellm needs PATH (the JSON file or a litellm wheel)", file=sys.stderr)
                 return EXIT_USAGE
-            result = importers.import_litellm(args.path, checked)
+            result = catalog_import.import_litellm(args.path, checked)
     except (OSError, ValueError, KeyError) as exc:
         print(f"genai-cost: cannot import {args.dataset} from {args.path}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # Validated before it replaces anything: a dataset that does not fit the schema must
     # not leave the catalog unloadable.
     with tempfile.TemporaryDirectory() as staging:
-        code = _validate_paths([importers.write_import(result, Path(staging))])
+        code = _validate_paths([catalog_import.write_import(result, Path(staging))])
     if code:
         print(f"genai-cost: the import does not validate, so {directory / 'imported'} is unchanged", file=sys.stderr)
         return code
     try:
-        path = importers.write_import(result, directory / "imported")
+        path = catalog_import.write_import(result, directory / "imported")
     except ValueError as exc:  # the other dataset's file, edited by hand: read before either is written
         print(f"genai-cost: {exc}; {directory / 'imported'} is unchanged", file=sys.stderr)
         return 1
-    counts = importers.count_by_provider(result.models)
+    counts = catalog_import.count_by_provider(result.models)
     print(f"wrote {path}: {len(result.models)} models of {len(counts)} providers ({result.dataset} {result.version})")
     for reason, count in sorted(result.skipped.items()):
         print(f"  skipped {count}: {reason}")
@@ -160,10 +160,10 @@ def _import(args: argparse.Namespace) -> int:
 def _write_snapshot(directory: Path) -> Path:
     """Rewrite both compiled files: each source's IR, then the whole indexed catalog."""
     from .pricing import Catalog, compiled
-    from .pricing.catalog import _catalog_files
+    from .pricing.catalog import catalog_files
     from .pricing.files import read_pricing_file
 
-    sources = _catalog_files(directory)
+    sources = catalog_files(directory)
     files = {}
     irs = []
     for path in sources:
@@ -178,11 +178,11 @@ def _write_snapshot(directory: Path) -> Path:
 
 def _compile(args: argparse.Namespace) -> int:
     from .pricing import CatalogError, compiled
-    from .pricing.catalog import _catalog_files, default_pricing_dir
+    from .pricing.catalog import catalog_files, default_pricing_dir
 
     directory = args.dir or default_pricing_dir()
     try:
-        files = _catalog_files(directory)
+        files = catalog_files(directory)
     except CatalogError as exc:
         return _report(exc.problems)
     if not files:
@@ -203,6 +203,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .config import user_cache_dir
     from .pricing import Catalog, CatalogError
     from .pricing.catalog import pricing_file_paths
 
@@ -212,7 +213,7 @@ def _validate(args: argparse.Namespace) -> int:
         # Laid over the shipped catalog: a fallback must name a provider of it (or of
         # these files); with --with-catalog, a discount must match a provider / model.
         try:
-            catalog = Catalog.load(paths)
+            catalog = Catalog.load(paths, cache_dir=user_cache_dir())
         except CatalogError as exc:
             problems = list(exc.problems)
         else:
@@ -265,10 +266,10 @@ def _validate_paths(paths: list[Path]) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .config import env_pricing_files
+    from .config import env_pricing_files, user_cache_dir
     from .pricing import Catalog
 
-    catalog = Catalog.load([*env_pricing_files(), *args.pricing_file])
+    catalog = Catalog.load([*env_pricing_files(), *args.pricing_file], cache_dir=user_cache_dir())
     rows: list[dict[str, Any]] = []
     for pricing_id, entry in sorted(catalog.models.items()):
         if args.provider and entry.provider_id != (catalog.provider_id(args.provider) or args.provider):

@@ -13,6 +13,7 @@ import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Literal
 
 _log = logging.getLogger("genai_cost")
@@ -159,6 +160,42 @@ def env_pricing_files() -> tuple[str, ...]:
     """The pricing files ``GENAI_COST_PRICING_FILE`` names, read as the runtime reads them
     (:meth:`CostSettings.from_env`), for the commands that price."""
     return settings_from_env(("GENAI_COST_PRICING_FILE",)).pricing_files
+
+
+#: ``GENAI_COST_CACHE_DIR`` values that turn the compile cache off.
+_CACHE_OFF = ("off", "0", "false", "none")
+
+
+def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the span processor and the commands cache compiled user pricing files
+    (``Catalog.load(..., cache_dir=)``), so that a process using
+    ``GENAI_COST_PRICING_FILE`` does not pay for YAML + pydantic at every start:
+    ``GENAI_COST_CACHE_DIR``, else ``$XDG_CACHE_HOME/genai-cost``, else
+    ``~/.cache/genai-cost``; empty is unset. ``None``, no cache, for ``off`` (or
+    ``false``, ``0``, ``none``), and for a default directory that could not be
+    created (a read-only home in a container): that only costs speed, and is not
+    worth a warning at every start, whereas a directory one chose that cannot be
+    written is (the catalog says so when it fails to write there).
+
+    Read here, not in the pricing core, which reads no environment and writes
+    nowhere it is not told to (``Catalog.load(paths)`` alone caches nothing)."""
+    env = os.environ if environ is None else environ
+    configured = env.get("GENAI_COST_CACHE_DIR", "").strip()
+    if configured:
+        return None if configured.lower() in _CACHE_OFF else Path(configured)
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    default = Path(base) / "genai-cost"
+    return default if _could_create(default) else None
+
+
+def _could_create(directory: Path) -> bool:
+    """Whether ``directory`` is, or could be made, a directory this process writes
+    in: its nearest existing ancestor is a writable directory. Asked without creating
+    anything (nothing is written unless a user file is compiled)."""
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False
 
 
 def report_unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from .budget import Budget, BudgetLimits, set_default_budget
 from .config import CostSettings, env_flag, report_unknown_variables
 from .layers import LayerSettings
-from .processor import CostSpanProcessor
+from .processor import CostSpanProcessor, load_catalog
 from .rollup import TraceCostExporter, TraceTotals
 
 _log = logging.getLogger("genai_cost")
@@ -155,7 +155,9 @@ class _ExportChainBuilder:
         self._fanout: SynchronousMultiSpanProcessor | None = None
         self.exporters = 0
         self.processor: CostSpanProcessor | None = None
-        layers = LayerSettings.from_env(pricing_files=settings.pricing_files)
+        # Loaded once, for the processor and for the layers' sections of the same files.
+        self._catalog = load_catalog(settings)
+        layers = LayerSettings.from_env(catalog=self._catalog)
         self._trace_layers = layers.trace_layers()
         self._span_layers = layers.span_layers()
         #: The running spend per trace and its limits (``GENAI_COST_BUDGET_*``), the default
@@ -210,7 +212,11 @@ class _ExportChainBuilder:
             self._fanout = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
             self._fanout.add_span_processor(batch)
             self.processor = CostSpanProcessor(
-                self._fanout, settings=self._settings, listeners=[self.budget], span_layers=self._span_layers
+                self._fanout,
+                catalog=self._catalog,
+                settings=self._settings,
+                listeners=[self.budget],
+                span_layers=self._span_layers,
             )
             return self.processor
         self._fanout.add_span_processor(batch)

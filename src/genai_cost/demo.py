@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from . import attributes as A
-from .config import CostSettings
+from .config import CostSettings, user_cache_dir
 from .pricing.catalog import Catalog, default_pricing_dir
 from .processor import CostSpanProcessor
 from .rollup import TraceCostExporter
@@ -129,7 +129,7 @@ def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequen
     """Run the agent once."""
     settings = CostSettings.from_env()
     files = [str(default_pricing_dir() / DEMO_PRICING), *settings.pricing_files, *pricing_files]
-    catalog = Catalog.load(files)
+    catalog = Catalog.load(files, cache_dir=user_cache_dir())
     memory = InMemorySpanExporter()
     fanout = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
     fanout.add_span_processor(SimpleSpanProcessor(TraceCostExporter(memory, bands=settings.bands)))

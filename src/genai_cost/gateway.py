@@ -58,12 +58,14 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from . import attributes as A
+from ._bounded import newer_half
+from ._spans import attributes_of
 from .config import CostSettings, report_unknown_variables
 from .gateway_tls import GatewayTls
 from .layers import LayerSettings
 from .otlp_in import OtlpDecodeError, ReceivedSpans, parse_json, parse_protobuf, spans_of
 from .pricing.catalog import Catalog
-from .processor import CostSpanProcessor, _attributes_of, _newer_half
+from .processor import CostSpanProcessor, load_catalog
 from .rollup import TraceCostExporter, TraceTotals
 
 if TYPE_CHECKING:
@@ -197,7 +199,10 @@ class CostGateway:
         if settings is None:
             settings = CostSettings.from_env()
             report_unknown_variables()
-        layers = LayerSettings.from_env(pricing_files=settings.pricing_files)
+        if catalog is None:
+            catalog = load_catalog(settings)
+        # The layers' sections come from the same files, read once with the catalog.
+        layers = LayerSettings.from_env(catalog=catalog)
         self.metrics: CostMetrics | None = None
         if meter_provider is not None:
             from .metrics import CostMetrics
@@ -345,7 +350,7 @@ class CostGateway:
             for span in sent:
                 forwarded_before[_span_key(span)] = None
             if len(forwarded_before) > _MAX_FORWARDED:
-                self._forwarded = _newer_half(forwarded_before)
+                self._forwarded = newer_half(forwarded_before)
             return Accepted(received, True)
         refusal = upstream.refusal()
         if refusal is None:  # kept for the sender's retry; one refused for good is not resent
@@ -360,13 +365,17 @@ class CostGateway:
             lost = self.stats.spans_not_forwarded
         if refusal is None:
             self._log_refusal(
-                "upstream failed", peer, f"the upstream exporter failed to take its {len(sent)} span(s) "
-                f"({lost} not forwarded since the start); told to send them again"
+                "upstream failed",
+                peer,
+                f"the upstream exporter failed to take its {len(sent)} span(s) "
+                f"({lost} not forwarded since the start); told to send them again",
             )
         else:
             self._log_refusal(
-                "upstream refused", peer, f"the upstream refused its {len(sent)} span(s) for good ({refusal}; "
-                f"{lost} not forwarded since the start); told not to send them again"
+                "upstream refused",
+                peer,
+                f"the upstream refused its {len(sent)} span(s) for good ({refusal}; "
+                f"{lost} not forwarded since the start); told not to send them again",
             )
         return Accepted(received, False, refusal)
 
@@ -378,13 +387,13 @@ class CostGateway:
         totalled.clear()
         for span in spans:
             try:
-                attributes = _attributes_of(span)
+                attributes = attributes_of(span)
                 if A.TRACE_TOTAL in attributes and span.context is not None:
                     totalled.add(span.context.span_id)
                 if A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes or A.COST_DUPLICATE_OF in attributes:
                     # Priced where it was made (a duplicate record of a call there, too): passed
                     # on as it is, and it counts for the leaf rule as it did there.
-                    processor._priced_elsewhere(span)
+                    processor.note_priced_elsewhere(span)
                     handed_on.spans.append(span)
                 else:
                     processor.on_end(span)
@@ -1024,9 +1033,7 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             size_so_far += size
             if size < 0 or size_so_far > self.max_request_bytes:
                 self.close_connection = True
-                raise _Refused(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"chunked body over {self.max_request_bytes} bytes"
-                )
+                raise _Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"chunked body over {self.max_request_bytes} bytes")
             chunk = self.rfile.read(size)
             if len(chunk) < size:
                 self.close_connection = True

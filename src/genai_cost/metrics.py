@@ -62,9 +62,10 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
-from ._fork import in_child_after_fork, renew_locks_after_fork
+from ._guard import OwnExtension
+from ._spans import attributes_of
 from .pricer import SpanCost
-from .processor import _attributes_of
+from .pricing._fork import in_child_after_fork, renew_locks_after_fork
 from .rollup import TraceTotals
 from .sender_metrics import series_labels
 from .usage import SpanUsage
@@ -79,7 +80,7 @@ _OVERFLOW = "otel.metric.overflow"
 _REQUEST_MODEL = "gen_ai.request.model"
 
 
-class CostMetrics:
+class CostMetrics(OwnExtension):
     """The package's cost instruments. A :class:`~genai_cost.processor.CostListener`,
     an ``on_trace_complete`` callback and a budget ``on_exceeded`` callback.
 
@@ -87,10 +88,6 @@ class CostMetrics:
     resource (:data:`~genai_cost.sender_metrics.SERIES_KEYS`), for a process that
     records other processes' spans (the gateway). In process it would repeat what
     the meter's resource already says."""
-
-    #: Guarded as genai-cost's own code, not as user code: an application's exception
-    #: raised by a signal handler while it runs goes on to the application (_guard).
-    _genai_cost_own = True
 
     def __init__(self, meter_provider: metrics_api.MeterProvider | None = None, *, by_sender: bool = False) -> None:
         from . import __version__
@@ -169,6 +166,9 @@ class CostMetrics:
         totals' lock."""
         self._pending_sources = (*self._pending_sources, settle)
 
+    def after_pricing(self) -> None:
+        """Nothing to do outside the pricing lock: the counters are read by collections."""
+
     def _settle_pending(self) -> None:
         # Runs in the SDK's observable callbacks, on the collecting thread, before the
         # totals' lock is taken: pricing calls on_span_cost (and a budget's callbacks)
@@ -197,7 +197,7 @@ class CostMetrics:
             # request model fall back to the model priced.
             model = cost.model
             if cost.category == A.CATEGORY_LLM or cost.category == A.CATEGORY_EMBEDDING:
-                requested = _attributes_of(span).get(_REQUEST_MODEL)
+                requested = attributes_of(span).get(_REQUEST_MODEL)
                 if isinstance(requested, str) and requested:
                     model = requested
             self._add_cost((cost.provider, model, cost.operation, cost.category, sender), cost.total_usd)
@@ -289,8 +289,7 @@ def _observable_counters_as_delta(provider: metrics_api.MeterProvider) -> bool:
         config = getattr(real, "_sdk_config", None)
         readers: Iterable[Any] = getattr(real, "_metric_readers", None) or getattr(config, "metric_readers", None) or ()
         return any(
-            getattr(reader, "_instrument_class_temporality", {}).get(_ObservableCounter)
-            is AggregationTemporality.DELTA
+            getattr(reader, "_instrument_class_temporality", {}).get(_ObservableCounter) is AggregationTemporality.DELTA
             for reader in readers
         )
     except Exception:  # a later SDK laid out otherwise: the default

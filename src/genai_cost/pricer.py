@@ -8,7 +8,6 @@ for anything a span can contain.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from .config import ReportedCostPolicy
 from .pricing.catalog import Catalog, Resolution
 from .pricing.errors import PricingError
 from .pricing.model import CostBreakdown, TokenUsage
-from .usage import MAX_USD, Role, SpanUsage
+from .usage import MAX_USD, Role, SpanUsage, usd_amount
 
 AttributeValue = str | bool | int | float
 
@@ -63,7 +62,7 @@ class SpanPricer:
         role = usage.role
         if role is Role.LLM or role is Role.EMBEDDING:
             cost = self._price_call(usage, start_time_ns, end_time_ns)
-            if cost.unpriced_reason == "missing_usage" and attributes.get(_ERROR_TYPE) is not None:
+            if cost.unpriced_reason == A.REASON_MISSING_USAGE and attributes.get(_ERROR_TYPE) is not None:
                 return self._failed_call(cost.category, attributes[_ERROR_TYPE], usage)
             return cost
         if role is Role.TOOL or role is Role.RETRIEVAL:
@@ -79,7 +78,7 @@ class SpanPricer:
             return self._price_tokens(usage, tokens, model, start_time_ns, end_time_ns)
         category = A.CATEGORY_EMBEDDING if usage.role is Role.EMBEDDING else A.CATEGORY_LLM
         if usage.invalid is not None:
-            return self._unpriced(category, "invalid_usage", usage.invalid, usage)
+            return self._unpriced(category, A.REASON_INVALID_USAGE, usage.invalid, usage)
         reported = usage.reported_cost
         tokens = usage.usage
         if reported == 0.0 and tokens is not None and (tokens.input_tokens or tokens.output_tokens):
@@ -87,9 +86,9 @@ class SpanPricer:
         if tokens is None and (reported is None or self.reported_cost == "ignore"):
             if model and self._priced_by_duration(usage, model, start_time_ns, end_time_ns):
                 return self._price_tokens(usage, TokenUsage(), model, start_time_ns, end_time_ns)
-            return self._unpriced(category, "missing_usage", "the span carries no token counts", usage)
+            return self._unpriced(category, A.REASON_MISSING_USAGE, "the span carries no token counts", usage)
         if not usage.model and (reported is None or self.reported_cost == "ignore"):
-            return self._unpriced(category, "missing_model", "the span names no model", usage)
+            return self._unpriced(category, A.REASON_MISSING_MODEL, "the span names no model", usage)
 
         breakdown: CostBreakdown | None = None
         source = A.SOURCE_CATALOG
@@ -109,7 +108,7 @@ class SpanPricer:
             reported = None
         # An estimate the instrumentation made from its own price list (OpenLIT's, which
         # knows no cache or tier rates) is a fallback, never preferred to the catalog.
-        prefer = self.reported_cost == "prefer" and usage.reported_cost_key not in ESTIMATED_COST_KEYS
+        prefer = self.reported_cost == "prefer" and usage.reported_cost_key not in _ESTIMATED_COST_KEYS
         if reported is not None and (prefer or breakdown is None):
             attrs: dict[str, AttributeValue] = {
                 A.COST_TOTAL: float(reported),
@@ -126,7 +125,7 @@ class SpanPricer:
             return SpanCost(category, float(reported), tokens, attrs, None, *self._ids(usage))
         if breakdown is None:
             if failure is None:  # unreachable: tokens and model were both present
-                return self._unpriced(category, "pricing_error", "no price computed", usage)
+                return self._unpriced(category, A.REASON_PRICING_ERROR, "no price computed", usage)
             return self._unpriced(category, failure.reason, str(failure), usage)
         attrs = self._breakdown_attributes(breakdown, category, source)
         if matched:
@@ -246,7 +245,7 @@ class SpanPricer:
         category = A.CATEGORY_RETRIEVAL if is_retrieval else A.CATEGORY_TOOL
         names = [n for n in (usage.tool_name, usage.data_source if is_retrieval else None) if n]
         if not names:
-            return self._unpriced(category, "unknown_tool", "the span names no tool", usage), False
+            return self._unpriced(category, A.REASON_UNKNOWN_TOOL, "the span names no tool", usage), False
         tool = None
         for name in names:
             tool = self.catalog.tool(name)
@@ -254,7 +253,7 @@ class SpanPricer:
                 break
         if tool is None:
             return self._unpriced(
-                category, "unknown_tool", f"tool {names[0]!r} has no price in the catalog", usage
+                category, A.REASON_UNKNOWN_TOOL, f"tool {names[0]!r} has no price in the catalog", usage
             ), False
         units = 0.0
         if tool.unit_attribute:
@@ -263,7 +262,7 @@ class SpanPricer:
                 number = usd_amount(raw)
                 if number is None:
                     return self._unpriced(
-                        tool.category, "invalid_usage", f"{tool.unit_attribute}: {raw!r} is not a count", usage
+                        tool.category, A.REASON_INVALID_USAGE, f"{tool.unit_attribute}: {raw!r} is not a count", usage
                     ), True
                 units = number
             elif not tool.per_call and tool.per_unit:
@@ -271,7 +270,7 @@ class SpanPricer:
                 # without the count the span's cost is not known, not nothing.
                 return self._unpriced(
                     tool.category,
-                    "missing_usage",
+                    A.REASON_MISSING_USAGE,
                     f"tool {tool.name!r} is billed per {tool.unit_name or 'unit'}"
                     f" ({tool.unit_attribute}), which the span does not carry",
                     usage,
@@ -280,7 +279,7 @@ class SpanPricer:
         if not total <= MAX_USD:  # a count of units no real bill has (NaN too)
             return self._unpriced(
                 tool.category,
-                "invalid_cost",
+                A.REASON_INVALID_COST,
                 f"tool {tool.name!r}: {units!r} {tool.unit_name or 'units'} come to more than {MAX_USD:g} USD",
                 usage,
             ), True
@@ -313,7 +312,7 @@ class SpanPricer:
         rate-limit retries do not read as missing telemetry."""
         return self._unpriced(
             category,
-            REASON_FAILED_CALL,
+            A.REASON_FAILED_CALL,
             f"the call failed ({str(error_type)[:80]}) and recorded no token counts; "
             "a failed request is usually not billed",
             usage,
@@ -326,83 +325,10 @@ class SpanPricer:
 
 #: The semantic conventions' attribute for a failed operation (``RateLimitError``, ``429``).
 _ERROR_TYPE = "error.type"
-#: ``gen_ai.cost.unpriced_reason`` of a call that failed and recorded no usage.
-REASON_FAILED_CALL = "failed_call"
 
 #: Span attributes that carry a cost the instrumentation estimated client-side from a
 #: price list of its own (OpenLIT's ``gen_ai.usage.cost``: input and output rates only,
 #: no cache, tier or long-context pricing), rather than a cost billed or computed by
 #: the provider or a gateway (``operation.cost``, ``llm.cost.total``, the semconv amount).
-ESTIMATED_COST_KEYS = frozenset({"gen_ai.usage.cost"})
+_ESTIMATED_COST_KEYS = frozenset({"gen_ai.usage.cost"})
 
-
-def usd_amount(value: object) -> float | None:
-    """An amount a span carries (a number, or a numeric string), or ``None`` when it is
-    not one a total may include: not finite, negative, or absurd (> ``MAX_USD``, 1e15)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        if isinstance(value, int) and not -MAX_USD <= value <= MAX_USD:
-            return None  # (more than 1e15 is no cost; one past 1.8e308 raised OverflowError in float())
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if not math.isfinite(number) or number < 0 or number > MAX_USD:
-        return None
-    return number
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedCost:
-    """The cost genai-cost wrote on a span in another process (or run), as read back by
-    the roll-up, the gateway and ``genai-cost report``, which must agree on it."""
-
-    category: str
-    #: ``None`` when the span is unpriced (then ``reason`` says why).
-    total_usd: float | None
-    reason: str | None = None
-    detail: str = ""
-
-    @property
-    def priced(self) -> bool:
-        return self.reason is None
-
-
-#: The category of a recorded cost that names none (or not as text).
-RECORDED_CATEGORY_OTHER = "other"
-
-
-def recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
-    """What a span says it cost, read from the ``gen_ai.cost.*`` attributes, or ``None``
-    when it carries neither a total nor an unpriced flag.
-
-    A span that carries one of them is never dropped: a total that is no amount (text,
-    NaN, negative) is unpriced (``invalid_cost``), never $0; an unpriced flag wins over a
-    total written next to it (genai-cost never writes both); a missing or non-text
-    category counts as ``other``."""
-    raw_total = attributes.get(A.COST_TOTAL)
-    flag = attributes.get(A.COST_UNPRICED)
-    if raw_total is None and flag is None:
-        return None
-    category = attributes.get(A.COST_CATEGORY)
-    if not isinstance(category, str) or not category:
-        category = RECORDED_CATEGORY_OTHER
-    if flag is None or flag is False:
-        total = usd_amount(raw_total)
-        if total is not None:
-            return RecordedCost(category, total)
-        if raw_total is not None:
-            return RecordedCost(category, None, "invalid_cost", f"{A.COST_TOTAL} is not an amount: {raw_total!r}")
-    reason = attributes.get(A.COST_UNPRICED_REASON)
-    detail = attributes.get(A.COST_UNPRICED_DETAIL)
-    return RecordedCost(
-        category,
-        None,
-        reason if isinstance(reason, str) and reason else "unknown",
-        detail if isinstance(detail, str) else "",
-    )

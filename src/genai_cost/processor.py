@@ -20,17 +20,13 @@ counted, and the span is passed on with its own attributes, unpriced.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import weakref
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from itertools import islice
-from pathlib import Path
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -38,9 +34,12 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
-from ._guard import INTERNAL_FAILURES
-from .config import PROCESSOR_VARIABLES, CostSettings, report_unknown_variables, settings_from_env
+from ._bounded import newer_half
+from ._guard import INTERNAL_FAILURES, OwnExtension
+from ._spans import attributes_of, plain_attributes
+from .config import PROCESSOR_VARIABLES, CostSettings, report_unknown_variables, settings_from_env, user_cache_dir
 from .pricer import SpanCost, SpanPricer
+from .pricing._fork import in_child_after_fork
 from .pricing.catalog import Catalog
 from .pricing.errors import PricingError
 from .records import ADK_CALL as _ADK_CALL
@@ -48,11 +47,9 @@ from .records import ADK_PARTIAL as _ADK_PARTIAL
 from .records import ADK_SCOPE as _ADK_SCOPE
 from .records import UNTIL_ITS_LOG as _UNTIL_ITS_LOG
 from .records import adk_record as _adk_record
-from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, remote_agent_call
+from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_span_usage
 
 _log = logging.getLogger("genai_cost")
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 #: Bound on the per-span bookkeeping of spans whose parent has not ended yet.
 _MAX_PENDING = 100_000
@@ -77,8 +74,11 @@ class CostListener(Protocol):
     """Told about every GenAI span the processor priced (or could not price).
 
     Called on the thread that prices the span: whichever first needs its cost, usually
-    the export thread (the one that ended it with ``deferred=False``). Must be quick and
-    must not raise (exceptions are caught and counted all the same).
+    the export thread (the one that ended it with ``deferred=False``), and under the
+    processor's pricing lock, since what it returns is part of the span a reader waits
+    for. Must be quick, must not wait for a thread that ends spans, and must not raise
+    (exceptions are caught and counted all the same). See :class:`SettlingListener` for
+    a listener read from other threads, or with work to do outside the lock.
     """
 
     def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
@@ -87,6 +87,32 @@ class CostListener(Protocol):
         A :class:`SpanAnnotations` (a dict of attributes with ``events``) also
         adds span events to the enriched copy (the budget's limit-crossed event).
         """
+
+
+@runtime_checkable
+class SettlingListener(CostListener, Protocol):
+    """A :class:`CostListener` whose state is read on other threads than the one that
+    prices (a budget the application checks, metrics a reader collects), or that acts on
+    what it was told in ways that must not run under the pricing lock.
+
+    Pricing is deferred, so such a reader would miss the spans ended but not priced yet;
+    and listeners are told under the processor's pricing lock (a span's final attributes
+    include what they return), so a listener that took the application's locks there, or
+    waited for a thread that ends spans, could deadlock it. :class:`~genai_cost.Budget`
+    and :class:`~genai_cost.CostMetrics` implement it; a listener that does is recognised
+    by :meth:`CostSpanProcessor.add_listener`.
+    """
+
+    def add_pending_source(self, settle: Callable[[], None]) -> None:
+        """Keep ``settle`` (one per processor listened to) and call it before each read of
+        this listener's state, so that the read counts every span ended so far. ``settle``
+        may call :meth:`on_span_cost` on the calling thread: call it before, never under,
+        the listener's own lock."""
+
+    def after_pricing(self) -> None:
+        """Called each time the processor has priced what was queued, once its pricing lock
+        is released: do here what :meth:`on_span_cost` recorded but must not do under the
+        lock (a budget's callbacks, which may take the application's locks or end spans)."""
 
 
 class SpanAnnotations(dict[str, object]):
@@ -362,16 +388,9 @@ class CostSpanProcessor(SpanProcessor):
         self._leaf_calls: dict[int, bool] = {}
         for listener in listeners:
             self.add_listener(listener)
-        if hasattr(os, "register_at_fork"):
-            # A fork while another thread held the settle lock would leave the child
-            # unable to ever take it; the child also must not price its parent's spans.
-            weak_reinit = weakref.WeakMethod(self._after_fork_in_child)
-
-            def after_in_child() -> None:
-                if reinit := weak_reinit():
-                    reinit()
-
-            os.register_at_fork(after_in_child=after_in_child)
+        # A fork while another thread held the settle lock would leave the child
+        # unable to ever take it; the child also must not price its parent's spans.
+        in_child_after_fork(self, CostSpanProcessor._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         self._settling = threading.RLock()
@@ -381,29 +400,27 @@ class CostSpanProcessor(SpanProcessor):
 
     @property
     def catalog(self) -> Catalog:
+        """The catalog this processor prices from (the shipped one plus the user's files)."""
         return self._pricer.catalog
 
     @property
     def stats(self) -> ProcessorStats:
-        """What the processor did, counting every span ended so far."""
+        """What the processor did, counting every span ended so far: reading it prices
+        what is queued first (:meth:`settle`), on the reading thread."""
         self.settle()
         return self._stats
 
     def add_listener(self, listener: CostListener) -> None:
+        """Tell ``listener`` about every GenAI span priced from now on. A
+        :class:`SettlingListener` is also given :meth:`settle`, and its ``after_pricing``
+        is run after each settle, outside the pricing lock."""
         self._listeners = (*self._listeners, listener)
-        # A listener that is read from the application thread (a Budget) must see
-        # every span ended so far: it settles the queue before answering.
-        register = getattr(listener, "add_pending_source", None)
-        if callable(register):
-            register(self.settle)
-        # What a listener does about a span that must not run under the pricing lock (a
-        # budget's callbacks, which may take the application's locks or read budgets from
-        # another thread): run once the lock is released.
-        after = getattr(listener, "after_pricing", None)
-        if callable(after):
-            self._after_pricing = (*self._after_pricing, after)
+        if isinstance(listener, SettlingListener):
+            listener.add_pending_source(self.settle)
+            self._after_pricing = (*self._after_pricing, listener.after_pricing)
 
     def add_span_layer(self, layer: SpanCostLayer) -> None:
+        """Consult ``layer`` (after those added before it) for spans with no cost of their own."""
         self._span_layers = (*self._span_layers, layer)
 
     # ------------------------------------------------------------ SpanProcessor
@@ -439,9 +456,7 @@ class CostSpanProcessor(SpanProcessor):
                     # Made a CostedSpan by another CostSpanProcessor of this provider: this
                     # one prices a copy of its own, for its own listeners and processor.
                     # Any other span type is copied through its properties.
-                    costed = CostedSpan._state_copy(span, settled=False) or CostedSpan(
-                        span, _attributes_of(span), None
-                    )
+                    costed = CostedSpan._state_copy(span, settled=False) or CostedSpan(span, attributes_of(span), None)
                 costed.__dict__["_settler"] = self
                 out = costed
                 queue = self._queue
@@ -463,7 +478,14 @@ class CostSpanProcessor(SpanProcessor):
         self._next.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Price what is queued, then flush the wrapped processor with the time that is
+        left; ``False`` when pricing used it all (the wrapped processor is then not
+        flushed, as the SDK's own multi-processor skips those it has no time left for)."""
+        started = time.monotonic()
         self.settle()
+        remaining_millis = timeout_millis - (time.monotonic() - started) * 1000
+        if remaining_millis <= 0:
+            return False
         if threading.get_ident() in self._reading_threads:
             # Called back from inside an export (a budget callback run as the exporter read
             # the span that crossed a limit): the batch processor's export lock is held by
@@ -477,7 +499,7 @@ class CostSpanProcessor(SpanProcessor):
                     "that export and would wait for itself. Flush from the application instead."
                 )
             return False
-        return self._next.force_flush(timeout_millis)
+        return self._next.force_flush(max(1, int(remaining_millis)))
 
     # ---------------------------------------------------------------- pricing
 
@@ -487,63 +509,70 @@ class CostSpanProcessor(SpanProcessor):
         ``wait``, when another thread is pricing (it prices what it found queued)."""
         if self._settling_thread == threading.get_ident():
             return
-        queue = self._queue
         if not self._settling.acquire(blocking=wait):
             return
         try:
             self._settling_thread = threading.get_ident()
-            try:
-                # What was queued when the lock was taken, not what other threads queue
-                # meanwhile: a settle is bounded, even while the application ends spans
-                # faster than they are priced (a reader waits for its own spans only).
-                left = len(queue)
-                while left > 0 and queue:
-                    item = queue.popleft()
-                    left -= 1
-                    if isinstance(item, SpanContext):  # a span started; its parent's context follows
-                        parent = queue.popleft() if queue else None
-                        left -= 1
-                        span_id = item.span_id
-                        subtree = span_id  # a local root counts its own subtree's open spans
-                        if isinstance(parent, SpanContext):
-                            if not parent.is_remote:
-                                parents = self._parent_of
-                                parents[span_id] = parent.span_id
-                                if len(parents) > _MAX_PENDING:
-                                    self._parent_of = _newer_half(parents)
-                                # Its parent's subtree; under a parent that has ended already, the
-                                # trace's (~trace_id: negative, never a span id), which every
-                                # local root of the trace counts.
-                                found = self._subtree_of.get(parent.span_id)
-                                subtree = ~item.trace_id if found is None else found
-                        elif parent is not None:
-                            # Only if an exception raised by a signal handler broke a pair
-                            # apart: an ended span is never lost to it, whatever it costs the
-                            # open-span counts.
-                            self._price(parent)
-                        subtrees = self._subtree_of
-                        subtrees[span_id] = subtree
-                        if len(subtrees) > _MAX_PENDING:
-                            self._subtree_of = self._forget_open(subtrees)
-                        opened = self._open
-                        count = opened.get(subtree, 0)
-                        opened[subtree] = count + 1
-                        if not count:  # the trace has one more subtree with spans open
-                            trace_id = item.trace_id
-                            opened[trace_id] = opened.get(trace_id, 0) + 1
-                            if len(opened) > _MAX_PENDING:
-                                self._open = self._forget_open(opened)
-                    elif item is not None:
-                        self._price(item)
-            finally:
-                self._settling_thread = None
+            self._work_through_queue()
         finally:
+            self._settling_thread = None
             self._settling.release()
         for after in self._after_pricing:  # outside the lock (see add_listener)
             try:
                 after()
             except Exception:
                 self._internal_error()
+
+    def _work_through_queue(self) -> None:
+        """Under the settle lock: count each start and price each end, in queue order.
+
+        What was queued when the lock was taken, not what other threads queue meanwhile:
+        a settle is bounded, even while the application ends spans faster than they are
+        priced (a reader waits for its own spans only)."""
+        queue = self._queue
+        left = len(queue)
+        while left > 0 and queue:
+            item = queue.popleft()
+            left -= 1
+            if isinstance(item, SpanContext):  # a span started; its parent's context follows
+                parent = queue.popleft() if queue else None
+                left -= 1
+                self._count_start(item, parent)
+            elif item is not None:
+                self._price(item)
+
+    def _count_start(self, context: SpanContext, parent: SpanContext | CostedSpan | None) -> None:
+        """Count a started span as open, under its local root's subtree (the leaf rule's
+        wrapper lookup and the open-span counts written on a local root need both)."""
+        if parent is not None and not isinstance(parent, SpanContext):
+            # Only if an exception raised by a signal handler broke a pair apart: an ended
+            # span is never lost to it, whatever it costs the open-span counts.
+            self._price(parent)
+            parent = None
+        span_id = context.span_id
+        subtree = span_id  # a local root counts its own subtree's open spans
+        if parent is not None and not parent.is_remote:
+            parents = self._parent_of
+            parents[span_id] = parent.span_id
+            if len(parents) > _MAX_PENDING:
+                self._parent_of = newer_half(parents)
+            # Its parent's subtree; under a parent that has ended already, the trace's
+            # (~trace_id: negative, never a span id), which every local root of the trace
+            # counts.
+            found = self._subtree_of.get(parent.span_id)
+            subtree = ~context.trace_id if found is None else found
+        subtrees = self._subtree_of
+        subtrees[span_id] = subtree
+        if len(subtrees) > _MAX_PENDING:
+            self._subtree_of = self._forget_open(subtrees)
+        opened = self._open
+        count = opened.get(subtree, 0)
+        opened[subtree] = count + 1
+        if not count:  # the trace has one more subtree with spans open
+            trace_id = context.trace_id
+            opened[trace_id] = opened.get(trace_id, 0) + 1
+            if len(opened) > _MAX_PENDING:
+                self._open = self._forget_open(opened)
 
     def _forget_open(self, entries: dict[int, int]) -> dict[int, int]:
         """The newer half of a map of open spans at its bound. So many spans open at once are
@@ -559,7 +588,7 @@ class CostSpanProcessor(SpanProcessor):
                 "totals that say complete=true (processor.stats.open_counts_forgotten counts them)",
                 _MAX_PENDING,
             )
-        return _newer_half(entries)
+        return newer_half(entries)
 
     def _settle_for_reader(self) -> None:
         """``settle`` for a reader of a span (see ``force_flush``)."""
@@ -613,11 +642,110 @@ class CostSpanProcessor(SpanProcessor):
             return None
         parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
         span_id = context.span_id
+        if parent is not None and parent.is_remote and parent.span_id in self._subtree_of:
+            parent = self._parent_in_process(state, parent)
+        self._count_end(state, context, parent)
+        marks = self._inference_below
+        below = marks.pop(span_id, 0) if marks else 0
+        attributes = plain_attributes(state["_attributes"])
+        scope_info: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
+        scope = scope_info.name if scope_info is not None else None
+        usage = read_span_usage(
+            attributes, scope, client=state["_kind"] is SpanKind.CLIENT, dropped_attributes=_dropped(state)
+        )
+        role = usage.role
+        inference = role is Role.LLM or role is Role.EMBEDDING
+        self._stats.spans += 1
+        if inference and scope == _ADK_SCOPE:
+            record = _adk_record(state.get("_name"), scope_info, usage.operation)
+            if record == _ADK_PARTIAL and parent is not None and not parent.is_remote:
+                # ADK 1.x's second, thinner record of the call (no thinking, no cache)
+                # inside the call_llm that records all of it and carries the cost.
+                return _marked_duplicate(attributes, parent.span_id), None, ()
+            if record == _ADK_CALL and below == _CALL_DEEPER:
+                # Its usage is its own call's: what is below it is the tools and the
+                # sub-agents that ran after the call (ADK 1.x nests them under it).
+                below = 0
+        if (inference or below) and parent is not None and not parent.is_remote:
+            self._mark_call_below(parent.span_id, inference)
+        if role is Role.OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent is not None:
+            requests = self._stream_requests
+            requests[span_id] = parent.span_id
+            if len(requests) > _MAX_PENDING:
+                self._stream_requests = newer_half(requests)
+        if inference and below:
+            role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
+        elif inference:
+            first = self._first_of_call(span, context, parent, usage, scope or "")
+            if first != span_id:
+                # The same call recorded twice (the anthropic SDK's own span next to
+                # OpenLLMetry's, or under a wrapper that ended first): the first record
+                # carries the cost.
+                return _marked_duplicate(attributes, first), None, ()
+        elif not self._span_layers and (role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER):
+            return None  # nothing prices it: it keeps its own attributes
+        return self._cost(span, state, attributes, usage, role)
+
+    def _first_of_call(
+        self, span: CostedSpan, context: SpanContext, parent: SpanContext | None, usage: SpanUsage, scope: str
+    ) -> int:
+        """The span id of the record of this leaf call that carries its cost: its own, a
+        wrapper's that ended before it, or an earlier twin record's (``_first_record``)."""
+        wrapper = self._wrapper_ended_first(parent.span_id) if parent is not None else None
+        if wrapper is not None:
+            # An inference span above it (its parent, or above a middleware span still
+            # open) ended before it and was priced as the leaf: a wrapper returning while
+            # the stream it wraps is still read. The call is already counted there.
+            return wrapper
+        first = self._first_record(span, context, usage, scope)
+        if usage.usage is not None or usage.reported_cost is not None:
+            # Only a record of the call can stand for a child ending after it: a wrapper
+            # that carries no usage would swallow the real call's cost.
+            leaves = self._leaf_calls
+            leaves[context.span_id] = True
+            if len(leaves) > _MAX_RESPONSES:
+                self._leaf_calls = newer_half(leaves)
+        return first
+
+    def _cost(
+        self, span: CostedSpan, state: dict[str, object], attributes: Mapping[str, object], usage: SpanUsage, role: Role
+    ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
+        """The span's cost from the catalog (a call or a tool) or a cost layer (any other
+        span with no cost of its own), written on its attributes, and the listeners told."""
+        if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
+            cost = self._layer_cost(span, attributes) if self._span_layers else None
+        else:
+            cost = self._pricer.price(usage, attributes, state["_start_time"], state["_end_time"])  # type: ignore[arg-type]
+            if cost is None and self._span_layers:
+                cost = self._layer_cost(span, attributes)
+        if cost is None:
+            return None
+        if cost.priced:
+            self._stats.priced += 1
+        else:
+            self._stats.unpriced += 1
+        merged = dict(attributes)
+        merged.update(cost.attributes)
+        if cost.unpriced_reason == A.REASON_MISSING_MODEL and _dropped(state):
+            merged[A.COST_UNPRICED_DETAIL] = (
+                f"the span names no model, and the SDK dropped {_dropped(state)} of its"
+                " attributes (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 by default): the model was"
+                " likely among them"
+            )
+        events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
+        return merged, cost, events
+
+    def _count_end(self, state: dict[str, object], context: SpanContext, parent: SpanContext | None) -> None:
+        """Count an ended span out of its trace's open spans; mark a span that ended after
+        its local root (``genai_after_root``) and a local root ended while spans of its
+        trace were still open (``genai_trace_open``, ``genai_open_spans``)."""
+        span_id = context.span_id
         opened = self._open
         trace_id = context.trace_id
         subtree = self._subtree_of.pop(span_id, None)
-        if parent is not None and parent.is_remote and parent.span_id in self._subtree_of:
-            parent = self._parent_in_process(state, parent)
+        parents = self._parent_of
+        if parents:
+            parents.pop(span_id, None)
         if subtree is not None:
             still_open = opened.get(subtree, 0) - 1
             if still_open > 0:
@@ -649,91 +777,7 @@ class CostSpanProcessor(SpanProcessor):
                 ended_roots = self._roots_ended
                 ended_roots[span_id] = True
                 if len(ended_roots) > _MAX_PENDING:
-                    self._roots_ended = _newer_half(ended_roots)
-        parents = self._parent_of
-        if parents:
-            parents.pop(span_id, None)
-        marks = self._inference_below
-        below = marks.pop(span_id, 0) if marks else 0
-        attributes = _plain(state["_attributes"])
-        scope_info: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
-        scope = scope_info.name if scope_info is not None else None
-        usage = read_usage(attributes, scope)
-        role = usage.role
-        if role is Role.AGGREGATE and state["_kind"] is SpanKind.CLIENT:
-            usage = remote_agent_call(usage, attributes, scope)
-            role = usage.role
-        elif role is Role.OTHER and usage.operation is None and _dropped(state):
-            usage = _call_whose_name_was_dropped(usage, attributes, scope)
-            role = usage.role
-        inference = role is Role.LLM or role is Role.EMBEDDING
-        stats = self._stats
-        stats.spans += 1
-        if inference and scope == _ADK_SCOPE:
-            record = _adk_record(state.get("_name"), scope_info, usage.operation)
-            if record == _ADK_PARTIAL and parent is not None and not parent.is_remote:
-                # ADK 1.x's second, thinner record of the call (no thinking, no cache)
-                # inside the call_llm that records all of it and carries the cost.
-                marked = dict(attributes)
-                marked[A.COST_DUPLICATE_OF] = f"{parent.span_id:016x}"
-                return marked, None, ()
-            if record == _ADK_CALL and below == _CALL_DEEPER:
-                # Its usage is its own call's: what is below it is the tools and the
-                # sub-agents that ran after the call (ADK 1.x nests them under it).
-                below = 0
-        if (inference or below) and parent is not None and not parent.is_remote:
-            self._mark_call_below(parent.span_id, inference)
-        if role is Role.OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent is not None:
-            requests = self._stream_requests
-            requests[span_id] = parent.span_id
-            if len(requests) > _MAX_PENDING:
-                self._stream_requests = _newer_half(requests)
-        if inference and below:
-            role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
-        elif inference:
-            leaves = self._leaf_calls
-            wrapper = self._wrapper_ended_first(parent.span_id) if parent is not None else None
-            if wrapper is not None:
-                # An inference span above it (its parent, or above a middleware span still
-                # open) ended before it and was priced as the leaf: a wrapper returning while
-                # the stream it wraps is still read. The call is already counted there.
-                first = wrapper
-            else:
-                first = self._first_record(span, context, usage, scope or "")
-                if usage.usage is not None or usage.reported_cost is not None:
-                    # Only a record of the call can stand for a child ending after it: a
-                    # wrapper that carries no usage would swallow the real call's cost.
-                    leaves[span_id] = True
-                    if len(leaves) > _MAX_RESPONSES:
-                        self._leaf_calls = _newer_half(leaves)
-            if first != span_id:
-                # The same call recorded twice by sibling instrumentations (the anthropic
-                # SDK's own span next to OpenLLMetry's): the first record carries the cost.
-                marked = dict(attributes)
-                marked[A.COST_DUPLICATE_OF] = f"{first:016x}"
-                return marked, None, ()
-        if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
-            cost = self._layer_cost(span, attributes) if self._span_layers else None
-        else:
-            cost = self._pricer.price(usage, attributes, state["_start_time"], state["_end_time"])  # type: ignore[arg-type]
-            if cost is None and self._span_layers:
-                cost = self._layer_cost(span, attributes)
-        if cost is None:
-            return None
-        if cost.priced:
-            stats.priced += 1
-        else:
-            stats.unpriced += 1
-        merged = dict(attributes)
-        merged.update(cost.attributes)
-        if cost.unpriced_reason == "missing_model" and _dropped(state):
-            merged[A.COST_UNPRICED_DETAIL] = (
-                f"the span names no model, and the SDK dropped {_dropped(state)} of its"
-                " attributes (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 by default): the model was"
-                " likely among them"
-            )
-        events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
-        return merged, cost, events
+                    self._roots_ended = newer_half(ended_roots)
 
     def _tell_listeners(
         self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object], first: int = 0
@@ -753,7 +797,7 @@ class CostSpanProcessor(SpanProcessor):
                     if type(extra) is SpanAnnotations and extra.events:
                         events = (*events, *extra.events)
             except Exception as exc:
-                if getattr(listener, "_genai_cost_own", False) and not isinstance(exc, INTERNAL_FAILURES):
+                if isinstance(listener, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
                     raise  # genai-cost's own listener, interrupted by the application (_guard)
                 self._internal_error()
         self._telling = None
@@ -768,7 +812,7 @@ class CostSpanProcessor(SpanProcessor):
         budgets) are told, as for any span that could not be priced."""
         try:
             cost = _internal_error_cost("genai-cost failed while reading or pricing this span (see its log)")
-            flagged = dict(_plain(state["_attributes"]))
+            flagged = dict(plain_attributes(state["_attributes"]))
             flagged.update(cost.attributes)
         except INTERNAL_FAILURES:
             return None
@@ -784,7 +828,7 @@ class CostSpanProcessor(SpanProcessor):
             cost = _internal_error_cost(
                 f"pricing was interrupted by the application's {type(exc).__name__} (raised on this thread)"
             )
-            flagged = dict(_plain(state["_attributes"]))
+            flagged = dict(plain_attributes(state["_attributes"]))
             flagged.update(cost.attributes)
             state["_attributes"] = flagged
             state["_genai_cost"] = cost
@@ -802,16 +846,18 @@ class CostSpanProcessor(SpanProcessor):
         finally:
             state["_settler"] = None
 
-    def _priced_elsewhere(self, span: ReadableSpan) -> None:
-        """The leaf rule's part for a span genai-cost priced in its own process, which the
-        gateway passes on as it is: a record of a call (priced, unpriced, or marked a
-        duplicate) marks its parent as having a call below it, as pricing it here would
-        have, so that a framework's wrapper around it is not priced as the call again."""
+    def note_priced_elsewhere(self, span: ReadableSpan) -> None:
+        """Take part in the leaf rule for a span that genai-cost priced in another process
+        and that is passed on as it is, not through :meth:`on_end` (the gateway does this).
+
+        A record of a call (priced, unpriced, or marked a duplicate) marks its parent as
+        having a call below it, as pricing it here would have, so that a framework's
+        wrapper around it, arriving later, is not priced as the call again."""
         context = span.context
         if context is None:
             return
         parent = span.parent
-        attributes = _attributes_of(span)
+        attributes = attributes_of(span)
         category = attributes.get(A.COST_CATEGORY)
         is_call = A.COST_DUPLICATE_OF in attributes or category in _CALL_CATEGORIES
         with self._settling:
@@ -849,7 +895,7 @@ class CostSpanProcessor(SpanProcessor):
         elif parent_span_id not in marks:
             marks[parent_span_id] = _CALL_DEEPER
         if len(marks) > _MAX_PENDING:
-            self._inference_below = _newer_half(marks)
+            self._inference_below = newer_half(marks)
 
     def _wrapper_ended_first(self, parent_span_id: int) -> int | None:
         """The span id of a call already priced as a leaf among the span's ancestors: its
@@ -872,7 +918,7 @@ class CostSpanProcessor(SpanProcessor):
             try:
                 cost = layer.price_span(span, attributes)
             except Exception as exc:  # a broken layer must not lose the span
-                if getattr(layer, "_genai_cost_own", False) and not isinstance(exc, INTERNAL_FAILURES):
+                if isinstance(layer, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
                     raise  # genai-cost's own layer, interrupted by the application (_guard)
                 self._internal_error()
                 continue
@@ -907,7 +953,7 @@ class CostSpanProcessor(SpanProcessor):
                 records[key_by_id] = (span_id, scope, start, end)
             if len(records) > _MAX_RESPONSES:
                 # Here too: a call that is its own root, or has no counts, returns below.
-                records = self._records = _newer_half(records)
+                records = self._records = newer_half(records)
         if tokens is None or parent is None:
             return span_id
         parent_id = parent.span_id
@@ -928,7 +974,7 @@ class CostSpanProcessor(SpanProcessor):
         record = (span_id, scope, start, end)
         twin = records.setdefault(key, record)
         if len(records) > _MAX_RESPONSES:
-            records = self._records = _newer_half(records)
+            records = self._records = newer_half(records)
         if twin[0] != span_id:
             if twin[1] != scope and twin[2] < end and start < twin[3]:
                 return twin[0]
@@ -957,21 +1003,20 @@ class CostSpanProcessor(SpanProcessor):
             )
 
 
+def _marked_duplicate(attributes: Mapping[str, object], first: int) -> dict[str, object]:
+    """The attributes of a second record of a call, pointing at the one that carries its cost."""
+    marked = dict(attributes)
+    marked[A.COST_DUPLICATE_OF] = f"{first:016x}"
+    return marked
+
+
 def _dropped(state: dict[str, object]) -> int:
-    """How many attributes the SDK dropped from the span (its count limit)."""
-    dropped = getattr(state["_attributes"], "dropped", 0)
+    """How many attributes the SDK dropped from the span (its count limit): the sender's
+    count for a span received over OTLP (the gateway), else the SDK's bounded mapping's."""
+    dropped = state.get("_dropped_attributes")
+    if dropped is None:
+        dropped = getattr(state["_attributes"], "dropped", 0)
     return dropped if type(dropped) is int else 0
-
-
-def _call_whose_name_was_dropped(usage: SpanUsage, attributes: Mapping[str, object], scope: str | None) -> SpanUsage:
-    """A span that counts tokens but names no model or operation, and whose attributes the
-    SDK's count limit cut (the oldest go first: an instrumentation that sets the model at
-    the start and 70 prompt messages after it loses the model): read as a call, so that it
-    is flagged ``missing_model`` rather than left silently at no cost."""
-    as_call = read_usage({**attributes, "gen_ai.operation.name": "chat"}, scope)
-    if as_call.usage is None and as_call.invalid is None:
-        return usage
-    return replace(as_call, operation=None)
 
 
 def _internal_error_cost(detail: str) -> SpanCost:
@@ -990,48 +1035,24 @@ def _internal_error_cost(detail: str) -> SpanCost:
 
 
 def load_catalog(settings: CostSettings) -> Catalog:
-    """The shipped catalog plus the user's files. A broken user file is logged
-    (file, line, field) and skipped: the application still starts, and the
-    other files and the shipped catalog still price (one typo must not take a
-    team's contract prices and tools with it). What loads but cannot take effect
+    """The shipped catalog plus the user's files (:meth:`Catalog.load_lenient`), their
+    compiled forms cached where ``GENAI_COST_CACHE_DIR`` says. A broken user file is
+    logged (file, line, field) and skipped: the application still starts, and the
+    other files and the shipped catalog still price. What loads but cannot take effect
     (a discount for a provider or model the catalog does not know) is logged too."""
-    catalog = _load_what_loads(settings)
+    catalog, skipped = Catalog.load_lenient(settings.pricing_files, cache_dir=user_cache_dir())
+    for rejected in skipped:
+        _log.error(
+            "genai-cost: pricing file %s rejected and skipped; the other pricing files and the shipped "
+            "catalog still price:\n%s",
+            rejected.path,
+            rejected.error,
+        )
     for problem in catalog.problems:
         _log.error("genai-cost: pricing file problem (left out; the rest still prices): %s", problem)
     return catalog
 
 
-def _load_what_loads(settings: CostSettings) -> Catalog:
-    from .pricing import pricing_file_paths
-    from .pricing.errors import CatalogError
-
-    try:
-        return Catalog.load(settings.pricing_files)
-    except CatalogError:
-        pass
-    # Which file is broken: each is tried on top of those kept so far, so a file that
-    # only fails next to another (a conflict) is the one skipped, in load order.
-    kept: list[Path] = []
-    for path in pricing_file_paths(settings.pricing_files):
-        try:
-            Catalog.load([*kept, path])
-        except CatalogError as exc:
-            _log.error(
-                "genai-cost: pricing file %s rejected and skipped; the other pricing files and the shipped "
-                "catalog still price:\n%s",
-                path,
-                exc,
-            )
-        else:
-            kept.append(path)
-    try:
-        return Catalog.load(kept)
-    except CatalogError as exc:  # pragma: no cover - each kept file loaded above
-        _log.error("genai-cost: pricing files rejected; using the shipped catalog only:\n%s", exc)
-        return Catalog.load()
-
-
-#: ``on_start`` / ``_on_ending`` implementations known to do nothing.
 def _check_is_processor(candidate: object) -> None:
     """Refuse, at set-up, what would otherwise raise out of the application's first span."""
     needed = ("on_start", "on_end", "shutdown", "force_flush")
@@ -1047,6 +1068,7 @@ def _check_is_processor(candidate: object) -> None:
     raise TypeError(f"CostSpanProcessor needs a span processor to hand spans on to, got {kind} (no {missing[0]}){hint}")
 
 
+#: ``on_start`` / ``_on_ending`` implementations known to do nothing.
 _NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 
@@ -1055,46 +1077,8 @@ _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSp
 _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})
 
 
-def _newer_half(entries: dict[_K, _V]) -> dict[_K, _V]:
-    """The newer half of a bounded map that has reached its bound, as a new dict.
-
-    The bounded maps here drop their oldest entries in bulk, not one per insert:
-    a dict finds its first entry by scanning past the slots deleted at its front,
-    so popping the oldest entry one at a time costs O(n) once a map is full
-    (6.8 µs a pop at 20,000 entries, measured: more than pricing the span). In
-    bulk it is O(1) per entry, and only the oldest entries are forgotten."""
-    return dict(islice(entries.items(), len(entries) // 2, None))
-
-
 def _keep_dropped_attributes(state: dict[str, object]) -> None:
     """Before a copy's bounded attributes are replaced by a plain dict, keep
     how many the SDK dropped (``BoundedAttributes.dropped``)."""
     if "_dropped_attributes" not in state:
         state["_dropped_attributes"] = getattr(state.get("_attributes"), "dropped", 0)
-
-
-def _plain(attributes: object) -> Mapping[str, object]:
-    """Span attributes as stored (``BoundedAttributes``, a dict, ``None``) as a
-    plain mapping, read without copying."""
-    if type(attributes) is BoundedAttributes:
-        return attributes._dict
-    backing = getattr(attributes, "_dict", None)
-    if type(backing) is dict:
-        return backing
-    if type(attributes) is dict:
-        return attributes
-    if isinstance(attributes, Mapping):
-        return attributes
-    return {}
-
-
-def _attributes_of(span: ReadableSpan) -> Mapping[str, object]:
-    """The span's attributes as a plain mapping, read without copying.
-
-    ``ReadableSpan.attributes`` is a read-only proxy over ``BoundedAttributes``
-    whose item access is Python-level; reading its backing dict is several
-    times faster on the hot path. Any other shape falls back to the public API.
-    """
-    inner = getattr(span, "_attributes", None)
-    return _plain(inner) if inner is not None else span.attributes or {}
-

@@ -9,7 +9,7 @@ billable spans that carry no cost attribute at all (the process that emitted the
 did not run genai-cost), so that a report never passes a gap off as a zero.
 
 Pure Python, no OpenTelemetry import: it reads OTLP JSON with pydantic and
-classifies spans with :func:`genai_cost.usage.read_usage`, as the processor does.
+classifies spans with :func:`genai_cost.usage.read_span_usage`, as the processor does.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from . import attributes as A
-from .config import env_pricing_files
-from .pricer import RECORDED_CATEGORY_OTHER, RecordedCost, recorded_cost, usd_amount
+from .config import env_pricing_files, user_cache_dir
 from .pricing.catalog import Catalog
 from .pricing.errors import CatalogError
 from .pricing.files import dotted_path
+from .recorded_cost import RECORDED_CATEGORY_OTHER, RECORDED_REASON_UNKNOWN, RecordedCost, recorded_cost
 from .records import (
     ADK_CALL,
     ADK_PARTIAL,
@@ -45,7 +45,7 @@ from .records import (
     same_call_by_response_id,
     twin_records,
 )
-from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, remote_agent_call
+from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_span_usage, usd_amount
 
 __all__ = [
     "ExportedSpan",
@@ -92,6 +92,10 @@ class ExportedSpan:
     #: The instrumentation scope's version, when the file gives it (it tells Google ADK
     #: 1.x's second record of a call from ADK 2.x's only one).
     scope_version: str | None = None
+    #: How many attributes the SDK dropped from the span (OTLP's ``droppedAttributesCount``):
+    #: a span counting tokens with no model or operation left is then a call whose model
+    #: was among them, as the processor reads it.
+    dropped_attributes: int = 0
 
 
 @dataclass(slots=True)
@@ -259,6 +263,7 @@ class _Span(_Lenient):
     kind: Any = None
     startTimeUnixNano: Any = None
     endTimeUnixNano: Any = None
+    droppedAttributesCount: Any = None
 
 
 class _Scope(_Lenient):
@@ -346,6 +351,20 @@ def _nanos(value: object, scale: int = 1) -> int | None:
     if isinstance(value, int) and 0 < value * scale < 2**64:
         return value * scale
     return None
+
+
+def _dropped_count(value: object) -> int:
+    """OTLP's ``droppedAttributesCount`` (a uint32; a JSON number, or a string as some
+    writers send integers); 0 when it is absent or not a count, as for a span that
+    dropped none: it only ever adds a reading, never loses the span."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value < 2**32 else 0
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -734,6 +753,7 @@ class _Reader:
                 _nanos(span.startTimeUnixNano),
                 _nanos(span.endTimeUnixNano),
                 self.share(version) if version is not None else None,
+                _dropped_count(span.droppedAttributesCount),
             )
         )
 
@@ -952,7 +972,7 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
             if amount is None:  # a share of the trace's cost that cannot be read is no $0
                 why = infra.why if isinstance(infra, _Unreadable) else f"not a USD amount: {infra!r}"
                 report.unpriced.append(
-                    SpanNote(span.span_id, span.name, "invalid_cost", f"{_INFRA_KEY} could not be read: {why}")
+                    SpanNote(span.span_id, span.name, A.REASON_INVALID_COST, f"{_INFRA_KEY} could not be read: {why}")
                 )
             elif amount:
                 _add_cost(report, A.CATEGORY_INFRA, amount)
@@ -973,7 +993,8 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
                 totals.cache_write_tokens += tokens.cache_write_tokens
                 totals.reasoning_tokens += tokens.reasoning_tokens
         elif cost is not None:  # as the roll-up reads it: unpriced, never $0
-            report.unpriced.append(SpanNote(span.span_id, span.name, cost.reason or "unknown", cost.detail))
+            reason = cost.reason or RECORDED_REASON_UNKNOWN
+            report.unpriced.append(SpanNote(span.span_id, span.name, reason, cost.detail))
         elif (
             _billable(usage.role)
             and span.span_id not in wrappers
@@ -983,22 +1004,23 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
             what = " ".join(filter(None, (usage.provider, usage.model or usage.tool_name)))
             if span.span_id in also:
                 what += f" (also recorded as span {', '.join(also[span.span_id])})"
-            report.not_priced_here.append(SpanNote(span.span_id, span.name, "no_cost_attributes", what.strip()))
+            report.not_priced_here.append(SpanNote(span.span_id, span.name, _NO_COST_ATTRIBUTES, what.strip()))
     report.by_category = dict(sorted(report.by_category.items(), key=lambda item: (-item[1], item[0])))
     report.by_entry = dict(sorted(report.by_entry.items(), key=lambda item: (-item[1].usd, item[0])))
     return report
 
 
 _INFRA_KEY = A.trace_category_key(A.CATEGORY_INFRA)
+#: The reason of a billable span no genai-cost saw (``NO COST ATTRIBUTES``): the report's,
+#: not a ``gen_ai.cost.unpriced_reason`` (nothing was written on the span).
+_NO_COST_ATTRIBUTES = "no_cost_attributes"
 
 
 def _usage(span: ExportedSpan) -> SpanUsage:
-    """The span read as the processor reads it: an ``invoke_agent`` span of kind CLIENT
-    with usage is a call to an agent in another service, priced as a call."""
-    usage = read_usage(span.attributes, span.scope)
-    if usage.role is Role.AGGREGATE and span.kind == "client":
-        usage = remote_agent_call(usage, span.attributes, span.scope)
-    return usage
+    """The span read as the processor reads it (:func:`genai_cost.usage.read_span_usage`)."""
+    return read_span_usage(
+        span.attributes, span.scope, client=span.kind == "client", dropped_attributes=span.dropped_attributes
+    )
 
 
 def _entry(attributes: Mapping[str, object], usage: SpanUsage, category: str) -> str:
@@ -1029,11 +1051,12 @@ def _seen(attributes: Mapping[str, object]) -> bool:
 
 def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
     """What the span says it cost, read as the roll-up reads it
-    (:func:`genai_cost.pricer.recorded_cost`), unless one of its ``gen_ai.cost.*``
+    (:func:`genai_cost.recorded_cost.recorded_cost`), unless one of its ``gen_ai.cost.*``
     attributes could not be read from the file: then it is unpriced (``invalid_cost``)."""
     for key, value in attributes.items():
         if isinstance(value, _Unreadable) and key.startswith(_COST_PREFIX):
-            return RecordedCost(RECORDED_CATEGORY_OTHER, None, "invalid_cost", f"{key} could not be read: {value.why}")
+            why = f"{key} could not be read: {value.why}"
+            return RecordedCost(RECORDED_CATEGORY_OTHER, None, A.REASON_INVALID_COST, why)
     return recorded_cost(attributes)
 
 
@@ -1202,7 +1225,7 @@ def _runtime_catalog() -> Catalog:
     """The catalog the processor resolves model names with: the shipped one and the files
     of ``GENAI_COST_PRICING_FILE`` (the shipped one alone when those do not load)."""
     try:
-        return Catalog.load(env_pricing_files())
+        return Catalog.load(env_pricing_files(), cache_dir=user_cache_dir())
     except CatalogError:
         return Catalog.load()
 

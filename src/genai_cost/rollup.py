@@ -29,11 +29,14 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanContext
 
 from . import attributes as A
-from ._fork import renew_locks_after_fork
+from ._bounded import newer_half
 from ._guard import INTERNAL_FAILURES
+from ._spans import attributes_of
 from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
-from .pricer import SpanCost, recorded_cost
-from .processor import CostedSpan, _attributes_of, _newer_half
+from .pricer import SpanCost
+from .pricing._fork import renew_locks_after_fork
+from .processor import CostedSpan
+from .recorded_cost import recorded_cost
 from .usage import read_usage
 
 _log = logging.getLogger("genai_cost")
@@ -212,9 +215,18 @@ class _TraceState:
 
 @dataclass
 class RollupStats:
+    """Self-observability: what the roll-up did since it started."""
+
+    #: Local roots that passed and were given their totals.
     traces_completed: int = 0
+    #: Traces let go (idle timeout or ``max_traces``) before any local root passed: their
+    #: spans were forwarded with their own costs, but no root carries their totals.
     traces_expired_without_root: int = 0
+    #: Spans with a cost that passed after their local root: marked
+    #: ``gen_ai.cost.after_root``, left out of the totals written on that root.
     late_spans: int = 0
+    #: Failures inside the roll-up, an ``on_trace_complete`` callback or a trace cost layer
+    #: (logged); the spans were forwarded all the same.
     internal_errors: int = 0
 
 
@@ -291,6 +303,8 @@ class TraceCostExporter(SpanExporter):
 
     @property
     def open_traces(self) -> int:
+        """How many traces the roll-up holds (open, or kept for spans that end late).
+        Read without the lock: a gauge, exact only between exports."""
         return len(self._traces)
 
     # ---------------------------------------------------------------- roll-up
@@ -299,20 +313,7 @@ class TraceCostExporter(SpanExporter):
         outgoing: list[ReadableSpan] = []
         append = outgoing.append
         completed: list[tuple[TraceTotals, ReadableSpan]] = []
-        # Read the costs first: a span still owed its pricing is priced now, outside the lock.
-        # A span with no cost here is checked for cost attributes while it is at hand (in
-        # cache, and outside the lock); the few that carry some (``None`` in ``owns``), and
-        # spans of other types, are read by _cost_of where they are rolled up, as before.
-        costs: list[SpanCost | None] = []
-        owns: list[_OwnCost | None] = []
-        for span in spans:
-            if type(span) is CostedSpan:
-                cost = span.genai_cost
-                costs.append(cost)
-                owns.append(_NO_COST if cost is not None or not _carries_cost(_attributes_of(span)) else None)
-            else:
-                costs.append(None)
-                owns.append(None)
+        costs, owns = _read_costs(spans)
         with self._lock:
             now = self._clock()
             # A batch comes in runs of spans of one trace: the trace's state is looked up
@@ -358,20 +359,13 @@ class TraceCostExporter(SpanExporter):
                     continue
                 passed[span_id] = parent_id
                 if len(passed) > _MAX_PASSED:
-                    passed = state.passed = _newer_half(passed)
+                    passed = state.passed = newer_half(passed)
                 if category is None and subtree is None:
                     append(span)
                     continue
                 target = parent_id if parent_id not in passed else _open_ancestor(passed, parent_id)
                 if target == _LOCAL_ROOT:
-                    if subtree is not None:
-                        state.done.merge(subtree)
-                    if category is not None:
-                        _add_own(state.done, cost, own)
-                        self.stats.late_spans += 1
-                        append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
-                    else:
-                        append(span)
+                    append(self._pass_after_root(state, span, category, cost, own, subtree))
                     continue
                 bucket = below.get(target)
                 if bucket is None:
@@ -382,7 +376,7 @@ class TraceCostExporter(SpanExporter):
                     bucket.add(*own)
                 if subtree is not None:
                     bucket.merge(subtree)
-                if category is not None and span.__dict__.get("_genai_after_root"):
+                if category is not None and type(span) is CostedSpan and span.genai_after_root:
                     # Under a parent still open, below a local root that has gone on: the
                     # processor saw it end after that root (CostedSpan.genai_after_root).
                     self.stats.late_spans += 1
@@ -398,6 +392,26 @@ class TraceCostExporter(SpanExporter):
                     self.stats.internal_errors += 1
                     _log.exception("genai-cost: on_trace_complete callback failed")
         return outgoing
+
+    def _pass_after_root(
+        self,
+        state: _TraceState,
+        span: ReadableSpan,
+        category: str | None,
+        cost: SpanCost | None,
+        own: _OwnCost,
+        subtree: TraceTotals | None,
+    ) -> ReadableSpan:
+        """A span (and what was below it) reaching the roll-up after its local root went
+        on: added to the trace's totals all the same, and, if it has a cost of its own,
+        handed on marked late (its root's totals left it out)."""
+        if subtree is not None:
+            state.done.merge(subtree)
+        if category is None:
+            return span
+        _add_own(state.done, cost, own)
+        self.stats.late_spans += 1
+        return _with_attributes(span, {A.COST_AFTER_ROOT: True})
 
     def _state_of(self, trace_id: int, now: float) -> _TraceState:
         """The trace's state, made the youngest (expiry goes by last activity); a new
@@ -477,14 +491,14 @@ class TraceCostExporter(SpanExporter):
                 released = self._released
                 released[state.trace_id] = span_id
                 if len(released) > _MAX_FORGOTTEN:
-                    self._released = _newer_half(released)
+                    self._released = newer_half(released)
         passed[span_id] = _LOCAL_ROOT
         if subtree is None or not (subtree.priced_spans or subtree.unpriced_spans or open_below or forgot):
             # No billable span under this root (a health check, a plain
             # request): it is left as it is, and no zero-cost trace skews
             # the per-trace cost histogram.
             return span, None
-        if A.TRACE_TOTAL in _attributes_of(span):
+        if A.TRACE_TOTAL in attributes_of(span):
             # Totalled by the roll-up of its own process (a gateway receiving spans priced
             # there): those totals stand. This roll-up saw the same spans, but not what is
             # known only there: the infrastructure share, and which spans were still open.
@@ -552,7 +566,7 @@ class TraceCostExporter(SpanExporter):
                 forgotten = self._forgotten
                 forgotten[trace_id] = True
                 if len(forgotten) > _MAX_FORGOTTEN:
-                    self._forgotten = _newer_half(forgotten)
+                    self._forgotten = newer_half(forgotten)
 
 
 #: A trace held after its local root passed with nothing of it open (the common case: a
@@ -598,6 +612,25 @@ def _billable_in(below: dict[int, TraceTotals]) -> bool:
     return any(partial.priced_spans or partial.unpriced_spans for partial in below.values())
 
 
+def _read_costs(spans: Sequence[ReadableSpan]) -> tuple[list[SpanCost | None], list[_OwnCost | None]]:
+    """Each span's cost, read before the roll-up's lock is taken: a span still owed its
+    pricing is priced now, outside the lock. A span with no cost is checked for cost
+    attributes while it is at hand (in cache, and outside the lock); the few that carry
+    some (``None`` in the second list), and spans of other types, are read by _cost_of
+    where they are rolled up."""
+    costs: list[SpanCost | None] = []
+    owns: list[_OwnCost | None] = []
+    for span in spans:
+        if type(span) is CostedSpan:
+            cost = span.genai_cost
+            costs.append(cost)
+            owns.append(_NO_COST if cost is not None or not _carries_cost(attributes_of(span)) else None)
+        else:
+            costs.append(None)
+            owns.append(None)
+    return costs, owns
+
+
 def _open_ancestor(passed: dict[int, int], parent_span_id: int) -> int:
     """The nearest ancestor that has not passed yet (usually the parent itself),
     or ``_LOCAL_ROOT`` when the chain reaches a local root that already passed."""
@@ -623,7 +656,7 @@ def _add_own(totals: TraceTotals, cost: SpanCost | None, own: _OwnCost) -> None:
 def _with_attributes(span: ReadableSpan, extra: Mapping[str, object]) -> ReadableSpan:
     # (The dict behind the attributes, not the read-only proxy ``attributes`` returns,
     # whose item access is Python-level.)
-    merged: dict[str, object] = dict(_attributes_of(span))
+    merged: dict[str, object] = dict(attributes_of(span))
     merged.update(extra)
     if isinstance(span, CostedSpan):
         return CostedSpan.copy_of(span, merged, span.genai_cost, span.genai_open_spans)
@@ -652,7 +685,7 @@ def _cost_of(span: ReadableSpan) -> _OwnCost:
         return cost.category, cost.total_usd, not cost.priced, tokens
     # A span priced elsewhere (another process, a gateway): read what it carries, as
     # ``genai-cost report`` reads it (a total that is no amount is unpriced, never $0).
-    attributes = _attributes_of(span)
+    attributes = attributes_of(span)
     recorded = recorded_cost(attributes)
     if recorded is None:
         return _NO_COST

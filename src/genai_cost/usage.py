@@ -474,6 +474,38 @@ def remote_agent_call(
     return replace(as_call, operation=usage.operation)
 
 
+def read_span_usage(
+    attributes: Mapping[str, object], scope_name: str | None, *, client: bool, dropped_attributes: int
+) -> SpanUsage:
+    """What a span is and what it used, by everything the processor knows of it: its
+    attributes (:func:`read_usage`), then its kind (``client``: an ``invoke_agent`` CLIENT
+    span is a call, :func:`remote_agent_call`) and how many attributes the SDK dropped
+    from it (a call whose model was among them, :func:`_call_whose_name_was_dropped`).
+    One function for the processor and ``genai-cost report``, so that a span file is read
+    as the spans were priced."""
+    usage = read_usage(attributes, scope_name)
+    role = usage.role
+    if role is Role.AGGREGATE:
+        if client:
+            return remote_agent_call(usage, attributes, scope_name)
+    elif role is Role.OTHER and dropped_attributes and usage.operation is None:
+        return _call_whose_name_was_dropped(usage, attributes, scope_name)
+    return usage
+
+
+def _call_whose_name_was_dropped(
+    usage: SpanUsage, attributes: Mapping[str, object], scope_name: str | None
+) -> SpanUsage:
+    """A span that counts tokens but names no model or operation, and whose attributes the
+    SDK's count limit cut (the oldest go first: an instrumentation that sets the model at
+    the start and 70 prompt messages after it loses the model): read as a call, so that it
+    is flagged ``missing_model`` rather than left silently at no cost."""
+    as_call = read_usage({**attributes, _OPERATION_KEY: "chat"}, scope_name)
+    if as_call.usage is None and as_call.invalid is None:
+        return usage
+    return replace(as_call, operation=None)
+
+
 def _plan(shape: tuple[str, ...]) -> _Plan | None:
     """The plan for spans with these keys; ``None`` when no key makes the span
     GenAI work."""
@@ -999,23 +1031,34 @@ def _scope_conventions(provider: str | None, scope_name: str | None) -> int:
     return flags
 
 
-def _reported_cost(
-    value: object, key: str | None, attributes: Mapping[str, object]
-) -> tuple[float | None, str | None]:
-    if value is None or isinstance(value, bool):
-        return None, None
+def usd_amount(value: object) -> float | None:
+    """An amount a span carries (a number, or a numeric string), or ``None`` when it is
+    not one a total may include: not finite, negative, or absurd (> ``MAX_USD``, 1e15).
+    One reading for a cost an instrumentation wrote and one genai-cost wrote (read back
+    by the roll-up and the report), so that the two never disagree on what is an amount."""
+    if isinstance(value, bool):
+        return None
     if isinstance(value, int | float):
         if isinstance(value, int) and not -MAX_USD <= value <= MAX_USD:
-            return None, None  # (more than 1e15 is no cost; one past 1.8e308 raised OverflowError in float())
+            return None  # (more than 1e15 is no cost; one past 1.8e308 raised OverflowError in float())
         number = float(value)
     elif isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
-            return None, None
+            return None
     else:
-        return None, None
+        return None
     if not math.isfinite(number) or number < 0 or number > MAX_USD:
+        return None
+    return number
+
+
+def _reported_cost(
+    value: object, key: str | None, attributes: Mapping[str, object]
+) -> tuple[float | None, str | None]:
+    number = usd_amount(value)
+    if number is None:
         return None, None
     if key == _COST_AMOUNT:
         # The semconv amount comes with its currency: a price in yen is not dollars.

@@ -17,7 +17,13 @@ from __future__ import annotations
 import bisect
 import operator
 
-from .errors import InvalidUsageError, MissingRateError, PricingError
+from .errors import (
+    REASON_INVALID_COST,
+    REASON_MISSING_DURATION,
+    InvalidUsageError,
+    MissingRateError,
+    PricingError,
+)
 from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUsage
 
 
@@ -304,7 +310,7 @@ def _fees(rates: Rates, usage: TokenUsage, duration_s: float | None) -> tuple[fl
         if duration_s is None or not duration_s >= 0.0:
             raise MissingRateError(
                 "the model is priced per second of duration but the call's duration is unknown",
-                reason="missing_duration",
+                reason=REASON_MISSING_DURATION,
             )
         compute_usd = duration_s * rates.per_second
     return search_usd, compute_usd
@@ -319,9 +325,6 @@ MAX_COST_USD = 1e15
 #: The largest rate, fee or multiplier a pricing file may give (``schema.MAX_RATE``): USD
 #: 1e9 per million tokens, per call, per second or per search, far above any real price.
 MAX_RATE = 1e9
-
-#: ``gen_ai.cost.unpriced_reason`` of a call whose computed cost is no amount.
-REASON_INVALID_COST = "invalid_cost"
 
 
 def _invalid_cost(total: float) -> PricingError:

@@ -42,9 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._fork import renew_locks_after_fork
 from . import calc, compiled
+from ._fork import renew_locks_after_fork
 from .errors import (
+    REASON_UNKNOWN_PROVIDER,
     AmbiguousModelError,
     CatalogError,
     PricingError,
@@ -56,6 +57,7 @@ from .model import (
     ContextTier,
     CostBreakdown,
     DailyWindow,
+    InfrastructureSection,
     ModelPricing,
     Period,
     Rates,
@@ -198,6 +200,15 @@ class Resolution:
     _fast: _Fast | None = field(default=None, init=False, repr=False, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A user's pricing file :meth:`Catalog.load_lenient` left out, and why (``error``
+    names the file, line and field of each problem)."""
+
+    path: Path
+    error: CatalogError
+
+
 @dataclass(slots=True)
 class _Layer:
     """The entries of one provider from one precedence layer, indexed by name
@@ -267,6 +278,11 @@ class Catalog:
         self._layers: dict[str, dict[int, _Layer]] = {}
         self._ids_built: dict[tuple[str, str], str] | None = {}
         self._tool_defs: list[tuple[list[str], dict[str, Any], str, bool]] = []
+        #: The ``infrastructure:`` sections of the user's files, in load order, and the
+        #: last ``human_escalation:`` fee of one (USD): the cost layers that are not per
+        #: span, which :mod:`genai_cost.layers` reads here rather than from the files again.
+        self.infrastructure: tuple[InfrastructureSection, ...] = ()
+        self.human_escalation_usd: float | None = None
         sources: list[str] = []
         if _state is not None:
             self._restore(_state)
@@ -298,37 +314,97 @@ class Catalog:
         paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = (),
         *,
         include_default: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> Catalog:
         """The shipped catalog (unless ``include_default=False``) overlaid with
         ``paths`` (one path, or several in order; a directory stands for its YAML
         files); a later file overrides an earlier one's entries.
 
         The shipped catalog comes from its compiled snapshot when that matches
-        the files (see :mod:`.compiled`); otherwise the files are parsed.
+        the files (see :mod:`.compiled`); otherwise the files are parsed. A user's
+        file is parsed and validated (YAML + pydantic) unless ``cache_dir`` holds its
+        compiled form from an earlier load, and its compiled form is then kept there;
+        with no ``cache_dir`` nothing is written anywhere.
         Every broken file is reported, not just the first.
         """
+        return cls._load(pricing_file_paths(paths), include_default, _cache_in(cache_dir), {})
+
+    @classmethod
+    def load_lenient(
+        cls,
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = (),
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> tuple[Catalog, tuple[SkippedFile, ...]]:
+        """:meth:`load`, leaving out each user file that stops the catalog from loading,
+        and saying which (with their problems) rather than raising: a running
+        application must still price with the user's other files and the shipped
+        catalog (one typo must not take a team's contract prices and tools with it).
+
+        Each file is tried on top of those kept so far, so a file that only fails next
+        to another (a conflict) is the one skipped, in load order. What loads but cannot
+        take effect is in the catalog's :attr:`problems`, as with :meth:`load`. Raises
+        :class:`CatalogError` only when the shipped catalog itself does not load."""
+        files = pricing_file_paths(paths)
+        cache = _cache_in(cache_dir)
+        parsed: dict[Path, dict[str, Any] | CatalogError] = {}  # each file is read once
+        try:
+            return cls._load(files, True, cache, parsed), ()
+        except CatalogError:
+            pass
+        kept: list[Path] = []
+        skipped: list[SkippedFile] = []
+        for path in files:
+            try:
+                cls._load([*kept, path], True, cache, parsed)
+            except CatalogError as exc:
+                skipped.append(SkippedFile(path, exc))
+            else:
+                kept.append(path)
+        try:
+            return cls._load(kept, True, cache, parsed), tuple(skipped)
+        except CatalogError as exc:  # pragma: no cover - each kept file loaded above
+            return cls._load([], True, None, parsed), (*skipped, *(SkippedFile(path, exc) for path in kept))
+
+    @classmethod
+    def _load(
+        cls,
+        user_files: Sequence[Path],
+        include_default: bool,
+        cache: compiled.UserFileCache | None,
+        parsed: dict[Path, dict[str, Any] | CatalogError],
+    ) -> Catalog:
+        """:meth:`load` of files already listed; ``parsed`` remembers each user file's
+        compiled form (or why it has none) across the loads of :meth:`load_lenient`."""
         problems: list[str] = []
         files: list[tuple[PricingFile | dict[str, Any], str, bool]] = []
         version = "unversioned"
         state: dict[str, Any] | None = None
         if include_default:
             directory = default_pricing_dir()
-            version = _read_version(directory)
-            catalog_files = _catalog_files(directory)
-            state = compiled.read_state(directory, catalog_files)
+            version = catalog_version(directory)
+            shipped = catalog_files(directory)
+            state = compiled.read_state(directory, shipped)
             if state is None:
                 snapshot = compiled.read_snapshot(directory)
-                for path in catalog_files:
+                for path in shipped:
                     name = path.relative_to(directory).as_posix()
                     try:
-                        files.append((_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
+                        files.append((read_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
                     except CatalogError as exc:
                         problems.extend(exc.problems)
-        for candidate in pricing_file_paths(paths):
-            try:
-                files.append((_file_ir(candidate, None, user_cache=True), str(candidate), True))
-            except CatalogError as exc:
-                problems.extend(exc.problems)
+        for candidate in user_files:
+            ir = parsed.get(candidate)
+            if ir is None:
+                try:
+                    ir = read_file_ir(candidate, cache=cache)
+                except CatalogError as exc:
+                    ir = exc
+                parsed[candidate] = ir
+            if isinstance(ir, CatalogError):
+                problems.extend(ir.problems)
+            else:
+                files.append((ir, str(candidate), True))
         if problems:
             raise CatalogError(problems)
         return cls(files, version=version, _state=state)
@@ -371,6 +447,14 @@ class Catalog:
                 self._tool_defs.append(([tool["name"], *tool["aliases"]], tool, label, is_override))
             for d_index, (provider_name, model_name, percent) in enumerate(ir["discounts"]):
                 self._discount_defs.append((provider_name, model_name, 1.0 - percent / 100.0, label, d_index))
+            if is_override:
+                infra = ir.get("infrastructure")
+                if infra is not None:
+                    monthly, traces, allocation, average_seconds = infra
+                    section = InfrastructureSection(monthly, traces, allocation, average_seconds, label)
+                    self.infrastructure = (*self.infrastructure, section)
+                if ir.get("human_escalation") is not None:
+                    self.human_escalation_usd = ir["human_escalation"]
 
     def _provider_named(self, name: str) -> str:
         """The id of the provider already built that ``name`` is the id or an alias of
@@ -863,7 +947,7 @@ class Catalog:
         if provider and provider_id is None and provider.strip().lower() not in FRAMEWORK_NAMES:
             raise UnknownModelError(
                 f"provider {provider!r} is not in the pricing catalog; add it in a pricing file",
-                reason="unknown_provider",
+                reason=REASON_UNKNOWN_PROVIDER,
             )
         how: list[str] = []
         if "/" in name:
@@ -1282,9 +1366,11 @@ def _index_model(layer: _Layer, pricing_id: str, model: list[Any]) -> None:
         layer.by_regex.append((pattern, pricing_id))
 
 
-def _catalog_files(directory: Path) -> list[Path]:
-    """Imported data first (weakest dataset first), hand-curated files after:
-    curated entries win."""
+def catalog_files(directory: Path) -> list[Path]:
+    """The files of the catalog in ``directory`` (the shipped one:
+    :func:`default_pricing_dir`), in load order: imported data first (weakest dataset
+    first), hand-curated files after, so that curated entries win. What
+    ``pricing compile`` compiles and ``pricing diff`` compares, as the catalog loads it."""
     if not directory.is_dir():
         raise CatalogError([f"{directory}: the pricing catalog directory is missing"])
     imported_dir = directory / "imported"
@@ -1301,34 +1387,46 @@ def _import_rank(path: Path) -> tuple[int, str]:
     return len(IMPORT_ORDER), path.name
 
 
-def _file_ir(path: Path, cached: tuple[str, dict[str, Any]] | None, *, user_cache: bool = False) -> dict[str, Any]:
-    """The compiled form of one file: from the snapshot when its bytes match
-    (for a user's file: from the compile cache, see :func:`compiled.cache_dir`),
-    else parsed and validated (the slow path: YAML + pydantic)."""
+def read_file_ir(
+    path: Path,
+    snapshot: tuple[str, dict[str, Any]] | None = None,
+    *,
+    cache: compiled.UserFileCache | None = None,
+) -> dict[str, Any]:
+    """The compiled form of one pricing file (:func:`compiled.file_ir`): the
+    ``snapshot`` entry (sha1, IR) when its digest matches the file's bytes, else the
+    ``cache``'s, else the file parsed and validated (the slow path: YAML + pydantic),
+    then kept in the ``cache``. :class:`CatalogError` names what is wrong with it."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise unreadable_pricing_file(path, exc) from None
     sha = compiled.digest(data)
-    if cached is not None and cached[0] == sha:
-        return cached[1]
-    if user_cache:
-        hit = compiled.read_cached_ir(sha)
+    if snapshot is not None and snapshot[0] == sha:
+        return snapshot[1]
+    if cache is not None:
+        hit = cache.read(sha)
         if hit is not None:
             return hit
     from .files import decode_pricing_text, parse_pricing_text
 
     ir = compiled.file_ir(parse_pricing_text(decode_pricing_text(data, str(path)), str(path)))
-    if user_cache:
-        compiled.write_cached_ir(sha, ir)
+    if cache is not None:
+        cache.write(sha, ir)
     return ir
 
 
-def _read_version(directory: Path) -> str:
+def catalog_version(directory: Path) -> str:
+    """The version of the catalog in ``directory`` (its ``VERSION`` file), which every
+    priced span carries in ``gen_ai.cost.pricing_version``; ``unversioned`` without one."""
     try:
         return (directory / "VERSION").read_text(encoding="utf-8").strip() or "unversioned"
     except OSError:
         return "unversioned"
+
+
+def _cache_in(directory: str | os.PathLike[str] | None) -> compiled.UserFileCache | None:
+    return None if directory is None else compiled.UserFileCache(Path(directory))
 
 
 def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:

@@ -33,9 +33,10 @@ if TYPE_CHECKING:
 
 #: Bump when the IR layout changes: an old snapshot is then ignored.
 IR_FORMAT = 7
-#: Bump when validation gets stricter (the IR is the same): a user's file cached as
-#: valid before (``input: true``, a model id given twice) is then validated again.
-USER_CACHE_REVISION = 3
+#: Bump when validation gets stricter or the IR of a user's file gains what the shipped
+#: files never have: a user's file cached before (as valid despite ``input: true``, or
+#: without its ``infrastructure:`` section) is then parsed again.
+USER_CACHE_REVISION = 4
 #: The whole shipped catalog, indexed, with the digest of every source file.
 STATE_NAME = "compiled.json"
 #: Each source file's IR alone: used to rebuild quickly when only some files changed.
@@ -56,7 +57,7 @@ def digest(data: bytes) -> str:
 
 def file_ir(parsed: PricingFile) -> FileIR:
     """The plain-data form of one validated pricing file."""
-    return {
+    ir: FileIR = {
         "version": parsed.version,
         "providers": [
             {
@@ -103,6 +104,15 @@ def file_ir(parsed: PricingFile) -> FileIR:
         ],
         "discounts": [[d.provider, d.model, d.percent] for d in parsed.discounts],
     }
+    # The cost layers that are not per span (genai_cost.layers), kept so that they are not
+    # parsed again from the file; only when given, so that the shipped files' IR (which
+    # never has them) is unchanged.
+    infra = parsed.infrastructure
+    if infra is not None:
+        ir["infrastructure"] = [infra.monthly_usd, infra.monthly_traces, infra.allocation, infra.average_trace_seconds]
+    if parsed.human_escalation is not None:
+        ir["human_escalation"] = parsed.human_escalation.per_escalation
+    return ir
 
 
 def _rates_ir(rates: RateSet, gpus: float = 1.0) -> RatesIR:
@@ -261,60 +271,48 @@ def snapshot_is_current(directory: Path, sources: list[Path]) -> list[str]:
 # ------------------------------------------------------- user files' compile cache
 
 
-def cache_dir() -> Path | None:
-    """Where compiled user pricing files are cached, so that a process using
-    ``GENAI_COST_PRICING_FILE`` does not pay for YAML + pydantic at every start:
-    ``GENAI_COST_CACHE_DIR``, else ``$XDG_CACHE_HOME/genai-cost``, else
-    ``~/.cache/genai-cost``. ``GENAI_COST_CACHE_DIR=off`` (or ``false``, ``0``,
-    ``none``) disables it; empty is unset. Entries are keyed by the SHA-1 of the
-    file's bytes, so an edited file is parsed again."""
-    configured = os.environ.get("GENAI_COST_CACHE_DIR", "").strip()
-    if configured:
-        return None if configured.lower() in ("off", "0", "false", "none") else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "genai-cost"
+class UserFileCache:
+    """Compiled user pricing files, kept in ``directory`` so that a process using
+    ``GENAI_COST_PRICING_FILE`` does not pay for YAML + pydantic at every start.
+    Entries are keyed by the SHA-1 of the file's bytes, so an edited file is parsed
+    again.
 
+    The directory is the caller's to choose (the span processor and the commands use
+    :func:`genai_cost.config.user_cache_dir`): the pricing core reads no environment
+    and writes nowhere it was not told to. One instance serves one load, and says
+    once, not at every file, that the directory cannot be written."""
 
-def read_cached_ir(sha: str) -> FileIR | None:
-    directory = cache_dir()
-    if directory is None:
-        return None
-    try:
-        raw = json.loads((directory / _cache_name(sha)).read_bytes())
-    except (OSError, ValueError):
-        return None
-    return raw if isinstance(raw, dict) else None
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._unwritable_reported = False
 
+    def read(self, sha: str) -> FileIR | None:
+        try:
+            raw = json.loads((self.directory / _cache_name(sha)).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return raw if isinstance(raw, dict) else None
 
-def write_cached_ir(sha: str, ir: FileIR) -> None:
-    """Best effort: a read-only or missing home directory only costs speed."""
-    directory = cache_dir()
-    if directory is None:
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / _cache_name(sha)
-        temporary = target.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(ir, separators=(",", ":")), encoding="utf-8")
-        os.replace(temporary, target)
-    except OSError as exc:
-        if directory not in _unwritable_reported:
-            _unwritable_reported.add(directory)
-            # A chosen directory that does not work is a mistake to show; the default one
-            # (a read-only home in a container) only costs speed.
-            chosen = bool(os.environ.get("GENAI_COST_CACHE_DIR", "").strip())
-            _log.log(
-                logging.WARNING if chosen else logging.DEBUG,
-                "genai-cost: cannot cache parsed pricing files in %s%s: %s;"
-                " they are parsed at every start (slower, never wrong)",
-                directory,
-                " (GENAI_COST_CACHE_DIR)" if chosen else "",
-                exc.strerror or exc,
-            )
-
-
-#: Cache directories already reported unwritable (once each, not at every file).
-_unwritable_reported: set[Path] = set()
+    def write(self, sha: str, ir: FileIR) -> None:
+        """Best effort: a directory that cannot be written only costs speed."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            target = self.directory / _cache_name(sha)
+            temporary = target.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(ir, separators=(",", ":")), encoding="utf-8")
+            os.replace(temporary, target)
+        except OSError as exc:
+            if not self._unwritable_reported:
+                self._unwritable_reported = True
+                # A warning: the caller chose this directory (genai_cost.config passes its
+                # default one only when it can be created: a read-only home in a container
+                # is no cache at all, not a warning at every start).
+                _log.warning(
+                    "genai-cost: cannot cache parsed pricing files in %s: %s;"
+                    " they are parsed at every start (slower, never wrong)",
+                    self.directory,
+                    exc.strerror or exc,
+                )
 
 
 def _cache_name(sha: str) -> str:

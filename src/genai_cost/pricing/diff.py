@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import compiled
-from .catalog import Catalog, _catalog_files, _file_ir, default_pricing_dir
+from .catalog import Catalog, catalog_files, default_pricing_dir, read_file_ir
 from .errors import PricingError
 from .model import TokenUsage
 
@@ -32,10 +32,10 @@ def source_catalogs() -> tuple[Catalog, dict[str, Catalog]]:
     directory = default_pricing_dir()
     snapshot = compiled.read_snapshot(directory)
     groups: dict[str, list[tuple[dict[str, Any], str, bool]]] = {}
-    for path in _catalog_files(directory):
+    for path in catalog_files(directory):
         name = path.relative_to(directory).as_posix()
         source = path.stem if name.startswith("imported/") else "curated"
-        groups.setdefault(source, []).append((_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
+        groups.setdefault(source, []).append((read_file_ir(path, snapshot.get(name)), f"catalog:{name}", False))
     curated = groups.get("curated", [])
     per_source = {}
     for source, files in groups.items():

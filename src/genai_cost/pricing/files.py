@@ -23,10 +23,11 @@ from .schema import PricingFile
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+class PricingYamlLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """YAML's safe loader, except that a key given twice in one mapping is an error:
     YAML keeps the last one silently, so ``input: 3.0`` then ``input: 4.0`` would
-    price at $4 with no word said."""
+    price at $4 with no word said. (Public for :mod:`genai_cost.catalog_import`, which
+    reads the files it writes with it.)"""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         first_line: dict[Any, int] = {}
@@ -81,9 +82,9 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
 _NOT_DECIMAL = re.compile(r"[-+]?(?:[0-9_]*:.*|0[0-9_]+|0[xXbB].*)")
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+PricingYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", PricingYamlLoader.construct_yaml_timestamp)
+PricingYamlLoader.add_constructor("tag:yaml.org,2002:int", PricingYamlLoader.construct_yaml_int)
+PricingYamlLoader.add_constructor("tag:yaml.org,2002:float", PricingYamlLoader.construct_yaml_float)
 
 _PathKey = tuple[str | int, ...]
 
@@ -108,7 +109,7 @@ def decode_pricing_text(data: bytes, label: str) -> str:
 
 def parse_pricing_text(text: str, label: str) -> PricingFile:
     try:
-        data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+        data: Any = yaml.load(text, Loader=PricingYamlLoader)  # noqa: S506 - a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{label}:{mark.line + 1}" if mark is not None else label

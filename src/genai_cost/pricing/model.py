@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
 
 PER_MILLION = 1_000_000.0
 
@@ -282,6 +283,20 @@ class ToolPricing:
     checked: str
     defined_in: str
     is_override: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InfrastructureSection:
+    """A user pricing file's ``infrastructure:`` section, each value as the schema
+    checked it. Kept by the catalog for :mod:`genai_cost.layers`, which spreads the cost
+    over traces and checks that the values divide to a usable share per trace."""
+
+    monthly_usd: float
+    monthly_traces: float
+    allocation: Literal["per_trace", "per_second"]
+    average_trace_seconds: float
+    #: The file it came from, for messages.
+    defined_in: str
 
 
 @dataclass(slots=True)

@@ -41,7 +41,7 @@ _FLOAT_INT_LIMIT = 10**308
 #: or without a sign (``1e-4``, ``2.5e6``; only ``1.0e-4`` and ``2.5e+6`` are floats).
 _EXPONENT = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+")
 #: What the loader reads as text where YAML 1.1 reads a base-60 number (``1:30`` is 90):
-#: see ``files._Loader.construct_yaml_int``.
+#: see ``files.PricingYamlLoader.construct_yaml_int``.
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 
 

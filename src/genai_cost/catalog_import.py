@@ -1,4 +1,7 @@
-"""Importers: public price datasets turned into catalog files, with provenance.
+"""Importing public price datasets into the shipped catalog: maintainer tooling.
+
+Not part of the pricing core (:mod:`genai_cost.pricing`), which only reads catalog
+files: this module turns a dataset into them, and imports the dataset's own package.
 
 ``genai-cost pricing import --from genai-prices PATH`` and ``--from litellm PATH``
 write ``pricing/imported/genai-prices.yaml`` and ``pricing/imported/litellm.yaml``.
@@ -30,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from .files import _Loader
+from .pricing.files import PricingYamlLoader
 
 # ----------------------------------------------------------------- providers
 
@@ -319,6 +322,10 @@ def load_genai_prices(path: str | Path | None) -> tuple[list[Any], str]:
         loaded = sys.modules.get("genai_prices")
         if loaded is not None and Path(getattr(loaded, "__file__", "")).parent.resolve() != directory.resolve():
             raise ValueError(f"another genai_prices is already imported from {loaded.__file__}")
+        # On sys.path, not imported from the directory alone (importlib.util.spec_from_file_location):
+        # genai_prices reads its own version at import from its installed metadata
+        # (importlib.metadata.version), which is found through sys.path only, next to the
+        # package. This runs in the one-shot `genai-cost pricing import` process.
         if parent not in sys.path:
             sys.path.insert(0, parent)
     import genai_prices
@@ -328,9 +335,9 @@ def load_genai_prices(path: str | Path | None) -> tuple[list[Any], str]:
 
 
 def import_genai_prices(path: str | Path | None, checked: dt.date) -> ImportResult:
+    providers, version = load_genai_prices(path)  # first: it chooses which genai_prices is imported
     from genai_prices import types as gp
 
-    providers, version = load_genai_prices(path)
     result = ImportResult("genai-prices", version, checked, [])
     for provider in providers:
         ours = GENAI_PRICES_PROVIDERS.get(provider.id, _canonical(provider.id))
@@ -1068,7 +1075,7 @@ def _read_import_at(path: Path, text: str, dataset: str) -> ImportFile:
 # ------------------------------------------------------------ reading back
 
 
-class _ImportLoader(_Loader):
+class _ImportLoader(PricingYamlLoader):
     """The catalog's YAML loader, reading the numbers the import wrote as JSON as numbers:
     YAML 1.1 takes ``5e-05`` (``json.dumps`` of 0.00005) for a string, which a file
     rewritten from what was read would then quote."""
