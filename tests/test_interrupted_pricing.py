@@ -84,15 +84,15 @@ def _pipeline(*listeners: Any) -> tuple[TracerProvider, InMemorySpanExporter, In
 
 
 def test_interrupted_while_reading_the_span_every_listener_hears_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_read_usage = processor_module.read_span_usage
+    real_read_usage = processor_module.read_usage
     raised = [SoftTimeLimitExceeded]
 
-    def interrupted(attributes: Any, scope: Any = None, **span: Any) -> Any:
+    def interrupted(attributes: Any, scope: Any = None) -> Any:
         if raised:
             raise raised.pop()
-        return real_read_usage(attributes, scope, **span)
+        return real_read_usage(attributes, scope)
 
-    monkeypatch.setattr(processor_module, "read_span_usage", interrupted)
+    monkeypatch.setattr(processor_module, "read_usage", interrupted)
     tally = Tally()
     provider, memory, reader, budget = _pipeline(tally)
     tracer = provider.get_tracer("test")

@@ -454,10 +454,10 @@ def test_deeply_nested_invocation_parameters_do_not_cost_the_span_its_price():
 def test_a_span_genai_cost_fails_on_says_so_on_the_span(monkeypatch):
     import genai_cost.processor as processor_module
 
-    def broken(attributes, scope=None, **span):
+    def broken(attributes, scope=None):
         raise ValueError("a bug of genai-cost's")
 
-    monkeypatch.setattr(processor_module, "read_span_usage", broken)
+    monkeypatch.setattr(processor_module, "read_usage", broken)
     tracer, memory, processor, _ = pipeline()
     reader = InMemoryMetricReader()
     processor.add_listener(CostMetrics(MeterProvider(metric_readers=[reader])))
@@ -911,15 +911,15 @@ def test_an_exception_of_the_application_landing_in_pricing_reaches_the_applicat
 
     import genai_cost.processor as processor_module
 
-    real_read_usage = processor_module.read_span_usage
+    real_read_usage = processor_module.read_usage
     raised: list[type[Exception]] = []
 
-    def interrupted(attributes, scope=None, **span):
+    def interrupted(attributes, scope=None):
         if raised:
             raise raised.pop()
-        return real_read_usage(attributes, scope, **span)
+        return real_read_usage(attributes, scope)
 
-    monkeypatch.setattr(processor_module, "read_span_usage", interrupted)
+    monkeypatch.setattr(processor_module, "read_usage", interrupted)
     memory = InMemorySpanExporter()
     # the export thread waits a minute: pricing happens on the application thread only
     batch = BatchSpanProcessor(TraceCostExporter(memory), schedule_delay_millis=60_000)

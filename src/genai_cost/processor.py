@@ -47,7 +47,7 @@ from .records import ADK_PARTIAL as _ADK_PARTIAL
 from .records import ADK_SCOPE as _ADK_SCOPE
 from .records import UNTIL_ITS_LOG as _UNTIL_ITS_LOG
 from .records import adk_record as _adk_record
-from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_span_usage
+from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, with_span_rules
 
 _log = logging.getLogger("genai_cost")
 
@@ -650,10 +650,12 @@ class CostSpanProcessor(SpanProcessor):
         attributes = plain_attributes(state["_attributes"])
         scope_info: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
         scope = scope_info.name if scope_info is not None else None
-        usage = read_span_usage(
-            attributes, scope, client=state["_kind"] is SpanKind.CLIENT, dropped_attributes=_dropped(state)
-        )
+        usage = read_usage(attributes, scope)  # read_span_usage, its span rules only where they apply
         role = usage.role
+        if role is Role.AGGREGATE or role is Role.OTHER:
+            client = state["_kind"] is SpanKind.CLIENT
+            usage = with_span_rules(usage, attributes, scope, client=client, dropped_attributes=_dropped(state))
+            role = usage.role
         inference = role is Role.LLM or role is Role.EMBEDDING
         self._stats.spans += 1
         if inference and scope == _ADK_SCOPE:

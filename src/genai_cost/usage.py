@@ -478,12 +478,26 @@ def read_span_usage(
     attributes: Mapping[str, object], scope_name: str | None, *, client: bool, dropped_attributes: int
 ) -> SpanUsage:
     """What a span is and what it used, by everything the processor knows of it: its
-    attributes (:func:`read_usage`), then its kind (``client``: an ``invoke_agent`` CLIENT
-    span is a call, :func:`remote_agent_call`) and how many attributes the SDK dropped
-    from it (a call whose model was among them, :func:`_call_whose_name_was_dropped`).
-    One function for the processor and ``genai-cost report``, so that a span file is read
-    as the spans were priced."""
+    attributes (:func:`read_usage`), then what only the span itself tells
+    (:func:`with_span_rules`). One reading for the processor and ``genai-cost report``,
+    so that a span file is read as the spans were priced."""
     usage = read_usage(attributes, scope_name)
+    role = usage.role
+    if role is Role.AGGREGATE or role is Role.OTHER:
+        return with_span_rules(usage, attributes, scope_name, client=client, dropped_attributes=dropped_attributes)
+    return usage
+
+
+def with_span_rules(
+    usage: SpanUsage, attributes: Mapping[str, object], scope_name: str | None, *, client: bool, dropped_attributes: int
+) -> SpanUsage:
+    """``usage`` (of a span whose role is ``AGGREGATE`` or ``OTHER``: no other changes
+    here) corrected by the span's kind (``client``: an ``invoke_agent`` CLIENT span is a
+    call, :func:`remote_agent_call`) and by how many attributes the SDK dropped from it (a
+    call whose model was among them, :func:`_call_whose_name_was_dropped`).
+
+    Apart from :func:`read_span_usage` for the processor, which reads every span of the
+    application and calls this for those two roles only."""
     role = usage.role
     if role is Role.AGGREGATE:
         if client:
