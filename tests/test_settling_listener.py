@@ -10,18 +10,13 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.support.spans import chat_attributes
 
 from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor, SettlingListener
 from genai_cost.pricing import Catalog
 
 CATALOG = Catalog.load()
-CALL = {
-    "gen_ai.operation.name": "chat",
-    "gen_ai.provider.name": "openai",
-    "gen_ai.request.model": "gpt-4o",
-    "gen_ai.usage.input_tokens": 1000,
-    "gen_ai.usage.output_tokens": 100,
-}
+CALL = chat_attributes("gpt-4o", "openai")
 
 
 class SpendSeenElsewhere:

@@ -142,7 +142,6 @@ class HumanEscalationLayer(OwnExtension):
     ``category: human``.
     """
 
-
     def __init__(self, per_escalation: float, *, version: str = "config") -> None:
         if not (per_escalation >= 0 and math.isfinite(per_escalation)):
             raise ValueError(f"per_escalation must be a finite amount >= 0 (USD), not {per_escalation!r}")

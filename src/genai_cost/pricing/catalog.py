@@ -1418,7 +1418,7 @@ def read_file_ir(
 
 def catalog_version(directory: Path) -> str:
     """The version of the catalog in ``directory`` (its ``VERSION`` file), which every
-    priced span carries in ``gen_ai.cost.pricing_version``; ``unversioned`` without one."""
+    priced span carries in ``gen_ai.cost.pricing.version``; ``unversioned`` without one."""
     try:
         return (directory / "VERSION").read_text(encoding="utf-8").strip() or "unversioned"
     except OSError:
