@@ -228,3 +228,35 @@ def test_the_documented_unpriced_reasons_are_those_the_package_writes():
     assert len(documented) >= 10, documented
     assert documented - A.UNPRICED_REASONS == set(), "in docs/attributes.md, written by nothing"
     assert A.UNPRICED_REASONS - documented == set(), "written by the package, missing from docs/attributes.md"
+
+
+def test_the_settling_listener_example_in_cost_layers_md_counts_spans_not_yet_exported():
+    """The example a user copies: run as written, around a batch processor that would export
+    in an hour, its snapshot still counts the call (it settles before reading)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from genai_cost import SettlingListener
+
+    text = (ROOT / "docs" / "cost-layers.md").read_text(encoding="utf-8")
+    (code,) = [block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "SpendByModel" in block]
+    # As written, but exporting to memory, in an hour (the spend must not wait for it).
+    code = code.replace("BatchSpanProcessor(TraceCostExporter(OTLPSpanExporter()))", "NEXT")
+    assert "NEXT" in code
+    namespace = {"NEXT": BatchSpanProcessor(InMemorySpanExporter(), schedule_delay_millis=3_600_000)}
+    exec(code, namespace)  # noqa: S102 - the documented example itself
+    assert isinstance(namespace["spend"], SettlingListener)
+    provider = TracerProvider()
+    provider.add_span_processor(namespace["processor"])
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 100,
+    }
+    with provider.get_tracer("docs").start_as_current_span("chat", attributes=attributes):
+        pass
+    assert namespace["spend"].snapshot() == {"gpt-4o": pytest.approx(1000 * 2.5e-6 + 100 * 10e-6)}
+    provider.shutdown()
