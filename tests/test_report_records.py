@@ -519,3 +519,33 @@ def test_every_recorded_shape_is_listed_as_the_processor_prices_it(tmp_path: Pat
     """Each fixture as captured (its spans one after the other, children inside their parents)."""
     priced = assert_report_lists_what_the_processor_priced(fixture(name), tmp_path)
     assert priced.calls
+
+
+def test_the_report_resolves_names_with_the_users_files_that_load_when_one_is_broken(tmp_path, monkeypatch):
+    """As the processor does: a broken file is left out, the user's other files still count
+    (before, the report fell back to the shipped catalog alone, and a model only a user's
+    file knows was compared by its raw name)."""
+    import os
+
+    from genai_cost import report
+
+    good = tmp_path / "acme.yaml"
+    good.write_text(
+        "providers:\n"
+        "  - id: acme\n"
+        "    models:\n"
+        "      - id: acme-chat\n"
+        "        kind: chat\n"
+        "        match: {exact: [acme-chat, acme-chat-2026-01-01]}\n"
+        "        prices:\n"
+        "          - input: 1.0\n"
+        "            output: 2.0\n"
+        "            source: tests\n"
+        "            checked: 2026-11-23\n"
+    )
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("providers:\n  - id: other\n    models: [{id: x, kind: chat, prices: oops}]\n")
+    monkeypatch.setenv("GENAI_COST_PRICING_FILE", os.pathsep.join([str(good), str(broken)]))
+    monkeypatch.setenv("GENAI_COST_CACHE_DIR", "off")
+    catalog = report._runtime_catalog()
+    assert catalog.resolve("acme-chat-2026-01-01", "acme").model.pricing_id == "acme/acme-chat"

@@ -31,7 +31,6 @@ from pydantic_core import PydanticCustomError
 from . import attributes as A
 from .config import env_pricing_files, user_cache_dir
 from .pricing.catalog import Catalog
-from .pricing.errors import CatalogError
 from .pricing.files import dotted_path
 from .recorded_cost import RECORDED_CATEGORY_OTHER, RECORDED_REASON_UNKNOWN, RecordedCost, recorded_cost
 from .records import (
@@ -1223,11 +1222,9 @@ class _CallModels:
 
 def _runtime_catalog() -> Catalog:
     """The catalog the processor resolves model names with: the shipped one and the files
-    of ``GENAI_COST_PRICING_FILE`` (the shipped one alone when those do not load)."""
-    try:
-        return Catalog.load(env_pricing_files(), cache_dir=user_cache_dir())
-    except CatalogError:
-        return Catalog.load()
+    of ``GENAI_COST_PRICING_FILE``, a broken one left out as the processor leaves it out."""
+    catalog, _skipped = Catalog.load_lenient(env_pricing_files(), cache_dir=user_cache_dir())
+    return catalog
 
 
 def _add_cost(report: TraceReport, category: str, usd: float) -> None:
