@@ -236,6 +236,7 @@ def test_the_settling_listener_example_in_cost_layers_md_counts_spans_not_yet_ex
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from tests.support.spans import chat_attributes
 
     from genai_cost import SettlingListener
 
@@ -249,13 +250,7 @@ def test_the_settling_listener_example_in_cost_layers_md_counts_spans_not_yet_ex
     assert isinstance(namespace["spend"], SettlingListener)
     provider = TracerProvider()
     provider.add_span_processor(namespace["processor"])
-    attributes = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.request.model": "gpt-4o",
-        "gen_ai.usage.input_tokens": 1000,
-        "gen_ai.usage.output_tokens": 100,
-    }
+    attributes = chat_attributes("gpt-4o", "openai")
     with provider.get_tracer("docs").start_as_current_span("chat", attributes=attributes):
         pass
     assert namespace["spend"].snapshot() == {"gpt-4o": pytest.approx(1000 * 2.5e-6 + 100 * 10e-6)}
