@@ -93,9 +93,9 @@ def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_a
     of a trace still running among them too: its root may then say complete=true. That
     cannot be told apart from a leak here, so it is counted and said once, not silent."""
 
-    import genai_cost.processor as processor_module
+    import genai_cost._open_spans as open_spans
 
-    monkeypatch.setattr(processor_module, "_MAX_PENDING", 50)
+    monkeypatch.setattr(open_spans, "MAX_OPEN", 50)
     tracer, memory, processor, root, call = _request_with_a_call_open()
     processor.settle()
     assert processor.stats.open_counts_forgotten == 0
@@ -109,9 +109,9 @@ def test_past_the_bound_of_spans_open_at_once_the_forgotten_counts_are_counted_a
 
 def test_under_the_bound_a_root_ending_before_its_call_says_incomplete(monkeypatch):
 
-    import genai_cost.processor as processor_module
+    import genai_cost._open_spans as open_spans
 
-    monkeypatch.setattr(processor_module, "_MAX_PENDING", 500)
+    monkeypatch.setattr(open_spans, "MAX_OPEN", 500)
     tracer, memory, processor, root, call = _request_with_a_call_open()
     leaked = [tracer.start_span(f"leak {n}") for n in range(60)]
     root.end()

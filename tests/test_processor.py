@@ -815,15 +815,15 @@ def test_bounded_bookkeeping_forgets_the_oldest_half_and_still_works_on_recent_c
     """Past their bounds the leaf-call and call-record maps drop their older half in
     one go (popping the oldest entry per insert costs O(n) on a full dict); what
     they are for keeps working on the calls that follow."""
-    import genai_cost.processor as processor_module
+    import genai_cost._call_records as call_records
 
-    monkeypatch.setattr(processor_module, "_MAX_RESPONSES", 16)
+    monkeypatch.setattr(call_records, "MAX_CALLS", 16)
     tracer, memory, processor, _ = pipeline()
     with tracer.start_as_current_span("agent"):
         for step in range(100):
             with tracer.start_as_current_span(f"chat {step}", attributes=gpt4o(1000 + step)):
                 pass
-            assert len(processor._records) <= 16 and len(processor._leaf_calls) <= 16
+            assert len(processor._calls._records) <= 16 and len(processor._calls._leaf_calls) <= 16
         # After many trims, one call recorded twice is still spotted...
         for name, recorder in (("sdk", tracer), ("openllmetry", second_tracer(tracer))):
             with recorder.start_as_current_span(name, attributes=gpt4o(**{"gen_ai.response.id": "resp_late"})):

@@ -11,7 +11,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from genai_cost import CostSpanProcessor
-from genai_cost.processor import _MAX_RESPONSES, SpanCost
+from genai_cost._call_records import MAX_CALLS as _MAX_RESPONSES
+from genai_cost.processor import SpanCost
 from genai_cost.usage import SpanUsage
 
 _CHAT = {
@@ -43,7 +44,7 @@ def test_call_records_stay_bounded_when_every_call_is_its_own_root():
     for number in range(_MAX_RESPONSES + 5_000):
         tracer.start_span("chat gpt-4o", attributes={**_CHAT, "gen_ai.response.id": f"chatcmpl-{number}"}).end()
     assert processor.stats.priced == _MAX_RESPONSES + 5_000
-    assert len(processor._records) <= _MAX_RESPONSES + 2
+    assert len(processor._calls._records) <= _MAX_RESPONSES + 2
     provider.shutdown()
 
 

@@ -137,7 +137,7 @@ def test_a_call_ending_after_its_root_under_a_parent_still_open_is_marked_late(d
     assert "gen_ai.cost.after_root" not in spans["step"].attributes  # nothing billable
     assert rollup.stats.late_spans == 2
     processor.settle()
-    assert not processor._roots_ended  # let go once nothing below the root is open
+    assert not processor._open_spans._roots_ended  # let go once nothing below the root is open
     # the next trace of the same shape, with nothing ending late, has nothing marked
     with tracer.start_as_current_span("root"):
         with tracer.start_as_current_span("step"):

@@ -1,17 +1,21 @@
-"""CostSpanProcessor: prices each ending span and hands the next processor a copy
+"""CostSpanProcessor: prices each ending span and hands the next processor a span
 that carries the cost attributes.
 
 The OpenTelemetry SDK freezes a span's attributes before any processor's
-``on_end`` runs, so a processor cannot add attributes to the span itself. This
-one wraps the processor that exports (usually a ``BatchSpanProcessor``) and
-passes it an enriched copy, the way the SDK's own processors compose::
+``on_end`` runs, so a processor cannot add attributes to the span itself. What
+processors receive, though, is a ``ReadableSpan`` the SDK builds for that call:
+this processor turns it into a :class:`CostedSpan` in place (no copy) and passes
+it to the processor it wraps (usually a ``BatchSpanProcessor``), the way the
+SDK's own processors compose::
 
     provider.add_span_processor(
         CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(OTLPSpanExporter())))
     )
 
-The copy is priced off the application thread, when it is first read (see
-:class:`CostSpanProcessor`), so the span path itself only queues it.
+The span is priced off the application thread, when it is first read (see
+:class:`CostSpanProcessor`), so the span path itself only queues it. The leaf
+rule's memory and the open-span counts it keeps meanwhile live in
+:mod:`genai_cost._call_records` and :mod:`genai_cost._open_spans`.
 
 Nothing here raises into the application: an internal failure is logged,
 counted, and the span is passed on with its own attributes, unpriced.
@@ -34,27 +38,22 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
-from ._bounded import newer_half
+from ._call_records import CALL_DEEPER, CallRecords
 from ._guard import INTERNAL_FAILURES, OwnExtension
+from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
 from .config import PROCESSOR_VARIABLES, CostSettings, report_unknown_variables, settings_from_env, user_cache_dir
 from .pricer import SpanCost, SpanPricer
 from .pricing._fork import in_child_after_fork
 from .pricing.catalog import Catalog
-from .pricing.errors import PricingError
 from .records import ADK_CALL as _ADK_CALL
 from .records import ADK_PARTIAL as _ADK_PARTIAL
 from .records import ADK_SCOPE as _ADK_SCOPE
-from .records import UNTIL_ITS_LOG as _UNTIL_ITS_LOG
 from .records import adk_record as _adk_record
 from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, with_span_rules
 
 _log = logging.getLogger("genai_cost")
 
-#: Bound on the per-span bookkeeping of spans whose parent has not ended yet.
-_MAX_PENDING = 100_000
-#: Bound on remembered response ids (for spotting one call recorded twice).
-_MAX_RESPONSES = 20_000
 #: Queued items (a span's start is two, its end one) past which ``on_end`` prices on
 #: the application thread (nothing downstream is reading the copies). A batch processor
 #: reads them every 512 spans by default; working through 6,144 items (2,048 spans)
@@ -63,11 +62,6 @@ _MAX_QUEUED = 6_144
 #: Past this many times its bound, the queue is priced by the application thread even if it
 #: must wait for another thread's pricing to finish: a memory bound, not a speed one.
 _WAIT_PAST = 4
-#: How far up through open spans a call looks for a wrapper that ended before it.
-_WRAPPER_DEPTH = 4
-#: What the leaf rule remembers of a span's descendants: an inference call among its
-#: children, or only deeper down.
-_CALL_BELOW, _CALL_DEEPER = 2, 1
 
 
 class CostListener(Protocol):
@@ -298,15 +292,16 @@ class CostedSpan(ReadableSpan):
 
 
 class CostSpanProcessor(SpanProcessor):
-    """Prices every ending GenAI span, then hands ``next_processor`` a copy with
-    the cost attributes (non-GenAI spans get an identical copy).
+    """Prices every ending GenAI span, and hands ``next_processor`` the ended span
+    as a :class:`CostedSpan`, which carries the cost attributes once priced (other
+    spans keep their own attributes).
 
     Only leaf calls are priced: a span whose descendants include an inference
     call (agent, workflow, framework wrapper) carries aggregate usage and is
     never priced, so nothing is counted twice.
 
     Pricing is deferred off the application thread. ``on_start`` and ``on_end``
-    only queue the span (``on_end`` also makes the copy it hands on); the
+    only queue the span (``on_end`` also turns it into the CostedSpan it hands on); the
     queue is worked through, in the order spans started and ended, by whoever
     first needs a result: the exporter reading the copy's attributes (usually
     on the batch processor's thread), :meth:`settle`, ``force_flush``, a
@@ -361,31 +356,12 @@ class CostSpanProcessor(SpanProcessor):
         #: processor's export, whose lock a flush from a budget callback would wait on.
         self._reading_threads: set[int] = set()
         self._warned_flush_in_read = False
-        self._warned_open_bound = False
-        #: span id -> _CALL_BELOW / _CALL_DEEPER: spans with an inference call below them.
-        self._inference_below: dict[int, int] = {}
-        #: Spans started and not yet ended in this process: local root span id -> those of
-        #: its subtree (the root included); ``~trace_id`` -> those of the trace started under
-        #: a parent that had ended; trace id -> how many of these two kinds of counts the
-        #: trace has.
-        self._open: dict[int, int] = {}
-        #: Local roots that ended while spans below them were open (their keys in ``_open``).
-        self._roots_ended: dict[int, bool] = {}
-        #: span id -> the key its start was counted under in ``_open``, of spans not yet ended.
-        self._subtree_of: dict[int, int] = {}
-        #: span id -> parent span id, of spans started and not yet ended with a local parent.
-        self._parent_of: dict[int, int] = {}
-        #: One call's identity -> (span id, scope, start, end) of its first record.
-        self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
-        #: Span id -> its parent's, of the request spans of streamed calls whose usage the
-        #: instrumentation records on a log span beside them (Logfire): a provider SDK's own
-        #: record of the call, below the request span, is the log's twin (_first_record).
-        self._stream_requests: dict[int, int] = {}
+        #: The leaf rule's memory and the open-span counts (docs/how-it-works.md).
+        self._calls = CallRecords(catalog)
+        self._open_spans = OpenSpans()
         #: The span whose listeners are being told, and the index of the one being told.
         self._telling: CostedSpan | None = None
         self._told = 0
-        #: Span ids of inference spans priced as leaf calls (recent ones).
-        self._leaf_calls: dict[int, bool] = {}
         for listener in listeners:
             self.add_listener(listener)
         # A fork while another thread held the settle lock would leave the child
@@ -408,6 +384,7 @@ class CostSpanProcessor(SpanProcessor):
         """What the processor did, counting every span ended so far: reading it prices
         what is queued first (:meth:`settle`), on the reading thread."""
         self.settle()
+        self._stats.open_counts_forgotten = self._open_spans.forgotten
         return self._stats
 
     def add_listener(self, listener: CostListener) -> None:
@@ -549,46 +526,7 @@ class CostSpanProcessor(SpanProcessor):
             # span is never lost to it, whatever it costs the open-span counts.
             self._price(parent)
             parent = None
-        span_id = context.span_id
-        subtree = span_id  # a local root counts its own subtree's open spans
-        if parent is not None and not parent.is_remote:
-            parents = self._parent_of
-            parents[span_id] = parent.span_id
-            if len(parents) > _MAX_PENDING:
-                self._parent_of = newer_half(parents)
-            # Its parent's subtree; under a parent that has ended already, the trace's
-            # (~trace_id: negative, never a span id), which every local root of the trace
-            # counts.
-            found = self._subtree_of.get(parent.span_id)
-            subtree = ~context.trace_id if found is None else found
-        subtrees = self._subtree_of
-        subtrees[span_id] = subtree
-        if len(subtrees) > _MAX_PENDING:
-            self._subtree_of = self._forget_open(subtrees)
-        opened = self._open
-        count = opened.get(subtree, 0)
-        opened[subtree] = count + 1
-        if not count:  # the trace has one more subtree with spans open
-            trace_id = context.trace_id
-            opened[trace_id] = opened.get(trace_id, 0) + 1
-            if len(opened) > _MAX_PENDING:
-                self._open = self._forget_open(opened)
-
-    def _forget_open(self, entries: dict[int, int]) -> dict[int, int]:
-        """The newer half of a map of open spans at its bound. So many spans open at once are
-        most likely spans never ended (a stream never read to its end); forgetting the oldest
-        may take those of a long trace still running, whose root would then say it is
-        complete: counted, and said once in the log."""
-        self._stats.open_counts_forgotten += len(entries) - len(entries) // 2
-        if not self._warned_open_bound:
-            self._warned_open_bound = True
-            _log.warning(
-                "genai-cost: more than %d spans started and not ended in this process (spans never "
-                "ended?): the oldest are forgotten, and a trace still running among them may get "
-                "totals that say complete=true (processor.stats.open_counts_forgotten counts them)",
-                _MAX_PENDING,
-            )
-        return newer_half(entries)
+        self._open_spans.count_start(context, parent)
 
     def _settle_for_reader(self) -> None:
         """``settle`` for a reader of a span (see ``force_flush``)."""
@@ -642,11 +580,12 @@ class CostSpanProcessor(SpanProcessor):
             return None
         parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
         span_id = context.span_id
-        if parent is not None and parent.is_remote and parent.span_id in self._subtree_of:
+        open_spans = self._open_spans
+        if parent is not None and parent.is_remote and open_spans.is_open(parent.span_id):
             parent = self._parent_in_process(state, parent)
-        self._count_end(state, context, parent)
-        marks = self._inference_below
-        below = marks.pop(span_id, 0) if marks else 0
+        open_spans.count_end(state, context, parent)
+        calls = self._calls
+        below = calls.take_mark(span_id)
         attributes = plain_attributes(state["_attributes"])
         scope_info: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
         scope = scope_info.name if scope_info is not None else None
@@ -664,21 +603,18 @@ class CostSpanProcessor(SpanProcessor):
                 # ADK 1.x's second, thinner record of the call (no thinking, no cache)
                 # inside the call_llm that records all of it and carries the cost.
                 return _marked_duplicate(attributes, parent.span_id), None, ()
-            if record == _ADK_CALL and below == _CALL_DEEPER:
+            if record == _ADK_CALL and below == CALL_DEEPER:
                 # Its usage is its own call's: what is below it is the tools and the
                 # sub-agents that ran after the call (ADK 1.x nests them under it).
                 below = 0
         if (inference or below) and parent is not None and not parent.is_remote:
-            self._mark_call_below(parent.span_id, inference)
+            calls.mark_call_below(parent.span_id, inference)
         if role is Role.OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent is not None:
-            requests = self._stream_requests
-            requests[span_id] = parent.span_id
-            if len(requests) > _MAX_PENDING:
-                self._stream_requests = newer_half(requests)
+            calls.note_stream_request(span_id, parent.span_id)
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
-            first = self._first_of_call(span, context, parent, usage, scope or "")
+            first = self._first_of_call(state, context, parent, usage, scope or "")
             if first != span_id:
                 # The same call recorded twice (the anthropic SDK's own span next to
                 # OpenLLMetry's, or under a wrapper that ended first): the first record
@@ -689,24 +625,25 @@ class CostSpanProcessor(SpanProcessor):
         return self._cost(span, state, attributes, usage, role)
 
     def _first_of_call(
-        self, span: CostedSpan, context: SpanContext, parent: SpanContext | None, usage: SpanUsage, scope: str
+        self, state: dict[str, object], context: SpanContext, parent: SpanContext | None, usage: SpanUsage, scope: str
     ) -> int:
         """The span id of the record of this leaf call that carries its cost: its own, a
-        wrapper's that ended before it, or an earlier twin record's (``_first_record``)."""
-        wrapper = self._wrapper_ended_first(parent.span_id) if parent is not None else None
-        if wrapper is not None:
-            # An inference span above it (its parent, or above a middleware span still
-            # open) ended before it and was priced as the leaf: a wrapper returning while
-            # the stream it wraps is still read. The call is already counted there.
-            return wrapper
-        first = self._first_record(span, context, usage, scope)
+        wrapper's that ended before it, or an earlier twin record's (``first_record``)."""
+        calls = self._calls
+        if parent is not None:
+            wrapper = calls.wrapper_ended_first(parent.span_id, self._open_spans.parent_of)
+            if wrapper is not None:
+                # An inference span above it (its parent, or above a middleware span still
+                # open) ended before it and was priced as the leaf: a wrapper returning while
+                # the stream it wraps is still read. The call is already counted there.
+                return wrapper
+        start: int = state["_start_time"] or 0  # type: ignore[assignment]
+        end: int = state["_end_time"] or 0  # type: ignore[assignment]
+        first = calls.first_record(context, parent, start, end, usage, scope)
         if usage.usage is not None or usage.reported_cost is not None:
             # Only a record of the call can stand for a child ending after it: a wrapper
             # that carries no usage would swallow the real call's cost.
-            leaves = self._leaf_calls
-            leaves[context.span_id] = True
-            if len(leaves) > _MAX_RESPONSES:
-                self._leaf_calls = newer_half(leaves)
+            calls.note_leaf_call(context.span_id)
         return first
 
     def _cost(
@@ -736,50 +673,6 @@ class CostSpanProcessor(SpanProcessor):
             )
         events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
         return merged, cost, events
-
-    def _count_end(self, state: dict[str, object], context: SpanContext, parent: SpanContext | None) -> None:
-        """Count an ended span out of its trace's open spans; mark a span that ended after
-        its local root (``genai_after_root``) and a local root ended while spans of its
-        trace were still open (``genai_trace_open``, ``genai_open_spans``)."""
-        span_id = context.span_id
-        opened = self._open
-        trace_id = context.trace_id
-        subtree = self._subtree_of.pop(span_id, None)
-        parents = self._parent_of
-        if parents:
-            parents.pop(span_id, None)
-        if subtree is not None:
-            still_open = opened.get(subtree, 0) - 1
-            if still_open > 0:
-                opened[subtree] = still_open
-            elif opened.pop(subtree, None) is not None:  # its trace has one subtree fewer open
-                subtrees_open = opened.get(trace_id, 0) - 1
-                if subtrees_open > 0:
-                    opened[trace_id] = subtrees_open
-                else:
-                    opened.pop(trace_id, None)
-            ended_roots = self._roots_ended
-            if ended_roots and subtree in ended_roots and subtree != span_id:
-                # Its local root has ended (and gone on with totals that leave it out),
-                # however deep below it the span is: the roll-up marks it as late.
-                state["_genai_after_root"] = True
-                if still_open <= 0:
-                    del ended_roots[subtree]
-        if (parent is None or parent.is_remote) and trace_id in opened:
-            # A local root while spans of its trace are still open in this process (the
-            # roll-up keeps the trace's structure for them): how many are below it (its
-            # totals are then incomplete), counting those started under a parent that had
-            # ended, whose root is not known.
-            state["_genai_trace_open"] = True
-            own_open = opened.get(span_id, 0)
-            open_below = own_open + opened.get(~trace_id, 0)
-            if open_below:
-                state["_genai_open_spans"] = open_below
-            if own_open:
-                ended_roots = self._roots_ended
-                ended_roots[span_id] = True
-                if len(ended_roots) > _MAX_PENDING:
-                    self._roots_ended = newer_half(ended_roots)
 
     def _tell_listeners(
         self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object], first: int = 0
@@ -863,10 +756,9 @@ class CostSpanProcessor(SpanProcessor):
         category = attributes.get(A.COST_CATEGORY)
         is_call = A.COST_DUPLICATE_OF in attributes or category in _CALL_CATEGORIES
         with self._settling:
-            marks = self._inference_below
-            below = marks.pop(context.span_id, 0) if marks else 0
+            below = self._calls.take_mark(context.span_id)
             if (is_call or below) and parent is not None and not parent.is_remote:
-                self._mark_call_below(parent.span_id, is_call)
+                self._calls.mark_call_below(parent.span_id, is_call)
 
     @staticmethod
     def _parent_in_process(state: dict[str, object], parent: SpanContext) -> SpanContext:
@@ -888,33 +780,6 @@ class CostSpanProcessor(SpanProcessor):
         state["_parent"] = local
         return local
 
-    def _mark_call_below(self, parent_span_id: int, is_call: bool) -> None:
-        """The leaf rule's mark: the parent has an inference call among its children
-        (``is_call``), or only deeper down."""
-        marks = self._inference_below
-        if is_call:
-            marks[parent_span_id] = _CALL_BELOW
-        elif parent_span_id not in marks:
-            marks[parent_span_id] = _CALL_DEEPER
-        if len(marks) > _MAX_PENDING:
-            self._inference_below = newer_half(marks)
-
-    def _wrapper_ended_first(self, parent_span_id: int) -> int | None:
-        """The span id of a call already priced as a leaf among the span's ancestors: its
-        parent, or one reached through ancestors still open (a middleware span between a
-        wrapper and the call it wraps). ``None`` when there is none."""
-        leaves = self._leaf_calls
-        parents = self._parent_of
-        ancestor = parent_span_id
-        for _ in range(_WRAPPER_DEPTH):
-            if ancestor in leaves:
-                return ancestor
-            above = parents.get(ancestor)
-            if above is None:
-                return None
-            ancestor = above
-        return None
-
     def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
         for layer in self._span_layers:
             try:
@@ -927,74 +792,6 @@ class CostSpanProcessor(SpanProcessor):
             if cost is not None:
                 return cost
         return None
-
-    def _first_record(self, span: ReadableSpan, context: SpanContext, usage: SpanUsage, scope: str) -> int:
-        """The span id of the first record of this call in its trace (this span's own
-        id when it is the first).
-
-        Two leaf spans record one call when they carry the same ``gen_ai.response.id``
-        (unless one instrumentation recorded both, one after the other: a server that
-        reuses ids), or, for instrumentations that record none, when they are siblings written by
-        *different* instrumentations for the same model and token counts and overlap in
-        time. (The same instrumentation recording two identical calls side by side is
-        two calls, and is priced twice.)
-        """
-        span_id: int = context.span_id
-        tokens = usage.usage
-        parent = span.parent
-        start, end = span.start_time or 0, span.end_time or 0
-        records = self._records
-        if usage.response_id is not None:
-            key_by_id = (context.trace_id, usage.response_id)
-            first = records.setdefault(key_by_id, (span_id, scope, start, end))
-            if first[0] != span_id:
-                if first[1] != scope or (first[2] < end and start < first[3]):
-                    return first[0]
-                # The same instrumentation, one call after the other: an OpenAI-compatible
-                # server that reuses its response ids. Two calls; the later one is remembered.
-                records[key_by_id] = (span_id, scope, start, end)
-            if len(records) > _MAX_RESPONSES:
-                # Here too: a call that is its own root, or has no counts, returns below.
-                records = self._records = newer_half(records)
-        if tokens is None or parent is None:
-            return span_id
-        parent_id = parent.span_id
-        if self._stream_requests:
-            above = self._stream_requests.get(parent_id)
-            if above is not None:
-                # A provider SDK's record of a streamed call, under its request span
-                # (Logfire's): a sibling of the log span that records the call when the
-                # stream is read, which may be long after this span ended.
-                parent_id, end = above, _UNTIL_ITS_LOG
-        key = (
-            context.trace_id,
-            parent_id,
-            self._call_model(usage),
-            tokens.input_tokens,
-            tokens.output_tokens,
-        )
-        record = (span_id, scope, start, end)
-        twin = records.setdefault(key, record)
-        if len(records) > _MAX_RESPONSES:
-            records = self._records = newer_half(records)
-        if twin[0] != span_id:
-            if twin[1] != scope and twin[2] < end and start < twin[3]:
-                return twin[0]
-            # Another call, one after the other: the later is the one a twin would overlap.
-            records[key] = record
-        return span_id
-
-    def _call_model(self, usage: SpanUsage) -> str | None:
-        """The model as the catalog knows it: two records of one call may spell it
-        differently (a framework the requested alias, the provider SDK the served
-        snapshot: ``claude-sonnet-4-5`` and ``claude-sonnet-4-5-20250929``)."""
-        model = usage.model
-        if model is None:
-            return None
-        try:
-            return self._pricer.catalog.resolve(model, usage.provider).model.pricing_id
-        except PricingError:
-            return model
 
     def _internal_error(self) -> None:
         self._stats.internal_errors += 1

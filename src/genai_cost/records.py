@@ -6,7 +6,7 @@ Pure functions, no OpenTelemetry import (the report reads files without it).
 
 :func:`adk_record` and the constants are the processor's own, imported by it. The
 processor keeps inline copies of :func:`same_call_by_response_id`, :func:`twin_records`
-and :func:`call_model` (in ``CostSpanProcessor._first_record`` and ``_call_model``): they
+and :func:`call_model` (in ``_call_records.CallRecords.first_record`` and ``_call_model``): they
 run for every leaf call of the application, where a function call more is a cost. Both
 sides are checked against each other by running the same spans through the processor and
 through the report (tests/test_report_records.py).
