@@ -960,6 +960,12 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
     first_records = _first_records(spans, usages, wrappers, adk_partials, models)
     also: dict[str, list[str]] = {}
     for second, first in first_records.items():
+        # Named on the record that is listed: a first record may itself be a second one (a
+        # wrapper that ended first, and a twin of another record of its call).
+        seen = {second}
+        while first in first_records and first not in seen:
+            seen.add(first)
+            first = first_records[first]
         also.setdefault(first, []).append(second)
     for span in spans:
         attributes = span.attributes
@@ -1091,27 +1097,36 @@ def _wrappers(
     adk_partials: Mapping[str, str],
     adk_calls: set[str],
 ) -> set[str]:
-    """Span ids of the inference spans with an inference call below them (at any depth,
-    through any span): wrappers, never priced (the leaf rule, as the processor applies it).
-    A tool or retrieval span with a model call inside it is still a call, priced as one.
+    """Span ids of the inference spans that had an inference call below them when they
+    ended (at any depth, through any span): wrappers, never priced. A tool or retrieval
+    span with a model call inside it is still a call, priced as one.
+
+    The processor meets spans as they end, and a call below a span reaches it only through
+    spans that ended before their parent (:func:`_ended_before`). A span whose calls below
+    all ended after it (a framework's span returning a stream still being read) was priced
+    as the call, so it is no wrapper here either (:func:`_first_records` names the spans
+    below it as its second records). Spans with no end time in the file cannot be ordered:
+    they are taken to end before their parent, as nested spans do.
 
     As in the processor, ADK 1.x's second record of a call (``adk_partials``) passes
     nothing up, and an ADK ``call_llm`` (``adk_calls``) is a wrapper only with a call among
     its children: what ADK 1.x runs under it deeper down (tools, sub-agents) came after
     its own call."""
-    parents = {span.span_id: span.parent_span_id for span in spans}
+    by_id = {span.span_id: span for span in spans}
     above: set[str] = set()  # spans with a call below them
     directly: set[str] = set()  # ... among their children
     for span in spans:
         if usages[span.span_id].role in _INFERENCE and span.span_id not in adk_partials:
-            parent = parents.get(span.span_id)
-            if parent in parents:
-                directly.add(parent)
-            while parent is not None and parent in parents and parent not in above:
-                above.add(parent)
-                if parent in adk_partials:
+            child = span
+            parent = by_id.get(child.parent_span_id) if child.parent_span_id is not None else None
+            if parent is not None and _ended_before(child, parent):
+                directly.add(parent.span_id)
+            while parent is not None and parent.span_id not in above and _ended_before(child, parent):
+                above.add(parent.span_id)
+                if parent.span_id in adk_partials:
                     break
-                parent = parents[parent]
+                child = parent
+                parent = by_id.get(child.parent_span_id) if child.parent_span_id is not None else None
     return {
         span_id
         for span_id in above
@@ -1119,6 +1134,40 @@ def _wrappers(
         and span_id not in adk_partials
         and (span_id in directly or span_id not in adk_calls)
     }
+
+
+def _ended_before(child: ExportedSpan, parent: ExportedSpan) -> bool:
+    """Whether ``child`` ended before its ``parent``, so that the processor had seen it
+    when the parent ended. Without both end times, and at the same time, it did: nested
+    spans end so, and the file cannot say otherwise."""
+    return child.end_ns is None or parent.end_ns is None or child.end_ns <= parent.end_ns
+
+
+#: How far up through spans still open a call looks for a wrapper priced before it ended:
+#: the processor's ``WRAPPER_DEPTH`` (``genai_cost._call_records``), not imported (that
+#: module imports OpenTelemetry, which the report runs without).
+_WRAPPER_DEPTH = 4
+
+
+def _wrapper_ended_first(span: ExportedSpan, by_id: Mapping[str, ExportedSpan], leaves: set[str]) -> str | None:
+    """The span id of the call above ``span`` that ended before it and was priced as the
+    leaf (in ``leaves``): its parent, or an ancestor reached through spans still open when
+    ``span`` ended (a middleware span between a wrapper and the call it wraps), up to
+    :data:`_WRAPPER_DEPTH` levels up, as ``CallRecords.wrapper_ended_first`` finds
+    it; ``None`` when there is none, or when an end time on the way is missing (nothing
+    can be said of what was open)."""
+    end = span.end_ns
+    ancestor_id = span.parent_span_id
+    if end is None:
+        return None
+    for _ in range(_WRAPPER_DEPTH):
+        ancestor = by_id.get(ancestor_id) if ancestor_id is not None else None
+        if ancestor is None or ancestor.end_ns is None:
+            return None
+        if ancestor.end_ns < end:  # ended before it: the processor knew only what it was
+            return ancestor_id if ancestor_id in leaves else None
+        ancestor_id = ancestor.parent_span_id  # still open: the processor looked above it
+    return None
 
 
 def _first_records(
@@ -1131,7 +1180,7 @@ def _first_records(
     """The second records of a call, each with the span id of its first record: the
     processor's rules for one call recorded twice (docs/attributes.md, "One call, two
     records"), applied to the trace's leaf inference spans as the processor meets them, in
-    the order they ended (``CostSpanProcessor._first_record``):
+    the order they ended (``CallRecords.first_record``, ``genai_cost._call_records``):
 
     - two records with the same ``gen_ai.response.id`` are one call, unless one
       instrumentation scope wrote both, one after the other (a server that reuses ids);
@@ -1139,10 +1188,20 @@ def _first_records(
       output token counts are one call when different scopes wrote them and they overlap
       in time (a provider SDK's span under a Logfire stream request counts as a sibling of
       the request, lasting until the log that records the stream);
-    - ADK 1.x's ``generate_content`` is a second record of the ``call_llm`` above it.
+    - ADK 1.x's ``generate_content`` is a second record of the ``call_llm`` above it;
+    - a call that ends under an inference span that ended before it and was priced as the
+      call (a framework's span that returned while the stream it wraps was still read, see
+      :func:`_wrappers`; found above spans still open in between, as the processor finds
+      it: :func:`_wrapper_ended_first`) is a second record of that span's call. Only a span
+      that carries usage or a cost stands for the call below it: one without would take
+      the call's cost with it, so the processor flags it and prices the call below.
 
-    The first to end is the call, except for ADK's pair, where ``call_llm`` is."""
+    The first to end is the call, except for ADK's pair, where ``call_llm`` is. Spans with
+    no end time cannot be ordered: they are never taken for a wrapper that ended first."""
     seconds = dict(adk_partials)
+    by_id = {span.span_id: span for span in spans}
+    #: Calls priced as leaves so far that carry usage or a cost (``CallRecords._leaf_calls``).
+    leaves: set[str] = set()
     by_response: dict[str, CallRecord] = {}
     twins = _Twins(models)
     #: Span id -> its parent's, of Logfire's request spans of streamed calls that had ended.
@@ -1156,6 +1215,12 @@ def _first_records(
             continue
         if usage.role not in _INFERENCE or span_id in wrappers or span_id in adk_partials:
             continue
+        wrapper = _wrapper_ended_first(span, by_id, leaves)
+        if wrapper is not None:
+            seconds[span_id] = wrapper
+            continue
+        if usage.usage is not None or usage.reported_cost is not None:
+            leaves.add(span_id)
         record = CallRecord(span_id, span.scope or "", span.start_ns or 0, span.end_ns or 0)
         if usage.response_id is not None:
             first = by_response.setdefault(usage.response_id, record)
@@ -1178,7 +1243,7 @@ def _first_records(
 
 class _Twins:
     """The twin rule's first records of a trace, by parent, model (as the catalog knows
-    it) and token counts: ``CostSpanProcessor._first_record``'s, but a model name is
+    it) and token counts: ``CallRecords.first_record``'s, but a model name is
     resolved only once two records have the same parent and counts, so that a report
     loads the catalog only when it has twins to tell apart."""
 
