@@ -62,7 +62,7 @@ def effective_rates(
         and multiplier == 1.0
         and fee_multiplier == 1.0
         and not batch
-        and (service_tier is None or service_tier in _DEFAULT_TIERS)
+        and (service_tier is None or service_tier in DEFAULT_TIERS)
     ):
         return rates, ()  # the common case, kept cheap: it runs once per span
     notes: list[str] = []
@@ -71,7 +71,7 @@ def effective_rates(
             rates = tier.merged if tier.merged is not None else rates.overridden(tier.rates)
             notes.append(f"long_context>{tier.above_input_tokens}")
             break
-    if service_tier and service_tier not in _DEFAULT_TIERS:
+    if service_tier and service_tier not in DEFAULT_TIERS:
         rule = period.service_tiers.get(service_tier)
         if rule is None:
             notes.append(f"service_tier={service_tier}:unpriced_at_default")
@@ -96,7 +96,8 @@ def effective_rates(
     return rates, tuple(notes)
 
 
-_DEFAULT_TIERS = frozenset({"default", "auto", "standard", "on_demand"})
+#: Service tiers that mean the standard price (what an API echoes when nothing was asked).
+DEFAULT_TIERS = frozenset({"default", "auto", "standard", "on_demand"})
 
 
 def _apply(rates: Rates, rule: TierRule, usage: TokenUsage) -> Rates:
@@ -132,97 +133,131 @@ def cost_of(
     elif check:
         _check(usage)
     if rates.per_second is not None and rates.input is None and rates.output is None:
-        # Priced by duration alone (self-hosted GPU-seconds): tokens are not billed.
-        _, compute_usd = _fees(rates, usage, duration_s)
-        if not compute_usd <= MAX_COST_USD:
-            raise _invalid_cost(compute_usd)
-        return CostBreakdown(
-            round(compute_usd, 12),
-            pricing_id=pricing_id,
-            effective_from=effective_from,
-            adjustments=adjustments,
-            compute_usd=round(compute_usd, 12),
-        )
+        return _duration_cost(rates, usage, duration_s, pricing_id, effective_from, adjustments)
+    # The parts in this order: a missing rate is reported for the first part that needs it.
+    input_usd, cache_read_usd, adjustments = _input_parts(rates, usage, adjustments)
+    cache_write_usd, adjustments = _cache_write_part(rates, usage, adjustments)
+    output_usd, adjustments = _output_part(rates, usage, adjustments)
+    request_usd = usage.requests * rates.per_request if rates.per_request else 0.0
+    total = input_usd + cache_read_usd + cache_write_usd + output_usd + request_usd
+    search_usd = compute_usd = 0.0
+    if rates.per_search is not None or rates.per_second is not None:
+        # (only then: ``total + 0.0`` would turn a -0.0 total into 0.0)
+        search_usd, compute_usd = _fees(rates, usage, duration_s)
+        total += search_usd + compute_usd
+    if not total <= MAX_COST_USD:  # (also NaN: inf * 0)
+        raise _invalid_cost(total)
+    return CostBreakdown(
+        _rounded(total),
+        _rounded(input_usd),
+        _rounded(cache_read_usd),
+        _rounded(cache_write_usd),
+        _rounded(output_usd),
+        _rounded(request_usd),
+        pricing_id,
+        effective_from,
+        adjustments,
+        _rounded(search_usd),
+        _rounded(compute_usd),
+    )
+
+
+def _duration_cost(
+    rates: Rates,
+    usage: TokenUsage,
+    duration_s: float | None,
+    pricing_id: str,
+    effective_from: str,
+    adjustments: tuple[str, ...],
+) -> CostBreakdown:
+    """A model priced by duration alone (self-hosted GPU-seconds): its tokens are
+    not billed, so a call's counts cannot make it a missing-rate error."""
+    _, compute_usd = _fees(rates, usage, duration_s)
+    if not compute_usd <= MAX_COST_USD:
+        raise _invalid_cost(compute_usd)
+    return CostBreakdown(
+        round(compute_usd, 12),
+        pricing_id=pricing_id,
+        effective_from=effective_from,
+        adjustments=adjustments,
+        compute_usd=round(compute_usd, 12),
+    )
+
+
+def _input_parts(rates: Rates, usage: TokenUsage, adjustments: tuple[str, ...]) -> tuple[float, float, tuple[str, ...]]:
+    """Uncached input and cache reads, and the adjustments with a guess added. Input
+    counts are inclusive, so the uncached part is what the cache did not cover (never
+    below zero), and audio and image input are carved out of it, not added to it."""
     cache_read = usage.cache_read_tokens
-    cache_write = usage.cache_write_tokens
-    uncached = usage.input_tokens - cache_read - cache_write
+    uncached = usage.input_tokens - cache_read - usage.cache_write_tokens
     if uncached < 0:
         uncached = 0
     base_in = rates.input
-
-    if usage.input_audio_tokens or usage.input_image_tokens or usage.cache_read_audio_tokens:
-        audio_in = min(max(usage.input_audio_tokens - usage.cache_read_audio_tokens, 0), uncached)
-        image_in = min(usage.input_image_tokens, uncached - audio_in)
-        input_usd = (
-            _rate(uncached - audio_in - image_in, base_in, "input")
-            + _rate(audio_in, _first(rates.input_audio, base_in), "input_audio")
-            + _rate(image_in, _first(rates.input_image, base_in), "input_image")
-        )
-        audio_read = min(usage.cache_read_audio_tokens, cache_read)
-        cache_read_usd = _rate(cache_read - audio_read, _first(rates.cache_read, base_in), "cache_read") + _rate(
-            audio_read, _first(rates.cache_read_audio, rates.cache_read, rates.input_audio, base_in), "cache_read_audio"
-        )
-        if (audio_in and rates.input_audio is None) or (
-            audio_read and rates.cache_read_audio is None and rates.input_audio is None
-        ):
-            adjustments = (*adjustments, _AUDIO_AT_TEXT_RATE)
-    else:
+    if not (usage.input_audio_tokens or usage.input_image_tokens or usage.cache_read_audio_tokens):
         input_usd = _rate(uncached, base_in, "input")
         cache_read_usd = (
             _rate(cache_read, base_in if rates.cache_read is None else rates.cache_read, "cache_read")
             if cache_read
             else 0.0
         )
-
-    if cache_write:
-        write_1h = min(usage.cache_write_1h_tokens, cache_write)
-        cache_write_usd = _rate(cache_write - write_1h, _first(rates.cache_write, base_in), "cache_write") + _rate(
-            write_1h, _first(rates.cache_write_1h, rates.cache_write, base_in), "cache_write_1h"
-        )
-        if write_1h and rates.cache_write_1h is None:
-            adjustments = (*adjustments, _CACHE_WRITE_1H_AT_5M_RATE)
-    else:
-        cache_write_usd = 0.0
-
-    output = usage.output_tokens
-    if usage.output_audio_tokens or usage.output_image_tokens or rates.reasoning is not None:
-        audio_out = min(usage.output_audio_tokens, output)
-        image_out = min(usage.output_image_tokens, output - audio_out)
-        reasoning = min(usage.reasoning_tokens, output - audio_out - image_out) if rates.reasoning is not None else 0
-        output_usd = (
-            _rate(output - audio_out - image_out - reasoning, rates.output, "output")
-            + _rate(reasoning, rates.reasoning, "reasoning")
-            + _rate(audio_out, _first(rates.output_audio, rates.output), "output_audio")
-            + _rate(image_out, _first(rates.output_image, rates.output), "output_image")
-        )
-        if audio_out and rates.output_audio is None and _AUDIO_AT_TEXT_RATE not in adjustments:
-            adjustments = (*adjustments, _AUDIO_AT_TEXT_RATE)
-    else:
-        # Reasoning tokens are part of output and billed at the output rate.
-        output_usd = _rate(output, rates.output, "output")
-
-    request_usd = usage.requests * rates.per_request if rates.per_request else 0.0
-    total = input_usd + cache_read_usd + cache_write_usd + output_usd + request_usd
-    search_usd = compute_usd = 0.0
-    if rates.per_search is not None or rates.per_second is not None:
-        search_usd, compute_usd = _fees(rates, usage, duration_s)
-        total += search_usd + compute_usd
-    if not total <= MAX_COST_USD:  # (also NaN: inf * 0)
-        raise _invalid_cost(total)
-    # (a zero is its own rounding, and round() is slow: most parts are zero)
-    return CostBreakdown(
-        round(total, 12) if total else total,
-        round(input_usd, 12) if input_usd else input_usd,
-        round(cache_read_usd, 12) if cache_read_usd else cache_read_usd,
-        round(cache_write_usd, 12) if cache_write_usd else cache_write_usd,
-        round(output_usd, 12) if output_usd else output_usd,
-        round(request_usd, 12) if request_usd else request_usd,
-        pricing_id,
-        effective_from,
-        adjustments,
-        round(search_usd, 12) if search_usd else search_usd,
-        round(compute_usd, 12) if compute_usd else compute_usd,
+        return input_usd, cache_read_usd, adjustments
+    audio_in = min(max(usage.input_audio_tokens - usage.cache_read_audio_tokens, 0), uncached)
+    image_in = min(usage.input_image_tokens, uncached - audio_in)
+    input_usd = (
+        _rate(uncached - audio_in - image_in, base_in, "input")
+        + _rate(audio_in, _first(rates.input_audio, base_in), "input_audio")
+        + _rate(image_in, _first(rates.input_image, base_in), "input_image")
     )
+    audio_read = min(usage.cache_read_audio_tokens, cache_read)
+    cache_read_usd = _rate(cache_read - audio_read, _first(rates.cache_read, base_in), "cache_read") + _rate(
+        audio_read, _first(rates.cache_read_audio, rates.cache_read, rates.input_audio, base_in), "cache_read_audio"
+    )
+    if (audio_in and rates.input_audio is None) or (
+        audio_read and rates.cache_read_audio is None and rates.input_audio is None
+    ):
+        adjustments = (*adjustments, _AUDIO_AT_TEXT_RATE)
+    return input_usd, cache_read_usd, adjustments
+
+
+def _cache_write_part(rates: Rates, usage: TokenUsage, adjustments: tuple[str, ...]) -> tuple[float, tuple[str, ...]]:
+    """Cache writes, the 1-hour part at its own rate; without one it falls back to the
+    5-minute rate, an under-estimate that the adjustments then say."""
+    cache_write = usage.cache_write_tokens
+    if not cache_write:
+        return 0.0, adjustments
+    base_in = rates.input
+    write_1h = min(usage.cache_write_1h_tokens, cache_write)
+    cache_write_usd = _rate(cache_write - write_1h, _first(rates.cache_write, base_in), "cache_write") + _rate(
+        write_1h, _first(rates.cache_write_1h, rates.cache_write, base_in), "cache_write_1h"
+    )
+    if write_1h and rates.cache_write_1h is None:
+        adjustments = (*adjustments, _CACHE_WRITE_1H_AT_5M_RATE)
+    return cache_write_usd, adjustments
+
+
+def _output_part(rates: Rates, usage: TokenUsage, adjustments: tuple[str, ...]) -> tuple[float, tuple[str, ...]]:
+    """Output, reasoning, audio and image output. Reasoning tokens are part of output:
+    billed at the reasoning rate only when the entry has one, and never counted twice."""
+    output = usage.output_tokens
+    if not (usage.output_audio_tokens or usage.output_image_tokens or rates.reasoning is not None):
+        return _rate(output, rates.output, "output"), adjustments
+    audio_out = min(usage.output_audio_tokens, output)
+    image_out = min(usage.output_image_tokens, output - audio_out)
+    reasoning = min(usage.reasoning_tokens, output - audio_out - image_out) if rates.reasoning is not None else 0
+    output_usd = (
+        _rate(output - audio_out - image_out - reasoning, rates.output, "output")
+        + _rate(reasoning, rates.reasoning, "reasoning")
+        + _rate(audio_out, _first(rates.output_audio, rates.output), "output_audio")
+        + _rate(image_out, _first(rates.output_image, rates.output), "output_image")
+    )
+    if audio_out and rates.output_audio is None and _AUDIO_AT_TEXT_RATE not in adjustments:
+        adjustments = (*adjustments, _AUDIO_AT_TEXT_RATE)
+    return output_usd, adjustments
+
+
+def _rounded(usd: float) -> float:
+    """``usd`` to 1e-12 USD. A zero is its own rounding, and round() is slow: most parts are zero."""
+    return round(usd, 12) if usd else usd
 
 
 def fast_cost(

@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # the schema (pydantic) is imported only when a file must be 
     from .schema import PricingFile
 
 #: ``gen_ai.system`` values that name an agent framework, not who was paid.
-FRAMEWORK_NAMES = frozenset(
+_FRAMEWORK_NAMES = frozenset(
     {
         "langchain",
         "langgraph",
@@ -123,7 +123,6 @@ def _match_kind(rule: str) -> str:
 _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
 _VERSION_SUFFIX = re.compile(r"-v\d+(:\d+)?$")
 _CACHE_LIMIT = 8192
-_DEFAULT_TIERS = frozenset({"default", "auto", "standard", "on_demand"})
 
 #: Imported datasets, weakest first: a later one replaces an earlier one's entry of
 #: the same id, and is searched first. Hand-curated files beat all of them.
@@ -652,6 +651,12 @@ class Catalog:
     def model_count(self) -> int:
         return len(self._raw)
 
+    def pricing_ids(self) -> tuple[str, ...]:
+        """Every entry's pricing id (``openai/gpt-4o``), in load order: what a caller
+        walking the whole catalog needs without building each entry (:attr:`models`
+        builds them all) or reading the catalog's internal tables."""
+        return tuple(self._raw)
+
     def provider_ids(self) -> list[str]:
         return sorted(self._providers)
 
@@ -668,7 +673,7 @@ class Catalog:
         if not raw:
             return None
         name = raw.strip().lower()
-        if not name or name in FRAMEWORK_NAMES:
+        if not name or name in _FRAMEWORK_NAMES:
             return None
         found = self._aliases.get(name)
         if found is not None:
@@ -751,7 +756,7 @@ class Catalog:
         except KeyError:  # not resolved yet: the general path resolves (or raises)
             fast = None
         if service_tier is not None:
-            service_tier = normal_tier(service_tier)
+            service_tier = _normal_tier(service_tier)
         if fast is not None and service_tier is None and not batch:
             plan = _plan_at(fast, at if at is None or type(at) is float else _seconds(at))
             if plan is not None:
@@ -828,8 +833,8 @@ class Catalog:
         if fast is None:
             fast = _fast_of(resolution)
         if service_tier is not None:
-            service_tier = normal_tier(service_tier)
-        if not batch and (service_tier is None or service_tier in _DEFAULT_TIERS):
+            service_tier = _normal_tier(service_tier)
+        if not batch and (service_tier is None or service_tier in calc.DEFAULT_TIERS):
             # The fast path, as in price(); with check=False, counts that are not
             # ints in range take the general path too (which uses them as given).
             plan = _plan_at(fast, at)
@@ -868,7 +873,7 @@ class Catalog:
         """:meth:`price_resolved` without the fast path (every case; the reference for it).
         ``list_price``: the newest period, outside any time window (``at`` unused)."""
         if service_tier is not None:
-            service_tier = normal_tier(service_tier)
+            service_tier = _normal_tier(service_tier)
         entry = resolution.model
         periods = entry.periods
         if list_price:
@@ -883,7 +888,7 @@ class Catalog:
             and not batch
             and resolution.multiplier == 1.0
             and resolution.fee_multiplier == 1.0
-            and (service_tier is None or service_tier in _DEFAULT_TIERS)
+            and (service_tier is None or service_tier in calc.DEFAULT_TIERS)
         ):
             if period.rates.plain:
                 fast = calc.fast_cost(
@@ -906,7 +911,7 @@ class Catalog:
             and not batch
             and resolution.multiplier == 1.0
             and resolution.fee_multiplier == 1.0
-            and (service_tier is None or service_tier in _DEFAULT_TIERS)
+            and (service_tier is None or service_tier in calc.DEFAULT_TIERS)
         ):
             # A long-context model without tier or window: the tier's rates are precomputed.
             if check:
@@ -944,7 +949,7 @@ class Catalog:
         if name.startswith("arn:"):
             name = name.rsplit("/", 1)[-1]
         provider_id = self.provider_id(provider)
-        if provider and provider_id is None and provider.strip().lower() not in FRAMEWORK_NAMES:
+        if provider and provider_id is None and provider.strip().lower() not in _FRAMEWORK_NAMES:
             raise UnknownModelError(
                 f"provider {provider!r} is not in the pricing catalog; add it in a pricing file",
                 reason=REASON_UNKNOWN_PROVIDER,
@@ -953,7 +958,7 @@ class Catalog:
         if "/" in name:
             head, tail = name.split("/", 1)
             named = self._aliases.get(head)
-            if named is not None and (provider_id is None or provider_id == named or provider_id in FRAMEWORK_NAMES):
+            if named is not None and (provider_id is None or provider_id == named or provider_id in _FRAMEWORK_NAMES):
                 if (named, name) in self._ids and not self._known_unprefixed(named, name, tail):
                     # The provider's own ids carry the prefix (``perplexity/sonar``).
                     how.append(f"provider {named} has an entry named {name!r}")
@@ -1332,7 +1337,7 @@ def _locate(label: str, loc: tuple[str | int, ...]) -> str:
     return locate(label, loc)
 
 
-def normal_tier(service_tier: str | None) -> str | None:
+def _normal_tier(service_tier: str | None) -> str | None:
     """A service tier as the catalog names it: lower-cased, trimmed (``Flex`` is
     ``flex``; a span's tier is lower-cased when read); ``None`` for none or blank."""
     if service_tier is None:

@@ -53,7 +53,7 @@ def disagreements(*, provider: str | None = None, tolerance: float = 0.005) -> l
     full, sources = source_catalogs()
     names: set[tuple[str, str]] = set()
     for catalog in sources.values():
-        for pricing_id in catalog._raw:  # every entry of that source
+        for pricing_id in catalog.pricing_ids():  # every entry of that source
             provider_id, model_id = pricing_id.split("/", 1)
             if provider is None or provider_id == (full.provider_id(provider) or provider):
                 names.add((provider_id, model_id))
