@@ -15,13 +15,16 @@ processor calls in under its settle lock, in the order spans ended.
 
 from __future__ import annotations
 
-from opentelemetry.trace import SpanContext
+from typing import TYPE_CHECKING
 
 from ._bounded import newer_half
 from .pricing.catalog import Catalog
 from .pricing.errors import PricingError
 from .records import UNTIL_ITS_LOG
 from .usage import SpanUsage
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import SpanContext
 
 #: Bound on the marks of spans with a call below them (spans whose parent has not ended).
 MAX_MARKS = 100_000

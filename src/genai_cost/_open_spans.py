@@ -13,10 +13,12 @@ What is learnt is written on the ended span's state, where the roll-up reads it
 from __future__ import annotations
 
 import logging
-
-from opentelemetry.trace import SpanContext
+from typing import TYPE_CHECKING
 
 from ._bounded import newer_half
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import SpanContext
 
 _log = logging.getLogger("genai_cost")
 
