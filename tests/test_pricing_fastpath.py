@@ -18,7 +18,8 @@ import pytest
 
 from genai_cost.pricing import Catalog, Resolution, TokenUsage
 from genai_cost.pricing import catalog as catalog_module
-from genai_cost.pricing.model import CostBreakdown, ModelPricing, Period, Rates
+from genai_cost.pricing.model import CostBreakdown, Rates
+from support.pricing import synthetic
 
 UTC = dt.timezone.utc
 COUNTS = TokenUsage.__slots__
@@ -129,36 +130,6 @@ def test_price_resolved_matches_the_general_path_on_every_shipped_entry(shipped:
             got = outcome(lambda: shipped.price_resolved(resolution, usage, **options))
             want = outcome(lambda: shipped._price_resolved_general(resolution, usage, **options))
             assert got == want, (resolution.model.pricing_id, usage, options)
-
-
-def synthetic(rates: list[Rates], starts: list[float] | None = None, multiplier: float = 1.0) -> Resolution:
-    starts = starts or [float("-inf")] * len(rates)
-    periods = tuple(
-        Period(
-            start=start,
-            start_label="initial" if start == float("-inf") else str(start),
-            rates=rate,
-            long_context=(),
-            service_tiers={},
-            windows=(),
-            source="test",
-            checked="2026-11-22",
-            plain=True,
-        )
-        for start, rate in zip(starts, rates, strict=True)
-    )
-    entry = ModelPricing(
-        pricing_id="test/synthetic",
-        provider_id="test",
-        model_id="synthetic",
-        kind="chat",
-        origin="test",
-        defined_in="test",
-        is_override=False,
-        periods=periods,
-        period_starts=tuple(starts),
-    )
-    return Resolution(entry, "synthetic", multiplier, ())
 
 
 def test_extreme_rates_and_counts_match_the_general_path(shipped: Catalog) -> None:

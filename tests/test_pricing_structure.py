@@ -12,9 +12,10 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from genai_cost.pricing import Catalog, Resolution, TokenUsage, calc
+from genai_cost.pricing import Catalog, TokenUsage, calc
 from genai_cost.pricing import catalog as catalog_module
-from genai_cost.pricing.model import CostBreakdown, ModelPricing, Period, Rates
+from genai_cost.pricing.model import CostBreakdown, Rates
+from support.pricing import synthetic
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "genai_cost"
 CATALOG = SRC / "pricing" / "catalog.py"
@@ -46,32 +47,6 @@ def test_pricing_ids_are_every_entry_in_load_order() -> None:
     assert len(ids) == catalog.model_count > 1000
     assert ids == tuple(catalog.models)
     assert catalog.entry(ids[0]).pricing_id == ids[0]
-
-
-def _resolution(rates: Rates) -> Resolution:
-    period = Period(
-        start=float("-inf"),
-        start_label="initial",
-        rates=rates,
-        long_context=(),
-        service_tiers={},
-        windows=(),
-        source="test",
-        checked="2026-11-22",
-        plain=True,
-    )
-    entry = ModelPricing(
-        pricing_id="test/plain",
-        provider_id="test",
-        model_id="plain",
-        kind="chat",
-        origin="test",
-        defined_in="test",
-        is_override=False,
-        periods=(period,),
-        period_starts=(float("-inf"),),
-    )
-    return Resolution(entry, "synthetic", 1.0, ())
 
 
 def _bits(cost: CostBreakdown) -> tuple[object, ...]:
@@ -117,11 +92,11 @@ def test_cost_of_gives_the_catalogs_fast_path_to_the_bit(
         cache_read_tokens=cache_read,
         cache_write_tokens=int((input_tokens - cache_read) * written),
     )
-    plan = catalog_module._fast_of(_resolution(rates))[0]
+    plan = catalog_module._fast_of(synthetic([rates]))[0]
     assert plan is not None
     fast = catalog_module._fast_breakdown(plan, usage, check)
     assume(fast is not None)  # (None: a total past the fast path's exact range)
     assert fast is not None
-    cost = calc.cost_of(rates, usage, check=check, pricing_id="test/plain", effective_from="initial")
+    cost = calc.cost_of(rates, usage, check=check, pricing_id="test/synthetic", effective_from="initial")
     assert math.isfinite(cost.total_usd)
     assert _bits(fast) == _bits(cost)
