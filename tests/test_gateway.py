@@ -19,9 +19,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from google.protobuf import json_format
@@ -765,7 +765,20 @@ def test_a_stop_answers_what_is_in_progress_and_refuses_the_rest(catalog: Catalo
         upstream.release.set()
 
 
-def test_grpc_refuses_beyond_the_limit_and_while_stopping(catalog: Catalog) -> None:
+class _GrpcCallHeld(NamedTuple):
+    upstream: _Gated
+    gateway: CostGateway
+    server: Any
+    channel: Any
+    export: Callable[..., Any]
+    #: The call in flight, held at the upstream until ``upstream.release`` is set.
+    first: threading.Thread
+    first_out: list[Any]
+
+
+def _grpc_with_one_call_held(catalog: Catalog) -> _GrpcCallHeld:
+    """A gRPC gateway that takes one call at a time, with that one call in flight (its
+    upstream holds it): the next call is beyond the limit."""
     import grpc
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
@@ -774,9 +787,16 @@ def test_grpc_refuses_beyond_the_limit_and_while_stopping(catalog: Catalog) -> N
     server = serve_grpc(gateway, HOST, 0)
     channel = grpc.insecure_channel(f"{HOST}:{server.port}")
     export = trace_service_pb2_grpc.TraceServiceStub(channel).Export  # type: ignore[no-untyped-call]
+    first, first_out = _in_thread(lambda: export(_request(_record(_agent)), timeout=10))
+    assert upstream.entered.wait(5)
+    return _GrpcCallHeld(upstream, gateway, server, channel, export, first, first_out)
+
+
+def test_grpc_refuses_beyond_the_limit_and_while_stopping(catalog: Catalog) -> None:
+    import grpc
+
+    upstream, gateway, server, channel, export, first, first_out = _grpc_with_one_call_held(catalog)
     try:
-        first, first_out = _in_thread(lambda: export(_request(_record(_agent)), timeout=10))
-        assert upstream.entered.wait(5)
         with pytest.raises(grpc.RpcError) as busy:
             export(_request(_record(_agent)), timeout=5)
         assert busy.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)

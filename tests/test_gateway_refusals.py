@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from genai_cost.gateway import CostGateway, FanOutExporter, serve_grpc, serve_http
 from genai_cost.pricing.catalog import Catalog
 from support.net import HOST, free_port
-from test_gateway import _agent, _Gated, _in_thread, _post, _record, _request
+from test_gateway import _agent, _Gated, _grpc_with_one_call_held, _post, _record, _request
 
 _EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -233,14 +233,8 @@ def test_grpcs_own_refusal_beyond_its_call_limit_is_counted_and_logged(
 ) -> None:
     """gRPC answers RESOURCE_EXHAUSTED itself beyond maximum_concurrent_rpcs, before the
     servicer: /health counted none of these, while the same refusal over HTTP was counted."""
-    upstream = _Gated()
-    gateway = CostGateway(upstream, catalog=catalog, max_inflight=1)
-    server = serve_grpc(gateway, HOST, 0)
-    channel = grpc.insecure_channel(f"{HOST}:{server.port}")
-    export = trace_service_pb2_grpc.TraceServiceStub(channel).Export  # type: ignore[no-untyped-call]
+    upstream, gateway, server, channel, export, first, first_out = _grpc_with_one_call_held(catalog)
     try:
-        first, first_out = _in_thread(lambda: export(_request(_record(_agent)), timeout=10))
-        assert upstream.entered.wait(5)
         with caplog.at_level(logging.WARNING, logger="genai_cost.gateway"):
             for _ in range(2):
                 with pytest.raises(grpc.RpcError) as busy:
