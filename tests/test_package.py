@@ -38,10 +38,10 @@ def test_extension_points_are_top_level_names() -> None:
     """What a listener or cost layer of the user's implements, and the values it gets and
     returns, import from the package, not from its private modules."""
     from genai_cost import CostListener, SpanAnnotations, SpanCost, SpanCostLayer, SpanUsage, TraceCostLayer
+    from genai_cost.extensions import CostListener as listener_class
+    from genai_cost.extensions import SpanAnnotations as annotations_class
+    from genai_cost.extensions import SpanCostLayer as span_layer_class
     from genai_cost.pricer import SpanCost as cost_class
-    from genai_cost.processor import CostListener as listener_class
-    from genai_cost.processor import SpanAnnotations as annotations_class
-    from genai_cost.processor import SpanCostLayer as span_layer_class
     from genai_cost.rollup import TraceCostLayer as trace_layer_class
     from genai_cost.usage import SpanUsage as usage_class
 

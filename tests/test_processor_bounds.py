@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from genai_cost import CostSpanProcessor
 from genai_cost._call_records import MAX_CALLS as _MAX_RESPONSES
-from genai_cost.processor import SpanCost
+from genai_cost.pricer import SpanCost
 from genai_cost.usage import SpanUsage
 
 _CHAT = {

@@ -24,18 +24,13 @@ if TYPE_CHECKING:
         set_default_budget,
     )
     from .config import CostSettings
+    from .costed_span import CostedSpan
+    from .extensions import CostListener, SettlingListener, SpanAnnotations, SpanCostLayer
     from .layers import HumanEscalationLayer, InfraAllocation, InfraCostLayer, LayerSettings
     from .metrics import CostMetrics
     from .pricer import SpanCost
     from .pricing import Catalog, CatalogError, CostBreakdown, PricingError, TokenUsage
-    from .processor import (
-        CostedSpan,
-        CostListener,
-        CostSpanProcessor,
-        SettlingListener,
-        SpanAnnotations,
-        SpanCostLayer,
-    )
+    from .processor import CostSpanProcessor
     from .rollup import TraceCostExporter, TraceCostLayer, TraceTotals
     from .usage import SpanUsage
 
@@ -62,16 +57,16 @@ _EXPORTS = {
     "CostBreakdown": "pricing",
     "PricingError": "pricing",
     "TokenUsage": "pricing",
-    "CostedSpan": "processor",
+    "CostedSpan": "costed_span",
     "CostSpanProcessor": "processor",
     "TraceCostExporter": "rollup",
     "TraceTotals": "rollup",
     # What extensions implement (a listener, a cost layer) and the values they are given
     # or return.
-    "CostListener": "processor",
-    "SettlingListener": "processor",
-    "SpanAnnotations": "processor",
-    "SpanCostLayer": "processor",
+    "CostListener": "extensions",
+    "SettlingListener": "extensions",
+    "SpanAnnotations": "extensions",
+    "SpanCostLayer": "extensions",
     "TraceCostLayer": "rollup",
     "SpanCost": "pricer",
     "SpanUsage": "usage",

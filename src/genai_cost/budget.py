@@ -1,7 +1,7 @@
 """Per-trace budgets: the running spend of a trace, readable in-process, and
 hard limits the agent checks before its next step.
 
-A :class:`Budget` is a :class:`~genai_cost.processor.SettlingListener`: the span
+A :class:`Budget` is a :class:`~genai_cost.extensions.SettlingListener`: the span
 processor tells it about every priced (or unpriced) span, and every read of the
 spend first has the processor price the spans ended so far (pricing is deferred
 off the application thread), so the spend is current the moment a model call
@@ -55,9 +55,9 @@ from . import attributes as A
 from ._bounded import newer_half
 from ._guard import INTERNAL_FAILURES, OwnExtension
 from .config import env_number
+from .extensions import SpanAnnotations
 from .pricer import SpanCost
 from .pricing._fork import renew_locks_after_fork
-from .processor import SpanAnnotations
 from .usage import SpanUsage
 
 _log = logging.getLogger("genai_cost")

@@ -129,7 +129,7 @@ class InfraCostLayer:
 
 
 class HumanEscalationLayer(OwnExtension):
-    """A :class:`~genai_cost.processor.SpanCostLayer`: ``per_escalation`` USD for
+    """A :class:`~genai_cost.extensions.SpanCostLayer`: ``per_escalation`` USD for
     each hand-off to a person.
 
     A span is a hand-off when it carries ``gen_ai.escalation.human = true``

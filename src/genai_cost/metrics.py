@@ -81,7 +81,7 @@ _REQUEST_MODEL = "gen_ai.request.model"
 
 
 class CostMetrics(OwnExtension):
-    """The package's cost instruments. A :class:`~genai_cost.processor.CostListener`,
+    """The package's cost instruments. A :class:`~genai_cost.extensions.CostListener`,
     an ``on_trace_complete`` callback and a budget ``on_exceeded`` callback.
 
     ``by_sender`` labels every series with what names the span's own service in its

@@ -15,7 +15,9 @@ SDK's own processors compose::
 The span is priced off the application thread, when it is first read (see
 :class:`CostSpanProcessor`), so the span path itself only queues it. The leaf
 rule's memory and the open-span counts it keeps meanwhile live in
-:mod:`genai_cost._call_records` and :mod:`genai_cost._open_spans`.
+:mod:`genai_cost._call_records` and :mod:`genai_cost._open_spans`; the span it
+hands on, priced when first read, in :mod:`genai_cost.costed_span`; what its
+extensions (listeners, cost layers) implement, in :mod:`genai_cost.extensions`.
 
 Nothing here raises into the application: an internal failure is logged,
 counted, and the span is passed on with its own attributes, unpriced.
@@ -29,7 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
@@ -43,6 +44,8 @@ from ._guard import INTERNAL_FAILURES, OwnExtension
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
 from .config import PROCESSOR_VARIABLES, CostSettings, report_unknown_variables, settings_from_env, user_cache_dir
+from .costed_span import CostedSpan, keep_dropped_attributes
+from .extensions import CostListener, SettlingListener, SpanAnnotations, SpanCostLayer
 from .pricer import SpanCost, SpanPricer
 from .pricing._fork import in_child_after_fork
 from .pricing.catalog import Catalog
@@ -64,72 +67,6 @@ _MAX_QUEUED = 6_144
 _WAIT_PAST = 4
 
 
-class CostListener(Protocol):
-    """Told about every GenAI span the processor priced (or could not price).
-
-    Called on the thread that prices the span: whichever first needs its cost, usually
-    the export thread (the one that ended it with ``deferred=False``), and under the
-    processor's pricing lock, since what it returns is part of the span a reader waits
-    for. Must be quick, must not wait for a thread that ends spans, and must not raise
-    (exceptions are caught and counted all the same). See :class:`SettlingListener` for
-    a listener read from other threads, or with work to do outside the lock.
-    """
-
-    def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
-        """Return extra attributes to write on the span, or ``None``.
-
-        A :class:`SpanAnnotations` (a dict of attributes with ``events``) also
-        adds span events to the enriched copy (the budget's limit-crossed event).
-        """
-
-
-@runtime_checkable
-class SettlingListener(CostListener, Protocol):
-    """A :class:`CostListener` whose state is read on other threads than the one that
-    prices (a budget the application checks, metrics a reader collects), or that acts on
-    what it was told in ways that must not run under the pricing lock.
-
-    Pricing is deferred, so such a reader would miss the spans ended but not priced yet;
-    and listeners are told under the processor's pricing lock (a span's final attributes
-    include what they return), so a listener that took the application's locks there, or
-    waited for a thread that ends spans, could deadlock it. :class:`~genai_cost.Budget`
-    and :class:`~genai_cost.CostMetrics` implement it; a listener that does is recognised
-    by :meth:`CostSpanProcessor.add_listener`.
-    """
-
-    def add_pending_source(self, settle: Callable[[], None]) -> None:
-        """Keep ``settle`` (one per processor listened to) and call it before each read of
-        this listener's state, so that the read counts every span ended so far. ``settle``
-        may call :meth:`on_span_cost` on the calling thread: call it before, never under,
-        the listener's own lock."""
-
-    def after_pricing(self) -> None:
-        """Called each time the processor has priced what was queued, once its pricing lock
-        is released: do here what :meth:`on_span_cost` recorded but must not do under the
-        lock (a budget's callbacks, which may take the application's locks or end spans)."""
-
-
-class SpanAnnotations(dict[str, object]):
-    """What a :class:`CostListener` may return: attributes to add to the span,
-    plus ``events`` to append to its events. Give it at least one attribute:
-    an empty mapping is ignored, events and all."""
-
-    events: tuple[Event, ...]
-
-    def __init__(self, attributes: Mapping[str, object] | None = None, events: Iterable[Event] = ()) -> None:
-        super().__init__(attributes or {})
-        self.events = tuple(events)
-
-
-class SpanCostLayer(Protocol):
-    """Prices spans that the model and tool catalog do not (a hand-off to a
-    person, ...): consulted only for spans with no cost of their own, and only
-    when at least one layer is configured (see :mod:`genai_cost.layers`)."""
-
-    def price_span(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
-        """The span's cost in this layer, or ``None`` when the layer does not apply."""
-
-
 @dataclass
 class ProcessorStats:
     """Self-observability: what the processor did since it started."""
@@ -141,154 +78,6 @@ class ProcessorStats:
     #: Counts of spans open at once forgotten past their bound (100,000: spans never ended,
     #: most likely): a root of a trace still open may then say ``complete=true``.
     open_counts_forgotten: int = 0
-
-
-class CostedSpan(ReadableSpan):
-    """An ended span with the cost attributes added; otherwise identical.
-
-    ``genai_cost`` keeps the pricing result for the roll-up in the same
-    process, so it does not have to parse attributes again.
-
-    A span handed on by :class:`CostSpanProcessor` may not be priced yet: the
-    processor prices off the application thread (see its docstring). Reading
-    its attributes, events, ``genai_cost`` or ``genai_open_spans`` prices it
-    first, so every reader sees the same, final span.
-    """
-
-    #: The processor that still owes this span its pricing; ``None`` once priced.
-    _settler: CostSpanProcessor | None = None
-
-    def __init__(
-        self,
-        span: ReadableSpan,
-        attributes: Mapping[str, object],
-        cost: SpanCost | None,
-        open_spans: int = 0,
-    ) -> None:
-        super().__init__(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            attributes=attributes,  # type: ignore[arg-type]
-            events=span.events,
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
-        state = self.__dict__
-        state["_genai_cost"] = cost
-        state["_genai_open_spans"] = open_spans
-        state["_dropped_attributes"] = span.dropped_attributes
-        state["_dropped_events"] = span.dropped_events
-        state["_dropped_links"] = span.dropped_links
-
-    @classmethod
-    def copy_of(
-        cls, span: ReadableSpan, attributes: Mapping[str, object], cost: SpanCost | None, open_spans: int = 0
-    ) -> CostedSpan:
-        """The same as the constructor, several times faster: it copies the
-        ended span's state wholesale instead of through a dozen properties.
-        Falls back to the constructor for span types it does not recognise.
-        (``tests/test_processor.py`` checks both give identical spans.)"""
-        copy = cls._state_copy(span)
-        if copy is None:
-            return cls(span, attributes, cost, open_spans)
-        state = copy.__dict__
-        _keep_dropped_attributes(state)
-        state["_attributes"] = attributes
-        state["_genai_cost"] = cost
-        state["_genai_open_spans"] = open_spans
-        return copy
-
-    @classmethod
-    def _state_copy(cls, span: ReadableSpan, *, settled: bool = True) -> CostedSpan | None:
-        """A copy of ``span``'s whole state (priced first when ``settled`` and the span
-        is still owed its pricing), or ``None`` for span types whose state is not all
-        in their ``__dict__``."""
-        kind = type(span)
-        if isinstance(span, CostedSpan) and kind is CostedSpan:
-            if settled:
-                span._settle()
-        elif kind is not ReadableSpan:
-            return None
-        state = span.__dict__.copy()
-        copy = cls.__new__(cls)
-        copy.__dict__ = state
-        return copy
-
-    def _settle(self) -> None:
-        settler = self.__dict__.get("_settler")
-        if settler is not None:
-            settler._settle_for_reader()
-
-    # Everything a reader can see of the pricing goes through _settle first.
-
-    @property  # type: ignore[override]
-    def _attributes(self) -> Mapping[str, object]:
-        self._settle()
-        return self.__dict__["_attributes"]  # type: ignore[no-any-return]
-
-    @_attributes.setter
-    def _attributes(self, value: Mapping[str, object]) -> None:
-        self.__dict__["_attributes"] = value
-
-    @property
-    def _events(self) -> Sequence[Event]:
-        self._settle()
-        return self.__dict__["_events"]  # type: ignore[no-any-return]
-
-    @_events.setter
-    def _events(self, value: Sequence[Event]) -> None:
-        self.__dict__["_events"] = value
-
-    @property
-    def genai_cost(self) -> SpanCost | None:
-        self._settle()
-        return self.__dict__.get("_genai_cost")
-
-    @property
-    def genai_open_spans(self) -> int:
-        """Spans below this (local root) span still open in this process when it ended:
-        its totals are not complete."""
-        self._settle()
-        return self.__dict__.get("_genai_open_spans", 0)  # type: ignore[no-any-return]
-
-    @property
-    def genai_after_root(self) -> bool:
-        """Whether this span ended after its local root (in this process) had ended."""
-        self._settle()
-        return self.__dict__.get("_genai_after_root", False)  # type: ignore[no-any-return]
-
-    @property
-    def genai_trace_open(self) -> bool:
-        """Whether spans of this (local root) span's trace, below it or not, were still
-        open in this process when it ended."""
-        self._settle()
-        return self.__dict__.get("_genai_trace_open", False)  # type: ignore[no-any-return]
-
-    # The copy's attributes and events are plain containers; what the SDK's bounded
-    # ones had dropped is kept when they are replaced.
-
-    @property
-    def dropped_attributes(self) -> int:
-        self._settle()
-        found = self.__dict__.get("_dropped_attributes")
-        return found if found is not None else super().dropped_attributes
-
-    @property
-    def dropped_events(self) -> int:
-        self._settle()
-        found = self.__dict__.get("_dropped_events")
-        return found if found is not None else super().dropped_events
-
-    @property
-    def dropped_links(self) -> int:
-        found = self.__dict__.get("_dropped_links")
-        return found if found is not None else super().dropped_links
 
 
 class CostSpanProcessor(SpanProcessor):
@@ -558,7 +347,7 @@ class CostSpanProcessor(SpanProcessor):
             raise
         if priced is not None:
             attributes, cost, events = priced
-            _keep_dropped_attributes(state)
+            keep_dropped_attributes(state)
             state["_attributes"] = attributes
             state["_genai_cost"] = cost
             if events:
@@ -875,9 +664,3 @@ _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSp
 #: The categories of a call's record (the leaf rule's inference spans).
 _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})
 
-
-def _keep_dropped_attributes(state: dict[str, object]) -> None:
-    """Before a copy's bounded attributes are replaced by a plain dict, keep
-    how many the SDK dropped (``BoundedAttributes.dropped``)."""
-    if "_dropped_attributes" not in state:
-        state["_dropped_attributes"] = getattr(state.get("_attributes"), "dropped", 0)

@@ -33,9 +33,9 @@ from ._bounded import newer_half
 from ._guard import INTERNAL_FAILURES
 from ._spans import attributes_of
 from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
+from .costed_span import CostedSpan
 from .pricer import SpanCost
 from .pricing._fork import renew_locks_after_fork
-from .processor import CostedSpan
 from .recorded_cost import recorded_cost
 from .usage import read_usage
 
