@@ -236,9 +236,9 @@ def test_the_settling_listener_example_in_cost_layers_md_counts_spans_not_yet_ex
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from tests.support.spans import chat_attributes
 
     from genai_cost import SettlingListener
+    from support.spans import chat_attributes
 
     text = (ROOT / "docs" / "cost-layers.md").read_text(encoding="utf-8")
     (code,) = [block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "SpendByModel" in block]

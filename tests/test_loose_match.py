@@ -16,10 +16,10 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.support.spans import chat_attributes
 
 from genai_cost import CostSettings, CostSpanProcessor, TraceCostExporter
 from genai_cost.pricing import Catalog
+from support.spans import chat_attributes
 
 CATALOG = Catalog.load()
 BIN = str(Path(sys.executable).parent / "genai-cost")

@@ -10,10 +10,10 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.support.spans import chat_attributes
 
 from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor, SettlingListener
 from genai_cost.pricing import Catalog
+from support.spans import chat_attributes
 
 CATALOG = Catalog.load()
 CALL = chat_attributes("gpt-4o", "openai")

@@ -12,9 +12,9 @@ import threading
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.support.spans import chat_attributes
 
 from genai_cost import CostSpanProcessor, TraceCostExporter, TraceTotals
+from support.spans import chat_attributes
 
 
 class _LooksAtTheTotals:
