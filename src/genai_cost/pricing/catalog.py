@@ -36,13 +36,13 @@ import os
 import re
 import threading
 import time
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import calc, compiled
+from ._fastpath import NO_FAST, Fast, fast_breakdown, fast_plan, plan_at
 from ._fork import renew_locks_after_fork
 from .errors import (
     REASON_UNKNOWN_PROVIDER,
@@ -136,46 +136,6 @@ _RANK_CLASSES = ((_RANK_OVERRIDE, _RANK_OVERRIDE), (_RANK_CURATED, _RANK_CURATED
 
 _RawModel = tuple[str, list[Any], str, bool]  # provider id, model IR, file label, is_override
 
-#: The fast path's view of one price period (see :func:`_fast_plan`): per-token rates
-#: of input, cache read, cache write and output (never ``None``), the pricing id,
-#: effective_from, the adjustments, and the long-context cliffs, highest first, as
-#: (threshold, the plan past it, or ``None`` when that tier needs the general path).
-_Plan = tuple[float, float, float, float, str, str, tuple[str, ...], tuple[tuple[int, "_Plan | None"], ...]]
-#: Of a resolution: the newest period's plan, when that period started (``_NEVER``
-#: with one period), the periods' starts (``None`` with one period) and each
-#: period's plan (``None``: that period needs the general path).
-_Fast = tuple["_Plan | None", float, tuple[float, ...] | None, tuple["_Plan | None", ...]]
-_NEVER = float("-inf")
-#: A price period that started before this module loaded is in force at any later "now".
-_LOADED_AT = time.time()
-_NO_FAST: _Fast = (None, _NEVER, None, (None,))
-#: The fast path takes counts that are ints (not bools) in [0, _COUNT_LIMIT]: valid
-#: for calc.check_usage, whatever their sum. Zeros are recognised as the int 0 itself
-#: (``is``: never a float or a bool), and so is a single request. Anything else takes
-#: the general path, which validates and raises as always.
-_COUNT_LIMIT = calc.MAX_TOKENS
-_ZERO = 0
-_ONE = 1
-#: Rates the fast path prices: [0, _RATE_LIMIT] USD per token (any real one; not NaN).
-_RATE_LIMIT = 1e6
-#: calc.fast_cost rounds each part to whole 1e-12 USD: ``int(x) / 1e12`` with
-#: ``x = tokens * rate * 1e12 + 0.5`` (>= 0.5 here). For ``x < 2**52``,
-#: ``t = x + _TWO52 - _TWO52`` is ``x`` rounded to a whole number, so ``floor(x)``
-#: is ``t`` or ``t - 1``, exactly, as a float, and ``t / 1e12`` is bit for bit
-#: ``int(x) / 1e12`` (the same whole number divided) without making an int of it
-#: (converting a large int back to float is slow). A larger ``x`` gives a ``t``
-#: over _EXACT_UNITS, which sends the call to the general path. (``rate * tokens``
-#: is ``tokens * rate``: the same conversion and product.)
-_TWO52 = 2.0**52
-#: Below this many 1e-12 USD ($140), calc.fast_cost's total, ``int((sum of the
-#: parts k / 1e12) * 1e12 + 0.5) / 1e12``, is exactly ``(sum of k) / 1e12``: the
-#: float sum is within 5 * 2**-53 relative of the whole sum (under 0.08 here), far
-#: from the 0.5 that would change the rounding. Above it the general path prices.
-_EXACT_UNITS = 2.0**47
-#: ``CostBreakdown`` built field by field (every field: see the fast path's test).
-_new_breakdown = object.__new__
-
-
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """Which catalog entry prices a (provider, model) pair, and why."""
@@ -196,7 +156,7 @@ class Resolution:
     match: str = ""
     #: Precomputed rate tables for the fast path, built on first use (not part of
     #: the value: excluded from equality and repr).
-    _fast: _Fast | None = field(default=None, init=False, repr=False, compare=False)
+    _fast: Fast | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +261,7 @@ class Catalog:
         #: The same pairs' fast-path rate tables (``None`` for an error), for price():
         #: by model, then provider (two lookups of the caller's own strings are
         #: cheaper than building and hashing a key tuple).
-        self._fast_by_name: dict[str, dict[str | None, _Fast | None]] = {}
+        self._fast_by_name: dict[str, dict[str | None, Fast | None]] = {}
         self._cache_lock = threading.Lock()
         renew_locks_after_fork(self, _cache_lock=threading.Lock)
 
@@ -758,9 +718,9 @@ class Catalog:
         if service_tier is not None:
             service_tier = _normal_tier(service_tier)
         if fast is not None and service_tier is None and not batch:
-            plan = _plan_at(fast, at if at is None or type(at) is float else _seconds(at))
+            plan = plan_at(fast, at if at is None or type(at) is float else _seconds(at))
             if plan is not None:
-                cost = _fast_breakdown(plan, usage, True)
+                cost = fast_breakdown(plan, usage, True)
                 if cost is not None:
                     return cost
         return self._price_general(
@@ -837,9 +797,9 @@ class Catalog:
         if not batch and (service_tier is None or service_tier in calc.DEFAULT_TIERS):
             # The fast path, as in price(); with check=False, counts that are not
             # ints in range take the general path too (which uses them as given).
-            plan = _plan_at(fast, at)
+            plan = plan_at(fast, at)
             if plan is not None:
-                cost = _fast_breakdown(plan, usage, check)
+                cost = fast_breakdown(plan, usage, check)
                 if cost is not None:
                     return cost
         return self._price_resolved_general(
@@ -1239,70 +1199,16 @@ def _past_cliff(period: Period, usage: TokenUsage, adjustments: tuple[str, ...])
     return period.rates, adjustments
 
 
-def _fast_of(resolution: Resolution) -> _Fast:
+def _fast_of(resolution: Resolution) -> Fast:
     """The fast-path rate tables of a resolution, built on first use and kept on it."""
     fast = resolution._fast
     if fast is None:
         try:
-            fast = _fast_plan(resolution)
+            fast = fast_plan(resolution.model, resolution.multiplier, resolution.adjustments)
         except Exception:  # an entry it cannot read (no periods?): the general path decides
-            fast = _NO_FAST
+            fast = NO_FAST
         object.__setattr__(resolution, "_fast", fast)  # a cache: same value whoever builds it
     return fast
-
-
-def _fast_plan(resolution: Resolution) -> _Fast:
-    """Per period, what the fast path of :meth:`Catalog.price` and
-    :meth:`Catalog.price_resolved` needs, precomputed: the per-token rates of
-    input, cache read, cache write and output (cache rates default to input),
-    and the long-context cliffs, times the resolution's multiplier (a regional
-    uplift or a discount: ``Rates.scaled``, as the general path applies it).
-    ``None`` for a period the fast path must leave to the general one: time-of-day
-    windows, rates with a reasoning rate, fees, or no input or output rate."""
-    entry = resolution.model
-    periods = entry.periods
-    multiplier = resolution.multiplier
-    plans = tuple(_period_plan(entry, period, resolution.adjustments, multiplier) for period in periods)
-    if len(periods) == 1:
-        return plans[-1], _NEVER, None, plans
-    return plans[-1], entry.period_starts[-1], tuple(entry.period_starts), plans
-
-
-def _period_plan(entry: ModelPricing, period: Period, adjustments: tuple[str, ...], multiplier: float) -> _Plan | None:
-    # ``plain`` must say what it means (no tier, no window): both general paths read it.
-    if period.windows or period.plain != (not period.long_context):
-        return None
-    base = _rate_plan(period.rates, entry.pricing_id, period.start_label, adjustments, multiplier)
-    if base is None:
-        return None
-    cliffs: list[tuple[int, _Plan | None]] = []
-    for tier in period.long_context:
-        if tier.merged is None:
-            return None
-        note = f"long_context>{tier.above_input_tokens}"
-        cliffs.append(
-            (
-                tier.above_input_tokens,
-                _rate_plan(tier.merged, entry.pricing_id, period.start_label, (*adjustments, note), multiplier),
-            )
-        )
-    return (*base[:7], tuple(cliffs))
-
-
-def _rate_plan(
-    rates: Rates, pricing_id: str, label: str, adjustments: tuple[str, ...], multiplier: float
-) -> _Plan | None:
-    if multiplier != 1.0:
-        rates = rates.scaled(multiplier)  # (what calc.effective_rates prices with)
-    base_in = rates.input
-    output = rates.output
-    if not rates.plain or base_in is None or output is None:
-        return None
-    read = base_in if rates.cache_read is None else rates.cache_read
-    write = base_in if rates.cache_write is None else rates.cache_write
-    if not all(0.0 <= rate <= _RATE_LIMIT for rate in (base_in, read, write, output)):
-        return None  # (NaN fails too)
-    return (base_in, read, write, output, pricing_id, label, adjustments, ())
 
 
 def pricing_file_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -1583,110 +1489,3 @@ def _fallback_variants(name: str, provider_id: str) -> list[str]:
     if stripped != name:
         variants.append(stripped)
     return variants
-
-
-def _plan_at(fast: _Fast, when: float | None) -> _Plan | None:
-    """The plan of the period in force at ``when`` (UNIX seconds; ``None``: now)."""
-    newest, since, starts, plans = fast
-    if starts is None:
-        return newest  # one price period: the usual case
-    if when is None:
-        if since <= _LOADED_AT:
-            return newest  # in force since before this module loaded, so now too
-        when = time.time()  # a price announced for a later date: maybe not in force yet
-    if when >= since:
-        return newest  # a time since the last price change
-    index = bisect_right(starts, when) - 1
-    return plans[index if index > 0 else 0]
-
-
-def _fast_breakdown(plan: _Plan, usage: TokenUsage, check: bool) -> CostBreakdown | None:
-    """The fast path of :meth:`Catalog.price` and :meth:`Catalog.price_resolved`:
-    text tokens at plain per-token rates, priced exactly as :func:`calc.fast_cost`
-    prices them (to the bit; ``tests/test_pricing_fastpath.py`` checks it against
-    the general path on every shipped entry). ``None`` sends the call to the
-    general path: counts that are not ints in range (with ``check``, reasoning and
-    request counts too), web searches (a per-search fee), audio, image, 1-hour
-    writes, a long-context tier the plan cannot price, or a total too large for the
-    exact sum."""
-    rate_in, rate_read, rate_write, rate_out, pricing_id, label, adjustments, cliffs = plan
-    input_tokens = usage.input_tokens
-    output = usage.output_tokens
-    cache_read = usage.cache_read_tokens
-    cache_write = usage.cache_write_tokens
-    if not (
-        type(input_tokens) is int
-        and 0 <= input_tokens <= _COUNT_LIMIT
-        and type(output) is int
-        and 0 <= output <= _COUNT_LIMIT
-        and (cache_read is _ZERO or (type(cache_read) is int and 0 <= cache_read <= _COUNT_LIMIT))
-        and (cache_write is _ZERO or (type(cache_write) is int and 0 <= cache_write <= _COUNT_LIMIT))
-        and usage.cache_write_1h_tokens is _ZERO
-        and usage.input_audio_tokens is _ZERO
-        and usage.cache_read_audio_tokens is _ZERO
-        and usage.output_audio_tokens is _ZERO
-        and usage.input_image_tokens is _ZERO
-        and usage.output_image_tokens is _ZERO
-        and (
-            not check
-            or (
-                ((count := usage.reasoning_tokens) is _ZERO or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
-                and ((count := usage.requests) is _ONE or (type(count) is int and 0 <= count <= _COUNT_LIMIT))
-            )
-        )
-        and usage.web_searches is _ZERO  # (searches: a per-search fee, priced by the general path)
-    ):
-        return None  # (the general path validates, prices or raises)
-    for threshold, past in cliffs:  # long context: past a threshold, the tier's plan
-        if input_tokens > threshold:
-            if past is None:
-                return None
-            rate_in, rate_read, rate_write, rate_out, pricing_id, label, adjustments, _ = past
-            break
-    # calc.fast_cost's arithmetic, to the bit: each part in whole 1e-12 USD (``x + _TWO52
-    # - _TWO52`` rounds, the test after it makes that a floor: see _TWO52), the total from
-    # their sum (see _EXACT_UNITS). Inline rather than a helper per part: this is most
-    # of a span's pricing, and a call per part would cost a fifth more.
-    uncached = input_tokens - cache_read - cache_write
-    if uncached < 0:
-        uncached = 0
-    x = rate_in * uncached * 1e12 + 0.5
-    in_units = x + _TWO52 - _TWO52
-    if in_units > x:
-        in_units -= 1.0
-    x = rate_out * output * 1e12 + 0.5
-    out_units = x + _TWO52 - _TWO52
-    if out_units > x:
-        out_units -= 1.0
-    units = in_units + out_units
-    read_usd = write_usd = 0.0
-    if cache_read:
-        x = rate_read * cache_read * 1e12 + 0.5
-        read_units = x + _TWO52 - _TWO52
-        if read_units > x:
-            read_units -= 1.0
-        read_usd = read_units / 1e12
-        units += read_units
-    if cache_write:
-        x = rate_write * cache_write * 1e12 + 0.5
-        write_units = x + _TWO52 - _TWO52
-        if write_units > x:
-            write_units -= 1.0
-        write_usd = write_units / 1e12
-        units += write_units
-    if units >= _EXACT_UNITS:
-        return None
-    # CostBreakdown(...) without its __init__ frame: every field set (the test checks)
-    cost: CostBreakdown = _new_breakdown(CostBreakdown)
-    cost.total_usd = units / 1e12
-    cost.input_usd = in_units / 1e12
-    cost.cache_read_usd = read_usd
-    cost.cache_write_usd = write_usd
-    cost.output_usd = out_units / 1e12
-    cost.request_usd = 0.0
-    cost.pricing_id = pricing_id
-    cost.effective_from = label
-    cost.adjustments = adjustments
-    cost.search_usd = 0.0
-    cost.compute_usd = 0.0
-    return cost
