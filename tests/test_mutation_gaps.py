@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from genai_cost import Budget, BudgetExceededError, CostSettings, CostSpanProcessor, TraceCostExporter
 from genai_cost.pricing import Catalog, TokenUsage
-from genai_cost.report import ExportedSpan, render_text, report_traces
+from genai_cost.report import render_text, report_traces
+from genai_cost.span_file import ExportedSpan
 from genai_cost.usage import read_usage
 
 CATALOG = Catalog.load()

@@ -21,14 +21,8 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from genai_cost.cli import main
 from genai_cost.demo import run_demo, write_span_file
-from genai_cost.report import (
-    ExportedSpan,
-    SpanFileError,
-    read_span_file,
-    render_json,
-    render_text,
-    report_traces,
-)
+from genai_cost.report import render_json, render_text, report_traces
+from genai_cost.span_file import ExportedSpan, SpanFileError, read_span_file
 from support.capture import FIXTURES
 
 
@@ -380,7 +374,7 @@ def test_any_json_is_read_or_refused_with_the_file_named(tmp_path_factory, docum
 @settings(deadline=None)
 @given(raw=st.binary(min_size=8, max_size=8).filter(any))
 def test_span_ids_read_the_same_in_hex_and_base64(raw: bytes) -> None:
-    from genai_cost.report import _id
+    from genai_cost.span_file import _id
 
     assert _id(raw.hex(), 8) == _id(base64.b64encode(raw).decode(), 8) == raw.hex()
 

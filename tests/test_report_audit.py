@@ -30,19 +30,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-import genai_cost.report as report_module
+import genai_cost.span_file as span_file_module
 from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.cli import main
 from genai_cost.demo import run_demo, write_span_file
-from genai_cost.report import (
-    ExportedSpan,
-    SpanFileError,
-    _money,
-    read_span_file,
-    render_json,
-    render_text,
-    report_traces,
-)
+from genai_cost.report import _money, render_json, render_text, report_traces
+from genai_cost.span_file import ExportedSpan, SpanFileError, read_span_file
 from support.spans import chat_attributes
 
 BIN = str(Path(sys.executable).parent / "genai-cost")
@@ -557,7 +550,7 @@ def test_each_document_is_read_into_spans_before_the_next_is_parsed(
     tmp_path: Path, demo_lines: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
-    parse, read = json.JSONDecoder.raw_decode, report_module._Reader.document
+    parse, read = json.JSONDecoder.raw_decode, span_file_module._Reader.document
 
     def parsing(self: json.JSONDecoder, text: str, index: int = 0) -> tuple[Any, int]:
         events.append("parse")
@@ -568,7 +561,7 @@ def test_each_document_is_read_into_spans_before_the_next_is_parsed(
         read(self, document)
 
     monkeypatch.setattr(json.JSONDecoder, "raw_decode", parsing)
-    monkeypatch.setattr(report_module._Reader, "document", reading)
+    monkeypatch.setattr(span_file_module._Reader, "document", reading)
     path = tmp_path / "spans.jsonl"
     path.write_bytes(b"\n".join(demo_lines) + b"\n")
     spans = read_span_file(path)
@@ -601,7 +594,7 @@ def test_documents_across_chunk_boundaries_read_as_from_one_text(
     """Pretty-printed and one-a-line documents, CRLF, BOMs (the file's, a concatenated
     file's), a broken document and a byte that is not UTF-8: read a chunk at a time, with
     chunks cut anywhere, the file reads as it did whole."""
-    monkeypatch.setattr(report_module, "_CHUNK", chunk)
+    monkeypatch.setattr(span_file_module, "_CHUNK", chunk)
     bom = b"\xef\xbb\xbf"
     pretty = json.dumps(json.loads(demo_lines[0]), indent=2).encode()
     parts = [

@@ -22,8 +22,9 @@ from opentelemetry.trace import SpanContext
 from genai_cost import attributes as A
 from genai_cost.cli import main
 from genai_cost.recorded_cost import recorded_cost
-from genai_cost.report import ExportedSpan, SpanFileError, read_span_file, report_traces
+from genai_cost.report import report_traces
 from genai_cost.rollup import _cost_of
+from genai_cost.span_file import ExportedSpan, SpanFileError, read_span_file
 
 TRACE = "ab" * 16
 

@@ -32,7 +32,8 @@ from genai_cost import attributes as A
 from genai_cost.cli import main
 from genai_cost.demo import write_span_file
 from genai_cost.pricing.catalog import Catalog
-from genai_cost.report import read_span_file, report_traces
+from genai_cost.report import report_traces
+from genai_cost.span_file import read_span_file
 from support.capture import FIXTURES, adk_1_sub_agent_spans
 from test_report import _jaeger_ui
 

@@ -38,7 +38,8 @@ from genai_cost import attributes as A
 from genai_cost.demo import write_span_file
 from genai_cost.pricer import SpanPricer
 from genai_cost.pricing.catalog import Catalog
-from genai_cost.report import read_span_file, report_traces
+from genai_cost.report import report_traces
+from genai_cost.span_file import read_span_file
 from genai_cost.usage import read_span_usage
 from support.spans import chat_attributes
 

@@ -426,7 +426,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import SpanFileError, read_span_file, render_json, render_text, report_traces
+    from .report import render_json, render_text, report_traces
+    from .span_file import SpanFileError, read_span_file
 
     spans = []
     problems: list[str] = []

@@ -1,0 +1,841 @@
+"""Span files: the spans a process already exported, read for ``genai-cost report``.
+
+A report works after the fact, from the ``gen_ai.cost.*`` attributes on spans already
+exported (:mod:`genai_cost.report` sums them), and those spans come as files: OTLP JSON as
+the collector's ``file`` exporter writes it (one document a line), the same documents
+pretty-printed one after another, one document as Jaeger's or Tempo's API answers it, or
+the Jaeger UI's own JSON (``{"data": [trace...]}``). This module reads them all into
+:class:`ExportedSpan`, the one shape the report sums.
+
+It is lenient, because other programs wrote these files, and they get concatenated and cut
+short on the way: a bad field loses only its span, a bad attribute value only that
+attribute, a document that is not JSON or not UTF-8 only itself, and each problem is named
+by file, line and field (:class:`SpanFileError`, which carries the spans of the rest). A
+``gen_ai.cost.*`` attribute that cannot be read is the exception: it is kept, as
+:class:`Unreadable`, so that the report lists its span as unpriced, never as priced at $0.
+A file that is not text at all (OTLP protobuf, a compressed file) is named as such.
+
+It streams, because span files grow large (64,000 demo spans make 82 MB, one document a
+line): the file is read a chunk of whole lines (1 MiB) at a time and each document is turned
+into spans before the next is parsed, with the strings that repeat from span to span kept
+once per file, so that memory follows the spans kept, not the size of the file
+(docs/performance.md, "genai-cost report on large files").
+
+Pure Python, no OpenTelemetry import: it reads the JSON with pydantic.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import string
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
+
+from .pricing.files import dotted_path
+
+__all__ = [
+    "COST_PREFIX",
+    "ExportedSpan",
+    "SpanFileError",
+    "Unreadable",
+    "read_span_file",
+]
+
+
+class SpanFileError(ValueError):
+    """A span file that cannot be read, or parts of it. ``problems`` name the file, the
+    line (for JSON lines) and the field; ``spans`` are those read from the rest."""
+
+    def __init__(self, problems: list[str], spans: list[ExportedSpan]) -> None:
+        self.problems = problems
+        self.spans = spans
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedSpan:
+    trace_id: str  #: 32 lower-case hex digits
+    span_id: str  #: 16 lower-case hex digits
+    parent_span_id: str | None
+    name: str
+    scope: str | None
+    #: A ``gen_ai.cost.*`` value the file holds but that could not be read is an
+    #: :class:`Unreadable`.
+    attributes: Mapping[str, object]
+    #: ``client``, ``server``, ``internal``, ``producer`` or ``consumer``; ``None`` when
+    #: the file does not say (an ``invoke_agent`` CLIENT span is a call, as the processor
+    #: reads it).
+    kind: str | None = None
+    #: Start and end, in nanoseconds since the epoch, when the file gives them.
+    start_ns: int | None = None
+    end_ns: int | None = None
+    #: The instrumentation scope's version, when the file gives it (it tells Google ADK
+    #: 1.x's second record of a call from ADK 2.x's only one).
+    scope_version: str | None = None
+    #: How many attributes the SDK dropped from the span (OTLP's ``droppedAttributesCount``):
+    #: a span counting tokens with no model or operation left is then a call whose model
+    #: was among them, as the processor reads it.
+    dropped_attributes: int = 0
+
+
+#: The attributes genai-cost writes on a span it priced: one it cannot read is not dropped
+#: (the span would pass for a call it never saw, or for $0) but kept as :class:`Unreadable`.
+COST_PREFIX = "gen_ai.cost."
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A ``gen_ai.cost.*`` attribute in a span file whose value could not be read (not of
+    its type, no value, bytes, a key-value list, two values): the report
+    (:mod:`genai_cost.report`) lists its span as unpriced (``invalid_cost``), never as
+    priced at $0."""
+
+    why: str
+
+
+class _Lenient(BaseModel):
+    # OTLP carries much more than a report needs (resource, events, links, status...).
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _int64(value: int) -> int:
+    """``value`` if an int64 (OTLP's and Jaeger's integer), else an error (a ValueError) that says so:
+    a 400-digit total was read as an int too large for a float (OverflowError)."""
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        # (PydanticCustomError: its message as written, with no "Value error, " before it)
+        digits = len(str(abs(value)))
+        raise PydanticCustomError("int64", "not an int64 value: an integer of {digits} digits", {"digits": digits})
+    return value
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class _ArrayValue(_Lenient):
+    values: list[_AnyValue] = []
+
+
+class _AnyValue(_Lenient):
+    # Field names as OTLP JSON spells them; int64 arrives as a JSON string, which lax mode reads.
+    stringValue: str | None = None
+    boolValue: bool | None = None
+    # (an int64: a larger int, which no OTLP writer sends, is named as a problem, not summed)
+    intValue: Annotated[int, AfterValidator(_int64)] | None = None
+    doubleValue: float | None = None
+    arrayValue: _ArrayValue | None = None
+    # Not read as attribute values, but valid OTLP: they must not fail the span.
+    bytesValue: Any = None
+    kvlistValue: Any = None
+
+    def plain(self) -> object:
+        for value in (self.stringValue, self.boolValue, self.intValue, self.doubleValue):
+            if value is not None:
+                return value
+        if self.arrayValue is not None:
+            return tuple(item.plain() for item in self.arrayValue.values)
+        return None
+
+    def cost_value(self) -> object:
+        """The value as a ``gen_ai.cost.*`` attribute is read: exactly one scalar or array,
+        else :class:`Unreadable` (such an AnyValue is never a cost genai-cost wrote)."""
+        kinds = [name for name in _ANY_VALUE_KINDS if getattr(self, name) is not None]
+        if not kinds:
+            return Unreadable("no value")
+        if len(kinds) > 1:
+            return Unreadable(f"more than one value: {', '.join(kinds)}")
+        if kinds[0] in ("bytesValue", "kvlistValue"):
+            return Unreadable(f"a {kinds[0]}")
+        return self.plain()
+
+
+_ANY_VALUE_KINDS = (
+    "stringValue",
+    "boolValue",
+    "intValue",
+    "doubleValue",
+    "arrayValue",
+    "bytesValue",
+    "kvlistValue",
+)
+
+
+_ArrayValue.model_rebuild()
+
+
+class _KeyValue(_Lenient):
+    key: str
+    value: _AnyValue = _AnyValue()
+
+
+class _Span(_Lenient):
+    traceId: str
+    spanId: str
+    # ``null`` as some JSON writers spell a field left out: a root, a span with no name.
+    parentSpanId: str | None = None
+    name: str | None = None
+    attributes: list[Any] = []  # each read on its own: a bad one loses itself, not the span
+    # Read if they can be (see _kind, _nanos), never a reason to lose the span.
+    kind: Any = None
+    startTimeUnixNano: Any = None
+    endTimeUnixNano: Any = None
+    droppedAttributesCount: Any = None
+
+
+class _Scope(_Lenient):
+    name: str = ""
+    version: Any = None  # read if it is text (see _version), never a reason to lose the spans
+
+
+# Each level is validated on its own (its lists as ``Any``), so that a bad field loses
+# only the span (or group) it is in, not the document.
+class _ScopeSpans(_Lenient):
+    scope: _Scope | None = None
+    instrumentationLibrary: _Scope | None = None  # OTLP before 1.0: the same, older name
+    spans: list[Any] | None = None
+
+
+class _ResourceSpans(_Lenient):
+    scopeSpans: list[Any] | None = None
+    instrumentationLibrarySpans: list[Any] | None = None  # OTLP before 1.0
+
+
+# The Jaeger UI's JSON ("Download Results", "Trace JSON": its /api/traces answer).
+class _JaegerTag(_Lenient):
+    key: str
+    type: str = "string"
+    value: Any = None
+
+
+class _JaegerReference(_Lenient):
+    refType: str | None = None
+    traceID: str | None = None
+    spanID: str = ""
+
+
+class _JaegerSpan(_Lenient):
+    traceID: str | None = None
+    spanID: str
+    operationName: str | None = None
+    references: list[_JaegerReference] | None = None
+    tags: list[Any] | None = None  # each read on its own: a bad one loses itself, not the span
+    startTime: Any = None  # microseconds since the epoch
+    duration: Any = None  # microseconds
+
+
+class _JaegerTrace(_Lenient):
+    traceID: str | None = None
+    spans: list[Any] | None = None
+
+
+class _JaegerAnswer(_Lenient):
+    data: list[Any] | None = None
+    errors: list[Any] | None = None
+
+
+#: Jaeger keeps the instrumentation scope as tags; the report reads it as the scope.
+_JAEGER_SCOPE_NAMES = ("otel.scope.name", "otel.library.name")
+_JAEGER_SCOPE_TAGS = frozenset({*_JAEGER_SCOPE_NAMES, "otel.scope.version", "otel.library.version"})
+#: Jaeger keeps the OTLP span kind as this tag.
+_JAEGER_KIND_TAG = "span.kind"
+_KINDS = ("internal", "server", "client", "producer", "consumer")  # OTLP's 1 to 5
+
+
+def _kind(value: object) -> str | None:
+    """A span kind as OTLP JSON writes it (``3``, ``"SPAN_KIND_CLIENT"``) or Jaeger's tag
+    (``"client"``), as one of :data:`_KINDS`; ``None`` when it is none of them."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _KINDS[value - 1] if 1 <= value <= len(_KINDS) else None
+    if isinstance(value, str):
+        name = value.strip().lower().removeprefix("span_kind_")
+        if name in ("1", "2", "3", "4", "5"):
+            return _KINDS[int(name) - 1]
+        return name if name in _KINDS else None
+    return None
+
+
+def _nanos(value: object, scale: int = 1) -> int | None:
+    """A time in nanoseconds from OTLP's ``...UnixNano`` (an int64, often as a JSON string)
+    or Jaeger's microseconds (``scale`` 1000); ``None`` when it is not a positive integer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 < value * scale < 2**64:
+        return value * scale
+    return None
+
+
+def _dropped_count(value: object) -> int:
+    """OTLP's ``droppedAttributesCount`` (a uint32; a JSON number, or a string as some
+    writers send integers); 0 when it is absent or not a count, as for a span that
+    dropped none: it only ever adds a reading, never loses the span."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value < 2**32 else 0
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_Location = tuple[str | int, ...]
+
+
+def read_span_file(path: Path) -> list[ExportedSpan]:
+    """The spans in a file: OTLP JSON, one document (``{"resourceSpans": [...]}``, or as
+    Jaeger's API (``{"result": ...}``) or Tempo's (``{"batches": [...]}``) wrap it; the
+    pre-1.0 ``instrumentationLibrarySpans`` too) or several, one per line as the
+    collector's ``file`` exporter writes them, or pretty-printed one after another; or the
+    Jaeger UI's JSON (``{"data": [trace...]}``). A UTF-8 BOM is skipped.
+    Raises :class:`SpanFileError` naming every broken document (by the line it starts on)
+    and field, with the spans of the rest (a bad field loses its span only, a bad attribute
+    value only that attribute, bytes that are not UTF-8 the document they are in), or saying
+    that the file holds no span, or is not text (OTLP protobuf, a compressed file).
+
+    The file is read a chunk of whole lines at a time, and each document is read into spans
+    before the next is parsed: memory follows the spans kept (and the largest document), not
+    the size of the file."""
+    spans: list[ExportedSpan] = []
+    problems: list[str] = []
+    shared: dict[str, str] = {}  # (see _Reader.share)
+    try:
+        with path.open("rb") as file:
+            text = _SpanText(file)
+            binary = _binary_format(text.head)
+            text.head = b""
+            if binary is not None:
+                raise SpanFileError([f"{path}: {binary}"], [])
+            for where, document in text.documents(str(path)):
+                if isinstance(document, _NotUtf8):
+                    problems.append(f"{where}: not UTF-8: {document}")
+                    continue
+                if isinstance(document, Exception):
+                    problems.append(f"{where}: not JSON: {document}")
+                    continue
+                reader = _Reader(where, shared)
+                reader.document(document)
+                del document  # (the next document is parsed without this one)
+                spans.extend(reader.spans)
+                problems.extend(reader.problems)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SpanFileError([*problems, f"{path}: cannot read span file: {reason}"], spans) from None
+    if text.blank:  # (whitespace only: any problem found in it is the file's being empty)
+        raise SpanFileError([f"{path}: no spans: the file is empty"], [])
+    if not spans and not problems:
+        problems.append(f"{path}: no spans: the file holds none")
+    if problems:
+        raise SpanFileError(problems, spans)
+    return spans
+
+
+_BOM = b"\xef\xbb\xbf"
+#: Only OTLP JSON is read: what to do with the other files the collector's file exporter writes.
+_JSON_ONLY = (
+    "only OTLP JSON is read, not OTLP protobuf or compressed files: write it with the collector"
+    " file exporter's `format: json` and no `compression`"
+)
+#: ASCII control characters that no JSON text holds (JSON's whitespace is tab, LF and CR).
+_CONTROL = frozenset(range(32)) - {9, 10, 13}
+
+
+def _binary_format(raw: bytes) -> str | None:
+    """What is wrong with a file that is not text at all, or ``None`` when it is text (bytes
+    that are not UTF-8 further on are the problem of the document they are in)."""
+    if raw.startswith(b"\x1f\x8b"):
+        return f"not text: a gzip-compressed file ({_JSON_ONLY}; or gunzip it first)"
+    if raw.startswith(b"\x28\xb5\x2f\xfd"):
+        return f"not text: a zstd-compressed file ({_JSON_ONLY}; or unzstd it first)"
+    head = raw[:512]
+    if any(byte in _CONTROL for byte in head):
+        return f"not text: binary data, OTLP protobuf perhaps ({_JSON_ONLY})"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A character cut at the end of the 512 bytes is no sign of binary data.
+        if exc.start < len(head) - 3 and not head.lstrip().startswith((b"{", b"[")):
+            return f"not text: not UTF-8 from the start, OTLP protobuf perhaps ({_JSON_ONLY})"
+    return None
+
+
+class _NotUtf8(ValueError):
+    """A document with bytes that are not UTF-8 in it."""
+
+
+#: What may stand between two documents: JSON's whitespace, and the BOM of a file
+#: concatenated to another (``cat a.json b.json``).
+_BETWEEN_DOCUMENTS = re.compile(r"[ \t\n\r\ufeff]*")
+#: Where reading goes on after a document that is not JSON: a line opening an object.
+_NEXT_DOCUMENT = re.compile(r"[\r\n](?=\{)")
+#: A byte that was not UTF-8, as ``surrogateescape`` decodes it.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+#: Bytes read from a span file at a time (then cut after its last whole line); a document
+#: longer than that is read on until it ends (see _SpanText.grow).
+_CHUNK = 1 << 20
+
+
+class _SpanText:
+    """The text of a span file, read a chunk of whole lines at a time (from after a BOM):
+    ``text`` holds the lines not yet read into documents, from the start of a line
+    (``first_line``); a chunk that is not UTF-8 is decoded with ``surrogateescape``, each
+    such byte a lone surrogate (``escaped``)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        #: The first bytes (after the BOM): the whole file if shorter than a chunk.
+        self.head = file.read(max(_CHUNK, 1024)).removeprefix(_BOM)
+        self._tail = self.head  # bytes read after the last line end
+        self.text = ""
+        self.first_line = 1  # the line ``text`` starts on
+        self.eof = False
+        self.escaped = False  # a byte was not UTF-8
+        self.blank = True  # all the text so far is whitespace
+        # The line of a position in ``text`` (positions asked for only move forward).
+        self._counted, self._line = 0, 1
+
+    def more(self) -> bool:
+        """Reads a chunk more onto ``text``; ``False`` when there is nothing more to read."""
+        piece = self._read()
+        if piece is None:
+            return False
+        self.text = self.text + piece if self.text else piece
+        return True
+
+    def grow(self) -> None:
+        """Reads on for a document that goes on past the text read, to be parsed anew: past a
+        line that closes an object or an array at its start (as a pretty-printed document
+        ends) once at least half as much again is read, else to four times as much, or to the
+        end of the file (a long document is parsed about once, at most about three times, in all)."""
+        pieces = [self.text]
+        held, read, closed = len(self.text), 0, False
+        while read < 4 * held and not (closed and 2 * read >= held):
+            piece = self._read()
+            if piece is None:
+                break
+            pieces.append(piece)
+            read += len(piece)
+            closed = closed or piece.startswith(("}", "]")) or "\n}" in piece or "\n]" in piece
+        self.text = "".join(pieces)
+
+    def _read(self) -> str | None:
+        """The next chunk of whole lines (or the rest of the file), or ``None`` at its end."""
+        if self.eof:
+            return None
+        pieces: list[bytes | memoryview] = [self._tail]
+        while True:
+            data = self.file.read(_CHUNK)
+            if not data:
+                self.eof = True
+                self._tail = b""
+                break
+            end = data.rfind(b"\n") + 1
+            if end:
+                pieces.append(memoryview(data)[:end])  # (copied once, by the join)
+                self._tail = data[end:]
+                break
+            pieces.append(data)  # a line longer than a chunk: read on to its end
+        raw = b"".join(pieces)
+        del pieces, data
+        if not raw:
+            return None
+        try:
+            piece = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # (a chunk ends at a line end, which no UTF-8 character spans: decoded chunk by
+            # chunk, the text is what decoding the whole file would give)
+            piece = raw.decode("utf-8", errors="surrogateescape")
+            self.escaped = True
+        del raw
+        if self.blank and piece.strip():
+            self.blank = False
+        return piece
+
+    def line_at(self, position: int) -> int:
+        self._line += self.text.count("\n", self._counted, position)
+        self._counted = position
+        return self._line
+
+    def drop(self, position: int) -> int:
+        """Forgets the text before the line ``position`` is on; returns how many characters
+        went (to take from the positions held)."""
+        line = self.line_at(position)
+        cut = self.text.rfind("\n", 0, position) + 1
+        self.text = self.text[cut:]
+        self.first_line = self._line = line
+        self._counted = 0
+        return cut
+
+    def bad_byte(self, start: int, end: int) -> _NotUtf8 | None:
+        found = _ESCAPED_BYTE.search(self.text, start, end) if self.escaped else None
+        if found is None:
+            return None
+        at = found.start()
+        line_start = self.text.rfind("\n", 0, at) + 1
+        byte = ord(self.text[at]) - 0xDC00
+        line = self.first_line + self.text.count("\n", 0, at)
+        return _NotUtf8(f"byte 0x{byte:02x} (line {line}, column {at - line_start + 1})")
+
+    def documents(self, label: str) -> Iterator[tuple[str, object | Exception]]:
+        """The JSON documents of the file, one after another (compact, one a line, or
+        pretty-printed), each parsed only once the one before has been taken, with where it
+        is: ``label`` when the file is one document and nothing else, else ``label:line``, the
+        line it starts on. A document that is not JSON comes as the error (its line and column
+        said); reading goes on at the next line that opens an object, so the documents after
+        it still count. A document that holds a byte that was not UTF-8 comes as a
+        :class:`_NotUtf8` error naming it, whether or not it parsed."""
+        decoder = json.JSONDecoder()
+        # The first document is held until it is known whether another follows (its label).
+        first: tuple[int, object | Exception] | None = None
+        several = False
+        position = 0
+        while True:
+            position = _skip_between(self.text, position)
+            if position == len(self.text):
+                position -= self.drop(position)
+                if self.more():
+                    continue
+                break
+            line = self.line_at(position)
+            if first is not None:
+                yield f"{label}:{first[0]}", first[1]
+                first = None
+                several = True
+            found: object | Exception
+            while True:
+                try:
+                    document, end = decoder.raw_decode(self.text, position)
+                except json.JSONDecodeError as exc:
+                    if exc.pos >= len(self.text) and not self.eof:
+                        # (the document goes on past the text read: read on, see grow)
+                        position -= self.drop(position)
+                        self.grow()
+                        continue
+                    absolute = self.first_line + exc.lineno - 1
+                    problem: Exception = ValueError(f"{exc.msg} (line {absolute}, column {exc.colno})")
+                except ValueError as exc:  # an integer too long to convert, say
+                    problem = exc
+                except RecursionError:
+                    problem = ValueError("nested too deeply")
+                else:
+                    found = self.bad_byte(position, end) or document
+                    del document
+                    position = end
+                    break
+                found, position = self._resume(position, problem)
+                break
+            if several:
+                yield f"{label}:{line}", found
+            else:
+                first = (line, found)
+            del found
+        if first is not None:
+            where = label if not isinstance(first[1], Exception) else f"{label}:{first[0]}"
+            yield where, first[1]
+
+    def _resume(self, position: int, problem: Exception) -> tuple[_NotUtf8 | Exception, int]:
+        """After a document that is not JSON (at ``position``): its problem (or the first
+        byte in it that was not UTF-8), and where reading goes on, the next line opening an
+        object (the text before it is dropped as it is searched)."""
+        bad: _NotUtf8 | None = None
+        while True:
+            resume = _NEXT_DOCUMENT.search(self.text, position)
+            bad = bad or self.bad_byte(position, resume.start() if resume is not None else len(self.text))
+            if resume is not None:
+                return bad or problem, resume.end()
+            position = len(self.text)
+            position -= self.drop(position)
+            if not self.more():
+                return bad or problem, position
+            if self.text.startswith("{"):  # (the text read before ended a line)
+                return bad or problem, 0
+
+
+def _skip_between(text: str, position: int) -> int:
+    match = _BETWEEN_DOCUMENTS.match(text, position)
+    return match.end() if match is not None else position
+
+
+#: Strings longer than this are kept as they are, not shared (see :meth:`_Reader.share`).
+_SHARED_LENGTH = 64
+
+
+class _Reader:
+    """The spans of one document (``where``: the file, or file:line), and what is wrong
+    in it, each problem named by its field path."""
+
+    def __init__(self, where: str, shared: dict[str, str] | None = None) -> None:
+        self.where = where
+        self.spans: list[ExportedSpan] = []
+        self.problems: list[str] = []
+        self._shared: dict[str, str] = {} if shared is None else shared
+
+    def share(self, text: str) -> str:
+        """``text``, as the one string object kept for it in the file: attribute keys, trace
+        ids, names and short values repeat span after span (the 64,000 demo spans of an 82 MB
+        file: 56 MB instead of 157 MB)."""
+        if len(text) > _SHARED_LENGTH:
+            return text
+        return self._shared.setdefault(text, text)
+
+    def problem(self, at: _Location, message: str) -> None:
+        self.problems.append(f"{self.where}: {dotted_path(at)}: {message}")
+
+    def parse(self, model: type[_Model], value: object, at: _Location) -> _Model | None:
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            for error in exc.errors():
+                self.problem((*at, *error["loc"]), error["msg"])
+            return None
+
+    def id(self, text: str, size: int, at: _Location, *, short_hex: bool = False) -> str | None:
+        found = _id(text.zfill(2 * size) if short_hex and _is_hex(text) else text, size)
+        if found is None:
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            self.problem(
+                at,
+                f"not a {'trace' if size == 16 else 'span'} id: {shown!r} (expected {2 * size} hex"
+                f" digits or base64 of {size} bytes, not all zero)",
+            )
+        return found
+
+    def document(self, document: object) -> None:
+        if isinstance(document, dict):
+            if isinstance(document.get("result"), dict):  # Jaeger v2 API (api/v3)
+                document = document["result"]
+            elif isinstance(document.get("trace"), dict):  # Tempo API v2
+                document = document["trace"]
+        if isinstance(document, dict) and "resourceSpans" in document:
+            self.otlp(document["resourceSpans"], "resourceSpans")
+        elif isinstance(document, dict) and "batches" in document:  # Tempo API v1
+            self.otlp(document["batches"], "batches")
+        elif isinstance(document, dict) and "data" in document:  # Jaeger UI and its /api/traces
+            self.jaeger(document)
+        elif isinstance(document, dict) and "traceID" in document and "spans" in document:  # one Jaeger trace
+            self.jaeger_trace(document, ())
+        else:
+            self.problems.append(f"{self.where}: not OTLP JSON: expected an object with 'resourceSpans'")
+
+    def otlp(self, resources: object, key: str) -> None:
+        if resources is None:
+            return
+        if not isinstance(resources, list):
+            self.problem((key,), "Input should be a valid list")
+            return
+        for r, item in enumerate(resources):
+            resource = self.parse(_ResourceSpans, item, (key, r))
+            if resource is None:
+                continue
+            scope_key = "scopeSpans"
+            groups = resource.scopeSpans
+            if groups is None and resource.instrumentationLibrarySpans is not None:
+                scope_key, groups = "instrumentationLibrarySpans", resource.instrumentationLibrarySpans
+            for s, group_item in enumerate(groups or []):
+                group_at = (key, r, scope_key, s)
+                group = self.parse(_ScopeSpans, group_item, group_at)
+                if group is not None:
+                    scope = group.scope if group.scope is not None else group.instrumentationLibrary
+                    name, version = (scope.name, _version(scope.version)) if scope is not None else (None, None)
+                    for i, span in enumerate(group.spans or []):
+                        self.otlp_span(span, (*group_at, "spans", i), name, version)
+
+    def otlp_span(self, value: object, at: _Location, scope: str | None, version: str | None = None) -> None:
+        span = self.parse(_Span, value, at)
+        if span is None:
+            return
+        trace_id = self.id(span.traceId, 16, (*at, "traceId"))
+        span_id = self.id(span.spanId, 8, (*at, "spanId"))
+        parent = self.id(span.parentSpanId, 8, (*at, "parentSpanId")) if span.parentSpanId else None
+        if trace_id is None or span_id is None or (span.parentSpanId and parent is None):
+            return
+        attributes: dict[str, object] = {}
+        for k, item in enumerate(span.attributes):
+            self.otlp_attribute(attributes, item, (*at, "attributes", k))
+        self.spans.append(
+            ExportedSpan(
+                self.share(trace_id),
+                span_id,
+                parent,
+                self.share(span.name or ""),
+                self.share(scope) if scope else None,
+                attributes,
+                _kind(span.kind),
+                _nanos(span.startTimeUnixNano),
+                _nanos(span.endTimeUnixNano),
+                self.share(version) if version is not None else None,
+                _dropped_count(span.droppedAttributesCount),
+            )
+        )
+
+    def put(self, attributes: dict[str, object], key: str, value: object, at: _Location) -> None:
+        """``attributes[key] = value``, unless the key came before with another value: OTLP
+        keys are unique, so the file is named, and a cost given twice is not known."""
+        key = self.share(key)
+        if isinstance(value, str):
+            value = self.share(value)
+        if key in attributes and attributes[key] != value:
+            self.problem(at, f"attribute {key!r} given twice with different values")
+            if key.startswith(COST_PREFIX):
+                value = Unreadable("given twice with different values")
+        attributes[key] = value
+
+    def otlp_attribute(self, attributes: dict[str, object], item: object, at: _Location) -> None:
+        """One OTLP attribute into ``attributes``. One that cannot be read is named and left
+        out, but a ``gen_ai.cost.*`` one is kept as :class:`Unreadable`, as is such an
+        attribute whose AnyValue is not one scalar or array (no value, bytes, a key-value
+        list): the span's cost is not known, and the report must say so."""
+        try:
+            pair = _KeyValue.model_validate(item)
+        except ValidationError as exc:
+            errors = exc.errors()
+            for error in errors:
+                self.problem((*at, *error["loc"]), error["msg"])
+            key = item.get("key") if isinstance(item, dict) else None
+            if isinstance(key, str) and key.startswith(COST_PREFIX):
+                attributes[key] = Unreadable("; ".join(error["msg"] for error in errors))
+            return
+        if pair.key.startswith(COST_PREFIX):
+            self.put(attributes, pair.key, pair.value.cost_value(), at)
+        else:
+            self.put(attributes, pair.key, pair.value.plain(), at)
+
+    def jaeger(self, document: object) -> None:
+        answer = self.parse(_JaegerAnswer, document, ())
+        if answer is None:
+            return
+        for e, error in enumerate(answer.errors or []):
+            message = error.get("msg") if isinstance(error, dict) else None
+            said = message if isinstance(message, str) else repr(error)
+            self.problem(("errors", e), f"Jaeger answered: {said}")
+        for t, trace in enumerate(answer.data or []):
+            self.jaeger_trace(trace, ("data", t))
+
+    def jaeger_trace(self, value: object, at: _Location) -> None:
+        trace = self.parse(_JaegerTrace, value, at)
+        if trace is not None:
+            for i, span in enumerate(trace.spans or []):
+                self.jaeger_span(span, (*at, "spans", i), trace.traceID or "")
+
+    def jaeger_span(self, value: object, at: _Location, trace_text: str) -> None:
+        span = self.parse(_JaegerSpan, value, at)
+        if span is None:
+            return
+        trace_id = self.id(span.traceID or trace_text, 16, (*at, "traceID"), short_hex=True)
+        span_id = self.id(span.spanID, 8, (*at, "spanID"), short_hex=True)
+        good = trace_id is not None and span_id is not None
+        parent: str | None = None
+        for r, reference in enumerate(span.references or []):
+            # As Jaeger reads the parent: the first CHILD_OF in the same trace.
+            if (reference.refType or "").upper() != "CHILD_OF":
+                continue
+            if reference.traceID and _id(reference.traceID.zfill(32), 16) != trace_id:
+                continue
+            parent = self.id(reference.spanID, 8, (*at, "references", r, "spanID"), short_hex=True)
+            good = good and parent is not None
+            break
+        scope: str | None = None
+        version: str | None = None
+        kind: str | None = None
+        attributes: dict[str, object] = {}
+        for k, item in enumerate(span.tags or []):
+            # As for OTLP attributes: a bad tag loses itself, not the span; a bad cost tag
+            # (or one in base64) is kept as Unreadable, so the span is never priced at $0.
+            tag = self.parse(_JaegerTag, item, (*at, "tags", k))
+            if tag is None:
+                key = item.get("key") if isinstance(item, dict) else None
+                if isinstance(key, str) and key.startswith(COST_PREFIX):
+                    attributes[key] = Unreadable("not a Jaeger tag")
+                continue
+            try:
+                plain = _tag_value(tag.type, tag.value)
+            except ValueError as exc:
+                self.problem((*at, "tags", k, "value"), str(exc))
+                if tag.key.startswith(COST_PREFIX):
+                    attributes[tag.key] = Unreadable(str(exc))
+                continue
+            if tag.key in _JAEGER_SCOPE_TAGS:
+                if tag.key in _JAEGER_SCOPE_NAMES and scope is None:
+                    scope = str(plain) or None
+                elif tag.key not in _JAEGER_SCOPE_NAMES and version is None:
+                    version = _version(plain)
+            elif tag.key == _JAEGER_KIND_TAG:
+                kind = kind or _kind(plain)
+            elif tag.key.startswith(COST_PREFIX) and tag.type == "binary":
+                self.put(attributes, tag.key, Unreadable("a binary value"), (*at, "tags", k))
+            else:
+                self.put(attributes, tag.key, plain, (*at, "tags", k))
+        if good and trace_id is not None and span_id is not None:
+            start = _nanos(span.startTime, 1000)
+            duration = _nanos(span.duration, 1000) or (0 if span.duration in (0, "0") else None)
+            end = start + duration if start is not None and duration is not None else None
+            self.spans.append(
+                ExportedSpan(
+                    self.share(trace_id),
+                    span_id,
+                    parent,
+                    self.share(span.operationName or ""),
+                    self.share(scope) if scope is not None else None,
+                    attributes,
+                    kind,
+                    start,
+                    end,
+                    self.share(version) if version is not None else None,
+                )
+            )
+
+
+def _tag_value(kind: str, value: object) -> object:
+    """A Jaeger tag's value as the attribute it was: ``type`` is string, bool, int64,
+    float64 or binary (base64, kept as text)."""
+    if kind in ("string", "binary") and isinstance(value, str):
+        return value
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if not isinstance(value, bool):
+        try:
+            if kind == "int64" and isinstance(value, int):
+                return _int64(value)
+            if kind == "int64" and isinstance(value, str | float) and float(value).is_integer():
+                return _int64(int(float(value)) if isinstance(value, float) else int(value))
+            if kind == "float64" and isinstance(value, int | float | str):
+                return float(value)
+        except (ValueError, OverflowError):
+            pass
+    if kind not in ("string", "binary", "bool", "int64", "float64"):
+        raise ValueError(f"unknown tag type {kind!r}")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    raise ValueError(f"not a {kind} value: {shown}")
+
+
+def _version(value: object) -> str | None:
+    """An instrumentation scope's version as a file gives it: text, else not known."""
+    return value if isinstance(value, str) and value else None
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(char in string.hexdigits for char in text)
+
+
+def _id(text: str, size: int) -> str | None:
+    """Hex, as OTLP JSON has it, or base64, as protobuf's JSON mapping (Tempo) has it."""
+    if len(text) == 2 * size and _is_hex(text):
+        raw = bytes.fromhex(text)
+    else:
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return raw.hex() if len(raw) == size and any(raw) else None
