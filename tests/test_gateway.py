@@ -41,7 +41,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, set_span_in_context
 
 from genai_cost import CostSpanProcessor, TraceCostExporter
-from genai_cost.gateway import CostGateway, exporter_endpoint, parse_address, sends_to_itself, serve_grpc, serve_http
+from genai_cost.gateway import CostGateway
+from genai_cost.gateway_grpc import serve_grpc
+from genai_cost.gateway_http import serve_http
+from genai_cost.gateway_upstream import exporter_endpoint, parse_address, sends_to_itself
 from genai_cost.otlp_in import OtlpDecodeError, parse_json, parse_protobuf, spans_of
 from genai_cost.pricing.catalog import Catalog
 from support.capture import FIXTURES, replay
@@ -1429,7 +1432,7 @@ def test_the_gateway_records_metrics_only_when_asked(
 ) -> None:
     """Built from the standard variables, the SDK's own OTLP metric exporter, over a real
     socket to a receiver that keeps what it is sent."""
-    from genai_cost.gateway import cost_meter_provider
+    from genai_cost.gateway_upstream import cost_meter_provider
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -1459,7 +1462,7 @@ def test_pushed_gateway_metrics_arrive_under_each_senders_resource(
     gateway's own resource."""
     from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-    from genai_cost.gateway import cost_meter_provider
+    from genai_cost.gateway_upstream import cost_meter_provider
 
     def sent_by(resource: dict[str, str], calls: int, unknown: int = 0) -> list[ReadableSpan]:
         memory = InMemorySpanExporter()

@@ -20,8 +20,10 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import genai_cost.gateway as gw
+import genai_cost.gateway_http as gw_http
 from genai_cost import CostSettings
-from genai_cost.gateway import CostGateway, serve_http
+from genai_cost.gateway import CostGateway
+from genai_cost.gateway_http import serve_http
 from genai_cost.pricing.catalog import Catalog
 from support.net import HOST, free_port, wait_for
 from test_gateway import _agent, _Gated, _in_thread, _post_body, _record, _request
@@ -81,7 +83,7 @@ def test_a_request_beyond_the_in_flight_limit_is_answered_before_its_body_is_rea
 def test_connections_beyond_the_cap_are_closed_at_once_and_room_is_made_as_they_end(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gw, "MAX_HTTP_CONNECTIONS", 3)
+    monkeypatch.setattr(gw_http, "MAX_HTTP_CONNECTIONS", 3)
     forwarded = InMemorySpanExporter()
     gateway = CostGateway(forwarded, catalog=catalog)
     server = serve_http(gateway, HOST, 0)

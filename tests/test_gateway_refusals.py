@@ -22,7 +22,10 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from genai_cost.gateway import CostGateway, FanOutExporter, serve_grpc, serve_http
+from genai_cost.gateway import CostGateway
+from genai_cost.gateway_grpc import serve_grpc
+from genai_cost.gateway_http import serve_http
+from genai_cost.gateway_upstream import FanOutExporter
 from genai_cost.pricing.catalog import Catalog
 from support.net import HOST, free_port
 from test_gateway import _agent, _Gated, _grpc_with_one_call_held, _post, _record, _request

@@ -24,7 +24,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost.gateway import CostGateway, serve_grpc, serve_http
+from genai_cost.gateway import CostGateway
+from genai_cost.gateway_grpc import serve_grpc
+from genai_cost.gateway_http import serve_http
 from genai_cost.gateway_tls import GatewayTls, TlsConfigError
 from genai_cost.pricing.catalog import Catalog
 from support.gateway import CHAT, CHAT_USD

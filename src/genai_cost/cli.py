@@ -472,11 +472,21 @@ def _gateway(args: argparse.Namespace) -> int:
     import threading
 
     from . import gateway as gw
+    from .gateway_grpc import serve_grpc
+    from .gateway_http import serve_http
     from .gateway_tls import GatewayTls, TlsConfigError
+    from .gateway_upstream import (
+        FanOutExporter,
+        cost_meter_provider,
+        exporter_endpoint,
+        parse_address,
+        sends_to_itself,
+        upstream_exporters,
+    )
 
     try:
-        http_at = None if args.http == "off" else gw.parse_address(args.http, "--http")
-        grpc_at = None if args.grpc == "off" else gw.parse_address(args.grpc, "--grpc")
+        http_at = None if args.http == "off" else parse_address(args.http, "--http")
+        grpc_at = None if args.grpc == "off" else parse_address(args.grpc, "--grpc")
     except ValueError as exc:
         print(f"genai-cost gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -496,20 +506,20 @@ def _gateway(args: argparse.Namespace) -> int:
             print(f"genai-cost gateway: cannot use the TLS files: {exc}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        exporters = gw.upstream_exporters()
+        exporters = upstream_exporters()
     except Exception as exc:
         print(f"genai-cost gateway: cannot build the exporter to forward to: {exc}", file=sys.stderr)
         return EXIT_USAGE
     listening = [address for address in (http_at, grpc_at) if address is not None]
     for exporter in exporters:
-        endpoint = gw.exporter_endpoint(exporter)
-        if endpoint is not None and gw.sends_to_itself(endpoint, listening):
+        endpoint = exporter_endpoint(exporter)
+        if endpoint is not None and sends_to_itself(endpoint, listening):
             host, port = endpoint
             # Only the receiver the exporter reaches is in the loop: name the flag that moves it.
             flags = [
                 flag
                 for flag, address in (("--http", http_at), ("--grpc", grpc_at))
-                if address is not None and gw.sends_to_itself(endpoint, [address])
+                if address is not None and sends_to_itself(endpoint, [address])
             ]
             print(
                 f"genai-cost gateway: the {type(exporter).__name__} would send to {host}:{port}, where the gateway "
@@ -519,11 +529,11 @@ def _gateway(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
     try:
-        meter_provider = gw.cost_meter_provider()
+        meter_provider = cost_meter_provider()
     except Exception as exc:
         print(f"genai-cost gateway: cannot build the metrics exporter (OTEL_METRICS_EXPORTER): {exc}", file=sys.stderr)
         return EXIT_USAGE
-    upstream = exporters[0] if len(exporters) == 1 else gw.FanOutExporter(exporters)
+    upstream = exporters[0] if len(exporters) == 1 else FanOutExporter(exporters)
     gateway = gw.CostGateway(upstream, meter_provider=meter_provider)
     http_server: Any = None
     grpc_server: Any = None
@@ -540,10 +550,10 @@ def _gateway(args: argparse.Namespace) -> int:
     receiver = "--http"  # which receiver a failure to listen is about: both may be on
     try:
         if http_at is not None:
-            http_server = gw.serve_http(gateway, *http_at, tls=tls)
+            http_server = serve_http(gateway, *http_at, tls=tls)
         receiver = "--grpc"
         if grpc_at is not None:
-            grpc_server = gw.serve_grpc(gateway, *grpc_at, tls=tls)
+            grpc_server = serve_grpc(gateway, *grpc_at, tls=tls)
     except (OSError, RuntimeError) as exc:
         host, port = (http_at if receiver == "--http" else grpc_at) or ("?", 0)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -1,0 +1,146 @@
+"""The gateway's OTLP/gRPC receiver (``TraceService/Export``), in plain gRPC or over TLS.
+
+A module of its own because grpcio's server is made to answer for itself, and the gateway
+must answer as its HTTP receiver does. A call's request arrives as bytes and is decoded
+here, so that one that is not OTLP is refused, counted and logged, not answered
+``INTERNAL`` by grpcio unseen; the gateway's ``max_inflight`` is grpcio's limit on calls in
+progress, and the calls grpcio refuses itself beyond it are counted by an interceptor
+(:class:`_GrpcLimitWatch`). grpc is imported only when the receiver starts. Each request goes
+to :meth:`~genai_cost.gateway.CostGateway.accept`, and its answer or refusal becomes the
+call's status.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from .gateway import (
+    MAX_REQUEST_BYTES,
+    UPSTREAM_FAILED,
+    CostGateway,
+    TooManySpans,
+    Unavailable,
+    response,
+    upstream_refused,
+)
+from .gateway_tls import GatewayTls
+from .otlp_in import OtlpDecodeError, parse_protobuf
+
+
+def serve_grpc(
+    gateway: CostGateway, host: str = "127.0.0.1", port: int = 4317, *, workers: int = 0, tls: GatewayTls | None = None
+) -> Any:
+    """Serve OTLP/gRPC (``TraceService/Export``), over TLS with ``tls``; returns the
+    started ``grpc.Server`` (stop it with ``server.stop(grace)``, after
+    :meth:`~genai_cost.gateway.CostGateway.begin_stop`) and its bound port as
+    ``server.port``. It takes the gateway's ``max_inflight`` calls at once, on as
+    many threads unless ``workers``.
+    Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for unusable TLS files."""
+    import grpc
+
+    def export(body: bytes, context: Any) -> ExportTraceServiceResponse:
+        # The request arrives as bytes (no deserializer below): gRPC's own would answer a body
+        # that is not protobuf INTERNAL, uncounted; decoded here, it is refused as over HTTP.
+        peer = str(context.peer())
+        try:
+            accepted = gateway.accept(_grpc_request(gateway, body, peer), peer=peer)
+        except OtlpDecodeError as exc:  # counted and logged by _grpc_request
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise  # (abort raises)
+        except Unavailable as exc:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            raise
+        except TooManySpans as exc:  # not RESOURCE_EXHAUSTED: exporters retry that, to no end
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+        if accepted.refusal is not None:  # not UNAVAILABLE: a retry would be refused again
+            context.abort(grpc.StatusCode.INTERNAL, upstream_refused(accepted.refusal))
+        if not accepted.forwarded:
+            context.abort(grpc.StatusCode.UNAVAILABLE, UPSTREAM_FAILED)
+        return response(accepted)
+
+    inflight = gateway.max_inflight
+    watch = _GrpcLimitWatch(gateway)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers or inflight, thread_name_prefix="genai-cost-gateway-grpc"),
+        interceptors=[watch],
+        options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+        # Beyond it gRPC answers RESOURCE_EXHAUSTED itself, rather than queueing the call.
+        maximum_concurrent_rpcs=inflight,
+    )
+    watch.state = getattr(server, "_state", None)
+    encode = ExportTraceServiceResponse.SerializeToString
+    method = grpc.unary_unary_rpc_method_handler(export, response_serializer=encode)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_TRACE_SERVICE, {"Export": method}),))
+    address = f"{_bracketed(host)}:{port}"
+    try:
+        if tls is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, tls.grpc_credentials())
+    except RuntimeError:  # grpc's "Failed to bind": what the socket would have said
+        bound = 0
+    if bound == 0:
+        raise OSError(errno.EADDRINUSE, "the address is in use, or not one of this machine's")
+    server.start()
+    server.port = bound
+    return server
+
+
+_TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+def _grpc_request(gateway: CostGateway, body: bytes, peer: str) -> ExportTraceServiceRequest:
+    """The request a gRPC call carries; one that is not OTLP/protobuf is counted and logged
+    as refused, and raises :class:`~genai_cost.otlp_in.OtlpDecodeError`."""
+    try:
+        return parse_protobuf(body)
+    except OtlpDecodeError as exc:
+        gateway.refused("not OTLP", peer, str(exc))
+        raise
+
+
+class _GrpcLimitWatch:
+    """A gRPC server interceptor that counts (in ``requests_busy``) and logs the calls gRPC
+    refuses itself, ``RESOURCE_EXHAUSTED``, beyond ``maximum_concurrent_rpcs``: those never
+    reach the servicer, nor anything else of the gateway's.
+
+    gRPC (``grpc._server``) runs the interceptors of every call before that check, on its
+    serving thread and with its server state locked, then refuses the call when the state's
+    ``active_rpc_count`` has reached ``maximum_concurrent_rpcs``. Read here, under that same
+    lock, the two give the same answer as the check that follows. They are private to grpc,
+    so they are read with care: a grpc release without them leaves these refusals uncounted,
+    as they were (docs/gateway.md), and never fails a call."""
+
+    def __init__(self, gateway: CostGateway) -> None:
+        self.gateway = gateway
+        #: The grpc server's private state (``server._state``), set once the server exists.
+        self.state: Any = None
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        limit = getattr(self.state, "maximum_concurrent_rpcs", None)
+        active = getattr(self.state, "active_rpc_count", None)
+        # (no handler: gRPC answers UNIMPLEMENTED, and does not look at the limit)
+        if handler is not None and isinstance(limit, int) and isinstance(active, int) and active >= limit:
+            self.gateway.refuse_busy(
+                "busy",
+                "a gRPC client (gRPC does not name it)",
+                f"{limit} gRPC calls already in progress: gRPC answered RESOURCE_EXHAUSTED (retried by exporters)",
+            )
+        return handler
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+__all__ = ["serve_grpc"]

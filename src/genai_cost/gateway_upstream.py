@@ -1,0 +1,169 @@
+"""Where the gateway forwards to, as ``genai-cost gateway`` sets it up before it listens.
+
+:class:`~genai_cost.gateway.CostGateway` forwards to any ``SpanExporter`` it is given;
+the command builds that exporter, and the meter provider of the cost metrics, from the
+standard variables, each exporter by its own entry point as ``opentelemetry-instrument``
+would (:func:`upstream_exporters`, :func:`cost_meter_provider`), one batch to all of them
+(:class:`FanOutExporter`). The command also refuses an upstream that is the gateway itself,
+which would send every span back to it without end: :func:`exporter_endpoint` and
+:func:`sends_to_itself` compare where an exporter sends with where the gateway listens
+(:func:`parse_address`, the ``--http`` and ``--grpc`` options). None of this needs the
+gateway's core, which imports :class:`FanOutExporter` from here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+
+_log = logging.getLogger("genai_cost.gateway")
+
+
+def upstream_exporters() -> list[SpanExporter]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` names (``otlp`` when unset), built
+    by their own entry points, so each reads its standard ``OTEL_EXPORTER_*``
+    variables exactly as ``opentelemetry-instrument`` would."""
+    import os
+
+    from opentelemetry.sdk._configuration import _get_exporter_entry_point, _import_exporters
+
+    names = [name.strip() for name in (os.environ.get("OTEL_TRACES_EXPORTER") or "otlp").split(",") if name.strip()]
+    if not names or names == ["none"]:
+        raise ValueError("OTEL_TRACES_EXPORTER is 'none': the gateway would have nowhere to send the spans")
+    kinds, _, _ = _import_exporters([_get_exporter_entry_point(name, "traces") for name in names], [], [])
+    return [kind() for kind in kinds.values()]
+
+
+def cost_meter_provider() -> SdkMeterProvider | None:
+    """A MeterProvider for the cost metrics, exporting through what
+    ``OTEL_METRICS_EXPORTER`` names (each built by its own entry point, so the
+    standard ``OTEL_EXPORTER_OTLP_*`` and ``OTEL_METRIC_EXPORT_INTERVAL`` apply), or
+    ``None`` when the variable is unset or ``none``, or ``GENAI_COST_METRICS=false``.
+
+    Unlike the SDK, whose default is ``otlp``, the gateway records metrics only
+    when asked: it is often pointed at a backend that takes traces only (Jaeger),
+    which would refuse the metrics at every export."""
+    import os
+
+    from opentelemetry.sdk._configuration import _get_exporter_entry_point, _import_exporters
+    from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    from .config import env_flag
+    from .sender_metrics import SenderResourceExporter, sender_job_reader
+
+    names = [name.strip() for name in os.environ.get("OTEL_METRICS_EXPORTER", "").split(",") if name.strip()]
+    if not names or "none" in names or not env_flag("GENAI_COST_METRICS", True):
+        return None
+    _, kinds, _ = _import_exporters([], [_get_exporter_entry_point(name, "metrics") for name in names], [])
+    readers: list[MetricReader] = []
+    for kind in kinds.values():
+        if issubclass(kind, MetricReader):
+            # A pull reader (prometheus), scraped from the gateway: each sender's series
+            # carry the sender's `job` label (kept by a scrape with honor_labels: true).
+            readers.append(sender_job_reader(kind)())
+        else:
+            # Pushed metrics go under each sender's resource, as if recorded in its process,
+            # with the gateway's own instance id (sender_metrics.by_sender).
+            readers.append(PeriodicExportingMetricReader(SenderResourceExporter(kind())))
+    resource = Resource.create()
+    if not resource.attributes.get("service.instance.id"):
+        # SDKs before 1.41 make none up: each gateway needs one to write series of its own.
+        import uuid
+
+        resource = resource.merge(Resource({"service.instance.id": str(uuid.uuid4())}))
+    return SdkMeterProvider(resource=resource, metric_readers=readers)
+
+
+class FanOutExporter(SpanExporter):
+    """Sends each batch to every exporter; succeeds when all of them do."""
+
+    def __init__(self, exporters: Sequence[SpanExporter]) -> None:
+        self._exporters = tuple(exporters)
+        #: The exporters that failed the last batch (the gateway asks each why).
+        self.failed: tuple[SpanExporter, ...] = ()
+
+    @property
+    def members(self) -> tuple[SpanExporter, ...]:
+        return self._exporters
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        failed: list[SpanExporter] = []
+        for exporter in self._exporters:
+            try:
+                if exporter.export(spans) is not SpanExportResult.SUCCESS:
+                    failed.append(exporter)
+            except Exception:
+                _log.exception("genai-cost gateway: exporter %s raised", type(exporter).__name__)
+                failed.append(exporter)
+        self.failed = tuple(failed)
+        return SpanExportResult.FAILURE if failed else SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(exporter.force_flush(timeout_millis) for exporter in self._exporters)
+
+    def shutdown(self) -> None:
+        for exporter in self._exporters:
+            exporter.shutdown()
+
+
+def exporter_endpoint(exporter: SpanExporter) -> tuple[str, int] | None:
+    """(host, port) an OTLP exporter sends to, when it says (for spotting a loop)."""
+    endpoint = getattr(exporter, "_endpoint", None)
+    if not isinstance(endpoint, str) or not endpoint:
+        return None
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.hostname is None or port is None:
+        return None
+    return parts.hostname, port
+
+
+def sends_to_itself(endpoint: tuple[str, int], listening: Sequence[tuple[str, int]]) -> bool:
+    """Whether ``endpoint`` is one of the addresses the gateway listens on."""
+    host, port = endpoint
+    everywhere = {"0.0.0.0", "::"}  # noqa: S104 - compared with, not bound to
+    local = {"localhost", "127.0.0.1", "::1", *everywhere}
+    for listen_host, listen_port in listening:
+        if port != listen_port:
+            continue
+        if host == listen_host or listen_host in everywhere or (host in local and listen_host in local):
+            return True
+    return False
+
+
+def parse_address(text: str, option: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:4318`` for IPv6) as (host, port); a clear error otherwise."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{option} {text!r}: expected HOST:PORT, for example 127.0.0.1:4318")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: the port {port_text!r} is not a number") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{option} {text!r}: the port must be 0-65535")
+    return host, port
+
+
+__all__ = [
+    "FanOutExporter",
+    "cost_meter_provider",
+    "exporter_endpoint",
+    "parse_address",
+    "sends_to_itself",
+    "upstream_exporters",
+]
