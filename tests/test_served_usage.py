@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genai_cost.usage import _BadValue as BadValue
-from genai_cost.usage import _reference, _served_by_anthropic, read_usage
+from genai_cost._usage_json import BadValue, _served_by_anthropic
+from genai_cost.usage import _reference, read_usage
 
 SCOPE = "openinference.instrumentation.anthropic"
 

@@ -8,261 +8,77 @@ output includes reasoning) before anything is priced.
 
 It is on the hot path, so it makes one pass over the attributes with a single
 dict lookup per attribute, instead of probing ~60 possible keys.
+
+The vocabulary it reads (which key means what in each dialect, the roles of operation
+names and span kinds, the scopes whose counts leave something out) is data in
+``_vocabulary.py``; the JSON some instrumentations record beside the attributes is read
+in ``_usage_json.py``. This module is the reader itself and the public API: ``Role``,
+``KNOWN_KEYS``, ``USAGE_ON_STREAM_LOG_SCOPES`` and :func:`vocabulary` are imported from here.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
 from operator import itemgetter
 
+from ._usage_json import MAX_TOKENS, BadValue, add_usage_json, read_count, served_usage_key, with_served
+from ._vocabulary import (
+    AGENT_RUN_RECORD_SCOPES,
+    AI_OP,
+    BATCH,
+    COST_AMOUNT,
+    COST_CURRENCY,
+    DATA_SOURCE,
+    EXCLUSIVE_INPUT_SCOPES,
+    EXCLUSIVE_OUTPUT_SCOPES,
+    GENERIC_SLOTS,
+    INPUT,
+    INPUT_EXCLUDES_CACHE,
+    INVOCATION_PARAMETERS,
+    KEYS,
+    OI_KIND,
+    OP,
+    OPENINFERENCE_ROLES,
+    OPERATION_KEY,
+    OPERATION_ROLES,
+    OUTPUT,
+    OUTPUT_EXCLUDES_REASONING,
+    OUTPUT_IMAGE,
+    PROVIDER,
+    REASONING_EXCLUDED,
+    REPORTED_COST,
+    REQUEST_MODEL,
+    REQUESTED_TIER,
+    RESPONSE_ID,
+    RESPONSE_JSON,
+    RESPONSE_MODEL,
+    SERVICE_TIER,
+    SLOTS,
+    TOKEN_POSITION,
+    TOKEN_SLOTS,
+    TOOL,
+    TOTAL,
+    USAGE_JSON,
+    VERCEL_AGGREGATES,
+)
+from ._vocabulary import KNOWN_KEYS as KNOWN_KEYS
+from ._vocabulary import USAGE_ON_STREAM_LOG_SCOPES as USAGE_ON_STREAM_LOG_SCOPES
+from ._vocabulary import Role as Role
+from ._vocabulary import vocabulary as vocabulary
 from .pricing.calc import MAX_COST_USD
 from .pricing.model import TokenUsage
 
+# The tables read with ``.get``, bound again by assignment: CPython compiles ``name.get(...)``
+# on a name an ``import`` bound as an attribute load (it takes the name for a module), which
+# makes a bound method per call, and on any other global as the method call it is.
+_KEYS, _OPERATION_ROLES, _OPENINFERENCE_ROLES = KEYS, OPERATION_ROLES, OPENINFERENCE_ROLES
 
-class Role(Enum):
-    """What a span is, as far as cost is concerned."""
-
-    NONE = "none"  #: not GenAI work
-    LLM = "llm"  #: a leaf inference call: priced
-    EMBEDDING = "embedding"  #: a leaf embedding call: priced
-    TOOL = "tool"  #: a tool execution: priced from the tool catalog
-    RETRIEVAL = "retrieval"  #: a retriever / vector store query: priced from the tool catalog
-    AGGREGATE = "aggregate"  #: agent / workflow / wrapper: carries its children's usage; never priced
-    OTHER = "other"  #: GenAI, but not billable by itself (fetch_response, memory ops)
-
-
-# Slots of the one-pass scan. Each known attribute key maps to (slot, rank);
-# the lowest rank seen wins, so the current semconv name beats deprecated ones.
-_OP, _OI_KIND, _AI_OP = 0, 1, 2
-_PROVIDER, _RESPONSE_MODEL, _REQUEST_MODEL = 3, 4, 5
-_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _CACHE_WRITE_5M, _CACHE_WRITE_1H = 6, 7, 8, 9, 10, 11
-_REASONING, _INPUT_AUDIO, _OUTPUT_AUDIO, _CACHE_READ_AUDIO, _INPUT_IMAGE, _OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
-_SERVICE_TIER, _REQUESTED_TIER, _TOOL, _REPORTED_COST, _BATCH, _DATA_SOURCE = 18, 19, 20, 21, 22, 23
-_RESPONSE_ID, _INVOCATION_PARAMETERS = 24, 25
-_REASONING_EXCLUDED, _USAGE_JSON, _TOTAL, _RESPONSE_JSON = 26, 27, 28, 29
-_SLOTS = 30
-
-_VOCABULARY: dict[int, tuple[str, ...]] = {
-    _OP: ("gen_ai.operation.name",),
-    _OI_KIND: ("openinference.span.kind",),
-    _AI_OP: ("ai.operationId",),
-    _PROVIDER: ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider"),
-    _RESPONSE_MODEL: ("gen_ai.response.model", "llm.response.model_name", "ai.response.model"),
-    _REQUEST_MODEL: ("gen_ai.request.model", "llm.model_name", "ai.model.id", "embedding.model_name"),
-    _INPUT: (
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.prompt_tokens",
-        "llm.token_count.prompt",
-        "ai.usage.inputTokens",
-        "ai.usage.promptTokens",
-        "ai.usage.tokens",  # Vercel AI SDK embed / embedMany
-    ),
-    _OUTPUT: (
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.completion_tokens",
-        "llm.token_count.completion",
-        "ai.usage.outputTokens",
-        "ai.usage.completionTokens",
-    ),
-    _CACHE_READ: (
-        "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_read_input_tokens",
-        "llm.token_count.prompt_details.cache_read",
-        "gen_ai.usage.details.cache_read_tokens",
-        "ai.usage.inputTokenDetails.cacheReadTokens",
-        "ai.usage.cachedInputTokens",
-    ),
-    _CACHE_WRITE: (
-        "gen_ai.usage.cache_write.input_tokens",
-        "gen_ai.usage.cache_creation.input_tokens",
-        "gen_ai.usage.cache_creation_input_tokens",
-        "llm.token_count.prompt_details.cache_write",
-        "gen_ai.usage.details.cache_write_tokens",
-        "ai.usage.inputTokenDetails.cacheWriteTokens",
-        # Strands Agents' pre-semconv name (emitted beside cache_creation.input_tokens,
-        # and alone by releases that had only it)
-        "gen_ai.usage.cache_write_input_tokens",
-    ),
-    _CACHE_WRITE_5M: (
-        "anthropic.usage.cache_creation.ephemeral_5m_input_tokens",
-        "gen_ai.usage.details.ephemeral_5m_input_tokens",
-    ),
-    _CACHE_WRITE_1H: (
-        "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",
-        "gen_ai.usage.details.ephemeral_1h_input_tokens",
-    ),
-    _REASONING: (
-        "gen_ai.usage.reasoning.output_tokens",
-        "gen_ai.usage.reasoning_tokens",
-        "llm.token_count.completion_details.reasoning",
-        "gen_ai.usage.details.reasoning_tokens",
-        "ai.usage.outputTokenDetails.reasoningTokens",
-        "ai.usage.reasoningTokens",
-        # OpenLIT 1.45.0's google_adk (Gemini's thoughts_token_count; outside its output
-        # count, as with OpenLIT's other Gemini instrumentations: _EXCLUSIVE_OUTPUT_SCOPES)
-        "gen_ai.usage.completion_tokens_details.reasoning_tokens",
-    ),
-    # Google ADK 1.x (its call_llm span): Gemini's thoughts_token_count, which its
-    # gen_ai.usage.output_tokens (candidates_token_count) does not include.
-    _REASONING_EXCLUDED: ("gen_ai.usage.experimental.reasoning_tokens",),
-    _INPUT_AUDIO: (
-        "gen_ai.usage.audio.input_tokens",
-        "llm.token_count.prompt_details.audio",
-        "gen_ai.usage.details.input_audio_tokens",
-    ),
-    _OUTPUT_AUDIO: (
-        "gen_ai.usage.audio.output_tokens",
-        "llm.token_count.completion_details.audio",
-        "gen_ai.usage.details.output_audio_tokens",
-    ),
-    # (Pydantic AI: ``cache_audio_read_tokens``, part of its cache_read_tokens)
-    _CACHE_READ_AUDIO: ("gen_ai.usage.audio.cache_read.input_tokens", "gen_ai.usage.details.cache_audio_read_tokens"),
-    _INPUT_IMAGE: ("gen_ai.usage.image.input_tokens",),
-    _OUTPUT_IMAGE: ("gen_ai.usage.image.output_tokens",),
-    # (the gen_ai.* names without "openai": OpenLIT before 1.45, LangSmith)
-    _SERVICE_TIER: (
-        "openai.response.service_tier",
-        "gen_ai.openai.response.service_tier",
-        "gen_ai.response.service_tier",
-    ),
-    _REQUESTED_TIER: (
-        "openai.request.service_tier",
-        "gen_ai.openai.request.service_tier",
-        "gen_ai.request.service_tier",
-    ),
-    _TOOL: ("gen_ai.tool.name", "tool.name", "ai.toolCall.name"),
-    _REPORTED_COST: ("gen_ai.usage.cost.amount", "operation.cost", "gen_ai.usage.cost", "llm.cost.total"),
-    _BATCH: ("gen_ai.cost.batch",),
-    _DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
-    _RESPONSE_ID: ("gen_ai.response.id", "llm.response.id"),
-    _INVOCATION_PARAMETERS: ("llm.invocation_parameters",),
-    # JSON with the provider's own usage, read for the counts the span's attributes leave
-    # out. Google ADK's JSON of the model's response: its usage_metadata is the only place
-    # ADK 1.x records the cached tokens (and older 1.x releases the thinking tokens).
-    # Logfire's provider usage object (5.2.0, 6.0.0b8): the only place those releases put
-    # the cache split, beside an input count that includes it.
-    _USAGE_JSON: ("gcp.vertex.agent.llm_response", "gen_ai.usage.raw"),
-    # Read only as a checksum of the other counts (see _inclusive): Strands Agents copies
-    # Bedrock's usage, whose input leaves out the cache and whose total counts it.
-    _TOTAL: ("gen_ai.usage.total_tokens",),
-    # OpenInference's JSON of the response: Anthropic's usage object in it is the only record
-    # of the web searches a call ran and of the speed it was served at (fast mode), which
-    # no instrumentation writes as attributes (see _served_by_anthropic).
-    _RESPONSE_JSON: ("output.value",),
-}
-
-_KEYS: dict[str, tuple[int, int]] = {
-    key: (slot, rank) for slot, keys in _VOCABULARY.items() for rank, key in enumerate(keys)
-}
-
-#: Attribute keys read from spans.
-KNOWN_KEYS = frozenset(_KEYS)
-
-#: Slots whose keys alone do not make a span GenAI work (every database span
-#: has ``db.system.name``).
-_GENERIC_SLOTS = frozenset(
-    {_DATA_SOURCE, _BATCH, _RESPONSE_ID, _INVOCATION_PARAMETERS, _USAGE_JSON, _TOTAL, _RESPONSE_JSON}
-)
-
-_TOKEN_SLOTS = (
-    _INPUT,
-    _OUTPUT,
-    _CACHE_READ,
-    _CACHE_WRITE,
-    _CACHE_WRITE_5M,
-    _CACHE_WRITE_1H,
-    _REASONING,
-    _INPUT_AUDIO,
-    _OUTPUT_AUDIO,
-    _CACHE_READ_AUDIO,
-    _INPUT_IMAGE,
-    _OUTPUT_IMAGE,
-    _REASONING_EXCLUDED,
-)
-
-_OPERATION_ROLES = {
-    "chat": Role.LLM,
-    "text_completion": Role.LLM,
-    "completion": Role.LLM,
-    "generate_content": Role.LLM,
-    "responses": Role.LLM,
-    # Semantic Kernel's names (its own, before the semconv ones)
-    "chat.completions": Role.LLM,
-    "chat.streaming_completions": Role.LLM,
-    "text.completions": Role.LLM,
-    "text.streaming_completions": Role.LLM,
-    "embeddings": Role.EMBEDDING,
-    "embedding": Role.EMBEDDING,
-    "execute_tool": Role.TOOL,
-    "retrieval": Role.RETRIEVAL,
-    "invoke_agent": Role.AGGREGATE,
-    "create_agent": Role.AGGREGATE,
-    "invoke_workflow": Role.AGGREGATE,
-    "plan": Role.AGGREGATE,
-}
-
-_OPENINFERENCE_ROLES = {
-    "LLM": Role.LLM,
-    "EMBEDDING": Role.EMBEDDING,
-    "TOOL": Role.TOOL,
-    "RETRIEVER": Role.RETRIEVAL,
-    "AGENT": Role.AGGREGATE,
-    "CHAIN": Role.AGGREGATE,
-}
-
-_VERCEL_AGGREGATES = frozenset(
-    {"ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject", "ai.embed", "ai.embedMany"}
-)
-
-_MAX_TOKENS = 10**12
 #: Largest cost (USD) a span may carry and still be believed: more is a broken attribute.
 #: The pricing core's bound on a computed cost, so that what it writes reads back as written.
 MAX_USD = MAX_COST_USD
-_COST_AMOUNT = "gen_ai.usage.cost.amount"
-_OPERATION_KEY = "gen_ai.operation.name"
-_COST_CURRENCY = "gen_ai.usage.cost.currency"
-
-#: Flags of ``_Kind.exclusive_scope``: what an instrumentation leaves out of its counts.
-_INPUT_EXCLUDES_CACHE = 1
-_OUTPUT_EXCLUDES_REASONING = 2
-
-#: Instrumentations known to report output WITHOUT reasoning (thinking) tokens for some
-#: providers, and the thinking apart: OpenLIT 1.45.0's ``google_ai_studio`` writes Gemini's
-#: ``candidates_token_count`` as the output and ``thoughts_token_count`` as
-#: ``gen_ai.usage.reasoning_tokens`` (its provider ``gemini``). Without this, a call thinking
-#: less than it wrote (300 thinking, 500 visible) was billed for the 500 only.
-_EXCLUSIVE_OUTPUT_SCOPES = (
-    ("openlit", "gemini"),
-    ("openlit", "google"),
-    ("openlit", "vertex"),
-)
-
-#: Logfire's OpenAI and Anthropic integrations record a streamed call's usage on a log
-#: span of its own ("streaming response from ... took ...s", priced as the call); the
-#: request span, ended as the stream began, counts no tokens and is not the call's record.
-USAGE_ON_STREAM_LOG_SCOPES = frozenset({"logfire.openai", "logfire.anthropic"})
-#: Logfire's Claude Agent SDK integration: each ``chat`` span has only the SDK's
-#: per-message usage (``gen_ai.usage.partial.*``, which Logfire marks unreliable); the
-#: ``invoke_agent`` span has the run's usage and its cost (``operation.cost``, the SDK's
-#: ``total_cost_usd``), and is the record priced.
-_AGENT_RUN_RECORD_SCOPES = frozenset({"logfire.claude_agent_sdk"})
-
-#: Instrumentations known to report input WITHOUT cache tokens for some providers.
-_EXCLUSIVE_INPUT_SCOPES = (
-    ("openlit", "anthropic"),
-    # Bedrock reports input without cache reads and writes (Converse ``inputTokens``, the
-    # Anthropic body's ``input_tokens`` through InvokeModel), and these instrumentations copy
-    # it as-is: the official genai-bedrock 1.3b0, OpenLLMetry's bedrock 0.62.4 and OpenLIT
-    # 1.45.0 (its ``openlit.instrumentation.bedrock``, matched by the ``openlit`` prefix).
-    # OpenInference folds the cache into its prompt count: inclusive, not listed.
-    ("opentelemetry.instrumentation.genai.bedrock", "bedrock"),
-    ("opentelemetry.instrumentation.bedrock", "bedrock"),
-    ("openlit", "bedrock"),
-)
 
 
 @dataclass(slots=True)
@@ -352,7 +168,7 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
             usage_json = (json_key, attributes[json_key]) if json_key is not None else None
             total = attributes[plan.total_key] if plan.total_key is not None else None
             usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, usage_json, total)
-        except _BadValue as exc:
+        except BadValue as exc:
             invalid = str(exc)
     tier = kind.tier
     if tier is None and plan.parameters_key is not None:
@@ -361,8 +177,8 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
     served_key = plan.served_key
     if served_key is not None and usage is not None and kind.anthropic:
         try:
-            usage, tier = _with_served(usage, tier, served_key, attributes[served_key])
-        except _BadValue as exc:
+            usage, tier = with_served(usage, tier, served_key, attributes[served_key])
+        except BadValue as exc:
             usage, invalid = None, str(exc)
     return SpanUsage(
         kind.role,
@@ -397,7 +213,7 @@ class _Kind:
     #: Its counts are priced (a call), so they are read and checked.
     priced: bool
     #: What its instrumentation leaves out of its counts for this provider
-    #: (``_INPUT_EXCLUDES_CACHE`` | ``_OUTPUT_EXCLUDES_REASONING``).
+    #: (``INPUT_EXCLUDES_CACHE`` | ``OUTPUT_EXCLUDES_REASONING``).
     exclusive_scope: int
     #: Anthropic's API served it: its response JSON, if recorded, is read (_served_by_anthropic).
     anthropic: bool = False
@@ -411,7 +227,7 @@ class _Plan:
     slots: tuple[tuple[int, str], ...]
     #: Values that say what the span is, as one tuple (the memo key).
     describing: Callable[[Mapping[str, object]], tuple[object, ...]]
-    #: (position in _TOKEN_SLOTS, key) of the count attributes present.
+    #: (position in TOKEN_SLOTS, key) of the count attributes present.
     tokens: tuple[tuple[int, str], ...]
     #: Indexes into ``tokens`` of the input and output counts.
     io_positions: tuple[int, ...]
@@ -419,7 +235,7 @@ class _Plan:
     response_key: str | None
     usage_json_key: str | None
     total_key: str | None
-    #: Where an Anthropic call's web searches and speed are read (_with_served), if anywhere.
+    #: Where an Anthropic call's web searches and speed are read (with_served), if anywhere.
     served_key: str | None
     parameters_key: str | None
     memo: dict[tuple[object, ...], _Kind]
@@ -428,23 +244,18 @@ class _Plan:
 #: Slots read per span, not memoised (they differ from call to call).
 _PER_SPAN_SLOTS = frozenset(
     {
-        *range(_INPUT, _OUTPUT_IMAGE + 1),
-        _REPORTED_COST,
-        _RESPONSE_ID,
-        _REASONING_EXCLUDED,
-        _USAGE_JSON,
-        _TOTAL,
-        _RESPONSE_JSON,
+        *range(INPUT, OUTPUT_IMAGE + 1),
+        REPORTED_COST,
+        RESPONSE_ID,
+        REASONING_EXCLUDED,
+        USAGE_JSON,
+        TOTAL,
+        RESPONSE_JSON,
         # OpenInference's request JSON: tool schemas and per-call values, so as a memo key it
         # would hold megabytes and never hit; its tier is read per span (_requested_tier).
-        _INVOCATION_PARAMETERS,
+        INVOCATION_PARAMETERS,
     }
 )
-#: Slot -> index in the counts list (the order of _TOKEN_SLOTS).
-_TOKEN_POSITION = {slot: position for position, slot in enumerate(_TOKEN_SLOTS)}
-_POSITION_CACHE_READ, _POSITION_CACHE_WRITE = _TOKEN_POSITION[_CACHE_READ], _TOKEN_POSITION[_CACHE_WRITE]
-_POSITION_REASONING = _TOKEN_POSITION[_REASONING]
-_POSITION_REASONING_EXCLUDED = _TOKEN_POSITION[_REASONING_EXCLUDED]
 
 _UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, None, None, None, {})
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
@@ -466,9 +277,9 @@ def remote_agent_call(
     aggregate (whose counts are not even read); this one is read as a call, priced as
     a leaf, and the leaf rule still makes it a wrapper if calls do run below it.
     Without usage it is left alone: the cost is the remote service's to record."""
-    if usage.operation != "invoke_agent" or attributes.get(_OPERATION_KEY) != "invoke_agent":
+    if usage.operation != "invoke_agent" or attributes.get(OPERATION_KEY) != "invoke_agent":
         return usage
-    as_call = read_usage({**attributes, _OPERATION_KEY: "chat"}, scope_name)
+    as_call = read_usage({**attributes, OPERATION_KEY: "chat"}, scope_name)
     if as_call.usage is None and as_call.reported_cost is None and as_call.invalid is None:
         return usage
     return replace(as_call, operation=usage.operation)
@@ -514,7 +325,7 @@ def _call_whose_name_was_dropped(
     SDK's count limit cut (the oldest go first: an instrumentation that sets the model at
     the start and 70 prompt messages after it loses the model): read as a call, so that it
     is flagged ``missing_model`` rather than left silently at no cost."""
-    as_call = read_usage({**attributes, _OPERATION_KEY: "chat"}, scope_name)
+    as_call = read_usage({**attributes, OPERATION_KEY: "chat"}, scope_name)
     if as_call.usage is None and as_call.invalid is None:
         return usage
     return replace(as_call, operation=None)
@@ -531,11 +342,11 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         slot, rank = spec
         if slot not in best or rank < best[slot][0]:
             best[slot] = (rank, key)
-    if not any(slot not in _GENERIC_SLOTS for slot in best):
+    if not any(slot not in GENERIC_SLOTS for slot in best):
         return None
     slots = tuple((slot, key) for slot, (_, key) in best.items())
     describing_keys = tuple(key for slot, key in slots if slot not in _PER_SPAN_SLOTS)
-    tokens = tuple(sorted((_TOKEN_POSITION[slot], key) for slot, key in slots if slot in _TOKEN_POSITION))
+    tokens = tuple(sorted((TOKEN_POSITION[slot], key) for slot, key in slots if slot in TOKEN_POSITION))
     io_positions = tuple(i for i, (position, _) in enumerate(tokens) if position <= 1)
     keys = dict(slots)
     return _Plan(
@@ -543,12 +354,12 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         _tuple_getter(describing_keys),
         tokens,
         io_positions,
-        keys.get(_REPORTED_COST),
-        keys.get(_RESPONSE_ID),
-        keys.get(_USAGE_JSON),
-        keys.get(_TOTAL),
-        _served_key(keys.get(_RESPONSE_JSON), keys.get(_USAGE_JSON)),
-        keys.get(_INVOCATION_PARAMETERS),
+        keys.get(REPORTED_COST),
+        keys.get(RESPONSE_ID),
+        keys.get(USAGE_JSON),
+        keys.get(TOTAL),
+        served_usage_key(keys.get(RESPONSE_JSON), keys.get(USAGE_JSON)),
+        keys.get(INVOCATION_PARAMETERS),
         {},
     )
 
@@ -567,8 +378,8 @@ _Slots = tuple[tuple[int, str], ...]
 
 
 def _found(attributes: Mapping[str, object], slots: _Slots) -> tuple[list[object], list[str | None]]:
-    found: list[object] = [None] * _SLOTS
-    keys: list[str | None] = [None] * _SLOTS
+    found: list[object] = [None] * SLOTS
+    keys: list[str | None] = [None] * SLOTS
     for slot, key in slots:
         found[slot] = attributes[key]
         keys[slot] = key
@@ -610,15 +421,15 @@ def _interpret(
     *,
     per_call: bool = True,
 ) -> SpanUsage:
-    operation = _text(found[_OP])
-    role = _role(operation, _text(found[_OI_KIND]), _text(found[_AI_OP]))
-    has_tokens = found[_INPUT] is not None or found[_OUTPUT] is not None
-    model = _text(found[_RESPONSE_MODEL]) or _text(found[_REQUEST_MODEL])
-    tool_name = _text(found[_TOOL])
+    operation = _text(found[OP])
+    role = _role(operation, _text(found[OI_KIND]), _text(found[AI_OP]))
+    has_tokens = found[INPUT] is not None or found[OUTPUT] is not None
+    model = _text(found[RESPONSE_MODEL]) or _text(found[REQUEST_MODEL])
+    tool_name = _text(found[TOOL])
     if role is None:
         if has_tokens and model:
             role = Role.LLM  # usage + model and no kind: a call; the leaf rule catches wrappers
-        elif tool_name and found[_PROVIDER] is None:
+        elif tool_name and found[PROVIDER] is None:
             role = Role.TOOL
         else:
             role = Role.OTHER
@@ -628,29 +439,29 @@ def _interpret(
         # operation) on a span that counts tokens: a call, priced when it is a leaf
         # and flagged when it cannot be, rather than left silently at no cost.
         role = Role.LLM
-    if scope_name in USAGE_ON_STREAM_LOG_SCOPES or scope_name in _AGENT_RUN_RECORD_SCOPES:
+    if scope_name in USAGE_ON_STREAM_LOG_SCOPES or scope_name in AGENT_RUN_RECORD_SCOPES:
         role = _role_in_scope(role, has_tokens, scope_name)
-    provider = _text(found[_PROVIDER])
-    reported, reported_key = _reported_cost(found[_REPORTED_COST], keys[_REPORTED_COST], attributes)
-    tier = _text(found[_SERVICE_TIER])
+    provider = _text(found[PROVIDER])
+    reported, reported_key = _reported_cost(found[REPORTED_COST], keys[REPORTED_COST], attributes)
+    tier = _text(found[SERVICE_TIER])
     if tier is None:
-        tier = _text(found[_REQUESTED_TIER])
+        tier = _text(found[REQUESTED_TIER])
     if tier is None and per_call:
-        tier = _requested_tier(found[_INVOCATION_PARAMETERS])
+        tier = _requested_tier(found[INVOCATION_PARAMETERS])
     usage: TokenUsage | None = None
     invalid: str | None = None
     convention = "inclusive"
     if (role is Role.LLM or role is Role.EMBEDDING) and (has_tokens or _any_tokens(found)):
         try:
             usage, convention = _tokens(found, keys, provider, scope_name)
-        except _BadValue as exc:
+        except BadValue as exc:
             invalid = str(exc)
     tier = tier.lower() if tier else None
-    served_key = _served_key(keys[_RESPONSE_JSON], keys[_USAGE_JSON]) if per_call else None
+    served_key = served_usage_key(keys[RESPONSE_JSON], keys[USAGE_JSON]) if per_call else None
     if served_key is not None and usage is not None and _is_anthropic(provider):
         try:
-            usage, tier = _with_served(usage, tier, served_key, attributes[served_key])
-        except _BadValue as exc:
+            usage, tier = with_served(usage, tier, served_key, attributes[served_key])
+        except BadValue as exc:
             usage, invalid = None, str(exc)
     return SpanUsage(  # positional: this runs once per GenAI span
         role,
@@ -660,13 +471,13 @@ def _interpret(
         usage,
         invalid,
         tool_name,
-        _text(found[_DATA_SOURCE]),
+        _text(found[DATA_SOURCE]),
         reported,
         reported_key,
         tier,
-        _flag_set(found[_BATCH]),
+        _flag_set(found[BATCH]),
         convention,
-        _text(found[_RESPONSE_ID]),
+        _text(found[RESPONSE_ID]),
     )
 
 
@@ -682,58 +493,23 @@ def _role(operation: str | None, oi_kind: str | None, ai_op: str | None) -> Role
             return Role.EMBEDDING
         if ai_op == "ai.toolCall":
             return Role.TOOL
-        if ai_op in _VERCEL_AGGREGATES:
+        if ai_op in VERCEL_AGGREGATES:
             return Role.AGGREGATE
         return Role.OTHER
     return None
 
 
 def _any_tokens(found: list[object]) -> bool:
-    return any(found[slot] is not None for slot in _TOKEN_SLOTS)
-
-
-class _BadValue(ValueError):
-    pass
+    return any(found[slot] is not None for slot in TOKEN_SLOTS)
 
 
 def _checksum(value: object) -> int:
     """A total count, used only to check the others: one that cannot be read is not a
     reason to refuse the span's counts (0: no total)."""
     try:
-        return _count(value, None)
-    except _BadValue:
+        return read_count(value, None)
+    except BadValue:
         return 0
-
-
-def _count(value: object, key: str | None) -> int:
-    """A token count from an attribute value: ints, integral floats and digit
-    strings are accepted (some emitters send strings); anything else is invalid."""
-    if type(value) is int:
-        count = value
-    elif isinstance(value, bool):
-        raise _BadValue(f"{key}: boolean is not a token count")
-    elif isinstance(value, int):
-        count = int(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value) or value != int(value):
-            raise _BadValue(f"{key}: {value!r} is not a whole number")
-        count = int(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            number = float(text) if text else math.nan
-        except ValueError:
-            raise _BadValue(f"{key}: {value[:40]!r} is not a number") from None
-        if not math.isfinite(number) or number != int(number):
-            raise _BadValue(f"{key}: {value[:40]!r} is not a whole number")
-        count = int(number)
-    else:
-        raise _BadValue(f"{key}: {type(value).__name__} is not a token count")
-    if count < 0:
-        raise _BadValue(f"{key}: negative ({count})")
-    if count > _MAX_TOKENS:
-        raise _BadValue(f"{key}: implausibly large ({count})")
-    return count
 
 
 def _counted(
@@ -745,20 +521,20 @@ def _counted(
 ) -> tuple[TokenUsage, str]:
     """Checked, inclusive counts from the raw values of ``tokens`` (the fast
     path's :func:`_tokens`)."""
-    counts = [0] * len(_TOKEN_SLOTS)
+    counts = [0] * len(TOKEN_SLOTS)
     index = 0
     for position, key in tokens:
         value = raw[index]
         index += 1
         if value is None:
             continue
-        if type(value) is int and 0 <= value <= _MAX_TOKENS:
+        if type(value) is int and 0 <= value <= MAX_TOKENS:
             counts[position] = value
         else:
-            counts[position] = _count(value, key)
+            counts[position] = read_count(value, key)
     counts.append(0 if total is None else _checksum(total))
     if usage_json is not None:
-        _add_usage_json(counts, *usage_json)
+        add_usage_json(counts, *usage_json)
     return _inclusive(counts, exclusive_scope)
 
 
@@ -784,7 +560,7 @@ def _inclusive(counts: list[int], exclusive_scope: int) -> tuple[TokenUsage, str
     convention = "inclusive"
     cached = cache_read + cache_write
     if cached and (
-        exclusive_scope & _INPUT_EXCLUDES_CACHE
+        exclusive_scope & INPUT_EXCLUDES_CACHE
         or cached > input_tokens
         or total == input_tokens + output_tokens + cached
     ):
@@ -796,7 +572,7 @@ def _inclusive(counts: list[int], exclusive_scope: int) -> tuple[TokenUsage, str
         output_tokens += reasoning_excluded
         reasoning = reasoning_excluded
         convention = "exclusive"
-    elif reasoning and exclusive_scope & _OUTPUT_EXCLUDES_REASONING:
+    elif reasoning and exclusive_scope & OUTPUT_EXCLUDES_REASONING:
         # Gemini's candidates count, copied as the output count (OpenLIT): thinking is outside.
         output_tokens += reasoning
         convention = "exclusive"
@@ -826,191 +602,23 @@ def _tokens(
 ) -> tuple[TokenUsage, str]:
     """The reference path's counts (see :func:`_counted` for the fast path's)."""
     counts: list[int] = []
-    for slot in _TOKEN_SLOTS:
+    for slot in TOKEN_SLOTS:
         value = found[slot]
         if value is None:
             counts.append(0)
-        elif type(value) is int and 0 <= value <= _MAX_TOKENS:
+        elif type(value) is int and 0 <= value <= MAX_TOKENS:
             counts.append(value)
         else:
-            counts.append(_count(value, keys[slot]))
-    counts.append(0 if found[_TOTAL] is None else _checksum(found[_TOTAL]))
-    json_key = keys[_USAGE_JSON]
-    if json_key is not None and found[_USAGE_JSON] is not None:
-        _add_usage_json(counts, json_key, found[_USAGE_JSON])
+            counts.append(read_count(value, keys[slot]))
+    counts.append(0 if found[TOTAL] is None else _checksum(found[TOTAL]))
+    json_key = keys[USAGE_JSON]
+    if json_key is not None and found[USAGE_JSON] is not None:
+        add_usage_json(counts, json_key, found[USAGE_JSON])
     return _inclusive(counts, _scope_conventions(provider, scope_name))
-
-
-_ADK_RESPONSE_KEY, _LOGFIRE_USAGE_KEY = _VOCABULARY[_USAGE_JSON]
-
-
-def _add_usage_json(counts: list[int], key: str, value: object) -> None:
-    """Fill in, from the JSON under ``key``, the counts the span's attributes leave out."""
-    if key == _ADK_RESPONSE_KEY:
-        _add_adk_usage_metadata(counts, value)
-    else:
-        _add_provider_usage(counts, value)
-
-
-#: Where a provider's usage object keeps the counts Logfire's attributes leave out:
-#: (position in the counts, path in the object). Anthropic's cache counts are outside its
-#: input_tokens; OpenAI's cached, audio and reasoning counts are parts of its prompt and
-#: completion counts (chat) or input and output counts (responses).
-_PROVIDER_USAGE_PATHS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (_TOKEN_POSITION[_CACHE_READ], ("cache_read_input_tokens",)),
-    (_TOKEN_POSITION[_CACHE_WRITE], ("cache_creation_input_tokens",)),
-    (_TOKEN_POSITION[_CACHE_WRITE_5M], ("cache_creation", "ephemeral_5m_input_tokens")),
-    (_TOKEN_POSITION[_CACHE_WRITE_1H], ("cache_creation", "ephemeral_1h_input_tokens")),
-    (_TOKEN_POSITION[_CACHE_READ], ("prompt_tokens_details", "cached_tokens")),
-    (_TOKEN_POSITION[_CACHE_READ], ("input_tokens_details", "cached_tokens")),
-    (_TOKEN_POSITION[_INPUT_AUDIO], ("prompt_tokens_details", "audio_tokens")),
-    (_TOKEN_POSITION[_OUTPUT_AUDIO], ("completion_tokens_details", "audio_tokens")),
-    (_TOKEN_POSITION[_REASONING], ("completion_tokens_details", "reasoning_tokens")),
-    (_TOKEN_POSITION[_REASONING], ("output_tokens_details", "reasoning_tokens")),
-)
-
-
-def _add_provider_usage(counts: list[int], usage: object) -> None:
-    """Fill in, from Logfire's ``gen_ai.usage.raw`` (the provider's own usage object as
-    JSON), the counts its attributes leave out: Logfire 5.2.0 and 6.0.0b8 write an input
-    count that includes the cache, and the cache split only here. A count on the span wins
-    (a slot already filled is left alone, as is every slot of a span that records a cache
-    count: its instrumentation wrote the split itself). Only the object's top-level usage
-    keys are read; a value that is not a JSON object adds nothing."""
-    if not isinstance(usage, str) or "tokens" not in usage:
-        return
-    if counts[_POSITION_CACHE_READ] or counts[_POSITION_CACHE_WRITE]:
-        return
-    try:
-        decoded = json.loads(usage)
-    except (ValueError, RecursionError):
-        return
-    if not isinstance(decoded, dict):
-        return
-    recorded = [count != 0 for count in counts]
-    for position, path in _PROVIDER_USAGE_PATHS:
-        if recorded[position]:
-            continue
-        found: object = decoded
-        for name in path:
-            found = found.get(name) if isinstance(found, dict) else None
-        if found is None:
-            continue
-        count = _count(found, f"{_LOGFIRE_USAGE_KEY} {'.'.join(path)}")
-        if count:
-            counts[position] = count
-            recorded[position] = True  # the first path found wins (Anthropic's before OpenAI's)
-
-
-def _add_adk_usage_metadata(counts: list[int], response: object) -> None:
-    """Fill in, from Google ADK's JSON of the model's response, the counts its span
-    attributes leave out: ADK 1.x writes ``gen_ai.usage.input_tokens`` (Gemini's
-    ``prompt_token_count``, which includes the cached tokens) and no cache count, and
-    releases before ``gen_ai.usage.experimental.reasoning_tokens`` no thinking count.
-    A count on the span wins. A response that is not JSON (``{}`` when ADK is told not
-    to record content, ``<not serializable>``) adds nothing: the call is then priced
-    as uncached. Only the top-level ``usage_metadata`` is read, so text in the
-    response's content cannot pass for a count."""
-    if not isinstance(response, str) or "usage_metadata" not in response:
-        return
-    try:
-        decoded = json.loads(response)
-    except (ValueError, RecursionError):
-        return
-    metadata = decoded.get("usage_metadata") if isinstance(decoded, dict) else None
-    if not isinstance(metadata, dict):
-        return
-    cached = metadata.get("cached_content_token_count")
-    if cached is not None and not counts[_POSITION_CACHE_READ] and not counts[_POSITION_CACHE_WRITE]:
-        counts[_POSITION_CACHE_READ] = _count(cached, f"{_ADK_RESPONSE_KEY} usage_metadata.cached_content_token_count")
-    thoughts = metadata.get("thoughts_token_count")
-    if thoughts is not None and not counts[_POSITION_REASONING] and not counts[_POSITION_REASONING_EXCLUDED]:
-        # Gemini's candidates_token_count, ADK 1.x's output count, leaves thoughts out.
-        counts[_POSITION_REASONING_EXCLUDED] = _count(
-            thoughts, f"{_ADK_RESPONSE_KEY} usage_metadata.thoughts_token_count"
-        )
-
-
-#: Decodes the one member of a response's JSON that is read (``raw_decode`` from an offset).
-_JSON_MEMBER = json.JSONDecoder()
-_RESPONSE_JSON_KEY = _VOCABULARY[_RESPONSE_JSON][0]
 
 
 def _is_anthropic(provider: str | None) -> bool:
     return provider is not None and provider.lower() == "anthropic"
-
-
-def _served_key(response_key: str | None, usage_json_key: str | None) -> str | None:
-    """The attribute that holds an Anthropic call's usage object: in the response
-    OpenInference records as JSON, or as the usage itself (Logfire's raw usage)."""
-    if response_key is not None:
-        return response_key
-    return usage_json_key if usage_json_key == _LOGFIRE_USAGE_KEY else None
-
-
-def _with_served(
-    usage: TokenUsage, tier: str | None, key: str, value: object
-) -> tuple[TokenUsage, str | None]:
-    """``usage`` and ``tier`` with what an Anthropic call's usage object says beyond its
-    tokens: the web searches the call ran (priced per search) and fast mode (priced as
-    service tier ``fast``). The speed the call was served at beats a tier read from the
-    request."""
-    if key == _LOGFIRE_USAGE_KEY:
-        searches, fast = _served_in_raw_usage(value)
-    else:
-        searches, fast = _served_by_anthropic(value)
-    if searches:
-        usage = replace(usage, web_searches=searches)
-    return usage, "fast" if fast else tier
-
-
-def _served_by_anthropic(response: object) -> tuple[int, bool]:
-    """(web searches, served in fast mode) from the ``usage`` member of an Anthropic
-    Messages response as JSON (OpenInference's ``output.value``, for streamed calls too).
-
-    ``usage`` is a Message's last member as the SDK serialises it, so it is found from the
-    end of the text at once, however long the content before it, and decoded only when it
-    mentions a search count or a speed of ``fast`` (rarely). A text whose last member is
-    not ``usage`` (another serialiser; a tool input naming a ``usage`` of its own ends
-    before it) adds nothing: the call is priced for its tokens at standard speed, as
-    without the JSON. Raises _BadValue for a search count that is no count."""
-    if not isinstance(response, str):
-        return 0, False
-    at = response.rfind('"usage"')
-    if at < 0:
-        return 0, False
-    tail = response[at:]
-    if "web_search_requests" not in tail and "fast" not in tail:
-        return 0, False
-    start = at + len('"usage"')
-    while start < len(response) and response[start] in " \t\r\n:":
-        start += 1
-    try:
-        usage, end = _JSON_MEMBER.raw_decode(response, start)
-    except (ValueError, RecursionError):
-        return 0, False
-    if not isinstance(usage, dict) or response[end:].strip() != "}":
-        return 0, False
-    return _served_in(usage, f"{_RESPONSE_JSON_KEY} usage")
-
-
-def _served_in_raw_usage(raw: object) -> tuple[int, bool]:
-    """(web searches, served in fast mode) from Logfire's ``gen_ai.usage.raw``: Anthropic's
-    usage object itself, as JSON (decoded only when it mentions either, rarely)."""
-    if not isinstance(raw, str) or ("web_search_requests" not in raw and "fast" not in raw):
-        return 0, False
-    try:
-        usage = json.loads(raw)
-    except (ValueError, RecursionError):
-        return 0, False
-    return _served_in(usage, _LOGFIRE_USAGE_KEY) if isinstance(usage, dict) else (0, False)
-
-
-def _served_in(usage: dict[str, object], where: str) -> tuple[int, bool]:
-    server = usage.get("server_tool_use")
-    searches = server.get("web_search_requests") if isinstance(server, dict) else None
-    count = 0 if searches is None else _count(searches, f"{where}.server_tool_use.web_search_requests")
-    return count, usage.get("speed") == "fast"
 
 
 def _flag_set(value: object) -> bool:
@@ -1026,7 +634,7 @@ def _role_in_scope(role: Role, has_tokens: bool, scope_name: str) -> Role:
     span than the call's own (see ``USAGE_ON_STREAM_LOG_SCOPES``)."""
     if role is Role.LLM and not has_tokens:
         return Role.OTHER  # the call's record is another span, which counts its tokens
-    if role is Role.AGGREGATE and has_tokens and scope_name in _AGENT_RUN_RECORD_SCOPES:
+    if role is Role.AGGREGATE and has_tokens and scope_name in AGENT_RUN_RECORD_SCOPES:
         return Role.LLM
     return role
 
@@ -1038,10 +646,10 @@ def _scope_conventions(provider: str | None, scope_name: str | None) -> int:
         return 0
     scope, vendor = scope_name.lower(), provider.lower()
     flags = 0
-    if any(scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_INPUT_SCOPES):
-        flags |= _INPUT_EXCLUDES_CACHE
-    if any(scope.startswith(prefix) and name in vendor for prefix, name in _EXCLUSIVE_OUTPUT_SCOPES):
-        flags |= _OUTPUT_EXCLUDES_REASONING
+    if any(scope.startswith(prefix) and name in vendor for prefix, name in EXCLUSIVE_INPUT_SCOPES):
+        flags |= INPUT_EXCLUDES_CACHE
+    if any(scope.startswith(prefix) and name in vendor for prefix, name in EXCLUSIVE_OUTPUT_SCOPES):
+        flags |= OUTPUT_EXCLUDES_REASONING
     return flags
 
 
@@ -1074,9 +682,9 @@ def _reported_cost(
     number = usd_amount(value)
     if number is None:
         return None, None
-    if key == _COST_AMOUNT:
+    if key == COST_AMOUNT:
         # The semconv amount comes with its currency: a price in yen is not dollars.
-        currency = attributes.get(_COST_CURRENCY)
+        currency = attributes.get(COST_CURRENCY)
         if isinstance(currency, str) and currency.strip().upper() not in ("", "USD"):
             return None, None
     return number, key
@@ -1102,43 +710,3 @@ def _text(value: object) -> str | None:
         value = value.strip()
         return value or None
     return None
-
-
-def vocabulary() -> Iterable[tuple[str, str]]:
-    """(attribute key, concept) for every key read; for docs and tests."""
-    names = {
-        _OP: "operation",
-        _OI_KIND: "span kind (OpenInference)",
-        _AI_OP: "operation (Vercel AI SDK)",
-        _PROVIDER: "provider",
-        _RESPONSE_MODEL: "model (served)",
-        _REQUEST_MODEL: "model (requested)",
-        _INPUT: "input tokens",
-        _OUTPUT: "output tokens",
-        _CACHE_READ: "cache read tokens",
-        _CACHE_WRITE: "cache write tokens",
-        _CACHE_WRITE_5M: "cache write tokens, 5-minute TTL",
-        _CACHE_WRITE_1H: "cache write tokens, 1-hour TTL",
-        _REASONING: "reasoning tokens",
-        _REASONING_EXCLUDED: "reasoning tokens, not included in the output count (Google ADK 1.x)",
-        _USAGE_JSON: "the provider's usage as JSON (Google ADK's response, Logfire's raw usage), for counts"
-        " the span leaves out",
-        _INPUT_AUDIO: "audio input tokens",
-        _OUTPUT_AUDIO: "audio output tokens",
-        _CACHE_READ_AUDIO: "audio cache read tokens",
-        _INPUT_IMAGE: "image input tokens",
-        _OUTPUT_IMAGE: "image output tokens",
-        _SERVICE_TIER: "service tier (served)",
-        _REQUESTED_TIER: "service tier (requested; used only when the served one is absent)",
-        _TOOL: "tool name",
-        _REPORTED_COST: "cost already on the span",
-        _BATCH: "batch flag",
-        _DATA_SOURCE: "data source (retrieval)",
-        _INVOCATION_PARAMETERS: "request parameters (OpenInference JSON; service_tier read when none was served)",
-        _RESPONSE_ID: "response id (one call recorded by two instrumentations is priced once)",
-        _TOTAL: "total tokens (only to tell whether the input count includes the cache)",
-        _RESPONSE_JSON: "the response as JSON (OpenInference), for an Anthropic call's web searches and fast mode",
-    }
-    for slot, keys in _VOCABULARY.items():
-        for key in keys:
-            yield key, names[slot]

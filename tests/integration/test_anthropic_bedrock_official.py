@@ -101,7 +101,7 @@ def test_official_bedrock_converse(rotel_collector: RotelCollector) -> None:
 
 # Bedrock Converse reports inputTokens EXCLUDING cache reads/writes, and
 # opentelemetry-instrumentation-genai-bedrock 1.3b0 copies it unchanged
-# (extractors.py extract_converse_response): usage._EXCLUSIVE_INPUT_SCOPES converts it.
+# (extractors.py extract_converse_response): _vocabulary.EXCLUSIVE_INPUT_SCOPES converts it.
 def test_official_bedrock_converse_with_cache_read(rotel_collector: RotelCollector) -> None:
     venv = require_venv("genai-bedrock", BEDROCK_PINS)
     model = "anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -1,0 +1,305 @@
+"""The vocabulary of GenAI spans, as data: which attribute keys each instrumentation
+writes for what, and what its operation names and span kinds mean.
+
+Every dialect :mod:`genai_cost.usage` reads (the OpenTelemetry GenAI conventions,
+current and deprecated, OpenInference, OpenLLMetry, OpenLIT, Logfire / Pydantic AI,
+the Vercel AI SDK) is a table here: the keys of each slot of the one-pass scan, best
+first (``VOCABULARY``), the roles operation names and span kinds give a span, and
+the instrumentation scopes whose counts leave something out. It exists so that
+supporting a new name or a new instrumentation is an edit to data, apart from the
+reader's logic (``usage.py``) and from the readers of the JSON spans carry
+(``_usage_json.py``), both of which import it: nothing here imports them.
+
+Private: the public names (``Role``, ``KNOWN_KEYS``, ``USAGE_ON_STREAM_LOG_SCOPES``,
+:func:`vocabulary`) are imported from :mod:`genai_cost.usage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+
+
+class Role(Enum):
+    """What a span is, as far as cost is concerned."""
+
+    NONE = "none"  #: not GenAI work
+    LLM = "llm"  #: a leaf inference call: priced
+    EMBEDDING = "embedding"  #: a leaf embedding call: priced
+    TOOL = "tool"  #: a tool execution: priced from the tool catalog
+    RETRIEVAL = "retrieval"  #: a retriever / vector store query: priced from the tool catalog
+    AGGREGATE = "aggregate"  #: agent / workflow / wrapper: carries its children's usage; never priced
+    OTHER = "other"  #: GenAI, but not billable by itself (fetch_response, memory ops)
+
+
+# Slots of the one-pass scan. Each known attribute key maps to (slot, rank);
+# the lowest rank seen wins, so the current semconv name beats deprecated ones.
+OP, OI_KIND, AI_OP = 0, 1, 2
+PROVIDER, RESPONSE_MODEL, REQUEST_MODEL = 3, 4, 5
+INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, CACHE_WRITE_5M, CACHE_WRITE_1H = 6, 7, 8, 9, 10, 11
+REASONING, INPUT_AUDIO, OUTPUT_AUDIO, CACHE_READ_AUDIO, INPUT_IMAGE, OUTPUT_IMAGE = 12, 13, 14, 15, 16, 17
+SERVICE_TIER, REQUESTED_TIER, TOOL, REPORTED_COST, BATCH, DATA_SOURCE = 18, 19, 20, 21, 22, 23
+RESPONSE_ID, INVOCATION_PARAMETERS = 24, 25
+REASONING_EXCLUDED, USAGE_JSON, TOTAL, RESPONSE_JSON = 26, 27, 28, 29
+SLOTS = 30
+
+VOCABULARY: dict[int, tuple[str, ...]] = {
+    OP: ("gen_ai.operation.name",),
+    OI_KIND: ("openinference.span.kind",),
+    AI_OP: ("ai.operationId",),
+    PROVIDER: ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider"),
+    RESPONSE_MODEL: ("gen_ai.response.model", "llm.response.model_name", "ai.response.model"),
+    REQUEST_MODEL: ("gen_ai.request.model", "llm.model_name", "ai.model.id", "embedding.model_name"),
+    INPUT: (
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+        "ai.usage.inputTokens",
+        "ai.usage.promptTokens",
+        "ai.usage.tokens",  # Vercel AI SDK embed / embedMany
+    ),
+    OUTPUT: (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+        "ai.usage.outputTokens",
+        "ai.usage.completionTokens",
+    ),
+    CACHE_READ: (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+        "gen_ai.usage.details.cache_read_tokens",
+        "ai.usage.inputTokenDetails.cacheReadTokens",
+        "ai.usage.cachedInputTokens",
+    ),
+    CACHE_WRITE: (
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+        "gen_ai.usage.details.cache_write_tokens",
+        "ai.usage.inputTokenDetails.cacheWriteTokens",
+        # Strands Agents' pre-semconv name (emitted beside cache_creation.input_tokens,
+        # and alone by releases that had only it)
+        "gen_ai.usage.cache_write_input_tokens",
+    ),
+    CACHE_WRITE_5M: (
+        "anthropic.usage.cache_creation.ephemeral_5m_input_tokens",
+        "gen_ai.usage.details.ephemeral_5m_input_tokens",
+    ),
+    CACHE_WRITE_1H: (
+        "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",
+        "gen_ai.usage.details.ephemeral_1h_input_tokens",
+    ),
+    REASONING: (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "llm.token_count.completion_details.reasoning",
+        "gen_ai.usage.details.reasoning_tokens",
+        "ai.usage.outputTokenDetails.reasoningTokens",
+        "ai.usage.reasoningTokens",
+        # OpenLIT 1.45.0's google_adk (Gemini's thoughts_token_count; outside its output
+        # count, as with OpenLIT's other Gemini instrumentations: EXCLUSIVE_OUTPUT_SCOPES)
+        "gen_ai.usage.completion_tokens_details.reasoning_tokens",
+    ),
+    # Google ADK 1.x (its call_llm span): Gemini's thoughts_token_count, which its
+    # gen_ai.usage.output_tokens (candidates_token_count) does not include.
+    REASONING_EXCLUDED: ("gen_ai.usage.experimental.reasoning_tokens",),
+    INPUT_AUDIO: (
+        "gen_ai.usage.audio.input_tokens",
+        "llm.token_count.prompt_details.audio",
+        "gen_ai.usage.details.input_audio_tokens",
+    ),
+    OUTPUT_AUDIO: (
+        "gen_ai.usage.audio.output_tokens",
+        "llm.token_count.completion_details.audio",
+        "gen_ai.usage.details.output_audio_tokens",
+    ),
+    # (Pydantic AI: ``cache_audio_read_tokens``, part of its cache_read_tokens)
+    CACHE_READ_AUDIO: ("gen_ai.usage.audio.cache_read.input_tokens", "gen_ai.usage.details.cache_audio_read_tokens"),
+    INPUT_IMAGE: ("gen_ai.usage.image.input_tokens",),
+    OUTPUT_IMAGE: ("gen_ai.usage.image.output_tokens",),
+    # (the gen_ai.* names without "openai": OpenLIT before 1.45, LangSmith)
+    SERVICE_TIER: (
+        "openai.response.service_tier",
+        "gen_ai.openai.response.service_tier",
+        "gen_ai.response.service_tier",
+    ),
+    REQUESTED_TIER: (
+        "openai.request.service_tier",
+        "gen_ai.openai.request.service_tier",
+        "gen_ai.request.service_tier",
+    ),
+    TOOL: ("gen_ai.tool.name", "tool.name", "ai.toolCall.name"),
+    REPORTED_COST: ("gen_ai.usage.cost.amount", "operation.cost", "gen_ai.usage.cost", "llm.cost.total"),
+    BATCH: ("gen_ai.cost.batch",),
+    DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
+    RESPONSE_ID: ("gen_ai.response.id", "llm.response.id"),
+    INVOCATION_PARAMETERS: ("llm.invocation_parameters",),
+    # JSON with the provider's own usage, read for the counts the span's attributes leave
+    # out. Google ADK's JSON of the model's response: its usage_metadata is the only place
+    # ADK 1.x records the cached tokens (and older 1.x releases the thinking tokens).
+    # Logfire's provider usage object (5.2.0, 6.0.0b8): the only place those releases put
+    # the cache split, beside an input count that includes it.
+    USAGE_JSON: ("gcp.vertex.agent.llm_response", "gen_ai.usage.raw"),
+    # Read only as a checksum of the other counts (see _inclusive): Strands Agents copies
+    # Bedrock's usage, whose input leaves out the cache and whose total counts it.
+    TOTAL: ("gen_ai.usage.total_tokens",),
+    # OpenInference's JSON of the response: Anthropic's usage object in it is the only record
+    # of the web searches a call ran and of the speed it was served at (fast mode), which
+    # no instrumentation writes as attributes (see _served_by_anthropic).
+    RESPONSE_JSON: ("output.value",),
+}
+
+KEYS: dict[str, tuple[int, int]] = {
+    key: (slot, rank) for slot, keys in VOCABULARY.items() for rank, key in enumerate(keys)
+}
+
+#: Attribute keys read from spans.
+KNOWN_KEYS: frozenset[str] = frozenset(KEYS)
+
+#: Slots whose keys alone do not make a span GenAI work (every database span
+#: has ``db.system.name``).
+GENERIC_SLOTS: frozenset[int] = frozenset(
+    {DATA_SOURCE, BATCH, RESPONSE_ID, INVOCATION_PARAMETERS, USAGE_JSON, TOTAL, RESPONSE_JSON}
+)
+
+TOKEN_SLOTS: tuple[int, ...] = (
+    INPUT,
+    OUTPUT,
+    CACHE_READ,
+    CACHE_WRITE,
+    CACHE_WRITE_5M,
+    CACHE_WRITE_1H,
+    REASONING,
+    INPUT_AUDIO,
+    OUTPUT_AUDIO,
+    CACHE_READ_AUDIO,
+    INPUT_IMAGE,
+    OUTPUT_IMAGE,
+    REASONING_EXCLUDED,
+)
+
+#: Slot -> index in the counts list (the order of TOKEN_SLOTS).
+TOKEN_POSITION: dict[int, int] = {slot: position for position, slot in enumerate(TOKEN_SLOTS)}
+POSITION_CACHE_READ, POSITION_CACHE_WRITE = TOKEN_POSITION[CACHE_READ], TOKEN_POSITION[CACHE_WRITE]
+POSITION_REASONING = TOKEN_POSITION[REASONING]
+POSITION_REASONING_EXCLUDED = TOKEN_POSITION[REASONING_EXCLUDED]
+
+OPERATION_ROLES: dict[str, Role] = {
+    "chat": Role.LLM,
+    "text_completion": Role.LLM,
+    "completion": Role.LLM,
+    "generate_content": Role.LLM,
+    "responses": Role.LLM,
+    # Semantic Kernel's names (its own, before the semconv ones)
+    "chat.completions": Role.LLM,
+    "chat.streaming_completions": Role.LLM,
+    "text.completions": Role.LLM,
+    "text.streaming_completions": Role.LLM,
+    "embeddings": Role.EMBEDDING,
+    "embedding": Role.EMBEDDING,
+    "execute_tool": Role.TOOL,
+    "retrieval": Role.RETRIEVAL,
+    "invoke_agent": Role.AGGREGATE,
+    "create_agent": Role.AGGREGATE,
+    "invoke_workflow": Role.AGGREGATE,
+    "plan": Role.AGGREGATE,
+}
+
+OPENINFERENCE_ROLES: dict[str, Role] = {
+    "LLM": Role.LLM,
+    "EMBEDDING": Role.EMBEDDING,
+    "TOOL": Role.TOOL,
+    "RETRIEVER": Role.RETRIEVAL,
+    "AGENT": Role.AGGREGATE,
+    "CHAIN": Role.AGGREGATE,
+}
+
+VERCEL_AGGREGATES: frozenset[str] = frozenset(
+    {"ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject", "ai.embed", "ai.embedMany"}
+)
+
+#: Keys read by name, beside the scan.
+COST_AMOUNT = "gen_ai.usage.cost.amount"
+OPERATION_KEY = "gen_ai.operation.name"
+COST_CURRENCY = "gen_ai.usage.cost.currency"
+
+#: Flags of ``_Kind.exclusive_scope``: what an instrumentation leaves out of its counts.
+INPUT_EXCLUDES_CACHE = 1
+OUTPUT_EXCLUDES_REASONING = 2
+
+#: Instrumentations known to report output WITHOUT reasoning (thinking) tokens for some
+#: providers, and the thinking apart: OpenLIT 1.45.0's ``google_ai_studio`` writes Gemini's
+#: ``candidates_token_count`` as the output and ``thoughts_token_count`` as
+#: ``gen_ai.usage.reasoning_tokens`` (its provider ``gemini``). Without this, a call thinking
+#: less than it wrote (300 thinking, 500 visible) was billed for the 500 only.
+EXCLUSIVE_OUTPUT_SCOPES: tuple[tuple[str, str], ...] = (
+    ("openlit", "gemini"),
+    ("openlit", "google"),
+    ("openlit", "vertex"),
+)
+
+#: Logfire's OpenAI and Anthropic integrations record a streamed call's usage on a log
+#: span of its own ("streaming response from ... took ...s", priced as the call); the
+#: request span, ended as the stream began, counts no tokens and is not the call's record.
+USAGE_ON_STREAM_LOG_SCOPES: frozenset[str] = frozenset({"logfire.openai", "logfire.anthropic"})
+#: Logfire's Claude Agent SDK integration: each ``chat`` span has only the SDK's
+#: per-message usage (``gen_ai.usage.partial.*``, which Logfire marks unreliable); the
+#: ``invoke_agent`` span has the run's usage and its cost (``operation.cost``, the SDK's
+#: ``total_cost_usd``), and is the record priced.
+AGENT_RUN_RECORD_SCOPES: frozenset[str] = frozenset({"logfire.claude_agent_sdk"})
+
+#: Instrumentations known to report input WITHOUT cache tokens for some providers.
+EXCLUSIVE_INPUT_SCOPES: tuple[tuple[str, str], ...] = (
+    ("openlit", "anthropic"),
+    # Bedrock reports input without cache reads and writes (Converse ``inputTokens``, the
+    # Anthropic body's ``input_tokens`` through InvokeModel), and these instrumentations copy
+    # it as-is: the official genai-bedrock 1.3b0, OpenLLMetry's bedrock 0.62.4 and OpenLIT
+    # 1.45.0 (its ``openlit.instrumentation.bedrock``, matched by the ``openlit`` prefix).
+    # OpenInference folds the cache into its prompt count: inclusive, not listed.
+    ("opentelemetry.instrumentation.genai.bedrock", "bedrock"),
+    ("opentelemetry.instrumentation.bedrock", "bedrock"),
+    ("openlit", "bedrock"),
+)
+
+
+def vocabulary() -> Iterable[tuple[str, str]]:
+    """(attribute key, concept) for every key read; for docs and tests."""
+    names = {
+        OP: "operation",
+        OI_KIND: "span kind (OpenInference)",
+        AI_OP: "operation (Vercel AI SDK)",
+        PROVIDER: "provider",
+        RESPONSE_MODEL: "model (served)",
+        REQUEST_MODEL: "model (requested)",
+        INPUT: "input tokens",
+        OUTPUT: "output tokens",
+        CACHE_READ: "cache read tokens",
+        CACHE_WRITE: "cache write tokens",
+        CACHE_WRITE_5M: "cache write tokens, 5-minute TTL",
+        CACHE_WRITE_1H: "cache write tokens, 1-hour TTL",
+        REASONING: "reasoning tokens",
+        REASONING_EXCLUDED: "reasoning tokens, not included in the output count (Google ADK 1.x)",
+        USAGE_JSON: "the provider's usage as JSON (Google ADK's response, Logfire's raw usage), for counts"
+        " the span leaves out",
+        INPUT_AUDIO: "audio input tokens",
+        OUTPUT_AUDIO: "audio output tokens",
+        CACHE_READ_AUDIO: "audio cache read tokens",
+        INPUT_IMAGE: "image input tokens",
+        OUTPUT_IMAGE: "image output tokens",
+        SERVICE_TIER: "service tier (served)",
+        REQUESTED_TIER: "service tier (requested; used only when the served one is absent)",
+        TOOL: "tool name",
+        REPORTED_COST: "cost already on the span",
+        BATCH: "batch flag",
+        DATA_SOURCE: "data source (retrieval)",
+        INVOCATION_PARAMETERS: "request parameters (OpenInference JSON; service_tier read when none was served)",
+        RESPONSE_ID: "response id (one call recorded by two instrumentations is priced once)",
+        TOTAL: "total tokens (only to tell whether the input count includes the cache)",
+        RESPONSE_JSON: "the response as JSON (OpenInference), for an Anthropic call's web searches and fast mode",
+    }
+    for slot, keys in VOCABULARY.items():
+        for key in keys:
+            yield key, names[slot]
