@@ -265,14 +265,16 @@ class SpanPricer:
                         tool.category, A.REASON_INVALID_USAGE, f"{tool.unit_attribute}: {raw!r} is not a count", usage
                     ), True
                 units = number
-            elif not tool.per_call and tool.per_unit:
-                # Billed only by the unit (Anthropic's code execution, per container-hour):
-                # without the count the span's cost is not known, not nothing.
+            elif tool.per_unit:
+                # Billed by the unit (Anthropic's code execution, per container-hour; a
+                # query per row scanned on top of its fee): without the count the span's
+                # cost is not known. Its per-call fee alone would be a silent partial zero.
+                fee = f"; its per-call fee alone is {tool.per_call:g} USD" if tool.per_call else ""
                 return self._unpriced(
                     tool.category,
                     A.REASON_MISSING_USAGE,
                     f"tool {tool.name!r} is billed per {tool.unit_name or 'unit'}"
-                    f" ({tool.unit_attribute}), which the span does not carry",
+                    f" ({tool.unit_attribute}), which the span does not carry{fee}",
                     usage,
                 ), True
         total = tool.per_call + tool.per_unit * units
