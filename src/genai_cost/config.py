@@ -32,22 +32,28 @@ PROCESSOR_VARIABLES = (
 )
 #: What :class:`~genai_cost.TraceCostExporter` reads for the options it is not given.
 ROLLUP_VARIABLES = ("GENAI_COST_BANDS", "GENAI_COST_TRACE_IDLE_TIMEOUT", "GENAI_COST_MAX_TRACES")
+#: The budget's limits (:meth:`genai_cost.BudgetLimits.from_env`).
+BUDGET_VARIABLES = (
+    "GENAI_COST_BUDGET_MAX_COST_USD",
+    "GENAI_COST_BUDGET_MAX_LLM_CALLS",
+    "GENAI_COST_BUDGET_MAX_TOKENS_PER_CALL",
+)
+#: The fixed cost of a hand-off to a person (:class:`genai_cost.HumanEscalationLayer`).
+ESCALATION_VARIABLE = "GENAI_COST_HUMAN_ESCALATION_USD"
 #: Every variable genai-cost reads; the last ones only the zero-code configurator (and the
 #: gateway) reads: in code, budgets, layers and metrics are objects one adds.
 KNOWN_VARIABLES = frozenset(
     (
         *PROCESSOR_VARIABLES,
         *ROLLUP_VARIABLES,
+        *BUDGET_VARIABLES,
         "GENAI_COST_CACHE_DIR",
         "GENAI_COST_METRICS",
-        "GENAI_COST_BUDGET_MAX_COST_USD",
-        "GENAI_COST_BUDGET_MAX_LLM_CALLS",
-        "GENAI_COST_BUDGET_MAX_TOKENS_PER_CALL",
         "GENAI_COST_INFRA_MONTHLY_USD",
         "GENAI_COST_INFRA_MONTHLY_TRACES",
         "GENAI_COST_INFRA_ALLOCATION",
         "GENAI_COST_INFRA_AVG_TRACE_SECONDS",
-        "GENAI_COST_HUMAN_ESCALATION_USD",
+        ESCALATION_VARIABLE,
     )
 )
 #: Variables of genai-cost's own test suite, not of the library.

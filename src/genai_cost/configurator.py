@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, SynchronousMult
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from .budget import Budget, BudgetLimits, set_default_budget
-from .config import CostSettings, env_flag, report_unknown_variables
+from .config import BUDGET_VARIABLES, CostSettings, env_flag, report_unknown_variables
 from .layers import LayerSettings
 from .processor import CostSpanProcessor, load_catalog
 from .rollup import TraceCostExporter, TraceTotals
@@ -42,6 +42,13 @@ class CostConfigurator(_OTelSDKConfigurator):
         settings = CostSettings.from_env()
         report_unknown_variables()
         if not settings.enabled:
+            limits = [name for name in BUDGET_VARIABLES if os.environ.get(name)]
+            if limits:  # a safety stop switched off with the rest: not in silence
+                _log.warning(
+                    "genai-cost: GENAI_COST_ENABLED is off, so %s %s not applied: no budget stops a trace",
+                    ", ".join(limits),
+                    "is" if len(limits) == 1 else "are",
+                )
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
             return
         if _sdk_disabled():

@@ -26,6 +26,7 @@ counted, and the span is passed on with its own attributes, unpriced.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -43,7 +44,15 @@ from ._call_records import CALL_DEEPER, CallRecords
 from ._guard import INTERNAL_FAILURES, OwnExtension
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
-from .config import PROCESSOR_VARIABLES, CostSettings, report_unknown_variables, settings_from_env, user_cache_dir
+from .config import (
+    BUDGET_VARIABLES,
+    ESCALATION_VARIABLE,
+    PROCESSOR_VARIABLES,
+    CostSettings,
+    report_unknown_variables,
+    settings_from_env,
+    user_cache_dir,
+)
 from .costed_span import CostedSpan, keep_dropped_attributes
 from .extensions import CostListener, SettlingListener, SpanAnnotations, SpanCostLayer
 from .pricer import SpanCost, SpanPricer
@@ -120,6 +129,9 @@ class CostSpanProcessor(SpanProcessor):
         forward_ending = getattr(next_processor, "_on_ending", None)
         self._forward_ending = None if getattr(kind, "_on_ending", None) in _NO_OP_ON_ENDING else forward_ending
         self._span_layers: Sequence[SpanCostLayer] = tuple(span_layers)
+        #: Set up in code from the environment: the variables only the zero-code set-up
+        #: reads are checked once the first spans are priced (_warn_unread_variables).
+        self._check_unread_variables = settings is None
         if settings is None:
             settings = settings_from_env(PROCESSOR_VARIABLES)
             report_unknown_variables()
@@ -295,6 +307,9 @@ class CostSpanProcessor(SpanProcessor):
         What was queued when the lock was taken, not what other threads queue meanwhile:
         a settle is bounded, even while the application ends spans faster than they are
         priced (a reader waits for its own spans only)."""
+        if self._check_unread_variables:
+            self._check_unread_variables = False
+            self._warn_unread_variables()
         queue = self._queue
         left = len(queue)
         while left > 0 and queue:
@@ -306,6 +321,36 @@ class CostSpanProcessor(SpanProcessor):
                 self._count_start(item, parent)
             elif item is not None:
                 self._price(item)
+
+    def _warn_unread_variables(self) -> None:
+        """Say, once, that a budget or hand-off cost set in the environment is not applied:
+        only the zero-code configurator and the gateway build them from the variables; set
+        up in code, they are objects one adds. A budget is a safety stop: a limit that
+        silently stops nothing is worse than none. Checked when the first spans are priced,
+        when listeners and layers added after construction are in place."""
+        from .budget import Budget
+        from .layers import HumanEscalationLayer
+
+        unread: list[str] = []
+        limits = [name for name in BUDGET_VARIABLES if os.environ.get(name)]
+        if limits and not any(isinstance(listener, Budget) for listener in self._listeners):
+            unread.append(
+                f"{', '.join(limits)} (no limit is enforced: add Budget(BudgetLimits.from_env()) to the"
+                " processor's listeners and set_default_budget() it, docs/budgets.md)"
+            )
+        if os.environ.get(ESCALATION_VARIABLE) and not any(
+            isinstance(layer, HumanEscalationLayer) for layer in self._span_layers
+        ):
+            unread.append(
+                f"{ESCALATION_VARIABLE} (no hand-off is priced: add LayerSettings.from_env().span_layers()"
+                " to the processor's span_layers, docs/cost-layers.md)"
+            )
+        if unread:
+            _log.warning(
+                "genai-cost: set in the environment but not read by a CostSpanProcessor set up in code"
+                " (only the zero-code configurator and the gateway read them): %s",
+                "; ".join(unread),
+            )
 
     def _count_start(self, context: SpanContext, parent: SpanContext | CostedSpan | None) -> None:
         """Count a started span as open, under its local root's subtree (the leaf rule's
