@@ -234,7 +234,32 @@ def _seconds(text: str) -> float:
 
 
 def _price(args: argparse.Namespace) -> int:
+    from .pricing.calc import usage_problem
+
     problem = _usage_problem(args)
+    # A 1-hour count without the total of the writes: the writes are taken to be that count,
+    # all of it 1-hour, as a span that carries only Anthropic's 1-hour count is read
+    # (genai_cost.usage: the writes are at least the 5-minute plus the 1-hour counts).
+    all_1h = not args.cache_write_tokens and args.cache_write_1h_tokens > 0
+    usage = TokenUsage(
+        input_tokens=args.input_tokens,
+        output_tokens=args.output_tokens,
+        cache_read_tokens=args.cache_read_tokens,
+        cache_write_tokens=args.cache_write_1h_tokens if all_1h else args.cache_write_tokens,
+        cache_write_1h_tokens=args.cache_write_1h_tokens,
+        reasoning_tokens=args.reasoning_tokens,
+        input_audio_tokens=args.input_audio_tokens,
+        output_audio_tokens=args.output_audio_tokens,
+        cache_read_audio_tokens=args.cache_read_audio_tokens,
+        input_image_tokens=args.input_image_tokens,
+        output_image_tokens=args.output_image_tokens,
+        requests=args.requests,
+        web_searches=args.web_searches,
+    )
+    if problem is None:
+        # The parts of audio, images and 1-hour writes, as the pricing core refuses them
+        # (invalid_usage on a span), worded with the flags.
+        problem = usage_problem(usage, lambda field: "--" + field.replace("_", "-"))
     if problem is not None:
         print(f"genai-cost: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -251,21 +276,6 @@ def _price(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for problem in catalog.problems:  # as the runtime logs them: a discount that applies nowhere
         print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
-    usage = TokenUsage(
-        input_tokens=args.input_tokens,
-        output_tokens=args.output_tokens,
-        cache_read_tokens=args.cache_read_tokens,
-        cache_write_tokens=max(args.cache_write_tokens, args.cache_write_1h_tokens),
-        cache_write_1h_tokens=args.cache_write_1h_tokens,
-        reasoning_tokens=args.reasoning_tokens,
-        input_audio_tokens=args.input_audio_tokens,
-        output_audio_tokens=args.output_audio_tokens,
-        cache_read_audio_tokens=args.cache_read_audio_tokens,
-        input_image_tokens=args.input_image_tokens,
-        output_image_tokens=args.output_image_tokens,
-        requests=args.requests,
-        web_searches=args.web_searches,
-    )
     try:
         resolution = catalog.resolve(args.model, args.provider)
         # A call made now is priced at today's rates, not at a period the catalog already
@@ -287,11 +297,23 @@ def _price(args: argparse.Namespace) -> int:
     if cost.total_usd == 0 and not (args.input_tokens or args.output_tokens):
         # A call with no counts costs nothing: a $0 printed for flags left out would read as
         # a price. (--explain still shows the rates; a fee per request or GPU-second is a price.)
-        message = "no token counts given: give --input-tokens and/or --output-tokens"
+        # A count left out is 0 (the parser's default), so one given as 0 cannot be told from
+        # it here: the message is true of both.
+        message = (
+            "all token counts are 0 (no token counts given, or each given as 0):"
+            " give --input-tokens and/or --output-tokens above 0"
+        )
         if not args.explain:
             print(f"genai-cost: {message}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"genai-cost: {message} (the $0 below is for none)", file=sys.stderr)
+        print(f"genai-cost: {message} (the $0 below is for no tokens)", file=sys.stderr)
+    if all_1h:
+        print(
+            f"genai-cost: --cache-write-1h-tokens {args.cache_write_1h_tokens} without --cache-write-tokens:"
+            f" the cache writes are taken to be those {args.cache_write_1h_tokens}, all with a 1-hour TTL"
+            " (as a span with only the 1-hour count is read)",
+            file=sys.stderr,
+        )
     entry = resolution.model
     period = next(p for p in entry.periods if p.start_label == cost.effective_from)
     result: dict[str, Any] = {

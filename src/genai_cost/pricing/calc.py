@@ -7,6 +7,9 @@ The rules that users of other tools get wrong live here, each deliberate:
 * reasoning tokens are part of output and billed at the output rate unless the
   model has a separate reasoning rate: never added twice;
 * cache writes split into 5-minute and 1-hour parts with their own rates;
+* a part is never larger than what it is a part of: counts of audio, images or 1-hour
+  writes that cannot add up are refused (``invalid_usage``, :func:`usage_problem`), never
+  clamped into a price;
 * a long-context tier is a cliff judged on total input (cache included): past
   the threshold *every* token of the request is billed at the tier's rates;
 * a service tier is the one the response says was served.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import operator
+from collections.abc import Callable
 
 from .errors import (
     REASON_INVALID_COST,
@@ -130,8 +134,11 @@ def cost_of(
         fast = fast_cost(rates, usage, pricing_id, effective_from, adjustments, check)
         if fast is not None:
             return fast
+        _check_parts(usage)  # (fast_cost checked the counts are ints in range, with ``check``)
     elif check:
         _check(usage)
+    else:
+        _check_parts(usage)  # (the span layer's counts too: parts that cannot add up are no price)
     if rates.per_second is not None and rates.input is None and rates.output is None:
         return _duration_cost(rates, usage, duration_s, pricing_id, effective_from, adjustments)
     # The parts in this order: a missing rate is reported for the first part that needs it.
@@ -408,15 +415,148 @@ def _check(usage: TokenUsage) -> None:
         total = sum(values)  # an int only if every count is (a float or a str fails here)
     except TypeError:
         total = None
-    if type(total) is int and total <= _MAX_TOKENS and min(values) >= 0:
-        return  # (booleans pass as 0 / 1: they are ints)
-    for name in TokenUsage.__slots__:
-        value = getattr(usage, name)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidUsageError(f"{name} must be an integer, got {value!r}")
-        if value < 0 or value > _MAX_TOKENS:
-            raise InvalidUsageError(f"{name} out of range: {value}")
+    if not (type(total) is int and total <= _MAX_TOKENS and min(values) >= 0):  # (booleans pass as 0 / 1)
+        for name in TokenUsage.__slots__:
+            value = getattr(usage, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidUsageError(f"{name} must be an integer, got {value!r}")
+            if value < 0 or value > _MAX_TOKENS:
+                raise InvalidUsageError(f"{name} out of range: {value}")
+    _check_parts(usage)
 
 
-#: Raise :class:`InvalidUsageError` unless every count is an int in range.
+#: Raise :class:`InvalidUsageError` unless every count is an int in range and the parts of
+#: audio, images and 1-hour writes fit in what they are parts of (:func:`usage_problem`).
 check_usage = _check
+
+
+def _check_parts(usage: TokenUsage) -> None:
+    """Raise :class:`InvalidUsageError` when :func:`usage_problem` finds one. Cheap for text
+    calls (the span path runs it on every call the fast paths leave): it only looks further
+    when the call counts audio, images or 1-hour writes."""
+    if (
+        usage.cache_write_1h_tokens
+        or usage.input_audio_tokens
+        or usage.cache_read_audio_tokens
+        or usage.input_image_tokens
+        or usage.output_audio_tokens
+        or usage.output_image_tokens
+    ):
+        problem = usage_problem(usage)
+        if problem is not None:
+            raise InvalidUsageError(problem)
+
+
+def _field_name(field: str) -> str:
+    return field
+
+
+def usage_problem(usage: TokenUsage, name: Callable[[str], str] = _field_name) -> str | None:
+    """What makes the counts of ``usage`` impossible, or ``None``: a part larger than what
+    it is a part of (see :class:`TokenUsage`), which the arithmetic would otherwise clamp and
+    price as something else. ``name`` spells a field for the reader (``genai-cost price``:
+    its flag). The relations, each checked where the call counts audio, images or 1-hour
+    writes (the text parts are the fast paths' and are read as the conventions say:
+    a cache larger than the input is clamped, ``genai-cost price`` refuses it):
+
+    * ``cache_write_1h_tokens`` <= ``cache_write_tokens`` (the 1-hour part of the writes);
+    * ``cache_read_audio_tokens`` <= ``cache_read_tokens`` (the audio part of the cache reads)
+      and <= ``input_audio_tokens`` (cached audio is audio input too: counted in both);
+    * ``input_audio_tokens`` + ``input_image_tokens`` <= ``input_tokens`` (separate parts of
+      the input; cached audio is inside the first, so it is not added again);
+    * ``reasoning_tokens`` + ``output_audio_tokens`` + ``output_image_tokens`` <=
+      ``output_tokens`` (separate parts of the output).
+    """
+    write_1h = usage.cache_write_1h_tokens
+    if write_1h and write_1h > usage.cache_write_tokens:
+        return _exceeds(
+            name,
+            "cache_write_1h_tokens",
+            write_1h,
+            "cache_write_tokens",
+            usage.cache_write_tokens,
+            f"{name('cache_write_1h_tokens')} is the part of {name('cache_write_tokens')} written with a 1-hour"
+            " TTL, so it cannot exceed it",
+        )
+    audio_read = usage.cache_read_audio_tokens
+    if audio_read:
+        if audio_read > usage.cache_read_tokens:
+            return _exceeds(
+                name,
+                "cache_read_audio_tokens",
+                audio_read,
+                "cache_read_tokens",
+                usage.cache_read_tokens,
+                f"{name('cache_read_audio_tokens')} is the part of {name('cache_read_tokens')} that is audio,"
+                " so it cannot exceed it",
+            )
+        if audio_read > usage.input_audio_tokens:
+            return _exceeds(
+                name,
+                "cache_read_audio_tokens",
+                audio_read,
+                "input_audio_tokens",
+                usage.input_audio_tokens,
+                f"the audio read from cache is audio input too, so {name('input_audio_tokens')} must include it",
+            )
+    if usage.input_audio_tokens or usage.input_image_tokens:
+        problem = _parts_exceed(
+            name,
+            (("input_audio_tokens", usage.input_audio_tokens), ("input_image_tokens", usage.input_image_tokens)),
+            ("input_tokens", usage.input_tokens),
+            "input",
+        )
+        if problem is not None:
+            return problem
+    if usage.output_audio_tokens or usage.output_image_tokens:
+        return _parts_exceed(
+            name,
+            (
+                ("reasoning_tokens", usage.reasoning_tokens),
+                ("output_audio_tokens", usage.output_audio_tokens),
+                ("output_image_tokens", usage.output_image_tokens),
+            ),
+            ("output_tokens", usage.output_tokens),
+            "output",
+        )
+    return None
+
+
+#: What each part is, in "must include the ... tokens".
+_PART_WHAT = {
+    "input_audio_tokens": "audio input",
+    "input_image_tokens": "image input",
+    "reasoning_tokens": "reasoning",
+    "output_audio_tokens": "audio output",
+    "output_image_tokens": "image output",
+}
+
+
+def _exceeds(name: Callable[[str], str], part: str, count: int, total: str, of: int, why: str) -> str:
+    return f"{name(part)} {count} exceeds {name(total)} {of}: {why}"
+
+
+def _parts_exceed(
+    name: Callable[[str], str], parts: tuple[tuple[str, int], ...], total: tuple[str, int], what: str
+) -> str | None:
+    """The message when the separate ``parts`` of ``total`` add up to more than it (the parts
+    counted, those not zero, named), as ``genai-cost price`` words it."""
+    total_name, total_count = total
+    given = [(part, count) for part, count in parts if count]
+    if sum(count for _, count in given) <= total_count:
+        return None
+    if len(given) == 1:
+        part, count = given[0]
+        return _exceeds(
+            name,
+            part,
+            count,
+            total_name,
+            total_count,
+            f"{name(total_name)} is the total {what} and must include the {_PART_WHAT[part]} tokens",
+        )
+    listed = [f"{name(part)} {count}" for part, count in given]
+    return (
+        f"{', '.join(listed[:-1])} and {listed[-1]} are separate parts of {name(total_name)} {total_count},"
+        " so together they cannot exceed it"
+    )

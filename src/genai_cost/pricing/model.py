@@ -49,16 +49,31 @@ class TokenUsage:
     image output). The parts (``cache_read_tokens``, ``reasoning_tokens``...)
     say how much of the total is billed at another rate. Convert exclusive
     counts before building one (the span layer does).
+
+    A part cannot exceed what it is a part of. Where audio, images or 1-hour
+    writes are counted, pricing refuses (``InvalidUsageError``, ``invalid_usage``;
+    :func:`genai_cost.pricing.calc.usage_problem` says which) counts for which
+
+    * ``cache_write_1h_tokens`` > ``cache_write_tokens``,
+    * ``cache_read_audio_tokens`` > ``cache_read_tokens`` or > ``input_audio_tokens``
+      (cached audio is a part of both),
+    * ``input_audio_tokens + input_image_tokens`` > ``input_tokens``,
+    * ``reasoning_tokens + output_audio_tokens + output_image_tokens`` > ``output_tokens``.
+
+    Text parts alone larger than their total (cache reads and writes above the
+    input, reasoning above the output) are clamped, as the fast paths price them.
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
-    #: The part of ``cache_write_tokens`` written with a 1-hour TTL.
+    #: The part of ``cache_write_tokens`` written with a 1-hour TTL (so counted in both).
     cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
+    #: The audio part of ``input_tokens``, the cached audio included.
     input_audio_tokens: int = 0
+    #: The audio part of ``cache_read_tokens`` (and of ``input_audio_tokens``).
     cache_read_audio_tokens: int = 0
     output_audio_tokens: int = 0
     input_image_tokens: int = 0

@@ -13,10 +13,12 @@ page uses, so entries can be checked against the page by eye.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from . import calc
 from .model import RATE_FIELDS
@@ -31,6 +33,10 @@ def _a_number(value: object) -> object:
         raise ValueError(f"must be a number, not the string {value!r}{_string_hint(value)}")
     if isinstance(value, int) and not -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT:
         raise ValueError(f"is too large to be a number here ({len(str(abs(value)))} digits)")
+    if isinstance(value, float) and math.isnan(value):
+        # What pydantic says of .inf: its bounds (``ge=0``) come first and said "should be
+        # greater than or equal to 0" of a NaN, which is no more negative than positive.
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
     return value
 
 
