@@ -11,11 +11,11 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from support.spans import chat_attributes
-from test_configurator import instrument
 
 from genai_cost import Budget, BudgetLimits, CostSettings, CostSpanProcessor, LayerSettings
 from genai_cost.pricing import Catalog
+from support.spans import chat_attributes
+from test_configurator import instrument
 
 CATALOG = Catalog.load()
 _UNREAD = "not read by a CostSpanProcessor set up in code"
