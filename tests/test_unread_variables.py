@@ -88,3 +88,21 @@ def test_the_configurator_switched_off_says_the_budget_is_off_too(tmp_path) -> N
     assert "GENAI_COST_ENABLED is off, so GENAI_COST_BUDGET_MAX_COST_USD is not applied" in result.stderr
     quiet = instrument(tmp_path, GENAI_COST_ENABLED="false")
     assert "GENAI_COST_ENABLED is off" not in quiet.stderr
+
+
+@pytest.mark.parametrize("command", [["price", "--model", "gpt-4o", "--input-tokens", "1000"], ["pricing", "list"]])
+def test_the_commands_that_price_name_a_misspelt_variable(command: list[str]) -> None:
+    """``genai-cost price`` is what one runs to check that a pricing file is picked up: a
+    misspelt variable must not leave it at list price in silence."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENAI_COST_")}
+    env["GENAI_COST_PRICING_FILES"] = "my-prices.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "genai_cost", *command], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "GENAI_COST_PRICING_FILES is not a genai-cost variable" in result.stderr
+    assert "did you mean GENAI_COST_PRICING_FILE?" in result.stderr

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import env_pricing_files, user_cache_dir
+from .config import env_pricing_files, report_unknown_variables, user_cache_dir
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
 from .pricing.errors import (
     REASON_MISSING_DURATION,
@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return EXIT_USAGE
+    if args.handler is not _gateway:  # (the gateway checks its variables as it starts)
+        # A misspelt GENAI_COST_PRICING_FILE would otherwise price at list price in silence,
+        # in the very command one runs to check that a pricing file is picked up.
+        report_unknown_variables()
     code: int = 0
     try:
         code = args.handler(args)
