@@ -38,13 +38,17 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_a_budget_limit_in_the_environment_without_a_budget_is_named_once(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def _budget_and_hand_off_set(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     _clean(monkeypatch)
     monkeypatch.setenv("GENAI_COST_BUDGET_MAX_COST_USD", "0.01")
     monkeypatch.setenv("GENAI_COST_HUMAN_ESCALATION_USD", "2.5")
     caplog.set_level(logging.WARNING, logger="genai_cost")
+
+
+def test_a_budget_limit_in_the_environment_without_a_budget_is_named_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _budget_and_hand_off_set(monkeypatch, caplog)
     _price_two_spans(CostSpanProcessor(SimpleSpanProcessor(InMemorySpanExporter()), catalog=CATALOG))
     warnings = [record.getMessage() for record in caplog.records if _UNREAD in record.getMessage()]
     assert len(warnings) == 1, warnings
@@ -55,10 +59,7 @@ def test_a_budget_limit_in_the_environment_without_a_budget_is_named_once(
 def test_nothing_is_said_when_the_budget_and_the_layer_are_added_even_after_construction(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _clean(monkeypatch)
-    monkeypatch.setenv("GENAI_COST_BUDGET_MAX_COST_USD", "0.01")
-    monkeypatch.setenv("GENAI_COST_HUMAN_ESCALATION_USD", "2.5")
-    caplog.set_level(logging.WARNING, logger="genai_cost")
+    _budget_and_hand_off_set(monkeypatch, caplog)
     processor = CostSpanProcessor(
         SimpleSpanProcessor(InMemorySpanExporter()),
         catalog=CATALOG,

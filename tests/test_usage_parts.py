@@ -28,6 +28,7 @@ from genai_cost.pricer import SpanPricer
 from genai_cost.pricing import Catalog, PricingError, TokenUsage, calc
 from genai_cost.pricing.errors import InvalidUsageError
 from genai_cost.usage import read_usage
+from support.spans import chat_attributes
 
 M = 1_000_000
 
@@ -283,15 +284,9 @@ def test_a_model_priced_by_the_second_refuses_them_too(usage: TokenUsage, messag
 
 
 def test_a_span_whose_parts_exceed_their_total_is_unpriced_invalid_usage() -> None:
-    attributes = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.request.model": "gpt-4o",
-        "gen_ai.usage.input_tokens": 1000,
-        "gen_ai.usage.output_tokens": 100,
-        "gen_ai.usage.audio.input_tokens": 600,
-        "gen_ai.usage.image.input_tokens": 600,
-    }
+    attributes = chat_attributes(
+        "gpt-4o", "openai", **{"gen_ai.usage.audio.input_tokens": 600, "gen_ai.usage.image.input_tokens": 600}
+    )
     pricer = SpanPricer(shipped())
     cost = pricer.price(read_usage(attributes), attributes, None)
     assert cost is not None
