@@ -447,11 +447,7 @@ def _check_parts(usage: TokenUsage) -> None:
             raise InvalidUsageError(problem)
 
 
-def _field_name(field: str) -> str:
-    return field
-
-
-def usage_problem(usage: TokenUsage, name: Callable[[str], str] = _field_name) -> str | None:
+def usage_problem(usage: TokenUsage, name: Callable[[str], str] = str) -> str | None:
     """What makes the counts of ``usage`` impossible, or ``None``: a part larger than what
     it is a part of (see :class:`TokenUsage`), which the arithmetic would otherwise clamp and
     price as something else. ``name`` spells a field for the reader (``genai-cost price``:
