@@ -85,7 +85,10 @@ def test_near_misses_are_always_names_the_catalog_knows(model, provider):
 def test_price_rejects_cache_larger_than_inclusive_input(capsys):
     code = main(["price", "--model", "gpt-4o", "--input-tokens", "10", "--cache-read-tokens", "20"])
     assert code == 2
-    assert "must include cache" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "genai-cost: --cache-read-tokens 20 exceeds --input-tokens 10: --input-tokens is the total input and"
+        " must include the cache read tokens\n"
+    )
 
 
 def test_price_at_a_past_date_uses_the_price_then(capsys):

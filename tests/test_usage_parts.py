@@ -396,6 +396,56 @@ def test_parts_that_exceed_their_total_are_refused_and_consistent_ones_priced(us
         assert outcome["total_usd"] == pytest.approx(parts)
 
 
+TEXT_PARTS_IMPOSSIBLE = [
+    (
+        TokenUsage(input_tokens=10, cache_read_tokens=20),
+        "cache_read_tokens 20 exceeds input_tokens 10: input_tokens is the total input and must include the"
+        " cache read tokens",
+    ),
+    (
+        TokenUsage(input_tokens=1000, cache_read_tokens=600, cache_write_tokens=500),
+        "cache_read_tokens 600 and cache_write_tokens 500 are separate parts of input_tokens 1000, so together"
+        " they cannot exceed it",
+    ),
+    (
+        TokenUsage(input_tokens=1000, output_tokens=10, reasoning_tokens=11),
+        "reasoning_tokens 11 exceeds output_tokens 10: output_tokens is the total output and must include the"
+        " reasoning tokens",
+    ),
+]
+
+
+@pytest.mark.parametrize(("usage", "message"), TEXT_PARTS_IMPOSSIBLE, ids=["read", "read-and-write", "reasoning"])
+def test_text_parts_are_checked_only_when_asked(usage: TokenUsage, message: str) -> None:
+    """A span's cache larger than its input is read as the conventions say (clamped: the usage
+    reader's business), so the core prices it; a count someone typed is refused."""
+    assert calc.usage_problem(usage, text_parts=True) == message
+    assert calc.usage_problem(usage) is None
+    calc.check_usage(usage)  # does not raise
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    counts=st.fixed_dictionaries(
+        {name: st.integers(0, 3000) for name in ("input_tokens", "output_tokens", "cache_read_tokens",
+                                                  "cache_write_tokens", "reasoning_tokens")}
+    ),
+    usage=usages(),
+)
+def test_text_parts_agree_with_the_relations_written_out(counts: dict[str, int], usage: TokenUsage) -> None:
+    """Free text counts on top of drawn media parts: ``text_parts=True`` finds a problem
+    exactly when a relation, text or media, fails, and never one the default check misses
+    among the media relations."""
+    u = TokenUsage(**{**asdict(usage), **counts})
+    text_impossible = (
+        u.cache_read_tokens + u.cache_write_tokens > u.input_tokens or u.reasoning_tokens > u.output_tokens
+    )
+    problem = calc.usage_problem(u, text_parts=True)
+    assert (problem is not None) == (impossible(u) or text_impossible), (u, problem)
+    if calc.usage_problem(u) is not None:
+        assert problem is not None
+
+
 # ------------------------------------------------------------------ pricing files
 
 

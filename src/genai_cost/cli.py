@@ -240,7 +240,6 @@ def _seconds(text: str) -> float:
 def _price(args: argparse.Namespace) -> int:
     from .pricing.calc import usage_problem
 
-    problem = _usage_problem(args)
     # A 1-hour count without the total of the writes: the writes are taken to be that count,
     # all of it 1-hour, as a span that carries only Anthropic's 1-hour count is read
     # (genai_cost.usage: the writes are at least the 5-minute plus the 1-hour counts).
@@ -260,10 +259,9 @@ def _price(args: argparse.Namespace) -> int:
         requests=args.requests,
         web_searches=args.web_searches,
     )
-    if problem is None:
-        # The parts of audio, images and 1-hour writes, as the pricing core refuses them
-        # (invalid_usage on a span), worded with the flags.
-        problem = usage_problem(usage, lambda field: "--" + field.replace("_", "-"))
+    # Every part within its total, the text parts too (a cache larger than the input is a
+    # typing mistake here, not another convention to read), worded with the flags.
+    problem = usage_problem(usage, lambda field: "--" + field.replace("_", "-"), text_parts=True)
     if problem is not None:
         print(f"genai-cost: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -379,41 +377,6 @@ def _price(args: argparse.Namespace) -> int:
         print(f"  defined in: {entry.defined_in} ({entry.origin}, {catalog.layer_of(entry.pricing_id)} layer)")
         print(f"  price periods: {', '.join(p.start_label for p in entry.periods)}")
     return 0
-
-
-def _usage_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with the token counts of ``price``, if anything: a part larger than its
-    total would be clamped by the pricing and priced as something else (or as $0), never
-    refused, so it is refused here."""
-    if args.cache_write_tokens and args.cache_write_1h_tokens > args.cache_write_tokens:
-        return (
-            "--cache-write-1h-tokens is the part of --cache-write-tokens written with a 1-hour TTL,"
-            " so it cannot exceed it"
-        )
-    cache_writes = max(args.cache_write_tokens, args.cache_write_1h_tokens)
-    if args.cache_read_tokens + cache_writes > args.input_tokens:
-        return "--input-tokens is the total input and must include cache read and write tokens"
-    if args.input_audio_tokens > args.input_tokens:
-        return (
-            f"--input-audio-tokens {args.input_audio_tokens} exceeds --input-tokens {args.input_tokens}:"
-            " --input-tokens is the total input and must include the audio input tokens"
-        )
-    output_parts = (
-        ("--reasoning-tokens", args.reasoning_tokens, "reasoning"),
-        ("--output-audio-tokens", args.output_audio_tokens, "audio output"),
-    )
-    for flag, part, what in output_parts:
-        if part > args.output_tokens:
-            return (
-                f"{flag} {part} exceeds --output-tokens {args.output_tokens}: --output-tokens is the total"
-                f" output and must include the {what} tokens"
-            )
-    if args.reasoning_tokens + args.output_audio_tokens > args.output_tokens:
-        return (
-            f"--reasoning-tokens {args.reasoning_tokens} and --output-audio-tokens {args.output_audio_tokens} are"
-            f" separate parts of --output-tokens {args.output_tokens}, so together they cannot exceed it"
-        )
-    return None
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -447,13 +447,14 @@ def _check_parts(usage: TokenUsage) -> None:
             raise InvalidUsageError(problem)
 
 
-def usage_problem(usage: TokenUsage, name: Callable[[str], str] = str) -> str | None:
+def usage_problem(
+    usage: TokenUsage, name: Callable[[str], str] = str, *, text_parts: bool = False
+) -> str | None:
     """What makes the counts of ``usage`` impossible, or ``None``: a part larger than what
     it is a part of (see :class:`TokenUsage`), which the arithmetic would otherwise clamp and
     price as something else. ``name`` spells a field for the reader (``genai-cost price``:
     its flag). The relations, each checked where the call counts audio, images or 1-hour
-    writes (the text parts are the fast paths' and are read as the conventions say:
-    a cache larger than the input is clamped, ``genai-cost price`` refuses it):
+    writes:
 
     * ``cache_write_1h_tokens`` <= ``cache_write_tokens`` (the 1-hour part of the writes);
     * ``cache_read_audio_tokens`` <= ``cache_read_tokens`` (the audio part of the cache reads)
@@ -462,6 +463,12 @@ def usage_problem(usage: TokenUsage, name: Callable[[str], str] = str) -> str | 
       the input; cached audio is inside the first, so it is not added again);
     * ``reasoning_tokens`` + ``output_audio_tokens`` + ``output_image_tokens`` <=
       ``output_tokens`` (separate parts of the output).
+
+    ``text_parts=True`` checks the text parts too, on every call: ``cache_read_tokens`` +
+    ``cache_write_tokens`` <= ``input_tokens``, and the reasoning within the output. Where the
+    counts come from someone who states them (``genai-cost price``), a cache larger than the
+    input is a mistake to refuse; on a span it is read as the conventions say (an exclusive
+    count, or clamped), so the span path leaves it to the usage reader and the fast paths.
     """
     write_1h = usage.cache_write_1h_tokens
     if write_1h and write_1h > usage.cache_write_tokens:
@@ -474,6 +481,15 @@ def usage_problem(usage: TokenUsage, name: Callable[[str], str] = str) -> str | 
             f"{name('cache_write_1h_tokens')} is the part of {name('cache_write_tokens')} written with a 1-hour"
             " TTL, so it cannot exceed it",
         )
+    if text_parts:
+        problem = _parts_exceed(
+            name,
+            (("cache_read_tokens", usage.cache_read_tokens), ("cache_write_tokens", usage.cache_write_tokens)),
+            ("input_tokens", usage.input_tokens),
+            "input",
+        )
+        if problem is not None:
+            return problem
     audio_read = usage.cache_read_audio_tokens
     if audio_read:
         if audio_read > usage.cache_read_tokens:
@@ -504,7 +520,7 @@ def usage_problem(usage: TokenUsage, name: Callable[[str], str] = str) -> str | 
         )
         if problem is not None:
             return problem
-    if usage.output_audio_tokens or usage.output_image_tokens:
+    if text_parts or usage.output_audio_tokens or usage.output_image_tokens:
         return _parts_exceed(
             name,
             (
@@ -520,6 +536,8 @@ def usage_problem(usage: TokenUsage, name: Callable[[str], str] = str) -> str | 
 
 #: What each part is, in "must include the ... tokens".
 _PART_WHAT = {
+    "cache_read_tokens": "cache read",
+    "cache_write_tokens": "cache write",
     "input_audio_tokens": "audio input",
     "input_image_tokens": "image input",
     "reasoning_tokens": "reasoning",
