@@ -636,6 +636,12 @@ def test_an_upstream_failure_is_not_answered_as_taken(catalog: Catalog, how: str
     accepted = gateway.accept(_request(sent))
     assert not accepted.forwarded
     assert gateway.stats.spans_not_forwarded == len(sent)
+    # The stop summary does not read as a clean run after an outage ("0 refused" alone did).
+    assert gateway.stats_snapshot()["requests_not_forwarded"] == 1
+    assert gateway.summary() == (
+        f"stopped after 1 request(s), 0 refused (0 to be retried), 1 not taken by the upstream: {len(sent)}"
+        f" span(s) received, 0 rejected as malformed, {len(sent)} not forwarded, 0 unpriced"
+    )
 
 
 class _Gated(SpanExporter):
@@ -1188,7 +1194,7 @@ def test_cli_gateway_runs_until_stopped() -> None:
     out, err = gateway.stdout, gateway.stderr
     assert gateway.returncode == 0, err
     assert f"OTLP/HTTP on {gateway.url}" in err
-    assert "1 request(s), 0 refused (0 to be retried): 3 span(s) received, 0 rejected as malformed" in err
+    assert "1 request(s), 0 refused (0 to be retried), 0 not taken by the upstream: 3 span(s) received, 0 rejected as malformed" in err
     assert '"gen_ai.trace.cost.total_usd": 0.007' in out
 
 
@@ -1252,7 +1258,7 @@ def test_cli_stop_answers_the_request_in_progress_despite_a_second_sigterm() -> 
         assert answer and answer[0][0] == 200
         assert gateway.returncode == 0, gateway.stderr
         assert "already stopping" in gateway.stderr
-        assert "stopped after 1 request(s), 0 refused" in gateway.stderr
+        assert "stopped after 1 request(s), 0 refused (0 to be retried), 0 not taken by the upstream" in gateway.stderr
     finally:
         release.set()
         collector.shutdown()

@@ -380,8 +380,9 @@ def test_cli_gateway_answers_an_upstream_refusal_for_good_and_logs_it(refusing_h
     assert gateway.returncode == 0, gateway.stderr
     assert refusing_http.requests == 1  # the sender did not retry
     assert "(upstream refused, 1 so far): the upstream refused its 3 span(s) for good (HTTP 400" in gateway.stderr
-    assert "1 request(s), 0 refused (0 to be retried): 3 span(s) received, 0 rejected as malformed, 3 not forwarded" in (
-        gateway.stderr
+    assert (
+        "1 request(s), 0 refused (0 to be retried), 1 not taken by the upstream: 3 span(s) received, 0 rejected as"
+        " malformed, 3 not forwarded" in gateway.stderr
     )
 
 

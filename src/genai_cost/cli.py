@@ -596,14 +596,7 @@ def _gateway(args: argparse.Namespace) -> int:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-    stats = gateway.stats
-    print(
-        f"genai-cost gateway: stopped after {stats.requests + stats.requests_refused} request(s), "
-        f"{stats.requests_refused} refused ({stats.requests_busy} to be retried): {stats.spans_received} span(s) "
-        f"received, {stats.spans_rejected} rejected as malformed, {stats.spans_not_forwarded} not forwarded, "
-        f"{gateway.processor.stats.unpriced} unpriced",
-        file=sys.stderr,
-    )
+    print(f"genai-cost gateway: {gateway.summary()}", file=sys.stderr)
     return 0
 
 

@@ -89,6 +89,10 @@ class GatewayStats:
     #: Requests refused to be retried (503 / ``UNAVAILABLE``): too many already in flight, or
     #: the gateway stopping. Also counted in ``requests_refused``.
     requests_busy: int = 0
+    #: Requests taken and priced whose spans the upstream did not take: answered 503 /
+    #: ``UNAVAILABLE`` to be retried, or with the upstream's refusal for good. Not in
+    #: ``requests_refused`` (the gateway took them; the upstream did not).
+    requests_not_forwarded: int = 0
     spans_received: int = 0
     #: Spans left out of an accepted request (malformed ids), reported back as ``partial_success``.
     spans_rejected: int = 0
@@ -374,6 +378,7 @@ class CostGateway:
             while len(unsent) > _MAX_UNSENT:  # the oldest go: their retry would be rolled up again
                 del unsent[next(iter(unsent))]
         with self._stats_lock:
+            self.stats.requests_not_forwarded += 1
             self.stats.spans_not_forwarded += len(sent)
             if refusal is not None:
                 self.stats.spans_refused_upstream += len(sent)
@@ -468,6 +473,19 @@ class CostGateway:
         # on none): a sender that does not mark remote parents in Span.flags shows up here.
         snapshot["traces_without_root"] = self._rollup.stats.traces_expired_without_root
         return snapshot
+
+    def summary(self) -> str:
+        """What ``genai-cost gateway`` says as it stops: every request counted, those refused
+        and those whose upstream failed too, so a stop after an outage does not read as a
+        clean run."""
+        stats = self.stats_snapshot()
+        return (
+            f"stopped after {stats['requests'] + stats['requests_refused']} request(s), "
+            f"{stats['requests_refused']} refused ({stats['requests_busy']} to be retried), "
+            f"{stats['requests_not_forwarded']} not taken by the upstream: {stats['spans_received']} span(s) "
+            f"received, {stats['spans_rejected']} rejected as malformed, {stats['spans_not_forwarded']} not "
+            f"forwarded, {self.processor.stats.unpriced} unpriced"
+        )
 
     def begin_stop(self) -> None:
         """Refuse, as retryable, every request from now on, those waiting for their turn too:
