@@ -4,7 +4,8 @@
   from an upstream dataset (and the compiled snapshot);
 * ``compile``: rewrite the compiled snapshot after editing a catalog file;
 * ``validate FILE...``: check pricing files, naming file, line and field of every error (exit 2);
-* ``list``: the catalog's entries (filter by provider / model substring);
+* ``list``: the catalog's entries (filter by provider / model substring / origin);
+* ``tools``: the catalog's tools, with their per-call and per-unit fees;
 * ``diff``: where the imported datasets and the curated catalog disagree, and what the catalog chose.
 
 Exit codes as for the rest of the CLI: 0 success, 2 a problem the user can fix.
@@ -14,20 +15,25 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import json
 import math
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .pricing import Catalog, ToolPricing
 
 EXIT_USAGE = 2
 
 
 def register(commands: Any) -> None:
     """Add the ``pricing`` command group to the ``genai-cost`` sub-parsers."""
-    pricing = commands.add_parser("pricing", help="import, validate, list and compare catalog prices")
+    pricing = commands.add_parser("pricing", help="import, validate, list (models, tools) and compare catalog prices")
     sub = pricing.add_subparsers(title="pricing commands")
 
     def _pricing_help(args: argparse.Namespace) -> int:
@@ -59,17 +65,17 @@ def register(commands: Any) -> None:
     val.set_defaults(handler=_validate)
 
     lst = sub.add_parser("list", help="list catalog entries")
-    lst.add_argument("--provider")
+    lst.add_argument("--provider", help="a provider id or alias (exit 2 if the catalog has no such provider)")
     lst.add_argument("--model", help="substring of the model id")
-    lst.add_argument("--origin", help="curated, genai-prices, litellm, ... ")
-    lst.add_argument(
-        "--pricing-file",
-        action="append",
-        default=[],
-        help="a pricing file or directory, loaded after GENAI_COST_PRICING_FILE's (repeatable)",
-    )
+    lst.add_argument("--origin", help="curated, genai-prices, litellm, user, ... (exit 2 if no entry has that origin)")
+    lst.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=_quiet_pipe(_list))
+
+    tools = sub.add_parser("tools", help="list the catalog's tools: per-call and per-unit fees, unit attribute")
+    tools.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
+    tools.add_argument("--json", action="store_true")
+    tools.set_defaults(handler=_quiet_pipe(_tools))
 
     diff = sub.add_parser("diff", help="list price disagreements between sources and the catalog's choice")
     diff.add_argument("--provider")
@@ -78,6 +84,9 @@ def register(commands: Any) -> None:
     diff_format.add_argument("--json", action="store_true")
     diff_format.add_argument("--markdown", action="store_true", help="a table for docs/pricing-disagreements.md")
     diff.set_defaults(handler=_quiet_pipe(_diff))
+
+
+_PRICING_FILE_HELP = "a pricing file or directory, loaded after GENAI_COST_PRICING_FILE's (repeatable)"
 
 
 def _quiet_pipe(handler: Any) -> Any:
@@ -208,71 +217,143 @@ def _validate(args: argparse.Namespace) -> int:
     from .pricing.catalog import pricing_file_paths
 
     paths = pricing_file_paths(args.files)
-    problems, models, fallbacks = _file_problems(paths)
-    if not problems and (args.with_catalog or fallbacks):
-        # Laid over the shipped catalog: a fallback must name a provider of it (or of
-        # these files); with --with-catalog, a discount must match a provider / model.
+    found = _file_problems(paths)
+    problems = found.problems
+    note = checked = ""
+    if not problems and (args.with_catalog or found.fallbacks or found.discounts):
+        # Laid over the shipped catalog: a fallback and a discount must name a provider of it
+        # or of these files (a provider that exists nowhere is a typo, and the discount would
+        # never apply); with --with-catalog, a discount's model must match an entry too.
         try:
             catalog = Catalog.load(paths, cache_dir=user_cache_dir())
         except CatalogError as exc:
             problems = list(exc.problems)
         else:
-            if args.with_catalog:
-                problems = list(catalog.problems)
+            named = ", ".join(map(str, paths)) if len(paths) <= 3 else f"the {len(paths)} files validated"
+            checked = f"{named} and the shipped catalog (catalog {catalog.version})"
+            problems = list(catalog.problems if args.with_catalog else catalog.unknown_discount_providers)
+            if set(problems) & set(catalog.unknown_discount_providers):
+                note = (
+                    f"genai-cost: discount providers were looked up in {checked}; a provider defined in"
+                    " another pricing file of yours counts only when that file is validated with this one"
+                )
     if problems:
-        return _report(problems)
-    print(f"valid: {len(paths)} file(s), {models} model(s)")
+        return _report(problems, note)
+    print(found.summary(len(paths)))
+    if found.discounts:
+        if args.with_catalog:
+            print(f"discount providers and models checked against {checked}")
+        else:
+            print(f"discount providers checked against {checked}; their models are checked with --with-catalog")
     if args.with_catalog:
         print("valid together with the shipped catalog")
     return 0
 
 
-def _file_problems(paths: list[Path]) -> tuple[list[str], int, bool]:
-    """Every problem of each file on its own, how many models they have, and whether
-    one names fallbacks (which only the catalog can check)."""
-    from .pricing import CatalogError
+@dataclass
+class _Checked:
+    """What ``pricing validate`` found in the files, each on its own: their problems, and
+    what they hold, counted so that the summary shows what was checked (a file whose
+    tools or discounts were not read as such would otherwise pass for valid unseen)."""
+
+    problems: list[str] = field(default_factory=list)
+    providers: int = 0
+    models: int = 0
+    tools: int = 0
+    discounts: int = 0
+    #: Whether a file names fallbacks, which only the catalog can check.
+    fallbacks: bool = False
+
+    def summary(self, files: int) -> str:
+        return (
+            f"valid: {files} file(s), {self.models} model(s) of {self.providers} provider(s),"
+            f" {self.tools} tool(s), {self.discounts} discount(s)"
+        )
+
+
+def _file_problems(paths: list[Path]) -> _Checked:
+    """Every problem of each file on its own (one that holds nothing included: almost
+    certainly the wrong file), and what they hold."""
+    from .pricing import CatalogError, compiled
+    from .pricing.catalog import empty_file_problem
     from .pricing.files import read_pricing_file
 
-    problems: list[str] = []
-    models = 0
-    fallbacks = False
+    found = _Checked()
     for path in paths:
         try:
             parsed = read_pricing_file(path)
         except CatalogError as exc:
-            problems.extend(exc.problems)
+            found.problems.extend(exc.problems)
             continue
-        models += sum(len(p.models) for p in parsed.providers)
-        fallbacks = fallbacks or any(p.fallbacks for p in parsed.providers)
-    return problems, models, fallbacks
+        empty = empty_file_problem(compiled.file_ir(parsed), str(path))
+        if empty is not None:
+            found.problems.append(empty)
+        found.providers += len(parsed.providers)
+        found.models += sum(len(p.models) for p in parsed.providers)
+        found.tools += len(parsed.tools)
+        found.discounts += len(parsed.discounts)
+        found.fallbacks = found.fallbacks or any(p.fallbacks for p in parsed.providers)
+    return found
 
 
-def _report(problems: list[str]) -> int:
+def _report(problems: list[str], note: str = "") -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
+    if note:
+        print(note, file=sys.stderr)
     print(f"{len(problems)} error(s)", file=sys.stderr)
     return EXIT_USAGE
 
 
 def _validate_paths(paths: list[Path]) -> int:
-    problems, models, _ = _file_problems(paths)
-    if problems:
-        return _report(problems)
-    print(f"valid: {len(paths)} file(s), {models} model(s)")
+    found = _file_problems(paths)
+    if found.problems:
+        return _report(found.problems)
+    print(found.summary(len(paths)))
     return 0
 
 
 # ------------------------------------------------------------------------ list
 
 
-def _list(args: argparse.Namespace) -> int:
+def _loaded(pricing_files: list[str]) -> Catalog:
+    """The catalog as the runtime prices with it, and what it left out of the user's files
+    said on stderr as ``genai-cost price`` says it (a listing that quietly omits a discount,
+    or a file that holds nothing, would pass for the user's prices)."""
     from .config import env_pricing_files, user_cache_dir
     from .pricing import Catalog
 
-    catalog = Catalog.load([*env_pricing_files(), *args.pricing_file], cache_dir=user_cache_dir())
+    catalog = Catalog.load([*env_pricing_files(), *pricing_files], cache_dir=user_cache_dir())
+    for problem in catalog.problems:
+        print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
+    return catalog
+
+
+def _list(args: argparse.Namespace) -> int:
+    catalog = _loaded(args.pricing_file)
+    provider_id = None
+    if args.provider:
+        provider_id = catalog.provider_id(args.provider)
+        if provider_id is None:
+            # A misspelt provider listed nothing and exited 0, as if it had no entries.
+            near = catalog.near_misses("", args.provider)
+            return _unknown("provider", args.provider, near, catalog.provider_ids(), catalog.version)
+    models = catalog.models
+    if args.origin:
+        origins = sorted({entry.origin for entry in models.values()})
+        if args.origin not in origins:
+            near = difflib.get_close_matches(args.origin.lower(), origins, n=3)
+            code = _unknown("origin", args.origin, near, origins, catalog.version)
+            if args.origin == "user":
+                print(
+                    "genai-cost: 'user' is the origin of the entries of your own pricing files, and none is"
+                    " loaded (GENAI_COST_PRICING_FILE, --pricing-file)",
+                    file=sys.stderr,
+                )
+            return code
     rows: list[dict[str, Any]] = []
-    for pricing_id, entry in sorted(catalog.models.items()):
-        if args.provider and entry.provider_id != (catalog.provider_id(args.provider) or args.provider):
+    for pricing_id, entry in sorted(models.items()):
+        if provider_id is not None and entry.provider_id != provider_id:
             continue
         if args.model and args.model.lower() not in entry.model_id.lower():
             continue
@@ -294,6 +375,13 @@ def _list(args: argparse.Namespace) -> int:
                 "checked": period.checked,
             }
         )
+    if not rows:
+        # Each value is known (else exit 2 above), but together they select nothing: said, so
+        # that an empty list is not read as the catalog's answer to a narrower question.
+        asked = ", ".join(f"--{name} {value}" for name, value in _filters(args))
+        near = catalog.near_misses(args.model, provider_id) if args.model else []
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        print(f"genai-cost: no entry matches {asked or 'the catalog'}{hint}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -304,6 +392,66 @@ def _list(args: argparse.Namespace) -> int:
         )
     providers = len({row["pricing_id"].split("/", 1)[0] for row in rows})
     print(f"{len(rows)} entries of {providers} provider(s) (catalog {catalog.version}, {catalog.model_count} in all)")
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> list[tuple[str, str]]:
+    return [(name, getattr(args, name)) for name in ("provider", "model", "origin") if getattr(args, name)]
+
+
+def _unknown(what: str, value: str, near: list[str], known: list[str], version: str) -> int:
+    """Exit 2 for a filter value the catalog has none of, as ``genai-cost price`` does for an
+    unknown model: the closest values, or else every one there is."""
+    print(f"genai-cost: no {what} {value!r} in the catalog (catalog {version})", file=sys.stderr)
+    if near:
+        print(f"genai-cost: did you mean {' or '.join(near)}?", file=sys.stderr)
+    else:
+        print(f"genai-cost: the {what}s are: {', '.join(known)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# ----------------------------------------------------------------------- tools
+
+
+def _tools(args: argparse.Namespace) -> int:
+    catalog = _loaded(args.pricing_file)
+    # The catalog maps every name and alias to its tool: one row per tool, with the names
+    # that reach it (a later file's tool of the same name takes the name, not the aliases).
+    names: dict[int, list[str]] = {}
+    by_key: dict[int, ToolPricing] = {}
+    for name, tool in catalog.tools.items():
+        names.setdefault(id(tool), []).append(name)
+        by_key[id(tool)] = tool
+    rows: list[dict[str, Any]] = []
+    for key, tool in sorted(by_key.items(), key=lambda item: (item[1].name.lower(), item[1].is_override)):
+        rows.append(
+            {
+                "name": tool.name,
+                "names": sorted(names[key]),
+                "category": tool.category,
+                "per_call": tool.per_call,
+                "per_unit": tool.per_unit,
+                "unit_attribute": tool.unit_attribute,
+                "unit_name": tool.unit_name,
+                "layer": "override" if tool.is_override else "curated",
+                "defined_in": tool.defined_in,
+                "source": tool.source,
+                "checked": tool.checked,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        unit = "-"
+        if row["unit_attribute"]:
+            unit = f"{row['per_unit']:g} x {row['unit_attribute']}"
+            unit += f" ({row['unit_name']})" if row["unit_name"] else ""
+        print(
+            f"{row['name']:<40} {row['category']:<10} {row['layer']:<9} "
+            f"per call {row['per_call']:g} per unit {unit} checked {row['checked']} {row['source']}"
+        )
+    print(f"{len(rows)} tool(s) (catalog {catalog.version})")
     return 0
 
 

@@ -242,6 +242,8 @@ class Catalog:
         #: span, which :mod:`genai_cost.layers` reads here rather than from the files again.
         self.infrastructure: tuple[InfrastructureSection, ...] = ()
         self.human_escalation_usd: float | None = None
+        #: One message per user file that holds nothing (see :func:`empty_file_problem`).
+        self._empty_files: list[str] = []
         sources: list[str] = []
         if _state is not None:
             self._restore(_state)
@@ -255,8 +257,14 @@ class Catalog:
         #: applies): one message per problem, naming the file, line and field
         #: (``contract.yaml:2: discounts[0].provider: 'opneai' is no provider ...``).
         #: ``pricing validate --with-catalog`` reports them as errors; a process
-        #: loading the catalog should log them.
-        self.problems: tuple[str, ...] = tuple(self._settle_discounts())
+        #: loading the catalog should log them. A user file that holds nothing at all is
+        #: one too: almost certainly the wrong path, but no reason to stop the host app.
+        discount_problems, unknown_providers = self._settle_discounts()
+        self.problems: tuple[str, ...] = (*self._empty_files, *discount_problems)
+        #: Those of :attr:`problems` that are a discount naming no provider of the catalog:
+        #: ``pricing validate`` reports these even without ``--with-catalog``, since a
+        #: provider that exists nowhere is a typo whatever else the user's files hold.
+        self.unknown_discount_providers: tuple[str, ...] = tuple(unknown_providers)
         self._cache: dict[tuple[str | None, str], Resolution | PricingError] = {}
         #: The same pairs' fast-path rate tables (``None`` for an error), for price():
         #: by model, then provider (two lookups of the caller's own strings are
@@ -374,6 +382,9 @@ class Catalog:
         total = start + len(files)
         for offset, (parsed, label, is_override) in enumerate(files):
             ir = parsed if isinstance(parsed, dict) else compiled.file_ir(parsed)
+            empty = empty_file_problem(ir, label) if is_override else None
+            if empty is not None:
+                self._empty_files.append(empty)
             if is_override:
                 rank = _RANK_OVERRIDE
             elif label.startswith("catalog:imported/"):
@@ -426,14 +437,15 @@ class Catalog:
                 found = provider_id
         return found
 
-    def _settle_discounts(self) -> list[str]:
+    def _settle_discounts(self) -> tuple[list[str], list[str]]:
         """Key each discount by the catalog's own names, so that it applies however the
         file spelt them: the provider through its aliases (``gemini`` -> ``google``,
         ``azure_openai`` -> ``azure``), the model by the entry it resolves to for that
         provider (``claude-sonnet-4-5-20250929`` and ``claude-sonnet-4.5`` ->
         ``claude-sonnet-4-5``). Returns the discounts that match nothing and so never
-        apply (kept out), one message each."""
+        apply (kept out), one message each; and apart, those whose provider is unknown."""
         problems: list[str] = []
+        unknown_providers: list[str] = []
         discounts: dict[tuple[str, str | None], float] = {}
         providers = sorted(self._providers)
         for provider_name, model_name, factor, label, index in self._discount_defs:
@@ -441,10 +453,11 @@ class Catalog:
             if provider_id is None or provider_id not in self._providers:
                 close = difflib.get_close_matches(provider_name.strip().lower(), providers, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(
+                unknown_providers.append(
                     f"{_locate(label, ('discounts', index, 'provider'))}: discounts[{index}].provider:"
                     f" {provider_name!r} is no provider the catalog knows (the discount never applies){hint}"
                 )
+                problems.append(unknown_providers[-1])
                 continue
             model_key = None
             if model_name is not None:
@@ -460,7 +473,7 @@ class Catalog:
                     continue
             discounts[(provider_id, model_key)] = factor
         self._discounts = discounts
-        return problems
+        return problems, unknown_providers
 
     def _finish(self) -> None:
         problems: list[str] = []
@@ -1225,6 +1238,21 @@ def pricing_file_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLik
         found = yaml_files_in(path) if path.is_dir() else [path]
         files.extend(found or [path])
     return files
+
+
+def empty_file_problem(ir: dict[str, Any], label: str) -> str | None:
+    """Why the pricing file ``label`` (its compiled form ``ir``) is as good as no file, or
+    ``None``. An empty file, one of comments only, or ``{}`` / empty lists, parses as a
+    valid file that changes nothing: pointed at by mistake (the wrong path, a file not yet
+    written), it would leave every price at list price without a word."""
+    if ir["providers"] or ir["tools"] or ir["discounts"]:
+        return None
+    if ir.get("infrastructure") is not None or ir.get("human_escalation") is not None:
+        return None
+    return (
+        f"{label}: holds no prices: no providers, tools, discounts, infrastructure or human_escalation"
+        " (the file is empty, only comments, or only empty lists); is it the file you meant?"
+    )
 
 
 def yaml_files_in(directory: Path) -> list[Path]:
