@@ -361,12 +361,12 @@ def test_pricing_tools_lists_each_tool_with_its_fees(tmp_path: Path, capsys: pyt
 def test_pricing_tools_shows_a_shipped_tool_a_file_of_yours_replaces(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A later file's tool takes the name, not the shipped tool's aliases: both are shown,
-    each with the names that reach it, so a span named by an alias is not a surprise."""
+    """A later file's tool named as a shipped one prices that tool under every name that
+    reached it, its aliases too (a span named ``web_search_call`` is not billed the old
+    fee): one row, the user's, with all the names."""
     prices = _write(tmp_path, "search.yaml", f"tools:\n  - {{name: openai.web_search, per_call: 0.008, {SOURCE}}}\n")
     assert main(["pricing", "tools", "--pricing-file", str(prices), "--json"]) == 0
     rows = [row for row in json.loads(capsys.readouterr().out) if row["name"] == "openai.web_search"]
     assert [(row["layer"], row["per_call"], row["names"]) for row in rows] == [
-        ("curated", 0.01, ["openai.web_search_call", "web_search_call"]),
-        ("override", 0.008, ["openai.web_search"]),
+        ("override", 0.008, ["openai.web_search", "openai.web_search_call", "web_search_call"]),
     ]

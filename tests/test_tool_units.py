@@ -80,3 +80,28 @@ def test_a_unit_attribute_priced_at_zero_per_unit_is_not_needed(catalog: Catalog
     spans = _run(catalog, {"lookup": {"gen_ai.tool.name": "flat_fee_lookup"}})
     assert spans["lookup"]["gen_ai.cost.total_usd"] == pytest.approx(0.002)
     assert "gen_ai.cost.unpriced" not in spans["lookup"]
+
+
+@pytest.mark.parametrize("named_as", ["openai.web_search", "web_search_call"])
+def test_your_price_for_a_shipped_tool_reaches_it_by_every_name(tmp_path: Path, named_as: str) -> None:
+    """A file of yours that prices a shipped tool, by its name or one of its aliases, prices
+    the spans named by any of them: before, only the name written in the file was yours, and
+    a span named by an alias (what the Responses API calls the output item) kept the
+    shipped fee."""
+    path = tmp_path / "search.yaml"
+    path.write_text(
+        f"tools:\n  - {{name: {named_as}, per_call: 0.008, source: contract, checked: 2026-11-22}}\n",
+        encoding="utf-8",
+    )
+    shipped = Catalog.load()
+    catalog = Catalog.load([path])
+    names = ("openai.web_search", "openai.web_search_call", "web_search_call", "WEB_SEARCH_CALL")
+    spans = _run(catalog, {name: {"gen_ai.tool.name": name} for name in names})
+    for name in names:
+        assert spans[name]["gen_ai.cost.total_usd"] == pytest.approx(0.008), name
+        assert spans[name]["gen_ai.cost.source"] == "override", name
+    # Other shipped tools keep their prices, and the shipped catalog is untouched.
+    preview = catalog.tool("openai.web_search_preview_call")
+    assert preview is not None and preview.per_call == 0.025
+    shipped_search = shipped.tool("web_search_call")
+    assert shipped_search is not None and shipped_search.per_call == 0.01

@@ -477,10 +477,21 @@ class Catalog:
 
     def _finish(self) -> None:
         problems: list[str] = []
+        tools = self._tools
         for names, tool, label, is_override in self._tool_defs:
             compiled_tool = _compile_tool(tool, label, is_override)
+            if is_override:
+                # A file of the user's that prices a tool the catalog has, by its name or one
+                # of its aliases, prices that tool: every name that reached the earlier one
+                # (``web_search_call`` for ``openai.web_search``) now reaches this one, or a
+                # span named by an alias would still be billed the old fee.
+                replaced = {id(tools[key]) for key in map(str.lower, names) if key in tools}
+                if replaced:
+                    for key, earlier in list(tools.items()):
+                        if id(earlier) in replaced:
+                            tools[key] = compiled_tool
             for name in names:
-                self._tools[name.lower()] = compiled_tool
+                tools[name.lower()] = compiled_tool
         for provider_id, provider in self._meta.items():
             for alias in (provider_id, *provider["aliases"]):
                 self._aliases[alias.lower()] = provider_id
