@@ -370,3 +370,15 @@ def test_pricing_tools_shows_a_shipped_tool_a_file_of_yours_replaces(
     assert [(row["layer"], row["per_call"], row["names"]) for row in rows] == [
         ("override", 0.008, ["openai.web_search", "openai.web_search_call", "web_search_call"]),
     ]
+
+
+def test_demo_says_a_pricing_file_holds_nothing_and_still_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _write(tmp_path, "empty.yaml", "# prices to come\n")
+    assert main(["demo", "--pricing-file", str(empty), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"genai-cost: pricing file problem (left out; the rest still prices): {empty}: holds no prices" in (
+        captured.err
+    )
+    assert json.loads(captured.out)["trace"]["total_usd"] == pytest.approx(0.142)

@@ -389,6 +389,8 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"genai-cost demo: {exc}", file=sys.stderr)
             return EXIT_USAGE
     run = run_demo(pricing_files=args.pricing_file)
+    for problem in run.pricing_problems:  # as `price` says them: the run still prices the rest
+        print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
     spans = run.spans
     if args.save is not None:
         try:

@@ -123,6 +123,9 @@ class DemoRun:
     sent_to: str | None = None
     #: Whether sending it there failed (for some or all of its spans).
     send_failed: bool = False
+    #: What the catalog left out of the pricing files (``Catalog.problems``: a file that
+    #: holds nothing, a discount that applies nowhere), for the command to say.
+    pricing_problems: tuple[str, ...] = ()
 
 
 def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequence[str] = ()) -> DemoRun:
@@ -180,9 +183,9 @@ def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequen
         provider.shutdown()
     spans = list(memory.get_finished_spans())
     if otlp is None:
-        return DemoRun(spans)
+        return DemoRun(spans, pricing_problems=catalog.problems)
     failed = otlp.failed or not flushed or otlp.delivered < len(spans)
-    return DemoRun(spans, otlp_endpoint_from_env(), failed)
+    return DemoRun(spans, otlp_endpoint_from_env(), failed, catalog.problems)
 
 
 def summarize(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
