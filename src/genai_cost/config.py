@@ -204,31 +204,56 @@ def _could_create(directory: Path) -> bool:
     return False
 
 
+#: (name, value) of the process environment's unknown variables already logged: every
+#: reader of the variables checks them (the configurator, the processor set up in code,
+#: ``BudgetLimits.from_env``), and one mistake is said once.
+_reported: set[tuple[str, str]] = set()
+
+
 def report_unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """Log every ``GENAI_COST_*`` variable genai-cost does not read, with the closest
-    one it does: a misspelt budget limit is otherwise no limit at all, silently."""
+    one it does: a misspelt budget limit is otherwise no limit at all, silently. A name
+    in lower case (``genai_cost_budget_max_llm_calls``, from a lower-case compose file)
+    is one too: variables are matched as written. Each is logged once per process for
+    the process environment, every time for an ``environ`` given."""
     env = os.environ if environ is None else environ
-    unknown = sorted(
-        name
-        for name in env
-        if name.startswith("GENAI_COST_") and name not in KNOWN_VARIABLES and not name.startswith(_TEST_SUITE_PREFIX)
-    )
-    for name in unknown:
-        # Compared without the prefix they all share, which would make anything look close.
-        prefix = len("GENAI_COST_")
-        close = difflib.get_close_matches(name[prefix:], sorted(k[prefix:] for k in KNOWN_VARIABLES), n=1, cutoff=0.75)
-        hint = f" (did you mean GENAI_COST_{close[0]}?)" if close else ""
+    prefix = len("GENAI_COST_")
+    unknown: list[str] = []
+    for name in sorted(env):
+        if not name.upper().startswith("GENAI_COST_") or name in KNOWN_VARIABLES:
+            continue
+        if name.startswith(_TEST_SUITE_PREFIX):
+            continue
+        unknown.append(name)
+        if environ is None:
+            key = (name, env[name])
+            if key in _reported:
+                continue
+            _reported.add(key)
+        if name.upper() in KNOWN_VARIABLES:
+            hint = f" (genai-cost's variables are upper case: {name.upper()})"
+        else:
+            # Compared without the prefix they all share, which would make anything look close.
+            known = sorted(k[prefix:] for k in KNOWN_VARIABLES)
+            close = difflib.get_close_matches(name[prefix:].upper(), known, n=1, cutoff=0.75)
+            hint = f" (did you mean GENAI_COST_{close[0]}?)" if close else ""
         _log.error("genai-cost configuration: %s is not a genai-cost variable, and is ignored%s", name, hint)
     return unknown
 
 
 def checked_bands(bands: Iterable[float]) -> tuple[float, ...]:
     """``bands`` as a tuple, or ValueError unless they are increasing positive USD amounts."""
-    parsed = tuple(float(b) for b in bands)
-    if not parsed or not all(0 < b < math.inf for b in parsed) or list(parsed) != sorted(set(parsed)):
+    if isinstance(bands, str | bytes):  # (iterated, "0.1,1" would be read a character at a time)
+        raise TypeError(f"bands must be a sequence of USD amounts, e.g. (0.01, 0.1, 1), not the string {bands!r}")
+    parsed: list[float] = []
+    for band in bands:
+        if isinstance(band, bool) or not isinstance(band, int | float):
+            raise TypeError(f"bands must be USD amounts (numbers), not {band!r}")
+        parsed.append(float(band))
+    if not parsed or not all(0 < b < math.inf for b in parsed) or parsed != sorted(set(parsed)):
         shown = ", ".join(f"{b:g}" for b in parsed) or "none"
         raise ValueError(f"cost bands must be increasing positive USD amounts, e.g. 0.01, 0.1, 1; got {shown}")
-    return parsed
+    return tuple(parsed)
 
 
 def env_number(

@@ -149,6 +149,26 @@ class _DiscardingExporter(SpanExporter):
         return True
 
 
+#: Samplers that record every span: with any other, a budget sees only the sampled traces.
+_RECORDING_SAMPLERS = frozenset({"always_on", "parentbased_always_on"})
+
+
+def _warn_sampled_budget(limits: BudgetLimits) -> None:
+    """A budget sees the spans the sampler records: with a ratio sampler most traces are
+    never budgeted, and no limit stops them (docs/budgets.md, Sampling). Said at start,
+    since it is the operator's choice, but not one to make unknowingly."""
+    sampler = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if sampler.endswith("traceidratio") and os.environ.get("OTEL_TRACES_SAMPLER_ARG", "").strip() in ("1", "1.0"):
+        return  # a ratio of 1 records every trace
+    if limits.any and sampler and sampler not in _RECORDING_SAMPLERS:
+        _log.warning(
+            "genai-cost: a budget is set (GENAI_COST_BUDGET_*), but OTEL_TRACES_SAMPLER=%s records only"
+            " some traces: a trace it drops is never budgeted, and no limit stops it (docs/budgets.md,"
+            " Sampling: sample in the collector instead, or record every span)",
+            sampler,
+        )
+
+
 class _ExportChainBuilder:
     """Called by the SDK once per configured trace exporter.
 
@@ -174,6 +194,7 @@ class _ExportChainBuilder:
             idle_timeout_s=max(settings.trace_idle_timeout_s, 600.0),
             max_traces=settings.max_traces,
         )
+        _warn_sampled_budget(self.budget.limits)
         self.metrics: Any = None
 
     def attach_metrics(self, meter_provider: Any = None) -> None:

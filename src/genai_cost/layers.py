@@ -80,6 +80,8 @@ class InfraAllocation:
     average_trace_seconds: float = DEFAULT_AVERAGE_TRACE_SECONDS
 
     def __post_init__(self) -> None:
+        for name in ("monthly_usd", "monthly_traces", "average_trace_seconds"):
+            _require_number(name, getattr(self, name))
         if not (self.monthly_usd >= 0 and self.monthly_traces > 0 and self.average_trace_seconds > 0):
             raise ValueError("monthly_usd must be >= 0, monthly_traces and average_trace_seconds > 0")
         if self.allocation not in ("per_trace", "per_second"):
@@ -143,6 +145,7 @@ class HumanEscalationLayer(OwnExtension):
     """
 
     def __init__(self, per_escalation: float, *, version: str = "config") -> None:
+        _require_number("per_escalation", per_escalation)
         if not (per_escalation >= 0 and math.isfinite(per_escalation)):
             raise ValueError(f"per_escalation must be a finite amount >= 0 (USD), not {per_escalation!r}")
         if per_escalation > MAX_FEE_USD:
@@ -275,6 +278,12 @@ class LayerSettings:
                 except ValueError as exc:
                     problems.append(f"GENAI_COST_INFRA_MONTHLY_USD / _MONTHLY_TRACES: {exc}; ignored")
                     infra = base
+        if average is not None and infra is not None and infra.allocation != "per_second":
+            # Read only to spread a share by duration: set alone, it changed nothing, silently.
+            problems.append(
+                "GENAI_COST_INFRA_AVG_TRACE_SECONDS is read only with GENAI_COST_INFRA_ALLOCATION=per_second"
+                f" (the allocation is {infra.allocation}): ignored"
+            )
         human_env = number("GENAI_COST_HUMAN_ESCALATION_USD", 0, strict=False)
         if human_env is not None and human_env > MAX_FEE_USD:
             kept = f"using {human!r} from the pricing file" if human is not None else "no escalation cost"
@@ -292,6 +301,13 @@ class LayerSettings:
         if self.human_escalation_usd is None:
             return ()
         return (HumanEscalationLayer(self.human_escalation_usd),)
+
+
+def _require_number(name: str, value: object) -> None:
+    """A setting given in code as text (``InfraAllocation("2000", 10)``) failed on the first
+    comparison with a bare TypeError that named nothing."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, not {value!r}")
 
 
 def _from_catalog(catalog: Catalog, problems: list[str]) -> tuple[InfraAllocation | None, float | None]:

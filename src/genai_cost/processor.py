@@ -84,6 +84,9 @@ class ProcessorStats:
     priced: int = 0
     unpriced: int = 0
     internal_errors: int = 0
+    #: Of ``internal_errors``, a listener (budget, metrics, one's own) that raised: the span
+    #: kept its cost; that listener missed it.
+    listener_errors: int = 0
     #: Counts of spans open at once forgotten past their bound (100,000: spans never ended,
     #: most likely): a root of a trace still open may then say ``complete=true``.
     open_counts_forgotten: int = 0
@@ -140,6 +143,7 @@ class CostSpanProcessor(SpanProcessor):
             catalog = load_catalog(self._settings)
         self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
         self._listeners: Sequence[CostListener] = ()
+        self._failed_listeners: set[int] = set()
         self._after_pricing: tuple[Callable[[], None], ...] = ()
         self._enabled = self._settings.enabled and catalog is not None
         if deferred is None:
@@ -193,6 +197,16 @@ class CostSpanProcessor(SpanProcessor):
         :class:`SettlingListener` is also given :meth:`settle`, and its ``after_pricing``
         is run after each settle, outside the pricing lock."""
         self._listeners = (*self._listeners, listener)
+        if not self._enabled:
+            # Told of nothing: a budget would read a spend that cannot be known, so it is not
+            # given this processor as a source (it answers None, not $0), and it is said.
+            _log.warning(
+                "genai-cost: this CostSpanProcessor prices nothing (switched off: GENAI_COST_ENABLED=false or"
+                " CostSettings(enabled=False)), so its listener %s is told of no span%s",
+                type(listener).__name__,
+                " (a budget's reads answer None and no limit stops a trace)" if _is_budget(listener) else "",
+            )
+            return
         if isinstance(listener, SettlingListener):
             listener.add_pending_source(self.settle)
             self._after_pricing = (*self._after_pricing, listener.after_pricing)
@@ -528,9 +542,28 @@ class CostSpanProcessor(SpanProcessor):
             except Exception as exc:
                 if isinstance(listener, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
                     raise  # genai-cost's own listener, interrupted by the application (_guard)
-                self._internal_error()
+                self._listener_failed(listener)
         self._telling = None
         return events
+
+    def _listener_failed(self, listener: CostListener) -> None:
+        """Count and log a listener that raised, naming it: the span was priced and keeps
+        its cost, so "passed on unpriced" would send the reader to the wrong place. The
+        first failure of each listener is logged, then every 1000th of all."""
+        stats = self._stats
+        stats.internal_errors += 1
+        stats.listener_errors += 1
+        failed = self._failed_listeners
+        first = id(listener) not in failed
+        if first:
+            failed.add(id(listener))
+        if first or stats.listener_errors % 1000 == 0:
+            _log.exception(
+                "genai-cost: listener %s failed on a span (%d listener failures so far); the span keeps its"
+                " cost, but this listener missed it",
+                type(listener).__name__,
+                stats.listener_errors,
+            )
 
     def _flagged_internal_error(
         self, span: CostedSpan, state: dict[str, object]
@@ -634,6 +667,12 @@ class CostSpanProcessor(SpanProcessor):
             _log.exception(
                 "genai-cost: internal error while pricing a span (%d so far); span passed on unpriced", count
             )
+
+
+def _is_budget(listener: CostListener) -> bool:
+    from .budget import Budget
+
+    return isinstance(listener, Budget)
 
 
 def _marked_duplicate(attributes: Mapping[str, object], first: int) -> dict[str, object]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -251,6 +252,13 @@ class TraceCostExporter(SpanExporter):
             bands = settings.bands if bands is None else bands
             idle_timeout_s = settings.trace_idle_timeout_s if idle_timeout_s is None else idle_timeout_s
             max_traces = settings.max_traces if max_traces is None else max_traces
+            # Set up in code (the configurator and the gateway pass all three): an
+            # infrastructure cost set in the environment is theirs to read, not this one's.
+            _warn_unread_infra(trace_layers)
+        if isinstance(max_traces, bool) or not isinstance(max_traces, int):
+            raise TypeError(f"max_traces must be a whole number of traces, not {max_traces!r}")
+        if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, int | float):
+            raise TypeError(f"idle_timeout_s must be a number of seconds, not {idle_timeout_s!r}")
         if not (0 < idle_timeout_s < math.inf) or max_traces < 1:
             raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
         self._exporter = exporter
@@ -699,3 +707,24 @@ def _cost_of(span: ReadableSpan) -> _OwnCost:
         if found is not None:
             tokens = (found.input_tokens, found.output_tokens, found.cache_read_tokens, found.cache_write_tokens)
     return category, recorded.total_usd, not recorded.priced, tokens
+
+
+#: What makes an infrastructure cost (docs/cost-layers.md); the zero-code configurator and the
+#: gateway read them into an InfraCostLayer.
+_INFRA_VARIABLES = ("GENAI_COST_INFRA_MONTHLY_USD", "GENAI_COST_INFRA_MONTHLY_TRACES")
+
+
+def _warn_unread_infra(trace_layers: Sequence[TraceCostLayer]) -> None:
+    """Say that an infrastructure cost set in the environment is not applied by a roll-up
+    set up in code without it: as for a budget (``CostSpanProcessor``), a cost the user
+    configured must not go missing from every trace without a word."""
+    from .layers import InfraCostLayer
+
+    set_ = [name for name in _INFRA_VARIABLES if os.environ.get(name)]
+    if set_ and not any(isinstance(layer, InfraCostLayer) for layer in trace_layers):
+        _log.warning(
+            "genai-cost: %s set in the environment but not read by a TraceCostExporter set up in code"
+            " (only the zero-code configurator and the gateway read them): no infrastructure cost is"
+            " added; pass trace_layers=LayerSettings.from_env().trace_layers(), docs/cost-layers.md",
+            ", ".join(set_),
+        )
