@@ -114,15 +114,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     report = commands.add_parser(
-        "report", help="what each trace in exported span files cost, and what was not priced (OTLP JSON)"
+        "report",
+        help="what each trace in exported span files cost, and what was not priced (OTLP JSON, Jaeger JSON,"
+        " the SDK's console exporter)",
     )
     report.add_argument(
         "files",
         nargs="+",
-        type=Path,
+        # (not a Path: "./-" must stay a file named "-", and Path("./-") is Path("-"))
         metavar="FILE",
         help="OTLP JSON (the collector's file exporter, or a trace from Jaeger's or Tempo's API),"
-        " or the Jaeger UI's JSON (Download Results, Trace JSON)",
+        " the Jaeger UI's JSON (Download Results, Trace JSON), or what the OpenTelemetry SDK's"
+        " ConsoleSpanExporter prints (OTEL_TRACES_EXPORTER=console, the application's own output"
+        " among it is skipped); - reads standard input",
     )
     report.add_argument("--top", type=_count, default=10, help="the N most expensive traces (0: all; default 10)")
     report.add_argument("--trace", help="only this trace id (hex)")
@@ -418,17 +422,25 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from .report import render_json, render_text, report_traces
-    from .span_file import SpanFileError, read_span_file
+    from .span_file import SpanFileError, read_span_file, read_span_stream
 
+    if args.files.count("-") > 1:  # (read again, standard input would be empty: no totals)
+        print("genai-cost report: - (standard input) can be given only once", file=sys.stderr)
+        return EXIT_USAGE
     spans = []
     problems: list[str] = []
     # A file of which nothing could be read (missing, empty, not OTLP): the totals would leave
     # it out as if it held $0, so none are printed, only the problems (a script that ignores
     # the exit code must not read $0). A file with some bad lines still reports the rest.
     unreadable = False
-    for path in args.files:
+    for name in args.files:
         try:
-            spans.extend(read_span_file(path))
+            if name != "-":
+                spans.extend(read_span_file(Path(name)))
+            elif sys.stdin is None:  # (started with no standard input at all)
+                raise SpanFileError(["<stdin>: cannot read span file: there is no standard input"], [])
+            else:  # `some-exporter | genai-cost report -`, as Unix tools read "-"
+                spans.extend(read_span_stream(sys.stdin.buffer, "<stdin>"))
         except SpanFileError as exc:  # the rest of the file is still reported
             problems.extend(exc.problems)
             spans.extend(exc.spans)

@@ -2,7 +2,8 @@
 
 The cost attributes are on the spans, so a file of exported spans (the collector's
 ``file`` exporter, a trace downloaded from Jaeger or Tempo, OTLP JSON or the Jaeger
-UI's own JSON) holds the whole answer.
+UI's own JSON, or what the SDK's ``ConsoleSpanExporter`` printed, on standard input as
+well) holds the whole answer.
 :mod:`genai_cost.span_file` reads such files; this module sums their spans per trace,
 per model and per tool, and lists what was not priced and why: spans flagged
 ``gen_ai.cost.unpriced``, and billable spans that carry no cost attribute at all (the

@@ -3,16 +3,21 @@
 A report works after the fact, from the ``gen_ai.cost.*`` attributes on spans already
 exported (:mod:`genai_cost.report` sums them), and those spans come as files: OTLP JSON as
 the collector's ``file`` exporter writes it (one document a line), the same documents
-pretty-printed one after another, one document as Jaeger's or Tempo's API answers it, or
-the Jaeger UI's own JSON (``{"data": [trace...]}``). This module reads them all into
-:class:`ExportedSpan`, the one shape the report sums.
+pretty-printed one after another, one document as Jaeger's or Tempo's API answers it,
+the Jaeger UI's own JSON (``{"data": [trace...]}``), or the stdout of a process run with
+``OTEL_TRACES_EXPORTER=console`` (the SDK's ``ConsoleSpanExporter``: one pretty-printed
+object a span, the application's own output between them), the one span format a user of
+``opentelemetry-instrument`` has with no collector; a file, or standard input
+(``genai-cost report -``). This module reads them all into :class:`ExportedSpan`, the one
+shape the report sums.
 
 It is lenient, because other programs wrote these files, and they get concatenated and cut
 short on the way: a bad field loses only its span, a bad attribute value only that
-attribute, a document that is not JSON or not UTF-8 only itself, and each problem is named
-by file, line and field (:class:`SpanFileError`, which carries the spans of the rest). A
-``gen_ai.cost.*`` attribute that cannot be read is the exception: it is kept, as
-:class:`Unreadable`, so that the report lists its span as unpriced, never as priced at $0.
+attribute, a document that is not JSON or not UTF-8 (or text between the spans) only
+itself, and each problem is named by file, line and field (:class:`SpanFileError`, which
+carries the spans of the rest). A ``gen_ai.cost.*`` attribute that cannot be read is the
+exception: it is kept, as :class:`Unreadable`, so that the report lists its span as
+unpriced, never as priced at $0.
 A file that is not text at all (OTLP protobuf, a compressed file) is named as such.
 
 It streams, because span files grow large (64,000 demo spans make 82 MB, one document a
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import re
 import string
@@ -47,6 +53,7 @@ __all__ = [
     "SpanFileError",
     "Unreadable",
     "read_span_file",
+    "read_span_stream",
 ]
 
 
@@ -240,6 +247,25 @@ class _JaegerAnswer(_Lenient):
     errors: list[Any] | None = None
 
 
+# A span as the OpenTelemetry SDK's ConsoleSpanExporter prints it (``ReadableSpan.to_json``):
+# ids as ``0x`` and hex, the kind as ``SpanKind.CLIENT``, times as ISO 8601, attributes as
+# a JSON object; no instrumentation scope and no count of dropped attributes.
+class _ConsoleContext(_Lenient):
+    trace_id: str
+    span_id: str
+
+
+class _ConsoleSpan(_Lenient):
+    context: _ConsoleContext
+    name: str | None = None
+    parent_id: str | None = None
+    attributes: dict[str, Any] | None = None  # each read on its own, as OTLP's
+    # Read if they can be (see _kind, _iso_nanos), never a reason to lose the span.
+    kind: Any = None
+    start_time: Any = None
+    end_time: Any = None
+
+
 #: Jaeger keeps the instrumentation scope as tags; the report reads it as the scope.
 _JAEGER_SCOPE_NAMES = ("otel.scope.name", "otel.library.name")
 _JAEGER_SCOPE_TAGS = frozenset({*_JAEGER_SCOPE_NAMES, "otel.scope.version", "otel.library.version"})
@@ -249,12 +275,13 @@ _KINDS = ("internal", "server", "client", "producer", "consumer")  # OTLP's 1 to
 
 
 def _kind(value: object) -> str | None:
-    """A span kind as OTLP JSON writes it (``3``, ``"SPAN_KIND_CLIENT"``) or Jaeger's tag
-    (``"client"``), as one of :data:`_KINDS`; ``None`` when it is none of them."""
+    """A span kind as OTLP JSON writes it (``3``, ``"SPAN_KIND_CLIENT"``), Jaeger's tag
+    (``"client"``) or ``ConsoleSpanExporter`` (``"SpanKind.CLIENT"``), as one of
+    :data:`_KINDS`; ``None`` when it is none of them."""
     if isinstance(value, int) and not isinstance(value, bool):
         return _KINDS[value - 1] if 1 <= value <= len(_KINDS) else None
     if isinstance(value, str):
-        name = value.strip().lower().removeprefix("span_kind_")
+        name = value.strip().lower().removeprefix("span_kind_").removeprefix("spankind.")
         if name in ("1", "2", "3", "4", "5"):
             return _KINDS[int(name) - 1]
         return name if name in _KINDS else None
@@ -274,6 +301,63 @@ def _nanos(value: object, scale: int = 1) -> int | None:
     if isinstance(value, int) and 0 < value * scale < 2**64:
         return value * scale
     return None
+
+
+#: A time as ``ConsoleSpanExporter`` prints it (``2025-01-02T03:04:05.123456Z``), or with
+#: nanoseconds or an offset.
+_ISO_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?", re.ASCII | re.IGNORECASE
+)
+
+
+def _iso_nanos(value: object) -> int | None:
+    """A time in ISO 8601 in nanoseconds since the epoch (one with no offset is UTC, as the
+    SDK writes it: ``Z``); ``None`` when it is no such time. Read exactly, with no float on
+    the way, so that the spans of a file read in the order they ended as the SDK knew it (to
+    the microsecond the SDK prints)."""
+    match = _ISO_TIME.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    try:
+        moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+    seconds = (moment.date().toordinal() - _EPOCH_DAY) * 86400 + hour * 3600 + minute * 60 + second
+    offset = match[8] or "Z"
+    if offset.upper() != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        seconds -= sign * (int(offset[1:3]) * 3600 + int(offset[-2:]) * 60)
+    nanos = seconds * 1_000_000_000 + int((match[7] or "").ljust(9, "0"))
+    return nanos if 0 < nanos < 2**64 else None
+
+
+_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+
+
+def _console_value(value: object) -> object:
+    """An attribute value as ``ConsoleSpanExporter`` prints it (JSON), as the OTLP AnyValue
+    of the same attribute reads (:meth:`_AnyValue.plain`): a scalar, an array as a tuple,
+    ``null`` as ``None``; a JSON object (which no SDK attribute is) as ``None``, as a
+    key-value list reads. Raises ValueError for an integer that is no int64, as OTLP's
+    ``intValue`` does."""
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(f"not an int64 value: an integer of {len(str(abs(value)))} digits")
+    if isinstance(value, list):
+        return tuple(_console_value(item) for item in value)
+    return None if isinstance(value, dict) else value
+
+
+def _console_cost_value(value: object) -> object:
+    """A ``gen_ai.cost.*`` attribute's value as ``ConsoleSpanExporter`` prints it, as
+    :meth:`_AnyValue.cost_value` reads OTLP's: a scalar or an array, else
+    :class:`Unreadable` (never a cost genai-cost wrote). Raises ValueError as
+    :func:`_console_value` does."""
+    if value is None:
+        return Unreadable("no value")
+    if isinstance(value, dict):
+        return Unreadable("a JSON object")
+    return _console_value(value)
 
 
 def _dropped_count(value: object) -> int:
@@ -298,45 +382,62 @@ def read_span_file(path: Path) -> list[ExportedSpan]:
     """The spans in a file: OTLP JSON, one document (``{"resourceSpans": [...]}``, or as
     Jaeger's API (``{"result": ...}``) or Tempo's (``{"batches": [...]}``) wrap it; the
     pre-1.0 ``instrumentationLibrarySpans`` too) or several, one per line as the
-    collector's ``file`` exporter writes them, or pretty-printed one after another; or the
-    Jaeger UI's JSON (``{"data": [trace...]}``). A UTF-8 BOM is skipped.
+    collector's ``file`` exporter writes them, or pretty-printed one after another; the
+    Jaeger UI's JSON (``{"data": [trace...]}``); or the spans the OpenTelemetry SDK's
+    ``ConsoleSpanExporter`` prints (``OTEL_TRACES_EXPORTER=console``), with whatever else the
+    application printed between them. A UTF-8 BOM is skipped.
     Raises :class:`SpanFileError` naming every broken document (by the line it starts on)
     and field, with the spans of the rest (a bad field loses its span only, a bad attribute
-    value only that attribute, bytes that are not UTF-8 the document they are in), or saying
-    that the file holds no span, or is not text (OTLP protobuf, a compressed file).
+    value only that attribute, bytes that are not UTF-8 the document they are in, text that
+    is not a JSON object the lines it is on), or saying that the file holds no span, or is
+    not text (OTLP protobuf, a compressed file).
 
     The file is read a chunk of whole lines at a time, and each document is read into spans
     before the next is parsed: memory follows the spans kept (and the largest document), not
     the size of the file."""
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise SpanFileError([f"{path}: cannot read span file: {exc.strerror or exc}"], []) from None
+    with file:
+        return read_span_stream(file, str(path))
+
+
+def read_span_stream(file: BinaryIO, name: str) -> list[ExportedSpan]:
+    """The spans in ``file`` (standard input, ``genai-cost report -``), read as
+    :func:`read_span_file` reads a file, each problem named by ``name`` (``<stdin>``) as a
+    file's are by its path: a pipe is read to its end exactly as a file is."""
     spans: list[ExportedSpan] = []
     problems: list[str] = []
     shared: dict[str, str] = {}  # (see _Reader.share)
     try:
-        with path.open("rb") as file:
-            text = _SpanText(file)
-            binary = _binary_format(text.head)
-            text.head = b""
-            if binary is not None:
-                raise SpanFileError([f"{path}: {binary}"], [])
-            for where, document in text.documents(str(path)):
-                if isinstance(document, _NotUtf8):
-                    problems.append(f"{where}: not UTF-8: {document}")
-                    continue
-                if isinstance(document, Exception):
-                    problems.append(f"{where}: not JSON: {document}")
-                    continue
-                reader = _Reader(where, shared)
-                reader.document(document)
-                del document  # (the next document is parsed without this one)
-                spans.extend(reader.spans)
-                problems.extend(reader.problems)
+        text = _SpanText(file)
+        binary = _binary_format(text.head)
+        text.head = b""
+        if binary is not None:
+            raise SpanFileError([f"{name}: {binary}"], [])
+        for where, document in text.documents(name):
+            if isinstance(document, _NotUtf8):
+                problems.append(f"{where}: not UTF-8: {document}")
+                continue
+            if isinstance(document, _Skipped):
+                problems.append(f"{where}: {document}")
+                continue
+            if isinstance(document, Exception):
+                problems.append(f"{where}: not JSON: {document}")
+                continue
+            reader = _Reader(where, shared)
+            reader.document(document)
+            del document  # (the next document is parsed without this one)
+            spans.extend(reader.spans)
+            problems.extend(reader.problems)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise SpanFileError([*problems, f"{path}: cannot read span file: {reason}"], spans) from None
+        raise SpanFileError([*problems, f"{name}: cannot read span file: {reason}"], spans) from None
     if text.blank:  # (whitespace only: any problem found in it is the file's being empty)
-        raise SpanFileError([f"{path}: no spans: the file is empty"], [])
+        raise SpanFileError([f"{name}: no spans: the file is empty"], [])
     if not spans and not problems:
-        problems.append(f"{path}: no spans: the file holds none")
+        problems.append(f"{name}: no spans: the file holds none")
     if problems:
         raise SpanFileError(problems, spans)
     return spans
@@ -375,11 +476,19 @@ class _NotUtf8(ValueError):
     """A document with bytes that are not UTF-8 in it."""
 
 
+class _Skipped(ValueError):
+    """Text that is not a JSON object, skipped: what an application printed between the
+    spans ``ConsoleSpanExporter`` printed on the same stdout, or a file in no JSON at all."""
+
+
 #: What may stand between two documents: JSON's whitespace, and the BOM of a file
 #: concatenated to another (``cat a.json b.json``).
 _BETWEEN_DOCUMENTS = re.compile(r"[ \t\n\r\ufeff]*")
-#: Where reading goes on after a document that is not JSON: a line opening an object.
-_NEXT_DOCUMENT = re.compile(r"[\r\n](?=\{)")
+#: Where reading goes on after a document that is not JSON: a line opening an object, or
+#: a span as ``ConsoleSpanExporter`` prints it (``{`` then ``"name"`` indented by 4) after
+#: text on its line: a ``print()`` in another thread writes its line end after its text,
+#: and the exporter's span may come in between.
+_NEXT_DOCUMENT = re.compile(r'[\r\n](?=\{)|(?=\{\r?\n {4}"name": )')
 #: A byte that was not UTF-8, as ``surrogateescape`` decodes it.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 #: Bytes read from a span file at a time (then cut after its last whole line); a document
@@ -494,8 +603,14 @@ class _SpanText:
         is: ``label`` when the file is one document and nothing else, else ``label:line``, the
         line it starts on. A document that is not JSON comes as the error (its line and column
         said); reading goes on at the next line that opens an object, so the documents after
-        it still count. A document that holds a byte that was not UTF-8 comes as a
-        :class:`_NotUtf8` error naming it, whether or not it parsed."""
+        it still count. Text that does not open an object (a line an application printed
+        between the spans ``ConsoleSpanExporter`` printed, a number, a string or an array
+        with more text on its line) comes as a :class:`_Skipped` error naming it and its
+        lines, and is skipped in the same way; a JSON value in which no span document is
+        recognised is read on from the next line in it that opens an object, if any (text
+        around spans, ``[`` before and ``]`` after, made one JSON array of them). A document
+        that holds a byte that was not UTF-8 comes as a :class:`_NotUtf8` error naming it,
+        whether or not it parsed."""
         decoder = json.JSONDecoder()
         # The first document is held until it is known whether another follows (its label).
         first: tuple[int, object | Exception] | None = None
@@ -530,11 +645,29 @@ class _SpanText:
                 except RecursionError:
                     problem = ValueError("nested too deeply")
                 else:
+                    if self.text[position] != "{" and not (
+                        isinstance(document, list) and not self.rest_of_line(end).strip()
+                    ):
+                        # A number, a string (or an array) with more text on its line: text
+                        # that is not a document, skipped as text that is not JSON is.
+                        del document
+                        found, position = self.skip_text(position)
+                        break
                     found = self.bad_byte(position, end) or document
+                    if found is document and _document_kind(document) is None:
+                        # No span document: from the next line in it that opens an object,
+                        # if any (text printed before and after spans, ``[`` and ``]`` say,
+                        # made one JSON value of them), rather than past its end.
+                        inner = _NEXT_DOCUMENT.search(self.text, position + 1, end)
+                        end = inner.end() if inner is not None else end
                     del document
                     position = end
                     break
-                found, position = self._resume(position, problem)
+                if self.text[position] != "{":  # (a broken document opens an object)
+                    found, position = self.skip_text(position)
+                    break
+                bad, position = self._resume(position)
+                found = bad or problem
                 break
             if several:
                 yield f"{label}:{line}", found
@@ -545,22 +678,53 @@ class _SpanText:
             where = label if not isinstance(first[1], Exception) else f"{label}:{first[0]}"
             yield where, first[1]
 
-    def _resume(self, position: int, problem: Exception) -> tuple[_NotUtf8 | Exception, int]:
-        """After a document that is not JSON (at ``position``): its problem (or the first
-        byte in it that was not UTF-8), and where reading goes on, the next line opening an
-        object (the text before it is dropped as it is searched)."""
+    def rest_of_line(self, position: int) -> str:
+        end = self.text.find("\n", position)
+        return self.text[position : end if end >= 0 else len(self.text)]
+
+    def skip_text(self, position: int) -> tuple[_NotUtf8 | _Skipped, int]:
+        """Text at ``position`` that is not a JSON object (a line the application printed
+        among the spans ``ConsoleSpanExporter`` printed): skipped as a document that is not
+        JSON is, and named by what it says and the lines skipped, which tell more than where
+        the JSON decoder gave up on it (line 1, column 1)."""
+        line, start_column = self.line_at(position), position - self.text.rfind("\n", 0, position)
+        shown = self.text[position : position + 100].split("\n", 1)[0]
+        bad, position = self._resume(position)
+        if bad is not None:
+            return bad, position
+        last = self.line_at(position)  # (the line reading goes on at)
+        if 0 < position < len(self.text) and self.text[position - 1] not in "\r\n":
+            # (a span printed after text on its line: see _NEXT_DOCUMENT)
+            column = position - self.text.rfind("\n", 0, position)
+            skipped = f"skipped to line {last}, column {column}"
+            if last == line:
+                shown = shown[: column - start_column]
+        else:
+            unended = position == len(self.text) and self.text[-1:] not in ("", "\r", "\n")
+            last -= 0 if unended else 1  # (up to the line reading goes on at, or the last)
+            skipped = f"line {line} skipped" if last <= line else f"lines {line}-{last} skipped"
+        shown = shown.rstrip()
+        shown = shown if len(shown) <= 60 else shown[:60] + "..."
+        return _Skipped(f"not a JSON object: {shown!r} ({skipped})"), position
+
+    def _resume(self, position: int) -> tuple[_NotUtf8 | None, int]:
+        """After a document that is not JSON (at ``position``): the first byte in it that
+        was not UTF-8, if any, and where reading goes on, the next line opening an object or
+        the next span printed after text on its line (see :data:`_NEXT_DOCUMENT`; the text
+        before it is dropped as it is searched)."""
         bad: _NotUtf8 | None = None
+        searched = position + 1  # (past the document's first character, which may open a span)
         while True:
-            resume = _NEXT_DOCUMENT.search(self.text, position)
+            resume = _NEXT_DOCUMENT.search(self.text, searched)
             bad = bad or self.bad_byte(position, resume.start() if resume is not None else len(self.text))
             if resume is not None:
-                return bad or problem, resume.end()
-            position = len(self.text)
-            position -= self.drop(position)
+                return bad, resume.end()
+            # Read on, keeping the last line: a span may open at its end (see _NEXT_DOCUMENT),
+            # or on the line after it (its line end then comes before the "{").
+            cut = self.drop(len(self.text) - 1)
+            position, searched = max(position - cut, 0), max(searched - cut, 0)
             if not self.more():
-                return bad or problem, position
-            if self.text.startswith("{"):  # (the text read before ended a line)
-                return bad or problem, 0
+                return bad, len(self.text)
 
 
 def _skip_between(text: str, position: int) -> int:
@@ -613,21 +777,19 @@ class _Reader:
         return found
 
     def document(self, document: object) -> None:
-        if isinstance(document, dict):
-            if isinstance(document.get("result"), dict):  # Jaeger v2 API (api/v3)
-                document = document["result"]
-            elif isinstance(document.get("trace"), dict):  # Tempo API v2
-                document = document["trace"]
-        if isinstance(document, dict) and "resourceSpans" in document:
-            self.otlp(document["resourceSpans"], "resourceSpans")
-        elif isinstance(document, dict) and "batches" in document:  # Tempo API v1
-            self.otlp(document["batches"], "batches")
-        elif isinstance(document, dict) and "data" in document:  # Jaeger UI and its /api/traces
-            self.jaeger(document)
-        elif isinstance(document, dict) and "traceID" in document and "spans" in document:  # one Jaeger trace
-            self.jaeger_trace(document, ())
-        else:
+        found = _document_kind(document)
+        if found is None:
             self.problems.append(f"{self.where}: not OTLP JSON: expected an object with 'resourceSpans'")
+            return
+        kind, body = found
+        if kind in ("resourceSpans", "batches"):  # OTLP; Tempo API v1
+            self.otlp(body[kind], kind)
+        elif kind == "data":  # Jaeger UI and its /api/traces
+            self.jaeger(body)
+        elif kind == "jaeger_trace":  # one Jaeger trace
+            self.jaeger_trace(body, ())
+        else:
+            self.console_span(body)
 
     def otlp(self, resources: object, key: str) -> None:
         if resources is None:
@@ -712,6 +874,47 @@ class _Reader:
         else:
             self.put(attributes, pair.key, pair.value.plain(), at)
 
+    def console_span(self, value: object) -> None:
+        """One span as ``ConsoleSpanExporter`` prints it, read as its OTLP JSON reads, so
+        that a report sums the same: its ``gen_ai.cost.*`` attributes kept (as
+        :class:`Unreadable` when they cannot be read), a bad attribute losing only itself.
+        The file gives no instrumentation scope and no count of dropped attributes: the
+        rules of the processor that need them (Google ADK's records of a call, Logfire's
+        streamed calls, a model name the SDK dropped) find nothing, which changes what is
+        listed as having no cost attributes, never what a priced span cost."""
+        span = self.parse(_ConsoleSpan, value, ())
+        if span is None:
+            return
+        trace_id = self.id(_console_id(span.context.trace_id), 16, ("context", "trace_id"))
+        span_id = self.id(_console_id(span.context.span_id), 8, ("context", "span_id"))
+        parent = self.id(_console_id(span.parent_id), 8, ("parent_id",)) if span.parent_id else None
+        if trace_id is None or span_id is None or (span.parent_id and parent is None):
+            return
+        attributes: dict[str, object] = {}
+        for key, item in (span.attributes or {}).items():
+            at = ("attributes", key)
+            try:
+                plain = _console_cost_value(item) if key.startswith(COST_PREFIX) else _console_value(item)
+            except ValueError as exc:
+                self.problem(at, str(exc))
+                if key.startswith(COST_PREFIX):
+                    attributes[self.share(key)] = Unreadable(str(exc))
+                continue
+            self.put(attributes, key, plain, at)
+        self.spans.append(
+            ExportedSpan(
+                self.share(trace_id),
+                span_id,
+                parent,
+                self.share(span.name or ""),
+                None,
+                attributes,
+                _kind(span.kind),
+                _iso_nanos(span.start_time),
+                _iso_nanos(span.end_time),
+            )
+        )
+
     def jaeger(self, document: object) -> None:
         answer = self.parse(_JaegerAnswer, document, ())
         if answer is None:
@@ -795,6 +998,34 @@ class _Reader:
                     self.share(version) if version is not None else None,
                 )
             )
+
+
+def _console_id(text: str) -> str:
+    """An id as ``ConsoleSpanExporter`` prints it (``0x`` and hex), as OTLP JSON has it."""
+    return text[2:] if text[:2] in ("0x", "0X") else text
+
+
+def _document_kind(document: object) -> tuple[str, dict[str, Any]] | None:
+    """What a JSON document holds, and the object that holds it (inside the wrapper of
+    Jaeger's v2 API or Tempo's): ``resourceSpans`` or ``batches`` (OTLP), ``data`` (the
+    Jaeger UI's JSON), ``jaeger_trace`` (one Jaeger trace) or ``console`` (one span as the SDK's
+    ``ConsoleSpanExporter`` prints it); ``None`` when none of them."""
+    if not isinstance(document, dict):
+        return None
+    body: dict[str, Any] = document
+    if isinstance(body.get("result"), dict):  # Jaeger v2 API (api/v3)
+        body = body["result"]
+    elif isinstance(body.get("trace"), dict):  # Tempo API v2
+        body = body["trace"]
+    for key in ("resourceSpans", "batches", "data"):
+        if key in body:
+            return key, body
+    if "traceID" in body and "spans" in body:
+        return "jaeger_trace", body
+    context = body.get("context")
+    if isinstance(context, dict) and ("trace_id" in context or "span_id" in context):
+        return "console", body
+    return None
 
 
 def _tag_value(kind: str, value: object) -> object:
