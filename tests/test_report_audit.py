@@ -156,7 +156,7 @@ def test_protobuf_and_compressed_files_are_named_as_such(tmp_path: Path, kind: s
     assert captured.out == ""
     first, second = captured.err.splitlines()
     assert first.startswith(f"genai-cost report: {path}: not text: ")
-    assert "only OTLP JSON is read" in first and "`format: json`" in first and "`compression`" in first
+    assert "only JSON is read (OTLP JSON," in first and "`format: json`" in first and "`compression`" in first
     assert {"protobuf": "OTLP protobuf", "gzip": "gzip", "zstd": "zstd"}[kind] in first
     assert "codec" not in first
     assert second == "genai-cost report: no totals: a file could not be read at all"

@@ -444,10 +444,10 @@ def read_span_stream(file: BinaryIO, name: str) -> list[ExportedSpan]:
 
 
 _BOM = b"\xef\xbb\xbf"
-#: Only OTLP JSON is read: what to do with the other files the collector's file exporter writes.
+#: Only JSON is read: what to do with the other files the collector's file exporter writes.
 _JSON_ONLY = (
-    "only OTLP JSON is read, not OTLP protobuf or compressed files: write it with the collector"
-    " file exporter's `format: json` and no `compression`"
+    "only JSON is read (OTLP JSON, the Jaeger UI's, the SDK console exporter's), not OTLP protobuf or"
+    " compressed files: write it with the collector file exporter's `format: json` and no `compression`"
 )
 #: ASCII control characters that no JSON text holds (JSON's whitespace is tab, LF and CR).
 _CONTROL = frozenset(range(32)) - {9, 10, 13}
