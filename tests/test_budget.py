@@ -184,7 +184,9 @@ def test_outside_a_trace_or_without_a_budget_nothing_raises(default_budget):
     set_default_budget(budget)
     assert trace_api.get_current_span().get_span_context().is_valid is False
     assert genai_cost.check_budget() is None
-    assert budget.spend(12345).cost_usd == 0.0  # an unknown trace has spent nothing
+    assert budget.spend(12345) is None  # nothing feeds this budget: its spend is not known
+    build(budget)
+    assert budget.spend(12345).cost_usd == 0.0  # fed, an unknown trace has spent nothing
 
 
 def test_unpriced_spans_are_counted_but_cost_nothing():

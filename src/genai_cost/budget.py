@@ -34,7 +34,8 @@ have limits of their own are held apart (bounded too), so a stopped trace stays
 stopped, and so are the last ``max_traces`` others with a spend, so that a trace
 that pauses (for a person, a long tool) goes on from its spend, not from zero.
 A trace the sampler did not record has no spend (``None``): no span of it
-reaches the processor.
+reaches the processor. Nor has any trace of a budget that no processor feeds (left
+out of ``listeners``): a zero would be a silent one, and the first read says so.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -54,7 +56,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from . import attributes as A
 from ._bounded import newer_half
 from ._guard import INTERNAL_FAILURES, OwnExtension
-from .config import env_number
+from .config import env_number, report_unknown_variables
 from .extensions import SpanAnnotations
 from .pricer import SpanCost
 from .pricing._fork import renew_locks_after_fork
@@ -66,6 +68,15 @@ _MAX_HELD = 10_000
 
 #: Called with (limit name, spend at the crossing, the limit's value).
 ExceededCallback = Callable[[str, float, float], None]
+
+#: A trace id as backends show it: 32 hex digits, either case, ``0x`` optional. ASCII
+#: only: int(..., 16) alone would also take Arabic-Indic digits, "_" and spaces, and
+#: any length, so a decimal str(trace_id) would name another trace.
+_HEX_TRACE_ID = re.compile(r"(?:0[xX])?[0-9a-fA-F]{32}")
+_TRACE_ID_FORM = (
+    "an int (span.get_span_context().trace_id) or its 32 hex digits (BudgetExceededError.trace_id_hex,"
+    " as Jaeger and Tempo show it)"
+)
 
 
 class BudgetExceededError(RuntimeError):
@@ -88,6 +99,13 @@ class BudgetExceededError(RuntimeError):
         else:
             detail = f"one LLM call used {spend:g} tokens, the limit is {limit_value:g} per call"
         super().__init__(f"genai-cost budget {limit} hit{where}: {detail}")
+
+    def __reduce__(self) -> tuple[type[BudgetExceededError], tuple[str, float, float, int | None], dict[str, object]]:
+        """Rebuilt from its fields: ``args`` holds only the message, so the default
+        (``cls(*args)``) failed, and a run that hit its budget in a worker process broke
+        the pool (``BrokenProcessPool``; ``multiprocessing.Pool`` hung) instead of raising
+        this in the caller. The ``__dict__`` keeps notes and attributes added later."""
+        return type(self), (self.limit, self.spend, self.limit_value, self.trace_id), self.__dict__
 
     @property
     def trace_id_hex(self) -> str | None:
@@ -129,6 +147,12 @@ class BudgetLimits:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BudgetLimits:
+        """The limits ``GENAI_COST_BUDGET_*`` set. Read from the process environment, it
+        also reports every ``GENAI_COST_*`` variable genai-cost does not know: a processor
+        given its ``settings`` in code does not, and a limit missing its ``_USD`` would
+        otherwise be no limit, in silence."""
+        if environ is None:
+            report_unknown_variables()
         env = os.environ if environ is None else environ
         problems: list[str] = []
 
@@ -216,10 +240,23 @@ class Budget(OwnExtension):
     ) -> None:
         if limits is None:
             limits = BudgetLimits(max_cost_usd, max_llm_calls, max_tokens_per_call)
+        elif not isinstance(limits, BudgetLimits):
+            # Budget(0.50) is the natural first try: accepted, it failed inside the listener
+            # on every span, and the safety stop was off.
+            raise TypeError(
+                f"Budget's first parameter, limits, is a BudgetLimits, not {limits!r}"
+                f" ({type(limits).__name__}): write Budget({_as_keywords(limits)})"
+            )
         elif max_cost_usd is not None or max_llm_calls is not None or max_tokens_per_call is not None:
             raise ValueError("give either limits or the max_* keywords, not both")
-        if idle_timeout_s <= 0 or max_traces < 1:
-            raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
+        if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, int | float):
+            raise TypeError(f"idle_timeout_s must be a number of seconds, not {idle_timeout_s!r}")
+        if not idle_timeout_s > 0:  # NaN too: every ledger would expire at once
+            raise ValueError(f"idle_timeout_s must be > 0 seconds, not {idle_timeout_s!r}")
+        if isinstance(max_traces, bool) or not isinstance(max_traces, int):
+            raise TypeError(f"max_traces must be a whole number of traces (an int), not {max_traces!r}")
+        if max_traces < 1:
+            raise ValueError(f"max_traces must be >= 1, not {max_traces!r}")
         self.limits = limits
         self._idle = idle_timeout_s
         self._max = max_traces
@@ -230,21 +267,33 @@ class Budget(OwnExtension):
         renew_locks_after_fork(self, _lock=threading.Lock)
         #: Limits hit since start, all traces (self-observability).
         self.hits = 0
+        #: Paused traces whose spend was forgotten since start, past ``max_traces`` paused
+        #: ones (self-observability): more than a few, and ``max_traces`` is too small.
+        self.paused_forgotten = 0
         self._pending_sources: tuple[Callable[[], None], ...] = ()
+        #: Whether anything feeds this budget (a processor, or a caller of on_span_cost):
+        #: until then its spend cannot be known, and a zero would be a silent one.
+        self._fed = False
+        self._said_unfed = False
         #: Ledgers let go (idle, or past max_traces) that hit a limit or have limits of their
         #: own: kept apart so that such a trace stays stopped (see _expire).
         self._held: dict[int, _Ledger] = {}
         #: Ledgers let go with a spend but no limit hit, oldest first (at most max_traces):
         #: a trace that pauses past the idle timeout goes on from its spend, not from zero.
         self._paused: OrderedDict[int, _Ledger] = OrderedDict()
-        #: Limits crossed whose callbacks have not run yet: (name, spend, limit).
-        self._due: list[tuple[str, float, float]] = []
+        #: Limits crossed whose callbacks have not run yet: (name, spend, limit); or a
+        #: warning to log, outside the lock (a logging filter may read the budget).
+        self._due: list[tuple[str, float, float] | str] = []
 
     def add_pending_source(self, settle: Callable[[], None]) -> None:
         """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this budget
         listens to: it prices off the application thread, so every read of the
         spend first has it price the spans that have ended so far."""
+        global _no_default_hint
         self._pending_sources = (*self._pending_sources, settle)
+        self._fed = True
+        if _no_default_hint is None:
+            _no_default_hint = True
 
     def after_pricing(self) -> None:
         """Run the callbacks of the limits crossed so far. A processor calls it once it
@@ -256,7 +305,11 @@ class Budget(OwnExtension):
             return
         with self._lock:
             due, self._due = self._due, []
-        for name, spend, limit in due:
+        for item in due:
+            if isinstance(item, str):
+                _log.warning(item)
+                continue
+            name, spend, limit = item
             for callback in self._callbacks:
                 try:
                     callback(name, spend, limit)
@@ -264,6 +317,9 @@ class Budget(OwnExtension):
                     _log.exception("genai-cost: budget callback failed")
 
     def _settle(self) -> None:
+        if not self._pending_sources:  # fed directly: what is due is done at the read
+            self.after_pricing()
+            return
         for settle in self._pending_sources:
             try:
                 settle()
@@ -283,6 +339,8 @@ class Budget(OwnExtension):
         context = span.context
         if context is None:
             return None
+        if not self._fed:  # fed without a processor (a test, a pipeline of one's own)
+            self._fed = True
         usd = cost.total_usd if cost.unpriced_reason is None and cost.total_usd is not None else 0.0
         call_tokens = 0
         is_llm = cost.category == A.CATEGORY_LLM
@@ -340,21 +398,31 @@ class Budget(OwnExtension):
 
     # ----------------------------------------------------------------- queries
 
-    def spend(self, trace_id: int | None = None) -> TraceSpend | None:
+    def spend(self, trace_id: int | str | None = None) -> TraceSpend | None:
         """The running spend of ``trace_id`` (default: the trace of the current
-        OpenTelemetry context); ``None`` outside any trace. A trace with no
-        priced span yet has zero spend."""
+        OpenTelemetry context); ``None`` outside any trace, and when no processor feeds
+        this budget (logged once): its spend is then not known, and a zero would be a
+        silent one. A trace with no priced span yet has zero spend.
+
+        ``trace_id`` is an int or 32 hex digits (as backends and
+        :attr:`BudgetExceededError.trace_id_hex` show it); anything else raises, as a
+        key that matched no trace would read as a trace that spent nothing."""
         if trace_id is None:
-            trace_id = _current_trace_id()
-            if trace_id is None:
+            found = _current_trace_id()
+            if found is None:
                 return None
+        else:
+            found = _trace_id_of(trace_id)
+        if not self._fed:
+            self._say_unfed()
+            return None
         self._settle()
         with self._lock:
-            ledger = self._ledgers.get(trace_id) or self._held.get(trace_id) or self._paused.get(trace_id)
+            ledger = self._ledgers.get(found) or self._held.get(found) or self._paused.get(found)
             if ledger is None:
-                return TraceSpend(trace_id)
+                return TraceSpend(found)
             return TraceSpend(
-                trace_id=trace_id,
+                trace_id=found,
                 cost_usd=_spent(ledger),
                 by_category={category: round(usd, 12) for category, usd in ledger.by_category.items()},
                 llm_calls=ledger.llm_calls,
@@ -363,40 +431,64 @@ class Budget(OwnExtension):
                 exceeded=dict(ledger.exceeded),
             )
 
-    def set_trace_limits(self, limits: BudgetLimits, trace_id: int | None = None) -> None:
+    def _say_unfed(self) -> None:
+        with self._lock:
+            if self._said_unfed:
+                return
+            self._said_unfed = True
+        _log.warning(
+            "genai-cost: a Budget was read that no CostSpanProcessor feeds (it is in no processor's"
+            " listeners, or only in those of one switched off by GENAI_COST_ENABLED=false), so the spend"
+            " of a trace is not known: spend() and check() answer None and never raise. Put the budget"
+            " in the listeners of a processor that prices: CostSpanProcessor(..., listeners=[budget])"
+            " (docs/budgets.md)"
+        )
+
+    def set_trace_limits(self, limits: BudgetLimits, trace_id: int | str | None = None) -> None:
         """Hold one trace (default: the current one) to its own limits instead of
         the budget's, e.g. a larger budget for a premium customer's request.
         Limits already hit stay hit; a spend already at the new limits hits them now.
-        Outside a trace, nothing happens."""
+        Outside a trace, nothing happens. A ``limits`` that is not a
+        :class:`BudgetLimits` raises before anything changes: stored, it took every
+        limit off the trace, the budget's own included."""
+        if not isinstance(limits, BudgetLimits):
+            keywords = _as_keywords(limits)
+            raise TypeError(
+                f"set_trace_limits() takes limits as a BudgetLimits, not {limits!r} ({type(limits).__name__}):"
+                f" BudgetLimits({keywords}), or dataclasses.replace(budget.limits, {keywords}) to keep the"
+                " budget's other limits"
+            )
         if trace_id is None:
-            trace_id = _current_trace_id()
-            if trace_id is None:
+            found = _current_trace_id()
+            if found is None:
                 return
+        else:
+            found = _trace_id_of(trace_id)
         # Spans that ended before this call are judged by the limits they ended under,
         # with deferred pricing as inline.
         self._settle()
         with self._lock:
-            ledger = self._ledger_of(trace_id, self._clock())
+            ledger = self._ledger_of(found, self._clock())
             ledger.limits = limits
             # A spend already at the new limits is a hit now, not at the trace's next call.
             crossed = _running_limits_reached(ledger, limits, counting_calls=True)
             self._record_hits(ledger, crossed)
-        if crossed:
+        if crossed or self._due:
             self.after_pricing()
 
-    def limits_of(self, trace_id: int | None = None) -> BudgetLimits:
+    def limits_of(self, trace_id: int | str | None = None) -> BudgetLimits:
         """The limits ``trace_id`` (default: the current trace) is held to."""
-        if trace_id is None:
-            trace_id = _current_trace_id()
+        found = _current_trace_id() if trace_id is None else _trace_id_of(trace_id)
         with self._lock:
             ledger = None
-            if trace_id is not None:
-                ledger = self._ledgers.get(trace_id) or self._held.get(trace_id)
+            if found is not None:
+                ledger = self._ledgers.get(found) or self._held.get(found)
             return ledger.limits if ledger is not None and ledger.limits is not None else self.limits
 
-    def check(self, trace_id: int | None = None) -> TraceSpend | None:
+    def check(self, trace_id: int | str | None = None) -> TraceSpend | None:
         """Raise :class:`BudgetExceededError` if the trace has hit a limit;
-        otherwise return its spend (``None`` outside any trace)."""
+        otherwise return its spend (``None`` outside any trace, or when nothing feeds
+        this budget: see :meth:`spend`)."""
         spent = self.spend(trace_id)
         if spent is not None and spent.exceeded:
             for name in A.BUDGET_LIMITS:  # a stable order: cost first
@@ -405,12 +497,13 @@ class Budget(OwnExtension):
                     raise BudgetExceededError(name, found[0], found[1], spent.trace_id)
         return spent
 
-    def forget(self, trace_id: int) -> None:
+    def forget(self, trace_id: int | str) -> None:
         """Drop a trace's ledger (it also expires by itself)."""
+        found = _trace_id_of(trace_id)
         with self._lock:
-            self._ledgers.pop(trace_id, None)
-            self._held.pop(trace_id, None)
-            self._paused.pop(trace_id, None)
+            self._ledgers.pop(found, None)
+            self._held.pop(found, None)
+            self._paused.pop(found, None)
 
     def _expire(self, now: float) -> None:
         ledgers = self._ledgers
@@ -431,6 +524,21 @@ class Budget(OwnExtension):
                 paused[trace_id] = oldest
                 if len(paused) > self._max:
                     paused.popitem(last=False)
+                    self._forgot_a_paused_spend()
+
+    def _forgot_a_paused_spend(self) -> None:
+        """Under the lock. Bounded state must let go, but if that trace goes on, its spend
+        starts again from zero: said once (after the lock is released), and counted, so that
+        an operator can tell ``max_traces`` is too small."""
+        self.paused_forgotten += 1
+        if self.paused_forgotten == 1:
+            self._due.append(
+                "genai-cost: a Budget forgot the spend of a paused trace: more than"
+                f" max_traces={self._max} traces with a spend were paused (idle, or pushed out by newer"
+                " ones); if that trace goes on, its spend starts again from zero. Raise max_traces"
+                " (Budget(max_traces=...), GENAI_COST_MAX_TRACES) above the number of traces that start"
+                " during your agents' longest pause; Budget.paused_forgotten counts these (docs/budgets.md)"
+            )
 
     def _ledger_of(self, trace_id: int, now: float) -> _Ledger:
         """The trace's ledger, made (or given back from those held) if it has none."""
@@ -458,9 +566,45 @@ def _current_trace_id() -> int | None:
     return context.trace_id
 
 
+def _trace_id_of(trace_id: object) -> int:
+    """``trace_id`` as OpenTelemetry's API holds it. A hex string (what Jaeger, Tempo and
+    the error's message show) was taken as a key of its own: a stopped trace read as one
+    that had spent nothing. Anything but an int or 32 hex digits raises (an application
+    call, never the span path), so a wrong id is never answered for another trace."""
+    if type(trace_id) is int:
+        found = trace_id
+    elif isinstance(trace_id, str):
+        if _HEX_TRACE_ID.fullmatch(trace_id) is None:
+            raise ValueError(f"trace_id must be {_TRACE_ID_FORM}, not {trace_id!r}")
+        found = int(trace_id[-32:], 16)
+    elif isinstance(trace_id, int) and not isinstance(trace_id, bool):
+        found = int(trace_id)
+    else:
+        raise TypeError(f"trace_id must be {_TRACE_ID_FORM}, not {trace_id!r} ({type(trace_id).__name__})")
+    if not 0 < found < 1 << 128:
+        raise ValueError(
+            f"trace_id must be a trace's id (0 is none): an int from 1 to 2**128 - 1, or 32 hex digits,"
+            f" not {trace_id!r}"
+        )
+    return found
+
+
+def _as_keywords(limits: object) -> str:
+    """What was likely meant by ``limits``, as keywords: a number is a spend limit."""
+    if isinstance(limits, int | float) and not isinstance(limits, bool):
+        return f"max_cost_usd={limits!r}"
+    if isinstance(limits, Mapping) and limits and all(isinstance(key, str) for key in limits):
+        return ", ".join(f"{key}={value!r}" for key, value in limits.items())
+    return "max_cost_usd=0.5"
+
+
 # ------------------------------------------------------------ the default budget
 
 _default: Budget | None = None
+#: Whether check_budget() should say that no default budget is set: ``None`` until a
+#: processor feeds a Budget, ``True`` then, ``False`` once said or once a default is set
+#: (whoever calls set_default_budget knows of it). A flag, not a registry of budgets.
+_no_default_hint: bool | None = None
 
 
 def set_default_budget(budget: Budget | None) -> None:
@@ -468,7 +612,8 @@ def set_default_budget(budget: Budget | None) -> None:
     zero-code configurator sets one up from ``GENAI_COST_BUDGET_*``). Replacing one
     already set is logged: the traces it held and their limits are no longer checked
     (a second configuration in one process, say). ``None`` unsets it silently."""
-    global _default
+    global _default, _no_default_hint
+    _no_default_hint = False
     if budget is not None and _default is not None and budget is not _default:
         _log.warning(
             "genai-cost: the default budget was replaced; check_budget() no longer sees the spend "
@@ -485,19 +630,45 @@ def get_default_budget() -> Budget | None:
     return _default
 
 
-def current_spend(trace_id: int | None = None) -> TraceSpend | None:
-    """The running spend of the current trace by the default budget, or ``None``
-    when there is no default budget or no current trace."""
+def current_spend(trace_id: int | str | None = None) -> TraceSpend | None:
+    """The running spend of the current trace (or ``trace_id``: an int or 32 hex
+    digits) by the default budget, or ``None`` when there is no default budget or no
+    current trace."""
+    found = None if trace_id is None else _trace_id_of(trace_id)
     budget = _default
-    return None if budget is None else budget.spend(trace_id)
+    if budget is None:
+        _hint_no_default(found)
+        return None
+    return budget.spend(found)
 
 
-def check_budget(trace_id: int | None = None) -> TraceSpend | None:
-    """Raise :class:`BudgetExceededError` once the current trace (or ``trace_id``)
-    has hit a limit of the default budget; otherwise return its spend. Without a
-    default budget, or outside a trace, it returns ``None`` and never raises."""
+def check_budget(trace_id: int | str | None = None) -> TraceSpend | None:
+    """Raise :class:`BudgetExceededError` once the current trace (or ``trace_id``: an
+    int or 32 hex digits) has hit a limit of the default budget; otherwise return its
+    spend. Without a default budget, or outside a trace, it returns ``None`` and never
+    raises."""
+    found = None if trace_id is None else _trace_id_of(trace_id)
     budget = _default
-    return None if budget is None else budget.check(trace_id)
+    if budget is None:
+        _hint_no_default(found)
+        return None
+    return budget.check(found)
+
+
+def _hint_no_default(trace_id: int | None) -> None:
+    """Say once that check_budget() has no default budget while a processor feeds a
+    Budget: set up in code without set_default_budget(), every check answers ``None``
+    and the limits stop nothing."""
+    global _no_default_hint
+    if not _no_default_hint or (trace_id is None and _current_trace_id() is None):
+        return
+    _no_default_hint = False
+    _log.warning(
+        "genai-cost: check_budget() and current_spend() answer None: a Budget is attached to a"
+        " CostSpanProcessor, but no default budget is set, so its limits stop nothing here. Call"
+        " set_default_budget(budget) once it is attached (or call budget.check() on the object;"
+        " docs/budgets.md)"
+    )
 
 
 def _spent(ledger: _Ledger) -> float:
