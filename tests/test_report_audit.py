@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -43,17 +43,22 @@ BIN = str(Path(sys.executable).parent / "genai-cost")
 Build = Callable[[Callable[[str], trace_api.Tracer]], None]
 
 
-def record(build: Build, *, with_cost: bool) -> list[ReadableSpan]:
-    """The spans ``build`` makes (given a tracer per instrumentation scope), exported by a
-    process with genai-cost (processor and roll-up) or without it."""
-    memory = InMemorySpanExporter()
+def export_through(exporter: SpanExporter, build: Build, *, with_cost: bool) -> None:
+    """Export the spans ``build`` makes (given a tracer per instrumentation scope) to
+    ``exporter``, from a process with genai-cost (processor and roll-up) or without it."""
     provider = TracerProvider()
     if with_cost:
-        provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory))))
+        provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(exporter))))
     else:
-        provider.add_span_processor(SimpleSpanProcessor(memory))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
     build(provider.get_tracer)
     provider.shutdown()
+
+
+def record(build: Build, *, with_cost: bool) -> list[ReadableSpan]:
+    """The spans ``build`` makes, as :func:`export_through` exports them."""
+    memory = InMemorySpanExporter()
+    export_through(memory, build, with_cost=with_cost)
     return list(memory.get_finished_spans())
 
 

@@ -27,21 +27,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
-    SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
 from opentelemetry.trace import SpanKind
 
 import genai_cost.span_file as span_file_module
-from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.cli import main
 from genai_cost.demo import run_demo, write_span_file
 from genai_cost.span_file import ExportedSpan, SpanFileError, read_span_stream
 from support.spans import chat_attributes
+from test_report_audit import export_through
 
 BIN = str(Path(sys.executable).parent / "genai-cost")
 STDIN = "<stdin>"
@@ -77,13 +76,7 @@ def record(build: Build, out: io.StringIO, *, with_cost: bool) -> list[ReadableS
     """``build``'s spans printed on ``out`` by the SDK's ConsoleSpanExporter, behind
     genai-cost's processor and roll-up or behind nothing; returns the spans printed."""
     both = _Both(out)
-    provider = TracerProvider()
-    if with_cost:
-        provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(both))))
-    else:
-        provider.add_span_processor(SimpleSpanProcessor(both))
-    build(provider.get_tracer)
-    provider.shutdown()
+    export_through(both, build, with_cost=with_cost)
     return both.spans
 
 
