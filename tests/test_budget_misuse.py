@@ -462,3 +462,32 @@ def test_a_paused_spend_forgotten_past_max_traces_is_said_once_and_counted(caplo
     assert "max_traces=2" in said and "Budget.paused_forgotten" in said
     assert budget.spend(paused.get_span_context().trace_id).cost_usd == 0.0  # type: ignore[union-attr]
     provider.shutdown()
+
+
+def test_the_documented_record_every_span_sampler_budgets_the_traces_it_does_not_export() -> None:
+    """budgets.md's sampler, run as written: a trace outside the sample is still budgeted
+    (recorded, so priced), and still not exported."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "budgets.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "class RecordEverySpan" in b)
+    namespace: dict[str, Any] = {}
+    exec(compile(block.replace("TraceIdRatioBased(0.1)", "TraceIdRatioBased(0.0)"), "budgets.md", "exec"), namespace)
+    provider: TracerProvider = namespace["provider"]
+    memory = InMemorySpanExporter()
+    budget = Budget(max_llm_calls=2)
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), settings=CostSettings(), listeners=[budget])
+    )
+    tracer = provider.get_tracer("t")
+    calls = 0
+    with pytest.raises(BudgetExceededError, match="max_llm_calls"):  # noqa: PT012 - the agent loop
+        with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+            for _ in range(5):
+                budget.check()
+                with tracer.start_as_current_span("chat gpt-4o", attributes=chat_attributes("gpt-4o", "openai")):
+                    calls += 1
+    provider.shutdown()
+    assert calls == 2
+    assert memory.get_finished_spans() == ()  # outside the sample: nothing exported
