@@ -33,6 +33,10 @@ from genai_cost.catalog_import import LITELLM_PROVIDERS, _canonical, _ll_marked_
 from genai_cost.pricing import Catalog, PricingError, TokenUsage
 from support.venvs import _locked
 
+#: Checks the catalog's data and import tooling, which do not vary with the Python or the
+#: dependency versions: left out of the supported-versions runs (tests/integration).
+pytestmark = pytest.mark.catalog_data
+
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "1.109.1"
 VENV = ROOT / ".test-tools" / f"litellm-{VERSION}"

@@ -30,6 +30,10 @@ from genai_cost.catalog_import import (
 )
 from genai_cost.pricing import default_pricing_dir
 
+#: Checks the catalog's data and import tooling, which do not vary with the Python or the
+#: dependency versions: left out of the supported-versions runs (tests/integration).
+pytestmark = pytest.mark.catalog_data
+
 IMPORTED = default_pricing_dir() / "imported"
 CHECKED = dt.date(2026, 11, 22)
 

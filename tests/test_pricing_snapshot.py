@@ -16,6 +16,10 @@ from genai_cost.cli import main
 from genai_cost.pricing import Catalog, compiled
 from genai_cost.pricing.catalog import catalog_files, default_pricing_dir
 
+#: Checks the catalog's data and import tooling, which do not vary with the Python or the
+#: dependency versions: left out of the supported-versions runs (tests/integration).
+pytestmark = pytest.mark.catalog_data
+
 ROOT = Path(__file__).resolve().parents[1]
 PRICING = ROOT / "pricing"
 

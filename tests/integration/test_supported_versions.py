@@ -13,6 +13,9 @@ So the unit tests are run again, each time in a venv of its own:
   ``UserWarning`` made an error (pydantic before 2.10 warned at import about the
   schema's ``model_prefixes`` field);
 * on every other supported Python found on the machine, with the newest releases.
+
+The tests marked ``catalog_data`` (the catalog's data and import tooling: the slowest
+modules, and none of them about versions) run once, in the main run, not in these.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def _unit_test_output(venv: Path, *extra: str) -> str:
             "-p",
             "no:cacheprovider",
             "-m",
-            "not integration",
+            "not integration and not catalog_data",
             *extra,
             "--ignore=tests/integration",
             "--ignore=tests/test_code_quality.py",  # mypy and ruff check the source, not the versions
