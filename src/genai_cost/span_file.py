@@ -754,6 +754,36 @@ class _Reader:
             return text
         return self._shared.setdefault(text, text)
 
+    def keep(
+        self,
+        ids: tuple[str, str, str | None],
+        name: str,
+        scope: str | None,
+        attributes: dict[str, object],
+        kind: str | None,
+        times: tuple[int | None, int | None],
+        version: str | None = None,
+        dropped: int = 0,
+    ) -> None:
+        """Keep a span read from any of the formats, its repeated strings shared (see
+        :meth:`share`): ``ids`` are the trace's, the span's and its parent's."""
+        trace_id, span_id, parent = ids
+        self.spans.append(
+            ExportedSpan(
+                self.share(trace_id),
+                span_id,
+                parent,
+                self.share(name),
+                self.share(scope) if scope else scope,
+                attributes,
+                kind,
+                times[0],
+                times[1],
+                self.share(version) if version is not None else None,
+                dropped,
+            )
+        )
+
     def problem(self, at: _Location, message: str) -> None:
         self.problems.append(f"{self.where}: {dotted_path(at)}: {message}")
 
@@ -826,20 +856,15 @@ class _Reader:
         attributes: dict[str, object] = {}
         for k, item in enumerate(span.attributes):
             self.otlp_attribute(attributes, item, (*at, "attributes", k))
-        self.spans.append(
-            ExportedSpan(
-                self.share(trace_id),
-                span_id,
-                parent,
-                self.share(span.name or ""),
-                self.share(scope) if scope else None,
-                attributes,
-                _kind(span.kind),
-                _nanos(span.startTimeUnixNano),
-                _nanos(span.endTimeUnixNano),
-                self.share(version) if version is not None else None,
-                _dropped_count(span.droppedAttributesCount),
-            )
+        self.keep(
+            (trace_id, span_id, parent),
+            span.name or "",
+            scope or None,
+            attributes,
+            _kind(span.kind),
+            (_nanos(span.startTimeUnixNano), _nanos(span.endTimeUnixNano)),
+            version,
+            _dropped_count(span.droppedAttributesCount),
         )
 
     def put(self, attributes: dict[str, object], key: str, value: object, at: _Location) -> None:
@@ -901,18 +926,13 @@ class _Reader:
                     attributes[self.share(key)] = Unreadable(str(exc))
                 continue
             self.put(attributes, key, plain, at)
-        self.spans.append(
-            ExportedSpan(
-                self.share(trace_id),
-                span_id,
-                parent,
-                self.share(span.name or ""),
-                None,
-                attributes,
-                _kind(span.kind),
-                _iso_nanos(span.start_time),
-                _iso_nanos(span.end_time),
-            )
+        self.keep(
+            (trace_id, span_id, parent),
+            span.name or "",
+            None,
+            attributes,
+            _kind(span.kind),
+            (_iso_nanos(span.start_time), _iso_nanos(span.end_time)),
         )
 
     def jaeger(self, document: object) -> None:
@@ -984,20 +1004,8 @@ class _Reader:
             start = _nanos(span.startTime, 1000)
             duration = _nanos(span.duration, 1000) or (0 if span.duration in (0, "0") else None)
             end = start + duration if start is not None and duration is not None else None
-            self.spans.append(
-                ExportedSpan(
-                    self.share(trace_id),
-                    span_id,
-                    parent,
-                    self.share(span.operationName or ""),
-                    self.share(scope) if scope is not None else None,
-                    attributes,
-                    kind,
-                    start,
-                    end,
-                    self.share(version) if version is not None else None,
-                )
-            )
+            ids = (trace_id, span_id, parent)
+            self.keep(ids, span.operationName or "", scope, attributes, kind, (start, end), version)
 
 
 def _console_id(text: str) -> str:
