@@ -419,7 +419,8 @@ def test_force_flush_passes_on_only_the_time_pricing_left_and_says_when_there_wa
         pass
     assert processor.force_flush(1000) is True
     (passed_on,) = [call[1] for call in recorder.calls if call[0] == "flush"]
-    assert 900 <= passed_on < 960  # a second, less the 50 ms the listener took
+    # A second, less the 50 ms the listener took (and whatever a loaded machine adds to it).
+    assert 500 <= passed_on <= 950
 
 
 def test_a_failing_listener_never_reaches_the_application():

@@ -16,6 +16,10 @@ So the unit tests are run again, each time in a venv of its own:
 
 The tests marked ``catalog_data`` (the catalog's data and import tooling: the slowest
 modules, and none of them about versions) run once, in the main run, not in these.
+
+The runs start in the background as soon as the session has collected them (one at a
+time, niced, while the main run goes on) and their tests go last: CI's wall time is
+about that of the main run, not the two added (see ``_VersionRuns``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import shutil
 import subprocess
 import sys
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -81,49 +87,131 @@ def lowest_pins() -> list[str]:
 
 
 def _unit_test_output(venv: Path, *extra: str) -> str:
-    done = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not integration and not catalog_data",
-            *extra,
-            "--ignore=tests/integration",
-            "--ignore=tests/test_code_quality.py",  # mypy and ruff check the source, not the versions
-            "tests",
-        ],
-        cwd=REPO,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-6000:]
+    command = [
+        "nice",  # behind the main run, whose own timing tests this run must not starve
+        "-n",
+        str(BACKGROUND_NICENESS),
+        str(venv / "bin" / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not integration and not catalog_data",
+        *extra,
+        "--ignore=tests/integration",
+        "--ignore=tests/test_code_quality.py",  # mypy and ruff check the source, not the versions
+        "tests",
+    ]
+    returncode, output = _RUNS.run(command)
+    assert returncode == 0, output[-6000:]
     return output
 
 
-#: The runs, started together on first use, two at a time (this machine's two cores; each
-#: run is a single-threaded pytest, and the main one only waits): about half the wall time of
-#: one after the other. Each test waits for its own run and reports its own result.
-_RUNS: dict[str, Future[str]] = {}
-_RUNS_LOCK = threading.Lock()
+#: The niceness of the runs while the main run goes on (it has the timing-sensitive tests of
+#: its own, and the servers it starts).
+BACKGROUND_NICENESS = 10
+
+
+class _VersionRuns:
+    """The runs, started as soon as the session has collected them, so that they use the
+    CPU the main run leaves idle (installs, servers starting, sleeps) instead of adding
+    their whole time to it: one at a time while the main run goes on, two at a time (this
+    machine's two cores) once it waits for them. ``conftest.py`` starts them and puts their
+    tests last; each test waits for its own run and reports its own result. Runs still going
+    when the session ends are killed, so an interrupted session does not wait for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[str, Future[str]] = {}
+        self._pending: list[str] = []
+        self._second_worker = threading.Event()
+        self._processes: set[subprocess.Popen[str]] = set()
+        self._stopped = False
+        self._jobs: dict[str, Callable[[], str]] = {}
+
+    def start(self, *, background: bool) -> None:
+        with self._lock:
+            if self._results:
+                return
+            jobs = {"oldest": _oldest_run, **{v: partial(_python_run, v) for v in _OTHER_PYTHONS}}
+            for key in jobs:
+                self._results[key] = Future()
+            self._pending = list(jobs)
+            self._jobs = jobs
+        if not background:
+            self._second_worker.set()
+        for index in range(2):
+            threading.Thread(
+                target=self._work, args=(index,), name=f"supported-versions-{index}", daemon=True
+            ).start()
+
+    def result(self, key: str) -> str:
+        self.start(background=False)
+        self._second_worker.set()  # the main run now only waits: both cores for the runs
+        return self._results[key].result(timeout=1800)
+
+    def run(self, command: list[str]) -> tuple[int, str]:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        with self._lock:
+            if self._stopped:
+                process.kill()
+            self._processes.add(process)
+        try:
+            output, _ = process.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            output += "\n!!! the run did not end within 900 s: killed !!!"
+        finally:
+            with self._lock:
+                self._processes.discard(process)
+        return process.returncode, output
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._pending.clear()
+            for process in self._processes:
+                process.kill()
+
+    def _work(self, index: int) -> None:
+        if index:
+            self._second_worker.wait()
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                key = self._pending.pop(0)
+            future = self._results[key]
+            try:
+                future.set_result(self._jobs[key]())
+            except BaseException as error:  # pytest.skip's exception too: the test re-raises it
+                future.set_exception(error)
+
+
+_RUNS = _VersionRuns()
+
+
+def start_in_background() -> None:
+    """Called by ``conftest.py`` once these tests are collected."""
+    _RUNS.start(background=True)
+
+
+def stop_runs() -> None:
+    _RUNS.stop()
 
 
 def _run_for(key: str) -> str:
-    with _RUNS_LOCK:
-        if not _RUNS:
-            pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="supported-versions")
-            _RUNS["oldest"] = pool.submit(_oldest_run)
-            for version in _OTHER_PYTHONS:
-                _RUNS[version] = pool.submit(_python_run, version)
-            pool.shutdown(wait=False)
-    return _RUNS[key].result(timeout=1800)
+    return _RUNS.result(key)
 
 
 def _oldest_run() -> str:
