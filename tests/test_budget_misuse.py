@@ -141,6 +141,8 @@ def test_a_budget_given_a_number_for_its_limits_is_refused_at_once(limits: objec
         pytest.param({"idle_timeout_s": "600"}, TypeError, id="idle_timeout_s='600'"),
         pytest.param({"idle_timeout_s": True}, TypeError, id="idle_timeout_s=True"),
         pytest.param({"idle_timeout_s": float("nan")}, ValueError, id="idle_timeout_s=nan"),
+        # As the roll-up refuses it: a ledger never let go by time is not what a bound means.
+        pytest.param({"idle_timeout_s": float("inf")}, ValueError, id="idle_timeout_s=inf"),
     ],
 )
 def test_bounds_of_the_wrong_kind_are_refused_by_name(keywords: dict[str, object], error: type[Exception]) -> None:
@@ -461,6 +463,34 @@ def test_a_paused_spend_forgotten_past_max_traces_is_said_once_and_counted(caplo
     [said] = _warnings(caplog)
     assert "max_traces=2" in said and "Budget.paused_forgotten" in said
     assert budget.spend(paused.get_span_context().trace_id).cost_usd == 0.0  # type: ignore[union-attr]
+    provider.shutdown()
+
+
+def test_stopped_traces_forgotten_past_the_held_bound_are_counted_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past 10,000 stopped traces (or traces with limits of their own) let go, the older
+    half was dropped with no count and no word: such a trace that went on ran again."""
+    clock = FakeClock()
+    budget = Budget(max_cost_usd=1.0, max_traces=1, clock=clock)
+    provider, _ = pipeline(budget)
+    tracer = provider.get_tracer("agent")
+    premium = BudgetLimits(max_cost_usd=5.0)
+    held_bound = budget_module._MAX_HELD
+    with caplog.at_level(logging.WARNING, logger="genai_cost"):
+        first = tracer.start_span("invoke_agent first", context=Context())
+        budget.set_trace_limits(premium, first.get_span_context().trace_id)
+        for trace_id in range(1, held_bound + 2):  # each pushes the one before it into the held ones
+            budget.set_trace_limits(premium, trace_id)
+        assert budget.held_forgotten == held_bound // 2  # one more than the bound: the older half goes
+        for trace_id in range(held_bound + 2, held_bound + 2 + held_bound // 2):
+            budget.set_trace_limits(premium, trace_id)
+    first.end()
+    assert budget.held_forgotten == 2 * (held_bound // 2)  # full again: counted again, not said again
+    [said] = _warnings(caplog)
+    assert f"forgot {held_bound // 2} traces that hit a limit" in said and "Budget.held_forgotten" in said
+    assert budget.limits_of(first.get_span_context().trace_id) == budget.limits  # forgotten: the budget's own
+    assert budget.limits_of(held_bound + held_bound // 2) == premium
     provider.shutdown()
 
 

@@ -251,8 +251,8 @@ class Budget(OwnExtension):
             raise ValueError("give either limits or the max_* keywords, not both")
         if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, int | float):
             raise TypeError(f"idle_timeout_s must be a number of seconds, not {idle_timeout_s!r}")
-        if not idle_timeout_s > 0:  # NaN too: every ledger would expire at once
-            raise ValueError(f"idle_timeout_s must be > 0 seconds, not {idle_timeout_s!r}")
+        if not 0 < idle_timeout_s < math.inf:  # NaN too: every ledger would expire at once
+            raise ValueError(f"idle_timeout_s must be a finite number of seconds > 0, not {idle_timeout_s!r}")
         if isinstance(max_traces, bool) or not isinstance(max_traces, int):
             raise TypeError(f"max_traces must be a whole number of traces (an int), not {max_traces!r}")
         if max_traces < 1:
@@ -270,6 +270,10 @@ class Budget(OwnExtension):
         #: Paused traces whose spend was forgotten since start, past ``max_traces`` paused
         #: ones (self-observability): more than a few, and ``max_traces`` is too small.
         self.paused_forgotten = 0
+        #: Traces that hit a limit or had limits of their own, forgotten since start past the
+        #: last 10,000 such traces let go (self-observability): if one goes on, it is no longer
+        #: stopped, and runs on the budget's own limits.
+        self.held_forgotten = 0
         self._pending_sources: tuple[Callable[[], None], ...] = ()
         #: Whether anything feeds this budget (a processor, or a caller of on_span_cost):
         #: until then its spend cannot be known, and a zero would be a silent one.
@@ -519,6 +523,7 @@ class Budget(OwnExtension):
                 held[trace_id] = oldest
                 if len(held) > _MAX_HELD:
                     self._held = newer_half(held)
+                    self._forgot_held(len(held) - len(self._held))
             elif oldest.cost_usd or oldest.llm_calls or oldest.unpriced:
                 paused = self._paused
                 paused[trace_id] = oldest
@@ -538,6 +543,19 @@ class Budget(OwnExtension):
                 " ones); if that trace goes on, its spend starts again from zero. Raise max_traces"
                 " (Budget(max_traces=...), GENAI_COST_MAX_TRACES) above the number of traces that start"
                 " during your agents' longest pause; Budget.paused_forgotten counts these (docs/budgets.md)"
+            )
+
+    def _forgot_held(self, count: int) -> None:
+        """Under the lock. The held ledgers are bounded too; the older half forgotten is
+        counted and said once, as a stopped trace that goes on would run again."""
+        self.held_forgotten += count
+        if self.held_forgotten == count:
+            self._due.append(
+                f"genai-cost: a Budget forgot {count} traces that hit a limit or had limits of their own:"
+                f" more than {_MAX_HELD} such traces were let go (idle, or pushed out by newer ones)."
+                " If one of them goes on, it is no longer stopped and runs on the budget's own limits."
+                " Budget.held_forgotten counts these; forget() the traces your application has finished"
+                " with (docs/budgets.md)"
             )
 
     def _ledger_of(self, trace_id: int, now: float) -> _Ledger:
