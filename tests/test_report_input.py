@@ -272,18 +272,24 @@ def test_stdout_of_an_instrumented_app_read_from_stdin_skips_its_prints_and_name
     cut = next(n for n, line in enumerate(lines, 1) if line.startswith("progress"))
     data = clean.read_bytes() + text.encode()  # after the spans of the clean run
     result = subprocess.run([BIN, "report", "-", "--json"], input=data, capture_output=True, timeout=120, check=False)
-    assert result.returncode == 2
+    assert result.returncode == 2  # (the line that opens an object: see below)
     report = json.loads(result.stdout)
     offset = clean.read_text().count("\n")
+    # The application's prints are expected in console output: said, not problems ...
+    output = "the application's output, not a span"
+    assert report["skipped_output"] == [
+        f"{STDIN}:{offset + 1}: {output}: 'starting the app' (lines {offset + 1}-{offset + 3} skipped)",
+        f"{STDIN}:{offset + cut}: {output}: 'progress: 50%' (skipped to line {offset + cut}, column 14)",
+        f"{STDIN}:{offset + len(lines)}: {output}: 'done' (line {offset + len(lines)} skipped)",
+    ]
+    # ... but a line that opens an object is read as a document, and may have been a span.
     assert report["problems"] == [
-        f"{STDIN}:{offset + 1}: not a JSON object: 'starting the app' (lines {offset + 1}-{offset + 3} skipped)",
-        # (a line that opens an object is read as a document, and named as one that is not JSON)
         f"{STDIN}:{offset + 4}: not JSON: Expecting property name enclosed in double quotes"
         f" (line {offset + 4}, column 2)",
-        f"{STDIN}:{offset + cut}: not a JSON object: 'progress: 50%' (skipped to line {offset + cut}, column 14)",
-        f"{STDIN}:{offset + len(lines)}: not a JSON object: 'done' (line {offset + len(lines)} skipped)",
     ]
-    assert [f"genai-cost report: {problem}" for problem in report["problems"]] == result.stderr.decode().splitlines()
+    assert [f"genai-cost report: {said}" for said in report["problems"] + report["skipped_output"]] == (
+        result.stderr.decode().splitlines()
+    )
     assert report["traces"] == 3  # the two of the clean run, and the app's, with its call priced
     [app_trace] = [trace for trace in report["shown"] if trace["spans"] == 3]
     assert app_trace["by_entry"]["openai/gpt-4o"]["calls"] == 2
@@ -291,6 +297,43 @@ def test_stdout_of_an_instrumented_app_read_from_stdin_skips_its_prints_and_name
         subprocess.run([BIN, "report", str(otlp), "--json", "--top", "0"], capture_output=True, check=False).stdout
     )
     assert report["total_usd"] == pytest.approx(from_otlp["total_usd"] + app_trace["total_usd"])
+
+
+def test_console_output_whose_only_other_lines_are_the_applications_prints_exits_0(tmp_path: Path) -> None:
+    """`opentelemetry-instrument python app.py | genai-cost report -` exited 2 whenever the
+    application printed anything, so a script could not tell that from a lost span."""
+    out = _Writes()
+
+    def app(tracer: Callable[[str], trace_api.Tracer]) -> None:
+        out.write("starting the app\n")
+        _agent(tracer)
+        out.write("[INFO] done\n")
+
+    record(app, out, with_cost=True)
+    result = subprocess.run(
+        [BIN, "report", "-"], input=out.getvalue().encode(), capture_output=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.decode().splitlines() == [
+        f"genai-cost report: {STDIN}:1: the application's output, not a span: 'starting the app' (line 1 skipped)",
+        f"genai-cost report: {STDIN}:{out.getvalue().count(chr(10))}: the application's output, not a span:"
+        " '[INFO] done' (line " + str(out.getvalue().count(chr(10))) + " skipped)",
+    ]
+    assert "1 trace(s)" in result.stdout.decode()
+
+
+def test_text_among_otlp_json_is_still_a_problem(tmp_path: Path, capsys) -> None:
+    """Only the console exporter's output shares a stream with the application: text in a
+    collector's file means the file is damaged."""
+    demo = tmp_path / "demo.json"
+    write_span_file(run_demo().spans, demo)
+    demo.write_bytes(b"starting the app\n" + demo.read_bytes())
+    code = main(["report", str(demo), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 2
+    assert report["problems"] == [f"{demo}:1: not a JSON object: 'starting the app' (line 1 skipped)"]
+    assert report["skipped_output"] == []
+    assert report["total_usd"] == 0.142
 
 
 # ------------------------------------------------------------------ 3. standard input
@@ -414,6 +457,21 @@ def test_text_between_console_spans_never_loses_a_span_and_is_named_by_its_lines
         read, problems = _read(text.encode())
     alone = [_read(spans[i].encode())[0] for i in expected]
     assert read == [span for spans_alone in alone for span in spans_alone]
+    # Read as `report` reads it, the text skipped is the application's output, not a problem.
+    output: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(span_file_module, "_CHUNK", chunk)
+        try:
+            again, left = read_span_stream(io.BytesIO(text.encode()), STDIN, application_output=output), []
+        except SpanFileError as exc:
+            again, left = exc.spans, exc.problems
+    assert again == read
+    assert [problem for problem in problems if ": not a JSON object: " not in problem] == left
+    assert [
+        problem.replace("not a JSON object", "the application's output, not a span")
+        for problem in problems
+        if problem not in left
+    ] == output
     lines = [int(match[1]) for match in (re.match(rf"{re.escape(STDIN)}:(\d+): ", p) for p in problems) if match]
     assert len(lines) == len(problems), problems
     assert set(lines) <= printed

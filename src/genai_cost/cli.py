@@ -429,6 +429,8 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     spans = []
     problems: list[str] = []
+    # The application's own prints among console-exporter spans: said, but not problems.
+    skipped_output: list[str] = []
     # A file of which nothing could be read (missing, empty, not OTLP): the totals would leave
     # it out as if it held $0, so none are printed, only the problems (a script that ignores
     # the exit code must not read $0). A file with some bad lines still reports the rest.
@@ -436,11 +438,11 @@ def _report(args: argparse.Namespace) -> int:
     for name in args.files:
         try:
             if name != "-":
-                spans.extend(read_span_file(Path(name)))
+                spans.extend(read_span_file(Path(name), application_output=skipped_output))
             elif sys.stdin is None:  # (started with no standard input at all)
                 raise SpanFileError(["<stdin>: cannot read span file: there is no standard input"], [])
             else:  # `some-exporter | genai-cost report -`, as Unix tools read "-"
-                spans.extend(read_span_stream(sys.stdin.buffer, "<stdin>"))
+                spans.extend(read_span_stream(sys.stdin.buffer, "<stdin>", application_output=skipped_output))
         except SpanFileError as exc:  # the rest of the file is still reported
             problems.extend(exc.problems)
             spans.extend(exc.spans)
@@ -453,11 +455,13 @@ def _report(args: argparse.Namespace) -> int:
     # The problems first: a reader that stops early (`| head`) must not make them go unsaid.
     for problem in problems:
         print(f"genai-cost report: {problem}", file=sys.stderr)
+    for skipped in skipped_output:
+        print(f"genai-cost report: {skipped}", file=sys.stderr)
     sys.stderr.flush()
     if not (unreadable or missing_trace):
         shown = reports[: args.top] if args.top else reports
         try:
-            print(render_json(reports, shown, problems) if args.json else render_text(reports, shown))
+            print(render_json(reports, shown, problems, skipped_output) if args.json else render_text(reports, shown))
             sys.stdout.flush()
         except BrokenPipeError:  # the reader has gone; the exit code still says what was wrong
             _stdout_gone()

@@ -577,13 +577,20 @@ def summarize(reports: Sequence[TraceReport]) -> ReportSummary:
 # ------------------------------------------------------------------ output
 
 
-def render_json(reports: Sequence[TraceReport], shown: Sequence[TraceReport], problems: Sequence[str]) -> str:
+def render_json(
+    reports: Sequence[TraceReport],
+    shown: Sequence[TraceReport],
+    problems: Sequence[str],
+    skipped_output: Sequence[str] = (),
+) -> str:
     """``genai-cost report --json``: ``reports`` are the traces reported (after ``--trace``),
-    ``shown`` the ones listed (``--top``), ``problems`` those of reading the files. The
-    top level holds the totals of all ``reports`` (:func:`summarize`)."""
+    ``shown`` the ones listed (``--top``), ``problems`` those of reading the files,
+    ``skipped_output`` the application's own output skipped among console-exporter spans.
+    The top level holds the totals of all ``reports`` (:func:`summarize`)."""
     document = {
         **summarize(reports).as_dict(),
         "problems": list(problems),
+        "skipped_output": list(skipped_output),
         "shown": [report.as_dict() for report in shown],
     }
     return json.dumps(document, indent=2)

@@ -378,7 +378,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 _Location = tuple[str | int, ...]
 
 
-def read_span_file(path: Path) -> list[ExportedSpan]:
+def read_span_file(path: Path, *, application_output: list[str] | None = None) -> list[ExportedSpan]:
     """The spans in a file: OTLP JSON, one document (``{"resourceSpans": [...]}``, or as
     Jaeger's API (``{"result": ...}``) or Tempo's (``{"batches": [...]}``) wrap it; the
     pre-1.0 ``instrumentationLibrarySpans`` too) or several, one per line as the
@@ -394,21 +394,28 @@ def read_span_file(path: Path) -> list[ExportedSpan]:
 
     The file is read a chunk of whole lines at a time, and each document is read into spans
     before the next is parsed: memory follows the spans kept (and the largest document), not
-    the size of the file."""
+    the size of the file.
+
+    With ``application_output`` given, the text skipped in console-exporter output (what the
+    application printed on the same stdout, named by its lines) is added to it, not to the
+    problems: there it is expected, and no span is lost in it (a span broken by it is still
+    a problem). Text skipped in any other input stays a problem."""
     try:
         file = path.open("rb")
     except OSError as exc:
         raise SpanFileError([f"{path}: cannot read span file: {exc.strerror or exc}"], []) from None
     with file:
-        return read_span_stream(file, str(path))
+        return read_span_stream(file, str(path), application_output=application_output)
 
 
-def read_span_stream(file: BinaryIO, name: str) -> list[ExportedSpan]:
+def read_span_stream(file: BinaryIO, name: str, *, application_output: list[str] | None = None) -> list[ExportedSpan]:
     """The spans in ``file`` (standard input, ``genai-cost report -``), read as
     :func:`read_span_file` reads a file, each problem named by ``name`` (``<stdin>``) as a
     file's are by its path: a pipe is read to its end exactly as a file is."""
     spans: list[ExportedSpan] = []
     problems: list[str] = []
+    skipped: dict[int, str] = {}  # the problems that are skipped text, as application output
+    console = False  # a span as the SDK's console exporter prints it was read
     shared: dict[str, str] = {}  # (see _Reader.share)
     try:
         text = _SpanText(file)
@@ -421,6 +428,7 @@ def read_span_stream(file: BinaryIO, name: str) -> list[ExportedSpan]:
                 problems.append(f"{where}: not UTF-8: {document}")
                 continue
             if isinstance(document, _Skipped):
+                skipped[len(problems)] = f"{where}: {document.output}"
                 problems.append(f"{where}: {document}")
                 continue
             if isinstance(document, Exception):
@@ -431,11 +439,15 @@ def read_span_stream(file: BinaryIO, name: str) -> list[ExportedSpan]:
             del document  # (the next document is parsed without this one)
             spans.extend(reader.spans)
             problems.extend(reader.problems)
+            console = console or reader.console
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise SpanFileError([*problems, f"{name}: cannot read span file: {reason}"], spans) from None
     if text.blank:  # (whitespace only: any problem found in it is the file's being empty)
         raise SpanFileError([f"{name}: no spans: the file is empty"], [])
+    if skipped and console and application_output is not None:
+        application_output.extend(skipped.values())
+        problems = [problem for index, problem in enumerate(problems) if index not in skipped]
     if not spans and not problems:
         problems.append(f"{name}: no spans: the file holds none")
     if problems:
@@ -479,6 +491,10 @@ class _NotUtf8(ValueError):
 class _Skipped(ValueError):
     """Text that is not a JSON object, skipped: what an application printed between the
     spans ``ConsoleSpanExporter`` printed on the same stdout, or a file in no JSON at all."""
+
+    def __init__(self, shown: str, lines: str) -> None:
+        super().__init__(f"not a JSON object: {shown!r} ({lines})")
+        self.output = f"the application's output, not a span: {shown!r} ({lines})"
 
 
 #: What may stand between two documents: JSON's whitespace, and the BOM of a file
@@ -705,7 +721,7 @@ class _SpanText:
             skipped = f"line {line} skipped" if last <= line else f"lines {line}-{last} skipped"
         shown = shown.rstrip()
         shown = shown if len(shown) <= 60 else shown[:60] + "..."
-        return _Skipped(f"not a JSON object: {shown!r} ({skipped})"), position
+        return _Skipped(shown, skipped), position
 
     def _resume(self, position: int) -> tuple[_NotUtf8 | None, int]:
         """After a document that is not JSON (at ``position``): the first byte in it that
@@ -744,6 +760,7 @@ class _Reader:
         self.where = where
         self.spans: list[ExportedSpan] = []
         self.problems: list[str] = []
+        self.console = False  # the document is a span as ConsoleSpanExporter prints it
         self._shared: dict[str, str] = {} if shared is None else shared
 
     def share(self, text: str) -> str:
@@ -819,6 +836,7 @@ class _Reader:
         elif kind == "jaeger_trace":  # one Jaeger trace
             self.jaeger_trace(body, ())
         else:
+            self.console = True
             self.console_span(body)
 
     def otlp(self, resources: object, key: str) -> None:
