@@ -322,11 +322,15 @@ def test_a_user_file_can_set_a_providers_own_search_fee(tmp_path: Path) -> None:
 )
 def test_search_preview_models(catalog: Catalog, model: str, rates: tuple[float, float]) -> None:
     # LiteLLM 1.109.1 <model>: search_context_cost_per_query 0.025; no _priority rates; batch half.
-    assert cost(catalog, model, "openai", web_searches=1000) == pytest.approx(25.0)
+    # Every call searches, and no span says how many times: the fee is per call (a per-search
+    # fee was never charged, as no span of these models carries a search count).
+    fee = 0.025
+    assert cost(catalog, model, "openai", **CALL) == pytest.approx(100_000 * rates[0] / M + 10_000 * rates[1] / M + fee)
+    assert cost(catalog, model, "openai", web_searches=1000) == pytest.approx(fee)  # (not again per search)
     tokens = 100_000 * rates[0] / M + 10_000 * rates[1] / M
-    assert cost(catalog, model, "openai", service_tier="priority", **CALL) == pytest.approx(tokens)
+    assert cost(catalog, model, "openai", service_tier="priority", **CALL) == pytest.approx(tokens + fee)
     assert "service_tier=priority:unpriced_at_default" in adjustments(catalog, model, "openai", service_tier="priority")
-    assert cost(catalog, model, "openai", batch=True, **CALL) == pytest.approx(tokens / 2)
+    assert cost(catalog, model, "openai", batch=True, **CALL) == pytest.approx(tokens / 2 + fee)
     # gpt-4o itself keeps its $10 fee and 1.7x priority
     assert cost(catalog, "gpt-4o", "openai", web_searches=1000) == pytest.approx(10.0)
 

@@ -1486,7 +1486,19 @@ def _seconds(value: dt.datetime | dt.date | float) -> float:
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp()
 
 
+#: A Google Cloud resource path's project and location, before ``publishers/<maker>/models/``
+#: (the full name Vertex AI's SDKs and REST API use for a model).
+_GCP_RESOURCE = re.compile(r"projects/[^/]+/locations/[^/]+/")
+
+
 def _strip_prefixes(name: str, prefixes: tuple[str, ...]) -> str:
+    if name.startswith("projects/"):
+        resource = _GCP_RESOURCE.match(name)
+        if resource is not None:
+            inner = name[resource.end() :]
+            for prefix in prefixes:
+                if prefix.startswith("publishers/") and inner.startswith(prefix):
+                    return inner[len(prefix) :]
     for prefix in prefixes:
         if name.startswith(prefix):
             return name[len(prefix) :]
