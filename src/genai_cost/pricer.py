@@ -107,8 +107,11 @@ class SpanPricer:
         if reported is not None and self.reported_cost == "ignore":
             reported = None
         # An estimate the instrumentation made from its own price list (OpenLIT's, which
-        # knows no cache or tier rates) is a fallback, never preferred to the catalog.
+        # knows no cache or tier rates) is a fallback, never preferred to the catalog; nor is
+        # a list-price cost when the span says the call was served otherwise.
         prefer = self.reported_cost == "prefer" and usage.reported_cost_key not in _ESTIMATED_COST_KEYS
+        if prefer and breakdown is not None and usage.reported_cost_key in _LIST_PRICE_COST_KEYS:
+            prefer = not _served_apart(breakdown.adjustments)
         if reported is not None and (prefer or breakdown is None):
             attrs: dict[str, AttributeValue] = {
                 A.COST_TOTAL: float(reported),
@@ -333,4 +336,19 @@ _ERROR_TYPE = "error.type"
 #: no cache, tier or long-context pricing), rather than a cost billed or computed by
 #: the provider or a gateway (``operation.cost``, ``llm.cost.total``, the semconv amount).
 _ESTIMATED_COST_KEYS = frozenset({"gen_ai.usage.cost"})
+#: Span attributes with a cost computed client-side at list price: Pydantic AI and Logfire
+#: write ``operation.cost`` from ``genai_prices.calc_price``, which is given no service
+#: tier, batch flag or speed. Preferred to the catalog, except for a call the span says was
+#: served at another tier (flex, priority, batch, Anthropic's fast mode), whose price the
+#: catalog knows and the list price does not.
+_LIST_PRICE_COST_KEYS = frozenset({"operation.cost"})
+
+
+def _served_apart(adjustments: tuple[str, ...]) -> bool:
+    """Whether the catalog priced the call at a tier the span says it was served at (a
+    tier the catalog has no rates for, ``:unpriced_at_default``, is priced as standard)."""
+    return any(
+        (note == "batch" or note.startswith("service_tier=")) and not note.endswith(":unpriced_at_default")
+        for note in adjustments
+    )
 

@@ -235,9 +235,8 @@ OPUS_STANDARD_SEARCHED = (1000 * 5.00 + 100 * 25.00) / M + 3 * 0.01
 def test_logfire_anthropic_fast_mode_and_web_searches_in_the_raw_usage(rotel_collector: RotelCollector) -> None:
     """Logfire writes Anthropic's usage object whole (``gen_ai.usage.raw``): its
     ``server_tool_use`` and ``speed`` are read there, on the call's span and on the streamed
-    call's log span. Logfire's own ``operation.cost`` misses fast mode; under the default
-    ``prefer`` policy it is still the span's cost, with the catalog's beside it
-    (docs/limitations.md, "Anthropic's fast mode")."""
+    call's log span. Logfire's own ``operation.cost`` (genai-prices, at list price) misses
+    fast mode: the catalog's price is the span's cost, the list price beside it."""
     venv = require_venv("logfire", PINS)
     with FakeLLMServer() as fake:
         env = {"FAKE_LLM_BASE_URL": fake.base_url, "ANTHROPIC_OPEN_TELEMETRY": "false"}
@@ -247,9 +246,10 @@ def test_logfire_anthropic_fast_mode_and_web_searches_in_the_raw_usage(rotel_col
     calls = [s for s in spans if "gen_ai.cost.total_usd" in s.typed]
     assert len(calls) == 2, [s.name for s in spans]
     for call in calls:
-        assert call.typed["gen_ai.cost.catalog_usd"].value == pytest.approx(OPUS_FAST_SEARCHED, rel=1e-9), call.name
         assert call.typed["operation.cost"].value == pytest.approx(OPUS_STANDARD_SEARCHED, rel=1e-9), call.name
-        assert call.typed["gen_ai.cost.total_usd"].value == pytest.approx(OPUS_STANDARD_SEARCHED, rel=1e-9)
+        assert call.typed["gen_ai.cost.total_usd"].value == pytest.approx(OPUS_FAST_SEARCHED, rel=1e-9), call.name
+        assert call.typed["gen_ai.cost.source"].value == "catalog"
+        assert call.typed["gen_ai.cost.reported_usd"].value == pytest.approx(OPUS_STANDARD_SEARCHED, rel=1e-9)
         assert call.typed["gen_ai.cost.reported_diff_usd"].value == pytest.approx(
             OPUS_STANDARD_SEARCHED - OPUS_FAST_SEARCHED, rel=1e-9
         )
