@@ -103,6 +103,11 @@ class OpenSpans:
                 state["_genai_after_root"] = True
                 if still_open <= 0:
                     del ended_roots[subtree]
+        elif parent is None or parent.is_remote:
+            # A local root whose start was not seen here (the gateway's spans, made in
+            # another process; or started before this processor was added): what else of
+            # its trace is open is not known, and another local root may still come.
+            state["_genai_start_unseen"] = True
         if (parent is None or parent.is_remote) and trace_id in opened:
             # A local root while spans of its trace are still open in this process (the
             # roll-up keeps the trace's structure for them): how many are below it (its

@@ -148,6 +148,13 @@ class CostedSpan(ReadableSpan):
         self._settle()
         return self.__dict__.get("_genai_trace_open", False)  # type: ignore[no-any-return]
 
+    @property
+    def genai_start_unseen(self) -> bool:
+        """Whether this local root's start was not seen in this process (a span the gateway
+        received): that nothing of its trace looked open says nothing then."""
+        self._settle()
+        return self.__dict__.get("_genai_start_unseen", False)  # type: ignore[no-any-return]
+
     # The copy's attributes and events are plain containers; what the SDK's bounded
     # ones had dropped is kept when they are replaced.
 

@@ -471,7 +471,12 @@ class TraceCostExporter(SpanExporter):
             still_open, open_below = False, 0
         forgot = state.forgot
         below = state.below
-        settled = not still_open and isinstance(span, CostedSpan)
+        # Nothing of the trace open here: its structure can go. Unless the root's start was
+        # not seen (the gateway's spans, from other processes), when nothing ever looks open:
+        # the subtrees still waiting in ``below`` may be another local root's (the caller's
+        # part of a trace that went through two services), which may yet come; they wait for
+        # it, or for the trace to expire.
+        settled = not still_open and isinstance(span, CostedSpan) and (not below or not span.genai_start_unseen)
         if settled and below and _billable_in(below):
             # Nothing of the trace is open here, so nothing will take these: costs whose
             # parent had passed when the trace was let go (its routing with it), or whose
