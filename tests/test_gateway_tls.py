@@ -67,8 +67,15 @@ def _key_and_cert(
     if ca:
         builder = builder.add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -80,9 +87,7 @@ def _key_and_cert(
     cert = builder.sign(signer_key, hashes.SHA256())
     (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (directory / f"{name}.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return key, cert
 
@@ -266,9 +271,7 @@ def test_otlp_grpc_over_tls(pki: Pki, mutual: bool, gateway: tuple[CostGateway, 
         plaintext = OTLPSpanExporter(endpoint=endpoint, insecure=True, timeout=1)
         assert plaintext.export(_sent()) is SpanExportResult.FAILURE
         plaintext.shutdown()
-        exporter = OTLPSpanExporter(
-            endpoint=endpoint, credentials=with_certificate if mutual else trusting, timeout=5
-        )
+        exporter = OTLPSpanExporter(endpoint=endpoint, credentials=with_certificate if mutual else trusting, timeout=5)
         assert exporter.export(_sent()) is SpanExportResult.SUCCESS
         exporter.shutdown()
     finally:
@@ -308,6 +311,45 @@ def test_cli_refuses_tls_it_cannot_use(pki: Pki, tmp_path: Path) -> None:
     assert f"cannot use the TLS files: {tmp_path / 'nope.pem'}: no such file" in done.stderr
 
 
+def test_an_encrypted_key_is_refused_naming_it_and_never_asks_for_a_pass_phrase(pki: Pki, tmp_path: Path) -> None:
+    """OpenSSL asked for the pass phrase on the terminal (a service's start waited there),
+    then the command ended in a traceback, exit 1 (gateway audit, 2026-11-23)."""
+    key = serialization.load_pem_private_key(pki.server_key.read_bytes(), password=None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(TlsConfigError, match="an encrypted private key"):
+        GatewayTls(pki.server_cert, encrypted).server_context()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genai_cost.cli",
+            "gateway",
+            "--grpc",
+            "off",
+            "--tls-cert",
+            str(pki.server_cert),
+            "--tls-key",
+            str(encrypted),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "OTEL_TRACES_EXPORTER": "console"},
+        start_new_session=True,  # no terminal for OpenSSL to ask on
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{encrypted}: an encrypted private key" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_cli_gateway_over_tls(pki: Pki) -> None:
     """The command as a user runs it, with TLS on its HTTP receiver."""
     from support.gateway import GatewayProcess
@@ -324,4 +366,3 @@ def test_cli_gateway_over_tls(pki: Pki) -> None:
     assert process.returncode == 0, process.stderr
     assert f"OTLP/HTTP on {url}" in process.stderr
     assert f'"gen_ai.trace.cost.total_usd": {CHAT_USD}' in process.stdout
-

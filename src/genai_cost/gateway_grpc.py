@@ -72,7 +72,12 @@ def serve_grpc(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers or inflight, thread_name_prefix="genai-cost-gateway-grpc"),
         interceptors=[watch],
-        options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+            # gRPC sets SO_REUSEPORT by default: a second gateway (or collector) on the same
+            # port would start without a word and take part of the senders' traffic.
+            ("grpc.so_reuseport", 0),
+        ],
         # Beyond it gRPC answers RESOURCE_EXHAUSTED itself, rather than queueing the call.
         maximum_concurrent_rpcs=inflight,
     )

@@ -37,11 +37,19 @@ class GatewayTls:
             if path is not None and not path.is_file():
                 raise TlsConfigError(f"{path}: no such file")
         try:
-            context.load_cert_chain(self.cert_file, self.key_file)
-        except ssl.SSLError as exc:
+            # A password callable, so that OpenSSL never asks for a pass phrase on the
+            # terminal (a service's start would wait there): an encrypted key is refused.
+            context.load_cert_chain(self.cert_file, self.key_file, password=_no_pass_phrase)
+        except _EncryptedKey:
+            raise TlsConfigError(
+                f"{self.key_file}: an encrypted private key (it asks for a pass phrase); give the gateway"
+                f" the key unencrypted (openssl pkey -in {self.key_file} -out <file>), readable only by it"
+            ) from None
+        except (ssl.SSLError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, ssl.SSLError) else exc.strerror
             raise TlsConfigError(
                 f"{self.cert_file} and {self.key_file}: not a PEM certificate chain and its matching, "
-                f"unencrypted private key ({exc.reason or exc})"
+                f"unencrypted private key ({reason or exc})"
             ) from None
         if self.client_ca_file is not None:
             try:
@@ -64,3 +72,11 @@ class GatewayTls:
             root_certificates=ca,
             require_client_auth=ca is not None,
         )
+
+
+class _EncryptedKey(Exception):
+    """Raised from the pass-phrase callable: the key is encrypted."""
+
+
+def _no_pass_phrase() -> bytes:
+    raise _EncryptedKey

@@ -1,0 +1,29 @@
+"""A gateway port already taken is refused, whoever holds it (gateway audit, 2026-11-23)."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost.gateway import CostGateway
+from genai_cost.gateway_grpc import serve_grpc
+from genai_cost.pricing.catalog import Catalog
+from support.net import HOST
+
+
+def test_a_second_grpc_gateway_on_the_same_port_is_refused() -> None:
+    """gRPC sets SO_REUSEPORT by default: a second gateway started on the port of a running
+    one started without a word, and the kernel shared the senders' connections between the
+    two (an old gateway with other prices went on pricing part of the traffic)."""
+    catalog = Catalog.load()
+    first_gateway = CostGateway(InMemorySpanExporter(), catalog=catalog)
+    second_gateway = CostGateway(InMemorySpanExporter(), catalog=catalog)
+    first = serve_grpc(first_gateway, HOST, 0)
+    try:
+        with pytest.raises(OSError, match="in use"):
+            second = serve_grpc(second_gateway, HOST, first.port)
+            second.stop(0)
+    finally:
+        first.stop(0)
+        first_gateway.shutdown()
+        second_gateway.shutdown()
