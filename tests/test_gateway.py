@@ -964,6 +964,10 @@ def test_partial_success_names_the_malformed_span(http_gateway: tuple[str, CostG
         ("/v1/traces", b"\xff\xff", "application/x-protobuf", {}, 400, "not an OTLP/protobuf trace request"),
         ("/v1/traces", b"{", "application/json", {}, 400, "not JSON"),
         ("/v1/metrics", b"", "application/x-protobuf", {}, 404, "OTLP traces go to /v1/traces"),
+        # An endpoint given without its path (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as is):
+        # it was answered "405 ... POST /health: /health answers GET" (gateway audit, 2026-11-23).
+        ("/", b"", "application/x-protobuf", {}, 404, "OTLP traces go to /v1/traces (the endpoint is missing its path)"),
+        ("", b"", "application/json", {}, 404, "OTLP traces go to /v1/traces (the endpoint is missing its path)"),
         ("/v1/traces", b"x", "text/plain", {}, 415, "expected application/x-protobuf or application/json"),
         ("/v1/traces", b"x" * (64 * 1024 + 1), "application/x-protobuf", {}, 413, "the limit is 65536"),
         (

@@ -587,7 +587,15 @@ def _gateway(args: argparse.Namespace) -> int:
         print(f"genai-cost gateway: OTLP/gRPC on {where}", file=sys.stderr)
     if meter_provider is not None:
         print(f"genai-cost gateway: recording cost metrics ({os.environ['OTEL_METRICS_EXPORTER']})", file=sys.stderr)
-    print(f"genai-cost gateway: forwarding priced spans to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
+    if gateway.pricing_enabled:
+        print(f"genai-cost gateway: forwarding priced spans to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
+    else:  # (inherited from an .env meant for an application's own pricing, most likely)
+        print(
+            "genai-cost gateway: GENAI_COST_ENABLED=false: pricing is off, so the spans are forwarded as they"
+            " came, with no cost and no trace totals; unset it to price them",
+            file=sys.stderr,
+        )
+        print(f"genai-cost gateway: forwarding UNPRICED spans to {names}; Ctrl-C to stop", file=sys.stderr, flush=True)
 
     try:
         while not stop.wait(1.0):

@@ -250,6 +250,9 @@ class CostGateway:
         )
         self.max_inflight = max_inflight
         self.max_spans = max_spans
+        #: Whether spans are priced (``GENAI_COST_ENABLED``): when off, they are forwarded as
+        #: they came, and the command says so at start.
+        self.pricing_enabled = settings.enabled
         #: Guards the turn to export, the count in flight and ``stopping``; never held while
         #: exporting, so that the counters and a refusal never wait on the upstream.
         self._turn = threading.Condition()

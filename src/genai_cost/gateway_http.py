@@ -268,14 +268,18 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         is_json = content_type == _JSON
-        if self._route() == "/health":
+        if self._route() == "/health" and self.path.split("?")[0].rstrip("/"):
             self._drain()
             self._wrong_method()
             return
         try:
             if self._route() != "/v1/traces":
                 self._drain()
-                raise _Refused(HTTPStatus.NOT_FOUND, f"no such path {self.path!r}: OTLP traces go to /v1/traces")
+                # (a POST to "/" is an endpoint given without its path: that is what it needs)
+                missing = " (the endpoint is missing its path)" if self._route() == "/health" else ""
+                raise _Refused(
+                    HTTPStatus.NOT_FOUND, f"no such path {self.path!r}: OTLP traces go to /v1/traces{missing}"
+                )
             if content_type not in (_PROTOBUF, _JSON):
                 self._drain()
                 raise _Refused(

@@ -1,4 +1,4 @@
-"""A gateway port already taken is refused, whoever holds it (gateway audit, 2026-11-23)."""
+"""Starting the gateway: a port already taken is refused whoever holds it, and what it will do is said (gateway audit, 2026-11-23)."""
 
 from __future__ import annotations
 
@@ -27,3 +27,19 @@ def test_a_second_grpc_gateway_on_the_same_port_is_refused() -> None:
         first.stop(0)
         first_gateway.shutdown()
         second_gateway.shutdown()
+
+
+def test_a_gateway_with_pricing_switched_off_says_so_at_start() -> None:
+    """``GENAI_COST_ENABLED=false`` (inherited from an .env meant for an application) made the
+    gateway a pass-through that still said it forwarded priced spans."""
+    from support.gateway import GatewayProcess
+
+    with GatewayProcess({"OTEL_TRACES_EXPORTER": "console", "GENAI_COST_ENABLED": "false"}) as off:
+        off.stop()
+    assert "GENAI_COST_ENABLED=false: pricing is off" in off.stderr
+    assert "forwarding UNPRICED spans to ConsoleSpanExporter" in off.stderr
+    assert "forwarding priced spans" not in off.stderr
+    with GatewayProcess({"OTEL_TRACES_EXPORTER": "console"}) as on:
+        on.stop()
+    assert "forwarding priced spans to ConsoleSpanExporter" in on.stderr
+    assert "pricing is off" not in on.stderr
