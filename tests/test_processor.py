@@ -1097,23 +1097,55 @@ def test_a_server_span_under_a_client_span_of_the_same_process_keeps_its_remote_
     assert spans["POST /agent"].attributes.get("gen_ai.trace.cost.llm_calls", 0) == 0
 
 
-def test_a_claude_agent_sdk_run_recorded_by_logfire_is_priced_once_from_its_run_record():
-    tracer, memory, _, _ = pipeline()
+#: Logfire's Claude Agent SDK run record, as its own test snapshots it (pydantic/logfire
+#: tests/otel_integrations/test_claude_agent_sdk.py, the basic conversation cassette): the SDK
+#: reports Anthropic's uncached input (3) beside 7,166 read and 2,175 written, and Logfire's
+#: ``_extract_usage`` writes their SUM (9,344) as gen_ai.usage.input_tokens, as it has since
+#: the integration's first release (4.31.0). The SDK's total_cost_usd (operation.cost) is
+#: 3 x $3 + 7,166 x $0.30 + 2,175 x $3.75 + 5 x $15 per million: the record is inclusive.
+CLAUDE_AGENT_SDK_RUN = {
+    "gen_ai.usage.input_tokens": 9344,
+    "gen_ai.usage.output_tokens": 5,
+    "gen_ai.usage.cache_read.input_tokens": 7166,
+    "gen_ai.usage.cache_creation.input_tokens": 2175,
+    "operation.cost": 0.01039005,
+}
+CLAUDE_AGENT_SDK_RUN_COST = (3 * 3.00 + 7166 * 0.30 + 2175 * 3.75 + 5 * 15.00) / 1e6  # = 0.01039005
+
+
+@pytest.mark.parametrize("reported", ["prefer", "compare"])
+def test_a_claude_agent_sdk_run_recorded_by_logfire_is_priced_once_from_its_run_record(reported):
+    """Priced once, on the run record; the catalog reads its counts as inclusive (the input
+    count already holds the cache reads and writes) and so agrees with the SDK's own cost,
+    whether that cost is written (``prefer``) or the catalog's is (``compare``). Read as
+    exclusive (the scope among EXCLUSIVE_INPUT_SCOPES), the catalog would bill the 9,341
+    cached tokens a second time as input, at $3: 0.0384 instead of 0.0104."""
+    tracer, memory, _, _ = pipeline(reported_cost=reported)
     sdk = second_tracer(tracer, "logfire.claude_agent_sdk")
-    base = {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-20250514"}
-    run_usage = {"gen_ai.usage.input_tokens": 5100, "gen_ai.usage.output_tokens": 50, "operation.cost": 0.00945}
+    base = {"gen_ai.provider.name": "anthropic", "gen_ai.system": "anthropic"}
+    base |= {"gen_ai.request.model": "claude-sonnet-4-6", "gen_ai.response.model": "claude-sonnet-4-6"}
     with sdk.start_as_current_span("invoke_agent", attributes={**base, "gen_ai.operation.name": "invoke_agent"}) as run:
-        partial = {"gen_ai.usage.partial.input_tokens": 5100, "gen_ai.usage.partial.output_tokens": 50}
-        with sdk.start_as_current_span("chat claude-sonnet-4-20250514", attributes={**base, "gen_ai.operation.name": "chat", **partial}):
+        partial = {"gen_ai.usage.partial.input_tokens": 9344, "gen_ai.usage.partial.output_tokens": 1}
+        partial |= {"gen_ai.usage.partial.cache_read.input_tokens": 7166}
+        partial |= {"gen_ai.usage.partial.cache_creation.input_tokens": 2175}
+        with sdk.start_as_current_span("chat claude-sonnet-4-6", attributes={**base, "gen_ai.operation.name": "chat", **partial}):
             pass
         with sdk.start_as_current_span("execute_tool Read", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "Read"}):
             pass
-        run.set_attributes(run_usage)
+        run.set_attributes(CLAUDE_AGENT_SDK_RUN)
     spans = by_name(memory)
-    assert not any(key.startswith("gen_ai.cost.") for key in spans["chat claude-sonnet-4-20250514"].attributes)
+    assert not any(key.startswith("gen_ai.cost.") for key in spans["chat claude-sonnet-4-6"].attributes)
     root = spans["invoke_agent"].attributes
-    assert (root["gen_ai.cost.total_usd"], root["gen_ai.cost.source"]) == (0.00945, "span")
-    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.00945)
+    if reported == "prefer":
+        assert (root["gen_ai.cost.total_usd"], root["gen_ai.cost.source"]) == (0.01039005, "span")
+        assert root["gen_ai.cost.catalog_usd"] == pytest.approx(CLAUDE_AGENT_SDK_RUN_COST, rel=1e-9)
+    else:
+        assert (root["gen_ai.cost.source"], root["gen_ai.cost.reported_usd"]) == ("catalog", 0.01039005)
+        assert root["gen_ai.cost.total_usd"] == pytest.approx(CLAUDE_AGENT_SDK_RUN_COST, rel=1e-9)
+        assert root["gen_ai.cost.input_usd"] == pytest.approx(3 * 3.00 / 1e6)
+        assert "gen_ai.cost.usage_convention" not in root  # read as inclusive, nothing converted
+    assert root["gen_ai.cost.reported_diff_usd"] == pytest.approx(0, abs=1e-12)
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.01039005, rel=1e-9)
     assert (root["gen_ai.trace.cost.llm_calls"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 1)
     assert spans["execute_tool Read"].attributes["gen_ai.cost.unpriced_reason"] == "unknown_tool"
 

@@ -141,14 +141,18 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
     # out. Google ADK's JSON of the model's response: its usage_metadata is the only place
     # ADK 1.x records the cached tokens (and older 1.x releases the thinking tokens).
     # Logfire's provider usage object (5.2.0, 6.0.0b8): the only place those releases put
-    # the cache split, beside an input count that includes it.
-    USAGE_JSON: ("gcp.vertex.agent.llm_response", "gen_ai.usage.raw"),
+    # the cache split, beside an input count that includes it. The Vercel AI SDK's provider
+    # metadata: up to AI SDK 5 the only place of Anthropic's and Bedrock's cache writes (and,
+    # on a generate span, of Anthropic's cache reads and Gemini's thinking), and in every
+    # release the only place of Anthropic's 1-hour cache writes (see AI_SDK_5_CONVENTIONS).
+    USAGE_JSON: ("gcp.vertex.agent.llm_response", "gen_ai.usage.raw", "ai.response.providerMetadata"),
     # Read only as a checksum of the other counts (see _inclusive): Strands Agents copies
     # Bedrock's usage, whose input leaves out the cache and whose total counts it.
     TOTAL: ("gen_ai.usage.total_tokens",),
     # OpenInference's JSON of the response: Anthropic's usage object in it is the only record
-    # of the web searches a call ran and of the speed it was served at (fast mode), which
-    # no instrumentation writes as attributes (see _served_by_anthropic).
+    # of the web searches a call ran, of the speed it was served at (fast mode) and of which
+    # cache writes have the 1-hour TTL, which no instrumentation writes as attributes (see
+    # _served_by_anthropic).
     RESPONSE_JSON: ("output.value",),
 }
 
@@ -265,6 +269,33 @@ EXCLUSIVE_INPUT_SCOPES: tuple[tuple[str, str], ...] = (
 )
 
 
+#: The Vercel AI SDK up to release 5 (LanguageModelV2 providers; V1 in AI SDK 4) puts each
+#: provider's own counts on its spans as they are, and its providers copy them from the API's
+#: usage: ``@ai-sdk/anthropic`` 2.x Anthropic's ``input_tokens`` (without the cache reads and
+#: writes), ``@ai-sdk/amazon-bedrock`` 3.x Converse's ``inputTokens`` (likewise), and
+#: ``@ai-sdk/google`` 2.x (Gemini API and Vertex) Gemini's ``candidatesTokenCount`` as the
+#: output (without the thinking, which is its ``reasoningTokens``). AI SDK 6 computes inclusive
+#: totals and writes the parts beside them (``ai.usage.inputTokenDetails.*``,
+#: ``ai.usage.outputTokenDetails.*``), so a span with those keys is read as any inclusive span.
+#: (provider name part, what its counts leave out), matched in ``ai.model.provider``
+#: (``anthropic.messages``, ``vertex.anthropic.messages``, ``amazon-bedrock``,
+#: ``google.generative-ai``, ``google.vertex.chat``). The OpenAI providers' counts are the
+#: API's inclusive ones: not listed.
+AI_SDK_5_CONVENTIONS: tuple[tuple[str, int], ...] = (
+    ("anthropic", INPUT_EXCLUDES_CACHE),
+    ("bedrock", INPUT_EXCLUDES_CACHE),
+    ("google", OUTPUT_EXCLUDES_REASONING),
+)
+#: The AI SDK's own count keys on a call's span (``promptTokens`` / ``completionTokens`` on a
+#: generate span up to release 5, ``inputTokens`` / ``outputTokens`` on a stream span, and on
+#: every span from release 6).
+AI_SDK_COUNT_KEYS: frozenset[str] = frozenset(
+    {"ai.usage.promptTokens", "ai.usage.completionTokens", "ai.usage.inputTokens", "ai.usage.outputTokens"}
+)
+#: Prefixes of the keys only AI SDK 6 and later write beside their inclusive totals.
+AI_SDK_DETAIL_PREFIXES: tuple[str, ...] = ("ai.usage.inputTokenDetails.", "ai.usage.outputTokenDetails.")
+
+
 def vocabulary() -> Iterable[tuple[str, str]]:
     """(attribute key, concept) for every key read; for docs and tests."""
     names = {
@@ -282,8 +313,8 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         CACHE_WRITE_1H: "cache write tokens, 1-hour TTL",
         REASONING: "reasoning tokens",
         REASONING_EXCLUDED: "reasoning tokens, not included in the output count (Google ADK 1.x)",
-        USAGE_JSON: "the provider's usage as JSON (Google ADK's response, Logfire's raw usage), for counts"
-        " the span leaves out",
+        USAGE_JSON: "the provider's usage as JSON (Google ADK's response, Logfire's raw usage, the Vercel AI"
+        " SDK's provider metadata), for counts the span leaves out",
         INPUT_AUDIO: "audio input tokens",
         OUTPUT_AUDIO: "audio output tokens",
         CACHE_READ_AUDIO: "audio cache read tokens",
@@ -298,7 +329,8 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         INVOCATION_PARAMETERS: "request parameters (OpenInference JSON; service_tier read when none was served)",
         RESPONSE_ID: "response id (one call recorded by two instrumentations is priced once)",
         TOTAL: "total tokens (only to tell whether the input count includes the cache)",
-        RESPONSE_JSON: "the response as JSON (OpenInference), for an Anthropic call's web searches and fast mode",
+        RESPONSE_JSON: "the response as JSON (OpenInference), for an Anthropic call's web searches, fast mode"
+        " and 1-hour cache writes",
     }
     for slot, keys in VOCABULARY.items():
         for key in keys:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from operator import itemgetter
 
@@ -28,6 +28,9 @@ from ._usage_json import MAX_TOKENS, BadValue, add_usage_json, read_count, serve
 from ._vocabulary import (
     AGENT_RUN_RECORD_SCOPES,
     AI_OP,
+    AI_SDK_5_CONVENTIONS,
+    AI_SDK_COUNT_KEYS,
+    AI_SDK_DETAIL_PREFIXES,
     BATCH,
     COST_AMOUNT,
     COST_CURRENCY,
@@ -142,7 +145,7 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
     except TypeError:  # an unhashable value (a list, in a plain mapping): the reference path
         return _reference(attributes, plan.slots, scope_name)
     if kind is None:
-        kind = _kind_of(attributes, plan.slots, scope_name)
+        kind = _kind_of(attributes, plan.slots, scope_name, plan.ai_sdk_5)
         global _memoised
         _memoised += 1
         if _memoised > _MEMO_LIMIT:
@@ -235,10 +238,14 @@ class _Plan:
     response_key: str | None
     usage_json_key: str | None
     total_key: str | None
-    #: Where an Anthropic call's web searches and speed are read (with_served), if anywhere.
+    #: Where an Anthropic call's web searches, speed and 1-hour cache writes are read
+    #: (with_served), if anywhere.
     served_key: str | None
     parameters_key: str | None
     memo: dict[tuple[object, ...], _Kind]
+    #: A Vercel AI SDK call of release 5 or older: its counts are its provider's own
+    #: (:func:`_ai_sdk_5`, ``AI_SDK_5_CONVENTIONS``).
+    ai_sdk_5: bool = False
 
 
 #: Slots read per span, not memoised (they differ from call to call).
@@ -361,7 +368,25 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         served_usage_key(keys.get(RESPONSE_JSON), keys.get(USAGE_JSON)),
         keys.get(INVOCATION_PARAMETERS),
         {},
+        AI_OP in keys and _ai_sdk_5(shape),
     )
+
+
+def _ai_sdk_5(keys: Iterable[str]) -> bool:
+    """Whether a span with these attribute keys is a Vercel AI SDK call of release 5 or older
+    (LanguageModelV2 providers, V1 in AI SDK 4): it has the SDK's own counts and none of the
+    ``ai.usage.inputTokenDetails.*`` / ``outputTokenDetails.*`` that AI SDK 6 writes beside
+    the inclusive totals it computes, so its counts are the provider's own, with what they
+    leave out (``AI_SDK_5_CONVENTIONS``). (AI SDK 6 writes the details whenever its provider
+    reports any count: an Anthropic, Bedrock or Gemini call always has them.) Told by the keys
+    alone, so once per key tuple (the plan), never per span."""
+    counted = False
+    for key in keys:
+        if key.startswith(AI_SDK_DETAIL_PREFIXES):
+            return False
+        if key in AI_SDK_COUNT_KEYS:
+            counted = True
+    return counted
 
 
 def _tuple_getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, object]], tuple[object, ...]]:
@@ -393,7 +418,7 @@ def _reference(
     return _interpret(found, keys, scope_name, attributes, per_call=per_call)
 
 
-def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None) -> _Kind:
+def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | None, ai_sdk_5: bool) -> _Kind:
     # (Without what the request and response JSON say: a kind is memoised for the spans of
     # its plan, the tier one call asked for and the speed it was served at are its own.)
     reference = _reference(attributes, slots, scope_name, per_call=False)
@@ -408,7 +433,7 @@ def _kind_of(attributes: Mapping[str, object], slots: _Slots, scope_name: str | 
         reference.service_tier,
         reference.batch,
         reference.role is Role.LLM or reference.role is Role.EMBEDDING,
-        _scope_conventions(provider, scope_name),
+        _scope_conventions(provider, scope_name, ai_sdk_5),
         _is_anthropic(provider),
     )
 
@@ -453,7 +478,7 @@ def _interpret(
     convention = "inclusive"
     if (role is Role.LLM or role is Role.EMBEDDING) and (has_tokens or _any_tokens(found)):
         try:
-            usage, convention = _tokens(found, keys, provider, scope_name)
+            usage, convention = _tokens(found, keys, provider, scope_name, attributes)
         except BadValue as exc:
             invalid = str(exc)
     tier = tier.lower() if tier else None
@@ -598,7 +623,11 @@ def _inclusive(counts: list[int], exclusive_scope: int) -> tuple[TokenUsage, str
 
 
 def _tokens(
-    found: list[object], keys: list[str | None], provider: str | None, scope_name: str | None
+    found: list[object],
+    keys: list[str | None],
+    provider: str | None,
+    scope_name: str | None,
+    attributes: Mapping[str, object],
 ) -> tuple[TokenUsage, str]:
     """The reference path's counts (see :func:`_counted` for the fast path's)."""
     counts: list[int] = []
@@ -614,7 +643,8 @@ def _tokens(
     json_key = keys[USAGE_JSON]
     if json_key is not None and found[USAGE_JSON] is not None:
         add_usage_json(counts, json_key, found[USAGE_JSON])
-    return _inclusive(counts, _scope_conventions(provider, scope_name))
+    ai_sdk_5 = keys[AI_OP] is not None and _ai_sdk_5(attributes)
+    return _inclusive(counts, _scope_conventions(provider, scope_name, ai_sdk_5))
 
 
 def _is_anthropic(provider: str | None) -> bool:
@@ -639,13 +669,23 @@ def _role_in_scope(role: Role, has_tokens: bool, scope_name: str) -> Role:
     return role
 
 
-def _scope_conventions(provider: str | None, scope_name: str | None) -> int:
+def _scope_conventions(provider: str | None, scope_name: str | None, ai_sdk_5: bool = False) -> int:
     """What this instrumentation leaves out of its counts for this provider: input
-    *without* cache tokens, output *without* reasoning tokens (flags)."""
-    if not (scope_name and provider):
+    *without* cache tokens, output *without* reasoning tokens (flags). ``ai_sdk_5``: the
+    span is a Vercel AI SDK call of release 5 or older (:func:`_ai_sdk_5`), whatever the
+    tracer it was recorded with (``experimental_telemetry.tracer`` may be any), so its
+    provider alone says."""
+    if not provider:
         return 0
-    scope, vendor = scope_name.lower(), provider.lower()
+    vendor = provider.lower()
     flags = 0
+    if ai_sdk_5:
+        for name, flag in AI_SDK_5_CONVENTIONS:
+            if name in vendor:
+                flags |= flag
+    if not scope_name:
+        return flags
+    scope = scope_name.lower()
     if any(scope.startswith(prefix) and name in vendor for prefix, name in EXCLUSIVE_INPUT_SCOPES):
         flags |= INPUT_EXCLUDES_CACHE
     if any(scope.startswith(prefix) and name in vendor for prefix, name in EXCLUSIVE_OUTPUT_SCOPES):

@@ -37,6 +37,16 @@ OPUS_4_6_FAST_SEARCHED = (1000 * 30.00 + 100 * 150.00) / M + 3 * 0.01
 GEMINI_FLASH = (600 * 0.30 + 400 * 0.03 + 500 * 2.50) / M
 GEMINI_PRO = (2000 * 1.25 + 1000 * 10.00) / M
 WEATHER_TOOL = 0.002
+# 1,500 of the 2,000 written tokens with the 1-hour TTL ($6, 2x input), 500 at 5 minutes
+SONNET_4_CACHED_1H = (100 * 3.00 + 3000 * 0.30 + 500 * 3.75 + 1500 * 6.00 + 50 * 15.00) / M
+# Vercel AI SDK 5 (LanguageModelV2): each provider's own counts. Anthropic's and Bedrock's
+# input leaves the cache out, and the writes (and a generate span's Anthropic reads) are in
+# ai.response.providerMetadata only; Gemini's output leaves the thinking out.
+SONNET_4_CACHED_1H_READ_1000 = (100 * 3.00 + 1000 * 0.30 + 500 * 3.75 + 1500 * 6.00 + 50 * 15.00) / M
+# @ai-sdk/amazon-bedrock 3.x keeps a generate call's cache reads nowhere on the span: 100 + 2,000 written
+SONNET_4_BEDROCK_GENERATE = (100 * 3.00 + 2000 * 3.75 + 50 * 15.00) / M
+# @ai-sdk/openai 2.x keeps a generate call's cached input nowhere on the span: all 1,000 at full rate
+GPT_4O_AI_SDK_5_GENERATE = (1000 * 2.50 + 200 * 10.00) / M
 OPENAI_APP = [GPT_4O, GPT_4O_MINI, EMBEDDING, O4_MINI_FLEX, GPT_5_MINI_PRIORITY, GPT_4O]
 
 #: fixture -> the cost of each priced span (one per billable call), whatever its layer
@@ -50,6 +60,8 @@ EXPECTED: dict[str, list[float]] = {
     "bedrock-official": [HAIKU_3_5],
     "openllmetry-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_STREAM_OPENLLMETRY],
     "openinference-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_CACHED],
+    # the 1-hour part of the writes is only in the response's JSON (output.value), called and streamed
+    "openinference-anthropic-1h-cache": [SONNET_4_CACHED_1H, HAIKU_3_5, SONNET_4_CACHED_1H],
     "openlit-anthropic": [SONNET_4_CACHED, HAIKU_3_5, SONNET_4_STREAM_OPENLIT],
     # the speed and the searches are only in the response's JSON (output.value), called and streamed
     "openinference-anthropic-server-tools": [OPUS_4_6_FAST_SEARCHED, OPUS_4_6_FAST_SEARCHED],
@@ -63,6 +75,30 @@ EXPECTED: dict[str, list[float]] = {
     "google-adk-1": [GEMINI_FLASH],
     "vercel-ai-sdk-7": [GPT_4O, EMBEDDING],
     "vercel-ai-sdk-6": [GPT_4O, EMBEDDING],
+    "vercel-ai-sdk-5": [
+        SONNET_4_CACHED,  # Anthropic generate: 100 in; 3,000 read and 2,000 written in the metadata only
+        SONNET_4_CACHED,  # Anthropic stream: 100 in, cachedInputTokens 3,000; the writes in the metadata
+        SONNET_4_CACHED_1H_READ_1000,  # Anthropic stream, 1,500 of the 2,000 writes with the 1-hour TTL
+        GEMINI_FLASH,  # Gemini generate: 200 out; 300 thinking and 400 cached in the metadata only
+        GEMINI_PRO,  # Gemini generate: 900 out; 100 thinking in the metadata only
+        GEMINI_PRO,  # Gemini stream: 900 out, reasoningTokens 100
+        SONNET_4_BEDROCK_GENERATE,
+        SONNET_4_CACHED,  # Bedrock stream: 100 in, cachedInputTokens 3,000; the writes in the metadata
+        GPT_4O_AI_SDK_5_GENERATE,
+        GPT_4O,  # OpenAI stream: inclusive counts, as the API's
+    ],
+    # the same calls under AI SDK 6: inclusive totals with their parts beside them; the 1-hour
+    # part of the writes is still only in ai.response.providerMetadata
+    "vercel-ai-sdk-6-providers": [
+        SONNET_4_CACHED,
+        SONNET_4_CACHED,
+        SONNET_4_CACHED_1H_READ_1000,
+        GEMINI_FLASH,
+        GEMINI_PRO,
+        GEMINI_PRO,
+        SONNET_4_CACHED,  # Bedrock: AI SDK 6 keeps a generate call's cache reads (inputTokenDetails)
+        SONNET_4_CACHED,
+    ],
 }
 AGENT_TOOLS = Path(__file__).resolve().parent / "apps" / "agent_tools.yaml"
 

@@ -33,6 +33,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind, set_span_in_context
 
+from .fake_llm import Usage
 from .rotel import ReceivedSpan
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -154,6 +155,9 @@ class Capture:
     env: tuple[tuple[str, str], ...] = ()
     expected_spans: int = 2
     what: str = ""
+    #: Canned usage beside ``fake_llm.USAGE`` (requested model, usage): a shape the default
+    #: answers do not show.
+    usage: tuple[tuple[str, Usage], ...] = ()
 
 
 def _python_captures() -> list[Capture]:
@@ -263,6 +267,29 @@ def _python_captures() -> list[Capture]:
             " (usage.speed and usage.server_tool_use, in output.value only), called and streamed",
         ),
         Capture(
+            "openinference-anthropic-1h-cache",
+            "anthropic_app.py",
+            "openinference-anthropic",
+            tuple(ta.VENVS["openinference-anthropic"][0]),
+            (("ANTHROPIC_OPEN_TELEMETRY", "false"),),
+            4,
+            "OpenInference Anthropic instrumentation: cache writes with the 1-hour TTL (1,500 of 2,000),"
+            " whose split is in output.value only (usage.cache_creation), called and streamed",
+            (
+                (
+                    "claude-sonnet-4-20250514",
+                    Usage(
+                        "claude-sonnet-4-20250514",
+                        100,
+                        50,
+                        cached_tokens=3000,
+                        cache_write_tokens=500,
+                        cache_write_1h_tokens=1500,
+                    ),
+                ),
+            ),
+        ),
+        Capture(
             "openlit-anthropic",
             "anthropic_app.py",
             "openlit-anthropic",
@@ -334,12 +361,12 @@ def _versions(venv: Path, pins: Sequence[str]) -> dict[str, str]:
 
 def capture_python(capture: Capture) -> dict[str, Any]:
     from .apps import run_instrumented
-    from .fake_llm import FakeLLMServer
+    from .fake_llm import USAGE, FakeLLMServer
     from .rotel import RotelCollector
     from .venvs import ensure_venv
 
     venv = ensure_venv(capture.venv, capture.pins)
-    with FakeLLMServer() as fake, RotelCollector() as collector:
+    with FakeLLMServer({**USAGE, **dict(capture.usage)}) as fake, RotelCollector() as collector:
         env = {"FAKE_LLM_BASE_URL": fake.base_url, "GENAI_COST_ENABLED": "false", **dict(capture.env)}
         trace_id = run_instrumented(venv, APPS / capture.app, collector, env=env)
         spans = collector.trace(trace_id, expected=capture.expected_spans)
@@ -372,12 +399,54 @@ JS_CAPTURES = {
         "Vercel AI SDK 6 built-in experimental_telemetry: ai.generateText > ai.generateText.doGenerate; "
         "ai.embedMany > ai.embedMany.doEmbed",
     ),
+    "vercel-ai-sdk-5": (
+        "node-aisdk5",
+        {
+            "ai": "5.0.277",
+            "@ai-sdk/anthropic": "2.0.112",
+            "@ai-sdk/google": "2.0.108",
+            "@ai-sdk/amazon-bedrock": "3.0.137",
+            "@ai-sdk/openai": "2.0.130",
+            "@opentelemetry/sdk-trace-base": "2.12.1",
+        },
+        "Vercel AI SDK 5 (LanguageModelV2 providers) built-in experimental_telemetry: generateText (doGenerate) "
+        "and streamText (doStream) with Anthropic (cache read + 5-minute and 1-hour writes), Google Gemini "
+        "(thinking, cache read), Amazon Bedrock Converse (cache read + write) and OpenAI chat",
+    ),
+    "vercel-ai-sdk-6-providers": (
+        "node-aisdk6-providers",
+        {
+            "ai": "6.0.322",
+            "@ai-sdk/anthropic": "3.0.139",
+            "@ai-sdk/google": "3.0.141",
+            "@ai-sdk/amazon-bedrock": "4.0.186",
+            "@opentelemetry/sdk-trace-base": "2.12.1",
+        },
+        "Vercel AI SDK 6 (LanguageModelV3 providers) built-in experimental_telemetry: the Anthropic, Google "
+        "Gemini and Amazon Bedrock calls of vercel-ai-sdk-5, whose counts AI SDK 6 makes inclusive",
+    ),
 }
+
+#: Canned usage a JS capture needs beside ``fake_llm.USAGE`` (by requested model).
+JS_USAGE: dict[str, dict[str, Usage]] = {
+    "vercel-ai-sdk-5": {
+        # 1,500 of the 2,000 written tokens with the 1-hour TTL: the split is only in the
+        # provider's raw usage, which AI SDK 5 keeps in ai.response.providerMetadata
+        "claude-sonnet-4-0": Usage(
+            "claude-sonnet-4-20250514", 100, 50, cached_tokens=1000, cache_write_tokens=500, cache_write_1h_tokens=1500
+        ),
+        # Converse: inputTokens is the uncached input (100), beside 3,000 read and 2,000 written
+        "anthropic.claude-sonnet-4-20250514-v1:0": Usage(
+            "anthropic.claude-sonnet-4-20250514-v1:0", 100, 50, cached_tokens=3000, cache_write_tokens=2000
+        ),
+    },
+}
+JS_USAGE["vercel-ai-sdk-6-providers"] = JS_USAGE["vercel-ai-sdk-5"]
 
 
 def capture_js(name: str) -> dict[str, Any]:
     """Runs ``tests/support/js/<name>.mjs`` with node in ``.test-tools/<dir>`` (npm-installed pins)."""
-    from .fake_llm import FakeLLMServer
+    from .fake_llm import USAGE, FakeLLMServer
     from .venvs import TOOLS
 
     directory, packages, what = JS_CAPTURES[name]
@@ -401,7 +470,7 @@ def capture_js(name: str) -> dict[str, Any]:
             check=True,
             timeout=300,
         )
-    with FakeLLMServer() as fake:
+    with FakeLLMServer({**USAGE, **JS_USAGE.get(name, {})}) as fake:
         done = subprocess.run(
             ["node", "capture.mjs"],
             cwd=workdir,
