@@ -1119,9 +1119,16 @@ def test_addresses_and_loops() -> None:
         with pytest.raises(ValueError, match=why):
             parse_address(bad, "--http")
     assert sends_to_itself(("localhost", 4317), [("127.0.0.1", 4317)])
-    assert sends_to_itself(("10.0.0.5", 4317), [("0.0.0.0", 4317)])
     assert not sends_to_itself(("collector", 4317), [("127.0.0.1", 4317)])
     assert not sends_to_itself(("localhost", 4317), [("127.0.0.1", 4318)])
+    # Listening on every address: a loop only through an address of this machine. The
+    # README's container set-up (the collector on 4317 too) was refused as a loop.
+    assert sends_to_itself(("127.0.0.2", 4317), [("0.0.0.0", 4317)])
+    assert sends_to_itself(("localhost", 4317), [("0.0.0.0", 4317)])
+    assert not sends_to_itself(("collector", 4317), [("0.0.0.0", 4317)])  # (not resolved here)
+    assert not sends_to_itself(("192.0.2.1", 4317), [("0.0.0.0", 4317)])  # (TEST-NET-1: no machine's)
+    # Another name of the address it listens on.
+    assert sends_to_itself(("127.0.0.1", 4317), [("localhost", 4317)])
 
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -14,6 +14,7 @@ gateway's core, which imports :class:`FanOutExporter` from here.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -132,15 +133,46 @@ def exporter_endpoint(exporter: SpanExporter) -> tuple[str, int] | None:
 
 
 def sends_to_itself(endpoint: tuple[str, int], listening: Sequence[tuple[str, int]]) -> bool:
-    """Whether ``endpoint`` is one of the addresses the gateway listens on."""
+    """Whether ``endpoint`` is one of the addresses the gateway listens on. A gateway that
+    listens on every address (``0.0.0.0``) sends to itself only through an address of this
+    machine: ``collector:4317`` (another container or host) is not a loop. A name is
+    resolved once, at start; one that does not resolve here is not taken for a loop (the
+    exporter says what is wrong with it)."""
     host, port = endpoint
     everywhere = {"0.0.0.0", "::"}  # noqa: S104 - compared with, not bound to
     local = {"localhost", "127.0.0.1", "::1", *everywhere}
     for listen_host, listen_port in listening:
         if port != listen_port:
             continue
-        if host == listen_host or listen_host in everywhere or (host in local and listen_host in local):
+        if host == listen_host or (host in local and listen_host in local):
             return True
+        if listen_host in everywhere:
+            if _of_this_machine(host):
+                return True
+        elif _resolved(host) & _resolved(listen_host):
+            return True
+    return False
+
+
+def _resolved(host: str) -> set[str]:
+    """The addresses ``host`` resolves to here (none if it does not resolve)."""
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError, ValueError):
+        return set()
+
+
+def _of_this_machine(host: str) -> bool:
+    """Whether ``host`` resolves to an address of this machine: one a socket can be bound to
+    (the kernel refuses an address no interface of the machine has)."""
+    for address in _resolved(host):
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.bind((address, 0))
+        except OSError:
+            continue
+        return True
     return False
 
 
