@@ -268,15 +268,16 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         is_json = content_type == _JSON
-        if self._route() == "/health" and self.path.split("?")[0].rstrip("/"):
+        path = self._path()
+        if path == "/health":
             self._drain()
             self._wrong_method()
             return
         try:
-            if self._route() != "/v1/traces":
+            if path != "/v1/traces":
                 self._drain()
                 # (a POST to "/" is an endpoint given without its path: that is what it needs)
-                missing = " (the endpoint is missing its path)" if self._route() == "/health" else ""
+                missing = "" if path else " (the endpoint is missing its path)"
                 raise _Refused(
                     HTTPStatus.NOT_FOUND, f"no such path {self.path!r}: OTLP traces go to /v1/traces{missing}"
                 )
@@ -343,9 +344,12 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             HTTPStatus.SERVICE_UNAVAILABLE, _JSON if is_json else _PROTOBUF, body, {"Retry-After": str(RETRY_AFTER_S)}
         )
 
+    def _path(self) -> str:
+        return self.path.split("?")[0].rstrip("/")
+
     def _route(self) -> str:
-        path = self.path.split("?")[0].rstrip("/")
-        return "/health" if path == "" else path
+        """The path, ``/`` read as ``/health`` (for a GET or HEAD: a POST there is a sender's)."""
+        return self._path() or "/health"
 
     def do_GET(self) -> None:
         self._drain()
