@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import attributes as A
 from .config import ReportedCostPolicy
+from .pricing.calc import served_at_other_tier
 from .pricing.catalog import Catalog, Resolution
 from .pricing.errors import PricingError
 from .pricing.model import CostBreakdown, TokenUsage
@@ -111,7 +112,7 @@ class SpanPricer:
         # a list-price cost when the span says the call was served otherwise.
         prefer = self.reported_cost == "prefer" and usage.reported_cost_key not in _ESTIMATED_COST_KEYS
         if prefer and breakdown is not None and usage.reported_cost_key in _LIST_PRICE_COST_KEYS:
-            prefer = not _served_apart(breakdown.adjustments)
+            prefer = not served_at_other_tier(breakdown.adjustments)
         if reported is not None and (prefer or breakdown is None):
             attrs: dict[str, AttributeValue] = {
                 A.COST_TOTAL: float(reported),
@@ -342,13 +343,3 @@ _ESTIMATED_COST_KEYS = frozenset({"gen_ai.usage.cost"})
 #: served at another tier (flex, priority, batch, Anthropic's fast mode), whose price the
 #: catalog knows and the list price does not.
 _LIST_PRICE_COST_KEYS = frozenset({"operation.cost"})
-
-
-def _served_apart(adjustments: tuple[str, ...]) -> bool:
-    """Whether the catalog priced the call at a tier the span says it was served at (a
-    tier the catalog has no rates for, ``:unpriced_at_default``, is priced as standard)."""
-    return any(
-        (note == "batch" or note.startswith("service_tier=")) and not note.endswith(":unpriced_at_default")
-        for note in adjustments
-    )
-

@@ -30,6 +30,22 @@ from .errors import (
 )
 from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUsage
 
+#: How :func:`effective_rates` notes a tier in the adjustments: ``service_tier=flex``, ``batch``,
+#: each with ``:unpriced_at_default`` when the catalog has no rates for it (priced as standard).
+_TIER_NOTE = "service_tier="
+_BATCH_NOTE = "batch"
+_UNPRICED_AT_DEFAULT = ":unpriced_at_default"
+
+
+def served_at_other_tier(adjustments: tuple[str, ...]) -> bool:
+    """Whether :func:`effective_rates` priced the call at a tier other than standard (a tier
+    the catalog has no rates for is priced as standard). Read from the notes it wrote, here
+    beside the code that writes them, so that the two cannot drift apart."""
+    return any(
+        (note == _BATCH_NOTE or note.startswith(_TIER_NOTE)) and not note.endswith(_UNPRICED_AT_DEFAULT)
+        for note in adjustments
+    )
+
 
 def period_at(model: ModelPricing, at: float | None) -> Period:
     """The price period in force at UNIX time ``at`` (``None``: the newest)."""
@@ -78,17 +94,17 @@ def effective_rates(
     if service_tier and service_tier not in DEFAULT_TIERS:
         rule = period.service_tiers.get(service_tier)
         if rule is None:
-            notes.append(f"service_tier={service_tier}:unpriced_at_default")
+            notes.append(f"{_TIER_NOTE}{service_tier}{_UNPRICED_AT_DEFAULT}")
         else:
             rates = _apply(rates, rule, usage)
-            notes.append(f"service_tier={service_tier}")
+            notes.append(f"{_TIER_NOTE}{service_tier}")
     if batch:
         rule = period.service_tiers.get("batch")
         if rule is None:
-            notes.append("batch:unpriced_at_default")
+            notes.append(f"{_BATCH_NOTE}{_UNPRICED_AT_DEFAULT}")
         else:
             rates = _apply(rates, rule, usage)
-            notes.append("batch")
+            notes.append(_BATCH_NOTE)
     if period.windows and at is not None:
         for window in period.windows:
             if window.active(at):
