@@ -39,6 +39,8 @@ COST_PRICING_EFFECTIVE = "gen_ai.cost.pricing.effective_from"
 #: lists: a variant priced as the model it starts like. Absent for a listed name.
 COST_PRICING_MATCH = "gen_ai.cost.pricing.match"
 COST_ADJUSTMENTS = "gen_ai.cost.adjustments"
+#: In ``gen_ai.cost.adjustments``: a chat call whose span counts input tokens and no output.
+ADJUSTMENT_NO_OUTPUT = "no_output_tokens"
 COST_UNPRICED = "gen_ai.cost.unpriced"
 COST_UNPRICED_REASON = "gen_ai.cost.unpriced_reason"
 COST_UNPRICED_DETAIL = "gen_ai.cost.unpriced_detail"

@@ -95,10 +95,12 @@ class SpanPricer:
         source = A.SOURCE_CATALOG
         failure: PricingError | None = None
         matched = ""
+        answers = False
         if tokens is not None and usage.model:
             try:
                 breakdown, resolution = self._catalog_price(usage, tokens, usage.model, start_time_ns, end_time_ns)
                 entry, matched = resolution.model, resolution.match
+                answers = entry.kind in _ANSWERING_KINDS
                 if entry.kind == "embedding":
                     category = A.CATEGORY_EMBEDDING
                 source = A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
@@ -136,6 +138,8 @@ class SpanPricer:
             attrs[A.COST_PRICING_MATCH] = matched
         if usage.convention != "inclusive":
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
+        if answers and tokens is not None and not tokens.output_tokens and tokens.input_tokens:
+            _note_no_output(attrs)
         if reported is not None:
             attrs[A.COST_REPORTED] = float(reported)
             attrs[A.COST_REPORTED_DIFF] = float(round(reported - breakdown.total_usd, 12))
@@ -165,6 +169,8 @@ class SpanPricer:
             attrs[A.COST_PRICING_MATCH] = resolution.match
         if usage.convention != "inclusive":
             attrs[A.COST_USAGE_CONVENTION] = usage.convention
+        if not tokens.output_tokens and tokens.input_tokens and entry.kind in _ANSWERING_KINDS:
+            _note_no_output(attrs)
         return SpanCost(category, breakdown.total_usd, tokens, attrs, None, usage.provider, model, usage.operation)
 
     def _priced_by_duration(
@@ -343,3 +349,15 @@ _ESTIMATED_COST_KEYS = frozenset({"gen_ai.usage.cost"})
 #: served at another tier (flex, priority, batch, Anthropic's fast mode), whose price the
 #: catalog knows and the list price does not.
 _LIST_PRICE_COST_KEYS = frozenset({"operation.cost"})
+
+#: Entry kinds whose calls answer in output tokens: a span of one that counts input and no
+#: output (an aborted stream, an instrumentation that did not record the answer) is priced
+#: for its input alone, and says so rather than pass for a complete price.
+_ANSWERING_KINDS = frozenset({"chat", "completion"})
+
+
+def _note_no_output(attrs: dict[str, AttributeValue]) -> None:
+    """Add ``no_output_tokens`` to the span's adjustments (the notes of a price that may be
+    an under-estimate)."""
+    notes = attrs.get(A.COST_ADJUSTMENTS)
+    attrs[A.COST_ADJUSTMENTS] = f"{notes},{A.ADJUSTMENT_NO_OUTPUT}" if notes else A.ADJUSTMENT_NO_OUTPUT
