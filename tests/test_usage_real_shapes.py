@@ -259,8 +259,17 @@ def test_openinference_1h_writes_property(
 # ---------------------------------------------------------------- properties: the AI SDK
 
 
-def _anthropic_metadata(uncached: int, read: int, written_5m: int, written_1h: int, output: int) -> str:
-    """``ai.response.providerMetadata`` as @ai-sdk/anthropic 2.x and 3.x write it."""
+def _anthropic_metadata(
+    uncached: int,
+    read: int,
+    written_5m: int,
+    written_1h: int,
+    output: int,
+    server_tool_use: dict[str, int] | None = None,
+    speed: str | None = None,
+) -> str:
+    """``ai.response.providerMetadata`` as @ai-sdk/anthropic 2.x and 3.x write it (Anthropic's
+    usage object passed through as it came, ``server_tool_use`` and ``speed`` included)."""
     written = written_5m + written_1h
     raw = {
         "input_tokens": uncached,
@@ -269,8 +278,8 @@ def _anthropic_metadata(uncached: int, read: int, written_5m: int, written_1h: i
         "cache_read_input_tokens": read,
         "cache_creation": {"ephemeral_5m_input_tokens": written_5m, "ephemeral_1h_input_tokens": written_1h},
         "service_tier": "standard",
-        "server_tool_use": None,
-        "speed": None,
+        "server_tool_use": server_tool_use,
+        "speed": speed,
     }
     member = {"usage": raw, "cacheCreationInputTokens": written, "stopSequence": None, "iterations": None}
     return json.dumps({"anthropic": member}, separators=(",", ":"))
@@ -441,3 +450,54 @@ def test_any_provider_metadata_is_read_without_raising_and_as_the_reference_read
         assert usage.usage.cache_write_1h_tokens <= usage.usage.cache_write_tokens
         assert usage.usage.cache_read_tokens + usage.usage.cache_write_tokens <= usage.usage.input_tokens
         assert usage.usage.reasoning_tokens <= usage.usage.output_tokens
+
+
+# ------------------------------------------------- AI SDK: Anthropic's searches and fast mode
+
+@pytest.mark.parametrize("release", [5, 6])
+@pytest.mark.parametrize("stream", [False, True])
+def test_ai_sdk_anthropic_searches_and_fast_mode_are_read_from_the_provider_metadata(release: int, stream: bool) -> None:
+    """The SDK's spans count neither; Anthropic's usage object in the metadata does."""
+    attributes = _anthropic_span(release, stream, (100, 0, 0, 0, 50))
+    plain = _read(attributes, "ai")
+    assert plain.usage is not None and plain.usage.web_searches == 0 and plain.service_tier != "fast"
+    attributes["ai.response.providerMetadata"] = _anthropic_metadata(
+        100, 0, 0, 0, 50, server_tool_use={"web_search_requests": 3}, speed="fast"
+    )
+    usage = _read(attributes, "ai")
+    assert usage.usage is not None and usage.usage.web_searches == 3
+    assert usage.service_tier == "fast"
+    assert _parts(usage) == _parts(plain)
+
+
+def test_ai_sdk_anthropic_searches_are_billed() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from genai_cost import CostSpanProcessor, TraceCostExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory))))
+    attributes = _anthropic_span(6, False, (1000, 0, 0, 0, 100))
+    attributes["ai.response.providerMetadata"] = _anthropic_metadata(
+        1000, 0, 0, 0, 100, server_tool_use={"web_search_requests": 2}
+    )
+    provider.get_tracer("ai").start_span("ai.generateText.doGenerate", attributes=attributes).end()
+    provider.shutdown()
+    (span,) = memory.get_finished_spans()
+    cost = span.attributes or {}
+    # claude-sonnet-4: 1,000 in at $3/M and 100 out at $15/M, and two searches at $10 / 1,000
+    assert cost["gen_ai.cost.search_usd"] == pytest.approx(0.02)
+    assert cost["gen_ai.cost.total_usd"] == pytest.approx(0.003 + 0.0015 + 0.02)
+
+
+def test_an_ai_sdk_search_count_that_is_no_count_is_recorded_not_raised() -> None:
+    attributes = _anthropic_span(6, False, (100, 0, 0, 0, 50))
+    attributes["ai.response.providerMetadata"] = (
+        '{"anthropic":{"usage":{"input_tokens":100,"output_tokens":50,"server_tool_use":{"web_search_requests":-2}}}}'
+    )
+    usage = _read(attributes, "ai")
+    assert usage.usage is None
+    assert usage.invalid is not None and "server_tool_use.web_search_requests" in usage.invalid

@@ -273,10 +273,11 @@ _RESPONSE_JSON_KEY = VOCABULARY[RESPONSE_JSON][0]
 
 def served_usage_key(response_key: str | None, usage_json_key: str | None) -> str | None:
     """The attribute that holds an Anthropic call's usage object: in the response
-    OpenInference records as JSON, or as the usage itself (Logfire's raw usage)."""
+    OpenInference records as JSON, as the usage itself (Logfire's raw usage), or in the
+    Vercel AI SDK's provider metadata (``anthropic.usage``, passed through as Anthropic sent it)."""
     if response_key is not None:
         return response_key
-    return usage_json_key if usage_json_key == _LOGFIRE_USAGE_KEY else None
+    return usage_json_key if usage_json_key in (_LOGFIRE_USAGE_KEY, _AI_SDK_METADATA_KEY) else None
 
 
 def with_served(
@@ -290,6 +291,8 @@ def with_served(
     want_1h = usage.cache_write_1h_tokens == 0 and usage.cache_write_tokens > 0
     if key == _LOGFIRE_USAGE_KEY:
         found, where = _usage_in_raw_usage(value, want_1h), _LOGFIRE_USAGE_KEY
+    elif key == _AI_SDK_METADATA_KEY:
+        found, where = _usage_in_ai_sdk_metadata(value, want_1h), f"{_AI_SDK_METADATA_KEY} anthropic.usage"
     else:
         found, where = _usage_in_response(value, want_1h), f"{_RESPONSE_JSON_KEY} usage"
     if found is None:
@@ -353,6 +356,21 @@ def _usage_in_raw_usage(raw: object, want_1h: bool) -> dict[str, object] | None:
         usage = json.loads(raw)
     except (ValueError, RecursionError):
         return None
+    return usage if isinstance(usage, dict) else None
+
+
+def _usage_in_ai_sdk_metadata(metadata: object, want_1h: bool) -> dict[str, object] | None:
+    """Anthropic's usage object in the Vercel AI SDK's ``ai.response.providerMetadata``
+    (``{"anthropic": {"usage": {...}}}``), decoded when it may say more than the counts
+    (:func:`_worth_decoding`). The SDK's spans count neither searches nor speed elsewhere."""
+    if not isinstance(metadata, str) or not _worth_decoding(metadata, want_1h):
+        return None
+    try:
+        decoded = json.loads(metadata)
+    except (ValueError, RecursionError):
+        return None
+    anthropic = decoded.get("anthropic") if isinstance(decoded, dict) else None
+    usage = anthropic.get("usage") if isinstance(anthropic, dict) else None
     return usage if isinstance(usage, dict) else None
 
 

@@ -648,7 +648,10 @@ def _tokens(
 
 
 def _is_anthropic(provider: str | None) -> bool:
-    return provider is not None and provider.lower() == "anthropic"
+    """Whether Anthropic's API served the call: ``anthropic``, or the Vercel AI SDK's
+    ``anthropic.messages`` (``vertex.anthropic.messages`` through Google Vertex), whose
+    provider metadata holds Anthropic's usage object as it came."""
+    return provider is not None and "anthropic" in provider.lower().split(".")
 
 
 def _flag_set(value: object) -> bool:
