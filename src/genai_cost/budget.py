@@ -56,6 +56,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from . import attributes as A
 from ._bounded import newer_half
 from ._guard import INTERNAL_FAILURES, OwnExtension
+from ._told_once import ToldOnce
 from .config import env_number, report_unknown_variables
 from .extensions import SpanAnnotations
 from .pricer import SpanCost
@@ -275,6 +276,8 @@ class Budget(OwnExtension):
         #: stopped, and runs on the budget's own limits.
         self.held_forgotten = 0
         self._pending_sources: tuple[Callable[[], None], ...] = ()
+        #: The spans counted, once more than one processor feeds this budget.
+        self._told: ToldOnce[SpanAnnotations] | None = None
         #: Whether anything feeds this budget (a processor, or a caller of on_span_cost):
         #: until then its spend cannot be known, and a zero would be a silent one.
         self._fed = False
@@ -295,6 +298,8 @@ class Budget(OwnExtension):
         spend first has it price the spans that have ended so far."""
         global _no_default_hint
         self._pending_sources = (*self._pending_sources, settle)
+        if len(self._pending_sources) > 1 and self._told is None:
+            self._told = ToldOnce[SpanAnnotations]()  # fed by several processors: each tells every span
         self._fed = True
         if _no_default_hint is None:
             _no_default_hint = True
@@ -350,7 +355,12 @@ class Budget(OwnExtension):
         is_llm = cost.category == A.CATEGORY_LLM
         if is_llm and cost.usage is not None:
             call_tokens = cost.usage.input_tokens + cost.usage.output_tokens
+        told = self._told
         with self._lock:
+            if told is not None:
+                again, answer = told.told_before(context)
+                if again:  # the same span, told by a second processor: counted once
+                    return answer
             now = self._clock()
             ledger = self._ledgers.get(context.trace_id)
             if ledger is None:
@@ -386,7 +396,11 @@ class Budget(OwnExtension):
             )
             for name, spend, limit in crossed
         ]
-        return SpanAnnotations({A.BUDGET_LIMIT_ATTR: ",".join(name for name, _, _ in crossed)}, events)
+        annotations = SpanAnnotations({A.BUDGET_LIMIT_ATTR: ",".join(name for name, _, _ in crossed)}, events)
+        if told is not None:  # the other processor's copy of the span gets the event too
+            with self._lock:
+                told.answered(context, annotations)
+        return annotations
 
     def _record_hits(self, ledger: _Ledger, crossed: list[tuple[str, float, float]]) -> None:
         """Under the lock: the limits ``crossed`` stay hit for the trace; their

@@ -64,6 +64,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from . import attributes as A
 from ._guard import OwnExtension
 from ._spans import attributes_of
+from ._told_once import ToldOnce
 from .pricer import SpanCost
 from .pricing._fork import in_child_after_fork, renew_locks_after_fork
 from .rollup import TraceTotals
@@ -108,6 +109,8 @@ class CostMetrics(OwnExtension):
         self._totals_lock = threading.Lock()
         #: What prices the spans ended so far (a processor's ``settle``), run before each read.
         self._pending_sources: tuple[Callable[[], None], ...] = ()
+        #: The spans counted, once more than one processor feeds these metrics.
+        self._told: ToldOnce[None] | None = None
         meter.create_observable_counter(
             A.METRIC_COST,
             callbacks=[self._observe_cost],
@@ -165,6 +168,8 @@ class CostMetrics(OwnExtension):
         :meth:`on_span_cost` on the same thread: it runs before, never under, the
         totals' lock."""
         self._pending_sources = (*self._pending_sources, settle)
+        if len(self._pending_sources) > 1 and self._told is None:
+            self._told = ToldOnce[None]()  # fed by several processors: each tells every span
 
     def after_pricing(self) -> None:
         """Nothing to do outside the pricing lock: the counters are read by collections."""
@@ -183,6 +188,12 @@ class CostMetrics(OwnExtension):
     # ------------------------------------------------------------ CostListener
 
     def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
+        told = self._told
+        if told is not None and span.context is not None:
+            with self._totals_lock:
+                again, _ = told.told_before(span.context)
+            if again:  # the same span, told by a second processor: counted once
+                return None
         sender = series_labels(span.resource) if self._by_sender else ()
         if cost.unpriced_reason is not None:
             key = (cost.unpriced_reason, cost.category, sender)
