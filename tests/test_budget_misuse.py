@@ -521,3 +521,35 @@ def test_the_documented_record_every_span_sampler_budgets_the_traces_it_does_not
     provider.shutdown()
     assert calls == 2
     assert memory.get_finished_spans() == ()  # outside the sample: nothing exported
+
+
+def test_a_budget_read_in_a_trace_the_caller_did_not_sample_says_no_limit_applies(caplog) -> None:  # type: ignore[no-untyped-def]
+    """The default sampler follows the caller's traceparent: flags 00, and nothing is recorded."""
+    import logging
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    from genai_cost import Budget, CostSpanProcessor, TraceCostExporter
+
+    budget = Budget(max_llm_calls=1)
+    provider = TracerProvider()  # parentbased_always_on
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(InMemorySpanExporter())), listeners=[budget])
+    )
+    tracer = provider.get_tracer("agent")
+    caplog.set_level(logging.WARNING, logger="genai_cost")
+    assert budget.check() is None  # outside any trace: nothing to say
+    assert "does not record" not in caplog.text
+    for flags, said in ((TraceFlags.DEFAULT, True), (TraceFlags.SAMPLED, False)):
+        caplog.clear()
+        caller = SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(flags))
+        with tracer.start_as_current_span("request", context=trace.set_span_in_context(NonRecordingSpan(caller))):
+            spend = budget.check()
+            assert (spend is None) is said
+            assert (budget.check() is None) is said  # read twice: said once
+        assert caplog.text.count("does not record") == (1 if said else 0), caplog.text
+    provider.shutdown()

@@ -282,6 +282,7 @@ class Budget(OwnExtension):
         #: until then its spend cannot be known, and a zero would be a silent one.
         self._fed = False
         self._said_unfed = False
+        self._said_unrecorded = False
         #: Ledgers let go (idle, or past max_traces) that hit a limit or have limits of their
         #: own: kept apart so that such a trace stays stopped (see _expire).
         self._held: dict[int, _Ledger] = {}
@@ -428,6 +429,8 @@ class Budget(OwnExtension):
         if trace_id is None:
             found = _current_trace_id()
             if found is None:
+                if self.limits.any and not self._said_unrecorded and _unrecorded_trace():
+                    self._say_unrecorded()
                 return None
         else:
             found = _trace_id_of(trace_id)
@@ -448,6 +451,19 @@ class Budget(OwnExtension):
                 unpriced_spans=ledger.unpriced,
                 exceeded=dict(ledger.exceeded),
             )
+
+    def _say_unrecorded(self) -> None:
+        with self._lock:
+            if self._said_unrecorded:
+                return
+            self._said_unrecorded = True
+        _log.warning(
+            "genai-cost: a budget was read in a trace the sampler does not record, so no limit applies"
+            " to it: no span of it reaches the processor, and spend() and check() answer None. With the"
+            " default sampler (parentbased_always_on) a request whose caller sent a traceparent marked"
+            " not sampled (flags 00) is such a trace. To budget every trace, record every span and"
+            " sample for export only (docs/budgets.md, Sampling). Said once"
+        )
 
     def _say_unfed(self) -> None:
         with self._lock:
@@ -596,6 +612,12 @@ def _current_trace_id() -> int | None:
     if not context.is_valid or not (context.trace_flags.sampled or span.is_recording()):
         return None
     return context.trace_id
+
+
+def _unrecorded_trace() -> bool:
+    """Whether the current context is in a trace whose spans the sampler does not record
+    (rather than in no trace at all)."""
+    return trace_api.get_current_span().get_span_context().is_valid
 
 
 def _trace_id_of(trace_id: object) -> int:
