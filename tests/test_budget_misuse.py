@@ -553,3 +553,41 @@ def test_a_budget_read_in_a_trace_the_caller_did_not_sample_says_no_limit_applie
             assert (budget.check() is None) is said  # read twice: said once
         assert caplog.text.count("does not record") == (1 if said else 0), caplog.text
     provider.shutdown()
+
+
+def test_a_span_that_cannot_be_priced_under_a_cost_limit_is_said_once(caplog) -> None:  # type: ignore[no-untyped-def]
+    """Its cost is missing from the spend: the cap may be passed unseen (a model not in the
+    catalog). A failed call, billed nothing, is not a reason to say it."""
+    import logging
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from genai_cost import Budget, CostSpanProcessor, TraceCostExporter
+    from support.spans import chat_attributes
+
+    caplog.set_level(logging.WARNING, logger="genai_cost")
+    budgets = {"capped": Budget(max_cost_usd=0.5), "uncapped": Budget(max_llm_calls=100)}
+    for name, budget in budgets.items():
+        caplog.clear()
+        provider = TracerProvider()
+        provider.add_span_processor(
+            CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(InMemorySpanExporter())), listeners=[budget])
+        )
+        tracer = provider.get_tracer("agent")
+        with tracer.start_as_current_span("agent"):
+            failed = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "error.type": "timeout"}
+            with tracer.start_as_current_span("failed", attributes=failed):
+                pass
+            assert "could not be priced" not in caplog.text
+            for _ in range(3):
+                with tracer.start_as_current_span("chat", attributes=chat_attributes("gpt-6", "openai")):
+                    pass
+            spend = budget.check()
+        provider.shutdown()
+        assert spend is not None and spend.unpriced_spans == 4 and spend.cost_usd == 0
+        said = caplog.text.count("could not be priced")
+        assert said == (1 if name == "capped" else 0), caplog.text
+        if said:
+            assert "unknown_model: openai gpt-6" in caplog.text

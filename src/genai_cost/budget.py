@@ -283,6 +283,7 @@ class Budget(OwnExtension):
         self._fed = False
         self._said_unfed = False
         self._said_unrecorded = False
+        self._said_unpriced_under_cap = False
         #: Ledgers let go (idle, or past max_traces) that hit a limit or have limits of their
         #: own: kept apart so that such a trace stays stopped (see _expire).
         self._held: dict[int, _Ledger] = {}
@@ -373,8 +374,16 @@ class Budget(OwnExtension):
             if usd:
                 ledger.cost_usd += usd
                 ledger.by_category[cost.category] = ledger.by_category.get(cost.category, 0.0) + usd
+            warned = False
             if cost.unpriced_reason is not None:
                 ledger.unpriced += 1
+                if (
+                    limits.max_cost_usd is not None
+                    and not self._said_unpriced_under_cap
+                    and cost.unpriced_reason != A.REASON_FAILED_CALL
+                ):
+                    self._said_unpriced_under_cap = warned = True
+                    self._due.append(_unpriced_under_cap(cost, limits.max_cost_usd))
             if is_llm:
                 ledger.llm_calls += 1
                 if call_tokens > ledger.max_call_tokens:
@@ -385,6 +394,8 @@ class Budget(OwnExtension):
                 crossed.append((A.BUDGET_MAX_TOKENS_PER_CALL, float(call_tokens), float(limits.max_tokens_per_call)))
             self._record_hits(ledger, crossed)
         if not crossed:
+            if warned and not self._pending_sources:
+                self.after_pricing()
             return None
         if not self._pending_sources:  # not told by a processor when its pricing is over: now
             self.after_pricing()
@@ -612,6 +623,19 @@ def _current_trace_id() -> int | None:
     if not context.is_valid or not (context.trace_flags.sampled or span.is_recording()):
         return None
     return context.trace_id
+
+
+def _unpriced_under_cap(cost: SpanCost, max_cost_usd: float) -> str:
+    """The warning for a span that could not be priced in a trace under a cost limit: its
+    cost is missing from the spend, so the limit may be passed unseen (a model missing from
+    the catalog, a typo in its name). Said once per budget; each trace counts them."""
+    what = " ".join(part for part in (cost.provider, cost.model) if part) or cost.category
+    return (
+        f"genai-cost: a trace under max_cost_usd={max_cost_usd:g} has a span that could not be priced"
+        f" ({cost.unpriced_reason}: {what}); its cost is not in the trace's spend, so the limit may be"
+        " passed unseen. Price it (docs/pricing.md, GENAI_COST_PRICING_FILE), or stop on"
+        " TraceSpend.unpriced_spans in your check too. Said once per budget"
+    )
 
 
 def _unrecorded_trace() -> bool:
