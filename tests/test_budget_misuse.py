@@ -591,3 +591,20 @@ def test_a_span_that_cannot_be_priced_under_a_cost_limit_is_said_once(caplog) ->
         assert said == (1 if name == "capped" else 0), caplog.text
         if said:
             assert "unknown_model: openai gpt-6" in caplog.text
+
+
+@pytest.mark.parametrize("wrong", [0.5, "0.50", {"max_cost_usd": 0.5}])
+def test_set_default_budget_refuses_what_is_no_budget(wrong: object) -> None:
+    from genai_cost import get_default_budget, set_default_budget
+
+    before = get_default_budget()
+    with pytest.raises(TypeError, match="takes a Budget or None"):
+        set_default_budget(wrong)  # type: ignore[arg-type]
+    assert get_default_budget() is before
+
+
+def test_set_default_budget_given_limits_says_to_make_a_budget_of_them() -> None:
+    from genai_cost import BudgetLimits, set_default_budget
+
+    with pytest.raises(TypeError, match=r"Budget\(limits\)"):
+        set_default_budget(BudgetLimits(max_cost_usd=0.5))  # type: ignore[arg-type]

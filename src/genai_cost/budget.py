@@ -689,8 +689,14 @@ def set_default_budget(budget: Budget | None) -> None:
     """The budget :func:`check_budget` and :func:`current_spend` use (the
     zero-code configurator sets one up from ``GENAI_COST_BUDGET_*``). Replacing one
     already set is logged: the traces it held and their limits are no longer checked
-    (a second configuration in one process, say). ``None`` unsets it silently."""
+    (a second configuration in one process, say). ``None`` unsets it silently.
+    Anything else raises here: stored, it failed only later, at every check in the agent."""
     global _default, _no_default_hint
+    if budget is not None and not isinstance(budget, Budget):
+        hint = ""
+        if isinstance(budget, BudgetLimits):
+            hint = " (make a Budget of them: Budget(limits), and put it in a processor's listeners)"
+        raise TypeError(f"set_default_budget() takes a Budget or None, not {budget!r}{hint}")
     _no_default_hint = False
     if budget is not None and _default is not None and budget is not _default:
         _log.warning(
