@@ -100,6 +100,10 @@ class TraceReport:
     #: When the root span started (UTC, ISO 8601) and how long it lasted, if the file says.
     start: str | None = None
     duration_s: float | None = None
+    #: The span id of the trace's root when it is not in the input (it never ended: an agent
+    #: killed, or still running; or it was not exported): ``root_name`` is then its highest
+    #: span found, the trace is not complete, and no start or duration is given for it.
+    root_missing: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +118,7 @@ class TraceReport:
             "unpriced": [_note_dict(note) for note in self.unpriced],
             "not_priced_here": [_note_dict(note) for note in self.not_priced_here],
             "complete": self.complete,
+            "root_missing": self.root_missing,
             "duplicates_ignored": self.duplicates_ignored,
         }
 
@@ -146,12 +151,30 @@ def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = No
     return reports
 
 
+def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[ExportedSpan]) -> bool:
+    """Whether the trace's root is not in the input, rather than in another process: the
+    highest span found has a parent that is not here, and either other spans have that
+    same parent, or genai-cost priced the trace's spans and no local root carries its totals
+    (the roll-up writes them on every local root that passed, a service's too)."""
+    parent = root.parent_span_id
+    if parent is None:
+        return False
+    if sum(1 for span in roots if span.parent_span_id == parent) > 1:
+        return True
+    return not any(A.TRACE_TOTAL in span.attributes for span in roots) and any(
+        A.COST_TOTAL in span.attributes or A.COST_UNPRICED in span.attributes for span in spans
+    )
+
+
 def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _CallModels) -> TraceReport:
     ids = {span.span_id for span in spans}
     roots = [span for span in spans if span.parent_span_id not in ids]
     root = min(roots, key=lambda span: (span.parent_span_id is not None, span.name)) if roots else spans[0]
     report = TraceReport(trace_id, root.name, spans=len(spans), duplicates_ignored=duplicates)
-    if root.start_ns is not None:
+    if _root_missing(root, roots, spans):
+        report.root_missing = root.parent_span_id
+        report.complete = False
+    elif root.start_ns is not None:
         report.start = _iso(root.start_ns)
         if root.end_ns is not None and root.end_ns >= root.start_ns:
             report.duration_s = round((root.end_ns - root.start_ns) / 1e9, 6)
@@ -627,7 +650,10 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
             when += f"  start {report.start}"
         if report.duration_s is not None:
             when += f"  duration {report.duration_s:.3f} s"
-        flag = "" if report.complete else "  (spans were still open when the root ended)"
+        if report.root_missing is not None:
+            flag = f"  (its root, span {report.root_missing}, is not in the input: it never ended, or was not exported)"
+        else:
+            flag = "" if report.complete else "  (spans were still open when the root ended)"
         if report.duplicates_ignored:
             flag += f"  ({report.duplicates_ignored} duplicate span record(s) ignored)"
         lines.append(f"trace {report.trace_id}  {report.root_name!r}  {_money(report.total_usd, 6)}{when}{flag}")
