@@ -393,3 +393,114 @@ def test_without_the_status_hook_an_upstream_refusal_stays_retryable(refusing_ht
     from genai_cost.gateway import _watch
 
     assert _watch(HttpExporter(endpoint=refusing_http.url)) is None
+
+
+# ------------------------------- 4. refused before the handler: the wrong protocol
+
+
+def _answer(port: int, sent: bytes) -> bytes:
+    """What the gateway answers ``sent`` with, read until it closes the connection."""
+    import socket
+
+    with socket.create_connection((HOST, port), timeout=10) as client:
+        client.sendall(sent)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_grpc_client_at_the_http_port_is_told_counted_and_logged(
+    catalog: Catalog, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gRPC exporter pointed at the HTTP port (4318 for 4317) opens with the HTTP/2 preface:
+    the standard library answered 505 with an HTML page, counted nowhere, logged nowhere."""
+    gateway = CostGateway(_Gated(), catalog=catalog)
+    server = serve_http(gateway, HOST, 0)
+    port = server.server_address[1]
+    channel = grpc.insecure_channel(f"{HOST}:{port}")
+    try:
+        with caplog.at_level(logging.WARNING, logger="genai_cost.gateway"):
+            export = trace_service_pb2_grpc.TraceServiceStub(channel).Export  # type: ignore[no-untyped-call]
+            with pytest.raises(grpc.RpcError) as refused:
+                export(_request(_record(_agent)), timeout=5)
+            by_hand = _answer(port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    finally:
+        channel.close()
+        _stop_http(server)
+    assert refused.value.code() is grpc.StatusCode.UNAVAILABLE  # (gRPC: "an http1.x server")
+    head, _, body = by_hand.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 505 ") and b"Content-Type: text/plain" in head
+    assert body.decode().startswith("This port speaks OTLP over HTTP/1.1 (POST /v1/traces): gRPC goes to the")
+    assert gateway.stats.requests == 0 and gateway.stats.requests_refused >= 2  # (gRPC may try twice)
+    [line] = _warnings(caplog, "(HTTP/2 to the HTTP/1.1 port, 1 so far)")
+    assert "from 127.0.0.1" in line and "gRPC goes to the gateway's --grpc port (4317 by default)" in line
+
+
+def test_https_to_the_plain_http_port_is_told_counted_and_logged(
+    catalog: Catalog, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An https:// endpoint for a gateway started without TLS: the ClientHello has no line end
+    for the request-line read to stop at, so the client waited out the read timeout (or, with
+    a newline byte in it by chance, got an HTML 400), uncounted either way. Now answered at once,
+    in plain text naming the mistake, counted and logged."""
+    import socket
+    import ssl
+
+    gateway = CostGateway(_Gated(), catalog=catalog)
+    server = serve_http(gateway, HOST, 0, read_timeout_s=5)  # (the old wait, shortened)
+    port = server.server_address[1]
+    client_side = ssl.create_default_context()
+    client_side.check_hostname = False
+    client_side.verify_mode = ssl.CERT_NONE
+    # A real ClientHello, as the ssl module writes it, to read the answer to it as bytes
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    hello = client_side.wrap_bio(incoming, outgoing, server_hostname="gateway")
+    with pytest.raises(ssl.SSLWantReadError):
+        hello.do_handshake()
+    try:
+        with caplog.at_level(logging.WARNING, logger="genai_cost.gateway"):
+            with socket.create_connection((HOST, port), timeout=10) as raw, pytest.raises(ssl.SSLError):
+                with client_side.wrap_socket(raw, server_hostname="gateway"):
+                    pass
+            answered = _answer(port, outgoing.read())
+    finally:
+        _stop_http(server)
+    head, _, body = answered.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: text/plain" in head
+    assert body.decode() == (
+        f"This port is plain HTTP: use http://{HOST}:{port}/v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT=http://...), "
+        "or start the gateway with TLS (--tls-cert, --tls-key).\n"
+    )
+    assert (gateway.stats.requests_refused, gateway.stats.requests) == (2, 0)
+    [line] = _warnings(caplog, "(TLS to the plain-HTTP port, 1 so far)")
+    assert "from 127.0.0.1" in line and "This port is plain HTTP" in line
+
+
+@pytest.mark.parametrize(
+    ("sent", "status", "says"),
+    [
+        (b"BREW /v1/traces HTTP/1.1\r\nHost: x\r\n\r\n", 501, "Unsupported method ('BREW')"),
+        (b"GET /health HTTP/1.1\r\nX: " + b"y" * 70_000 + b"\r\n\r\n", 431, "Line too long"),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "Request-URI Too Long"),
+        (b"GET / HTTP/1.1 extra\r\n\r\n", 400, "Bad request"),
+    ],
+)
+def test_what_the_http_server_refuses_before_the_handler_is_plain_text_and_counted(
+    catalog: Catalog, caplog: pytest.LogCaptureFixture, sent: bytes, status: int, says: str
+) -> None:
+    """The standard library's own refusals (before a do_* method runs) were HTML pages, counted
+    nowhere: now as every other refusal, counted in requests_refused and logged under their status."""
+    gateway = CostGateway(_Gated(), catalog=catalog)
+    server = serve_http(gateway, HOST, 0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="genai_cost.gateway"):
+            answered = _answer(server.server_address[1], sent)
+    finally:
+        _stop_http(server)
+    head, _, body = answered.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()) and b"Content-Type: text/plain" in head
+    assert b"<html" not in body.lower() and says.encode() in body
+    assert gateway.stats.requests_refused == 1
+    [line] = _warnings(caplog, f"({status} ")
+    assert "from 127.0.0.1" in line and says in line

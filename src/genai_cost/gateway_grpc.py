@@ -7,16 +7,20 @@ here, so that one that is not OTLP is refused, counted and logged, not answered
 progress, and the calls grpcio refuses itself beyond it are counted by an interceptor
 (:class:`_GrpcLimitWatch`). grpc is imported only when the receiver starts. Each request goes
 to :meth:`~genai_cost.gateway.CostGateway.accept`, and its answer or refusal becomes the
-call's status.
+call's status. The metrics and logs services have handlers too, which only refuse: without
+them gRPC answers their calls ``UNIMPLEMENTED`` itself, unseen, and saying nothing of why.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -84,7 +88,26 @@ def serve_grpc(
     watch.state = getattr(server, "_state", None)
     encode = ExportTraceServiceResponse.SerializeToString
     method = grpc.unary_unary_rpc_method_handler(export, response_serializer=encode)
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_TRACE_SERVICE, {"Export": method}),))
+    # Where the traces go, for the hint the other signals' senders get (the port once bound).
+    traces_at = {"endpoint": ""}
+
+    def refuse(signal: str) -> Any:
+        def export_other(body: bytes, context: Any) -> bytes:
+            # (bytes in, unread: a body that is not protobuf is refused just the same)
+            message = _traces_only(signal, traces_at["endpoint"])
+            gateway.refused(f"{signal}, not traces", str(context.peer()), f"{signal} Export: {message}")
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
+            return b""  # (abort raises)
+
+        return grpc.unary_unary_rpc_method_handler(export_other)
+
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(_TRACE_SERVICE, {"Export": method}),
+            grpc.method_handlers_generic_handler(_METRICS_SERVICE, {"Export": refuse("metrics")}),
+            grpc.method_handlers_generic_handler(_LOGS_SERVICE, {"Export": refuse("logs")}),
+        )
+    )
     address = f"{_bracketed(host)}:{port}"
     try:
         if tls is None:
@@ -95,12 +118,29 @@ def serve_grpc(
         bound = 0
     if bound == 0:
         raise OSError(errno.EADDRINUSE, "the address is in use, or not one of this machine's")
+    scheme = "http" if tls is None else "https"
+    traces_at["endpoint"] = f"{scheme}://{_bracketed(_named_host(host))}:{bound}"
     server.start()
     server.port = bound
     return server
 
 
 _TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+#: The services of the signals the gateway does not take, named as their own descriptors name them.
+_METRICS_SERVICE = metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name
+_LOGS_SERVICE = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
+
+
+def _traces_only(signal: str, traces_endpoint: str) -> str:
+    """What a sender of ``signal`` (metrics, logs) is told, with ``UNIMPLEMENTED``, which OTLP
+    exporters do not retry (the specification retries ``UNAVAILABLE`` and a few more, not
+    this): where its traces go, and where the rest does."""
+    upper = signal.upper()
+    return (
+        f"the genai-cost gateway takes traces only, not {signal}: point OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
+        f"at the gateway ({traces_endpoint}) and OTEL_EXPORTER_OTLP_ENDPOINT, or "
+        f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT, at your collector (or set OTEL_{upper}_EXPORTER=none)"
+    )
 
 
 def _grpc_request(gateway: CostGateway, body: bytes, peer: str) -> ExportTraceServiceRequest:
@@ -142,6 +182,15 @@ class _GrpcLimitWatch:
                 f"{limit} gRPC calls already in progress: gRPC answered RESOURCE_EXHAUSTED (retried by exporters)",
             )
         return handler
+
+
+def _named_host(host: str) -> str:
+    """``host`` as a sender would name it: not the every-address one it listens on."""
+    try:
+        unspecified = not host or ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:  # a name
+        unspecified = False
+    return "<the gateway's host>" if unspecified else host
 
 
 def _bracketed(host: str) -> str:

@@ -8,15 +8,19 @@ user what a receiver open to other hosts needs. Here a body is read whole and bo
 most the gateway's ``max_inflight`` requests are read at once, and at most
 :data:`MAX_HTTP_CONNECTIONS` connections held, each closed after :data:`READ_TIMEOUT_S` of
 silence; a TLS handshake runs on the connection's own thread, and a plain-HTTP request to the
-TLS port is answered with the mistake; a stop waits for the answers due, not for idle
-connections. Each request decoded goes to :meth:`~genai_cost.gateway.CostGateway.accept`,
-and its answer, or its refusal, is written as OTLP/HTTP says (a ``google.rpc.Status`` body).
+TLS port is answered with the mistake, as are a TLS handshake or gRPC's HTTP/2 sent to the
+plain port, and metrics or logs sent where only traces are taken (what a sender cannot act on
+unless told, and an operator cannot see unless counted and logged); a stop waits for the
+answers due, not for idle connections. Each request decoded goes to
+:meth:`~genai_cost.gateway.CostGateway.accept`, and its answer, or its refusal, is written as
+OTLP/HTTP says (a ``google.rpc.Status`` body).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import ssl
 import sys
@@ -55,6 +59,15 @@ READ_TIMEOUT_S = 60.0
 _PLAIN_HTTP_DRAIN_BYTES = 8 * 1024 * 1024
 _PROTOBUF = "application/x-protobuf"
 _JSON = "application/json"
+#: The paths of the OTLP signals the gateway does not take, by signal: what an exporter sends
+#: when ``OTEL_EXPORTER_OTLP_ENDPOINT``, which serves every signal, names the gateway.
+_OTHER_SIGNALS = {"/v1/metrics": "metrics", "/v1/logs": "logs"}
+#: How an HTTP/2 client begins (RFC 9113 section 3.4): gRPC, or ``curl --http2-prior-knowledge``.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0"
+#: The first byte of a TLS record that carries a handshake (RFC 8446 section 5.1): a ClientHello.
+_TLS_HANDSHAKE_RECORD = b"\x16"
+#: A ``Host`` header fit to be quoted back in a hint (and logged): a name or address and a port.
+_HOST_HEADER = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 #: Connections at most open on the HTTP receiver (each has a thread, kept while it is idle
 #: for the read timeout); beyond it a new one is closed at once, and its sender retries.
 MAX_HTTP_CONNECTIONS = 256
@@ -182,32 +195,69 @@ def _host_of(client_address: Any) -> str:
     return str(host)
 
 
+def _local_address(connection: socket.socket) -> str:
+    """``host:port`` the client reached (not the ``0.0.0.0`` the gateway listens on), for a
+    hint; a placeholder once the client is gone (a hint must not fail the answer)."""
+    try:
+        local = connection.getsockname()
+    except OSError:
+        return "<the gateway's address>"
+    return f"[{local[0]}]:{local[1]}" if ":" in local[0] else f"{local[0]}:{local[1]}"
+
+
 def _refuse_plain_http(connection: ssl.SSLSocket) -> None:
     """Answer a client that forgot ``https://`` in plain HTTP, so that it reads the mistake
-    instead of an empty reply, then read what it still sends (closing on unread data would
-    reset the connection before the client reads the answer)."""
-    local = connection.getsockname()  # the address the client reached, not 0.0.0.0
-    host, port = (f"[{local[0]}]" if ":" in local[0] else local[0]), local[1]
+    instead of an empty reply."""
     message = (
-        f"This port serves OTLP over TLS: send to https://{host}:{port}/v1/traces "
-        "(OTEL_EXPORTER_OTLP_ENDPOINT=https://..., and trust the gateway's certificate).\n"
-    ).encode()
+        f"This port serves OTLP over TLS: send to https://{_local_address(connection)}/v1/traces "
+        "(OTEL_EXPORTER_OTLP_ENDPOINT=https://..., and trust the gateway's certificate)."
+    )
+    _answer_and_drain(connection, HTTPStatus.BAD_REQUEST, message, raw=True)
+
+
+def _plain_answer(status: HTTPStatus, message: str) -> bytes:
+    """A whole HTTP/1.1 answer in plain text: what a client that spoke the wrong protocol may
+    still show, and what a person trying the port by hand reads."""
+    body = f"{message}\n".encode()
     head = (
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(message)}\r\nConnection: close\r\n\r\n"
+        f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
-    raw = socket.socket
-    raw.sendall(connection, head + message)
+    return head + body
+
+
+def _answer_and_drain(connection: socket.socket, status: HTTPStatus, message: str, *, raw: bool = False) -> None:
+    """Send :func:`_plain_answer`, then :func:`_drain_until_closed`. ``raw``: past the TLS
+    layer of an ``SSLSocket`` whose handshake never happened. Never raises."""
     try:
-        raw.shutdown(connection, socket.SHUT_WR)
+        if raw:
+            socket.socket.sendall(connection, _plain_answer(status, message))
+        else:
+            connection.sendall(_plain_answer(status, message))
+    except (OSError, ValueError):  # (ssl.SSLError is an OSError) gone: it will never read it
+        return
+    _drain_until_closed(connection, raw=raw)
+
+
+def _drain_until_closed(connection: socket.socket, *, raw: bool = False) -> None:
+    """After an answer that ends the connection, read what the client still sends until it
+    hangs up (a second at most between reads): closing on unread data would reset the
+    connection before the client reads the answer. Never raises: a client that is gone has
+    the answer or will never read it."""
+    plain = socket.socket
+    try:
+        if raw:
+            plain.shutdown(connection, socket.SHUT_WR)
+        else:
+            connection.shutdown(socket.SHUT_WR)  # (an SSLSocket's TLS ends here: what follows is drained raw)
         connection.settimeout(1.0)
         drained = 0
         while drained < _PLAIN_HTTP_DRAIN_BYTES:
-            chunk = raw.recv(connection, 65536)
+            chunk = plain.recv(connection, 65536) if raw else connection.recv(65536)
             if not chunk:
                 break
             drained += len(chunk)
-    except OSError:  # the client hung up or stalled: it has the answer or will never read it
+    except (OSError, ValueError):  # (ssl.SSLError is an OSError)
         pass
 
 
@@ -243,7 +293,31 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
                 self.gateway.refused("TLS handshake failed", self._peer, f"TLS handshake failed: {exc}")
                 self.close_connection = True
                 return
+        elif not self._plain_start():
+            self.close_connection = True
+            return
         super().handle()
+
+    def _plain_start(self) -> bool:
+        """Whether a plain-HTTP connection goes on to be read as HTTP. A TLS ClientHello (an
+        ``https://`` endpoint for a gateway started without TLS) may hold no line end to stop
+        the standard library's request-line read, which then waits out the read timeout, and
+        is otherwise answered an HTML page, uncounted: it is answered at once, and counted and
+        logged, where the operator can see it."""
+        connection = self.connection
+        try:
+            first = connection.recv(1, socket.MSG_PEEK)
+        except OSError:  # nothing sent for the read timeout, or a reset: as the request-line read would
+            return False
+        if first != _TLS_HANDSHAKE_RECORD:
+            return bool(first)  # (b"": a TCP probe, connected and closed before a byte)
+        message = (
+            f"This port is plain HTTP: use http://{_local_address(connection)}/v1/traces "
+            "(OTEL_EXPORTER_OTLP_ENDPOINT=http://...), or start the gateway with TLS (--tls-cert, --tls-key)."
+        )
+        self.gateway.refused("TLS to the plain-HTTP port", self._peer, f"began a TLS handshake. {message}")
+        _answer_and_drain(connection, HTTPStatus.BAD_REQUEST, message)
+        return False
 
     _in_request = False
 
@@ -255,7 +329,49 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         # The request line has arrived: from here until its answer is written, a stop waits.
         self._in_request = True
         self.server.request_began()  # type: ignore[attr-defined]
+        if getattr(self, "raw_requestline", b"").startswith(_HTTP2_PREFACE):
+            self._refuse_http2()
+            return False
         return super().parse_request()
+
+    def _refuse_http2(self) -> None:
+        """A gRPC client (HTTP/2) pointed at this port: the standard library answered it
+        ``505`` with an HTML page, uncounted, and gRPC tells its user only that the server
+        speaks HTTP/1.x. Counted and logged here, naming the port it meant."""
+        self.close_connection = True
+        message = (
+            "This port speaks OTLP over HTTP/1.1 (POST /v1/traces): gRPC goes to the gateway's --grpc port "
+            "(4317 by default), or send OTLP/HTTP here (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)."
+        )
+        self.gateway.refused("HTTP/2 to the HTTP/1.1 port", self._peer, f"sent HTTP/2 (gRPC?). {message}")
+        _answer_and_drain(self.connection, HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, message)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the standard library refuses before a handler runs (a request line or header
+        too long, a malformed request line, an unknown method) is answered in plain text and
+        counted and logged as every refusal is, rather than with an HTML page nobody sees."""
+        self.close_connection = True
+        try:
+            status = HTTPStatus(code)
+        except ValueError:
+            status = HTTPStatus.BAD_REQUEST
+        text = message or status.phrase
+        line = (getattr(self, "requestline", "") or "")[:100]
+        self.gateway.refused(f"{status.value} {status.phrase}", self._peer, f"{text} ({line!r})" if line else text)
+        body = f"{text}\n".encode("utf-8", "replace")
+        if self.request_version == "HTTP/0.9":
+            # (what a request line with no readable version is taken for: answered bare, with
+            # no status line, the client would read the body alone as if all were well)
+            self.request_version = self.protocol_version
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and status >= 200 and status not in (204, 205, 304):
+            self.wfile.write(body)
+        # (what is left of a request line or header too long would reset the answer away)
+        _drain_until_closed(self.connection)
 
     def handle_one_request(self) -> None:
         try:
@@ -274,6 +390,16 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             self._wrong_method()
             return
         try:
+            signal = _OTHER_SIGNALS.get(path)
+            if signal is not None:
+                self._drain()
+                raise _Refused(
+                    HTTPStatus.NOT_FOUND,
+                    self._traces_only(signal),
+                    reason=f"{signal}, not traces",
+                    detail=path,
+                    phrase=_traces_only_phrase(signal),
+                )
             if path != "/v1/traces":
                 self._drain()
                 # (a POST to "/" is an endpoint given without its path: that is what it needs)
@@ -303,8 +429,11 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             finally:
                 self.admission.release()
         except _Refused as refused:
-            self.gateway.refused(f"{refused.status.value} {refused.status.phrase}", self._peer, refused.message)
-            self._reply(refused.status, _status_message(code_pb2.INVALID_ARGUMENT, refused.message), is_json)
+            reason = refused.reason or f"{refused.status.value} {refused.status.phrase}"
+            detail = f"{self.command} {refused.detail}: {refused.message}" if refused.detail else refused.message
+            self.gateway.refused(reason, self._peer, detail)
+            message = _status_message(code_pb2.INVALID_ARGUMENT, refused.message)
+            self._reply(refused.status, message, is_json, refused.phrase)
             return
         except Unavailable as exc:  # counted and logged where it was raised
             self._unavailable(str(exc), is_json)
@@ -336,6 +465,22 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             return
         self._reply(HTTPStatus.OK, response(accepted), is_json)
 
+    def _traces_only(self, signal: str) -> str:
+        """What a sender of ``signal`` (metrics, logs) is told, with ``404``, which OTLP
+        exporters do not retry (they retry ``429``, ``502``, ``503``, ``504`` only): where its
+        traces go, and where the rest does."""
+        host = self.headers.get("Host") or ""
+        if not _HOST_HEADER.fullmatch(host):  # (quoted back and logged: a plain host:port only)
+            host = _local_address(self.connection)
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        upper = signal.upper()
+        return (
+            f"the genai-cost gateway takes traces only, not {signal} (OTLP traces go to /v1/traces): point "
+            f"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT at the gateway ({scheme}://{host}/v1/traces) and "
+            f"OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_EXPORTER_OTLP_{upper}_ENDPOINT, at your collector "
+            f"(or set OTEL_{upper}_EXPORTER=none)"
+        )
+
     def _unavailable(self, message: str, is_json: bool) -> None:
         """503 with ``Retry-After``: the OTLP exporters send such a request again."""
         status = _status_message(code_pb2.UNAVAILABLE, message)
@@ -366,20 +511,27 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
             self._wrong_method(head=True)
 
     def _wrong_method(self, head: bool = False) -> None:
-        """405 naming the methods the path takes (404 for a path there is not), with a
-        Status body, in JSON unless the client sent protobuf."""
+        """405 naming the methods the path takes (404 for a path there is not, or for a signal
+        the gateway does not take, with how to send it elsewhere), with a Status body, in JSON
+        unless the client sent protobuf."""
         path = self._route()
         is_json = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != _PROTOBUF
-        if path == "/v1/traces":
+        reason = phrase = ""
+        if path in _OTHER_SIGNALS:
+            signal = _OTHER_SIGNALS[path]
+            status, allow, text, reason = HTTPStatus.NOT_FOUND, "", self._traces_only(signal), f"{signal}, not traces"
+            phrase = _traces_only_phrase(signal)
+        elif path == "/v1/traces":
             status, allow, text = HTTPStatus.METHOD_NOT_ALLOWED, "POST", "OTLP traces are POSTed to /v1/traces"
         elif path == "/health":
             status, allow, text = HTTPStatus.METHOD_NOT_ALLOWED, "GET, HEAD", "/health answers GET (and HEAD)"
         else:
             status, allow, text = HTTPStatus.NOT_FOUND, "", f"no such path {self.path!r}: OTLP traces go to /v1/traces"
-        self.gateway.refused(f"{status.value} {status.phrase}", self._peer, f"{self.command} {path}: {text}")
+        self.gateway.refused(reason or f"{status.value} {status.phrase}", self._peer, f"{self.command} {path}: {text}")
         message = _status_message(code_pb2.INVALID_ARGUMENT, f"{self.command} {path}: {text}")
         body = json_format.MessageToJson(message, indent=None).encode() if is_json else message.SerializeToString()
-        self._send(status, _JSON if is_json else _PROTOBUF, body, {"Allow": allow} if allow else {}, head=head)
+        headers = {"Allow": allow} if allow else {}
+        self._send(status, _JSON if is_json else _PROTOBUF, body, headers, head=head, phrase=phrase)
 
     def do_PUT(self) -> None:
         self._drain()
@@ -488,11 +640,11 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         elif length or self.headers.get("Transfer-Encoding"):  # a body not worth reading
             self.close_connection = True
 
-    def _reply(self, status: HTTPStatus, message: Any, is_json: bool) -> None:
+    def _reply(self, status: HTTPStatus, message: Any, is_json: bool, phrase: str = "") -> None:
         if is_json:
-            self._send(status, _JSON, json_format.MessageToJson(message, indent=None).encode())
+            self._send(status, _JSON, json_format.MessageToJson(message, indent=None).encode(), phrase=phrase)
         else:
-            self._send(status, _PROTOBUF, message.SerializeToString())
+            self._send(status, _PROTOBUF, message.SerializeToString(), phrase=phrase)
 
     def _send(
         self,
@@ -501,8 +653,11 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         body: bytes,
         headers: dict[str, str] | None = None,
         head: bool = False,
+        phrase: str = "",
     ) -> None:
-        self.send_response(status)
+        """``phrase``: a reason phrase in place of the status's own, for the senders that log it
+        and not the body (the Python SDK's OTLP/HTTP exporters)."""
+        self.send_response(status, phrase or None)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
@@ -520,10 +675,30 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
 
 
 class _Refused(Exception):
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    """A request refused with ``status`` and ``message``, counted and logged under ``reason``
+    (the status when none: a mistake of its own is logged apart from every other 404), with
+    the method and ``detail`` (the path) when given, and answered with ``phrase`` as reason
+    phrase when given."""
+
+    def __init__(
+        self, status: HTTPStatus, message: str, *, reason: str = "", detail: str = "", phrase: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
+        self.detail = detail
+        #: The answer's reason phrase, when not the status's own.
+        self.phrase = phrase
+
+
+def _traces_only_phrase(signal: str) -> str:
+    """The reason phrase of the answer to ``signal`` sent here: the Python SDK's OTLP/HTTP
+    exporters log the status and this phrase, never the body."""
+    return (
+        f"Not Found: the genai-cost gateway takes traces only; send {signal} to your collector "
+        f"(OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT)"
+    )
 
 
 def _status_message(code: int, message: str) -> status_pb2.Status:

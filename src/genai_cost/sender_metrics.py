@@ -27,11 +27,16 @@ in ``collector-config.yaml``): the gateway wrote these series, and
 With a pull reader (the ``prometheus`` exporter, scraped from the gateway) there
 is no resource to move labels into: :func:`sender_job_reader` gives each point the
 ``job`` label the collector's ``prometheus`` exporter would give the sender's
-series, for a scrape with ``honor_labels: true``.
+series, for a scrape with ``honor_labels: true``. That reader also says where it
+listens (:func:`prometheus_endpoint`): by default on ``localhost``, which nothing
+outside the gateway's machine or container can scrape.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -183,11 +188,93 @@ def _with_job(point: Any) -> Any:
 
 def sender_job_reader(kind: type[MetricReader]) -> type[MetricReader]:
     """A subclass of ``kind`` (a pull reader: the ``prometheus`` exporter's) whose
-    collections go through :func:`sender_job` before the reader sees them."""
+    collections go through :func:`sender_job` before the reader sees them. When ``kind``
+    is the one ``OTEL_METRICS_EXPORTER=prometheus`` names, which starts an HTTP server as
+    it is made, making one prints where that server listens, as the gateway prints where
+    its receivers do, and a port it cannot take is named with its variables."""
+    endpoint = prometheus_endpoint() if _serves_itself(kind) else None
 
     class SenderJobReader(kind):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().__init__(*args, **kwargs)
+            except OSError as exc:
+                if endpoint is None:
+                    raise
+                raise OSError(
+                    exc.errno,
+                    f"the Prometheus endpoint cannot listen on {endpoint} "
+                    f"(OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT): {exc.strerror or exc}",
+                ) from exc
+            if endpoint is not None:
+                print(f"genai-cost gateway: cost metrics for Prometheus on {endpoint}{_reach()}", file=sys.stderr)
+
         def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
             super()._receive_metrics(sender_job(metrics_data), timeout_millis=timeout_millis, **kwargs)
 
     SenderJobReader.__name__ = SenderJobReader.__qualname__ = f"SenderJob{kind.__name__}"
     return SenderJobReader
+
+
+#: Where the ``prometheus`` exporter's reader listens unless told (the OpenTelemetry
+#: specification's defaults for ``OTEL_EXPORTER_PROMETHEUS_HOST`` and ``_PORT``).
+PROMETHEUS_DEFAULT_HOST = "localhost"
+PROMETHEUS_DEFAULT_PORT = 9464
+
+
+def prometheus_endpoint() -> str:
+    """Where the ``prometheus`` exporter's reader serves the metrics, from the variables it
+    reads as it starts its server (``OTEL_EXPORTER_PROMETHEUS_HOST``, ``_PORT``)."""
+    host, port = _prometheus_address()
+    host = host or "0.0.0.0"  # noqa: S104 (an empty host is every address: named as one)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/metrics"
+
+
+def _prometheus_address() -> tuple[str, str]:
+    host = os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", PROMETHEUS_DEFAULT_HOST)
+    return host, os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", str(PROMETHEUS_DEFAULT_PORT)).strip()
+
+
+def _reach() -> str:
+    """Who can scrape :func:`prometheus_endpoint`, when that is not plain: on ``localhost``
+    (the default) nothing outside this machine, nor outside its container, not even the
+    container's host, which is what a user who sees no metrics needs to be told."""
+    host, port = _prometheus_address()
+    scope = _address_scope(host)
+    if scope == "loopback":
+        return (
+            " (this machine only: to be scraped from another host or container, "
+            "set OTEL_EXPORTER_PROMETHEUS_HOST=0.0.0.0)"
+        )
+    if scope == "every":
+        return f" (every address of this machine, port {port})"
+    return ""
+
+
+def _address_scope(host: str) -> str:
+    """``loopback`` (reached from this machine only), ``every`` (listening on every address:
+    empty, ``0.0.0.0``, ``::``) or ``""`` (a name or address of its own)."""
+    if not host:
+        return "every"
+    if host.lower() == "localhost":
+        return "loopback"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return ""
+    if address.is_unspecified:
+        return "every"
+    return "loopback" if address.is_loopback else ""
+
+
+def _serves_itself(kind: type[MetricReader]) -> bool:
+    """Whether ``kind`` is (or extends) the reader the ``prometheus`` entry point names, which
+    starts its own HTTP server from the variables. Its class is private to the exporter: a
+    release without it is not recognised, and then only the line saying where it listens is
+    missing."""
+    try:
+        from opentelemetry.exporter import prometheus
+    except ImportError:
+        return False
+    auto = getattr(prometheus, "_AutoPrometheusMetricReader", None)
+    return isinstance(auto, type) and issubclass(kind, auto)
