@@ -110,7 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the ten-step research agent and print its cost")
     demo.add_argument("--json", action="store_true", help="print JSON")
     demo.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
-    demo.add_argument("--save", type=Path, metavar="FILE", help="also write the spans as OTLP JSON (for `report`)")
+    demo.add_argument(
+        "--save",
+        type=Path,
+        metavar="FILE",
+        help="also write the spans as OTLP JSON (for `report`); - for stdout, the table then going to stderr",
+    )
     demo.set_defaults(handler=_demo)
 
     report = commands.add_parser(
@@ -384,7 +389,15 @@ def _price(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import otlp_endpoint_from_env, otlp_protocol_from_env, render, run_demo, summarize, write_span_file
+    from .demo import (
+        otlp_endpoint_from_env,
+        otlp_protocol_from_env,
+        render,
+        run_demo,
+        summarize,
+        write_span_file,
+        write_span_stream,
+    )
 
     if otlp_endpoint_from_env():
         try:
@@ -398,16 +411,28 @@ def _demo(args: argparse.Namespace) -> int:
     spans = run.spans
     if args.save is not None:
         try:
-            write_span_file(spans, args.save)
+            if str(args.save) == "-":  # `demo --save - | genai-cost report -`: the table goes to stderr
+                write_span_stream(spans, sys.stdout)
+                sys.stdout.flush()
+            else:
+                write_span_file(spans, args.save)
+        except BrokenPipeError:
+            _stdout_gone()
+            return 0
         except OSError as exc:
             print(f"genai-cost demo: cannot write {args.save}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_USAGE
     summary = summarize(spans)
+    # With the spans on stdout (`--save -`), the table goes to stderr, out of the pipe.
+    out = sys.stderr if args.save is not None and str(args.save) == "-" else sys.stdout
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2), file=out)
     else:
-        print("genai-cost demo: the ten-step research agent (GPT-4o; web_search $0.005, read_page $0.001 a call)\n")
-        print(render(summary))
+        print(
+            "genai-cost demo: the ten-step research agent (GPT-4o; web_search $0.005, read_page $0.001 a call)\n",
+            file=out,
+        )
+        print(render(summary), file=out)
     if run.sent_to is not None:
         if run.send_failed:
             print(
@@ -426,6 +451,10 @@ def _report(args: argparse.Namespace) -> int:
 
     if args.files.count("-") > 1:  # (read again, standard input would be empty: no totals)
         print("genai-cost report: - (standard input) can be given only once", file=sys.stderr)
+        return EXIT_USAGE
+    if args.trace is not None and not args.trace.strip().lower().removeprefix("0x"):
+        # `--trace "$TRACE_ID"` with the variable empty: every trace, read as the one asked for
+        print("genai-cost report: --trace is empty: give a trace id (32 hex digits)", file=sys.stderr)
         return EXIT_USAGE
     spans = []
     problems: list[str] = []

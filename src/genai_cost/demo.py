@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
@@ -242,6 +242,16 @@ def write_span_file(spans: Sequence[ReadableSpan], path: Path) -> None:
     """The spans as one OTLP JSON document, as the collector's ``file`` exporter writes
     them (ids in hex; protobuf's own JSON mapping would write base64), so that
     ``genai-cost report`` can be tried on the demo."""
+    path.write_text(span_document(spans), encoding="utf-8")
+
+
+def write_span_stream(spans: Sequence[ReadableSpan], stream: TextIO) -> None:
+    """:func:`write_span_file` to a text stream (``demo --save -``, for ``report -``)."""
+    stream.write(span_document(spans))
+
+
+def span_document(spans: Sequence[ReadableSpan]) -> str:
+    """The line :func:`write_span_file` writes."""
     from google.protobuf.json_format import MessageToDict
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
@@ -252,7 +262,7 @@ def write_span_file(spans: Sequence[ReadableSpan], path: Path) -> None:
                 for key in ("traceId", "spanId", "parentSpanId"):
                     if span.get(key):
                         span[key] = base64.b64decode(span[key]).hex()
-    path.write_text(json.dumps(document) + "\n", encoding="utf-8")
+    return json.dumps(document) + "\n"
 
 
 def demo_pricing_path() -> Path:
