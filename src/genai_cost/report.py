@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -628,6 +629,16 @@ def _money(usd: float, decimals: int) -> str:
     return shown
 
 
+#: Control characters (C0, DEL, C1): a span's model or tool name that holds them would, printed
+#: as it is, move the terminal's cursor or clear it (an escape sequence from any sender).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` from a span, with its control characters written as escapes (``\x1b``)."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) -> str:
     """``genai-cost report``: the totals of ``reports``, then each of ``shown`` in detail."""
     summary = summarize(reports)
@@ -669,16 +680,16 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
                     + (f"  cache write {calls.cache_write_tokens:,}" if calls.cache_write_tokens else "")
                     + (f"  reasoning {calls.reasoning_tokens:,}" if calls.reasoning_tokens else "")
                 )
-            lines.append(f"  {entry:<40} {calls.calls:>4} call(s)  {_money(calls.usd, 6)}{tokens}")
+            lines.append(f"  {_printable(entry):<40} {calls.calls:>4} call(s)  {_money(calls.usd, 6)}{tokens}")
         for note in report.unpriced:
             lines.append(
-                f"  UNPRICED {note.name!r} (span {note.span_id}): {note.reason}"
-                + (f": {note.detail}" if note.detail else "")
+                f"  UNPRICED {note.name!r} (span {note.span_id}): {_printable(note.reason)}"
+                + (f": {_printable(note.detail)}" if note.detail else "")
             )
         for note in report.not_priced_here:
             lines.append(
                 f"  NO COST ATTRIBUTES {note.name!r} (span {note.span_id})"
-                + (f" {note.detail}" if note.detail else "")
+                + (f" {_printable(note.detail)}" if note.detail else "")
                 + ": the process that emitted it did not run genai-cost"
             )
     return "\n".join(lines)
