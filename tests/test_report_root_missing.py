@@ -97,3 +97,24 @@ def test_a_single_unpriced_orphan_is_not_judged(tmp_path: Path, capsys) -> None:
     spans, _ = _killed_agent(False, steps=1)
     _, report, _ = _report(tmp_path, spans, capsys)
     assert report["shown"][0]["root_missing"] is None
+
+
+def test_the_priced_record_of_a_span_counts_whichever_file_comes_first(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The same spans as exported by a pipeline with genai-cost and by one without (the
+    priced file with genai-cost's attributes taken out)."""
+    tracer, priced = _pipeline(True)
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("chat", attributes=chat_attributes("gpt-4o", "openai")):
+            pass
+    write_span_file(list(priced.get_finished_spans()), tmp_path / "priced.json")
+    document = json.loads((tmp_path / "priced.json").read_text())
+    for resource in document["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                span["attributes"] = [a for a in span["attributes"] if not a["key"].startswith(("gen_ai.cost.", "gen_ai.trace.cost."))]
+    (tmp_path / "raw.json").write_text(json.dumps(document))
+    for order in (["priced.json", "raw.json"], ["raw.json", "priced.json"]):
+        assert main(["report", "--json", *(str(tmp_path / name) for name in order)]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["total_usd"] == pytest.approx(0.0035), order
+        assert report["not_priced_here_spans"] == 0 and report["duplicates_ignored"] == 2

@@ -129,7 +129,8 @@ class TraceReport:
 
 def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = None) -> list[TraceReport]:
     """One report per trace, the most expensive first. A span (trace and span id) counts
-    once: the first record of it; the others are counted as ``duplicates_ignored``.
+    once: the first record of it that carries genai-cost's attributes, else the first; the
+    others are counted as ``duplicates_ignored``.
 
     ``catalog`` resolves model names for the rule on sibling records with no response id
     (two spellings of one model); by default the shipped catalog and the files of
@@ -139,8 +140,13 @@ def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = No
     duplicates: dict[str, int] = {}
     for span in spans:
         trace = by_trace.setdefault(span.trace_id, {})
-        if span.span_id in trace:
+        kept = trace.get(span.span_id)
+        if kept is not None:
             duplicates[span.trace_id] = duplicates.get(span.trace_id, 0) + 1
+            if _carries_cost(span) and not _carries_cost(kept):
+                # The same span as priced and as it was before (files of two pipelines given
+                # together): the priced record counts, whichever order the files came in.
+                trace[span.span_id] = span
         else:
             trace[span.span_id] = span
     models = _CallModels(catalog)
@@ -150,6 +156,11 @@ def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = No
     ]
     reports.sort(key=lambda report: (-report.total_usd, report.trace_id))
     return reports
+
+
+def _carries_cost(span: ExportedSpan) -> bool:
+    attributes = span.attributes
+    return A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes or A.COST_DUPLICATE_OF in attributes
 
 
 def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[ExportedSpan]) -> bool:
