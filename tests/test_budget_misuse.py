@@ -608,3 +608,51 @@ def test_set_default_budget_given_limits_says_to_make_a_budget_of_them() -> None
 
     with pytest.raises(TypeError, match=r"Budget\(limits\)"):
         set_default_budget(BudgetLimits(max_cost_usd=0.5))  # type: ignore[arg-type]
+
+
+def test_an_exceeded_callback_with_a_fourth_parameter_is_told_which_trace() -> None:
+    """Callbacks run on the export thread, out of the trace's context: two agents over their
+    limits were told apart by nothing. Three-argument callbacks are called as before."""
+    import threading
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from genai_cost import Budget, BudgetExceededError, CostSpanProcessor, TraceCostExporter
+    from support.spans import chat_attributes
+
+    told: list[tuple[object, ...]] = []
+    budget = Budget(max_llm_calls=2)
+    budget.add_exceeded_callback(lambda limit, spend, limit_value, trace_id: told.append((limit, trace_id)))
+    budget.add_exceeded_callback(lambda limit, spend, limit_value: told.append((limit,)))
+    budget.add_exceeded_callback(lambda *args: told.append(args))  # written for three: given three
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(BatchSpanProcessor(TraceCostExporter(InMemorySpanExporter())), listeners=[budget])
+    )
+    tracer = provider.get_tracer("agent")
+    traces: list[int] = []
+
+    def agent() -> None:
+        with tracer.start_as_current_span("agent") as root:
+            traces.append(root.get_span_context().trace_id)
+            for _ in range(5):
+                try:
+                    budget.check()
+                except BudgetExceededError:
+                    return
+                with tracer.start_as_current_span("chat", attributes=chat_attributes("gpt-4o", "openai")):
+                    pass
+
+    threads = [threading.Thread(target=agent) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    provider.shutdown()
+    with_trace = [entry for entry in told if len(entry) == 2]
+    assert sorted(trace_id for _, trace_id in with_trace) == sorted(traces)  # each agent's own
+    assert {limit for limit, _ in with_trace} == {"max_llm_calls"}
+    assert told.count(("max_llm_calls",)) == 2
+    assert sum(1 for entry in told if len(entry) == 3) == 2

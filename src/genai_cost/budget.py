@@ -40,6 +40,7 @@ out of ``listeners``): a zero would be a silent one, and the first read says so.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -67,8 +68,9 @@ _log = logging.getLogger("genai_cost")
 #: Bound on the ledgers held apart after they were let go (see Budget._expire).
 _MAX_HELD = 10_000
 
-#: Called with (limit name, spend at the crossing, the limit's value).
-ExceededCallback = Callable[[str, float, float], None]
+#: Called with (limit name, spend at the crossing, the limit's value), and the trace id (an
+#: int) as a fourth argument when the callback takes one (see :func:`_takes_trace_id`).
+ExceededCallback = Callable[..., None]
 
 #: A trace id as backends show it: 32 hex digits, either case, ``0x`` optional. ASCII
 #: only: int(..., 16) alone would also take Arabic-Indic digits, "_" and spaces, and
@@ -262,7 +264,10 @@ class Budget(OwnExtension):
         self._idle = idle_timeout_s
         self._max = max_traces
         self._clock = clock
-        self._callbacks: tuple[ExceededCallback, ...] = (on_exceeded,) if on_exceeded else ()
+        #: Each callback, and whether it takes the trace id as a fourth argument.
+        self._callbacks: tuple[tuple[ExceededCallback, bool], ...] = (
+            ((on_exceeded, _takes_trace_id(on_exceeded)),) if on_exceeded else ()
+        )
         self._ledgers: OrderedDict[int, _Ledger] = OrderedDict()
         self._lock = threading.Lock()
         renew_locks_after_fork(self, _lock=threading.Lock)
@@ -292,7 +297,7 @@ class Budget(OwnExtension):
         self._paused: OrderedDict[int, _Ledger] = OrderedDict()
         #: Limits crossed whose callbacks have not run yet: (name, spend, limit); or a
         #: warning to log, outside the lock (a logging filter may read the budget).
-        self._due: list[tuple[str, float, float] | str] = []
+        self._due: list[tuple[str, float, float, int] | str] = []
 
     def add_pending_source(self, settle: Callable[[], None]) -> None:
         """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this budget
@@ -320,10 +325,13 @@ class Budget(OwnExtension):
             if isinstance(item, str):
                 _log.warning(item)
                 continue
-            name, spend, limit = item
-            for callback in self._callbacks:
+            name, spend, limit, trace_id = item
+            for callback, takes_trace_id in self._callbacks:
                 try:
-                    callback(name, spend, limit)
+                    if takes_trace_id:
+                        callback(name, spend, limit, trace_id)
+                    else:
+                        callback(name, spend, limit)
                 except Exception:
                     _log.exception("genai-cost: budget callback failed")
 
@@ -338,7 +346,7 @@ class Budget(OwnExtension):
                 _log.exception("genai-cost: pricing pending spans before a budget read failed")
 
     def add_exceeded_callback(self, callback: ExceededCallback) -> None:
-        self._callbacks = (*self._callbacks, callback)
+        self._callbacks = (*self._callbacks, (callback, _takes_trace_id(callback)))
 
     @property
     def open_traces(self) -> int:
@@ -392,7 +400,7 @@ class Budget(OwnExtension):
             if limits.max_tokens_per_call is not None and call_tokens > limits.max_tokens_per_call:
                 # Every oversized call is a hit of its own; check() reports the first.
                 crossed.append((A.BUDGET_MAX_TOKENS_PER_CALL, float(call_tokens), float(limits.max_tokens_per_call)))
-            self._record_hits(ledger, crossed)
+            self._record_hits(ledger, crossed, context.trace_id)
         if not crossed:
             if warned and not self._pending_sources:
                 self.after_pricing()
@@ -414,7 +422,7 @@ class Budget(OwnExtension):
                 told.answered(context, annotations)
         return annotations
 
-    def _record_hits(self, ledger: _Ledger, crossed: list[tuple[str, float, float]]) -> None:
+    def _record_hits(self, ledger: _Ledger, crossed: list[tuple[str, float, float]], trace_id: int) -> None:
         """Under the lock: the limits ``crossed`` stay hit for the trace; their
         callbacks are due."""
         if not crossed:
@@ -424,7 +432,7 @@ class Budget(OwnExtension):
             exceeded.setdefault(name, (spend, limit))
         self.hits += len(crossed)
         if self._callbacks:
-            self._due.extend(crossed)
+            self._due.extend((name, spend, limit, trace_id) for name, spend, limit in crossed)
 
     # ----------------------------------------------------------------- queries
 
@@ -517,7 +525,7 @@ class Budget(OwnExtension):
             ledger.limits = limits
             # A spend already at the new limits is a hit now, not at the trace's next call.
             crossed = _running_limits_reached(ledger, limits, counting_calls=True)
-            self._record_hits(ledger, crossed)
+            self._record_hits(ledger, crossed, found)
         if crossed or self._due:
             self.after_pricing()
 
@@ -623,6 +631,20 @@ def _current_trace_id() -> int | None:
     if not context.is_valid or not (context.trace_flags.sampled or span.is_recording()):
         return None
     return context.trace_id
+
+
+def _takes_trace_id(callback: ExceededCallback) -> bool:
+    """Whether ``callback`` takes a fourth positional argument, the trace id: callbacks run on
+    the export thread, out of the trace's context, so one that must stop the right agent
+    needs it. Callbacks of three arguments (as before) get three."""
+    try:
+        parameters = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): as before
+        return False
+    # A named fourth parameter only: a ``*args`` callback written for three arguments may
+    # unpack them as three.
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for parameter in parameters if parameter.kind in positional) >= 4
 
 
 def _unpriced_under_cap(cost: SpanCost, max_cost_usd: float) -> str:
