@@ -43,3 +43,31 @@ def test_a_gateway_with_pricing_switched_off_says_so_at_start() -> None:
         on.stop()
     assert "forwarding priced spans to ConsoleSpanExporter" in on.stderr
     assert "pricing is off" not in on.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_TRACES_EXPORTER", "jaeger"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpcc"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten"),
+    ],
+)
+def test_an_exporter_that_cannot_be_built_names_its_variable(variable: str, value: str) -> None:
+    """The SDK's errors quote the value, not the variable (``could not convert string to
+    float: 'ten'``): the command names the variable that set it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, variable: value}
+    done = subprocess.run(
+        [sys.executable, "-m", "genai_cost", "gateway", "--http", f"{HOST}:0", "--grpc", "off"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot build the exporter to forward to" in done.stderr
+    assert f"(set by {variable}={value!r})" in done.stderr

@@ -518,6 +518,7 @@ def _gateway(args: argparse.Namespace) -> int:
         parse_address,
         sends_to_itself,
         upstream_exporters,
+        variables_behind,
     )
 
     try:
@@ -544,7 +545,10 @@ def _gateway(args: argparse.Namespace) -> int:
     try:
         exporters = upstream_exporters()
     except Exception as exc:
-        print(f"genai-cost gateway: cannot build the exporter to forward to: {exc}", file=sys.stderr)
+        print(
+            f"genai-cost gateway: cannot build the exporter to forward to: {exc}{variables_behind(exc, 'TRACES')}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     listening = [address for address in (http_at, grpc_at) if address is not None]
     for exporter in exporters:
@@ -567,7 +571,11 @@ def _gateway(args: argparse.Namespace) -> int:
     try:
         meter_provider = cost_meter_provider()
     except Exception as exc:
-        print(f"genai-cost gateway: cannot build the metrics exporter (OTEL_METRICS_EXPORTER): {exc}", file=sys.stderr)
+        print(
+            "genai-cost gateway: cannot build the metrics exporter (OTEL_METRICS_EXPORTER): "
+            f"{exc}{variables_behind(exc, 'METRICS')}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     upstream = exporters[0] if len(exporters) == 1 else FanOutExporter(exporters)
     gateway = gw.CostGateway(upstream, meter_provider=meter_provider)

@@ -43,6 +43,29 @@ def upstream_exporters() -> list[SpanExporter]:
     return [kind() for kind in kinds.values()]
 
 
+def variables_behind(error: BaseException, signal: str) -> str:
+    """Which standard variables an exporter's configuration error comes from, for its message:
+    the SDK's say the value and not the variable (``could not convert string to float: 'abc'``).
+    The ``OTEL_*`` variables whose value the message quotes; else those that configure
+    ``signal``'s exporters (``TRACES``, ``METRICS``), to look at."""
+    import os
+
+    message = str(error)
+    quoted = [
+        f"{name}={value!r}"
+        for name, value in sorted(os.environ.items())
+        if name.startswith("OTEL_")
+        and value.strip()
+        and (f"'{value.strip()}'" in message or f'"{value.strip()}"' in message)
+    ]
+    if quoted:
+        return f" (set by {', '.join(quoted)})"
+    configuring = [
+        name for name in sorted(os.environ) if name.startswith(("OTEL_EXPORTER_", f"OTEL_{signal}_EXPORTER"))
+    ]
+    return f" (look at {', '.join(configuring)})" if configuring else ""
+
+
 def cost_meter_provider() -> SdkMeterProvider | None:
     """A MeterProvider for the cost metrics, exporting through what
     ``OTEL_METRICS_EXPORTER`` names (each built by its own entry point, so the
