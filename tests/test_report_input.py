@@ -322,6 +322,47 @@ def test_console_output_whose_only_other_lines_are_the_applications_prints_exits
     assert "1 trace(s)" in result.stdout.decode()
 
 
+def test_json_log_lines_among_console_spans_are_the_applications_output(tmp_path: Path) -> None:
+    """A structured logger (structlog, python-json-logger) prints JSON objects on the same
+    stdout: each was a problem (``not OTLP JSON``), so every run exited 2. An object with a
+    key of a span in it may be a broken span, and stays a problem."""
+    out = _Writes()
+
+    def app(tracer: Callable[[str], trace_api.Tracer]) -> None:
+        out.write('{"level": "info", "event": "starting"}\n')
+        _agent(tracer)
+        out.write('{"level": "info", "event": "done", "took_ms": 12}\n')
+
+    record(app, out, with_cost=True)
+    lines = out.getvalue().count("\n")
+    result = subprocess.run([BIN, "report", "-", "--json"], input=out.getvalue().encode(), capture_output=True, timeout=120, check=False)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert report["problems"] == []
+    assert report["skipped_output"] == [
+        f"{STDIN}:1: the application's output, not a span: '{{\"level\": \"info\", \"event\": \"starting\"}}'"
+        " (a JSON object, no span in it)",
+        f"{STDIN}:{lines}: the application's output, not a span:"
+        " '{\"level\": \"info\", \"event\": \"done\", \"took_ms\": 12}' (a JSON object, no span in it)",
+    ]
+    assert report["traces"] == 1
+    broken = out.getvalue().replace('"event": "done"', '"span_id": "0x01"').encode()
+    result = subprocess.run([BIN, "report", "-", "--json"], input=broken, capture_output=True, timeout=120, check=False)
+    report = json.loads(result.stdout)
+    assert result.returncode == 2
+    assert report["problems"] == [f"{STDIN}:{lines}: not OTLP JSON: expected an object with 'resourceSpans'"]
+
+
+def test_a_json_object_in_a_collector_file_is_still_a_problem(tmp_path: Path, capsys) -> None:
+    demo = tmp_path / "demo.json"
+    write_span_file(run_demo().spans, demo)
+    demo.write_bytes(b'{"level": "info"}\n' + demo.read_bytes())
+    assert main(["report", str(demo), "--json"]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["problems"] == [f"{demo}:1: not OTLP JSON: expected an object with 'resourceSpans'"]
+    assert report["skipped_output"] == []
+
+
 def test_text_among_otlp_json_is_still_a_problem(tmp_path: Path, capsys) -> None:
     """Only the console exporter's output shares a stream with the application: text in a
     collector's file means the file is damaged."""
@@ -466,12 +507,20 @@ def test_text_between_console_spans_never_loses_a_span_and_is_named_by_its_lines
         except SpanFileError as exc:
             again, left = exc.spans, exc.problems
     assert again == read
-    assert [problem for problem in problems if ": not a JSON object: " not in problem] == left
+    # What is skipped: text that is not JSON, and JSON objects with nothing of a span in them
+    # (structured log lines); each problem so skipped is said once, at its place, as output.
+    def where(message: str) -> str:
+        return message.split(": ", 1)[0]
+
+    skipped_at = [where(said) for said in output]
+    assert [problem for problem in problems if where(problem) not in skipped_at] == left
+    assert [where(problem) for problem in problems if where(problem) in skipped_at] == skipped_at
+    assert all(where(problem) in skipped_at for problem in problems if ": not a JSON object: " in problem)
     assert [
         problem.replace("not a JSON object", "the application's output, not a span")
         for problem in problems
-        if problem not in left
-    ] == output
+        if ": not a JSON object: " in problem
+    ] == [said for said in output if not said.endswith(" (a JSON object, no span in it)")]
     lines = [int(match[1]) for match in (re.match(rf"{re.escape(STDIN)}:(\d+): ", p) for p in problems) if match]
     assert len(lines) == len(problems), problems
     assert set(lines) <= printed

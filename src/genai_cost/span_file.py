@@ -434,6 +434,16 @@ def read_span_stream(file: BinaryIO, name: str, *, application_output: list[str]
             if isinstance(document, Exception):
                 problems.append(f"{where}: not JSON: {document}")
                 continue
+            if _log_line(document):
+                # An object with nothing of a span in it: among console spans, a structured
+                # log line the application printed (said, not a problem); anywhere else, a
+                # file in no span format (a problem).
+                shown = _shown(document)
+                skipped[len(problems)] = (
+                    f"{where}: the application's output, not a span: {shown!r} (a JSON object, no span in it)"
+                )
+                problems.append(f"{where}: not OTLP JSON: expected an object with 'resourceSpans'")
+                continue
             reader = _Reader(where, shared)
             reader.document(document)
             del document  # (the next document is parsed without this one)
@@ -1029,6 +1039,37 @@ class _Reader:
 def _console_id(text: str) -> str:
     """An id as ``ConsoleSpanExporter`` prints it (``0x`` and hex), as OTLP JSON has it."""
     return text[2:] if text[:2] in ("0x", "0X") else text
+
+
+#: Keys of a span in any format read here, or of what holds spans: an object with one of them
+#: and no span document found is a broken span, not a log line.
+_SPAN_KEYS = frozenset(
+    {
+        "context",
+        "trace_id",
+        "span_id",
+        "traceId",
+        "spanId",
+        "traceID",
+        "spanID",
+        "spans",
+        "scopeSpans",
+        "result",
+        "trace",
+    }
+)
+
+
+def _log_line(document: object) -> bool:
+    """Whether ``document`` is a JSON object holding no span document and no key of one (a
+    structured log line: ``{"event": "step done", "level": "info"}``)."""
+    return isinstance(document, dict) and _document_kind(document) is None and not _SPAN_KEYS & document.keys()
+
+
+def _shown(document: object) -> str:
+    """The start of ``document`` as JSON, to name it in a message."""
+    text = json.dumps(document, ensure_ascii=False)
+    return text if len(text) <= 100 else f"{text[:97]}..."
 
 
 def _document_kind(document: object) -> tuple[str, dict[str, Any]] | None:
