@@ -482,7 +482,7 @@ def test_https_to_the_plain_http_port_is_told_counted_and_logged(
     [
         (b"BREW /v1/traces HTTP/1.1\r\nHost: x\r\n\r\n", 501, "Unsupported method ('BREW')"),
         (b"GET /health HTTP/1.1\r\nX: " + b"y" * 70_000 + b"\r\n\r\n", 431, "Line too long"),
-        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "Request-URI Too Long"),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, "URI Too Long"),
         (b"GET / HTTP/1.1 extra\r\n\r\n", 400, "Bad request"),
     ],
 )

@@ -42,12 +42,16 @@ importing this one and never the reverse:
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from google.protobuf.message import DecodeError
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceRequest,
@@ -58,7 +62,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from . import attributes as A
 from ._bounded import newer_half
-from ._spans import attributes_of
+from ._spans import attributes_of, plain_attributes
 from .config import CostSettings, report_unknown_variables
 from .gateway_upstream import FanOutExporter
 from .layers import LayerSettings
@@ -101,6 +105,11 @@ class GatewayStats:
     #: Of ``spans_not_forwarded``, those the upstream refused for good (a status the OTLP
     #: specification says not to retry, such as HTTP 400): their senders were told not to resend.
     spans_refused_upstream: int = 0
+    #: Spans kept for a sender's retry after the upstream failed to take them, then let go,
+    #: oldest first, to keep the store within its bounds (20,000 spans, 64 MiB) before the retry
+    #: came: a retry that brings them after all has them priced and rolled up again, so their
+    #: trace's totals may count them twice. Also counted in ``spans_not_forwarded``.
+    spans_forgotten: int = 0
     #: Spans received again after they had been forwarded (a sender retrying a request whose
     #: answer it did not get in time), or twice in one request: not priced, rolled up or
     #: forwarded a second time.
@@ -266,9 +275,14 @@ class CostGateway:
         self._refusals: dict[str, int] = {}
         #: (trace id << 64 | span id) of the spans forwarded lately, to know a sender's retry.
         self._forwarded: dict[int, None] = {}
-        #: The same key -> the span as priced and rolled up, for spans the upstream failed to
-        #: take: a retry forwards these, not the roll-up again (which would count them twice).
-        self._unsent: dict[int, ReadableSpan] = {}
+        #: The same key -> the span as priced and rolled up, and its estimated size in bytes,
+        #: for spans the upstream failed to take: a retry forwards these, not the roll-up again
+        #: (which would count them twice).
+        self._unsent: dict[int, tuple[ReadableSpan, int]] = {}
+        #: The sum of the sizes in ``_unsent``, kept as entries come and go.
+        self._unsent_bytes = 0
+        #: How many times spans of ``_unsent`` were let go for its bounds, for logging now and then.
+        self._forgettings = 0
 
     @property
     def processor(self) -> CostSpanProcessor:
@@ -347,7 +361,8 @@ class CostGateway:
             seen.add(key)
             cached = unsent.pop(key, None)
             if cached is not None:
-                retried.append(cached)
+                retried.append(cached[0])
+                self._unsent_bytes -= cached[1]
             else:
                 fresh.append(span)
         with self._stats_lock:
@@ -375,17 +390,29 @@ class CostGateway:
                 self._forwarded = newer_half(forwarded_before)
             return Accepted(received, True)
         refusal = upstream.refusal()
+        forgotten = 0
         if refusal is None:  # kept for the sender's retry; one refused for good is not resent
-            for span in sent:
-                unsent[_span_key(span)] = span
-            while len(unsent) > _MAX_UNSENT:  # the oldest go: their retry would be rolled up again
-                del unsent[next(iter(unsent))]
+            forgotten = self._keep(sent)
         with self._stats_lock:
             self.stats.requests_not_forwarded += 1
             self.stats.spans_not_forwarded += len(sent)
+            self.stats.spans_forgotten += forgotten
             if refusal is not None:
                 self.stats.spans_refused_upstream += len(sent)
             lost = self.stats.spans_not_forwarded
+            let_go = self.stats.spans_forgotten
+        if forgotten:
+            self._forgettings += 1
+            if now_and_then(self._forgettings):
+                _log.warning(
+                    "genai-cost gateway: let go of %d span(s) kept for their senders' retry (%d since the start), "
+                    "to stay within %d spans and %d MiB: the upstream has been failing for a while; a retry "
+                    "that brings them will have them priced and rolled up again",
+                    forgotten,
+                    let_go,
+                    _MAX_UNSENT,
+                    _MAX_UNSENT_BYTES >> 20,
+                )
         if refusal is None:
             self._log_refusal(
                 "upstream failed",
@@ -401,6 +428,40 @@ class CostGateway:
                 f"{lost} not forwarded since the start); told not to send them again",
             )
         return Accepted(received, False, refusal)
+
+    def _keep(self, sent: Sequence[ReadableSpan]) -> int:
+        """Keep the spans the upstream failed to take for their senders' retry, letting the
+        oldest go beyond ``_MAX_UNSENT`` spans or ``_MAX_UNSENT_BYTES`` by estimate; returns how
+        many were let go. Sizes are estimated here, on the failure path only: a forwarded
+        request pays nothing for them. The oldest go, not the newest, as their senders have had
+        the longest to retry and are the likeliest to have given up."""
+        unsent = self._unsent
+        total = self._unsent_bytes
+        for span in sent:
+            key = _span_key(span)
+            try:
+                size = _kept_size(span)
+            except Exception:  # pragma: no cover - belt and braces: an estimate must not fail a request
+                size = _SPAN_BYTES
+            replaced = unsent.pop(key, None)  # (the same span twice in one export: kept once)
+            if replaced is not None:
+                total -= replaced[1]
+            unsent[key] = (span, size)
+            total += size
+        drop = max(0, len(unsent) - _MAX_UNSENT)
+        if drop or total > _MAX_UNSENT_BYTES:
+            entries = iter(unsent.values())
+            for _, size in islice(entries, drop):
+                total -= size
+            for _, size in entries:
+                if total <= _MAX_UNSENT_BYTES:
+                    break
+                total -= size
+                drop += 1
+            # Rebuilt once, not deleted from the front one by one (see newer_half).
+            self._unsent = dict(islice(unsent.items(), drop, None))
+        self._unsent_bytes = total
+        return drop
 
     def _price(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
         handed_on = self._handed_on
@@ -562,25 +623,85 @@ class _Upstream(SpanExporter):
 #: (429, 502, 503, 504), and 408, a timeout (which SDK exporters before 1.45 retried). Any other
 #: failed status is a refusal for good (the specification: "MUST NOT be retried").
 _RETRYABLE_HTTP_STATUSES = frozenset({408, 429, 502, 503, 504})
-#: The gRPC codes the OTLP specification lists as retryable; the others are refusals for good.
+#: The gRPC codes the OTLP specification lists as retryable; the others are refusals for good,
+#: ``RESOURCE_EXHAUSTED`` too unless the upstream says when to retry (:func:`_exhausted`).
 _RETRYABLE_GRPC_CODES = frozenset(
-    {"CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
+    {"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
 )
+#: Where a gRPC server says when to retry: the trailer the SDK's exporter reads, and the
+#: ``google.rpc.Status`` details that gRPC's own status API (Go's ``status.WithDetails``) sends.
+_RETRY_INFO_TRAILER = "google.rpc.retryinfo-bin"
+_STATUS_DETAILS_TRAILER = "grpc-status-details-bin"
+_RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+#: What a grpcio server answers beyond its ``maximum_concurrent_rpcs`` (another genai-cost
+#: gateway's gRPC receiver among them): back-pressure, the call unread, though with no RetryInfo.
+_GRPCIO_BUSY = "Concurrent RPC limit exceeded!"
+#: How much of an upstream's message a refusal quotes.
+_MAX_QUOTED = 200
 
 
-def _refusal(error_attrs: object) -> str | None:
+def _refusal(error_attrs: object, error: object = None) -> str | None:
     """The upstream's status, when an OTLP exporter's failed export ended on one that is not to
-    be retried; ``None`` for a failure with no status (connection refused, a timeout, a size
-    limit of the exporter's own) or a retryable one that the exporter's retries did not outlast."""
+    be retried; ``None`` for a failure with no status (connection refused, a timeout) or a
+    retryable one that the exporter's retries did not outlast. ``error`` is the exporter's last
+    error, which only a ``RESOURCE_EXHAUSTED`` needs (:func:`_exhausted`)."""
     if not isinstance(error_attrs, Mapping):
         return None
     status = error_attrs.get("http.response.status_code")
     if isinstance(status, int) and status not in _RETRYABLE_HTTP_STATUSES:
         return f"HTTP {status}"
     code = error_attrs.get("rpc.response.status_code")
-    if isinstance(code, str) and code not in _RETRYABLE_GRPC_CODES:
-        return f"gRPC {code}"
-    return None
+    if not isinstance(code, str) or code in _RETRYABLE_GRPC_CODES:
+        return None
+    if code == "RESOURCE_EXHAUSTED":
+        return _exhausted(error)
+    return f"gRPC {code}"
+
+
+def _exhausted(error: object) -> str | None:
+    """Whether a gRPC upstream's ``RESOURCE_EXHAUSTED`` is a refusal for good: when it carries no
+    RetryInfo, as the OTLP specification reads it ("retryable only if the server signals that
+    the recovery from resource exhaustion is possible ... by returning a status containing
+    RetryInfo").
+
+    The common case is a collector's size limit ("received message larger than max"): the same
+    batch, resent, is refused again, so a sender told to retry it (the SDK's exporter retries
+    ``RESOURCE_EXHAUSTED`` whatever came with it) resent it for as long as it was let, holding
+    the gateway's one export at a time, the turn of every other sender, each time for the
+    upstream exporter's whole timeout. The sender is told not to resend instead, and the
+    operator sees the upstream's message (in the log and the sender's answer) to raise that
+    limit or lower the senders' batch. Splitting the batch and forwarding it in halves is not
+    done: the roll-up exports once per request, the sender's answer and the retry store are per
+    request (half forwarded and half not cannot be answered), and each half would wait out the
+    exporter's retries of its own; what splits well is the sender's batch, at the sender.
+
+    Unknown stays retryable, as elsewhere: an ``error`` that is not a gRPC call's (an SDK that
+    does not hand it over), or grpcio's own refusal beyond its call limit, which is back-pressure
+    by another name (a genai-cost gateway upstream answers it when busy)."""
+    try:
+        details = error.details()  # type: ignore[attr-defined]
+        trailers = error.trailing_metadata() or ()  # type: ignore[attr-defined]
+        for key, value in trailers:
+            if key == _RETRY_INFO_TRAILER or (key == _STATUS_DETAILS_TRAILER and _has_retry_info(value)):
+                return None
+    except Exception:  # not a gRPC call's error: unknown
+        return None
+    if not isinstance(details, str) or not details:
+        return "gRPC RESOURCE_EXHAUSTED"
+    if details.strip() == _GRPCIO_BUSY:
+        return None
+    return f"gRPC RESOURCE_EXHAUSTED: {details[:_MAX_QUOTED]}"
+
+
+def _has_retry_info(status_details: object) -> bool:
+    """Whether a ``grpc-status-details-bin`` trailer (a ``google.rpc.Status``) holds a RetryInfo."""
+    if not isinstance(status_details, bytes):
+        return False
+    try:
+        status = Status.FromString(status_details)
+    except DecodeError:  # garbled: no RetryInfo to be read
+        return False
+    return any(detail.type_url == _RETRY_INFO_TYPE for detail in status.details)
 
 
 class _Verdict:
@@ -608,7 +729,7 @@ class _Verdict:
             try:
                 yield result
             finally:
-                self.refusal = _refusal(getattr(result, "error_attrs", None))
+                self.refusal = _refusal(getattr(result, "error_attrs", None), getattr(result, "error", None))
 
     def __getattr__(self, name: str) -> Any:
         if name == "_hook":  # (not set yet: a copy being made)
@@ -626,7 +747,31 @@ def _watch(exporter: SpanExporter) -> _Verdict | None:
         return None
     verdict = _Verdict(hook)
     target._metrics = verdict
+    _answer_exhausted_at_once(target)
     return verdict
+
+
+#: The codes an SDK gRPC exporter retries by default, by name: the OTLP specification's
+#: retryable ones, and ``RESOURCE_EXHAUSTED`` whatever came with it.
+_SDK_RETRIED_GRPC_CODES = frozenset({*_RETRYABLE_GRPC_CODES, "RESOURCE_EXHAUSTED"})
+
+
+def _answer_exhausted_at_once(exporter: Any) -> None:
+    """Have an SDK gRPC exporter end its export on a ``RESOURCE_EXHAUSTED``, rather than retry it.
+
+    It retried it, with or without RetryInfo, for its whole timeout (10 s by default), holding
+    the gateway's one export at a time; and only its last attempt's status reaches the
+    :class:`_Verdict`. Against a size limit, that last attempt ended now and then on
+    ``DEADLINE_EXCEEDED`` (the deadline running out mid-attempt: 3 exports in 7 with a 2 s
+    timeout, on loopback), which is retryable: the sender was told to resend, the very loop
+    :func:`_exhausted` ends. Answered at once, the first status decides: without RetryInfo, a
+    refusal for good; with it, the sender is told to retry and does, at its own pace, while the
+    gateway serves the others. Only the SDK's default set of codes is changed (the private
+    ``_retryable_error_codes``, SDK 1.45 on); a set of the operator's choosing
+    (``OTEL_PYTHON_EXPORTER_OTLP_GRPC_RETRYABLE_ERROR_CODES``) is left as it is."""
+    codes = getattr(exporter, "_retryable_error_codes", None)
+    if isinstance(codes, frozenset) and {getattr(code, "name", None) for code in codes} == _SDK_RETRIED_GRPC_CODES:
+        exporter._retryable_error_codes = frozenset(code for code in codes if code.name != "RESOURCE_EXHAUSTED")
 
 
 class _HandedOn(SpanProcessor):
@@ -643,8 +788,48 @@ class _HandedOn(SpanProcessor):
 #: export timeout (10 s by default), by which time far fewer spans have passed.
 _MAX_FORWARDED = 50_000
 #: Spans kept, priced and rolled up, after the upstream failed to take them, for the sender's
-#: retry (about 2.3 kB each, some 50 MB): a sender retries within seconds.
+#: retry: a sender retries within seconds. Bounded by their number, and by an estimate of their
+#: bytes (:func:`_kept_size`), whichever is reached first: their size is the senders' (a span with
+#: a 10 kB prompt in its attributes takes 14 kB, and 20,000 of them took 280 MB), so a bound on
+#: the number alone did not bound the memory. The bytes come first for most spans: some 4,400
+#: with a 10 kB prompt fit, 13,000 small priced ones (3.7 kB, estimated at 4.9 kB).
 _MAX_UNSENT = 20_000
+_MAX_UNSENT_BYTES = 64 * 1024 * 1024
+#: The constants of :func:`_kept_size`, measured with tracemalloc on spans decoded and priced by
+#: the gateway (CPython 3.11, 64-bit): a span's own objects (the span, its contexts, status and
+#: cost, its attributes' dict, its entry in the store), about 1.5 kB; an attribute's dict slot
+#: and key object beyond the key's characters, about 70 B; an event's objects, name and time,
+#: about 260 B; a link's, with its span context, about 410 B.
+_SPAN_BYTES = 1500
+_ATTRIBUTE_BYTES = 70
+_EVENT_BYTES = 260
+_LINK_BYTES = 410
+
+
+def _kept_size(span: ReadableSpan) -> int:
+    """About how many bytes of memory the span holds, kept: from 12% under to 45% over what
+    tracemalloc measures on CPython 3.10 to 3.13, for spans of no attributes to a hundred, with
+    or without 10 kB prompts, events or links (within 10% with a prompt; a third over for small
+    priced spans, whose cost attribute names are shared but counted). Values are counted with
+    ``sys.getsizeof``, not ``len``: a prompt in Chinese takes two bytes a character, one with an
+    emoji four. The resource and scope are shared by the spans of a request and not counted (for
+    a sender of one span a request, up to 9% under)."""
+    size = _SPAN_BYTES + _attributes_size(attributes_of(span))
+    for event in span.events:
+        size += _EVENT_BYTES + _attributes_size(plain_attributes(event.attributes))
+    for link in span.links:
+        size += _LINK_BYTES + _attributes_size(plain_attributes(link.attributes))
+    return size
+
+
+def _attributes_size(attributes: Mapping[str, object]) -> int:
+    size = len(attributes) * _ATTRIBUTE_BYTES
+    getsizeof = sys.getsizeof
+    for key, value in attributes.items():
+        size += len(key) + getsizeof(value)
+        if type(value) is tuple or type(value) is list:
+            size += sum(map(getsizeof, value))
+    return size
 
 
 def _span_key(span: ReadableSpan) -> int:
