@@ -183,6 +183,17 @@ def upstream_refused(refusal: str) -> str:
     )
 
 
+def traces_only(signal: str, traces_endpoint: str, aside: str = "") -> str:
+    """What a sender of ``signal`` (metrics, logs) is told, with a status OTLP exporters do not
+    retry (HTTP ``404``, gRPC ``UNIMPLEMENTED``): where its traces go, and where the rest does."""
+    upper = signal.upper()
+    return (
+        f"the genai-cost gateway takes traces only, not {signal}{aside}: point OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
+        f"at the gateway ({traces_endpoint}) and OTEL_EXPORTER_OTLP_ENDPOINT, or "
+        f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT, at your collector (or set OTEL_{upper}_EXPORTER=none)"
+    )
+
+
 def response(accepted: Accepted) -> ExportTraceServiceResponse:
     """OTLP's answer to a request whose spans were forwarded: malformed spans left out
     are reported as rejected (``partial_success``)."""

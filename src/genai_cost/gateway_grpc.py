@@ -33,6 +33,7 @@ from .gateway import (
     TooManySpans,
     Unavailable,
     response,
+    traces_only,
     upstream_refused,
 )
 from .gateway_tls import GatewayTls
@@ -94,7 +95,7 @@ def serve_grpc(
     def refuse(signal: str) -> Any:
         def export_other(body: bytes, context: Any) -> bytes:
             # (bytes in, unread: a body that is not protobuf is refused just the same)
-            message = _traces_only(signal, traces_at["endpoint"])
+            message = traces_only(signal, traces_at["endpoint"])
             gateway.refused(f"{signal}, not traces", str(context.peer()), f"{signal} Export: {message}")
             context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
             return b""  # (abort raises)
@@ -129,18 +130,6 @@ _TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 #: The services of the signals the gateway does not take, named as their own descriptors name them.
 _METRICS_SERVICE = metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name
 _LOGS_SERVICE = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
-
-
-def _traces_only(signal: str, traces_endpoint: str) -> str:
-    """What a sender of ``signal`` (metrics, logs) is told, with ``UNIMPLEMENTED``, which OTLP
-    exporters do not retry (the specification retries ``UNAVAILABLE`` and a few more, not
-    this): where its traces go, and where the rest does."""
-    upper = signal.upper()
-    return (
-        f"the genai-cost gateway takes traces only, not {signal}: point OTEL_EXPORTER_OTLP_TRACES_ENDPOINT "
-        f"at the gateway ({traces_endpoint}) and OTEL_EXPORTER_OTLP_ENDPOINT, or "
-        f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT, at your collector (or set OTEL_{upper}_EXPORTER=none)"
-    )
 
 
 def _grpc_request(gateway: CostGateway, body: bytes, peer: str) -> ExportTraceServiceRequest:

@@ -43,6 +43,7 @@ from .gateway import (
     busy_message,
     now_and_then,
     response,
+    traces_only,
     upstream_refused,
 )
 from .gateway_tls import GatewayTls
@@ -466,20 +467,12 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
         self._reply(HTTPStatus.OK, response(accepted), is_json)
 
     def _traces_only(self, signal: str) -> str:
-        """What a sender of ``signal`` (metrics, logs) is told, with ``404``, which OTLP
-        exporters do not retry (they retry ``429``, ``502``, ``503``, ``504`` only): where its
-        traces go, and where the rest does."""
+        """:func:`~genai_cost.gateway.traces_only`, naming the gateway as the client reached it."""
         host = self.headers.get("Host") or ""
         if not _HOST_HEADER.fullmatch(host):  # (quoted back and logged: a plain host:port only)
             host = _local_address(self.connection)
         scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-        upper = signal.upper()
-        return (
-            f"the genai-cost gateway takes traces only, not {signal} (OTLP traces go to /v1/traces): point "
-            f"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT at the gateway ({scheme}://{host}/v1/traces) and "
-            f"OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_EXPORTER_OTLP_{upper}_ENDPOINT, at your collector "
-            f"(or set OTEL_{upper}_EXPORTER=none)"
-        )
+        return traces_only(signal, f"{scheme}://{host}/v1/traces", " (OTLP traces go to /v1/traces)")
 
     def _unavailable(self, message: str, is_json: bool) -> None:
         """503 with ``Retry-After``: the OTLP exporters send such a request again."""

@@ -173,9 +173,7 @@ def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[Exp
         return False
     if sum(1 for span in roots if span.parent_span_id == parent) > 1:
         return True
-    return not any(A.TRACE_TOTAL in span.attributes for span in roots) and any(
-        A.COST_TOTAL in span.attributes or A.COST_UNPRICED in span.attributes for span in spans
-    )
+    return not any(A.TRACE_TOTAL in span.attributes for span in roots) and any(map(_carries_cost, spans))
 
 
 def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _CallModels) -> TraceReport:
