@@ -169,7 +169,8 @@ def test_a_flag_that_is_neither_true_nor_false_is_named(caplog, monkeypatch):
     monkeypatch.setenv("GENAI_COST_METRICS", "banana")
     with caplog.at_level("WARNING", logger="genai_cost"):
         assert env_flag("GENAI_COST_METRICS", True) is True
-    assert "GENAI_COST_METRICS='banana' is not true or false" in caplog.text
+    # (with the prefix of every other configuration problem, for a log filter on it)
+    assert "genai-cost configuration: GENAI_COST_METRICS='banana' is not true or false" in caplog.text
 
 
 def test_the_exit_flush_gives_up_after_its_timeout():

@@ -235,8 +235,11 @@ def test_grpcs_own_refusal_beyond_its_call_limit_is_counted_and_logged(
     catalog: Catalog, caplog: pytest.LogCaptureFixture
 ) -> None:
     """gRPC answers RESOURCE_EXHAUSTED itself beyond maximum_concurrent_rpcs, before the
-    servicer: /health counted none of these, while the same refusal over HTTP was counted."""
-    upstream, gateway, server, channel, export, first, first_out = _grpc_with_one_call_held(catalog)
+    servicer: /health counted none of these, while the same refusal over HTTP was counted.
+    (The receiver now answers the calls beyond its limit UNAVAILABLE itself, on threads kept
+    for that: gRPC refuses one only with no thread left, here with ``workers`` no more than
+    the calls allowed; test_gateway_grpc_busy.py.)"""
+    upstream, gateway, server, channel, export, first, first_out = _grpc_with_one_call_held(catalog, workers=1)
     try:
         with caplog.at_level(logging.WARNING, logger="genai_cost.gateway"):
             for _ in range(2):

@@ -319,7 +319,10 @@ def test_the_roll_up_never_holds_more_than_max_traces_even_for_a_moment() -> Non
     original = rollup._expire
 
     def watching(now: float, room: int = 0) -> None:
-        seen.append(rollup.open_traces)  # what another thread could read just then
+        # what another thread could read just then: the running traces, and the finished
+        # ones held apart (each bounded by max_traces on its own)
+        seen.append(len(rollup._traces))
+        seen.append(len(rollup._held))
         original(now, room)
 
     rollup._expire = watching  # type: ignore[method-assign]
@@ -333,7 +336,8 @@ def test_the_roll_up_never_holds_more_than_max_traces_even_for_a_moment() -> Non
             tracer.start_span("chat", attributes=_MINI).end()  # a child ending first: the trace stays open
     provider.shutdown()
     assert seen and max(seen) <= 3
-    assert rollup.open_traces <= 3
+    assert len(rollup._traces) <= 3 and len(rollup._held) <= 3
+    assert rollup.open_traces <= 2 * 3
 
 
 def test_a_received_call_whose_model_its_sender_dropped_is_flagged_not_free() -> None:

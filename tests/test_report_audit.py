@@ -580,12 +580,7 @@ def test_reading_a_large_file_holds_the_spans_not_the_file(tmp_path: Path, demo_
     path = tmp_path / "large.jsonl"
     path.write_bytes(block * copies)
     size = path.stat().st_size
-    tracemalloc.start()
-    try:
-        spans = read_span_file(path)
-        held, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    spans, held, peak = read_measuring_memory(path)
     assert len(spans) == 16 * 3 * copies
     # Before: the bytes, the text and every parsed document at once, about 7x the file's size.
     assert peak < size, (size, held, peak)
@@ -623,3 +618,14 @@ def test_documents_across_chunk_boundaries_read_as_from_one_text(
     whole = tmp_path / "whole.json"  # one document: named by the file alone
     whole.write_bytes(bom + pretty + b"\n\n")
     assert _read_all(whole) == (spans[16:32], [])
+
+
+def read_measuring_memory(path: Path) -> tuple[list[ExportedSpan], int, int]:
+    """The spans of ``path``, and the memory held after reading it and at its peak (bytes)."""
+    tracemalloc.start()
+    try:
+        spans = read_span_file(path)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return spans, held, peak

@@ -400,7 +400,11 @@ def test_stdin_reads_as_a_file_with_the_same_problems_named_by_stdin(
         demo = tmp_path / "demo.json"
         write_span_file(run_demo().spans, demo)
         content = demo.read_bytes() + b"{not json\n"
-    path = tmp_path / "spans.json"
+    assert_stdin_reads_as_the_file(tmp_path / "spans.json", content, capsys, monkeypatch)
+
+
+def assert_stdin_reads_as_the_file(path: Path, content: bytes, capsys, monkeypatch) -> None:
+    """``report -`` given ``content`` prints what ``report path`` does, stdin named for the file."""
     path.write_bytes(content)
     from_file = main(["report", str(path), "--json"]), capsys.readouterr()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(content)))

@@ -147,3 +147,29 @@ def test_a_root_that_finds_a_cost_it_cannot_place_says_incomplete(monkeypatch):
     totals = finished(memory, "agent")
     assert totals["gen_ai.trace.cost.llm_calls"] == 5
     assert totals["gen_ai.trace.cost.complete"] is False
+
+
+def test_finished_requests_do_not_push_a_running_conversation_out():
+    """Finished traces are held (for totals(), a late span) until their idle timeout; they
+    were counted against max_traces with the running ones, so a steady stream of short
+    requests (10,000 in 300 s by default) pushed a long conversation out, and its root said
+    half its cost, complete=false. Now they are bounded apart."""
+    tracer, memory, rollup, clock = build_bounded()
+    root = tracer.start_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"})
+    inside = trace_api.set_span_in_context(root)
+    tracer.start_span("chat-1", context=inside, attributes=CHAT).end()
+    for _ in range(20):  # short requests, each finished: a root and one call
+        short = tracer.start_span("short request", context=Context())
+        tracer.start_span("chat", context=trace_api.set_span_in_context(short), attributes=CHAT).end()
+        short.end()
+        clock.now += 1
+    tracer.start_span("chat-2", context=inside, attributes=CHAT).end()
+    root.end()
+    totals = finished(memory, "invoke_agent")
+    assert totals["gen_ai.trace.cost.llm_calls"] == 2
+    assert totals["gen_ai.trace.cost.complete"] is True
+    assert rollup.stats.traces_expired_without_root == 0
+    # The finished ones are held within their own bound: the last three, totals still readable.
+    assert rollup.open_traces <= 3 + 1
+    last_short = [s for s in memory.get_finished_spans() if s.name == "short request"][-1]
+    assert rollup.totals(last_short.context.trace_id).llm_calls == 1

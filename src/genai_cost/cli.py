@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         help="OTLP JSON (the collector's file exporter, or a trace from Jaeger's or Tempo's API),"
         " the Jaeger UI's JSON (Download Results, Trace JSON), or what the OpenTelemetry SDK's"
         " ConsoleSpanExporter prints (OTEL_TRACES_EXPORTER=console, the application's own output"
-        " among it is skipped); - reads standard input",
+        " among it is skipped); UTF-8, or UTF-16 as Windows PowerShell's > writes it; - reads standard input",
     )
     report.add_argument("--top", type=_count, default=10, help="the N most expensive traces (0: all; default 10)")
     report.add_argument("--trace", help="only this trace id (hex)")
@@ -445,6 +445,11 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_port(host: str, port: int) -> str:
+    """``host:port`` as an endpoint setting takes it: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _report(args: argparse.Namespace) -> int:
     from .report import render_json, render_text, report_traces
     from .span_file import SpanFileError, read_span_file, read_span_stream
@@ -602,7 +607,7 @@ def _gateway(args: argparse.Namespace) -> int:
         host, port = (http_at if receiver == "--http" else grpc_at) or ("?", 0)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(
-            f"genai-cost gateway: cannot listen on {host}:{port} ({receiver}): {reason}",
+            f"genai-cost gateway: cannot listen on {_host_port(host, port)} ({receiver}): {reason}",
             file=sys.stderr,
         )
         if http_server is not None:
@@ -618,9 +623,9 @@ def _gateway(args: argparse.Namespace) -> int:
     if http_server is not None:
         host, port = http_server.server_address[:2]
         scheme = "https" if tls is not None else "http"
-        print(f"genai-cost gateway: OTLP/HTTP on {scheme}://{host}:{port}/v1/traces", file=sys.stderr)
+        print(f"genai-cost gateway: OTLP/HTTP on {scheme}://{_host_port(host, port)}/v1/traces", file=sys.stderr)
     if grpc_server is not None:
-        where = f"{grpc_at[0] if grpc_at else ''}:{grpc_server.port}{' over TLS' if tls is not None else ''}"
+        where = f"{_host_port(grpc_at[0] if grpc_at else '', grpc_server.port)}{' over TLS' if tls is not None else ''}"
         print(f"genai-cost gateway: OTLP/gRPC on {where}", file=sys.stderr)
     if meter_provider is not None:
         print(f"genai-cost gateway: recording cost metrics ({os.environ['OTEL_METRICS_EXPORTER']})", file=sys.stderr)

@@ -293,7 +293,7 @@ def env_flag(name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     if raw:
-        _log.warning("genai-cost: %s=%r is not true or false; using %s", name, raw, str(default).lower())
+        _log.warning("genai-cost configuration: %s=%r is not true or false; using %s", name, raw, str(default).lower())
     return default
 
 

@@ -36,8 +36,9 @@ def warn_if_misspelt() -> None:
         value = os.environ.get("OTEL_PYTHON_CONFIGURATOR")
         if misspelt_configurator(value):
             _log.warning(
-                "genai-cost: OTEL_PYTHON_CONFIGURATOR=%s selects no configurator, so nothing is priced"
-                " (nor set up by any configurator); genai-cost's is named %s, with an underscore",
+                "genai-cost: OTEL_PYTHON_CONFIGURATOR=%r selects no configurator, so nothing is priced"
+                " (nor set up by any configurator); genai-cost's is named %s, with an underscore and"
+                " nothing around it",
                 value,
                 CONFIGURATOR_NAME,
             )

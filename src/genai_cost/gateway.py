@@ -50,7 +50,11 @@ from dataclasses import asdict, dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from google.protobuf.any_pb2 import Any as AnyProto
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError
+from google.rpc import code_pb2
+from google.rpc.error_details_pb2 import RetryInfo
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -144,13 +148,20 @@ class TooManySpans(ValueError):
 #: export is one at a time (the roll-up wants one order), so more would only queue, each holding
 #: its request in memory, while the upstream is slow; beyond it senders are told to retry.
 MAX_INFLIGHT = 8
-#: Spans at most in one request. A span decoded and priced takes about 2.3 kB (500,000 spans, a
-#: 1.8 MiB gzip body, took 1.1 GiB), so this bounds one request near 250 MB; OTLP exporters send
+#: Spans at most in one request. At its request's peak (decoded, priced, encoded again for the
+#: upstream) a span takes about 1.8 kB with no attributes and 6.5 kB as a small priced chat span
+#: (tracemalloc, CPython 3.11; docs/gateway.md), so this bounds one request near 180 to 650 MB
+#: (the 20 MiB body limit comes first for the chat spans, at some 87,000); OTLP exporters send
 #: a few hundred to a few thousand spans a request (the SDKs' batch of 512, the collector's 8192).
 MAX_SPANS_PER_REQUEST = 100_000
 #: How long a stop waits for the requests in progress to be answered: longer than the OTLP
 #: exporters' default timeout (10 s), so that an export under way ends on its own.
 STOP_GRACE_S = 15.0
+
+
+#: How long a sender refused to be retried (back-pressure, a stop, an upstream failure) is told
+#: to wait, in seconds: HTTP ``Retry-After``, gRPC RetryInfo.
+RETRY_AFTER_S = 1
 
 
 def busy_message(max_inflight: int) -> str:
@@ -170,6 +181,23 @@ def now_and_then(count: int) -> bool:
 #: What a sender is told when the upstream failed to take its spans (503 / ``UNAVAILABLE``). Its
 #: retry is safe: the spans are kept as priced and rolled up, and forwarded as they are.
 UPSTREAM_FAILED = "the gateway's upstream exporter failed to take the spans: send them again"
+
+
+def retry_trailers(message: str) -> tuple[tuple[str, bytes], ...]:
+    """The trailing metadata of a gRPC ``UNAVAILABLE`` answer (``message`` its details) that
+    tells the sender when to retry, :data:`RETRY_AFTER_S`, as ``Retry-After`` does over HTTP.
+    Twice, as the senders read it: the Python SDK's exporter in its own
+    ``google.rpc.retryinfo-bin`` trailer, Go's (the Go SDK, the collector) in the
+    ``google.rpc.Status`` of ``grpc-status-details-bin``, whose code and message must be the
+    call's own."""
+    info = RetryInfo(retry_delay=Duration(seconds=RETRY_AFTER_S))
+    detail = AnyProto()
+    detail.Pack(info)
+    status = Status(code=code_pb2.UNAVAILABLE, message=message, details=[detail])
+    return (
+        (_RETRY_INFO_TRAILER, info.SerializeToString()),
+        (_STATUS_DETAILS_TRAILER, status.SerializeToString()),
+    )
 
 
 def upstream_refused(refusal: str) -> str:
@@ -644,8 +672,9 @@ _RETRYABLE_GRPC_CODES = frozenset(
 _RETRY_INFO_TRAILER = "google.rpc.retryinfo-bin"
 _STATUS_DETAILS_TRAILER = "grpc-status-details-bin"
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
-#: What a grpcio server answers beyond its ``maximum_concurrent_rpcs`` (another genai-cost
-#: gateway's gRPC receiver among them): back-pressure, the call unread, though with no RetryInfo.
+#: What a grpcio server answers beyond its ``maximum_concurrent_rpcs``: back-pressure, the call
+#: unread, though with no RetryInfo. (A genai-cost gateway upstream answers UNAVAILABLE instead,
+#: unless every thread of its gRPC receiver is busy; one before that change answered this.)
 _GRPCIO_BUSY = "Concurrent RPC limit exceeded!"
 #: How much of an upstream's message a refusal quotes.
 _MAX_QUOTED = 200
@@ -903,6 +932,7 @@ __all__ = [
     "MAX_INFLIGHT",
     "MAX_REQUEST_BYTES",
     "MAX_SPANS_PER_REQUEST",
+    "RETRY_AFTER_S",
     "STOP_GRACE_S",
     "Accepted",
     "CostGateway",

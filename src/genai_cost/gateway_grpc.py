@@ -3,8 +3,13 @@
 A module of its own because grpcio's server is made to answer for itself, and the gateway
 must answer as its HTTP receiver does. A call's request arrives as bytes and is decoded
 here, so that one that is not OTLP is refused, counted and logged, not answered
-``INTERNAL`` by grpcio unseen; the gateway's ``max_inflight`` is grpcio's limit on calls in
-progress, and the calls grpcio refuses itself beyond it are counted by an interceptor
+``INTERNAL`` by grpcio unseen. Beyond the gateway's ``max_inflight`` calls at once, a call is
+answered ``UNAVAILABLE`` with RetryInfo, unread, as the HTTP receiver answers ``503`` with
+``Retry-After``: what the OTLP specification asks of back-pressure. grpcio's own limit
+(``maximum_concurrent_rpcs``) answers ``RESOURCE_EXHAUSTED`` without RetryInfo, which senders
+that follow the specification (the Go SDK, the collector) do not retry: their batch was lost.
+So grpcio's limit is set beyond the gateway's, at the threads that answer those calls, and the
+calls it still refuses itself (all of those threads busy) are counted by an interceptor
 (:class:`_GrpcLimitWatch`). grpc is imported only when the receiver starts. Each request goes
 to :meth:`~genai_cost.gateway.CostGateway.accept`, and its answer or refusal becomes the
 call's status. The metrics and logs services have handlers too, which only refuse: without
@@ -15,9 +20,10 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Any
+from typing import Any, NoReturn
 
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
@@ -32,7 +38,9 @@ from .gateway import (
     CostGateway,
     TooManySpans,
     Unavailable,
+    busy_message,
     response,
+    retry_trailers,
     traces_only,
     upstream_refused,
 )
@@ -46,36 +54,58 @@ def serve_grpc(
     """Serve OTLP/gRPC (``TraceService/Export``), over TLS with ``tls``; returns the
     started ``grpc.Server`` (stop it with ``server.stop(grace)``, after
     :meth:`~genai_cost.gateway.CostGateway.begin_stop`) and its bound port as
-    ``server.port``. It takes the gateway's ``max_inflight`` calls at once, on as
-    many threads unless ``workers``.
+    ``server.port``. It works on the gateway's ``max_inflight`` calls at once and answers
+    those beyond ``UNAVAILABLE`` on :data:`SPARE_WORKERS` threads more, unless ``workers``
+    says how many threads in all (and calls at once, beyond which gRPC refuses them itself).
     Raises :class:`~genai_cost.gateway_tls.TlsConfigError` for unusable TLS files."""
     import grpc
 
-    def export(body: bytes, context: Any) -> ExportTraceServiceResponse:
-        # The request arrives as bytes (no deserializer below): gRPC's own would answer a body
-        # that is not protobuf INTERNAL, uncounted; decoded here, it is refused as over HTTP.
+    inflight = gateway.max_inflight
+    #: Calls being read, decoded, priced or forwarded, as over HTTP: a body is up to 20 MiB.
+    admission = threading.BoundedSemaphore(inflight)
+
+    def unavailable(context: Any, message: str) -> NoReturn:
+        """End the call ``UNAVAILABLE``, saying when to retry."""
+        context.set_trailing_metadata(retry_trailers(message))
+        context.abort(grpc.StatusCode.UNAVAILABLE, message)
+        raise RuntimeError(message)  # (abort raises)
+
+    def export(bodies: Iterator[bytes], context: Any) -> ExportTraceServiceResponse:
+        # Taken as a stream of bytes (a unary call sends one message; no deserializer): gRPC
+        # reads a unary request whole before the handler runs, so a call refused for
+        # back-pressure would first hold a thread until its 20 MiB arrived; and gRPC's own
+        # decoder would answer a body that is not protobuf INTERNAL, uncounted.
         peer = str(context.peer())
+        if not admission.acquire(blocking=False):
+            message = busy_message(inflight)
+            gateway.refuse_busy("busy", peer, message)
+            unavailable(context, message)
         try:
-            accepted = gateway.accept(_grpc_request(gateway, body, peer), peer=peer)
+            accepted = gateway.accept(_grpc_request(gateway, next(bodies, None), peer), peer=peer)
         except OtlpDecodeError as exc:  # counted and logged by _grpc_request
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # (abort raises)
-        except Unavailable as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-            raise
+        except Unavailable as exc:  # counted and logged by accept
+            unavailable(context, str(exc))
         except TooManySpans as exc:  # not RESOURCE_EXHAUSTED: exporters retry that, to no end
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise
+        finally:
+            admission.release()
         if accepted.refusal is not None:  # not UNAVAILABLE: a retry would be refused again
             context.abort(grpc.StatusCode.INTERNAL, upstream_refused(accepted.refusal))
         if not accepted.forwarded:
-            context.abort(grpc.StatusCode.UNAVAILABLE, UPSTREAM_FAILED)
+            unavailable(context, UPSTREAM_FAILED)
         return response(accepted)
 
-    inflight = gateway.max_inflight
+    # Never more calls at once than threads: a call beyond is refused by gRPC at once, not
+    # queued for a thread (a queue a flood of senders would make as long as it liked). The
+    # spare threads answer the calls beyond ``inflight`` UNAVAILABLE, which takes them a moment
+    # each (nothing is read); gRPC refuses a call itself only when every one of them is busy.
+    threads = workers or inflight + SPARE_WORKERS
     watch = _GrpcLimitWatch(gateway)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers or inflight, thread_name_prefix="genai-cost-gateway-grpc"),
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="genai-cost-gateway-grpc"),
         interceptors=[watch],
         options=[
             ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
@@ -83,24 +113,23 @@ def serve_grpc(
             # port would start without a word and take part of the senders' traffic.
             ("grpc.so_reuseport", 0),
         ],
-        # Beyond it gRPC answers RESOURCE_EXHAUSTED itself, rather than queueing the call.
-        maximum_concurrent_rpcs=inflight,
+        maximum_concurrent_rpcs=threads,
     )
     watch.state = getattr(server, "_state", None)
     encode = ExportTraceServiceResponse.SerializeToString
-    method = grpc.unary_unary_rpc_method_handler(export, response_serializer=encode)
+    method = grpc.stream_unary_rpc_method_handler(export, response_serializer=encode)
     # Where the traces go, for the hint the other signals' senders get (the port once bound).
     traces_at = {"endpoint": ""}
 
     def refuse(signal: str) -> Any:
-        def export_other(body: bytes, context: Any) -> bytes:
-            # (bytes in, unread: a body that is not protobuf is refused just the same)
+        def export_other(bodies: Iterator[bytes], context: Any) -> bytes:
+            # (a stream, unread: refused without waiting for its body, protobuf or not)
             message = traces_only(signal, traces_at["endpoint"])
             gateway.refused(f"{signal}, not traces", str(context.peer()), f"{signal} Export: {message}")
             context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
             return b""  # (abort raises)
 
-        return grpc.unary_unary_rpc_method_handler(export_other)
+        return grpc.stream_unary_rpc_method_handler(export_other)
 
     server.add_generic_rpc_handlers(
         (
@@ -126,16 +155,25 @@ def serve_grpc(
     return server
 
 
+#: Threads beyond the gateway's ``max_inflight`` that answer the calls beyond it ``UNAVAILABLE``.
+#: Such an answer takes a thread a moment, so a few answer bursts of many; what matters is that
+#: they are not the threads of the calls being worked on, which may wait on the upstream.
+SPARE_WORKERS = 16
+
+
 _TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 #: The services of the signals the gateway does not take, named as their own descriptors name them.
 _METRICS_SERVICE = metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name
 _LOGS_SERVICE = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
 
 
-def _grpc_request(gateway: CostGateway, body: bytes, peer: str) -> ExportTraceServiceRequest:
-    """The request a gRPC call carries; one that is not OTLP/protobuf is counted and logged
-    as refused, and raises :class:`~genai_cost.otlp_in.OtlpDecodeError`."""
+def _grpc_request(gateway: CostGateway, body: bytes | None, peer: str) -> ExportTraceServiceRequest:
+    """The request a gRPC call carries (``None``: a call that ended with none); one that is
+    not OTLP/protobuf is counted and logged as refused, and raises
+    :class:`~genai_cost.otlp_in.OtlpDecodeError`."""
     try:
+        if body is None:
+            raise OtlpDecodeError("the call carried no request message")
         return parse_protobuf(body)
     except OtlpDecodeError as exc:
         gateway.refused("not OTLP", peer, str(exc))
@@ -144,8 +182,9 @@ def _grpc_request(gateway: CostGateway, body: bytes, peer: str) -> ExportTraceSe
 
 class _GrpcLimitWatch:
     """A gRPC server interceptor that counts (in ``requests_busy``) and logs the calls gRPC
-    refuses itself, ``RESOURCE_EXHAUSTED``, beyond ``maximum_concurrent_rpcs``: those never
-    reach the servicer, nor anything else of the gateway's.
+    refuses itself, ``RESOURCE_EXHAUSTED``, beyond ``maximum_concurrent_rpcs`` (every thread of
+    the receiver busy, :data:`SPARE_WORKERS`): those never reach the servicer, nor anything
+    else of the gateway's.
 
     gRPC (``grpc._server``) runs the interceptors of every call before that check, on its
     serving thread and with its server state locked, then refuses the call when the state's
@@ -168,7 +207,8 @@ class _GrpcLimitWatch:
             self.gateway.refuse_busy(
                 "busy",
                 "a gRPC client (gRPC does not name it)",
-                f"{limit} gRPC calls already in progress: gRPC answered RESOURCE_EXHAUSTED (retried by exporters)",
+                f"{limit} gRPC calls already in progress, every thread of the receiver busy: gRPC answered "
+                "RESOURCE_EXHAUSTED itself",
             )
         return handler
 
@@ -186,4 +226,4 @@ def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-__all__ = ["serve_grpc"]
+__all__ = ["SPARE_WORKERS", "serve_grpc"]

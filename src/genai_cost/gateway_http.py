@@ -18,6 +18,7 @@ OTLP/HTTP says (a ``google.rpc.Status`` body).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -35,6 +36,7 @@ from google.rpc import code_pb2, status_pb2
 
 from .gateway import (
     MAX_REQUEST_BYTES,
+    RETRY_AFTER_S,
     STOP_GRACE_S,
     UPSTREAM_FAILED,
     CostGateway,
@@ -72,8 +74,6 @@ _HOST_HEADER = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{
 #: Connections at most open on the HTTP receiver (each has a thread, kept while it is idle
 #: for the read timeout); beyond it a new one is closed at once, and its sender retries.
 MAX_HTTP_CONNECTIONS = 256
-#: What a sender refused for back-pressure, or because the upstream failed, is told to wait (s).
-RETRY_AFTER_S = 1
 
 
 def serve_http(
@@ -116,6 +116,8 @@ class GatewayHttpServer(ThreadingHTTPServer):
     tls: ssl.SSLContext | None = None
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        # (an instance attribute, read as the socket is made: the class's is IPv4's alone)
+        self.address_family = _address_family(address[0])
         super().__init__(address, handler)
         self._answering = 0
         self._answered = threading.Condition()
@@ -188,6 +190,25 @@ class GatewayHttpServer(ThreadingHTTPServer):
             # here it would hold up every other client's accept while one is slow.
             connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
         return connection, address
+
+
+def _address_family(host: str) -> socket.AddressFamily:
+    """The family of the socket that listens on ``host``. The standard library's server makes
+    an IPv4 one whatever the host, so ``--http [::1]:4318`` failed at start ("Address family
+    for hostname not supported"). A name is IPv4 when it has an IPv4 address (``localhost``,
+    which senders reach as 127.0.0.1), else IPv6 when it has one of those; else IPv4, and
+    binding says what is wrong with it."""
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:  # a name, not an address
+        pass
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            continue
+        return family
+    return socket.AF_INET
 
 
 def _host_of(client_address: Any) -> str:
@@ -492,16 +513,30 @@ class _OtlpHttpHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._drain()
         if self._route() == "/health":
-            self._send(HTTPStatus.OK, _JSON, json.dumps(self.gateway.stats_snapshot()).encode())
+            self._health()
         else:
             self._wrong_method()
 
     def do_HEAD(self) -> None:
         self._drain()
         if self._route() == "/health":
-            self._send(HTTPStatus.OK, _JSON, json.dumps(self.gateway.stats_snapshot()).encode(), head=True)
+            self._health(head=True)
         else:
             self._wrong_method(head=True)
+
+    def _health(self, head: bool = False) -> None:
+        """``200`` while the gateway takes requests, ``503`` once it is stopping: a load balancer
+        or a readiness probe reads the status, and a stopping gateway only refuses, so it is
+        to be taken out of rotation. An upstream that is slow or fails leaves it ``200``: the
+        gateway keeps what the upstream failed to take and tells its senders to retry, and
+        every gateway behind that upstream would fail together, taken out of rotation (or
+        restarted, by a liveness probe, losing what they keep) with nothing brought back. The
+        counters say that instead (``spans_not_forwarded``). Answered at once, an export under
+        way or not."""
+        stopping = self.gateway.stopping
+        body = {"status": "stopping" if stopping else "serving", **self.gateway.stats_snapshot()}
+        status = HTTPStatus.SERVICE_UNAVAILABLE if stopping else HTTPStatus.OK
+        self._send(status, _JSON, json.dumps(body).encode(), head=head)
 
     def _wrong_method(self, head: bool = False) -> None:
         """405 naming the methods the path takes (404 for a path there is not, or for a signal

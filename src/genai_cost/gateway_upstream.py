@@ -13,6 +13,7 @@ gateway's core, which imports :class:`FanOutExporter` from here.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 from collections.abc import Sequence
@@ -200,15 +201,31 @@ def _of_this_machine(host: str) -> bool:
 
 
 def parse_address(text: str, option: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:4318`` for IPv6) as (host, port); a clear error otherwise."""
+    """``HOST:PORT`` (``[::1]:4318`` for IPv6) as (host, port); an error naming ``option``
+    otherwise. An IPv6 address must be in brackets, as in a URL: without them ``::1:4318``
+    could be the address ``::1:4318`` with no port as well as ``::1`` on 4318, and a guess
+    would listen where the operator did not say."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"{option} {text!r}: expected HOST:PORT, for example 127.0.0.1:4318")
-    host = host.strip("[]")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"{option} {text!r}: the port {port_text!r} is not a number") from None
+    if host.startswith("[") and host.endswith("]") and len(host) > 2:
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(
+                f"{option} {text!r}: {host!r} is not an IPv6 address (only those go in brackets)"
+            ) from None
+    elif not sep or not host.strip("[]") or text.endswith("]"):
+        raise ValueError(f"{option} {text!r}: expected HOST:PORT, for example 127.0.0.1:4318 or [::1]:4318")
+    elif ":" in host or "[" in host or "]" in host:
+        address = host.strip("[]")
+        try:
+            example = f"[{ipaddress.IPv6Address(address)}]:{port_text}"
+        except ValueError:
+            example = "[::1]:4318"
+        raise ValueError(f"{option} {text!r}: an IPv6 address goes in brackets: {example}")
+    if not (port_text.isascii() and port_text.isdigit()):
+        raise ValueError(f"{option} {text!r}: the port {port_text!r} is not a number")
+    port = int(port_text)
     if not 0 <= port <= 65535:
         raise ValueError(f"{option} {text!r}: the port must be 0-65535")
     return host, port

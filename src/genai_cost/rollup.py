@@ -268,7 +268,12 @@ class TraceCostExporter(SpanExporter):
         self._clock = clock
         self._on_trace_complete = on_trace_complete
         self._trace_layers = tuple(trace_layers)
-        self._traces: OrderedDict[int, _TraceState | _HeldTrace] = OrderedDict()
+        self._traces: OrderedDict[int, _TraceState] = OrderedDict()
+        #: Traces whose local root passed with nothing of them open (finished requests), as
+        #: plain values (see _hold), bounded apart: counted with the running ones, a steady
+        #: stream of short requests (10,000 in 300 s) pushed a long conversation out, and its
+        #: root said half its cost, ``complete=false``.
+        self._held: OrderedDict[int, _HeldTrace] = OrderedDict()
         # Re-entrant: a trace layer (user code, run while the roll-up holds it) may ask for
         # the running totals (totals()), on the same thread.
         self._lock = threading.RLock()
@@ -305,15 +310,17 @@ class TraceCostExporter(SpanExporter):
         """A snapshot of a trace's running totals, if it is still held."""
         with self._lock:
             state = self._traces.get(trace_id)
-            if state is None:
-                return None
-            return (_unheld(trace_id, state) if isinstance(state, tuple) else state).trace_wide()
+            if state is not None:
+                return state.trace_wide()
+            held = self._held.get(trace_id)
+            return None if held is None else _unheld(trace_id, held).trace_wide()
 
     @property
     def open_traces(self) -> int:
-        """How many traces the roll-up holds (open, or kept for spans that end late).
-        Read without the lock: a gauge, exact only between exports."""
-        return len(self._traces)
+        """How many traces the roll-up holds: running ones (at most ``max_traces``) and
+        finished ones kept for spans that end late (as many again at most). Read without
+        the lock: a gauge, exact only between exports."""
+        return len(self._traces) + len(self._held)
 
     # ---------------------------------------------------------------- roll-up
 
@@ -429,13 +436,15 @@ class TraceCostExporter(SpanExporter):
         trace is held within the bounds at once. Called once per run of its spans."""
         traces = self._traces
         state = traces.get(trace_id)
-        if isinstance(state, tuple):  # held as plain values since a root passed (see _hold)
-            state = traces[trace_id] = _unheld(trace_id, state)
-        if state is None:
-            if len(traces) >= self._max:
-                # Room first, then the new trace: the bound holds at every moment, not only
-                # per batch, and a reader of open_traces (no lock) never sees max + 1.
-                self._expire(now, room=1)
+        held = self._held.pop(trace_id, None) if state is None and self._held else None
+        if state is None and len(traces) >= self._max:
+            # Room first, then the new trace: the bound holds at every moment, not only
+            # per batch, and a reader of open_traces (no lock) never sees max + 1.
+            self._expire(now, room=1)
+        if held is not None:  # held as plain values since a root passed (see _hold)
+            state = traces[trace_id] = _unheld(trace_id, held)
+            state.last_update = now
+        elif state is None:
             state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
             forgotten = self._forgotten
             if forgotten and forgotten.pop(trace_id, False):
@@ -533,7 +542,11 @@ class TraceCostExporter(SpanExporter):
         traces = self._traces
         if state.below or len(state.passed) != 1 or traces.get(state.trace_id) is not state:
             return False  # (not in the map: released, or let go meanwhile to make room)
-        traces[state.trace_id] = _held(state)
+        del traces[state.trace_id]
+        held = self._held
+        held[state.trace_id] = _held(state)
+        if len(held) > self._max:
+            self._expire_held(state.last_update)
         return True
 
     def _add_trace_layers(self, root: ReadableSpan, totals: TraceTotals, trace_wide: TraceTotals) -> None:
@@ -559,30 +572,39 @@ class TraceCostExporter(SpanExporter):
         return _with_attributes(span, extra)
 
     def _expire(self, now: float, room: int = 0) -> None:
-        """Let go the traces idle too long, and the oldest past ``max_traces - room``."""
+        """Let go the traces idle too long, and the oldest running ones past ``max_traces -
+        room``; finished ones (held) by their own bound, never in a running one's place."""
         traces = self._traces
         while traces:
             trace_id, oldest = next(iter(traces.items()))
-            if isinstance(oldest, tuple):  # a root passed, nothing was open: see _hold
-                last_update: float = oldest[_HELD_LAST_UPDATE]  # type: ignore[assignment]
-            else:
-                last_update = oldest.last_update
-            if len(traces) + room <= self._max and now - last_update < self._idle:
+            if len(traces) + room <= self._max and now - oldest.last_update < self._idle:
                 break
             del traces[trace_id]
-            if isinstance(oldest, tuple):
-                owes_a_root = bool(oldest[_HELD_FORGOT])
-            else:
-                owes_a_root = oldest.owes_a_root()
-                if not oldest.root_seen:
-                    self.stats.traces_expired_without_root += 1
-            if owes_a_root:
-                # A root may still come (its own, or another request's of the trace): its
-                # totals will then say they are not complete.
-                forgotten = self._forgotten
-                forgotten[trace_id] = True
-                if len(forgotten) > _MAX_FORGOTTEN:
-                    self._forgotten = newer_half(forgotten)
+            if not oldest.root_seen:
+                self.stats.traces_expired_without_root += 1
+            if oldest.owes_a_root():
+                self._forget(trace_id)
+        self._expire_held(now)
+
+    def _expire_held(self, now: float) -> None:
+        """Let go the finished traces idle too long, and the oldest past ``max_traces``."""
+        held = self._held
+        while held:
+            trace_id, oldest = next(iter(held.items()))
+            last_update: float = oldest[_HELD_LAST_UPDATE]  # type: ignore[assignment]
+            if len(held) <= self._max and now - last_update < self._idle:
+                break
+            del held[trace_id]
+            if oldest[_HELD_FORGOT]:
+                self._forget(trace_id)
+
+    def _forget(self, trace_id: int) -> None:
+        """A trace let go while a root may still come (its own, or another request's of the
+        trace): its totals will then say they are not complete."""
+        forgotten = self._forgotten
+        forgotten[trace_id] = True
+        if len(forgotten) > _MAX_FORGOTTEN:
+            self._forgotten = newer_half(forgotten)
 
 
 #: A trace held after its local root passed with nothing of it open (the common case: a

@@ -18,7 +18,9 @@ itself, and each problem is named by file, line and field (:class:`SpanFileError
 carries the spans of the rest). A ``gen_ai.cost.*`` attribute that cannot be read is the
 exception: it is kept, as :class:`Unreadable`, so that the report lists its span as
 unpriced, never as priced at $0.
-A file that is not text at all (OTLP protobuf, a compressed file) is named as such.
+A file that is not text at all (OTLP protobuf, a compressed file) is named as such; but
+text in UTF-16 (what Windows PowerShell's ``>`` writes) is read as text, and a line printed
+in another encoding (a Latin-1 log line before the spans) loses only itself.
 
 It streams, because span files grow large (64,000 demo spans make 82 MB, one document a
 line): the file is read a chunk of whole lines (1 MiB) at a time and each document is turned
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import datetime as dt
 import json
 import re
@@ -385,21 +388,24 @@ def read_span_file(path: Path, *, application_output: list[str] | None = None) -
     collector's ``file`` exporter writes them, or pretty-printed one after another; the
     Jaeger UI's JSON (``{"data": [trace...]}``); or the spans the OpenTelemetry SDK's
     ``ConsoleSpanExporter`` prints (``OTEL_TRACES_EXPORTER=console``), with whatever else the
-    application printed between them. A UTF-8 BOM is skipped.
+    application printed between them. A UTF-8 BOM is skipped; a file in UTF-16 (Windows
+    PowerShell's ``>``) or UTF-32 with its BOM, or clearly UTF-16 with none, is read as the
+    text it is (see :func:`_wide_encoding`).
     Raises :class:`SpanFileError` naming every broken document (by the line it starts on)
     and field, with the spans of the rest (a bad field loses its span only, a bad attribute
     value only that attribute, bytes that are not UTF-8 the document they are in, text that
     is not a JSON object the lines it is on), or saying that the file holds no span, or is
-    not text (OTLP protobuf, a compressed file).
+    not text (a compressed file; or OTLP protobuf, said only of a file in which no span is
+    found, as a Latin-1 or colored line before the spans looks the same).
 
     The file is read a chunk of whole lines at a time, and each document is read into spans
     before the next is parsed: memory follows the spans kept (and the largest document), not
     the size of the file.
 
     With ``application_output`` given, the text skipped in console-exporter output (what the
-    application printed on the same stdout, named by its lines) is added to it, not to the
-    problems: there it is expected, and no span is lost in it (a span broken by it is still
-    a problem). Text skipped in any other input stays a problem."""
+    application printed on the same stdout, named by its lines, whatever its encoding) is
+    added to it, not to the problems: there it is expected, and no span is lost in it (a
+    span broken by it is still a problem). Text skipped in any other input stays a problem."""
     try:
         file = path.open("rb")
     except OSError as exc:
@@ -419,12 +425,17 @@ def read_span_stream(file: BinaryIO, name: str, *, application_output: list[str]
     shared: dict[str, str] = {}  # (see _Reader.share)
     try:
         text = _SpanText(file)
+        compressed = _compressed_format(text.head)
+        if compressed is not None:
+            raise SpanFileError([f"{name}: {compressed}"], [])
+        # Said only if no span is found: a line the application printed in another encoding
+        # (or in color) before the spans is no binary file, and must not lose them.
         binary = _binary_format(text.head)
         text.head = b""
-        if binary is not None:
-            raise SpanFileError([f"{name}: {binary}"], [])
         for where, document in text.documents(name):
             if isinstance(document, _NotUtf8):
+                if document.output is not None:  # (text skipped anyway: no span was in it)
+                    skipped[len(problems)] = f"{where}: {document.output}"
                 problems.append(f"{where}: not UTF-8: {document}")
                 continue
             if isinstance(document, _Skipped):
@@ -453,6 +464,8 @@ def read_span_stream(file: BinaryIO, name: str, *, application_output: list[str]
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise SpanFileError([*problems, f"{name}: cannot read span file: {reason}"], spans) from None
+    if binary is not None and not spans:  # (its text problems would only hide what it is)
+        raise SpanFileError([f"{name}: {binary}"], [])
     if text.blank:  # (whitespace only: any problem found in it is the file's being empty)
         raise SpanFileError([f"{name}: no spans: the file is empty"], [])
     if skipped and console and application_output is not None:
@@ -473,15 +486,62 @@ _JSON_ONLY = (
 )
 #: ASCII control characters that no JSON text holds (JSON's whitespace is tab, LF and CR).
 _CONTROL = frozenset(range(32)) - {9, 10, 13}
+#: ASCII that text is made of: what UTF-16 of JSON or of a console's output mostly is.
+_ASCII_TEXT = frozenset(range(32, 127)) | {9, 10, 13}
+#: The byte order marks of the encodings read besides UTF-8, UTF-32's first: its
+#: little-endian mark is UTF-16's followed by a NUL (see _wide_encoding).
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
 
 
-def _binary_format(raw: bytes) -> str | None:
-    """What is wrong with a file that is not text at all, or ``None`` when it is text (bytes
-    that are not UTF-8 further on are the problem of the document they are in)."""
+def _not_utf32(raw: bytes, codec: str) -> bool:
+    """Whether the first bytes after a UTF-32 BOM are no UTF-32: UTF-16 after its BOM and a
+    NUL, more likely (its pairs of characters read as code points past U+10FFFF)."""
+    try:
+        raw[: min(len(raw), 512) & ~3].decode(codec)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _wide_encoding(head: bytes) -> tuple[str, int] | None:
+    """The codec of a file in UTF-16 or UTF-32 and the length of its BOM, or ``None`` (UTF-8,
+    or not text): Windows PowerShell's ``>`` writes UTF-16 LE with a BOM. With no BOM, UTF-16
+    only when its first bytes are clearly that: at least three characters in four ASCII text
+    with a high byte of 0, and no NUL (no guess beyond that: other bytes are read as UTF-8,
+    and named as not UTF-8 or not text)."""
+    for bom, codec in _WIDE_BOMS:
+        if head.startswith(bom) and not (codec.startswith("utf-32") and _not_utf32(head[4:], codec)):
+            return codec, len(bom)
+    sample = head[: min(len(head), 512) & ~1]
+    if len(sample) < 4 or b"\x00" not in sample:  # (no NUL: not UTF-16 of ASCII)
+        return None
+    for codec, low, high in (("utf-16-le", sample[0::2], sample[1::2]), ("utf-16-be", sample[1::2], sample[0::2])):
+        ascii_text = sum(1 for lo, hi in zip(low, high, strict=True) if not hi and lo in _ASCII_TEXT)
+        if 4 * ascii_text >= 3 * len(low) and all(lo or hi for lo, hi in zip(low, high, strict=True)):
+            return codec, 0
+    return None
+
+
+def _compressed_format(raw: bytes) -> str | None:
+    """What a file that opens with a compressed format's magic number is: no text file
+    opens so, so it is said at once, unread."""
     if raw.startswith(b"\x1f\x8b"):
         return f"not text: a gzip-compressed file ({_JSON_ONLY}; or gunzip it first)"
     if raw.startswith(b"\x28\xb5\x2f\xfd"):
         return f"not text: a zstd-compressed file ({_JSON_ONLY}; or unzstd it first)"
+    return None
+
+
+def _binary_format(raw: bytes) -> str | None:
+    """What a file whose first bytes do not read as UTF-8 text may be, or ``None``. Only a
+    guess: text in another encoding (a Latin-1 line) or with a color code (ESC) looks the
+    same, so it is said only when no span is found in the file (bytes that are not UTF-8 in
+    a file with spans are the problem of the line they are on)."""
     head = raw[:512]
     if any(byte in _CONTROL for byte in head):
         return f"not text: binary data, OTLP protobuf perhaps ({_JSON_ONLY})"
@@ -495,7 +555,20 @@ def _binary_format(raw: bytes) -> str | None:
 
 
 class _NotUtf8(ValueError):
-    """A document with bytes that are not UTF-8 in it."""
+    """A document with bytes that are not UTF-8 in it (the first named). ``output`` says it
+    as the application's output when it is text that no span was in (a line, or a JSON log
+    line, printed in another encoding): among console spans that is expected, as the same
+    text in UTF-8 is, and the spans around it are whole."""
+
+    def __init__(self, byte: int, line: int, column: int) -> None:
+        super().__init__(f"byte 0x{byte:02x} (line {line}, column {column})")
+        self.at = f"byte 0x{byte:02x} at line {line}, column {column}"
+        self.output: str | None = None
+
+    def skipped(self, shown: str, lines: str) -> _NotUtf8:
+        """This, said as the application's output: ``shown`` and the ``lines`` skipped."""
+        self.output = f"the application's output, not a span: {shown!r} ({lines}; not UTF-8: {self.at})"
+        return self
 
 
 class _Skipped(ValueError):
@@ -526,13 +599,28 @@ class _SpanText:
     """The text of a span file, read a chunk of whole lines at a time (from after a BOM):
     ``text`` holds the lines not yet read into documents, from the start of a line
     (``first_line``); a chunk that is not UTF-8 is decoded with ``surrogateescape``, each
-    such byte a lone surrogate (``escaped``)."""
+    such byte a lone surrogate (``escaped``). A file in UTF-16 or UTF-32 (see
+    :func:`_wide_encoding`) is decoded as it is read, so that everything after reads text
+    as from UTF-8."""
 
     def __init__(self, file: BinaryIO) -> None:
         self.file = file
-        #: The first bytes (after the BOM): the whole file if shorter than a chunk.
-        self.head = file.read(max(_CHUNK, 1024)).removeprefix(_BOM)
+        head = file.read(max(_CHUNK, 1024))
+        wide = _wide_encoding(head)
+        #: The first bytes (after a UTF-8 BOM): the whole file if shorter than a chunk; none
+        #: for a file in UTF-16 or UTF-32 (its bytes say nothing the text does not).
+        self.head = head.removeprefix(_BOM) if wide is None else b""
         self._tail = self.head  # bytes read after the last line end
+        #: UTF-16's or UTF-32's decoder, and the text it gave after the last line end. An
+        #: invalid sequence reads as U+FFFD: no line of such a file can be told from the
+        #: application's, so none is named (a cost it cuts is read as no number, never $0).
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._text_tail = ""
+        if wide is not None:
+            codec, bom = wide
+            self._decoder = codecs.getincrementaldecoder(codec)("replace")
+            self._text_tail = self._decoder.decode(head[bom:])
+        del head
         self.text = ""
         self.first_line = 1  # the line ``text`` starts on
         self.eof = False
@@ -569,6 +657,36 @@ class _SpanText:
         """The next chunk of whole lines (or the rest of the file), or ``None`` at its end."""
         if self.eof:
             return None
+        piece = self._read_utf8() if self._decoder is None else self._read_wide(self._decoder)
+        if not piece:
+            return None
+        if self.blank and piece.strip():
+            self.blank = False
+        return piece
+
+    def _read_wide(self, decoder: codecs.IncrementalDecoder) -> str:
+        """:meth:`_read` for UTF-16 or UTF-32: cut after the last line end of the text, as a
+        byte 0x0a may be half of another character there."""
+        pieces = [self._text_tail]
+        while True:
+            data = self.file.read(_CHUNK)
+            text = decoder.decode(data, final=not data)
+            if not data:
+                self.eof = True
+                self._text_tail = ""
+                pieces.append(text)
+                break
+            end = text.rfind("\n") + 1
+            if end:
+                pieces.append(text[:end])
+                self._text_tail = text[end:]
+                break
+            pieces.append(text)  # a line longer than a chunk: read on to its end
+        return "".join(pieces)
+
+    def _read_utf8(self) -> str:
+        """:meth:`_read` for UTF-8: cut after the last line end of the bytes, which no UTF-8
+        character spans, decoded a chunk at a time."""
         pieces: list[bytes | memoryview] = [self._tail]
         while True:
             data = self.file.read(_CHUNK)
@@ -584,8 +702,6 @@ class _SpanText:
             pieces.append(data)  # a line longer than a chunk: read on to its end
         raw = b"".join(pieces)
         del pieces, data
-        if not raw:
-            return None
         try:
             piece = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -593,9 +709,6 @@ class _SpanText:
             # chunk, the text is what decoding the whole file would give)
             piece = raw.decode("utf-8", errors="surrogateescape")
             self.escaped = True
-        del raw
-        if self.blank and piece.strip():
-            self.blank = False
         return piece
 
     def line_at(self, position: int) -> int:
@@ -621,7 +734,7 @@ class _SpanText:
         line_start = self.text.rfind("\n", 0, at) + 1
         byte = ord(self.text[at]) - 0xDC00
         line = self.first_line + self.text.count("\n", 0, at)
-        return _NotUtf8(f"byte 0x{byte:02x} (line {line}, column {at - line_start + 1})")
+        return _NotUtf8(byte, line, at - line_start + 1)
 
     def documents(self, label: str) -> Iterator[tuple[str, object | Exception]]:
         """The JSON documents of the file, one after another (compact, one a line, or
@@ -679,7 +792,10 @@ class _SpanText:
                         del document
                         found, position = self.skip_text(position)
                         break
-                    found = self.bad_byte(position, end) or document
+                    bad = self.bad_byte(position, end)
+                    if bad is not None and _log_line(document):
+                        bad.skipped(_readable(_shown(document)), "a JSON object, no span in it")
+                    found = bad or document
                     if found is document and _document_kind(document) is None:
                         # No span document: from the next line in it that opens an object,
                         # if any (text printed before and after spans, ``[`` and ``]`` say,
@@ -716,8 +832,6 @@ class _SpanText:
         line, start_column = self.line_at(position), position - self.text.rfind("\n", 0, position)
         shown = self.text[position : position + 100].split("\n", 1)[0]
         bad, position = self._resume(position)
-        if bad is not None:
-            return bad, position
         last = self.line_at(position)  # (the line reading goes on at)
         if 0 < position < len(self.text) and self.text[position - 1] not in "\r\n":
             # (a span printed after text on its line: see _NEXT_DOCUMENT)
@@ -729,8 +843,10 @@ class _SpanText:
             unended = position == len(self.text) and self.text[-1:] not in ("", "\r", "\n")
             last -= 0 if unended else 1  # (up to the line reading goes on at, or the last)
             skipped = f"line {line} skipped" if last <= line else f"lines {line}-{last} skipped"
-        shown = shown.rstrip()
+        shown = _readable(shown.rstrip())
         shown = shown if len(shown) <= 60 else shown[:60] + "..."
+        if bad is not None:  # (named as any byte that is not UTF-8 is, and as skipped text)
+            return bad.skipped(shown, skipped), position
         return _Skipped(shown, skipped), position
 
     def _resume(self, position: int) -> tuple[_NotUtf8 | None, int]:
@@ -751,6 +867,12 @@ class _SpanText:
             position, searched = max(position - cut, 0), max(searched - cut, 0)
             if not self.more():
                 return bad, len(self.text)
+
+
+def _readable(text: str) -> str:
+    """``text`` with each byte that was not UTF-8 (see :data:`_ESCAPED_BYTE`) shown as
+    U+FFFD, as an editor shows it: a lone surrogate cannot be printed."""
+    return _ESCAPED_BYTE.sub("\ufffd", text)
 
 
 def _skip_between(text: str, position: int) -> int:

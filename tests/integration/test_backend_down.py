@@ -110,19 +110,20 @@ def test_span_path_never_blocks_and_rollup_stays_bounded(kind: str, protocol: st
         # machine, being descheduled (or waiting for the GIL) alone made one end() take 160 ms.
         assert max(end_times) < 0.5, max(end_times)
         assert app_seconds < 10, app_seconds
-        # The roll-up never holds more than max_traces traces (it saw hundreds).
-        assert max(open_counts) <= MAX_TRACES
+        # The roll-up never holds more than max_traces running traces and as many finished
+        # ones (held apart until the idle timeout), though it saw hundreds.
+        assert max(open_counts) <= 2 * MAX_TRACES
         assert processor.stats.priced == TRACES * 2
         assert processor.stats.internal_errors == 0
         # Shutdown gives up on the dead backend within the exporter's timeouts.
         took = _shutdown_within(provider, 30)
-        assert rollup.open_traces <= MAX_TRACES
+        assert rollup.open_traces <= 2 * MAX_TRACES
         # the bound was exercised: the roll-up saw far more traces than it may hold
         assert rollup.stats.traces_completed > 2 * MAX_TRACES, rollup.stats
     print(
         f"\n{kind}/{protocol}: {len(end_times)} span.end() median {statistics.median(end_times) * 1e6:.0f} us, "
         f"max {max(end_times) * 1e3:.1f} ms; app {app_seconds:.2f}s; shutdown {took:.1f}s; "
-        f"roll-up saw {rollup.stats.traces_completed} traces, held <= {MAX_TRACES}"
+        f"roll-up saw {rollup.stats.traces_completed} traces, held <= 2 x {MAX_TRACES}"
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .net import HOST, free_port, port_open, wait_for
+from .net import HOST, wait_for
 
 #: What a sender's gpt-4o chat span says, and what the shipped catalog prices it at.
 CHAT = {
@@ -28,8 +29,10 @@ class GatewayProcess:
     """A context manager: ``url`` while running; ``stdout``, ``stderr`` and
     ``returncode`` once :meth:`stop` (or leaving the block) has ended it."""
 
-    def __init__(self, env: Mapping[str, str], args: Sequence[str] = ()) -> None:
-        self.port = free_port()
+    def __init__(self, env: Mapping[str, str], args: Sequence[str] = (), host: str = HOST) -> None:
+        #: Where ``--http`` listens: 127.0.0.1, or an IPv6 address such as ``::1``.
+        self.host = host
+        self.port = _free_port(host)
         self._env = {**os.environ, **env}
         self._args = tuple(args)
         self._process: subprocess.Popen[str] | None = None
@@ -37,14 +40,19 @@ class GatewayProcess:
         self.returncode: int | None = None
 
     @property
+    def address(self) -> str:
+        """``HOST:PORT`` as ``--http`` takes it (an IPv6 address in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}/v1/traces"
+        return f"http://{self.address}/v1/traces"
 
     def __enter__(self) -> GatewayProcess:
         # stderr goes to a file, which the test can read while the gateway runs (stderr_so_far).
         self._stderr_file = tempfile.TemporaryFile()
         self._process = process = subprocess.Popen(
-            [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", f"{HOST}:{self.port}", "--grpc", "off",
+            [sys.executable, "-m", "genai_cost.cli", "gateway", "--http", self.address, "--grpc", "off",
              *self._args],
             stdout=subprocess.PIPE,
             stderr=self._stderr_file,
@@ -54,7 +62,7 @@ class GatewayProcess:
         # The gateway listens (and answers) before it installs its SIGTERM handler: a SIGTERM
         # sent in between, on a loaded machine, killed it outright, with no graceful stop.
         wait_for(
-            lambda: process.poll() is not None or (port_open(self.port) and _catches_sigterm(process.pid)),
+            lambda: process.poll() is not None or (self._listening() and _catches_sigterm(process.pid)),
             30,
             "the gateway to listen",
         )
@@ -62,6 +70,11 @@ class GatewayProcess:
             self.stop()
             raise RuntimeError(f"the gateway exited at start:\n{self.stderr}")
         return self
+
+    def _listening(self) -> bool:
+        with socket.socket(_family(self.host), socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex((self.host, self.port)) == 0
 
     def stop(self) -> None:
         """SIGTERM, as a service manager stops it; killed if it does not end in 30 s."""
@@ -87,6 +100,17 @@ class GatewayProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _free_port(host: str) -> int:
+    """A TCP port on ``host`` that was free a moment ago."""
+    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _catches_sigterm(pid: int) -> bool:

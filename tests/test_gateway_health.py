@@ -1,0 +1,90 @@
+"""``GET /health`` as a load balancer or a Kubernetes probe reads it: by its status.
+
+It answered ``200`` whatever the gateway's state, a stop included: a probe kept a stopping
+gateway in rotation. It answers ``503`` once the gateway is stopping, and ``200`` while it
+serves, an upstream that fails included (the gateway keeps the spans for the senders' retry:
+taking it out, or restarting it, would not bring the upstream back, and a restart would lose
+what it keeps).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Sequence
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from genai_cost.gateway import CostGateway
+from genai_cost.gateway_http import serve_http
+from genai_cost.pricing.catalog import Catalog
+from support.net import HOST
+from test_gateway import _agent, _record
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+class _Down(SpanExporter):
+    """An upstream that fails every export, as an exporter does once its retries are spent."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        pass
+
+
+def _health(connection: http.client.HTTPConnection, method: str = "GET") -> tuple[int, dict[str, object], str]:
+    connection.request(method, "/health")
+    answer = connection.getresponse()
+    body = answer.read()
+    return answer.status, json.loads(body) if body else {}, answer.headers.get("Connection") or ""
+
+
+def test_health_answers_503_once_the_gateway_is_stopping(catalog: Catalog) -> None:
+    gateway = CostGateway(_Down(), catalog=catalog)
+    server = serve_http(gateway, HOST, 0)
+    port = server.server_address[1]
+    # A probe that keeps its connection (a load balancer's) is answered on it during the stop.
+    kept_alive = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        status, body, _ = _health(kept_alive)
+        assert (status, body["status"]) == (200, "serving")
+        gateway.begin_stop()
+        status, body, connection = _health(kept_alive)
+        assert (status, body["status"], connection) == (503, "stopping", "close")
+        assert body["requests"] == 0  # the counters still, to read what it did
+        head = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            assert _health(head, "HEAD")[0] == 503
+        finally:
+            head.close()
+    finally:
+        kept_alive.close()
+        server.stop(5)
+
+
+def test_an_upstream_that_fails_leaves_the_gateway_healthy(catalog: Catalog) -> None:
+    """The gateway keeps what the upstream failed to take, and its senders retry: 503 here
+    would take every gateway behind the same upstream out of rotation at once (and, as a
+    liveness probe, restart them, losing what they keep), and bring nothing back."""
+    gateway = CostGateway(_Down(), catalog=catalog)
+    server = serve_http(gateway, HOST, 0)
+    port = server.server_address[1]
+    probe = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        sender = HttpExporter(endpoint=f"http://{HOST}:{port}/v1/traces", timeout=1)
+        assert sender.export(_record(_agent)) is SpanExportResult.FAILURE  # answered 503, retried until its timeout
+        sender.shutdown()
+        status, body, _ = _health(probe)
+    finally:
+        probe.close()
+        server.stop(5)
+    assert (status, body["status"]) == (200, "serving")
+    assert body["spans_not_forwarded"] >= 3  # what the operator reads instead
