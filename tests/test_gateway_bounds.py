@@ -140,6 +140,18 @@ def test_health_counts_traces_let_go_before_their_root_came(catalog: Catalog) ->
     gateway.shutdown()
 
 
+def test_health_counts_traces_turned_away_when_more_run_at_once_than_max_traces(catalog: Catalog) -> None:
+    """More senders' conversations in flight than the roll-up holds: their roots say
+    complete=false, and /health says why."""
+    forwarded = InMemorySpanExporter()
+    gateway = CostGateway(forwarded, catalog=catalog, settings=CostSettings(max_traces=1))
+    for _ in range(2):  # two conversations, each still running (their roots not sent yet)
+        gateway.accept(_request([s for s in _record(_agent) if s.parent is not None]))
+    health = gateway.stats_snapshot()
+    assert (health["traces_turned_away"], health["traces_pushed_out"]) == (1, 0)
+    gateway.shutdown()
+
+
 class _Hung(BaseHTTPRequestHandler):
     """An upstream that takes the request and never answers."""
 

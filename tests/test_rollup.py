@@ -156,7 +156,9 @@ def test_idle_traces_expire_and_state_is_bounded():
         with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT):
             pass
     assert rollup.open_traces == 50, "max_traces bounds memory"
-    assert rollup.stats.traces_expired_without_root == 150
+    # all active just now: the 150 new ones were turned away, none of the 50 pushed out
+    assert rollup.stats.traces_turned_away == 150
+    assert rollup.stats.traces_expired_without_root == rollup.stats.traces_pushed_out == 0
     clock.now += 61
     with tracer.start_as_current_span("fresh", attributes=CHAT):
         pass
@@ -184,17 +186,21 @@ def test_traces_with_nothing_billable_do_not_push_out_a_running_agent():
 
 
 def test_a_trace_pushed_out_before_its_root_says_its_totals_are_incomplete():
-    tracer, memory, rollup = build(max_traces=5)
+    clock = FakeClock()
+    tracer, memory, rollup = build(max_traces=5, clock=clock)  # idle timeout 300 s
     with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
         with tracer.start_as_current_span("chat", attributes=CHAT):
             pass
+        clock.now += 31  # idle a tenth of the timeout: it may be pushed out
         for _ in range(10):  # other agents' calls, each in a trace of its own that stays open
             other = tracer.start_span("other agent", context=Context())
             with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(other), attributes=CHAT):
                 pass
+        clock.now += 31  # the others idle in their turn: the agent's next call finds room
         with tracer.start_as_current_span("chat", attributes=CHAT):
             pass
     assert rollup.stats.traces_expired_without_root >= 1
+    assert rollup.stats.traces_pushed_out == 2  # the agent's, then an idle other's for its next call
     root = next(s for s in memory.get_finished_spans() if s.name == "invoke_agent").attributes
     assert root["gen_ai.trace.cost.llm_calls"] == 1  # the first call was forgotten with the trace
     assert root["gen_ai.trace.cost.complete"] is False
@@ -213,6 +219,7 @@ def test_a_root_whose_only_call_was_forgotten_still_says_incomplete(pushed_out_b
             clock.now += 61  # the agent waits (for a person, a long tool)
             others = 1
         else:
+            clock.now += 7  # a shorter wait (a tenth of the timeout): it may be pushed out
             others = 5
         for _ in range(others):  # other agents' calls, in traces that stay open
             other = tracer.start_span("other agent", context=Context())
@@ -647,10 +654,12 @@ def test_held_traces_expire_like_the_others_and_keep_the_mark_of_forgotten_costs
     agent = tracer.start_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"})
     with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(agent), attributes=CHAT):
         pass
+    clock.now += 7  # idle a tenth of the timeout: it may be pushed out
     for _ in range(3):
         other = tracer.start_span("other agent", context=Context())
         with tracer.start_as_current_span("chat", context=trace_api.set_span_in_context(other), attributes=CHAT):
             pass
+    clock.now += 7  # the others idle in their turn: the agent's root finds room
     agent.end()
     first = root_of_named(memory, "invoke_agent")
     assert first["gen_ai.trace.cost.complete"] is False

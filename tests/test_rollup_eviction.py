@@ -4,11 +4,17 @@ with nothing billable and nothing missing gets no totals."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from test_rollup import CHAT, FakeClock, _remote_context, build
+from genai_cost import CostSettings, CostSpanProcessor, TraceCostExporter
+from test_rollup import CATALOG, CHAT, FakeClock, _remote_context, build
 
 PUSHED_OUT_BY = ["idle_timeout", "max_traces"]
 TRACE_ID = 0xABC
@@ -28,10 +34,13 @@ def let_go(tracer, clock, pushed_out_by):
         clock.now += 61
         others = 1
     else:
+        clock.now += 7  # idle a tenth of the timeout: a trace active just now is not pushed out
         others = 5
     for _ in range(others):
         other = tracer.start_span("other agent", context=Context())
         tracer.start_span("chat", context=trace_api.set_span_in_context(other), attributes=CHAT).end()
+    if pushed_out_by == "max_traces":
+        clock.now += 7  # the others idle in their turn: the trace's next span finds room
 
 
 def finished(memory, name):
@@ -173,3 +182,96 @@ def test_finished_requests_do_not_push_a_running_conversation_out():
     assert rollup.open_traces <= 3 + 1
     last_short = [s for s in memory.get_finished_spans() if s.name == "short request"][-1]
     assert rollup.totals(last_short.context.trace_id).llm_calls == 1
+
+
+def conversations(tracer, clock, count, steps):
+    """``count`` agents running at once, each ``steps`` calls, taking turns a second apart
+    (as many conversations in flight interleave), then each root ending."""
+    roots = [tracer.start_span(f"agent {n}", context=Context()) for n in range(count)]
+    for _ in range(steps):
+        for root in roots:
+            tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT).end()
+            clock.now += 1
+    for root in roots:
+        root.end()
+        clock.now += 1
+
+
+def test_more_conversations_than_max_traces_do_not_push_each_other_out_in_turn():
+    """Four agents at once through a roll-up holding three: each new span of one let the
+    oldest go, which was the next to come, so every trace was let go between its calls and
+    no root got its totals (all $0, complete=false). The three held stay whole; the fourth
+    is turned away, and its root says it is incomplete."""
+    tracer, memory, rollup, clock = build_bounded()  # 3 traces, 60 s idle timeout
+    conversations(tracer, clock, count=4, steps=3)
+    roots = {name: finished(memory, f"agent {name}") for name in range(4)}
+    for name in range(3):
+        assert roots[name]["gen_ai.trace.cost.llm_calls"] == 3
+        assert roots[name]["gen_ai.trace.cost.total_usd"] == pytest.approx(3 * 0.0045)
+        assert roots[name]["gen_ai.trace.cost.complete"] is True
+    assert roots[3]["gen_ai.trace.cost.complete"] is False
+    assert rollup.stats.traces_pushed_out == 0
+    # its three calls, one batch each (its root came once the others' had passed: room then)
+    assert rollup.stats.traces_turned_away == 3
+
+
+def test_a_trace_turned_away_whose_spans_come_in_one_batch_still_gets_its_totals():
+    """A short request ending while the roll-up is full: its spans reach the roll-up
+    together (the batch processor's batch), so its root still gets whole totals."""
+    collected = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(collected), catalog=CATALOG, settings=CostSettings())
+    )
+    tracer = provider.get_tracer("t")
+    running = tracer.start_span("running agent", context=Context())
+    tracer.start_span("chat", context=trace_api.set_span_in_context(running), attributes=CHAT).end()
+    short = tracer.start_span("short request", context=Context())
+    tracer.start_span("chat", context=trace_api.set_span_in_context(short), attributes=CHAT).end()
+    short.end()
+    running_call, *short_request = collected.get_finished_spans()
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory, idle_timeout_s=60, max_traces=1, clock=FakeClock())
+    rollup.export([running_call])  # the running agent holds the one place
+    rollup.export(short_request)  # one batch: the short request's call and its root
+    root = finished(memory, "short request")
+    assert rollup.stats.traces_turned_away == 1
+    assert root["gen_ai.trace.cost.llm_calls"] == 1
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+    assert root["gen_ai.trace.cost.complete"] is True
+    assert rollup.open_traces == 1  # the running agent's; the short request was not kept
+
+
+def test_traces_idle_a_tenth_of_the_timeout_make_room_for_new_ones():
+    """Traces whose root never ends here (an agent that died, a span never ended) fill the
+    roll-up: once idle a tenth of the timeout (6 s of 60), each makes room for a new trace,
+    so a leak does not stop new conversations from being rolled up."""
+    tracer, memory, rollup, clock = build_bounded()
+    for _ in range(3):
+        stale = tracer.start_span("stale agent", context=Context())
+        tracer.start_span("chat", context=trace_api.set_span_in_context(stale), attributes=CHAT).end()
+    clock.now += 7
+    conversations(tracer, clock, count=1, steps=2)
+    root = finished(memory, "agent 0")
+    assert root["gen_ai.trace.cost.llm_calls"] == 2
+    assert root["gen_ai.trace.cost.complete"] is True
+    assert rollup.stats.traces_pushed_out == 1
+    assert rollup.stats.traces_turned_away == 0
+
+
+def test_a_full_roll_up_is_logged_once_naming_the_variable(caplog):
+    tracer, memory, rollup, clock = build_bounded()
+
+    def stale_agents(count):  # agents whose root never ends here
+        for _ in range(count):
+            agent = tracer.start_span("stale agent", context=Context())
+            tracer.start_span("chat", context=trace_api.set_span_in_context(agent), attributes=CHAT).end()
+
+    with caplog.at_level(logging.WARNING, logger="genai_cost"):
+        stale_agents(5)  # two turned away
+        clock.now += 7
+        stale_agents(5)  # three pushed out, two turned away
+    full = [r.getMessage() for r in caplog.records if "max_traces=3" in r.getMessage()]
+    assert len(full) == 2, full  # turned away, and pushed out: each said once
+    assert all("GENAI_COST_MAX_TRACES" in message for message in full)
+    assert (rollup.stats.traces_turned_away, rollup.stats.traces_pushed_out) == (4, 3)

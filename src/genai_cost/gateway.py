@@ -574,7 +574,11 @@ class CostGateway:
             snapshot = asdict(self.stats)
         # Traces the roll-up let go before their local root came (costs on their spans, totals
         # on none): a sender that does not mark remote parents in Span.flags shows up here.
-        snapshot["traces_without_root"] = self._rollup.stats.traces_expired_without_root
+        rollup = self._rollup.stats
+        snapshot["traces_without_root"] = rollup.traces_expired_without_root
+        # More traces running at once than GENAI_COST_MAX_TRACES: their roots say complete=false.
+        snapshot["traces_pushed_out"] = rollup.traces_pushed_out
+        snapshot["traces_turned_away"] = rollup.traces_turned_away
         return snapshot
 
     def summary(self) -> str:

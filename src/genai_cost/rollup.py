@@ -168,6 +168,9 @@ _LOCAL_ROOT = -1
 _MAX_PASSED = 10_000
 #: Bound on the trace ids remembered as let go before their root passed.
 _MAX_FORGOTTEN = 10_000
+#: The part of the idle timeout a running trace must have been idle for to be let go for a
+#: new one at the ``max_traces`` bound (30 s of the default 300 s).
+_PUSH_OUT_FRACTION = 0.1
 
 
 @dataclass(slots=True)
@@ -223,6 +226,15 @@ class RollupStats:
     #: Traces let go (idle timeout or ``max_traces``) before any local root passed: their
     #: spans were forwarded with their own costs, but no root carries their totals.
     traces_expired_without_root: int = 0
+    #: Running traces let go before their idle timeout to make room for another at the
+    #: ``max_traces`` bound (only one idle for a tenth of the timeout is): the totals of
+    #: their roots say ``complete=false``.
+    traces_pushed_out: int = 0
+    #: Runs of a new trace's spans in an export batch that found ``max_traces`` running
+    #: traces, none of them idle for a tenth of the timeout: rolled up within the batch
+    #: only (a short request whose spans came together still gets its totals), and a root
+    #: of the trace coming later says ``complete=false``. Once per batch, not per trace.
+    traces_turned_away: int = 0
     #: Spans with a cost that passed after their local root: marked
     #: ``gen_ai.cost.after_root``, left out of the totals written on that root.
     late_spans: int = 0
@@ -265,6 +277,13 @@ class TraceCostExporter(SpanExporter):
         self._bands = checked_bands(bands)
         self._idle = idle_timeout_s
         self._max = max_traces
+        #: How long a running trace must have been idle to be let go for a new one when
+        #: ``max_traces`` run at once (see _state_of).
+        self._push_out_after = idle_timeout_s * _PUSH_OUT_FRACTION
+        #: Traces turned away in the batch being rolled up (see _turn_away), let go at its end.
+        self._turned_away: dict[int, _TraceState] = {}
+        #: Whether a full roll-up was logged (once per exporter: turned away, pushed out).
+        self._said_full = [False, False]
         self._clock = clock
         self._on_trace_complete = on_trace_complete
         self._trace_layers = tuple(trace_layers)
@@ -330,6 +349,8 @@ class TraceCostExporter(SpanExporter):
         completed: list[tuple[TraceTotals, ReadableSpan]] = []
         costs, owns = _read_costs(spans)
         with self._lock:
+            if self._turned_away:  # (left by a batch that failed half-way)
+                self._let_turned_away_go()
             now = self._clock()
             # A batch comes in runs of spans of one trace: the trace's state is looked up
             # once per run (``now`` is the whole batch's, so it is stamped alike).
@@ -401,6 +422,8 @@ class TraceCostExporter(SpanExporter):
                     append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
                     continue
                 append(span)
+            if self._turned_away:
+                self._let_turned_away_go()
             self._expire(now)
         if self._on_trace_complete is not None:
             for totals, root in completed:
@@ -436,8 +459,19 @@ class TraceCostExporter(SpanExporter):
         trace is held within the bounds at once. Called once per run of its spans."""
         traces = self._traces
         state = traces.get(trace_id)
+        if state is None and self._turned_away:
+            state = self._turned_away.get(trace_id)
+            if state is not None:  # turned away earlier in this batch
+                state.last_update = now
+                return state
         held = self._held.pop(trace_id, None) if state is None and self._held else None
         if state is None and len(traces) >= self._max:
+            if held is None and now - next(iter(traces.values())).last_update < self._push_out_after:
+                # As many traces running as the bound allows, all of them active: letting
+                # the oldest go for this one would only start a cascade (each let go by the
+                # next, when more run at once than the bound, so that no root got its
+                # totals). This one, which has gathered nothing yet, waits instead.
+                return self._turn_away(trace_id, now)
             # Room first, then the new trace: the bound holds at every moment, not only
             # per batch, and a reader of open_traces (no lock) never sees max + 1.
             self._expire(now, room=1)
@@ -445,20 +479,68 @@ class TraceCostExporter(SpanExporter):
             state = traces[trace_id] = _unheld(trace_id, held)
             state.last_update = now
         elif state is None:
-            state = traces[trace_id] = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
-            forgotten = self._forgotten
-            if forgotten and forgotten.pop(trace_id, False):
-                state.forgot = True
-            released = self._released
-            if released:
-                root_id = released.pop(trace_id, None)
-                if root_id is not None:
-                    state.root_seen = True
-                    state.passed[root_id] = _LOCAL_ROOT
+            state = traces[trace_id] = self._new_state(trace_id, now)
         else:
             traces.move_to_end(trace_id)
             state.last_update = now
         return state
+
+    def _new_state(self, trace_id: int, now: float) -> _TraceState:
+        """The state of a trace not held, with what is remembered of it: let go before
+        (its roots' totals will say so), or released when its root passed."""
+        state = _TraceState(trace_id, TraceTotals(trace_id), last_update=now)
+        forgotten = self._forgotten
+        if forgotten and forgotten.pop(trace_id, False):
+            state.forgot = True
+        released = self._released
+        if released:
+            root_id = released.pop(trace_id, None)
+            if root_id is not None:
+                state.root_seen = True
+                state.passed[root_id] = _LOCAL_ROOT
+        return state
+
+    def _turn_away(self, trace_id: int, now: float) -> _TraceState:
+        """A state for a new trace that finds the roll-up full, kept for the batch being
+        rolled up only (:meth:`_let_turned_away_go`): a short request whose spans came in
+        one batch still gets its totals."""
+        state = self._turned_away[trace_id] = self._new_state(trace_id, now)
+        self.stats.traces_turned_away += 1
+        self._say_full(0, now)
+        return state
+
+    def _let_turned_away_go(self) -> None:
+        """Let the traces turned away in a batch go, remembering those whose spans a root
+        still to come would have needed (that root will say ``complete=false``)."""
+        for state in self._turned_away.values():
+            if not state.released and state.owes_a_root():
+                self._forget(state.trace_id)
+        self._turned_away.clear()
+
+    def _say_full(self, what: int, idle: float) -> None:
+        """Log, once per exporter, that more traces run at once than ``max_traces``: their
+        roots' totals say ``complete=false``, which does not say why."""
+        if self._said_full[what]:
+            return
+        self._said_full[what] = True
+        if what == 0:
+            _log.warning(
+                "genai-cost: more than max_traces=%d traces running at once, none idle for %.0f s:"
+                " a new trace is rolled up within its export batch only, and its root says"
+                " complete=false; raise GENAI_COST_MAX_TRACES (docs/configuration.md)."
+                " Logged once; counted in TraceCostExporter.stats.traces_turned_away",
+                self._max,
+                self._push_out_after,
+            )
+        else:
+            _log.warning(
+                "genai-cost: a running trace idle for %.0f s was let go to make room for another"
+                " (max_traces=%d running at once): its root will say complete=false; raise"
+                " GENAI_COST_MAX_TRACES (docs/configuration.md). Logged once; counted in"
+                " TraceCostExporter.stats.traces_pushed_out",
+                idle,
+                self._max,
+            )
 
     def _pass_local_root(
         self,
@@ -580,6 +662,10 @@ class TraceCostExporter(SpanExporter):
             if len(traces) + room <= self._max and now - oldest.last_update < self._idle:
                 break
             del traces[trace_id]
+            idle = now - oldest.last_update
+            if idle < self._idle:
+                self.stats.traces_pushed_out += 1
+                self._say_full(1, idle)
             if not oldest.root_seen:
                 self.stats.traces_expired_without_root += 1
             if oldest.owes_a_root():
