@@ -282,8 +282,8 @@ class TraceCostExporter(SpanExporter):
         self._push_out_after = idle_timeout_s * _PUSH_OUT_FRACTION
         #: Traces turned away in the batch being rolled up (see _turn_away), let go at its end.
         self._turned_away: dict[int, _TraceState] = {}
-        #: Whether a full roll-up was logged (once per exporter: turned away, pushed out).
-        self._said_full = [False, False]
+        #: What a full roll-up has logged (once per exporter each: turned away, pushed out).
+        self._said: set[str] = set()
         self._clock = clock
         self._on_trace_complete = on_trace_complete
         self._trace_layers = tuple(trace_layers)
@@ -506,7 +506,15 @@ class TraceCostExporter(SpanExporter):
         one batch still gets its totals."""
         state = self._turned_away[trace_id] = self._new_state(trace_id, now)
         self.stats.traces_turned_away += 1
-        self._say_full(0, now)
+        self._warn_once(
+            "turned away",
+            "genai-cost: more than max_traces=%d traces running at once, none idle for %.0f s:"
+            " a new trace is rolled up within its export batch only, and its root says"
+            " complete=false; raise GENAI_COST_MAX_TRACES (docs/configuration.md)."
+            " Logged once; counted in TraceCostExporter.stats.traces_turned_away",
+            self._max,
+            self._push_out_after,
+        )
         return state
 
     def _let_turned_away_go(self) -> None:
@@ -517,30 +525,12 @@ class TraceCostExporter(SpanExporter):
                 self._forget(state.trace_id)
         self._turned_away.clear()
 
-    def _say_full(self, what: int, idle: float) -> None:
-        """Log, once per exporter, that more traces run at once than ``max_traces``: their
-        roots' totals say ``complete=false``, which does not say why."""
-        if self._said_full[what]:
-            return
-        self._said_full[what] = True
-        if what == 0:
-            _log.warning(
-                "genai-cost: more than max_traces=%d traces running at once, none idle for %.0f s:"
-                " a new trace is rolled up within its export batch only, and its root says"
-                " complete=false; raise GENAI_COST_MAX_TRACES (docs/configuration.md)."
-                " Logged once; counted in TraceCostExporter.stats.traces_turned_away",
-                self._max,
-                self._push_out_after,
-            )
-        else:
-            _log.warning(
-                "genai-cost: a running trace idle for %.0f s was let go to make room for another"
-                " (max_traces=%d running at once): its root will say complete=false; raise"
-                " GENAI_COST_MAX_TRACES (docs/configuration.md). Logged once; counted in"
-                " TraceCostExporter.stats.traces_pushed_out",
-                idle,
-                self._max,
-            )
+    def _warn_once(self, what: str, message: str, *args: object) -> None:
+        """Log, once per exporter for each ``what``, that more traces run at once than
+        ``max_traces``: their roots' totals say ``complete=false``, which does not say why."""
+        if what not in self._said:
+            self._said.add(what)
+            _log.warning(message, *args)
 
     def _pass_local_root(
         self,
@@ -665,7 +655,15 @@ class TraceCostExporter(SpanExporter):
             idle = now - oldest.last_update
             if idle < self._idle:
                 self.stats.traces_pushed_out += 1
-                self._say_full(1, idle)
+                self._warn_once(
+                    "pushed out",
+                    "genai-cost: a running trace idle for %.0f s was let go to make room for another"
+                    " (max_traces=%d running at once): its root will say complete=false; raise"
+                    " GENAI_COST_MAX_TRACES (docs/configuration.md). Logged once; counted in"
+                    " TraceCostExporter.stats.traces_pushed_out",
+                    idle,
+                    self._max,
+                )
             if not oldest.root_seen:
                 self.stats.traces_expired_without_root += 1
             if oldest.owes_a_root():
