@@ -143,12 +143,13 @@ def emitted_metrics():
         on_trace_complete=metrics.on_trace_complete,
         trace_layers=[InfraCostLayer(InfraAllocation(100.0, 1000))],
     )
-    provider = TracerProvider()
-    provider.add_span_processor(
-        CostSpanProcessor(
-            SimpleSpanProcessor(rollup), catalog=Catalog.load(), settings=CostSettings(), listeners=[metrics, budget]
-        )
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(rollup), catalog=Catalog.load(), settings=CostSettings(), listeners=[metrics, budget]
     )
+    metrics.watch_processor(processor)
+    metrics.watch_rollup(rollup)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
     tracer = provider.get_tracer("t")
     with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
         for model in ("gpt-4o", "no-such-model"):
@@ -193,6 +194,8 @@ METRIC_LABEL_KEYS = (
     A.COST_CATEGORY,
     A.COST_UNPRICED_REASON,
     A.BUDGET_LIMIT_ATTR,
+    A.METRIC_ATTR_COMPONENT,
+    A.METRIC_ATTR_ROLLUP_ACTION,
 )
 ALLOWED_LABELS = {"job", "le", "instance"} | {prometheus_label(k) for k in METRIC_LABEL_KEYS}
 
@@ -277,6 +280,8 @@ def test_rule_tests_feed_real_series_names():
             "GenAICostPerTraceP95High",
             "GenAICostUnpricedSpans",
             "GenAICostBudgetHits",
+            "GenAICostRollupOverflow",
+            "GenAICostInternalErrors",
         }
     )
 

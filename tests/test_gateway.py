@@ -1333,6 +1333,30 @@ def test_the_gateway_records_the_cost_metrics_as_in_process(catalog: Catalog) ->
     meter_provider.shutdown()
 
 
+def test_the_gateway_reports_its_own_pipeline_health_under_its_own_service(catalog: Catalog) -> None:
+    """Its processor's and roll-up's counts (watch_processor / watch_rollup) are the
+    gateway's, not a sender's: no sender label. A call whose span comes in a request after
+    its root's is late (its cost is on no root), and counted."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    gateway = CostGateway(InMemorySpanExporter(), catalog=catalog, meter_provider=meter_provider)
+    sent = _record(_agent)
+    calls = [span for span in sent if span.parent is not None]
+    roots = [span for span in sent if span.parent is None]
+    gateway.accept(_request(roots + calls[:1]))
+    gateway.accept(_request(calls[1:]))  # the rest of the stream, after the root
+    points = _metric_points(reader)
+    late = points["gen_ai.cost.rollup.late_spans"]
+    assert [(dict(point.attributes), point.value) for point in late] == [({}, len(calls) - 1)]
+    errors = {point.attributes["gen_ai.cost.component"]: point.value for point in points["gen_ai.cost.internal_errors"]}
+    assert errors == {"processor": 0, "listener": 0, "rollup": 0}
+    assert all("service.name" not in point.attributes for point in points["gen_ai.cost.rollup.overflow"])
+    meter_provider.shutdown()
+
+
 def test_the_gateway_keeps_each_senders_cost_apart(catalog: Catalog) -> None:
     """Spans of two services through one gateway: the metrics carry the gateway's resource,
     so each series says which sender made it (``service.name`` of the span's resource); a
@@ -1543,6 +1567,15 @@ def test_pushed_gateway_metrics_arrive_under_each_senders_resource(
     assert by_service["genai-cost-gateway"] == {
         "gen_ai.cost.usage": [(llm, pytest.approx(2 * CHAT_USD))],
         "gen_ai.cost.trace": [({}, pytest.approx(2 * CHAT_USD))],
+        # the gateway's own health: its own, under its own service, whoever sent the spans
+        "gen_ai.cost.internal_errors": [
+            ({"gen_ai.cost.component": component}, 0) for component in ("processor", "listener", "rollup")
+        ],
+        "gen_ai.cost.rollup.overflow": [
+            ({"gen_ai.cost.rollup.action": action}, 0) for action in ("pushed_out", "turned_away")
+        ],
+        "gen_ai.cost.rollup.traces_without_root": [({}, 0)],
+        "gen_ai.cost.rollup.late_spans": [({}, 0)],
     }
 
 

@@ -16,13 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, ObservableCounter
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor
+from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor, TraceCostExporter
 from genai_cost import attributes as A
 from genai_cost.pricing import Catalog
 from support.console import metric_sums
@@ -174,3 +176,40 @@ def test_under_delta_temporality_a_forked_childs_deltas_are_its_own_spend() -> N
     assert seen[A.METRIC_UNPRICED] == 1 and seen[A.METRIC_BUDGET_EXCEEDED] == 1
     # the parent's next delta has the call it made before forking; nothing counted twice or lost
     assert _totals(reader)[A.METRIC_COST] == pytest.approx(CALL_USD)
+
+
+@pytest.mark.parametrize("delta", [False, True], ids=["cumulative", "delta"])
+def test_a_forked_childs_pipeline_health_counts_are_its_own(delta: bool) -> None:
+    """The processor's and the roll-up's stats (read by watch_processor / watch_rollup) count
+    from the fork in the child, as the cost counters do: the parent's late spans are not
+    reported again by every worker."""
+    reader = InMemoryMetricReader(preferred_temporality=_DELTA if delta else None)
+    metrics = CostMetrics(MeterProvider(metric_readers=[reader]))
+    rollup = TraceCostExporter(InMemorySpanExporter())
+    processor = CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings())
+    metrics.watch_processor(processor)
+    metrics.watch_rollup(rollup)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+
+    def late_span() -> None:  # a stream read on after its request's root ended
+        root = tracer.start_span("request", context=Context())
+        stream = tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=_chat())
+        root.end()
+        stream.end()
+
+    late_span()
+    assert _totals(reader)[A.METRIC_ROLLUP_LATE_SPANS] == 1  # the parent's reading
+    late_span()  # after it, before the fork
+
+    def child() -> list[float]:
+        before = _totals(reader).get(A.METRIC_ROLLUP_LATE_SPANS)
+        late_span()
+        return [before, _totals(reader)[A.METRIC_ROLLUP_LATE_SPANS]]
+
+    # cumulative: from zero in the child; delta: what came since the parent's last reading
+    # (which the fork copied), the child's own only, and never negative
+    assert _in_child(child) == [0, 1]
+    # the parent goes on: its second late span, in its next reading
+    assert _totals(reader)[A.METRIC_ROLLUP_LATE_SPANS] == (1 if delta else 2)

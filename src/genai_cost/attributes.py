@@ -105,6 +105,30 @@ METRIC_TRACE_COST = "gen_ai.cost.trace"
 METRIC_UNPRICED = "gen_ai.cost.unpriced_spans"
 #: Counter of budget limits crossed; attribute gen_ai.cost.budget.limit.
 METRIC_BUDGET_EXCEEDED = "gen_ai.cost.budget.exceeded"
+#: The pipeline's own health (CostMetrics.watch_processor / watch_rollup): what it caught and
+#: logged rather than let reach the application, and traces whose roots' totals are incomplete.
+#: Counter of failures caught inside genai-cost; attribute METRIC_ATTR_COMPONENT.
+METRIC_INTERNAL_ERRORS = "gen_ai.cost.internal_errors"
+#: Counter of traces the roll-up could not hold at ``max_traces`` (their roots' totals say
+#: ``complete=false``); attribute METRIC_ATTR_ROLLUP_ACTION.
+METRIC_ROLLUP_OVERFLOW = "gen_ai.cost.rollup.overflow"
+#: Counter of traces let go before any local root of theirs passed (no root has their totals).
+METRIC_ROLLUP_WITHOUT_ROOT = "gen_ai.cost.rollup.traces_without_root"
+#: Counter of spans with a cost that passed after their local root (``gen_ai.cost.after_root``).
+METRIC_ROLLUP_LATE_SPANS = "gen_ai.cost.rollup.late_spans"
+#: Where an internal error was caught: one of COMPONENTS.
+METRIC_ATTR_COMPONENT = "gen_ai.cost.component"
+COMPONENT_PROCESSOR = "processor"
+COMPONENT_LISTENER = "listener"
+COMPONENT_ROLLUP = "rollup"
+COMPONENTS = (COMPONENT_PROCESSOR, COMPONENT_LISTENER, COMPONENT_ROLLUP)
+#: What the roll-up did with a trace it had no room for: one of ROLLUP_ACTIONS.
+METRIC_ATTR_ROLLUP_ACTION = "gen_ai.cost.rollup.action"
+#: A running trace let go for a new one (it had been idle a tenth of the idle timeout).
+ROLLUP_PUSHED_OUT = "pushed_out"
+#: A new trace's spans in one export batch, rolled up within the batch only (per batch).
+ROLLUP_TURNED_AWAY = "turned_away"
+ROLLUP_ACTIONS = (ROLLUP_PUSHED_OUT, ROLLUP_TURNED_AWAY)
 
 BUDGET_LIMIT_ATTR = "gen_ai.cost.budget.limit"
 BUDGET_EVENT = "gen_ai.cost.budget_exceeded"
@@ -132,6 +156,10 @@ METRIC_COST_UNIT = "USD"
 METRIC_TRACE_COST_UNIT = "USD"
 METRIC_UNPRICED_UNIT = "{span}"
 METRIC_BUDGET_EXCEEDED_UNIT = "{limit}"
+METRIC_INTERNAL_ERRORS_UNIT = "{error}"
+METRIC_ROLLUP_OVERFLOW_UNIT = "{trace}"
+METRIC_ROLLUP_WITHOUT_ROOT_UNIT = "{trace}"
+METRIC_ROLLUP_LATE_SPANS_UNIT = "{span}"
 #: Metric attribute keys of METRIC_COST (values read from the span; absent ones are left out).
 METRIC_ATTR_PROVIDER = "gen_ai.provider.name"
 METRIC_ATTR_MODEL = "gen_ai.request.model"

@@ -196,6 +196,8 @@ class _ExportChainBuilder:
         )
         _warn_sampled_budget(self.budget.limits)
         self.metrics: Any = None
+        #: The roll-up of each exporter, for the metrics to watch.
+        self.rollups: list[TraceCostExporter] = []
 
     def attach_metrics(self, meter_provider: Any = None) -> None:
         """Cost metrics on the global MeterProvider, which the SDK configures
@@ -209,6 +211,9 @@ class _ExportChainBuilder:
         assert self.processor is not None
         self.processor.add_listener(self.metrics)
         self.budget.add_exceeded_callback(self.metrics.budget_exceeded)
+        self.metrics.watch_processor(self.processor)
+        for rollup in self.rollups:
+            self.metrics.watch_rollup(rollup)
 
     def _trace_complete(self, totals: TraceTotals, root: ReadableSpan) -> None:
         metrics = self.metrics
@@ -226,16 +231,16 @@ class _ExportChainBuilder:
 
     def _chain(self, span_exporter: SpanExporter) -> SpanProcessor:
         first = self._fanout is None
-        batch = BatchSpanProcessor(
-            TraceCostExporter(
-                span_exporter,
-                bands=self._settings.bands,
-                idle_timeout_s=self._settings.trace_idle_timeout_s,
-                max_traces=self._settings.max_traces,
-                trace_layers=self._trace_layers,
-                on_trace_complete=self._trace_complete if first else None,
-            )
+        rollup = TraceCostExporter(
+            span_exporter,
+            bands=self._settings.bands,
+            idle_timeout_s=self._settings.trace_idle_timeout_s,
+            max_traces=self._settings.max_traces,
+            trace_layers=self._trace_layers,
+            on_trace_complete=self._trace_complete if first else None,
         )
+        self.rollups.append(rollup)
+        batch = BatchSpanProcessor(rollup)
         if self._fanout is None:
             self._fanout = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
             self._fanout.add_span_processor(batch)

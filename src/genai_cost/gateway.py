@@ -296,6 +296,9 @@ class CostGateway:
             listeners=() if self.metrics is None else (self.metrics,),
             deferred=False,
         )
+        if self.metrics is not None:  # under the gateway's own service, not a sender's
+            self.metrics.watch_processor(self._processor)
+            self.metrics.watch_rollup(self._rollup)
         self.max_inflight = max_inflight
         self.max_spans = max_spans
         #: Whether spans are priced (``GENAI_COST_ENABLED``): when off, they are forwarded as

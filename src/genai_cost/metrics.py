@@ -1,6 +1,6 @@
 """Cost metrics through the standard OpenTelemetry MeterProvider.
 
-:class:`CostMetrics` records four instruments (names in :mod:`genai_cost.attributes`):
+:class:`CostMetrics` records four cost instruments (names in :mod:`genai_cost.attributes`):
 
 =================================  =========  ===========================================================
 ``gen_ai.cost.usage``              counter    USD, by ``gen_ai.provider.name``, ``gen_ai.request.model``,
@@ -10,6 +10,15 @@
                                               by ``gen_ai.cost.unpriced_reason`` and category
 ``gen_ai.cost.budget.exceeded``    counter    budget limits hit, by ``gen_ai.cost.budget.limit``
 =================================  =========  ===========================================================
+
+and, for the components it is told to watch (:meth:`CostMetrics.watch_processor`,
+:meth:`CostMetrics.watch_rollup`), the pipeline's own health, read from their ``stats``
+at each collection (nothing on the span path): ``gen_ai.cost.internal_errors`` (by
+``gen_ai.cost.component``), ``gen_ai.cost.rollup.overflow`` (by
+``gen_ai.cost.rollup.action``), ``gen_ai.cost.rollup.traces_without_root`` and
+``gen_ai.cost.rollup.late_spans``. What the package catches rather than let reach the
+application, and roots whose totals are incomplete, would otherwise show only in a log
+line said once.
 
 It is fed by the one :class:`~genai_cost.processor.CostSpanProcessor` (as a
 listener: each span is counted once however many exporters there are), by
@@ -55,7 +64,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -67,9 +76,12 @@ from ._spans import attributes_of
 from ._told_once import ToldOnce
 from .pricer import SpanCost
 from .pricing._fork import in_child_after_fork, renew_locks_after_fork
-from .rollup import TraceTotals
+from .rollup import TraceCostExporter, TraceTotals
 from .sender_metrics import series_labels
 from .usage import SpanUsage
+
+if TYPE_CHECKING:
+    from .processor import CostSpanProcessor
 
 _log = logging.getLogger("genai_cost.metrics")
 
@@ -135,6 +147,36 @@ class CostMetrics(OwnExtension):
             unit=A.METRIC_BUDGET_EXCEEDED_UNIT,
             description="Per-trace budget limits hit",
         )
+        meter.create_observable_counter(
+            A.METRIC_INTERNAL_ERRORS,
+            callbacks=[self._observe_internal_errors],
+            unit=A.METRIC_INTERNAL_ERRORS_UNIT,
+            description="Failures caught inside genai-cost (logged; the spans went on)",
+        )
+        meter.create_observable_counter(
+            A.METRIC_ROLLUP_OVERFLOW,
+            callbacks=[self._observe_rollup_overflow],
+            unit=A.METRIC_ROLLUP_OVERFLOW_UNIT,
+            description="Traces the roll-up had no room for at max_traces (their roots' totals incomplete)",
+        )
+        meter.create_observable_counter(
+            A.METRIC_ROLLUP_WITHOUT_ROOT,
+            callbacks=[self._observe_without_root],
+            unit=A.METRIC_ROLLUP_WITHOUT_ROOT_UNIT,
+            description="Traces let go before any local root of theirs passed",
+        )
+        meter.create_observable_counter(
+            A.METRIC_ROLLUP_LATE_SPANS,
+            callbacks=[self._observe_late_spans],
+            unit=A.METRIC_ROLLUP_LATE_SPANS_UNIT,
+            description="Spans with a cost that passed after their local root",
+        )
+        self._processors: tuple[CostSpanProcessor, ...] = ()
+        self._rollups: tuple[TraceCostExporter, ...] = ()
+        #: Added to what the watched components count: in a forked child under delta
+        #: temporality, the parent's last reading (see _start_totals_after_fork).
+        self._health_offset: dict[tuple[str, str], int] = {}
+        self._reported_health: dict[tuple[str, str], int] = {}
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._lock = threading.Lock()
         # In a forked child: fresh locks (one held by another thread of the parent would
@@ -160,6 +202,8 @@ class CostMetrics(OwnExtension):
         self._cost_totals = dict(self._reported_cost) if delta else {}
         self._unpriced_totals = dict(self._reported_unpriced) if delta else {}
         self._budget_totals = dict(self._reported_budget) if delta else {}
+        # The watched processors and roll-ups count from zero in the child themselves.
+        self._health_offset = dict(self._reported_health) if delta else {}
 
     def add_pending_source(self, settle: Callable[[], None]) -> None:
         """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this listens to
@@ -170,6 +214,66 @@ class CostMetrics(OwnExtension):
         self._pending_sources = (*self._pending_sources, settle)
         if len(self._pending_sources) > 1 and self._told is None:
             self._told = ToldOnce[None]()  # fed by several processors: each tells every span
+
+    def watch_processor(self, processor: CostSpanProcessor) -> None:
+        """Count ``processor``'s internal failures in ``gen_ai.cost.internal_errors``
+        (``gen_ai.cost.component``: ``processor``, or ``listener`` for a listener that
+        raised). They are caught and logged so that the application never sees them:
+        without this, only code reading ``processor.stats`` would."""
+        self._processors = (*self._processors, processor)
+
+    def watch_rollup(self, rollup: TraceCostExporter) -> None:
+        """Count, from ``rollup``'s stats, the traces whose roots' totals are incomplete:
+        those it had no room for at ``max_traces`` (``gen_ai.cost.rollup.overflow``), those
+        let go before any root of theirs passed (``gen_ai.cost.rollup.traces_without_root``),
+        and spans with a cost that came after their root (``gen_ai.cost.rollup.late_spans``);
+        also its internal failures (``gen_ai.cost.component=rollup``). The spans alone do
+        not show these: each keeps its own cost.
+
+        With several exporters, each has a roll-up of its own over the same spans: watch
+        them all; the trace and span counts are the first one's (the others count the same
+        traces again), the internal failures all of theirs."""
+        self._rollups = (*self._rollups, rollup)
+
+    def _health(self) -> dict[tuple[str, str], int]:
+        """(metric, attribute value) -> count, from the watched components' stats."""
+        counts: dict[tuple[str, str], int] = {}
+        errors = A.METRIC_INTERNAL_ERRORS
+        for processor in self._processors:
+            stats = processor.stats  # prices what has ended first (on this, the collecting, thread)
+            _add(counts, (errors, A.COMPONENT_PROCESSOR), stats.internal_errors - stats.listener_errors)
+            _add(counts, (errors, A.COMPONENT_LISTENER), stats.listener_errors)
+        for rollup in self._rollups:
+            _add(counts, (errors, A.COMPONENT_ROLLUP), rollup.stats.internal_errors)
+        if self._rollups:
+            first = self._rollups[0].stats
+            counts[A.METRIC_ROLLUP_OVERFLOW, A.ROLLUP_PUSHED_OUT] = first.traces_pushed_out
+            counts[A.METRIC_ROLLUP_OVERFLOW, A.ROLLUP_TURNED_AWAY] = first.traces_turned_away
+            counts[A.METRIC_ROLLUP_WITHOUT_ROOT, ""] = first.traces_expired_without_root
+            counts[A.METRIC_ROLLUP_LATE_SPANS, ""] = first.late_spans
+        for key, offset in self._health_offset.items():
+            counts[key] = counts.get(key, 0) + offset
+        self._reported_health = {**self._reported_health, **counts}
+        return counts
+
+    def _observe_health(self, metric: str, attribute: str = "") -> list[Observation]:
+        return [
+            Observation(count, {attribute: value} if value else None)
+            for (name, value), count in self._health().items()
+            if name == metric
+        ]
+
+    def _observe_internal_errors(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe_health(A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT)
+
+    def _observe_rollup_overflow(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe_health(A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ATTR_ROLLUP_ACTION)
+
+    def _observe_without_root(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe_health(A.METRIC_ROLLUP_WITHOUT_ROOT)
+
+    def _observe_late_spans(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe_health(A.METRIC_ROLLUP_LATE_SPANS)
 
     def after_pricing(self) -> None:
         """Nothing to do outside the pricing lock: the counters are read by collections."""
@@ -282,6 +386,10 @@ class CostMetrics(OwnExtension):
             self._budget_totals[limit] = self._budget_totals.get(limit, 0) + 1
 
 
+def _add(counts: dict[tuple[str, str], int], key: tuple[str, str], count: int) -> None:
+    counts[key] = counts.get(key, 0) + count
+
+
 _Sender = tuple[tuple[str, str], ...]
 _CostKey = tuple[str | None, str | None, str | None, str, _Sender]
 
@@ -370,6 +478,10 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     (A.METRIC_TRACE_COST, A.METRIC_TRACE_COST_UNIT, "histogram"),
     (A.METRIC_UNPRICED, A.METRIC_UNPRICED_UNIT, "counter"),
     (A.METRIC_BUDGET_EXCEEDED, A.METRIC_BUDGET_EXCEEDED_UNIT, "counter"),
+    (A.METRIC_INTERNAL_ERRORS, A.METRIC_INTERNAL_ERRORS_UNIT, "counter"),
+    (A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ROLLUP_OVERFLOW_UNIT, "counter"),
+    (A.METRIC_ROLLUP_WITHOUT_ROOT, A.METRIC_ROLLUP_WITHOUT_ROOT_UNIT, "counter"),
+    (A.METRIC_ROLLUP_LATE_SPANS, A.METRIC_ROLLUP_LATE_SPANS_UNIT, "counter"),
     (A.SPAN_METRIC_COST, A.METRIC_COST_UNIT, "counter"),
     (A.SPAN_METRIC_TRACE_COST, A.METRIC_TRACE_COST_UNIT, "histogram"),
     (A.SPAN_METRIC_INFRA_COST, A.METRIC_COST_UNIT, "counter"),

@@ -78,7 +78,9 @@ _WAIT_PAST = 4
 
 @dataclass
 class ProcessorStats:
-    """Self-observability: what the processor did since it started."""
+    """Self-observability: what the processor did since it started (in a forked child:
+    since the fork). Its errors are exported as a metric by :meth:`CostMetrics.watch_processor
+    <genai_cost.metrics.CostMetrics.watch_processor>`."""
 
     spans: int = 0
     priced: int = 0
@@ -178,6 +180,8 @@ class CostSpanProcessor(SpanProcessor):
         self._settling_thread = None
         self._reading_threads = set()
         self._queue.clear()
+        # Its own counts, as its metrics (CostMetrics.watch_processor): not its parent's again.
+        self._stats = ProcessorStats()
 
     @property
     def catalog(self) -> Catalog:

@@ -36,7 +36,7 @@ from ._spans import attributes_of
 from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
 from .costed_span import CostedSpan
 from .pricer import SpanCost
-from .pricing._fork import renew_locks_after_fork
+from .pricing._fork import in_child_after_fork
 from .recorded_cost import recorded_cost
 from .usage import read_usage
 
@@ -219,7 +219,9 @@ class _TraceState:
 
 @dataclass
 class RollupStats:
-    """Self-observability: what the roll-up did since it started."""
+    """Self-observability: what the roll-up did since it started (in a forked child:
+    since the fork). Exported as metrics by :meth:`CostMetrics.watch_rollup
+    <genai_cost.metrics.CostMetrics.watch_rollup>`."""
 
     #: Local roots that passed and were given their totals.
     traces_completed: int = 0
@@ -296,8 +298,8 @@ class TraceCostExporter(SpanExporter):
         # Re-entrant: a trace layer (user code, run while the roll-up holds it) may ask for
         # the running totals (totals()), on the same thread.
         self._lock = threading.RLock()
-        renew_locks_after_fork(self, _lock=threading.RLock)
         self.stats = RollupStats()
+        in_child_after_fork(self, TraceCostExporter._after_fork_in_child)
         #: Traces let go while they held what a root still to come needs (see
         #: _TraceState.forgot), lately.
         self._forgotten: dict[int, bool] = {}
@@ -333,6 +335,14 @@ class TraceCostExporter(SpanExporter):
                 return state.trace_wide()
             held = self._held.get(trace_id)
             return None if held is None else _unheld(trace_id, held).trace_wide()
+
+    def _after_fork_in_child(self) -> None:
+        # A lock another thread of the parent held would never be released here
+        # (pricing/_fork.py). And the child counts what it does itself: summed over the
+        # processes (their metrics, CostMetrics.watch_rollup), the parent's counts would
+        # come twice.
+        self._lock = threading.RLock()
+        self.stats = RollupStats()
 
     @property
     def open_traces(self) -> int:

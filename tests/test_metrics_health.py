@@ -1,0 +1,151 @@
+"""The pipeline's own health as metrics (CostMetrics.watch_processor / watch_rollup):
+failures caught inside genai-cost, and traces whose roots' totals are incomplete. Until
+these, both were visible only to code reading ``processor.stats`` / ``rollup.stats``, and
+to a log line said once: nothing an operator's alert could see."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostMetrics, CostSettings, CostSpanProcessor, TraceCostExporter
+from genai_cost import attributes as A
+from test_rollup import CATALOG, CHAT, FakeClock
+
+
+def _points(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], float]:
+    """{attributes as sorted items: value} of the metric ``name`` in one collection."""
+    found: dict[tuple[tuple[str, Any], ...], float] = {}
+    data = reader.get_metrics_data()
+    for resource_metrics in data.resource_metrics if data is not None else ():
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.name == name:
+                    for point in metric.data.data_points:
+                        found[tuple(sorted(point.attributes.items()))] = point.value
+    return found
+
+
+def _by(reader: InMemoryMetricReader, name: str, key: str) -> dict[str, float]:
+    return {dict(attributes).get(key, ""): value for attributes, value in _points(reader, name).items()}
+
+
+def _pipeline(*, listeners=(), on_trace_complete=None, **rollup_kw):
+    reader = InMemoryMetricReader()
+    metrics = CostMetrics(MeterProvider(metric_readers=[reader]))
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory, on_trace_complete=on_trace_complete, **rollup_kw)
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(), listeners=[metrics, *listeners]
+    )
+    metrics.watch_processor(processor)
+    metrics.watch_rollup(rollup)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return provider.get_tracer("t"), memory, reader
+
+
+def _call_in_new_trace(tracer, name="agent"):
+    agent = tracer.start_span(name, context=Context())
+    tracer.start_span("chat", context=trace_api.set_span_in_context(agent), attributes=CHAT).end()
+    return agent
+
+
+def test_traces_pushed_out_and_turned_away_at_max_traces_are_counted_by_outcome(caplog):
+    clock = FakeClock()
+    tracer, _, reader = _pipeline(idle_timeout_s=60, max_traces=3, clock=clock)
+    # Watched and nothing happened yet: every series is there at 0, so that a rate or an
+    # increase sees the first event (a series born with its first count reads as no change).
+    assert _by(reader, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ATTR_ROLLUP_ACTION) == dict.fromkeys(A.ROLLUP_ACTIONS, 0)
+    assert _by(reader, A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT) == dict.fromkeys(A.COMPONENTS, 0)
+    assert _points(reader, A.METRIC_ROLLUP_WITHOUT_ROOT) == {(): 0}
+    assert _points(reader, A.METRIC_ROLLUP_LATE_SPANS) == {(): 0}
+
+    with caplog.at_level(logging.ERROR, logger="genai_cost"):
+        for _ in range(5):  # agents whose root never ends here: three held, two turned away
+            _call_in_new_trace(tracer, "stale agent")
+        clock.now += 7  # the three idle a tenth of the timeout: each makes room for a new one
+        for _ in range(5):
+            _call_in_new_trace(tracer, "stale agent")
+        _call_in_new_trace(tracer).end()  # turned away in its turn, its call and its root apart
+    # turned away: two of the first five, two of the next, and the last trace's two batches
+    overflow = _by(reader, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ATTR_ROLLUP_ACTION)
+    assert overflow == {"pushed_out": 3, "turned_away": 6}
+    assert _points(reader, A.METRIC_ROLLUP_WITHOUT_ROOT) == {(): 3}  # the three pushed out
+    assert not caplog.records
+
+
+def test_a_span_with_a_cost_after_its_root_is_counted_as_late():
+    tracer, memory, reader = _pipeline()
+    root = tracer.start_span("request", context=Context())
+    stream = tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT)
+    root.end()  # the handler returned the stream; it is read on after
+    stream.end()
+    late = next(s for s in memory.get_finished_spans() if s.name == "chat")
+    assert late.attributes[A.COST_AFTER_ROOT] is True
+    assert _points(reader, A.METRIC_ROLLUP_LATE_SPANS) == {(): 1}
+    assert _points(reader, A.METRIC_ROLLUP_WITHOUT_ROOT) == {(): 0}
+
+
+def test_a_listener_that_raises_and_a_roll_up_callback_that_raises_are_counted_where_caught(caplog):
+    class Broken:
+        def on_span_cost(self, span, usage, cost):
+            raise RuntimeError("listener bug")
+
+    def broken_callback(totals, root):
+        raise RuntimeError("callback bug")
+
+    tracer, memory, reader = _pipeline(listeners=[Broken()], on_trace_complete=broken_callback)
+    with caplog.at_level(logging.CRITICAL, logger="genai_cost"):
+        _call_in_new_trace(tracer).end()
+    assert len(memory.get_finished_spans()) == 2  # both spans went on, priced
+    errors = _by(reader, A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT)
+    assert errors == {"processor": 0, "listener": 1, "rollup": 1}
+
+
+def test_nothing_watched_emits_no_health_series():
+    reader = InMemoryMetricReader()
+    CostMetrics(MeterProvider(metric_readers=[reader]))
+    for name in (A.METRIC_INTERNAL_ERRORS, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ROLLUP_WITHOUT_ROOT,
+                 A.METRIC_ROLLUP_LATE_SPANS):
+        assert _points(reader, name) == {}
+
+
+def test_the_zero_code_setup_watches_its_processor_and_counts_each_trace_once_over_two_exporters():
+    from genai_cost.configurator import _ExportChainBuilder
+
+    builder = _ExportChainBuilder(CostSettings())
+    first, second = InMemorySpanExporter(), InMemorySpanExporter()
+    processors = [builder(first), builder(second)]
+    reader = InMemoryMetricReader()
+    builder.attach_metrics(MeterProvider(metric_readers=[reader]))
+    provider = TracerProvider()
+    for processor in processors:
+        provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("request", context=Context())
+    stream = tracer.start_span("chat", context=trace_api.set_span_in_context(root), attributes=CHAT)
+    root.end()
+    stream.end()  # after its root: late, in both roll-ups
+    provider.force_flush()
+    assert len(first.get_finished_spans()) == len(second.get_finished_spans()) == 2
+    # two roll-ups saw the late span: counted once, from the first
+    assert _points(reader, A.METRIC_ROLLUP_LATE_SPANS) == {(): 1}
+    assert _by(reader, A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT) == dict.fromkeys(A.COMPONENTS, 0)
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("action", A.ROLLUP_ACTIONS)
+def test_every_action_is_a_field_of_the_roll_ups_stats(action):
+    from genai_cost.rollup import RollupStats
+
+    assert hasattr(RollupStats(), f"traces_{action}")
