@@ -466,6 +466,21 @@ def test_a_paused_spend_forgotten_past_max_traces_is_said_once_and_counted(caplo
     provider.shutdown()
 
 
+def test_a_budget_without_limits_counts_forgotten_spend_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """The zero-code set-up keeps a budget with no limit (for check_budget() to read the
+    spend): past max_traces its warning spoke of limits nobody had set, beside the roll-up's."""
+    budget = Budget(max_traces=2, clock=FakeClock())
+    provider, _ = pipeline(budget)
+    tracer = provider.get_tracer("agent")
+    with caplog.at_level(logging.WARNING, logger="genai_cost"):
+        for _ in range(7):
+            with tracer.start_as_current_span("invoke_agent", context=Context()):
+                calls(tracer, 1)
+    assert budget.paused_forgotten == 3  # counted all the same
+    assert _warnings(caplog) == []
+    provider.shutdown()
+
+
 def test_stopped_traces_forgotten_past_the_held_bound_are_counted_and_said_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

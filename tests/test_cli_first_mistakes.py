@@ -35,6 +35,35 @@ def test_price_without_token_counts_is_refused_not_a_zero():
     assert "give --input-tokens and/or --output-tokens" in result.stderr
 
 
+def test_price_with_an_empty_model_names_the_flag_not_a_span():
+    result = run("price", "--provider", "openai", "--model", "", "--input-tokens", "10")
+    assert result.returncode == 2
+    assert "argument --model: is empty" in result.stderr
+    assert "span" not in result.stderr
+
+
+def test_price_at_a_tier_the_catalog_does_not_have_prices_at_standard_rates_and_says_so():
+    """A mistyped tier exited 0 with only ``service_tier=bogus:unpriced_at_default`` in the
+    adjustments line: priced as standard, as a span would be, but now said."""
+    result = run("price", "--provider", "openai", "--model", "gpt-4o", "--input-tokens", "1000", "--service-tier",
+                 "bogus")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("openai/gpt-4o: $0.002500")
+    assert "has no rates for service_tier=bogus in the catalog: priced at its standard rates" in result.stderr
+
+
+def test_report_with_a_trace_id_that_is_no_hex_says_so(tmp_path: Path):
+    demo = tmp_path / "demo.json"
+    assert run("demo", "--save", str(demo)).returncode == 0
+    result = run("report", str(demo), "--trace", "zzz")
+    assert result.returncode == 2
+    assert "argument --trace: 'zzz' is not a trace id (up to 32 hex digits)" in result.stderr
+    # a backend may drop leading zeros or upper-case it: the same trace
+    trace_id = run("report", str(demo), "--json").stdout.split('"trace_id": "')[1][:32]
+    for asked in (trace_id.upper(), f"0x{trace_id}"):
+        assert run("report", str(demo), "--trace", asked).returncode == 0
+
+
 def test_price_explain_without_counts_still_shows_the_rates_and_says_why_the_total_is_zero():
     result = run("price", "--provider", "openai", "--model", "gpt-4o", "--explain")
     assert result.returncode == 0, result.stderr

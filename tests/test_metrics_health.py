@@ -63,12 +63,14 @@ def _call_in_new_trace(tracer, name="agent"):
 def test_traces_pushed_out_and_turned_away_at_max_traces_are_counted_by_outcome(caplog):
     clock = FakeClock()
     tracer, _, reader = _pipeline(idle_timeout_s=60, max_traces=3, clock=clock)
-    # Watched and nothing happened yet: every series is there at 0, so that a rate or an
-    # increase sees the first event (a series born with its first count reads as no change).
+    _call_in_new_trace(tracer, "first agent").end()
+    # Once the pipeline has priced something, every series is there, at 0 too, so that a rate
+    # or an increase sees the first event (a series born with its first count reads as none).
     assert _by(reader, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ATTR_ROLLUP_ACTION) == dict.fromkeys(A.ROLLUP_ACTIONS, 0)
     assert _by(reader, A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT) == dict.fromkeys(A.COMPONENTS, 0)
     assert _points(reader, A.METRIC_ROLLUP_WITHOUT_ROOT) == {(): 0}
     assert _points(reader, A.METRIC_ROLLUP_LATE_SPANS) == {(): 0}
+    clock.now += 61  # the first agent's trace, finished, let go
 
     with caplog.at_level(logging.ERROR, logger="genai_cost"):
         for _ in range(5):  # agents whose root never ends here: three held, two turned away
@@ -112,12 +114,27 @@ def test_a_listener_that_raises_and_a_roll_up_callback_that_raises_are_counted_w
     assert errors == {"processor": 0, "listener": 1, "rollup": 1}
 
 
+HEALTH = (A.METRIC_INTERNAL_ERRORS, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ROLLUP_WITHOUT_ROOT, A.METRIC_ROLLUP_LATE_SPANS)
+
+
 def test_nothing_watched_emits_no_health_series():
     reader = InMemoryMetricReader()
     CostMetrics(MeterProvider(metric_readers=[reader]))
-    for name in (A.METRIC_INTERNAL_ERRORS, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ROLLUP_WITHOUT_ROOT,
-                 A.METRIC_ROLLUP_LATE_SPANS):
+    for name in HEALTH:
         assert _points(reader, name) == {}
+
+
+def test_an_application_without_genai_work_gets_no_series_of_zeros():
+    """Its metrics exporter had nothing to send; series of zeros made an OTLP exporter with no
+    collector to take them retry at exit: 7 s for an application with no GenAI span."""
+    tracer, _, reader = _pipeline()
+    with tracer.start_as_current_span("GET /health"):
+        with tracer.start_as_current_span("SELECT"):
+            pass
+    data = reader.get_metrics_data()
+    assert data is None or not data.resource_metrics or not any(
+        scope.metrics for resource in data.resource_metrics for scope in resource.scope_metrics
+    )
 
 
 def test_the_zero_code_setup_watches_its_processor_and_counts_each_trace_once_over_two_exporters():

@@ -353,6 +353,29 @@ def test_json_log_lines_among_console_spans_are_the_applications_output(tmp_path
     assert report["problems"] == [f"{STDIN}:{lines}: not OTLP JSON: expected an object with 'resourceSpans'"]
 
 
+def test_the_sdks_console_metrics_among_console_spans_are_named_as_such() -> None:
+    """OTEL_METRICS_EXPORTER=console beside the spans' console exporter: its JSON was quoted
+    as "the application's output"."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+
+    out = _Writes()
+    record(lambda tracer: _agent(tracer), out, with_cost=True)
+    meters = MeterProvider(metric_readers=[PeriodicExportingMetricReader(ConsoleMetricExporter(out=out))])
+    meters.get_meter("app").create_counter("requests").add(1)
+    meters.shutdown()  # the last collection, printed as the SDK prints it at exit
+    lines = out.getvalue().count("\n")
+    result = subprocess.run([BIN, "report", "-", "--json"], input=out.getvalue().encode(), capture_output=True,
+                            timeout=120, check=False)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert report["traces"] == 1
+    assert report["problems"] == []
+    [said] = report["skipped_output"]
+    assert said.startswith(f"{STDIN}:") and said.endswith(": the SDK's console metrics, not spans: skipped"), said
+    assert int(said.split(":")[1]) <= lines
+
+
 def test_a_json_object_in_a_collector_file_is_still_a_problem(tmp_path: Path, capsys) -> None:
     demo = tmp_path / "demo.json"
     write_span_file(run_demo().spans, demo)

@@ -699,3 +699,29 @@ def test_a_held_trace_reads_back_exactly_as_it_was(fields, categories, root_id, 
     state.passed[root_id] = -1
     back = _unheld(7, _held(state))
     assert back == state
+
+
+def test_a_trace_of_which_nothing_could_be_priced_is_in_the_unpriced_band_not_the_cheapest():
+    """Its $0 is unknown cost, not a cheap trace: in lt_0.01 a search for expensive
+    conversations (band=gt_5.00, 1.00_5.00) would never find a runaway agent on a new model."""
+    tracer, memory, _ = build()
+    with tracer.start_as_current_span("agent"):
+        for _ in range(3):
+            with tracer.start_as_current_span("chat", attributes=CHAT | {"gen_ai.request.model": "no-such-model"}):
+                pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.total_usd"] == 0.0
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 3
+    assert root["gen_ai.trace.cost.band"] == "unpriced"
+
+
+def test_a_trace_with_a_price_and_an_unpriced_span_keeps_the_band_of_what_was_priced():
+    tracer, memory, _ = build()
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("chat", attributes=CHAT):
+            pass
+        with tracer.start_as_current_span("chat", attributes=CHAT | {"gen_ai.request.model": "no-such-model"}):
+            pass
+    root = root_of(memory).attributes
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 1
+    assert root["gen_ai.trace.cost.band"] == "lt_0.01"

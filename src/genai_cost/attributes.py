@@ -86,6 +86,8 @@ TRACE_CACHE_WRITE_TOKENS = "gen_ai.trace.cost.cache_write_tokens"
 TRACE_UNPRICED_SPANS = "gen_ai.trace.cost.unpriced_spans"
 TRACE_PRICED_SPANS = "gen_ai.trace.cost.priced_spans"
 TRACE_BAND = "gen_ai.trace.cost.band"
+#: The band of a trace with unpriced spans and nothing priced: its $0 is not a cheap trace.
+TRACE_BAND_UNPRICED = "unpriced"
 TRACE_COMPLETE = "gen_ai.trace.cost.complete"
 TRACE_OPEN_SPANS = "gen_ai.trace.cost.open_spans"
 

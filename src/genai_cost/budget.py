@@ -276,6 +276,7 @@ class Budget(OwnExtension):
         #: Paused traces whose spend was forgotten since start, past ``max_traces`` paused
         #: ones (self-observability): more than a few, and ``max_traces`` is too small.
         self.paused_forgotten = 0
+        self._said_paused_forgotten = False
         #: Traces that hit a limit or had limits of their own, forgotten since start past the
         #: last 10,000 such traces let go (self-observability): if one goes on, it is no longer
         #: stopped, and runs on the budget's own limits.
@@ -577,15 +578,18 @@ class Budget(OwnExtension):
                 paused = self._paused
                 paused[trace_id] = oldest
                 if len(paused) > self._max:
-                    paused.popitem(last=False)
-                    self._forgot_a_paused_spend()
+                    _, forgotten = paused.popitem(last=False)
+                    self._forgot_a_paused_spend(limited=forgotten.limits is not None or self.limits.any)
 
-    def _forgot_a_paused_spend(self) -> None:
+    def _forgot_a_paused_spend(self, *, limited: bool) -> None:
         """Under the lock. Bounded state must let go, but if that trace goes on, its spend
-        starts again from zero: said once (after the lock is released), and counted, so that
-        an operator can tell ``max_traces`` is too small."""
+        starts again from zero: counted, so that an operator can tell ``max_traces`` is too
+        small, and said once (after the lock is released) for a trace a limit applied to. (The
+        zero-code set-up keeps a budget without limits, for ``check_budget()`` to read the
+        spend: a warning about limits no one set was noise.)"""
         self.paused_forgotten += 1
-        if self.paused_forgotten == 1:
+        if limited and not self._said_paused_forgotten:
+            self._said_paused_forgotten = True
             self._due.append(
                 "genai-cost: a Budget forgot the spend of a paused trace: more than"
                 f" max_traces={self._max} traces with a spend were paused (idle, or pushed out by newer"

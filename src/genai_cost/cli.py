@@ -19,6 +19,7 @@ from typing import Any
 
 from .config import env_pricing_files, report_unknown_variables, user_cache_dir
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
+from .pricing.calc import UNPRICED_AT_DEFAULT
 from .pricing.errors import (
     REASON_MISSING_DURATION,
     REASON_UNKNOWN_MODEL,
@@ -87,7 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         "includes the cache and audio input tokens, --output-tokens the reasoning and audio output tokens.",
     )
     price.add_argument("--provider", help="provider name as spans carry it (openai, anthropic, aws.bedrock...)")
-    price.add_argument("--model", required=True)
+    price.add_argument(
+        "--model",
+        required=True,
+        type=_model_name,
+        help="model name as spans carry it: an id, a dated snapshot or an alias (gpt-4o)",
+    )
     for flag, meaning in _TOKEN_COUNT_FLAGS:
         price.add_argument(flag, type=_count, default=0, help=meaning)
     price.add_argument(
@@ -107,7 +113,13 @@ def _parser() -> argparse.ArgumentParser:
     price.add_argument("--explain", action="store_true", help="say which catalog entry matched and why")
     price.set_defaults(handler=_price)
 
-    demo = commands.add_parser("demo", help="run the ten-step research agent and print its cost")
+    demo = commands.add_parser(
+        "demo",
+        help="run the ten-step research agent and print its cost",
+        description="Runs the ten-step research agent of the articles (real token counts, tool fees) through"
+        " the OpenTelemetry SDK, the processor and the roll-up, and prints what each span and the trace cost."
+        " With OTEL_EXPORTER_OTLP_ENDPOINT set, also sends the trace there over OTLP.",
+    )
     demo.add_argument("--json", action="store_true", help="print JSON")
     demo.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
     demo.add_argument(
@@ -134,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         " among it is skipped); UTF-8, or UTF-16 as Windows PowerShell's > writes it; - reads standard input",
     )
     report.add_argument("--top", type=_count, default=10, help="the N most expensive traces (0: all; default 10)")
-    report.add_argument("--trace", help="only this trace id (hex)")
+    report.add_argument("--trace", type=_trace_id, help="only this trace id (32 hex digits, as backends show it)")
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(handler=_report)
 
@@ -214,6 +226,23 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative")
     return value
+
+
+def _trace_id(text: str) -> str:
+    """A trace id as report keys them: lower-case hex, zero-padded to 32 digits (a
+    backend may drop the leading zeros), without ``0x``."""
+    digits = text.strip().lower().removeprefix("0x")
+    if not digits:
+        return ""  # said by the command, which knows why it may be empty
+    if len(digits) > 32 or any(c not in "0123456789abcdef" for c in digits):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a trace id (up to 32 hex digits)")
+    return digits.zfill(32)
+
+
+def _model_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give the model name (gpt-4o, claude-sonnet-4-5...)")
+    return text
 
 
 def _instant(text: str) -> dt.datetime:
@@ -378,6 +407,15 @@ def _price(args: argparse.Namespace) -> int:
     print(f"  price from {period.source} (checked {period.checked}, effective {cost.effective_from})")
     if cost.adjustments:
         print(f"  adjustments: {', '.join(cost.adjustments)}")
+    for adjustment in cost.adjustments:
+        if adjustment.endswith(UNPRICED_AT_DEFAULT):
+            # As on a span (the adjustment says it there): priced, but the user asked for a
+            # tier or mode the catalog has no rates for, perhaps mistyped.
+            print(
+                f"genai-cost: {cost.pricing_id} has no rates for {adjustment.removesuffix(UNPRICED_AT_DEFAULT)}"
+                " in the catalog: priced at its standard rates",
+                file=sys.stderr,
+            )
     if resolution.match and not args.explain:
         # As the span says (gen_ai.cost.pricing.match): a variant's own price may differ.
         print(f"  matched by {resolution.match}, not by name: {args.model!r} is not a name the entry lists")
@@ -457,7 +495,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.files.count("-") > 1:  # (read again, standard input would be empty: no totals)
         print("genai-cost report: - (standard input) can be given only once", file=sys.stderr)
         return EXIT_USAGE
-    if args.trace is not None and not args.trace.strip().lower().removeprefix("0x"):
+    if args.trace == "":
         # `--trace "$TRACE_ID"` with the variable empty: every trace, read as the one asked for
         print("genai-cost report: --trace is empty: give a trace id (32 hex digits)", file=sys.stderr)
         return EXIT_USAGE
@@ -483,8 +521,7 @@ def _report(args: argparse.Namespace) -> int:
             unreadable = unreadable or not exc.spans
     reports = report_traces(spans)
     if args.trace:
-        wanted = args.trace.strip().lower().removeprefix("0x")
-        reports = [report for report in reports if report.trace_id == wanted]
+        reports = [report for report in reports if report.trace_id == args.trace]
     missing_trace = bool(args.trace) and not reports
     # The problems first: a reader that stops early (`| head`) must not make them go unsaid.
     for problem in problems:

@@ -33,7 +33,9 @@ EXIT_USAGE = 2
 
 def register(commands: Any) -> None:
     """Add the ``pricing`` command group to the ``genai-cost`` sub-parsers."""
-    pricing = commands.add_parser("pricing", help="import, validate, list (models, tools) and compare catalog prices")
+    pricing = commands.add_parser(
+        "pricing", help="import, compile, validate and list (models, tools) catalog prices; diff the sources"
+    )
     sub = pricing.add_subparsers(title="pricing commands")
 
     def _pricing_help(args: argparse.Namespace) -> int:
@@ -69,19 +71,19 @@ def register(commands: Any) -> None:
     lst.add_argument("--model", help="substring of the model id")
     lst.add_argument("--origin", help="curated, genai-prices, litellm, user, ... (exit 2 if no entry has that origin)")
     lst.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="print JSON")
     lst.set_defaults(handler=_quiet_pipe(_list))
 
     tools = sub.add_parser("tools", help="list the catalog's tools: per-call and per-unit fees, unit attribute")
     tools.add_argument("--pricing-file", action="append", default=[], help=_PRICING_FILE_HELP)
-    tools.add_argument("--json", action="store_true")
+    tools.add_argument("--json", action="store_true", help="print JSON")
     tools.set_defaults(handler=_quiet_pipe(_tools))
 
     diff = sub.add_parser("diff", help="list price disagreements between sources and the catalog's choice")
-    diff.add_argument("--provider")
+    diff.add_argument("--provider", help="a provider id or alias: its entries only")
     diff.add_argument("--tolerance", type=_tolerance, default=0.005, help="relative difference ignored (0.005)")
     diff_format = diff.add_mutually_exclusive_group()
-    diff_format.add_argument("--json", action="store_true")
+    diff_format.add_argument("--json", action="store_true", help="print JSON")
     diff_format.add_argument("--markdown", action="store_true", help="a table for docs/pricing-disagreements.md")
     diff.set_defaults(handler=_quiet_pipe(_diff))
 

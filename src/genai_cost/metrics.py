@@ -177,6 +177,8 @@ class CostMetrics(OwnExtension):
         #: temporality, the parent's last reading (see _start_totals_after_fork).
         self._health_offset: dict[tuple[str, str], int] = {}
         self._reported_health: dict[tuple[str, str], int] = {}
+        #: Whether the health series are reported yet (see _health).
+        self._health_shown = False
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._lock = threading.Lock()
         # In a forked child: fresh locks (one held by another thread of the parent would
@@ -253,6 +255,14 @@ class CostMetrics(OwnExtension):
             counts[A.METRIC_ROLLUP_LATE_SPANS, ""] = first.late_spans
         for key, offset in self._health_offset.items():
             counts[key] = counts.get(key, 0) + offset
+        if not self._health_shown:
+            # Not until the pipeline has done something worth reporting: an application with
+            # no GenAI span would otherwise hand its metrics exporter series of zeros, and an
+            # OTLP exporter with no collector to take them retries at exit (7 s measured)
+            # where it had nothing to send. From then on each series is reported, at 0 too.
+            if not (self._cost_totals or self._unpriced_totals or any(counts.values())):
+                return {}
+            self._health_shown = True
         self._reported_health = {**self._reported_health, **counts}
         return counts
 

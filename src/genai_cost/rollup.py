@@ -142,8 +142,13 @@ class TraceTotals:
         out[A.TRACE_PRICED_SPANS] = self.priced_spans
         out[A.TRACE_UNPRICED_SPANS] = self.unpriced_spans
         # The band of the total as written: ten $0.01 tools sum to 0.09999999999999999,
-        # which reads 0.1 on the root and must fall in the band that starts at 0.10.
-        out[A.TRACE_BAND] = band_of(total, bands)
+        # which reads 0.1 on the root and must fall in the band that starts at 0.10. A trace
+        # whose every billable span went unpriced is not among the cheap ones (lt_0.01),
+        # where a search for expensive traces would never look.
+        if total == 0.0 and self.unpriced_spans:
+            out[A.TRACE_BAND] = A.TRACE_BAND_UNPRICED
+        else:
+            out[A.TRACE_BAND] = band_of(total, bands)
         return out
 
 
@@ -518,10 +523,11 @@ class TraceCostExporter(SpanExporter):
         self.stats.traces_turned_away += 1
         self._warn_once(
             "turned away",
-            "genai-cost: more than max_traces=%d traces running at once, none idle for %.0f s:"
+            "genai-cost: more than max_traces=%d traces running at once, none idle for %.1f s:"
             " a new trace is rolled up within its export batch only, and its root says"
             " complete=false; raise GENAI_COST_MAX_TRACES (docs/configuration.md)."
-            " Logged once; counted in TraceCostExporter.stats.traces_turned_away",
+            " Logged once; counted in the metric gen_ai.cost.rollup.overflow (action=turned_away)"
+            " and TraceCostExporter.stats.traces_turned_away",
             self._max,
             self._push_out_after,
         )
@@ -659,17 +665,18 @@ class TraceCostExporter(SpanExporter):
         traces = self._traces
         while traces:
             trace_id, oldest = next(iter(traces.items()))
-            if len(traces) + room <= self._max and now - oldest.last_update < self._idle:
+            idle = now - oldest.last_update
+            if len(traces) + room <= self._max and idle < self._idle:
                 break
             del traces[trace_id]
-            idle = now - oldest.last_update
             if idle < self._idle:
                 self.stats.traces_pushed_out += 1
                 self._warn_once(
                     "pushed out",
-                    "genai-cost: a running trace idle for %.0f s was let go to make room for another"
+                    "genai-cost: a running trace idle for %.1f s was let go to make room for another"
                     " (max_traces=%d running at once): its root will say complete=false; raise"
-                    " GENAI_COST_MAX_TRACES (docs/configuration.md). Logged once; counted in"
+                    " GENAI_COST_MAX_TRACES (docs/configuration.md). Logged once; counted in the metric"
+                    " gen_ai.cost.rollup.overflow (action=pushed_out) and"
                     " TraceCostExporter.stats.traces_pushed_out",
                     idle,
                     self._max,

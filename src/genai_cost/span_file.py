@@ -449,10 +449,14 @@ def read_span_stream(file: BinaryIO, name: str, *, application_output: list[str]
                 # An object with nothing of a span in it: among console spans, a structured
                 # log line the application printed (said, not a problem); anywhere else, a
                 # file in no span format (a problem).
-                shown = _shown(document)
-                skipped[len(problems)] = (
-                    f"{where}: the application's output, not a span: {shown!r} (a JSON object, no span in it)"
-                )
+                signal = _other_signal(document)
+                if signal is not None:  # the SDK's console exporter of metrics or logs
+                    skipped[len(problems)] = f"{where}: the SDK's console {signal}, not spans: skipped"
+                else:
+                    shown = _shown(document)
+                    skipped[len(problems)] = (
+                        f"{where}: the application's output, not a span: {shown!r} (a JSON object, no span in it)"
+                    )
                 problems.append(f"{where}: not OTLP JSON: expected an object with 'resourceSpans'")
                 continue
             reader = _Reader(where, shared)
@@ -1186,6 +1190,17 @@ def _log_line(document: object) -> bool:
     """Whether ``document`` is a JSON object holding no span document and no key of one (a
     structured log line: ``{"event": "step done", "level": "info"}``)."""
     return isinstance(document, dict) and _document_kind(document) is None and not _SPAN_KEYS & document.keys()
+
+
+def _other_signal(document: object) -> str | None:
+    """``metrics`` or ``logs`` for what the SDK's console exporters of those signals print
+    beside the spans' (``{"resource_metrics": [...]}``), else None."""
+    if isinstance(document, dict):
+        if "resource_metrics" in document:
+            return "metrics"
+        if "resource_logs" in document:
+            return "logs"
+    return None
 
 
 def _shown(document: object) -> str:

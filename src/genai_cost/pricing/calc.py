@@ -34,7 +34,7 @@ from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUs
 #: each with ``:unpriced_at_default`` when the catalog has no rates for it (priced as standard).
 _TIER_NOTE = "service_tier="
 _BATCH_NOTE = "batch"
-_UNPRICED_AT_DEFAULT = ":unpriced_at_default"
+UNPRICED_AT_DEFAULT = ":unpriced_at_default"
 
 
 def served_at_other_tier(adjustments: tuple[str, ...]) -> bool:
@@ -42,7 +42,7 @@ def served_at_other_tier(adjustments: tuple[str, ...]) -> bool:
     the catalog has no rates for is priced as standard). Read from the notes it wrote, here
     beside the code that writes them, so that the two cannot drift apart."""
     return any(
-        (note == _BATCH_NOTE or note.startswith(_TIER_NOTE)) and not note.endswith(_UNPRICED_AT_DEFAULT)
+        (note == _BATCH_NOTE or note.startswith(_TIER_NOTE)) and not note.endswith(UNPRICED_AT_DEFAULT)
         for note in adjustments
     )
 
@@ -94,14 +94,14 @@ def effective_rates(
     if service_tier and service_tier not in DEFAULT_TIERS:
         rule = period.service_tiers.get(service_tier)
         if rule is None:
-            notes.append(f"{_TIER_NOTE}{service_tier}{_UNPRICED_AT_DEFAULT}")
+            notes.append(f"{_TIER_NOTE}{service_tier}{UNPRICED_AT_DEFAULT}")
         else:
             rates = _apply(rates, rule, usage)
             notes.append(f"{_TIER_NOTE}{service_tier}")
     if batch:
         rule = period.service_tiers.get("batch")
         if rule is None:
-            notes.append(f"{_BATCH_NOTE}{_UNPRICED_AT_DEFAULT}")
+            notes.append(f"{_BATCH_NOTE}{UNPRICED_AT_DEFAULT}")
         else:
             rates = _apply(rates, rule, usage)
             notes.append(_BATCH_NOTE)
