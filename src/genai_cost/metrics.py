@@ -135,42 +135,46 @@ class CostMetrics(OwnExtension):
             description="Cost per trace (local root), USD",
             explicit_bucket_boundaries_advisory=A.TRACE_COST_BUCKETS,
         )
-        meter.create_observable_counter(
-            A.METRIC_UNPRICED,
-            callbacks=[self._observe_unpriced],
-            unit=A.METRIC_UNPRICED_UNIT,
-            description="Spans that should have a cost and have none",
+        counters: tuple[tuple[str, str, Callable[[CallbackOptions], Iterable[Observation]], str], ...] = (
+            (
+                A.METRIC_UNPRICED,
+                A.METRIC_UNPRICED_UNIT,
+                self._observe_unpriced,
+                "Spans that should have a cost and have none",
+            ),
+            (
+                A.METRIC_BUDGET_EXCEEDED,
+                A.METRIC_BUDGET_EXCEEDED_UNIT,
+                self._observe_budget,
+                "Per-trace budget limits hit",
+            ),
+            (
+                A.METRIC_INTERNAL_ERRORS,
+                A.METRIC_INTERNAL_ERRORS_UNIT,
+                self._observe_internal_errors,
+                "Failures caught inside genai-cost (logged; the spans went on)",
+            ),
+            (
+                A.METRIC_ROLLUP_OVERFLOW,
+                A.METRIC_ROLLUP_OVERFLOW_UNIT,
+                self._observe_rollup_overflow,
+                "Traces the roll-up had no room for at max_traces (their roots' totals incomplete)",
+            ),
+            (
+                A.METRIC_ROLLUP_WITHOUT_ROOT,
+                A.METRIC_ROLLUP_WITHOUT_ROOT_UNIT,
+                self._observe_without_root,
+                "Traces let go before any local root of theirs passed",
+            ),
+            (
+                A.METRIC_ROLLUP_LATE_SPANS,
+                A.METRIC_ROLLUP_LATE_SPANS_UNIT,
+                self._observe_late_spans,
+                "Spans with a cost that passed after their local root",
+            ),
         )
-        meter.create_observable_counter(
-            A.METRIC_BUDGET_EXCEEDED,
-            callbacks=[self._observe_budget],
-            unit=A.METRIC_BUDGET_EXCEEDED_UNIT,
-            description="Per-trace budget limits hit",
-        )
-        meter.create_observable_counter(
-            A.METRIC_INTERNAL_ERRORS,
-            callbacks=[self._observe_internal_errors],
-            unit=A.METRIC_INTERNAL_ERRORS_UNIT,
-            description="Failures caught inside genai-cost (logged; the spans went on)",
-        )
-        meter.create_observable_counter(
-            A.METRIC_ROLLUP_OVERFLOW,
-            callbacks=[self._observe_rollup_overflow],
-            unit=A.METRIC_ROLLUP_OVERFLOW_UNIT,
-            description="Traces the roll-up had no room for at max_traces (their roots' totals incomplete)",
-        )
-        meter.create_observable_counter(
-            A.METRIC_ROLLUP_WITHOUT_ROOT,
-            callbacks=[self._observe_without_root],
-            unit=A.METRIC_ROLLUP_WITHOUT_ROOT_UNIT,
-            description="Traces let go before any local root of theirs passed",
-        )
-        meter.create_observable_counter(
-            A.METRIC_ROLLUP_LATE_SPANS,
-            callbacks=[self._observe_late_spans],
-            unit=A.METRIC_ROLLUP_LATE_SPANS_UNIT,
-            description="Spans with a cost that passed after their local root",
-        )
+        for name, unit, observe, description in counters:
+            meter.create_observable_counter(name, callbacks=[observe], unit=unit, description=description)
         self._processors: tuple[CostSpanProcessor, ...] = ()
         self._rollups: tuple[TraceCostExporter, ...] = ()
         #: Added to what the watched components count: in a forked child under delta
