@@ -1631,3 +1631,44 @@ def test_a_sender_hanging_up_before_its_answer_prints_no_traceback() -> None:
         assert refused == 3
         gateway.stop()
     assert "Traceback" not in gateway.stderr, gateway.stderr
+
+
+def _streamed_call_under_a_wrapper_without_usage(tracer: Any) -> None:
+    """A framework's chat span without usage hands a stream back (ends) before the SDK's
+    span under it, which ends with the usage once the stream is read."""
+    without_usage = {k: v for k, v in CHAT.items() if not k.startswith("gen_ai.usage.")}
+    with tracer.start_as_current_span("invoke_agent", kind=SpanKind.SERVER) as agent:
+        wrapper = tracer.start_span("framework chat", context=set_span_in_context(agent), attributes=without_usage)
+        sdk = tracer.start_span("chat gpt-4o", context=set_span_in_context(wrapper), kind=SpanKind.CLIENT,
+                                attributes=CHAT)
+        wrapper.end()
+        sdk.end()
+
+
+def test_a_streamed_call_whose_wrapper_ended_first_counts_once_at_the_gateway(catalog: Catalog) -> None:
+    """In one request the gateway has both records at hand and hands the call on before its
+    wrapper (children first): the wrapper is a wrapper, never flagged, and the call counts
+    once. (In process the wrapper is flagged as it ends, and the call takes its count over.)"""
+    gateway, forwarded = _gateway(catalog)
+    gateway.accept(_request(_record(_streamed_call_under_a_wrapper_without_usage)))
+    spans = {s.name: s for s in forwarded.get_finished_spans()}
+    assert _costs(spans["framework chat"]) == {}
+    assert spans["chat gpt-4o"].attributes["gen_ai.cost.total_usd"] == pytest.approx(CHAT_USD)
+    root = spans["invoke_agent"].attributes
+    assert (root["gen_ai.trace.cost.llm_calls"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 0)
+
+
+def test_a_streamed_call_whose_wrapper_came_in_an_earlier_request_counts_once(catalog: Catalog) -> None:
+    """Across requests the gateway meets the spans as the processor does in process: the
+    wrapper, flagged as it arrives, is taken over by the call arriving later."""
+    sent = sorted(_record(_streamed_call_under_a_wrapper_without_usage), key=lambda s: s.end_time or 0)
+    gateway, forwarded = _gateway(catalog)
+    for span in sent:
+        gateway.accept(_request([span]))
+    spans = {s.name: s for s in forwarded.get_finished_spans()}
+    wrapper, call = spans["framework chat"], spans["chat gpt-4o"]
+    assert wrapper.attributes["gen_ai.cost.unpriced_reason"] == "missing_usage"
+    assert call.attributes["gen_ai.cost.accounts_for"] == f"{wrapper.context.span_id:016x}"
+    root = spans["invoke_agent"].attributes
+    assert (root["gen_ai.trace.cost.llm_calls"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 0)
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(CHAT_USD)

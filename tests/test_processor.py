@@ -729,7 +729,7 @@ def test_a_start_broken_apart_in_the_queue_never_loses_an_ended_span():
 def test_a_wrapper_without_usage_ending_before_the_call_it_wraps_does_not_swallow_its_cost():
     """The wrapper cannot be known as one when it ends (the call under it has not ended), so it
     is flagged unpriced; the call, ending later with the usage, is priced, not marked as a
-    second record of a wrapper that recorded nothing."""
+    second record of a wrapper that recorded nothing, and takes the wrapper's count over."""
     tracer, memory, _, _ = pipeline()
     no_usage = {k: v for k, v in gpt4o().items() if not k.startswith("gen_ai.usage.")}
     with tracer.start_as_current_span("agent") as agent:
@@ -743,7 +743,10 @@ def test_a_wrapper_without_usage_ending_before_the_call_it_wraps_does_not_swallo
     assert spans["chat gpt-4o"].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
     root = spans["agent"].attributes
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
-    assert root["gen_ai.trace.cost.unpriced_spans"] == 1
+    # The call counts once: the SDK's span takes over the count the wrapper had as it ended.
+    assert spans["chat gpt-4o"].attributes["gen_ai.cost.accounts_for"] == f"{spans['ChatOpenAI'].context.span_id:016x}"
+    assert root["gen_ai.trace.cost.unpriced_spans"] == 0
+    assert root["gen_ai.trace.cost.llm_calls"] == 1
 
 
 def test_a_sibling_processor_on_the_same_provider_sees_the_priced_span():

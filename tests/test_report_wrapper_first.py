@@ -123,11 +123,13 @@ class Outcome:
 def live_outcome(spans: Sequence[ReadableSpan], names: Mapping[str, str], path: Path) -> Outcome:
     """What genai-cost did live, as the roll-up says on the root; the report on the exported
     file (with the cost attributes) must say the same."""
-    calls, firsts = set(), {}
+    calls, firsts, taken_by = set(), {}, {}
     totals: Mapping[str, Any] = {}
     for span in spans:
         attributes = span.attributes or {}
         name = names[f"{span.context.span_id:016x}"]
+        for taken in str(attributes.get(A.COST_ACCOUNTS_FOR, "")).split(",") if A.COST_ACCOUNTS_FOR in attributes else ():
+            taken_by[names[taken]] = name
         if A.COST_DUPLICATE_OF in attributes:
             firsts[name] = names[str(attributes[A.COST_DUPLICATE_OF])]
         elif A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes:
@@ -136,8 +138,10 @@ def live_outcome(spans: Sequence[ReadableSpan], names: Mapping[str, str], path: 
             totals = attributes
     seconds = set()
     for second, first in firsts.items():
-        while first in firsts:  # a second record of a second record: the report names the one listed
-            first = firsts[first]
+        # A second record of a second record, or of a record whose call a later one took
+        # over: the report names the one listed.
+        while first in firsts or first in taken_by:
+            first = firsts[first] if first in firsts else taken_by[first]
         seconds.add((second, first))
     outcome = Outcome(
         frozenset(calls),
@@ -157,6 +161,7 @@ def live_outcome(spans: Sequence[ReadableSpan], names: Mapping[str, str], path: 
 
 
 _ALSO = re.compile(r"\(also recorded as span ([0-9a-f, ]+)\)")
+_ACCOUNTS_FOR = re.compile(r"\(accounts for span ([0-9a-f, ]+)\)")
 
 
 def write_stripped(spans: Sequence[ReadableSpan], path: Path, *, end_times: bool = True) -> Path:
@@ -193,6 +198,11 @@ def stripped_outcome(spans: Sequence[ReadableSpan], names: Mapping[str, str], pa
         also = _ALSO.search(note.detail)
         for second in also.group(1).split(", ") if also else ():
             seconds.add((names[second], names[note.span_id]))
+        # A record flagged as it ended whose call this one took over: live, it carries the
+        # flag too, but the call counts once (on this span).
+        accounts_for = _ACCOUNTS_FOR.search(note.detail)
+        for taken in accounts_for.group(1).split(", ") if accounts_for else ():
+            calls.add(names[taken])
         span = by_id[note.span_id]
         usage = read_span_usage(
             span.attributes, span.scope, client=span.kind == "client", dropped_attributes=span.dropped_attributes
@@ -292,8 +302,9 @@ def test_a_middleware_span_that_ended_before_the_call_hides_the_wrapper(tmp_path
 
 def test_a_wrapper_without_usage_ending_first_is_flagged_and_the_call_below_priced(tmp_path: Path) -> None:
     """A wrapper that ended first with no usage cannot stand for the call: live, it is
-    flagged ``missing_usage`` as it ends and the SDK's span is priced. The report took the
-    wrapper for an aggregate and did not list it."""
+    flagged ``missing_usage`` as it ends and the SDK's span is priced, and takes over the
+    call the wrapper counted (``gen_ai.cost.accounts_for``): one call, none unpriced. The
+    report took the wrapper for an aggregate and did not list it; then counted it."""
     live = assert_report_agrees(
         [
             Node("wrapper", None, 1, 3, chat(usage=False)),
@@ -301,7 +312,42 @@ def test_a_wrapper_without_usage_ending_first_is_flagged_and_the_call_below_pric
         ],
         tmp_path,
     )
-    assert live == Outcome(frozenset({"wrapper", "sdk"}), frozenset(), ONE_CALL_USD, 2, 1)
+    assert live == Outcome(frozenset({"wrapper", "sdk"}), frozenset(), ONE_CALL_USD, 1, 0)
+
+
+def test_neither_record_with_usage_the_later_takes_the_call_over_still_unpriced(tmp_path: Path) -> None:
+    """Both records of a streamed call without usage, the wrapper ending first: both are
+    flagged, and the call counts once, unpriced, on the SDK's span."""
+    live = assert_report_agrees(
+        [
+            Node("wrapper", None, 1, 3, chat(usage=False)),
+            Node("sdk", "wrapper", 2, 4, chat(usage=False), scope="openai"),
+        ],
+        tmp_path,
+    )
+    assert live == Outcome(frozenset({"wrapper", "sdk"}), frozenset(), 0.0, 1, 1)
+
+
+def test_a_refused_attempt_taken_back_by_the_call_s_span_is_not_listed_unpriced(tmp_path: Path) -> None:
+    """On a file genai-cost priced, a refused attempt inside a framework's span of the call
+    keeps its ``failed_call`` flag, and the call's span names it in
+    ``gen_ai.cost.accounts_for``: the report counts the call once, as the roll-up does, and
+    does not list the refusal among the unpriced spans."""
+    refused = {**chat(usage=False), "error.type": "RateLimitError"}
+    spans, names = export(
+        [
+            Node("call", None, 1, 6, chat(usage=False)),
+            Node("refused", "call", 2, 3, refused, scope="openai"),
+            Node("retry", "call", 4, 5, chat(), scope="openai"),
+        ]
+    )
+    by_name = {names[f"{span.context.span_id:016x}"]: span for span in spans}
+    assert by_name["refused"].attributes[A.COST_UNPRICED_REASON] == A.REASON_FAILED_CALL
+    assert by_name["call"].attributes[A.COST_ACCOUNTS_FOR] == f"{by_name['refused'].context.span_id:016x}"
+    live = live_outcome(spans, names, tmp_path / "live.json")
+    assert (live.call_count, live.unpriced) == (1, 0)
+    [report] = report_traces(read_span_file(tmp_path / "live.json"), catalog=CATALOG)
+    assert report.unpriced == [] and report.total_usd == pytest.approx(ONE_CALL_USD)
 
 
 def test_without_end_times_the_spans_are_taken_as_nested(tmp_path: Path) -> None:

@@ -9,6 +9,13 @@ instrumentations recording one call), and Logfire's stream-request spans (whose
 call is recorded on a log span beside them). ``docs/attributes.md`` ("One call,
 two records") states the rules.
 
+A call can also be counted on a record that turns out, later, not to be the whole
+story: a wrapper without usage that ended first (flagged ``missing_usage``), or a
+request refused inside the call (``failed_call``). Those spans are handed on as they
+end and cannot change, so what is remembered of them (:class:`UnpricedRecord`,
+:class:`RefusedBelow`) lets the span that shows they were part of one call take
+their count back (``pricer.Recount``).
+
 Every map is bounded, its older half dropped at the bound. Nothing here locks: the
 processor calls in under its settle lock, in the order spans ended.
 """
@@ -26,6 +33,8 @@ from .usage import SpanUsage
 if TYPE_CHECKING:
     from opentelemetry.trace import SpanContext
 
+    from ._open_spans import OpenSpans
+
 #: Bound on the marks of spans with a call below them (spans whose parent has not ended).
 MAX_MARKS = 100_000
 #: Bound on remembered calls (response ids, twin keys, leaf calls).
@@ -35,6 +44,37 @@ WRAPPER_DEPTH = 4
 #: What the rule remembers of a span's descendants: an inference call among its
 #: children, or only deeper down.
 CALL_BELOW, CALL_DEEPER = 2, 1
+#: What :meth:`CallRecords.wrapper_ended_first` says when it met, above the span, a record
+#: of what it remembers other than a priced leaf (see :meth:`CallRecords.meet`). Span ids
+#: are positive.
+MET = -1
+
+
+class UnpricedRecord:
+    """An inference span, ended and flagged unpriced with no usage (``missing_usage``,
+    ``failed_call``), that counted as a call: a record of the call ending later below it
+    (or below the span it stands for) takes that count over, once."""
+
+    __slots__ = ("is_llm", "span_id", "taken")
+
+    def __init__(self, span_id: int, is_llm: bool) -> None:
+        self.span_id = span_id
+        #: Counted among the trace's LLM calls (category ``llm``, not ``embedding``).
+        self.is_llm = is_llm
+        self.taken = False
+
+
+class RefusedBelow:
+    """A span still open with refused requests (``failed_call`` records) among its
+    children. If it ends as an inference span (a framework's span of one call), they were
+    attempts of its call, not calls of their own."""
+
+    __slots__ = ("other_record", "records")
+
+    def __init__(self) -> None:
+        self.records: list[UnpricedRecord] = []
+        #: A record below it that is not a refused request ended after the first refusal.
+        self.other_record = False
 
 
 class CallRecords:
@@ -44,8 +84,13 @@ class CallRecords:
         self._catalog = catalog
         #: span id -> CALL_BELOW / CALL_DEEPER: spans with an inference call below them.
         self._below: dict[int, int] = {}
-        #: Span ids of inference spans priced as leaf calls (recent ones).
-        self._leaf_calls: dict[int, bool] = {}
+        #: Span ids of inference spans priced as leaf calls with usage or a cost (``True``),
+        #: or flagged unpriced without (:class:`UnpricedRecord`), and of spans open with
+        #: refused requests below them (:class:`RefusedBelow`): recent ones. All in one map,
+        #: which every leaf call's lookup of a wrapper that ended first already reads.
+        self._leaf_calls: dict[int, bool | UnpricedRecord | RefusedBelow] = {}
+        #: The spans of ``_leaf_calls`` open with refused requests below them, taken as they end.
+        self.refused_below: dict[int, RefusedBelow] = {}
         #: One call's identity -> (span id, scope, start, end) of its first record.
         self._records: dict[tuple[object, ...], tuple[int, str, int, int]] = {}
         #: Span id -> its parent's, of the request spans of streamed calls whose usage the
@@ -86,17 +131,101 @@ class CallRecords:
     def wrapper_ended_first(self, parent_span_id: int, open_parents: dict[int, int]) -> int | None:
         """The span id of a call already priced as a leaf among a span's ancestors: its
         parent, or one reached through ancestors still open (``open_parents``: a middleware
-        span between a wrapper and the call it wraps). ``None`` when there is none."""
+        span between a wrapper and the call it wraps). ``None`` when there is none;
+        :data:`MET` when something else the rule remembers is in the way (:meth:`meet`)."""
         leaves = self._leaf_calls
         ancestor = parent_span_id
         for _ in range(WRAPPER_DEPTH):
             if ancestor in leaves:
-                return ancestor
+                return ancestor if leaves[ancestor] is True else MET
             above = open_parents.get(ancestor)
             if above is None:
                 return None
             ancestor = above
         return None
+
+    def meet(
+        self, parent_span_id: int, open_spans: OpenSpans, refused: bool
+    ) -> tuple[int | None, tuple[int, UnpricedRecord] | None]:
+        """:meth:`wrapper_ended_first` where it returned :data:`MET`, for a record of a
+        call (``refused``: a request refused, no usage): (a call priced as a leaf above it,
+        or ``None``; the ancestor and the unpriced record counted for it, whose count this
+        record may take over). A span open with refused requests below it is told whether
+        one more record that is not a refusal ended under it."""
+        leaves = self._leaf_calls
+        ancestor = parent_span_id
+        for _ in range(WRAPPER_DEPTH):
+            found = leaves.get(ancestor)
+            if found is True:
+                return ancestor, None
+            if type(found) is UnpricedRecord:
+                if not found.taken:
+                    return None, (ancestor, found)
+                del leaves[ancestor]
+            elif type(found) is RefusedBelow:
+                if not open_spans.is_open(ancestor):  # ended as no call: not cleared then
+                    del leaves[ancestor]
+                elif not refused:
+                    found.other_record = True
+            above = open_spans.parent_of.get(ancestor)
+            if above is None:
+                break
+            ancestor = above
+        return None, None
+
+    def take_over(self, ancestor: int, record: UnpricedRecord) -> None:
+        """The call counted on ``record`` (found above a span at ``ancestor``) is counted on
+        that span from now on: once only, under either key it is remembered by."""
+        record.taken = True
+        leaves = self._leaf_calls
+        for key in (ancestor, record.span_id):
+            if leaves.get(key) is record:
+                del leaves[key]
+
+    def note_unpriced_record(self, span_id: int, is_llm: bool) -> UnpricedRecord:
+        """An inference span flagged unpriced, with no usage: a record of its call ending
+        later below it takes its count over."""
+        record = UnpricedRecord(span_id, is_llm)
+        self._remember(span_id, record)
+        return record
+
+    def note_refused(self, parent_span_id: int, record: UnpricedRecord) -> None:
+        """A refused request (``record``) ended under a span still open."""
+        found = self._leaf_calls.get(parent_span_id)
+        if type(found) is not RefusedBelow:
+            found = RefusedBelow()
+            self._remember(parent_span_id, found)
+            refused = self.refused_below
+            refused[parent_span_id] = found
+            if len(refused) > MAX_MARKS:
+                self.refused_below = newer_half(refused)
+        found.records.append(record)
+
+    def take_refused(self, span_id: int) -> RefusedBelow | None:
+        """The refused requests below the span now ending, if any, forgotten as read."""
+        found = self.refused_below.pop(span_id, None)
+        if found is not None and self._leaf_calls.get(span_id) is found:
+            del self._leaf_calls[span_id]
+        return found
+
+    def counted_on(self, span_id: int, record: UnpricedRecord) -> None:
+        """The call of the span now ending (which has no cost of its own) is counted on
+        ``record``: a record of it ending later below the span takes that count over."""
+        self._remember(span_id, record)
+
+    def pass_on(self, ancestor: int, span_id: int) -> None:
+        """The record ``span_id``, which took over the call counted for ``ancestor`` and was
+        refused in its turn, counts that call until a record ending later below ``ancestor``
+        takes it over."""
+        record = self._leaf_calls.get(span_id)
+        if type(record) is UnpricedRecord and not record.taken:
+            self._remember(ancestor, record)
+
+    def _remember(self, span_id: int, entry: bool | UnpricedRecord | RefusedBelow) -> None:
+        leaves = self._leaf_calls
+        leaves[span_id] = entry
+        if len(leaves) > MAX_CALLS:
+            self._leaf_calls = newer_half(leaves)
 
     def first_record(
         self, context: SpanContext, parent: SpanContext | None, start: int, end: int, usage: SpanUsage, scope: str

@@ -8,6 +8,9 @@ order, under the processor's settle lock (nothing here locks).
 
 What is learnt is written on the ended span's state, where the roll-up reads it
 (``CostedSpan.genai_after_root``, ``genai_trace_open``, ``genai_open_spans``).
+A span that ended after its local root is marked ``_genai_rollup = True``: the state key
+the roll-up reads for what to do beyond adding a span's cost (the processor also writes a
+``pricer.Recount`` there, which carries the mark along).
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ class OpenSpans:
 
     def count_end(self, state: dict[str, object], context: SpanContext, parent: SpanContext | None) -> None:
         """Count an ended span out of its trace's open spans; mark, on its ``state``, a span
-        that ended after its local root (``_genai_after_root``) and a local root ended while
-        spans of its trace were still open (``_genai_trace_open``, ``_genai_open_spans``)."""
+        that ended after its local root (``_genai_rollup``, see the module's docstring) and a
+        local root ended while spans of its trace were still open (``_genai_trace_open``,
+        ``_genai_open_spans``)."""
         span_id = context.span_id
         opened = self._open
         trace_id = context.trace_id
@@ -100,7 +104,7 @@ class OpenSpans:
             if ended_roots and subtree in ended_roots and subtree != span_id:
                 # Its local root has ended (and gone on with totals that leave it out),
                 # however deep below it the span is: the roll-up marks it as late.
-                state["_genai_after_root"] = True
+                state["_genai_rollup"] = True
                 if still_open <= 0:
                     del ended_roots[subtree]
         elif parent is None or parent.is_remote:

@@ -56,6 +56,11 @@ COST_AFTER_ROOT = "gen_ai.cost.after_root"
 #: On a second record of a call already priced in this trace (same gen_ai.response.id):
 #: the span id (hex) of the record that carries the cost.
 COST_DUPLICATE_OF = "gen_ai.cost.duplicate_of"
+#: On the span that stands for a model call some records of which were flagged unpriced as
+#: they ended (a wrapper without usage that ended before the provider's span under it; a
+#: request refused inside the call): their span ids (hex, comma-separated). Those spans,
+#: handed on already, keep their flag; the trace's totals and a budget count the call once.
+COST_ACCOUNTS_FOR = "gen_ai.cost.accounts_for"
 
 #: Values of ``gen_ai.cost.source``.
 SOURCE_CATALOG = "catalog"

@@ -60,7 +60,7 @@ from ._guard import INTERNAL_FAILURES, OwnExtension
 from ._told_once import ToldOnce
 from .config import env_number, report_unknown_variables
 from .extensions import SpanAnnotations
-from .pricer import SpanCost
+from .pricer import Recount, SpanCost
 from .pricing._fork import renew_locks_after_fork
 from .usage import SpanUsage
 
@@ -355,7 +355,18 @@ class Budget(OwnExtension):
 
     # ------------------------------------------------------------ CostListener
 
-    def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
+    def on_span_recount(
+        self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost, recount: Recount
+    ) -> Mapping[str, object] | None:
+        """:meth:`on_span_cost` for a span that also takes back a call counted on other
+        records of it (``pricer.Recount``: a wrapper without usage that ended first, a
+        refused attempt inside a call), in one step: a limit is judged on the counts with
+        the call once, so a call limit is not hit one call early."""
+        return self.on_span_cost(span, usage, cost, recount)
+
+    def on_span_cost(
+        self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost, recount: Recount | None = None
+    ) -> Mapping[str, object] | None:
         context = span.context
         if context is None:
             return None
@@ -380,6 +391,9 @@ class Budget(OwnExtension):
                 self._ledgers.move_to_end(context.trace_id)
             ledger.last_update = now
             limits = ledger.limits or self.limits
+            if recount is not None:  # (rare) before this span's own count: see on_span_recount
+                ledger.llm_calls -= recount.calls
+                ledger.unpriced -= recount.unpriced
             if usd:
                 ledger.cost_usd += usd
                 ledger.by_category[cost.category] = ledger.by_category.get(cost.category, 0.0) + usd

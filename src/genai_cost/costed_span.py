@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
-from .pricer import SpanCost
+from .pricer import Recount, SpanCost
 
 if TYPE_CHECKING:
     from .processor import CostSpanProcessor
@@ -139,7 +139,16 @@ class CostedSpan(ReadableSpan):
     def genai_after_root(self) -> bool:
         """Whether this span ended after its local root (in this process) had ended."""
         self._settle()
-        return self.__dict__.get("_genai_after_root", False)  # type: ignore[no-any-return]
+        note = self.__dict__.get("_genai_rollup")
+        return note is True or (isinstance(note, Recount) and note.after_root)
+
+    @property
+    def genai_recount(self) -> Recount | None:
+        """What this span takes back from its trace's counts: a call counted, as an unpriced
+        call, on records of it that were handed on before this span ended."""
+        self._settle()
+        note = self.__dict__.get("_genai_rollup")
+        return note if isinstance(note, Recount) else None
 
     @property
     def genai_trace_open(self) -> bool:

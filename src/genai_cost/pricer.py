@@ -42,6 +42,33 @@ class SpanCost:
         return self.unpriced_reason is None
 
 
+#: The category of a :class:`SpanCost` that carries no cost of its own, only a
+#: :class:`Recount` (the span of a call that took in refused attempts below it): counted as
+#: no call, no tool and no priced or unpriced span.
+NO_CATEGORY = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Recount:
+    """What a span takes back from its trace's counts: a model call was counted, as an
+    unpriced call, on records of it handed on before this span showed they were part of
+    its call (a wrapper without usage that ended first; a refused attempt). Those spans
+    cannot be changed any more, so the counts are corrected where this span is counted:
+    the roll-up's totals and a budget's ledger."""
+
+    #: LLM calls counted on those records (records of category ``llm``).
+    calls: int
+    #: Unpriced spans counted on them.
+    unpriced: int
+    #: The span also ended after its local root (``CostedSpan.genai_after_root``).
+    after_root: bool = False
+
+
+def recount_only(attributes: dict[str, AttributeValue]) -> SpanCost:
+    """The cost of a span that has none of its own but carries a :class:`Recount`."""
+    return SpanCost(NO_CATEGORY, None, None, attributes)
+
+
 class SpanPricer:
     """Prices spans against one catalog. Thread-safe (the catalog is immutable)."""
 

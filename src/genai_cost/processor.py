@@ -40,7 +40,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
-from ._call_records import CALL_DEEPER, CallRecords
+from ._call_records import CALL_DEEPER, MET, CallRecords, RefusedBelow, UnpricedRecord
 from ._guard import INTERNAL_FAILURES, OwnExtension
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
@@ -55,7 +55,7 @@ from .config import (
 )
 from .costed_span import CostedSpan, keep_dropped_attributes
 from .extensions import CostListener, SettlingListener, SpanAnnotations, SpanCostLayer
-from .pricer import SpanCost, SpanPricer
+from .pricer import NO_CATEGORY, Recount, SpanCost, SpanPricer, recount_only
 from .pricing._fork import in_child_after_fork
 from .pricing.catalog import Catalog
 from .records import ADK_CALL as _ADK_CALL
@@ -169,6 +169,8 @@ class CostSpanProcessor(SpanProcessor):
         #: The span whose listeners are being told, and the index of the one being told.
         self._telling: CostedSpan | None = None
         self._told = 0
+        #: The unpriced record whose call the leaf being priced takes over (_first_of_met_call).
+        self._taking_over: tuple[int, UnpricedRecord] | None = None
         for listener in listeners:
             self.add_listener(listener)
         # A fork while another thread held the settle lock would leave the child
@@ -438,6 +440,8 @@ class CostSpanProcessor(SpanProcessor):
         open_spans.count_end(state, context, parent)
         calls = self._calls
         below = calls.take_mark(span_id)
+        # Refused requests directly below (rare: only a span with calls below reads it).
+        refused = calls.take_refused(span_id) if below and calls.refused_below else None
         attributes = plain_attributes(state["_attributes"])
         scope_info: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
         scope = scope_info.name if scope_info is not None else None
@@ -465,9 +469,15 @@ class CostSpanProcessor(SpanProcessor):
             calls.note_stream_request(span_id, parent.span_id)
         if inference and below:
             role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
+            if refused is not None:
+                enclosing = self._enclosing_call(span, state, attributes, usage, refused)
+                if enclosing is not None:
+                    return enclosing
         elif inference:
             first = self._first_of_call(state, context, parent, usage, scope or "")
             if first != span_id:
+                if first == _TAKES_OVER:
+                    return self._cost_taking_over(span, state, attributes, usage, role)
                 # The same call recorded twice (the anthropic SDK's own span next to
                 # OpenLLMetry's, or under a wrapper that ended first): the first record
                 # carries the cost.
@@ -480,11 +490,14 @@ class CostSpanProcessor(SpanProcessor):
         self, state: dict[str, object], context: SpanContext, parent: SpanContext | None, usage: SpanUsage, scope: str
     ) -> int:
         """The span id of the record of this leaf call that carries its cost: its own, a
-        wrapper's that ended before it, or an earlier twin record's (``first_record``)."""
+        wrapper's that ended before it, or an earlier twin record's (``first_record``);
+        :data:`_TAKES_OVER` when it is priced and takes over a count (_first_of_met_call)."""
         calls = self._calls
         if parent is not None:
             wrapper = calls.wrapper_ended_first(parent.span_id, self._open_spans.parent_of)
             if wrapper is not None:
+                if wrapper == MET:
+                    return self._first_of_met_call(state, context, parent, usage, scope)
                 # An inference span above it (its parent, or above a middleware span still
                 # open) ended before it and was priced as the leaf: a wrapper returning while
                 # the stream it wraps is still read. The call is already counted there.
@@ -493,16 +506,123 @@ class CostSpanProcessor(SpanProcessor):
         end: int = state["_end_time"] or 0  # type: ignore[assignment]
         first = calls.first_record(context, parent, start, end, usage, scope)
         if usage.usage is not None or usage.reported_cost is not None:
-            # Only a record of the call can stand for a child ending after it: a wrapper
-            # that carries no usage would swallow the real call's cost.
+            # Only a record of the call can stand for a child ending after it. One that
+            # carries no usage is remembered once flagged (_note_unpriced_record): the record
+            # ending later below it takes its count over, and carries the cost.
             calls.note_leaf_call(context.span_id)
         return first
 
-    def _cost(
+    def _first_of_met_call(
+        self, state: dict[str, object], context: SpanContext, parent: SpanContext, usage: SpanUsage, scope: str
+    ) -> int:
+        """:meth:`_first_of_call` for a leaf whose lookup met something other than a call
+        priced above it (rare): an unpriced record whose call it may take over, or spans
+        still open with refused requests below them, which it tells whether it is one too."""
+        calls = self._calls
+        refused = (
+            usage.usage is None
+            and usage.reported_cost is None
+            and plain_attributes(state["_attributes"]).get(_ERROR_TYPE) is not None
+        )
+        wrapper, unpriced = calls.meet(parent.span_id, self._open_spans, refused)
+        if wrapper is not None:
+            return wrapper
+        start: int = state["_start_time"] or 0  # type: ignore[assignment]
+        end: int = state["_end_time"] or 0  # type: ignore[assignment]
+        first = calls.first_record(context, parent, start, end, usage, scope)
+        if usage.usage is not None or usage.reported_cost is not None:
+            calls.note_leaf_call(context.span_id)
+        if unpriced is None or first != context.span_id:
+            # (A second record of a call counted elsewhere takes nothing over: the unpriced
+            # record waits for the next record below it.)
+            return first
+        # The wrapper above it (without usage, flagged as it ended first; or the span of a
+        # call whose only records so far were refused requests) counted this call: this
+        # record takes the count over, and carries the cost.
+        calls.take_over(*unpriced)
+        self._taking_over = unpriced
+        return _TAKES_OVER
+
+    def _cost_taking_over(
         self, span: CostedSpan, state: dict[str, object], attributes: Mapping[str, object], usage: SpanUsage, role: Role
     ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
+        """The leaf's cost, as :meth:`_cost` prices it, taking back the call counted on the
+        unpriced record it takes over (:meth:`_first_of_met_call`)."""
+        taken = self._taking_over
+        self._taking_over = None
+        if taken is None:  # not expected: priced as any leaf
+            return self._cost(span, state, attributes, usage, role)
+        ancestor, record = taken
+        recount = Recount(int(record.is_llm), 1, state.get(_ROLLUP_NOTE) is True)
+        priced = self._cost(span, state, attributes, usage, role, recount, f"{record.span_id:016x}")
+        if priced is not None and priced[1] is not None and priced[1].unpriced_reason == A.REASON_FAILED_CALL:
+            # Refused in its turn: an attempt of the call, whose answer may still end below
+            # the span above (a retry's stream). That record takes the count over from this one.
+            context: SpanContext = state["_context"]  # type: ignore[assignment]
+            self._calls.pass_on(ancestor, context.span_id)
+        return priced
+
+    def _enclosing_call(
+        self,
+        span: CostedSpan,
+        state: dict[str, object],
+        attributes: Mapping[str, object],
+        usage: SpanUsage,
+        refused: RefusedBelow,
+    ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
+        """An inference span ending over refused requests (``failed_call`` records among
+        its children): the framework's span of one call, whose attempts they were. They
+        counted as calls as they ended; the call is counted once. With a record below it
+        that was not refused, that record is the call and every refusal is taken back;
+        with refusals only, the first stands for the call (a record ending later below
+        this span, a stream's, takes it over). ``None`` when nothing is taken back."""
+        records = [record for record in refused.records if not record.taken]
+        if not records:
+            return None
+        if refused.other_record:
+            taken_back = records
+        else:
+            taken_back = records[1:]
+            context: SpanContext = state["_context"]  # type: ignore[assignment]
+            self._calls.counted_on(context.span_id, records[0])
+        if not taken_back:
+            return None
+        for record in taken_back:
+            record.taken = True
+        recount = Recount(
+            sum(1 for record in taken_back if record.is_llm),
+            len(taken_back),
+            state.get(_ROLLUP_NOTE) is True,
+        )
+        accounts_for = ",".join(f"{record.span_id:016x}" for record in taken_back)
+        cost = self._layer_cost(span, attributes) if self._span_layers else None
+        merged = dict(attributes)
+        if cost is None:
+            cost = recount_only({A.COST_ACCOUNTS_FOR: accounts_for})
+        else:
+            if cost.priced:
+                self._stats.priced += 1
+            else:
+                self._stats.unpriced += 1
+            merged.update(cost.attributes)
+        merged[A.COST_ACCOUNTS_FOR] = accounts_for
+        state[_ROLLUP_NOTE] = recount
+        events = self._tell_recounted(span, usage, cost, merged, recount) if self._listeners else ()
+        return merged, cost, events
+
+    def _cost(
+        self,
+        span: CostedSpan,
+        state: dict[str, object],
+        attributes: Mapping[str, object],
+        usage: SpanUsage,
+        role: Role,
+        recount: Recount | None = None,
+        accounts_for: str = "",
+    ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
         """The span's cost from the catalog (a call or a tool) or a cost layer (any other
-        span with no cost of its own), written on its attributes, and the listeners told."""
+        span with no cost of its own), written on its attributes, and the listeners told;
+        with the counts it takes back (``recount``) of the records named in ``accounts_for``."""
         if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
             cost = self._layer_cost(span, attributes) if self._span_layers else None
         else:
@@ -515,6 +635,8 @@ class CostSpanProcessor(SpanProcessor):
             self._stats.priced += 1
         else:
             self._stats.unpriced += 1
+            if (role is Role.LLM or role is Role.EMBEDDING) and usage.usage is None and usage.reported_cost is None:
+                self._note_unpriced_record(state, cost)
         merged = dict(attributes)
         merged.update(cost.attributes)
         if cost.unpriced_reason == A.REASON_MISSING_MODEL and _dropped(state):
@@ -523,8 +645,29 @@ class CostSpanProcessor(SpanProcessor):
                 " attributes (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 by default): the model was"
                 " likely among them"
             )
+        if recount is not None:
+            merged[A.COST_ACCOUNTS_FOR] = accounts_for
+            state[_ROLLUP_NOTE] = recount
+            events = self._tell_recounted(span, usage, cost, merged, recount) if self._listeners else ()
+            return merged, cost, events
         events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
         return merged, cost, events
+
+    def _note_unpriced_record(self, state: dict[str, object], cost: SpanCost) -> None:
+        """Remember a leaf call flagged unpriced with no usage, which counted as a call: a
+        record of its call may end later below it (it was a wrapper that ended first), and
+        if it was a refused request, the span around it may turn out to be its call's."""
+        context: SpanContext = state["_context"]  # type: ignore[assignment]
+        parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
+        calls = self._calls
+        record = calls.note_unpriced_record(context.span_id, cost.category == A.CATEGORY_LLM)
+        if (
+            cost.unpriced_reason == A.REASON_FAILED_CALL
+            and parent is not None
+            and not parent.is_remote
+            and self._open_spans.is_open(parent.span_id)
+        ):
+            calls.note_refused(parent.span_id, record)
 
     def _tell_listeners(
         self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object], first: int = 0
@@ -539,6 +682,37 @@ class CostSpanProcessor(SpanProcessor):
             self._told = index
             try:
                 extra = listener.on_span_cost(span, usage, cost)
+                if extra:
+                    merged.update(extra)
+                    if type(extra) is SpanAnnotations and extra.events:
+                        events = (*events, *extra.events)
+            except Exception as exc:
+                if isinstance(listener, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
+                    raise  # genai-cost's own listener, interrupted by the application (_guard)
+                self._listener_failed(listener)
+        self._telling = None
+        return events
+
+    def _tell_recounted(
+        self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object], recount: Recount
+    ) -> tuple[Event, ...]:
+        """:meth:`_tell_listeners` for a span that takes counts back (``recount``): a listener
+        that keeps counts (a budget: ``on_span_recount``) is told both at once; the others
+        are told of the span's own cost, if it has one."""
+        events: tuple[Event, ...] = ()
+        self._telling = span
+        listeners = self._listeners
+        for index in range(len(listeners)):
+            listener = listeners[index]
+            self._told = index
+            try:
+                recounted = getattr(listener, "on_span_recount", None)
+                if recounted is not None:
+                    extra = recounted(span, usage, cost, recount)
+                elif cost.category == NO_CATEGORY:
+                    continue
+                else:
+                    extra = listener.on_span_cost(span, usage, cost)
                 if extra:
                     merged.update(extra)
                     if type(extra) is SpanAnnotations and extra.events:
@@ -751,4 +925,14 @@ _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSp
 
 #: The categories of a call's record (the leaf rule's inference spans).
 _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})
+
+#: What _first_of_call says of a leaf that is priced and takes over the count of an unpriced
+#: record of its call (span ids are positive; ``MET`` is -1).
+_TAKES_OVER = -2
+#: The semantic conventions' attribute of a failed operation: a record with it and no usage
+#: is a refused request (the pricer's ``failed_call``).
+_ERROR_TYPE = "error.type"
+#: Where a span's state tells the roll-up what to do beyond adding its cost: ``True``, it
+#: ended after its local root (written by _open_spans); a Recount, counts it takes back.
+_ROLLUP_NOTE = "_genai_rollup"
 

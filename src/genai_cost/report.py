@@ -160,7 +160,12 @@ def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = No
 
 def _carries_cost(span: ExportedSpan) -> bool:
     attributes = span.attributes
-    return A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes or A.COST_DUPLICATE_OF in attributes
+    return (
+        A.COST_TOTAL in attributes
+        or A.COST_UNPRICED in attributes
+        or A.COST_DUPLICATE_OF in attributes
+        or A.COST_ACCOUNTS_FOR in attributes
+    )
 
 
 def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[ExportedSpan]) -> bool:
@@ -191,16 +196,20 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
     usages = {span.span_id: _usage(span) for span in spans}
     adk_partials, adk_calls = _adk_records(spans, usages)
     wrappers = _wrappers(spans, usages, adk_partials, adk_calls)
-    first_records = _first_records(spans, usages, wrappers, adk_partials, models)
+    first_records, takes_over = _first_records(spans, usages, wrappers, adk_partials, models)
+    # Records a later record of their call took over (live: named in its
+    # gen_ai.cost.accounts_for): flagged unpriced as they ended, but the call counts once.
+    accounted = _accounted_for(spans)
+    taken_by = {taken: taker for taker, taken_over in takes_over.items() for taken in taken_over}
     also: dict[str, list[str]] = {}
     for second, first in first_records.items():
         # Named on the record that is listed: a first record may itself be a second one (a
-        # wrapper that ended first, and a twin of another record of its call).
+        # wrapper that ended first, and a twin of another record of its call), or taken over.
         seen = {second}
         while first in first_records and first not in seen:
             seen.add(first)
             first = first_records[first]
-        also.setdefault(first, []).append(second)
+        also.setdefault(taken_by.get(first, first), []).append(second)
     for span in spans:
         attributes = span.attributes
         if attributes.get(A.TRACE_COMPLETE) is False:
@@ -231,6 +240,8 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
                 totals.cache_read_tokens += tokens.cache_read_tokens
                 totals.cache_write_tokens += tokens.cache_write_tokens
                 totals.reasoning_tokens += tokens.reasoning_tokens
+        elif cost is not None and span.span_id in accounted:
+            continue  # its call is counted on the span that names it
         elif cost is not None:  # as the roll-up reads it: unpriced, never $0
             reason = cost.reason or RECORDED_REASON_UNKNOWN
             report.unpriced.append(SpanNote(span.span_id, span.name, reason, cost.detail))
@@ -238,11 +249,14 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
             _billable(usage.role)
             and span.span_id not in wrappers
             and span.span_id not in first_records
+            and span.span_id not in taken_by
             and not _seen(attributes)
         ):
             what = " ".join(filter(None, (usage.provider, usage.model or usage.tool_name)))
             if span.span_id in also:
                 what += f" (also recorded as span {', '.join(also[span.span_id])})"
+            if span.span_id in takes_over:
+                what += f" (accounts for span {', '.join(takes_over[span.span_id])})"
             report.not_priced_here.append(SpanNote(span.span_id, span.name, _NO_COST_ATTRIBUTES, what.strip()))
     report.by_category = dict(sorted(report.by_category.items(), key=lambda item: (-item[1], item[0])))
     report.by_entry = dict(sorted(report.by_entry.items(), key=lambda item: (-item[1].usd, item[0])))
@@ -253,6 +267,17 @@ _INFRA_KEY = A.trace_category_key(A.CATEGORY_INFRA)
 #: The reason of a billable span no genai-cost saw (``NO COST ATTRIBUTES``): the report's,
 #: not a ``gen_ai.cost.unpriced_reason`` (nothing was written on the span).
 _NO_COST_ATTRIBUTES = "no_cost_attributes"
+
+
+def _accounted_for(spans: list[ExportedSpan]) -> set[str]:
+    """The span ids a priced trace's spans name in ``gen_ai.cost.accounts_for``: records of
+    a call flagged unpriced as they ended, whose count a later record took over."""
+    accounted: set[str] = set()
+    for span in spans:
+        named = span.attributes.get(A.COST_ACCOUNTS_FOR)
+        if isinstance(named, str):
+            accounted.update(part.strip().lower() for part in named.split(",") if part.strip())
+    return accounted
 
 
 def _usage(span: ExportedSpan) -> SpanUsage:
@@ -383,9 +408,11 @@ def _ended_before(child: ExportedSpan, parent: ExportedSpan) -> bool:
 _WRAPPER_DEPTH = 4
 
 
-def _wrapper_ended_first(span: ExportedSpan, by_id: Mapping[str, ExportedSpan], leaves: set[str]) -> str | None:
-    """The span id of the call above ``span`` that ended before it and was priced as the
-    leaf (in ``leaves``): its parent, or an ancestor reached through spans still open when
+def _wrapper_ended_first(
+    span: ExportedSpan, by_id: Mapping[str, ExportedSpan], leaves: Mapping[str, bool]
+) -> str | None:
+    """The span id of the call above ``span`` that ended before it and was priced or
+    flagged as the leaf (in ``leaves``): its parent, or an ancestor reached through spans still open when
     ``span`` ended (a middleware span between a wrapper and the call it wraps), up to
     :data:`_WRAPPER_DEPTH` levels up, as ``CallRecords.wrapper_ended_first`` finds
     it; ``None`` when there is none, or when an end time on the way is missing (nothing
@@ -410,8 +437,9 @@ def _first_records(
     wrappers: set[str],
     adk_partials: Mapping[str, str],
     models: _CallModels,
-) -> dict[str, str]:
-    """The second records of a call, each with the span id of its first record: the
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The second records of a call, each with the span id of its first record, and the
+    records that took over the count of an earlier one (``gen_ai.cost.accounts_for``): the
     processor's rules for one call recorded twice (docs/attributes.md, "One call, two
     records"), applied to the trace's leaf inference spans as the processor meets them, in
     the order they ended (``CallRecords.first_record``, ``genai_cost._call_records``):
@@ -428,14 +456,18 @@ def _first_records(
       :func:`_wrappers`; found above spans still open in between, as the processor finds
       it: :func:`_wrapper_ended_first`) is a second record of that span's call. Only a span
       that carries usage or a cost stands for the call below it: one without would take
-      the call's cost with it, so the processor flags it and prices the call below.
+      the call's cost with it, so the processor flags it and prices the call below, which
+      takes over the call the flagged wrapper counted (once: a record ending later below
+      either is a call of its own).
 
     The first to end is the call, except for ADK's pair, where ``call_llm`` is. Spans with
     no end time cannot be ordered: they are never taken for a wrapper that ended first."""
     seconds = dict(adk_partials)
     by_id = {span.span_id: span for span in spans}
-    #: Calls priced as leaves so far that carry usage or a cost (``CallRecords._leaf_calls``).
-    leaves: set[str] = set()
+    #: Calls met as leaves so far (``CallRecords._leaf_calls``): ``True``, with usage or a
+    #: cost; ``False``, flagged unpriced without (a later record below it takes it over).
+    leaves: dict[str, bool] = {}
+    takes_over: dict[str, list[str]] = {}
     by_response: dict[str, CallRecord] = {}
     twins = _Twins(models)
     #: Span id -> its parent's, of Logfire's request spans of streamed calls that had ended.
@@ -450,11 +482,12 @@ def _first_records(
         if usage.role not in _INFERENCE or span_id in wrappers or span_id in adk_partials:
             continue
         wrapper = _wrapper_ended_first(span, by_id, leaves)
-        if wrapper is not None:
+        if wrapper is not None and leaves[wrapper]:
             seconds[span_id] = wrapper
             continue
-        if usage.usage is not None or usage.reported_cost is not None:
-            leaves.add(span_id)
+        recorded = usage.usage is not None or usage.reported_cost is not None
+        if recorded:
+            leaves[span_id] = True
         record = CallRecord(span_id, span.scope or "", span.start_ns or 0, span.end_ns or 0)
         if usage.response_id is not None:
             first = by_response.setdefault(usage.response_id, record)
@@ -464,15 +497,21 @@ def _first_records(
                     continue
                 by_response[usage.response_id] = record  # two calls: the later is remembered
         tokens = usage.usage
-        if tokens is None or parent is None:
-            continue
-        request_parent = stream_requests.get(parent)
-        if request_parent is not None:
-            parent, record = request_parent, record._replace(end=UNTIL_ITS_LOG)
-        twin = twins.first((parent, tokens.input_tokens, tokens.output_tokens), usage, record)
-        if twin is not None:
-            seconds[span_id] = twin
-    return seconds
+        if tokens is not None and parent is not None:
+            request_parent = stream_requests.get(parent)
+            if request_parent is not None:
+                parent, record = request_parent, record._replace(end=UNTIL_ITS_LOG)
+            twin = twins.first((parent, tokens.input_tokens, tokens.output_tokens), usage, record)
+            if twin is not None:
+                seconds[span_id] = twin
+                continue
+        if wrapper is not None:  # a record flagged without usage above it: this one takes its call over
+            del leaves[wrapper]
+            # Named on the record that is listed: the one taken over may have taken over another.
+            takes_over[span_id] = [*takes_over.pop(wrapper, ()), wrapper]
+        if not recorded:
+            leaves[span_id] = False
+    return seconds, takes_over
 
 
 class _Twins:

@@ -35,7 +35,7 @@ from ._guard import INTERNAL_FAILURES
 from ._spans import attributes_of
 from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
 from .costed_span import CostedSpan
-from .pricer import SpanCost
+from .pricer import Recount, SpanCost
 from .pricing._fork import in_child_after_fork
 from .recorded_cost import recorded_cost
 from .usage import read_usage
@@ -105,6 +105,13 @@ class TraceTotals:
             self.output_tokens += usage.output_tokens
             self.cache_read_tokens += usage.cache_read_tokens
             self.cache_write_tokens += usage.cache_write_tokens
+
+    def recount(self, recount: Recount) -> None:
+        """Take back what ``recount`` says was counted twice: a call counted on records of
+        it handed on before the span that shows they are one call (see ``pricer.Recount``).
+        A partial sum may go below zero for a while; the root's is whole."""
+        self.llm_calls -= recount.calls
+        self.unpriced_spans -= recount.unpriced
 
     def merge(self, other: TraceTotals) -> None:
         """Add ``other``'s sums (a finished subtree's) to these."""
@@ -427,15 +434,22 @@ class TraceCostExporter(SpanExporter):
                     bucket.add(*own)
                 if subtree is not None:
                     bucket.merge(subtree)
-                # CostedSpan.genai_after_root, read from the span's state: the span is priced
-                # (its cost was read above), and the property, which prices first, would cost
-                # 0.2 µs on every priced span.
-                if category is not None and span.__dict__.get("_genai_after_root"):
-                    # Under a parent still open, below a local root that has gone on: the
-                    # processor saw it end after that root.
-                    self.stats.late_spans += 1
-                    append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
-                    continue
+                # CostedSpan.genai_after_root and genai_recount, read from the span's state:
+                # the span is priced (its cost was read above), and the properties, which
+                # price first, would cost 0.2 µs on every priced span.
+                if category is not None:
+                    note = span.__dict__.get("_genai_rollup")  # _ROLLUP_NOTE
+                    if note:
+                        if note is not True:  # a Recount (rare): counts this span takes back
+                            bucket.recount(note)
+                            if not (note.after_root and category):
+                                append(span)
+                                continue
+                        # Under a parent still open, below a local root that has gone on: the
+                        # processor saw it end after that root.
+                        self.stats.late_spans += 1
+                        append(_with_attributes(span, {A.COST_AFTER_ROOT: True}))
+                        continue
                 append(span)
             if self._turned_away:
                 self._let_turned_away_go()
@@ -466,6 +480,11 @@ class TraceCostExporter(SpanExporter):
         if category is None:
             return span
         _add_own(state.done, cost, own)
+        recount = _recount_of(span)
+        if recount is not None:
+            state.done.recount(recount)
+            if not category:  # no cost of its own: nothing of it is missing from the root
+                return span
         self.stats.late_spans += 1
         return _with_attributes(span, {A.COST_AFTER_ROOT: True})
 
@@ -583,6 +602,10 @@ class TraceCostExporter(SpanExporter):
             if subtree is None:
                 subtree = TraceTotals(state.trace_id)
             _add_own(subtree, cost, own)
+            if cost is not None:
+                recount = _recount_of(span)
+                if recount is not None:
+                    subtree.recount(recount)
             done.merge(subtree)
         else:
             # Nothing in or under this root to add: adding its empty subtree would only count it.
@@ -782,6 +805,18 @@ def _open_ancestor(passed: dict[int, int], parent_span_id: int) -> int:
             return _LOCAL_ROOT
         target = above
     return target
+
+
+#: The span state's key for what the roll-up does beyond adding the span's cost: ``True``,
+#: the span ended after its local root (``_open_spans``); a ``Recount`` (``processor``).
+_ROLLUP_NOTE = "_genai_rollup"
+
+
+def _recount_of(span: ReadableSpan) -> Recount | None:
+    """The counts a span priced in this process takes back, if any (rare: read off the
+    paths every span takes)."""
+    note = span.__dict__.get(_ROLLUP_NOTE)
+    return note if isinstance(note, Recount) else None
 
 
 def _add_own(totals: TraceTotals, cost: SpanCost | None, own: _OwnCost) -> None:
