@@ -172,6 +172,8 @@ def emitted_metrics():
                     kind = "histogram"
                 elif isinstance(metric.data, Sum) and metric.data.is_monotonic:
                     kind = "counter"
+                elif isinstance(metric.data, Sum):
+                    kind = "updowncounter"
                 else:
                     kind = "other"
                 keys = set()

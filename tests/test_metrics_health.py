@@ -86,6 +86,27 @@ def test_traces_pushed_out_and_turned_away_at_max_traces_are_counted_by_outcome(
     assert not caplog.records
 
 
+def test_the_traces_held_against_max_traces_are_a_level_read_at_each_collection():
+    """How close the roll-up is to its bound, before traces overflow: each trace whose root
+    has not passed counts until it does (or is let go), and none is counted before the
+    pipeline has priced something."""
+    clock = FakeClock()
+    tracer, _, reader = _pipeline(idle_timeout_s=60, max_traces=3, clock=clock)
+    assert _points(reader, A.METRIC_ROLLUP_OPEN_TRACES) == {}
+    agents = [_call_in_new_trace(tracer, f"agent {n}") for n in range(2)]
+    assert _points(reader, A.METRIC_ROLLUP_OPEN_TRACES) == {(): 2}
+    for _ in range(3):  # one more fills the bound; the next two are turned away
+        _call_in_new_trace(tracer)
+    assert _points(reader, A.METRIC_ROLLUP_OPEN_TRACES) == {(): 3}
+    assert _by(reader, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ATTR_ROLLUP_ACTION)["turned_away"] == 2
+    for agent in agents:
+        agent.end()
+    assert _points(reader, A.METRIC_ROLLUP_OPEN_TRACES) == {(): 1}
+    clock.now += 61
+    _call_in_new_trace(tracer).end()  # a roll-up's expiry runs as spans pass
+    assert _points(reader, A.METRIC_ROLLUP_OPEN_TRACES) == {(): 0}
+
+
 def test_a_span_with_a_cost_after_its_root_is_counted_as_late():
     tracer, memory, reader = _pipeline()
     root = tracer.start_span("request", context=Context())
@@ -114,7 +135,13 @@ def test_a_listener_that_raises_and_a_roll_up_callback_that_raises_are_counted_w
     assert errors == {"processor": 0, "listener": 1, "rollup": 1}
 
 
-HEALTH = (A.METRIC_INTERNAL_ERRORS, A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ROLLUP_WITHOUT_ROOT, A.METRIC_ROLLUP_LATE_SPANS)
+HEALTH = (
+    A.METRIC_INTERNAL_ERRORS,
+    A.METRIC_ROLLUP_OVERFLOW,
+    A.METRIC_ROLLUP_WITHOUT_ROOT,
+    A.METRIC_ROLLUP_LATE_SPANS,
+    A.METRIC_ROLLUP_OPEN_TRACES,
+)
 
 
 def test_nothing_watched_emits_no_health_series():

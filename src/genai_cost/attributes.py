@@ -123,6 +123,9 @@ METRIC_ROLLUP_OVERFLOW = "gen_ai.cost.rollup.overflow"
 METRIC_ROLLUP_WITHOUT_ROOT = "gen_ai.cost.rollup.traces_without_root"
 #: Counter of spans with a cost that passed after their local root (``gen_ai.cost.after_root``).
 METRIC_ROLLUP_LATE_SPANS = "gen_ai.cost.rollup.late_spans"
+#: Up-down counter (a level) of the traces the roll-up holds against ``max_traces``
+#: (``TraceCostExporter.running_traces``): at the bound, new traces overflow.
+METRIC_ROLLUP_OPEN_TRACES = "gen_ai.cost.rollup.open_traces"
 #: Where an internal error was caught: one of COMPONENTS.
 METRIC_ATTR_COMPONENT = "gen_ai.cost.component"
 COMPONENT_PROCESSOR = "processor"
@@ -167,6 +170,7 @@ METRIC_INTERNAL_ERRORS_UNIT = "{error}"
 METRIC_ROLLUP_OVERFLOW_UNIT = "{trace}"
 METRIC_ROLLUP_WITHOUT_ROOT_UNIT = "{trace}"
 METRIC_ROLLUP_LATE_SPANS_UNIT = "{span}"
+METRIC_ROLLUP_OPEN_TRACES_UNIT = "{trace}"
 #: Metric attribute keys of METRIC_COST (values read from the span; absent ones are left out).
 METRIC_ATTR_PROVIDER = "gen_ai.provider.name"
 METRIC_ATTR_MODEL = "gen_ai.request.model"

@@ -15,10 +15,10 @@ and, for the components it is told to watch (:meth:`CostMetrics.watch_processor`
 :meth:`CostMetrics.watch_rollup`), the pipeline's own health, read from their ``stats``
 at each collection (nothing on the span path): ``gen_ai.cost.internal_errors`` (by
 ``gen_ai.cost.component``), ``gen_ai.cost.rollup.overflow`` (by
-``gen_ai.cost.rollup.action``), ``gen_ai.cost.rollup.traces_without_root`` and
-``gen_ai.cost.rollup.late_spans``. What the package catches rather than let reach the
-application, and roots whose totals are incomplete, would otherwise show only in a log
-line said once.
+``gen_ai.cost.rollup.action``), ``gen_ai.cost.rollup.traces_without_root``,
+``gen_ai.cost.rollup.late_spans``, and the level ``gen_ai.cost.rollup.open_traces``.
+What the package catches rather than let reach the application, and roots whose totals
+are incomplete, would otherwise show only in a log line said once.
 
 It is fed by the one :class:`~genai_cost.processor.CostSpanProcessor` (as a
 listener: each span is counted once however many exporters there are), by
@@ -175,6 +175,14 @@ class CostMetrics(OwnExtension):
         )
         for name, unit, observe, description in counters:
             meter.create_observable_counter(name, callbacks=[observe], unit=unit, description=description)
+        # Not a count of events but a level (an up-down counter stays cumulative under delta
+        # temporality too): how close the roll-up is to its bound, before traces overflow.
+        meter.create_observable_up_down_counter(
+            A.METRIC_ROLLUP_OPEN_TRACES,
+            callbacks=[self._observe_open_traces],
+            unit=A.METRIC_ROLLUP_OPEN_TRACES_UNIT,
+            description="Traces the roll-up holds against max_traces (past it, new traces overflow)",
+        )
         self._processors: tuple[CostSpanProcessor, ...] = ()
         self._rollups: tuple[TraceCostExporter, ...] = ()
         #: Added to what the watched components count: in a forked child under delta
@@ -234,7 +242,8 @@ class CostMetrics(OwnExtension):
         let go before any root of theirs passed (``gen_ai.cost.rollup.traces_without_root``),
         and spans with a cost that came after their root (``gen_ai.cost.rollup.late_spans``);
         also its internal failures (``gen_ai.cost.component=rollup``). The spans alone do
-        not show these: each keeps its own cost.
+        not show these: each keeps its own cost. And how many traces it holds
+        (``gen_ai.cost.rollup.open_traces``), to see the bound coming before it overflows.
 
         With several exporters, each has a roll-up of its own over the same spans: watch
         them all; the trace and span counts are the first one's (the others count the same
@@ -288,6 +297,12 @@ class CostMetrics(OwnExtension):
 
     def _observe_late_spans(self, options: CallbackOptions) -> Iterable[Observation]:
         return self._observe_health(A.METRIC_ROLLUP_LATE_SPANS)
+
+    def _observe_open_traces(self, options: CallbackOptions) -> Iterable[Observation]:
+        # The first roll-up's, as for its trace counts; once the health series are shown.
+        if not self._rollups or not (self._health_shown or self._health()):
+            return []
+        return [Observation(self._rollups[0].running_traces)]
 
     def after_pricing(self) -> None:
         """Nothing to do outside the pricing lock: the counters are read by collections."""
@@ -496,6 +511,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     (A.METRIC_ROLLUP_OVERFLOW, A.METRIC_ROLLUP_OVERFLOW_UNIT, "counter"),
     (A.METRIC_ROLLUP_WITHOUT_ROOT, A.METRIC_ROLLUP_WITHOUT_ROOT_UNIT, "counter"),
     (A.METRIC_ROLLUP_LATE_SPANS, A.METRIC_ROLLUP_LATE_SPANS_UNIT, "counter"),
+    (A.METRIC_ROLLUP_OPEN_TRACES, A.METRIC_ROLLUP_OPEN_TRACES_UNIT, "updowncounter"),
     (A.SPAN_METRIC_COST, A.METRIC_COST_UNIT, "counter"),
     (A.SPAN_METRIC_TRACE_COST, A.METRIC_TRACE_COST_UNIT, "histogram"),
     (A.SPAN_METRIC_INFRA_COST, A.METRIC_COST_UNIT, "counter"),

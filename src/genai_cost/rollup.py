@@ -363,6 +363,13 @@ class TraceCostExporter(SpanExporter):
         the lock: a gauge, exact only between exports."""
         return len(self._traces) + len(self._held)
 
+    @property
+    def running_traces(self) -> int:
+        """How many of :attr:`open_traces` count against ``max_traces``: the running ones (and
+        finished ones with spans still to route). At the bound a new trace overflows
+        (``stats.traces_pushed_out``, ``traces_turned_away``). Read without the lock."""
+        return len(self._traces)
+
     # ---------------------------------------------------------------- roll-up
 
     def _roll_up(self, spans: Sequence[ReadableSpan]) -> list[ReadableSpan]:
