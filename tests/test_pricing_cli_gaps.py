@@ -351,7 +351,7 @@ def test_pricing_tools_lists_each_tool_with_its_fees(tmp_path: Path, capsys: pyt
     assert main(["pricing", "tools", "--pricing-file", str(prices)]) == 0
     lines = capsys.readouterr().out.splitlines()
     pages = next(line for line in lines if line.startswith("my_pages "))
-    assert pages.split() == ["my_pages", "tool", "override", "per", "call", "0.01", "per", "unit", "0.002", "x",
+    assert pages.split() == ["my_pages", "tool", "user", "per", "call", "0.01", "per", "unit", "0.002", "x",
                              "my.pages.count", "(page)", "checked", "2026-01-01", "ours"]  # fmt: skip
     search = next(line for line in lines if line.startswith("openai.web_search "))
     assert "per call 0.01 per unit - checked 2026-11-20 https://developers.openai.com/api/docs/pricing" in search

@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -447,11 +448,11 @@ def _tools(args: argparse.Namespace) -> int:
     for row in rows:
         unit = "-"
         if row["unit_attribute"]:
-            unit = f"{row['per_unit']:g} x {row['unit_attribute']}"
+            unit = f"{_usd(row['per_unit'])} x {row['unit_attribute']}"
             unit += f" ({row['unit_name']})" if row["unit_name"] else ""
         print(
-            f"{row['name']:<40} {row['category']:<10} {row['layer']:<9} "
-            f"per call {row['per_call']:g} per unit {unit} checked {row['checked']} {row['source']}"
+            f"{row['name']:<40} {row['category']:<10} {_layer_word(row['layer']):<9} "
+            f"per call {_usd(row['per_call'])} per unit {unit} checked {row['checked']} {row['source']}"
         )
     print(f"{len(rows)} tool(s) (catalog {catalog.version})")
     return 0
@@ -462,7 +463,24 @@ def _per_m(value: float | None) -> float | None:
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
+    return "-" if value is None else _usd(value)
+
+
+def _usd(value: float) -> str:
+    """A USD amount as plain decimal: ``0.00001``, not ``1e-05`` (``:g``) nor float noise
+    (``0.30000000000000004``): 15 significant digits (as many as a float keeps of a decimal
+    price), written out without an exponent or trailing zeros."""
+    if value == 0:
+        return "0"
+    return format(Decimal(f"{value:.15g}"), "f")
+
+
+def _layer_word(layer: str) -> str:
+    """The word the text of ``pricing tools`` shows for a tool's layer: ``user`` for one of
+    the user's own files, as ``pricing list`` shows (and ``--origin user`` selects) an entry
+    of them, and as the docs name that layer ("user files"). The ``--json`` ``layer`` keeps
+    ``override``, as ``pricing list --json`` has it."""
+    return "user" if layer == "override" else layer
 
 
 # ------------------------------------------------------------------------ diff
