@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -38,6 +40,7 @@ from genai_cost import Budget, BudgetExceededError, CostSettings, CostSpanProces
 from genai_cost import attributes as A
 from genai_cost.metrics import CostMetrics
 from genai_cost.pricing import Catalog
+from genai_cost.records import MAX_ACCOUNTED_IDS, accounted_ids, accounts_for_value
 
 CATALOG = Catalog.load()
 HOUR_MS = 3_600_000
@@ -689,3 +692,56 @@ def test_deferred_and_inline_pricing_give_the_same_spans(shape: str) -> None:
         )
         # (the ids differ from run to run; that each names a span is checked above)
     assert exported["batch"] == exported["inline"]
+
+
+def test_a_retry_loop_of_many_refusals_is_named_in_a_bounded_value_and_counted_whole(pipeline: Pipeline) -> None:
+    """A framework's call span over a retry loop gone wrong (40 refusals, then the answer):
+    ``gen_ai.cost.accounts_for`` names the first 32 and counts the others (``+8``), a value
+    of about half a kilobyte, not one that grows with the loop; the call counts once."""
+    root = agent(pipeline)
+    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    refused = []
+    for n in range(40):
+        attempt = start(pipeline, OPENAI, f"chat gpt-4o attempt {n}", wrapper, openai_request())
+        refuse(attempt)
+        attempt.end()
+        refused.append(attempt)
+    answer = start(pipeline, OPENAI, "chat gpt-4o answer", wrapper, openai_request())
+    answer.set_attributes(openai_response("chatcmpl-many"))
+    answer.end()
+    wrapper.end()
+    root.end()
+    totals = pipeline.root()
+    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 0, 1)
+    value = pipeline.spans()["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR]
+    assert value == ",".join(f"{span.get_span_context().span_id:016x}" for span in refused[:32]) + ",+8"
+    assert accounted_ids(value) == ([f"{span.get_span_context().span_id:016x}" for span in refused[:32]], 40)
+
+
+@given(ids=st.lists(st.integers(1, 2**64 - 1), unique=True, max_size=80))
+def test_an_accounts_for_value_reads_back_what_was_written(ids: list[int]) -> None:
+    value = accounts_for_value(ids)
+    named, count = accounted_ids(value)
+    assert named == [f"{span_id:016x}" for span_id in ids[:MAX_ACCOUNTED_IDS]] and count == len(ids)
+    assert len(value) <= MAX_ACCOUNTED_IDS * 17 + 4
+
+
+def test_a_take_back_on_a_forgotten_ledger_does_not_go_below_zero() -> None:
+    """The wrapper's count went on a ledger forgotten since (more traces than the budget
+    keeps): the call below, taking it back on a fresh ledger, leaves counts at zero, not -1."""
+    pipe = make_pipeline("simple", Budget(max_traces=1))
+    root = agent(pipe)
+    wrapper = start(pipe, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    sdk = start(pipe, OPENAI, "chat gpt-4o stream", wrapper, openai_request())
+    wrapper.end()
+    for n in range(3):  # other traces with spend push this one's ledger out
+        other = agent(pipe)
+        call = start(pipe, OPENAI, f"chat {n}", other, openai_request())
+        call.set_attributes(openai_response(f"chatcmpl-other-{n}"))
+        call.end()
+        other.end()
+    sdk.set_attributes(openai_response("chatcmpl-late"))
+    sdk.end()
+    spend = pipe.budget.spend(trace_of(root))
+    assert spend is not None and spend.llm_calls >= 0 and spend.unpriced_spans >= 0
+    root.end()

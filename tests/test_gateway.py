@@ -1673,3 +1673,36 @@ def test_a_streamed_call_whose_wrapper_came_in_an_earlier_request_counts_once(ca
     root = spans["invoke_agent"].attributes
     assert (root["gen_ai.trace.cost.llm_calls"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 0)
     assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(CHAT_USD)
+
+
+def _refused_attempt_inside_the_call(tracer: Any) -> None:
+    """A framework's span of one call over the provider's attempts: one refused (a rate
+    limit: ``error.type``, no usage), then the retry's answer."""
+    without_usage = {k: v for k, v in CHAT.items() if not k.startswith("gen_ai.usage.")}
+    with tracer.start_as_current_span("invoke_agent", kind=SpanKind.SERVER):
+        with tracer.start_as_current_span("framework chat", attributes=without_usage):
+            with tracer.start_as_current_span(
+                "chat gpt-4o refused", kind=SpanKind.CLIENT, attributes={**without_usage, "error.type": "429"}
+            ):
+                pass
+            with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT, attributes=CHAT):
+                pass
+
+
+@pytest.mark.parametrize("build", [_streamed_call_under_a_wrapper_without_usage, _refused_attempt_inside_the_call])
+@pytest.mark.parametrize("per_span", [False, True], ids=["one-request", "a-request-per-span"])
+def test_a_call_whose_records_were_taken_back_in_process_counts_once_at_the_gateway(
+    catalog: Catalog, build: Any, per_span: bool
+) -> None:
+    """Priced in process without a roll-up there: a record flagged as it ended whose call
+    another took over (``gen_ai.cost.accounts_for``) is taken back by the gateway's roll-up
+    too, and the span that names it, priced there, is not priced again."""
+    sent = sorted(_priced_in_process(build, catalog, with_rollup=False), key=lambda s: s.end_time or 0)
+    assert any("gen_ai.cost.accounts_for" in s.attributes for s in sent)
+    gateway, forwarded = _gateway(catalog)
+    for request in [[span] for span in sent] if per_span else [sent]:
+        gateway.accept(_request(request))
+    assert gateway.processor.stats.priced == gateway.processor.stats.unpriced == 0
+    root = next(s for s in forwarded.get_finished_spans() if s.name == "invoke_agent").attributes
+    assert (root["gen_ai.trace.cost.llm_calls"], root["gen_ai.trace.cost.unpriced_spans"]) == (1, 0)
+    assert root["gen_ai.trace.cost.total_usd"] == pytest.approx(CHAT_USD)

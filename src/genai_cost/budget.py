@@ -362,10 +362,13 @@ class Budget(OwnExtension):
         records of it (``pricer.Recount``: a wrapper without usage that ended first, a
         refused attempt inside a call), in one step: a limit is judged on the counts with
         the call once, so a call limit is not hit one call early."""
-        return self.on_span_cost(span, usage, cost, recount)
+        return self._count(span, usage, cost, recount)
 
-    def on_span_cost(
-        self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost, recount: Recount | None = None
+    def on_span_cost(self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost) -> Mapping[str, object] | None:
+        return self._count(span, usage, cost, None)
+
+    def _count(
+        self, span: ReadableSpan, usage: SpanUsage, cost: SpanCost, recount: Recount | None
     ) -> Mapping[str, object] | None:
         context = span.context
         if context is None:
@@ -392,8 +395,10 @@ class Budget(OwnExtension):
             ledger.last_update = now
             limits = ledger.limits or self.limits
             if recount is not None:  # (rare) before this span's own count: see on_span_recount
-                ledger.llm_calls -= recount.calls
-                ledger.unpriced -= recount.unpriced
+                # Not below zero: the records taken back may have been counted on a ledger
+                # forgotten since (more traces than max_traces at once).
+                ledger.llm_calls = max(0, ledger.llm_calls - recount.calls)
+                ledger.unpriced = max(0, ledger.unpriced - recount.unpriced)
             if usd:
                 ledger.cost_usd += usd
                 ledger.by_category[cost.category] = ledger.by_category.get(cost.category, 0.0) + usd

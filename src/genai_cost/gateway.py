@@ -516,9 +516,15 @@ class CostGateway:
                 attributes = attributes_of(span)
                 if A.TRACE_TOTAL in attributes and span.context is not None:
                     totalled.add(span.context.span_id)
-                if A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes or A.COST_DUPLICATE_OF in attributes:
-                    # Priced where it was made (a duplicate record of a call there, too): passed
-                    # on as it is, and it counts for the leaf rule as it did there.
+                if (
+                    A.COST_TOTAL in attributes
+                    or A.COST_UNPRICED in attributes
+                    or A.COST_DUPLICATE_OF in attributes
+                    or A.COST_ACCOUNTS_FOR in attributes
+                ):
+                    # Priced where it was made (a duplicate record of a call there, or the span
+                    # of a call that took its refused attempts back): passed on as it is, and it
+                    # counts for the leaf rule as it did there.
                     processor.note_priced_elsewhere(span)
                     handed_on.spans.append(span)
                 else:

@@ -61,6 +61,7 @@ from .pricing.catalog import Catalog
 from .records import ADK_CALL as _ADK_CALL
 from .records import ADK_PARTIAL as _ADK_PARTIAL
 from .records import ADK_SCOPE as _ADK_SCOPE
+from .records import accounts_for_value
 from .records import adk_record as _adk_record
 from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, with_span_rules
 
@@ -594,7 +595,7 @@ class CostSpanProcessor(SpanProcessor):
             len(taken_back),
             state.get(_ROLLUP_NOTE) is True,
         )
-        accounts_for = ",".join(f"{record.span_id:016x}" for record in taken_back)
+        accounts_for = accounts_for_value([record.span_id for record in taken_back])
         cost = self._layer_cost(span, attributes) if self._span_layers else None
         merged = dict(attributes)
         if cost is None:

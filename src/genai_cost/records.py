@@ -98,3 +98,31 @@ def call_model(catalog: Catalog, model: str | None, provider: str | None) -> str
         return catalog.resolve(model, provider).model.pricing_id
     except PricingError:
         return model
+
+
+#: How many span ids ``gen_ai.cost.accounts_for`` names at most: a call span over thousands
+#: of refused attempts (a retry loop gone wrong) must not carry a value of tens of kilobytes,
+#: which a collector's message limit could drop with the batch. The rest are counted.
+MAX_ACCOUNTED_IDS = 32
+
+
+def accounts_for_value(span_ids: list[int]) -> str:
+    """The value of ``gen_ai.cost.accounts_for`` for records of a call: their span ids (hex,
+    comma-separated), the first :data:`MAX_ACCOUNTED_IDS`, then ``+N`` for the others."""
+    named = ",".join(f"{span_id:016x}" for span_id in span_ids[:MAX_ACCOUNTED_IDS])
+    more = len(span_ids) - MAX_ACCOUNTED_IDS
+    return f"{named},+{more}" if more > 0 else named
+
+
+def accounted_ids(value: str) -> tuple[list[str], int]:
+    """The span ids (hex) a ``gen_ai.cost.accounts_for`` value names, and how many records it
+    accounts for in all (with those past :data:`MAX_ACCOUNTED_IDS`, not named)."""
+    ids: list[str] = []
+    more = 0
+    for part in value.split(","):
+        part = part.strip().lower()
+        if part.startswith("+") and part[1:].isdigit():
+            more += int(part[1:])
+        elif part:
+            ids.append(part)
+    return ids, len(ids) + more

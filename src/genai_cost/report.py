@@ -33,6 +33,7 @@ from .records import (
     ADK_SCOPE,
     UNTIL_ITS_LOG,
     CallRecord,
+    accounted_ids,
     adk_record,
     call_model,
     same_call_by_response_id,
@@ -276,7 +277,7 @@ def _accounted_for(spans: list[ExportedSpan]) -> set[str]:
     for span in spans:
         named = span.attributes.get(A.COST_ACCOUNTS_FOR)
         if isinstance(named, str):
-            accounted.update(part.strip().lower() for part in named.split(",") if part.strip())
+            accounted.update(accounted_ids(named)[0])
     return accounted
 
 

@@ -35,9 +35,10 @@ from ._guard import INTERNAL_FAILURES
 from ._spans import attributes_of
 from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
 from .costed_span import CostedSpan
-from .pricer import Recount, SpanCost
+from .pricer import NO_CATEGORY, Recount, SpanCost
 from .pricing._fork import in_child_after_fork
 from .recorded_cost import recorded_cost
+from .records import accounted_ids
 from .usage import read_usage
 
 _log = logging.getLogger("genai_cost")
@@ -609,10 +610,9 @@ class TraceCostExporter(SpanExporter):
             if subtree is None:
                 subtree = TraceTotals(state.trace_id)
             _add_own(subtree, cost, own)
-            if cost is not None:
-                recount = _recount_of(span)
-                if recount is not None:
-                    subtree.recount(recount)
+            recount = _recount_of(span)
+            if recount is not None:
+                subtree.recount(recount)
             done.merge(subtree)
         else:
             # Nothing in or under this root to add: adding its empty subtree would only count it.
@@ -850,7 +850,7 @@ _NO_COST: _OwnCost = (None, None, False, (0, 0, 0, 0))
 
 def _carries_cost(attributes: Mapping[str, object]) -> bool:
     """Whether :func:`recorded_cost` could find a cost on the span (cheaply: most carry none)."""
-    return A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes
+    return A.COST_TOTAL in attributes or A.COST_UNPRICED in attributes or A.COST_ACCOUNTS_FOR in attributes
 
 
 def _cost_of(span: ReadableSpan) -> _OwnCost:
@@ -868,6 +868,17 @@ def _cost_of(span: ReadableSpan) -> _OwnCost:
     # ``genai-cost report`` reads it (a total that is no amount is unpriced, never $0).
     attributes = attributes_of(span)
     recorded = recorded_cost(attributes)
+    named = attributes.get(A.COST_ACCOUNTS_FOR)
+    if named and isinstance(named, str):
+        if _ROLLUP_NOTE not in span.__dict__:
+            # Records of its call flagged unpriced as they ended, each counted as a call there:
+            # taken back as that process's roll-up would (see pricer.Recount). The span is this
+            # process's own object (the gateway decoded it), where _recount_of finds the note.
+            taken = accounted_ids(named)[1]
+            calls = taken if recorded is None or recorded.category == A.CATEGORY_LLM else 0
+            span.__dict__[_ROLLUP_NOTE] = Recount(calls, taken)
+        if recorded is None:  # the span of a call over refused attempts: no cost of its own
+            return NO_CATEGORY, None, False, (0, 0, 0, 0)
     if recorded is None:
         return _NO_COST
     category = recorded.category
