@@ -109,6 +109,17 @@ class Pipeline:
     def root(self, name: str = "invoke_agent research") -> dict[str, Any]:
         return dict(self.spans()[name].attributes or {})
 
+    def counts(self, name: str = "invoke_agent research") -> tuple[int, int, int]:
+        """The root's LLM calls, unpriced spans and priced spans."""
+        totals = self.root(name)
+        return totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]
+
+    def spent(self, root: Span) -> tuple[int, int]:
+        """The budget's LLM calls and unpriced spans of ``root``'s trace."""
+        spend = self.budget.spend(trace_of(root))
+        assert spend is not None
+        return spend.llm_calls, spend.unpriced_spans
+
     def unpriced_metric(self) -> int:
         """The ``gen_ai.cost.unpriced_spans`` counter, all series."""
         return int(sum(point.value for point in self._points(A.METRIC_UNPRICED)))
@@ -270,10 +281,8 @@ def test_f03_the_record_below_unpriced_too_is_one_unpriced_call(pipeline: Pipeli
     sdk.set_attributes(openai_response(model="gpt-9"))
     sdk.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 1, 0)
-    spend = pipeline.budget.spend(trace_of(root))
-    assert spend is not None and (spend.llm_calls, spend.unpriced_spans) == (1, 1)
+    assert pipeline.counts() == (1, 1, 0)
+    assert pipeline.spent(root) == (1, 1)
     assert pipeline.spans()["chat gpt-9 stream"].attributes[A.COST_UNPRICED_REASON] == A.REASON_UNKNOWN_MODEL
 
 
@@ -304,13 +313,11 @@ def test_f03_two_records_of_the_streamed_call_below_the_wrapper_count_once(pipel
     openllmetry.set_attributes(usage)
     openllmetry.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 0, 1)
+    assert pipeline.counts() == (1, 0, 1)
     spans = pipeline.spans()
     assert spans["anthropic.messages.create"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(wrapper)
     assert spans["anthropic.chat"].attributes[A.COST_DUPLICATE_OF] == hex_id(sdk)
-    spend = pipeline.budget.spend(trace_of(root))
-    assert spend is not None and (spend.llm_calls, spend.unpriced_spans) == (1, 0)
+    assert pipeline.spent(root) == (1, 0)
 
 
 def test_f03_unchanged_a_wrapper_with_usage_ending_first_is_the_call(pipeline: Pipeline) -> None:
@@ -322,8 +329,7 @@ def test_f03_unchanged_a_wrapper_with_usage_ending_first_is_the_call(pipeline: P
     wrapper.end()
     sdk.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 0, 1)
+    assert pipeline.counts() == (1, 0, 1)
     assert pipeline.spans()["chat gpt-4o stream"].attributes[A.COST_DUPLICATE_OF] == hex_id(wrapper)
 
 
@@ -336,8 +342,7 @@ def test_f03_unchanged_the_call_below_ending_first(pipeline: Pipeline) -> None:
     sdk.end()
     wrapper.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 0, 1)
+    assert pipeline.counts() == (1, 0, 1)
     assert A.COST_UNPRICED not in pipeline.spans()["chat gpt-4o"].attributes
 
 
@@ -450,10 +455,8 @@ def test_f11_every_attempt_refused_is_one_failed_call(pipeline: Pipeline) -> Non
     refuse(wrapper)
     wrapper.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 1, 0)
-    spend = pipeline.budget.spend(trace_of(root))
-    assert spend is not None and (spend.llm_calls, spend.unpriced_spans) == (1, 1)
+    assert pipeline.counts() == (1, 1, 0)
+    assert pipeline.spent(root) == (1, 1)
     spans = pipeline.spans()
     first = spans["chat gpt-4o attempt 1"]
     second = spans["chat gpt-4o attempt 2"]
@@ -483,8 +486,7 @@ def test_f11_the_call_ending_after_its_wrapper_takes_the_refused_attempt_in(
     totals = pipeline.root()
     assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 0, 1)
     assert totals[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
-    spend = pipeline.budget.spend(trace_of(root))
-    assert spend is not None and (spend.llm_calls, spend.unpriced_spans) == (1, 0)
+    assert pipeline.spent(root) == (1, 0)
     spans = pipeline.spans()
     assert spans["chat gpt-4o attempt 2"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
 
@@ -515,13 +517,11 @@ def test_f11_two_refusals_then_the_streamed_answer_after_the_framework_span(pipe
     third.set_attributes(openai_response())
     third.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 0, 1)
+    assert pipeline.counts() == (1, 0, 1)
     spans = pipeline.spans()
     assert spans["chat gpt-4o attempt 2"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(first)
     assert spans["chat gpt-4o attempt 3"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(second)
-    spend = pipeline.budget.spend(trace_of(root))
-    assert spend is not None and (spend.llm_calls, spend.unpriced_spans) == (1, 0)
+    assert pipeline.spent(root) == (1, 0)
 
 
 def test_f03_an_embedding_wrapper_is_no_llm_call_either_way(pipeline: Pipeline) -> None:
@@ -581,10 +581,8 @@ def test_a_retry_under_a_step_span_is_two_calls_as_documented(pipeline: Pipeline
             attempt.set_attributes(openai_response("chatcmpl-2"))
         attempt.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (4, 2, 2)
-    spend = pipeline.budget.spend(trace_of(root))
-    assert spend is not None and (spend.llm_calls, spend.unpriced_spans) == (4, 2)
+    assert pipeline.counts() == (4, 2, 2)
+    assert pipeline.spent(root) == (4, 2)
     assert not any(A.COST_ACCOUNTS_FOR in (span.attributes or {}) for span in pipeline.spans().values())
 
 
@@ -610,8 +608,7 @@ def test_two_calls_inside_one_framework_span_stay_two(pipeline: Pipeline) -> Non
         start(pipeline, OPENAI, f"chat gpt-4o {n}", wrapper, {**openai_request(), **openai_response(f"r{n}")}).end()
     wrapper.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (2, 0, 2)
+    assert pipeline.counts() == (2, 0, 2)
 
 
 # ------------------------------------------------------------ threads, and the three ways alike
@@ -711,8 +708,7 @@ def test_a_retry_loop_of_many_refusals_is_named_in_a_bounded_value_and_counted_w
     answer.end()
     wrapper.end()
     root.end()
-    totals = pipeline.root()
-    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS], totals[A.TRACE_PRICED_SPANS]) == (1, 0, 1)
+    assert pipeline.counts() == (1, 0, 1)
     value = pipeline.spans()["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR]
     assert value == ",".join(f"{span.get_span_context().span_id:016x}" for span in refused[:32]) + ",+8"
     assert accounted_ids(value) == ([f"{span.get_span_context().span_id:016x}" for span in refused[:32]], 40)

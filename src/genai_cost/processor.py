@@ -608,7 +608,7 @@ class CostSpanProcessor(SpanProcessor):
             merged.update(cost.attributes)
         merged[A.COST_ACCOUNTS_FOR] = accounts_for
         state[_ROLLUP_NOTE] = recount
-        events = self._tell_recounted(span, usage, cost, merged, recount) if self._listeners else ()
+        events = self._tell_listeners(span, usage, cost, merged, recount=recount) if self._listeners else ()
         return merged, cost, events
 
     def _cost(
@@ -649,7 +649,7 @@ class CostSpanProcessor(SpanProcessor):
         if recount is not None:
             merged[A.COST_ACCOUNTS_FOR] = accounts_for
             state[_ROLLUP_NOTE] = recount
-            events = self._tell_recounted(span, usage, cost, merged, recount) if self._listeners else ()
+            events = self._tell_listeners(span, usage, cost, merged, recount=recount) if self._listeners else ()
             return merged, cost, events
         events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
         return merged, cost, events
@@ -671,10 +671,17 @@ class CostSpanProcessor(SpanProcessor):
             calls.note_refused(parent.span_id, record)
 
     def _tell_listeners(
-        self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object], first: int = 0
+        self,
+        span: CostedSpan,
+        usage: SpanUsage,
+        cost: SpanCost,
+        merged: dict[str, object],
+        first: int = 0,
+        recount: Recount | None = None,
     ) -> tuple[Event, ...]:
         """Each listener's attributes added to ``merged``; the events they ask for.
-        (From the ``first`` listener on.)"""
+        (From the ``first`` listener on.) With counts the span takes back (``recount``), a
+        listener that keeps counts (a budget) is told both at once (:func:`_tell_recount`)."""
         events: tuple[Event, ...] = ()
         self._telling = span  # (until they all are told: see _interrupted)
         listeners = self._listeners
@@ -682,38 +689,10 @@ class CostSpanProcessor(SpanProcessor):
             listener = listeners[index]
             self._told = index
             try:
-                extra = listener.on_span_cost(span, usage, cost)
-                if extra:
-                    merged.update(extra)
-                    if type(extra) is SpanAnnotations and extra.events:
-                        events = (*events, *extra.events)
-            except Exception as exc:
-                if isinstance(listener, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
-                    raise  # genai-cost's own listener, interrupted by the application (_guard)
-                self._listener_failed(listener)
-        self._telling = None
-        return events
-
-    def _tell_recounted(
-        self, span: CostedSpan, usage: SpanUsage, cost: SpanCost, merged: dict[str, object], recount: Recount
-    ) -> tuple[Event, ...]:
-        """:meth:`_tell_listeners` for a span that takes counts back (``recount``): a listener
-        that keeps counts (a budget: ``on_span_recount``) is told both at once; the others
-        are told of the span's own cost, if it has one."""
-        events: tuple[Event, ...] = ()
-        self._telling = span
-        listeners = self._listeners
-        for index in range(len(listeners)):
-            listener = listeners[index]
-            self._told = index
-            try:
-                recounted = getattr(listener, "on_span_recount", None)
-                if recounted is not None:
-                    extra = recounted(span, usage, cost, recount)
-                elif cost.category == NO_CATEGORY:
-                    continue
-                else:
+                if recount is None:
                     extra = listener.on_span_cost(span, usage, cost)
+                else:
+                    extra = _tell_recount(listener, span, usage, cost, recount)
                 if extra:
                     merged.update(extra)
                     if type(extra) is SpanAnnotations and extra.events:
@@ -922,6 +901,19 @@ def _check_is_processor(candidate: object) -> None:
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.
 _NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
+
+
+def _tell_recount(
+    listener: CostListener, span: CostedSpan, usage: SpanUsage, cost: SpanCost, recount: Recount
+) -> Mapping[str, object] | None:
+    """Tell ``listener`` of a span that takes counts back: with both at once if it keeps
+    counts (``on_span_recount``); else of the span's own cost, if it has one."""
+    recounted = getattr(listener, "on_span_recount", None)
+    if recounted is not None:
+        return recounted(span, usage, cost, recount)  # type: ignore[no-any-return]
+    if cost.category == NO_CATEGORY:
+        return None
+    return listener.on_span_cost(span, usage, cost)
 
 
 #: The categories of a call's record (the leaf rule's inference spans).
