@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -469,8 +469,10 @@ def test_f11_the_call_ending_after_its_wrapper_takes_the_refused_attempt_in(
     pipeline: Pipeline, wrapper_usage: bool
 ) -> None:
     """The retry is streamed: the framework's span ends (returning the stream) after the
-    refused attempt and before the retry's span. The retry's span, priced when it ends,
-    accounts for the refused attempt."""
+    refused attempt and before the retry's span. The record that carries the call's cost
+    accounts for the refused attempt: the retry's span, priced when it ends, or the
+    framework's, when it ended with the answer's usage (a wrapper with usage that ends first
+    is the call, as in F03; the retry's span is then its second record)."""
     root = agent(pipeline)
     wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
     refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
@@ -488,7 +490,59 @@ def test_f11_the_call_ending_after_its_wrapper_takes_the_refused_attempt_in(
     assert totals[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
     assert pipeline.spent(root) == (1, 0)
     spans = pipeline.spans()
-    assert spans["chat gpt-4o attempt 2"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
+    if wrapper_usage:
+        assert spans["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
+        assert spans["chat gpt-4o"].attributes[A.COST_TOTAL] == pytest.approx(CALL_USD)
+        assert spans["chat gpt-4o attempt 2"].attributes[A.COST_DUPLICATE_OF] == hex_id(wrapper)
+    else:
+        assert spans["chat gpt-4o attempt 2"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
+
+
+@pytest.mark.parametrize("between", [False, True], ids=["child", "under-a-middleware-span"])
+def test_f11_a_refusal_ending_after_the_answer_is_taken_back_too(pipeline: Pipeline, between: bool) -> None:
+    """End order does not matter: the answer's span ends before the refused attempt's
+    (concurrent attempts, a hedged request), directly under the framework's span of the
+    call or under a span between them; the refusal is still an attempt of the call."""
+    root = agent(pipeline)
+    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
+    middle = pipeline.tracer("app").start_span("retry", context=set_span_in_context(wrapper)) if between else wrapper
+    start(pipeline, OPENAI, "chat gpt-4o attempt 2", middle, {**openai_request(), **openai_response()}).end()
+    if between:
+        middle.end()
+    refuse(refused)
+    refused.end()
+    wrapper.set_attributes(openai_response())
+    wrapper.end()
+    root.end()
+    assert pipeline.counts() == (1, 0, 1)
+    assert pipeline.spent(root) == (1, 0)
+    assert pipeline.root()[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
+    spans = pipeline.spans()
+    assert spans["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
+    assert A.COST_TOTAL not in spans["chat gpt-4o"].attributes
+
+
+def test_f11_a_framework_span_whose_answer_only_it_recorded_is_the_priced_call(pipeline: Pipeline) -> None:
+    """The SDK's instrumentation recorded the refused attempt but not the retry (the retry
+    went through another client): the framework's span has the answer's usage and only the
+    refusal below it. It is the call, priced, and takes the refusal back (it used to stay
+    an aggregate, the call counted as one $0 failed call)."""
+    root = agent(pipeline)
+    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
+    refuse(refused)
+    refused.end()
+    wrapper.set_attributes(openai_response())
+    wrapper.end()
+    root.end()
+    assert pipeline.counts() == (1, 0, 1)
+    assert pipeline.spent(root) == (1, 0)
+    assert pipeline.root()[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
+    assert pipeline.cost_metric() == pytest.approx(CALL_USD)
+    attributes = pipeline.spans()["chat gpt-4o"].attributes
+    assert attributes[A.COST_TOTAL] == pytest.approx(CALL_USD)
+    assert attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
 
 
 def test_f11_the_call_s_span_as_the_local_root(pipeline: Pipeline) -> None:
@@ -741,3 +795,48 @@ def test_a_take_back_on_a_forgotten_ledger_does_not_go_below_zero() -> None:
     spend = pipe.budget.spend(trace_of(root))
     assert spend is not None and spend.llm_calls >= 0 and spend.unpriced_spans >= 0
     root.end()
+
+
+# ------------------------------------------------------------ any end order
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    mode=st.sampled_from(["batch", "simple", "inline"]),
+    refusals=st.integers(1, 3),
+    answered=st.booleans(),
+    wrapper_usage=st.booleans(),
+    data=st.data(),
+)
+def test_one_framework_call_counts_once_whatever_order_its_spans_end_in(
+    mode: str, refusals: int, answered: bool, wrapper_usage: bool, data: st.DataObject
+) -> None:
+    """A framework's span of one call, refused attempts and perhaps the answer below it,
+    ending in any order, but for the framework's span ending after the refusals (a refused
+    request fails before the framework returns; the answer may be a stream, read after):
+    one LLM call, priced when a record of it has the answer's usage, else one failed call."""
+    pipe = make_pipeline(mode)
+    root = agent(pipe)
+    wrapper = start(pipe, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    children = [start(pipe, OPENAI, f"attempt {n}", wrapper, openai_request()) for n in range(refusals)]
+    for attempt in children:
+        refuse(attempt)
+    if answered:
+        answer = start(pipe, OPENAI, "answer", wrapper, openai_request())
+        answer.set_attributes(openai_response())
+        children.append(answer)
+    if wrapper_usage:
+        wrapper.set_attributes(openai_response())
+    elif not answered:
+        refuse(wrapper)
+    ending = data.draw(st.permutations(children), label="children's end order")
+    last_refusal = max(ending.index(attempt) for attempt in children[:refusals])
+    ending.insert(data.draw(st.integers(last_refusal + 1, len(ending)), label="the wrapper's end"), wrapper)
+    for span in ending:
+        span.end()
+    root.end()
+    priced = answered or wrapper_usage
+    assert pipe.counts() == (1, 0 if priced else 1, 1 if priced else 0)
+    assert pipe.spent(root) == (1, 0 if priced else 1)
+    assert pipe.root()[A.TRACE_TOTAL] == pytest.approx(CALL_USD if priced else 0.0)
+    pipe.provider.shutdown()

@@ -41,9 +41,11 @@ MAX_MARKS = 100_000
 MAX_CALLS = 20_000
 #: How far up through open spans a call looks for a wrapper that ended before it.
 WRAPPER_DEPTH = 4
-#: What the rule remembers of a span's descendants: an inference call among its
-#: children, or only deeper down.
-CALL_BELOW, CALL_DEEPER = 2, 1
+#: What the rule remembers of a span's descendants, as bits: an inference call among its
+#: children, or only deeper down; and whether one of those calls was answered (a record
+#: that is not a refused request), which tells a framework's span of one call that the
+#: refused requests below it were attempts of that call, whichever ended first.
+CALL_BELOW, CALL_DEEPER, ANSWER_BELOW = 2, 1, 4
 #: What :meth:`CallRecords.wrapper_ended_first` says when it met, above the span, a record
 #: of what it remembers other than a priced leaf (see :meth:`CallRecords.meet`). Span ids
 #: are positive.
@@ -99,19 +101,19 @@ class CallRecords:
         self._stream_requests: dict[int, int] = {}
 
     def take_mark(self, span_id: int) -> int:
-        """What is below the ended span (``CALL_BELOW``, ``CALL_DEEPER``, or 0), forgotten
-        as it is read: the span has ended, nothing more will end below it."""
+        """What is below the ended span (``CALL_BELOW``, ``CALL_DEEPER``, ``ANSWER_BELOW``
+        bits, or 0), forgotten as it is read: the span has ended, nothing more will end below it."""
         below = self._below
         return below.pop(span_id, 0) if below else 0
 
-    def mark_call_below(self, parent_span_id: int, is_call: bool) -> None:
+    def mark_call_below(self, parent_span_id: int, is_call: bool, answered: bool) -> None:
         """Mark the parent as having an inference call among its children (``is_call``),
-        or only deeper down."""
+        or only deeper down; ``answered`` when that call was not a refused request."""
         marks = self._below
-        if is_call:
-            marks[parent_span_id] = CALL_BELOW
-        elif parent_span_id not in marks:
-            marks[parent_span_id] = CALL_DEEPER
+        mark = CALL_BELOW if is_call else CALL_DEEPER
+        if answered:
+            mark |= ANSWER_BELOW
+        marks[parent_span_id] = marks.get(parent_span_id, 0) | mark
         if len(marks) > MAX_MARKS:
             self._below = newer_half(marks)
 

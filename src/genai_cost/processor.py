@@ -40,7 +40,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
-from ._call_records import CALL_DEEPER, MET, CallRecords, RefusedBelow, UnpricedRecord
+from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBelow, UnpricedRecord
 from ._guard import INTERNAL_FAILURES, OwnExtension
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
@@ -460,20 +460,25 @@ class CostSpanProcessor(SpanProcessor):
                 # ADK 1.x's second, thinner record of the call (no thinking, no cache)
                 # inside the call_llm that records all of it and carries the cost.
                 return _marked_duplicate(attributes, parent.span_id), None, ()
-            if record == _ADK_CALL and below == CALL_DEEPER:
+            if record == _ADK_CALL and not below & CALL_BELOW:
                 # Its usage is its own call's: what is below it is the tools and the
                 # sub-agents that ran after the call (ADK 1.x nests them under it).
                 below = 0
         if (inference or below) and parent is not None and not parent.is_remote:
-            calls.mark_call_below(parent.span_id, inference)
+            answered = (
+                usage.usage is not None or usage.reported_cost is not None or attributes.get(_ERROR_TYPE) is None
+                if inference
+                else below & ANSWER_BELOW != 0
+            )
+            calls.mark_call_below(parent.span_id, inference, answered)
         if role is Role.OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent is not None:
             calls.note_stream_request(span_id, parent.span_id)
         if inference and below:
-            role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
             if refused is not None:
-                enclosing = self._enclosing_call(span, state, attributes, usage, refused)
+                enclosing = self._enclosing_call(span, state, attributes, usage, role, refused, below)
                 if enclosing is not None:
                     return enclosing
+            role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
             first = self._first_of_call(state, context, parent, usage, scope or "")
             if first != span_id:
@@ -569,19 +574,34 @@ class CostSpanProcessor(SpanProcessor):
         state: dict[str, object],
         attributes: Mapping[str, object],
         usage: SpanUsage,
+        role: Role,
         refused: RefusedBelow,
+        below: int,
     ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
         """An inference span ending over refused requests (``failed_call`` records among
         its children): the framework's span of one call, whose attempts they were. They
         counted as calls as they ended; the call is counted once. With a record below it
-        that was not refused, that record is the call and every refusal is taken back;
-        with refusals only, the first stands for the call (a record ending later below
-        this span, a stream's, takes it over). ``None`` when nothing is taken back."""
+        that was not refused (ended before or after them: ``below``'s ``ANSWER_BELOW``),
+        that record is the call and every refusal is taken back; with refusals only below
+        it, the span's own usage, if it has any, is the answer's, which no span below
+        recorded: it is priced here as the call, every refusal taken back. Otherwise the
+        first refusal stands for the call (a record ending later below this span, a
+        stream's, takes it over). ``None`` when nothing is taken back."""
         records = [record for record in refused.records if not record.taken]
         if not records:
             return None
-        if refused.other_record:
+        if refused.other_record or below & ANSWER_BELOW:
             taken_back = records
+        elif usage.usage is not None or usage.reported_cost is not None:
+            for record in records:
+                record.taken = True
+            context_of_call: SpanContext = state["_context"]  # type: ignore[assignment]
+            self._calls.note_leaf_call(context_of_call.span_id)  # a stream's record ending later is its twin
+            recount = Recount(
+                sum(1 for record in records if record.is_llm), len(records), state.get(_ROLLUP_NOTE) is True
+            )
+            ids = accounts_for_value([record.span_id for record in records])
+            return self._cost(span, state, attributes, usage, role, recount, ids)
         else:
             taken_back = records[1:]
             context: SpanContext = state["_context"]  # type: ignore[assignment]
@@ -783,7 +803,12 @@ class CostSpanProcessor(SpanProcessor):
         with self._settling:
             below = self._calls.take_mark(context.span_id)
             if (is_call or below) and parent is not None and not parent.is_remote:
-                self._calls.mark_call_below(parent.span_id, is_call)
+                answered = (
+                    attributes.get(A.COST_UNPRICED_REASON) != A.REASON_FAILED_CALL
+                    if is_call
+                    else below & ANSWER_BELOW != 0
+                )
+                self._calls.mark_call_below(parent.span_id, is_call, answered)
 
     @staticmethod
     def _parent_in_process(state: dict[str, object], parent: SpanContext) -> SpanContext:
