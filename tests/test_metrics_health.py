@@ -54,6 +54,22 @@ def _pipeline(*, listeners=(), on_trace_complete=None, **rollup_kw):
     return provider.get_tracer("t"), memory, reader
 
 
+def _watched_pipeline():
+    """(tracer, reader, processor) of a pipeline whose metrics watch its processor."""
+    reader = InMemoryMetricReader()
+    metrics = CostMetrics(MeterProvider(metric_readers=[reader]))
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(TraceCostExporter(InMemorySpanExporter())),
+        catalog=CATALOG,
+        settings=CostSettings(),
+        listeners=[metrics],
+    )
+    metrics.watch_processor(processor)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return provider.get_tracer("t"), reader, processor
+
+
 def _call_in_new_trace(tracer, name="agent"):
     agent = tracer.start_span(name, context=Context())
     tracer.start_span("chat", context=trace_api.set_span_in_context(agent), attributes=CHAT).end()
@@ -70,6 +86,7 @@ def test_traces_pushed_out_and_turned_away_at_max_traces_are_counted_by_outcome(
     assert _by(reader, A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT) == dict.fromkeys(A.COMPONENTS, 0)
     assert _points(reader, A.METRIC_ROLLUP_WITHOUT_ROOT) == {(): 0}
     assert _points(reader, A.METRIC_ROLLUP_LATE_SPANS) == {(): 0}
+    assert _points(reader, A.METRIC_OPEN_SPANS_FORGOTTEN) == {(): 0}
     clock.now += 61  # the first agent's trace, finished, let go
 
     with caplog.at_level(logging.ERROR, logger="genai_cost"):
@@ -135,7 +152,47 @@ def test_a_listener_that_raises_and_a_roll_up_callback_that_raises_are_counted_w
     assert errors == {"processor": 0, "listener": 1, "rollup": 1}
 
 
+def test_spans_never_ended_forgotten_at_the_bound_are_counted(monkeypatch):
+    """Spans started and never ended (a stream never read) pile up; past the bound their
+    open counts are forgotten, and a trace running among them may say complete=true. Only
+    the processor's stats and one log line said so; an operator's alert could not."""
+    import genai_cost._open_spans as open_spans
+
+    monkeypatch.setattr(open_spans, "MAX_OPEN", 50)
+    tracer, reader, processor = _watched_pipeline()
+    _call_in_new_trace(tracer).end()
+    assert _points(reader, A.METRIC_OPEN_SPANS_FORGOTTEN) == {(): 0}
+    leaked = [tracer.start_span(f"leak {n}", context=Context()) for n in range(60)]
+    forgotten = processor.stats.open_counts_forgotten
+    assert forgotten > 0
+    assert _points(reader, A.METRIC_OPEN_SPANS_FORGOTTEN) == {(): forgotten}
+    assert len(leaked) == 60
+
+
+def test_one_collection_reads_the_stats_once_and_its_series_agree():
+    """Each health series is a callback of its own; they read one snapshot of the stats per
+    collection (the processor settles once), and the next collection reads them again."""
+    tracer, reader, processor = _watched_pipeline()
+    readings = []
+    health = CostMetrics._health
+
+    def counted(self):
+        readings.append(1)
+        return health(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CostMetrics, "_health", counted)
+        _call_in_new_trace(tracer).end()
+        reader.get_metrics_data()
+        first = len(readings)
+        reader.get_metrics_data()
+        second = len(readings) - first
+    assert (first, second) == (1, 1)
+    assert processor.stats.spans == 2
+
+
 HEALTH = (
+    A.METRIC_OPEN_SPANS_FORGOTTEN,
     A.METRIC_INTERNAL_ERRORS,
     A.METRIC_ROLLUP_OVERFLOW,
     A.METRIC_ROLLUP_WITHOUT_ROOT,

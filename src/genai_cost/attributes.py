@@ -126,6 +126,10 @@ METRIC_ROLLUP_LATE_SPANS = "gen_ai.cost.rollup.late_spans"
 #: Up-down counter (a level) of the traces the roll-up holds against ``max_traces``
 #: (``TraceCostExporter.running_traces``): at the bound, new traces overflow.
 METRIC_ROLLUP_OPEN_TRACES = "gen_ai.cost.rollup.open_traces"
+#: Counter of spans started and not ended whose open count the processor forgot at its bound
+#: (``ProcessorStats.open_counts_forgotten``: 100,000 open at once, spans never ended most
+#: likely): a root of a trace still running among them may say ``complete=true``.
+METRIC_OPEN_SPANS_FORGOTTEN = "gen_ai.cost.open_spans_forgotten"
 #: Where an internal error was caught: one of COMPONENTS.
 METRIC_ATTR_COMPONENT = "gen_ai.cost.component"
 COMPONENT_PROCESSOR = "processor"
@@ -171,6 +175,7 @@ METRIC_ROLLUP_OVERFLOW_UNIT = "{trace}"
 METRIC_ROLLUP_WITHOUT_ROOT_UNIT = "{trace}"
 METRIC_ROLLUP_LATE_SPANS_UNIT = "{span}"
 METRIC_ROLLUP_OPEN_TRACES_UNIT = "{trace}"
+METRIC_OPEN_SPANS_FORGOTTEN_UNIT = "{span}"
 #: Metric attribute keys of METRIC_COST (values read from the span; absent ones are left out).
 METRIC_ATTR_PROVIDER = "gen_ai.provider.name"
 METRIC_ATTR_MODEL = "gen_ai.request.model"

@@ -172,6 +172,12 @@ class CostMetrics(OwnExtension):
                 self._observe_late_spans,
                 "Spans with a cost that passed after their local root",
             ),
+            (
+                A.METRIC_OPEN_SPANS_FORGOTTEN,
+                A.METRIC_OPEN_SPANS_FORGOTTEN_UNIT,
+                self._observe_open_spans_forgotten,
+                "Spans started and never ended whose open count was forgotten at the bound",
+            ),
         )
         for name, unit, observe, description in counters:
             meter.create_observable_counter(name, callbacks=[observe], unit=unit, description=description)
@@ -191,6 +197,10 @@ class CostMetrics(OwnExtension):
         self._reported_health: dict[tuple[str, str], int] = {}
         #: Whether the health series are reported yet (see _health).
         self._health_shown = False
+        #: One reading of the components' stats for all the health series of a collection
+        #: (_health_reading), and the series that have read it.
+        self._health_reading: dict[tuple[str, str], int] = {}
+        self._health_read: frozenset[str] = frozenset()
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._lock = threading.Lock()
         # In a forked child: fresh locks (one held by another thread of the parent would
@@ -233,7 +243,10 @@ class CostMetrics(OwnExtension):
         """Count ``processor``'s internal failures in ``gen_ai.cost.internal_errors``
         (``gen_ai.cost.component``: ``processor``, or ``listener`` for a listener that
         raised). They are caught and logged so that the application never sees them:
-        without this, only code reading ``processor.stats`` would."""
+        without this, only code reading ``processor.stats`` would. Also the spans never
+        ended that it stopped counting as open at its bound
+        (``gen_ai.cost.open_spans_forgotten``): a trace running among them may get totals
+        that say complete."""
         self._processors = (*self._processors, processor)
 
     def watch_rollup(self, rollup: TraceCostExporter) -> None:
@@ -258,6 +271,7 @@ class CostMetrics(OwnExtension):
             stats = processor.stats  # prices what has ended first (on this, the collecting, thread)
             _add(counts, (errors, A.COMPONENT_PROCESSOR), stats.internal_errors - stats.listener_errors)
             _add(counts, (errors, A.COMPONENT_LISTENER), stats.listener_errors)
+            _add(counts, (A.METRIC_OPEN_SPANS_FORGOTTEN, ""), stats.open_counts_forgotten)
         for rollup in self._rollups:
             _add(counts, (errors, A.COMPONENT_ROLLUP), rollup.stats.internal_errors)
         if self._rollups:
@@ -282,9 +296,22 @@ class CostMetrics(OwnExtension):
     def _observe_health(self, metric: str, attribute: str = "") -> list[Observation]:
         return [
             Observation(count, {attribute: value} if value else None)
-            for (name, value), count in self._health().items()
+            for (name, value), count in self._health_reading_for(metric).items()
             if name == metric
         ]
+
+    def _health_reading_for(self, metric: str) -> dict[tuple[str, str], int]:
+        """One reading of the components' stats per collection, whose callbacks each read
+        one series: a series that has read the current reading already is in the next
+        collection, which reads the stats again. So the series of one collection agree,
+        and the processor settles once, not once per series. (Two readers collecting at
+        once on two threads may read the stats once more each: a reading is a snapshot of
+        monotonic counts, and any of them is right.)"""
+        read = self._health_read
+        if metric in read or not read:
+            self._health_reading, read = self._health(), frozenset()
+        self._health_read = read | {metric}
+        return self._health_reading
 
     def _observe_internal_errors(self, options: CallbackOptions) -> Iterable[Observation]:
         return self._observe_health(A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT)
@@ -297,6 +324,9 @@ class CostMetrics(OwnExtension):
 
     def _observe_late_spans(self, options: CallbackOptions) -> Iterable[Observation]:
         return self._observe_health(A.METRIC_ROLLUP_LATE_SPANS)
+
+    def _observe_open_spans_forgotten(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe_health(A.METRIC_OPEN_SPANS_FORGOTTEN)
 
     def _observe_open_traces(self, options: CallbackOptions) -> Iterable[Observation]:
         # The first roll-up's, as for its trace counts; once the health series are shown.
@@ -512,6 +542,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     (A.METRIC_ROLLUP_WITHOUT_ROOT, A.METRIC_ROLLUP_WITHOUT_ROOT_UNIT, "counter"),
     (A.METRIC_ROLLUP_LATE_SPANS, A.METRIC_ROLLUP_LATE_SPANS_UNIT, "counter"),
     (A.METRIC_ROLLUP_OPEN_TRACES, A.METRIC_ROLLUP_OPEN_TRACES_UNIT, "updowncounter"),
+    (A.METRIC_OPEN_SPANS_FORGOTTEN, A.METRIC_OPEN_SPANS_FORGOTTEN_UNIT, "counter"),
     (A.SPAN_METRIC_COST, A.METRIC_COST_UNIT, "counter"),
     (A.SPAN_METRIC_TRACE_COST, A.METRIC_TRACE_COST_UNIT, "histogram"),
     (A.SPAN_METRIC_INFRA_COST, A.METRIC_COST_UNIT, "counter"),
