@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from genai_cost.gateway import CostGateway
+from genai_cost.gateway_grpc import serve_grpc
 from genai_cost.gateway_http import serve_http
 from genai_cost.pricing.catalog import Catalog
 from support.net import HOST
@@ -88,3 +89,57 @@ def test_an_upstream_that_fails_leaves_the_gateway_healthy(catalog: Catalog) -> 
         server.stop(5)
     assert (status, body["status"]) == (200, "serving")
     assert body["spans_not_forwarded"] >= 3  # what the operator reads instead
+
+
+def test_the_grpc_health_service_answers_as_get_health_does(catalog: Catalog) -> None:
+    """With ``--http off`` a probe had only a TCP check, which a stopping gateway passes.
+    The standard ``grpc.health.v1.Health/Check`` (a Kubernetes ``grpc`` probe,
+    ``grpc_health_probe``), asked here by grpcio-health-checking's own client: ``SERVING``
+    while serving; ``NOT_SERVING`` once stopping;
+    ``NOT_FOUND`` for a service the gateway does not serve."""
+    import grpc
+
+    # (Not in the runs on the oldest supported grpcio and protobuf: its releases require the newest.)
+    health_pb2 = pytest.importorskip("grpc_health.v1.health_pb2")
+    health_pb2_grpc = pytest.importorskip("grpc_health.v1.health_pb2_grpc")
+    gateway = CostGateway(_Down(), catalog=catalog)
+    server = serve_grpc(gateway, HOST, 0)
+    channel = grpc.insecure_channel(f"{HOST}:{server.port}")
+    health = health_pb2_grpc.HealthStub(channel)
+    trace_service = "opentelemetry.proto.collector.trace.v1.TraceService"
+    try:
+        for service in ("", trace_service):
+            answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.RpcError) as unknown:
+            health.Check(health_pb2.HealthCheckRequest(service="grpc.reflection.v1.ServerReflection"), timeout=5)
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "ServerReflection" in unknown.value.details()
+        gateway.begin_stop()
+        for service in ("", trace_service):
+            answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert answer.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        channel.close()
+        server.stop(0)
+
+
+def test_the_grpc_health_answers_are_the_protocol_s_bytes(catalog: Catalog) -> None:
+    """On the wire, without the health package (so on the oldest supported grpcio and protobuf
+    too): ``HealthCheckRequest`` with field 1 the service name, ``HealthCheckResponse`` with
+    field 1 the status as a varint (``SERVING`` 1, ``NOT_SERVING`` 2)."""
+    import grpc
+
+    gateway = CostGateway(_Down(), catalog=catalog)
+    server = serve_grpc(gateway, HOST, 0)
+    channel = grpc.insecure_channel(f"{HOST}:{server.port}")
+    check = channel.unary_unary("/grpc.health.v1.Health/Check")
+    service = b"opentelemetry.proto.collector.trace.v1.TraceService"
+    try:
+        assert check(b"", timeout=5) == b"\x08\x01"
+        assert check(b"\x0a" + bytes([len(service)]) + service, timeout=5) == b"\x08\x01"
+        gateway.begin_stop()
+        assert check(b"", timeout=5) == b"\x08\x02"
+    finally:
+        channel.close()
+        server.stop(0)

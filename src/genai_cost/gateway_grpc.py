@@ -14,6 +14,8 @@ calls it still refuses itself (all of those threads busy) are counted by an inte
 to :meth:`~genai_cost.gateway.CostGateway.accept`, and its answer or refusal becomes the
 call's status. The metrics and logs services have handlers too, which only refuse: without
 them gRPC answers their calls ``UNIMPLEMENTED`` itself, unseen, and saying nothing of why.
+The standard health service (``grpc.health.v1.Health/Check``) answers as ``GET /health``
+does: ``SERVING`` until the gateway stops, then ``NOT_SERVING``.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ def serve_grpc(
             grpc.method_handlers_generic_handler(_TRACE_SERVICE, {"Export": method}),
             grpc.method_handlers_generic_handler(_METRICS_SERVICE, {"Export": refuse("metrics")}),
             grpc.method_handlers_generic_handler(_LOGS_SERVICE, {"Export": refuse("logs")}),
+            grpc.method_handlers_generic_handler(_HEALTH_SERVICE, {"Check": _health_check(grpc, gateway)}),
         )
     )
     address = f"{_bracketed(host)}:{port}"
@@ -165,6 +168,61 @@ _TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 #: The services of the signals the gateway does not take, named as their own descriptors name them.
 _METRICS_SERVICE = metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name
 _LOGS_SERVICE = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
+
+
+_HEALTH_SERVICE = "grpc.health.v1.Health"
+#: ``HealthCheckResponse.ServingStatus`` values (grpc/health/v1/health.proto).
+_SERVING, _NOT_SERVING = 1, 2
+
+
+def _health_check(grpc: Any, gateway: CostGateway) -> Any:
+    """The handler of ``grpc.health.v1.Health/Check``, as a Kubernetes ``grpc`` probe or
+    ``grpc_health_probe`` calls it: ``SERVING`` while the gateway takes requests,
+    ``NOT_SERVING`` once it is stopping (as ``GET /health`` answers ``503``), for the whole
+    server (``""``) and for the trace service; ``NOT_FOUND`` for another service, as the
+    health protocol says. ``Watch`` is not served (``UNIMPLEMENTED``): probes use ``Check``."""
+    request_type, response_type = _health_messages()
+    known = ("", _TRACE_SERVICE)
+
+    def check(request: Any, context: Any) -> Any:
+        if request.service not in known:
+            message = f"no service {request.service!r} here: ask for '' or {_TRACE_SERVICE}"
+            context.abort(grpc.StatusCode.NOT_FOUND, message)
+        return response_type(status=_NOT_SERVING if gateway.stopping else _SERVING)
+
+    return grpc.unary_unary_rpc_method_handler(
+        check, request_deserializer=request_type.FromString, response_serializer=response_type.SerializeToString
+    )
+
+
+def _health_messages() -> tuple[Any, Any]:
+    """The health protocol's two messages, built by protobuf from their descriptor (the
+    few fields of grpc/health/v1/health.proto), in a pool of their own: not a dependency on
+    grpcio-health-checking, whose releases require the newest grpcio and protobuf."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    field = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(name="grpc/health/v1/health.proto", package="grpc.health.v1")
+    proto.syntax = "proto3"
+    request = proto.message_type.add(name="HealthCheckRequest")
+    request.field.add(name="service", number=1, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL)
+    response = proto.message_type.add(name="HealthCheckResponse")
+    statuses = response.enum_type.add(name="ServingStatus")
+    for number, name in enumerate(("UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN")):
+        statuses.value.add(name=name, number=number)
+    response.field.add(
+        name="status",
+        number=1,
+        type=field.TYPE_ENUM,
+        type_name=".grpc.health.v1.HealthCheckResponse.ServingStatus",
+        label=field.LABEL_OPTIONAL,
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckRequest")),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckResponse")),
+    )
 
 
 def _grpc_request(gateway: CostGateway, body: bytes | None, peer: str) -> ExportTraceServiceRequest:
