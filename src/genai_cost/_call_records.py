@@ -31,8 +31,6 @@ from .records import UNTIL_ITS_LOG
 from .usage import SpanUsage
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import SpanContext
-
     from ._open_spans import OpenSpans
 
 #: Bound on the marks of spans with a call below them (spans whose parent has not ended).
@@ -230,7 +228,7 @@ class CallRecords:
             self._leaf_calls = newer_half(leaves)
 
     def first_record(
-        self, context: SpanContext, parent: SpanContext | None, start: int, end: int, usage: SpanUsage, scope: str
+        self, span_id: int, trace_id: int, parent_id: int | None, start: int, end: int, usage: SpanUsage, scope: str
     ) -> int:
         """The span id of the first record of this call in its trace (this span's own
         id when it is the first).
@@ -242,11 +240,10 @@ class CallRecords:
         time. (The same instrumentation recording two identical calls side by side is
         two calls, and is priced twice.)
         """
-        span_id: int = context.span_id
         tokens = usage.usage
         records = self._records
         if usage.response_id is not None:
-            key_by_id = (context.trace_id, usage.response_id)
+            key_by_id = (trace_id, usage.response_id)
             first = records.setdefault(key_by_id, (span_id, scope, start, end))
             if first[0] != span_id:
                 if first[1] != scope or (first[2] < end and start < first[3]):
@@ -257,9 +254,8 @@ class CallRecords:
             if len(records) > MAX_CALLS:
                 # Here too: a call that is its own root, or has no counts, returns below.
                 records = self._records = newer_half(records)
-        if tokens is None or parent is None:
+        if tokens is None or parent_id is None:
             return span_id
-        parent_id = parent.span_id
         if self._stream_requests:
             above = self._stream_requests.get(parent_id)
             if above is not None:
@@ -268,7 +264,7 @@ class CallRecords:
                 # stream is read, which may be long after this span ended.
                 parent_id, end = above, UNTIL_ITS_LOG
         key = (
-            context.trace_id,
+            trace_id,
             parent_id,
             self._call_model(usage),
             tokens.input_tokens,

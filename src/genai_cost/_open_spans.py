@@ -56,14 +56,15 @@ class OpenSpans:
         span_id = context.span_id
         subtree = span_id  # a local root counts its own subtree's open spans
         if parent is not None and not parent.is_remote:
+            parent_id = parent.span_id
             parents = self.parent_of
-            parents[span_id] = parent.span_id
+            parents[span_id] = parent_id
             if len(parents) > MAX_OPEN:
                 self.parent_of = newer_half(parents)
             # Its parent's subtree; under a parent that has ended already, the trace's
             # (~trace_id: negative, never a span id), which every local root of the trace
             # counts.
-            found = self._subtree_of.get(parent.span_id)
+            found = self._subtree_of.get(parent_id)
             subtree = ~context.trace_id if found is None else found
         subtrees = self._subtree_of
         subtrees[span_id] = subtree
@@ -78,14 +79,13 @@ class OpenSpans:
             if len(opened) > MAX_OPEN:
                 self._open = self._forget(opened)
 
-    def count_end(self, state: dict[str, object], context: SpanContext, parent: SpanContext | None) -> None:
+    def count_end(self, state: dict[str, object], span_id: int, trace_id: int, local_parent: bool) -> None:
         """Count an ended span out of its trace's open spans; mark, on its ``state``, a span
         that ended after its local root (``_genai_rollup``, see the module's docstring) and a
         local root ended while spans of its trace were still open (``_genai_trace_open``,
-        ``_genai_open_spans``)."""
-        span_id = context.span_id
+        ``_genai_open_spans``). (The span's ids, and whether its parent is of this process:
+        the caller has read them from the span's contexts.)"""
         opened = self._open
-        trace_id = context.trace_id
         subtree = self._subtree_of.pop(span_id, None)
         parents = self.parent_of
         if parents:
@@ -107,12 +107,12 @@ class OpenSpans:
                 state["_genai_rollup"] = True
                 if still_open <= 0:
                     del ended_roots[subtree]
-        elif parent is None or parent.is_remote:
+        elif not local_parent:
             # A local root whose start was not seen here (the gateway's spans, made in
             # another process; or started before this processor was added): what else of
             # its trace is open is not known, and another local root may still come.
             state["_genai_start_unseen"] = True
-        if (parent is None or parent.is_remote) and trace_id in opened:
+        if not local_parent and trace_id in opened:
             # A local root while spans of its trace are still open in this process (the
             # roll-up keeps the trace's structure for them): how many are below it (its
             # totals are then incomplete), counting those started under a parent that had

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
+from ._spans import plain_attributes
 from .pricer import Recount, SpanCost
 
 if TYPE_CHECKING:
@@ -127,6 +128,13 @@ class CostedSpan(ReadableSpan):
     def genai_cost(self) -> SpanCost | None:
         self._settle()
         return self.__dict__.get("_genai_cost")
+
+    def _cost_and_attributes(self) -> tuple[SpanCost | None, Mapping[str, object]]:
+        """:attr:`genai_cost` and the attributes (as a plain mapping), settled once: the
+        roll-up reads both of every span, and each property settles again."""
+        self._settle()
+        state = self.__dict__
+        return state.get("_genai_cost"), plain_attributes(state["_attributes"])
 
     @property
     def genai_open_spans(self) -> int:

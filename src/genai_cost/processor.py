@@ -435,10 +435,20 @@ class CostSpanProcessor(SpanProcessor):
             return None
         parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
         span_id = context.span_id
+        trace_id = context.trace_id
         open_spans = self._open_spans
-        if parent is not None and parent.is_remote and open_spans.is_open(parent.span_id):
-            parent = self._parent_in_process(state, parent)
-        open_spans.count_end(state, context, parent)
+        # The parent's span id, and whether it is of this process, read once: SpanContext's
+        # fields are properties, and this runs for every span of the application.
+        parent_id: int | None = None
+        local_parent = False
+        if parent is not None:
+            parent_id = parent.span_id
+            local_parent = not parent.is_remote
+            if not local_parent and open_spans.is_open(parent_id):
+                parent = self._parent_in_process(state, parent)
+                parent_id = parent.span_id
+                local_parent = not parent.is_remote
+        open_spans.count_end(state, span_id, trace_id, local_parent)
         calls = self._calls
         below = calls.take_mark(span_id)
         # Refused requests directly below (rare: only a span with calls below reads it).
@@ -448,39 +458,39 @@ class CostSpanProcessor(SpanProcessor):
         scope = scope_info.name if scope_info is not None else None
         usage = read_usage(attributes, scope)  # read_span_usage, its span rules only where they apply
         role = usage.role
-        if role is Role.AGGREGATE or role is Role.OTHER:
-            client = state["_kind"] is SpanKind.CLIENT
+        if role in _SPAN_RULE_ROLES:
+            client = state["_kind"] is _CLIENT
             usage = with_span_rules(usage, attributes, scope, client=client, dropped_attributes=_dropped(state))
             role = usage.role
-        inference = role is Role.LLM or role is Role.EMBEDDING
+        inference = role in _INFERENCE_ROLES
         self._stats.spans += 1
         if inference and scope == _ADK_SCOPE:
             record = _adk_record(state.get("_name"), scope_info, usage.operation)
-            if record == _ADK_PARTIAL and parent is not None and not parent.is_remote:
+            if record == _ADK_PARTIAL and parent_id is not None and local_parent:
                 # ADK 1.x's second, thinner record of the call (no thinking, no cache)
                 # inside the call_llm that records all of it and carries the cost.
-                return _marked_duplicate(attributes, parent.span_id), None, ()
+                return _marked_duplicate(attributes, parent_id), None, ()
             if record == _ADK_CALL and not below & CALL_BELOW:
                 # Its usage is its own call's: what is below it is the tools and the
                 # sub-agents that ran after the call (ADK 1.x nests them under it).
                 below = 0
-        if (inference or below) and parent is not None and not parent.is_remote:
+        if (inference or below) and parent_id is not None and local_parent:
             answered = (
                 usage.usage is not None or usage.reported_cost is not None or attributes.get(_ERROR_TYPE) is None
                 if inference
                 else below & ANSWER_BELOW != 0
             )
-            calls.mark_call_below(parent.span_id, inference, answered)
-        if role is Role.OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent is not None:
-            calls.note_stream_request(span_id, parent.span_id)
+            calls.mark_call_below(parent_id, inference, answered)
+        if role is _OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent_id is not None:
+            calls.note_stream_request(span_id, parent_id)
         if inference and below:
             if refused is not None:
                 enclosing = self._enclosing_call(span, state, attributes, usage, role, refused, below)
                 if enclosing is not None:
                     return enclosing
-            role = Role.AGGREGATE  # a wrapper around the real call: its usage is its child's
+            role = _AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
-            first = self._first_of_call(state, context, parent, usage, scope or "")
+            first = self._first_of_call(state, context, trace_id, parent, parent_id, usage, scope or "")
             if first != span_id:
                 if first == _TAKES_OVER:
                     return self._cost_taking_over(span, state, attributes, usage, role)
@@ -488,19 +498,27 @@ class CostSpanProcessor(SpanProcessor):
                 # OpenLLMetry's, or under a wrapper that ended first): the first record
                 # carries the cost.
                 return _marked_duplicate(attributes, first), None, ()
-        elif not self._span_layers and (role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER):
+        elif not self._span_layers and role in _UNBILLED_ROLES:
             return None  # nothing prices it: it keeps its own attributes
         return self._cost(span, state, attributes, usage, role)
 
     def _first_of_call(
-        self, state: dict[str, object], context: SpanContext, parent: SpanContext | None, usage: SpanUsage, scope: str
+        self,
+        state: dict[str, object],
+        context: SpanContext,
+        trace_id: int,
+        parent: SpanContext | None,
+        parent_id: int | None,
+        usage: SpanUsage,
+        scope: str,
     ) -> int:
         """The span id of the record of this leaf call that carries its cost: its own, a
         wrapper's that ended before it, or an earlier twin record's (``first_record``);
-        :data:`_TAKES_OVER` when it is priced and takes over a count (_first_of_met_call)."""
+        :data:`_TAKES_OVER` when it is priced and takes over a count (_first_of_met_call).
+        (``trace_id`` and ``parent_id``: the contexts' ids, as _enrich read them.)"""
         calls = self._calls
-        if parent is not None:
-            wrapper = calls.wrapper_ended_first(parent.span_id, self._open_spans.parent_of)
+        if parent is not None and parent_id is not None:
+            wrapper = calls.wrapper_ended_first(parent_id, self._open_spans.parent_of)
             if wrapper is not None:
                 if wrapper == MET:
                     return self._first_of_met_call(state, context, parent, usage, scope)
@@ -510,12 +528,13 @@ class CostSpanProcessor(SpanProcessor):
                 return wrapper
         start: int = state["_start_time"] or 0  # type: ignore[assignment]
         end: int = state["_end_time"] or 0  # type: ignore[assignment]
-        first = calls.first_record(context, parent, start, end, usage, scope)
+        span_id = context.span_id
+        first = calls.first_record(span_id, trace_id, parent_id, start, end, usage, scope)
         if usage.usage is not None or usage.reported_cost is not None:
             # Only a record of the call can stand for a child ending after it. One that
             # carries no usage is remembered once flagged (_note_unpriced_record): the record
             # ending later below it takes its count over, and carries the cost.
-            calls.note_leaf_call(context.span_id)
+            calls.note_leaf_call(span_id)
         return first
 
     def _first_of_met_call(
@@ -535,7 +554,7 @@ class CostSpanProcessor(SpanProcessor):
             return wrapper
         start: int = state["_start_time"] or 0  # type: ignore[assignment]
         end: int = state["_end_time"] or 0  # type: ignore[assignment]
-        first = calls.first_record(context, parent, start, end, usage, scope)
+        first = calls.first_record(context.span_id, context.trace_id, parent.span_id, start, end, usage, scope)
         if usage.usage is not None or usage.reported_cost is not None:
             calls.note_leaf_call(context.span_id)
         if unpriced is None or first != context.span_id:
@@ -644,7 +663,7 @@ class CostSpanProcessor(SpanProcessor):
         """The span's cost from the catalog (a call or a tool) or a cost layer (any other
         span with no cost of its own), written on its attributes, and the listeners told;
         with the counts it takes back (``recount``) of the records named in ``accounts_for``."""
-        if role is Role.NONE or role is Role.AGGREGATE or role is Role.OTHER:
+        if role in _UNBILLED_ROLES:
             cost = self._layer_cost(span, attributes) if self._span_layers else None
         else:
             cost = self._pricer.price(usage, attributes, state["_start_time"], state["_end_time"])  # type: ignore[arg-type]
@@ -656,7 +675,7 @@ class CostSpanProcessor(SpanProcessor):
             self._stats.priced += 1
         else:
             self._stats.unpriced += 1
-            if (role is Role.LLM or role is Role.EMBEDDING) and usage.usage is None and usage.reported_cost is None:
+            if role in _INFERENCE_ROLES and usage.usage is None and usage.reported_cost is None:
                 self._note_unpriced_record(state, cost)
         merged = dict(attributes)
         merged.update(cost.attributes)
@@ -940,6 +959,17 @@ def _tell_recount(
         return None
     return listener.on_span_cost(span, usage, cost)
 
+
+#: Roles and span kinds the span path tests, read off their Enum once: on Python 3.11 and
+#: older a member read off its class (``Role.LLM``) is a Python-level lookup (EnumType has a
+#: ``__getattr__``), about 80 ns, and the span path made a dozen of them per span.
+_INFERENCE_ROLES = (Role.LLM, Role.EMBEDDING)
+#: Roles nothing in the catalog prices (a cost layer may).
+_UNBILLED_ROLES = (Role.NONE, Role.AGGREGATE, Role.OTHER)
+#: Roles that the span rules (``usage.with_span_rules``) may change.
+_SPAN_RULE_ROLES = (Role.AGGREGATE, Role.OTHER)
+_AGGREGATE, _OTHER = Role.AGGREGATE, Role.OTHER
+_CLIENT = SpanKind.CLIENT
 
 #: The categories of a call's record (the leaf rule's inference spans).
 _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})

@@ -791,9 +791,9 @@ def _read_costs(spans: Sequence[ReadableSpan]) -> tuple[list[SpanCost | None], l
     owns: list[_OwnCost | None] = []
     for span in spans:
         if type(span) is CostedSpan:
-            cost = span.genai_cost
+            cost, attributes = span._cost_and_attributes()
             costs.append(cost)
-            owns.append(_NO_COST if cost is not None or not _carries_cost(attributes_of(span)) else None)
+            owns.append(_NO_COST if cost is not None or not _carries_cost(attributes) else None)
         else:
             costs.append(None)
             owns.append(None)

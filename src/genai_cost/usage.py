@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
 
@@ -133,7 +133,7 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
         _PLANS[shape] = plan
     if plan is None:
         return NOT_GENAI
-    raw = [attributes[key] for _, key in plan.tokens]
+    raw = plan.token_values(attributes)
     has_io = False
     for index in plan.io_positions:
         if raw[index] is not None:
@@ -232,6 +232,8 @@ class _Plan:
     describing: Callable[[Mapping[str, object]], tuple[object, ...]]
     #: (position in TOKEN_SLOTS, key) of the count attributes present.
     tokens: tuple[tuple[int, str], ...]
+    #: The values of ``tokens``' keys, as one tuple.
+    token_values: Callable[[Mapping[str, object]], tuple[object, ...]]
     #: Indexes into ``tokens`` of the input and output counts.
     io_positions: tuple[int, ...]
     reported_key: str | None
@@ -264,7 +266,7 @@ _PER_SPAN_SLOTS = frozenset(
     }
 )
 
-_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), (), None, None, None, None, None, None, {})
+_UNPLANNED: _Plan | None = _Plan((), lambda _: (), (), lambda _: (), (), None, None, None, None, None, None, {})
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _PLAN_LIMIT = 4096
 #: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
@@ -360,6 +362,7 @@ def _plan(shape: tuple[str, ...]) -> _Plan | None:
         slots,
         _tuple_getter(describing_keys),
         tokens,
+        _tuple_getter(tuple(key for _, key in tokens)),
         io_positions,
         keys.get(REPORTED_COST),
         keys.get(RESPONSE_ID),
@@ -538,7 +541,7 @@ def _checksum(value: object) -> int:
 
 
 def _counted(
-    raw: list[object],
+    raw: Sequence[object],
     tokens: tuple[tuple[int, str], ...],
     exclusive_scope: int,
     usage_json: tuple[str, object] | None = None,
