@@ -132,6 +132,30 @@ def test_price_resolved_matches_the_general_path_on_every_shipped_entry(shipped:
             assert got == want, (resolution.model.pricing_id, usage, options)
 
 
+def test_the_span_path_s_fast_price_is_price_resolved_where_it_answers(shipped: Catalog) -> None:
+    """``_fast_price`` (the processor's shortcut: no tier, not batched, counts unchecked)
+    answers exactly what ``price_resolved`` answers, or ``None`` where that takes the general
+    path; it answers most calls."""
+    rng = random.Random(11)
+    answered = 0
+    resolutions = []
+    for entry in shipped.models.values():
+        try:
+            resolutions.append(shipped.resolve(entry.model_id, entry.provider_id))
+        except Exception:
+            continue
+    for resolution in resolutions:
+        usage = random_usage(rng)
+        at = rng.choice([None, rng.uniform(1.6e9, 1.9e9), math.nan])
+        fast = shipped._fast_price(resolution, usage, at)
+        want = outcome(lambda: shipped._price_resolved_general(resolution, usage, at=at, check=False))
+        if fast is not None:
+            answered += 1
+            assert fast == shipped.price_resolved(resolution, usage, at=at, check=False)
+            assert outcome(lambda: fast) == want, (resolution.model.pricing_id, usage, at)
+    assert answered > len(resolutions) // 4
+
+
 def test_extreme_rates_and_counts_match_the_general_path(shipped: Catalog) -> None:
     """Around the fast path's limits (parts and totals near 2**47 and 2**52 units
     of 1e-12 USD, counts near 10**12), zero rates, uplifts and discounts, and

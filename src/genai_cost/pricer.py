@@ -215,13 +215,19 @@ class SpanPricer:
         self, usage: SpanUsage, tokens: TokenUsage, model: str, start_time_ns: int | None, end_time_ns: int | None
     ) -> tuple[CostBreakdown, Resolution]:
         """The catalog's price for the call, at its start time (raises PricingError)."""
-        resolution = self.catalog.resolve(model, usage.provider)
-        breakdown = self.catalog.price_resolved(
+        catalog = self.catalog
+        resolution = catalog.resolve(model, usage.provider)
+        # A start time of 0 is OTLP's "not set" (a sender's bug): priced now, and with no
+        # duration (end - 0 would bill 56 years of GPU time).
+        at = start_time_ns / 1e9 if start_time_ns else None
+        if usage.service_tier is None and not usage.batch:
+            fast = catalog._fast_price(resolution, tokens, at)  # what price_resolved does first
+            if fast is not None:
+                return fast, resolution
+        breakdown = catalog.price_resolved(
             resolution,
             tokens,
-            # A start time of 0 is OTLP's "not set" (a sender's bug): priced now, and with no
-            # duration (end - 0 would bill 56 years of GPU time).
-            at=start_time_ns / 1e9 if start_time_ns else None,
+            at=at,
             service_tier=usage.service_tier,
             batch=usage.batch,
             check=False,

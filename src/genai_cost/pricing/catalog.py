@@ -836,6 +836,17 @@ class Catalog:
             duration_s=duration_s,
         )
 
+    def _fast_price(self, resolution: Resolution, usage: TokenUsage, at: float | None) -> CostBreakdown | None:
+        """:meth:`price_resolved`'s fast path alone, for a call with no service tier, not
+        batched, its counts unchecked (``check=False``): ``None`` where that would take the
+        general path. For the span processor, which prices every call: without the keyword
+        arguments and the duration that only the general path reads, about a fifth less."""
+        fast = resolution._fast
+        if fast is None:
+            fast = _fast_of(resolution)
+        plan = plan_at(fast, at)
+        return fast_breakdown(plan, usage, False) if plan is not None else None
+
     def list_price(self, resolution: Resolution, usage: TokenUsage) -> CostBreakdown:
         """``usage`` at the newest rates the entry lists, outside any time window
         (off-peak hours): what a price sheet shows, the same whatever the time. For
