@@ -182,6 +182,13 @@ def agent(pipe: Pipeline) -> Span:
     )
 
 
+def assert_one_priced_call(pipe: Pipeline, root: Span) -> None:
+    """The trace counts one LLM call, priced, nothing unpriced: on its root and in the budget."""
+    assert pipe.counts() == (1, 0, 1)
+    assert pipe.spent(root) == (1, 0)
+    assert pipe.root()[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
+
+
 def trace_of(span: Span) -> int:
     return span.get_span_context().trace_id
 
@@ -498,14 +505,20 @@ def test_f11_the_call_ending_after_its_wrapper_takes_the_refused_attempt_in(
         assert spans["chat gpt-4o attempt 2"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
 
 
+def a_framework_call_with_an_attempt(pipe: Pipeline) -> tuple[Span, Span, Span]:
+    """(the agent's span, LangChain's span of a call under it, the OpenAI instrumentation's
+    span of an attempt under that), all open."""
+    root = agent(pipe)
+    wrapper = start(pipe, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    return root, wrapper, start(pipe, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
+
+
 @pytest.mark.parametrize("between", [False, True], ids=["child", "under-a-middleware-span"])
 def test_f11_a_refusal_ending_after_the_answer_is_taken_back_too(pipeline: Pipeline, between: bool) -> None:
     """End order does not matter: the answer's span ends before the refused attempt's
     (concurrent attempts, a hedged request), directly under the framework's span of the
     call or under a span between them; the refusal is still an attempt of the call."""
-    root = agent(pipeline)
-    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
-    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
+    root, wrapper, refused = a_framework_call_with_an_attempt(pipeline)
     middle = pipeline.tracer("app").start_span("retry", context=set_span_in_context(wrapper)) if between else wrapper
     start(pipeline, OPENAI, "chat gpt-4o attempt 2", middle, {**openai_request(), **openai_response()}).end()
     if between:
@@ -515,9 +528,7 @@ def test_f11_a_refusal_ending_after_the_answer_is_taken_back_too(pipeline: Pipel
     wrapper.set_attributes(openai_response())
     wrapper.end()
     root.end()
-    assert pipeline.counts() == (1, 0, 1)
-    assert pipeline.spent(root) == (1, 0)
-    assert pipeline.root()[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
+    assert_one_priced_call(pipeline, root)
     spans = pipeline.spans()
     assert spans["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
     assert A.COST_TOTAL not in spans["chat gpt-4o"].attributes
@@ -528,17 +539,13 @@ def test_f11_a_framework_span_whose_answer_only_it_recorded_is_the_priced_call(p
     went through another client): the framework's span has the answer's usage and only the
     refusal below it. It is the call, priced, and takes the refusal back (it used to stay
     an aggregate, the call counted as one $0 failed call)."""
-    root = agent(pipeline)
-    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
-    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
+    root, wrapper, refused = a_framework_call_with_an_attempt(pipeline)
     refuse(refused)
     refused.end()
     wrapper.set_attributes(openai_response())
     wrapper.end()
     root.end()
-    assert pipeline.counts() == (1, 0, 1)
-    assert pipeline.spent(root) == (1, 0)
-    assert pipeline.root()[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
+    assert_one_priced_call(pipeline, root)
     assert pipeline.cost_metric() == pytest.approx(CALL_USD)
     attributes = pipeline.spans()["chat gpt-4o"].attributes
     assert attributes[A.COST_TOTAL] == pytest.approx(CALL_USD)
