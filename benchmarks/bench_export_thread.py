@@ -9,6 +9,11 @@ To compare two versions of the code, run it for each, one after the other, with
 ``PYTHONPATH=<other checkout>/src`` for the second (a change of 0.2 µs a span is
 about 1% of the whole process's cost for an agent).
 
+The last row is the agent workload with the listeners the zero-code configurator
+attaches to its processor (a ``Budget``, limits or not, for ``check_budget()``, and
+``CostMetrics``), which bench_processor.py leaves out: their share is told each
+priced span on the export thread too.
+
 Run:  python benchmarks/bench_export_thread.py [--rounds 15] [--traces 200]
 """
 
@@ -22,9 +27,11 @@ import time
 from collections.abc import Sequence
 
 from bench_processor import NoOpExporter, agent_trace, agent_trace_with_http, plain_trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
-from genai_cost import CostSettings, CostSpanProcessor, TraceCostExporter
+from genai_cost import Budget, CostMetrics, CostSettings, CostSpanProcessor, TraceCostExporter
 from genai_cost.pricing import Catalog
 
 WORKLOADS = {
@@ -44,10 +51,13 @@ class _Held(SpanProcessor):
         self.spans.append(span)
 
 
-def measure(name: str, catalog: Catalog, rounds: int, traces: int) -> tuple[float, float]:
+def measure(name: str, catalog: Catalog, rounds: int, traces: int, listeners: bool = False) -> tuple[float, float]:
     held = _Held()
+    told = [Budget(), CostMetrics(MeterProvider(metric_readers=[InMemoryMetricReader()]))] if listeners else []
     # Nothing prices until settle() is called: the bound is never reached.
-    processor = CostSpanProcessor(held, catalog=catalog, settings=CostSettings(), max_pending=10**9)
+    processor = CostSpanProcessor(
+        held, catalog=catalog, settings=CostSettings(), max_pending=10**9, listeners=told
+    )
     rollup = TraceCostExporter(NoOpExporter())
     provider = TracerProvider()
     provider.add_span_processor(processor)
@@ -92,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in WORKLOADS:
         pricing, rolling_up = measure(name, catalog, args.rounds, args.traces)
         print(f"  {name:22} {pricing:8.2f} {rolling_up:8.2f} {pricing + rolling_up:8.2f}")
+    pricing, rolling_up = measure("agent", catalog, args.rounds, args.traces, listeners=True)
+    print(f"  {'agent, zero-code':22} {pricing:8.2f} {rolling_up:8.2f} {pricing + rolling_up:8.2f}  (+ Budget, CostMetrics)")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 
-from ._spans import plain_attributes
+from ._spans import attributes_of, plain_attributes
 from .pricer import Recount, SpanCost
 
 if TYPE_CHECKING:
@@ -192,6 +192,17 @@ class CostedSpan(ReadableSpan):
         found = self.__dict__.get("_dropped_links")
         return found if found is not None else super().dropped_links
 
+
+
+def ended_attributes(span: ReadableSpan) -> Mapping[str, object]:
+    """The attributes ``span`` ended with, as a plain mapping, for a listener told while it
+    is priced: a :class:`CostedSpan`'s read from its state, without the pricing check its
+    property makes first (a listener reads the span it is told of on the pricing thread,
+    where that check finds nothing to do, at about 0.5 µs a read). What the span ended with,
+    not what pricing adds: a caller wanting the cost attributes reads ``span.attributes``."""
+    if type(span) is CostedSpan:
+        return plain_attributes(span.__dict__["_attributes"])
+    return attributes_of(span)
 
 
 def keep_dropped_attributes(state: dict[str, object]) -> None:

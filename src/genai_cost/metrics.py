@@ -72,8 +72,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A
 from ._guard import OwnExtension
-from ._spans import attributes_of
 from ._told_once import ToldOnce
+from .costed_span import ended_attributes
 from .pricer import SpanCost
 from .pricing._fork import in_child_after_fork, renew_locks_after_fork
 from .rollup import TraceCostExporter, TraceTotals
@@ -371,7 +371,7 @@ class CostMetrics(OwnExtension):
             # request model fall back to the model priced.
             model = cost.model
             if cost.category == A.CATEGORY_LLM or cost.category == A.CATEGORY_EMBEDDING:
-                requested = attributes_of(span).get(_REQUEST_MODEL)
+                requested = ended_attributes(span).get(_REQUEST_MODEL)
                 if isinstance(requested, str) and requested:
                     model = requested
             self._add_cost((cost.provider, model, cost.operation, cost.category, sender), cost.total_usd)
