@@ -387,11 +387,12 @@ class Budget(OwnExtension):
                 if again:  # the same span, told by a second processor: counted once
                     return answer
             now = self._clock()
-            ledger = self._ledgers.get(context.trace_id)
+            trace_id = context.trace_id
+            ledger = self._ledgers.get(trace_id)
             if ledger is None:
-                ledger = self._ledger_of(context.trace_id, now)
+                ledger = self._ledger_of(trace_id, now)
             else:
-                self._ledgers.move_to_end(context.trace_id)
+                self._ledgers.move_to_end(trace_id)
             ledger.last_update = now
             limits = ledger.limits or self.limits
             if recount is not None:  # (rare) before this span's own count: see on_span_recount
@@ -420,7 +421,7 @@ class Budget(OwnExtension):
             if limits.max_tokens_per_call is not None and call_tokens > limits.max_tokens_per_call:
                 # Every oversized call is a hit of its own; check() reports the first.
                 crossed.append((A.BUDGET_MAX_TOKENS_PER_CALL, float(call_tokens), float(limits.max_tokens_per_call)))
-            self._record_hits(ledger, crossed, context.trace_id)
+            self._record_hits(ledger, crossed, trace_id)
         if not crossed:
             if warned and not self._pending_sources:
                 self.after_pricing()
