@@ -552,6 +552,58 @@ def test_f11_a_framework_span_whose_answer_only_it_recorded_is_the_priced_call(p
     assert attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
 
 
+def test_f11_a_framework_span_priced_as_the_call_has_its_stream_as_its_second_record(pipeline: Pipeline) -> None:
+    """The framework's span ends with the answer's usage over a refused attempt, while the
+    retry's stream, under a middleware span that has ended, is still read: the stream's
+    record is the call's second (by its response id), not a second call."""
+    root, wrapper, refused = a_framework_call_with_an_attempt(pipeline)
+    refuse(refused)
+    refused.end()
+    middle = pipeline.tracer("app").start_span("retry", context=set_span_in_context(wrapper))
+    stream = start(pipeline, OPENAI, "chat gpt-4o stream", middle, {**openai_request(), "gen_ai.request.stream": True})
+    middle.end()
+    wrapper.set_attributes(openai_response())
+    wrapper.end()
+    stream.set_attributes(openai_response())
+    stream.end()
+    root.end()
+    assert_one_priced_call(pipeline, root)
+    spans = pipeline.spans()
+    assert spans["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
+    assert spans["chat gpt-4o stream"].attributes[A.COST_DUPLICATE_OF] == hex_id(wrapper)
+
+
+@pytest.mark.parametrize("answer_first", [True, False], ids=["its-call-first", "its-call-after"])
+@pytest.mark.parametrize(
+    "between",
+    [
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "anthropic.web_fetch"},
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "expert"},
+    ],
+    ids=["tool", "sub-agent"],
+)
+def test_f11_a_call_below_a_tool_inside_the_framework_span_is_another_call(
+    pipeline: Pipeline, answer_first: bool, between: dict[str, Any]
+) -> None:
+    """A tool or a sub-agent runs inside a framework's span of a call whose attempt was
+    refused: the call below it is another call, not the answer of this one, whichever
+    ended first (Google ADK 1.x nests tools under its call_llm). Two calls: the inner one,
+    priced, and the framework's, which failed."""
+    root, wrapper, refused = a_framework_call_with_an_attempt(pipeline)
+    step = pipeline.tracer("app").start_span("step", context=set_span_in_context(wrapper), attributes=between)
+    inner = start(pipeline, OPENAI, "chat gpt-4o expert", step, {**openai_request(), **openai_response("r-expert")})
+    refuse(refused)
+    for span in (inner, step, refused) if answer_first else (refused, inner, step):
+        span.end()
+    refuse(wrapper)
+    wrapper.end()
+    root.end()
+    calls, unpriced, _ = pipeline.counts()
+    assert (calls, unpriced) == (2, 1)  # the inner call, and the failed one
+    assert pipeline.spent(root) == (2, 1)
+    assert A.COST_ACCOUNTS_FOR not in (pipeline.spans()["chat gpt-4o"].attributes or {})
+
+
 def test_f11_the_call_s_span_as_the_local_root(pipeline: Pipeline) -> None:
     """No agent span: the framework's span of the call is the trace's local root, and takes
     the refused attempt back from the totals written on it."""

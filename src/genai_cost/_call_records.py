@@ -67,14 +67,13 @@ class UnpricedRecord:
 class RefusedBelow:
     """A span still open with refused requests (``failed_call`` records) among its
     children. If it ends as an inference span (a framework's span of one call), they were
-    attempts of its call, not calls of their own."""
+    attempts of its call, not calls of their own. (Whether an answer ended below it too,
+    before or after them, its mark says: ``ANSWER_BELOW``.)"""
 
-    __slots__ = ("other_record", "records")
+    __slots__ = ("records",)
 
     def __init__(self) -> None:
         self.records: list[UnpricedRecord] = []
-        #: A record below it that is not a refused request ended after the first refusal.
-        self.other_record = False
 
 
 class CallRecords:
@@ -145,13 +144,12 @@ class CallRecords:
         return None
 
     def meet(
-        self, parent_span_id: int, open_spans: OpenSpans, refused: bool
+        self, parent_span_id: int, open_spans: OpenSpans
     ) -> tuple[int | None, tuple[int, UnpricedRecord] | None]:
         """:meth:`wrapper_ended_first` where it returned :data:`MET`, for a record of a
-        call (``refused``: a request refused, no usage): (a call priced as a leaf above it,
-        or ``None``; the ancestor and the unpriced record counted for it, whose count this
-        record may take over). A span open with refused requests below it is told whether
-        one more record that is not a refusal ended under it."""
+        call: (a call priced as a leaf above it, or ``None``; the ancestor and the unpriced
+        record counted for it, whose count this record may take over). Spans open with
+        refused requests below them are passed by (and forgotten once ended)."""
         leaves = self._leaf_calls
         ancestor = parent_span_id
         for _ in range(WRAPPER_DEPTH):
@@ -162,11 +160,8 @@ class CallRecords:
                 if not found.taken:
                     return None, (ancestor, found)
                 del leaves[ancestor]
-            elif type(found) is RefusedBelow:
-                if not open_spans.is_open(ancestor):  # ended as no call: not cleared then
-                    del leaves[ancestor]
-                elif not refused:
-                    found.other_record = True
+            elif type(found) is RefusedBelow and not open_spans.is_open(ancestor):
+                del leaves[ancestor]  # ended as no call: not cleared then
             above = open_spans.parent_of.get(ancestor)
             if above is None:
                 break

@@ -478,7 +478,9 @@ class CostSpanProcessor(SpanProcessor):
             answered = (
                 usage.usage is not None or usage.reported_cost is not None or attributes.get(_ERROR_TYPE) is None
                 if inference
-                else below & ANSWER_BELOW != 0
+                # Up through spans between a call and its record (a retry's, an HTTP client's),
+                # not through a tool's or an agent's: a call below those is another call.
+                else below & ANSWER_BELOW != 0 and role in _PASSING_ROLES
             )
             calls.mark_call_below(parent_id, inference, answered)
         if role is _OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent_id is not None:
@@ -542,14 +544,9 @@ class CostSpanProcessor(SpanProcessor):
     ) -> int:
         """:meth:`_first_of_call` for a leaf whose lookup met something other than a call
         priced above it (rare): an unpriced record whose call it may take over, or spans
-        still open with refused requests below them, which it tells whether it is one too."""
+        still open with refused requests below them."""
         calls = self._calls
-        refused = (
-            usage.usage is None
-            and usage.reported_cost is None
-            and plain_attributes(state["_attributes"]).get(_ERROR_TYPE) is not None
-        )
-        wrapper, unpriced = calls.meet(parent.span_id, self._open_spans, refused)
+        wrapper, unpriced = calls.meet(parent.span_id, self._open_spans)
         if wrapper is not None:
             return wrapper
         start: int = state["_start_time"] or 0  # type: ignore[assignment]
@@ -609,13 +606,13 @@ class CostSpanProcessor(SpanProcessor):
         records = [record for record in refused.records if not record.taken]
         if not records:
             return None
-        if refused.other_record or below & ANSWER_BELOW:
+        if below & ANSWER_BELOW:
             taken_back = records
-        elif usage.usage is not None or usage.reported_cost is not None:
+        elif (usage.usage is not None or usage.reported_cost is not None) and self._first_record_of_its_call(
+            state, usage
+        ):
             for record in records:
                 record.taken = True
-            context_of_call: SpanContext = state["_context"]  # type: ignore[assignment]
-            self._calls.note_leaf_call(context_of_call.span_id)  # a stream's record ending later is its twin
             recount = Recount(
                 sum(1 for record in records if record.is_llm), len(records), state.get(_ROLLUP_NOTE) is True
             )
@@ -649,6 +646,29 @@ class CostSpanProcessor(SpanProcessor):
         state[_ROLLUP_NOTE] = recount
         events = self._tell_listeners(span, usage, cost, merged, recount=recount) if self._listeners else ()
         return merged, cost, events
+
+    def _first_record_of_its_call(self, state: dict[str, object], usage: SpanUsage) -> bool:
+        """Whether the inference span now ending, with usage of its own, is the first
+        record of its call (``first_record``: no twin recorded it before). If so it is
+        remembered as priced there, as a leaf call is: a record of the call ending later,
+        below it (a stream's) or anywhere in the trace (by its response id), is its twin."""
+        context: SpanContext = state["_context"]  # type: ignore[assignment]
+        parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
+        scope: InstrumentationScope | None = state["_instrumentation_scope"]  # type: ignore[assignment]
+        span_id = context.span_id
+        first = self._calls.first_record(
+            span_id,
+            context.trace_id,
+            parent.span_id if parent is not None else None,
+            state["_start_time"] or 0,  # type: ignore[arg-type]
+            state["_end_time"] or 0,  # type: ignore[arg-type]
+            usage,
+            scope.name if scope is not None else "",
+        )
+        if first != span_id:
+            return False
+        self._calls.note_leaf_call(span_id)
+        return True
 
     def _cost(
         self,
@@ -969,6 +989,9 @@ _UNBILLED_ROLES = (Role.NONE, Role.AGGREGATE, Role.OTHER)
 #: Roles that the span rules (``usage.with_span_rules``) may change.
 _SPAN_RULE_ROLES = (Role.AGGREGATE, Role.OTHER)
 _AGGREGATE, _OTHER = Role.AGGREGATE, Role.OTHER
+#: Roles of the spans through which an answered call below says so to the spans above
+#: (``ANSWER_BELOW``): spans that are neither calls, tools nor agents.
+_PASSING_ROLES = (Role.NONE, Role.OTHER)
 _CLIENT = SpanKind.CLIENT
 
 #: The categories of a call's record (the leaf rule's inference spans).
