@@ -505,6 +505,15 @@ def test_f11_the_call_ending_after_its_wrapper_takes_the_refused_attempt_in(
         assert spans["chat gpt-4o attempt 2"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
 
 
+def the_call_answers_and_ends(pipe: Pipeline, wrapper: Span, root: Span) -> None:
+    """The framework's span of the call ends with the answer's usage, then the agent's; the
+    trace has counted one call, priced."""
+    wrapper.set_attributes(openai_response())
+    wrapper.end()
+    root.end()
+    assert_one_priced_call(pipe, root)
+
+
 def a_framework_call_with_an_attempt(pipe: Pipeline) -> tuple[Span, Span, Span]:
     """(the agent's span, LangChain's span of a call under it, the OpenAI instrumentation's
     span of an attempt under that), all open."""
@@ -525,10 +534,7 @@ def test_f11_a_refusal_ending_after_the_answer_is_taken_back_too(pipeline: Pipel
         middle.end()
     refuse(refused)
     refused.end()
-    wrapper.set_attributes(openai_response())
-    wrapper.end()
-    root.end()
-    assert_one_priced_call(pipeline, root)
+    the_call_answers_and_ends(pipeline, wrapper, root)
     spans = pipeline.spans()
     assert spans["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR] == hex_id(refused)
     assert A.COST_TOTAL not in spans["chat gpt-4o"].attributes
@@ -542,10 +548,7 @@ def test_f11_a_framework_span_whose_answer_only_it_recorded_is_the_priced_call(p
     root, wrapper, refused = a_framework_call_with_an_attempt(pipeline)
     refuse(refused)
     refused.end()
-    wrapper.set_attributes(openai_response())
-    wrapper.end()
-    root.end()
-    assert_one_priced_call(pipeline, root)
+    the_call_answers_and_ends(pipeline, wrapper, root)
     assert pipeline.cost_metric() == pytest.approx(CALL_USD)
     attributes = pipeline.spans()["chat gpt-4o"].attributes
     assert attributes[A.COST_TOTAL] == pytest.approx(CALL_USD)
