@@ -575,8 +575,7 @@ class CostSpanProcessor(SpanProcessor):
         if taken is None:  # not expected: priced as any leaf
             return self._cost(span, state, attributes, usage, role)
         ancestor, record = taken
-        recount = Recount(int(record.is_llm), 1, state.get(_ROLLUP_NOTE) is True)
-        priced = self._cost(span, state, attributes, usage, role, recount, f"{record.span_id:016x}")
+        priced = self._cost(span, state, attributes, usage, role, *_taking_back([record], state))
         if priced is not None and priced[1] is not None and priced[1].unpriced_reason == A.REASON_FAILED_CALL:
             # Refused in its turn: an attempt of the call, whose answer may still end below
             # the span above (a retry's stream). That record takes the count over from this one.
@@ -611,27 +610,14 @@ class CostSpanProcessor(SpanProcessor):
         elif (usage.usage is not None or usage.reported_cost is not None) and self._first_record_of_its_call(
             state, usage
         ):
-            for record in records:
-                record.taken = True
-            recount = Recount(
-                sum(1 for record in records if record.is_llm), len(records), state.get(_ROLLUP_NOTE) is True
-            )
-            ids = accounts_for_value([record.span_id for record in records])
-            return self._cost(span, state, attributes, usage, role, recount, ids)
+            return self._cost(span, state, attributes, usage, role, *_taking_back(records, state))
         else:
             taken_back = records[1:]
             context: SpanContext = state["_context"]  # type: ignore[assignment]
             self._calls.counted_on(context.span_id, records[0])
         if not taken_back:
             return None
-        for record in taken_back:
-            record.taken = True
-        recount = Recount(
-            sum(1 for record in taken_back if record.is_llm),
-            len(taken_back),
-            state.get(_ROLLUP_NOTE) is True,
-        )
-        accounts_for = accounts_for_value([record.span_id for record in taken_back])
+        recount, accounts_for = _taking_back(taken_back, state)
         cost = self._layer_cost(span, attributes) if self._span_layers else None
         merged = dict(attributes)
         if cost is None:
@@ -965,6 +951,15 @@ def _check_is_processor(candidate: object) -> None:
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.
 _NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
+
+
+def _taking_back(records: list[UnpricedRecord], state: dict[str, object]) -> tuple[Recount, str]:
+    """The counts the span now ending takes back of ``records`` (marked taken, once) and its
+    ``gen_ai.cost.accounts_for`` naming them."""
+    for record in records:
+        record.taken = True
+    recount = Recount(sum(1 for record in records if record.is_llm), len(records), state.get(_ROLLUP_NOTE) is True)
+    return recount, accounts_for_value([record.span_id for record in records])
 
 
 def _tell_recount(
