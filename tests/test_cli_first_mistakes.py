@@ -218,3 +218,21 @@ def test_the_demo_exits_1_when_the_collector_cannot_be_reached():
     assert result.returncode == 1, result.stderr
     assert "total  $0.142" in result.stdout  # the cost is printed all the same
     assert f"the trace was NOT sent to {endpoint}" in result.stderr
+
+
+@pytest.mark.parametrize("setting", ["console", "otlp, console", "none"])
+def test_the_demo_says_it_does_not_read_otel_traces_exporter(setting: str):
+    """`OTEL_TRACES_EXPORTER=console genai-cost demo > spans.txt` gave a file `report` could
+    not read, with no sign why: the demo reads only the OTLP endpoint variables."""
+    result = run("demo", env={"OTEL_TRACES_EXPORTER": setting})
+    assert result.returncode == 0, result.stderr
+    unread = "none" if setting == "none" else "console"
+    assert f"OTEL_TRACES_EXPORTER={unread} is not read by the demo" in result.stderr
+    assert "--save FILE" in result.stderr
+    assert "total  $0.142" in result.stdout
+
+
+def test_the_demo_is_quiet_about_otel_traces_exporter_otlp():
+    result = run("demo", env={"OTEL_TRACES_EXPORTER": "otlp"})
+    assert result.returncode == 0, result.stderr
+    assert "OTEL_TRACES_EXPORTER" not in result.stderr

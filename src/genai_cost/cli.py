@@ -443,6 +443,14 @@ def _demo(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"genai-cost demo: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    unread = _exporters_the_demo_ignores(os.environ.get("OTEL_TRACES_EXPORTER", ""))
+    if unread:
+        print(
+            f"genai-cost demo: OTEL_TRACES_EXPORTER={','.join(unread)} is not read by the demo (it is the"
+            " application's setting, under opentelemetry-instrument): the demo sends over OTLP when"
+            " OTEL_EXPORTER_OTLP_ENDPOINT is set, and --save FILE writes its spans for `genai-cost report`",
+            file=sys.stderr,
+        )
     run = run_demo(pricing_files=args.pricing_file)
     for problem in run.pricing_problems:  # as `price` says them: the run still prices the rest
         print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
@@ -481,6 +489,14 @@ def _demo(args: argparse.Namespace) -> int:
             return EXIT_NOT_SENT
         print(f"genai-cost demo: trace sent to {run.sent_to}", file=sys.stderr)
     return 0
+
+
+def _exporters_the_demo_ignores(setting: str) -> list[str]:
+    """The exporters an ``OTEL_TRACES_EXPORTER`` value names besides ``otlp``: a newcomer
+    trying ``console`` (to pipe into ``report``) or ``none`` on the demo gets no sign that
+    the demo reads only the OTLP endpoint variables, so it says so."""
+    names = (name.strip() for name in setting.split(","))
+    return [name for name in names if name and name.lower() != "otlp"]
 
 
 def _host_port(host: str, port: int) -> str:
