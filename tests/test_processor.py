@@ -108,6 +108,18 @@ def test_a_call_is_priced_at_its_start_time_and_says_which_price_period_applied(
     assert "gen_ai.cost.adjustments" not in after
 
 
+def test_an_entry_with_one_price_writes_no_price_period():
+    """The period is written where it tells something: an entry with one price is named by
+    its id and the catalog version alone, and each attribute costs the exporter's encoder."""
+    assert len(CATALOG.resolve("gpt-4o", "openai").model.periods) == 1
+    tracer, memory, _, _ = pipeline()
+    tracer.start_span("chat", attributes=gpt4o(1_000, 100)).end()
+    attributes = by_name(memory)["chat"].attributes
+    assert attributes["gen_ai.cost.pricing.id"] == "openai/gpt-4o"
+    assert attributes["gen_ai.cost.pricing.version"] == CATALOG.version
+    assert "gen_ai.cost.pricing.effective_from" not in attributes
+
+
 def test_zero_cost_is_written_as_float_not_int():
     tracer, memory, _, _ = pipeline()
     with tracer.start_as_current_span("chat", attributes=gpt4o(0, 0)):

@@ -123,10 +123,12 @@ class SpanPricer:
         failure: PricingError | None = None
         matched = ""
         answers = False
+        periods = 1
         if tokens is not None and usage.model:
             try:
                 breakdown, resolution = self._catalog_price(usage, tokens, usage.model, start_time_ns, end_time_ns)
                 entry, matched = resolution.model, resolution.match
+                periods = len(entry.periods)
                 answers = entry.kind in _ANSWERING_KINDS
                 if entry.kind == "embedding":
                     category = A.CATEGORY_EMBEDDING
@@ -160,7 +162,7 @@ class SpanPricer:
             if failure is None:  # unreachable: tokens and model were both present
                 return self._unpriced(category, A.REASON_PRICING_ERROR, "no price computed", usage)
             return self._unpriced(category, failure.reason, str(failure), usage)
-        attrs = self._breakdown_attributes(breakdown, category, source)
+        attrs = self._breakdown_attributes(breakdown, category, source, periods)
         if matched:
             attrs[A.COST_PRICING_MATCH] = matched
         if usage.convention != "inclusive":
@@ -190,7 +192,7 @@ class SpanPricer:
         if entry.kind == "embedding":
             category = A.CATEGORY_EMBEDDING
         attrs = self._breakdown_attributes(
-            breakdown, category, A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
+            breakdown, category, A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG, len(entry.periods)
         )
         if resolution.match:
             attrs[A.COST_PRICING_MATCH] = resolution.match
@@ -237,7 +239,9 @@ class SpanPricer:
         )
         return breakdown, resolution
 
-    def _breakdown_attributes(self, b: CostBreakdown, category: str, source: str) -> dict[str, AttributeValue]:
+    def _breakdown_attributes(
+        self, b: CostBreakdown, category: str, source: str, periods: int
+    ) -> dict[str, AttributeValue]:
         attrs: dict[str, AttributeValue] = {
             A.COST_TOTAL: float(b.total_usd),
             A.COST_INPUT: float(b.input_usd),
@@ -246,9 +250,12 @@ class SpanPricer:
             A.COST_SOURCE: source,
             A.COST_PRICING_ID: b.pricing_id,
             A.COST_PRICING_VERSION: self._version,
-            # Which of the entry's price periods applied (a call is priced at its start time).
-            A.COST_PRICING_EFFECTIVE: b.effective_from,
         }
+        if periods > 1:
+            # Which of the entry's price periods applied (a call is priced at its start time).
+            # Of an entry with one price, the id and catalog version already say it, and every
+            # attribute costs the exporter's encoder 1.5-2.5 µs a span (performance.md).
+            attrs[A.COST_PRICING_EFFECTIVE] = b.effective_from
         if b.cache_read_usd:
             attrs[A.COST_CACHE_READ] = float(b.cache_read_usd)
         if b.cache_write_usd:
