@@ -16,7 +16,7 @@ from genai_cost.attributes import COST_COMPUTE, COST_REPORTED_DIFF
 from genai_cost.cli import main
 from genai_cost.config import CostSettings
 from genai_cost.pricer import SpanPricer
-from genai_cost.pricing import Catalog, CatalogError, TokenUsage
+from genai_cost.pricing import Catalog, CatalogError, TokenUsage, UnknownModelError
 from genai_cost.pricing.files import parse_pricing_text
 from genai_cost.pricing.schema import ModelEntry, PricePeriod, PricingFile, ProviderEntry, ToolEntry
 from genai_cost.usage import read_usage
@@ -81,6 +81,81 @@ def test_negotiated_discounts_per_provider_and_per_model(files: tuple[Path, Path
     # a discount belongs to whoever bills: Claude bought through Bedrock is not discounted
     bedrock = discounted.price(usage, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws.bedrock")
     assert bedrock.total_usd == pytest.approx(listed.price(usage, "claude-sonnet-4-5", "anthropic").total_usd * 1.1)
+
+
+CONTRACTS = """
+providers:
+  - id: openai
+    models:
+      - id: gpt-4o
+        kind: chat
+        prices:
+          - {input: 1.0, output: 1.0, source: "our OpenAI contract", checked: 2026-11-22}
+  - id: anthropic
+    models:
+      - id: claude-sonnet-4-5
+        kind: chat
+        prices:
+          - {input: 1.0, output: 1.0, source: "our Anthropic contract", checked: 2026-11-22}
+"""
+
+
+def test_a_contract_price_prices_its_own_providers_calls_not_those_of_providers_serving_its_models(
+    tmp_path: Path,
+) -> None:
+    """Audit finding: an OpenAI contract price in a pricing file priced Azure OpenAI calls too
+    ($2.00 for 1M in and out, where Azure bills $12.50), as a discount does not. The price is
+    what the provider named bills the user; a provider serving its models bills its own."""
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text(CONTRACTS, encoding="utf-8")
+    listed, catalog = Catalog.load(), Catalog.load([contracts])
+    usage = TokenUsage(input_tokens=M, output_tokens=M)
+    assert catalog.price(usage, "gpt-4o", "openai").total_usd == pytest.approx(2.0)
+    azure = catalog.resolve("gpt-4o", "azure")
+    assert not azure.model.is_override
+    assert catalog.layer_of(azure.model) == "curated"
+    assert catalog.price_resolved(azure, usage).total_usd == pytest.approx(12.50)
+    assert catalog.price_resolved(azure, usage).total_usd == listed.price(usage, "gpt-4o", "azure").total_usd
+    assert catalog.price(usage, "claude-sonnet-4-5", "anthropic").total_usd == pytest.approx(2.0)
+    bedrock = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert catalog.price(usage, bedrock, "aws.bedrock").total_usd == listed.price(usage, bedrock, "aws.bedrock").total_usd
+    # On spans: the Azure call says the catalog priced it, the OpenAI call the user's file.
+    pricer = SpanPricer(catalog)
+    for provider, source, total in (("openai", "override", 2.0), ("azure.ai.openai", "catalog", 12.5)):
+        span = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": M,
+            "gen_ai.usage.output_tokens": M,
+        }
+        cost = pricer.price(read_usage(span), span, None)
+        assert cost is not None
+        assert (cost.attributes["gen_ai.cost.source"], cost.total_usd) == (source, pytest.approx(total))
+
+
+def test_a_model_only_the_users_file_knows_still_prices_the_calls_of_providers_serving_its_models(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The user's entries of a provider come last for another provider's calls, not never:
+    a model no catalog entry prices, served through Azure, is priced by the user's OpenAI
+    entry, and the resolution says so. One the catalog prices for OpenAI (a fine-tune of
+    gpt-4o-mini) is priced at the catalog's rates, as a contract price is not Azure's."""
+    own = tmp_path / "own.yaml"
+    own.write_text(
+        "providers:\n  - id: openai\n    models:\n      - id: acme-internal-1\n        prices:\n"
+        '          - {input: 0.5, output: 0.5, source: "ours", checked: 2026-11-01}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(UnknownModelError):
+        Catalog.load().resolve("acme-internal-1", "azure")
+    resolution = Catalog.load([own]).resolve("acme-internal-1", "azure")
+    assert resolution.model.pricing_id == "openai/acme-internal-1"
+    assert "your pricing file's, of openai" in resolution.how
+    catalog = Catalog.load([files[1]])
+    assert catalog.resolve("ft:gpt-4o-mini:acme::support-v4", "openai").model.is_override
+    fine_tune = catalog.resolve("ft:gpt-4o-mini:acme::support-v4", "azure").model
+    assert (fine_tune.pricing_id, fine_tune.is_override) == ("openai/ft:gpt-4o-mini", False)
 
 
 def test_fine_tuned_model_from_a_user_file(files: tuple[Path, Path]) -> None:

@@ -385,7 +385,7 @@ def _price(args: argparse.Namespace) -> int:
                 for name in RATE_FIELDS  # (audio and image too: gpt-realtime read as having none)
                 if (value := getattr(period.rates, name)) is not None
             },
-            "layer": catalog.layer_of(entry.pricing_id),
+            "layer": catalog.layer_of(entry),
             "multiplier": resolution.multiplier,
             "fees": {
                 name: value
@@ -421,7 +421,7 @@ def _price(args: argparse.Namespace) -> int:
         print(f"  matched by {resolution.match}, not by name: {args.model!r} is not a name the entry lists")
     if args.explain:
         print(f"  matched: {resolution.how}")
-        print(f"  defined in: {entry.defined_in} ({entry.origin}, {catalog.layer_of(entry.pricing_id)} layer)")
+        print(f"  defined in: {entry.defined_in} ({entry.origin}, {catalog.layer_of(entry)} layer)")
         print(f"  price periods: {', '.join(p.start_label for p in entry.periods)}")
     return 0
 

@@ -20,7 +20,9 @@ Resolution rules, in order, each recorded in :attr:`Resolution.how` so that
    dataset's looser rule;
 4. a provider without an entry falls back to the providers it serves models
    of (Azure -> OpenAI, Bedrock -> Anthropic, with ``anthropic.`` and ``-v1:0``
-   removed);
+   removed); there the user's entries come last, and a catalog entry a user's
+   replaced prices as the catalog had it: a user's price is what that provider
+   bills them (a contract), not what the serving provider bills;
 5. with no provider on the span, every provider is searched; the best-priority
    match wins, a name one provider lists (exactly, or dated) beats other providers'
    prefix or pattern rules, and a tie between two providers is reported as ambiguous.
@@ -133,6 +135,17 @@ _RANK_OVERRIDE, _RANK_CURATED, _RANK_IMPORTED = 0, 1, 100
 #: How --explain names a rank class the serving provider has no entry in (imported: none at all).
 _CLASS_NAMES = {_RANK_OVERRIDE: "pricing-file ", _RANK_CURATED: "curated "}
 _RANK_CLASSES = ((_RANK_OVERRIDE, _RANK_OVERRIDE), (_RANK_CURATED, _RANK_CURATED), (_RANK_IMPORTED, 1 << 30))
+_ALL = range(1 << 30)
+#: The passes of a resolution for a serving provider: (layer rank range, positions in its chain
+#: of fallbacks). The user's own entries of the serving provider first, then curated and imported
+#: entries across the chain; a user's entry of a fallback (OpenAI's, for an Azure call) only when
+#: no catalog entry prices the model.
+_CHAIN_PASSES = (
+    (_RANK_OVERRIDE, _RANK_OVERRIDE, range(1)),
+    (_RANK_CURATED, _RANK_CURATED, _ALL),
+    (_RANK_IMPORTED, 1 << 30, _ALL),
+    (_RANK_OVERRIDE, _RANK_OVERRIDE, range(1, 1 << 30)),
+)
 
 _RawModel = tuple[str, list[Any], str, bool]  # provider id, model IR, file label, is_override
 
@@ -228,9 +241,14 @@ class Catalog:
         #: pricing id -> raw model; from the compiled state, a packed string until used.
         self._raw: dict[str, _RawModel | str] = {}
         self._built: dict[str, ModelPricing] = {}
+        #: pricing id -> the catalog's raw model a user's entry of the same id replaced: it
+        #: still prices the calls of providers that fall back to it (a user's OpenAI price is
+        #: what OpenAI bills them, not what Azure bills for the same model).
+        self._replaced: dict[str, _RawModel | str] = {}
+        self._replaced_built: dict[str, ModelPricing] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
-        #: (pricing id, fee) -> the entry billing searches at a serving provider's own fee.
-        self._search_fee_entries: dict[tuple[str, float], ModelPricing] = {}
+        #: (pricing id, fee, a user's) -> the entry billing searches at a serving provider's own fee.
+        self._search_fee_entries: dict[tuple[str, float, bool], ModelPricing] = {}
         self._bodies: bytes = b""
         # Build state: provider metadata, and per provider its layers by rank.
         self._meta: dict[str, dict[str, Any]] = {}
@@ -411,6 +429,10 @@ class Catalog:
                     pricing_id = ids.get(key)
                     if pricing_id is None:
                         pricing_id = ids[key] = f"{provider_id}/{model[0]}"
+                    elif is_override and pricing_id not in self._replaced:
+                        earlier = self._raw[pricing_id]
+                        if not self._unpack(earlier)[3]:  # the catalog's own, not another user file's
+                            self._replaced[pricing_id] = earlier
                     self._raw[pricing_id] = (provider_id, model, label, is_override)
                     _index_model(layer, pricing_id, model)
             for tool in ir["tools"]:
@@ -575,7 +597,9 @@ class Catalog:
     def _unpacked(self, pricing_id: str, *, periods: bool = False) -> _RawModel:
         """The raw model of an id; ``periods``: with its price periods decoded
         (the compiled state keeps them in the models file until needed)."""
-        raw = self._raw[pricing_id]
+        return self._unpack(self._raw[pricing_id], periods=periods)
+
+    def _unpack(self, raw: _RawModel | str, *, periods: bool = False) -> _RawModel:
         if isinstance(raw, str):
             provider_id, model_id, kind, origin, label, override, start, end, name = raw.split("\x1f")
             model: list[Any] = [model_id, kind, origin, [], [], [], [int(start), int(end)], name or None]
@@ -616,9 +640,27 @@ class Catalog:
             self._built[pricing_id] = built
         return built
 
-    def layer_of(self, pricing_id: str) -> str:
-        """``override``, ``curated`` or ``imported`` for an entry's file."""
-        _, _, label, is_override = self._unpacked(pricing_id)
+    def _catalog_entry(self, entry: ModelPricing) -> ModelPricing:
+        """The catalog's own entry that a user's ``entry`` of the same id replaced (``entry``
+        itself when it replaced none): for a provider that falls back to the entry's."""
+        pricing_id = entry.pricing_id
+        replaced = self._replaced.get(pricing_id)
+        if replaced is None:
+            return entry
+        built = self._replaced_built.get(pricing_id)
+        if built is None:
+            provider_id, model, label, is_override = self._unpack(replaced, periods=True)
+            built = self._replaced_built[pricing_id] = _build_model(pricing_id, provider_id, model, label, is_override)
+        return built
+
+    def layer_of(self, pricing_id: str | ModelPricing) -> str:
+        """``override``, ``curated`` or ``imported`` for an entry's file. Given the entry a
+        resolution found, rather than its id: a catalog entry that a user's replaced, which
+        still prices another provider's calls (Azure's, of OpenAI's models), is the catalog's."""
+        if isinstance(pricing_id, ModelPricing):
+            label, is_override = pricing_id.defined_in, pricing_id.is_override
+        else:
+            _, _, label, is_override = self._unpacked(pricing_id)
         if is_override:
             return "override"
         return "imported" if label.startswith("catalog:imported/") else "curated"
@@ -1032,9 +1074,11 @@ class Catalog:
         chain = self._chain(provider_id)
         # User files beat the curated catalog, which beats imported data, across the
         # whole chain: a curated fallback (Bedrock -> Anthropic) wins over an
-        # imported entry of the serving provider itself.
-        for low, high in _RANK_CLASSES:
-            if full_name != name:
+        # imported entry of the serving provider itself. A user's entries of a fallback
+        # come last (_CHAIN_PASSES): a price of the user's is what that provider bills
+        # them (a contract), as a discount is, not what the serving provider bills.
+        for low, high, positions in _CHAIN_PASSES:
+            if full_name != name and positions.start == 0:
                 # An entry for the regional profile itself (priced with its uplift) wins,
                 # unless a stronger layer knows the model by its own name.
                 found = self._profile_entry(index, full_name, name, low, high)
@@ -1048,7 +1092,8 @@ class Catalog:
                         (discount_note,) if discount_note else (),
                         factor,
                     )
-            for position, candidate in enumerate(chain):
+            for position in range(positions.start, min(positions.stop, len(chain))):
+                candidate = chain[position]
                 variants = [name]
                 if position > 0:
                     variants += _fallback_variants(name, candidate)
@@ -1057,7 +1102,16 @@ class Catalog:
                     if found is None:
                         continue
                     entry, rule = found
-                    if position > 0:
+                    if position > 0 and low != _RANK_OVERRIDE and entry.is_override:
+                        # Named by the catalog's layer, replaced by a user's entry of that id:
+                        # the serving provider bills at the catalog's price, not the user's.
+                        entry = self._catalog_entry(entry)
+                    if position > 0 and positions.start > 0:
+                        how.append(
+                            f"no entry prices it for {provider_id}; your pricing file's, of {candidate}"
+                            f" (whose models {provider_id} serves)"
+                        )
+                    elif position > 0:
                         layer = _CLASS_NAMES.get(low, "")
                         how.append(f"{provider_id} has no {layer}entry; served models of {candidate}")
                     how.append(rule)
@@ -1205,7 +1259,8 @@ class Catalog:
         return None
 
     def _with_search_fee(self, entry: ModelPricing, fee: float) -> ModelPricing:
-        key = (entry.pricing_id, fee)
+        # (The entry's layer too: a user's entry and the catalog's it replaced share an id.)
+        key = (entry.pricing_id, fee, entry.is_override)
         found = self._search_fee_entries.get(key)
         if found is None:
             found = self._search_fee_entries[key] = with_search_fee(entry, fee)
