@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genai_cost.cli import main
 from genai_cost.pricing import Catalog, CatalogError, TokenUsage
@@ -245,6 +247,13 @@ def test_a_fallback_may_name_a_provider_by_its_alias(tmp_path: Path, capsys: pyt
     [
         ("true", "must be a number, not true (a boolean)"),
         ('"2.5"', "must be a number, not the string '2.5' (write it without quotes)"),
+        # Unquoted, yet text: the quotes were never the mistake (new-user audit).
+        ("1,5", "must be a number, not the string '1,5': a decimal comma? write 1.5 (with a dot; or 15 if"),
+        ("$2.50", "must be a number, not the string '$2.50': write the number alone, in USD, without a currency"
+         " sign: 2.50"),
+        ("1,000,000", "must be a number, not the string '1,000,000': write it without the thousands separators:"
+         " 1000000"),
+        ("two", "must be a number, not the string 'two' (write a number, as in 2.5)"),
     ],
 )
 def test_a_price_that_is_not_a_number_is_rejected(
@@ -336,3 +345,13 @@ def test_a_user_provider_named_by_an_alias_joins_the_shipped_one(tmp_path: Path,
     claude = catalog.price(usage, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws.bedrock")
     assert claude.total_usd == pytest.approx(31.35)
     assert "aws.bedrock" not in catalog.provider_ids()
+
+
+@given(st.text(max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_a_hint_for_any_text_given_as_a_number_never_fails(text: str) -> None:
+    """The message for text where a number goes is built for any text a file holds."""
+    from genai_cost.pricing.schema import _string_hint
+
+    hint = _string_hint(text)
+    assert hint.startswith((" (", ": "))

@@ -82,7 +82,36 @@ def _string_hint(text: str) -> str:
         except ValueError:
             value = ""
         return f": {stripped} is text here (a hex, octal or binary number); write numbers in decimal{value}"
-    return " (write it without quotes)"
+    bare = _CURRENCY.sub("", stripped).strip()
+    if bare != stripped and _is_number(bare.replace(",", "")):
+        return f": write the number alone, in USD, without a currency sign: {_without_commas(bare)}"
+    if "," in stripped and _is_number(stripped.replace(",", ".", 1)) and stripped.count(",") == 1:
+        dotted = stripped.replace(",", ".")
+        return (
+            f": a decimal comma? write {dotted} (with a dot; or {stripped.replace(',', '')} if the comma"
+            " separates thousands)"
+        )
+    if "," in stripped and _is_number(stripped.replace(",", "")):
+        return f": write it without the thousands separators: {stripped.replace(',', '')}"
+    if _is_number(stripped):
+        return " (write it without quotes)"
+    return " (write a number, as in 2.5)"
+
+
+#: A currency written with a price: ``$2.50``, ``2.50 USD``, ``€2``.
+_CURRENCY = re.compile(r"^[$€£]|^(?:USD|US\$)\s*|\s*(?:USD|usd|\$)$")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _without_commas(text: str) -> str:
+    return text.replace(",", "") if text.count(",") != 1 or len(text.partition(",")[2]) == 3 else text
 
 
 def _split_sign(text: str) -> tuple[str, str]:
