@@ -108,6 +108,14 @@ def test_list_with_an_origin_no_entry_has_exits_2(tmp_path: Path, capsys: pytest
     assert "'user' is the origin of the entries of your own pricing files, and none is loaded" in (
         capsys.readouterr().err
     )
+    # A file of the user's that holds tools or discounts only: loaded, with no model entries
+    # (it said "none is loaded", new-user audit)
+    discounts = _write(tmp_path, "discounts.yaml", "discounts:\n  - {provider: openai, percent: 15}\n")
+    assert main(["pricing", "list", "--origin", "user", "--pricing-file", str(discounts), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == []
+    assert "your pricing files hold no model entries" in err
+    assert "none is loaded" not in err
     prices = _write(tmp_path, "acme.yaml", ACME)
     assert main(["pricing", "list", "--origin", "user", "--pricing-file", str(prices), "--json"]) == 0
     out, err = capsys.readouterr()

@@ -323,10 +323,10 @@ def _loaded(pricing_files: list[str]) -> Catalog:
     """The catalog as the runtime prices with it, and what it left out of the user's files
     said on stderr as ``genai-cost price`` says it (a listing that quietly omits a discount,
     or a file that holds nothing, would pass for the user's prices)."""
-    from .config import env_pricing_files, user_cache_dir
+    from .config import user_cache_dir
     from .pricing import Catalog
 
-    catalog = Catalog.load([*env_pricing_files(), *pricing_files], cache_dir=user_cache_dir())
+    catalog = Catalog.load(_user_files(pricing_files), cache_dir=user_cache_dir())
     for problem in catalog.problems:
         print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
     return catalog
@@ -344,6 +344,16 @@ def _list(args: argparse.Namespace) -> int:
     models = catalog.models
     if args.origin:
         origins = sorted({entry.origin for entry in models.values()})
+        if args.origin == "user" and args.origin not in origins and _user_files(args.pricing_file):
+            # Loaded, but they price tools or give discounts only: an answer, and an empty one.
+            print(
+                "genai-cost: your pricing files hold no model entries (their tools: `genai-cost pricing"
+                " tools`; their discounts apply to the catalog's entries, shown by `genai-cost price --explain`)",
+                file=sys.stderr,
+            )
+            if args.json:
+                print("[]")
+            return 0
         if args.origin not in origins:
             near = difflib.get_close_matches(args.origin.lower(), origins, n=3)
             code = _unknown("origin", args.origin, near, origins, catalog.version)
@@ -396,6 +406,12 @@ def _list(args: argparse.Namespace) -> int:
     providers = len({row["pricing_id"].split("/", 1)[0] for row in rows})
     print(f"{len(rows)} entries of {providers} provider(s) (catalog {catalog.version}, {catalog.model_count} in all)")
     return 0
+
+
+def _user_files(pricing_files: list[str]) -> list[str]:
+    from .config import env_pricing_files
+
+    return [*env_pricing_files(), *pricing_files]
 
 
 def _filters(args: argparse.Namespace) -> list[tuple[str, str]]:
