@@ -1589,6 +1589,31 @@ def test_cli_names_a_metrics_exporter_it_cannot_build() -> None:
     assert "no-such-exporter" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("OTEL_TRACES_EXPORTER", "consol", "; OTEL_TRACES_EXPORTER can name: console, otlp,"),
+        ("OTEL_METRICS_EXPORTER", "promethus", "; OTEL_METRICS_EXPORTER can name: console, otlp,"),
+    ],
+)
+def test_cli_names_the_exporters_installed_for_a_name_none_provides(variable: str, value: str, said: str) -> None:
+    """The SDK says only 'Requested component ... not found in entry point ...' (new-user audit)."""
+    done = _cli("gateway", "--grpc", "off", env={"OTEL_TRACES_EXPORTER": "console", variable: value})
+    assert done.returncode == 2
+    assert said in done.stderr
+    assert ("prometheus" in done.stderr.split("can name:")[1]) is (variable == "OTEL_METRICS_EXPORTER")
+
+
+def test_an_exporter_in_a_package_of_its_own_is_named_with_the_package() -> None:
+    from genai_cost.gateway_upstream import exporter_not_installed
+
+    error = RuntimeError("Requested component 'prometheus' not found in entry point 'no_such_group'")
+    assert exporter_not_installed(error, "METRICS", none_too=True) == (
+        "; pip install opentelemetry-exporter-prometheus for it; OTEL_METRICS_EXPORTER can name: none"
+    )
+    assert exporter_not_installed(RuntimeError("another failure"), "METRICS", none_too=True) == ""
+
+
 def test_cli_gateway_exports_the_cost_metrics_when_it_stops() -> None:
     """With OTEL_METRICS_EXPORTER set, the command records the metrics and exports the last
     of them as it stops (the console exporter, read from its output)."""

@@ -573,6 +573,7 @@ def _gateway(args: argparse.Namespace) -> int:
         FanOutExporter,
         cost_meter_provider,
         exporter_endpoint,
+        exporter_not_installed,
         parse_address,
         sends_to_itself,
         upstream_exporters,
@@ -604,7 +605,8 @@ def _gateway(args: argparse.Namespace) -> int:
         exporters = upstream_exporters()
     except Exception as exc:
         print(
-            f"genai-cost gateway: cannot build the exporter to forward to: {exc}{variables_behind(exc, 'TRACES')}",
+            f"genai-cost gateway: cannot build the exporter to forward to: {exc}{variables_behind(exc, 'TRACES')}"
+            f"{exporter_not_installed(exc, 'TRACES', none_too=False)}",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -631,7 +633,7 @@ def _gateway(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(
             "genai-cost gateway: cannot build the metrics exporter (OTEL_METRICS_EXPORTER): "
-            f"{exc}{variables_behind(exc, 'METRICS')}",
+            f"{exc}{variables_behind(exc, 'METRICS')}{exporter_not_installed(exc, 'METRICS', none_too=True)}",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -67,6 +67,31 @@ def variables_behind(error: BaseException, signal: str) -> str:
     return f" (look at {', '.join(configuring)})" if configuring else ""
 
 
+#: Exporters a name in OTEL_<signal>_EXPORTER selects that are packages of their own.
+_EXPORTER_PACKAGES = {
+    ("METRICS", "prometheus"): "opentelemetry-exporter-prometheus",
+    ("TRACES", "zipkin"): "opentelemetry-exporter-zipkin",
+}
+
+
+def exporter_not_installed(error: BaseException, signal: str, *, none_too: bool) -> str:
+    """For an exporter name nothing installed provides (the SDK says only ``Requested
+    component 'prometheus' not found in entry point ...``): the package to install, if
+    known, and the names that are installed, for a misspelling (``none_too``: and ``none``)."""
+    import re
+    from importlib.metadata import entry_points
+
+    found = re.search(r"Requested component '([^']*)' not found in entry point '([^']*)'", str(error))
+    if found is None:
+        return ""
+    name, group = found.groups()
+    installed = sorted({point.name for point in entry_points(group=group)})
+    package = _EXPORTER_PACKAGES.get((signal, name.strip().lower()))
+    advice = f"; pip install {package} for it" if package else ""
+    names = [*installed, "none"] if none_too else installed
+    return f"{advice}; OTEL_{signal}_EXPORTER can name: {', '.join(names) or 'nothing installed'}"
+
+
 def cost_meter_provider() -> SdkMeterProvider | None:
     """A MeterProvider for the cost metrics, exporting through what
     ``OTEL_METRICS_EXPORTER`` names (each built by its own entry point, so the
