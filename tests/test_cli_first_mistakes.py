@@ -236,3 +236,27 @@ def test_the_demo_is_quiet_about_otel_traces_exporter_otlp():
     result = run("demo", env={"OTEL_TRACES_EXPORTER": "otlp"})
     assert result.returncode == 0, result.stderr
     assert "OTEL_TRACES_EXPORTER" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "protocol", "said"),
+    [
+        ("http://127.0.0.1:4318", "grpc", "port 4318 is OTLP/HTTP's: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"),
+        ("localhost:4318", "grpc", "port 4318 is OTLP/HTTP's"),
+        ("http://collector:4317", "http/protobuf", "port 4317 is OTLP/gRPC's"),
+        ("http://collector:4317", "grpc", "is the collector running there?"),
+        ("http://[::1]:9999", "grpc", "is the collector running there?"),
+        ("http://bad:port", "grpc", "is the collector running there?"),
+    ],
+)
+def test_a_trace_not_sent_is_given_the_likely_reason(endpoint: str, protocol: str, said: str):
+    from genai_cost.cli import _why_not_sent
+
+    assert _why_not_sent(endpoint, protocol).startswith(said)
+
+
+def test_the_demo_sending_grpc_to_the_http_port_says_so():
+    """gRPC to :4318 failed as if no collector ran there, though one did (new-user audit)."""
+    result = run("demo", env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_TIMEOUT": "2"})
+    assert result.returncode == 1, result.stderr
+    assert "port 4318 is OTLP/HTTP's: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in result.stderr

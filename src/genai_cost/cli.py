@@ -483,12 +483,28 @@ def _demo(args: argparse.Namespace) -> int:
         if run.send_failed:
             print(
                 f"genai-cost demo: the trace was NOT sent to {run.sent_to} (OTEL_EXPORTER_OTLP_ENDPOINT):"
-                " see the exporter's messages above; is the collector running there?",
+                f" see the exporter's messages above; {_why_not_sent(run.sent_to, otlp_protocol_from_env())}",
                 file=sys.stderr,
             )
             return EXIT_NOT_SENT
         print(f"genai-cost demo: trace sent to {run.sent_to}", file=sys.stderr)
     return 0
+
+
+def _why_not_sent(endpoint: str, protocol: str) -> str:
+    """The likely reason a trace did not reach ``endpoint``: gRPC to the standard OTLP/HTTP
+    port (or HTTP to the gRPC one) fails as if nothing listened, though a collector does."""
+    from urllib.parse import urlsplit
+
+    try:
+        port = urlsplit(endpoint if "//" in endpoint else f"//{endpoint}").port
+    except ValueError:
+        port = None
+    if port == 4318 and protocol == "grpc":
+        return "port 4318 is OTLP/HTTP's: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, or send gRPC to port 4317"
+    if port == 4317 and protocol != "grpc":
+        return "port 4317 is OTLP/gRPC's: unset OTEL_EXPORTER_OTLP_PROTOCOL (gRPC), or send http/protobuf to port 4318"
+    return "is the collector running there?"
 
 
 def _exporters_the_demo_ignores(setting: str) -> list[str]:
