@@ -255,3 +255,19 @@ def test_the_settling_listener_example_in_cost_layers_md_counts_spans_not_yet_ex
         pass
     assert namespace["spend"].snapshot() == {"gpt-4o": pytest.approx(1000 * 2.5e-6 + 100 * 10e-6)}
     provider.shutdown()
+
+
+def test_the_report_json_example_has_the_keys_the_report_prints(tmp_path: Path):
+    """viewing-cost.md's `report --json` example lists every key the command prints, at the
+    top level and per trace (it lacked skipped_output)."""
+    import json
+
+    text = (ROOT / "docs" / "viewing-cost.md").read_text(encoding="utf-8")
+    example = json.loads(text.split("`--json` prints the same figures:", 1)[1].split("```json", 1)[1].split("```", 1)[0])
+    saved = tmp_path / "demo.json"
+    cli = [sys.executable, "-m", "genai_cost"]
+    subprocess.run([*cli, "demo", "--save", str(saved)], check=True, capture_output=True, timeout=120)
+    printed = json.loads(subprocess.run([*cli, "report", str(saved), "--json"], check=True, capture_output=True,
+                                        text=True, timeout=120).stdout)
+    assert list(example) == list(printed)
+    assert list(example["shown"][0]) == list(printed["shown"][0])
