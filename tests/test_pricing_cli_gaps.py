@@ -390,3 +390,21 @@ def test_demo_says_a_pricing_file_holds_nothing_and_still_runs(
         captured.err
     )
     assert json.loads(captured.out)["trace"]["total_usd"] == pytest.approx(0.142)
+
+
+def test_validate_says_every_problem_of_several_files_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A schema error in one file hid another's unknown fallback, which hid a third's unknown
+    discount provider: three runs to find three errors (new-user audit)."""
+    typo = _write(tmp_path, "typo.yaml", "providers:\n  - id: acme\n    modles: []\n")
+    fallback = _write(tmp_path, "fb.yaml", "providers:\n  - id: acme\n    fallbacks: [openai, nonexistent]\n"
+                      "    models: []\n")  # fmt: skip
+    contract = _write(tmp_path, "contract.yaml", "discounts:\n  - {provider: opneai, percent: 15}\n")
+    assert main(["pricing", "validate", str(typo), str(contract), str(fallback)]) == 2
+    err = capsys.readouterr().err
+    assert f"{typo}:3: providers[0].modles" in err
+    assert f"{fallback}:3: providers[0].fallbacks[1]: 'nonexistent' is not a provider" in err
+    assert f"{contract}:2: discounts[0].provider: 'opneai' is no provider" in err
+    assert "3 error(s)" in err
+    assert "left out of the check with the shipped catalog" in err

@@ -216,30 +216,34 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from .config import user_cache_dir
-    from .pricing import Catalog, CatalogError
+    from .pricing import Catalog
     from .pricing.catalog import pricing_file_paths
 
     paths = pricing_file_paths(args.files)
     found = _file_problems(paths)
-    problems = found.problems
+    problems = list(found.problems)
     note = checked = ""
-    if not problems and (args.with_catalog or found.fallbacks or found.discounts):
+    if found.readable and (args.with_catalog or found.fallbacks or found.discounts):
         # Laid over the shipped catalog: a fallback and a discount must name a provider of it
         # or of these files (a provider that exists nowhere is a typo, and the discount would
-        # never apply); with --with-catalog, a discount's model must match an entry too.
-        try:
-            catalog = Catalog.load(paths, cache_dir=user_cache_dir())
-        except CatalogError as exc:
-            problems = list(exc.problems)
-        else:
-            named = ", ".join(map(str, paths)) if len(paths) <= 3 else f"the {len(paths)} files validated"
-            checked = f"{named} and the shipped catalog (catalog {catalog.version})"
-            problems = list(catalog.problems if args.with_catalog else catalog.unknown_discount_providers)
-            if set(problems) & set(catalog.unknown_discount_providers):
-                note = (
-                    f"genai-cost: discount providers were looked up in {checked}; a provider defined in"
-                    " another pricing file of yours counts only when that file is validated with this one"
-                )
+        # never apply); with --with-catalog, a discount's model must match an entry too. The
+        # files that read well are checked even when others did not: every problem is said
+        # in one run, not one stage of them per run. Each file that stops the catalog from
+        # loading is left out, with its problems, and the rest checked on.
+        catalog, skipped = Catalog.load_lenient(found.readable, cache_dir=user_cache_dir())
+        for left_out in skipped:
+            problems.extend(left_out.error.problems)
+        named = ", ".join(map(str, paths)) if len(paths) <= 3 else f"the {len(paths)} files validated"
+        checked = f"{named} and the shipped catalog (catalog {catalog.version})"
+        problems.extend(catalog.problems if args.with_catalog else catalog.unknown_discount_providers)
+        if set(problems) & set(catalog.unknown_discount_providers):
+            note = (
+                f"genai-cost: discount providers were looked up in {checked}; a provider defined in"
+                " another pricing file of yours counts only when that file is validated with this one"
+            )
+        if found.readable != paths:
+            note = "\n".join(filter(None, (note, _PARTLY_CHECKED)))
+        problems = list(dict.fromkeys(problems))
     if problems:
         return _report(problems, note)
     print(found.summary(len(paths)))
@@ -266,6 +270,8 @@ class _Checked:
     discounts: int = 0
     #: Whether a file names fallbacks, which only the catalog can check.
     fallbacks: bool = False
+    #: The files that read without a problem of their own: checked with the catalog.
+    readable: list[Path] = field(default_factory=list)
 
     def summary(self, files: int) -> str:
         return (
@@ -291,12 +297,21 @@ def _file_problems(paths: list[Path]) -> _Checked:
         empty = empty_file_problem(compiled.file_ir(parsed), str(path))
         if empty is not None:
             found.problems.append(empty)
+        else:
+            found.readable.append(path)
         found.providers += len(parsed.providers)
         found.models += sum(len(p.models) for p in parsed.providers)
         found.tools += len(parsed.tools)
         found.discounts += len(parsed.discounts)
         found.fallbacks = found.fallbacks or any(p.fallbacks for p in parsed.providers)
     return found
+
+
+#: Said when files with problems of their own were left out of the check with the catalog.
+_PARTLY_CHECKED = (
+    "genai-cost: the files with problems of their own were left out of the check with the shipped catalog;"
+    " validate again once they are mended"
+)
 
 
 def _report(problems: list[str], note: str = "") -> int:
