@@ -583,7 +583,8 @@ def test_reading_a_large_file_holds_the_spans_not_the_file(tmp_path: Path, demo_
     spans, held, peak = read_measuring_memory(path)
     assert len(spans) == 16 * 3 * copies
     # Before: the bytes, the text and every parsed document at once, about 7x the file's size.
-    assert peak < size, (size, held, peak)
+    # The spans themselves take 0.7-0.85x the file's size (Python 3.10 the most).
+    assert peak < 1.5 * size, (size, held, peak)
     assert peak - held < size / 2, (size, held, peak)  # reading on top of the spans kept
 
 
