@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -67,6 +68,8 @@ def variables_behind(error: BaseException, signal: str) -> str:
     return f" (look at {', '.join(configuring)})" if configuring else ""
 
 
+#: How the SDK says that no installed package provides an exporter name.
+_NOT_FOUND = re.compile(r"Requested component '([^']*)' not found in entry point '([^']*)'")
 #: Exporters a name in OTEL_<signal>_EXPORTER selects that are packages of their own.
 _EXPORTER_PACKAGES = {
     ("METRICS", "prometheus"): "opentelemetry-exporter-prometheus",
@@ -78,10 +81,9 @@ def exporter_not_installed(error: BaseException, signal: str, *, none_too: bool)
     """For an exporter name nothing installed provides (the SDK says only ``Requested
     component 'prometheus' not found in entry point ...``): the package to install, if
     known, and the names that are installed, for a misspelling (``none_too``: and ``none``)."""
-    import re
     from importlib.metadata import entry_points
 
-    found = re.search(r"Requested component '([^']*)' not found in entry point '([^']*)'", str(error))
+    found = _NOT_FOUND.search(str(error))
     if found is None:
         return ""
     name, group = found.groups()

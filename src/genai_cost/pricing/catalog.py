@@ -653,14 +653,14 @@ class Catalog:
             built = self._replaced_built[pricing_id] = _build_model(pricing_id, provider_id, model, label, is_override)
         return built
 
-    def layer_of(self, pricing_id: str | ModelPricing) -> str:
+    def layer_of(self, entry_or_id: ModelPricing | str) -> str:
         """``override``, ``curated`` or ``imported`` for an entry's file. Given the entry a
         resolution found, rather than its id: a catalog entry that a user's replaced, which
         still prices another provider's calls (Azure's, of OpenAI's models), is the catalog's."""
-        if isinstance(pricing_id, ModelPricing):
-            label, is_override = pricing_id.defined_in, pricing_id.is_override
+        if isinstance(entry_or_id, ModelPricing):
+            label, is_override = entry_or_id.defined_in, entry_or_id.is_override
         else:
-            _, _, label, is_override = self._unpacked(pricing_id)
+            _, _, label, is_override = self._unpacked(entry_or_id)
         if is_override:
             return "override"
         return "imported" if label.startswith("catalog:imported/") else "curated"
