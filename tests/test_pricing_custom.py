@@ -231,6 +231,49 @@ def test_provider_reported_cost_prefer_compare_ignore(policy: str) -> None:
         assert COST_REPORTED_DIFF not in cost.attributes
 
 
+@pytest.mark.parametrize("key", ["operation.cost", "llm.cost.total", "gen_ai.usage.cost.amount"])
+def test_the_users_own_prices_win_over_a_cost_the_span_carries(
+    files: tuple[Path, Path], tmp_path: Path, key: str
+) -> None:
+    # Pydantic AI / Logfire (operation.cost, at list price), OpenInference and a gateway's
+    # billed amount: under the default `prefer`, a span's own cost stood even when the user's
+    # pricing file gave a discount or a contract rate for the model (an SRE's audit: $0.03 at
+    # list price where the contract said $0.012).
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 10_000,
+        "gen_ai.usage.output_tokens": 500,
+        key: 0.03,  # the list price: 10k x $2.50/M + 500 x $10/M
+    }
+    list_price = 10_000 * 2.5 / M + 500 * 10.0 / M
+    assert list_price == pytest.approx(0.03)
+
+    discounted = SpanPricer(Catalog.load([files[0]])).price(read_usage(attributes), attributes, None)
+    assert discounted is not None and discounted.priced
+    assert discounted.total_usd == pytest.approx(0.03 * 0.8)
+    assert discounted.attributes["gen_ai.cost.source"] == "catalog"
+    assert discounted.attributes["gen_ai.cost.adjustments"] == "discount=20%"
+    assert discounted.attributes["gen_ai.cost.reported_usd"] == pytest.approx(0.03)
+    assert discounted.attributes[COST_REPORTED_DIFF] == pytest.approx(0.03 - 0.024)
+
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(CONTRACTS, encoding="utf-8")
+    contracted = SpanPricer(Catalog.load([contract])).price(read_usage(attributes), attributes, None)
+    assert contracted is not None and contracted.priced
+    assert contracted.total_usd == pytest.approx(10_500 * 1.0 / M)
+    assert contracted.attributes["gen_ai.cost.source"] == "override"
+    assert contracted.attributes["gen_ai.cost.reported_usd"] == pytest.approx(0.03)
+
+    # Without pricing of the user's for the call, the span's own cost is still preferred:
+    # the discount file names openai only, and the call is Anthropic's.
+    claude = {**attributes, "gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-haiku-4-5"}
+    other = SpanPricer(Catalog.load([files[0]])).price(read_usage(claude), claude, None)
+    assert other is not None and other.total_usd == pytest.approx(0.03)
+    assert other.attributes["gen_ai.cost.source"] == "span"
+
+
 BROKEN = """providers:
   - id: acme
     models:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import attributes as A
 from .config import ReportedCostPolicy
-from .pricing.calc import served_at_other_tier
+from .pricing.calc import discounted, served_at_other_tier
 from .pricing.catalog import Catalog, Resolution
 from .pricing.errors import PricingError
 from .pricing.model import CostBreakdown, TokenUsage
@@ -124,6 +124,7 @@ class SpanPricer:
         matched = ""
         answers = False
         periods = 1
+        users_price = False
         if tokens is not None and usage.model:
             try:
                 breakdown, resolution = self._catalog_price(usage, tokens, usage.model, start_time_ns, end_time_ns)
@@ -133,6 +134,7 @@ class SpanPricer:
                 if entry.kind == "embedding":
                     category = A.CATEGORY_EMBEDDING
                 source = A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
+                users_price = entry.is_override or discounted(breakdown.adjustments)
             except PricingError as exc:
                 failure = exc
 
@@ -140,8 +142,12 @@ class SpanPricer:
             reported = None
         # An estimate the instrumentation made from its own price list (OpenLIT's, which
         # knows no cache or tier rates) is a fallback, never preferred to the catalog; nor is
-        # a list-price cost when the span says the call was served otherwise.
-        prefer = self.reported_cost == "prefer" and usage.reported_cost_key not in _ESTIMATED_COST_KEYS
+        # a list-price cost when the span says the call was served otherwise; nor any cost
+        # the span carries when the user's own pricing files price the call (an entry of
+        # theirs, or their discount): those are the rates they pay, and win over everything.
+        prefer = (
+            self.reported_cost == "prefer" and usage.reported_cost_key not in _ESTIMATED_COST_KEYS and not users_price
+        )
         if prefer and breakdown is not None and usage.reported_cost_key in _LIST_PRICE_COST_KEYS:
             prefer = not served_at_other_tier(breakdown.adjustments)
         if reported is not None and (prefer or breakdown is None):

@@ -35,6 +35,8 @@ from .model import CostBreakdown, ModelPricing, Period, Rates, TierRule, TokenUs
 _TIER_NOTE = "service_tier="
 _BATCH_NOTE = "batch"
 UNPRICED_AT_DEFAULT = ":unpriced_at_default"
+#: How the catalog notes a negotiated discount of a user's pricing file: ``discount=15%``.
+DISCOUNT_NOTE = "discount="
 
 
 def served_at_other_tier(adjustments: tuple[str, ...]) -> bool:
@@ -45,6 +47,12 @@ def served_at_other_tier(adjustments: tuple[str, ...]) -> bool:
         (note == _BATCH_NOTE or note.startswith(_TIER_NOTE)) and not note.endswith(UNPRICED_AT_DEFAULT)
         for note in adjustments
     )
+
+
+def discounted(adjustments: tuple[str, ...]) -> bool:
+    """Whether a discount of the user's pricing files applied to the call (the note
+    ``Catalog`` wrote, read here beside its prefix)."""
+    return any(note.startswith(DISCOUNT_NOTE) for note in adjustments)
 
 
 def period_at(model: ModelPricing, at: float | None) -> Period:

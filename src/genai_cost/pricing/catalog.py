@@ -1274,7 +1274,7 @@ class Catalog:
             factor = self._discounts.get((provider_id, None))
         if factor is None:
             return 1.0, ""
-        return factor, f"discount={round((1 - factor) * 100, 4):g}%"
+        return factor, f"{calc.DISCOUNT_NOTE}{round((1 - factor) * 100, 4):g}%"
 
 
 # --------------------------------------------------------------- compilation
