@@ -608,6 +608,35 @@ def test_a_span_that_cannot_be_priced_under_a_cost_limit_is_said_once(caplog) ->
             assert "unknown_model: openai gpt-6" in caplog.text
 
 
+def test_the_warning_for_an_unpriced_tool_under_a_cost_limit_names_the_tool(caplog) -> None:  # type: ignore[no-untyped-def]
+    """A tool has no provider or model: the warning said "(unknown_tool: tool)", leaving the
+    operator to find a trace to learn which price to add."""
+    import logging
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from genai_cost import Budget, CostSpanProcessor, TraceCostExporter
+
+    caplog.set_level(logging.WARNING, logger="genai_cost")
+    budget = Budget(max_cost_usd=0.5)
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(InMemorySpanExporter())), listeners=[budget])
+    )
+    tracer = provider.get_tracer("agent")
+    with tracer.start_as_current_span("agent"):
+        tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "crawl_intranet"}
+        with tracer.start_as_current_span("execute_tool crawl_intranet", attributes=tool):
+            pass
+        spend = budget.check()
+    provider.shutdown()
+    assert spend is not None and spend.unpriced_spans == 1
+    assert caplog.text.count("could not be priced") == 1, caplog.text
+    assert "(unknown_tool: tool 'crawl_intranet'" in caplog.text
+
+
 @pytest.mark.parametrize("wrong", [0.5, "0.50", {"max_cost_usd": 0.5}])
 def test_set_default_budget_refuses_what_is_no_budget(wrong: object) -> None:
     from genai_cost import get_default_budget, set_default_budget

@@ -675,7 +675,10 @@ def _unpriced_under_cap(cost: SpanCost, max_cost_usd: float) -> str:
     """The warning for a span that could not be priced in a trace under a cost limit: its
     cost is missing from the spend, so the limit may be passed unseen (a model missing from
     the catalog, a typo in its name). Said once per budget; each trace counts them."""
-    what = " ".join(part for part in (cost.provider, cost.model) if part) or cost.category
+    # A tool has no provider or model: its detail names it ("tool 'web_search' has no price").
+    what = " ".join(part for part in (cost.provider, cost.model) if part) or str(
+        cost.attributes.get(A.COST_UNPRICED_DETAIL) or cost.category
+    )
     return (
         f"genai-cost: a trace under max_cost_usd={max_cost_usd:g} has a span that could not be priced"
         f" ({cost.unpriced_reason}: {what}); its cost is not in the trace's spend, so the limit may be"
