@@ -293,3 +293,19 @@ def test_price_takes_searches_requests_and_image_tokens(tmp_path: Path, capsys) 
     with pytest.raises(SystemExit) as refused:  # a negative count is refused, as token counts are
         main([*args[:-2], "--requests", "-1"])
     assert refused.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("tokens", "shown"),
+    [("5", "$0.0000001"), ("1", "$0.00000002"), ("1000000", "$0.020000"), ("50", "$0.000001")],
+)
+def test_a_cost_below_a_millionth_of_a_dollar_is_never_shown_as_zero(
+    tokens: str, shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five embedding tokens cost $0.0000001: shown to six decimals, that read ``$0.000000``,
+    as if free (an audit; ``report`` already shows such amounts as ``<$0.000001``). One call's
+    cost is shown in full instead."""
+    args = ["price", "--provider", "openai", "--model", "text-embedding-3-small", "--input-tokens", tokens]
+    assert main([*args, "--output-tokens", "0"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"openai/text-embedding-3-small: {shown}"

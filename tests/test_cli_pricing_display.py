@@ -29,7 +29,10 @@ def _run(*args: str, pricing_file: Path | None = None) -> subprocess.CompletedPr
         env["GENAI_COST_PRICING_FILE"] = str(pricing_file)
     result = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120, check=False, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    # The only word on stderr: acme-1's input rate, tiny on purpose (to be shown in plain
+    # decimal), is doubted as a price per token, and priced as written.
+    said = [line for line in result.stderr.splitlines() if "prices[0].input: 5e-05 USD per million" not in line]
+    assert said == []
     return result
 
 

@@ -265,6 +265,16 @@ _COST_PARTS = (
 )
 
 
+def _call_usd(usd: float) -> str:
+    """One call's cost to six decimals (``$0.002750``), and a cost below a millionth of a
+    dollar in full (``$0.0000001`` for five embedding tokens): never ``$0.000000``, which reads
+    as free (the same mistake as a rate written per token, not per million)."""
+    shown = f"${usd:.6f}"
+    if usd > 0 and float(shown[1:]) == 0:
+        return "$" + f"{usd:.15f}".rstrip("0")
+    return shown
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -314,8 +324,9 @@ def _price(args: argparse.Namespace) -> int:
             named = os.pathsep.join(env_files)
             print(f"genai-cost: the pricing files include GENAI_COST_PRICING_FILE={named}", file=sys.stderr)
         return EXIT_USAGE
-    for problem in catalog.problems:  # as the runtime logs them: a discount that applies nowhere
-        print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
+    from .cli_pricing import say_file_issues
+
+    say_file_issues(catalog.problems, catalog.doubts)  # as the runtime logs them
     try:
         resolution = catalog.resolve(args.model, args.provider)
         # A call made now is priced at today's rates, not at a period the catalog already
@@ -400,10 +411,10 @@ def _price(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{cost.pricing_id}: ${cost.total_usd:.6f}")
+    print(f"{cost.pricing_id}: {_call_usd(cost.total_usd)}")
     for part in _COST_PARTS:
         if result[part]:
-            print(f"  {part:<16} ${result[part]:.6f}")
+            print(f"  {part:<16} {_call_usd(result[part])}")
     print(f"  price from {period.source} (checked {period.checked}, effective {cost.effective_from})")
     if cost.adjustments:
         print(f"  adjustments: {', '.join(cost.adjustments)}")
@@ -452,8 +463,9 @@ def _demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     run = run_demo(pricing_files=args.pricing_file)
-    for problem in run.pricing_problems:  # as `price` says them: the run still prices the rest
-        print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
+    from .cli_pricing import say_file_issues
+
+    say_file_issues(run.pricing_problems, run.pricing_doubts)  # as `price` says them
     spans = run.spans
     if args.save is not None:
         try:

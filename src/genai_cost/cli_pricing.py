@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -247,6 +248,7 @@ def _validate(args: argparse.Namespace) -> int:
     if problems:
         return _report(problems, note)
     print(found.summary(len(paths)))
+    _warn(found.doubts)
     if found.discounts:
         if args.with_catalog:
             print(f"discount providers and models checked against {checked}")
@@ -272,11 +274,15 @@ class _Checked:
     fallbacks: bool = False
     #: The files that read without a problem of their own: checked with the catalog.
     readable: list[Path] = field(default_factory=list)
+    #: Valid values that are almost surely a unit mistake (:mod:`.pricing.doubts`): said,
+    #: not refused.
+    doubts: list[str] = field(default_factory=list)
 
     def summary(self, files: int) -> str:
+        warned = f"; {len(self.doubts)} warning(s), below" if self.doubts else ""
         return (
             f"valid: {files} file(s), {self.models} model(s) of {self.providers} provider(s),"
-            f" {self.tools} tool(s), {self.discounts} discount(s)"
+            f" {self.tools} tool(s), {self.discounts} discount(s){warned}"
         )
 
 
@@ -285,7 +291,8 @@ def _file_problems(paths: list[Path]) -> _Checked:
     certainly the wrong file), and what they hold."""
     from .pricing import CatalogError, compiled
     from .pricing.catalog import empty_file_problem
-    from .pricing.files import read_pricing_file
+    from .pricing.doubts import doubtful_values
+    from .pricing.files import dotted_path, locate, read_pricing_file
 
     found = _Checked()
     for path in paths:
@@ -304,6 +311,9 @@ def _file_problems(paths: list[Path]) -> _Checked:
         found.tools += len(parsed.tools)
         found.discounts += len(parsed.discounts)
         found.fallbacks = found.fallbacks or any(p.fallbacks for p in parsed.providers)
+        found.doubts.extend(
+            f"{locate(str(path), loc)}: {dotted_path(loc)}: {doubt}" for loc, doubt in doubtful_values(parsed)
+        )
     return found
 
 
@@ -323,11 +333,17 @@ def _report(problems: list[str], note: str = "") -> int:
     return EXIT_USAGE
 
 
+def _warn(doubts: list[str]) -> None:
+    for doubt in doubts:
+        print(f"warning: {doubt}", file=sys.stderr)
+
+
 def _validate_paths(paths: list[Path]) -> int:
     found = _file_problems(paths)
     if found.problems:
         return _report(found.problems)
     print(found.summary(len(paths)))
+    _warn(found.doubts)
     return 0
 
 
@@ -342,9 +358,18 @@ def _loaded(pricing_files: list[str]) -> Catalog:
     from .pricing import Catalog
 
     catalog = Catalog.load(_user_files(pricing_files), cache_dir=user_cache_dir())
-    for problem in catalog.problems:
-        print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
+    say_file_issues(catalog.problems, catalog.doubts)
     return catalog
+
+
+def say_file_issues(problems: Sequence[str], doubts: Sequence[str]) -> None:
+    """What a loaded catalog left out of the user's files, and the values of theirs it
+    prices as written though they are almost surely a unit mistake, said on stderr as the
+    runtime logs them."""
+    for problem in problems:
+        print(f"genai-cost: pricing file problem (left out; the rest still prices): {problem}", file=sys.stderr)
+    for doubt in doubts:
+        print(f"genai-cost: pricing file warning (priced as written): {doubt}", file=sys.stderr)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -126,6 +126,8 @@ class DemoRun:
     #: What the catalog left out of the pricing files (``Catalog.problems``: a file that
     #: holds nothing, a discount that applies nowhere), for the command to say.
     pricing_problems: tuple[str, ...] = ()
+    #: Values of those files priced as written though almost surely a unit mistake.
+    pricing_doubts: tuple[str, ...] = ()
 
 
 def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequence[str] = ()) -> DemoRun:
@@ -183,7 +185,7 @@ def run_demo(extra_exporters: Sequence[SpanExporter] = (), pricing_files: Sequen
         provider.shutdown()
     spans = list(memory.get_finished_spans())
     if otlp is None:
-        return DemoRun(spans, pricing_problems=catalog.problems)
+        return DemoRun(spans, pricing_problems=catalog.problems, pricing_doubts=catalog.doubts)
     failed = otlp.failed or not flushed or otlp.delivered < len(spans)
     return DemoRun(spans, otlp_endpoint_from_env(), failed, catalog.problems)
 

@@ -930,6 +930,8 @@ def load_catalog(settings: CostSettings) -> Catalog:
         )
     for problem in catalog.problems:
         _log.error("genai-cost: pricing file problem (left out; the rest still prices): %s", problem)
+    for doubt in catalog.doubts:
+        _log.warning("genai-cost: pricing file warning (priced as written): %s", doubt)
     return catalog
 
 

@@ -262,6 +262,7 @@ class Catalog:
         self.human_escalation_usd: float | None = None
         #: One message per user file that holds nothing (see :func:`empty_file_problem`).
         self._empty_files: list[str] = []
+        self._doubts: list[str] = []
         sources: list[str] = []
         if _state is not None:
             self._restore(_state)
@@ -283,6 +284,10 @@ class Catalog:
         #: ``pricing validate`` reports these even without ``--with-catalog``, since a
         #: provider that exists nowhere is a typo whatever else the user's files hold.
         self.unknown_discount_providers: tuple[str, ...] = tuple(unknown_providers)
+        #: Values of the user's files that are valid but almost surely a unit mistake (a
+        #: rate per token given as per million, ``percent: 0.15`` meant as 15%), named by
+        #: file, line and field (:mod:`.doubts`): they price, and should be logged as warnings.
+        self.doubts: tuple[str, ...] = tuple(self._doubts)
         self._cache: dict[tuple[str | None, str], Resolution | PricingError] = {}
         #: The same pairs' fast-path rate tables (``None`` for an error), for price():
         #: by model, then provider (two lookups of the caller's own strings are
@@ -403,6 +408,9 @@ class Catalog:
             empty = empty_file_problem(ir, label) if is_override else None
             if empty is not None:
                 self._empty_files.append(empty)
+            if is_override:
+                for loc, doubt in ir.get("doubts", ()):
+                    self._doubts.append(_doubt_message(label, tuple(loc), doubt))
             if is_override:
                 rank = _RANK_OVERRIDE
             elif label.startswith("catalog:imported/"):
@@ -1346,6 +1354,13 @@ def _locate(label: str, loc: tuple[str | int, ...]) -> str:
     from .files import locate
 
     return locate(label, loc)
+
+
+def _doubt_message(label: str, loc: tuple[str | int, ...], doubt: str) -> str:
+    """A doubtful value of a user's file (:mod:`.doubts`) as said: file, line, field, doubt."""
+    from .files import dotted_path
+
+    return f"{_locate(label, loc)}: {dotted_path(loc)}: {doubt}"
 
 
 def _normal_tier(service_tier: str | None) -> str | None:

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 IR_FORMAT = 7
 #: Bump when validation gets stricter or the IR of a user's file gains what the shipped
 #: files never have: a user's file cached before (as valid despite ``input: true``, or
-#: without its ``infrastructure:`` section) is then parsed again.
-USER_CACHE_REVISION = 4
+#: without its ``infrastructure:`` section, or its ``doubts``) is then parsed again.
+USER_CACHE_REVISION = 5
 #: The whole shipped catalog, indexed, with the digest of every source file.
 STATE_NAME = "compiled.json"
 #: Each source file's IR alone: used to rebuild quickly when only some files changed.
@@ -112,6 +112,13 @@ def file_ir(parsed: PricingFile) -> FileIR:
         ir["infrastructure"] = [infra.monthly_usd, infra.monthly_traces, infra.allocation, infra.average_trace_seconds]
     if parsed.human_escalation is not None:
         ir["human_escalation"] = parsed.human_escalation.per_escalation
+    # Likewise the values that are valid but almost surely a unit mistake, said as warnings
+    # whenever the file is loaded, from its cached form too.
+    from .doubts import doubtful_values  # (pydantic's schema: not on the path of a first price)
+
+    doubts = doubtful_values(parsed)
+    if doubts:
+        ir["doubts"] = [[list(loc), doubt] for loc, doubt in doubts]
     return ir
 
 
