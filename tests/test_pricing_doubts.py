@@ -89,15 +89,20 @@ def test_the_runtime_and_price_say_them_too(
     assert err.count("genai-cost: pricing file warning (priced as written)") == 3
 
 
-@settings(max_examples=60, deadline=None)
-@given(rate=st.floats(min_value=0, max_value=1000, allow_nan=False, allow_infinity=False))
+@settings(max_examples=100, deadline=None)
+@given(
+    rate=st.floats(min_value=0, max_value=1000, allow_nan=False, allow_infinity=False)
+    | st.sampled_from([0.0005, 0.000499, 0.0000025, 1e-12])
+)
 def test_a_rate_is_doubted_exactly_when_below_the_lowest_shipped_rate(rate: float) -> None:
     text = (
         "providers:\n  - id: acme\n    models:\n      - id: m\n        prices:\n"
-        f"          - {{input: {rate!r}, source: s, checked: 2026-11-20}}\n"
+        f"          - {{input: {rate:.15f}, source: s, checked: 2026-11-20}}\n"
     )
-    doubts = doubtful_values(parse_pricing_text(text, "f.yaml"))
-    assert bool(doubts) == (0 < rate < LOWEST_PLAUSIBLE_RATE)
+    parsed = parse_pricing_text(text, "f.yaml")
+    written = parsed.providers[0].models[0].prices[0].input
+    assert written is not None
+    assert bool(doubtful_values(parsed)) == (0 < written < LOWEST_PLAUSIBLE_RATE)
 
 
 @pytest.mark.parametrize(("percent", "doubted"), [(0.15, True), (0.999, True), (1, False), (15, False), (100, False)])
