@@ -291,8 +291,8 @@ def _file_problems(paths: list[Path]) -> _Checked:
     certainly the wrong file), and what they hold."""
     from .pricing import CatalogError, compiled
     from .pricing.catalog import empty_file_problem
-    from .pricing.doubts import doubtful_values
-    from .pricing.files import dotted_path, locate, read_pricing_file
+    from .pricing.doubts import doubt_message, doubtful_values
+    from .pricing.files import read_pricing_file
 
     found = _Checked()
     for path in paths:
@@ -311,9 +311,7 @@ def _file_problems(paths: list[Path]) -> _Checked:
         found.tools += len(parsed.tools)
         found.discounts += len(parsed.discounts)
         found.fallbacks = found.fallbacks or any(p.fallbacks for p in parsed.providers)
-        found.doubts.extend(
-            f"{locate(str(path), loc)}: {dotted_path(loc)}: {doubt}" for loc, doubt in doubtful_values(parsed)
-        )
+        found.doubts.extend(doubt_message(str(path), loc, doubt) for loc, doubt in doubtful_values(parsed))
     return found
 
 

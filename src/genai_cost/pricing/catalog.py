@@ -262,6 +262,7 @@ class Catalog:
         self.human_escalation_usd: float | None = None
         #: One message per user file that holds nothing (see :func:`empty_file_problem`).
         self._empty_files: list[str] = []
+        #: The user's files' doubtful values, as said (see :attr:`doubts`).
         self._doubts: list[str] = []
         sources: list[str] = []
         if _state is not None:
@@ -405,12 +406,14 @@ class Catalog:
         total = start + len(files)
         for offset, (parsed, label, is_override) in enumerate(files):
             ir = parsed if isinstance(parsed, dict) else compiled.file_ir(parsed)
-            empty = empty_file_problem(ir, label) if is_override else None
-            if empty is not None:
-                self._empty_files.append(empty)
             if is_override:
-                for loc, doubt in ir.get("doubts", ()):
-                    self._doubts.append(_doubt_message(label, tuple(loc), doubt))
+                empty = empty_file_problem(ir, label)
+                if empty is not None:
+                    self._empty_files.append(empty)
+                if "doubts" in ir:
+                    from .doubts import doubt_message
+
+                    self._doubts.extend(doubt_message(label, tuple(loc), doubt) for loc, doubt in ir["doubts"])
             if is_override:
                 rank = _RANK_OVERRIDE
             elif label.startswith("catalog:imported/"):
@@ -1354,13 +1357,6 @@ def _locate(label: str, loc: tuple[str | int, ...]) -> str:
     from .files import locate
 
     return locate(label, loc)
-
-
-def _doubt_message(label: str, loc: tuple[str | int, ...], doubt: str) -> str:
-    """A doubtful value of a user's file (:mod:`.doubts`) as said: file, line, field, doubt."""
-    from .files import dotted_path
-
-    return f"{_locate(label, loc)}: {dotted_path(loc)}: {doubt}"
 
 
 def _normal_tier(service_tier: str | None) -> str | None:

@@ -10,9 +10,12 @@ discount, may be meant), so they are said as warnings, naming the file, line and
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .model import RATE_FIELDS
-from .schema import PricePeriod, PricingFile, RateSet
+
+if TYPE_CHECKING:  # (pydantic: not imported to say a doubt of a file loaded from the cache)
+    from .schema import PricePeriod, PricingFile, RateSet
 
 #: USD per million tokens: the lowest positive token rate of the shipped catalog (a cache
 #: read, of 16,060 token rates, 2026-11; ``tests/test_pricing_doubts.py`` checks every shipped
@@ -44,6 +47,13 @@ def doubtful_values(parsed: PricingFile) -> list[tuple[Location, str]]:
                 )
             )
     return found
+
+
+def doubt_message(label: str, loc: Location, doubt: str) -> str:
+    """A doubtful value of the user's file ``label`` as said: ``file:line: field: doubt``."""
+    from .files import dotted_path, locate  # (YAML: only once a file has a doubt to say)
+
+    return f"{locate(label, loc)}: {dotted_path(loc)}: {doubt}"
 
 
 def _rate_sets(at: Location, period: PricePeriod) -> Iterator[tuple[Location, RateSet]]:
