@@ -273,6 +273,23 @@ def test_the_users_own_prices_win_over_a_cost_the_span_carries(
     assert other is not None and other.total_usd == pytest.approx(0.03)
     assert other.attributes["gen_ai.cost.source"] == "span"
 
+    # Nor when the user's entry prices the call only as the last resort, for another
+    # provider (a model only their OpenAI entry knows, served through Azure): the span's
+    # own cost is Azure's, their price OpenAI's.
+    own = tmp_path / "own.yaml"
+    own.write_text(
+        "providers:\n  - id: openai\n    models:\n      - id: acme-internal-1\n        prices:\n"
+        '          - {input: 0.5, output: 0.5, source: "ours", checked: 2026-11-01}\n',
+        encoding="utf-8",
+    )
+    internal = {**attributes, "gen_ai.request.model": "acme-internal-1"}
+    for provider, total, source in (("azure", 0.03, "span"), ("openai", 10_500 * 0.5 / M, "override")):
+        call = {**internal, "gen_ai.provider.name": provider}
+        priced = SpanPricer(Catalog.load([own])).price(read_usage(call), call, None)
+        assert priced is not None and priced.total_usd == pytest.approx(total), provider
+        assert priced.attributes["gen_ai.cost.source"] == source
+        assert priced.attributes["gen_ai.cost.pricing.id"] == "openai/acme-internal-1"
+
 
 BROKEN = """providers:
   - id: acme

@@ -134,7 +134,9 @@ class SpanPricer:
                 if entry.kind == "embedding":
                     category = A.CATEGORY_EMBEDDING
                 source = A.SOURCE_OVERRIDE if entry.is_override else A.SOURCE_CATALOG
-                users_price = entry.is_override or discounted(breakdown.adjustments)
+                users_price = discounted(breakdown.adjustments) or (
+                    entry.is_override and self._users_own(entry.provider_id, usage.provider)
+                )
             except PricingError as exc:
                 failure = exc
 
@@ -377,6 +379,13 @@ class SpanPricer:
             "a failed request is usually not billed",
             usage,
         )
+
+    def _users_own(self, entry_provider: str, call_provider: str | None) -> bool:
+        """Whether a user's entry prices the call as its own provider's price: not one of
+        another provider that the call's provider falls back to, for want of any other
+        (the last resort of ``Catalog.resolve``), which the span's own cost beats."""
+        provider = self.catalog.provider_id(call_provider)
+        return provider is None or provider == entry_provider
 
     @staticmethod
     def _ids(usage: SpanUsage) -> tuple[str | None, str | None, str | None]:
