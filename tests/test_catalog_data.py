@@ -295,6 +295,28 @@ def test_batch_multiplier(catalog: Catalog) -> None:
     assert got == pytest.approx((100_000 * 0.15 + 100_000 * 0.03) / M)
 
 
+@pytest.mark.parametrize(
+    "model",
+    [
+        "gemini-2.0-flash",
+        "gemini-2.5-pro",
+        "gemini-2.5-flash",
+        "gemini-2.5-flash-lite",
+        "gemini-3-pro-preview",
+        "gemini-3.1-pro-preview",
+        "gemini-3-flash-preview",
+    ],
+)
+def test_gemini_batch_keeps_context_cache_reads_at_the_standard_rate(catalog: Catalog, model: str) -> None:
+    """The models google.yaml's header lists (Google's pricing page): Batch halves input and
+    output, not context-cache reads. gemini-2.0-flash's batch tier had a plain 0.5 multiplier
+    (an audit: $0.022 instead of $0.032 for 800k cached of 1M)."""
+    cached = {"input_tokens": 100_000, "cache_read_tokens": 100_000}
+    assert cost(catalog, model, "google", **cached, batch=True) == pytest.approx(cost(catalog, model, "google", **cached))
+    fresh = {"input_tokens": 100_000}
+    assert cost(catalog, model, "google", **fresh, batch=True) == pytest.approx(cost(catalog, model, "google", **fresh) / 2)
+
+
 def test_service_tiers(catalog: Catalog) -> None:
     assert cost(catalog, "gpt-5", "openai", input_tokens=M, service_tier="flex") == pytest.approx(0.625)
     assert cost(catalog, "gpt-5", "openai", input_tokens=M, service_tier="priority") == pytest.approx(2.50)
