@@ -100,7 +100,8 @@ def _agent(tracer: Callable[[str], trace_api.Tracer]) -> None:
 
 def _remote_agent(app: trace_api.Tracer) -> None:
     """An ``invoke_agent`` CLIENT span with usage is a call (its kind read from the file);
-    an INTERNAL one is not."""
+    an INTERNAL one is not (with no call below it, the processor flags it
+    ``unrecorded_calls``)."""
     usage = {
         "gen_ai.operation.name": "invoke_agent",
         "gen_ai.provider.name": "openai",
@@ -160,7 +161,7 @@ def test_the_console_exporters_output_reports_as_the_otlp_json_of_the_same_spans
     assert _timeless(from_console) == _timeless(from_otlp)
     # (not equal by being empty: both name what was priced, what was not, and what no genai-cost saw)
     assert from_console["traces"] == 2 and from_console["total_usd"] > 0
-    assert from_console["unpriced_spans"] == 1
+    assert from_console["unpriced_spans"] == 2  # no-such-model, and the local agent's unrecorded calls
     not_priced = [note["name"] for trace in from_console["shown"] for note in trace["not_priced_here"]]
     assert sorted(not_priced) == ["chat gpt-4o", "invoke_agent remote"]
     priced = next(trace for trace in from_console["shown"] if trace["total_usd"])
@@ -232,6 +233,7 @@ def test_a_cost_the_console_output_holds_but_that_cannot_be_read_is_unpriced_nev
     assert [(note["name"], note["reason"]) for note in trace["unpriced"]] == [
         ("chat gpt-4o", "invalid_cost"),
         ("chat no-such-model", "unknown_model"),
+        ("invoke_agent local", "unrecorded_calls"),  # its usage the only record of its calls
     ]
     assert why in trace["unpriced"][0]["detail"]
     assert trace["by_entry"]["openai/gpt-4o"]["input_tokens"] == 2_000  # (the remote agent's call alone)

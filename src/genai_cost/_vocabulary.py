@@ -225,6 +225,16 @@ VERCEL_AGGREGATES: frozenset[str] = frozenset(
     {"ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject", "ai.embed", "ai.embedMany"}
 )
 
+#: The keys that say a span counts tokens, read (by name) only on an aggregate span with no
+#: call recorded below it: its counts are then the only record of its calls.
+AGGREGATE_COUNT_KEYS: tuple[str, ...] = (
+    *VOCABULARY[INPUT],
+    *VOCABULARY[OUTPUT],
+    *VOCABULARY[TOTAL],
+    "llm.token_count.total",
+    "llm.usage.total_tokens",
+)
+
 #: Keys read by name, beside the scan.
 COST_AMOUNT = "gen_ai.usage.cost.amount"
 OPERATION_KEY = "gen_ai.operation.name"

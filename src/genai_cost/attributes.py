@@ -21,6 +21,7 @@ from .pricing.errors import REASON_PRICING_ERROR as REASON_PRICING_ERROR
 from .pricing.errors import REASON_UNKNOWN_MODEL as REASON_UNKNOWN_MODEL
 from .pricing.errors import REASON_UNKNOWN_PROVIDER as REASON_UNKNOWN_PROVIDER
 from .pricing.errors import REASON_UNKNOWN_TOOL as REASON_UNKNOWN_TOOL
+from .pricing.errors import REASON_UNRECORDED_CALLS as REASON_UNRECORDED_CALLS
 from .pricing.errors import UNPRICED_REASONS as UNPRICED_REASONS
 
 # ------------------------------------------------------------ per span

@@ -367,6 +367,20 @@ class SpanPricer:
         }
         return SpanCost(category, None, usage.usage, attrs, reason, *self._ids(usage))
 
+    def unrecorded_calls(self, usage: SpanUsage) -> SpanCost:
+        """An agent's or workflow's span that counts tokens with no call recorded below it
+        (:func:`~genai_cost.usage.counts_tokens`): its calls were made, but only their
+        aggregate was recorded, which genai-cost does not price (it prices each call, the
+        leaf, so that nothing is counted twice). Flagged, so that it is not a silent zero."""
+        what = f"{usage.operation} span" if usage.operation else "agent or workflow span"
+        model = f" (model {usage.model})" if usage.model else ""
+        detail = (
+            f"the {what} counts tokens{model}, but no model call was recorded below it: genai-cost"
+            " prices each call, not their aggregate. Instrument the model calls (the provider's"
+            " instrumentation, or the framework's own model spans)"
+        )
+        return self._unpriced(A.CATEGORY_LLM, A.REASON_UNRECORDED_CALLS, detail, usage)
+
     def _failed_call(self, category: str, error_type: object, usage: SpanUsage) -> SpanCost:
         """A call that failed (``error.type``) and recorded no usage: most likely billed
         nothing (a rate limit, a refused request), but a stream cut off after it began may

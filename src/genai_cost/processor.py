@@ -63,7 +63,15 @@ from .records import ADK_PARTIAL as _ADK_PARTIAL
 from .records import ADK_SCOPE as _ADK_SCOPE
 from .records import accounts_for_value
 from .records import adk_record as _adk_record
-from .usage import NOT_GENAI, USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_usage, with_span_rules
+from .usage import (
+    NOT_GENAI,
+    USAGE_ON_STREAM_LOG_SCOPES,
+    Role,
+    SpanUsage,
+    counts_tokens,
+    read_usage,
+    with_span_rules,
+)
 
 _log = logging.getLogger("genai_cost")
 
@@ -500,9 +508,28 @@ class CostSpanProcessor(SpanProcessor):
                 # OpenLLMetry's, or under a wrapper that ended first): the first record
                 # carries the cost.
                 return _marked_duplicate(attributes, first), None, ()
+        elif role is _AGGREGATE and not below and counts_tokens(attributes):
+            return self._unrecorded_calls(span, state, attributes, usage, role)
         elif not self._span_layers and role in _UNBILLED_ROLES:
             return None  # nothing prices it: it keeps its own attributes
         return self._cost(span, state, attributes, usage, role)
+
+    def _unrecorded_calls(
+        self, span: CostedSpan, state: dict[str, object], attributes: Mapping[str, object], usage: SpanUsage, role: Role
+    ) -> tuple[Mapping[str, object], SpanCost | None, tuple[Event, ...]] | None:
+        """An aggregate span that counts tokens with no call recorded below it: flagged
+        ``unrecorded_calls`` (:meth:`SpanPricer.unrecorded_calls`), unless a cost layer
+        prices it (a hand-off on the agent's span)."""
+        if self._span_layers:
+            layered = self._cost(span, state, attributes, usage, role)
+            if layered is not None:
+                return layered
+        cost = self._pricer.unrecorded_calls(usage)
+        self._stats.unpriced += 1
+        merged = dict(attributes)
+        merged.update(cost.attributes)
+        events = self._tell_listeners(span, usage, cost, merged) if self._listeners else ()
+        return merged, cost, events
 
     def _first_of_call(
         self,

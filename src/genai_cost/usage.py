@@ -27,6 +27,7 @@ from operator import itemgetter
 from ._usage_json import MAX_TOKENS, BadValue, add_usage_json, read_count, served_usage_key, with_served
 from ._vocabulary import (
     AGENT_RUN_RECORD_SCOPES,
+    AGGREGATE_COUNT_KEYS,
     AI_OP,
     AI_SDK_5_CONVENTIONS,
     AI_SDK_COUNT_KEYS,
@@ -292,6 +293,27 @@ def remote_agent_call(
     if as_call.usage is None and as_call.reported_cost is None and as_call.invalid is None:
         return usage
     return replace(as_call, operation=usage.operation)
+
+
+def counts_tokens(attributes: Mapping[str, object]) -> bool:
+    """Whether a span carries a positive token count under any vocabulary's name. Asked
+    only of an aggregate span (an agent's, a workflow's) with no call recorded below it,
+    whose counts :func:`read_usage` does not read: they are then the only record of calls
+    made without instrumentation, and the span must not pass for costing nothing."""
+    for key in AGGREGATE_COUNT_KEYS:
+        value = attributes.get(key)
+        if value is None:
+            continue
+        if type(value) is int or type(value) is float:
+            if value > 0:
+                return True
+        elif isinstance(value, str):
+            text = value.strip()
+            # (isdecimal, not isdigit: int() refuses a superscript "²"; and a bound on the
+            # length, as int() refuses over 4,300 digits)
+            if text.isdecimal() and len(text) <= 40 and int(text) > 0:
+                return True
+    return False
 
 
 def read_span_usage(

@@ -29,6 +29,9 @@ REASON_MISSING_USAGE = "missing_usage"
 REASON_MISSING_MODEL = "missing_model"
 #: A call that failed (``error.type``) and recorded no usage.
 REASON_FAILED_CALL = "failed_call"
+#: An agent's or workflow's span that counts tokens (its calls' aggregate), with no call
+#: recorded below it: the calls themselves are not instrumented.
+REASON_UNRECORDED_CALLS = "unrecorded_calls"
 REASON_UNKNOWN_TOOL = "unknown_tool"
 #: genai-cost itself failed on the span (a bug, or input nothing anticipated).
 REASON_INTERNAL_ERROR = "internal_error"
@@ -47,6 +50,7 @@ UNPRICED_REASONS = frozenset(
         REASON_MISSING_USAGE,
         REASON_MISSING_MODEL,
         REASON_FAILED_CALL,
+        REASON_UNRECORDED_CALLS,
         REASON_UNKNOWN_TOOL,
         REASON_INTERNAL_ERROR,
     }
