@@ -44,7 +44,9 @@ REASONING_EXCLUDED, USAGE_JSON, TOTAL, RESPONSE_JSON = 26, 27, 28, 29
 SLOTS = 30
 
 VOCABULARY: dict[int, tuple[str, ...]] = {
-    OP: ("gen_ai.operation.name",),
+    # OpenLLMetry's ``llm.request.type`` (chat, completion, embedding) on every call span it
+    # makes, also one without counts (a stream without usage): a call, flagged if unpriced.
+    OP: ("gen_ai.operation.name", "llm.request.type"),
     OI_KIND: ("openinference.span.kind",),
     AI_OP: ("ai.operationId",),
     PROVIDER: ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider"),
@@ -57,6 +59,7 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
         "ai.usage.inputTokens",
         "ai.usage.promptTokens",
         "ai.usage.tokens",  # Vercel AI SDK embed / embedMany
+        "llm.usage.prompt_tokens",  # OpenLLMetry's first names, still written by hand-made spans
     ),
     OUTPUT: (
         "gen_ai.usage.output_tokens",
@@ -64,6 +67,7 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
         "llm.token_count.completion",
         "ai.usage.outputTokens",
         "ai.usage.completionTokens",
+        "llm.usage.completion_tokens",
     ),
     CACHE_READ: (
         "gen_ai.usage.cache_read.input_tokens",
@@ -148,7 +152,7 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
     USAGE_JSON: ("gcp.vertex.agent.llm_response", "gen_ai.usage.raw", "ai.response.providerMetadata"),
     # Read only as a checksum of the other counts (see _inclusive): Strands Agents copies
     # Bedrock's usage, whose input leaves out the cache and whose total counts it.
-    TOTAL: ("gen_ai.usage.total_tokens",),
+    TOTAL: ("gen_ai.usage.total_tokens", "llm.usage.total_tokens"),
     # OpenInference's JSON of the response: Anthropic's usage object in it is the only record
     # of the web searches a call ran, of the speed it was served at (fast mode) and of which
     # cache writes have the 1-hour TTL, which no instrumentation writes as attributes (see
@@ -232,7 +236,6 @@ AGGREGATE_COUNT_KEYS: tuple[str, ...] = (
     *VOCABULARY[OUTPUT],
     *VOCABULARY[TOTAL],
     "llm.token_count.total",
-    "llm.usage.total_tokens",
 )
 
 #: Keys read by name, beside the scan.
