@@ -91,6 +91,12 @@ class CostSettings:
         if isinstance(files, (str, os.PathLike)):
             files = (files,)  # one path, not the characters of one
         object.__setattr__(self, "pricing_files", tuple(os.fspath(f) for f in files))
+        for name in ("enabled", "deferred_pricing"):
+            # The string "false" is true: a flag given as text would silently mean on.
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if isinstance(self.trace_idle_timeout_s, bool) or not isinstance(self.trace_idle_timeout_s, int | float):
+            raise TypeError(f"trace_idle_timeout_s must be a number of seconds, not {self.trace_idle_timeout_s!r}")
         if self.reported_cost not in ("prefer", "compare", "ignore"):
             raise ValueError(f"reported_cost must be 'prefer', 'compare' or 'ignore', not {self.reported_cost!r}")
         object.__setattr__(self, "bands", checked_bands(self.bands))

@@ -135,6 +135,7 @@ class CostSpanProcessor(SpanProcessor):
         max_pending: int = _MAX_QUEUED,
     ) -> None:
         _check_is_processor(next_processor)
+        _check_arguments(catalog, settings, deferred, max_pending)
         self._next = next_processor
         # The batch and simple processors' on_start and _on_ending do nothing: not
         # calling them saves two calls on every span of the application.
@@ -975,6 +976,25 @@ def _check_is_processor(candidate: object) -> None:
         else ""
     )
     raise TypeError(f"CostSpanProcessor needs a span processor to hand spans on to, got {kind} (no {missing[0]}){hint}")
+
+
+def _check_arguments(catalog: object, settings: object, deferred: object, max_pending: object) -> None:
+    """Refuse, at set-up, arguments of the wrong type: found later, each fails far from its
+    cause (a path given as ``catalog`` as an ``AttributeError`` of ``version``; the string
+    ``"false"`` as ``deferred`` is true)."""
+    if catalog is not None and not isinstance(catalog, Catalog):
+        hint = (
+            "; for a pricing file, Catalog.load([path]) or CostSettings(pricing_files=(path,))"
+            if isinstance(catalog, str | os.PathLike)
+            else ""
+        )
+        raise TypeError(f"catalog must be a genai_cost.pricing.Catalog, not {catalog!r}{hint}")
+    if settings is not None and not isinstance(settings, CostSettings):
+        raise TypeError(f"settings must be a genai_cost.CostSettings, not {settings!r}")
+    if deferred is not None and not isinstance(deferred, bool):
+        raise TypeError(f"deferred must be True, False or None (from GENAI_COST_DEFERRED_PRICING), not {deferred!r}")
+    if isinstance(max_pending, bool) or not isinstance(max_pending, int):
+        raise TypeError(f"max_pending must be a whole number of queued items, not {max_pending!r}")
 
 
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.

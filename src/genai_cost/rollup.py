@@ -282,6 +282,17 @@ class TraceCostExporter(SpanExporter):
             # Set up in code (the configurator and the gateway pass all three): an
             # infrastructure cost set in the environment is theirs to read, not this one's.
             _warn_unread_infra(trace_layers)
+        if not callable(getattr(exporter, "export", None)):
+            # A span processor given here (BatchSpanProcessor(exporter)) failed on every
+            # export, logged by the SDK only, while force_flush() returned True.
+            kind = type(exporter).__name__
+            hint = (
+                f"; {kind} is a span processor: it goes around this one,"
+                f" {kind}(TraceCostExporter(exporter)), inside CostSpanProcessor"
+                if callable(getattr(exporter, "on_end", None))
+                else ""
+            )
+            raise TypeError(f"TraceCostExporter needs a span exporter to forward spans to, got {kind}{hint}")
         if isinstance(max_traces, bool) or not isinstance(max_traces, int):
             raise TypeError(f"max_traces must be a whole number of traces, not {max_traces!r}")
         if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, int | float):
