@@ -185,7 +185,7 @@ def _remote_agent(tracer: Callable[[str], trace_api.Tracer]) -> None:
             },
         ):
             pass
-        with app.start_as_current_span(  # an agent in this process: its usage is its calls'
+        with app.start_as_current_span(  # an agent in this process: its usage is its calls', unrecorded
             "invoke_agent local",
             kind=SpanKind.INTERNAL,
             attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": 5},
@@ -196,15 +196,18 @@ def _remote_agent(tracer: Callable[[str], trace_api.Tracer]) -> None:
 def test_a_remote_agent_call_never_priced_is_listed_and_a_priced_one_has_its_tokens(tmp_path: Path, capsys) -> None:
     raw = span_file(tmp_path / "raw.jsonl", record(_remote_agent, with_cost=False))
     code, report, _ = report_json(capsys, str(raw))
-    assert code == 0 and report["not_priced_here_spans"] == 1
+    assert code == 0 and report["not_priced_here_spans"] == 2
     [trace] = report["shown"]
     assert [(note["name"], note["detail"]) for note in trace["not_priced_here"]] == [
-        ("invoke_agent support-assistant", "openai gpt-4o")
+        ("invoke_agent support-assistant", "openai gpt-4o"),
+        # as the processor flags it (unrecorded_calls): no call below it recorded its usage
+        ("invoke_agent local", "(its calls' usage; no call recorded below it)"),
     ]
     priced = span_file(tmp_path / "priced.jsonl", record(_remote_agent, with_cost=True))
     code, report, _ = report_json(capsys, str(priced))
     [trace] = report["shown"]
     assert trace["total_usd"] == 0.06 and trace["not_priced_here"] == []
+    assert [(note["name"], note["reason"]) for note in trace["unpriced"]] == [("invoke_agent local", "unrecorded_calls")]
     gpt = trace["by_entry"]["openai/gpt-4o"]
     assert (gpt["calls"], gpt["input_tokens"], gpt["output_tokens"]) == (1, 20_000, 1_000)
 

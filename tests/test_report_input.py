@@ -163,7 +163,7 @@ def test_the_console_exporters_output_reports_as_the_otlp_json_of_the_same_spans
     assert from_console["traces"] == 2 and from_console["total_usd"] > 0
     assert from_console["unpriced_spans"] == 2  # no-such-model, and the local agent's unrecorded calls
     not_priced = [note["name"] for trace in from_console["shown"] for note in trace["not_priced_here"]]
-    assert sorted(not_priced) == ["chat gpt-4o", "invoke_agent remote"]
+    assert sorted(not_priced) == ["chat gpt-4o", "invoke_agent local", "invoke_agent remote"]
     priced = next(trace for trace in from_console["shown"] if trace["total_usd"])
     assert priced["by_entry"]["openai/gpt-4o-mini"]["cache_read_tokens"] == 600
     for shown, otlp_shown in zip(from_console["shown"], from_otlp["shown"]):

@@ -40,7 +40,7 @@ from .records import (
     twin_records,
 )
 from .span_file import COST_PREFIX, ExportedSpan, Unreadable
-from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, read_span_usage, usd_amount
+from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, counts_tokens, read_span_usage, usd_amount
 
 __all__ = [
     "ReportSummary",
@@ -196,7 +196,7 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
             report.duration_s = round((root.end_ns - root.start_ns) / 1e9, 6)
     usages = {span.span_id: _usage(span) for span in spans}
     adk_partials, adk_calls = _adk_records(spans, usages)
-    wrappers = _wrappers(spans, usages, adk_partials, adk_calls)
+    wrappers, calls_below = _wrappers(spans, usages, adk_partials, adk_calls)
     first_records, takes_over = _first_records(spans, usages, wrappers, adk_partials, models)
     # Records a later record of their call took over (live: named in its
     # gen_ai.cost.accounts_for): flagged unpriced as they ended, but the call counts once.
@@ -259,6 +259,17 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
             if span.span_id in takes_over:
                 what += f" (accounts for span {', '.join(takes_over[span.span_id])})"
             report.not_priced_here.append(SpanNote(span.span_id, span.name, _NO_COST_ATTRIBUTES, what.strip()))
+        elif (
+            usage.role is Role.AGGREGATE
+            and span.span_id not in calls_below
+            and counts_tokens(attributes)
+            and not _seen(attributes)
+        ):
+            # As the processor flags it (unrecorded_calls): an agent's usage with no call
+            # recorded below it is the only record of its calls.
+            unrecorded = "(its calls' usage; no call recorded below it)"
+            what = " ".join(filter(None, (usage.provider, usage.model, unrecorded)))
+            report.not_priced_here.append(SpanNote(span.span_id, span.name, _NO_COST_ATTRIBUTES, what))
     report.by_category = dict(sorted(report.by_category.items(), key=lambda item: (-item[1], item[0])))
     report.by_entry = dict(sorted(report.by_entry.items(), key=lambda item: (-item[1].usd, item[0])))
     return report
@@ -356,9 +367,10 @@ def _wrappers(
     usages: Mapping[str, SpanUsage],
     adk_partials: Mapping[str, str],
     adk_calls: set[str],
-) -> set[str]:
+) -> tuple[set[str], set[str]]:
     """Span ids of the inference spans that had an inference call below them when they
-    ended (at any depth, through any span): wrappers, never priced. A tool or retrieval
+    ended (at any depth, through any span): wrappers, never priced; and of every span that
+    had (an agent's span without one, counting tokens, is flagged ``unrecorded_calls``). A tool or retrieval
     span with a model call inside it is still a call, priced as one.
 
     The processor meets spans as they end, and a call below a span reaches it only through
@@ -387,13 +399,14 @@ def _wrappers(
                     break
                 child = parent
                 parent = by_id.get(child.parent_span_id) if child.parent_span_id is not None else None
-    return {
+    wrappers = {
         span_id
         for span_id in above
         if usages[span_id].role in _INFERENCE
         and span_id not in adk_partials
         and (span_id in directly or span_id not in adk_calls)
     }
+    return wrappers, above
 
 
 def _ended_before(child: ExportedSpan, parent: ExportedSpan) -> bool:
