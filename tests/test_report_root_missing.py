@@ -91,6 +91,23 @@ def test_a_service_s_part_of_a_distributed_trace_is_not_missing_its_root(tmp_pat
     assert "not in the input" not in text
 
 
+def test_two_requests_of_one_caller_are_a_service_s_part_not_a_missing_root(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A retry or a fan-out inside one caller's span: two local roots of this service under
+    one remote parent, each with its totals (a distributed-trace audit: the report said the
+    root was missing and the trace incomplete). Several orphans without totals still are."""
+    tracer, memory = _pipeline(True)
+    caller = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    for _ in range(2):
+        with tracer.start_as_current_span("POST /answer", context=trace.set_span_in_context(NonRecordingSpan(caller))):
+            with tracer.start_as_current_span("chat gpt-4o", attributes=chat_attributes("gpt-4o", "openai")):
+                pass
+    code, report, text = _report(tmp_path, list(memory.get_finished_spans()), capsys)
+    (shown,) = report["shown"]
+    assert (code, shown["root_missing"], shown["complete"]) == (0, None, True)
+    assert shown["total_usd"] == pytest.approx(2 * 0.0035)
+    assert report["incomplete_traces"] == [] and "not in the input" not in text
+
+
 def test_a_single_unpriced_orphan_is_not_judged(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """Spans no genai-cost priced, one below a parent not here: a service's root or a step
     of a killed agent alike; the report does not guess."""

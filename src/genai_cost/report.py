@@ -172,13 +172,16 @@ def _carries_cost(span: ExportedSpan) -> bool:
 def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[ExportedSpan]) -> bool:
     """Whether the trace's root is not in the input, rather than in another process: the
     highest span found has a parent that is not here, and either other spans have that
-    same parent, or genai-cost priced the trace's spans and no local root carries its totals
-    (the roll-up writes them on every local root that passed, a service's too)."""
+    same parent (unless each carries its totals: local roots of this service, two requests
+    under one caller's span, a retry or a fan-out), or genai-cost priced the trace's spans
+    and no local root carries its totals (the roll-up writes them on every local root that
+    passed, a service's too)."""
     parent = root.parent_span_id
     if parent is None:
         return False
-    if sum(1 for span in roots if span.parent_span_id == parent) > 1:
-        return True
+    siblings = [span for span in roots if span.parent_span_id == parent]
+    if len(siblings) > 1:
+        return not all(A.TRACE_TOTAL in span.attributes for span in siblings)
     return not any(A.TRACE_TOTAL in span.attributes for span in roots) and any(map(_carries_cost, spans))
 
 
