@@ -18,6 +18,7 @@ are of any type.
 from __future__ import annotations
 
 import re
+import threading
 
 INTERNAL_FAILURES: tuple[type[Exception], ...] = (
     ArithmeticError,
@@ -30,6 +31,16 @@ INTERNAL_FAILURES: tuple[type[Exception], ...] = (
     ValueError,
     re.error,
 )
+
+
+def user_failures() -> type[BaseException]:
+    """What a guard around user code (a listener, a cost layer, a callback) catches, read
+    only once it has raised: ``Exception`` on the main thread, where a signal handler's
+    exception may land and must go on up to the application; anything on another thread
+    (the batch processor's export thread), where no signal lands and a ``SystemExit`` from
+    a callback's ``sys.exit()`` or a ``CancelledError`` would end the thread, and with it
+    every export after, without a word."""
+    return Exception if threading.current_thread() is threading.main_thread() else BaseException
 
 
 class OwnExtension:

@@ -56,7 +56,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 
 from . import attributes as A
 from ._bounded import newer_half
-from ._guard import INTERNAL_FAILURES, OwnExtension
+from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures
 from ._told_once import ToldOnce
 from .config import env_number, report_unknown_variables
 from .extensions import SpanAnnotations
@@ -299,6 +299,10 @@ class Budget(OwnExtension):
         #: Limits crossed whose callbacks have not run yet: (name, spend, limit); or a
         #: warning to log, outside the lock (a logging filter may read the budget).
         self._due: list[tuple[str, float, float, int] | str] = []
+        #: Exceeded callbacks that raised (each logged at its first failure, then every
+        #: 1000th of all): the limit was recorded, but a callback of yours missed it.
+        self.callback_errors = 0
+        self._failed_callbacks: set[int] = set()
 
     def add_pending_source(self, settle: Callable[[], None]) -> None:
         """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this budget
@@ -333,8 +337,24 @@ class Budget(OwnExtension):
                         callback(name, spend, limit, trace_id)
                     else:
                         callback(name, spend, limit)
-                except Exception:
-                    _log.exception("genai-cost: budget callback failed")
+                except user_failures():
+                    self._callback_failed(callback)
+
+    def _callback_failed(self, callback: object) -> None:
+        """Count an exceeded callback that raised (:attr:`callback_errors`), and log it: the
+        first failure of each callback, then every 1000th of all. One traceback per limit hit
+        made megabytes of log under a runaway loop."""
+        self.callback_errors += 1
+        first = id(callback) not in self._failed_callbacks
+        if first:
+            self._failed_callbacks.add(id(callback))
+        if first or self.callback_errors % 1000 == 0:
+            _log.exception(
+                "genai-cost: budget callback %s failed (%d budget callback failures so far; the limit was still"
+                " recorded)",
+                getattr(callback, "__qualname__", type(callback).__name__),
+                self.callback_errors,
+            )
 
     def _settle(self) -> None:
         if not self._pending_sources:  # fed directly: what is due is done at the read

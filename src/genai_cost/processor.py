@@ -41,7 +41,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
 from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBelow, UnpricedRecord
-from ._guard import INTERNAL_FAILURES, OwnExtension
+from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
 from .config import (
@@ -328,7 +328,7 @@ class CostSpanProcessor(SpanProcessor):
         for after in self._after_pricing:  # outside the lock (see add_listener)
             try:
                 after()
-            except Exception:
+            except user_failures():
                 self._internal_error()
 
     def _work_through_queue(self) -> None:
@@ -770,7 +770,7 @@ class CostSpanProcessor(SpanProcessor):
                     merged.update(extra)
                     if type(extra) is SpanAnnotations and extra.events:
                         events = (*events, *extra.events)
-            except Exception as exc:
+            except user_failures() as exc:
                 if isinstance(listener, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
                     raise  # genai-cost's own listener, interrupted by the application (_guard)
                 self._listener_failed(listener)
@@ -887,7 +887,7 @@ class CostSpanProcessor(SpanProcessor):
         for layer in self._span_layers:
             try:
                 cost = layer.price_span(span, attributes)
-            except Exception as exc:  # a broken layer must not lose the span
+            except user_failures() as exc:  # a broken layer must not lose the span
                 if isinstance(layer, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
                     raise  # genai-cost's own layer, interrupted by the application (_guard)
                 self._internal_error()

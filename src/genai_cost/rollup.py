@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanContext
 
 from . import attributes as A
 from ._bounded import newer_half
-from ._guard import INTERNAL_FAILURES
+from ._guard import INTERNAL_FAILURES, user_failures
 from ._spans import attributes_of
 from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
 from .costed_span import CostedSpan
@@ -477,7 +477,7 @@ class TraceCostExporter(SpanExporter):
             for totals, root in completed:
                 try:
                     self._on_trace_complete(totals, root)
-                except Exception:
+                except user_failures():
                     self.stats.internal_errors += 1
                     _log.exception("genai-cost: on_trace_complete callback failed")
         return outgoing
@@ -682,7 +682,7 @@ class TraceCostExporter(SpanExporter):
         for layer in self._trace_layers:
             try:
                 costs = layer.trace_costs(root, totals)
-            except Exception:  # a broken layer must not lose the totals
+            except user_failures():  # a broken layer must not lose the totals
                 self.stats.internal_errors += 1
                 _log.exception("genai-cost: trace cost layer failed")
                 continue
