@@ -78,3 +78,18 @@ def test_a_failing_callback_is_logged_at_its_first_failure_then_every_1000th(cap
     assert len(said) == 2, said
     assert "budget callback " in said[0] and "broken failed (1 budget callback failures so far" in said[0]
     assert "(1000 budget callback failures so far" in said[1]
+
+
+def test_a_failing_on_trace_complete_is_counted_and_logged_at_its_first_failure_then_every_1000th(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="genai_cost")
+
+    def complete(totals: object, root: object) -> None:
+        raise RuntimeError("warehouse down")
+
+    names = _run(Budget(), 1_200, on_trace_complete=complete)
+    assert len(names) == 2_400
+    said = [record.getMessage() for record in caplog.records if "on_trace_complete" in record.getMessage()]
+    assert len(said) == 2, said
+    assert "(1 roll-up failures so far)" in said[0] and "(1000 roll-up failures so far)" in said[1]

@@ -300,6 +300,8 @@ class TraceCostExporter(SpanExporter):
         if not (0 < idle_timeout_s < math.inf) or max_traces < 1:
             raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
         self._exporter = exporter
+        #: The user's callbacks and layers that have failed (each logged at its first failure).
+        self._failed_user_code: set[str] = set()
         self._bands = checked_bands(bands)
         self._idle = idle_timeout_s
         self._max = max_traces
@@ -478,8 +480,7 @@ class TraceCostExporter(SpanExporter):
                 try:
                     self._on_trace_complete(totals, root)
                 except user_failures():
-                    self.stats.internal_errors += 1
-                    _log.exception("genai-cost: on_trace_complete callback failed")
+                    self._user_code_failed("on_trace_complete callback")
         return outgoing
 
     def _pass_after_root(
@@ -678,13 +679,23 @@ class TraceCostExporter(SpanExporter):
             self._expire_held(state.last_update)
         return True
 
+    def _user_code_failed(self, what: str) -> None:
+        """Count (``stats.internal_errors``) and log a callback or layer of the user's that
+        raised: its first failure, then every 1000th of all. A traceback per trace slowed
+        the export thread until the batch processor dropped spans."""
+        self.stats.internal_errors += 1
+        first = what not in self._failed_user_code
+        if first:
+            self._failed_user_code.add(what)
+        if first or self.stats.internal_errors % 1000 == 0:
+            _log.exception("genai-cost: %s failed (%d roll-up failures so far)", what, self.stats.internal_errors)
+
     def _add_trace_layers(self, root: ReadableSpan, totals: TraceTotals, trace_wide: TraceTotals) -> None:
         for layer in self._trace_layers:
             try:
                 costs = layer.trace_costs(root, totals)
             except user_failures():  # a broken layer must not lose the totals
-                self.stats.internal_errors += 1
-                _log.exception("genai-cost: trace cost layer failed")
+                self._user_code_failed(f"trace cost layer {type(layer).__name__}")
                 continue
             for category, usd in (costs or {}).items():
                 for sums in (totals, trace_wide):
