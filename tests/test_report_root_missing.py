@@ -78,13 +78,20 @@ def test_one_step_of_a_killed_agent_priced_in_process_is_told_too(tmp_path: Path
     assert report["shown"][0]["root_missing"] == f"{root_id:016x}"
 
 
-def test_a_service_s_part_of_a_distributed_trace_is_not_missing_its_root(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def _service_requests(requests: int) -> list[ReadableSpan]:
+    """A service's spans, priced: ``requests`` requests it received from one remote caller's
+    span, each making one call."""
     tracer, memory = _pipeline(True)
     caller = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
-    with tracer.start_as_current_span("POST /answer", context=trace.set_span_in_context(NonRecordingSpan(caller))):
-        with tracer.start_as_current_span("chat gpt-4o", attributes=chat_attributes("gpt-4o", "openai")):
-            pass
-    code, report, text = _report(tmp_path, list(memory.get_finished_spans()), capsys)
+    for _ in range(requests):
+        with tracer.start_as_current_span("POST /answer", context=trace.set_span_in_context(NonRecordingSpan(caller))):
+            with tracer.start_as_current_span("chat gpt-4o", attributes=chat_attributes("gpt-4o", "openai")):
+                pass
+    return list(memory.get_finished_spans())
+
+
+def test_a_service_s_part_of_a_distributed_trace_is_not_missing_its_root(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, report, text = _report(tmp_path, _service_requests(1), capsys)
     (shown,) = report["shown"]
     assert (code, shown["root_missing"], shown["complete"]) == (0, None, True)
     assert shown["root_name"] == "POST /answer" and shown["duration_s"] is not None
@@ -95,13 +102,7 @@ def test_two_requests_of_one_caller_are_a_service_s_part_not_a_missing_root(tmp_
     """A retry or a fan-out inside one caller's span: two local roots of this service under
     one remote parent, each with its totals (a distributed-trace audit: the report said the
     root was missing and the trace incomplete). Several orphans without totals still are."""
-    tracer, memory = _pipeline(True)
-    caller = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
-    for _ in range(2):
-        with tracer.start_as_current_span("POST /answer", context=trace.set_span_in_context(NonRecordingSpan(caller))):
-            with tracer.start_as_current_span("chat gpt-4o", attributes=chat_attributes("gpt-4o", "openai")):
-                pass
-    code, report, text = _report(tmp_path, list(memory.get_finished_spans()), capsys)
+    code, report, text = _report(tmp_path, _service_requests(2), capsys)
     (shown,) = report["shown"]
     assert (code, shown["root_missing"], shown["complete"]) == (0, None, True)
     assert shown["total_usd"] == pytest.approx(2 * 0.0035)
