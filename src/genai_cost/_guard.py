@@ -43,6 +43,17 @@ def user_failures() -> type[BaseException]:
     return Exception if threading.current_thread() is threading.main_thread() else BaseException
 
 
+def worth_logging(failed: set[object], key: object, count: int) -> bool:
+    """Whether a failure of user code is logged: the first of each ``key`` (a listener, a
+    callback, a layer; added to ``failed``), then every 1000th of all (``count``, already
+    counting this one). A traceback per span or per trace floods the log and slows the
+    export thread until the batch processor drops spans."""
+    first = key not in failed
+    if first:
+        failed.add(key)
+    return first or count % 1000 == 0
+
+
 class OwnExtension:
     """Base of genai-cost's own listeners and cost layers (a budget, the metrics, the
     human-escalation layer). The processor calls them where it calls user code, but

@@ -56,7 +56,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 
 from . import attributes as A
 from ._bounded import newer_half
-from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures
+from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures, worth_logging
 from ._told_once import ToldOnce
 from .config import env_number, report_unknown_variables
 from .extensions import SpanAnnotations
@@ -302,7 +302,7 @@ class Budget(OwnExtension):
         #: Exceeded callbacks that raised (each logged at its first failure, then every
         #: 1000th of all): the limit was recorded, but a callback of yours missed it.
         self.callback_errors = 0
-        self._failed_callbacks: set[int] = set()
+        self._failed_callbacks: set[object] = set()
 
     def add_pending_source(self, settle: Callable[[], None]) -> None:
         """Called by a :class:`~genai_cost.processor.CostSpanProcessor` this budget
@@ -345,10 +345,7 @@ class Budget(OwnExtension):
         first failure of each callback, then every 1000th of all. One traceback per limit hit
         made megabytes of log under a runaway loop."""
         self.callback_errors += 1
-        first = id(callback) not in self._failed_callbacks
-        if first:
-            self._failed_callbacks.add(id(callback))
-        if first or self.callback_errors % 1000 == 0:
+        if worth_logging(self._failed_callbacks, id(callback), self.callback_errors):
             _log.exception(
                 "genai-cost: budget callback %s failed (%d budget callback failures so far; the limit was still"
                 " recorded)",

@@ -41,7 +41,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 
 from . import attributes as A
 from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBelow, UnpricedRecord
-from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures
+from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures, worth_logging
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
 from .config import (
@@ -155,7 +155,7 @@ class CostSpanProcessor(SpanProcessor):
             catalog = load_catalog(self._settings)
         self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
         self._listeners: Sequence[CostListener] = ()
-        self._failed_listeners: set[int] = set()
+        self._failed_listeners: set[object] = set()
         self._after_pricing: tuple[Callable[[], None], ...] = ()
         self._enabled = self._settings.enabled and catalog is not None
         if deferred is None:
@@ -784,11 +784,7 @@ class CostSpanProcessor(SpanProcessor):
         stats = self._stats
         stats.internal_errors += 1
         stats.listener_errors += 1
-        failed = self._failed_listeners
-        first = id(listener) not in failed
-        if first:
-            failed.add(id(listener))
-        if first or stats.listener_errors % 1000 == 0:
+        if worth_logging(self._failed_listeners, id(listener), stats.listener_errors):
             _log.exception(
                 "genai-cost: listener %s failed on a span (%d listener failures so far); the span keeps its"
                 " cost, but this listener missed it",

@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanContext
 
 from . import attributes as A
 from ._bounded import newer_half
-from ._guard import INTERNAL_FAILURES, user_failures
+from ._guard import INTERNAL_FAILURES, user_failures, worth_logging
 from ._spans import attributes_of
 from .config import ROLLUP_VARIABLES, band_of, checked_bands, settings_from_env
 from .costed_span import CostedSpan
@@ -301,7 +301,7 @@ class TraceCostExporter(SpanExporter):
             raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
         self._exporter = exporter
         #: The user's callbacks and layers that have failed (each logged at its first failure).
-        self._failed_user_code: set[str] = set()
+        self._failed_user_code: set[object] = set()
         self._bands = checked_bands(bands)
         self._idle = idle_timeout_s
         self._max = max_traces
@@ -684,10 +684,7 @@ class TraceCostExporter(SpanExporter):
         raised: its first failure, then every 1000th of all. A traceback per trace slowed
         the export thread until the batch processor dropped spans."""
         self.stats.internal_errors += 1
-        first = what not in self._failed_user_code
-        if first:
-            self._failed_user_code.add(what)
-        if first or self.stats.internal_errors % 1000 == 0:
+        if worth_logging(self._failed_user_code, what, self.stats.internal_errors):
             _log.exception("genai-cost: %s failed (%d roll-up failures so far)", what, self.stats.internal_errors)
 
     def _add_trace_layers(self, root: ReadableSpan, totals: TraceTotals, trace_wide: TraceTotals) -> None:
