@@ -1352,7 +1352,7 @@ def test_the_gateway_reports_its_own_pipeline_health_under_its_own_service(catal
     late = points["gen_ai.cost.rollup.late_spans"]
     assert [(dict(point.attributes), point.value) for point in late] == [({}, len(calls) - 1)]
     errors = {point.attributes["gen_ai.cost.component"]: point.value for point in points["gen_ai.cost.internal_errors"]}
-    assert errors == {"processor": 0, "listener": 0, "rollup": 0}
+    assert errors == {"processor": 0, "listener": 0, "cost_layer": 0, "rollup": 0}
     assert all("service.name" not in point.attributes for point in points["gen_ai.cost.rollup.overflow"])
     meter_provider.shutdown()
 
@@ -1569,7 +1569,7 @@ def test_pushed_gateway_metrics_arrive_under_each_senders_resource(
         "gen_ai.cost.trace": [({}, pytest.approx(2 * CHAT_USD))],
         # the gateway's own health: its own, under its own service, whoever sent the spans
         "gen_ai.cost.internal_errors": [
-            ({"gen_ai.cost.component": component}, 0) for component in ("processor", "listener", "rollup")
+            ({"gen_ai.cost.component": component}, 0) for component in ("processor", "listener", "cost_layer", "rollup")
         ],
         "gen_ai.cost.rollup.overflow": [
             ({"gen_ai.cost.rollup.action": action}, 0) for action in ("pushed_out", "turned_away")

@@ -374,6 +374,46 @@ def test_a_broken_layer_does_not_lose_the_span(catalog):
     assert [s.name for s in memory.get_finished_spans()] == ["plain"]
 
 
+def test_a_layer_that_raises_leaves_the_span_flagged_and_named_unless_another_prices_it(catalog, caplog):
+    class Broken:
+        def price_span(self, span, attributes):
+            raise RuntimeError("boom")
+
+    memory = InMemorySpanExporter()
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(TraceCostExporter(memory)),
+        catalog=catalog,
+        settings=CostSettings(),
+        span_layers=[Broken()],
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    with caplog.at_level("ERROR", logger="genai_cost"):
+        with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+            with tracer.start_as_current_span("handoff", attributes={A.HUMAN_ESCALATION_ATTR: True}):
+                pass
+    spans = spans_by_name(memory)
+    handoff = spans["handoff"].attributes
+    assert handoff[A.COST_UNPRICED] is True
+    assert handoff[A.COST_UNPRICED_REASON] == A.REASON_COST_LAYER_FAILED
+    assert "Broken" in handoff[A.COST_UNPRICED_DETAIL]
+    assert spans["agent"].attributes[A.TRACE_UNPRICED_SPANS] == 2
+    assert processor.stats.layer_errors == 2
+    assert processor.stats.internal_errors == 2
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "genai-cost: span cost layer Broken failed on a span (1 layer failures so far)"
+    ]
+
+    # A later layer that prices the span wins: the failure is counted, the span is not flagged.
+    tracer, memory = build(catalog, span_layers=[Broken(), HumanEscalationLayer(7.0)])
+    with tracer.start_as_current_span("handoff", attributes={A.HUMAN_ESCALATION_ATTR: True}):
+        pass
+    handoff = spans_by_name(memory)["handoff"].attributes
+    assert handoff[A.COST_TOTAL] == 7.0
+    assert A.COST_UNPRICED not in handoff
+
+
 def test_the_shipped_example_pricing_file_loads():
     from pathlib import Path
 

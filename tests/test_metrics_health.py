@@ -39,13 +39,17 @@ def _by(reader: InMemoryMetricReader, name: str, key: str) -> dict[str, float]:
     return {dict(attributes).get(key, ""): value for attributes, value in _points(reader, name).items()}
 
 
-def _pipeline(*, listeners=(), on_trace_complete=None, **rollup_kw):
+def _pipeline(*, listeners=(), span_layers=(), on_trace_complete=None, **rollup_kw):
     reader = InMemoryMetricReader()
     metrics = CostMetrics(MeterProvider(metric_readers=[reader]))
     memory = InMemorySpanExporter()
     rollup = TraceCostExporter(memory, on_trace_complete=on_trace_complete, **rollup_kw)
     processor = CostSpanProcessor(
-        SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(), listeners=[metrics, *listeners]
+        SimpleSpanProcessor(rollup),
+        catalog=CATALOG,
+        settings=CostSettings(),
+        listeners=[metrics, *listeners],
+        span_layers=span_layers,
     )
     metrics.watch_processor(processor)
     metrics.watch_rollup(rollup)
@@ -136,20 +140,28 @@ def test_a_span_with_a_cost_after_its_root_is_counted_as_late():
     assert _points(reader, A.METRIC_ROLLUP_WITHOUT_ROOT) == {(): 0}
 
 
-def test_a_listener_that_raises_and_a_roll_up_callback_that_raises_are_counted_where_caught(caplog):
+def test_a_listener_a_cost_layer_and_a_roll_up_callback_that_raise_are_counted_where_caught(caplog):
     class Broken:
         def on_span_cost(self, span, usage, cost):
             raise RuntimeError("listener bug")
 
+    class BrokenLayer:
+        def price_span(self, span, attributes):
+            raise RuntimeError("layer bug")
+
     def broken_callback(totals, root):
         raise RuntimeError("callback bug")
 
-    tracer, memory, reader = _pipeline(listeners=[Broken()], on_trace_complete=broken_callback)
+    tracer, memory, reader = _pipeline(
+        listeners=[Broken()], span_layers=[BrokenLayer()], on_trace_complete=broken_callback
+    )
     with caplog.at_level(logging.CRITICAL, logger="genai_cost"):
         _call_in_new_trace(tracer).end()
-    assert len(memory.get_finished_spans()) == 2  # both spans went on, priced
+    assert len(memory.get_finished_spans()) == 2  # both spans went on
     errors = _by(reader, A.METRIC_INTERNAL_ERRORS, A.METRIC_ATTR_COMPONENT)
-    assert errors == {"processor": 0, "listener": 1, "rollup": 1}
+    # The layer is asked about the root only (the call is the catalog's), the listener told
+    # of the call and of the root flagged cost_layer_failed.
+    assert errors == {"processor": 0, "listener": 2, "cost_layer": 1, "rollup": 1}
 
 
 def test_spans_never_ended_forgotten_at_the_bound_are_counted(monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 # Values of ``gen_ai.cost.unpriced_reason``: spelled once, in the pricing core, whose
 # errors carry most of them (the core does not import this module).
 from .pricing.errors import REASON_AMBIGUOUS_MODEL as REASON_AMBIGUOUS_MODEL
+from .pricing.errors import REASON_COST_LAYER_FAILED as REASON_COST_LAYER_FAILED
 from .pricing.errors import REASON_FAILED_CALL as REASON_FAILED_CALL
 from .pricing.errors import REASON_INTERNAL_ERROR as REASON_INTERNAL_ERROR
 from .pricing.errors import REASON_INVALID_COST as REASON_INVALID_COST
@@ -136,7 +137,8 @@ METRIC_ATTR_COMPONENT = "gen_ai.cost.component"
 COMPONENT_PROCESSOR = "processor"
 COMPONENT_LISTENER = "listener"
 COMPONENT_ROLLUP = "rollup"
-COMPONENTS = (COMPONENT_PROCESSOR, COMPONENT_LISTENER, COMPONENT_ROLLUP)
+COMPONENT_COST_LAYER = "cost_layer"
+COMPONENTS = (COMPONENT_PROCESSOR, COMPONENT_LISTENER, COMPONENT_COST_LAYER, COMPONENT_ROLLUP)
 #: What the roll-up did with a trace it had no room for: one of ROLLUP_ACTIONS.
 METRIC_ATTR_ROLLUP_ACTION = "gen_ai.cost.rollup.action"
 #: A running trace let go for a new one (it had been idle a tenth of the idle timeout).

@@ -269,8 +269,10 @@ class CostMetrics(OwnExtension):
         errors = A.METRIC_INTERNAL_ERRORS
         for processor in self._processors:
             stats = processor.stats  # prices what has ended first (on this, the collecting, thread)
-            _add(counts, (errors, A.COMPONENT_PROCESSOR), stats.internal_errors - stats.listener_errors)
+            own = stats.internal_errors - stats.listener_errors - stats.layer_errors
+            _add(counts, (errors, A.COMPONENT_PROCESSOR), own)
             _add(counts, (errors, A.COMPONENT_LISTENER), stats.listener_errors)
+            _add(counts, (errors, A.COMPONENT_COST_LAYER), stats.layer_errors)
             _add(counts, (A.METRIC_OPEN_SPANS_FORGOTTEN, ""), stats.open_counts_forgotten)
         for rollup in self._rollups:
             _add(counts, (errors, A.COMPONENT_ROLLUP), rollup.stats.internal_errors)

@@ -98,6 +98,9 @@ class ProcessorStats:
     #: Of ``internal_errors``, a listener (budget, metrics, one's own) that raised: the span
     #: kept its cost; that listener missed it.
     listener_errors: int = 0
+    #: Of ``internal_errors``, a span cost layer of the application's that raised: unless a
+    #: later layer priced the span, it says ``cost_layer_failed``.
+    layer_errors: int = 0
     #: Counts of spans open at once forgotten past their bound (100,000: spans never ended,
     #: most likely): a root of a trace still open may then say ``complete=true``.
     open_counts_forgotten: int = 0
@@ -156,6 +159,7 @@ class CostSpanProcessor(SpanProcessor):
         self._pricer = SpanPricer(catalog, reported_cost=self._settings.reported_cost)
         self._listeners: Sequence[CostListener] = ()
         self._failed_listeners: set[object] = set()
+        self._failed_layers: set[object] = set()
         self._after_pricing: tuple[Callable[[], None], ...] = ()
         self._enabled = self._settings.enabled and catalog is not None
         if deferred is None:
@@ -880,17 +884,34 @@ class CostSpanProcessor(SpanProcessor):
         return local
 
     def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
+        """The first cost a layer gives the span. A layer that raised is counted and logged by
+        name, and, unless a later layer prices the span, the span says so: what the failed
+        layer would have charged is missing, and ``None`` would read as "nothing to price"."""
+        failed: SpanCostLayer | None = None
         for layer in self._span_layers:
             try:
                 cost = layer.price_span(span, attributes)
             except user_failures() as exc:  # a broken layer must not lose the span
                 if isinstance(layer, OwnExtension) and not isinstance(exc, INTERNAL_FAILURES):
                     raise  # genai-cost's own layer, interrupted by the application (_guard)
-                self._internal_error()
+                self._layer_failed(layer)
+                failed = failed or layer
                 continue
             if cost is not None:
                 return cost
-        return None
+        return None if failed is None else _layer_failed_cost(failed)
+
+    def _layer_failed(self, layer: SpanCostLayer) -> None:
+        stats = self._stats
+        stats.internal_errors += 1
+        stats.layer_errors += 1
+        if worth_logging(self._failed_layers, id(layer), stats.layer_errors):
+            _log.exception(
+                "genai-cost: span cost layer %s failed on a span (%d layer failures so far); unless another"
+                " layer priced it, the span says cost_layer_failed",
+                type(layer).__name__,
+                stats.layer_errors,
+            )
 
     def _internal_error(self) -> None:
         self._stats.internal_errors += 1
@@ -921,6 +942,22 @@ def _dropped(state: dict[str, object]) -> int:
     if dropped is None:
         dropped = getattr(state["_attributes"], "dropped", 0)
     return dropped if type(dropped) is int else 0
+
+
+def _layer_failed_cost(layer: SpanCostLayer) -> SpanCost:
+    """Unpriced, under ``unknown``: what the layer would have made of the span is not known."""
+    return SpanCost(
+        A.CATEGORY_UNKNOWN,
+        None,
+        None,
+        {
+            A.COST_UNPRICED: True,
+            A.COST_UNPRICED_REASON: A.REASON_COST_LAYER_FAILED,
+            A.COST_UNPRICED_DETAIL: f"the span cost layer {type(layer).__name__} raised on this span (see the log)",
+            A.COST_CATEGORY: A.CATEGORY_UNKNOWN,
+        },
+        A.REASON_COST_LAYER_FAILED,
+    )
 
 
 def _internal_error_cost(detail: str) -> SpanCost:

@@ -35,6 +35,9 @@ REASON_UNRECORDED_CALLS = "unrecorded_calls"
 REASON_UNKNOWN_TOOL = "unknown_tool"
 #: genai-cost itself failed on the span (a bug, or input nothing anticipated).
 REASON_INTERNAL_ERROR = "internal_error"
+#: A span cost layer of the application's raised on the span, and no other layer priced it:
+#: whatever that layer would have charged is missing.
+REASON_COST_LAYER_FAILED = "cost_layer_failed"
 
 #: Every value genai-cost writes to ``gen_ai.cost.unpriced_reason``.
 UNPRICED_REASONS = frozenset(
@@ -53,6 +56,7 @@ UNPRICED_REASONS = frozenset(
         REASON_UNRECORDED_CALLS,
         REASON_UNKNOWN_TOOL,
         REASON_INTERNAL_ERROR,
+        REASON_COST_LAYER_FAILED,
     }
 )
 
