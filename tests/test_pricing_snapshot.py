@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from genai_cost.cli import main
 from genai_cost.pricing import Catalog, compiled
-from genai_cost.pricing.catalog import catalog_files, default_pricing_dir
+from genai_cost.pricing.catalog import catalog_files, catalog_version, default_pricing_dir
 
 #: Checks the catalog's data and import tooling, which do not vary with the Python or the
 #: dependency versions: left out of the supported-versions runs (tests/integration).
@@ -27,6 +28,41 @@ PRICING = ROOT / "pricing"
 def test_the_compiled_snapshot_matches_the_catalog_files() -> None:
     stale = compiled.snapshot_is_current(PRICING, catalog_files(PRICING))
     assert not stale, f"pricing/compiled.json is stale for {stale}: run `genai-cost pricing compile`"
+
+
+def test_the_catalog_version_names_exactly_this_content() -> None:
+    """Every priced span carries the catalog version: two catalogs that price differently
+    must not share one, and no two versions may name the same content."""
+    version = catalog_version(PRICING)
+    assert re.fullmatch(r"20\d\d\.\d\d\.\d\d(\.\d+)?", version), version
+    problem = compiled.version_problem(PRICING, catalog_files(PRICING), version)
+    assert problem is None, problem
+    recorded = json.loads((PRICING / compiled.VERSIONS_NAME).read_text(encoding="utf-8"))
+    assert len(set(recorded.values())) == len(recorded)
+
+
+def test_an_edit_without_a_new_version_is_caught_and_says_what_to_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "pricing"
+    shutil.copytree(PRICING, copy)
+    assert main(["pricing", "compile", "--dir", str(copy), "--check"]) == 0
+    edited = copy / "tools.yaml"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["pricing", "compile", "--dir", str(copy)]) == 0  # written, with the reminder
+    digest = compiled.content_digest(copy, catalog_files(copy))
+    said = capsys.readouterr().err
+    assert f"changed since version {catalog_version(PRICING)}" in said and f'"<version>": "{digest}"' in said
+    assert main(["pricing", "compile", "--dir", str(copy), "--check"]) == 2
+    (copy / "VERSION").write_text("2026.11.30\n", encoding="utf-8")
+    recorded = json.loads((copy / compiled.VERSIONS_NAME).read_text(encoding="utf-8"))
+    (copy / compiled.VERSIONS_NAME).write_text(json.dumps({**recorded, "2026.11.30": digest}), encoding="utf-8")
+    assert main(["pricing", "compile", "--dir", str(copy), "--check"]) == 0
+    # Back to an older content under the new version: named as the old version's.
+    edited.write_text(edited.read_text(encoding="utf-8").removesuffix("\n# edited\n"), encoding="utf-8")
+    main(["pricing", "compile", "--dir", str(copy)])
+    assert f"content is that of version {catalog_version(PRICING)}, but" in capsys.readouterr().err
 
 
 def test_compiled_and_parsed_catalogs_agree() -> None:

@@ -186,7 +186,20 @@ def _write_snapshot(directory: Path) -> Path:
         irs.append((ir, f"catalog:{name}", False))
     compiled.write_snapshot(directory, files)
     catalog = Catalog(irs)
-    return compiled.write_state(directory, sources, catalog.compiled_state())
+    written = compiled.write_state(directory, sources, catalog.compiled_state())
+    _say_version_problem(directory, sources)
+    return written
+
+
+def _say_version_problem(directory: Path, sources: list[Path]) -> bool:
+    """Say (on stderr) when the ``VERSION`` file does not name this content of the catalog."""
+    from .pricing import compiled
+    from .pricing.catalog import catalog_version
+
+    problem = compiled.version_problem(directory, sources, catalog_version(directory))
+    if problem:
+        print(f"genai-cost: {problem}", file=sys.stderr)
+    return problem is not None
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -205,9 +218,10 @@ def _compile(args: argparse.Namespace) -> int:
         stale = compiled.snapshot_is_current(directory, files)
         if stale:
             print(f"compiled snapshot is stale for: {', '.join(stale)}; run `genai-cost pricing compile`")
-            return EXIT_USAGE
-        print("compiled snapshot is up to date")
-        return 0
+        else:
+            print("compiled snapshot is up to date")
+        unversioned = _say_version_problem(directory, files)
+        return EXIT_USAGE if stale or unversioned else 0
     print(f"wrote {_write_snapshot(directory)}")
     return 0
 

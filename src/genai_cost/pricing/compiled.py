@@ -263,6 +263,46 @@ def write_state(directory: Path, sources: list[Path], state: dict[str, Any]) -> 
     return path
 
 
+#: The catalog version each content of the shipped catalog was released under.
+VERSIONS_NAME = "versions.json"
+
+
+def content_digest(directory: Path, sources: list[Path]) -> str:
+    """One SHA-1 for the bytes of every source file: what a catalog version stands for."""
+    listing = "".join(f"{name} {sha}\n" for name, sha in sorted(_digests(directory, sources).items()))
+    return digest(listing.encode("utf-8"))
+
+
+def version_problem(directory: Path, sources: list[Path], version: str) -> str | None:
+    """Why ``version`` (the ``VERSION`` file) does not name the catalog's content, or ``None``
+    (also for a directory without ``versions.json``).
+
+    Every priced span carries the catalog version, so two catalogs that price differently
+    must not share one: ``versions.json`` records the content digest of each version, and
+    an edit of the files without a new version is caught here (by ``pricing compile`` and
+    a test), not by a reader comparing two spans priced apart."""
+    path = directory / VERSIONS_NAME
+    if not path.exists():
+        return None  # a catalog directory of one's own need not keep versions
+    current = content_digest(directory, sources)
+    try:
+        recorded = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        return f"{path} is not a JSON object of version -> content digest"
+    if recorded.get(version) == current:
+        return None
+    owner = next((name for name, sha in recorded.items() if sha == current), None)
+    if owner is not None:
+        return f"the catalog's content is that of version {owner}, but {directory / 'VERSION'} says {version}"
+    return (
+        f"the catalog files changed since version {version} was recorded: write a new version in"
+        f" {directory / 'VERSION'} (the date, YYYY.MM.DD; add .2, .3 on the same day) and record it in"
+        f' {directory / VERSIONS_NAME} as "<version>": "{current}"'
+    )
+
+
 def snapshot_is_current(directory: Path, sources: list[Path]) -> list[str]:
     """Names of the source files the compiled state does not match (empty: current)."""
     try:
