@@ -435,6 +435,50 @@ def test_force_flush_passes_on_only_the_time_pricing_left_and_says_when_there_wa
     assert 500 <= passed_on <= 950
 
 
+def test_a_listener_stuck_on_another_thread_holds_up_neither_a_flush_nor_the_exit(monkeypatch, caplog):
+    """A listener that never returns holds the pricing lock on the thread that prices (here
+    a thread of the application's, under a simple processor; usually the export thread).
+    The application's force_flush(timeout) used to wait for that lock without a bound, and
+    its exit (the provider's shutdown at exit) with it, for good."""
+    import genai_cost.processor as processor_module
+
+    monkeypatch.setattr(processor_module, "_SHUTDOWN_PRICING_S", 0.3)
+    stuck, released = threading.Event(), threading.Event()
+
+    class Stuck:
+        def on_span_cost(self, span, usage, cost):
+            stuck.set()
+            released.wait(30)
+
+    memory = InMemorySpanExporter()
+    processor = CostSpanProcessor(
+        SimpleSpanProcessor(TraceCostExporter(memory)), catalog=CATALOG, settings=CostSettings(), listeners=[Stuck()]
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+
+    def end_a_call():
+        with provider.get_tracer("t").start_as_current_span("chat", attributes=gpt4o()):
+            pass
+
+    worker = threading.Thread(target=end_a_call, daemon=True)
+    worker.start()
+    try:
+        assert stuck.wait(10)  # the worker is pricing, inside the listener
+        with caplog.at_level("WARNING", logger="genai_cost"):
+            started = time.monotonic()
+            assert processor.force_flush(300) is False
+            assert processor.settle(wait=False) is None  # does not wait either
+            processor.shutdown()
+            took = time.monotonic() - started
+        assert took < 5, took
+        assert sum("did not finish within" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        released.set()
+    worker.join(10)
+    assert not worker.is_alive()  # and the stuck thread went on once the listener returned
+
+
 def test_a_failing_listener_never_reaches_the_application():
     class Broken:
         def on_span_cost(self, span, usage, cost):

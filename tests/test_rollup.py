@@ -725,3 +725,35 @@ def test_a_trace_with_a_price_and_an_unpriced_span_keeps_the_band_of_what_was_pr
     root = root_of(memory).attributes
     assert root["gen_ai.trace.cost.unpriced_spans"] == 1
     assert root["gen_ai.trace.cost.band"] == "lt_0.01"
+
+
+def test_shutdown_passes_the_batch_processors_time_left_to_an_exporter_that_takes_it():
+    """The SDK's batch processor hands what is left of its 30 s to an exporter whose
+    shutdown takes ``timeout_millis`` (the OTLP exporters' does): the roll-up in between
+    used to swallow it, so the OTLP exporter waited its own default on top."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+
+    class Timed:
+        def __init__(self):
+            self.shutdowns = []
+
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self, timeout_millis=30_000):
+            self.shutdowns.append(timeout_millis)
+
+        def force_flush(self, timeout_millis=30_000):
+            return True
+
+    class Untimed(Timed):
+        def shutdown(self):
+            self.shutdowns.append(None)
+
+    for exporter, expected in ((Timed(), float), (Untimed(), type(None))):
+        batch = BatchSpanProcessor(TraceCostExporter(exporter))
+        batch.shutdown()  # the SDK gives its batch processor 30 s
+        (given,) = exporter.shutdowns
+        assert isinstance(given, expected)
+        if given is not None:
+            assert 25_000 < given <= 30_000

@@ -177,6 +177,7 @@ class CostSpanProcessor(SpanProcessor):
         #: processor's export, whose lock a flush from a budget callback would wait on.
         self._reading_threads: set[int] = set()
         self._warned_flush_in_read = False
+        self._warned_pricing_hung = False
         #: The leaf rule's memory and the open-span counts (docs/how-it-works.md).
         self._calls = CallRecords(catalog)
         self._open_spans = OpenSpans()
@@ -286,7 +287,10 @@ class CostSpanProcessor(SpanProcessor):
         self._next.on_end(out)
 
     def shutdown(self) -> None:
-        self.settle()
+        """Price what is queued, then shut the wrapped processor down: after 30 seconds
+        waiting for pricing (a listener or cost layer hung on another thread), without it,
+        so that an application's exit is never held up for good."""
+        self._settle_within(_SHUTDOWN_PRICING_S)
         self._next.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -294,7 +298,8 @@ class CostSpanProcessor(SpanProcessor):
         left; ``False`` when pricing used it all (the wrapped processor is then not
         flushed, as the SDK's own multi-processor skips those it has no time left for)."""
         started = time.monotonic()
-        self.settle()
+        if not self._settle_within(max(timeout_millis, 0) / 1000):
+            return False
         remaining_millis = timeout_millis - (time.monotonic() - started) * 1000
         if remaining_millis <= 0:
             return False
@@ -319,10 +324,19 @@ class CostSpanProcessor(SpanProcessor):
         """Price every span ended so far. Safe from any thread; a no-op when
         called back from inside pricing (a listener reading a span), and, unless
         ``wait``, when another thread is pricing (it prices what it found queued)."""
+        self._settle(_WAIT_AS_LONG_AS_IT_TAKES if wait else 0.0)
+
+    def _settle(self, timeout_s: float) -> bool:
+        """``settle``, waiting at most ``timeout_s`` (negative: as long as it takes) for
+        another thread's pricing; ``False`` when it did not finish in time."""
         if self._settling_thread == threading.get_ident():
-            return
-        if not self._settling.acquire(blocking=wait):
-            return
+            return True
+        if timeout_s == 0.0:
+            acquired = self._settling.acquire(blocking=False)
+        else:
+            acquired = self._settling.acquire(timeout=timeout_s)
+        if not acquired:
+            return False
         try:
             self._settling_thread = threading.get_ident()
             self._work_through_queue()
@@ -334,6 +348,22 @@ class CostSpanProcessor(SpanProcessor):
                 after()
             except user_failures():
                 self._internal_error()
+        return True
+
+    def _settle_within(self, timeout_s: float) -> bool:
+        """``settle`` for a flush or a shutdown: ``False`` (and a warning, once) when
+        another thread's pricing did not finish within ``timeout_s``, so a listener or cost
+        layer hung on the export thread cannot hang the application's exit with it."""
+        if self._settle(timeout_s):
+            return True
+        if not self._warned_pricing_hung:
+            self._warned_pricing_hung = True
+            _log.warning(
+                "genai-cost: pricing on another thread did not finish within %.1f s: a listener or span"
+                " cost layer may be stuck; flush / shutdown went on without waiting for it",
+                timeout_s,
+            )
+        return False
 
     def _work_through_queue(self) -> None:
         """Under the settle lock: count each start and price each end, in queue order.
@@ -401,11 +431,11 @@ class CostSpanProcessor(SpanProcessor):
         thread = threading.get_ident()
         readers = self._reading_threads
         if thread in readers:
-            self.settle()
+            self._settle(_WAIT_AS_LONG_AS_IT_TAKES)
             return
         readers.add(thread)
         try:
-            self.settle()
+            self._settle(_WAIT_AS_LONG_AS_IT_TAKES)
         finally:
             readers.discard(thread)
 
@@ -1061,6 +1091,10 @@ def _tell_recount(
 #: older a member read off its class (``Role.LLM``) is a Python-level lookup (EnumType has a
 #: ``__getattr__``), about 80 ns, and the span path made a dozen of them per span.
 _INFERENCE_ROLES = (Role.LLM, Role.EMBEDDING)
+#: How long ``shutdown`` waits for pricing on another thread before it goes on without it.
+_SHUTDOWN_PRICING_S = 30.0
+_WAIT_AS_LONG_AS_IT_TAKES = -1.0
+
 #: Roles nothing in the catalog prices (a cost layer may).
 _UNBILLED_ROLES = (Role.NONE, Role.AGGREGATE, Role.OTHER)
 #: Roles that the span rules (``usage.with_span_rules``) may change.

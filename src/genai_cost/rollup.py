@@ -15,6 +15,7 @@ were let go (with the trace's state) before they reached it.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -345,8 +346,18 @@ class TraceCostExporter(SpanExporter):
             outgoing = list(spans)
         return self._exporter.export(outgoing)
 
-    def shutdown(self) -> None:
-        self._exporter.shutdown()
+    def shutdown(self, timeout_millis: float = 30_000) -> None:
+        """Shut the wrapped exporter down, passing on the time left (the SDK's batch
+        processor gives it to an exporter whose ``shutdown`` takes ``timeout_millis``, as
+        the OTLP exporters' do: without it they wait their own default)."""
+        try:
+            takes_timeout = "timeout_millis" in inspect.signature(self._exporter.shutdown).parameters
+        except (TypeError, ValueError):  # no signature to read (a builtin, a C extension's)
+            takes_timeout = False
+        if takes_timeout:
+            self._exporter.shutdown(timeout_millis=timeout_millis)  # type: ignore[call-arg]
+        else:
+            self._exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._exporter.force_flush(timeout_millis)
