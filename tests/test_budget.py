@@ -201,6 +201,28 @@ def test_unpriced_spans_are_counted_but_cost_nothing():
     assert spend.unpriced_spans == 1 and spend.cost_usd == 0.0 and spend.llm_calls == 1
 
 
+def test_refused_requests_are_told_apart_from_calls_whose_cost_is_missing():
+    """A stop on unpriced spans (docs/budgets.md) must not trip on rate limits: refused
+    requests are billed nothing, an unknown model's calls are billed unseen."""
+    budget = Budget(max_cost_usd=1.0)
+    _, tracer, _ = build(budget)
+    refused = {**gpt4o(), "error.type": "RateLimitError"}
+    del refused["gen_ai.usage.input_tokens"], refused["gen_ai.usage.output_tokens"]
+    with tracer.start_as_current_span("agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        for _ in range(2):
+            with tracer.start_as_current_span("chat", attributes=refused):
+                pass
+        with tracer.start_as_current_span("chat", attributes={**gpt4o(), "gen_ai.request.model": "no-such-model"}):
+            pass
+        # A framework's span of one call over a refused attempt (a retry inside the call):
+        # the attempt is taken back from both counts.
+        with tracer.start_as_current_span("chat framework", attributes=gpt4o()):
+            with tracer.start_as_current_span("chat", attributes=refused):
+                pass
+        spend = budget.check()
+    assert (spend.unpriced_spans, spend.failed_calls, spend.llm_calls) == (3, 2, 4)
+
+
 def test_the_span_path_never_raises_even_if_a_budget_callback_does():
     def explode(*args):
         raise RuntimeError("callback bug")

@@ -700,3 +700,43 @@ def test_an_exceeded_callback_with_a_fourth_parameter_is_told_which_trace() -> N
     assert {limit for limit, _ in with_trace} == {"max_llm_calls"}
     assert told.count(("max_llm_calls",)) == 2
     assert sum(1 for entry in told if len(entry) == 3) == 2
+
+
+# ------------------------------------------------- a read where no trace is (an executor)
+
+
+def test_a_limited_budget_read_in_an_executor_thread_says_once_that_no_limit_applies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """loop.run_in_executor() does not carry OpenTelemetry's context: there the read
+    answered None without a word, and the agent's steps ran out of their budget."""
+    import asyncio
+
+    budget = Budget(max_cost_usd=0.01)
+    genai_cost.set_default_budget(budget)
+    provider, _ = pipeline(budget)
+    tracer = provider.get_tracer("agent")
+
+    def step() -> object:
+        return genai_cost.check_budget()
+
+    async def agent() -> list[object]:
+        loop = asyncio.get_running_loop()
+        with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+            calls(tracer, 3)  # over the limit
+            with pytest.raises(BudgetExceededError):
+                await asyncio.to_thread(step)  # carries the context: stopped
+            return [await loop.run_in_executor(None, step) for _ in range(2)]
+
+    with caplog.at_level(logging.WARNING, logger="genai_cost"):
+        assert asyncio.run(agent()) == [None, None]
+    said = [message for message in _warnings(caplog) if "outside any trace" in message]
+    assert len(said) == 1 and "asyncio.to_thread()" in said[0]
+
+
+def test_a_budget_without_limits_read_outside_a_trace_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    budget = Budget()
+    pipeline(budget)
+    with caplog.at_level(logging.WARNING, logger="genai_cost"):
+        assert budget.spend() is None
+    assert _warnings(caplog) == []

@@ -12,7 +12,7 @@ import pytest
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost import CostSettings, CostSpanProcessor, TraceCostExporter
+from genai_cost import Budget, BudgetLimits, CostSettings, CostSpanProcessor, TraceCostExporter
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,38 @@ def test_right_types_still_pass() -> None:
         SimpleSpanProcessor(TraceCostExporter(InMemorySpanExporter())), settings=settings, deferred=False, max_pending=10
     )
     processor.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("build", "said"),
+    [
+        (lambda: Budget(max_cost_usd=0.05, on_exceeded="print"), "on_exceeded must be a callable"),
+        (lambda: Budget(max_cost_usd=0.05, on_exceeded=lambda: None), "cannot be called as callback(limit, spend"),
+        (lambda: Budget(max_cost_usd=0.05).add_exceeded_callback(None), "callback must be a callable"),
+        (lambda: _processor(listeners=[print]), "a listener must have a method on_span_cost()"),
+        (lambda: _processor(listeners=[BudgetLimits(max_cost_usd=1)]), "write Budget(limits)"),
+        (lambda: _processor(listeners=Budget(max_cost_usd=1)), "listeners is a list: listeners=[budget]"),
+        (lambda: _processor(span_layers=[object()]), "a span layer must have a method price_span()"),
+        (lambda: _processor().add_listener(BudgetLimits(max_cost_usd=1)), "write Budget(limits)"),
+        (lambda: _processor().add_span_layer("infra"), "a span layer must have a method price_span()"),
+    ],
+)
+def test_callbacks_listeners_and_layers_that_could_never_work_are_refused_at_set_up(build: Any, said: str) -> None:
+    """Accepted, each failed only when a limit was first hit or a span first priced, on the
+    export thread: the page or the stop it was for never came."""
+    with pytest.raises(TypeError) as raised:
+        build()
+    assert said in str(raised.value)
+
+
+def test_callbacks_of_three_or_four_arguments_and_of_any_arguments_pass() -> None:
+    hits: list[tuple[object, ...]] = []
+    budget = Budget(max_cost_usd=1, on_exceeded=lambda limit, spend, value: hits.append((limit,)))
+    budget.add_exceeded_callback(lambda limit, spend, value, trace_id: hits.append((limit, trace_id)))
+    budget.add_exceeded_callback(lambda *arguments: hits.append(arguments))
+    budget.add_exceeded_callback(print)  # a builtin taking any arguments
+    _processor(listeners=(listener for listener in [budget]), span_layers=[])
+
+
+def _processor(**kw: Any) -> CostSpanProcessor:
+    return CostSpanProcessor(SimpleSpanProcessor(InMemorySpanExporter()), settings=CostSettings(), **kw)

@@ -55,12 +55,14 @@ class UnpricedRecord:
     ``failed_call``), that counted as a call: a record of the call ending later below it
     (or below the span it stands for) takes that count over, once."""
 
-    __slots__ = ("is_llm", "span_id", "taken")
+    __slots__ = ("failed", "is_llm", "span_id", "taken")
 
-    def __init__(self, span_id: int, is_llm: bool) -> None:
+    def __init__(self, span_id: int, is_llm: bool, failed: bool) -> None:
         self.span_id = span_id
         #: Counted among the trace's LLM calls (category ``llm``, not ``embedding``).
         self.is_llm = is_llm
+        #: Flagged ``failed_call`` (a refused request), not ``missing_usage``.
+        self.failed = failed
         self.taken = False
 
 
@@ -177,10 +179,10 @@ class CallRecords:
             if leaves.get(key) is record:
                 del leaves[key]
 
-    def note_unpriced_record(self, span_id: int, is_llm: bool) -> UnpricedRecord:
+    def note_unpriced_record(self, span_id: int, is_llm: bool, failed: bool) -> UnpricedRecord:
         """An inference span flagged unpriced, with no usage: a record of its call ending
         later below it takes its count over."""
-        record = UnpricedRecord(span_id, is_llm)
+        record = UnpricedRecord(span_id, is_llm, failed)
         self._remember(span_id, record)
         return record
 

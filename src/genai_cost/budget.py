@@ -188,6 +188,10 @@ class TraceSpend:
     #: The most tokens (input + output) any one LLM call of the trace used.
     max_call_tokens: int = 0
     unpriced_spans: int = 0
+    #: Of ``unpriced_spans``, refused requests (``failed_call``: a rate limit, an error
+    #: answer), usually billed nothing: the rest are calls whose cost is missing from the
+    #: spend (an unknown model, no usage recorded).
+    failed_calls: int = 0
     #: Limits hit so far: name -> (value that hit it, the limit).
     exceeded: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
@@ -202,6 +206,7 @@ class _Ledger:
         "by_category",
         "cost_usd",
         "exceeded",
+        "failed",
         "last_update",
         "limits",
         "llm_calls",
@@ -215,6 +220,7 @@ class _Ledger:
         self.llm_calls = 0
         self.max_call_tokens = 0
         self.unpriced = 0
+        self.failed = 0
         self.exceeded: dict[str, tuple[float, float]] = {}
         self.last_update = 0.0
         #: This trace's own limits (Budget.set_trace_limits), else the budget's.
@@ -266,7 +272,7 @@ class Budget(OwnExtension):
         self._clock = clock
         #: Each callback, and whether it takes the trace id as a fourth argument.
         self._callbacks: tuple[tuple[ExceededCallback, bool], ...] = (
-            ((on_exceeded, _takes_trace_id(on_exceeded)),) if on_exceeded else ()
+            ((on_exceeded, _checked_callback("on_exceeded", on_exceeded)),) if on_exceeded is not None else ()
         )
         self._ledgers: OrderedDict[int, _Ledger] = OrderedDict()
         self._lock = threading.Lock()
@@ -289,6 +295,7 @@ class Budget(OwnExtension):
         self._fed = False
         self._said_unfed = False
         self._said_unrecorded = False
+        self._said_outside = False
         self._said_unpriced_under_cap = False
         #: Ledgers let go (idle, or past max_traces) that hit a limit or have limits of their
         #: own: kept apart so that such a trace stays stopped (see _expire).
@@ -364,7 +371,7 @@ class Budget(OwnExtension):
                 _log.exception("genai-cost: pricing pending spans before a budget read failed")
 
     def add_exceeded_callback(self, callback: ExceededCallback) -> None:
-        self._callbacks = (*self._callbacks, (callback, _takes_trace_id(callback)))
+        self._callbacks = (*self._callbacks, (callback, _checked_callback("callback", callback)))
 
     @property
     def open_traces(self) -> int:
@@ -417,12 +424,15 @@ class Budget(OwnExtension):
                 # forgotten since (more traces than max_traces at once).
                 ledger.llm_calls = max(0, ledger.llm_calls - recount.calls)
                 ledger.unpriced = max(0, ledger.unpriced - recount.unpriced)
+                ledger.failed = max(0, ledger.failed - recount.failed)
             if usd:
                 ledger.cost_usd += usd
                 ledger.by_category[cost.category] = ledger.by_category.get(cost.category, 0.0) + usd
             warned = False
             if cost.unpriced_reason is not None:
                 ledger.unpriced += 1
+                if cost.unpriced_reason == A.REASON_FAILED_CALL:
+                    ledger.failed += 1
                 if (
                     limits.max_cost_usd is not None
                     and not self._said_unpriced_under_cap
@@ -486,8 +496,12 @@ class Budget(OwnExtension):
         if trace_id is None:
             found = _current_trace_id()
             if found is None:
-                if self.limits.any and not self._said_unrecorded and _unrecorded_trace():
-                    self._say_unrecorded()
+                if self.limits.any:
+                    if _unrecorded_trace():
+                        if not self._said_unrecorded:
+                            self._say_unrecorded()
+                    elif not self._said_outside:
+                        self._say_outside()
                 return None
         else:
             found = _trace_id_of(trace_id)
@@ -506,6 +520,7 @@ class Budget(OwnExtension):
                 llm_calls=ledger.llm_calls,
                 max_call_tokens=ledger.max_call_tokens,
                 unpriced_spans=ledger.unpriced,
+                failed_calls=ledger.failed,
                 exceeded=dict(ledger.exceeded),
             )
 
@@ -520,6 +535,21 @@ class Budget(OwnExtension):
             " default sampler (parentbased_always_on) a request whose caller sent a traceparent marked"
             " not sampled (flags 00) is such a trace. To budget every trace, record every span and"
             " sample for export only (docs/budgets.md, Sampling). Said once"
+        )
+
+    def _say_outside(self) -> None:
+        """Said once: a limit read where there is no trace stops nothing, and an agent step
+        run by ``loop.run_in_executor`` or a thread pool's ``submit`` (which do not carry
+        OpenTelemetry's context) is out of its budget without a word otherwise."""
+        with self._lock:
+            if self._said_outside:
+                return
+            self._said_outside = True
+        _log.warning(
+            "genai-cost: a Budget with limits was read outside any trace (no current span), so no limit"
+            " applies there and the read answers None. In a thread of loop.run_in_executor() or of a thread"
+            " pool's submit(), OpenTelemetry's context is not carried: use asyncio.to_thread(), or run the"
+            " function in contextvars.copy_context() (docs/budgets.md). Said once per budget"
         )
 
     def _say_unfed(self) -> None:
@@ -672,6 +702,26 @@ def _current_trace_id() -> int | None:
     if not context.is_valid or not (context.trace_flags.sampled or span.is_recording()):
         return None
     return context.trace_id
+
+
+def _checked_callback(name: str, callback: object) -> bool:
+    """:func:`_takes_trace_id`, for a callback checked at set-up: one that cannot be called
+    with the limit's three (or four) arguments failed only when a limit was first hit, on
+    the export thread, so the page or the stop it was for never came."""
+    form = "callback(limit, spend, limit_value[, trace_id])"
+    if not callable(callback):
+        raise TypeError(f"{name} must be a callable, {form}, not {callback!r} ({type(callback).__name__})")
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # no signature to read (some builtins): taken on trust
+        return False
+    for arguments in (("limit", 0.0, 0.0, 0), ("limit", 0.0, 0.0)):
+        try:
+            signature.bind(*arguments)
+        except TypeError:
+            continue
+        return _takes_trace_id(callback)
+    raise TypeError(f"{name} {callback!r} cannot be called as {form}: its signature is {signature}")
 
 
 def _takes_trace_id(callback: ExceededCallback) -> bool:

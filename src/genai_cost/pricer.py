@@ -62,6 +62,8 @@ class Recount:
     unpriced: int
     #: The span also ended after its local root (``CostedSpan.genai_after_root``).
     after_root: bool = False
+    #: Of ``unpriced``, refused requests (``failed_call``).
+    failed: int = 0
 
 
 def recount_only(attributes: dict[str, AttributeValue]) -> SpanCost:

@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
@@ -139,6 +140,8 @@ class CostSpanProcessor(SpanProcessor):
     ) -> None:
         _check_is_processor(next_processor)
         _check_arguments(catalog, settings, deferred, max_pending)
+        listeners = _listed("listeners", listeners, "on_span_cost")
+        span_layers = _listed("span_layers", span_layers, "price_span")
         self._next = next_processor
         # The batch and simple processors' on_start and _on_ending do nothing: not
         # calling them saves two calls on every span of the application.
@@ -217,6 +220,7 @@ class CostSpanProcessor(SpanProcessor):
         """Tell ``listener`` about every GenAI span priced from now on. A
         :class:`SettlingListener` is also given :meth:`settle`, and its ``after_pricing``
         is run after each settle, outside the pricing lock."""
+        _check_extension("listener", listener, "on_span_cost")
         self._listeners = (*self._listeners, listener)
         if not self._enabled:
             # Told of nothing: a budget would read a spend that cannot be known, so it is not
@@ -234,6 +238,7 @@ class CostSpanProcessor(SpanProcessor):
 
     def add_span_layer(self, layer: SpanCostLayer) -> None:
         """Consult ``layer`` (after those added before it) for spans with no cost of their own."""
+        _check_extension("span layer", layer, "price_span")
         self._span_layers = (*self._span_layers, layer)
 
     # ------------------------------------------------------------ SpanProcessor
@@ -768,9 +773,10 @@ class CostSpanProcessor(SpanProcessor):
         context: SpanContext = state["_context"]  # type: ignore[assignment]
         parent: SpanContext | None = state["_parent"]  # type: ignore[assignment]
         calls = self._calls
-        record = calls.note_unpriced_record(context.span_id, cost.category == A.CATEGORY_LLM)
+        failed = cost.unpriced_reason == A.REASON_FAILED_CALL
+        record = calls.note_unpriced_record(context.span_id, cost.category == A.CATEGORY_LLM, failed)
         if (
-            cost.unpriced_reason == A.REASON_FAILED_CALL
+            failed
             and parent is not None
             and not parent.is_remote
             and self._open_spans.is_open(parent.span_id)
@@ -1060,6 +1066,31 @@ def _check_arguments(catalog: object, settings: object, deferred: object, max_pe
         raise TypeError(f"max_pending must be a whole number of queued items, not {max_pending!r}")
 
 
+_Extension = TypeVar("_Extension")
+
+
+def _listed(name: str, extensions: Iterable[_Extension], method: str) -> tuple[_Extension, ...]:
+    """``listeners`` / ``span_layers`` as a tuple, each checked: a budget given alone
+    (``listeners=budget``) or a ``BudgetLimits`` in the list failed with a bare "not
+    iterable", or at the first span priced, far from the cause, the safety stop off."""
+    if hasattr(extensions, method) or isinstance(extensions, str | bytes) or not isinstance(extensions, Iterable):
+        raise TypeError(f"{name} is a list: {name}=[{type(extensions).__name__.lower()}], not {name}={extensions!r}")
+    listed = tuple(extensions)
+    for extension in listed:
+        _check_extension(name.rstrip("s").replace("_", " "), extension, method)
+    return listed
+
+
+def _check_extension(kind: str, extension: object, method: str) -> None:
+    if callable(getattr(extension, method, None)):
+        return
+    from .budget import BudgetLimits
+
+    hint = ": write Budget(limits) and add the budget" if isinstance(extension, BudgetLimits) else ""
+    what = f"{extension!r} ({type(extension).__name__})"
+    raise TypeError(f"a {kind} must have a method {method}(); {what} has none{hint}")
+
+
 #: ``on_start`` / ``_on_ending`` implementations known to do nothing.
 _NO_OP_ON_START = frozenset(kind.on_start for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
 _NO_OP_ON_ENDING = frozenset(kind._on_ending for kind in (SpanProcessor, BatchSpanProcessor, SimpleSpanProcessor))
@@ -1070,7 +1101,12 @@ def _taking_back(records: list[UnpricedRecord], state: dict[str, object]) -> tup
     ``gen_ai.cost.accounts_for`` naming them."""
     for record in records:
         record.taken = True
-    recount = Recount(sum(1 for record in records if record.is_llm), len(records), state.get(_ROLLUP_NOTE) is True)
+    recount = Recount(
+        sum(1 for record in records if record.is_llm),
+        len(records),
+        state.get(_ROLLUP_NOTE) is True,
+        sum(1 for record in records if record.failed),
+    )
     return recount, accounts_for_value([record.span_id for record in records])
 
 
