@@ -170,7 +170,7 @@ def test_a_flag_that_is_neither_true_nor_false_is_named(caplog, monkeypatch):
     with caplog.at_level("WARNING", logger="genai_cost"):
         assert env_flag("GENAI_COST_METRICS", True) is True
     # (with the prefix of every other configuration problem, for a log filter on it)
-    assert "genai-cost configuration: GENAI_COST_METRICS='banana' is not true or false" in caplog.text
+    assert "genai-cost configuration: GENAI_COST_METRICS='banana': expected true or false" in caplog.text
 
 
 def test_the_exit_flush_gives_up_after_its_timeout():

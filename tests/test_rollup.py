@@ -356,9 +356,13 @@ def test_trace_totals_carry_no_float_noise():
     assert repr(root["gen_ai.trace.cost.llm_usd"]) == "0.3"
 
 
-def test_invalid_bounds_are_rejected():
-    with pytest.raises(ValueError, match="idle_timeout_s"):
+def test_invalid_bounds_are_rejected_naming_the_bad_one_only():
+    with pytest.raises(ValueError) as raised:
         TraceCostExporter(InMemorySpanExporter(), idle_timeout_s=0)
+    assert str(raised.value) == "idle_timeout_s must be a finite number of seconds > 0, not 0"
+    with pytest.raises(ValueError) as raised:
+        TraceCostExporter(InMemorySpanExporter(), max_traces=0)
+    assert str(raised.value) == "max_traces must be >= 1, not 0"
 
 
 def test_a_failing_inner_exporter_result_is_returned_not_raised():

@@ -59,7 +59,7 @@ def register(commands: Any) -> None:
     imp.set_defaults(handler=_import)
 
     comp = sub.add_parser("compile", help="rewrite the compiled snapshot of the catalog (fast start-up)")
-    comp.add_argument("--dir", type=Path, default=None)
+    comp.add_argument("--dir", type=Path, default=None, help="catalog directory (default: the shipped pricing/)")
     comp.add_argument("--check", action="store_true", help="only report whether it is up to date (exit 2 if not)")
     comp.set_defaults(handler=_compile)
 

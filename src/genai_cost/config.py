@@ -293,13 +293,15 @@ def env_number(
 def env_flag(name: str, default: bool) -> bool:
     """A true / false switch from the environment; a value that is neither is
     logged with the variable named, and the default is used."""
-    raw = os.environ.get(name, "").strip().lower()
+    given = os.environ.get(name, "")
+    raw = given.strip().lower()
     if raw in ("1", "true", "yes", "on"):
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    if raw:
-        _log.warning("genai-cost configuration: %s=%r is not true or false; using %s", name, raw, str(default).lower())
+    if raw:  # as CostSettings.from_env says it of every other variable
+        using = str(default).lower()
+        _log.error("genai-cost configuration: %s=%r: expected true or false; using %s", name, given, using)
     return default
 
 

@@ -298,8 +298,10 @@ class TraceCostExporter(SpanExporter):
             raise TypeError(f"max_traces must be a whole number of traces, not {max_traces!r}")
         if isinstance(idle_timeout_s, bool) or not isinstance(idle_timeout_s, int | float):
             raise TypeError(f"idle_timeout_s must be a number of seconds, not {idle_timeout_s!r}")
-        if not (0 < idle_timeout_s < math.inf) or max_traces < 1:
-            raise ValueError("idle_timeout_s must be > 0 and max_traces >= 1")
+        if not 0 < idle_timeout_s < math.inf:
+            raise ValueError(f"idle_timeout_s must be a finite number of seconds > 0, not {idle_timeout_s!r}")
+        if max_traces < 1:
+            raise ValueError(f"max_traces must be >= 1, not {max_traces!r}")
         self._exporter = exporter
         #: The user's callbacks and layers that have failed (each logged at its first failure).
         self._failed_user_code: set[object] = set()
