@@ -109,3 +109,24 @@ def test_a_rate_is_doubted_exactly_when_below_the_lowest_shipped_rate(rate: floa
 def test_a_discount_below_one_percent_is_doubted(percent: float, doubted: bool) -> None:
     parsed = parse_pricing_text(f"discounts:\n  - {{provider: openai, percent: {percent}}}\n", "f.yaml")
     assert bool(doubtful_values(parsed)) is doubted
+
+
+def test_a_file_of_many_doubts_loads_as_fast_as_one_and_says_the_first_few_and_a_count(tmp_path: Path) -> None:
+    """Each doubt read and composed the whole file again: a price list of 400 models copied
+    per token (800 doubts) took two minutes to load, at every start of the application."""
+    from genai_cost.pricing import Catalog
+    from genai_cost.pricing.doubts import MAX_SAID
+
+    models = "".join(
+        f"      - id: m{n}\n        prices:\n          - input: 0.000003\n            output: 0.000015\n"
+        f"            source: LiteLLM JSON\n            checked: 2026-11-20\n"
+        for n in range(400)
+    )
+    path = tmp_path / "per-token.yaml"
+    path.write_text(f"providers:\n  - id: acme\n    models:\n{models}", encoding="utf-8")
+    catalog = Catalog.load([path])
+    said = catalog.doubts
+    assert len(said) == MAX_SAID + 1
+    assert said[0].startswith(f"{path}:6: providers[0].models[0].prices[0].input: 3e-06 USD per million")
+    assert said[-1] == f"{path}: {800 - MAX_SAID} more doubtful value(s) of the same kinds, not listed"
+    assert main(["pricing", "validate", str(path)]) == 0

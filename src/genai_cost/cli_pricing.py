@@ -305,7 +305,7 @@ def _file_problems(paths: list[Path]) -> _Checked:
     certainly the wrong file), and what they hold."""
     from .pricing import CatalogError, compiled
     from .pricing.catalog import empty_file_problem
-    from .pricing.doubts import doubt_message, doubtful_values
+    from .pricing.doubts import doubt_messages, doubtful_values
     from .pricing.files import read_pricing_file
 
     found = _Checked()
@@ -325,7 +325,7 @@ def _file_problems(paths: list[Path]) -> _Checked:
         found.tools += len(parsed.tools)
         found.discounts += len(parsed.discounts)
         found.fallbacks = found.fallbacks or any(p.fallbacks for p in parsed.providers)
-        found.doubts.extend(doubt_message(str(path), loc, doubt) for loc, doubt in doubtful_values(parsed))
+        found.doubts.extend(doubt_messages(str(path), doubtful_values(parsed)))
     return found
 
 

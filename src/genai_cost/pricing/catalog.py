@@ -411,9 +411,9 @@ class Catalog:
                 if empty is not None:
                     self._empty_files.append(empty)
                 if "doubts" in ir:
-                    from .doubts import doubt_message
+                    from .doubts import doubt_messages
 
-                    self._doubts.extend(doubt_message(label, tuple(loc), doubt) for loc, doubt in ir["doubts"])
+                    self._doubts.extend(doubt_messages(label, [(tuple(loc), doubt) for loc, doubt in ir["doubts"]]))
             if is_override:
                 rank = _RANK_OVERRIDE
             elif label.startswith("catalog:imported/"):

@@ -9,7 +9,7 @@ discount, may be meant), so they are said as warnings, naming the file, line and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .model import RATE_FIELDS
@@ -49,11 +49,24 @@ def doubtful_values(parsed: PricingFile) -> list[tuple[Location, str]]:
     return found
 
 
-def doubt_message(label: str, loc: Location, doubt: str) -> str:
-    """A doubtful value of the user's file ``label`` as said: ``file:line: field: doubt``."""
-    from .files import dotted_path, locate  # (YAML: only once a file has a doubt to say)
+#: Doubts said of one file, at most: a price list copied per token makes every rate one, and
+#: a thousand warnings say no more than the first few and a count.
+MAX_SAID = 10
 
-    return f"{locate(label, loc)}: {dotted_path(loc)}: {doubt}"
+
+def doubt_messages(label: str, doubts: Sequence[tuple[Location, str]]) -> list[str]:
+    """The doubtful values of the user's file ``label`` as said, ``file:line: field: doubt``:
+    the first :data:`MAX_SAID`, then how many more."""
+    if not doubts:
+        return []
+    from .files import dotted_path, locate_all  # (YAML: only once a file has a doubt to say)
+
+    said = doubts[:MAX_SAID]
+    places = locate_all(label, [tuple(loc) for loc, _ in said])
+    messages = [f"{place}: {dotted_path(loc)}: {doubt}" for place, (loc, doubt) in zip(places, said, strict=True)]
+    if len(doubts) > MAX_SAID:
+        messages.append(f"{label}: {len(doubts) - MAX_SAID} more doubtful value(s) of the same kinds, not listed")
+    return messages
 
 
 def _rate_sets(at: Location, period: PricePeriod) -> Iterator[tuple[Location, RateSet]]:

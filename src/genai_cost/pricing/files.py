@@ -10,7 +10,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,15 +253,22 @@ def locate(label: str, loc: Iterable[str | int]) -> str:
     """``label:line`` of ``loc`` in the pricing file ``label`` (a path), or ``label``
     alone when the file cannot be read again or has no such place. For messages about
     a file already loaded (a problem found once the catalog is built)."""
+    return locate_all(label, [tuple(loc)])[0]
+
+
+def locate_all(label: str, locs: Sequence[tuple[str | int, ...]]) -> list[str]:
+    """:func:`locate` for many places of one file, which is read and composed once (once
+    per place, a file with a thousand doubtful rates took minutes to load)."""
     try:
         text = Path(label).read_text(encoding="utf-8")
-    except (OSError, ValueError):
-        return label
-    try:
-        line = _closest_line(_line_map(text), tuple(loc))
-    except RecursionError:
-        return label
-    return f"{label}:{line}" if line else label
+        lines = _line_map(text)
+    except (OSError, ValueError, RecursionError):
+        return [label] * len(locs)
+    found = []
+    for loc in locs:
+        line = _closest_line(lines, loc)
+        found.append(f"{label}:{line}" if line else label)
+    return found
 
 
 def _describe(exc: ValidationError, text: str, label: str) -> list[str]:
