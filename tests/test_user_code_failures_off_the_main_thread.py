@@ -6,8 +6,11 @@ nothing logged or counted), and a failing callback logged one traceback per limi
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -93,3 +96,68 @@ def test_a_failing_on_trace_complete_is_counted_and_logged_at_its_first_failure_
     said = [record.getMessage() for record in caplog.records if "on_trace_complete" in record.getMessage()]
     assert len(said) == 2, said
     assert "(1 roll-up failures so far)" in said[0] and "(1000 roll-up failures so far)" in said[1]
+
+
+_GEVENT_REQUEST = """
+from gevent import monkey; monkey.patch_all()
+import logging, time
+import gevent
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from genai_cost import Budget, CostSpanProcessor, TraceCostExporter
+from support.spans import chat_attributes
+logging.disable(logging.CRITICAL)
+
+def alert(limit, spend, value):
+    gevent.sleep(2.0)  # posting the alert on a slow network
+
+budget = Budget(max_cost_usd=0.000001, on_exceeded=alert)
+provider = TracerProvider()
+provider.add_span_processor(
+    CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(InMemorySpanExporter())), listeners=[budget])
+)
+tracer = provider.get_tracer("app")
+
+def request():
+    with tracer.start_as_current_span("POST /chat"):
+        with tracer.start_as_current_span("chat gpt-4o", attributes=chat_attributes("gpt-4o", "openai")):
+            pass
+    gevent.sleep(1.0)
+
+def with_deadline():
+    started = time.monotonic()
+    try:
+        with gevent.Timeout(0.2):
+            request()
+    except gevent.Timeout:
+        return f"timed out {time.monotonic() - started:.1f}"
+    return "ran past its deadline"
+
+print(gevent.spawn(with_deadline).get())
+worker = gevent.spawn(request)
+gevent.sleep(0.05)  # in the callback
+worker.kill(block=True, timeout=0.5)
+print("killed" if worker.dead else "still running")
+print("callback errors", budget.callback_errors)
+"""
+
+
+def test_a_request_greenlets_deadline_and_kill_go_through_a_callback_genai_cost_guards(tmp_path: Path) -> None:
+    """Under gevent (gunicorn -k gevent, Celery's gevent pool) a request greenlet is a thread
+    other than the main one to threading: its gevent.Timeout, raised inside a budget
+    callback doing I/O, was caught as the callback's failure, and the request ran on past its
+    deadline; greenlet.kill() left it running."""
+    pytest.importorskip("gevent")
+    tests = Path(__file__).resolve().parent
+    script = tmp_path / "gevent_request.py"
+    script.write_text(_GEVENT_REQUEST, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(tests)},
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["timed out 0.2", "killed", "callback errors 0"], run.stdout

@@ -18,6 +18,7 @@ are of any type.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 
 INTERNAL_FAILURES: tuple[type[Exception], ...] = (
@@ -33,14 +34,27 @@ INTERNAL_FAILURES: tuple[type[Exception], ...] = (
 )
 
 
-def user_failures() -> type[BaseException]:
+#: What user code raises by itself beyond ``Exception`` (a callback's ``sys.exit()``, ...):
+#: on the export thread it would end the thread, and every export after, without a word.
+_BUILT_IN_EXITS: tuple[type[BaseException], ...] = (Exception, SystemExit, KeyboardInterrupt, GeneratorExit)
+
+
+def user_failures() -> tuple[type[BaseException], ...]:
     """What a guard around user code (a listener, a cost layer, a callback) catches, read
     only once it has raised: ``Exception`` on the main thread, where a signal handler's
-    exception may land and must go on up to the application; anything on another thread
-    (the batch processor's export thread), where no signal lands and a ``SystemExit`` from
-    a callback's ``sys.exit()`` or a ``CancelledError`` would end the thread, and with it
-    every export after, without a word."""
-    return Exception if threading.current_thread() is threading.main_thread() else BaseException
+    exception may land and must go on up to the application. On another thread (the batch
+    processor's export thread) also the built-in exits and asyncio's ``CancelledError``, but
+    not another library's ``BaseException``: those exist to unwind through ``except
+    Exception`` (gevent's ``Timeout`` and ``GreenletExit`` in a request greenlet, which
+    threading reports as a thread of its own; a thread-interrupting timeout), and caught
+    here a request ran past its deadline and a killed greenlet went on."""
+    if threading.current_thread() is threading.main_thread():
+        return _EXCEPTION_ONLY
+    asyncio = sys.modules.get("asyncio")  # (not imported: nothing raises its CancelledError)
+    return _BUILT_IN_EXITS if asyncio is None else (*_BUILT_IN_EXITS, asyncio.CancelledError)
+
+
+_EXCEPTION_ONLY: tuple[type[BaseException], ...] = (Exception,)
 
 
 def worth_logging(failed: set[object], key: object, count: int) -> bool:
