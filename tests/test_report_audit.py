@@ -212,6 +212,27 @@ def test_a_remote_agent_call_never_priced_is_listed_and_a_priced_one_has_its_tok
     assert (gpt["calls"], gpt["input_tokens"], gpt["output_tokens"]) == (1, 20_000, 1_000)
 
 
+def _agent_ending_before_its_call(tracer: Callable[[str], trace_api.Tracer]) -> None:
+    app = tracer("app")
+    with app.start_as_current_span("POST /api/embed", kind=SpanKind.SERVER):
+        agent = app.start_span(
+            "invoke_agent",
+            attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.usage.input_tokens": 1000},
+        )
+        call = app.start_span("chat gpt-4o", attributes=_chat(), context=trace_api.set_span_in_context(agent))
+        agent.end()  # as the Vercel AI SDK ends ai.embedMany just before its doEmbed
+        call.end()
+
+
+def test_an_agent_whose_call_ended_after_it_has_a_call_below_it(tmp_path: Path, capsys) -> None:
+    """The report said such an agent had "no call recorded below it" and that its process
+    did not run genai-cost, although the gateway (children first) had priced its call."""
+    raw = span_file(tmp_path / "raw.jsonl", record(_agent_ending_before_its_call, with_cost=False))
+    code, report, _ = report_json(capsys, str(raw))
+    [trace] = report["shown"]
+    assert [note["name"] for note in trace["not_priced_here"]] == ["chat gpt-4o"]
+
+
 def test_the_span_kind_is_read_from_otlp_json_and_jaeger(tmp_path: Path) -> None:
     path = tmp_path / "spans.json"
 

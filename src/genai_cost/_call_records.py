@@ -22,6 +22,7 @@ processor calls in under its settle lock, in the order spans ended.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from ._bounded import newer_half
@@ -85,6 +86,9 @@ class CallRecords:
         self._catalog = catalog
         #: span id -> CALL_BELOW / CALL_DEEPER: spans with an inference call below them.
         self._below: dict[int, int] = {}
+        #: When the oldest marks were last let go (0: never): a span that started before
+        #: may have had its mark among them, so that "no call below it" is not known.
+        self.marks_dropped_at_ns = 0
         #: Span ids of inference spans priced as leaf calls with usage or a cost (``True``),
         #: or flagged unpriced without (:class:`UnpricedRecord`), and of spans open with
         #: refused requests below them (:class:`RefusedBelow`): recent ones. All in one map,
@@ -115,6 +119,7 @@ class CallRecords:
         marks[parent_span_id] = marks.get(parent_span_id, 0) | mark
         if len(marks) > MAX_MARKS:
             self._below = newer_half(marks)
+            self.marks_dropped_at_ns = time.time_ns()
 
     def note_stream_request(self, span_id: int, parent_span_id: int) -> None:
         requests = self._stream_requests

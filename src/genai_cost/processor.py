@@ -45,6 +45,7 @@ from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBe
 from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures, worth_logging
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
+from ._vocabulary import VERCEL_AGGREGATES
 from .config import (
     BUDGET_VARIABLES,
     ESCALATION_VARIABLE,
@@ -548,11 +549,24 @@ class CostSpanProcessor(SpanProcessor):
                 # OpenLLMetry's, or under a wrapper that ended first): the first record
                 # carries the cost.
                 return _marked_duplicate(attributes, first), None, ()
-        elif role is _AGGREGATE and not below and counts_tokens(attributes):
+        elif role is _AGGREGATE and not below and self._counts_unrecorded_calls(state, attributes):
             return self._unrecorded_calls(span, state, attributes, usage, role)
         elif not self._span_layers and role in _UNBILLED_ROLES:
             return None  # nothing prices it: it keeps its own attributes
         return self._cost(span, state, attributes, usage, role)
+
+    def _counts_unrecorded_calls(self, state: dict[str, object], attributes: Mapping[str, object]) -> bool:
+        """Whether an aggregate span with no call marked below it counts tokens that no call
+        below it recorded. Not known if it started before marks were let go at their bound
+        (its own may have been among them: a long-running agent's, in a service that has run
+        a while); nor for the Vercel AI SDK's top-level spans, whose SDK always records the
+        call below, ending it just after them (a batch the gateway receives may end between)."""
+        if not counts_tokens(attributes):
+            return False
+        started: int = state["_start_time"] or 0  # type: ignore[assignment]
+        if started <= self._calls.marks_dropped_at_ns:
+            return False
+        return attributes.get(_AI_OPERATION) not in VERCEL_AGGREGATES
 
     def _unrecorded_calls(
         self, span: CostedSpan, state: dict[str, object], attributes: Mapping[str, object], usage: SpanUsage, role: Role
@@ -1153,4 +1167,5 @@ _ERROR_TYPE = "error.type"
 #: Where a span's state tells the roll-up what to do beyond adding its cost: ``True``, it
 #: ended after its local root (written by _open_spans); a Recount, counts it takes back.
 _ROLLUP_NOTE = "_genai_rollup"
+_AI_OPERATION = "ai.operationId"
 

@@ -372,9 +372,11 @@ def _wrappers(
     adk_calls: set[str],
 ) -> tuple[set[str], set[str]]:
     """Span ids of the inference spans that had an inference call below them when they
-    ended (at any depth, through any span): wrappers, never priced; and of every span that
-    had (an agent's span without one, counting tokens, is flagged ``unrecorded_calls``). A tool or retrieval
-    span with a model call inside it is still a call, priced as one.
+    ended (at any depth, through any span): wrappers, never priced; and of every span with
+    a call recorded below it, whenever that call ended (an agent's span without one,
+    counting tokens, is flagged ``unrecorded_calls``; one whose call ended after it was
+    priced right by a gateway, which orders a request's spans children first). A tool or
+    retrieval span with a model call inside it is still a call, priced as one.
 
     The processor meets spans as they end, and a call below a span reaches it only through
     spans that ended before their parent (:func:`_ended_before`). A span whose calls below
@@ -388,10 +390,15 @@ def _wrappers(
     its children: what ADK 1.x runs under it deeper down (tools, sub-agents) came after
     its own call."""
     by_id = {span.span_id: span for span in spans}
-    above: set[str] = set()  # spans with a call below them
+    above: set[str] = set()  # spans with a call below them when they ended
     directly: set[str] = set()  # ... among their children
+    anywhere: set[str] = set()  # spans with a call below them, whenever it ended
     for span in spans:
         if usages[span.span_id].role in _INFERENCE and span.span_id not in adk_partials:
+            ancestor = by_id.get(span.parent_span_id) if span.parent_span_id is not None else None
+            while ancestor is not None and ancestor.span_id not in anywhere:
+                anywhere.add(ancestor.span_id)
+                ancestor = by_id.get(ancestor.parent_span_id) if ancestor.parent_span_id is not None else None
             child = span
             parent = by_id.get(child.parent_span_id) if child.parent_span_id is not None else None
             if parent is not None and _ended_before(child, parent):
@@ -409,7 +416,7 @@ def _wrappers(
         and span_id not in adk_partials
         and (span_id in directly or span_id not in adk_calls)
     }
-    return wrappers, above
+    return wrappers, anywhere
 
 
 def _ended_before(child: ExportedSpan, parent: ExportedSpan) -> bool:
