@@ -236,3 +236,31 @@ def _inflight(port: int) -> int:
     except OSError:
         return -1
     return int(health["requests"] == 1)
+
+
+def test_a_request_waiting_for_its_turn_is_told_to_retry_before_its_sender_gives_up(catalog: Catalog) -> None:
+    """Requests export one at a time; those behind a slow upstream waited for their turn
+    without a bound, past the senders' own timeout (10 s), which then dropped the batch
+    without reading an answer: a production audit, four senders and a hung upstream."""
+    upstream = _Gated()
+    gateway = CostGateway(upstream, catalog=catalog, max_turn_wait_s=0.3)
+    request = _request(_record(_agent))
+    first, first_out = _in_thread(lambda: gateway.accept(request))
+    try:
+        assert upstream.entered.wait(10)
+        started = time.monotonic()
+        with pytest.raises(gw.Unavailable, match=r"no turn to export within 0\.3 s"):
+            gateway.accept(request)
+        assert time.monotonic() - started < 3
+        # A gRPC sender's own deadline, less a margin, bounds it further.
+        started = time.monotonic()
+        with pytest.raises(gw.Unavailable, match=r"no turn to export within 0\.0 s"):
+            gateway.accept(request, time_left_s=0.2)
+        assert time.monotonic() - started < 1
+        assert gateway.stats_snapshot()["requests_busy"] == 2
+    finally:
+        upstream.release.set()
+    first.join(10)
+    assert first_out[0].forwarded
+    with pytest.raises(ValueError, match="max_turn_wait_s"):
+        CostGateway(upstream, catalog=catalog, max_turn_wait_s=0)

@@ -42,6 +42,7 @@ importing this one and never the reverse:
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -143,6 +144,13 @@ class TooManySpans(ValueError):
     """The request holds more spans than one request may (HTTP 413, gRPC ``INVALID_ARGUMENT``:
     resent as it is, it would be refused again)."""
 
+
+#: Seconds a request waits at most for its turn to export (the upstream slow, others ahead of
+#: it) before its sender is told to retry: less than the OTLP exporters' default timeout (10
+#: s), so the sender reads the answer rather than giving the batch up at its own deadline.
+MAX_TURN_WAIT_S = 5.0
+#: What a gRPC call keeps of its own deadline for the answer to reach its sender.
+_DEADLINE_MARGIN_S = 0.5
 
 #: Requests at most in flight, waiting for or holding the export, across both receivers. The
 #: export is one at a time (the roll-up wants one order), so more would only queue, each holding
@@ -260,9 +268,13 @@ class CostGateway:
         meter_provider: MeterProvider | None = None,
         max_inflight: int = MAX_INFLIGHT,
         max_spans: int = MAX_SPANS_PER_REQUEST,
+        max_turn_wait_s: float = MAX_TURN_WAIT_S,
     ) -> None:
         if max_inflight < 1 or max_spans < 1:
             raise ValueError("max_inflight and max_spans must be >= 1")
+        if not 0 < max_turn_wait_s < math.inf:
+            raise ValueError(f"max_turn_wait_s must be a finite number of seconds > 0, not {max_turn_wait_s!r}")
+        self.max_turn_wait_s = max_turn_wait_s
         if settings is None:
             settings = CostSettings.from_env()
             report_unknown_variables()
@@ -343,12 +355,16 @@ class CostGateway:
         """Requests waiting for or holding the export now."""
         return self._inflight
 
-    def accept(self, request: ExportTraceServiceRequest, *, peer: str = "") -> Accepted:
+    def accept(
+        self, request: ExportTraceServiceRequest, *, peer: str = "", time_left_s: float | None = None
+    ) -> Accepted:
         """Price, roll up and forward the request's spans. A failure inside is logged
         and counted, and the spans are forwarded unpriced. Raises :class:`Unavailable`
-        when too many requests are in flight or the gateway is stopping, and
-        :class:`TooManySpans` for a request over ``max_spans``: nothing is done with it.
-        ``peer`` names the sender in the log lines of a refusal or an upstream failure."""
+        when too many requests are in flight, when its turn to export does not come within
+        ``max_turn_wait_s`` (or, less a margin, the ``time_left_s`` its sender gave it: a gRPC
+        call's deadline), or when the gateway is stopping; and :class:`TooManySpans` for a
+        request over ``max_spans``: nothing is done with it. ``peer`` names the sender in
+        the log lines of a refusal or an upstream failure."""
         if self._stopping:
             message = "the gateway is stopping; send again (to its successor)"
             self.refuse_busy("stopping", peer, message)
@@ -367,16 +383,22 @@ class CostGateway:
             message = busy_message(self.max_inflight)
             self.refuse_busy("busy", peer, message)
             raise Unavailable(message)
+        wait_s = self.max_turn_wait_s
+        if time_left_s is not None:
+            wait_s = max(min(wait_s, time_left_s - _DEADLINE_MARGIN_S), 0.0)
         try:
             with turn:
-                while self._exporting and not self._stopping:
-                    turn.wait()
+                waited = turn.wait_for(lambda: not self._exporting or self._stopping, timeout=wait_s)
                 stopping = self._stopping
-                if not stopping:
+                if waited and not stopping:
                     self._exporting = True
             if stopping:
                 message = "the gateway is stopping; send again (to its successor)"
                 self.refuse_busy("stopping", peer, message)
+                raise Unavailable(message)
+            if not waited:
+                message = f"no turn to export within {wait_s:.1f} s (the upstream is slow): send again later"
+                self.refuse_busy("busy", peer, message)
                 raise Unavailable(message)
             try:
                 return self._forward(spans_of(request), peer)

@@ -83,7 +83,9 @@ def serve_grpc(
             gateway.refuse_busy("busy", peer, message)
             unavailable(context, message)
         try:
-            accepted = gateway.accept(_grpc_request(gateway, next(bodies, None), peer), peer=peer)
+            accepted = gateway.accept(
+                _grpc_request(gateway, next(bodies, None), peer), peer=peer, time_left_s=context.time_remaining()
+            )
         except OtlpDecodeError as exc:  # counted and logged by _grpc_request
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise  # (abort raises)
