@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -56,10 +61,6 @@ def test_a_gateway_with_pricing_switched_off_says_so_at_start() -> None:
 def test_an_exporter_that_cannot_be_built_names_its_variable(variable: str, value: str) -> None:
     """The SDK's errors quote the value, not the variable (``could not convert string to
     float: 'ten'``): the command names the variable that set it."""
-    import os
-    import subprocess
-    import sys
-
     env = {**os.environ, variable: value}
     done = subprocess.run(
         [sys.executable, "-m", "genai_cost", "gateway", "--http", f"{HOST}:0", "--grpc", "off"],
@@ -71,3 +72,48 @@ def test_an_exporter_that_cannot_be_built_names_its_variable(variable: str, valu
     assert done.returncode == 2
     assert "cannot build the exporter to forward to" in done.stderr
     assert f"(set by {variable}={value!r})" in done.stderr
+
+
+def _start_refused(tmp_path: Path, **variables: str) -> str:
+    env = {**os.environ, **variables}
+    done = subprocess.run(
+        [sys.executable, "-m", "genai_cost", "gateway", "--http", f"{HOST}:0", "--grpc", "off"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    return done.stderr
+
+
+def test_a_pricing_file_that_does_not_load_stops_the_gateway(tmp_path: Path) -> None:
+    """An application goes on without a broken file of its own (logged); the gateway prices
+    every sender's spans, and served "ready", at list price, where the file meant a
+    negotiated rate: a ConfigMap at the wrong path, a typo (a production audit)."""
+    typo = tmp_path / "prices.yaml"
+    typo.write_text(
+        "providers:\n  - id: openai\n    models:\n      - id: gpt-4o\n        prices:\n"
+        "          - inptu: 1\n            source: contract\n            checked: 2026-11-20\n",
+        encoding="utf-8",
+    )
+    said = _start_refused(tmp_path, GENAI_COST_PRICING_FILE=str(typo), OTEL_TRACES_EXPORTER="console")
+    assert f"{typo}:6: providers[0].models[0].prices[0].inptu: Extra inputs are not permitted" in said
+    assert "not started: without these prices" in said
+    said = _start_refused(tmp_path, GENAI_COST_PRICING_FILE=str(tmp_path / "missing.yaml"), OTEL_TRACES_EXPORTER="console")
+    assert "missing.yaml: cannot read pricing file" in said
+
+
+def test_an_upstream_tls_file_that_cannot_be_read_stops_the_gateway(tmp_path: Path) -> None:
+    """The SDK's exporter printed a traceback and went on; every forward then failed."""
+    said = _start_refused(tmp_path, OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=str(tmp_path / "ca.pem"))
+    assert f"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE='{tmp_path / 'ca.pem'}': No such file or directory" in said
+
+
+def test_the_start_line_says_where_the_spans_go_and_whether_over_tls() -> None:
+    from support.gateway import GatewayProcess
+
+    with GatewayProcess({"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:9", "OTEL_TRACES_EXPORTER": "otlp"}) as gateway:
+        gateway.stop()
+    assert "forwarding priced spans to OTLPSpanExporter (gRPC) 127.0.0.1:9 over TLS" in gateway.stderr

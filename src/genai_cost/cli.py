@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import env_pricing_files, report_unknown_variables, user_cache_dir
+from .config import CostSettings, env_pricing_files, report_unknown_variables, user_cache_dir
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
 from .pricing.calc import UNPRICED_AT_DEFAULT
 from .pricing.errors import (
@@ -527,6 +527,29 @@ def _exporters_the_demo_ignores(setting: str) -> list[str]:
     return [name for name in names if name and name.lower() != "otlp"]
 
 
+def _gateway_catalog(settings: CostSettings) -> Catalog | None:
+    """The catalog the gateway prices from, or ``None`` (said) when a pricing file of the
+    user's does not load, or part of it cannot take effect. An application goes on without
+    such a file (logged), but the gateway prices every sender's spans: started, it priced
+    them all at list price, "ready" to every probe, where the file meant a negotiated rate."""
+    catalog, skipped = Catalog.load_lenient(settings.pricing_files, cache_dir=user_cache_dir())
+    problems = [f"pricing file {rejected.path} does not load:\n{rejected.error}" for rejected in skipped]
+    problems.extend(f"pricing file problem: {problem}" for problem in catalog.problems)
+    for problem in problems:
+        print(f"genai-cost gateway: {problem}", file=sys.stderr)
+    if problems:
+        print(
+            "genai-cost gateway: not started: without these prices it would price every sender's spans at the"
+            " shipped catalog's. Fix the file (genai-cost pricing validate --with-catalog FILE) or leave it out"
+            " of GENAI_COST_PRICING_FILE",
+            file=sys.stderr,
+        )
+        return None
+    for doubt in catalog.doubts:
+        print(f"genai-cost gateway: pricing file warning (priced as written): {doubt}", file=sys.stderr)
+    return catalog
+
+
 def _host_port(host: str, port: int) -> str:
     """``host:port`` as an endpoint setting takes it: an IPv6 address in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -600,10 +623,12 @@ def _gateway(args: argparse.Namespace) -> int:
     from .gateway_upstream import (
         FanOutExporter,
         cost_meter_provider,
+        described,
         exporter_endpoint,
         exporter_not_installed,
         parse_address,
         sends_to_itself,
+        unreadable_exporter_files,
         upstream_exporters,
         variables_behind,
     )
@@ -629,6 +654,19 @@ def _gateway(args: argparse.Namespace) -> int:
         except TlsConfigError as exc:
             print(f"genai-cost gateway: cannot use the TLS files: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    settings = CostSettings.from_env()
+    report_unknown_variables()
+    catalog = _gateway_catalog(settings)
+    if catalog is None:
+        return EXIT_USAGE
+    unreadable = unreadable_exporter_files()
+    if unreadable:
+        print(
+            f"genai-cost gateway: cannot read the exporter's TLS files: {'; '.join(unreadable)}"
+            " (every forward would fail its handshake)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         exporters = upstream_exporters()
     except Exception as exc:
@@ -666,7 +704,7 @@ def _gateway(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     upstream = exporters[0] if len(exporters) == 1 else FanOutExporter(exporters)
-    gateway = gw.CostGateway(upstream, meter_provider=meter_provider)
+    gateway = gw.CostGateway(upstream, settings=settings, catalog=catalog, meter_provider=meter_provider)
     http_server: Any = None
     grpc_server: Any = None
     # Before the ports open: a SIGTERM between the first answer and the handler killed the
@@ -702,7 +740,7 @@ def _gateway(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         return EXIT_USAGE
-    names = ", ".join(type(exporter).__name__ for exporter in exporters)
+    names = ", ".join(described(exporter) for exporter in exporters)
     if http_server is not None:
         host, port = http_server.server_address[:2]
         scheme = "https" if tls is not None else "http"

@@ -45,6 +45,49 @@ def upstream_exporters() -> list[SpanExporter]:
     return [kind() for kind in kinds.values()]
 
 
+#: The standard variables naming files the upstream OTLP exporters read (TLS material).
+_FILE_VARIABLES = tuple(
+    f"OTEL_EXPORTER_OTLP_{signal}{kind}"
+    for signal in ("", "TRACES_")
+    for kind in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY")
+)
+
+
+def unreadable_exporter_files() -> list[str]:
+    """The upstream exporters' TLS files that cannot be read, each with its variable: the
+    SDK's exporters print a traceback and go on without them, and the gateway served with
+    every forward failing its TLS handshake."""
+    import os
+
+    problems = []
+    for name in _FILE_VARIABLES:
+        path = os.environ.get(name)
+        if not path:
+            continue
+        try:
+            with open(path, "rb") as file:
+                file.read(1)
+        except OSError as exc:
+            problems.append(f"{name}={path!r}: {exc.strerror or exc}")
+    return problems
+
+
+def described(exporter: SpanExporter) -> str:
+    """The exporter as the start-up line names it: its kind and where it sends, so that a
+    wrong endpoint is seen at start rather than in the first failed export. An endpoint
+    written without a scheme is said to be TLS, as the gRPC exporter takes it."""
+    endpoint = getattr(exporter, "_endpoint", None)
+    name = type(exporter).__name__
+    if not isinstance(endpoint, str) or not endpoint:
+        return name
+    insecure = getattr(exporter, "_insecure", None)
+    if isinstance(insecure, bool):  # the gRPC exporter: the scheme is read off into this flag
+        return f"{name} (gRPC) {endpoint} {'without TLS' if insecure else 'over TLS'}"
+    if "://" not in endpoint:
+        return f"{name} {endpoint} (no http:// or https://: not a URL it can send to)"
+    return f"{name} {endpoint}"
+
+
 def variables_behind(error: BaseException, signal: str) -> str:
     """Which standard variables an exporter's configuration error comes from, for its message:
     the SDK's say the value and not the variable (``could not convert string to float: 'abc'``).
