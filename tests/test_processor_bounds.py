@@ -103,3 +103,42 @@ def test_a_settle_prices_what_was_queued_when_it_began_and_no_more():
     assert processor.stats.spans == 8
     assert all(span.attributes["gen_ai.cost.total_usd"] > 0 for span in holding.spans)
     provider.shutdown()
+
+
+def test_distinct_huge_model_and_tool_names_are_not_kept_in_the_memos():
+    """The memos are bounded by count: 8,192 resolutions of distinct 16 KB model names (a
+    prompt put in the model attribute, or hostile input) held about 290 MB."""
+    import tracemalloc
+
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    from genai_cost import CostSettings, TraceCostExporter
+
+    class Dropping(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+    processor = CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(Dropping())), settings=CostSettings())
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+
+    def spans(count: int, start: int) -> None:
+        for n in range(start, start + count):
+            name = f"{n:08d}" + "x" * 16_000
+            call = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": name,
+                    "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 1}
+            with tracer.start_as_current_span("chat", attributes=call):
+                pass
+            with tracer.start_as_current_span("tool", attributes={"gen_ai.operation.name": "execute_tool",
+                                                                  "gen_ai.tool.name": name}):
+                pass
+
+    spans(200, 0)  # warm: plans, the catalog's first resolutions
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    spans(2_000, 200)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 8_000_000, grown  # kept, 2,000 names would hold 64 MB or more
+    assert processor.stats.unpriced == 4_400  # every call and tool flagged, as before

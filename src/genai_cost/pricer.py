@@ -17,7 +17,7 @@ from .pricing.calc import discounted, served_at_other_tier
 from .pricing.catalog import Catalog, Resolution
 from .pricing.errors import PricingError
 from .pricing.model import CostBreakdown, TokenUsage
-from .usage import MAX_USD, Role, SpanUsage, usd_amount
+from .usage import MAX_USD, Role, SpanUsage, usd_amount, worth_keeping
 
 AttributeValue = str | bool | int | float
 
@@ -295,7 +295,7 @@ class SpanPricer:
         if cached is not None:
             return cached
         cost, per_unit = self._price_tool_uncached(usage, attributes)
-        if not per_unit:
+        if not per_unit and worth_keeping(key):
             if len(self._tool_costs) >= _TOOL_CACHE_LIMIT:
                 self._tool_costs.clear()
             self._tool_costs[key] = cost

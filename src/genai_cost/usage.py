@@ -157,7 +157,8 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
             _PLANS.clear()
         elif len(plan.memo) >= _PLAN_LIMIT:
             plan.memo.clear()
-        plan.memo[memo_key] = kind
+        if worth_keeping(memo_key[2]):
+            plan.memo[memo_key] = kind
     reported: float | None = None
     reported_key: str | None = None
     if plan.reported_key is not None:
@@ -273,6 +274,15 @@ _PLAN_LIMIT = 4096
 #: Memoised kinds across all plans (about 400 bytes each, with their keys) before all are dropped.
 _MEMO_LIMIT = 32768
 _memoised = 0
+#: Longer names than any real model, provider or tool has are not kept in a memo (they are
+#: read again each time): the memos are bounded by count, and a stream of distinct 16 KB
+#: names (hostile, or a prompt in the model attribute) would otherwise hold hundreds of MB.
+MAX_KEPT_TEXT = 256
+
+
+def worth_keeping(values: tuple[object, ...]) -> bool:
+    """Whether a memo may keep a result under ``values`` (none is a text over :data:`MAX_KEPT_TEXT`)."""
+    return all(not (isinstance(value, str) and len(value) > MAX_KEPT_TEXT) for value in values)
 
 
 def remote_agent_call(

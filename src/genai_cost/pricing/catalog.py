@@ -125,6 +125,8 @@ def _match_kind(rule: str) -> str:
 _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
 _VERSION_SUFFIX = re.compile(r"-v\d+(:\d+)?$")
 _CACHE_LIMIT = 8192
+#: Longer model or provider names than this are resolved each time, not cached.
+_MAX_CACHED_NAME = 256
 
 #: Imported datasets, weakest first: a later one replaces an earlier one's entry of
 #: the same id, and is searched first. Hand-curated files beat all of them.
@@ -757,6 +759,12 @@ class Catalog:
                 # Kept without its traceback, whose frames (and their callers') it would
                 # keep alive for as long as the cache holds it.
                 hit = copy.copy(exc)
+            if len(model) > _MAX_CACHED_NAME or (provider is not None and len(provider) > _MAX_CACHED_NAME):
+                # No model is named so long: a stream of distinct ones (hostile, or a prompt
+                # in the model attribute) would fill the cache with megabytes of keys.
+                if isinstance(hit, PricingError):
+                    raise copy.copy(hit)
+                return hit
             fast = None if isinstance(hit, PricingError) else _fast_of(hit)
             with self._cache_lock:
                 if len(self._cache) >= _CACHE_LIMIT:
