@@ -282,8 +282,12 @@ def test_otlp_grpc_over_tls(pki: Pki, mutual: bool, gateway: tuple[CostGateway, 
 
 def test_unusable_tls_files_are_named(pki: Pki, tmp_path: Path) -> None:
     missing = tmp_path / "missing.pem"
-    with pytest.raises(TlsConfigError, match=f"{missing}: no such file"):
+    with pytest.raises(TlsConfigError) as raised:
         GatewayTls(missing, pki.server_key).server_context()
+    assert str(raised.value) == f"{missing} (--tls-cert): no such file"
+    with pytest.raises(TlsConfigError) as raised:
+        GatewayTls(pki.server_cert, pki.server_key, tmp_path).server_context()
+    assert str(raised.value) == f"{tmp_path} (--tls-client-ca): a directory, not a file"
     with pytest.raises(TlsConfigError, match="not a PEM certificate chain and its matching"):
         GatewayTls(pki.server_cert, pki.client_key).server_context()  # the wrong key
     not_pem = tmp_path / "ca.txt"
@@ -308,7 +312,7 @@ def test_cli_refuses_tls_it_cannot_use(pki: Pki, tmp_path: Path) -> None:
     assert "TLS needs both --tls-cert and --tls-key" in done.stderr
     done = _cli("--tls-cert", str(tmp_path / "nope.pem"), "--tls-key", str(pki.server_key))
     assert done.returncode == 2
-    assert f"cannot use the TLS files: {tmp_path / 'nope.pem'}: no such file" in done.stderr
+    assert f"cannot use the TLS files: {tmp_path / 'nope.pem'} (--tls-cert): no such file" in done.stderr
 
 
 def test_an_encrypted_key_is_refused_naming_it_and_never_asks_for_a_pass_phrase(pki: Pki, tmp_path: Path) -> None:

@@ -33,9 +33,11 @@ class GatewayTls:
         naming the file that cannot be read or used."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        for path in (self.cert_file, self.key_file, self.client_ca_file):
+        files = (("--tls-cert", self.cert_file), ("--tls-key", self.key_file), ("--tls-client-ca", self.client_ca_file))
+        for flag, path in files:
             if path is not None and not path.is_file():
-                raise TlsConfigError(f"{path}: no such file")
+                what = "a directory, not a file" if path.is_dir() else "no such file"
+                raise TlsConfigError(f"{path} ({flag}): {what}")
         try:
             # A password callable, so that OpenSSL never asks for a pass phrase on the
             # terminal (a service's start would wait there): an encrypted key is refused.
