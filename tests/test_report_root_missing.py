@@ -109,6 +109,24 @@ def test_two_requests_of_one_caller_are_a_service_s_part_not_a_missing_root(tmp_
     assert report["incomplete_traces"] == [] and "not in the input" not in text
 
 
+def test_a_trace_of_several_local_roots_is_named_by_the_first_to_start(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """It was named by the root first in alphabetical order: a later request, of another
+    service perhaps, with that request's start and duration (a consistency audit)."""
+    tracer, memory = _pipeline(True)
+    caller = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    for name in ("POST /turn1", "POST /turn2", "POST /a-tool"):
+        with tracer.start_as_current_span(name, context=trace.set_span_in_context(NonRecordingSpan(caller))):
+            with tracer.start_as_current_span("chat gpt-4o", attributes=chat_attributes("gpt-4o", "openai")):
+                pass
+    spans = list(memory.get_finished_spans())
+    first = next(span for span in spans if span.name == "POST /turn1")
+    _, report, _ = _report(tmp_path, spans, capsys)
+    (shown,) = report["shown"]
+    assert shown["root_name"] == "POST /turn1"
+    assert shown["duration_s"] == round((first.end_time - first.start_time) / 1e9, 6)
+    assert shown["total_usd"] == pytest.approx(3 * 0.0035)
+
+
 def test_a_single_unpriced_orphan_is_not_judged(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """Spans no genai-cost priced, one below a parent not here: a service's root or a step
     of a killed agent alike; the report does not guess."""

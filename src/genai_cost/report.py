@@ -188,7 +188,13 @@ def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[Exp
 def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _CallModels) -> TraceReport:
     ids = {span.span_id for span in spans}
     roots = [span for span in spans if span.parent_span_id not in ids]
-    root = min(roots, key=lambda span: (span.parent_span_id is not None, span.name)) if roots else spans[0]
+    # The trace's own root if the file has it, else (a part of a distributed trace, several
+    # local roots) the first to start: it names the request the trace began with.
+    root = (
+        min(roots, key=lambda span: (span.parent_span_id is not None, span.start_ns or 0, span.name))
+        if roots
+        else spans[0]
+    )
     report = TraceReport(trace_id, root.name, spans=len(spans), duplicates_ignored=duplicates)
     if _root_missing(root, roots, spans):
         report.root_missing = root.parent_span_id
