@@ -37,8 +37,10 @@ from genai_cost import (
     TraceCostExporter,
 )
 from genai_cost import attributes as A
-from genai_cost.metrics import METRICS, prometheus_label, prometheus_name
+from genai_cost.gateway import CostGateway
+from genai_cost.metrics import GATEWAY_METRICS, METRICS, prometheus_label, prometheus_name
 from genai_cost.pricing import Catalog
+from genai_cost.sender_metrics import by_sender
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "genai-cost-rules.yml"
@@ -131,9 +133,63 @@ def test_rules_unit_tests_pass(promtool):
 # ------------------------------------------------------------------ names
 
 
+def _read_back(data) -> dict[str, tuple[str, str, set[str]]]:
+    """{name: (unit, kind, attribute keys)} of what a collection holds."""
+    found: dict[str, tuple[str, str, set[str]]] = {}
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if isinstance(metric.data, Histogram):
+                    kind = "histogram"
+                elif isinstance(metric.data, Sum) and metric.data.is_monotonic:
+                    kind = "counter"
+                elif isinstance(metric.data, Sum):
+                    kind = "updowncounter"
+                else:
+                    kind = "other"
+                keys: set[str] = set()
+                for point in metric.data.data_points:
+                    keys.update(point.attributes or {})
+                found[metric.name] = (metric.unit, kind, keys)
+    return found
+
+
 @functools.lru_cache(maxsize=1)
 def emitted_metrics():
-    """Run the package's metrics and read back (name, unit, kind, attribute keys) of what it emits."""
+    """(name, unit, kind, attribute keys) of what the package emits: in process and in a gateway."""
+    found = dict(emitted_in_process())
+    for name, (unit, kind, keys) in emitted_by_gateway().items():
+        if name in found:
+            assert found[name][:2] == (unit, kind), name
+            keys = keys | found[name][2]
+        found[name] = (unit, kind, keys)
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def emitted_by_gateway():
+    """A real CostGateway with metrics on (as ``genai-cost gateway`` has with
+    OTEL_METRICS_EXPORTER), fed real OTLP requests, one of which its upstream fails; read
+    back as it exports them (the senders' labels moved into resources: SenderResourceExporter)."""
+    from test_gateway import _agent, _Gated, _record, _request
+
+    reader = InMemoryMetricReader()
+    upstream = _Gated(fail_first=True)
+    upstream.release.set()
+    gateway = CostGateway(
+        upstream, catalog=Catalog.load(), settings=CostSettings(), meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    sent = _record(_agent)
+    for _ in range(2):  # failed, then forwarded on the retry
+        gateway.accept(_request(sent))
+    data = reader.get_metrics_data()
+    assert data is not None
+    return _read_back(by_sender(data))
+
+
+@functools.lru_cache(maxsize=1)
+def emitted_in_process():
+    """Run the package's metrics in process and read back what it emits."""
     reader = InMemoryMetricReader()
     metrics = CostMetrics(MeterProvider(metric_readers=[reader]))
     budget = Budget(max_cost_usd=0.001, on_exceeded=metrics.budget_exceeded)
@@ -164,23 +220,7 @@ def emitted_metrics():
                 },
             ):
                 pass
-    found = {}
-    for rm in reader.get_metrics_data().resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if isinstance(metric.data, Histogram):
-                    kind = "histogram"
-                elif isinstance(metric.data, Sum) and metric.data.is_monotonic:
-                    kind = "counter"
-                elif isinstance(metric.data, Sum):
-                    kind = "updowncounter"
-                else:
-                    kind = "other"
-                keys = set()
-                for point in metric.data.data_points:
-                    keys.update(point.attributes)
-                found[metric.name] = (metric.unit, kind, keys)
-    return found
+    return _read_back(reader.get_metrics_data())
 
 
 def prometheus_series(name: str, unit: str, kind: str) -> set[str]:
@@ -198,6 +238,7 @@ METRIC_LABEL_KEYS = (
     A.BUDGET_LIMIT_ATTR,
     A.METRIC_ATTR_COMPONENT,
     A.METRIC_ATTR_ROLLUP_ACTION,
+    A.METRIC_ATTR_GATEWAY_OUTCOME,
 )
 ALLOWED_LABELS = {"job", "le", "instance"} | {prometheus_label(k) for k in METRIC_LABEL_KEYS}
 
@@ -234,6 +275,26 @@ def test_the_package_emits_what_the_mapping_table_says():
     }
     for _, _, keys in emitted.values():
         assert keys <= set(METRIC_LABEL_KEYS)
+    # the gateway's own counters come from a gateway only, and every one of them does
+    gateway_only = {name for name, _, _ in GATEWAY_METRICS}
+    assert gateway_only <= set(emitted_by_gateway())
+    assert not gateway_only & set(emitted_in_process())
+
+
+def test_the_gateway_reports_every_outcome_and_its_own_component():
+    emitted = emitted_by_gateway()
+    assert emitted[A.METRIC_GATEWAY_REQUESTS][2] == emitted[A.METRIC_GATEWAY_SPANS][2] == {A.METRIC_ATTR_GATEWAY_OUTCOME}
+    assert A.METRIC_ATTR_COMPONENT in emitted[A.METRIC_INTERNAL_ERRORS][2]
+
+
+def test_the_rules_read_the_outcomes_the_gateway_reports():
+    """An outcome misspelled in a rule's matcher selects nothing, and its alert never fires."""
+    outcomes = set(A.GATEWAY_REQUEST_OUTCOMES) | set(A.GATEWAY_SPAN_OUTCOMES)
+    label = prometheus_label(A.METRIC_ATTR_GATEWAY_OUTCOME)
+    for text in (RULES.read_text(), RULES_TEST.read_text()):
+        used = [v for m in re.findall(rf'{label}\s*=~?\s*"([^"]*)"', text) for v in m.split("|")]
+        assert used, f"no {label} matcher"
+        assert set(used) <= outcomes
 
 
 def test_rules_use_exactly_the_emitted_names():
@@ -284,6 +345,8 @@ def test_rule_tests_feed_real_series_names():
             "GenAICostBudgetHits",
             "GenAICostRollupOverflow",
             "GenAICostInternalErrors",
+            "GenAICostGatewaySpansLost",
+            "GenAICostGatewayUpstreamFailing",
         }
     )
 

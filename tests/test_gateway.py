@@ -1352,8 +1352,11 @@ def test_the_gateway_reports_its_own_pipeline_health_under_its_own_service(catal
     late = points["gen_ai.cost.rollup.late_spans"]
     assert [(dict(point.attributes), point.value) for point in late] == [({}, len(calls) - 1)]
     errors = {point.attributes["gen_ai.cost.component"]: point.value for point in points["gen_ai.cost.internal_errors"]}
-    assert errors == {"processor": 0, "listener": 0, "cost_layer": 0, "rollup": 0}
+    assert errors == {"processor": 0, "listener": 0, "cost_layer": 0, "rollup": 0, "gateway": 0}
     assert all("service.name" not in point.attributes for point in points["gen_ai.cost.rollup.overflow"])
+    # and its own counters (GET /health's), by outcome
+    spans = {point.attributes["gen_ai.cost.gateway.outcome"]: point.value for point in points["gen_ai.cost.gateway.spans"]}
+    assert spans == {"received": 3, "rejected": 0, "not_forwarded": 0, "refused_upstream": 0, "forgotten": 0, "resent": 0}
     meter_provider.shutdown()
 
 
@@ -1569,7 +1572,8 @@ def test_pushed_gateway_metrics_arrive_under_each_senders_resource(
         "gen_ai.cost.trace": [({}, pytest.approx(2 * CHAT_USD))],
         # the gateway's own health: its own, under its own service, whoever sent the spans
         "gen_ai.cost.internal_errors": [
-            ({"gen_ai.cost.component": component}, 0) for component in ("processor", "listener", "cost_layer", "rollup")
+            ({"gen_ai.cost.component": component}, 0)
+            for component in ("processor", "listener", "cost_layer", "rollup", "gateway")
         ],
         "gen_ai.cost.rollup.overflow": [
             ({"gen_ai.cost.rollup.action": action}, 0) for action in ("pushed_out", "turned_away")
@@ -1578,6 +1582,18 @@ def test_pushed_gateway_metrics_arrive_under_each_senders_resource(
         "gen_ai.cost.rollup.late_spans": [({}, 0)],
         "gen_ai.cost.rollup.open_traces": [({}, 0)],  # the traces all finished
         "gen_ai.cost.open_spans_forgotten": [({}, 0)],
+        # its own counters (GET /health's), which no sender's spans say
+        "gen_ai.cost.gateway.requests": [
+            ({"gen_ai.cost.gateway.outcome": outcome}, count)
+            for outcome, count in (("received", 2), ("refused", 0), ("busy", 0), ("not_forwarded", 0))
+        ],
+        "gen_ai.cost.gateway.spans": [
+            ({"gen_ai.cost.gateway.outcome": outcome}, count)
+            for outcome, count in (
+                ("received", 10), ("rejected", 0), ("not_forwarded", 0), ("refused_upstream", 0), ("forgotten", 0),
+                ("resent", 0),
+            )
+        ],
     }
 
 

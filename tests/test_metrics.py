@@ -221,6 +221,26 @@ def test_prometheus_name_mapping():
     assert prometheus_label("gen_ai.cost.unpriced_reason") == "gen_ai_cost_unpriced_reason"
     names = [prometheus_name(*m) for m in METRICS]
     assert len(set(names)) == len(names)
+    # the gateway's own counters (genai_cost.gateway), as the rules read them
+    assert prometheus_name(A.METRIC_GATEWAY_REQUESTS, A.METRIC_GATEWAY_REQUESTS_UNIT, "counter") == (
+        "gen_ai_cost_gateway_requests_total"
+    )
+    assert prometheus_name(A.METRIC_GATEWAY_SPANS, A.METRIC_GATEWAY_SPANS_UNIT, "counter") == (
+        "gen_ai_cost_gateway_spans_total"
+    )
+    assert prometheus_label(A.METRIC_ATTR_GATEWAY_OUTCOME) == "gen_ai_cost_gateway_outcome"
+
+
+def test_the_alerting_guide_gives_every_metric_its_unit_and_prometheus_name():
+    """docs/alerting.md's tables: a row per metric the package or the collector emits, with the
+    name Prometheus shows (a metric added to METRICS, the gateway's too, without its row fails)."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "alerting.md").read_text()
+    for name, unit, kind in METRICS:
+        rows = [line for line in guide.splitlines() if line.startswith(f"| `{name}` |")]
+        assert len(rows) == 1, name
+        assert f"`{prometheus_name(name, unit, kind)}" in rows[0], name
+        if not name.startswith("gen_ai.cost.spans."):  # (the collector's table says what they are read from)
+            assert f"`{unit}`" in rows[0], name
 
 
 # ------------------------------------------------------------------ zero-code, global MeterProvider

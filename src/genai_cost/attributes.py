@@ -139,6 +139,9 @@ COMPONENT_LISTENER = "listener"
 COMPONENT_ROLLUP = "rollup"
 COMPONENT_COST_LAYER = "cost_layer"
 COMPONENTS = (COMPONENT_PROCESSOR, COMPONENT_LISTENER, COMPONENT_COST_LAYER, COMPONENT_ROLLUP)
+#: The gateway's own: a request it could not read because of its own error (``GatewayStats.
+#: internal_errors``). Reported by a gateway only, on top of COMPONENTS.
+COMPONENT_GATEWAY = "gateway"
 #: What the roll-up did with a trace it had no room for: one of ROLLUP_ACTIONS.
 METRIC_ATTR_ROLLUP_ACTION = "gen_ai.cost.rollup.action"
 #: A running trace let go for a new one (it had been idle a tenth of the idle timeout).
@@ -146,6 +149,45 @@ ROLLUP_PUSHED_OUT = "pushed_out"
 #: A new trace's spans in one export batch, rolled up within the batch only (per batch).
 ROLLUP_TURNED_AWAY = "turned_away"
 ROLLUP_ACTIONS = (ROLLUP_PUSHED_OUT, ROLLUP_TURNED_AWAY)
+
+#: The gateway's transport counters (``GatewayStats``, also at ``GET /health``), reported by
+#: ``genai-cost gateway`` when it records metrics (CostMetrics.watch_gateway): what became of the
+#: requests and spans senders sent it. Attribute METRIC_ATTR_GATEWAY_OUTCOME; the outcomes are
+#: the counters of ``/health``, not a partition (some count part of another: do not sum them).
+#: Counter of requests; outcome one of GATEWAY_REQUEST_OUTCOMES.
+METRIC_GATEWAY_REQUESTS = "gen_ai.cost.gateway.requests"
+#: Counter of spans; outcome one of GATEWAY_SPAN_OUTCOMES.
+METRIC_GATEWAY_SPANS = "gen_ai.cost.gateway.spans"
+METRIC_ATTR_GATEWAY_OUTCOME = "gen_ai.cost.gateway.outcome"
+#: Requests taken (``requests``); spans in them (``spans_received``), a retry's again. Not the
+#: requests refused whole, nor the spans left out as malformed.
+GATEWAY_RECEIVED = "received"
+#: Requests refused whole, for any reason (``requests_refused``), ``busy`` ones included.
+GATEWAY_REFUSED = "refused"
+#: Of ``refused``, those told to retry: too many in flight, no turn in time, stopping (``requests_busy``).
+GATEWAY_BUSY = "busy"
+#: Requests taken whose spans the upstream did not take (``requests_not_forwarded``); those
+#: spans, at each attempt (``spans_not_forwarded``): a span the upstream failed twice counts twice.
+GATEWAY_NOT_FORWARDED = "not_forwarded"
+#: Spans left out of a taken request as malformed (``spans_rejected``).
+GATEWAY_REJECTED = "rejected"
+#: Of ``not_forwarded`` spans, those the upstream refused for good (``spans_refused_upstream``):
+#: their senders were told not to resend them, so they are lost.
+GATEWAY_REFUSED_UPSTREAM = "refused_upstream"
+#: Of ``not_forwarded`` spans, those kept for a retry and let go at the store's bound before it
+#: came (``spans_forgotten``): lost, unless their senders still resend them.
+GATEWAY_FORGOTTEN = "forgotten"
+#: Spans received again after they had been forwarded, or twice in one request (``spans_resent``).
+GATEWAY_RESENT = "resent"
+GATEWAY_REQUEST_OUTCOMES = (GATEWAY_RECEIVED, GATEWAY_REFUSED, GATEWAY_BUSY, GATEWAY_NOT_FORWARDED)
+GATEWAY_SPAN_OUTCOMES = (
+    GATEWAY_RECEIVED,
+    GATEWAY_REJECTED,
+    GATEWAY_NOT_FORWARDED,
+    GATEWAY_REFUSED_UPSTREAM,
+    GATEWAY_FORGOTTEN,
+    GATEWAY_RESENT,
+)
 
 BUDGET_LIMIT_ATTR = "gen_ai.cost.budget.limit"
 BUDGET_EVENT = "gen_ai.cost.budget_exceeded"
@@ -179,6 +221,8 @@ METRIC_ROLLUP_WITHOUT_ROOT_UNIT = "{trace}"
 METRIC_ROLLUP_LATE_SPANS_UNIT = "{span}"
 METRIC_ROLLUP_OPEN_TRACES_UNIT = "{trace}"
 METRIC_OPEN_SPANS_FORGOTTEN_UNIT = "{span}"
+METRIC_GATEWAY_REQUESTS_UNIT = "{request}"
+METRIC_GATEWAY_SPANS_UNIT = "{span}"
 #: Metric attribute keys of METRIC_COST (values read from the span; absent ones are left out).
 METRIC_ATTR_PROVIDER = "gen_ai.provider.name"
 METRIC_ATTR_MODEL = "gen_ai.request.model"

@@ -122,6 +122,24 @@ class GatewayStats:
     internal_errors: int = 0
 
 
+#: What the gateway's metrics report of each counter of :class:`GatewayStats`: (field, metric,
+#: attribute value), the outcome of ``gen_ai.cost.gateway.requests`` / ``.spans``, or the
+#: component of ``gen_ai.cost.internal_errors`` (``docs/alerting.md``).
+_METERED: tuple[tuple[str, str, str], ...] = (
+    ("requests", A.METRIC_GATEWAY_REQUESTS, A.GATEWAY_RECEIVED),
+    ("requests_refused", A.METRIC_GATEWAY_REQUESTS, A.GATEWAY_REFUSED),
+    ("requests_busy", A.METRIC_GATEWAY_REQUESTS, A.GATEWAY_BUSY),
+    ("requests_not_forwarded", A.METRIC_GATEWAY_REQUESTS, A.GATEWAY_NOT_FORWARDED),
+    ("spans_received", A.METRIC_GATEWAY_SPANS, A.GATEWAY_RECEIVED),
+    ("spans_rejected", A.METRIC_GATEWAY_SPANS, A.GATEWAY_REJECTED),
+    ("spans_not_forwarded", A.METRIC_GATEWAY_SPANS, A.GATEWAY_NOT_FORWARDED),
+    ("spans_refused_upstream", A.METRIC_GATEWAY_SPANS, A.GATEWAY_REFUSED_UPSTREAM),
+    ("spans_forgotten", A.METRIC_GATEWAY_SPANS, A.GATEWAY_FORGOTTEN),
+    ("spans_resent", A.METRIC_GATEWAY_SPANS, A.GATEWAY_RESENT),
+    ("internal_errors", A.METRIC_INTERNAL_ERRORS, A.COMPONENT_GATEWAY),
+)
+
+
 @dataclass(frozen=True)
 class Accepted:
     """The answer to one request."""
@@ -257,6 +275,8 @@ class CostGateway:
     recorded on it, as the zero-code configurator records them in process, each
     series also labelled with what names the sender that made the span
     (:mod:`genai_cost.sender_metrics`; the meter's resource is the gateway's own).
+    The gateway's own counters (:class:`GatewayStats`) are reported too, under the
+    gateway's own service (:meth:`~genai_cost.metrics.CostMetrics.watch_gateway`).
     """
 
     def __init__(
@@ -337,6 +357,8 @@ class CostGateway:
         self._unsent_bytes = 0
         #: How many times spans of ``_unsent`` were let go for its bounds, for logging now and then.
         self._forgettings = 0
+        if self.metrics is not None:  # last: a collection may read the counters from now on
+            self.metrics.watch_gateway(self._metered)
 
     @property
     def processor(self) -> CostSpanProcessor:
@@ -599,10 +621,23 @@ class CostGateway:
         with self._stats_lock:
             self.stats.internal_errors += 1
 
+    def _metered(self) -> dict[tuple[str, str], int]:
+        """The counters as the metrics report them (:data:`_METERED`), read at each collection:
+        under the counters' lock alone, which no export holds."""
+        with self._stats_lock:
+            stats = self.stats
+            return {(metric, value): getattr(stats, field) for field, metric, value in _METERED}
+
     def stats_snapshot(self) -> dict[str, int]:
         """The counters as one consistent set (``GET /health``), without waiting for an export."""
         with self._stats_lock:
             snapshot = asdict(self.stats)
+        # Spans that should have a cost and have none (their gen_ai.cost.unpriced_reason says
+        # why). Read outside the counters' lock: reading the processor's stats settles its
+        # queue under its pricing lock, which the exporting thread holds while it prices a
+        # span (never while it exports), and nothing holding that lock takes the counters'.
+        # The gateway prices inline (deferred=False): the queue is empty, the wait one span's.
+        snapshot["spans_unpriced"] = self._processor.stats.unpriced
         # Traces the roll-up let go before their local root came (costs on their spans, totals
         # on none): a sender that does not mark remote parents in Span.flags shows up here.
         rollup = self._rollup.stats
@@ -622,7 +657,7 @@ class CostGateway:
             f"{stats['requests_refused']} refused ({stats['requests_busy']} to be retried), "
             f"{stats['requests_not_forwarded']} not taken by the upstream: {stats['spans_received']} span(s) "
             f"received, {stats['spans_rejected']} rejected as malformed, {stats['spans_not_forwarded']} not "
-            f"forwarded, {self.processor.stats.unpriced} unpriced"
+            f"forwarded, {stats['spans_unpriced']} unpriced"
         )
 
     def begin_stop(self) -> None:

@@ -16,7 +16,10 @@ and, for the components it is told to watch (:meth:`CostMetrics.watch_processor`
 at each collection (nothing on the span path): ``gen_ai.cost.internal_errors`` (by
 ``gen_ai.cost.component``), ``gen_ai.cost.rollup.overflow`` (by
 ``gen_ai.cost.rollup.action``), ``gen_ai.cost.rollup.traces_without_root``,
-``gen_ai.cost.rollup.late_spans``, and the level ``gen_ai.cost.rollup.open_traces``.
+``gen_ai.cost.rollup.late_spans``, and the level ``gen_ai.cost.rollup.open_traces``;
+for a gateway (:meth:`CostMetrics.watch_gateway`), its transport counters
+``gen_ai.cost.gateway.requests`` and ``gen_ai.cost.gateway.spans`` (by
+``gen_ai.cost.gateway.outcome``) and its own errors (``gen_ai.cost.component=gateway``).
 What the package catches rather than let reach the application, and roots whose totals
 are incomplete, would otherwise show only in a log line said once.
 
@@ -106,7 +109,7 @@ class CostMetrics(OwnExtension):
         from . import __version__
 
         provider = meter_provider if meter_provider is not None else metrics_api.get_meter_provider()
-        meter = provider.get_meter(A.METER_NAME, __version__)
+        meter = self._meter = provider.get_meter(A.METER_NAME, __version__)
         # The counters are observable: the span path only adds to a dict under a lock
         # (well under a microsecond); the SDK reads the running totals at each
         # collection. A synchronous Counter.add costs ~8 us a span. And totals of our
@@ -191,6 +194,7 @@ class CostMetrics(OwnExtension):
         )
         self._processors: tuple[CostSpanProcessor, ...] = ()
         self._rollups: tuple[TraceCostExporter, ...] = ()
+        self._gateways: tuple[Callable[[], Mapping[tuple[str, str], int]], ...] = ()
         #: Added to what the watched components count: in a forked child under delta
         #: temporality, the parent's last reading (see _start_totals_after_fork).
         self._health_offset: dict[tuple[str, str], int] = {}
@@ -263,6 +267,31 @@ class CostMetrics(OwnExtension):
         traces again), the internal failures all of theirs."""
         self._rollups = (*self._rollups, rollup)
 
+    def watch_gateway(self, read: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        """Report a gateway's own counters, which ``read`` returns as (metric, attribute value)
+        -> count, read once a collection with the other health series (on the collecting
+        thread: ``read`` must not wait on an export): ``gen_ai.cost.gateway.requests`` and
+        ``gen_ai.cost.gateway.spans`` by ``gen_ai.cost.gateway.outcome``, and
+        ``gen_ai.cost.internal_errors`` with ``gen_ai.cost.component=gateway``. What the
+        gateway's senders lose (spans its upstream refused or that it let go) shows nowhere
+        else: not in the spans, which never reach the upstream. The instruments are made
+        here, so that a process that runs no gateway has none of them."""
+        if not self._gateways:
+            meter = self._meter
+            meter.create_observable_counter(
+                A.METRIC_GATEWAY_REQUESTS,
+                callbacks=[self._observe_gateway_requests],
+                unit=A.METRIC_GATEWAY_REQUESTS_UNIT,
+                description="Requests of OTLP spans the gateway received, by outcome (the counters of GET /health)",
+            )
+            meter.create_observable_counter(
+                A.METRIC_GATEWAY_SPANS,
+                callbacks=[self._observe_gateway_spans],
+                unit=A.METRIC_GATEWAY_SPANS_UNIT,
+                description="Spans the gateway received, by outcome (the counters of GET /health)",
+            )
+        self._gateways = (*self._gateways, read)
+
     def _health(self) -> dict[tuple[str, str], int]:
         """(metric, attribute value) -> count, from the watched components' stats."""
         counts: dict[tuple[str, str], int] = {}
@@ -276,6 +305,9 @@ class CostMetrics(OwnExtension):
             _add(counts, (A.METRIC_OPEN_SPANS_FORGOTTEN, ""), stats.open_counts_forgotten)
         for rollup in self._rollups:
             _add(counts, (errors, A.COMPONENT_ROLLUP), rollup.stats.internal_errors)
+        for read in self._gateways:
+            for key, count in read().items():
+                _add(counts, key, count)
         if self._rollups:
             first = self._rollups[0].stats
             counts[A.METRIC_ROLLUP_OVERFLOW, A.ROLLUP_PUSHED_OUT] = first.traces_pushed_out
@@ -329,6 +361,12 @@ class CostMetrics(OwnExtension):
 
     def _observe_open_spans_forgotten(self, options: CallbackOptions) -> Iterable[Observation]:
         return self._observe_health(A.METRIC_OPEN_SPANS_FORGOTTEN)
+
+    def _observe_gateway_requests(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe_health(A.METRIC_GATEWAY_REQUESTS, A.METRIC_ATTR_GATEWAY_OUTCOME)
+
+    def _observe_gateway_spans(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe_health(A.METRIC_GATEWAY_SPANS, A.METRIC_ATTR_GATEWAY_OUTCOME)
 
     def _observe_open_traces(self, options: CallbackOptions) -> Iterable[Observation]:
         # The first roll-up's, as for its trace counts; once the health series are shown.
@@ -533,6 +571,12 @@ def prometheus_label(key: str) -> str:
     return f"key_{label}" if label[:1].isdigit() else label
 
 
+#: (OTel name, unit, kind) of the metrics only a gateway reports (CostMetrics.watch_gateway).
+GATEWAY_METRICS: tuple[tuple[str, str, str], ...] = (
+    (A.METRIC_GATEWAY_REQUESTS, A.METRIC_GATEWAY_REQUESTS_UNIT, "counter"),
+    (A.METRIC_GATEWAY_SPANS, A.METRIC_GATEWAY_SPANS_UNIT, "counter"),
+)
+
 #: (OTel name, unit, kind) of every metric the package and the collector config emit.
 METRICS: tuple[tuple[str, str, str], ...] = (
     (A.METRIC_COST, A.METRIC_COST_UNIT, "counter"),
@@ -545,6 +589,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     (A.METRIC_ROLLUP_LATE_SPANS, A.METRIC_ROLLUP_LATE_SPANS_UNIT, "counter"),
     (A.METRIC_ROLLUP_OPEN_TRACES, A.METRIC_ROLLUP_OPEN_TRACES_UNIT, "updowncounter"),
     (A.METRIC_OPEN_SPANS_FORGOTTEN, A.METRIC_OPEN_SPANS_FORGOTTEN_UNIT, "counter"),
+    *GATEWAY_METRICS,
     (A.SPAN_METRIC_COST, A.METRIC_COST_UNIT, "counter"),
     (A.SPAN_METRIC_TRACE_COST, A.METRIC_TRACE_COST_UNIT, "histogram"),
     (A.SPAN_METRIC_INFRA_COST, A.METRIC_COST_UNIT, "counter"),
