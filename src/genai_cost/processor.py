@@ -833,18 +833,29 @@ class CostSpanProcessor(SpanProcessor):
 
     def _listener_failed(self, listener: CostListener) -> None:
         """Count and log a listener that raised, naming it: the span was priced and keeps
-        its cost, so "passed on unpriced" would send the reader to the wrong place. The
-        first failure of each listener is logged, then every 1000th of all."""
-        stats = self._stats
-        stats.internal_errors += 1
-        stats.listener_errors += 1
-        if worth_logging(self._failed_listeners, id(listener), stats.listener_errors):
+        its cost, so "passed on unpriced" would send the reader to the wrong place."""
+        self._stats.listener_errors += 1
+        self._extension_failed(
+            "listener", listener, self._failed_listeners, self._stats.listener_errors,
+            "the span keeps its cost, but this listener missed it",
+        )  # fmt: skip
+
+    def _layer_failed(self, layer: SpanCostLayer) -> None:
+        self._stats.layer_errors += 1
+        self._extension_failed(
+            "span cost layer", layer, self._failed_layers, self._stats.layer_errors,
+            "unless another layer priced it, the span says cost_layer_failed",
+        )  # fmt: skip
+
+    def _extension_failed(self, kind: str, extension: object, failed: set[object], count: int, outcome: str) -> None:
+        """Count (in ``internal_errors`` too) and log an extension of the application's that
+        raised, naming it: its first failure, then every 1000th of its kind."""
+        self._stats.internal_errors += 1
+        if worth_logging(failed, id(extension), count):
             _log.exception(
-                "genai-cost: listener %s failed on a span (%d listener failures so far); the span keeps its"
-                " cost, but this listener missed it",
-                type(listener).__name__,
-                stats.listener_errors,
-            )
+                "genai-cost: %s %s failed on a span (%d %s failures so far); %s",
+                kind, type(extension).__name__, count, kind.rsplit(" ", 1)[-1], outcome,
+            )  # fmt: skip
 
     def _flagged_internal_error(
         self, span: CostedSpan, state: dict[str, object]
@@ -951,17 +962,6 @@ class CostSpanProcessor(SpanProcessor):
                 return cost
         return None if failed is None else _layer_failed_cost(failed)
 
-    def _layer_failed(self, layer: SpanCostLayer) -> None:
-        stats = self._stats
-        stats.internal_errors += 1
-        stats.layer_errors += 1
-        if worth_logging(self._failed_layers, id(layer), stats.layer_errors):
-            _log.exception(
-                "genai-cost: span cost layer %s failed on a span (%d layer failures so far); unless another"
-                " layer priced it, the span says cost_layer_failed",
-                type(layer).__name__,
-                stats.layer_errors,
-            )
 
     def _internal_error(self) -> None:
         self._stats.internal_errors += 1
