@@ -111,7 +111,9 @@ def test_a_discount_below_one_percent_is_doubted(percent: float, doubted: bool) 
     assert bool(doubtful_values(parsed)) is doubted
 
 
-def test_a_file_of_many_doubts_loads_as_fast_as_one_and_says_the_first_few_and_a_count(tmp_path: Path) -> None:
+def test_a_file_of_many_doubts_loads_as_fast_as_one_and_says_the_first_few_and_a_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Each doubt read and composed the whole file again: a price list of 400 models copied
     per token (800 doubts) took two minutes to load, at every start of the application."""
     from genai_cost.pricing import Catalog
@@ -123,10 +125,16 @@ def test_a_file_of_many_doubts_loads_as_fast_as_one_and_says_the_first_few_and_a
         for n in range(400)
     )
     path = tmp_path / "per-token.yaml"
-    path.write_text(f"providers:\n  - id: acme\n    models:\n{models}", encoding="utf-8")
+    path.write_text(
+        f"providers:\n  - id: acme\n    models:\n{models}discounts:\n  - {{provider: acme, percent: 0.15}}\n",
+        encoding="utf-8",
+    )
     catalog = Catalog.load([path])
     said = catalog.doubts
-    assert len(said) == MAX_SAID + 1
+    assert len(said) == MAX_SAID + 2
     assert said[0].startswith(f"{path}:6: providers[0].models[0].prices[0].input: 3e-06 USD per million")
-    assert said[-1] == f"{path}: {800 - MAX_SAID} more doubtful value(s) of the same kinds, not listed"
+    # Another kind of mistake is said whatever the rates: not hidden behind them.
+    assert any("discounts[0].percent: 0.15 takes 0.15% off" in message for message in said)
+    assert said[-1] == f"{path}: {800 - MAX_SAID} more rate(s) below $0.0005 per million tokens, not listed"
     assert main(["pricing", "validate", str(path)]) == 0
+    assert "; 801 warning(s), below" in capsys.readouterr().out  # each value, not each line said

@@ -402,6 +402,18 @@ class _Recorder(SpanProcessor):
         return True
 
 
+def test_a_flush_given_all_the_time_in_the_world_flushes():
+    """``force_flush(sys.maxsize)``, "wait as long as it takes", raised OverflowError into the
+    application once the wait for pricing was bounded: no lock takes so long a timeout."""
+    import sys
+
+    tracer, memory, processor, _ = pipeline()
+    with tracer.start_as_current_span("chat", attributes=gpt4o()):
+        pass
+    assert processor.force_flush(sys.maxsize) is True
+    assert memory.get_finished_spans()[0].attributes["gen_ai.cost.total_usd"] == pytest.approx(0.0045)
+
+
 def test_shutdown_and_force_flush_propagate():
     recorder = _Recorder()
     processor = CostSpanProcessor(recorder, catalog=CATALOG, settings=CostSettings())
@@ -467,6 +479,8 @@ def test_a_listener_stuck_on_another_thread_holds_up_neither_a_flush_nor_the_exi
         assert stuck.wait(10)  # the worker is pricing, inside the listener
         with caplog.at_level("WARNING", logger="genai_cost"):
             started = time.monotonic()
+            assert processor.force_flush(0) is False  # no time given: nothing said (the SDK passes 0 when
+            # an earlier processor used the time up), so the warning is left for a real wait
             assert processor.force_flush(300) is False
             assert processor.settle(wait=False) is None  # does not wait either
             processor.shutdown()

@@ -67,6 +67,8 @@ def test_right_types_still_pass() -> None:
         (lambda: _processor(span_layers=[object()]), "a span layer must have a method price_span()"),
         (lambda: _processor().add_listener(BudgetLimits(max_cost_usd=1)), "write Budget(limits)"),
         (lambda: _processor().add_span_layer("infra"), "a span layer must have a method price_span()"),
+        (lambda: _processor(listeners=None), "listeners is a list: listeners=[...], not listeners=None"),
+        (lambda: Budget(max_cost_usd=1, on_exceeded=_async_callback), "is async: it would never run"),
     ],
 )
 def test_callbacks_listeners_and_layers_that_could_never_work_are_refused_at_set_up(build: Any, said: str) -> None:
@@ -84,6 +86,23 @@ def test_callbacks_of_three_or_four_arguments_and_of_any_arguments_pass() -> Non
     budget.add_exceeded_callback(lambda *arguments: hits.append(arguments))
     budget.add_exceeded_callback(print)  # a builtin taking any arguments
     _processor(listeners=(listener for listener in [budget]), span_layers=[])
+
+
+async def _async_callback(limit: str, spend: float, value: float) -> None:
+    pass
+
+
+def test_listeners_in_any_iterable_pass() -> None:
+    class Indexed:  # iterable through __getitem__ alone, as the old sequence protocol allows
+        def __init__(self, *items: object) -> None:
+            self.items = items
+
+        def __getitem__(self, index: int) -> object:
+            return self.items[index]
+
+    budget = Budget(max_cost_usd=1)
+    _processor(listeners=Indexed(budget))
+    _processor(listeners=dict.fromkeys([budget]).keys(), span_layers=iter(()))
 
 
 def _processor(**kw: Any) -> CostSpanProcessor:

@@ -711,6 +711,12 @@ def _checked_callback(name: str, callback: object) -> bool:
     form = "callback(limit, spend, limit_value[, trace_id])"
     if not callable(callback):
         raise TypeError(f"{name} must be a callable, {form}, not {callback!r} ({type(callback).__name__})")
+    if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(type(callback).__call__):
+        # Called, it makes a coroutine nobody awaits (the export thread runs no event loop).
+        raise TypeError(
+            f"{name} {callback!r} is async: it would never run. Give a plain function that hands the work to"
+            " your event loop: asyncio.run_coroutine_threadsafe(coroutine(...), loop)"
+        )
     try:
         signature = inspect.signature(callback)
     except (TypeError, ValueError):  # no signature to read (some builtins): taken on trust

@@ -291,9 +291,11 @@ class _Checked:
     #: Valid values that are almost surely a unit mistake (:mod:`.pricing.doubts`): said,
     #: not refused.
     doubts: list[str] = field(default_factory=list)
+    #: How many values are doubtful (of a file with many, ``doubts`` says the first few).
+    doubtful: int = 0
 
     def summary(self, files: int) -> str:
-        warned = f"; {len(self.doubts)} warning(s), below" if self.doubts else ""
+        warned = f"; {self.doubtful} warning(s), below" if self.doubtful else ""
         return (
             f"valid: {files} file(s), {self.models} model(s) of {self.providers} provider(s),"
             f" {self.tools} tool(s), {self.discounts} discount(s){warned}"
@@ -325,7 +327,9 @@ def _file_problems(paths: list[Path]) -> _Checked:
         found.tools += len(parsed.tools)
         found.discounts += len(parsed.discounts)
         found.fallbacks = found.fallbacks or any(p.fallbacks for p in parsed.providers)
-        found.doubts.extend(doubt_messages(str(path), doubtful_values(parsed)))
+        doubtful = doubtful_values(parsed)
+        found.doubtful += len(doubtful)
+        found.doubts.extend(doubt_messages(str(path), doubtful))
     return found
 
 

@@ -25,6 +25,7 @@ counted, and the span is passed on with its own attributes, unpriced.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -339,8 +340,8 @@ class CostSpanProcessor(SpanProcessor):
             return True
         if timeout_s == 0.0:
             acquired = self._settling.acquire(blocking=False)
-        else:
-            acquired = self._settling.acquire(timeout=timeout_s)
+        else:  # (a "wait forever" timeout, sys.maxsize ms, is more than a lock can be given)
+            acquired = self._settling.acquire(timeout=min(timeout_s, threading.TIMEOUT_MAX))
         if not acquired:
             return False
         try:
@@ -362,7 +363,7 @@ class CostSpanProcessor(SpanProcessor):
         layer hung on the export thread cannot hang the application's exit with it."""
         if self._settle(timeout_s):
             return True
-        if not self._warned_pricing_hung:
+        if timeout_s > 0 and not self._warned_pricing_hung:  # (0: no time given, nothing stuck)
             self._warned_pricing_hung = True
             _log.warning(
                 "genai-cost: pricing on another thread did not finish within %.1f s: a listener or span"
@@ -699,7 +700,7 @@ class CostSpanProcessor(SpanProcessor):
         if not taken_back:
             return None
         recount, accounts_for = _taking_back(taken_back, state)
-        cost = self._layer_cost(span, attributes) if self._span_layers else None
+        cost = self._layer_cost(span, attributes, role) if self._span_layers else None
         merged = dict(attributes)
         if cost is None:
             cost = recount_only({A.COST_ACCOUNTS_FOR: accounts_for})
@@ -751,11 +752,11 @@ class CostSpanProcessor(SpanProcessor):
         span with no cost of its own), written on its attributes, and the listeners told;
         with the counts it takes back (``recount``) of the records named in ``accounts_for``."""
         if role in _UNBILLED_ROLES:
-            cost = self._layer_cost(span, attributes) if self._span_layers else None
+            cost = self._layer_cost(span, attributes, role) if self._span_layers else None
         else:
             cost = self._pricer.price(usage, attributes, state["_start_time"], state["_end_time"])  # type: ignore[arg-type]
             if cost is None and self._span_layers:
-                cost = self._layer_cost(span, attributes)
+                cost = self._layer_cost(span, attributes, role)
         if cost is None:
             return None
         if cost.priced:
@@ -944,10 +945,14 @@ class CostSpanProcessor(SpanProcessor):
         state["_parent"] = local
         return local
 
-    def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object]) -> SpanCost | None:
+    def _layer_cost(self, span: ReadableSpan, attributes: Mapping[str, object], role: Role) -> SpanCost | None:
         """The first cost a layer gives the span. A layer that raised is counted and logged by
-        name, and, unless a later layer prices the span, the span says so: what the failed
-        layer would have charged is missing, and ``None`` would read as "nothing to price"."""
+        name, and, unless a later layer prices the span, a GenAI span says so: what the failed
+        layer would have charged is missing, and ``None`` would read as "nothing to price". A
+        span that is no GenAI work (``Role.NONE``: HTTP, a database) is not flagged: a layer
+        that raises on every span would have made each request's every span unpriced (and
+        stopped it, by a budget's stop on unpriced spans); its failures still show, counted
+        and logged."""
         failed: SpanCostLayer | None = None
         for layer in self._span_layers:
             try:
@@ -960,7 +965,7 @@ class CostSpanProcessor(SpanProcessor):
                 continue
             if cost is not None:
                 return cost
-        return None if failed is None else _layer_failed_cost(failed)
+        return None if failed is None or role is Role.NONE else _layer_failed_cost(failed)
 
 
     def _internal_error(self) -> None:
@@ -1087,9 +1092,13 @@ def _listed(name: str, extensions: Iterable[_Extension], method: str) -> tuple[_
     """``listeners`` / ``span_layers`` as a tuple, each checked: a budget given alone
     (``listeners=budget``) or a ``BudgetLimits`` in the list failed with a bare "not
     iterable", or at the first span priced, far from the cause, the safety stop off."""
-    if hasattr(extensions, method) or isinstance(extensions, str | bytes) or not isinstance(extensions, Iterable):
-        raise TypeError(f"{name} is a list: {name}=[{type(extensions).__name__.lower()}], not {name}={extensions!r}")
-    listed = tuple(extensions)
+    listed: tuple[_Extension, ...] | None = None
+    if not hasattr(extensions, method) and not isinstance(extensions, str | bytes):
+        with contextlib.suppress(TypeError):  # not iterable
+            listed = tuple(extensions)
+    if listed is None:
+        given = "..." if extensions is None else type(extensions).__name__.lower()
+        raise TypeError(f"{name} is a list: {name}=[{given}], not {name}={extensions!r}")
     for extension in listed:
         _check_extension(name.rstrip("s").replace("_", " "), extension, method)
     return listed

@@ -56,16 +56,21 @@ MAX_SAID = 10
 
 def doubt_messages(label: str, doubts: Sequence[tuple[Location, str]]) -> list[str]:
     """The doubtful values of the user's file ``label`` as said, ``file:line: field: doubt``:
-    the first :data:`MAX_SAID`, then how many more."""
+    every discount's, and the first :data:`MAX_SAID` rates, then how many more rates (a
+    discount's doubt must not hide behind a price list's)."""
     if not doubts:
         return []
     from .files import dotted_path, locate_all  # (YAML: only once a file has a doubt to say)
 
-    said = doubts[:MAX_SAID]
+    rates = [doubt for doubt in doubts if doubt[0][0] != "discounts"]
+    said = [doubt for doubt in doubts if doubt[0][0] == "discounts" or doubt in rates[:MAX_SAID]]
     places = locate_all(label, [tuple(loc) for loc, _ in said])
     messages = [f"{place}: {dotted_path(loc)}: {doubt}" for place, (loc, doubt) in zip(places, said, strict=True)]
-    if len(doubts) > MAX_SAID:
-        messages.append(f"{label}: {len(doubts) - MAX_SAID} more doubtful value(s) of the same kinds, not listed")
+    if len(rates) > MAX_SAID:
+        messages.append(
+            f"{label}: {len(rates) - MAX_SAID} more rate(s) below ${LOWEST_PLAUSIBLE_RATE:g} per million"
+            " tokens, not listed"
+        )
     return messages
 
 
