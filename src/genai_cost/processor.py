@@ -1000,33 +1000,28 @@ def _dropped(state: dict[str, object]) -> int:
 
 
 def _layer_failed_cost(layer: SpanCostLayer) -> SpanCost:
-    """Unpriced, under ``unknown``: what the layer would have made of the span is not known."""
-    return SpanCost(
-        A.CATEGORY_UNKNOWN,
-        None,
-        None,
-        {
-            A.COST_UNPRICED: True,
-            A.COST_UNPRICED_REASON: A.REASON_COST_LAYER_FAILED,
-            A.COST_UNPRICED_DETAIL: f"the span cost layer {type(layer).__name__} raised on this span (see the log)",
-            A.COST_CATEGORY: A.CATEGORY_UNKNOWN,
-        },
-        A.REASON_COST_LAYER_FAILED,
-    )
+    """What the layer would have made of the span is not known."""
+    detail = f"the span cost layer {type(layer).__name__} raised on this span (see the log)"
+    return _unknown_unpriced(A.REASON_COST_LAYER_FAILED, detail)
 
 
 def _internal_error_cost(detail: str) -> SpanCost:
+    return _unknown_unpriced(A.REASON_INTERNAL_ERROR, detail)
+
+
+def _unknown_unpriced(reason: str, detail: str) -> SpanCost:
+    """Unpriced under category ``unknown``: what the span is, or would have cost, is not known."""
     return SpanCost(
         A.CATEGORY_UNKNOWN,
         None,
         None,
         {
             A.COST_UNPRICED: True,
-            A.COST_UNPRICED_REASON: A.REASON_INTERNAL_ERROR,
+            A.COST_UNPRICED_REASON: reason,
             A.COST_UNPRICED_DETAIL: detail,
             A.COST_CATEGORY: A.CATEGORY_UNKNOWN,
         },
-        A.REASON_INTERNAL_ERROR,
+        reason,
     )
 
 
