@@ -43,12 +43,15 @@ RESPONSE_ID, INVOCATION_PARAMETERS = 24, 25
 REASONING_EXCLUDED, USAGE_JSON, TOTAL, RESPONSE_JSON = 26, 27, 28, 29
 SLOTS = 30
 
+#: The Vercel AI SDK's name of what a span is (``ai.generateText``, ``ai.embedMany.doEmbed``, ...).
+AI_OPERATION_KEY = "ai.operationId"
+
 VOCABULARY: dict[int, tuple[str, ...]] = {
     # OpenLLMetry's ``llm.request.type`` (chat, completion, embedding) on every call span it
     # makes, also one without counts (a stream without usage): a call, flagged if unpriced.
     OP: ("gen_ai.operation.name", "llm.request.type"),
     OI_KIND: ("openinference.span.kind",),
-    AI_OP: ("ai.operationId",),
+    AI_OP: (AI_OPERATION_KEY,),
     PROVIDER: ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider"),
     RESPONSE_MODEL: ("gen_ai.response.model", "llm.response.model_name", "ai.response.model"),
     REQUEST_MODEL: ("gen_ai.request.model", "llm.model_name", "ai.model.id", "embedding.model_name"),

@@ -46,7 +46,7 @@ from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBe
 from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures, worth_logging
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
-from ._vocabulary import VERCEL_AGGREGATES
+from ._vocabulary import AI_OPERATION_KEY, VERCEL_AGGREGATES
 from .config import (
     BUDGET_VARIABLES,
     ESCALATION_VARIABLE,
@@ -567,7 +567,7 @@ class CostSpanProcessor(SpanProcessor):
         started: int = state["_start_time"] or 0  # type: ignore[assignment]
         if started <= self._calls.marks_dropped_at_ns:
             return False
-        return attributes.get(_AI_OPERATION) not in VERCEL_AGGREGATES
+        return attributes.get(AI_OPERATION_KEY) not in VERCEL_AGGREGATES
 
     def _unrecorded_calls(
         self, span: CostedSpan, state: dict[str, object], attributes: Mapping[str, object], usage: SpanUsage, role: Role
@@ -965,8 +965,7 @@ class CostSpanProcessor(SpanProcessor):
                 continue
             if cost is not None:
                 return cost
-        return None if failed is None or role is Role.NONE else _layer_failed_cost(failed)
-
+        return None if failed is None or role is _NONE else _layer_failed_cost(failed)
 
     def _internal_error(self) -> None:
         self._stats.internal_errors += 1
@@ -1153,7 +1152,7 @@ _WAIT_AS_LONG_AS_IT_TAKES = -1.0
 _UNBILLED_ROLES = (Role.NONE, Role.AGGREGATE, Role.OTHER)
 #: Roles that the span rules (``usage.with_span_rules``) may change.
 _SPAN_RULE_ROLES = (Role.AGGREGATE, Role.OTHER)
-_AGGREGATE, _OTHER = Role.AGGREGATE, Role.OTHER
+_AGGREGATE, _OTHER, _NONE = Role.AGGREGATE, Role.OTHER, Role.NONE
 #: Roles of the spans through which an answered call below says so to the spans above
 #: (``ANSWER_BELOW``): spans that are neither calls, tools nor agents.
 _PASSING_ROLES = (Role.NONE, Role.OTHER)
@@ -1171,5 +1170,4 @@ _ERROR_TYPE = "error.type"
 #: Where a span's state tells the roll-up what to do beyond adding its cost: ``True``, it
 #: ended after its local root (written by _open_spans); a Recount, counts it takes back.
 _ROLLUP_NOTE = "_genai_rollup"
-_AI_OPERATION = "ai.operationId"
 

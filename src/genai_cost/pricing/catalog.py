@@ -759,19 +759,16 @@ class Catalog:
                 # Kept without its traceback, whose frames (and their callers') it would
                 # keep alive for as long as the cache holds it.
                 hit = copy.copy(exc)
-            if len(model) > _MAX_CACHED_NAME or (provider is not None and len(provider) > _MAX_CACHED_NAME):
-                # No model is named so long: a stream of distinct ones (hostile, or a prompt
-                # in the model attribute) would fill the cache with megabytes of keys.
-                if isinstance(hit, PricingError):
-                    raise copy.copy(hit)
-                return hit
-            fast = None if isinstance(hit, PricingError) else _fast_of(hit)
-            with self._cache_lock:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                    self._fast_by_name.clear()
-                self._cache[key] = hit
-                self._fast_by_name.setdefault(model, {})[provider] = fast
+            # No model is named longer: a stream of distinct ones (hostile, or a prompt in the
+            # model attribute) would fill the cache with megabytes of keys.
+            if len(model) <= _MAX_CACHED_NAME and (provider is None or len(provider) <= _MAX_CACHED_NAME):
+                fast = None if isinstance(hit, PricingError) else _fast_of(hit)
+                with self._cache_lock:
+                    if len(self._cache) >= _CACHE_LIMIT:
+                        self._cache.clear()
+                        self._fast_by_name.clear()
+                    self._cache[key] = hit
+                    self._fast_by_name.setdefault(model, {})[provider] = fast
         if isinstance(hit, PricingError):
             # A copy: the cached error raised again would gather every frame it passes
             # through in its traceback, and keep them (the caller's locals, the exporter's
