@@ -241,6 +241,12 @@ AGGREGATE_COUNT_KEYS: tuple[str, ...] = (
     "llm.token_count.total",
 )
 
+#: What names the conversation a span belongs to, best first: the GenAI conventions'
+#: id (Pydantic AI and Google ADK write it) and OpenInference's
+#: session (``using_session``, on every span in its context). Read by ``genai-cost report
+#: --by conversation`` only: a conversation spans traces, which the live roll-up does not.
+CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id")
+
 #: Keys read by name, beside the scan.
 COST_AMOUNT = "gen_ai.usage.cost.amount"
 OPERATION_KEY = "gen_ai.operation.name"

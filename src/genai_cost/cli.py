@@ -13,10 +13,11 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._vocabulary import CONVERSATION_KEYS
 from .config import CostSettings, env_pricing_files, report_unknown_variables, user_cache_dir
 from .pricing import Catalog, CatalogError, PricingError, TokenUsage
 from .pricing.calc import UNPRICED_AT_DEFAULT
@@ -145,8 +146,33 @@ def _parser() -> argparse.ArgumentParser:
         " ConsoleSpanExporter prints (OTEL_TRACES_EXPORTER=console, the application's own output"
         " among it is skipped); UTF-8, or UTF-16 as Windows PowerShell's > writes it; - reads standard input",
     )
-    report.add_argument("--top", type=_count, default=10, help="the N most expensive traces (0: all; default 10)")
+    report.add_argument(
+        "--top",
+        type=_count,
+        default=10,
+        help="the N most expensive traces, or conversations with --by conversation (0: all; default 10)",
+    )
     report.add_argument("--trace", type=_trace_id, help="only this trace id (32 hex digits, as backends show it)")
+    report.add_argument(
+        "--by",
+        choices=("trace", "conversation"),
+        help="trace (the default): each trace; conversation: the traces (turns) of each conversation added up,"
+        " the default with --conversation",
+    )
+    report.add_argument(
+        "--conversation",
+        type=_not_blank("a conversation id"),
+        metavar="ID",
+        help="only the traces of this conversation (as --by conversation prints it)",
+    )
+    report.add_argument(
+        "--conversation-key",
+        type=_not_blank("an attribute key (gen_ai.conversation.id, session.id, ...)"),
+        action="append",
+        metavar="KEY",
+        help="the span attribute that names a trace's conversation (a ticket, a session); repeat for several,"
+        f" best first (default: {', '.join(CONVERSATION_KEYS)})",
+    )
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(handler=_report)
 
@@ -237,6 +263,18 @@ def _trace_id(text: str) -> str:
     if len(digits) > 32 or any(c not in "0123456789abcdef" for c in digits):
         raise argparse.ArgumentTypeError(f"{text!r} is not a trace id (up to 32 hex digits)")
     return digits.zfill(32)
+
+
+def _not_blank(what: str) -> Callable[[str], str]:
+    """A flag's value that must not be blank: ``--conversation "$ID"`` with the variable
+    unset would otherwise select nothing, or everything."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty: give {what}")
+        return text
+
+    return parse
 
 
 def _model_name(text: str) -> str:
@@ -556,6 +594,7 @@ def _host_port(host: str, port: int) -> str:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from .conversations import group_conversations, render_conversations_json, render_conversations_text
     from .report import render_json, render_text, report_traces
     from .span_file import SpanFileError, read_span_file, read_span_stream
 
@@ -586,20 +625,40 @@ def _report(args: argparse.Namespace) -> int:
             problems.extend(exc.problems)
             spans.extend(exc.spans)
             unreadable = unreadable or not exc.spans
-    reports = report_traces(spans)
+    keys = tuple(args.conversation_key or CONVERSATION_KEYS)
+    reports = report_traces(spans, conversation_keys=keys)
     if args.trace:
         reports = [report for report in reports if report.trace_id == args.trace]
     missing_trace = bool(args.trace) and not reports
+    if args.conversation is not None:
+        reports = [report for report in reports if report.conversation_id == args.conversation]
+    missing_conversation = args.conversation is not None and not reports and not missing_trace
+    by_conversation = args.by == "conversation" or (args.by is None and args.conversation is not None)
     # The problems first: a reader that stops early (`| head`) must not make them go unsaid.
     for problem in problems:
         print(f"genai-cost report: {problem}", file=sys.stderr)
     for skipped in skipped_output:
         print(f"genai-cost report: {skipped}", file=sys.stderr)
     sys.stderr.flush()
-    if not (unreadable or missing_trace):
-        shown = reports[: args.top] if args.top else reports
+    if not (unreadable or missing_trace or missing_conversation):
         try:
-            print(render_json(reports, shown, problems, skipped_output) if args.json else render_text(reports, shown))
+            if by_conversation:
+                conversations, unnamed = group_conversations(reports)
+                listed = conversations[: args.top] if args.top else conversations
+                if args.json:
+                    print(
+                        render_conversations_json(
+                            reports, conversations, listed, unnamed, keys, problems, skipped_output
+                        )
+                    )
+                else:
+                    print(render_conversations_text(reports, conversations, listed, unnamed, keys))
+            else:
+                shown = reports[: args.top] if args.top else reports
+                if args.json:
+                    print(render_json(reports, shown, problems, skipped_output))
+                else:
+                    print(render_text(reports, shown))
             sys.stdout.flush()
         except BrokenPipeError:  # the reader has gone; the exit code still says what was wrong
             _stdout_gone()
@@ -608,6 +667,14 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if missing_trace:
         print(f"genai-cost report: no trace {args.trace} in the files", file=sys.stderr)
+        return EXIT_USAGE
+    if missing_conversation:
+        where = f" among the spans of trace {args.trace}" if args.trace else " in the files"
+        print(
+            f"genai-cost report: no trace names conversation {args.conversation!r}{where}"
+            f" (read from {', '.join(keys)})",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return EXIT_USAGE if problems else 0
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import attributes as A
+from ._vocabulary import CONVERSATION_KEYS
 from .config import env_pricing_files, user_cache_dir
 from .pricing.catalog import Catalog
 from .recorded_cost import RECORDED_CATEGORY_OTHER, RECORDED_REASON_UNKNOWN, RecordedCost, recorded_cost
@@ -43,6 +44,7 @@ from .span_file import COST_PREFIX, ExportedSpan, Unreadable
 from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, counts_tokens, read_span_usage, usd_amount
 
 __all__ = [
+    "CONVERSATION_KEYS",
     "ReportSummary",
     "TraceReport",
     "render_json",
@@ -106,11 +108,23 @@ class TraceReport:
     #: killed, or still running; or it was not exported): ``root_name`` is then its highest
     #: span found, the trace is not complete, and no start or duration is given for it.
     root_missing: str | None = None
+    #: The conversation the trace is a turn of (``gen_ai.conversation.id``, OpenInference's
+    #: ``session.id``, or the keys given): the value nearest the root, since a conversation
+    #: is usually named where the request is handled; ``None`` when no span names one.
+    conversation_id: str | None = None
+    #: Other conversations spans of the trace name (a sub-agent's own session, a batch
+    #: of several): said, so that a total split between them is not taken as the whole.
+    other_conversation_ids: list[str] = field(default_factory=list)
+    #: When the root span started, in nanoseconds since the epoch: orders the turns of a
+    #: conversation (``start`` is to the millisecond; turns can start within one).
+    start_ns: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "trace_id": self.trace_id,
             "root_name": self.root_name,
+            "conversation_id": self.conversation_id,
+            "other_conversation_ids": list(self.other_conversation_ids),
             "start": self.start,
             "duration_s": self.duration_s,
             "spans": self.spans,
@@ -128,7 +142,12 @@ class TraceReport:
 # ------------------------------------------------------------------ summing
 
 
-def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = None) -> list[TraceReport]:
+def report_traces(
+    spans: Iterable[ExportedSpan],
+    *,
+    catalog: Catalog | None = None,
+    conversation_keys: Sequence[str] = CONVERSATION_KEYS,
+) -> list[TraceReport]:
     """One report per trace, the most expensive first. A span (trace and span id) counts
     once: the first record of it that carries genai-cost's attributes, else the first; the
     others are counted as ``duplicates_ignored``.
@@ -136,7 +155,8 @@ def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = No
     ``catalog`` resolves model names for the rule on sibling records with no response id
     (two spellings of one model); by default the shipped catalog and the files of
     ``GENAI_COST_PRICING_FILE``, as the processor resolves them, loaded only for a trace
-    that has two such records to compare."""
+    that has two such records to compare. ``conversation_keys`` are the attributes that
+    name a trace's conversation, best first (:attr:`TraceReport.conversation_id`)."""
     by_trace: dict[str, dict[str, ExportedSpan]] = {}
     duplicates: dict[str, int] = {}
     for span in spans:
@@ -152,7 +172,7 @@ def report_traces(spans: Iterable[ExportedSpan], *, catalog: Catalog | None = No
             trace[span.span_id] = span
     models = _CallModels(catalog)
     reports = [
-        _report(trace_id, list(trace.values()), duplicates.get(trace_id, 0), models)
+        _report(trace_id, list(trace.values()), duplicates.get(trace_id, 0), models, conversation_keys)
         for trace_id, trace in by_trace.items()
     ]
     reports.sort(key=lambda report: (-report.total_usd, report.trace_id))
@@ -167,6 +187,40 @@ def _carries_cost(span: ExportedSpan) -> bool:
         or A.COST_DUPLICATE_OF in attributes
         or A.COST_ACCOUNTS_FOR in attributes
     )
+
+
+def _conversation(
+    spans: list[ExportedSpan], root: ExportedSpan, keys: Sequence[str]
+) -> tuple[str | None, list[str]]:
+    """The conversation ``spans`` name (the root's, else that of the first span to start
+    that names one), and the others they name, sorted."""
+    named: list[tuple[bool, int, str, str]] = []
+    for span in spans:
+        conversation = _conversation_id(span.attributes, keys)
+        if conversation is not None:
+            start = span.start_ns if span.start_ns is not None else _NEVER
+            named.append((span is not root, start, span.span_id, conversation))
+    if not named:
+        return None, []
+    chosen = min(named)[3]
+    return chosen, sorted({conversation for *_, conversation in named} - {chosen})
+
+
+#: A start later than any: a span the file gives no start for names a conversation last.
+_NEVER = 2**63
+
+
+def _conversation_id(attributes: Mapping[str, object], keys: Sequence[str]) -> str | None:
+    """The first of ``keys`` whose value names a conversation: text that is not blank, or a
+    whole number (an application's own ticket id)."""
+    for key in keys:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            if value.strip():
+                return value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return None
 
 
 def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[ExportedSpan]) -> bool:
@@ -185,7 +239,13 @@ def _root_missing(root: ExportedSpan, roots: list[ExportedSpan], spans: list[Exp
     return not any(A.TRACE_TOTAL in span.attributes for span in roots) and any(map(_carries_cost, spans))
 
 
-def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _CallModels) -> TraceReport:
+def _report(
+    trace_id: str,
+    spans: list[ExportedSpan],
+    duplicates: int,
+    models: _CallModels,
+    conversation_keys: Sequence[str] = CONVERSATION_KEYS,
+) -> TraceReport:
     ids = {span.span_id for span in spans}
     roots = [span for span in spans if span.parent_span_id not in ids]
     # The trace's own root if the file has it, else (a part of a distributed trace, several
@@ -196,10 +256,12 @@ def _report(trace_id: str, spans: list[ExportedSpan], duplicates: int, models: _
         else spans[0]
     )
     report = TraceReport(trace_id, root.name, spans=len(spans), duplicates_ignored=duplicates)
+    report.conversation_id, report.other_conversation_ids = _conversation(spans, root, conversation_keys)
     if _root_missing(root, roots, spans):
         report.root_missing = root.parent_span_id
         report.complete = False
     elif root.start_ns is not None:
+        report.start_ns = root.start_ns
         report.start = _iso(root.start_ns)
         if root.end_ns is not None and root.end_ns >= root.start_ns:
             report.duration_s = round((root.end_ns - root.start_ns) / 1e9, 6)
@@ -719,17 +781,7 @@ def _printable(text: str) -> str:
 
 def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) -> str:
     """``genai-cost report``: the totals of ``reports``, then each of ``shown`` in detail."""
-    summary = summarize(reports)
-    parts = ", ".join(f"{category} {_money(usd, 4)}" for category, usd in summary.by_category.items())
-    incomplete = len(summary.incomplete_traces)
-    lines = [
-        f"{summary.traces} trace(s), {_money(summary.total_usd, 4)} in all"
-        + (f" ({parts})" if parts else "")
-        + f"; {summary.unpriced_spans} unpriced span(s)"
-        + f"; {summary.not_priced_here_spans} billable span(s) without cost attributes"
-        + (f"; {incomplete} incomplete trace(s)" if incomplete else "")
-        + (f"; {summary.duplicates_ignored} duplicate span record(s) ignored" if summary.duplicates_ignored else "")
-    ]
+    lines = [summary_line(summarize(reports))]
     if len(shown) < len(reports):
         lines.append(f"the {len(shown)} most expensive:")
     for report in shown:
@@ -746,28 +798,67 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
         if report.duplicates_ignored:
             flag += f"  ({report.duplicates_ignored} duplicate span record(s) ignored)"
         lines.append(f"trace {report.trace_id}  {report.root_name!r}  {_money(report.total_usd, 6)}{when}{flag}")
-        if report.by_category:
-            lines.append(
-                "  " + "  ".join(f"{category} {_money(usd, 6)}" for category, usd in report.by_category.items())
-            )
-        for entry, calls in report.by_entry.items():
-            tokens = ""
-            if calls.input_tokens or calls.output_tokens:
-                tokens = (
-                    f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}  cache read {calls.cache_read_tokens:,}"
-                    + (f"  cache write {calls.cache_write_tokens:,}" if calls.cache_write_tokens else "")
-                    + (f"  reasoning {calls.reasoning_tokens:,}" if calls.reasoning_tokens else "")
-                )
-            lines.append(f"  {_printable(entry):<40} {calls.calls:>4} call(s)  {_money(calls.usd, 6)}{tokens}")
-        for note in report.unpriced:
-            lines.append(
-                f"  UNPRICED {note.name!r} (span {note.span_id}): {_printable(note.reason)}"
-                + (f": {_printable(note.detail)}" if note.detail else "")
-            )
-        for note in report.not_priced_here:
-            lines.append(
-                f"  NO COST ATTRIBUTES {note.name!r} (span {note.span_id})"
-                + (f" {_printable(note.detail)}" if note.detail else "")
-                + ": the process that emitted it did not run genai-cost"
-            )
+        if report.conversation_id is not None:
+            lines.append(f"  conversation {report.conversation_id!r}" + _also_named(report))
+        lines.extend(cost_lines(report.by_category, report.by_entry))
+        lines.extend(note_lines(report))
     return "\n".join(lines)
+
+
+def summary_line(summary: ReportSummary) -> str:
+    """The first line of a text report: what all the traces reported cost, and what was not
+    priced."""
+    parts = ", ".join(f"{category} {_money(usd, 4)}" for category, usd in summary.by_category.items())
+    incomplete = len(summary.incomplete_traces)
+    return (
+        f"{summary.traces} trace(s), {_money(summary.total_usd, 4)} in all"
+        + (f" ({parts})" if parts else "")
+        + f"; {summary.unpriced_spans} unpriced span(s)"
+        + f"; {summary.not_priced_here_spans} billable span(s) without cost attributes"
+        + (f"; {incomplete} incomplete trace(s)" if incomplete else "")
+        + (f"; {summary.duplicates_ignored} duplicate span record(s) ignored" if summary.duplicates_ignored else "")
+    )
+
+
+def cost_lines(by_category: Mapping[str, float], by_entry: Mapping[str, CallTotals]) -> list[str]:
+    """The categories, then each catalog entry and tool with its calls, cost and tokens."""
+    lines = []
+    if by_category:
+        lines.append("  " + "  ".join(f"{category} {_money(usd, 6)}" for category, usd in by_category.items()))
+    for entry, calls in by_entry.items():
+        tokens = ""
+        if calls.input_tokens or calls.output_tokens:
+            tokens = (
+                f"  in {calls.input_tokens:,}  out {calls.output_tokens:,}  cache read {calls.cache_read_tokens:,}"
+                + (f"  cache write {calls.cache_write_tokens:,}" if calls.cache_write_tokens else "")
+                + (f"  reasoning {calls.reasoning_tokens:,}" if calls.reasoning_tokens else "")
+            )
+        lines.append(f"  {_printable(entry):<40} {calls.calls:>4} call(s)  {_money(calls.usd, 6)}{tokens}")
+    return lines
+
+
+def note_lines(report: TraceReport, *, with_trace: bool = False) -> list[str]:
+    """The spans of ``report`` with no price: ``UNPRICED`` with the reason, ``NO COST
+    ATTRIBUTES`` for billable spans no genai-cost saw; ``with_trace`` names the trace too
+    (in a conversation's list of its turns' spans)."""
+    where = f"trace {report.trace_id}, " if with_trace else ""
+    lines = []
+    for note in report.unpriced:
+        lines.append(
+            f"  UNPRICED {note.name!r} ({where}span {note.span_id}): {_printable(note.reason)}"
+            + (f": {_printable(note.detail)}" if note.detail else "")
+        )
+    for note in report.not_priced_here:
+        lines.append(
+            f"  NO COST ATTRIBUTES {note.name!r} ({where}span {note.span_id})"
+            + (f" {_printable(note.detail)}" if note.detail else "")
+            + ": the process that emitted it did not run genai-cost"
+        )
+    return lines
+
+
+def _also_named(report: TraceReport) -> str:
+    others = report.other_conversation_ids
+    if not others:
+        return ""
+    return "  (spans of it also name " + ", ".join(repr(other) for other in others) + ")"
