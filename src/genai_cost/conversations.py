@@ -21,14 +21,14 @@ from typing import Any
 from .report import (
     CallTotals,
     TraceReport,
-    _also_named,
-    _money,
-    _totals_dict,
-    _usd,
+    also_named,
     cost_lines,
+    money_text,
     note_lines,
+    rounded_usd,
     summarize,
     summary_line,
+    totals_dict,
 )
 
 __all__ = ["ConversationReport", "group_conversations", "render_conversations_json", "render_conversations_text"]
@@ -75,9 +75,9 @@ class ConversationReport:
             "turns": len(self.turns),
             "start": self.start,
             "last_start": self.last_start,
-            "total_usd": _usd(self.total_usd),
-            "by_category": {category: _usd(usd) for category, usd in self.by_category.items()},
-            "by_entry": {key: _totals_dict(value) for key, value in self.by_entry.items()},
+            "total_usd": rounded_usd(self.total_usd),
+            "by_category": {category: rounded_usd(usd) for category, usd in self.by_category.items()},
+            "by_entry": {key: totals_dict(value) for key, value in self.by_entry.items()},
             "unpriced_spans": self.unpriced_spans,
             "not_priced_here_spans": self.not_priced_here_spans,
             "incomplete_turns": self.incomplete_turns,
@@ -132,7 +132,7 @@ def render_conversations_text(
     if unnamed:
         usd = sum((report.total_usd for report in unnamed), 0.0)
         line += (
-            f"; {len(unnamed)} trace(s) ({_money(usd, 4)}) name no conversation"
+            f"; {len(unnamed)} trace(s) ({money_text(usd, 4)}) name no conversation"
             f" (read from {', '.join(keys)}): not listed here; --by trace lists them"
         )
     lines = [summary_line(summarize(reports)), line]
@@ -150,7 +150,7 @@ def render_conversations_text(
         flag = f"  ({incomplete} incomplete turn(s))" if incomplete else ""
         lines.append(
             f"conversation {conversation.conversation_id!r}  {len(conversation.turns)} turn(s)"
-            f"  {_money(conversation.total_usd, 6)}{when}{flag}"
+            f"  {money_text(conversation.total_usd, 6)}{when}{flag}"
         )
         lines.extend(cost_lines(conversation.by_category, conversation.by_entry))
         for turn in conversation.turns:
@@ -159,8 +159,8 @@ def render_conversations_text(
             start = f"  start {turn.start}" if turn.start is not None else ""
             state = "" if turn.complete else "  (incomplete)"
             lines.append(
-                f"  turn {number:<3} trace {turn.trace_id}  {turn.root_name!r}  {_money(turn.total_usd, 6)}"
-                f"{start}{state}{_also_named(turn)}"
+                f"  turn {number:<3} trace {turn.trace_id}  {turn.root_name!r}  {money_text(turn.total_usd, 6)}"
+                f"{start}{state}{also_named(turn)}"
             )
     return "\n".join(lines)
 
@@ -183,7 +183,7 @@ def render_conversations_json(
         "conversation_keys": list(keys),
         "conversations": len(conversations),
         "traces_without_conversation": [report.trace_id for report in unnamed],
-        "without_conversation_usd": _usd(sum((report.total_usd for report in unnamed), 0.0)),
+        "without_conversation_usd": rounded_usd(sum((report.total_usd for report in unnamed), 0.0)),
         "shown": [conversation.as_dict() for conversation in shown],
     }
     return json.dumps(document, indent=2)

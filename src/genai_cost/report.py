@@ -128,9 +128,9 @@ class TraceReport:
             "start": self.start,
             "duration_s": self.duration_s,
             "spans": self.spans,
-            "total_usd": _usd(self.total_usd),
-            "by_category": {category: _usd(usd) for category, usd in self.by_category.items()},
-            "by_entry": {key: _totals_dict(value) for key, value in self.by_entry.items()},
+            "total_usd": rounded_usd(self.total_usd),
+            "by_category": {category: rounded_usd(usd) for category, usd in self.by_category.items()},
+            "by_entry": {key: totals_dict(value) for key, value in self.by_entry.items()},
             "unpriced": [_note_dict(note) for note in self.unpriced],
             "not_priced_here": [_note_dict(note) for note in self.not_priced_here],
             "complete": self.complete,
@@ -672,14 +672,16 @@ def _iso(nanos: int) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _usd(amount: float) -> float:
+def rounded_usd(amount: float) -> float:
+    """A USD sum as ``--json`` prints it (:data:`USD_DECIMALS`)."""
     return round(amount, USD_DECIMALS)
 
 
-def _totals_dict(totals: CallTotals) -> dict[str, Any]:
+def totals_dict(totals: CallTotals) -> dict[str, Any]:
+    """One ``by_entry`` line of ``--json``, per trace or per conversation."""
     return {
         "calls": totals.calls,
-        "usd": _usd(totals.usd),
+        "usd": rounded_usd(totals.usd),
         "input_tokens": totals.input_tokens,
         "output_tokens": totals.output_tokens,
         "cache_read_tokens": totals.cache_read_tokens,
@@ -712,8 +714,8 @@ class ReportSummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "traces": self.traces,
-            "total_usd": _usd(self.total_usd),
-            "by_category": {category: _usd(usd) for category, usd in self.by_category.items()},
+            "total_usd": rounded_usd(self.total_usd),
+            "by_category": {category: rounded_usd(usd) for category, usd in self.by_category.items()},
             "unpriced_spans": self.unpriced_spans,
             "not_priced_here_spans": self.not_priced_here_spans,
             "incomplete_traces": list(self.incomplete_traces),
@@ -760,7 +762,7 @@ def render_json(
     return json.dumps(document, indent=2)
 
 
-def _money(usd: float, decimals: int) -> str:
+def money_text(usd: float, decimals: int) -> str:
     """``$0.1420`` (``decimals`` 4); an amount that is not zero but rounds to zero is
     ``<$0.0001``, never ``$0.0000``: a cost must not read as free."""
     shown = f"${usd:.{decimals}f}"
@@ -797,9 +799,9 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
             flag = "" if report.complete else "  (spans were still open when the root ended)"
         if report.duplicates_ignored:
             flag += f"  ({report.duplicates_ignored} duplicate span record(s) ignored)"
-        lines.append(f"trace {report.trace_id}  {report.root_name!r}  {_money(report.total_usd, 6)}{when}{flag}")
+        lines.append(f"trace {report.trace_id}  {report.root_name!r}  {money_text(report.total_usd, 6)}{when}{flag}")
         if report.conversation_id is not None:
-            lines.append(f"  conversation {report.conversation_id!r}" + _also_named(report))
+            lines.append(f"  conversation {report.conversation_id!r}" + also_named(report))
         lines.extend(cost_lines(report.by_category, report.by_entry))
         lines.extend(note_lines(report))
     return "\n".join(lines)
@@ -808,10 +810,10 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
 def summary_line(summary: ReportSummary) -> str:
     """The first line of a text report: what all the traces reported cost, and what was not
     priced."""
-    parts = ", ".join(f"{category} {_money(usd, 4)}" for category, usd in summary.by_category.items())
+    parts = ", ".join(f"{category} {money_text(usd, 4)}" for category, usd in summary.by_category.items())
     incomplete = len(summary.incomplete_traces)
     return (
-        f"{summary.traces} trace(s), {_money(summary.total_usd, 4)} in all"
+        f"{summary.traces} trace(s), {money_text(summary.total_usd, 4)} in all"
         + (f" ({parts})" if parts else "")
         + f"; {summary.unpriced_spans} unpriced span(s)"
         + f"; {summary.not_priced_here_spans} billable span(s) without cost attributes"
@@ -824,7 +826,7 @@ def cost_lines(by_category: Mapping[str, float], by_entry: Mapping[str, CallTota
     """The categories, then each catalog entry and tool with its calls, cost and tokens."""
     lines = []
     if by_category:
-        lines.append("  " + "  ".join(f"{category} {_money(usd, 6)}" for category, usd in by_category.items()))
+        lines.append("  " + "  ".join(f"{category} {money_text(usd, 6)}" for category, usd in by_category.items()))
     for entry, calls in by_entry.items():
         tokens = ""
         if calls.input_tokens or calls.output_tokens:
@@ -833,7 +835,7 @@ def cost_lines(by_category: Mapping[str, float], by_entry: Mapping[str, CallTota
                 + (f"  cache write {calls.cache_write_tokens:,}" if calls.cache_write_tokens else "")
                 + (f"  reasoning {calls.reasoning_tokens:,}" if calls.reasoning_tokens else "")
             )
-        lines.append(f"  {_printable(entry):<40} {calls.calls:>4} call(s)  {_money(calls.usd, 6)}{tokens}")
+        lines.append(f"  {_printable(entry):<40} {calls.calls:>4} call(s)  {money_text(calls.usd, 6)}{tokens}")
     return lines
 
 
@@ -857,7 +859,8 @@ def note_lines(report: TraceReport, *, with_trace: bool = False) -> list[str]:
     return lines
 
 
-def _also_named(report: TraceReport) -> str:
+def also_named(report: TraceReport) -> str:
+    """What a trace's text line adds when its spans name other conversations than its own."""
     others = report.other_conversation_ids
     if not others:
         return ""
