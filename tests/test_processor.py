@@ -122,10 +122,43 @@ def test_an_entry_with_one_price_writes_no_price_period():
 
 def test_zero_cost_is_written_as_float_not_int():
     tracer, memory, _, _ = pipeline()
-    with tracer.start_as_current_span("chat", attributes=gpt4o(0, 0)):
+    # A cost the span reports as the int 0 (Logfire's operation.cost), for counts of 0
+    with tracer.start_as_current_span("chat", attributes=gpt4o(0, 0) | {"operation.cost": 0}):
         pass
-    value = by_name(memory)["chat"].attributes["gen_ai.cost.total_usd"]
+    attributes = by_name(memory)["chat"].attributes
+    value = attributes["gen_ai.cost.total_usd"]
     assert type(value) is float and value == 0.0
+    assert attributes["gen_ai.cost.source"] == "span"
+
+
+@pytest.mark.parametrize("convention", ["semconv", "openinference"])
+def test_counts_of_0_in_and_0_out_are_no_usage_not_a_free_call(convention: str):
+    """AutoGen's streamed calls without ``include_usage`` report 0 and 0, and OpenInference's
+    AutoGen instrumentation writes them: no call reads nothing, so it is flagged, never $0."""
+    tracer, memory, _, rollup = pipeline()
+    if convention == "semconv":
+        attributes = gpt4o(0, 0)
+    else:
+        attributes = {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "gpt-4o-2024-08-06",
+            "llm.provider": "openai",
+            "llm.token_count.prompt": 0,
+            "llm.token_count.completion": 0,
+            "llm.token_count.total": 0,
+        }
+    with tracer.start_as_current_span("OpenAIChatCompletionClient.create_stream", attributes=attributes):
+        pass
+    span = by_name(memory)["OpenAIChatCompletionClient.create_stream"]
+    assert "gen_ai.cost.total_usd" not in span.attributes
+    assert span.attributes["gen_ai.cost.unpriced"] is True
+    assert span.attributes["gen_ai.cost.unpriced_reason"] == "missing_usage"
+    assert "0 tokens in and 0 out" in span.attributes["gen_ai.cost.unpriced_detail"]
+    assert span.attributes["gen_ai.trace.cost.band"] == "unpriced"
+    # A call that counts output only is counted, so priced.
+    with tracer.start_as_current_span("chat", attributes=gpt4o(0, 10)):
+        pass
+    assert by_name(memory)["chat"].attributes["gen_ai.cost.total_usd"] == pytest.approx(10 * 10.00 / 1e6)
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,13 @@ class SpanPricer:
     def _price_call(self, usage: SpanUsage, start_time_ns: int | None, end_time_ns: int | None = None) -> SpanCost:
         tokens = usage.usage
         model = usage.model
-        if tokens is not None and model and usage.reported_cost is None and usage.invalid is None:
+        if (
+            tokens is not None
+            and model
+            and usage.reported_cost is None
+            and usage.invalid is None
+            and (tokens.input_tokens or tokens.output_tokens or tokens.web_searches)
+        ):
             return self._price_tokens(usage, tokens, model, start_time_ns, end_time_ns)
         category = A.CATEGORY_EMBEDDING if usage.role is _EMBEDDING else A.CATEGORY_LLM
         if usage.invalid is not None:
@@ -113,10 +119,14 @@ class SpanPricer:
         tokens = usage.usage
         if reported == 0.0 and tokens is not None and (tokens.input_tokens or tokens.output_tokens):
             reported = None  # another tool's silent zero is not a price
-        if tokens is None and (reported is None or self.reported_cost == "ignore"):
+        # No call reads no input at all: counts of 0 in and 0 out are a response that reported
+        # no usage (a stream that did not ask for it), written as zeros: not a free call.
+        counted = tokens is not None and bool(tokens.input_tokens or tokens.output_tokens or tokens.web_searches)
+        if not counted and (reported is None or self.reported_cost == "ignore"):
             if model and self._priced_by_duration(usage, model, start_time_ns, end_time_ns):
                 return self._price_tokens(usage, TokenUsage(), model, start_time_ns, end_time_ns)
-            return self._unpriced(category, A.REASON_MISSING_USAGE, "the span carries no token counts", usage)
+            detail = "the span carries no token counts" if tokens is None else _ZERO_COUNTS
+            return self._unpriced(category, A.REASON_MISSING_USAGE, detail, usage)
         if not usage.model and (reported is None or self.reported_cost == "ignore"):
             return self._unpriced(category, A.REASON_MISSING_MODEL, "the span names no model", usage)
 
@@ -416,6 +426,10 @@ _EMBEDDING, _RETRIEVAL = Role.EMBEDDING, Role.RETRIEVAL
 
 #: The semantic conventions' attribute for a failed operation (``RateLimitError``, ``429``).
 _ERROR_TYPE = "error.type"
+_ZERO_COUNTS = (
+    "the span counts 0 tokens in and 0 out, which no call does: the response reported no usage"
+    " (a stream that did not ask for it?)"
+)
 
 #: Span attributes that carry a cost the instrumentation estimated client-side from a
 #: price list of its own (OpenLIT's ``gen_ai.usage.cost``: input and output rates only,
