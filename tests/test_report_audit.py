@@ -34,7 +34,7 @@ import genai_cost.span_file as span_file_module
 from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.cli import main
 from genai_cost.demo import run_demo, write_span_file
-from genai_cost.report import _money, render_json, render_text, report_traces
+from genai_cost.report import money_text, render_json, render_text, report_traces
 from genai_cost.span_file import ExportedSpan, SpanFileError, read_span_file
 from support.spans import chat_attributes
 
@@ -465,7 +465,7 @@ def test_amounts_that_round_to_zero_do_not_read_as_zero(tmp_path: Path, capsys) 
     assert out.startswith("1 trace(s), <$0.0001 in all (embedding <$0.0001);")
     assert "  embedding <$0.000001\n" in out
     assert "openai/text-embedding-3-small               1 call(s)  <$0.000001  in 20" in out
-    assert (_money(0.0, 4), _money(0.00005, 4), _money(0.00004, 4), _money(0.142, 4)) == (
+    assert (money_text(0.0, 4), money_text(0.00005, 4), money_text(0.00004, 4), money_text(0.142, 4)) == (
         "$0.0000",
         "$0.0001",
         "<$0.0001",
