@@ -902,3 +902,65 @@ def test_one_framework_call_counts_once_whatever_order_its_spans_end_in(
     assert pipe.spent(root) == (1, 0 if priced else 1)
     assert pipe.root()[A.TRACE_TOTAL] == pytest.approx(CALL_USD if priced else 0.0)
     pipe.provider.shutdown()
+
+
+class NotFoundError(Exception):
+    """As openai's: the request named a model the provider does not serve."""
+
+
+def refuse_by_status(span: Span) -> None:
+    """What Strands Agents and OpenInference record of a refused request: the exception and
+    an error status, no ``error.type`` (audits of Strands 1.62 and OpenInference LiteLLM)."""
+    span.record_exception(NotFoundError("Error code: 404 - model not found"))
+    span.set_status(Status(StatusCode.ERROR, "Error code: 404"))
+
+
+def test_a_refusal_said_by_its_status_alone_is_a_failed_call(pipeline: Pipeline) -> None:
+    """Strands' ``chat`` span of a call that failed: before, ``missing_usage`` (read as
+    telemetry that lost its usage, and alerted on), as if the call had answered."""
+    root = agent(pipeline)
+    chat = start(
+        pipeline,
+        "strands.telemetry.tracer",
+        "chat",
+        root,
+        {"gen_ai.operation.name": "chat", "gen_ai.system": "strands-agents", "gen_ai.request.model": "gpt-4o"},
+    )
+    refuse_by_status(chat)
+    chat.end()
+    root.end()
+    attributes = pipeline.spans()["chat"].attributes
+    assert attributes[A.COST_UNPRICED_REASON] == A.REASON_FAILED_CALL
+    assert "the call failed (test_call_count_wrappers.NotFoundError)" in str(attributes[A.COST_UNPRICED_DETAIL])
+    assert pipeline.counts() == (1, 1, 0)
+
+
+def test_a_refused_attempt_said_by_its_status_alone_is_an_attempt_of_its_call(pipeline: Pipeline) -> None:
+    root = agent(pipeline)
+    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
+    refuse_by_status(refused)
+    refused.end()
+    retry = start(pipeline, OPENAI, "chat gpt-4o attempt 2", wrapper, openai_request())
+    retry.set_attributes(openai_response())
+    retry.end()
+    wrapper.set_attributes(openai_response())
+    wrapper.end()
+    root.end()
+    totals = pipeline.root()
+    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS]) == (1, 0)
+    assert totals[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
+    spans = pipeline.spans()
+    refused_span = spans["chat gpt-4o attempt 1"]
+    assert refused_span.attributes[A.COST_UNPRICED_REASON] == A.REASON_FAILED_CALL
+    assert spans["chat gpt-4o"].attributes[A.COST_ACCOUNTS_FOR] == f"{refused_span.context.span_id:016x}"
+
+
+def test_an_error_status_on_a_span_with_usage_is_still_priced(pipeline: Pipeline) -> None:
+    """A stream cut off after it began: it recorded usage, which is billed."""
+    root = agent(pipeline)
+    chat = start(pipeline, OPENAI, "chat gpt-4o", root, {**openai_request(), **openai_response()})
+    refuse_by_status(chat)
+    chat.end()
+    root.end()
+    assert pipeline.spans()["chat gpt-4o"].attributes[A.COST_TOTAL] == pytest.approx(CALL_USD)

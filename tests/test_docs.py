@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from genai_cost import attributes as A
+from genai_cost.usage import KNOWN_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -63,6 +64,8 @@ def test_every_cost_attribute_the_docs_name_is_one_the_package_writes():
     written = set(_names(metrics=False).values()) | set(_names(metrics=True).values())
     # Per-category totals are written as gen_ai.trace.cost.<category>_usd, from the category list.
     written |= {f"gen_ai.trace.cost.{category}_usd" for category in A.CATEGORIES}
+    # Keys of other tools in the namespace that the package reads (LiteLLM's gen_ai.cost.total_cost).
+    written |= {key for key in KNOWN_KEYS if key.startswith("gen_ai.cost.")}
     named: dict[str, set[str]] = {}
     for page in PAGES:
         for name in re.findall(r"`(gen_ai\.(?:trace\.)?cost\.[a-z0-9_.]*[a-z0-9])`", page.read_text()):

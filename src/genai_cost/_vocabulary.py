@@ -139,7 +139,15 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
         "gen_ai.request.service_tier",
     ),
     TOOL: ("gen_ai.tool.name", "tool.name", "ai.toolCall.name"),
-    REPORTED_COST: ("gen_ai.usage.cost.amount", "operation.cost", "gen_ai.usage.cost", "llm.cost.total"),
+    # LiteLLM's OpenTelemetry callback writes its response_cost as gen_ai.cost.total_cost (the
+    # same figure OpenInference's LiteLLM instrumentation writes as llm.cost.total).
+    REPORTED_COST: (
+        "gen_ai.usage.cost.amount",
+        "operation.cost",
+        "gen_ai.usage.cost",
+        "llm.cost.total",
+        "gen_ai.cost.total_cost",
+    ),
     BATCH: ("gen_ai.cost.batch",),
     DATA_SOURCE: ("gen_ai.data_source.id", "db.system.name", "db.system"),
     RESPONSE_ID: ("gen_ai.response.id", "llm.response.id"),
@@ -240,6 +248,15 @@ AGGREGATE_COUNT_KEYS: tuple[str, ...] = (
     *VOCABULARY[TOTAL],
     "llm.token_count.total",
 )
+
+#: Spans an instrumentation gives a model call's kind although they make no call, by scope:
+#: endings of their names. LlamaIndex wraps each abstract method of an LLM class in a span,
+#: and OpenInference gives every span of an LLM object the ``LLM`` kind: a function-calling
+#: agent's step opens ``OpenAI._prepare_chat_with_tools`` (``Anthropic....``, ``Gemini....``),
+#: which only builds the request (llama_index/core/llms/function_calling.py), beside the call.
+NOT_CALL_SPANS: dict[str, tuple[str, ...]] = {
+    "openinference.instrumentation.llama_index": ("._prepare_chat_with_tools",),
+}
 
 #: What names the conversation a span belongs to, best first: the GenAI conventions'
 #: id (Pydantic AI and Google ADK write it) and OpenInference's

@@ -257,3 +257,12 @@ SPAN_METRIC_TRACE_COST = "gen_ai.cost.spans.trace"
 SPAN_METRIC_INFRA_COST = "gen_ai.cost.spans.infra"
 SPAN_METRIC_UNPRICED = "gen_ai.cost.spans.unpriced"
 SPAN_METRIC_BUDGET_EXCEEDED = "gen_ai.cost.spans.budget_exceeded"
+
+
+#: Every ``gen_ai.cost.*`` key genai-cost writes on a span. Other tools write in the same
+#: namespace (LiteLLM's OpenTelemetry callback: ``gen_ai.cost.total_cost``,
+#: ``gen_ai.cost.input_cost``, ...): a span that carries only theirs was never seen by
+#: genai-cost, and is read so (``genai-cost report``: ``NO COST ATTRIBUTES``, not $0).
+SPAN_COST_KEYS = frozenset(
+    value for name, value in dict(globals()).items() if name.startswith("COST_") and isinstance(value, str)
+)

@@ -93,7 +93,7 @@ class SpanPricer:
         if role in _CALL_ROLES:
             cost = self._price_call(usage, start_time_ns, end_time_ns)
             if cost.unpriced_reason == A.REASON_MISSING_USAGE and attributes.get(_ERROR_TYPE) is not None:
-                return self._failed_call(cost.category, attributes[_ERROR_TYPE], usage)
+                return self.failed_call(cost.category, attributes[_ERROR_TYPE], usage)
             return cost
         if role in _TOOL_ROLES:
             return self._price_tool(usage, attributes)
@@ -393,8 +393,9 @@ class SpanPricer:
         )
         return self._unpriced(A.CATEGORY_LLM, A.REASON_UNRECORDED_CALLS, detail, usage)
 
-    def _failed_call(self, category: str, error_type: object, usage: SpanUsage) -> SpanCost:
-        """A call that failed (``error.type``) and recorded no usage: most likely billed
+    def failed_call(self, category: str, error_type: object, usage: SpanUsage) -> SpanCost:
+        """A call that failed (``error.type``, or the span's error status, which the processor
+        reads) and recorded no usage: most likely billed
         nothing (a rate limit, a refused request), but a stream cut off after it began may
         have been. Still unpriced, for what it may have cost; its own reason, so that
         rate-limit retries do not read as missing telemetry."""
@@ -438,10 +439,11 @@ _ZERO_COUNTS = (
 _ESTIMATED_COST_KEYS = frozenset({"gen_ai.usage.cost"})
 #: Span attributes with a cost computed client-side at list price: Pydantic AI and Logfire
 #: write ``operation.cost`` from ``genai_prices.calc_price``, which is given no service
-#: tier, batch flag or speed. Preferred to the catalog, except for a call the span says was
-#: served at another tier (flex, priority, batch, Anthropic's fast mode), whose price the
-#: catalog knows and the list price does not.
-_LIST_PRICE_COST_KEYS = frozenset({"operation.cost"})
+#: tier, batch flag or speed; LiteLLM's callback ``gen_ai.cost.total_cost`` from its price
+#: map. Preferred to the catalog, except for a call the span says was served at another tier
+#: (flex, priority, batch, Anthropic's fast mode), whose price the catalog knows and the
+#: list price does not.
+_LIST_PRICE_COST_KEYS = frozenset({"operation.cost", "gen_ai.cost.total_cost"})
 
 #: Entry kinds whose calls answer in output tokens: a span of one that counts input and no
 #: output (an aborted stream, an instrumentation that did not record the answer) is priced

@@ -39,14 +39,14 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 from . import attributes as A
 from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBelow, UnpricedRecord
 from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures, worth_logging
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
-from ._vocabulary import AI_OPERATION_KEY, VERCEL_AGGREGATES
+from ._vocabulary import AI_OPERATION_KEY, NOT_CALL_SPANS, VERCEL_AGGREGATES
 from .config import (
     BUDGET_VARIABLES,
     ESCALATION_VARIABLE,
@@ -72,6 +72,7 @@ from .usage import (
     Role,
     SpanUsage,
     counts_tokens,
+    not_a_call,
     read_usage,
     with_span_rules,
 )
@@ -513,6 +514,10 @@ class CostSpanProcessor(SpanProcessor):
             usage = with_span_rules(usage, attributes, scope, client=client, dropped_attributes=_dropped(state))
             role = usage.role
         inference = role in _INFERENCE_ROLES
+        if inference and scope in _NOT_CALL_SPANS:
+            usage = not_a_call(usage, state.get("_name"), scope)  # type: ignore[arg-type]
+            role = usage.role
+            inference = role in _INFERENCE_ROLES
         self._stats.spans += 1
         if inference and scope == _ADK_SCOPE:
             record = _adk_record(state.get("_name"), scope_info, usage.operation)
@@ -526,7 +531,9 @@ class CostSpanProcessor(SpanProcessor):
                 below = 0
         if (inference or below) and parent_id is not None and local_parent:
             answered = (
-                usage.usage is not None or usage.reported_cost is not None or attributes.get(_ERROR_TYPE) is None
+                usage.usage is not None
+                or usage.reported_cost is not None
+                or (attributes.get(_ERROR_TYPE) is None and _failure_by_status(state) is None)
                 if inference
                 # Up through spans between a call and its record (a retry's, an HTTP client's),
                 # not through a tool's or an agent's: a call below those is another call.
@@ -755,6 +762,10 @@ class CostSpanProcessor(SpanProcessor):
             cost = self._layer_cost(span, attributes, role) if self._span_layers else None
         else:
             cost = self._pricer.price(usage, attributes, state["_start_time"], state["_end_time"])  # type: ignore[arg-type]
+            if cost is not None and cost.unpriced_reason == A.REASON_MISSING_USAGE and role in _INFERENCE_ROLES:
+                failure = _failure_by_status(state)
+                if failure is not None:  # (with error.type set, the pricer said failed_call)
+                    cost = self._pricer.failed_call(cost.category, failure, usage)
             if cost is None and self._span_layers:
                 cost = self._layer_cost(span, attributes, role)
         if cost is None:
@@ -1157,6 +1168,25 @@ _AGGREGATE, _OTHER, _NONE = Role.AGGREGATE, Role.OTHER, Role.NONE
 #: (``ANSWER_BELOW``): spans that are neither calls, tools nor agents.
 _PASSING_ROLES = (Role.NONE, Role.OTHER)
 _CLIENT = SpanKind.CLIENT
+_ERROR_STATUS = StatusCode.ERROR
+def _failure_by_status(state: Mapping[str, object]) -> str | None:
+    """What failed, for a span that ended with an error status: the type of the exception
+    it recorded, else the status's description. Strands Agents and OpenInference say a
+    refused request so, without ``error.type``. ``None`` for a span that did not fail."""
+    status = state.get("_status")
+    if getattr(status, "status_code", None) is not _ERROR_STATUS:
+        return None
+    for event in state.get("_events") or ():  # type: ignore[attr-defined]
+        if getattr(event, "name", None) == "exception":
+            kind = (getattr(event, "attributes", None) or {}).get("exception.type")
+            if isinstance(kind, str) and kind:
+                return kind
+    description = getattr(status, "description", None)
+    return description if isinstance(description, str) and description else "error status"
+
+
+#: The scopes of instrumentations that give some spans a call's kind without a call (``usage.not_a_call``).
+_NOT_CALL_SPANS = NOT_CALL_SPANS
 
 #: The categories of a call's record (the leaf rule's inference spans).
 _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})

@@ -40,7 +40,7 @@ from .records import (
     same_call_by_response_id,
     twin_records,
 )
-from .span_file import COST_PREFIX, ExportedSpan, Unreadable
+from .span_file import ExportedSpan, Unreadable
 from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, counts_tokens, read_span_usage, usd_amount
 
 __all__ = [
@@ -366,7 +366,11 @@ def _accounted_for(spans: list[ExportedSpan]) -> set[str]:
 def _usage(span: ExportedSpan) -> SpanUsage:
     """The span read as the processor reads it (:func:`genai_cost.usage.read_span_usage`)."""
     return read_span_usage(
-        span.attributes, span.scope, client=span.kind == "client", dropped_attributes=span.dropped_attributes
+        span.attributes,
+        span.scope,
+        client=span.kind == "client",
+        dropped_attributes=span.dropped_attributes,
+        name=span.name,
     )
 
 
@@ -392,8 +396,12 @@ def _billable(role: Role) -> bool:
 
 
 def _seen(attributes: Mapping[str, object]) -> bool:
-    """Whether genai-cost wrote on this span (a second record of a call, say)."""
-    return any(key.startswith("gen_ai.cost.") for key in attributes)
+    """Whether genai-cost wrote on this span (a second record of a call, say): one of its own
+    keys, not any in its namespace (LiteLLM writes ``gen_ai.cost.total_cost``)."""
+    return any(key in _SPAN_COST_KEYS for key in attributes)
+
+
+_SPAN_COST_KEYS = A.SPAN_COST_KEYS
 
 
 def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
@@ -401,7 +409,7 @@ def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
     (:func:`genai_cost.recorded_cost.recorded_cost`), unless one of its ``gen_ai.cost.*``
     attributes could not be read from the file: then it is unpriced (``invalid_cost``)."""
     for key, value in attributes.items():
-        if isinstance(value, Unreadable) and key.startswith(COST_PREFIX):
+        if isinstance(value, Unreadable) and key in _SPAN_COST_KEYS:
             why = f"{key} could not be read: {value.why}"
             return RecordedCost(RECORDED_CATEGORY_OTHER, None, A.REASON_INVALID_COST, why)
     return recorded_cost(attributes)

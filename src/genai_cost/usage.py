@@ -43,6 +43,7 @@ from ._vocabulary import (
     INPUT_EXCLUDES_CACHE,
     INVOCATION_PARAMETERS,
     KEYS,
+    NOT_CALL_SPANS,
     OI_KIND,
     OP,
     OPENINFERENCE_ROLES,
@@ -327,16 +328,40 @@ def counts_tokens(attributes: Mapping[str, object]) -> bool:
 
 
 def read_span_usage(
-    attributes: Mapping[str, object], scope_name: str | None, *, client: bool, dropped_attributes: int
+    attributes: Mapping[str, object],
+    scope_name: str | None,
+    *,
+    client: bool,
+    dropped_attributes: int,
+    name: str | None = None,
 ) -> SpanUsage:
     """What a span is and what it used, by everything the processor knows of it: its
     attributes (:func:`read_usage`), then what only the span itself tells
-    (:func:`with_span_rules`). One reading for the processor and ``genai-cost report``,
-    so that a span file is read as the spans were priced."""
+    (:func:`with_span_rules`, :func:`not_a_call`). One reading for the processor and
+    ``genai-cost report``, so that a span file is read as the spans were priced."""
     usage = read_usage(attributes, scope_name)
     role = usage.role
     if role is Role.AGGREGATE or role is Role.OTHER:
         return with_span_rules(usage, attributes, scope_name, client=client, dropped_attributes=dropped_attributes)
+    if (role is Role.LLM or role is Role.EMBEDDING) and scope_name in NOT_CALL_SPANS:
+        return not_a_call(usage, name, scope_name)
+    return usage
+
+
+def not_a_call(usage: SpanUsage, name: str | None, scope_name: str | None) -> SpanUsage:
+    """``usage``, unless the span is one its instrumentation gives a model call's kind
+    although it makes no call (:data:`NOT_CALL_SPANS`: LlamaIndex's request-building step),
+    and it counts nothing: then it is no GenAI work. Counted, it would be one more call
+    in the trace's ``llm_calls``, flagged ``missing_usage``, on every step of an agent."""
+    endings = NOT_CALL_SPANS.get(scope_name or "")
+    if (
+        endings
+        and name is not None
+        and name.endswith(endings)
+        and usage.usage is None
+        and usage.reported_cost is None
+    ):
+        return replace(usage, role=Role.NONE)
     return usage
 
 

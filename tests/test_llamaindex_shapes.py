@@ -1,0 +1,82 @@
+"""LlamaIndex through OpenInference (``openinference-instrumentation-llama-index`` 4.6.1), as
+it really writes: a ``FunctionAgent`` that called two tools, three model calls.
+
+LlamaIndex wraps each abstract method of an LLM class in a span, and OpenInference gives every
+span of an LLM object the ``LLM`` kind: each agent step opens
+``OpenAI._prepare_chat_with_tools``, which only builds the request, beside the real
+``OpenAI.astream_chat``. Read as a call, it was flagged ``missing_usage`` and counted: the
+trace said 6 calls for 3 (and a budget's ``max_llm_calls`` stopped the agent halfway).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostSpanProcessor, TraceCostExporter
+from genai_cost.pricing.catalog import Catalog
+from genai_cost.report import report_traces
+from genai_cost.span_file import ExportedSpan
+from support.capture import replay
+
+FIXTURE = Path(__file__).parent / "fixtures" / "frameworks" / "llamaindex-function-agent.json"
+AGENT_TOOLS = Path(__file__).parent / "integration" / "apps" / "agent_tools.yaml"  # get_weather: $0.002
+M = 1e6
+GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M  # 1,000 in, 400 of them cached, 200 out
+
+
+def _spans() -> list[dict[str, Any]]:
+    return json.loads(FIXTURE.read_text())["spans"]  # type: ignore[no-any-return]
+
+
+def test_the_request_building_span_is_no_call_and_the_three_calls_count_once() -> None:
+    memory = InMemorySpanExporter()
+    catalog = Catalog.load([str(AGENT_TOOLS)])
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    result = replay(_spans(), provider, memory)
+    (root,) = [span for span in result.spans if span.parent is None]
+    totals = root.attributes
+    assert totals["gen_ai.trace.cost.llm_calls"] == 3
+    assert totals["gen_ai.trace.cost.tool_calls"] == 2
+    assert totals["gen_ai.trace.cost.total_usd"] == pytest.approx(3 * GPT_4O + 0.002)
+    # get_population has no price: the one unpriced span, said as such.
+    assert totals["gen_ai.trace.cost.unpriced_spans"] == 1
+    prepare = [span for span in result.spans if span.name == "OpenAI._prepare_chat_with_tools"]
+    assert len(prepare) == 3
+    assert not [key for span in prepare for key in span.attributes if key.startswith("gen_ai.cost.")]
+    provider.shutdown()
+
+
+def test_the_report_reads_it_as_the_processor_does() -> None:
+    spans = [
+        ExportedSpan(s["trace_id"], s["span_id"], s["parent_span_id"], s["name"], s["scope"], s["attributes"])
+        for s in _spans()
+    ]
+    (report,) = report_traces(spans)
+    listed = [note.name for note in report.not_priced_here]
+    assert sorted(listed) == ["FunctionTool.acall"] * 2 + ["OpenAI.astream_chat"] * 3
+
+
+def test_a_request_building_span_that_counts_tokens_is_still_read() -> None:
+    # Never seen; but a span of that name with counts is no longer "no call": priced, not lost.
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory))))
+    attributes = {
+        "openinference.span.kind": "LLM",
+        "llm.model_name": "gpt-4o",
+        "llm.provider": "openai",
+        "llm.token_count.prompt": 1000,
+        "llm.token_count.completion": 200,
+    }
+    tracer = provider.get_tracer("openinference.instrumentation.llama_index")
+    tracer.start_span("OpenAI._prepare_chat_with_tools", attributes=attributes).end()
+    (span,) = memory.get_finished_spans()
+    assert span.attributes["gen_ai.cost.total_usd"] == pytest.approx((1000 * 2.50 + 200 * 10.00) / M)
