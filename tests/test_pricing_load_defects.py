@@ -355,3 +355,35 @@ def test_a_hint_for_any_text_given_as_a_number_never_fails(text: str) -> None:
 
     hint = _string_hint(text)
     assert hint.startswith((" (", ": "))
+
+
+#: A YAML tag asking a sequence or a scalar to be a mapping (``!!set``, ``!!map``): found by a
+#: fuzz campaign. Before, the duplicate-key check unpacked the node as pairs: a raw TypeError
+#: (or ValueError) out of ``Catalog.load``, the CLI's traceback, and a processor that raised
+#: into the application at set-up, or, zero-code, priced nothing at all.
+MAPPING_TAGS = {
+    "set-of-a-sequence": ("tools: !!set [1]\n", "sequence"),
+    "map-of-a-sequence": ("tools: !!map [1]\n", "sequence"),
+    "anchored": ("x: &a !!set [1]\n", "sequence"),
+    "block-sequence": ("tools: !!map\n  - 1\n", "sequence"),
+    "map-of-a-scalar": ("tools: !!map x\n", "scalar"),
+    "set-of-a-scalar": ("tools: !!set x\n", "scalar"),
+}
+
+
+@pytest.mark.parametrize("case", list(MAPPING_TAGS))
+def test_a_mapping_tag_on_a_sequence_or_scalar_is_a_catalog_error_with_its_line(
+    tmp_path: Path, shipped: Catalog, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, found = MAPPING_TAGS[case]
+    path = tmp_path / "tagged.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError) as info:
+        Catalog.load([str(path)])
+    assert str(info.value).startswith(f"{path}:1: invalid YAML: expected a mapping, but found a {found}")
+    catalog, skipped = Catalog.load_lenient([str(path)])
+    assert [str(entry.path) for entry in skipped] == [str(path)]
+    assert catalog.resolve("gpt-4o", "openai").model.pricing_id == shipped.resolve("gpt-4o", "openai").model.pricing_id
+    assert main(["pricing", "validate", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{path}:1:" in err

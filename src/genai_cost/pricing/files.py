@@ -30,6 +30,12 @@ class PricingYamlLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     reads the files it writes with it.)"""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            # ``tools: !!set [1]`` or ``!!map x``: a tag that asks a sequence or a scalar to be a
+            # mapping. The base loader says so with the line; the loop below would not.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping, but found a {node.id}", node.start_mark
+            )
         first_line: dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
