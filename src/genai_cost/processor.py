@@ -1169,6 +1169,8 @@ _AGGREGATE, _OTHER, _NONE = Role.AGGREGATE, Role.OTHER, Role.NONE
 _PASSING_ROLES = (Role.NONE, Role.OTHER)
 _CLIENT = SpanKind.CLIENT
 _ERROR_STATUS = StatusCode.ERROR
+
+
 def _failure_by_status(state: Mapping[str, object]) -> str | None:
     """What failed, for a span that ended with an error status: the type of the exception
     it recorded, else the status's description. Strands Agents and OpenInference say a
