@@ -964,3 +964,39 @@ def test_an_error_status_on_a_span_with_usage_is_still_priced(pipeline: Pipeline
     chat.end()
     root.end()
     assert pipeline.spans()["chat gpt-4o"].attributes[A.COST_TOTAL] == pytest.approx(CALL_USD)
+
+
+ZERO_COUNTS = {"gen_ai.usage.input_tokens": 0, "gen_ai.usage.output_tokens": 0}
+
+
+def test_a_wrapper_that_counts_0_and_0_and_ends_first_is_no_record_of_the_call(pipeline: Pipeline) -> None:
+    """Zeros are no usage (AutoGen's streams): a wrapper ending first with them is a span
+    without usage, and the streamed call below it carries the cost (review of the
+    session that flagged zeros; read as usage, the call below was its duplicate: $0)."""
+    root = agent(pipeline)
+    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, {**openai_request(), **ZERO_COUNTS})
+    stream = start(pipeline, OPENAI, "chat gpt-4o stream", wrapper, openai_request())
+    wrapper.end()
+    stream.set_attributes(openai_response())
+    stream.end()
+    spend = pipeline.budget.spend(trace_of(root))
+    root.end()
+    totals = pipeline.root()
+    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS]) == (1, 0)
+    assert totals[A.TRACE_TOTAL] == pytest.approx(CALL_USD)
+    assert spend is not None and (spend.llm_calls, spend.unpriced_spans) == (1, 0)
+
+
+def test_a_refused_attempt_that_counts_0_and_0_is_taken_back(pipeline: Pipeline) -> None:
+    root = agent(pipeline)
+    wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
+    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, {**openai_request(), **ZERO_COUNTS})
+    refuse(refused)
+    refused.end()
+    start(pipeline, OPENAI, "chat gpt-4o attempt 2", wrapper, {**openai_request(), **openai_response()}).end()
+    wrapper.set_attributes(openai_response())
+    wrapper.end()
+    root.end()
+    totals = pipeline.root()
+    assert (totals[A.TRACE_LLM_CALLS], totals[A.TRACE_UNPRICED_SPANS]) == (1, 0)
+    assert totals[A.TRACE_TOTAL] == pytest.approx(CALL_USD)

@@ -80,3 +80,14 @@ def test_a_request_building_span_that_counts_tokens_is_still_read() -> None:
     tracer.start_span("OpenAI._prepare_chat_with_tools", attributes=attributes).end()
     (span,) = memory.get_finished_spans()
     assert span.attributes["gen_ai.cost.total_usd"] == pytest.approx((1000 * 2.50 + 200 * 10.00) / M)
+
+
+def test_a_file_with_no_scopes_is_read_by_the_span_names_alone() -> None:
+    """The console exporter's output gives no instrumentation scope: the request-building
+    span is still no call (not NO COST ATTRIBUTES, which blames the set-up)."""
+    spans = [
+        ExportedSpan(s["trace_id"], s["span_id"], s["parent_span_id"], s["name"], None, s["attributes"])
+        for s in _spans()
+    ]
+    (report,) = report_traces(spans)
+    assert "OpenAI._prepare_chat_with_tools" not in [note.name for note in report.not_priced_here]

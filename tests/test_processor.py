@@ -120,15 +120,33 @@ def test_an_entry_with_one_price_writes_no_price_period():
     assert "gen_ai.cost.pricing.effective_from" not in attributes
 
 
-def test_zero_cost_is_written_as_float_not_int():
+def test_zero_cost_is_written_as_float_not_int(tmp_path):
+    # A tool your pricing file says is free (an int 0): written as the float 0.0.
+    free = tmp_path / "free.yaml"
+    free.write_text(
+        "tools:\n  - name: lookup\n    per_call: 0\n    source: tests\n    checked: 2026-11-24\n", encoding="utf-8"
+    )
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(
+        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=Catalog.load([str(free)]))
+    )
+    tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"}
+    provider.get_tracer("test").start_span("execute_tool lookup", attributes=tool).end()
+    value = by_name(memory)["execute_tool lookup"].attributes["gen_ai.cost.total_usd"]
+    assert type(value) is float and value == 0.0
+
+
+@pytest.mark.parametrize("key", ["operation.cost", "llm.cost.total", "gen_ai.cost.total_cost"])
+def test_a_reported_cost_of_0_with_no_counts_is_no_price(key):
+    """LiteLLM writes 0.0 for a call it cannot price, and a stream that asked for no usage
+    counts nothing: no silent $0."""
     tracer, memory, _, _ = pipeline()
-    # A cost the span reports as the int 0 (Logfire's operation.cost), for counts of 0
-    with tracer.start_as_current_span("chat", attributes=gpt4o(0, 0) | {"operation.cost": 0}):
+    with tracer.start_as_current_span("chat", attributes=gpt4o(0, 0) | {key: 0.0}):
         pass
     attributes = by_name(memory)["chat"].attributes
-    value = attributes["gen_ai.cost.total_usd"]
-    assert type(value) is float and value == 0.0
-    assert attributes["gen_ai.cost.source"] == "span"
+    assert "gen_ai.cost.total_usd" not in attributes
+    assert attributes["gen_ai.cost.unpriced_reason"] == "missing_usage"
 
 
 @pytest.mark.parametrize("convention", ["semconv", "openinference"])
@@ -153,7 +171,7 @@ def test_counts_of_0_in_and_0_out_are_no_usage_not_a_free_call(convention: str):
     assert "gen_ai.cost.total_usd" not in span.attributes
     assert span.attributes["gen_ai.cost.unpriced"] is True
     assert span.attributes["gen_ai.cost.unpriced_reason"] == "missing_usage"
-    assert "0 tokens in and 0 out" in span.attributes["gen_ai.cost.unpriced_detail"]
+    assert "0 in and 0 out" in span.attributes["gen_ai.cost.unpriced_detail"]
     assert span.attributes["gen_ai.trace.cost.band"] == "unpriced"
     # A call that counts output only is counted, so priced.
     with tracer.start_as_current_span("chat", attributes=gpt4o(0, 10)):

@@ -315,3 +315,27 @@ def _first(attributes: Any) -> object:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
+
+
+def test_a_conversation_only_other_spans_name_is_said_where_it_is_counted(
+    conversation_file: tuple[Path, Turn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, turn = conversation_file
+    trace_id = turn("ticket-42", 812, 96, start_ns=T0, on_chat={"gen_ai.conversation.id": "sub-agent-run"})
+    assert main(["report", str(path), "--conversation", "sub-agent-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"spans of trace {trace_id} name it, counted for conversation 'ticket-42'" in err
+
+
+def test_a_turn_with_spans_not_priced_says_so(
+    conversation_file: tuple[Path, Turn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, turn = conversation_file
+    turn("ticket-42", 812, 96, start_ns=T0)
+    turn("ticket-42", 0, 0, start_ns=T0 + 10**9)  # a stream that asked for no usage: missing_usage
+    assert main(["report", str(path), "--conversation", "ticket-42"]) == 0
+    text = capsys.readouterr().out
+    assert "2 turn(s)  $0.000484" in text and "(1 span(s) not priced)" in text
+    (second,) = [line for line in text.splitlines() if line.startswith("  turn 2 ")]
+    assert "$0.000000" in second and second.endswith("  (1 span(s) not priced, above)")
+    assert "UNPRICED 'chat gemini-2.5-flash' (trace " in text

@@ -65,9 +65,12 @@ def _read(attributes: dict[str, Any], scope: str | None) -> SpanUsage:
 
 
 def _parts(usage: SpanUsage) -> tuple[int, ...]:
-    """(input, output, cache read, cache write, of which 1-hour, reasoning), inclusive."""
+    """(input, output, cache read, cache write, of which 1-hour, reasoning), inclusive; all 0
+    for counts of 0 in and 0 out, which are read as no counts (no call reads nothing)."""
     tokens = usage.usage
-    assert tokens is not None, usage.invalid
+    assert usage.invalid is None, usage.invalid
+    if tokens is None:
+        return (0, 0, 0, 0, 0, 0)
     return (
         tokens.input_tokens,
         tokens.output_tokens,

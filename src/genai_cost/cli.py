@@ -630,7 +630,14 @@ def _report(args: argparse.Namespace) -> int:
     if args.trace:
         reports = [report for report in reports if report.trace_id == args.trace]
     missing_trace = bool(args.trace) and not reports
+    # Traces whose spans name the conversation asked for, counted for another one (their root's).
+    elsewhere: list[tuple[str, str | None]] = []
     if args.conversation is not None:
+        elsewhere = [
+            (report.trace_id, report.conversation_id)
+            for report in reports
+            if args.conversation in report.other_conversation_ids
+        ]
         reports = [report for report in reports if report.conversation_id == args.conversation]
     missing_conversation = args.conversation is not None and not reports and not missing_trace
     by_conversation = args.by == "conversation" or (args.by is None and args.conversation is not None)
@@ -672,7 +679,11 @@ def _report(args: argparse.Namespace) -> int:
         where = f" among the spans of trace {args.trace}" if args.trace else " in the files"
         print(
             f"genai-cost report: no trace names conversation {args.conversation!r}{where}"
-            f" (read from {', '.join(keys)})",
+            f" (read from {', '.join(keys)})"
+            + "".join(
+                f"; spans of trace {trace_id} name it, counted for conversation {counted!r}"
+                for trace_id, counted in elsewhere[:5]
+            ),
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -102,14 +102,7 @@ def group_conversations(reports: Sequence[TraceReport]) -> tuple[list[Conversati
         for category, usd in report.by_category.items():
             conversation.by_category[category] = conversation.by_category.get(category, 0.0) + usd
         for key, calls in report.by_entry.items():
-            totals = conversation.by_entry.setdefault(key, CallTotals())
-            totals.calls += calls.calls
-            totals.usd += calls.usd
-            totals.input_tokens += calls.input_tokens
-            totals.output_tokens += calls.output_tokens
-            totals.cache_read_tokens += calls.cache_read_tokens
-            totals.cache_write_tokens += calls.cache_write_tokens
-            totals.reasoning_tokens += calls.reasoning_tokens
+            conversation.by_entry.setdefault(key, CallTotals()).add(calls)
     for conversation in conversations.values():
         conversation.turns.sort(key=lambda turn: (turn.start_ns is None, turn.start_ns or 0, turn.trace_id))
         conversation.by_category = dict(sorted(conversation.by_category.items(), key=lambda item: (-item[1], item[0])))
@@ -148,6 +141,9 @@ def render_conversations_text(
             when += f"  last turn {last}"
         incomplete = len(conversation.incomplete_turns)
         flag = f"  ({incomplete} incomplete turn(s))" if incomplete else ""
+        unpriced = conversation.unpriced_spans + conversation.not_priced_here_spans
+        if unpriced:
+            flag += f"  ({unpriced} span(s) not priced)"
         lines.append(
             f"conversation {conversation.conversation_id!r}  {len(conversation.turns)} turn(s)"
             f"  {money_text(conversation.total_usd, 6)}{when}{flag}"
@@ -158,6 +154,9 @@ def render_conversations_text(
         for number, turn in enumerate(conversation.turns, 1):
             start = f"  start {turn.start}" if turn.start is not None else ""
             state = "" if turn.complete else "  (incomplete)"
+            unpriced = len(turn.unpriced) + len(turn.not_priced_here)
+            if unpriced:  # its cost is then a part: never read as all of it
+                state += f"  ({unpriced} span(s) not priced, above)"
             lines.append(
                 f"  turn {number:<3} trace {turn.trace_id}  {turn.root_name!r}  {money_text(turn.total_usd, 6)}"
                 f"{start}{state}{also_named(turn)}"

@@ -104,29 +104,21 @@ class SpanPricer:
     def _price_call(self, usage: SpanUsage, start_time_ns: int | None, end_time_ns: int | None = None) -> SpanCost:
         tokens = usage.usage
         model = usage.model
-        if (
-            tokens is not None
-            and model
-            and usage.reported_cost is None
-            and usage.invalid is None
-            and (tokens.input_tokens or tokens.output_tokens or tokens.web_searches)
-        ):
+        if tokens is not None and model and usage.reported_cost is None and usage.invalid is None:
             return self._price_tokens(usage, tokens, model, start_time_ns, end_time_ns)
         category = A.CATEGORY_EMBEDDING if usage.role is _EMBEDDING else A.CATEGORY_LLM
         if usage.invalid is not None:
             return self._unpriced(category, A.REASON_INVALID_USAGE, usage.invalid, usage)
         reported = usage.reported_cost
         tokens = usage.usage
-        if reported == 0.0 and tokens is not None and (tokens.input_tokens or tokens.output_tokens):
-            reported = None  # another tool's silent zero is not a price
-        # No call reads no input at all: counts of 0 in and 0 out are a response that reported
-        # no usage (a stream that did not ask for it), written as zeros: not a free call.
-        counted = tokens is not None and bool(tokens.input_tokens or tokens.output_tokens or tokens.web_searches)
-        if not counted and (reported is None or self.reported_cost == "ignore"):
+        if reported == 0.0:
+            # Another tool's silent zero (OpenLIT's, LiteLLM's for a model its map does not
+            # know; with no counts, a response that reported no usage) is not a price.
+            reported = None
+        if tokens is None and (reported is None or self.reported_cost == "ignore"):
             if model and self._priced_by_duration(usage, model, start_time_ns, end_time_ns):
                 return self._price_tokens(usage, TokenUsage(), model, start_time_ns, end_time_ns)
-            detail = "the span carries no token counts" if tokens is None else _ZERO_COUNTS
-            return self._unpriced(category, A.REASON_MISSING_USAGE, detail, usage)
+            return self._unpriced(category, A.REASON_MISSING_USAGE, _NO_COUNTS, usage)
         if not usage.model and (reported is None or self.reported_cost == "ignore"):
             return self._unpriced(category, A.REASON_MISSING_MODEL, "the span names no model", usage)
 
@@ -427,9 +419,9 @@ _EMBEDDING, _RETRIEVAL = Role.EMBEDDING, Role.RETRIEVAL
 
 #: The semantic conventions' attribute for a failed operation (``RateLimitError``, ``429``).
 _ERROR_TYPE = "error.type"
-_ZERO_COUNTS = (
-    "the span counts 0 tokens in and 0 out, which no call does: the response reported no usage"
-    " (a stream that did not ask for it?)"
+_NO_COUNTS = (
+    "the span carries no token counts (or 0 in and 0 out, which no call does: a response that"
+    " reported no usage, a stream that did not ask for it?)"
 )
 
 #: Span attributes that carry a cost the instrumentation estimated client-side from a

@@ -72,6 +72,16 @@ class CallTotals:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
 
+    def add(self, other: CallTotals) -> None:
+        """Adds ``other``'s calls in (a conversation's entry, over its turns)."""
+        self.calls += other.calls
+        self.usd += other.usd
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+
 
 @dataclass(frozen=True, slots=True)
 class SpanNote:

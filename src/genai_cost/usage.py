@@ -174,6 +174,13 @@ def read_usage(attributes: Mapping[str, object], scope_name: str | None = None) 
             usage_json = (json_key, attributes[json_key]) if json_key is not None else None
             total = attributes[plan.total_key] if plan.total_key is not None else None
             usage, convention = _counted(raw, plan.tokens, kind.exclusive_scope, usage_json, total)
+            if not (usage.input_tokens or usage.output_tokens):
+                # No call reads nothing: 0 in and 0 out are a response that reported no usage
+                # (AutoGen's streams without include_usage, written as zeros by OpenInference's
+                # AutoGen instrumentation), not a $0 call. Read here, once, so that the pricer,
+                # the leaf rule (a wrapper with zeros is no record of the call below it) and
+                # genai-cost report agree.
+                usage = None
         except BadValue as exc:
             invalid = str(exc)
     tier = kind.tier
@@ -343,9 +350,12 @@ def read_span_usage(
     role = usage.role
     if role is Role.AGGREGATE or role is Role.OTHER:
         return with_span_rules(usage, attributes, scope_name, client=client, dropped_attributes=dropped_attributes)
-    if (role is Role.LLM or role is Role.EMBEDDING) and scope_name in NOT_CALL_SPANS:
+    if (role is Role.LLM or role is Role.EMBEDDING) and (scope_name is None or scope_name in NOT_CALL_SPANS):
         return not_a_call(usage, name, scope_name)
     return usage
+
+
+_ALL_NOT_CALL_ENDINGS = tuple(ending for endings in NOT_CALL_SPANS.values() for ending in endings)
 
 
 def not_a_call(usage: SpanUsage, name: str | None, scope_name: str | None) -> SpanUsage:
@@ -353,7 +363,8 @@ def not_a_call(usage: SpanUsage, name: str | None, scope_name: str | None) -> Sp
     although it makes no call (:data:`NOT_CALL_SPANS`: LlamaIndex's request-building step),
     and it counts nothing: then it is no GenAI work. Counted, it would be one more call
     in the trace's ``llm_calls``, flagged ``missing_usage``, on every step of an agent."""
-    endings = NOT_CALL_SPANS.get(scope_name or "")
+    # A file with no scopes (the console exporter's) is read by the names of every scope's.
+    endings = _ALL_NOT_CALL_ENDINGS if scope_name is None else NOT_CALL_SPANS.get(scope_name)
     if (
         endings
         and name is not None
@@ -539,6 +550,8 @@ def _interpret(
     if (role is Role.LLM or role is Role.EMBEDDING) and (has_tokens or _any_tokens(found)):
         try:
             usage, convention = _tokens(found, keys, provider, scope_name, attributes)
+            if not (usage.input_tokens or usage.output_tokens):
+                usage = None  # no call reads nothing (as in read_usage)
         except BadValue as exc:
             invalid = str(exc)
     tier = tier.lower() if tier else None
