@@ -514,7 +514,7 @@ class CostSpanProcessor(SpanProcessor):
             usage = with_span_rules(usage, attributes, scope, client=client, dropped_attributes=_dropped(state))
             role = usage.role
         inference = role in _INFERENCE_ROLES
-        if inference and scope in _NOT_CALL_SPANS:
+        if inference and scope in NOT_CALL_SPANS:  # (usage.not_a_call)
             usage = not_a_call(usage, state.get("_name"), scope)  # type: ignore[arg-type]
             role = usage.role
             inference = role in _INFERENCE_ROLES
@@ -1186,9 +1186,6 @@ def _failure_by_status(state: Mapping[str, object]) -> str | None:
     description = getattr(status, "description", None)
     return description if isinstance(description, str) and description else "error status"
 
-
-#: The scopes of instrumentations that give some spans a call's kind without a call (``usage.not_a_call``).
-_NOT_CALL_SPANS = NOT_CALL_SPANS
 
 #: The categories of a call's record (the leaf rule's inference spans).
 _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})

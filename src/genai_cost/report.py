@@ -408,10 +408,7 @@ def _billable(role: Role) -> bool:
 def _seen(attributes: Mapping[str, object]) -> bool:
     """Whether genai-cost wrote on this span (a second record of a call, say): one of its own
     keys, not any in its namespace (LiteLLM writes ``gen_ai.cost.total_cost``)."""
-    return any(key in _SPAN_COST_KEYS for key in attributes)
-
-
-_SPAN_COST_KEYS = A.SPAN_COST_KEYS
+    return any(key in A.SPAN_COST_KEYS for key in attributes)
 
 
 def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
@@ -419,7 +416,7 @@ def _recorded_cost(attributes: Mapping[str, object]) -> RecordedCost | None:
     (:func:`genai_cost.recorded_cost.recorded_cost`), unless one of its ``gen_ai.cost.*``
     attributes could not be read from the file: then it is unpriced (``invalid_cost``)."""
     for key, value in attributes.items():
-        if isinstance(value, Unreadable) and key in _SPAN_COST_KEYS:
+        if isinstance(value, Unreadable) and key in A.SPAN_COST_KEYS:
             why = f"{key} could not be read: {value.why}"
             return RecordedCost(RECORDED_CATEGORY_OTHER, None, A.REASON_INVALID_COST, why)
     return recorded_cost(attributes)
