@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 MAX_MARKS = 100_000
 #: Bound on remembered calls (response ids, twin keys, leaf calls).
 MAX_CALLS = 20_000
+#: Bound on remembered tool runs (a tool span's parent, until that parent ends): a wrapper
+#: of a tool run ends right after it, so only recent ones matter.
+MAX_TOOL_RUNS = 4_096
 #: How far up through open spans a call looks for a wrapper that ended before it.
 WRAPPER_DEPTH = 4
 #: What the rule remembers of a span's descendants, as bits: an inference call among its
@@ -102,6 +105,9 @@ class CallRecords:
         #: instrumentation records on a log span beside them (Logfire): a provider SDK's own
         #: record of the call, below the request span, is the log's twin (first_record).
         self._stream_requests: dict[int, int] = {}
+        #: Parent span id -> (span id, tool name) of the last tool run that ended below it:
+        #: a tool span of the same name ending above it is a second record of that run.
+        self.tool_runs: dict[int, tuple[int, str]] = {}
 
     def take_mark(self, span_id: int) -> int:
         """What is below the ended span (``CALL_BELOW``, ``CALL_DEEPER``, ``ANSWER_BELOW``
@@ -126,6 +132,23 @@ class CallRecords:
         requests[span_id] = parent_span_id
         if len(requests) > MAX_MARKS:
             self._stream_requests = newer_half(requests)
+
+    def note_tool_run(self, parent_span_id: int, span_id: int, tool_name: str) -> None:
+        """A tool run recorded on ``span_id`` (or, for a second record, on the one it points
+        to) below ``parent_span_id``."""
+        runs = self.tool_runs
+        runs[parent_span_id] = (span_id, tool_name)
+        if len(runs) > MAX_TOOL_RUNS:
+            self.tool_runs = newer_half(runs)
+
+    def tool_run_below(self, span_id: int, tool_name: str) -> int | None:
+        """The span id of the record of the run of ``tool_name`` that ended directly below
+        the tool span now ending, if any: that span is a second record of the same run (an
+        agent framework's span around the tool library's own), not a second run."""
+        run = self.tool_runs.pop(span_id, None)
+        if run is None or run[1] != tool_name:
+            return None
+        return run[0]
 
     def note_leaf_call(self, span_id: int) -> None:
         """A call priced on this span: a record of it ending later below it is its twin."""

@@ -557,6 +557,16 @@ class CostSpanProcessor(SpanProcessor):
                 # OpenLLMetry's, or under a wrapper that ended first): the first record
                 # carries the cost.
                 return _marked_duplicate(attributes, first), None, ()
+        elif role is _TOOL and usage.tool_name is not None:
+            tool_name = usage.tool_name
+            run = calls.tool_run_below(span_id, tool_name) if calls.tool_runs else None
+            if parent_id is not None and local_parent:
+                calls.note_tool_run(parent_id, span_id if run is None else run, tool_name)
+            if run is not None:
+                # The tool library's span of this run ended directly below it and carries
+                # its cost (AutoGen's execute_tool under OpenInference's span of the same
+                # call): one run, two records.
+                return _marked_duplicate(attributes, run), None, ()
         elif role is _AGGREGATE and not below and self._counts_unrecorded_calls(state, attributes):
             return self._unrecorded_calls(span, state, attributes, usage, role)
         elif not self._span_layers and role in _UNBILLED_ROLES:
@@ -1163,7 +1173,7 @@ _WAIT_AS_LONG_AS_IT_TAKES = -1.0
 _UNBILLED_ROLES = (Role.NONE, Role.AGGREGATE, Role.OTHER)
 #: Roles that the span rules (``usage.with_span_rules``) may change.
 _SPAN_RULE_ROLES = (Role.AGGREGATE, Role.OTHER)
-_AGGREGATE, _OTHER, _NONE = Role.AGGREGATE, Role.OTHER, Role.NONE
+_AGGREGATE, _OTHER, _NONE, _TOOL = Role.AGGREGATE, Role.OTHER, Role.NONE, Role.TOOL
 #: Roles of the spans through which an answered call below says so to the spans above
 #: (``ANSWER_BELOW``): spans that are neither calls, tools nor agents.
 _PASSING_ROLES = (Role.NONE, Role.OTHER)
