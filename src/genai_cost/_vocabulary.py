@@ -258,6 +258,14 @@ NOT_CALL_SPANS: dict[str, tuple[str, ...]] = {
     "openinference.instrumentation.llama_index": ("._prepare_chat_with_tools",),
 }
 
+#: Tool spans that are no run of a tool, by instrumentation scope: tool names. smolagents'
+#: agents hand their answer back by calling the built-in ``final_answer`` tool
+#: (smolagents/default_tools.py, ``FinalAnswerTool``), which does no work: flagged as an
+#: unknown tool, it made every run's trace say a span could not be priced.
+NOT_TOOL_RUNS: dict[str, frozenset[str]] = {
+    "openinference.instrumentation.smolagents": frozenset({"final_answer"}),
+}
+
 #: What names the conversation a span belongs to, best first: the GenAI conventions'
 #: id (Pydantic AI and Google ADK write it) and OpenInference's
 #: session (``using_session``, on every span in its context). Read by ``genai-cost report

@@ -46,7 +46,7 @@ from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBe
 from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures, worth_logging
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
-from ._vocabulary import AI_OPERATION_KEY, NOT_CALL_SPANS, VERCEL_AGGREGATES
+from ._vocabulary import AI_OPERATION_KEY, NOT_CALL_SPANS, NOT_TOOL_RUNS, VERCEL_AGGREGATES
 from .config import (
     BUDGET_VARIABLES,
     ESCALATION_VARIABLE,
@@ -73,6 +73,7 @@ from .usage import (
     SpanUsage,
     counts_tokens,
     not_a_call,
+    not_a_tool_run,
     read_usage,
     with_span_rules,
 )
@@ -518,6 +519,9 @@ class CostSpanProcessor(SpanProcessor):
             usage = not_a_call(usage, state.get("_name"), scope)  # type: ignore[arg-type]
             role = usage.role
             inference = role in _INFERENCE_ROLES
+        if role is _TOOL and scope in NOT_TOOL_RUNS:  # (usage.not_a_tool_run)
+            usage = not_a_tool_run(usage, scope)
+            role = usage.role
         self._stats.spans += 1
         if inference and scope == _ADK_SCOPE:
             record = _adk_record(state.get("_name"), scope_info, usage.operation)

@@ -44,6 +44,7 @@ from ._vocabulary import (
     INVOCATION_PARAMETERS,
     KEYS,
     NOT_CALL_SPANS,
+    NOT_TOOL_RUNS,
     OI_KIND,
     OP,
     OPENINFERENCE_ROLES,
@@ -352,6 +353,8 @@ def read_span_usage(
         return with_span_rules(usage, attributes, scope_name, client=client, dropped_attributes=dropped_attributes)
     if (role is Role.LLM or role is Role.EMBEDDING) and (scope_name is None or scope_name in NOT_CALL_SPANS):
         return not_a_call(usage, name, scope_name)
+    if role is Role.TOOL and (scope_name is None or scope_name in NOT_TOOL_RUNS):
+        return not_a_tool_run(usage, scope_name)
     return usage
 
 
@@ -374,6 +377,19 @@ def not_a_call(usage: SpanUsage, name: str | None, scope_name: str | None) -> Sp
     ):
         return replace(usage, role=Role.NONE)
     return usage
+
+
+def not_a_tool_run(usage: SpanUsage, scope_name: str | None) -> SpanUsage:
+    """``usage``, unless the span is one its instrumentation gives a tool's kind although no
+    tool ran (:data:`NOT_TOOL_RUNS`: smolagents' ``final_answer``): then it is no GenAI work."""
+    # A file with no scopes is read by the names of every scope's.
+    names = _ALL_NOT_TOOL_RUNS if scope_name is None else NOT_TOOL_RUNS.get(scope_name)
+    if names and usage.tool_name in names:
+        return replace(usage, role=Role.NONE)
+    return usage
+
+
+_ALL_NOT_TOOL_RUNS = frozenset(name for names in NOT_TOOL_RUNS.values() for name in names)
 
 
 def with_span_rules(

@@ -1,0 +1,77 @@
+"""smolagents 1.26 through OpenInference (``openinference-instrumentation-smolagents``
+0.1.43, with the OpenAI instrumentation under it), as it really writes: a
+``ToolCallingAgent`` that called ``get_weather``, then answered.
+
+smolagents' agents hand their answer back by calling the built-in ``final_answer`` tool,
+which OpenInference records as a ``TOOL`` span (``FinalAnswerTool``). Read as a tool run,
+it was flagged ``unknown_tool`` on every run: every trace said one span could not be priced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostSpanProcessor, TraceCostExporter
+from genai_cost.pricing.catalog import Catalog
+from genai_cost.report import report_traces
+from genai_cost.span_file import ExportedSpan
+from support.capture import replay
+
+FIXTURE = Path(__file__).parent / "fixtures" / "frameworks" / "smolagents-toolcalling.json"
+AGENT_TOOLS = Path(__file__).parent / "integration" / "apps" / "agent_tools.yaml"  # get_weather: $0.002
+M = 1e6
+GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M  # 1,000 in, 400 of them cached, 200 out
+
+
+def _spans() -> list[dict[str, Any]]:
+    return json.loads(FIXTURE.read_text())["spans"]  # type: ignore[no-any-return]
+
+
+def test_the_answer_is_no_tool_run_and_the_trace_is_all_priced() -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    catalog = Catalog.load([str(AGENT_TOOLS)])
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    result = replay(_spans(), provider, memory)
+    (root,) = [span for span in result.spans if span.parent is None]
+    totals = root.attributes
+    assert totals["gen_ai.trace.cost.llm_calls"] == 2
+    assert totals["gen_ai.trace.cost.tool_calls"] == 1
+    assert totals["gen_ai.trace.cost.unpriced_spans"] == 0
+    assert totals["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * GPT_4O + 0.002)
+    (answer,) = [span for span in result.spans if span.name == "FinalAnswerTool"]
+    assert not [key for key in answer.attributes if key.startswith("gen_ai.cost.")]
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("scoped", [True, False], ids=["scopes", "no-scopes"])
+def test_the_report_reads_it_as_the_processor_does(scoped: bool) -> None:
+    spans = [
+        ExportedSpan(
+            s["trace_id"], s["span_id"], s["parent_span_id"], s["name"], s["scope"] if scoped else None, s["attributes"]
+        )
+        for s in _spans()
+    ]
+    (report,) = report_traces(spans)
+    assert sorted(note.name for note in report.not_priced_here) == ["ChatCompletion"] * 2 + ["SimpleTool"]
+
+
+def test_a_final_answer_tool_of_another_instrumentation_is_still_a_tool() -> None:
+    """Only smolagents' own is known to do no work: elsewhere a tool of that name is the
+    application's, and has a price or is flagged."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory))))
+    tracer = provider.get_tracer("my.agent")
+    attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "final_answer"}
+    tracer.start_span("execute_tool final_answer", attributes=attributes).end()
+    (span,) = memory.get_finished_spans()
+    assert span.attributes["gen_ai.cost.unpriced_reason"] == "unknown_tool"
+    provider.shutdown()
