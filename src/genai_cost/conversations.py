@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cost_spread import CostSpread, cost_spread
 from .report import (
     CallTotals,
     TraceReport,
@@ -26,6 +27,8 @@ from .report import (
     money_text,
     note_lines,
     rounded_usd,
+    runaway_flag,
+    spread_line,
     summarize,
     summary_line,
     totals_dict,
@@ -63,6 +66,11 @@ class ConversationReport:
     @property
     def not_priced_here_spans(self) -> int:
         return sum(len(turn.not_priced_here) for turn in self.turns)
+
+    @property
+    def fully_priced(self) -> bool:
+        """Whether its cost is all of it: every turn's is (:attr:`TraceReport.fully_priced`)."""
+        return all(turn.fully_priced for turn in self.turns)
 
     @property
     def incomplete_turns(self) -> list[str]:
@@ -111,6 +119,12 @@ def group_conversations(reports: Sequence[TraceReport]) -> tuple[list[Conversati
     return ranked, unnamed
 
 
+def conversation_spread(conversations: Sequence[ConversationReport]) -> CostSpread | None:
+    """How the cost of the fully priced conversations spreads (``None`` for fewer than two)."""
+    priced = [conversation for conversation in conversations if conversation.fully_priced]
+    return cost_spread([(conversation.conversation_id, conversation.total_usd) for conversation in priced])
+
+
 def render_conversations_text(
     reports: Sequence[TraceReport],
     conversations: Sequence[ConversationReport],
@@ -129,6 +143,9 @@ def render_conversations_text(
             f" (read from {', '.join(keys)}): not listed here; --by trace lists them"
         )
     lines = [summary_line(summarize(reports)), line]
+    spread = conversation_spread(conversations)
+    if spread is not None:
+        lines.append(spread_line("conversation", spread))
     if len(shown) < len(conversations):
         lines.append(f"the {len(shown)} most expensive:")
     for conversation in shown:
@@ -144,6 +161,7 @@ def render_conversations_text(
         unpriced = conversation.unpriced_spans + conversation.not_priced_here_spans
         if unpriced:
             flag += f"  ({unpriced} span(s) not priced)"
+        flag += runaway_flag(spread, conversation.total_usd) if conversation.fully_priced else ""
         lines.append(
             f"conversation {conversation.conversation_id!r}  {len(conversation.turns)} turn(s)"
             f"  {money_text(conversation.total_usd, 6)}{when}{flag}"
@@ -183,6 +201,7 @@ def render_conversations_json(
         "conversations": len(conversations),
         "traces_without_conversation": [report.trace_id for report in unnamed],
         "without_conversation_usd": rounded_usd(sum((report.total_usd for report in unnamed), 0.0)),
+        "per_conversation": spread.as_dict(rounded_usd) if (spread := conversation_spread(conversations)) else None,
         "shown": [conversation.as_dict() for conversation in shown],
     }
     return json.dumps(document, indent=2)

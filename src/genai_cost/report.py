@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from . import attributes as A
 from ._vocabulary import CONVERSATION_KEYS
 from .config import env_pricing_files, user_cache_dir
+from .cost_spread import CostSpread, cost_spread
 from .pricing.catalog import Catalog
 from .recorded_cost import RECORDED_CATEGORY_OTHER, RECORDED_REASON_UNKNOWN, RecordedCost, recorded_cost
 from .records import (
@@ -128,6 +129,11 @@ class TraceReport:
     #: When the root span started, in nanoseconds since the epoch: orders the turns of a
     #: conversation (``start`` is to the millisecond; turns can start within one).
     start_ns: int | None = None
+
+    @property
+    def fully_priced(self) -> bool:
+        """Whether its cost is all of it: nothing unpriced or never priced, its root here."""
+        return not self.unpriced and not self.not_priced_here and self.root_missing is None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -725,6 +731,8 @@ class ReportSummary:
     #: Ids of the traces whose root said spans were still open as it ended.
     incomplete_traces: list[str]
     duplicates_ignored: int
+    #: How the cost of the fully priced traces spreads (``None`` for fewer than two).
+    per_trace: CostSpread | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -735,6 +743,7 @@ class ReportSummary:
             "not_priced_here_spans": self.not_priced_here_spans,
             "incomplete_traces": list(self.incomplete_traces),
             "duplicates_ignored": self.duplicates_ignored,
+            "per_trace": self.per_trace.as_dict(rounded_usd) if self.per_trace is not None else None,
         }
 
 
@@ -752,6 +761,7 @@ def summarize(reports: Sequence[TraceReport]) -> ReportSummary:
         not_priced_here_spans=sum(len(report.not_priced_here) for report in reports),
         incomplete_traces=[report.trace_id for report in reports if not report.complete],
         duplicates_ignored=sum(report.duplicates_ignored for report in reports),
+        per_trace=cost_spread([(report.trace_id, report.total_usd) for report in reports if report.fully_priced]),
     )
 
 
@@ -798,7 +808,10 @@ def _printable(text: str) -> str:
 
 def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) -> str:
     """``genai-cost report``: the totals of ``reports``, then each of ``shown`` in detail."""
-    lines = [summary_line(summarize(reports))]
+    summary = summarize(reports)
+    lines = [summary_line(summary)]
+    if summary.per_trace is not None:
+        lines.append(spread_line("trace", summary.per_trace))
     if len(shown) < len(reports):
         lines.append(f"the {len(shown)} most expensive:")
     for report in shown:
@@ -814,6 +827,7 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
             flag = "" if report.complete else "  (spans were still open when the root ended)"
         if report.duplicates_ignored:
             flag += f"  ({report.duplicates_ignored} duplicate span record(s) ignored)"
+        flag += runaway_flag(summary.per_trace, report.total_usd) if report.fully_priced else ""
         lines.append(f"trace {report.trace_id}  {report.root_name!r}  {money_text(report.total_usd, 6)}{when}{flag}")
         if report.conversation_id is not None:
             lines.append(f"  conversation {report.conversation_id!r}" + also_named(report))
@@ -835,6 +849,22 @@ def summary_line(summary: ReportSummary) -> str:
         + (f"; {incomplete} incomplete trace(s)" if incomplete else "")
         + (f"; {summary.duplicates_ignored} duplicate span record(s) ignored" if summary.duplicates_ignored else "")
     )
+
+
+def spread_line(item: str, spread: CostSpread) -> str:
+    """How the cost per ``item`` (trace, conversation) spreads, over the fully priced ones."""
+    over = len(spread.over_twice_median)
+    return (
+        f"cost per {item}, {spread.count} fully priced: median {money_text(spread.median_usd, 4)},"
+        f" p90 {money_text(spread.p90_usd, 4)}, p99 {money_text(spread.p99_usd, 4)},"
+        f" max {money_text(spread.max_usd, 4)}; {over} over twice the median"
+    )
+
+
+def runaway_flag(spread: CostSpread | None, usd: float) -> str:
+    """``  (3.1x the median)`` for what costs over twice the median, else nothing."""
+    times = spread.times_median(usd) if spread is not None else None
+    return f"  ({times:.1f}x the median)" if times is not None else ""
 
 
 def cost_lines(by_category: Mapping[str, float], by_entry: Mapping[str, CallTotals]) -> list[str]:
