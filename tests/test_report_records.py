@@ -548,5 +548,5 @@ def test_the_report_resolves_names_with_the_users_files_that_load_when_one_is_br
     broken.write_text("providers:\n  - id: other\n    models: [{id: x, kind: chat, prices: oops}]\n")
     monkeypatch.setenv("GENAI_COST_PRICING_FILE", os.pathsep.join([str(good), str(broken)]))
     monkeypatch.setenv("GENAI_COST_CACHE_DIR", "off")
-    catalog = report._runtime_catalog()
+    catalog = report.runtime_catalog()
     assert catalog.resolve("acme-chat-2026-01-01", "acme").model.pricing_id == "acme/acme-chat"

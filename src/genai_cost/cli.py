@@ -173,6 +173,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the span attribute that names a trace's conversation (a ticket, a session); repeat for several,"
         f" best first (default: {', '.join(CONVERSATION_KEYS)})",
     )
+    report.add_argument(
+        "--what-if",
+        action="append",
+        metavar="FROM=TO",
+        help="also price the calls of catalog entry FROM again with entry TO, from their token counts, at TO's"
+        " rates of today (openai/gpt-4o=openai/gpt-4o-mini); repeatable",
+    )
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(handler=_report)
 
@@ -605,6 +612,18 @@ def _report(args: argparse.Namespace) -> int:
         # `--trace "$TRACE_ID"` with the variable empty: every trace, read as the one asked for
         print("genai-cost report: --trace is empty: give a trace id (32 hex digits)", file=sys.stderr)
         return EXIT_USAGE
+    repricer = None
+    catalog = None
+    if args.what_if:
+        from .report import runtime_catalog
+        from .what_if import Repricer, WhatIfError
+
+        try:
+            catalog = runtime_catalog()
+            repricer = Repricer(catalog, args.what_if)
+        except WhatIfError as exc:
+            print(f"genai-cost report: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     spans = []
     problems: list[str] = []
     # The application's own prints among console-exporter spans: said, but not problems.
@@ -626,7 +645,7 @@ def _report(args: argparse.Namespace) -> int:
             spans.extend(exc.spans)
             unreadable = unreadable or not exc.spans
     keys = tuple(args.conversation_key or CONVERSATION_KEYS)
-    reports = report_traces(spans, conversation_keys=keys)
+    reports = report_traces(spans, catalog=catalog, conversation_keys=keys, repricer=repricer)
     if args.trace:
         reports = [report for report in reports if report.trace_id == args.trace]
     missing_trace = bool(args.trace) and not reports
@@ -640,11 +659,17 @@ def _report(args: argparse.Namespace) -> int:
         ]
         reports = [report for report in reports if report.conversation_id == args.conversation]
     missing_conversation = args.conversation is not None and not reports and not missing_trace
+    # Said, not problems: the files were read (the exit code stays 0).
+    notes = [
+        f"--what-if {source}={target}: no call of {source} in the traces reported"
+        for source, target in (repricer.substitutions.items() if repricer is not None else ())
+        if not any(source in report.what_if for report in reports)
+    ]
     by_conversation = args.by == "conversation" or (args.by is None and args.conversation is not None)
     # The problems first: a reader that stops early (`| head`) must not make them go unsaid.
     for problem in problems:
         print(f"genai-cost report: {problem}", file=sys.stderr)
-    for skipped in skipped_output:
+    for skipped in (*skipped_output, *notes):
         print(f"genai-cost report: {skipped}", file=sys.stderr)
     sys.stderr.flush()
     if not (unreadable or missing_trace or missing_conversation):

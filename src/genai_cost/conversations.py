@@ -32,6 +32,7 @@ from .report import (
     summarize,
     summary_line,
     totals_dict,
+    what_if_lines,
 )
 
 __all__ = ["ConversationReport", "group_conversations", "render_conversations_json", "render_conversations_text"]
@@ -142,10 +143,12 @@ def render_conversations_text(
             f"; {len(unnamed)} trace(s) ({money_text(usd, 4)}) name no conversation"
             f" (read from {', '.join(keys)}): not listed here; --by trace lists them"
         )
-    lines = [summary_line(summarize(reports)), line]
+    summary = summarize(reports)
+    lines = [summary_line(summary), line]
     spread = conversation_spread(conversations)
     if spread is not None:
         lines.append(spread_line("conversation", spread))
+    lines.extend(what_if_lines(summary.what_if, ""))
     if len(shown) < len(conversations):
         lines.append(f"the {len(shown)} most expensive:")
     for conversation in shown:

@@ -43,6 +43,7 @@ from .records import (
 )
 from .span_file import ExportedSpan, Unreadable
 from .usage import USAGE_ON_STREAM_LOG_SCOPES, Role, SpanUsage, counts_tokens, read_span_usage, usd_amount
+from .what_if import Repricer, WhatIfTotals
 
 __all__ = [
     "CONVERSATION_KEYS",
@@ -129,6 +130,8 @@ class TraceReport:
     #: When the root span started, in nanoseconds since the epoch: orders the turns of a
     #: conversation (``start`` is to the millisecond; turns can start within one).
     start_ns: int | None = None
+    #: With ``--what-if FROM=TO``: per ``FROM`` entry, its calls priced again with ``TO``.
+    what_if: dict[str, WhatIfTotals] = field(default_factory=dict)
 
     @property
     def fully_priced(self) -> bool:
@@ -152,6 +155,7 @@ class TraceReport:
             "complete": self.complete,
             "root_missing": self.root_missing,
             "duplicates_ignored": self.duplicates_ignored,
+            "what_if": what_if_dict(self.what_if),
         }
 
 
@@ -163,6 +167,7 @@ def report_traces(
     *,
     catalog: Catalog | None = None,
     conversation_keys: Sequence[str] = CONVERSATION_KEYS,
+    repricer: Repricer | None = None,
 ) -> list[TraceReport]:
     """One report per trace, the most expensive first. A span (trace and span id) counts
     once: the first record of it that carries genai-cost's attributes, else the first; the
@@ -172,7 +177,9 @@ def report_traces(
     (two spellings of one model); by default the shipped catalog and the files of
     ``GENAI_COST_PRICING_FILE``, as the processor resolves them, loaded only for a trace
     that has two such records to compare. ``conversation_keys`` are the attributes that
-    name a trace's conversation, best first (:attr:`TraceReport.conversation_id`)."""
+    name a trace's conversation, best first (:attr:`TraceReport.conversation_id`).
+    ``repricer`` prices the calls of some entries again with others
+    (:attr:`TraceReport.what_if`)."""
     by_trace: dict[str, dict[str, ExportedSpan]] = {}
     duplicates: dict[str, int] = {}
     for span in spans:
@@ -188,7 +195,7 @@ def report_traces(
             trace[span.span_id] = span
     models = _CallModels(catalog)
     reports = [
-        _report(trace_id, list(trace.values()), duplicates.get(trace_id, 0), models, conversation_keys)
+        _report(trace_id, list(trace.values()), duplicates.get(trace_id, 0), models, conversation_keys, repricer)
         for trace_id, trace in by_trace.items()
     ]
     reports.sort(key=lambda report: (-report.total_usd, report.trace_id))
@@ -261,6 +268,7 @@ def _report(
     duplicates: int,
     models: _CallModels,
     conversation_keys: Sequence[str] = CONVERSATION_KEYS,
+    repricer: Repricer | None = None,
 ) -> TraceReport:
     ids = {span.span_id for span in spans}
     roots = [span for span in spans if span.parent_span_id not in ids]
@@ -318,10 +326,13 @@ def _report(
             total = cost.total_usd
             category = cost.category
             _add_cost(report, category, total)
-            totals = report.by_entry.setdefault(_entry(attributes, usage, category), CallTotals())
+            entry = _entry(attributes, usage, category)
+            totals = report.by_entry.setdefault(entry, CallTotals())
             totals.calls += 1
             totals.usd += total
             tokens = usage.usage
+            if repricer is not None and repricer.wants(entry):
+                repricer.add(report.what_if, entry, tokens, total)
             if tokens is not None:
                 totals.input_tokens += tokens.input_tokens
                 totals.output_tokens += tokens.output_tokens
@@ -667,11 +678,11 @@ class _CallModels:
         if usage.model is None:
             return None
         if self._catalog is None:
-            self._catalog = _runtime_catalog()
+            self._catalog = runtime_catalog()
         return call_model(self._catalog, usage.model, usage.provider)
 
 
-def _runtime_catalog() -> Catalog:
+def runtime_catalog() -> Catalog:
     """The catalog the processor resolves model names with: the shipped one and the files
     of ``GENAI_COST_PRICING_FILE``, a broken one left out as the processor leaves it out."""
     catalog, _skipped = Catalog.load_lenient(env_pricing_files(), cache_dir=user_cache_dir())
@@ -733,6 +744,8 @@ class ReportSummary:
     duplicates_ignored: int
     #: How the cost of the fully priced traces spreads (``None`` for fewer than two).
     per_trace: CostSpread | None = None
+    #: With ``--what-if``: the traces' :attr:`TraceReport.what_if`, added up.
+    what_if: dict[str, WhatIfTotals] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -744,15 +757,19 @@ class ReportSummary:
             "incomplete_traces": list(self.incomplete_traces),
             "duplicates_ignored": self.duplicates_ignored,
             "per_trace": self.per_trace.as_dict(rounded_usd) if self.per_trace is not None else None,
+            "what_if": what_if_dict(self.what_if),
         }
 
 
 def summarize(reports: Sequence[TraceReport]) -> ReportSummary:
     """The totals of ``reports`` (all the traces reported, after ``--trace``)."""
     categories: dict[str, float] = {}
+    what_if: dict[str, WhatIfTotals] = {}
     for report in reports:
         for category, usd in report.by_category.items():
             categories[category] = categories.get(category, 0.0) + usd
+        for source, repriced in report.what_if.items():
+            what_if.setdefault(source, WhatIfTotals(repriced.to_id)).add(repriced)
     return ReportSummary(
         traces=len(reports),
         total_usd=sum(report.total_usd for report in reports),
@@ -762,6 +779,7 @@ def summarize(reports: Sequence[TraceReport]) -> ReportSummary:
         incomplete_traces=[report.trace_id for report in reports if not report.complete],
         duplicates_ignored=sum(report.duplicates_ignored for report in reports),
         per_trace=cost_spread([(report.trace_id, report.total_usd) for report in reports if report.fully_priced]),
+        what_if=what_if,
     )
 
 
@@ -812,6 +830,7 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
     lines = [summary_line(summary)]
     if summary.per_trace is not None:
         lines.append(spread_line("trace", summary.per_trace))
+    lines.extend(what_if_lines(summary.what_if, ""))
     if len(shown) < len(reports):
         lines.append(f"the {len(shown)} most expensive:")
     for report in shown:
@@ -832,6 +851,7 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
         if report.conversation_id is not None:
             lines.append(f"  conversation {report.conversation_id!r}" + also_named(report))
         lines.extend(cost_lines(report.by_category, report.by_entry))
+        lines.extend(what_if_lines(report.what_if, "  "))
         lines.extend(note_lines(report))
     return "\n".join(lines)
 
@@ -859,6 +879,36 @@ def spread_line(item: str, spread: CostSpread) -> str:
         f" p90 {money_text(spread.p90_usd, 4)}, p99 {money_text(spread.p99_usd, 4)},"
         f" max {money_text(spread.max_usd, 4)}; {over} over twice the median"
     )
+
+
+def what_if_lines(what_if: Mapping[str, WhatIfTotals], indent: str) -> list[str]:
+    """``what if openai/gpt-4o were openai/gpt-4o-mini: 10 call(s) $0.1290 -> $0.0077 (-94.0%)``."""
+    lines = []
+    for source, repriced in what_if.items():
+        change = repriced.change
+        line = (
+            f"{indent}what if {source} were {repriced.to_id}: {repriced.calls} call(s)"
+            f" {money_text(repriced.usd, 6)} -> {money_text(repriced.alternative_usd, 6)}"
+            + (f" ({change:+.1%})" if change is not None else "")
+        )
+        if repriced.not_repriced:
+            line += f"; {repriced.not_repriced} call(s) not priced again (no token counts on their span)"
+        lines.append(line)
+    return lines
+
+
+def what_if_dict(what_if: Mapping[str, WhatIfTotals]) -> dict[str, dict[str, Any]]:
+    """``what_if`` in ``--json``, per trace or in all."""
+    return {
+        source: {
+            "to": repriced.to_id,
+            "calls": repriced.calls,
+            "usd": rounded_usd(repriced.usd),
+            "alternative_usd": rounded_usd(repriced.alternative_usd),
+            "not_repriced": repriced.not_repriced,
+        }
+        for source, repriced in what_if.items()
+    }
 
 
 def runaway_flag(spread: CostSpread | None, usd: float) -> str:
