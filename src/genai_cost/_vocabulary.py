@@ -138,7 +138,9 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
         "gen_ai.openai.request.service_tier",
         "gen_ai.request.service_tier",
     ),
-    TOOL: ("gen_ai.tool.name", "tool.name", "ai.toolCall.name"),
+    # haystack.tool.name: Haystack's own tracing (opentelemetry-haystack), its agent's
+    # `haystack.agent.step.tool` span, the one record of a tool run there.
+    TOOL: ("gen_ai.tool.name", "tool.name", "ai.toolCall.name", "haystack.tool.name"),
     # LiteLLM's OpenTelemetry callback writes its response_cost as gen_ai.cost.total_cost (the
     # same figure OpenInference's LiteLLM instrumentation writes as llm.cost.total).
     REPORTED_COST: (

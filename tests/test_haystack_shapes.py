@@ -1,0 +1,53 @@
+"""Haystack 3.4 with its own tracing (``opentelemetry-haystack`` 2.0.0) and OpenInference's
+OpenAI instrumentation, as they really write: an ``Agent`` that called ``get_weather`` once,
+two model calls.
+
+Haystack names the tool of its ``haystack.agent.step.tool`` span only in
+``haystack.tool.name``; unread, the run was no tool at all: the trace said 0 tool calls, and
+a priced tool's fee was missing with nothing flagged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from genai_cost import CostSpanProcessor, TraceCostExporter
+from genai_cost.pricing.catalog import Catalog
+from support.capture import replay
+
+FIXTURE = Path(__file__).parent / "fixtures" / "frameworks" / "haystack-agent-native.json"
+AGENT_TOOLS = Path(__file__).parent / "integration" / "apps" / "agent_tools.yaml"  # get_weather: $0.002
+M = 1e6
+GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M  # 1,000 in, 400 of them cached, 200 out
+
+
+def _spans() -> list[dict[str, Any]]:
+    return json.loads(FIXTURE.read_text())["spans"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("priced", [True, False], ids=["tool-priced", "tool-unknown"])
+def test_the_tool_run_is_counted_and_priced(priced: bool) -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    catalog = Catalog.load([str(AGENT_TOOLS)]) if priced else None
+    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    result = replay(_spans(), provider, memory)
+    (root,) = [span for span in result.spans if span.parent is None]
+    totals = root.attributes
+    assert totals["gen_ai.trace.cost.llm_calls"] == 2
+    assert totals["gen_ai.trace.cost.tool_calls"] == 1
+    (tool,) = [span for span in result.spans if span.name == "haystack.agent.step.tool"]
+    if priced:
+        assert totals["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * GPT_4O + 0.002)
+        assert tool.attributes["gen_ai.cost.pricing.id"] == "tool/get_weather"
+    else:  # never a silent zero
+        assert totals["gen_ai.trace.cost.unpriced_spans"] == 1
+        assert tool.attributes["gen_ai.cost.unpriced_reason"] == "unknown_tool"
+    provider.shutdown()
