@@ -150,6 +150,13 @@ class CallRecords:
             return None
         return run[0]
 
+    def pass_tool_run_up(self, span_id: int, parent_span_id: int | None) -> None:
+        """The tool run noted below ``span_id`` (a request span between two records of the
+        run), now noted below its parent, if any."""
+        run = self.tool_runs.pop(span_id, None)
+        if run is not None and parent_span_id is not None:
+            self.note_tool_run(parent_span_id, *run)
+
     def note_leaf_call(self, span_id: int) -> None:
         """A call priced on this span: a record of it ending later below it is its twin."""
         leaves = self._leaf_calls

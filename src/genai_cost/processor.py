@@ -493,10 +493,14 @@ class CostSpanProcessor(SpanProcessor):
         # fields are properties, and this runs for every span of the application.
         parent_id: int | None = None
         local_parent = False
+        # A remote parent that is open in this process: a server span whose client is here
+        # (an MCP server in the agent's process).
+        parent_here = False
         if parent is not None:
             parent_id = parent.span_id
             local_parent = not parent.is_remote
             if not local_parent and open_spans.is_open(parent_id):
+                parent_here = True
                 parent = self._parent_in_process(state, parent)
                 parent_id = parent.span_id
                 local_parent = not parent.is_remote
@@ -564,13 +568,18 @@ class CostSpanProcessor(SpanProcessor):
         elif role is _TOOL and usage.tool_name is not None:
             tool_name = usage.tool_name
             run = calls.tool_run_below(span_id, tool_name) if calls.tool_runs else None
-            if parent_id is not None and local_parent:
+            if parent_id is not None and (local_parent or parent_here):
                 calls.note_tool_run(parent_id, span_id if run is None else run, tool_name)
             if run is not None:
                 # The tool library's span of this run ended directly below it and carries
                 # its cost (AutoGen's execute_tool under OpenInference's span of the same
-                # call): one run, two records.
+                # call; an MCP server's span of the call, through the client's request
+                # span): one run, two records.
                 return _marked_duplicate(attributes, run), None, ()
+        elif span_id in calls.tool_runs and attributes.get(_MCP_METHOD) == _MCP_TOOLS_CALL:
+            # An MCP client's request span (no GenAI kind of its own) over the server's span of
+            # the run: the run passes up to the tool span of the agent that made the request.
+            calls.pass_tool_run_up(span_id, parent_id if local_parent else None)
         elif role is _AGGREGATE and not below and self._counts_unrecorded_calls(state, attributes):
             return self._unrecorded_calls(span, state, attributes, usage, role)
         elif not self._span_layers and role in _UNBILLED_ROLES:
@@ -1178,6 +1187,8 @@ _UNBILLED_ROLES = (Role.NONE, Role.AGGREGATE, Role.OTHER)
 #: Roles that the span rules (``usage.with_span_rules``) may change.
 _SPAN_RULE_ROLES = (Role.AGGREGATE, Role.OTHER)
 _AGGREGATE, _OTHER, _NONE, _TOOL = Role.AGGREGATE, Role.OTHER, Role.NONE, Role.TOOL
+#: The MCP semantic conventions' method of a request (the mcp SDK's ``MCP send tools/call X``).
+_MCP_METHOD, _MCP_TOOLS_CALL = "mcp.method.name", "tools/call"
 #: Roles of the spans through which an answered call below says so to the spans above
 #: (``ANSWER_BELOW``): spans that are neither calls, tools nor agents.
 _PASSING_ROLES = (Role.NONE, Role.OTHER)
