@@ -155,3 +155,15 @@ def test_a_same_named_tool_span_beside_the_run_is_another_run() -> None:
     (request,) = [span for span in memory.get_finished_spans() if span.name == "request"]
     assert request.attributes["gen_ai.trace.cost.tool_calls"] == 2
     provider.shutdown()
+
+
+def test_nothing_of_a_tool_run_is_kept_once_its_trace_has_ended() -> None:
+    """What the rule remembers of a run lives until the span above it ends: an agent's span,
+    which is no tool, lets it go (else a long-running service keeps its bound's worth)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    processor = CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)))
+    provider.add_span_processor(processor)
+    replay(_spans(), provider, memory)
+    assert processor._calls.tool_runs == {}
+    provider.shutdown()

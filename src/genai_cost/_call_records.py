@@ -151,8 +151,9 @@ class CallRecords:
         return run[0]
 
     def pass_tool_run_up(self, span_id: int, parent_span_id: int | None) -> None:
-        """The tool run noted below ``span_id`` (a request span between two records of the
-        run), now noted below its parent, if any."""
+        """The tool run noted below ``span_id``, which ended as no tool, now noted below
+        ``parent_span_id`` (``span_id`` was a request span between two records of the run),
+        or forgotten."""
         run = self.tool_runs.pop(span_id, None)
         if run is not None and parent_span_id is not None:
             self.note_tool_run(parent_span_id, *run)

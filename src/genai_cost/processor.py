@@ -550,6 +550,12 @@ class CostSpanProcessor(SpanProcessor):
             calls.mark_call_below(parent_id, inference, answered)
         if role is _OTHER and scope in USAGE_ON_STREAM_LOG_SCOPES and parent_id is not None:
             calls.note_stream_request(span_id, parent_id)
+        if role is not _TOOL and span_id in calls.tool_runs:
+            # A tool run ended below a span that is no tool (an agent's): forgotten, unless the
+            # span is an MCP client's request over the server's span of the run, which passes
+            # it up to the tool span of the agent that made the request.
+            mcp_request = local_parent and attributes.get(_MCP_METHOD) == _MCP_TOOLS_CALL
+            calls.pass_tool_run_up(span_id, parent_id if mcp_request else None)
         if inference and below:
             if refused is not None:
                 enclosing = self._enclosing_call(span, state, attributes, usage, role, refused, below)
@@ -576,10 +582,6 @@ class CostSpanProcessor(SpanProcessor):
                 # call; an MCP server's span of the call, through the client's request
                 # span): one run, two records.
                 return _marked_duplicate(attributes, run), None, ()
-        elif span_id in calls.tool_runs and attributes.get(_MCP_METHOD) == _MCP_TOOLS_CALL:
-            # An MCP client's request span (no GenAI kind of its own) over the server's span of
-            # the run: the run passes up to the tool span of the agent that made the request.
-            calls.pass_tool_run_up(span_id, parent_id if local_parent else None)
         elif role is _AGGREGATE and not below and self._counts_unrecorded_calls(state, attributes):
             return self._unrecorded_calls(span, state, attributes, usage, role)
         elif not self._span_layers and role in _UNBILLED_ROLES:
