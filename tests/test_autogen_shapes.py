@@ -10,8 +10,6 @@ priced: the trace said 2 tool calls for 1, and a priced tool cost twice.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,16 +23,15 @@ from genai_cost.pricing.catalog import Catalog
 from genai_cost.report import report_traces
 from genai_cost.span_file import ExportedSpan
 from support.capture import replay
+from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, framework_spans
 
-FIXTURE = Path(__file__).parent / "fixtures" / "frameworks" / "autogen-openinference-team.json"
-AGENT_TOOLS = Path(__file__).parent / "integration" / "apps" / "agent_tools.yaml"  # get_weather: $0.002
 M = 1e6
-GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M  # 1,000 in, 400 of them cached, 200 out
+GPT_4O = GPT_4O_CALL
 TOOL_FEE = 0.002
 
 
 def _spans() -> list[dict[str, Any]]:
-    return json.loads(FIXTURE.read_text())["spans"]  # type: ignore[no-any-return]
+    return framework_spans("autogen-openinference-team")
 
 
 def _pipeline(catalog: Catalog | None = None) -> tuple[TracerProvider, InMemorySpanExporter]:

@@ -9,8 +9,6 @@ a priced tool's fee was missing with nothing flagged.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +19,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.pricing.catalog import Catalog
 from support.capture import replay
+from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, framework_spans
 
-FIXTURE = Path(__file__).parent / "fixtures" / "frameworks" / "haystack-agent-native.json"
-AGENT_TOOLS = Path(__file__).parent / "integration" / "apps" / "agent_tools.yaml"  # get_weather: $0.002
 M = 1e6
-GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M  # 1,000 in, 400 of them cached, 200 out
+GPT_4O = GPT_4O_CALL
 
 
 def _spans() -> list[dict[str, Any]]:
-    return json.loads(FIXTURE.read_text())["spans"]  # type: ignore[no-any-return]
+    return framework_spans("haystack-agent-native")
 
 
 @pytest.mark.parametrize("priced", [True, False], ids=["tool-priced", "tool-unknown"])

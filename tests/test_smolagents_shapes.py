@@ -9,8 +9,6 @@ it was flagged ``unknown_tool`` on every run: every trace said one span could no
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +21,14 @@ from genai_cost.pricing.catalog import Catalog
 from genai_cost.report import report_traces
 from genai_cost.span_file import ExportedSpan
 from support.capture import replay
+from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, framework_spans
 
-FIXTURE = Path(__file__).parent / "fixtures" / "frameworks" / "smolagents-toolcalling.json"
-AGENT_TOOLS = Path(__file__).parent / "integration" / "apps" / "agent_tools.yaml"  # get_weather: $0.002
 M = 1e6
-GPT_4O = (600 * 2.50 + 400 * 1.25 + 200 * 10.00) / M  # 1,000 in, 400 of them cached, 200 out
+GPT_4O = GPT_4O_CALL
 
 
 def _spans() -> list[dict[str, Any]]:
-    return json.loads(FIXTURE.read_text())["spans"]  # type: ignore[no-any-return]
+    return framework_spans("smolagents-toolcalling")
 
 
 def test_the_answer_is_no_tool_run_and_the_trace_is_all_priced() -> None:
