@@ -13,17 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import set_span_in_context
 
-from genai_cost import CostSpanProcessor, TraceCostExporter
-from genai_cost.pricing.catalog import Catalog
 from genai_cost.report import report_traces
 from genai_cost.span_file import ExportedSpan
 from support.capture import replay
-from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, framework_spans
+from support.frameworks import GPT_4O_CALL, costed_pipeline, framework_spans
 
 M = 1e6
 GPT_4O = GPT_4O_CALL
@@ -34,15 +29,8 @@ def _spans() -> list[dict[str, Any]]:
     return framework_spans("autogen-openinference-team")
 
 
-def _pipeline(catalog: Catalog | None = None) -> tuple[TracerProvider, InMemorySpanExporter]:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
-    return provider, memory
-
-
 def test_one_tool_run_recorded_by_two_instrumentations_is_counted_and_priced_once() -> None:
-    provider, memory = _pipeline(Catalog.load([str(AGENT_TOOLS)]))
+    provider, memory, _ = costed_pipeline()
     result = replay(_spans(), provider, memory)
     (root,) = [span for span in result.spans if span.name == "app request"]
     totals = root.attributes
@@ -60,7 +48,7 @@ def test_one_tool_run_recorded_by_two_instrumentations_is_counted_and_priced_onc
 
 
 def test_an_unpriced_tool_run_is_flagged_once() -> None:
-    provider, memory = _pipeline()
+    provider, memory, _ = costed_pipeline(tools_priced=False)
     result = replay(_spans(), provider, memory)
     (root,) = [span for span in result.spans if span.name == "app request"]
     assert root.attributes["gen_ai.trace.cost.tool_calls"] == 1
@@ -71,7 +59,7 @@ def test_an_unpriced_tool_run_is_flagged_once() -> None:
 
 
 def test_the_report_of_the_priced_spans_counts_the_run_once() -> None:
-    provider, memory = _pipeline(Catalog.load([str(AGENT_TOOLS)]))
+    provider, memory, _ = costed_pipeline()
     result = replay(_spans(), provider, memory)
     provider.shutdown()
     spans = [
@@ -103,7 +91,7 @@ def _tool(tracer: Any, name: str, tool: str, parent: Any, key: str = "gen_ai.too
 def test_a_tool_that_runs_another_tool_is_two_runs() -> None:
     """A composite tool (``plan_trip`` calling ``get_weather``) is billed for both: only a
     record of the same tool directly around it is the same run."""
-    provider, memory = _pipeline(Catalog.load([str(AGENT_TOOLS)]))
+    provider, memory, _ = costed_pipeline()
     tracer = provider.get_tracer("app")
     root = tracer.start_span("request")
     outer = _tool(tracer, "plan_trip", "plan_trip", root)
@@ -120,7 +108,7 @@ def test_a_tool_that_runs_another_tool_is_two_runs() -> None:
 def test_retries_inside_one_tool_span_are_each_a_run_and_three_records_are_one() -> None:
     """Two attempts of the tool's own span under one framework span are two runs (each was
     made, each is billed); the framework span, and another around it, are records of them."""
-    provider, memory = _pipeline(Catalog.load([str(AGENT_TOOLS)]))
+    provider, memory, _ = costed_pipeline()
     tracer = provider.get_tracer("app")
     root = tracer.start_span("request")
     outermost = _tool(tracer, "agent.get_weather", "get_weather", root, key="tool.name")
@@ -143,7 +131,7 @@ def test_retries_inside_one_tool_span_are_each_a_run_and_three_records_are_one()
 
 
 def test_a_same_named_tool_span_beside_the_run_is_another_run() -> None:
-    provider, memory = _pipeline(Catalog.load([str(AGENT_TOOLS)]))
+    provider, memory, _ = costed_pipeline()
     tracer = provider.get_tracer("app")
     root = tracer.start_span("request")
     _tool(tracer, "execute_tool get_weather", "get_weather", root).end()
@@ -157,10 +145,7 @@ def test_a_same_named_tool_span_beside_the_run_is_another_run() -> None:
 def test_nothing_of_a_tool_run_is_kept_once_its_trace_has_ended() -> None:
     """What the rule remembers of a run lives until the span above it ends: an agent's span,
     which is no tool, lets it go (else a long-running service keeps its bound's worth)."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    processor = CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)))
-    provider.add_span_processor(processor)
+    provider, memory, processor = costed_pipeline(tools_priced=False)
     replay(_spans(), provider, memory)
     assert processor._calls.tool_runs == {}
     provider.shutdown()

@@ -12,14 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost import CostSpanProcessor, TraceCostExporter
-from genai_cost.pricing.catalog import Catalog
 from support.capture import replay
-from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, framework_spans
+from support.frameworks import GPT_4O_CALL, costed_pipeline, framework_spans
 
 M = 1e6
 GPT_4O = GPT_4O_CALL
@@ -31,10 +26,7 @@ def _spans() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("priced", [True, False], ids=["tool-priced", "tool-unknown"])
 def test_the_tool_run_is_counted_and_priced(priced: bool) -> None:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    catalog = Catalog.load([str(AGENT_TOOLS)]) if priced else None
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    provider, memory, _ = costed_pipeline(tools_priced=priced)
     result = replay(_spans(), provider, memory)
     (root,) = [span for span in result.spans if span.parent is None]
     totals = root.attributes

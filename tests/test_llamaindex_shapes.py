@@ -13,16 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost import CostSpanProcessor, TraceCostExporter
-from genai_cost.pricing.catalog import Catalog
 from genai_cost.report import report_traces
 from genai_cost.span_file import ExportedSpan
 from support.capture import replay
-from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, framework_spans
+from support.frameworks import GPT_4O_CALL, costed_pipeline, framework_spans
 
 M = 1e6
 GPT_4O = GPT_4O_CALL
@@ -33,10 +28,7 @@ def _spans() -> list[dict[str, Any]]:
 
 
 def test_the_request_building_span_is_no_call_and_the_three_calls_count_once() -> None:
-    memory = InMemorySpanExporter()
-    catalog = Catalog.load([str(AGENT_TOOLS)])
-    provider = TracerProvider()
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    provider, memory, _ = costed_pipeline()
     result = replay(_spans(), provider, memory)
     (root,) = [span for span in result.spans if span.parent is None]
     totals = root.attributes
@@ -63,9 +55,7 @@ def test_the_report_reads_it_as_the_processor_does() -> None:
 
 def test_a_request_building_span_that_counts_tokens_is_still_read() -> None:
     # Never seen; but a span of that name with counts is no longer "no call": priced, not lost.
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory))))
+    provider, memory, _ = costed_pipeline(tools_priced=False)
     attributes = {
         "openinference.span.kind": "LLM",
         "llm.model_name": "gpt-4o",

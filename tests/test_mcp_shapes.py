@@ -14,7 +14,6 @@ budget said 3 tool calls for 2, and a budget under the real spend stopped the ag
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 
 from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.pricing.catalog import Catalog
+from support.frameworks import AGENT_TOOLS, costed_pipeline
 
-AGENT_TOOLS = Path(__file__).parent / "integration" / "apps" / "agent_tools.yaml"  # get_weather: $0.002
 FEE = 0.002
 
 
@@ -90,11 +89,7 @@ def test_a_run_whose_server_is_elsewhere_is_the_agents() -> None:
 def test_the_request_span_passes_up_only_a_tools_call() -> None:
     """Under any other span (an HTTP client's, a tools/list), a same-named tool above is
     another run."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(
-        CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=Catalog.load([str(AGENT_TOOLS)]))
-    )
+    provider, memory, _ = costed_pipeline()
     tracer = provider.get_tracer("app")
     tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"}
     with tracer.start_as_current_span("request"):

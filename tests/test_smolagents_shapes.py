@@ -12,16 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost import CostSpanProcessor, TraceCostExporter
-from genai_cost.pricing.catalog import Catalog
 from genai_cost.report import report_traces
 from genai_cost.span_file import ExportedSpan
 from support.capture import replay
-from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, framework_spans
+from support.frameworks import GPT_4O_CALL, costed_pipeline, framework_spans
 
 M = 1e6
 GPT_4O = GPT_4O_CALL
@@ -32,10 +27,7 @@ def _spans() -> list[dict[str, Any]]:
 
 
 def test_the_answer_is_no_tool_run_and_the_trace_is_all_priced() -> None:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    catalog = Catalog.load([str(AGENT_TOOLS)])
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory)), catalog=catalog))
+    provider, memory, _ = costed_pipeline()
     result = replay(_spans(), provider, memory)
     (root,) = [span for span in result.spans if span.parent is None]
     totals = root.attributes
@@ -63,9 +55,7 @@ def test_the_report_reads_it_as_the_processor_does(scoped: bool) -> None:
 def test_a_final_answer_tool_of_another_instrumentation_is_still_a_tool() -> None:
     """Only smolagents' own is known to do no work: elsewhere a tool of that name is the
     application's, and has a price or is flagged."""
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory))))
+    provider, memory, _ = costed_pipeline(tools_priced=False)
     tracer = provider.get_tracer("my.agent")
     attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "final_answer"}
     tracer.start_span("execute_tool final_answer", attributes=attributes).end()

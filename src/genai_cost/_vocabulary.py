@@ -268,6 +268,11 @@ NOT_TOOL_RUNS: dict[str, frozenset[str]] = {
     "openinference.instrumentation.smolagents": frozenset({"final_answer"}),
 }
 
+#: The MCP semantic conventions' method of a request: an MCP client's span of a ``tools/call``
+#: request (the mcp SDK 2.x's ``MCP send tools/call X``, which names no tool) stands between
+#: the agent's record of a tool run and the server's, and passes the run up (one run, two records).
+MCP_METHOD_KEY, MCP_TOOLS_CALL = "mcp.method.name", "tools/call"
+
 #: What names the conversation a span belongs to, best first: the GenAI conventions'
 #: id (Pydantic AI and Google ADK write it) and OpenInference's
 #: session (``using_session``, on every span in its context). Read by ``genai-cost report

@@ -26,13 +26,12 @@ from .report import (
     cost_lines,
     money_text,
     note_lines,
+    overview_lines,
     rounded_usd,
     runaway_flag,
-    spread_line,
     summarize,
     summary_line,
     totals_dict,
-    what_if_lines,
 )
 
 __all__ = ["ConversationReport", "group_conversations", "render_conversations_json", "render_conversations_text"]
@@ -146,11 +145,7 @@ def render_conversations_text(
     summary = summarize(reports)
     lines = [summary_line(summary), line]
     spread = conversation_spread(conversations)
-    if spread is not None:
-        lines.append(spread_line("conversation", spread))
-    lines.extend(what_if_lines(summary.what_if, ""))
-    if len(shown) < len(conversations):
-        lines.append(f"the {len(shown)} most expensive:")
+    lines.extend(overview_lines("conversation", spread, summary.what_if, len(shown), len(conversations)))
     for conversation in shown:
         lines.append("")
         when = ""

@@ -46,7 +46,14 @@ from ._call_records import ANSWER_BELOW, CALL_BELOW, MET, CallRecords, RefusedBe
 from ._guard import INTERNAL_FAILURES, OwnExtension, user_failures, worth_logging
 from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
-from ._vocabulary import AI_OPERATION_KEY, NOT_CALL_SPANS, NOT_TOOL_RUNS, VERCEL_AGGREGATES
+from ._vocabulary import (
+    AI_OPERATION_KEY,
+    MCP_METHOD_KEY,
+    MCP_TOOLS_CALL,
+    NOT_CALL_SPANS,
+    NOT_TOOL_RUNS,
+    VERCEL_AGGREGATES,
+)
 from .config import (
     BUDGET_VARIABLES,
     ESCALATION_VARIABLE,
@@ -554,7 +561,7 @@ class CostSpanProcessor(SpanProcessor):
             # A tool run ended below a span that is no tool (an agent's): forgotten, unless the
             # span is an MCP client's request over the server's span of the run, which passes
             # it up to the tool span of the agent that made the request.
-            mcp_request = local_parent and attributes.get(_MCP_METHOD) == _MCP_TOOLS_CALL
+            mcp_request = local_parent and attributes.get(MCP_METHOD_KEY) == MCP_TOOLS_CALL
             calls.pass_tool_run_up(span_id, parent_id if mcp_request else None)
         if inference and below:
             if refused is not None:
@@ -1189,8 +1196,6 @@ _UNBILLED_ROLES = (Role.NONE, Role.AGGREGATE, Role.OTHER)
 #: Roles that the span rules (``usage.with_span_rules``) may change.
 _SPAN_RULE_ROLES = (Role.AGGREGATE, Role.OTHER)
 _AGGREGATE, _OTHER, _NONE, _TOOL = Role.AGGREGATE, Role.OTHER, Role.NONE, Role.TOOL
-#: The MCP semantic conventions' method of a request (the mcp SDK's ``MCP send tools/call X``).
-_MCP_METHOD, _MCP_TOOLS_CALL = "mcp.method.name", "tools/call"
 #: Roles of the spans through which an answered call below says so to the spans above
 #: (``ANSWER_BELOW``): spans that are neither calls, tools nor agents.
 _PASSING_ROLES = (Role.NONE, Role.OTHER)

@@ -828,11 +828,7 @@ def render_text(reports: Sequence[TraceReport], shown: Sequence[TraceReport]) ->
     """``genai-cost report``: the totals of ``reports``, then each of ``shown`` in detail."""
     summary = summarize(reports)
     lines = [summary_line(summary)]
-    if summary.per_trace is not None:
-        lines.append(spread_line("trace", summary.per_trace))
-    lines.extend(what_if_lines(summary.what_if, ""))
-    if len(shown) < len(reports):
-        lines.append(f"the {len(shown)} most expensive:")
+    lines.extend(overview_lines("trace", summary.per_trace, summary.what_if, len(shown), len(reports)))
     for report in shown:
         lines.append("")
         when = ""
@@ -869,6 +865,18 @@ def summary_line(summary: ReportSummary) -> str:
         + (f"; {incomplete} incomplete trace(s)" if incomplete else "")
         + (f"; {summary.duplicates_ignored} duplicate span record(s) ignored" if summary.duplicates_ignored else "")
     )
+
+
+def overview_lines(
+    item: str, spread: CostSpread | None, what_if: Mapping[str, WhatIfTotals], shown: int, reported: int
+) -> list[str]:
+    """The lines between the totals and the ``item`` s listed (traces, conversations): how
+    their cost spreads, the ``--what-if`` figures, and how many of them are listed."""
+    lines = [spread_line(item, spread)] if spread is not None else []
+    lines.extend(what_if_lines(what_if, ""))
+    if shown < reported:
+        lines.append(f"the {shown} most expensive:")
+    return lines
 
 
 def spread_line(item: str, spread: CostSpread) -> str:
