@@ -108,6 +108,14 @@ class CallRecords:
         #: Parent span id -> (span id, tool name) of the last tool run that ended below it:
         #: a tool span of the same name ending above it is a second record of that run.
         self.tool_runs: dict[int, tuple[int, str]] = {}
+        #: (trace id, model, input and output tokens) -> (span id, start, end) of calls priced
+        #: on a provider SDK's record while a detached instrumentation may run
+        #: (``DETACHED_CALL_SCOPES``): its record of the call, ending later around it, is the
+        #: second. A list: parallel branches of a graph can make the same call at once.
+        self._attached_calls: dict[tuple[object, ...], list[tuple[int, int, int]]] = {}
+        #: Detached records a provider SDK's record ending before them was matched to (it ends
+        #: a ``duplicate_of`` them): each stands for one call only.
+        self._claimed: set[int] = set()
 
     def take_mark(self, span_id: int) -> int:
         """What is below the ended span (``CALL_BELOW``, ``CALL_DEEPER``, ``ANSWER_BELOW``
@@ -313,6 +321,79 @@ class CallRecords:
             # Another call, one after the other: the later is the one a twin would overlap.
             records[key] = record
         return span_id
+
+    def note_attached_call(self, span_id: int, trace_id: int, start: int, end: int, usage: SpanUsage) -> None:
+        """A call priced on a provider SDK's record while a detached instrumentation may run:
+        its record of the call, ending later in the same trace, finds it (:meth:`attached_twin`)."""
+        key = self._detached_key(trace_id, usage)
+        if key is None:
+            return
+        calls = self._attached_calls
+        found = calls.get(key)
+        if found is None:
+            calls[key] = [(span_id, start, end)]
+            if len(calls) > MAX_CALLS:
+                self._attached_calls = newer_half(calls)
+        else:
+            found.append((span_id, start, end))
+
+    def attached_twin(self, trace_id: int, start: int, end: int, usage: SpanUsage) -> int | None:
+        """For a detached record of a call (``DETACHED_CALL_SCOPES``): the span id of the
+        provider SDK's record of it, priced already in the same trace (same model and
+        counts, its time within this span's), forgotten as found; else ``None``."""
+        key = self._detached_key(trace_id, usage)
+        found = self._attached_calls.get(key) if key is not None else None
+        if not found:
+            return None
+        for index, (span_id, twin_start, twin_end) in enumerate(found):
+            if start <= twin_start and twin_end <= end:
+                del found[index]
+                return span_id
+        return None
+
+    def same_call(self, usage: SpanUsage, other: SpanUsage) -> bool:
+        """Whether two records count the same model and tokens (as the twin keys compare them)."""
+        tokens, others = usage.usage, other.usage
+        if tokens is None or others is None:
+            return False
+        return (
+            tokens.input_tokens == others.input_tokens
+            and tokens.output_tokens == others.output_tokens
+            and self._call_model(usage) == self._call_model(other)
+        )
+
+    def claim(self, span_id: int) -> bool:
+        """Claim a detached record for the provider SDK's record of its call, which ended
+        before it: ``False`` when another record claimed it already."""
+        claimed = self._claimed
+        if span_id in claimed:
+            return False
+        if len(claimed) >= MAX_CALLS:  # (each claim is let go as its span ends: not expected)
+            claimed.clear()
+        claimed.add(span_id)
+        return True
+
+    def let_go_claim(self, span_id: int) -> bool:
+        """Whether the detached record now ending was claimed (and the claim let go)."""
+        claimed = self._claimed
+        if span_id in claimed:
+            claimed.discard(span_id)
+            return True
+        return False
+
+    def _detached_key(self, trace_id: int, usage: SpanUsage) -> tuple[object, ...] | None:
+        tokens = usage.usage
+        if tokens is None:
+            return None
+        return (trace_id, self._call_model(usage), tokens.input_tokens, tokens.output_tokens)
+
+    def recorded_response(self, trace_id: int, response_id: str | None) -> int | None:
+        """The span id of the record of a call with this response id, already priced in the
+        trace (``None`` if none): an aggregate span that carries it copies that call."""
+        if response_id is None:
+            return None
+        first = self._records.get((trace_id, response_id))
+        return first[0] if first is not None else None
 
     def _call_model(self, usage: SpanUsage) -> str | None:
         """The model as the catalog knows it: two records of one call may spell it

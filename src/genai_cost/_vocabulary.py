@@ -264,9 +264,24 @@ NOT_CALL_SPANS: dict[str, tuple[str, ...]] = {
 #: agents hand their answer back by calling the built-in ``final_answer`` tool
 #: (smolagents/default_tools.py, ``FinalAnswerTool``), which does no work: flagged as an
 #: unknown tool, it made every run's trace say a span could not be priced.
+#: Agno's teams hand work to a member agent by calling the built-in ``delegate_task_to_member``
+#: (``delegate_task_to_members`` for all of them; agno/team/_default_tools.py): the member's
+#: own calls and tools are recorded, and priced, on its spans; the hand-off does no work.
 NOT_TOOL_RUNS: dict[str, frozenset[str]] = {
     "openinference.instrumentation.smolagents": frozenset({"final_answer"}),
+    "openinference.instrumentation.agno": frozenset({"delegate_task_to_member", "delegate_task_to_members"}),
+    "openlit.instrumentation.agno": frozenset({"delegate_task_to_member", "delegate_task_to_members"}),
 }
+
+#: Instrumentations that never make their spans current, by scope (the scope is also the
+#: module whose import says the instrumentation may run). OpenInference's LangChain tracer
+#: does not attach its spans to the context ("attaching the context can be hazardous",
+#: openinference-instrumentation-langchain's ``_tracer.py``), so a provider SDK's
+#: instrumentation records the same call under whatever was current before the chain: an
+#: ancestor of the LangChain span, or nothing (a trace of its own). Both records are leaves;
+#: neither is below the other (openinference issue 1103). One call, two records, matched by
+#: model, counts and time (``docs/attributes.md``, "Records that are not nested").
+DETACHED_CALL_SCOPES: frozenset[str] = frozenset({"openinference.instrumentation.langchain"})
 
 #: The MCP semantic conventions' method of a request: an MCP client's span of a ``tools/call``
 #: request (the mcp SDK 2.x's ``MCP send tools/call X``, which names no tool) stands between

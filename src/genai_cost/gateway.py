@@ -68,6 +68,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from . import attributes as A
 from ._bounded import newer_half
 from ._spans import attributes_of, plain_attributes
+from ._vocabulary import DETACHED_CALL_SCOPES
 from .config import CostSettings, report_unknown_variables
 from .gateway_upstream import FanOutExporter
 from .layers import LayerSettings
@@ -555,6 +556,10 @@ class CostGateway:
         processor = self._processor
         totalled = self._totalled_elsewhere
         totalled.clear()
+        if not processor.matches_records_not_nested and any(_detached(span) for span in spans):
+            # Before any span of the request is priced: a provider's record of a call, which
+            # arrives first, is then remembered for the LangChain record that follows it.
+            processor.note_records_not_nested()
         for span in spans:
             try:
                 attributes = attributes_of(span)
@@ -882,6 +887,12 @@ def _answer_exhausted_at_once(exporter: Any) -> None:
     codes = getattr(exporter, "_retryable_error_codes", None)
     if isinstance(codes, frozenset) and {getattr(code, "name", None) for code in codes} == _SDK_RETRIED_GRPC_CODES:
         exporter._retryable_error_codes = frozenset(code for code in codes if code.name != "RESOURCE_EXHAUSTED")
+
+
+def _detached(span: ReadableSpan) -> bool:
+    """Whether the span was written by an instrumentation that never makes its spans current."""
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name in DETACHED_CALL_SCOPES
 
 
 class _HandedOn(SpanProcessor):

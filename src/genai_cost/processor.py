@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -48,6 +49,7 @@ from ._open_spans import OpenSpans
 from ._spans import attributes_of, plain_attributes
 from ._vocabulary import (
     AI_OPERATION_KEY,
+    DETACHED_CALL_SCOPES,
     MCP_METHOD_KEY,
     MCP_TOOLS_CALL,
     NOT_CALL_SPANS,
@@ -200,6 +202,8 @@ class CostSpanProcessor(SpanProcessor):
         self._told = 0
         #: The unpriced record whose call the leaf being priced takes over (_first_of_met_call).
         self._taking_over: tuple[int, UnpricedRecord] | None = None
+        #: Whether an instrumentation that never makes its spans current may run (_detached_loaded).
+        self._detached_may_run = False
         for listener in listeners:
             self.add_listener(listener)
         # A fork while another thread held the settle lock would leave the child
@@ -570,7 +574,16 @@ class CostSpanProcessor(SpanProcessor):
                     return enclosing
             role = _AGGREGATE  # a wrapper around the real call: its usage is its child's
         elif inference:
+            detached = self._detached_may_run or self._detached_loaded()
+            if detached and usage.usage is not None:
+                twin = self._detached_twin(state, span_id, trace_id, parent_id, usage, scope)
+                if twin is not None:
+                    return _marked_duplicate(attributes, twin), None, ()
             first = self._first_of_call(state, context, trace_id, parent, parent_id, usage, scope or "")
+            if detached and first == span_id and usage.usage is not None and scope not in DETACHED_CALL_SCOPES:
+                start: int = state["_start_time"] or 0  # type: ignore[assignment]
+                end: int = state["_end_time"] or 0  # type: ignore[assignment]
+                calls.note_attached_call(span_id, trace_id, start, end, usage)
             if first != span_id:
                 if first == _TAKES_OVER:
                     return self._cost_taking_over(span, state, attributes, usage, role)
@@ -590,10 +603,72 @@ class CostSpanProcessor(SpanProcessor):
                 # span): one run, two records.
                 return _marked_duplicate(attributes, run), None, ()
         elif role is _AGGREGATE and not below and self._counts_unrecorded_calls(state, attributes):
+            recorded = calls.recorded_response(trace_id, usage.response_id)
+            if recorded is not None:
+                # A copy of a call recorded beside it (OpenLIT's LangGraph node span, next to
+                # the LangChain chain that holds the call's span): the same response id.
+                return _marked_duplicate(attributes, recorded), None, ()
             return self._unrecorded_calls(span, state, attributes, usage, role)
         elif not self._span_layers and role in _UNBILLED_ROLES:
             return None  # nothing prices it: it keeps its own attributes
         return self._cost(span, state, attributes, usage, role)
+
+    def _detached_loaded(self) -> bool:
+        """Whether an instrumentation that never makes its spans current may run here (its
+        module imported): only then are calls matched across records that are not nested.
+        Checked per call until it is (one dict lookup)."""
+        modules = sys.modules
+        for module in DETACHED_CALL_SCOPES:
+            if module in modules:
+                self._detached_may_run = True
+                return True
+        return False
+
+    def _detached_twin(
+        self,
+        state: dict[str, object],
+        span_id: int,
+        trace_id: int,
+        parent_id: int | None,
+        usage: SpanUsage,
+        scope: str | None,
+    ) -> int | None:
+        """The record this call's cost is on when it has two records, neither below the
+        other (``DETACHED_CALL_SCOPES``: OpenInference's LangChain span and a provider SDK's).
+
+        The LangChain record, in the agent's trace, carries the cost. It ends after the
+        provider's record; when both wait in the queue (a batch processor's export) the
+        provider's finds it ahead of it. When the provider's was priced before the
+        LangChain record ended (a simple processor), that one is the second record, if
+        it is in the same trace; a provider's record that is a trace of its own, priced
+        already, cannot be taken back (``docs/limitations.md``)."""
+        start: int = state["_start_time"] or 0  # type: ignore[assignment]
+        end: int = state["_end_time"] or 0  # type: ignore[assignment]
+        calls = self._calls
+        if scope in DETACHED_CALL_SCOPES:
+            if calls.let_go_claim(span_id):
+                return None  # the provider's record ended before it, pointing at it
+            return calls.attached_twin(trace_id, start, end, usage)
+        queue = self._queue
+        for index in range(min(len(queue), _DETACHED_LOOKAHEAD)):
+            item = queue[index]
+            if type(item) is not CostedSpan:
+                continue
+            ahead = item.__dict__
+            scope_info: InstrumentationScope | None = ahead["_instrumentation_scope"]
+            if scope_info is None or scope_info.name not in DETACHED_CALL_SCOPES:
+                continue
+            ahead_start: int = ahead["_start_time"] or 0
+            ahead_end: int = ahead["_end_time"] or 0
+            context: SpanContext | None = ahead["_context"]
+            if context is None or not (ahead_start <= start and end <= ahead_end) or context.span_id == parent_id:
+                continue
+            if context.trace_id != trace_id and parent_id is not None:
+                continue  # (a provider's record is in the agent's trace, or a trace of its own)
+            record = read_usage(plain_attributes(ahead["_attributes"]), scope_info.name)
+            if record.role in _INFERENCE_ROLES and calls.same_call(usage, record) and calls.claim(context.span_id):
+                return context.span_id
+        return None
 
     def _counts_unrecorded_calls(self, state: dict[str, object], attributes: Mapping[str, object]) -> bool:
         """Whether an aggregate span with no call marked below it counts tokens that no call
@@ -944,6 +1019,18 @@ class CostSpanProcessor(SpanProcessor):
         finally:
             state["_settler"] = None
 
+    @property
+    def matches_records_not_nested(self) -> bool:
+        """Whether two records of a call that are not nested (``DETACHED_CALL_SCOPES``) are
+        matched: once the instrumentation that writes them is imported, or said to run."""
+        return self._detached_may_run
+
+    def note_records_not_nested(self) -> None:
+        """Match the records of a call that are not nested from now on, although the
+        instrumentation that writes them is not imported here: the gateway, whose spans were
+        made in another process, calls it when one arrives."""
+        self._detached_may_run = True
+
     def note_priced_elsewhere(self, span: ReadableSpan) -> None:
         """Take part in the leaf rule for a span that genai-cost priced in another process
         and that is passed on as it is, not through :meth:`on_end` (the gateway does this).
@@ -1225,6 +1312,9 @@ _CALL_CATEGORIES = frozenset({A.CATEGORY_LLM, A.CATEGORY_EMBEDDING})
 #: What _first_of_call says of a leaf that is priced and takes over the count of an unpriced
 #: record of its call (span ids are positive; ``MET`` is -1).
 _TAKES_OVER = -2
+#: How far ahead in the queue a provider SDK's record of a call looks for the detached
+#: record of it (_detached_twin): that one ends just after it, a few spans of other threads between.
+_DETACHED_LOOKAHEAD = 256
 #: The semantic conventions' attribute of a failed operation: a record with it and no usage
 #: is a refused request (the pricer's ``failed_call``).
 _ERROR_TYPE = "error.type"

@@ -306,6 +306,11 @@ def _report(
             seen.add(first)
             first = first_records[first]
         also.setdefault(taken_by.get(first, first), []).append(second)
+    call_ids = {
+        usage.response_id
+        for usage in usages.values()
+        if usage.response_id is not None and usage.role in (Role.LLM, Role.EMBEDDING)
+    }
     for span in spans:
         attributes = span.attributes
         if attributes.get(A.TRACE_COMPLETE) is False:
@@ -362,9 +367,11 @@ def _report(
             and span.span_id not in calls_below
             and counts_tokens(attributes)
             and not _seen(attributes)
+            and usage.response_id not in call_ids
         ):
             # As the processor flags it (unrecorded_calls): an agent's usage with no call
-            # recorded below it is the only record of its calls.
+            # recorded below it is the only record of its calls (unless it copies a call
+            # recorded beside it, its response id that call's).
             unrecorded = "(its calls' usage; no call recorded below it)"
             what = " ".join(filter(None, (usage.provider, usage.model, unrecorded)))
             report.not_priced_here.append(SpanNote(span.span_id, span.name, _NO_COST_ATTRIBUTES, what))

@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind, set_span_in_context
 
@@ -109,6 +110,41 @@ def replay(fixture_spans: Sequence[dict[str, Any]], provider: TracerProvider, ex
     result = Replayed(finished)
     for span in finished:
         result.by_fixture_id[names[span.context.span_id]] = span
+    return result
+
+
+def replay_in_time(fixture_spans: Sequence[dict[str, Any]], provider: TracerProvider, exporter: Any) -> Replayed:
+    """:func:`replay` for fixtures that kept their times (``start_ns``, ``end_ns``): each span
+    starts and ends when it did, in that order, so spans that overlap without being nested
+    (two instrumentations' records of one call) overlap here too. A span whose parent is not
+    in the fixture starts a trace of its own, as it did."""
+    ids = {s["span_id"] for s in fixture_spans}
+    events = sorted(
+        [(s["start_ns"], 1, n) for n, s in enumerate(fixture_spans)]
+        + [(s["end_ns"], 0, n) for n, s in enumerate(fixture_spans)]
+    )
+    base = 1_700_000_000_000_000_000
+    live: dict[str, Any] = {}
+    names: dict[int, str] = {}
+    for at, starts, n in events:
+        span = fixture_spans[n]
+        if not starts:
+            live[span["span_id"]].end(end_time=base + at)
+            continue
+        parent = span["parent_span_id"]
+        context = set_span_in_context(live[parent]) if parent in ids else Context()
+        tracer = provider.get_tracer(span.get("scope") or "fixture", span.get("scope_version"))
+        kind = getattr(SpanKind, span.get("kind") or "INTERNAL", SpanKind.INTERNAL)
+        started = tracer.start_span(
+            span["name"], context=context, kind=kind, attributes=span["attributes"], start_time=base + at
+        )
+        live[span["span_id"]] = started
+        names[started.get_span_context().span_id] = span["span_id"]
+    provider.force_flush()
+    finished = list(exporter.get_finished_spans())
+    result = Replayed(finished)
+    for ended in finished:
+        result.by_fixture_id[names[ended.context.span_id]] = ended
     return result
 
 
