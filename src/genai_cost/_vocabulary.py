@@ -283,6 +283,15 @@ NOT_TOOL_RUNS: dict[str, frozenset[str]] = {
 #: model, counts and time (``docs/attributes.md``, "Records that are not nested").
 DETACHED_CALL_SCOPES: frozenset[str] = frozenset({"openinference.instrumentation.langchain"})
 
+#: Tool names an instrumentation qualifies with their plugin, by scope: the separator.
+#: Semantic Kernel names a tool span's tool by its function's fully qualified name,
+#: ``<Plugin>-<function>`` (``WeatherPlugin-get_weather``; plugin names are letters, digits and
+#: ``_``, so the first ``-`` ends the plugin): a tool the pricing file lists by its function's
+#: name is priced by that name when the qualified one has no price.
+QUALIFIED_TOOL_NAMES: dict[str, str] = {
+    "semantic_kernel.functions.kernel_function": "-",
+}
+
 #: The MCP semantic conventions' method of a request: an MCP client's span of a ``tools/call``
 #: request (the mcp SDK 2.x's ``MCP send tools/call X``, which names no tool) stands between
 #: the agent's record of a tool run and the server's, and passes the run up (one run, two records).

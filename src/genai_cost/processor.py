@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from opentelemetry.context import Context
@@ -54,6 +54,7 @@ from ._vocabulary import (
     MCP_TOOLS_CALL,
     NOT_CALL_SPANS,
     NOT_TOOL_RUNS,
+    QUALIFIED_TOOL_NAMES,
     VERCEL_AGGREGATES,
 )
 from .config import (
@@ -537,6 +538,8 @@ class CostSpanProcessor(SpanProcessor):
         if role is _TOOL and scope in NOT_TOOL_RUNS:  # (usage.not_a_tool_run)
             usage = not_a_tool_run(usage, scope)
             role = usage.role
+        elif role is _TOOL and scope in QUALIFIED_TOOL_NAMES:
+            usage = self._unqualified_tool(usage, QUALIFIED_TOOL_NAMES[scope])
         self._stats.spans += 1
         if inference and scope == _ADK_SCOPE:
             record = _adk_record(state.get("_name"), scope_info, usage.operation)
@@ -612,6 +615,19 @@ class CostSpanProcessor(SpanProcessor):
         elif not self._span_layers and role in _UNBILLED_ROLES:
             return None  # nothing prices it: it keeps its own attributes
         return self._cost(span, state, attributes, usage, role)
+
+    def _unqualified_tool(self, usage: SpanUsage, separator: str) -> SpanUsage:
+        """``usage`` with its tool named by the function's own name, when the name qualified
+        with its plugin (``QUALIFIED_TOOL_NAMES``) has no price and that one has. Unpriced
+        either way, the span is flagged under the name it carries."""
+        name = usage.tool_name
+        if name is None or separator not in name:
+            return usage
+        catalog = self._pricer.catalog
+        if catalog.tool(name) is not None:
+            return usage
+        function = name.split(separator, 1)[1]
+        return replace(usage, tool_name=function) if catalog.tool(function) is not None else usage
 
     def _detached_loaded(self) -> bool:
         """Whether an instrumentation that never makes its spans current may run here (its

@@ -1,5 +1,5 @@
-"""OpenLIT's LangGraph instrumentation and Agno's teams, as they really write (captured with
-openlit 1.45.0, langgraph 1.2.22, agno 3.1.10).
+"""OpenLIT's LangGraph instrumentation, Agno's teams and Semantic Kernel's tools, as they
+really write (captured with openlit 1.45.0, langgraph 1.2.22, agno 3.1.10, semantic-kernel 1.45.0).
 
 - OpenLIT writes, for each LangGraph node that calls the model, an ``invoke_agent agent`` span
   (scope ``openlit.instrumentation.langgraph``) *beside* its LangChain chain span that holds the
@@ -9,6 +9,8 @@ openlit 1.45.0, langgraph 1.2.22, agno 3.1.10).
 - An Agno team's leader hands work to a member by calling the built-in
   ``delegate_task_to_member`` tool: a tool run that runs nothing, flagged ``unknown_tool`` on
   every team run.
+- Semantic Kernel names a tool span's tool ``<Plugin>-<function>``: a tool priced under its
+  function's name was ``unknown_tool``.
 """
 
 from __future__ import annotations
@@ -82,3 +84,17 @@ def test_an_agno_team_s_hand_off_to_a_member_is_no_tool_run(name: str, root: str
     assert totals["gen_ai.trace.cost.total_usd"] == pytest.approx(4 * GPT_4O_CALL + TOOL_FEE)
     (hand_off,) = [span for span in spans if "delegate_task_to_member" in span.name]
     assert not any(key.startswith("gen_ai.cost.") for key in hand_off.attributes or {})
+
+
+def test_a_semantic_kernel_tool_is_priced_by_its_function_s_name() -> None:
+    """Semantic Kernel names the tool ``WeatherPlugin-get_weather`` (its function's fully
+    qualified name); the pricing file lists ``get_weather``. (SK records no cached tokens: its
+    calls are priced uncached, 1,000 in and 200 out.)"""
+    spans = run("semantic-kernel-agent")
+    totals = root_totals(spans, "invoke_agent WeatherAgent")
+    sk_call = (1000 * 2.50 + 200 * 10.00) / 1e6
+    assert totals["gen_ai.trace.cost.tool_calls"] == 1
+    assert totals["gen_ai.trace.cost.unpriced_spans"] == 0
+    assert totals["gen_ai.trace.cost.total_usd"] == pytest.approx(2 * sk_call + TOOL_FEE)
+    (tool,) = [span for span in spans if span.name == "execute_tool WeatherPlugin-get_weather"]
+    assert tool.attributes["gen_ai.cost.pricing.id"] == "tool/get_weather"
