@@ -105,6 +105,12 @@ def replay(fixture_spans: Sequence[dict[str, Any]], provider: TracerProvider, ex
 
     for root in children.get(None, []):
         emit(root, None)
+    return _replayed(provider, exporter, names)
+
+
+def _replayed(provider: TracerProvider, exporter: Any, names: dict[int, str]) -> Replayed:
+    """What the replay exported, each span found by its fixture id (``names``: replayed span
+    id -> fixture span id)."""
     provider.force_flush()
     finished = list(exporter.get_finished_spans())
     result = Replayed(finished)
@@ -140,12 +146,7 @@ def replay_in_time(fixture_spans: Sequence[dict[str, Any]], provider: TracerProv
         )
         live[span["span_id"]] = started
         names[started.get_span_context().span_id] = span["span_id"]
-    provider.force_flush()
-    finished = list(exporter.get_finished_spans())
-    result = Replayed(finished)
-    for ended in finished:
-        result.by_fixture_id[names[ended.context.span_id]] = ended
-    return result
+    return _replayed(provider, exporter, names)
 
 
 def adk_1_sub_agent_spans() -> list[dict[str, Any]]:
