@@ -27,8 +27,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from genai_cost import CostSpanProcessor, TraceCostExporter
+from genai_cost._call_records import CallRecords
 from genai_cost.gateway import CostGateway
 from genai_cost.pricing.catalog import Catalog
+from genai_cost.pricing.model import TokenUsage
+from genai_cost.usage import Role, SpanUsage
 from support.capture import replay_in_time
 from support.frameworks import AGENT_TOOLS, GPT_4O_CALL, costed_pipeline, framework_spans
 
@@ -179,3 +182,16 @@ def test_the_gateway_matches_them_although_the_instrumentation_is_not_imported_t
 
 def _start(span: ReadableSpan) -> int:
     return span.start_time or 0
+
+
+def test_identical_calls_waiting_for_their_detached_record_are_bounded() -> None:
+    """A trace making the same call many times, none matched (no LangChain record around
+    them): the oldest are let go, the newest still found."""
+    records = CallRecords(Catalog.load())
+    usage = SpanUsage(Role.LLM, "chat", "openai", "gpt-4o", TokenUsage(input_tokens=1000, output_tokens=200))
+    for n in range(1, 201):
+        records.note_attached_call(n, 7, n * 10, n * 10 + 5, usage)
+    assert records.attached_twin(7, 2000, 2005, usage) == 200
+    assert records.attached_twin(7, 10, 15, usage) is None
+    assert records.attached_twin(8, 1990, 1995, usage) is None  # another trace
+    assert records.attached_twin(7, 1990, 1995, usage) == 199

@@ -41,6 +41,9 @@ MAX_CALLS = 20_000
 #: Bound on remembered tool runs (a tool span's parent, until that parent ends): a wrapper
 #: of a tool run ends right after it, so only recent ones matter.
 MAX_TOOL_RUNS = 4_096
+#: Bound on the records of identical calls of one trace (same model and counts) waiting for
+#: a detached record of them: that one ends just after its call.
+MAX_SAME_CALLS = 64
 #: How far up through open spans a call looks for a wrapper that ended before it.
 WRAPPER_DEPTH = 4
 #: What the rule remembers of a span's descendants, as bits: an inference call among its
@@ -335,6 +338,8 @@ class CallRecords:
             if len(calls) > MAX_CALLS:
                 self._attached_calls = newer_half(calls)
         else:
+            if len(found) >= MAX_SAME_CALLS:  # identical calls no detached record matched: the oldest
+                del found[: MAX_SAME_CALLS // 2]
             found.append((span_id, start, end))
 
     def attached_twin(self, trace_id: int, start: int, end: int, usage: SpanUsage) -> int | None:
