@@ -176,6 +176,15 @@ def start(pipe: Pipeline, scope: str, name: str, parent: Span | None, attributes
     return pipe.tracer(scope).start_span(name, context=context, kind=SpanKind.CLIENT, attributes=attributes)
 
 
+def refused_attempt_then_retry(pipe: Pipeline, wrapper: Span, refuse_with: Callable[[Span], None]) -> tuple[Span, Span]:
+    """Under the framework's span of a call: a first attempt refused (``refuse_with``) and
+    ended, and the retry's span started (still open: its caller ends it)."""
+    refused = start(pipe, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
+    refuse_with(refused)
+    refused.end()
+    return refused, start(pipe, OPENAI, "chat gpt-4o attempt 2", wrapper, openai_request())
+
+
 def agent(pipe: Pipeline) -> Span:
     return pipe.tracer("app").start_span(
         "invoke_agent research", attributes={"gen_ai.operation.name": "invoke_agent"}, kind=SpanKind.INTERNAL
@@ -482,10 +491,7 @@ def test_f11_the_call_ending_after_its_wrapper_takes_the_refused_attempt_in(
     is the call, as in F03; the retry's span is then its second record)."""
     root = agent(pipeline)
     wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
-    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
-    refuse(refused)
-    refused.end()
-    retry = start(pipeline, OPENAI, "chat gpt-4o attempt 2", wrapper, openai_request())
+    refused, retry = refused_attempt_then_retry(pipeline, wrapper, refuse)
     if wrapper_usage:
         wrapper.set_attributes(openai_response())
     wrapper.end()
@@ -938,10 +944,7 @@ def test_a_refusal_said_by_its_status_alone_is_a_failed_call(pipeline: Pipeline)
 def test_a_refused_attempt_said_by_its_status_alone_is_an_attempt_of_its_call(pipeline: Pipeline) -> None:
     root = agent(pipeline)
     wrapper = start(pipeline, LANGCHAIN, "chat gpt-4o", root, openai_request())
-    refused = start(pipeline, OPENAI, "chat gpt-4o attempt 1", wrapper, openai_request())
-    refuse_by_status(refused)
-    refused.end()
-    retry = start(pipeline, OPENAI, "chat gpt-4o attempt 2", wrapper, openai_request())
+    refused, retry = refused_attempt_then_retry(pipeline, wrapper, refuse_by_status)
     retry.set_attributes(openai_response())
     retry.end()
     wrapper.set_attributes(openai_response())

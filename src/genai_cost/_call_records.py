@@ -357,15 +357,9 @@ class CallRecords:
         return None
 
     def same_call(self, usage: SpanUsage, other: SpanUsage) -> bool:
-        """Whether two records count the same model and tokens (as the twin keys compare them)."""
-        tokens, others = usage.usage, other.usage
-        if tokens is None or others is None:
-            return False
-        return (
-            tokens.input_tokens == others.input_tokens
-            and tokens.output_tokens == others.output_tokens
-            and self._call_model(usage) == self._call_model(other)
-        )
+        """Whether two records count the same model and tokens (as the detached keys compare them)."""
+        key = self._detached_key(0, usage)
+        return key is not None and key == self._detached_key(0, other)
 
     def claim(self, span_id: int) -> bool:
         """Claim a detached record for the provider SDK's record of its call, which ended
