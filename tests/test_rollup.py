@@ -761,3 +761,59 @@ def test_shutdown_passes_the_batch_processors_time_left_to_an_exporter_that_take
         assert isinstance(given, expected)
         if given is not None:
             assert 25_000 < given <= 30_000
+
+
+def _remote_root(tracer, name, span_id):
+    return tracer.start_span(name, context=_remote_context(span_id=span_id))
+
+
+@pytest.mark.parametrize("deferred", [True, False])
+def test_a_call_that_ended_under_a_span_left_open_is_in_its_roots_totals(deferred):
+    """A span that never ends (OpenLIT's Cohere and Mistral stream wrappers leave their first
+    span open on every call) with a call below it that ended before the root: the root is
+    incomplete, but the call's known cost is in its totals, not $0; a call ending under the
+    open span after the root is late, and counted once."""
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory)
+    provider = TracerProvider()
+    processor = CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(),
+                                  deferred=deferred)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    root = tracer.start_span("root")
+    leaked = tracer.start_span("leaked", context=trace_api.set_span_in_context(root))
+    inner = tracer.start_span("step", context=trace_api.set_span_in_context(leaked))
+    tracer.start_span("chat", context=trace_api.set_span_in_context(inner), attributes=CHAT).end()
+    inner.end()
+    tracer.start_span("chat-2", context=trace_api.set_span_in_context(leaked), attributes=CHAT).end()
+    root.end()
+    late = tracer.start_span("chat-late", context=trace_api.set_span_in_context(leaked), attributes=CHAT)
+    late.end()
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    totals = spans["root"].attributes
+    assert totals["gen_ai.trace.cost.total_usd"] == pytest.approx(0.009)
+    assert totals["gen_ai.trace.cost.llm_calls"] == 2
+    assert totals["gen_ai.trace.cost.complete"] is False
+    assert totals["gen_ai.trace.cost.open_spans"] == 1
+    assert "gen_ai.cost.after_root" not in spans["chat"].attributes
+    assert spans["chat-late"].attributes["gen_ai.cost.after_root"] is True
+    assert rollup.totals(spans["root"].context.trace_id).total_usd == pytest.approx(0.0135)
+    leaked.end()  # at last: nothing counted twice
+    assert rollup.totals(spans["root"].context.trace_id).total_usd == pytest.approx(0.0135)
+
+
+def test_calls_under_a_span_left_open_in_another_request_of_the_trace_stay_out_of_this_roots_totals():
+    """Two requests of one trace in this process: a call that ended under a span request-2
+    left open is request-2's, never request-1's, whichever ends first."""
+    tracer, memory, rollup = build()
+    first = _remote_root(tracer, "request-1", 0x1)
+    second = _remote_root(tracer, "request-2", 0x2)
+    leaked = tracer.start_span("leaked", context=trace_api.set_span_in_context(second))
+    tracer.start_span("chat", context=trace_api.set_span_in_context(leaked), attributes=CHAT).end()
+    first.end()
+    second.end()
+    roots = {s.name: s.attributes for s in memory.get_finished_spans() if s.name.startswith("request")}
+    assert "gen_ai.trace.cost.total_usd" not in roots["request-1"]
+    assert roots["request-2"]["gen_ai.trace.cost.total_usd"] == pytest.approx(0.0045)
+    assert roots["request-2"]["gen_ai.trace.cost.complete"] is False
+    assert rollup.totals(0xABC).total_usd == pytest.approx(0.0045)

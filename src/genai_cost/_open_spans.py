@@ -7,7 +7,8 @@ out. The processor learns both from the order spans start and end, which only it
 order, under the processor's settle lock (nothing here locks).
 
 What is learnt is written on the ended span's state, where the roll-up reads it
-(``CostedSpan.genai_after_root``, ``genai_trace_open``, ``genai_open_spans``).
+(``CostedSpan.genai_after_root``, ``genai_trace_open``, ``genai_open_spans``,
+``genai_open_only_below``).
 A span that ended after its local root is marked ``_genai_rollup = True``: the state key
 the roll-up reads for what to do beyond adding a span's cost (the processor also writes a
 ``pricer.Recount`` there, which carries the mark along).
@@ -119,9 +120,14 @@ class OpenSpans:
             # ended, whose root is not known.
             state["_genai_trace_open"] = True
             own_open = opened.get(span_id, 0)
-            open_below = own_open + opened.get(~trace_id, 0)
+            unrooted = opened.get(~trace_id, 0)
+            open_below = own_open + unrooted
             if open_below:
                 state["_genai_open_spans"] = open_below
+                if opened[trace_id] == (own_open > 0) + (unrooted > 0):
+                    # Every span of the trace still open here is below it: what ended below
+                    # those is this root's (the roll-up counts it in its totals).
+                    state["_genai_open_only_below"] = True
             if own_open:
                 ended_roots = self._roots_ended
                 ended_roots[span_id] = True

@@ -166,6 +166,13 @@ class CostedSpan(ReadableSpan):
         return self.__dict__.get("_genai_trace_open", False)  # type: ignore[no-any-return]
 
     @property
+    def genai_open_only_below(self) -> bool:
+        """Whether every span of this (local root) span's trace still open in this process
+        when it ended was below it: calls that ended under those are then its own."""
+        self._settle()
+        return self.__dict__.get("_genai_open_only_below", False)  # type: ignore[no-any-return]
+
+    @property
     def genai_start_unseen(self) -> bool:
         """Whether this local root's start was not seen in this process (a span the gateway
         received): that nothing of its trace looked open says nothing then."""
