@@ -631,7 +631,7 @@ class TraceCostExporter(SpanExporter):
             # parent had passed when the trace was let go (its routing with it), or whose
             # parent never came. They are on no root; this one's totals may miss them.
             forgot = True
-        elif below and open_below and span.genai_open_only_below:  # (only a CostedSpan has open_below)
+        elif below and open_below and isinstance(span, CostedSpan) and span.genai_open_only_below:
             # What ended under spans of its own still open (a stream wrapper's span never
             # ended): ended before it, so its own, and no span left to carry it up. What ends
             # below them from now on ended after it (late: marked, and in the trace's sum).
