@@ -44,6 +44,9 @@ MAX_TOOL_RUNS = 4_096
 #: Bound on the records of identical calls of one trace (same model and counts) waiting for
 #: a detached record of them: that one ends just after its call.
 MAX_SAME_CALLS = 64
+#: How long after another record of a streamed call ended a record made once the stream was
+#: read may start (OpenLIT's starts within a millisecond; the application reads in between).
+AFTER_STREAM_GAP_NS = 1_000_000_000
 #: How far up through open spans a call looks for a wrapper that ended before it.
 WRAPPER_DEPTH = 4
 #: What the rule remembers of a span's descendants, as bits: an inference call among its
@@ -355,6 +358,26 @@ class CallRecords:
                 del found[index]
                 return span_id
         return None
+
+    def attached_twin_before(self, trace_id: int, start: int, usage: SpanUsage) -> int | None:
+        """For a record of a streamed call made once the stream was read
+        (``RECORDED_AFTER_STREAM_SCOPE_PREFIX``): the span id of another record of it, priced
+        already in the same trace (same model and counts), that ended at most
+        :data:`AFTER_STREAM_GAP_NS` before this one started (the latest such), forgotten as
+        found; else ``None``."""
+        key = self._detached_key(trace_id, usage)
+        found = self._attached_calls.get(key) if key is not None else None
+        if not found:
+            return None
+        best: int | None = None
+        for index, (_span_id, _start, twin_end) in enumerate(found):
+            if twin_end <= start and start - twin_end <= AFTER_STREAM_GAP_NS and (
+                best is None or twin_end > found[best][2]
+            ):
+                best = index
+        if best is None:
+            return None
+        return found.pop(best)[0]
 
     def same_call(self, usage: SpanUsage, other: SpanUsage) -> bool:
         """Whether two records count the same model and tokens (as the detached keys compare them)."""

@@ -283,6 +283,16 @@ NOT_TOOL_RUNS: dict[str, frozenset[str]] = {
 #: model, counts and time (``docs/attributes.md``, "Records that are not nested").
 DETACHED_CALL_SCOPES: frozenset[str] = frozenset({"openinference.instrumentation.langchain"})
 
+#: Instrumentations that record a streamed call on a span they start once the stream has been
+#: read, under what was current before the call (the span they started for the stream is
+#: never ended): OpenLIT 1.45's provider instrumentations (``openlit.instrumentation.groq``,
+#: ``.ollama``, ``.cohere``, ``.mistral``...), marking the call ``gen_ai.request.stream``. With
+#: another instrumentation of the same SDK, that one's record of the call ended just before
+#: (under the span never ended): one call, two records, neither below the other and not
+#: overlapping. By scope prefix; the module whose import says they may run.
+RECORDED_AFTER_STREAM_SCOPE_PREFIX, RECORDED_AFTER_STREAM_MODULE = "openlit.instrumentation.", "openlit"
+STREAM_REQUEST_KEY = "gen_ai.request.stream"
+
 #: Tool names an instrumentation qualifies with their plugin, by scope: the separator.
 #: Semantic Kernel names a tool span's tool by its function's fully qualified name,
 #: ``<Plugin>-<function>`` (``WeatherPlugin-get_weather``; plugin names are letters, digits and

@@ -68,7 +68,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from . import attributes as A
 from ._bounded import newer_half
 from ._spans import attributes_of, plain_attributes
-from ._vocabulary import DETACHED_CALL_SCOPES
+from ._vocabulary import DETACHED_CALL_SCOPES, RECORDED_AFTER_STREAM_SCOPE_PREFIX
 from .config import CostSettings, report_unknown_variables
 from .gateway_upstream import FanOutExporter
 from .layers import LayerSettings
@@ -890,9 +890,12 @@ def _answer_exhausted_at_once(exporter: Any) -> None:
 
 
 def _detached(span: ReadableSpan) -> bool:
-    """Whether the span was written by an instrumentation that never makes its spans current."""
+    """Whether the span was written by an instrumentation that never makes its spans current,
+    or by one that records a stream once it was read."""
     scope = span.instrumentation_scope
-    return scope is not None and scope.name in DETACHED_CALL_SCOPES
+    return scope is not None and (
+        scope.name in DETACHED_CALL_SCOPES or scope.name.startswith(RECORDED_AFTER_STREAM_SCOPE_PREFIX)
+    )
 
 
 class _HandedOn(SpanProcessor):

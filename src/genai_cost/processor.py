@@ -55,6 +55,9 @@ from ._vocabulary import (
     NOT_CALL_SPANS,
     NOT_TOOL_RUNS,
     QUALIFIED_TOOL_NAMES,
+    RECORDED_AFTER_STREAM_MODULE,
+    RECORDED_AFTER_STREAM_SCOPE_PREFIX,
+    STREAM_REQUEST_KEY,
     VERCEL_AGGREGATES,
 )
 from .config import (
@@ -579,7 +582,7 @@ class CostSpanProcessor(SpanProcessor):
         elif inference:
             detached = self._detached_may_run or self._detached_loaded()
             if detached and usage.usage is not None:
-                twin = self._detached_twin(state, span_id, trace_id, parent_id, usage, scope)
+                twin = self._detached_twin(state, span_id, trace_id, parent_id, usage, scope, attributes)
                 if twin is not None:
                     return _marked_duplicate(attributes, twin), None, ()
             first = self._first_of_call(state, context, trace_id, parent, parent_id, usage, scope or "")
@@ -631,14 +634,15 @@ class CostSpanProcessor(SpanProcessor):
 
     def _detached_loaded(self) -> bool:
         """Whether an instrumentation that never makes its spans current may run here (its
-        module imported): only then are calls matched across records that are not nested.
-        Checked per call until it is (one dict lookup)."""
+        module imported), or one that records a stream after it was read: only then are calls
+        matched across records that are not nested. Checked per call until the first is (a
+        dict lookup each)."""
         modules = sys.modules
         for module in DETACHED_CALL_SCOPES:
             if module in modules:
                 self._detached_may_run = True
                 return True
-        return False
+        return RECORDED_AFTER_STREAM_MODULE in modules
 
     def _detached_twin(
         self,
@@ -648,9 +652,12 @@ class CostSpanProcessor(SpanProcessor):
         parent_id: int | None,
         usage: SpanUsage,
         scope: str | None,
+        attributes: Mapping[str, object],
     ) -> int | None:
         """The record this call's cost is on when it has two records, neither below the
-        other (``DETACHED_CALL_SCOPES``: OpenInference's LangChain span and a provider SDK's).
+        other (``DETACHED_CALL_SCOPES``: OpenInference's LangChain span and a provider SDK's;
+        ``RECORDED_AFTER_STREAM_SCOPE_PREFIX``: OpenLIT's record of a stream, made once it was
+        read, and another instrumentation's, which ended just before: that one carries it).
 
         The LangChain record, in the agent's trace, carries the cost. It ends after the
         provider's record; when both wait in the queue (a batch processor's export) the
@@ -665,6 +672,14 @@ class CostSpanProcessor(SpanProcessor):
             if calls.let_go_claim(span_id):
                 return None  # the provider's record ended before it, pointing at it
             return calls.attached_twin(trace_id, start, end, usage)
+        if (
+            scope is not None
+            and scope.startswith(RECORDED_AFTER_STREAM_SCOPE_PREFIX)
+            and attributes.get(STREAM_REQUEST_KEY) is True
+        ):
+            return calls.attached_twin_before(trace_id, start, usage)
+        if not self._detached_may_run:
+            return None  # (the look-ahead is for the LangChain record, below)
         queue = self._queue
         for index in range(min(len(queue), _DETACHED_LOOKAHEAD)):
             item = queue[index]
