@@ -876,3 +876,40 @@ def test_curated_entries_bill_web_searches(catalog: Catalog, model: str, provide
     assert got.search_usd == pytest.approx(10 * fee)
     batch = catalog.price(TokenUsage(1000, 100, web_searches=10), model, provider, batch=True)
     assert batch.search_usd == pytest.approx(10 * fee)  # a tier discounts tokens, not the search fee
+
+
+def test_every_local_ollama_model_is_free_by_one_entry_and_a_span_naming_no_provider_is_not(catalog: Catalog) -> None:
+    """Ollama names models with a tag no dataset lists (``llama3.2:3b``): each was
+    ``unknown_model`` while its bare twin was $0. The catch-all prices only spans that name
+    Ollama (``named_only``); its cloud models, on a paid plan, are not matched."""
+    for model in ("llama3.2:3b", "qwen2.5:7b", "llama3.1:latest", "nomic-embed-text"):
+        resolution = catalog.resolve(model, "Ollama")
+        assert resolution.model.pricing_id == "ollama/local-runtime"
+        assert catalog.price_resolved(resolution, TokenUsage(input_tokens=1000, output_tokens=100)).total_usd == 0
+    with pytest.raises(UnknownModelError):
+        catalog.resolve("glm-4.6:cloud", "ollama")
+    with pytest.raises((UnknownModelError, AmbiguousModelError)):
+        catalog.resolve("llama3.2:3b")
+
+
+def test_cohere_embed_multilingual_light_costs_what_its_siblings_do(catalog: Catalog) -> None:
+    """LiteLLM 1.109.1 lists it at $100 per million tokens, a typo for $0.10."""
+    usage = TokenUsage(input_tokens=5000)
+    light = catalog.price(usage, "embed-multilingual-light-v3.0", "cohere")
+    assert light.total_usd == pytest.approx(5000 * 0.10e-6)
+    assert light.total_usd == pytest.approx(catalog.price(usage, "embed-english-light-v3.0", "cohere").total_usd)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "entry"),
+    [
+        ("gpt-oss-120b", "groq/openai/gpt-oss-120b"),
+        ("kimi-k2-instruct-0905", "groq/moonshotai/kimi-k2-instruct"),
+        ("openai/gpt-oss-120b", "groq/openai/gpt-oss-120b"),
+        ("llama-3.3-70b-versatile", "groq/llama-3.3-70b-versatile"),
+    ],
+)
+def test_groq_models_recorded_without_their_makers_prefix_are_read_with_it(
+    catalog: Catalog, recorded: str, entry: str
+) -> None:
+    assert catalog.resolve(recorded, "groq").model.pricing_id == entry

@@ -41,7 +41,8 @@ REASONING, INPUT_AUDIO, OUTPUT_AUDIO, CACHE_READ_AUDIO, INPUT_IMAGE, OUTPUT_IMAG
 SERVICE_TIER, REQUESTED_TIER, TOOL, REPORTED_COST, BATCH, DATA_SOURCE = 18, 19, 20, 21, 22, 23
 RESPONSE_ID, INVOCATION_PARAMETERS = 24, 25
 REASONING_EXCLUDED, USAGE_JSON, TOTAL, RESPONSE_JSON = 26, 27, 28, 29
-SLOTS = 30
+SERVER_ADDRESS = 30
+SLOTS = 31
 
 #: The Vercel AI SDK's name of what a span is (``ai.generateText``, ``ai.embedMany.doEmbed``, ...).
 AI_OPERATION_KEY = "ai.operationId"
@@ -171,6 +172,9 @@ VOCABULARY: dict[int, tuple[str, ...]] = {
     # cache writes have the 1-hour TTL, which no instrumentation writes as attributes (see
     # _served_by_anthropic).
     RESPONSE_JSON: ("output.value",),
+    # The host that served the call (OpenLLMetry: the client's base URL), read when the span
+    # names the client's provider (OPENAI_CLIENT_PROVIDERS): see OPENAI_COMPATIBLE_HOSTS.
+    SERVER_ADDRESS: ("server.address", "gen_ai.openai.api_base"),
 }
 
 KEYS: dict[str, tuple[int, int]] = {
@@ -183,8 +187,34 @@ KNOWN_KEYS: frozenset[str] = frozenset(KEYS)
 #: Slots whose keys alone do not make a span GenAI work (every database span
 #: has ``db.system.name``).
 GENERIC_SLOTS: frozenset[int] = frozenset(
-    {DATA_SOURCE, BATCH, RESPONSE_ID, INVOCATION_PARAMETERS, USAGE_JSON, TOTAL, RESPONSE_JSON}
+    {DATA_SOURCE, BATCH, RESPONSE_ID, INVOCATION_PARAMETERS, USAGE_JSON, TOTAL, RESPONSE_JSON, SERVER_ADDRESS}
 )
+
+#: Provider names an instrumentation writes for the client library it instruments, whatever
+#: service answered: the ``openai`` client is pointed at other providers' OpenAI-compatible
+#: APIs (``base_url``), and its instrumentations still say ``openai``.
+OPENAI_CLIENT_PROVIDERS: frozenset[str] = frozenset({"openai"})
+
+#: Hosts of OpenAI-compatible APIs -> the catalog's provider (from genai-prices' ``api_pattern``
+#: of each provider, 0.2.3): a span of the ``openai`` client whose host is one of these is
+#: that provider's call. Only providers whose OpenAI-compatible usage is OpenAI's (inclusive
+#: input and output counts); an unknown host (a proxy, a gateway of one's own) stays OpenAI's.
+OPENAI_COMPATIBLE_HOSTS: dict[str, str] = {
+    "api.groq.com": "groq",
+    "api.together.xyz": "together",
+    "api.fireworks.ai": "fireworks",
+    "openrouter.ai": "openrouter",
+    "api.openrouter.ai": "openrouter",
+    "api.deepseek.com": "deepseek",
+    "api.x.ai": "x-ai",
+    "api.mistral.ai": "mistral",
+    "api.cerebras.ai": "cerebras",
+    "api.perplexity.ai": "perplexity",
+    "api.moonshot.ai": "moonshotai",
+    "api.moonshot.cn": "moonshotai",
+    "api.novita.ai": "novita",
+    "api.z.ai": "zai",
+}
 
 TOKEN_SLOTS: tuple[int, ...] = (
     INPUT,
@@ -419,6 +449,8 @@ def vocabulary() -> Iterable[tuple[str, str]]:
         TOTAL: "total tokens (only to tell whether the input count includes the cache)",
         RESPONSE_JSON: "the response as JSON (OpenInference), for an Anthropic call's web searches, fast mode"
         " and 1-hour cache writes",
+        SERVER_ADDRESS: "the host that served the call: another provider's OpenAI-compatible API, when the"
+        " provider is the client's (openai)",
     }
     for slot, keys in VOCABULARY.items():
         for key in keys:

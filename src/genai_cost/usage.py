@@ -47,6 +47,8 @@ from ._vocabulary import (
     NOT_TOOL_RUNS,
     OI_KIND,
     OP,
+    OPENAI_CLIENT_PROVIDERS,
+    OPENAI_COMPATIBLE_HOSTS,
     OPENINFERENCE_ROLES,
     OPERATION_KEY,
     OPERATION_ROLES,
@@ -61,6 +63,7 @@ from ._vocabulary import (
     RESPONSE_ID,
     RESPONSE_JSON,
     RESPONSE_MODEL,
+    SERVER_ADDRESS,
     SERVICE_TIER,
     SLOTS,
     TOKEN_POSITION,
@@ -554,6 +557,8 @@ def _interpret(
     if scope_name in USAGE_ON_STREAM_LOG_SCOPES or scope_name in AGENT_RUN_RECORD_SCOPES:
         role = _role_in_scope(role, has_tokens, scope_name)
     provider = _text(found[PROVIDER])
+    if provider is not None and found[SERVER_ADDRESS] is not None and provider.lower() in OPENAI_CLIENT_PROVIDERS:
+        provider = _served_by(found[SERVER_ADDRESS]) or provider
     reported, reported_key = _reported_cost(found[REPORTED_COST], keys[REPORTED_COST], attributes)
     tier = _text(found[SERVICE_TIER])
     if tier is None:
@@ -593,6 +598,18 @@ def _interpret(
         convention,
         _text(found[RESPONSE_ID]),
     )
+
+
+def _served_by(address: object) -> str | None:
+    """The provider whose OpenAI-compatible API ``address`` is (a host, or a base URL), if
+    the catalog knows it by that host (``OPENAI_COMPATIBLE_HOSTS``)."""
+    if not isinstance(address, str):
+        return None
+    host = address.strip().lower()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    host = host.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    return OPENAI_COMPATIBLE_HOSTS.get(host)
 
 
 def _role(operation: str | None, oi_kind: str | None, ai_op: str | None) -> Role | None:

@@ -212,6 +212,8 @@ class _ProviderIndex:
     implied_vendors: tuple[tuple[str, str], ...] = ()
     #: The provider's own web-search fee, for entries of its fallbacks (see the schema).
     fallback_per_search: float | None = None
+    #: Its entries price only spans that name it (see the schema).
+    named_only: bool = False
 
 
 class Catalog:
@@ -551,6 +553,7 @@ class Catalog:
                 regional_exempt=tuple(provider.get("regional_exempt", ())),
                 unpriced_prefixes=tuple(p.lower() for p in provider.get("unpriced_prefixes", ())),
                 fallback_per_search=provider.get("fallback_per_search"),
+                named_only=bool(provider.get("named_only", False)),
                 implied_vendors=tuple(
                     sorted(
                         (
@@ -1190,6 +1193,8 @@ class Catalog:
             for index in ordered:
                 if best and index.priority > best[0][0]:
                     break
+                if index.named_only:
+                    continue
                 found = self._match_in(index, _strip_prefixes(name, index.prefixes), low, high)
                 if found is not None:
                     best.append((index.priority, found[0], found[1]))
@@ -1475,6 +1480,7 @@ def _merge_provider_meta(old: dict[str, Any] | None, new: dict[str, Any]) -> dic
         "unpriced_prefixes": _union(old.get("unpriced_prefixes", []), new.get("unpriced_prefixes", [])),
         "implied_vendors": {**old.get("implied_vendors", {}), **new.get("implied_vendors", {})},
         "fallback_per_search": _later(old.get("fallback_per_search"), new.get("fallback_per_search")),
+        "named_only": bool(old.get("named_only", False) or new.get("named_only", False)),
         "priority": min(old["priority"], new["priority"]),
         "models": [],
     }

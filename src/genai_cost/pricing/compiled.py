@@ -71,6 +71,7 @@ def file_ir(parsed: PricingFile) -> FileIR:
                 "unpriced_prefixes": list(p.unpriced_prefixes),
                 "implied_vendors": dict(p.implied_vendors),
                 "fallback_per_search": p.fallback_per_search,
+                "named_only": p.named_only,
                 "priority": p.priority,
                 "models": [
                     [

@@ -354,6 +354,9 @@ class ProviderEntry(_Strict):
     #: whose entries price Azure's calls, bills $10). Only entries that bill searches at all
     #: (a ``per_search`` fee, in the base or a tier) take it.
     fallback_per_search: NonNegative | None = None
+    #: Whether its entries price only spans that name this provider: a local runtime's
+    #: catch-all (Ollama: every model at 0) must not price a span that names no provider.
+    named_only: bool = False
 
     @field_validator("regional_exempt")
     @classmethod
