@@ -43,6 +43,17 @@ def build(**rollup_kw):
     return provider.get_tracer("t"), memory, rollup
 
 
+def build_with_processor(deferred):
+    """:func:`build`, pricing deferred or inline, with the processor."""
+    memory = InMemorySpanExporter()
+    rollup = TraceCostExporter(memory)
+    provider = TracerProvider()
+    processor = CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(),
+                                  deferred=deferred)
+    provider.add_span_processor(processor)
+    return provider.get_tracer("t"), memory, rollup, processor
+
+
 def root_of(memory):
     return next(s for s in memory.get_finished_spans() if s.parent is None)
 
@@ -114,13 +125,7 @@ def test_a_call_ending_after_its_root_under_a_parent_still_open_is_marked_late(d
     """The root ends while step -> chat are open; chat ends, then step. The chat's cost
     is on no root, and it did not say so (no after_root, late_spans 0): only a direct
     child of the root was marked."""
-    memory = InMemorySpanExporter()
-    rollup = TraceCostExporter(memory)
-    provider = TracerProvider()
-    processor = CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(),
-                                  deferred=deferred)
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("t")
+    tracer, memory, rollup, processor = build_with_processor(deferred)
     root = tracer.start_span("root")
     step = tracer.start_span("step", context=trace_api.set_span_in_context(root))
     chat = tracer.start_span("chat", context=trace_api.set_span_in_context(step), attributes=CHAT)
@@ -773,13 +778,7 @@ def test_a_call_that_ended_under_a_span_left_open_is_in_its_roots_totals(deferre
     span open on every call) with a call below it that ended before the root: the root is
     incomplete, but the call's known cost is in its totals, not $0; a call ending under the
     open span after the root is late, and counted once."""
-    memory = InMemorySpanExporter()
-    rollup = TraceCostExporter(memory)
-    provider = TracerProvider()
-    processor = CostSpanProcessor(SimpleSpanProcessor(rollup), catalog=CATALOG, settings=CostSettings(),
-                                  deferred=deferred)
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("t")
+    tracer, memory, rollup, processor = build_with_processor(deferred)
     root = tracer.start_span("root")
     leaked = tracer.start_span("leaked", context=trace_api.set_span_in_context(root))
     inner = tracer.start_span("step", context=trace_api.set_span_in_context(leaked))
