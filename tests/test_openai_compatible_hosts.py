@@ -17,12 +17,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from genai_cost import CostSpanProcessor, TraceCostExporter
 from genai_cost.usage import read_usage
+from support.frameworks import costed_pipeline
 
 OFFICIAL = "opentelemetry.instrumentation.genai.openai"
 OPENLLMETRY = "opentelemetry.instrumentation.openai.v1"
@@ -82,9 +79,7 @@ OPENLLMETRY_GPT_OSS: dict[str, Any] = {
 
 
 def priced(scope: str, attributes: dict[str, Any]) -> dict[str, Any]:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(CostSpanProcessor(SimpleSpanProcessor(TraceCostExporter(memory))))
+    provider, memory, _ = costed_pipeline(tools_priced=False)
     provider.get_tracer(scope).start_span("chat", attributes=attributes).end()
     provider.shutdown()
     (span,) = memory.get_finished_spans()
